@@ -1,0 +1,48 @@
+# ttfuse: `make run` (the main job) and `make test` (everything) work on a fresh machine with only Python.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test test-fast conformance lint format bench clean-venv
+
+$(BIN)/python:
+	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (Python 3.11) on PATH"; exit 1; }
+	$(PY) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	@echo "== installing ttfuse and its dependencies into $(VENV) (torch==2.13.0 CPU)"
+	$(BIN)/python -m pip install -q -e ".[test,models]"
+	$(BIN)/python -m pip install -q --no-deps boltz==2.2.1
+	@rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m ttfuse bench --quick
+	$(BIN)/python -m ttfuse cache stats
+
+conformance: $(STAMP)
+	bash conformance/setup_venv.sh
+	$(BIN)/python -m pytest tests/conformance -q
+
+test: $(STAMP)
+	bash conformance/setup_venv.sh
+	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest bench -q --benchmark-disable
+
+test-fast: $(STAMP)
+	TTFUSE_CONFORMANCE=0 $(BIN)/python -m pytest tests -q -x
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest bench -q --benchmark-only
+
+lint: $(STAMP)
+	$(BIN)/ruff check ttfuse tests bench models
+	$(BIN)/ruff format --check ttfuse tests bench models
+
+format: $(STAMP)
+	$(BIN)/ruff format ttfuse tests bench models
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Conformance against the real ttnn wheel (ground truth): see client.py, oracle.py, FINDINGS.md."""

@@ -1,0 +1,191 @@
+"""Shared pieces of the Boltz-2 port: weight upload, token padding, torch <-> ttnn boundary, the jit switch.
+
+Every port class derives from `Port`: it is built by `Port.from_torch(reference_module, device, *, dtype, jit)`,
+called with the reference forward's arguments as torch tensors (`port(...)`: converts, pads, runs, crops,
+returns float32 torch tensors shaped like the reference's outputs), or with ttnn tensors through
+`port.forward_ttnn(...)` inside larger ports.
+
+Invariants:
+* Hot blocks are module-level functions taking activations AND weights as tensor arguments (weights grouped
+  in tuples), with every non-tensor argument keyword-only and static; `Port.run(fn, ...)` calls the plain
+  function (jit=False) or its `ttfuse.jit` version (jit=True), made once per function by `jitted(fn)`.
+* No device branches and no hand-written chunk loops: grids, program configs and chunking are chosen by the
+  ttfuse passes. The only config the port fixes is numerical (`compute_config`: HiFi4 with fp32
+  accumulation, as tt-boltz uses for every op).
+* Linear weights are uploaded once, transposed to [in, out], TILE layout; norm weights and biases as [1, n].
+  `dtype` (bfloat16 by default) is used where tt-boltz uses bfloat8_b; everything else stays bfloat16.
+* Token dims not a multiple of 32 are padded inside `__call__` (zeros, with masks zero on the padding) and the
+  outputs cropped, so padded tokens never influence real ones.
+
+Extend: a new module = block function(s) + a `Port` subclass with `from_torch`, `forward_ttnn`, `__call__`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+
+from ttfuse import ttnn
+
+TILE = 32
+SIGMOID = ttnn.UnaryOpType.SIGMOID
+SILU = ttnn.UnaryOpType.SILU
+
+
+def round_up(n: int, m: int = TILE) -> int:
+    return -(-n // m) * m
+
+
+def compute_config(device):
+    """The one compute kernel config of the port (tt-boltz: HiFi4, exact math, fp32 accumulation)."""
+    return ttnn.init_device_compute_kernel_config(
+        device.arch(),
+        math_fidelity=ttnn.MathFidelity.HiFi4,
+        math_approx_mode=False,
+        fp32_dest_acc_en=True,
+        packer_l1_acc=True,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ upload
+def _t(w) -> torch.Tensor:
+    return w.detach().float()
+
+
+def upload(t: torch.Tensor, device, dtype=ttnn.bfloat16) -> ttnn.Tensor:
+    """A torch tensor as a TILE tensor on `device`."""
+    return ttnn.from_torch(_t(t).contiguous(), dtype=dtype, layout=ttnn.TILE_LAYOUT, device=device)
+
+
+def linear_weight(w: torch.Tensor, device, dtype=ttnn.bfloat16, *, scale: float = 1.0) -> ttnn.Tensor:
+    """A torch Linear weight [out, in] uploaded transposed, [in, out] (optionally scaled first)."""
+    return upload(_t(w).t() * scale, device, dtype)
+
+
+def vector(v: torch.Tensor, device, dtype=ttnn.bfloat16, *, scale: float = 1.0) -> ttnn.Tensor:
+    """A norm weight/bias or a linear bias [n] uploaded as [1, n]."""
+    return upload((_t(v) * scale).reshape(1, -1), device, dtype)
+
+
+def pad_heads(w: torch.Tensor, n_heads: int, head_dim: int, padded: int, dim: int) -> torch.Tensor:
+    """Zero-pad each head's block of `head_dim` rows/cols of `w` along `dim` to `padded` (SDPA tiles)."""
+    if padded == head_dim:
+        return _t(w)
+    w = _t(w).movedim(dim, 0)
+    w = w.reshape(n_heads, head_dim, *w.shape[1:])
+    w = torch.nn.functional.pad(w.movedim(1, -1), (0, padded - head_dim)).movedim(-1, 1)
+    return w.reshape(n_heads * padded, *w.shape[2:]).movedim(0, dim)
+
+
+def norm_weights(ln: torch.nn.Module, device) -> tuple:
+    """(weight, bias) of a LayerNorm as [1, n] vectors."""
+    return vector(ln.weight, device), vector(ln.bias, device)
+
+
+# ------------------------------------------------------------------------------------------- boundary
+def to_tt(x: torch.Tensor | None, device, dtype=ttnn.bfloat16) -> ttnn.Tensor | None:
+    """An activation or mask as a TILE tensor on `device` (None passes through)."""
+    if x is None:
+        return None
+    return upload(x, device, dtype)
+
+
+def to_host(t: ttnn.Tensor) -> torch.Tensor:
+    return ttnn.to_torch(t).float()
+
+
+def pad_dims(
+    x: torch.Tensor | None, dims: Sequence[int], size: int, value: float = 0.0
+) -> torch.Tensor | None:
+    """Zero-pad `x` along each of `dims` up to `size`."""
+    if x is None:
+        return None
+    pads = [0] * (2 * x.dim())
+    for d in dims:
+        d = d % x.dim()
+        pads[2 * (x.dim() - 1 - d) + 1] = size - x.shape[d]
+    if not any(pads):
+        return x
+    return torch.nn.functional.pad(x, pads, value=value)
+
+
+def crop_dims(x: torch.Tensor, dims: Sequence[int], size: int) -> torch.Tensor:
+    for d in dims:
+        x = x.narrow(d % x.dim(), 0, size)
+    return x
+
+
+def token_mask(mask: torch.Tensor | None, shape: Sequence[int], like: torch.Tensor) -> torch.Tensor:
+    """The mask the reference would use (`mask`, or ones of `shape` when None), as float32."""
+    if mask is None:
+        return like.new_ones(tuple(shape), dtype=torch.float32)
+    return mask.float()
+
+
+# ------------------------------------------------------------------------------------------- ttnn helpers
+def additive_mask(mask: ttnn.Tensor, inf: float) -> ttnn.Tensor:
+    """(mask - 1) * inf: 0 where mask is 1, -inf where it is 0 (exact in bfloat16: mask - 1 is 0 or -1)."""
+    return ttnn.multiply(ttnn.subtract(mask, 1.0), inf)
+
+
+# ---------------------------------------------------------------------------------------------------- jit
+_JITTED: dict[Callable, Callable] = {}
+
+
+def _jit_decorator() -> Callable:
+    import ttfuse
+
+    jit = getattr(ttfuse, "jit", None)
+    if jit is None or not callable(jit):
+        try:
+            import importlib
+
+            mod = importlib.import_module("ttfuse.jit")
+        except ImportError as e:
+            raise RuntimeError(
+                "models.boltz: jit=True needs ttfuse.jit, which this ttfuse does not provide yet "
+                f"({e}); build the port with jit=False to run it eagerly"
+            ) from None
+        jit = getattr(mod, "jit", None)
+    if jit is None or not callable(jit):
+        raise RuntimeError(
+            "models.boltz: jit=True needs a callable ttfuse.jit; build the port with jit=False"
+        )
+    return jit
+
+
+def jitted(fn: Callable) -> Callable:
+    """The `ttfuse.jit` version of a block function, made once per function and shared by every layer."""
+    f = _JITTED.get(fn)
+    if f is None:
+        f = _JITTED[fn] = _jit_decorator()(fn)
+    return f
+
+
+class Port:
+    """Base of the port classes: device, dtype, the jit switch and the compute config."""
+
+    def __init__(self, device, *, dtype=ttnn.bfloat16, jit: bool = True):
+        self.device = device
+        self.dtype = dtype
+        self.jit = jit
+        self.cfg = compute_config(device)
+        if jit:
+            _jit_decorator()  # fail at construction, not at the first call
+
+    def run(self, fn: Callable, *args, **kwargs):
+        """Call block function `fn` eagerly or through its jitted version."""
+        f = jitted(fn) if self.jit else fn
+        return f(*args, **kwargs)
+
+    def static(self, **kw) -> dict:
+        """The static keyword arguments every block function takes (dtype and compute config) plus `kw`."""
+        return {"dtype": self.dtype, "cfg": self.cfg, **kw}
+
+
+def head_dims(c: int, n_heads: int) -> tuple[int, int, float]:
+    """(head_dim, head_dim padded to a tile, 1/sqrt(head_dim))."""
+    d = c // n_heads
+    return d, round_up(d), 1.0 / math.sqrt(d)

@@ -1,0 +1,387 @@
+"""Tests of the `ttfuse` command line (ttfuse/cli.py) with click's CliRunner."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ttfuse import cache, ttnn
+from ttfuse.cli import main, parse_duration, parse_spec
+from ttfuse.errors import SpecError
+from ttfuse.ir import Graph, In, Node, Ref
+from ttfuse.types import (
+    BufferType,
+    DataType,
+    Layout,
+    TensorMemoryLayout,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC = ttnn.TensorSpec((32, 64), ttnn.bfloat16)
+HAVE_CODEGEN = importlib.util.find_spec("ttfuse.codegen") is not None
+HAVE_JIT = importlib.util.find_spec("ttfuse.jit") is not None
+
+
+@pytest.fixture
+def fresh():
+    with cache.fresh_cache() as d:
+        yield d
+
+
+def run(*args):
+    r = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return r
+
+
+def relu_graph(spec=SPEC) -> Graph:
+    attrs = (
+        ("input_tensor", In(0)),
+        ("memory_config", None),
+        ("output_tensor", None),
+        ("sub_core_grids", None),
+    )
+    node = Node(id=1, op="relu", inputs=(Ref(0, 0),), attrs=attrs, outs=(spec,))
+    return Graph(inputs=(spec,), nodes=[node], outputs=(Ref(1, 0),), out_tree="*", meta={"name": "act"})
+
+
+def put(function="models.blocks.act", eps=1e-5, spec=SPEC):
+    key = cache.make_key({"function": function, "inputs": (spec,), "static": {"eps": eps}})
+    e = cache.make_entry(
+        key,
+        function=function,
+        graph=relu_graph(spec).to_json(),
+        arg_specs=[spec],
+        device="wormhole_b0:n150",
+        compile_ms=3.5,
+    )
+    assert cache.disk_store(key.hex, e)
+    return key
+
+
+# ------------------------------------------------------------------------------------------------- specs
+@pytest.mark.parametrize(
+    "text,shape,dtype,layout,buf,mem_layout",
+    [
+        (
+            "bf16[32,1024]",
+            (32, 1024),
+            DataType.BFLOAT16,
+            Layout.TILE,
+            BufferType.DRAM,
+            TensorMemoryLayout.INTERLEAVED,
+        ),
+        (
+            "bfp8[1,128,128]@L1",
+            (1, 128, 128),
+            DataType.BFLOAT8_B,
+            Layout.TILE,
+            BufferType.L1,
+            TensorMemoryLayout.INTERLEAVED,
+        ),
+        (
+            "f32[4,64]rm",
+            (4, 64),
+            DataType.FLOAT32,
+            Layout.ROW_MAJOR,
+            BufferType.DRAM,
+            TensorMemoryLayout.INTERLEAVED,
+        ),
+        (
+            "bfloat16[2, 3]rm@l1",
+            (2, 3),
+            DataType.BFLOAT16,
+            Layout.ROW_MAJOR,
+            BufferType.L1,
+            TensorMemoryLayout.INTERLEAVED,
+        ),
+        (
+            "bfp4[64,64]@DRAM",
+            (64, 64),
+            DataType.BFLOAT4_B,
+            Layout.TILE,
+            BufferType.DRAM,
+            TensorMemoryLayout.INTERLEAVED,
+        ),
+        ("i32[7]", (7,), DataType.INT32, Layout.TILE, BufferType.DRAM, TensorMemoryLayout.INTERLEAVED),
+        (
+            "bf16[256,1024]@L1/height[8x8:32x1024]",
+            (256, 1024),
+            DataType.BFLOAT16,
+            Layout.TILE,
+            BufferType.L1,
+            TensorMemoryLayout.HEIGHT_SHARDED,
+        ),
+        (
+            "bf16[64,64]@l1/block",
+            (64, 64),
+            DataType.BFLOAT16,
+            Layout.TILE,
+            BufferType.L1,
+            TensorMemoryLayout.BLOCK_SHARDED,
+        ),
+    ],
+)
+def test_parse_spec(text, shape, dtype, layout, buf, mem_layout):
+    s = parse_spec(text)
+    assert tuple(s.shape) == shape and s.dtype is dtype and s.layout is layout
+    assert s.memory_config.buffer_type is buf and s.memory_config.memory_layout is mem_layout
+    assert parse_spec(str(s)) == s  # round trip with the IR printer's form
+
+
+def test_parse_spec_shard_grid():
+    s = parse_spec("bf16[256,1024]@L1/height[8x8:32x1024]")
+    sh = s.memory_config.shard_spec
+    assert sh.shape == (32, 1024) and sh.num_cores() == 64
+    assert str(s) == "bf16[256,1024]@L1/height[8x8:32x1024]"
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("bf16", "expected DTYPE"),
+        ("bf17[32,32]", "unknown dtype 'bf17'"),
+        ("bf16[32,x]", "expected DTYPE"),
+        ("bf16[32,0]", "positive"),
+        ("bfp8[32,32]rm", "only in TILE layout"),
+        ("bf16[32,32]@L2", "memory 'L2'"),
+    ],
+)
+def test_parse_spec_errors(text, match):
+    with pytest.raises(SpecError, match=match):
+        parse_spec(text)
+
+
+@pytest.mark.parametrize(
+    "text,s",
+    [
+        ("30m", 1800),
+        ("12h", 43200),
+        ("7d", 604800),
+        ("1d12h", 129600),
+        ("45", 45),
+        ("2w", 1209600),
+        ("1.5h", 5400),
+    ],
+)
+def test_parse_duration(text, s):
+    assert parse_duration(text) == s
+
+
+# ------------------------------------------------------------------------------------------------- cache
+def test_cache_path(fresh):
+    r = run("cache", "path")
+    assert r.exit_code == 0 and r.output.strip() == str(fresh)
+
+
+def test_cache_list_empty(fresh):
+    r = run("cache", "list")
+    assert r.exit_code == 0 and "no cache entries" in r.output
+
+
+def test_cache_list_table(fresh):
+    k1 = put()
+    k2 = put("models.blocks.mlp", eps=2.0, spec=SPEC.replace(dtype=ttnn.float32))
+    cache.record_hit(k1.hex, 3)
+    r = run("cache", "list")
+    assert r.exit_code == 0, r.output
+    for piece in (
+        k1.hex[:12],
+        k2.hex[:12],
+        "models.blocks.act",
+        "models.blocks.mlp",
+        "bf16[32,64]@DRAM",
+        "f32[32,64]@DRAM",
+        "wormhole_b0:n150",
+        "hits",
+        "age",
+        "size",
+        "2 entries",
+    ):
+        assert piece in r.output, piece
+    line = next(ln for ln in r.output.splitlines() if k1.hex[:12] in ln)
+    assert " 3 " in line
+
+
+def test_cache_list_filter_and_json(fresh):
+    put()
+    put("models.blocks.mlp", eps=2.0)
+    r = run("cache", "list", "--function", "mlp", "--json")
+    rows = json.loads(r.output)
+    assert [row["function"] for row in rows] == ["models.blocks.mlp"]
+
+
+def test_cache_list_shows_corrupt_entries(fresh):
+    key = put()
+    p = cache.entry_path(key.hex)
+    p.write_text(p.read_text()[:40])
+    r = run("cache", "list")
+    assert r.exit_code == 0 and "corrupt" in r.output and key.hex[:12] in r.output
+
+
+def test_cache_show(fresh):
+    key = put()
+    r = run("cache", "show", key.hex[:8])
+    assert r.exit_code == 0, r.output
+    for piece in (
+        key.hex,
+        "models.blocks.act",
+        "bf16[32,64]@DRAM",
+        "3.5 ms",
+        "key.inputs",
+        "IR",
+        "graph act(%0: bf16[32,64]@DRAM):",
+        "%1: bf16[32,64]@DRAM = relu %0",
+        "return %1",
+        "regenerated source",
+    ):
+        assert piece in r.output, piece
+    if HAVE_CODEGEN:
+        assert "def " in r.output.split("regenerated source", 1)[1]
+
+
+def test_cache_show_json(fresh):
+    key = put()
+    r = run("cache", "show", key.hex, "--json")
+    e = json.loads(r.output)
+    assert e["key"] == key.hex and Graph.from_json(e["graph"]) == relu_graph()
+
+
+@pytest.mark.parametrize("which", ["missing", "bad", "ambiguous", "corrupt"])
+def test_cache_show_errors(fresh, which):
+    keys = [put(eps=float(i)) for i in range(40)]
+    arg = {
+        "missing": "f" * 20 if not keys[0].hex.startswith("f" * 20) else "0" * 20,
+        "bad": "zz",
+        "corrupt": keys[0].hex,
+    }
+    if which == "ambiguous":
+        firsts = [k.hex[0] for k in keys]
+        arg["ambiguous"] = next(c for c in firsts if firsts.count(c) > 1)
+    if which == "corrupt":
+        cache.entry_path(keys[0].hex).write_text("{}")
+    r = CliRunner().invoke(main, ["cache", "show", arg[which]])
+    assert r.exit_code == 1
+    msg = {
+        "missing": "no cache entry",
+        "bad": "not a cache key",
+        "ambiguous": "ambiguous",
+        "corrupt": "schema",
+    }
+    assert msg[which] in r.output
+
+
+def test_cache_stats(fresh):
+    put()
+    put("models.blocks.mlp", eps=2.0)
+    r = run("cache", "stats")
+    assert r.exit_code == 0
+    for piece in (
+        "entries",
+        "2",
+        str(fresh),
+        "models.blocks.mlp: 1",
+        "wormhole_b0:n150: 2",
+        "disk cache",
+        "on",
+    ):
+        assert piece in r.output, piece
+    s = json.loads(run("cache", "stats", "--json").output)
+    assert s["entries"] == 2 and s["functions"] == {"models.blocks.act": 1, "models.blocks.mlp": 1}
+
+
+def test_cache_clear(fresh):
+    old, new = put(), put(eps=2.0)
+    t = time.time() - 10 * 86400
+    os.utime(cache.entry_path(old.hex), (t, t))
+    r = run("cache", "clear", "--older-than", "7d")
+    assert r.exit_code == 0 and "removed 1 entries older than 7d" in r.output
+    assert [e["key"] for e in cache.list_entries()] == [new.hex]
+    r = run("cache", "clear")
+    assert "removed 1 entries" in r.output and cache.list_entries() == []
+
+
+def test_cache_clear_bad_duration(fresh):
+    r = CliRunner().invoke(main, ["cache", "clear", "--older-than", "soon"])
+    assert r.exit_code == 2 and "expected a duration" in r.output
+
+
+def test_python_dash_m(fresh):
+    r = subprocess.run(
+        [sys.executable, "-m", "ttfuse", "cache", "path"], cwd=REPO, capture_output=True, text=True
+    )
+    assert r.returncode == 0 and r.stdout.strip() == str(fresh)
+
+
+# ---------------------------------------------------------------------------------------------- explain
+def test_explain_bad_target():
+    r = CliRunner().invoke(main, ["explain", "no_such_module_xyz:f", "--args", "bf16[32,32]"])
+    assert r.exit_code == 2 and "cannot import" in r.output
+    r = CliRunner().invoke(main, ["explain", "nocolon", "--args", "bf16[32,32]"])
+    assert r.exit_code == 2 and "MODULE:FUNC" in r.output
+
+
+def test_explain_bad_spec(tmp_path):
+    mod = tmp_path / "explain_bad_spec_mod.py"
+    mod.write_text("def f(x):\n    return x\n")
+    r = CliRunner().invoke(main, ["explain", f"{mod}:f", "--args", "bf16[32,x]"])
+    assert r.exit_code == 2 and "expected DTYPE" in r.output
+
+
+@pytest.mark.skipif(not HAVE_JIT, reason="needs ttfuse.jit (engineer A)")
+def test_explain(tmp_path, fresh):
+    mod = tmp_path / "explain_mod.py"
+    mod.write_text(
+        textwrap.dedent("""
+        from ttfuse import ttnn
+
+        def block(x, y, scale=1.0):
+            z = ttnn.add(x, y)
+            dead = ttnn.exp(z)
+            return ttnn.relu(ttnn.multiply(z, scale))
+    """)
+    )
+    r = CliRunner().invoke(
+        main,
+        ["explain", f"{mod}:block", "--args", "bf16[32,64]", "bf16[32,64]@L1", "--kw", "scale=2.0"],
+        catch_exceptions=False,
+    )
+    assert r.exit_code == 0, r.output
+    for piece in (
+        "IR before passes",
+        "IR after passes",
+        "generated source",
+        "cost report",
+        "cache key",
+        "bf16[32,64]@DRAM",
+        "bf16[32,64]@L1",
+        "add",
+        "relu",
+        "def ",
+    ):
+        assert piece in r.output, piece
+    before = r.output.split("IR before passes", 1)[1].split("IR after passes", 1)[0]
+    after = r.output.split("IR after passes", 1)[1].split("generated source", 1)[0]
+    assert "= exp %" in before and "= exp %" not in after  # dce ran
+
+
+@pytest.mark.skipif((REPO / "bench" / "harness.py").exists(), reason="bench harness present")
+def test_bench_missing():
+    r = CliRunner().invoke(main, ["bench"])
+    assert r.exit_code == 2 and "not available yet" in r.output
+
+
+@pytest.mark.skipif(not HAVE_JIT, reason="needs ttfuse.jit (engineer A)")
+def test_explain_user_error_is_a_message(tmp_path):
+    mod = tmp_path / "explain_err_mod.py"
+    mod.write_text("from ttfuse import ttnn\n\ndef f(x, y):\n    return ttnn.add(x, y)\n")
+    r = CliRunner().invoke(main, ["explain", f"{mod}:f", "--args", "bf16[32,64]", "bf16[64,64]"])
+    assert r.exit_code == 1 and "ttnn.add" in r.output and "explain_err_mod.py:4" in r.output
+    r = CliRunner().invoke(main, ["explain", f"{mod}:f", "--args", "bf16[32,64]"])
+    assert r.exit_code == 1 and "missing 1 required positional argument" in r.output

@@ -1,0 +1,425 @@
+"""JIT output equals eager output, op by op, for every op registered in ttfuse.opdef.OPS.
+
+Each op has an entry in CASES: example inputs (built from seeded torch data, twice: once for eager, once for
+jit, so in-place ops start from the same values) and a function calling the op with static arguments. The
+function runs eagerly and under `ttfuse.jit(passes=[])` (passes disabled: the same sim numerics, op for op);
+every output must have the same TensorSpec and bit-identical values.
+
+Host ops cannot be jitted: they are listed in NOT_JITTABLE with the reason and must raise TraceError inside
+a jit function. `deallocate` is recorded as nothing (the JIT manages memory). A registered op missing from
+both tables fails `test_every_op_has_a_case` (and its own parametrised case), so new ops get coverage.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import torch
+
+import ttfuse
+from ttfuse import cache, ttnn
+from ttfuse.errors import TraceError
+from ttfuse.ir import Graph
+from ttfuse.opdef import OPS
+from ttfuse.tensor import Tensor
+
+BF16, F32, BFP8, U32, I32 = ttnn.bfloat16, ttnn.float32, ttnn.bfloat8_b, ttnn.uint32, ttnn.int32
+TILE, RM = ttnn.TILE_LAYOUT, ttnn.ROW_MAJOR_LAYOUT
+X, TR = ttnn.experimental, ttnn.transformer
+
+
+@dataclass
+class T:
+    """An example input tensor: shape, dtype, layout, memory config and value kind."""
+
+    shape: tuple = (32, 64)
+    dtype: Any = BF16
+    layout: Any = TILE
+    mc: Any = None
+    kind: str = "normal"  # normal | positive | unit (in (0, 1)) | int | bool
+    shard_dim: int | None = None  # mesh cases: shard dim over the mesh (None: replicate)
+
+    def torch(self, gen: torch.Generator) -> torch.Tensor:
+        if self.kind == "positive":
+            return torch.rand(self.shape, generator=gen) * 2 + 0.1
+        if self.kind == "unit":
+            return torch.rand(self.shape, generator=gen) * 0.8 + 0.1
+        if self.kind == "int":
+            return torch.randint(0, 7, self.shape, generator=gen).float()
+        if self.kind == "bool":
+            return (torch.rand(self.shape, generator=gen) > 0.5).float()
+        return torch.randn(self.shape, generator=gen)
+
+    def make(self, device, gen: torch.Generator):
+        kw = {"dtype": self.dtype, "layout": self.layout, "device": device}
+        if self.mc is not None:
+            kw["memory_config"] = self.mc
+        if isinstance(device, ttnn.MeshDevice) and device.get_num_devices() > 1:
+            kw["mesh_mapper"] = (
+                ttnn.ShardTensorToMesh(device, self.shard_dim)
+                if self.shard_dim is not None
+                else ttnn.ReplicateTensorToMesh(device)
+            )
+        return ttnn.from_torch(self.torch(gen), **kw)
+
+
+@dataclass
+class Case:
+    ins: list[T]
+    fn: Callable
+    mesh: tuple[int, int] | None = None
+    notes: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def C(fn, *ins, mesh=None) -> Case:
+    return Case(list(ins) or [T()], fn, mesh)
+
+
+# --------------------------------------------------------------------------------------------- the table
+UNARY = [
+    "exp",
+    "exp2",
+    "expm1",
+    "neg",
+    "abs",
+    "sign",
+    "square",
+    "relu",
+    "relu6",
+    "silu",
+    "gelu",
+    "sigmoid",
+    "sigmoid_accurate",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
+    "softplus",
+    "mish",
+    "tanh",
+    "sin",
+    "cos",
+    "tan",
+    "erf",
+    "erfc",
+    "floor",
+    "ceil",
+    "logical_not",
+    "elu",
+    "selu",
+]
+UNARY_POSITIVE = ["log", "log1p", "sqrt", "rsqrt", "reciprocal"]
+BINARY = [
+    "add",
+    "subtract",
+    "multiply",
+    "maximum",
+    "minimum",
+    "squared_difference",
+    "eq",
+    "ne",
+    "gt",
+    "ge",
+    "lt",
+    "le",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+    "rsub",
+]
+INPLACE_BINARY = ["add_", "subtract_", "multiply_", "rsub_"]
+
+SHARDED_H = ttnn.MemoryConfig(
+    ttnn.TensorMemoryLayout.HEIGHT_SHARDED,
+    ttnn.BufferType.L1,
+    ttnn.ShardSpec(
+        ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(3, 0))}),
+        (64, 64),
+        ttnn.ShardOrientation.ROW_MAJOR,
+    ),
+)
+SHARDED_H2 = ttnn.MemoryConfig(
+    ttnn.TensorMemoryLayout.HEIGHT_SHARDED,
+    ttnn.BufferType.L1,
+    ttnn.ShardSpec(
+        ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(7, 0))}),
+        (32, 64),
+        ttnn.ShardOrientation.ROW_MAJOR,
+    ),
+)
+
+CASES: dict[str, Case] = {}
+for _n in UNARY:
+    CASES[_n] = C(lambda x, _n=_n: getattr(ttnn, _n)(x))
+for _n in UNARY_POSITIVE:
+    CASES[_n] = C(lambda x, _n=_n: getattr(ttnn, _n)(x), T(kind="positive"))
+for _n in BINARY:
+    CASES[_n] = C(lambda a, b, _n=_n: getattr(ttnn, _n)(a, b), T(), T())
+for _n in INPLACE_BINARY:
+    CASES[_n] = C(lambda a, b, _n=_n: getattr(ttnn, _n)(a, b), T(), T())
+
+CASES.update(
+    {
+        # eltwise with extra arguments
+        "leaky_relu": C(lambda x: ttnn.leaky_relu(x, 0.1)),
+        "clamp": C(lambda x: ttnn.clamp(x, -0.5, 0.5)),
+        "clip": C(lambda x: ttnn.clip(x, -0.25, 0.75)),
+        "divide": C(lambda a, b: ttnn.divide(a, b), T(), T(kind="positive")),
+        "divide_": C(lambda a, b: ttnn.divide_(a, b), T(), T(kind="positive")),
+        "pow": C(lambda x: ttnn.pow(x, 2.0), T(kind="positive")),
+        "addcmul": C(lambda a, b, c: ttnn.addcmul(a, b, c, value=0.5), T(), T(), T()),
+        "where": C(lambda p, a, b: ttnn.where(p, a, b), T(kind="bool"), T(), T()),
+        "lerp": C(lambda a, b, w: ttnn.lerp(a, b, w), T(), T(), T(kind="unit")),
+        # reductions
+        "sum": C(lambda x: ttnn.sum(x, dim=-1, keepdim=True)),
+        "mean": C(lambda x: ttnn.mean(x, dim=0, keepdim=True)),
+        "max": C(lambda x: ttnn.max(x, dim=-1, keepdim=True)),
+        "min": C(lambda x: ttnn.min(x, dim=-1, keepdim=True)),
+        "std": C(lambda x: ttnn.std(x, dim=-1, keepdim=True)),
+        "var": C(lambda x: ttnn.var(x, dim=-1, keepdim=True)),
+        "argmax": C(lambda x: ttnn.argmax(x, dim=-1), T((1, 1, 32, 64), layout=RM)),
+        # matmul family
+        "matmul": C(lambda a, b: ttnn.matmul(a, b, activation="relu"), T((64, 32)), T((32, 64))),
+        "linear": C(
+            lambda a, b, c: ttnn.linear(a, b, bias=c, activation="silu"), T((64, 32)), T((32, 64)), T((1, 64))
+        ),
+        "addmm": C(
+            lambda i, a, b: ttnn.addmm(i, a, b, alpha=0.5, beta=2.0), T((64, 64)), T((64, 32)), T((32, 64))
+        ),
+        "experimental.minimal_matmul": C(
+            lambda a, b, c: X.minimal_matmul(a, b, bias_tensor=c), T((64, 32)), T((32, 64)), T((1, 64))
+        ),
+        # norms and softmax
+        "layer_norm": C(
+            lambda x, w, b: ttnn.layer_norm(x, epsilon=1e-5, weight=w, bias=b),
+            T((64, 64)),
+            T((1, 64)),
+            T((1, 64)),
+        ),
+        "rms_norm": C(lambda x, w: ttnn.rms_norm(x, epsilon=1e-6, weight=w), T((64, 64)), T((1, 64))),
+        "softmax": C(lambda x: ttnn.softmax(x, dim=-1), T((1, 2, 32, 64))),
+        "softmax_in_place": C(lambda x: ttnn.softmax_in_place(x), T((1, 2, 32, 64))),
+        "scale_mask_softmax": C(
+            lambda x, m: ttnn.scale_mask_softmax(x, 0.5, m), T((1, 2, 32, 64)), T((1, 1, 1, 64))
+        ),
+        "scale_mask_softmax_in_place": C(
+            lambda x, m: ttnn.scale_mask_softmax_in_place(x, 0.5, m), T((1, 2, 32, 64)), T((1, 1, 1, 64))
+        ),
+        "transformer.attention_softmax": C(
+            lambda x, m: TR.attention_softmax(x, head_size=16, attention_mask=m),
+            T((1, 2, 32, 64)),
+            T((1, 1, 1, 64)),
+        ),
+        "transformer.attention_softmax_": C(
+            lambda x, m: TR.attention_softmax_(x, head_size=16, attention_mask=m),
+            T((1, 2, 32, 64)),
+            T((1, 1, 1, 64)),
+        ),
+        # attention and heads
+        "transformer.scaled_dot_product_attention": C(
+            lambda q, k, v: TR.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.125),
+            T((1, 2, 64, 32)),
+            T((1, 2, 64, 32)),
+            T((1, 2, 64, 32)),
+        ),
+        "transformer.joint_scaled_dot_product_attention": C(
+            lambda q, k, v, jq, jk, jv: TR.joint_scaled_dot_product_attention(
+                q,
+                k,
+                v,
+                jq,
+                jk,
+                jv,
+                joint_strategy="rear",
+                program_config=ttnn.SDPAProgramConfig(
+                    compute_with_storage_grid_size=(8, 8), q_chunk_size=32, k_chunk_size=32
+                ),
+            ),
+            T((1, 2, 64, 32)),
+            T((1, 2, 64, 32)),
+            T((1, 2, 64, 32)),
+            T((1, 2, 32, 32)),
+            T((1, 2, 32, 32)),
+            T((1, 2, 32, 32)),
+        ),
+        "transformer.split_query_key_value_and_split_heads": C(
+            lambda x: TR.split_query_key_value_and_split_heads(x, num_heads=2), T((1, 32, 192))
+        ),
+        "transformer.concatenate_heads": C(lambda x: TR.concatenate_heads(x), T((1, 2, 32, 32))),
+        "experimental.nlp_create_qkv_heads": C(
+            lambda x: X.nlp_create_qkv_heads(x, num_heads=2, transpose_k_heads=False), T((1, 1, 32, 192))
+        ),
+        "experimental.nlp_concat_heads": C(lambda x: X.nlp_concat_heads(x), T((1, 2, 32, 32))),
+        "experimental.nlp_create_qkv_heads_boltz": C(
+            lambda x: X.nlp_create_qkv_heads_boltz(x, num_heads=2, num_kv_heads=2, transpose_k_heads=False),
+            T((1, 32, 32, 192)),
+        ),
+        "experimental.nlp_concat_heads_boltz": C(lambda x: X.nlp_concat_heads_boltz(x), T((2, 32, 32, 32))),
+        # data movement
+        "to_layout": C(lambda x: ttnn.to_layout(x, RM), T((40, 50))),
+        "typecast": C(lambda x: ttnn.typecast(x, F32)),
+        "clone": C(lambda x: ttnn.clone(x, dtype=F32, memory_config=ttnn.L1_MEMORY_CONFIG)),
+        "to_memory_config": C(lambda x: ttnn.to_memory_config(x, ttnn.L1_MEMORY_CONFIG)),
+        "interleaved_to_sharded": C(lambda x: ttnn.interleaved_to_sharded(x, SHARDED_H), T((256, 64))),
+        "sharded_to_interleaved": C(
+            lambda x: ttnn.sharded_to_interleaved(x, ttnn.L1_MEMORY_CONFIG), T((256, 64), mc=SHARDED_H)
+        ),
+        "reshard": C(lambda x: ttnn.reshard(x, SHARDED_H2), T((256, 64), mc=SHARDED_H)),
+        "reallocate": C(lambda x: ttnn.reallocate(x)),
+        "reshape": C(lambda x: ttnn.reshape(x, (2, 16, 64))),
+        "view": C(lambda x: ttnn.view(x, (1, 32, 64))),
+        "squeeze": C(lambda x: ttnn.squeeze(x, 0), T((1, 32, 64))),
+        "unsqueeze": C(lambda x: ttnn.unsqueeze(x, 0)),
+        "permute": C(lambda x: ttnn.permute(x, [0, 2, 1]), T((2, 32, 64))),
+        "transpose": C(lambda x: ttnn.transpose(x, -2, -1)),
+        "slice": C(lambda x: ttnn.slice(x, [0, 32], [32, 64])),
+        "concat": C(lambda a, b: ttnn.concat([a, b], dim=-1), T(), T()),
+        "split": C(lambda x: ttnn.split(x, 32, dim=-1)),
+        "chunk": C(lambda x: ttnn.chunk(x, 2, -1)),
+        "pad": C(lambda x: ttnn.pad(x, [(0, 2), (1, 3)], 2.5), T((8, 16), layout=RM)),
+        "repeat": C(lambda x: ttnn.repeat(x, (2, 1))),
+        "expand": C(lambda x: ttnn.expand(x, (32, 64)), T((1, 64))),
+        "experimental.broadcast_to": C(lambda x: X.broadcast_to(x, (1, 1, 32, 64)), T((1, 1, 1, 64))),
+        # creation (device from the input, as model code does)
+        "zeros": C(lambda x: ttnn.add(x, ttnn.zeros((32, 64), dtype=BF16, layout=TILE, device=x.device()))),
+        "ones": C(lambda x: ttnn.add(x, ttnn.ones((32, 64), dtype=BF16, layout=TILE, device=x.device()))),
+        "full": C(
+            lambda x: ttnn.add(x, ttnn.full((32, 64), 3.0, dtype=BF16, layout=TILE, device=x.device()))
+        ),
+        "empty": C(lambda x: ttnn.empty((32, 64), BF16, TILE, x.device())),
+        "zeros_like": C(lambda x: ttnn.zeros_like(x)),
+        "ones_like": C(lambda x: ttnn.ones_like(x)),
+        "full_like": C(lambda x: ttnn.full_like(x, -2.0)),
+        "empty_like": C(lambda x: ttnn.empty_like(x)),
+        "arange": C(lambda x: ttnn.arange(0, 64, 2, device=x.device())),
+        "rand": C(lambda x: ttnn.rand((32, 64), x.device(), seed=7)),
+        # collectives on a 1x2 mesh
+        "all_gather": C(lambda x: ttnn.all_gather(x, 3), T((1, 1, 32, 64), shard_dim=3), mesh=(1, 2)),
+        "reduce_scatter": C(
+            lambda x: ttnn.reduce_scatter(x, 3), T((2, 1, 32, 128), shard_dim=0), mesh=(1, 2)
+        ),
+        "all_reduce": C(lambda x: ttnn.all_reduce(x), T((1, 1, 32, 64), shard_dim=3), mesh=(1, 2)),
+        "experimental.all_gather_async": C(
+            lambda x: X.all_gather_async(
+                x, dim=3, multi_device_global_semaphore=[_SEM, _SEM], topology=ttnn.Topology.Linear
+            ),
+            T((1, 1, 32, 64), shard_dim=3),
+            mesh=(1, 2),
+        ),
+        "experimental.reduce_scatter_minimal_async": C(
+            lambda x: X.reduce_scatter_minimal_async(x, dim=3, multi_device_global_semaphore=[_SEM]),
+            T((2, 1, 32, 128), shard_dim=0),
+            mesh=(1, 2),
+        ),
+    }
+)
+_SEM = ttnn.create_global_semaphore(None, None, 0)
+
+# host ops: they move data between torch and the device, so they cannot be inside a traced function
+NOT_JITTABLE: dict[str, tuple[str, Callable]] = {
+    "from_torch": ("host -> device conversion", lambda x: ttnn.from_torch(torch.zeros(2), device=x.device())),
+    "to_torch": ("device -> torch conversion", lambda x: ttnn.to_torch(x)),
+    "to_device": ("host -> device copy", lambda x: ttnn.to_device(x, x.device())),
+    "from_device": ("device -> host copy", lambda x: ttnn.from_device(x)),
+}
+# graphs holding runtime objects as static arguments: compiled and cached in memory, not storable on disk
+NOT_ON_DISK = {
+    "experimental.all_gather_async": "a GlobalSemaphore handle is a runtime object",
+    "experimental.reduce_scatter_minimal_async": "a GlobalSemaphore handle is a runtime object",
+}
+# ops recorded as nothing inside a jit function
+RECORDED_AS_NOTHING = {"deallocate": "the JIT manages memory; deallocate inside a traced function is a no-op"}
+
+
+# --------------------------------------------------------------------------------------------- helpers
+_MESHES: dict = {}
+
+
+def _device_for(case: Case, device):
+    if case.mesh is None:
+        return device
+    if case.mesh not in _MESHES:
+        _MESHES[case.mesh] = ttnn.open_mesh_device(ttnn.MeshShape(*case.mesh))
+    return _MESHES[case.mesh]
+
+
+def _inputs(case: Case, dev) -> list:
+    gen = torch.Generator().manual_seed(1234)
+    return [t.make(dev, gen) for t in case.ins]
+
+
+def _values(t: Tensor, dev) -> torch.Tensor:
+    if dev.get_num_devices() > 1:
+        return ttnn.to_torch(t, mesh_composer=ttnn.ConcatMeshToTensor(dev, 0)).float()
+    return ttnn.to_torch(t).float()
+
+
+def _leaves(v) -> list:
+    if isinstance(v, Tensor):
+        return [v]
+    if isinstance(v, list | tuple):
+        return [x for item in v for x in _leaves(item)]
+    raise AssertionError(f"unexpected output {type(v).__name__}")
+
+
+def check_same(jitted, eager, dev) -> None:
+    a, b = _leaves(jitted), _leaves(eager)
+    assert len(a) == len(b)
+    assert type(jitted) is type(eager)
+    for x, y in zip(a, b):
+        assert x.spec == y.spec, f"spec {x.spec} != eager {y.spec}"
+        torch.testing.assert_close(_values(x, dev), _values(y, dev), rtol=0, atol=0, equal_nan=True)
+
+
+# ----------------------------------------------------------------------------------------------- tests
+def test_every_op_has_a_case():
+    missing = sorted(set(OPS) - set(CASES) - set(NOT_JITTABLE) - set(RECORDED_AS_NOTHING))
+    assert not missing, f"ops without a jit-vs-eager case (add them to CASES in {__file__}): {missing}"
+    stale = sorted((set(CASES) | set(NOT_JITTABLE) | set(RECORDED_AS_NOTHING)) - set(OPS))
+    assert not stale, f"cases for ops that are not registered: {stale}"
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_jit_equals_eager(name, device):
+    if name in NOT_JITTABLE:
+        reason, fn = NOT_JITTABLE[name]
+        x = T().make(device, torch.Generator().manual_seed(0))
+        with pytest.raises(TraceError, match=f"ttnn.{name} cannot run inside a @ttfuse.jit function"):
+            ttfuse.jit(fn)(x)
+        return
+    if name in RECORDED_AS_NOTHING:
+        x = T().make(device, torch.Generator().manual_seed(0))
+
+        def dealloc(x):
+            y = ttnn.relu(x)
+            ttnn.deallocate(x)
+            return y
+
+        low = ttfuse.jit(dealloc).lower(x)
+        assert [n.op for n in low.graph.nodes] == ["relu"]
+        check_same(ttfuse.jit(dealloc)(x), ttnn.relu(x), device)
+        assert x.is_allocated()  # the caller's tensor is not freed by the compiled function
+        return
+    case = CASES.get(name)
+    assert case is not None, f"no jit-vs-eager case for ttnn.{name}: add one to CASES"
+    dev = _device_for(case, device)
+    eager = case.fn(*_inputs(case, dev))
+    with cache.fresh_cache():
+        f = ttfuse.jit(case.fn, passes=[])
+        check_same(f(*_inputs(case, dev)), eager, dev)
+        check_same(f(*_inputs(case, dev)), eager, dev)  # a memory hit runs the same generated code
+        assert f.trace_count == 1 and cache.counters.hit == 1
+        g = ttfuse.jit(case.fn, passes=[])  # a new jit object: the graph comes back from disk
+        check_same(g(*_inputs(case, dev)), eager, dev)
+        if name in NOT_ON_DISK:
+            assert g.trace_count == 1
+        else:
+            assert g.trace_count == 0 and cache.counters.disk_read == 1
+    graph = f.lower(*_inputs(case, dev)).graph
+    assert name in [n.op for n in graph.nodes], f"ttnn.{name} was not captured: {[n.op for n in graph.nodes]}"
+    if name not in NOT_ON_DISK:
+        assert Graph.from_json(json.loads(json.dumps(graph.to_json()))) == graph

@@ -1,0 +1,47 @@
+"""ttfuse: a JIT compilation and fusion layer for Tenstorrent's TTNN, with a functional TTNN simulator.
+
+    from ttfuse import ttnn          # the ttnn API surface (simulated on CPU by default)
+    import ttfuse
+    @ttfuse.jit
+    def block(x, w): ...
+
+Only this module exposes public API (`__all__`); everything else is internal.
+"""
+
+from ttfuse import sim, ttnn
+from ttfuse.device import DeviceSpec, device_spec
+from ttfuse.errors import (
+    CacheError,
+    CodegenError,
+    DeviceError,
+    OutOfMemoryError,
+    PassError,
+    SpecError,
+    TraceError,
+    TtfuseError,
+    VerifyError,
+)
+from ttfuse.flags import flags
+from ttfuse.jit import JitFunction, Lowered, jit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ttnn",
+    "sim",
+    "jit",
+    "JitFunction",
+    "Lowered",
+    "flags",
+    "DeviceSpec",
+    "device_spec",
+    "TtfuseError",
+    "TraceError",
+    "SpecError",
+    "VerifyError",
+    "PassError",
+    "CodegenError",
+    "CacheError",
+    "DeviceError",
+    "OutOfMemoryError",
+]

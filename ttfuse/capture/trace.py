@@ -1,0 +1,359 @@
+"""Graph capture: tracers flow through the facade's OpDefs and every op call becomes an IR Node.
+
+`trace(fn, args, kwargs, ...)` replaces each tensor leaf of the arguments by a `Tracer` (a storage-less
+`ttnn.Tensor` subclass), pushes a `GraphTrace` on the trace stack and calls `fn`. Every `ttnn.<op>` call,
+tensor method and operator ends in `OpDef.__call__`, which hands the bound arguments to
+`GraphTrace.process`: it runs the op's spec rule on TensorSpecs (for the jit's target device, set with
+`set_device_spec`), records a Node (static args by parameter name, the user's source line as side data)
+and returns tracers for the outputs. Python control flow on static values is simply executed (unrolled).
+
+Errors (all TraceError, with the user's file:line and a fix-it hint):
+- data-dependent Python on a tracer: `bool(t)`, `t.item()`, `float(t)`, `int(t)`, iteration, `ttnn.to_torch`;
+- escaped tracers: a tracer stored outside the function and used after its trace ended (eagerly, via the
+  executor's check, or inside another trace);
+- concrete tensors captured from a closure or global: weights must be arguments;
+- host ops (from_torch, to_torch, to_device, from_device) inside a traced function.
+`ttnn.deallocate` inside a traced function records nothing (the JIT manages memory); using the tensor
+afterwards is an error, as in eager. In-place ops (`op.inplace`) are functionalised: a new node is recorded
+and the tracer object is rebound to it, so later uses read the new value.
+
+Invariant: a Tracer belongs to exactly one GraphTrace; `trace.done` is set when its function returns.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from ttfuse.capture.pytree import describe, flatten_out, substitute
+from ttfuse.errors import DeviceError, TraceError, user_frame, with_user_frame
+from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, NodeSide, Ref, freeze
+from ttfuse.opdef import Group, OpDef, Trace, current_mesh_shape, pop_trace, push_trace, set_device_spec
+from ttfuse.tensor import Tensor
+from ttfuse.types import TensorSpec
+
+_DATA_HINT = (
+    "hint: Python control flow inside @ttfuse.jit may depend only on static values (shapes, dtypes, "
+    "non-tensor arguments); use ttnn.where / ttnn.gt ... for data-dependent selection, or compute the value "
+    "outside the jit function and pass it as a static argument"
+)
+
+
+def _escaped_msg(what: str) -> str:
+    return (
+        f"{what}: this tensor is a tracer of a @ttfuse.jit function whose trace has ended (an escaped "
+        "tracer, e.g. stored in a global, a list or on self while tracing). Tracers have no values; return "
+        "the tensor from the jit function and use the returned tensor instead"
+    )
+
+
+class Tracer(Tensor):
+    """A traced tensor: a TensorSpec and the IR value it names; no storage."""
+
+    __slots__ = ("_trace", "_ref", "_freed")
+
+    def __init__(self, trace: GraphTrace, ref: Ref, spec: TensorSpec, device=None):
+        self.spec = spec
+        self._shards = None
+        self._device = device
+        self._bufs = None
+        self._trace = trace
+        self._ref = ref
+        self._freed = False
+
+    # data-dependent Python: refuse with a hint and the user's line
+    def _no_value(self, what: str):
+        if self._trace.done:
+            err = TraceError(_escaped_msg(what))
+        else:
+            err = TraceError(
+                f"{what} on a traced tensor {self.spec}: tensor values do not exist while "
+                f"@ttfuse.jit traces (data-dependent Python control flow).\n  {_DATA_HINT}"
+            )
+        return with_user_frame(err)
+
+    def __bool__(self) -> bool:
+        raise self._no_value("bool(tensor) (e.g. `if t:` / `while t:` / `t and ...`)")
+
+    def item(self):
+        raise self._no_value("tensor.item()")
+
+    def __float__(self) -> float:
+        raise self._no_value("float(tensor)")
+
+    def __int__(self) -> int:
+        raise self._no_value("int(tensor)")
+
+    def __index__(self) -> int:
+        raise self._no_value("using a tensor as an index")
+
+    def __complex__(self) -> complex:
+        raise self._no_value("complex(tensor)")
+
+    def __iter__(self):
+        raise self._no_value("iterating over a tensor (use ttnn.split / ttnn.chunk or slicing)")
+
+    def __array__(self, *a, **k):
+        raise self._no_value("numpy conversion of a tensor")
+
+    def tolist(self):
+        raise self._no_value("tensor.tolist()")
+
+    def numpy(self):
+        raise self._no_value("tensor.numpy()")
+
+    def is_allocated(self) -> bool:
+        return not self._freed
+
+    def __repr__(self) -> str:
+        state = "escaped " if self._trace.done else ""
+        return f"ttfuse.Tracer({state}{self.spec}, {self._ref!r})"
+
+
+class GraphTrace(Trace):
+    """Records op calls into IR nodes (one per call) while a jit function is traced."""
+
+    def __init__(self, name: str = "fn", device=None):
+        self.name = name
+        self.device = device  # the sim device of the concrete inputs (None for abstract specs)
+        self.nodes: list[Node] = []
+        self.next_value = 0
+        self.done = False
+
+    # ---------------------------------------------------------------------------------------- inputs
+    def new_input(self, spec: TensorSpec, device=None) -> Tracer:
+        t = Tracer(self, Ref(self.next_value, 0), spec, device)
+        self.next_value += 1
+        return t
+
+    def ref_of(self, op_name: str, arg: str, v: Tensor) -> Ref:
+        if isinstance(v, Tracer):
+            if v._trace is not self:
+                if v._trace.done:
+                    raise TraceError(_escaped_msg(f"{op_name}: argument {arg!r}"))
+                raise TraceError(
+                    f"{op_name}: argument {arg!r} is a tracer of another @ttfuse.jit trace "
+                    f"({v._trace.name}); pass tensors between jit functions as arguments"
+                )
+            if v._freed:
+                raise TraceError(
+                    f"{op_name}: argument {arg!r} was deallocated earlier in this traced "
+                    "function (use after ttnn.deallocate)"
+                )
+            return v._ref
+        raise TraceError(
+            f"{op_name}: argument {arg!r} is a concrete ttnn.Tensor ({v.spec}) captured from outside the "
+            f"@ttfuse.jit function {self.name} (a closure variable, global or attribute). Pass it as an "
+            "argument of the jit function instead: weights are arguments, so one compiled entry serves "
+            "every layer with the same shapes"
+        )
+
+    # ------------------------------------------------------------------------------------------ ops
+    def process(self, op: OpDef, args: dict):
+        if op.name == "deallocate":
+            return self._deallocate(op, args)
+        if op.group is Group.HOST or (getattr(op, "eager_impl", None) is not None and op.spec_rule is None):
+            raise TraceError(
+                f"{op.qualname} cannot run inside a @ttfuse.jit function: it moves data between the host "
+                f"and the device. Convert tensors outside the jit function and pass device tensors in "
+                f"(return device tensors and call {op.qualname} on the result)"
+            )
+        if op.spec_rule is None:
+            raise TraceError(f"{op.qualname} has no spec rule, so it cannot be traced")
+
+        inputs: list[Ref] = []
+        attrs: list[tuple[str, Any]] = []
+        spec_args: dict[str, Any] = {}
+        for name, v in args.items():
+            a, s = self._convert(op, name, v, inputs)
+            attrs.append((name, a))
+            spec_args[name] = s
+        out = op.spec_rule(**spec_args)
+        multi = isinstance(out, tuple | list)
+        outs = tuple(out) if multi else (out,)
+        for s in outs:
+            if not isinstance(s, TensorSpec):
+                raise TypeError(f"{op.qualname}: spec rule returned {type(s).__name__}, not TensorSpec")
+        node = Node(
+            self.next_value, op.name, tuple(inputs), tuple(attrs), outs, multi, NodeSide(loc=user_frame())
+        )
+        self.next_value += node.num_values
+        self.nodes.append(node)
+
+        if op.inplace is not None:
+            target = args[op.inplace]
+            # functionalised: the node's output is a new value; the tracer object now names it
+            target._ref = Ref(node.id, 0)
+            target.spec = outs[0]
+            return target
+        device = self._device_of(args)
+        tracers = [Tracer(self, Ref(node.id, k), s, device) for k, s in enumerate(outs)]
+        if not multi:
+            return tracers[0]
+        return tuple(tracers) if isinstance(out, tuple) else tracers
+
+    def _convert(self, op: OpDef, name: str, v: Any, inputs: list) -> tuple[Any, Any]:
+        """(attribute value, spec-rule value) of one argument; tensors become In markers."""
+        if isinstance(v, Tensor):
+            inputs.append(self.ref_of(op.qualname, name, v))
+            return In(len(inputs) - 1), v.spec
+        t = type(v)
+        if (t is list or t is tuple) and any(isinstance(x, Tensor) for x in v):
+            pairs = [self._convert(op, name, x, inputs) for x in v]
+            attr = FrozenList(p[0] for p in pairs) if t is list else tuple(p[0] for p in pairs)
+            return attr, t(p[1] for p in pairs)
+        if _is_device(v):
+            return DeviceArg(), v
+        if _is_torch(v):
+            raise TraceError(
+                f"{op.qualname}: argument {name!r} is a torch.Tensor; inside @ttfuse.jit only "
+                "ttnn tensors flow through ops (convert with ttnn.from_torch outside the function)"
+            )
+        a = freeze(v)
+        try:
+            hash(a)
+        except TypeError:
+            raise TraceError(
+                f"{op.qualname}: argument {name!r} of type {type(v).__name__} cannot be captured: "
+                "static arguments must be hashable (use tuples instead of dicts or sets)"
+            ) from None
+        return a, v
+
+    def _device_of(self, args: dict):
+        for v in args.values():
+            if isinstance(v, Tensor):
+                return v._device
+            if isinstance(v, list | tuple):
+                for x in v:
+                    if isinstance(x, Tensor):
+                        return x._device
+        return self.device
+
+    def _deallocate(self, op: OpDef, args: dict) -> None:
+        t = args.get("tensor")
+        if isinstance(t, Tensor):
+            self.ref_of(op.qualname, "tensor", t)  # closure / escaped tensors are errors here too
+            t._freed = True
+        return None
+
+
+def _is_device(v: Any) -> bool:
+    from ttfuse.sim.device import MeshDevice
+
+    return isinstance(v, MeshDevice)
+
+
+def _is_torch(v: Any) -> bool:
+    return type(v).__module__ == "torch" and type(v).__name__ in ("Tensor", "Parameter")
+
+
+# --------------------------------------------------------------------------------------------- driver
+def trace(
+    fn,
+    args: tuple,
+    kwargs: dict,
+    *,
+    name: str | None = None,
+    device_spec=None,
+    mesh_shape: tuple[int, int] | None = None,
+    specs_are_tensors: bool = False,
+) -> Graph:
+    """Trace `fn(*args, **kwargs)` into a Graph (no passes). Tensor leaves of the arguments are the inputs.
+
+    `device_spec`/`mesh_shape` name the target device for spec rules (default: the inputs' device).
+    With `specs_are_tensors`, TensorSpec leaves are abstract inputs (for `jit_fn.lower`).
+    """
+    name = name or getattr(fn, "__qualname__", "fn")
+    _tree, statics, leaves, paths = describe(args, kwargs, specs_are_tensors=specs_are_tensors)
+    for s in statics:
+        if _is_torch(s):
+            raise with_user_frame(
+                TraceError(
+                    f"@ttfuse.jit {name}: a torch.Tensor was passed as an argument; jit functions take ttnn tensors "
+                    "(convert with ttnn.from_torch(..., device=device) first)"
+                )
+            )
+    device = next((x._device for x in leaves if isinstance(x, Tensor) and x._device is not None), None)
+    if device_spec is None and device is not None:
+        device_spec = device.spec
+        mesh_shape = mesh_shape or (device.shape.rows, device.shape.cols)
+    mesh_shape = tuple(mesh_shape or (1, 1))
+
+    gt = GraphTrace(name, device)
+    in_specs: list[TensorSpec] = []
+    tracers: list[Tracer] = []
+    names = _input_names(fn, paths)
+    for leaf, path in zip(leaves, names):
+        if isinstance(leaf, Tracer) and leaf._trace.done:
+            raise with_user_frame(TraceError(_escaped_msg(f"@ttfuse.jit {name}: argument {path}")))
+        spec = leaf if isinstance(leaf, TensorSpec) else leaf.spec
+        if isinstance(leaf, Tensor) and not leaf.is_allocated():
+            raise with_user_frame(
+                DeviceError(
+                    f"@ttfuse.jit {name}: argument {path} was deallocated (use after ttnn.deallocate)"
+                )
+            )
+        in_specs.append(spec)
+        tracers.append(gt.new_input(spec, leaf._device if isinstance(leaf, Tensor) else None))
+    targs, tkwargs = substitute(args, kwargs, tracers, specs_are_tensors=specs_are_tensors)
+
+    from ttfuse import opdef
+
+    prev_spec, prev_mesh = opdef.current_device_spec(), current_mesh_shape()
+    push_trace(gt)
+    set_device_spec(device_spec, mesh_shape)
+    try:
+        result = fn(*targs, **tkwargs)
+    finally:
+        pop_trace(gt)
+        set_device_spec(prev_spec, prev_mesh)
+        gt.done = True
+
+    try:
+        out_leaves, out_tree = flatten_out(result, lambda v: isinstance(v, Tensor))
+    except TypeError as e:
+        raise TraceError(
+            f"@ttfuse.jit {name}: cannot return {type(result).__name__} values: {e}; return tensors, "
+            "scalars, strings or tuples/lists/dicts of them"
+        ) from None
+    outputs = []
+    for k, t in enumerate(out_leaves):
+        where = f"@ttfuse.jit {name}: output {k}"
+        if isinstance(t, Tracer) and t._trace is gt:
+            if t._freed:
+                raise TraceError(f"{where} was deallocated inside the function and cannot be returned")
+            outputs.append(t._ref)
+        elif isinstance(t, Tracer):
+            raise TraceError(_escaped_msg(where))
+        else:
+            raise TraceError(
+                f"{where} is a concrete ttnn.Tensor from outside the function (a closure or global); "
+                "pass it as an argument if it should flow through"
+            )
+    meta = {
+        "name": name,
+        "device": device_spec.name if device_spec is not None else None,
+        "mesh": list(mesh_shape),
+        "input_names": names,
+    }
+    return Graph(tuple(in_specs), gt.nodes, tuple(outputs), out_tree, meta)
+
+
+def _input_names(fn, paths: list[str]) -> list[str]:
+    """Leaf paths with positional indices replaced by parameter names (`args[1]['w']` -> `params['w']`)."""
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        return paths
+    out = []
+    for p in paths:
+        if p.startswith("args["):
+            i = int(p[5 : p.index("]")])
+            if i < len(params):
+                p = params[i] + p[p.index("]") + 1 :]
+        out.append(p)
+    return out

@@ -1,0 +1,528 @@
+"""The `ttfuse` command line (console script and `python -m ttfuse`).
+
+    ttfuse cache list [--function TEXT] [--json]    table: key, function, arg specs, device, size, hits, age
+    ttfuse cache show KEY [--json]                  metadata, IR and regenerated source (a key prefix is enough)
+    ttfuse cache stats [--json]                     disk store summary
+    ttfuse cache clear [--older-than 7d]            remove entries (all, or not touched for a while)
+    ttfuse cache path                               print the cache root
+    ttfuse explain MODULE:FUNC --args SPEC...       IR before/after each pass, generated code, cost report
+    ttfuse bench [ARGS...]                          run the benchmark harness (bench/harness.py)
+
+A SPEC is an abstract tensor, written like the IR prints it (`parse_spec`): `bf16[32,1024]`,
+`bfp8[1,128,128]@L1`, `f32[4,64]rm`, `bf16[256,1024]@L1/height[8x8:32x1024]`.
+
+Invariants: commands only read the cache except `cache clear`; a bad key, spec or target is a clean
+error message with exit status 1 or 2 (click's usage errors), never a traceback.
+Extend: add a `@main.command()` (or `@cache.command()`) below; keep output testable with click's CliRunner.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.rule import Rule
+from rich.table import Table
+
+from ttfuse import cache as _cache
+from ttfuse.errors import CacheError, SpecError, TtfuseError
+from ttfuse.flags import get_flag
+from ttfuse.types import (
+    BufferType,
+    CoreCoord,
+    CoreRange,
+    CoreRangeSet,
+    DataType,
+    Layout,
+    MemoryConfig,
+    ShardSpec,
+    TensorMemoryLayout,
+    TensorSpec,
+)
+
+__all__ = ["main", "parse_spec", "parse_duration"]
+
+
+def _console() -> Console:
+    out = Console(highlight=False, soft_wrap=False)
+    if not out.is_terminal:  # piped or under CliRunner: wide, so nothing is cut
+        out = Console(highlight=False, soft_wrap=False, width=max(200, shutil.get_terminal_size().columns))
+    return out
+
+
+def _section(console: Console, title: str) -> None:
+    """A section header line (at most 100 columns, so piped output stays readable)."""
+    width = min(console.width, 100)
+    console.print(Rule(title, align="left", style="dim"), width=width)
+
+
+def _plain(console: Console, text: str) -> None:
+    """Print text verbatim (no markup, no highlighting, no wrapping)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+# ------------------------------------------------------------------------------------------------- specs
+_DTYPES: dict[str, DataType] = {}
+for _dt in DataType:
+    _DTYPES[_dt.value] = _dt
+    _DTYPES[_dt.short] = _dt
+_DTYPES.update({"fp32": DataType.FLOAT32, "bfp8_b": DataType.BFLOAT8_B, "bfp4_b": DataType.BFLOAT4_B})
+
+_SPEC_RE = re.compile(
+    r"^(?P<dtype>[a-z][a-z0-9_]*)\[(?P<dims>[0-9,\s]*)\](?P<layout>rm|row_major|tile)?(?:@(?P<mem>\S+))?$",
+    re.IGNORECASE,
+)
+_MEM_RE = re.compile(
+    r"^(?P<buf>dram|l1)(?:/(?P<kind>height|width|block)(?:\[(?P<gx>\d+)x(?P<gy>\d+):(?P<sh>\d+)x(?P<sw>\d+)\])?)?$",
+    re.IGNORECASE,
+)
+_SPEC_HELP = (
+    "expected DTYPE[d0,d1,...][rm][@MEM], e.g. bf16[32,1024], bfp8[1,128,128]@L1, f32[4,64]rm, "
+    "bf16[256,1024]@L1/height[8x8:32x1024]; DTYPE one of " + ", ".join(sorted(_DTYPES))
+)
+
+
+def parse_spec(s: str) -> TensorSpec:
+    """Parse an abstract tensor written as the IR prints it (the inverse of `str(TensorSpec)`).
+
+    DTYPE is a short (`bf16`, `f32`, `bfp8`, `bfp4`, `i32`, `u32`, ...) or ttnn (`bfloat16`) name; `rm` means
+    ROW_MAJOR (default TILE); MEM is `DRAM` (default), `L1`, or `L1/height|width|block` with an optional
+    `[GXxGY:HxW]` shard grid (GX by GY cores from (0,0)) and shard shape.
+    """
+    m = _SPEC_RE.match(s.strip())
+    if not m:
+        raise SpecError(f"bad tensor spec {s!r}: {_SPEC_HELP}")
+    dtype = _DTYPES.get(m["dtype"].lower())
+    if dtype is None:
+        raise SpecError(f"bad tensor spec {s!r}: unknown dtype {m['dtype']!r}; {_SPEC_HELP}")
+    dims_text = m["dims"].strip()
+    try:
+        dims = tuple(int(d) for d in dims_text.split(",")) if dims_text else ()
+    except ValueError:
+        raise SpecError(f"bad tensor spec {s!r}: dims must be integers; {_SPEC_HELP}") from None
+    if any(d <= 0 for d in dims):
+        raise SpecError(f"bad tensor spec {s!r}: every dim must be positive")
+    layout = Layout.ROW_MAJOR if (m["layout"] or "tile").lower() in ("rm", "row_major") else Layout.TILE
+    if dtype.is_block_float and layout is not Layout.TILE:
+        raise SpecError(f"bad tensor spec {s!r}: {dtype.value} exists only in TILE layout (drop 'rm')")
+    return TensorSpec(dims, dtype, layout, _parse_mem(s, m["mem"]))
+
+
+def _parse_mem(s: str, text: str | None) -> MemoryConfig:
+    if not text:
+        return MemoryConfig()
+    m = _MEM_RE.match(text)
+    if not m:
+        raise SpecError(
+            f"bad tensor spec {s!r}: memory {text!r} is not DRAM, L1 or L1/height|width|block[GXxGY:HxW]"
+        )
+    buf = BufferType.L1 if m["buf"].lower() == "l1" else BufferType.DRAM
+    if not m["kind"]:
+        return MemoryConfig(TensorMemoryLayout.INTERLEAVED, buf)
+    layout = {
+        "height": TensorMemoryLayout.HEIGHT_SHARDED,
+        "width": TensorMemoryLayout.WIDTH_SHARDED,
+        "block": TensorMemoryLayout.BLOCK_SHARDED,
+    }[m["kind"].lower()]
+    shard = None
+    if m["gx"]:
+        gx, gy = int(m["gx"]), int(m["gy"])
+        if gx < 1 or gy < 1:
+            raise SpecError(f"bad tensor spec {s!r}: shard grid must be at least 1x1")
+        grid = CoreRangeSet([CoreRange(CoreCoord(0, 0), CoreCoord(gx - 1, gy - 1))])
+        shard = ShardSpec(grid, (int(m["sh"]), int(m["sw"])))
+    return MemoryConfig(layout, buf, shard)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `7d`, `12h`, `30m`, `45s`, `2w`, `1d12h` or a plain number of seconds."""
+    t = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", t):
+        return float(t)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhdw])", t)
+    if not parts or "".join(n + u for n, u in parts) != t:
+        raise click.BadParameter(f"{text!r}: expected a duration like 7d, 12h, 30m, 45s or 1d12h")
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    return sum(float(n) * unit[u] for n, u in parts)
+
+
+def _human_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _human_age(s: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{int(s // size)}{unit}"
+    return f"{int(s)}s"
+
+
+def _fail(msg: str, code: int = 1) -> None:
+    click.echo(f"ttfuse: {msg}", err=True)
+    sys.exit(code)
+
+
+# --------------------------------------------------------------------------------------------------- main
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ttfuse", prog_name="ttfuse", message="%(prog)s %(version)s")
+def main() -> None:
+    """ttfuse: a JIT compilation and fusion layer for Tenstorrent TTNN (with a TTNN simulator).
+
+    Environment: TTFUSE_DEBUG=0..4, TTFUSE_CACHE_DIR, TTFUSE_CACHE=0, TTFUSE_STRICT_CACHE=1,
+    TTFUSE_EXPLAIN_CACHE_MISSES=1, TTFUSE_ARCH (see docs/cache.md).
+    """
+
+
+@main.group()
+def cache() -> None:
+    """Inspect and manage the compile cache (entries under `ttfuse cache path`)."""
+
+
+@cache.command("list")
+@click.option(
+    "--function", "-f", "function", default=None, help="Only entries whose function name contains TEXT."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def cache_list(function: str | None, as_json: bool) -> None:
+    """List cache entries, newest first."""
+    rows = _cache.list_entries()
+    if function:
+        rows = [r for r in rows if function in r["function"]]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    out = _console()
+    if not rows:
+        _plain(out, f"no cache entries in {_cache.entries_dir()}")
+        return
+    t = Table(title=f"ttfuse cache: {len(rows)} entries in {_cache.entries_dir()}", title_justify="left")
+    for col, just in (
+        ("key", "left"),
+        ("function", "left"),
+        ("arg specs", "left"),
+        ("device", "left"),
+        ("size", "right"),
+        ("hits", "right"),
+        ("age", "right"),
+    ):
+        t.add_column(col, justify=just, overflow="fold")
+    for r in rows:
+        fn = r["function"] if r["status"] == "ok" else f"({r['status'][:60]})"
+        t.add_row(
+            r["key"][:12],
+            fn,
+            " ".join(r["arg_specs"]),
+            r["device"],
+            _human_bytes(r["size"]),
+            str(r["hits"]),
+            _human_age(r["age_s"]),
+        )
+    out.print(t)
+
+
+@cache.command("show")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw entry JSON.")
+def cache_show(key: str, as_json: bool) -> None:
+    """Show one entry: metadata, IR, and the source regenerated from it (KEY may be a prefix)."""
+    try:
+        full = _cache.resolve_key(key)
+        entry = _cache.read_entry(_cache.entry_path(full), full)
+    except (CacheError, FileNotFoundError) as e:
+        _fail(str(e))
+        return
+    if as_json:
+        click.echo(json.dumps(entry, indent=1))
+        return
+    out = _console()
+    meta = Table(show_header=False, box=None, pad_edge=False)
+    meta.add_column(style="bold")
+    meta.add_column(overflow="fold")
+    created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry["created"]))
+    hits = next((r["hits"] for r in _cache.list_entries() if r["key"] == full), entry["hits"])
+    for k, v in (
+        ("key", full),
+        ("function", entry["function"]),
+        ("device", entry["device"]),
+        ("arg specs", " ".join(entry["arg_specs"])),
+        ("created", f"{created} ({_human_age(time.time() - entry['created'])} ago)"),
+        ("compile", f"{entry['compile_ms']:.1f} ms"),
+        ("hits", str(hits)),
+        ("pipeline", str(entry["pipeline_version"])),
+        ("file", str(_cache.entry_path(full))),
+    ):
+        meta.add_row(k, v)
+    for k in sorted(entry["key_fields"]):
+        meta.add_row(f"  key.{k}", entry["key_fields"][k][:16])
+    out.print(meta)
+    graph = None
+    _section(out, "IR")
+    try:
+        from ttfuse.ir import Graph
+
+        graph = Graph.from_json(entry["graph"])
+        _plain(out, str(graph))
+    except Exception as e:  # noqa: BLE001 - show what we can of a stale entry
+        _plain(out, f"(cannot decode the graph: {type(e).__name__}: {e})")
+        _plain(out, json.dumps(entry["graph"], indent=1))
+    _section(out, "regenerated source")
+    if graph is not None:
+        try:
+            from ttfuse.codegen import generate
+
+            _plain(out, generate(graph, name=_gen_name(entry["function"])).source)
+        except Exception as e:  # noqa: BLE001
+            _plain(out, f"(cannot regenerate code: {type(e).__name__}: {e})")
+
+
+def _gen_name(function: str) -> str:
+    name = re.sub(r"\W", "_", function.rsplit(".", 1)[-1]) or "fused"
+    return name if not name[0].isdigit() else "_" + name
+
+
+@cache.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def cache_stats(as_json: bool) -> None:
+    """Summarise the disk store: entries, bytes, hits, functions, devices, damaged files."""
+    s = _cache.stats()
+    if as_json:
+        click.echo(json.dumps(s, indent=1))
+        return
+    out = _console()
+    t = Table(show_header=False, box=None, pad_edge=False, title="ttfuse cache stats", title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(overflow="fold")
+    rows = [
+        ("path", s["path"]),
+        ("disk cache", "on" if s["enabled"] else "off (TTFUSE_CACHE=0)"),
+        (
+            "schema",
+            f"v{s['schema']}"
+            + (f" (ignored: {', '.join(s['other_schemas'])})" if s["other_schemas"] else ""),
+        ),
+        ("entries", str(s["entries"])),
+        ("size", _human_bytes(s["bytes"])),
+        ("hits", str(s["hits"])),
+        ("functions", str(len(s["functions"]))),
+        ("corrupt", f"{s['bad_entries']} entries, {s['corrupt_files']} moved aside"),
+        ("temp files", str(s["temp_files"])),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    for dev, n in sorted(s["devices"].items()):
+        t.add_row("  device", f"{dev}: {n}")
+    for fn, n in sorted(s["functions"].items(), key=lambda kv: (-kv[1], kv[0]))[:20]:
+        t.add_row("  function", f"{fn}: {n}")
+    out.print(t)
+
+
+@cache.command("clear")
+@click.option(
+    "--older-than",
+    "older_than",
+    default=None,
+    metavar="DURATION",
+    help="Only entries not written for DURATION (7d, 12h, 30m, 45s, 1d12h).",
+)
+def cache_clear(older_than: str | None) -> None:
+    """Remove cache entries (every schema version), or only old ones."""
+    age = parse_duration(older_than) if older_than else None
+    r = _cache.clear(older_than_s=age)
+    what = f" older than {older_than}" if older_than else ""
+    click.echo(
+        f"removed {r['entries']} entries{what} ({r['files']} files, {_human_bytes(r['bytes'])}) "
+        f"from {_cache.cache_dir()}"
+    )
+
+
+@cache.command("path")
+def cache_path() -> None:
+    """Print the cache root ($TTFUSE_CACHE_DIR or the user cache dir)."""
+    click.echo(str(_cache.cache_dir()))
+
+
+# ------------------------------------------------------------------------------------------------ explain
+def _load_target(target: str) -> Any:
+    """Import MODULE:FUNC (MODULE dotted, or a path to a .py file; FUNC may be dotted, e.g. Class.method)."""
+    if ":" not in target:
+        raise click.BadParameter(f"{target!r}: expected MODULE:FUNC (e.g. models.sd35.blocks:attention)")
+    mod_name, _, attr = target.rpartition(":")
+    try:
+        if mod_name.endswith(".py") or os.sep in mod_name:
+            path = Path(mod_name).resolve()
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {path}")
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[path.stem] = mod
+            spec.loader.exec_module(mod)
+        else:
+            if "" not in sys.path and os.getcwd() not in sys.path:
+                sys.path.insert(0, os.getcwd())
+            mod = importlib.import_module(mod_name)
+    except (ImportError, OSError) as e:
+        raise click.BadParameter(f"cannot import {mod_name!r}: {e}") from None
+    obj: Any = mod
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise click.BadParameter(f"{mod_name!r} has no attribute {attr!r}") from None
+    return obj
+
+
+def _parse_arg(token: str) -> Any:
+    """A positional argument of `explain`: a tensor spec, else a Python literal (a static argument)."""
+    try:
+        return parse_spec(token)
+    except SpecError as spec_err:
+        try:
+            return ast.literal_eval(token)
+        except (ValueError, SyntaxError):
+            raise spec_err from None
+
+
+def _split_args(tokens: tuple[str, ...]) -> list[str]:
+    out = []
+    for t in tokens:
+        if t in ("--args", "-a"):
+            continue
+        if t.startswith("--args="):
+            t = t[len("--args=") :]
+        out.extend(x for x in re.split(r"\s+|;", t) if x)
+    return out
+
+
+def _lowered_sections(low: Any) -> list[tuple[str, str]]:
+    """(title, text) sections of a lowered artifact: IR before, per pass, after, source, cost."""
+    sections = [("IR before passes", str(getattr(low, "ir_before", "")))]
+    for rec in getattr(low, "passes", None) or ():
+        name = getattr(rec, "name", "?")
+        ms = getattr(rec, "ms", None)
+        changed = getattr(rec, "changed", None)
+        head = f"pass {name}" + (f" ({ms:.2f} ms" if isinstance(ms, int | float) else " (")
+        head += (", changed)" if changed else ", no change)") if changed is not None else ")"
+        after = getattr(rec, "graph_after", None) or getattr(rec, "ir_after", None)
+        sections.append((head, str(after) if after is not None else ""))
+    sections.append(("IR after passes", str(getattr(low, "ir", ""))))
+    sections.append(("generated source", str(getattr(low, "source", ""))))
+    cost = getattr(low, "cost", None)
+    if cost is not None:
+        sections.append(("cost report", cost.table() if hasattr(cost, "table") else str(cost)))
+    key = getattr(low, "key", None)
+    if key is not None:
+        lines = [f"key {key.hex}"] + [f"  {k}: {h[:16]}" for k, h in sorted(key.fields.items())]
+        sections.append(("cache key", "\n".join(lines)))
+    return sections
+
+
+@main.command("explain", context_settings={"ignore_unknown_options": True})
+@click.argument("target")
+@click.argument("tokens", nargs=-1, type=click.UNPROCESSED, metavar="--args SPEC...")
+@click.option(
+    "--kw",
+    "kwargs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A keyword argument: a tensor SPEC or a Python literal (repeatable).",
+)
+@click.option(
+    "--arch", default=None, help="Target device kind (wormhole_b0, blackhole, blackhole:p150:13x10)."
+)
+def explain(target: str, tokens: tuple[str, ...], kwargs: tuple[str, ...], arch: str | None) -> None:
+    """Compile MODULE:FUNC for abstract inputs and print IR before/after each pass, code and cost.
+
+    SPECs are tensor specs (bf16[32,1024], bfp8[1,128,128]@L1, f32[4,64]rm); other values are Python
+    literals passed as static arguments. Nothing is allocated or run.
+    """
+    fn = _load_target(target)
+    try:
+        args = [_parse_arg(t) for t in _split_args(tokens)]
+        kw = {}
+        for item in kwargs:
+            name, eq, value = item.partition("=")
+            if not eq or not name.isidentifier():
+                raise click.BadParameter(f"--kw {item!r}: expected NAME=VALUE")
+            kw[name] = _parse_arg(value)
+    except SpecError as e:
+        raise click.BadParameter(str(e)) from None
+    if not hasattr(fn, "lower"):
+        try:
+            from ttfuse.jit import jit
+        except ImportError:
+            _fail("explain needs ttfuse.jit, which is not available in this build")
+            return
+        fn = jit(fn)
+    saved = os.environ.get("TTFUSE_ARCH")
+    if arch:
+        os.environ["TTFUSE_ARCH"] = arch
+    try:
+        low = fn.lower(*args, **kw)
+    except Exception as e:  # noqa: BLE001 - a user error in the target is a message (traceback at TTFUSE_DEBUG>=1)
+        if get_flag("debug") >= 1 or not isinstance(e, TtfuseError | TypeError | ValueError):
+            raise
+        _fail(f"explain {target}: {type(e).__name__}: {e}")
+        return
+    finally:
+        if arch:
+            if saved is None:
+                os.environ.pop("TTFUSE_ARCH", None)
+            else:
+                os.environ["TTFUSE_ARCH"] = saved
+    out = _console()
+    for title, text in _lowered_sections(low):
+        _section(out, title)
+        if text:
+            _plain(out, text.rstrip("\n"))
+
+
+# -------------------------------------------------------------------------------------------------- bench
+def _bench_main() -> Any:
+    try:
+        return importlib.import_module("bench.harness").main
+    except ImportError:
+        pass
+    path = Path(__file__).resolve().parent.parent / "bench" / "harness.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("bench.harness", path)
+    if spec is None or spec.loader is None:
+        return None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return getattr(mod, "main", None)
+
+
+@main.command("bench", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench(args: tuple[str, ...]) -> None:
+    """Run the benchmark harness (bench/harness.py) with ARGS."""
+    entry = _bench_main()
+    if entry is None:
+        _fail("bench: not available yet (bench/harness.py is missing)", code=2)
+        return
+    if isinstance(entry, click.Command):
+        entry.main(args=list(args), prog_name="ttfuse bench", standalone_mode=True)
+        return
+    rc = entry(list(args))
+    if isinstance(rc, int) and rc:
+        sys.exit(rc)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

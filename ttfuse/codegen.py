@@ -1,0 +1,370 @@
+"""Codegen: a verified Graph -> deterministic Python source + globals + line map -> a callable.
+
+    def block(v0, v1, v2):
+        try:
+            v3 = ttnn.linear(v0, v1, bias=v2, activation='silu')  # %3 model.py:41
+            del v0, v1, v2
+            v4 = ttnn.relu(v3)  # %4 model.py:42
+            del v3
+            return (v4,)
+        except Exception as e:
+            raise _ttfuse_rethrow(e) from e
+
+The function takes the flattened input tensors positionally and returns the flattened outputs as a tuple.
+Values are named `v<value number>`; each op is a call of the backend's facade op (`ttnn.<name>` for the sim
+backend) with tensor params and non-default static args, literals printed inline when their repr evaluates
+back to an equal value (`ttnn.bfloat16`, `ttnn.DRAM_MEMORY_CONFIG`, config classes as `ttnn.Cls(field=...)`),
+other objects as globals `_c0, _c1, ...` (named in order of first use). Values are deleted after their last
+use. The source is registered with `linecache` under `<ttfuse-gen NAME-HASH>`, so tracebacks show generated
+lines; a runtime error is re-raised as a CodegenError (also an instance of the original error's class when
+possible) naming the IR node and the user's source line it came from.
+
+Invariant: the same graph (and name, backend) gives byte-identical source (no ids, no absolute paths).
+Extend: a new static value kind needs a branch in `_Gen.lit`; a new backend an entry in `_backend_module`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import keyword
+import linecache
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+from ttfuse.errors import CodegenError, format_frame
+from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, Ref, format_node
+from ttfuse.types import Shape
+
+
+@dataclass
+class Compiled:
+    """Generated code for one graph: `.fn(*flat_inputs) -> tuple of outputs`."""
+
+    source: str
+    fn: Callable
+    line_map: dict[int, int]  # generated line -> node id
+    filename: str
+    name: str
+    graph: Graph = field(repr=False)
+    globals: dict = field(default_factory=dict, repr=False)
+
+
+# ----------------------------------------------------------------------------------------------- backends
+def _backend_module(backend: str):
+    if backend == "sim":
+        from ttfuse import ttnn
+
+        return ttnn
+    if backend == "ttnn":
+        try:
+            import ttnn  # the real ttnn wheel, on a machine with a TT device
+        except ImportError as e:
+            raise CodegenError(f"backend 'ttnn' needs the real ttnn package: {e}") from None
+        return ttnn
+    raise CodegenError(f"unknown codegen backend {backend!r}; known: 'sim', 'ttnn'")
+
+
+def _resolve(mod, dotted: str):
+    obj = mod
+    for part in dotted.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+# ------------------------------------------------------------------------------------------------ literals
+_ROUNDTRIP: dict[tuple[type, str], bool] = {}
+
+
+def _roundtrips(v: Any, text: str, ns: dict) -> bool:
+    key = (type(v), text)
+    ok = _ROUNDTRIP.get(key)
+    if ok is None:
+        try:
+            back = eval(text, {"__builtins__": {}, **ns})  # noqa: S307 - our own repr of a static value
+            ok = type(back) is type(v) and bool(back == v)
+        except Exception:  # noqa: BLE001 - any failure means: not a literal
+            ok = False
+        _ROUNDTRIP[key] = ok
+    return ok
+
+
+def _ident(name: str) -> str:
+    s = re.sub(r"\W", "_", name)
+    if not s or s[0].isdigit() or keyword.iskeyword(s):
+        s = "f_" + s
+    return s
+
+
+class _Gen:
+    def __init__(self, graph: Graph, name: str, mod):
+        self.g = graph
+        self.name = _ident(name)
+        self.mod = mod
+        self.ns = {"ttnn": mod}
+        self.consts: dict[str, Any] = {}  # global name -> value
+        self.const_text: dict[str, str] = {}
+        self.need_dev = False
+        self.op_globals: dict[str, Any] = {}
+
+    # value names
+    @staticmethod
+    def var(r: Ref) -> str:
+        return f"v{r.node + r.out}"
+
+    def lit(self, v: Any, node: Node, allow_const: bool = True) -> str | None:
+        """The source text of a static value (None when it has no literal form and `allow_const` is False)."""
+        t = type(v)
+        if t is In:
+            return self.var(node.inputs[v.i])
+        if t is DeviceArg:
+            self.need_dev = True
+            return "_dev"
+        if v is None or t in (bool, int, str):
+            return repr(v)
+        if t is float:
+            return repr(v) if math.isfinite(v) else f"float({str(v)!r})"
+        if t is FrozenList or t is list or t is tuple:
+            items = [self.lit(x, node, allow_const) for x in v]
+            if any(x is None for x in items):
+                return None
+            if t is tuple:
+                return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+            return "[" + ", ".join(items) + "]"
+        if t is Shape:
+            return "ttnn.Shape([" + ", ".join(map(str, v)) + "])"
+        text = repr(v)
+        if _roundtrips(v, text, self.ns):
+            return text
+        if is_dataclass(v) and getattr(self.mod, t.__name__, None) is t:
+            text = self._dataclass_lit(v, node)
+            if text is not None and _roundtrips(v, text, self.ns):
+                return text
+        return self.const(v) if allow_const else None
+
+    def _dataclass_lit(self, v: Any, node: Node) -> str | None:
+        """`ttnn.Cls(field=..., ...)` for config/type dataclasses of the facade (positional for ShardSpec,
+        whose constructor names differ from its fields); None when a field has no literal form."""
+        names = [f.name for f in fields(v) if not f.name.startswith("_")]
+        parts = [self.lit(getattr(v, n), node, allow_const=False) for n in names]
+        if any(p is None for p in parts):
+            return None
+        if type(v).__name__ == "ShardSpec":
+            return "ttnn.ShardSpec(" + ", ".join(parts) + ")"
+        return f"ttnn.{type(v).__name__}(" + ", ".join(f"{n}={p}" for n, p in zip(names, parts)) + ")"
+
+    def const(self, v: Any) -> str:
+        for k, x in self.consts.items():
+            if type(x) is type(v) and x == v:
+                return k
+        name = f"_c{len(self.consts)}"
+        self.consts[name] = v
+        self.const_text[name] = repr(v).replace("\n", " ")
+        return name
+
+    def op_expr(self, node: Node) -> str:
+        op = node.opdef
+        if self.mod.__name__ != "ttfuse.ttnn" or _resolve(self.mod, node.op) is op:
+            return "ttnn." + node.op
+        gname = "_op_" + _ident(node.op)
+        self.op_globals[gname] = op
+        return gname
+
+    def call_args(self, node: Node) -> str:
+        params = node.opdef.signature.parameters
+        attrs = dict(node.attrs)
+        # Positional: the leading parameters without defaults (tensors, required statics), all parameters up to
+        # a positional-only or *args one; keywords for the rest when they differ from the default.
+        P = inspect.Parameter
+        kinds = [p.kind for p in params.values()]
+        last_forced = max(
+            (i for i, k in enumerate(kinds) if k in (P.POSITIONAL_ONLY, P.VAR_POSITIONAL)), default=-1
+        )
+        pos: list[str] = []
+        kws: list[str] = []
+        keyword_mode = False
+        for i, (pname, p) in enumerate(params.items()):
+            v = attrs[pname]
+            if p.kind is P.VAR_POSITIONAL:
+                pos.extend(self.lit(x, node) for x in v)
+                continue
+            if p.kind is P.VAR_KEYWORD:
+                kws.extend(f"{k}={self.lit(x, node)}" for k, x in (v.items() if isinstance(v, dict) else v))
+                continue
+            has_default = p.default is not p.empty
+            if p.kind is P.KEYWORD_ONLY or (has_default and i > last_forced):
+                keyword_mode = True
+            if not keyword_mode:
+                pos.append(self.lit(v, node))
+            elif not (has_default and _is_default(v, p.default)):
+                kws.append(f"{pname}={self.lit(v, node)}")
+        return ", ".join(pos + kws)
+
+    def run(self) -> tuple[str, dict[int, int]]:
+        g = self.g
+        n_in = len(g.inputs)
+        params = [f"v{i}" for i in range(n_in)]
+        # last use of every value (node position); outputs are never deleted
+        last: dict[int, int] = {}
+        for k, n in enumerate(g.nodes):
+            for r in n.inputs:
+                last[r.value] = k
+        outputs = {r.value for r in g.outputs}
+
+        body: list[tuple[str, int | None]] = []  # (line, node id)
+        unused_inputs = [f"v{i}" for i in range(n_in) if i not in last and i not in outputs]
+        if unused_inputs:
+            body.append((f"del {', '.join(unused_inputs)}", None))
+        for k, n in enumerate(g.nodes):
+            call = f"{self.op_expr(n)}({self.call_args(n)})"
+            names = [f"v{n.id + j}" for j in range(len(n.outs))]
+            if not n.multi:
+                lhs = names[0] + " = "
+            elif names:
+                lhs = ", ".join(names) + ("," if len(names) == 1 else "") + " = "
+            else:
+                lhs = ""
+            comment = f"  # %{n.id}" + (f" {n.side.short_loc()}" if n.side.loc else "")
+            body.append((f"{lhs}{call}{comment}", n.id))
+            dead = sorted({r.value for r in n.inputs if last.get(r.value) == k and r.value not in outputs})
+            dead += [n.id + j for j in range(len(n.outs)) if n.id + j not in last and n.id + j not in outputs]
+            if dead:
+                body.append((f"del {', '.join(f'v{v}' for v in dead)}", None))
+        ret = ", ".join(self.var(r) for r in g.outputs)
+        body.append((f"return ({ret}{',' if len(g.outputs) == 1 else ''})", None))
+        if self.need_dev:
+            if not n_in:
+                raise CodegenError(
+                    f"graph {g.meta.get('name')}: an op takes a device argument but the graph has no "
+                    "tensor inputs to take the device from"
+                )
+            body.insert(0, (f"_dev = _ttfuse_device({', '.join(params)})", None))
+
+        head = [
+            f"# ttfuse generated code for {g.meta.get('name', self.name)}"
+            f" (device {g.meta.get('device') or 'any'}); regenerated from the IR, do not edit"
+        ]
+        names = g.meta.get("input_names") or []
+        for i, s in enumerate(g.inputs):
+            head.append(f"# v{i} = {names[i] if i < len(names) else f'input {i}'}: {s}")
+        for cname, text in self.const_text.items():
+            head.append(f"# {cname} = {text}")
+        lines = head + [f"def {self.name}({', '.join(params)}):", "    try:"]
+        line_map: dict[int, int] = {}
+        for text, nid in body:
+            lines.append("        " + text)
+            if nid is not None:
+                line_map[len(lines)] = nid
+        lines += ["    except Exception as e:", "        raise _ttfuse_rethrow(e) from e", ""]
+        return "\n".join(lines), line_map
+
+
+def _is_default(v: Any, d: Any) -> bool:
+    if type(v) is In or type(v) is DeviceArg:
+        return False
+    if v is d:
+        return True
+    if type(v) is FrozenList:
+        v = list(v)
+    try:
+        return type(v) is type(d) and bool(v == d)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+# -------------------------------------------------------------------------------------------- error mapping
+_ERROR_CLASSES: dict[type, type] = {}
+
+
+def _error_class(base: type) -> type:
+    """CodegenError combined with the original error's class, so `except DeviceError` still catches it."""
+    if issubclass(base, CodegenError) or not issubclass(base, Exception):
+        return CodegenError
+    cls = _ERROR_CLASSES.get(base)
+    if cls is None:
+        try:
+            cls = type("CodegenError", (CodegenError, base), {"__module__": "ttfuse.errors"})
+            cls.__qualname__ = f"CodegenError[{base.__name__}]"
+        except TypeError:  # incompatible layouts (e.g. OSError subclasses)
+            cls = CodegenError
+        _ERROR_CLASSES[base] = cls
+    return cls
+
+
+def _make_rethrow(
+    graph: Graph, line_map: dict[int, int], filename: str
+) -> Callable[[BaseException], BaseException]:
+    index = graph.node_index()
+
+    def rethrow(e: BaseException) -> BaseException:
+        lineno = None
+        tb = e.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == filename:
+                lineno = tb.tb_lineno
+                break
+            tb = tb.tb_next
+        nid = line_map.get(lineno)
+        node = index.get(nid) if nid is not None else None
+        first = str(e).split("\n")[0] if str(e) else type(e).__name__
+        msg = f"{type(e).__name__}: {first}" if not isinstance(e, CodegenError) else first
+        if node is not None:
+            where = f"  ({format_frame(node.side.loc)})" if node.side.loc else ""
+            msg += f"\n  while executing {format_node(node, with_loc=False)}{where}"
+        msg += f"\n  in generated code {filename}" + (f" line {lineno}" if lineno else "")
+        cls = _error_class(type(e))
+        try:
+            err = cls(msg)
+        except Exception:  # noqa: BLE001 - a base class with an unusual __init__
+            err = CodegenError(msg)
+        err._has_frame = True  # type: ignore[attr-defined]
+        err.node_id = nid  # type: ignore[attr-defined]
+        err.user_frame = node.side.loc if node is not None else None  # type: ignore[attr-defined]
+        err.original = e  # type: ignore[attr-defined]
+        return err
+
+    return rethrow
+
+
+def _first_device(*tensors):
+    for t in tensors:
+        d = t.device() if hasattr(t, "device") else None
+        if d is not None:
+            return d
+    raise CodegenError("generated code needs a device but no input tensor is on a device")
+
+
+# --------------------------------------------------------------------------------------------------- entry
+def generate_source(
+    graph: Graph, *, name: str = "fused", backend: str = "sim"
+) -> tuple[str, dict, dict[int, int]]:
+    """(source, globals without the runtime helpers, line map) for a graph; no compilation."""
+    gen = _Gen(graph, name, _backend_module(backend))
+    src, line_map = gen.run()
+    glb = {"ttnn": gen.mod, **gen.op_globals, **gen.consts}
+    return src, glb, line_map
+
+
+def generate(graph: Graph, *, name: str = "fused", backend: str = "sim") -> Compiled:
+    """Generate, compile and register the code of `graph` (the graph should be verified)."""
+    src, glb, line_map = generate_source(graph, name=name, backend=backend)
+    digest = hashlib.sha256(src.encode()).hexdigest()[:10]
+    fname = _ident(name)
+    filename = f"<ttfuse-gen {fname}-{digest}>"
+    glb["_ttfuse_rethrow"] = _make_rethrow(graph, line_map, filename)
+    glb["_ttfuse_device"] = _first_device
+    glb["__name__"] = "ttfuse_generated"
+    try:
+        code = compile(src, filename, "exec")
+    except SyntaxError as e:
+        raise CodegenError(f"generated code for {name} does not compile: {e}\n{src}") from None
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+    exec(code, glb)  # noqa: S102 - our own generated source, built from a verified graph
+    fn = glb[fname]
+    fn.__qualname__ = f"ttfuse_generated.{fname}"
+    return Compiled(src, fn, line_map, filename, fname, graph, glb)

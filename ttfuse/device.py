@@ -1,0 +1,153 @@
+"""DeviceSpec: the table of Tenstorrent devices ttfuse targets, and how a sim device's kind is chosen.
+
+Every figure the passes and the cost model use comes from here, never from a literal in a pass.
+Sources are ../shared/ref/ttnn.md section 4 (hardware facts) unless a comment says otherwise.
+
+A device kind is named `arch[:board[:grid]]`, e.g. `wormhole_b0`, `wormhole_b0:n300`, `blackhole:p150`,
+`blackhole:p150:13x10`. `TTFUSE_ARCH` selects the kind of a simulated device when it is opened.
+Add a device by adding a DeviceSpec to `_SPECS` (and a default board to `_DEFAULT_BOARD`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ttfuse.errors import DeviceError
+
+# Bytes per 32x32 tile by dtype name (tt-llk format_tile_sizes, ref/ttnn.md s4).
+TILE_BYTES: dict[str, int] = {
+    "float32": 4096,
+    "bfloat16": 2048,
+    "bfloat8_b": 1088,
+    "bfloat4_b": 576,
+    "int32": 4096,
+    "uint32": 4096,
+    "uint16": 2048,
+    "uint8": 1024,
+}
+# Bytes per element in ROW_MAJOR layout (block floats are TILE-only).
+ELEMENT_BYTES: dict[str, int] = {"float32": 4, "bfloat16": 2, "int32": 4, "uint32": 4, "uint16": 2, "uint8": 1}
+
+TILE = 32
+# Matrix engine: 8x16 @ 16x16 per cycle = 2048 MAC = 4096 FLOP/cycle/core at LoFi (matrix_engine.md).
+FLOP_PER_CYCLE_LOFI = 4096
+# Phases per math fidelity: each phase consumes another mantissa slice (ref/ttnn.md s4).
+FIDELITY_PHASES = {"LoFi": 1, "HiFi2": 2, "HiFi3": 3, "HiFi4": 4}
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """One chip kind (per-chip figures; `num_chips` > 1 for boards like n300)."""
+
+    name: str  # "wormhole_b0:n150"
+    arch: str  # "wormhole_b0" | "blackhole"
+    board: str  # "n150", "n300", "p100", "p150"
+    grid: tuple[int, int]  # compute_with_storage_grid_size (x, y)
+    die_grid: tuple[int, int]  # Tensix cores on die (x, y)
+    l1_per_core: int  # bytes usable by buffers + circular buffers per core
+    dram_banks: int
+    dram_bytes: int  # per chip
+    dram_gbps: float  # achievable DRAM bandwidth, GB/s
+    dram_peak_gbps: float
+    clock_ghz: float
+    num_chips: int = 1
+    noc_word_bytes: int = 32
+    dst_tiles_full: int = 16  # DST register tiles with dst_full_sync_en and 16-bit data
+    eth_link_gbps: float = 12.5  # per ethernet link, one direction (100 Gb/s)
+    launch_overhead_us: float = 4.5  # host+dispatch cost per kernel launch (3-6k cycles, tt-metal #12074)
+    max_cb_inputs: int = 32  # circular buffers per fused kernel (ttnn-jit D2M limit)
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def num_cores(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    @property
+    def l1_bytes(self) -> int:
+        """L1 the allocator may hand out on one chip: usable L1 per core over the compute grid."""
+        return self.l1_per_core * self.num_cores
+
+    def dst_tiles(self, fp32_dest_acc_en: bool = False, dst_full_sync_en: bool = False) -> int:
+        """DST register budget in tiles: 16 full, 8 half-sync (default), halved again by fp32 accumulation."""
+        n = self.dst_tiles_full if dst_full_sync_en else self.dst_tiles_full // 2
+        return n // 2 if fp32_dest_acc_en else n
+
+    def matmul_tflops(self, fidelity: str = "HiFi2", cores: int | None = None) -> float:
+        """Peak matmul TFLOP/s of `cores` cores (default the whole grid) at a math fidelity."""
+        cores = self.num_cores if cores is None else cores
+        return FLOP_PER_CYCLE_LOFI * self.clock_ghz * 1e9 * cores / FIDELITY_PHASES[fidelity] / 1e12
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "arch": self.arch, "board": self.board, "grid": list(self.grid),
+                "l1_per_core": self.l1_per_core, "dram_bytes": self.dram_bytes, "num_chips": self.num_chips}
+
+    def key_fields(self) -> tuple:
+        """What identifies a device for the compile cache (arch, board, grid, L1, chips)."""
+        return (self.arch, self.board, self.grid, self.l1_per_core, self.dram_bytes, self.num_chips)
+
+
+_GIB = 1024**3
+_L1 = 1_499_136  # 1464 KiB per core: the "max L1 size" in CB-overflow errors, after the firmware region
+
+_SPECS: dict[str, DeviceSpec] = {
+    "wormhole_b0:n150": DeviceSpec(
+        name="wormhole_b0:n150", arch="wormhole_b0", board="n150", grid=(8, 8), die_grid=(8, 10),
+        l1_per_core=_L1, dram_banks=12, dram_bytes=12 * _GIB,
+        dram_gbps=267.0,  # measured @12 Gbps (Saturating_DRAM_bandwidth.md)
+        dram_peak_gbps=288.0, clock_ghz=1.0,
+        notes=("8x8 compute grid: one row harvested, one row of dispatch cores",),
+    ),
+    "wormhole_b0:n300": DeviceSpec(
+        name="wormhole_b0:n300", arch="wormhole_b0", board="n300", grid=(8, 8), die_grid=(8, 10),
+        l1_per_core=_L1, dram_banks=12, dram_bytes=12 * _GIB, dram_gbps=267.0, dram_peak_gbps=288.0,
+        clock_ghz=1.0, num_chips=2,
+        notes=("two Wormhole chips joined by ethernet; figures per chip",),
+    ),
+    "blackhole:p150:11x10": DeviceSpec(
+        name="blackhole:p150:11x10", arch="blackhole", board="p150", grid=(11, 10), die_grid=(14, 10),
+        l1_per_core=_L1, dram_banks=8, dram_bytes=32 * _GIB,
+        dram_gbps=500.0,  # bank-adjacent readers (Saturating_DRAM_bandwidth_Blackhole.md)
+        dram_peak_gbps=512.0, clock_ghz=1.35, noc_word_bytes=64,
+        notes=("firmware >= v19.5.0: 12x10 enabled, minus the fast-dispatch column (tt-metal #47014)",),
+    ),
+    "blackhole:p150:13x10": DeviceSpec(
+        name="blackhole:p150:13x10", arch="blackhole", board="p150", grid=(13, 10), die_grid=(14, 10),
+        l1_per_core=_L1, dram_banks=8, dram_bytes=32 * _GIB, dram_gbps=500.0, dram_peak_gbps=512.0,
+        clock_ghz=1.35, noc_word_bytes=64,
+        notes=("older firmware: 14x10 minus the dispatch column",),
+    ),
+    "blackhole:p100:11x10": DeviceSpec(
+        name="blackhole:p100:11x10", arch="blackhole", board="p100", grid=(11, 10), die_grid=(14, 10),
+        l1_per_core=_L1, dram_banks=7, dram_bytes=28 * _GIB,
+        dram_gbps=437.5,  # 7 of p150's 8 banks (derived: 500 * 7/8)
+        dram_peak_gbps=448.0, clock_ghz=1.35, noc_word_bytes=64,
+        notes=("p100a: 120 Tensix cores (12x10) minus the dispatch column; 7 GDDR6 banks, 28 GB",),
+    ),
+}
+_DEFAULT_BOARD = {"wormhole_b0": "n150", "blackhole": "p150"}
+_DEFAULT_GRID = {"p150": "11x10", "p100": "11x10"}
+_ALIASES = {"wormhole": "wormhole_b0", "wh": "wormhole_b0", "bh": "blackhole"}
+
+
+def device_spec(kind: str | None = None) -> DeviceSpec:
+    """Resolve a device kind (`arch[:board[:grid]]`, default `$TTFUSE_ARCH` or `wormhole_b0:n150`)."""
+    kind = (kind or os.environ.get("TTFUSE_ARCH") or "wormhole_b0").strip().lower()
+    parts = kind.split(":")
+    arch = _ALIASES.get(parts[0], parts[0])
+    if arch not in _DEFAULT_BOARD:
+        raise DeviceError(f"unknown device arch {parts[0]!r}; known: {sorted(_DEFAULT_BOARD)} (TTFUSE_ARCH={kind!r})")
+    board = parts[1] if len(parts) > 1 and parts[1] else _DEFAULT_BOARD[arch]
+    name = f"{arch}:{board}"
+    if arch == "blackhole":
+        grid = parts[2] if len(parts) > 2 else _DEFAULT_GRID.get(board, "11x10")
+        name = f"{name}:{grid}"
+    elif len(parts) > 2:
+        raise DeviceError(f"device kind {kind!r}: Wormhole boards have one grid; drop ':{parts[2]}'")
+    if name not in _SPECS:
+        raise DeviceError(f"unknown device kind {kind!r}; known: {sorted(_SPECS)}")
+    return _SPECS[name]
+
+
+def all_specs() -> list[DeviceSpec]:
+    return list(_SPECS.values())

@@ -1,0 +1,80 @@
+"""One error hierarchy for ttfuse.
+
+Every error ttfuse raises on bad user input derives from `TtfuseError`. Messages carry context: the op
+(`ttnn.linear`), the argument, and the user's source line (`model.py:41`), attached by `with_user_frame`.
+
+Extend by subclassing the closest error; never raise bare `ValueError`/`RuntimeError` for user mistakes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class TtfuseError(Exception):
+    """Base of all ttfuse errors."""
+
+
+class SpecError(TtfuseError, ValueError):
+    """An op was called with inputs real TTNN would reject (shape, dtype, layout, config)."""
+
+
+class TraceError(TtfuseError):
+    """Capture failed: data-dependent Python on a traced tensor, escaped tracer, unsupported value."""
+
+
+class VerifyError(TtfuseError):
+    """The IR broke an invariant (raised by the verifier)."""
+
+
+class PassError(TtfuseError):
+    """A pass failed; the message names the pass and the passes run before it."""
+
+
+class CodegenError(TtfuseError):
+    """Generated code could not be built, or failed at run time (message maps back to the IR node)."""
+
+
+class CacheError(TtfuseError):
+    """A cache entry could not be read or written (raised only in strict mode; otherwise a warning)."""
+
+
+class DeviceError(TtfuseError, RuntimeError):
+    """Device misuse: tensors on different devices, closed device, use after deallocate, bad mesh."""
+
+
+class OutOfMemoryError(DeviceError, MemoryError):
+    """An allocation did not fit in the simulated device's DRAM or L1."""
+
+
+def user_frame(skip_internal: bool = True) -> tuple[str, int, str] | None:
+    """The innermost stack frame outside the ttfuse package: (filename, lineno, function)."""
+    f = sys._getframe(1)
+    while f is not None:
+        fn = f.f_code.co_filename
+        if not skip_internal or not (fn.startswith(_PKG_DIR) or fn.startswith("<ttfuse")):
+            return fn, f.f_lineno, f.f_code.co_name
+        f = f.f_back
+    return None
+
+
+def format_frame(frame: tuple[str, int, str] | None) -> str:
+    if frame is None:
+        return "<unknown>"
+    fn, line, func = frame
+    return f"{os.path.relpath(fn) if not fn.startswith('<') else fn}:{line} in {func}"
+
+
+def with_user_frame(err: TtfuseError, frame: tuple[str, int, str] | None = None) -> TtfuseError:
+    """Append ' (at file:line in func)' once to an error's message, naming the user's source line."""
+    if getattr(err, "_has_frame", False):
+        return err
+    frame = frame or user_frame()
+    if frame is not None and err.args:
+        err.args = (f"{err.args[0]}\n  at {format_frame(frame)}",) + tuple(err.args[1:])
+    err._has_frame = True  # type: ignore[attr-defined]
+    err.user_frame = frame  # type: ignore[attr-defined]
+    return err

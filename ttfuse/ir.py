@@ -1,0 +1,550 @@
+"""The ttfuse IR: a Graph of Nodes in SSA form, each output carrying an immutable TensorSpec.
+
+    graph block(%0: bf16[32,64]@DRAM, %1: bf16[64,64]@DRAM):
+      %2: bf16[32,64]@DRAM = linear %0 %1 {activation=silu}  # model.py:41
+      %3: bf16[32,64]@DRAM = relu %2  # model.py:42
+      return %3
+
+Values are numbered: graph inputs are %0..%(n-1); a Node's `id` is the value number of its first output and
+its k-th output is %(id+k). A `Ref(node, out)` names one value (an input is `Ref(i, 0)` with i < n inputs).
+Node identity is (op, inputs, attrs, outs, multi); `side` (source location, chosen configs, notes, the ops
+fused into it) is kept out of equality and the structural hash.
+
+Attributes hold every parameter of the op by name (defaults applied) as hashable static values; a tensor
+parameter holds an `In(k)` marker (the k-th entry of `node.inputs`), a list of tensors a FrozenList/tuple of
+markers, a device argument `DeviceArg()` (the device the graph runs on). List-valued static arguments are
+`FrozenList`s (hashable; codegen passes them as lists again).
+
+Invariants (checked by ttfuse/verify.py): nodes are in a valid execution order (every ref is defined
+earlier), value numbers are unique, every op is registered, outs equal the spec rule's result.
+Extend: new static value kinds need an encoding in `encode_value`/`decode_value` (or in
+ttfuse.types.to_json_value) and a literal form in ttfuse/codegen.py.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import importlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from ttfuse.types import DataType, Layout, MemoryConfig, Shape, TensorSpec, from_json_value, to_json_value
+
+IR_VERSION = 1
+
+
+# ------------------------------------------------------------------------------------------------ values
+class Ref(NamedTuple):
+    """One value: output `out` of node `node` (or graph input `node` when node < len(graph.inputs))."""
+
+    node: int
+    out: int = 0
+
+    @property
+    def value(self) -> int:
+        return self.node + self.out
+
+    def __repr__(self) -> str:
+        return f"%{self.node + self.out}"
+
+
+@dataclass(frozen=True, slots=True)
+class In:
+    """Attribute marker: this tensor parameter is `node.inputs[i]`."""
+
+    i: int
+
+    def __repr__(self) -> str:
+        return f"In({self.i})"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceArg:
+    """Attribute marker: the device the graph runs on (the device of its tensor inputs)."""
+
+    def __repr__(self) -> str:
+        return "DeviceArg()"
+
+
+class FrozenList(tuple):
+    """A list-valued static argument, frozen to be hashable; codegen passes it as a list again."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"FrozenList({list(self)!r})"
+
+
+def freeze(v: Any) -> Any:
+    """A hashable form of a static value: lists -> FrozenList, tuples frozen element-wise."""
+    if type(v) is list:
+        return FrozenList(freeze(x) for x in v)
+    if type(v) is tuple:
+        return tuple(freeze(x) for x in v)
+    return v
+
+
+def thaw(v: Any) -> Any:
+    """Inverse of `freeze` (FrozenList -> list), for calling an op with the original argument types."""
+    if type(v) is FrozenList:
+        return [thaw(x) for x in v]
+    if type(v) is tuple:
+        return tuple(thaw(x) for x in v)
+    return v
+
+
+# ------------------------------------------------------------------------------------------------- nodes
+@dataclass
+class NodeSide:
+    """Side data of a node, never part of its identity: source location, chosen configs, pass notes."""
+
+    loc: tuple[str, int, str] | None = None  # (file, line, function) of the user's call
+    config: dict = field(default_factory=dict)  # configs chosen by passes (program_config, ...)
+    notes: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()  # op names fused into this node
+
+    def short_loc(self) -> str:
+        if self.loc is None:
+            return ""
+        return f"{os.path.basename(self.loc[0])}:{self.loc[1]}"
+
+    def to_json(self) -> dict:
+        d: dict = {}
+        if self.loc is not None:
+            d["loc"] = [self.loc[0], self.loc[1], self.loc[2]]
+        if self.config:
+            d["config"] = [[k, encode_value(v)] for k, v in self.config.items()]
+        if self.notes:
+            d["notes"] = list(self.notes)
+        if self.replaced:
+            d["replaced"] = list(self.replaced)
+        return d
+
+    @staticmethod
+    def from_json(d: dict) -> NodeSide:
+        loc = d.get("loc")
+        return NodeSide(
+            loc=(loc[0], int(loc[1]), loc[2]) if loc else None,
+            config={k: decode_value(v) for k, v in d.get("config", [])},
+            notes=tuple(d.get("notes", ())),
+            replaced=tuple(d.get("replaced", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Node:
+    """One op call. `attrs` holds every parameter by name (tensor params as In markers)."""
+
+    id: int
+    op: str
+    inputs: tuple[Ref, ...]
+    attrs: tuple[tuple[str, Any], ...]
+    outs: tuple[TensorSpec, ...]
+    multi: bool = False  # the op returns a tuple/list (even of one tensor), not a bare tensor
+    side: NodeSide = field(default_factory=NodeSide, compare=False, hash=False, repr=False)
+
+    @property
+    def opdef(self):
+        from ttfuse.opdef import OPS
+
+        return OPS[self.op]
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        for k, v in self.attrs:
+            if k == name:
+                return v
+        return default
+
+    @property
+    def out_refs(self) -> tuple[Ref, ...]:
+        return tuple(Ref(self.id, k) for k in range(len(self.outs)))
+
+    @property
+    def num_values(self) -> int:
+        """Value numbers this node occupies (at least one, even without outputs)."""
+        return max(1, len(self.outs))
+
+    def replace(self, **kw) -> Node:
+        d = {
+            "id": self.id,
+            "op": self.op,
+            "inputs": self.inputs,
+            "attrs": self.attrs,
+            "outs": self.outs,
+            "multi": self.multi,
+            "side": self.side,
+        }
+        d.update(kw)
+        return Node(**d)
+
+    def to_json(self) -> dict:
+        d = {
+            "id": self.id,
+            "op": self.op,
+            "inputs": [[r.node, r.out] for r in self.inputs],
+            "attrs": [[k, encode_value(v)] for k, v in self.attrs],
+            "outs": [to_json_value(s) for s in self.outs],
+        }
+        if self.multi:
+            d["multi"] = True
+        side = self.side.to_json()
+        if side:
+            d["side"] = side
+        return d
+
+    @staticmethod
+    def from_json(d: dict) -> Node:
+        return Node(
+            id=int(d["id"]),
+            op=str(d["op"]),
+            inputs=tuple(Ref(int(a), int(b)) for a, b in d["inputs"]),
+            attrs=tuple((str(k), decode_value(v)) for k, v in d["attrs"]),
+            outs=tuple(_decode_spec(s) for s in d["outs"]),
+            multi=bool(d.get("multi", False)),
+            side=NodeSide.from_json(d.get("side", {})),
+        )
+
+
+# ------------------------------------------------------------------------------------------------- graph
+@dataclass(eq=False)
+class Graph:
+    """A traced function: tensor inputs, nodes in execution order, output refs and the output pytree."""
+
+    inputs: tuple[TensorSpec, ...]
+    nodes: list[Node]
+    outputs: tuple[Ref, ...]
+    out_tree: Any = "*"  # JSON-able pytree structure (see ttfuse/capture/pytree.py)
+    meta: dict = field(default_factory=dict)  # name, device, mesh, input names, ... (not identity)
+
+    # equality is structural (meta excluded); side data is excluded through Node equality
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Graph):
+            return NotImplemented
+        return (
+            self.inputs == other.inputs
+            and self.nodes == other.nodes
+            and self.outputs == other.outputs
+            and self.out_tree == other.out_tree
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # ---------------------------------------------------------------------------------------- queries
+    def input_refs(self) -> tuple[Ref, ...]:
+        return tuple(Ref(i, 0) for i in range(len(self.inputs)))
+
+    def is_input(self, r: Ref) -> bool:
+        return r.node < len(self.inputs)
+
+    def spec_of(self, r: Ref, _index: dict | None = None) -> TensorSpec:
+        if self.is_input(r):
+            return self.inputs[r.node]
+        index = _index if _index is not None else self.node_index()
+        return index[r.node].outs[r.out]
+
+    def node_index(self) -> dict[int, Node]:
+        return {n.id: n for n in self.nodes}
+
+    def next_id(self) -> int:
+        """A fresh value number (above every input and node value)."""
+        top = len(self.inputs)
+        for n in self.nodes:
+            top = max(top, n.id + n.num_values)
+        return top
+
+    def users(self) -> dict[int, list[Node]]:
+        """Value number -> nodes that read it (in execution order)."""
+        out: dict[int, list[Node]] = {}
+        for n in self.nodes:
+            for r in n.inputs:
+                lst = out.setdefault(r.value, [])
+                if not lst or lst[-1] is not n:
+                    lst.append(n)
+        return out
+
+    def replace(self, **kw) -> Graph:
+        d = {
+            "inputs": self.inputs,
+            "nodes": self.nodes,
+            "outputs": self.outputs,
+            "out_tree": self.out_tree,
+            "meta": self.meta,
+        }
+        d.update(kw)
+        return Graph(**d)
+
+    def copy(self) -> Graph:
+        return self.replace(nodes=list(self.nodes), meta=dict(self.meta))
+
+    # ------------------------------------------------------------------------------------------- JSON
+    def to_json(self) -> dict:
+        return {
+            "ir_version": IR_VERSION,
+            "inputs": [to_json_value(s) for s in self.inputs],
+            "nodes": [n.to_json() for n in self.nodes],
+            "outputs": [[r.node, r.out] for r in self.outputs],
+            "out_tree": self.out_tree,
+            "meta": _json_meta(self.meta),
+        }
+
+    @staticmethod
+    def from_json(d: dict) -> Graph:
+        if not isinstance(d, dict) or d.get("ir_version") != IR_VERSION:
+            raise ValueError(
+                f"not a ttfuse IR v{IR_VERSION} graph (ir_version={d.get('ir_version')!r})"
+                if isinstance(d, dict)
+                else f"not a ttfuse IR graph: {type(d).__name__}"
+            )
+        return Graph(
+            inputs=tuple(_decode_spec(s) for s in d["inputs"]),
+            nodes=[Node.from_json(n) for n in d["nodes"]],
+            outputs=tuple(Ref(int(a), int(b)) for a, b in d["outputs"]),
+            out_tree=d.get("out_tree", "*"),
+            meta=dict(d.get("meta", {})),
+        )
+
+    def structural_hash(self) -> str:
+        """sha256 of the graph's identity: value numbers canonicalised, side data and meta excluded."""
+        renum: dict[int, int] = {i: i for i in range(len(self.inputs))}
+        nxt = len(self.inputs)
+        nodes = []
+        for n in self.nodes:
+            renum[n.id] = nxt
+            ins = [[renum.get(r.node, -1 - r.node), r.out] for r in n.inputs]
+            nodes.append(
+                [
+                    n.op,
+                    ins,
+                    [[k, encode_value(v)] for k, v in n.attrs],
+                    [to_json_value(s) for s in n.outs],
+                    n.multi,
+                ]
+            )
+            nxt += n.num_values
+        body = {
+            "inputs": [to_json_value(s) for s in self.inputs],
+            "nodes": nodes,
+            "outputs": [[renum.get(r.node, -1 - r.node), r.out] for r in self.outputs],
+            "out_tree": self.out_tree,
+        }
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=repr)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    # ----------------------------------------------------------------------------------------- views
+    def to_networkx(self):
+        """A networkx DiGraph: one vertex per input ("in<i>") and node (its id); edges carry the Ref."""
+        import networkx as nx
+
+        g = nx.DiGraph()
+        n_in = len(self.inputs)
+        for i, s in enumerate(self.inputs):
+            g.add_node(f"in{i}", kind="input", spec=s)
+        for n in self.nodes:
+            g.add_node(n.id, kind="node", op=n.op, outs=n.outs, node=n)
+            for r in n.inputs:
+                src = f"in{r.node}" if r.node < n_in else r.node
+                if g.has_edge(src, n.id):
+                    g.edges[src, n.id]["refs"].append(r)
+                else:
+                    g.add_edge(src, n.id, refs=[r])
+        for k, r in enumerate(self.outputs):
+            g.add_node(f"out{k}", kind="output")
+            g.add_edge(f"in{r.node}" if r.node < n_in else r.node, f"out{k}", refs=[r])
+        return g
+
+    def __str__(self) -> str:
+        return format_graph(self)
+
+    def __repr__(self) -> str:
+        return f"<Graph {self.meta.get('name', '?')}: {len(self.inputs)} inputs, {len(self.nodes)} nodes>"
+
+
+def _json_meta(meta: dict) -> dict:
+    out = {}
+    for k, v in meta.items():
+        try:
+            json.dumps(v)
+        except (TypeError, ValueError):
+            v = repr(v)
+        out[str(k)] = v
+    return out
+
+
+# ----------------------------------------------------------------------------------------- value coding
+def encode_value(v: Any) -> Any:
+    """JSON data for a static attribute value (markers, frozen lists, then ttfuse.types.to_json_value)."""
+    t = type(v)
+    if t is In:
+        return {"$in": v.i}
+    if t is DeviceArg:
+        return {"$device": 0}
+    if t is FrozenList:
+        return {"$flist": [encode_value(x) for x in v]}
+    if t is tuple:
+        return {"$tuple": [encode_value(x) for x in v]}
+    if t is list:
+        return {"$list": [encode_value(x) for x in v]}
+    try:
+        return to_json_value(v)
+    except TypeError:
+        # enums defined by op modules (ttnn.Topology, GeluVariant, ...): by module path and member name
+        if isinstance(v, enum.Enum) and t.__module__.startswith("ttfuse."):
+            return {"$penum": f"{t.__module__}:{t.__qualname__}", "v": v.name}
+        raise
+
+
+def decode_value(d: Any) -> Any:
+    if not isinstance(d, dict):
+        return d
+    if "$in" in d:
+        return In(int(d["$in"]))
+    if "$device" in d:
+        return DeviceArg()
+    if "$flist" in d:
+        return FrozenList(decode_value(x) for x in d["$flist"])
+    if "$tuple" in d:
+        return tuple(decode_value(x) for x in d["$tuple"])
+    if "$list" in d:
+        return [decode_value(x) for x in d["$list"]]
+    if "$penum" in d:
+        return _op_enum(d["$penum"])[d["v"]]
+    return from_json_value(d)
+
+
+def _op_enum(path: str) -> type:
+    """An enum class of a ttfuse module by 'module:Qualname' (only ttfuse modules: a cache file names no code)."""
+    mod, _, qual = path.partition(":")
+    if not mod.startswith("ttfuse.") or not qual.replace(".", "").replace("_", "").isalnum():
+        raise ValueError(f"bad enum reference {path!r}")
+    obj = importlib.import_module(mod)
+    for part in qual.split("."):
+        obj = getattr(obj, part)
+    if not (isinstance(obj, type) and issubclass(obj, enum.Enum)):
+        raise ValueError(f"{path!r} is not an enum")
+    return obj
+
+
+def _decode_spec(d: Any) -> TensorSpec:
+    s = from_json_value(d)
+    if not isinstance(s, TensorSpec):
+        raise ValueError(f"expected a TensorSpec, got {s!r}")
+    return s
+
+
+def attr_tensor_positions(v: Any) -> list[int]:
+    """The In markers inside an attribute value (a tensor param or a list of tensors)."""
+    if type(v) is In:
+        return [v.i]
+    if type(v) in (tuple, FrozenList, list):
+        out = []
+        for x in v:
+            out.extend(attr_tensor_positions(x))
+        return out
+    return []
+
+
+# ---------------------------------------------------------------------------------------------- printer
+def format_value(v: Any) -> str:
+    """Compact printer form of a static value (lossy; the JSON form is the exact one)."""
+    if isinstance(v, str):
+        return v if v.replace("_", "").replace(".", "").isalnum() else repr(v)
+    if isinstance(v, DataType):
+        return v.short
+    if isinstance(v, Layout):
+        return "TILE" if v is Layout.TILE else "RM"
+    if isinstance(v, MemoryConfig):
+        return v.short
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else str(v)
+    if isinstance(v, Shape):
+        return "[" + ",".join(map(str, v)) + "]"
+    if type(v) in (FrozenList, list):
+        return "[" + ", ".join(format_value(x) for x in v) + "]"
+    if type(v) is tuple:
+        return "(" + ", ".join(format_value(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+    if isinstance(v, TensorSpec):
+        return str(v)
+    r = repr(v)
+    return r[5:] if r.startswith("ttnn.") else r
+
+
+def _is_default(op, name: str, v: Any) -> bool:
+    if op is None:
+        return False
+    p = op.signature.parameters.get(name)
+    if p is None or p.default is p.empty:
+        return False
+    d = p.default
+    try:
+        return type(thaw(v)) is type(d) and bool(thaw(v) == d)
+    except Exception:  # noqa: BLE001 - exotic __eq__: just print the attribute
+        return False
+
+
+def format_node(n: Node, *, with_loc: bool = True) -> str:
+    from ttfuse.opdef import OPS
+
+    op = OPS.get(n.op)
+    lhs = ", ".join(f"%{n.id + k}: {s}" for k, s in enumerate(n.outs)) or f"%{n.id}: ()"
+    ins = " ".join(repr(r) for r in n.inputs)
+    shown = []
+    for k, v in n.attrs:
+        if attr_tensor_positions(v) or _is_default(op, k, v):
+            continue
+        shown.append(f"{k}={format_value(v)}")
+    s = f"{lhs} = {n.op}"
+    if ins:
+        s += " " + ins
+    if shown:
+        s += " {" + ", ".join(shown) + "}"
+    if with_loc and n.side.loc is not None:
+        s += f"  # {n.side.short_loc()}"
+    return s
+
+
+def format_graph(g: Graph, *, with_loc: bool = True, mark: int | None = None) -> str:
+    """The compact typed printer; `mark` prefixes the node with that id by '>>' (verifier windows)."""
+    params = ", ".join(f"%{i}: {s}" for i, s in enumerate(g.inputs))
+    lines = [f"graph {g.meta.get('name', 'fn')}({params}):"]
+    for n in g.nodes:
+        prefix = ">> " if mark is not None and n.id == mark else "  "
+        lines.append(prefix + format_node(n, with_loc=with_loc))
+    outs = ", ".join(repr(r) for r in g.outputs)
+    lines.append(f"  return {outs}" if outs else "  return")
+    return "\n".join(lines)
+
+
+def make_attrs(op: str, **args: Any) -> tuple[tuple[str, Any], ...]:
+    """Attributes for a node of `op`: every parameter by name, defaults applied, values frozen.
+
+    Tensor parameters take In markers (`make_attrs("add", input_tensor_a=In(0), input_tensor_b=In(1))`).
+    """
+    import inspect
+
+    from ttfuse.opdef import OPS
+
+    out = []
+    for name, p in OPS[op].signature.parameters.items():
+        if name in args:
+            v = args.pop(name)
+        elif p.default is not p.empty:
+            v = p.default
+        elif p.kind is inspect.Parameter.VAR_POSITIONAL:
+            v = ()
+        else:
+            raise TypeError(f"make_attrs({op!r}): missing required parameter {name!r}")
+        out.append((name, freeze(v)))
+    if args:
+        raise TypeError(f"make_attrs({op!r}): unknown parameter(s) {sorted(args)}")
+    return tuple(out)
+
+
+def verify(graph: Graph) -> Graph:
+    """Check the IR invariants (ttfuse/verify.py); returns the graph, raises VerifyError."""
+    from ttfuse.verify import verify as _verify
+
+    return _verify(graph)

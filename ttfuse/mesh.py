@@ -1,0 +1,122 @@
+"""Mesh mappers and composers: how a torch tensor is split onto a mesh and put back together.
+
+Class API (`ttnn.ShardTensorToMesh(mesh, dim)`, `ReplicateTensorToMesh`, `ShardTensor2dMesh`,
+`ConcatMeshToTensor`, `ConcatMesh2dToTensor`) and the newer functional API
+(`shard_tensor_to_mesh_mapper`, `replicate_tensor_to_mesh_mapper`, `concat_mesh_to_tensor_composer`,
+`create_mesh_mapper(mesh, MeshMapperConfig([...]))`). Shards are listed in row-major device order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ttfuse.errors import SpecError
+
+
+class ReplicateTensorToMesh:
+    def __init__(self, mesh_device):
+        self.mesh = mesh_device
+
+    def map(self, t: torch.Tensor) -> list[torch.Tensor]:
+        return [t] * self.mesh.get_num_devices()
+
+
+class ShardTensorToMesh:
+    def __init__(self, mesh_device, dim: int):
+        self.mesh, self.dim = mesh_device, dim
+
+    def map(self, t: torch.Tensor) -> list[torch.Tensor]:
+        n = self.mesh.get_num_devices()
+        if t.shape[self.dim] % n:
+            raise SpecError(f"ttnn.ShardTensorToMesh: dim {self.dim} of size {t.shape[self.dim]} does not split "
+                            f"evenly over {n} devices")
+        return list(torch.chunk(t, n, dim=self.dim))
+
+
+class ShardTensor2dMesh:
+    """Mesh axis 0 (rows) shards tensor dim dims[0], axis 1 (cols) dims[1]; None replicates along that axis."""
+
+    def __init__(self, mesh_device, mesh_shape=None, dims=(None, None)):
+        self.mesh = mesh_device
+        self.mesh_shape = tuple(mesh_shape) if mesh_shape is not None else tuple(mesh_device.shape)
+        self.dims = tuple(dims)
+
+    def map(self, t: torch.Tensor) -> list[torch.Tensor]:
+        rows, cols = self.mesh_shape
+        row_parts = _split(t, self.dims[0], rows, "rows")
+        out = []
+        for rp in row_parts:
+            out.extend(_split(rp, self.dims[1], cols, "cols"))
+        return out
+
+
+def _split(t, dim, n, axis):
+    if dim is None:
+        return [t] * n
+    if t.shape[dim] % n:
+        raise SpecError(f"ttnn.ShardTensor2dMesh: dim {dim} of size {t.shape[dim]} does not split evenly over the "
+                        f"{n} mesh {axis}")
+    return list(torch.chunk(t, n, dim=dim))
+
+
+class ConcatMeshToTensor:
+    def __init__(self, mesh_device, dim: int):
+        self.mesh, self.dim = mesh_device, dim
+
+    def compose(self, shards: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat(list(shards), dim=self.dim)
+
+
+class ConcatMesh2dToTensor:
+    def __init__(self, mesh_device, mesh_shape=None, dims=(0, 1)):
+        self.mesh = mesh_device
+        self.mesh_shape = tuple(mesh_shape) if mesh_shape is not None else tuple(mesh_device.shape)
+        self.dims = tuple(dims)
+
+    def compose(self, shards: list[torch.Tensor]) -> torch.Tensor:
+        rows, cols = self.mesh_shape
+        row_ts = [torch.cat(list(shards[r * cols:(r + 1) * cols]), dim=self.dims[1]) for r in range(rows)]
+        return torch.cat(row_ts, dim=self.dims[0])
+
+
+@dataclass(frozen=True)
+class PlacementShard:
+    dim: int
+
+
+@dataclass(frozen=True)
+class PlacementReplicate:
+    pass
+
+
+@dataclass
+class MeshMapperConfig:
+    placements: list
+    mesh_shape_override: object = None
+
+
+def replicate_tensor_to_mesh_mapper(mesh_device):
+    return ReplicateTensorToMesh(mesh_device)
+
+
+def shard_tensor_to_mesh_mapper(mesh_device, dim: int):
+    return ShardTensorToMesh(mesh_device, dim)
+
+
+def concat_mesh_to_tensor_composer(mesh_device, dim: int):
+    return ConcatMeshToTensor(mesh_device, dim)
+
+
+def create_mesh_mapper(mesh_device, config: MeshMapperConfig):
+    dims = [p.dim if isinstance(p, PlacementShard) else None for p in config.placements]
+    if len(dims) == 1:
+        dims = [None, dims[0]] if mesh_device.shape.rows == 1 else [dims[0], None]
+    shape = tuple(config.mesh_shape_override) if config.mesh_shape_override is not None else None
+    return ShardTensor2dMesh(mesh_device, shape, dims)
+
+
+def create_mesh_composer(mesh_device, config):
+    dims = [p.dim if isinstance(p, PlacementShard) else 0 for p in config.placements]
+    return ConcatMesh2dToTensor(mesh_device, None, dims)

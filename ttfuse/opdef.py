@@ -1,0 +1,257 @@
+"""OpDef: one place per TTNN op, and `bind()`, which asks the current trace what to do with a call.
+
+An op is registered once with its real ttnn name and Python signature (the real ttnn keyword names):
+
+    @register_op("linear", Group.MATMUL)
+    def linear(input_tensor_a, input_tensor_b, *, bias=None, ..., activation=None): "doc"
+
+    @linear.spec      # (tensor args as TensorSpecs, static args) -> TensorSpec | tuple/list of them
+    @linear.sim       # (ctx, tensor args as float32 torch tensors, static args) -> torch tensor(s)
+    @linear.cost      # (ctx: CostCtx) -> OpCost                     (optional: a default exists)
+    linear.ttnn_rule  # how to call real ttnn (default: the attribute path `ttnn.<name>`)
+
+Calling `ttnn.linear(...)` binds the arguments to the signature (unknown keywords are a SpecError naming
+the op and the user's line), then hands `(op, args)` to the innermost trace on the trace stack:
+the eager trace runs it now on the backend (ttfuse.sim by default); a graph trace (ttfuse.capture)
+records a Node. Rules never see Tensor objects: spec rules get TensorSpecs, sim rules get torch tensors.
+
+Invariant: spec rules are pure functions of (specs, static args), and raise SpecError on input real TTNN
+rejects; sim rules compute in float32 and return unrounded values (the executor rounds once to the
+output dtype, as a TT kernel packs its result).
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ttfuse.errors import SpecError, TtfuseError, with_user_frame
+
+
+class Group(enum.Enum):
+    HOST = "host"  # host-side conversion, no device kernel
+    MEMORY = "memory"  # allocation bookkeeping (deallocate, reallocate)
+    DATA_MOVEMENT = "data_movement"
+    ELTWISE_UNARY = "eltwise_unary"
+    ELTWISE_BINARY = "eltwise_binary"
+    ELTWISE_TERNARY = "eltwise_ternary"
+    REDUCE = "reduce"
+    MATMUL = "matmul"
+    NORM = "norm"
+    SOFTMAX = "softmax"
+    ATTENTION = "attention"
+    CCL = "ccl"
+    FUSED = "fused"  # ttfuse kernels emitted by passes
+
+
+ELTWISE = frozenset({Group.ELTWISE_UNARY, Group.ELTWISE_BINARY, Group.ELTWISE_TERNARY})
+
+
+@dataclass
+class OpCost:
+    """Work of one op call: FLOPs, bytes moved per memory, kernel launches, bytes over ethernet links."""
+
+    flops: float = 0.0
+    dram_bytes: int = 0
+    l1_bytes: int = 0
+    launches: int = 1
+    link_bytes: int = 0
+    fidelity: str = "HiFi2"
+    matmul_flops: float = 0.0  # the part of flops done on the matrix engine
+
+
+@dataclass
+class SimCtx:
+    """What a sim rule may know beyond its arguments."""
+
+    op: OpDef
+    out_spec: object  # TensorSpec or tuple/list of TensorSpecs
+    in_specs: dict  # param name -> TensorSpec (or list of them)
+    device: object = None  # the sim chip running this shard (None on host)
+    device_index: int = 0  # position of the chip in its mesh
+    mesh: object = None
+
+
+@dataclass
+class CostCtx:
+    op: OpDef
+    in_specs: dict
+    out_specs: list
+    args: dict  # static args by name (tensor params hold their TensorSpec)
+    device_spec: object = None
+    mesh_shape: tuple[int, int] = (1, 1)
+
+
+class OpDef:
+    """One TTNN op: name, signature and its rules. Callable like the ttnn function it models."""
+
+    def __init__(self, name: str, fn: Callable, group: Group, *, launches: int | Callable = 1,
+                 inplace: str | None = None):
+        self.name = name  # "linear", "transformer.scaled_dot_product_attention"
+        self.qualname = "ttnn." + name
+        self.short = name.rsplit(".", 1)[-1]
+        self.group = group
+        self.signature = inspect.signature(fn)
+        self.params = tuple(self.signature.parameters)
+        self.launches = launches
+        self.inplace = inplace  # parameter written in place (add_, multiply_), else None
+        self.spec_rule: Callable | None = None
+        self.sim_rule: Callable | None = None
+        self.cost_rule: Callable | None = None
+        self.ttnn_rule: Callable | None = None
+        self.__doc__ = fn.__doc__
+        self.__name__ = self.short
+        self.__qualname__ = self.qualname
+        self.__wrapped__ = fn
+
+    # rule registration (decorators)
+    def spec(self, f: Callable) -> Callable:
+        self.spec_rule = f
+        return f
+
+    def sim(self, f: Callable) -> Callable:
+        self.sim_rule = f
+        return f
+
+    def cost(self, f: Callable) -> Callable:
+        self.cost_rule = f
+        return f
+
+    def ttnn(self, f: Callable) -> Callable:
+        self.ttnn_rule = f
+        return f
+
+    def bind_args(self, args: tuple, kwargs: dict) -> dict:
+        """Arguments by parameter name, defaults applied; a SpecError for a call ttnn would reject."""
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise with_user_frame(SpecError(f"{self.qualname}: {e}")) from None
+        bound.apply_defaults()
+        return bound.arguments
+
+    def __call__(self, *args, **kwargs):
+        a = self.bind_args(args, kwargs)
+        trace = _state.stack[-1]
+        try:
+            return trace.process(self, a)
+        except TtfuseError as e:
+            raise with_user_frame(e) from None
+
+    def num_launches(self, out_specs) -> int:
+        return self.launches(out_specs) if callable(self.launches) else self.launches
+
+    def __repr__(self) -> str:
+        return f"<OpDef {self.qualname}>"
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def register_op(name: str, group: Group, **kw) -> Callable[[Callable], OpDef]:
+    """Decorator: register a ttnn op by its real (namespaced) name; the function gives the signature."""
+
+    def deco(fn: Callable) -> OpDef:
+        if name in OPS:
+            raise ValueError(f"op {name} registered twice")
+        op = OpDef(name, fn, group, **kw)
+        OPS[name] = op
+        return op
+
+    return deco
+
+
+def get_op(name: str) -> OpDef:
+    try:
+        return OPS[name]
+    except KeyError:
+        raise SpecError(f"ttfuse does not model ttnn.{name}") from None
+
+
+# ------------------------------------------------------------------------------------------------- traces
+class Trace:
+    """What an op call does: the eager trace runs it, a graph trace records it."""
+
+    def process(self, op: OpDef, args: dict):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class _State(threading.local):
+    def __init__(self):
+        self.stack: list[Trace] = []
+        self.device_spec = None
+        self.mesh_shape = (1, 1)
+
+
+_state = _State()
+
+
+def push_trace(t: Trace) -> None:
+    _state.stack.append(t)
+
+
+def pop_trace(t: Trace) -> None:
+    if not _state.stack or _state.stack[-1] is not t:
+        raise TtfuseError("trace stack corrupted: popped a trace that is not innermost")
+    _state.stack.pop()
+
+
+def current_trace() -> Trace:
+    return _state.stack[-1]
+
+
+def current_device_spec():
+    """The DeviceSpec of the device an op is being validated for (None when unknown, e.g. host ops).
+
+    Set by the eager trace (the inputs' device) and by capture (the jit target), so spec rules can check
+    grids and L1 against the real device without taking it as an argument.
+    """
+    return _state.device_spec
+
+
+def current_mesh_shape() -> tuple[int, int]:
+    """(rows, cols) of the mesh an op runs on (1x1 when unknown); spec rules of collectives use it."""
+    return _state.mesh_shape
+
+
+def set_device_spec(spec, mesh_shape: tuple[int, int] = (1, 1)) -> object:
+    """Set the target device (DeviceSpec and mesh shape) for spec rules; returns the previous DeviceSpec."""
+    prev = _state.device_spec
+    _state.device_spec = spec
+    _state.mesh_shape = mesh_shape
+    return prev
+
+
+def set_eager_trace(t: Trace) -> None:
+    """Install the bottom-of-stack eager trace (done once by ttfuse.ttnn on import)."""
+    if _state.stack:
+        _state.stack[0] = t
+    else:
+        _state.stack.append(t)
+
+
+def map_tensor_args(args: dict, is_tensor: Callable, fn: Callable) -> dict:
+    """A copy of `args` with every tensor (also inside list/tuple arguments) replaced by fn(tensor)."""
+    out = {}
+    for k, v in args.items():
+        if is_tensor(v):
+            out[k] = fn(v)
+        elif isinstance(v, list | tuple) and v and any(is_tensor(x) for x in v):
+            out[k] = type(v)(fn(x) if is_tensor(x) else x for x in v)
+        else:
+            out[k] = v
+    return out
+
+
+def tensor_args(args: dict, is_tensor: Callable) -> list:
+    """Tensors among the arguments, in parameter order (list arguments flattened)."""
+    res = []
+    for v in args.values():
+        if is_tensor(v):
+            res.append(v)
+        elif isinstance(v, list | tuple) and v:
+            res.extend(x for x in v if is_tensor(x))
+    return res

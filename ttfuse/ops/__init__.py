@@ -1,0 +1,9 @@
+"""Op definitions, one module per op group; importing this package registers every op in ttfuse.opdef.OPS.
+
+To add an op: add it to the module of its group with `@register_op(name, group)` plus its spec and sim rules
+(and a cost rule where the default is wrong), then a test in tests/test_ops_<group>.py.
+"""
+
+from ttfuse.ops import attention, ccl, data_movement, eltwise, heads, host, matmul, norm, reduce  # noqa: F401
+
+MODULES = (host, data_movement, eltwise, reduce, matmul, norm, attention, heads, ccl)

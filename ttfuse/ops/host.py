@@ -1,0 +1,170 @@
+"""Host <-> device ops and tensor lifetime: from_torch, to_torch, to_device, from_device, deallocate.
+
+These ops move data between torch and the simulated device, so they manage storage themselves
+(`eager_impl`) instead of going through the executor's spec/sim path. Host conversions are not device
+kernel launches and are never counted. Mesh mappers and composers live in ttfuse/ttnn/mesh.py.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ttfuse.errors import DeviceError, SpecError, TraceError
+from ttfuse.opdef import Group, register_op
+from ttfuse.sim.numerics import round_to_dtype
+from ttfuse.tensor import Tensor
+from ttfuse.types import (
+    DRAM_MEMORY_CONFIG,
+    DataType,
+    Layout,
+    MemoryConfig,
+    TensorSpec,
+)
+
+_FROM_TORCH_DTYPE = {
+    torch.float32: DataType.FLOAT32, torch.bfloat16: DataType.BFLOAT16, torch.float16: DataType.BFLOAT16,
+    torch.float64: DataType.FLOAT32, torch.int32: DataType.INT32, torch.int64: DataType.INT32,
+    torch.uint8: DataType.UINT8, torch.int16: DataType.UINT16, torch.bool: DataType.UINT8,
+}
+_TO_TORCH_DTYPE = {
+    DataType.FLOAT32: torch.float32, DataType.BFLOAT16: torch.bfloat16, DataType.BFLOAT8_B: torch.float32,
+    DataType.BFLOAT4_B: torch.float32, DataType.INT32: torch.int32, DataType.UINT32: torch.int32,
+    DataType.UINT16: torch.int16, DataType.UINT8: torch.uint8,
+}
+
+
+def check_dtype_layout(op_name: str, dtype: DataType, layout: Layout) -> None:
+    """Real TTNN: block-float dtypes exist only in TILE layout."""
+    if dtype.is_block_float and layout is not Layout.TILE:
+        raise SpecError(f"{op_name}: dtype={dtype!r} requires layout=ttnn.TILE_LAYOUT (block floats are tiled), "
+                        f"got {layout!r}")
+
+
+def to_values(t: torch.Tensor, dtype: DataType) -> torch.Tensor:
+    """A torch tensor as simulator storage: float32 rounded to `dtype` (integers per ttfuse.sim.numerics)."""
+    if t.is_floating_point() and t.dtype is not torch.float32:
+        t = t.float()
+    elif not t.is_floating_point() and not dtype.is_integer:
+        t = t.float()
+    return round_to_dtype(t.contiguous(), dtype.value)
+
+
+@register_op("from_torch", Group.HOST)
+def from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layout=Layout.ROW_MAJOR, device=None,
+               memory_config=None, mesh_mapper=None, cq_id=None):
+    """Convert a torch tensor into a ttnn tensor (on `device` when given), rounding to `dtype`."""
+
+
+def _from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layout=Layout.ROW_MAJOR, device=None,
+                memory_config=None, mesh_mapper=None, cq_id=None):
+    if not isinstance(tensor, torch.Tensor):
+        raise SpecError(f"ttnn.from_torch: argument 'tensor' must be a torch.Tensor, got {type(tensor).__name__}")
+    if dtype is None:
+        dtype = _FROM_TORCH_DTYPE.get(tensor.dtype)
+        if dtype is None:
+            raise SpecError(f"ttnn.from_torch: torch dtype {tensor.dtype} has no ttnn equivalent; pass dtype=")
+    if not isinstance(dtype, DataType):
+        raise SpecError(f"ttnn.from_torch: argument 'dtype' must be a ttnn.DataType, got {dtype!r}")
+    layout = layout or Layout.ROW_MAJOR
+    check_dtype_layout("ttnn.from_torch", dtype, layout)
+    if tensor.dim() == 0:
+        tensor = tensor.reshape(1)
+    mc = memory_config or DRAM_MEMORY_CONFIG
+    if not isinstance(mc, MemoryConfig):
+        raise SpecError(f"ttnn.from_torch: argument 'memory_config' must be a ttnn.MemoryConfig, got {mc!r}")
+    shards = mesh_mapper.map(tensor) if mesh_mapper is not None else [tensor]
+    shapes = {tuple(s.shape) for s in shards}
+    if len(shapes) != 1:
+        raise SpecError(f"ttnn.from_torch: mesh_mapper produced shards of different shapes {sorted(shapes)}; "
+                        "the sharded dim must divide evenly across the mesh")
+    values = [to_values(s, dtype) for s in shards]
+    tspec = TensorSpec(tuple(shards[0].shape), dtype, layout, mc)
+    host = Tensor(tspec, values, None, None)
+    if device is None:
+        return host
+    return _to_device(host, device, memory_config=mc)
+
+
+@register_op("to_torch", Group.HOST)
+def to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=None, cq_id=None):
+    """Convert a ttnn tensor (host or device) to a torch tensor; mesh tensors need a `mesh_composer`."""
+
+
+def _to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=None, cq_id=None):
+    if not isinstance(tensor, Tensor):
+        raise SpecError(f"ttnn.to_torch: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}")
+    if tensor._shards is None:
+        raise TraceError("ttnn.to_torch on a traced tensor: values do not exist while tracing (or after the trace, "
+                         "for an escaped tracer); return the tensor from the @ttfuse.jit function and convert the result")
+    tensor._check_alive("ttnn.to_torch", "tensor")
+    if mesh_composer is not None:
+        out = mesh_composer.compose(tensor._shards)
+    elif len(tensor._shards) == 1:
+        out = tensor._shards[0]
+    else:
+        raise DeviceError(f"ttnn.to_torch: tensor lives on {len(tensor._shards)} devices; pass "
+                          "mesh_composer=ttnn.ConcatMeshToTensor(mesh, dim=...)")
+    target = dtype if dtype is not None else _TO_TORCH_DTYPE[tensor.dtype]
+    out = out.to(target) if out.dtype != target else out.clone()
+    if torch_rank is not None:
+        while out.dim() > torch_rank and out.shape[0] == 1:
+            out = out.squeeze(0)
+    return out
+
+
+@register_op("to_device", Group.HOST)
+def to_device(tensor, device, memory_config=None, *, cq_id=None):
+    """Copy a host tensor to `device` (a mesh replicates a single host shard to every chip)."""
+
+
+def _to_device(tensor, device, memory_config=None, *, cq_id=None):
+    from ttfuse.sim.executor import allocate_spec
+
+    if not isinstance(tensor, Tensor):
+        raise SpecError(f"ttnn.to_device: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}")
+    if device is None or not hasattr(device, "chips"):
+        raise SpecError(f"ttnn.to_device: argument 'device' must be an open device, got {device!r}")
+    device.check_open("ttnn.to_device")
+    if tensor._device is not None:
+        if tensor._device is device:
+            return tensor
+        raise DeviceError(f"ttnn.to_device: tensor is already on device {tensor._device.id}; ttnn.from_device first")
+    mc = memory_config or tensor.spec.memory_config
+    spec = tensor.spec.replace(memory_config=mc)
+    n = device.get_num_devices()
+    shards = tensor._shards
+    if len(shards) == 1 and n > 1:
+        shards = shards * n
+    elif len(shards) != n:
+        raise DeviceError(f"ttnn.to_device: tensor has {len(shards)} shards but the mesh has {n} devices")
+    bufs = allocate_spec(device, spec, "ttnn.to_device")
+    return Tensor(spec, list(shards), device, bufs)
+
+
+@register_op("from_device", Group.HOST)
+def from_device(tensor, blocking=True, *, cq_id=None):
+    """Copy a device tensor back to the host (the device tensor stays allocated)."""
+
+
+def _from_device(tensor, blocking=True, *, cq_id=None):
+    if not isinstance(tensor, Tensor):
+        raise SpecError(f"ttnn.from_device: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}")
+    tensor._check_alive("ttnn.from_device", "tensor")
+    return Tensor(tensor.spec, list(tensor._shards), None, None)
+
+
+@register_op("deallocate", Group.MEMORY, launches=0)
+def deallocate(tensor, force=True):
+    """Free a device tensor's storage now; any later use raises."""
+
+
+def _deallocate(tensor, force=True):
+    if not isinstance(tensor, Tensor):
+        raise SpecError(f"ttnn.deallocate: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}")
+    if tensor._device is not None:
+        tensor._free()
+
+
+for _op, _impl in ((from_torch, _from_torch), (to_torch, _to_torch), (to_device, _to_device),
+                   (from_device, _from_device), (deallocate, _deallocate)):
+    _op.eager_impl = _impl

@@ -1,0 +1,199 @@
+"""The pass manager: one literal ordered list of passes, run with timing, verification and reproducers.
+
+`run_pipeline(graph, ctx, verify=False)` runs every pass of `PIPELINE` not disabled in `ctx.disabled`, in
+order, and returns the final graph plus one `PassRecord` per pass (name, milliseconds, whether the graph
+changed; the graphs before/after when `ctx.keep_graphs` or debug level >= 3). With `verify=True` the IR is
+verified after each pass. A pass that raises (or breaks the IR) becomes a PassError naming the pass and the
+passes run before it; its input graph is saved as JSON (a reproducer: `Graph.from_json` + the pass).
+
+Debug levels: 2 logs each pass's time, 3 the IR after each pass that changed it.
+
+Invariants: passes are pure (they return a new Graph or the same one unchanged, never mutate their input);
+`PIPELINE_VERSION` changes whenever a pass's behaviour changes (it is part of every cache key).
+Extend: write `def my_pass(graph, ctx) -> Graph` with a docstring giving pre/postconditions, add a line to
+`PIPELINE` with a comment, bump `PIPELINE_VERSION`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ttfuse.errors import PassError
+from ttfuse.ir import Graph, In
+from ttfuse.opdef import CostCtx, OpCost
+
+
+@dataclass
+class PassContext:
+    """What passes may know: the target device, the jit options, passes disabled by name."""
+
+    device_spec: Any = None  # ttfuse.device.DeviceSpec of the target (None: unknown)
+    options: dict = field(default_factory=dict)  # max_grid, math_fidelity, memory_config, ...
+    disabled: frozenset = frozenset()
+    mesh_shape: tuple[int, int] = (1, 1)
+    debug: int = 0
+    keep_graphs: bool = False
+
+
+@dataclass
+class PassRecord:
+    name: str
+    ms: float
+    changed: bool
+    skipped: bool = False
+    graph_before: Graph | None = field(default=None, repr=False)
+    graph_after: Graph | None = field(default=None, repr=False)
+
+
+# ---------------------------------------------------------------------------------------------- passes
+def _effectful(graph: Graph, n) -> bool:
+    """In-place ops writing into a graph input have an effect the caller sees (as in eager)."""
+    from ttfuse.opdef import OPS
+
+    op = OPS.get(n.op)
+    if op is None or op.inplace is None:
+        return False
+    m = n.attr(op.inplace)
+    return type(m) is In and graph.is_input(n.inputs[m.i])
+
+
+def dce(graph: Graph, ctx: PassContext) -> Graph:
+    """Dead-code elimination. Pre: a valid graph. Post: only nodes an output (or an in-place write into a
+    graph input) depends on remain, in their original order; the graph is returned unchanged if none died."""
+    live = {r.value for r in graph.outputs}
+    keep = []
+    for n in reversed(graph.nodes):
+        if any(n.id + k in live for k in range(n.num_values)) or _effectful(graph, n):
+            keep.append(n)
+            live.update(r.value for r in n.inputs)
+    if len(keep) == len(graph.nodes):
+        return graph
+    return graph.replace(nodes=keep[::-1])
+
+
+PIPELINE_VERSION = 1
+
+PIPELINE: list[tuple[str, Callable[[Graph, PassContext], Graph]]] = [
+    ("dce", dce),  # cleanup: drop nodes no output depends on
+]
+
+
+# ---------------------------------------------------------------------------------------------- driver
+def run_pipeline(
+    graph: Graph, ctx: PassContext, *, verify: bool = False, pipeline: list | None = None
+) -> tuple[Graph, list[PassRecord]]:
+    """Run the passes in order (see the module docstring); returns (final graph, records)."""
+    from ttfuse.flags import dlog, logger
+    from ttfuse.verify import verify as verify_graph
+
+    records: list[PassRecord] = []
+    done: list[str] = []
+    keep = ctx.keep_graphs or ctx.debug >= 3
+    for name, fn in pipeline if pipeline is not None else PIPELINE:
+        if name in ctx.disabled:
+            records.append(PassRecord(name, 0.0, False, skipped=True))
+            continue
+        t0 = time.perf_counter()
+        try:
+            out = fn(graph, ctx)
+            if verify:
+                verify_graph(out)
+        except Exception as e:
+            repro = _save_reproducer(graph, name)
+            before = ", ".join(done) or "none"
+            msg = (
+                f"pass {name!r} failed: {type(e).__name__}: {e}\n  passes run before it: {before}\n"
+                f"  input IR saved to {repro} (reload with ttfuse.ir.Graph.from_json)"
+            )
+            raise PassError(msg) from e
+        ms = (time.perf_counter() - t0) * 1e3
+        changed = out is not graph and out != graph
+        records.append(
+            PassRecord(
+                name, ms, changed, graph_before=graph if keep else None, graph_after=out if keep else None
+            )
+        )
+        done.append(name)
+        if ctx.debug >= 2:
+            dlog(2, "pass %-16s %8.3f ms %s", name, ms, "changed" if changed else "unchanged")
+        if ctx.debug >= 3 and changed:
+            logger.info("IR after %s:\n%s", name, out)
+        graph = out
+    return graph, records
+
+
+def _save_reproducer(graph: Graph, pass_name: str) -> str:
+    try:
+        d = os.path.join(tempfile.gettempdir(), "ttfuse-repro")
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, f"{pass_name}-{graph.structural_hash()[:12]}.json")
+        with open(path, "w") as f:
+            json.dump(graph.to_json(), f, indent=1)
+        return path
+    except Exception as e:  # noqa: BLE001 - the reproducer is best effort
+        return f"<not saved: {e}>"
+
+
+# ------------------------------------------------------------------------------------------------ cost
+@dataclass
+class CostReport:
+    """Per-node and total work of a graph by the ops' cost rules (default_cost where an op has none)."""
+
+    nodes: list[tuple[int, str, OpCost]]
+    total: OpCost
+    device: str | None = None
+
+    def __str__(self) -> str:
+        lines = [
+            f"cost on {self.device or 'unknown device'}:",
+            f"  {'node':>6}  {'op':<40} {'MFLOP':>10} {'DRAM KB':>10} {'L1 KB':>10} {'launch':>6}",
+        ]
+        for nid, op, c in self.nodes:
+            lines.append(
+                f"  {'%' + str(nid):>6}  {op:<40} {c.flops / 1e6:10.3f} {c.dram_bytes / 1024:10.1f} "
+                f"{c.l1_bytes / 1024:10.1f} {c.launches:6d}"
+            )
+        t = self.total
+        lines.append(
+            f"  {'total':>6}  {'':<40} {t.flops / 1e6:10.3f} {t.dram_bytes / 1024:10.1f} "
+            f"{t.l1_bytes / 1024:10.1f} {t.launches:6d}"
+        )
+        return "\n".join(lines)
+
+
+def cost_report(graph: Graph, device_spec=None) -> CostReport:
+    """Cost of every node (OpDef cost rule, else ttfuse.ops.common.default_cost) and the total."""
+    from ttfuse.ops.common import default_cost
+    from ttfuse.verify import spec_args
+
+    index = graph.node_index()
+    rows = []
+    total = OpCost(launches=0)
+    for n in graph.nodes:
+        op = n.opdef
+        in_specs_list = [graph.spec_of(r, index) for r in n.inputs]
+        args = spec_args(n, in_specs_list)
+        tensor_params = {k for k, v in n.attrs if _has_marker(v)}
+        in_specs = {k: args[k] for k in tensor_params}
+        ctx = CostCtx(op, in_specs, list(n.outs), args, device_spec)
+        c = (op.cost_rule or default_cost)(ctx)
+        rows.append((n.id, n.op, c))
+        total.flops += c.flops
+        total.matmul_flops += c.matmul_flops
+        total.dram_bytes += c.dram_bytes
+        total.l1_bytes += c.l1_bytes
+        total.launches += c.launches
+        total.link_bytes += c.link_bytes
+    return CostReport(rows, total, getattr(device_spec, "name", None))
+
+
+def _has_marker(v) -> bool:
+    from ttfuse.ir import attr_tensor_positions
+
+    return bool(attr_tensor_positions(v))

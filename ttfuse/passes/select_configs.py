@@ -1,0 +1,163 @@
+"""Program-config and compute-kernel-config selection by TT's rules (the decisions behind the select-configs pass).
+
+Pure functions of (shapes, dtypes, DeviceSpec, options): no IR here, so they are testable over sweeps and reusable
+by the pass, `ttfuse explain` and the conformance suite. Rules (ref/ttnn.md s3-5, tech_reports/LLMs/llms.md s4.3):
+- variant: 1D mcast_in0 (N split over all cores) when M fits one row of tiles per core (Mt <= 2 or Mt*8 < Nt),
+  1D mcast_in1 (M split) when N is narrow (Nt <= 2 or Nt*8 < Mt), else 2D (M over grid y, N over grid x);
+- per_core_M = ceil(Mt / grid_y), per_core_N = ceil(Nt / grid_x) (2D); the grid shrinks to the tile counts;
+- in0_block_w = the largest divisor of Kt (<= 8) whose circular buffers fit the L1 left per core;
+- out_subblock = the first (h, w) of SUBBLOCK_HW_CHOICES dividing the per-core block within the DST budget
+  (8 tiles, 4 with fp32 accumulation, x2 with dst_full_sync_en);
+- when even in0_block_w = 1 overflows L1, out_block_h / out_block_w halve (they must divide per_core_M / N).
+Every config returned is validated by `ttfuse.ops.matmul.validate_matmul_program_config` (the same check the
+simulator applies when a program config is passed to ttnn.matmul / ttnn.linear).
+Extend: add a variant by adding a builder and a branch in `select_matmul_config`; keep the rule in the docstring.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ttfuse.configs import (
+    MathFidelity,
+    MatmulMultiCoreReuseMultiCast1DProgramConfig,
+    MatmulMultiCoreReuseMultiCastProgramConfig,
+    UnaryWithParam,
+    WormholeComputeKernelConfig,
+)
+from ttfuse.device import TILE, TILE_BYTES, DeviceSpec
+from ttfuse.types import DataType
+
+# tt-metal SUBBLOCK_HW_CHOICES, priority order (ref/ttnn.md s5)
+SUBBLOCK_HW_CHOICES = ((4, 2), (2, 4), (8, 1), (1, 8), (7, 1), (1, 7), (3, 2), (2, 3), (6, 1), (1, 6), (5, 1), (1, 5),
+                       (2, 2), (4, 1), (1, 4), (3, 1), (1, 3), (2, 1), (1, 2), (1, 1))
+
+
+@dataclass(frozen=True)
+class MatmulProblem:
+    """One matmul as the selector sees it: tile counts, batch, dtypes."""
+
+    Mt: int
+    Kt: int
+    Nt: int
+    batch: int
+    a_dtype: DataType
+    b_dtype: DataType
+    out_dtype: DataType
+
+    @staticmethod
+    def from_shapes(a_shape, b_shape, a_dtype, b_dtype, out_dtype, transpose_a=False, transpose_b=False):
+        M, K = (a_shape[-1], a_shape[-2]) if transpose_a else (a_shape[-2], a_shape[-1])
+        N = b_shape[-2] if transpose_b else b_shape[-1]
+        batch = math.prod(a_shape[:-2]) if len(a_shape) > 2 else 1
+        t = lambda v: -(-v // TILE)  # noqa: E731
+        return MatmulProblem(t(M), t(K), t(N), batch, a_dtype, b_dtype, out_dtype)
+
+
+def max_grid_of(spec: DeviceSpec, max_grid: tuple[int, int] | None) -> tuple[int, int]:
+    """The usable (x, y) grid: the device grid clipped by jit(max_grid=(x_end, y_end)) (an end coordinate)."""
+    gx, gy = spec.grid
+    if max_grid is not None:
+        gx, gy = min(gx, max_grid[0] + 1), min(gy, max_grid[1] + 1)
+    return max(gx, 1), max(gy, 1)
+
+
+def pick_subblock(per_core_M: int, per_core_N: int, dst_tiles: int) -> tuple[int, int]:
+    for h, w in SUBBLOCK_HW_CHOICES:
+        if per_core_M % h == 0 and per_core_N % w == 0 and h * w <= dst_tiles:
+            return h, w
+    return 1, 1
+
+
+def compute_kernel_config_for(dtypes: tuple[DataType, ...], *, fidelity: MathFidelity | None = None,
+                              fp32_acc: bool | None = None) -> WormholeComputeKernelConfig:
+    """Compute kernel config by dtype: HiFi2 for bf16/bfp8 operands, LoFi when any is bfp4, HiFi4 for f32;
+    fp32 accumulation for f32 operands (and when asked). A decorator `math_fidelity` overrides the fidelity."""
+    if fidelity is None:
+        if DataType.FLOAT32 in dtypes:
+            fidelity = MathFidelity.HiFi4
+        elif DataType.BFLOAT4_B in dtypes:
+            fidelity = MathFidelity.LoFi
+        else:
+            fidelity = MathFidelity.HiFi2
+    if fp32_acc is None:
+        fp32_acc = DataType.FLOAT32 in dtypes
+    return WormholeComputeKernelConfig(math_fidelity=fidelity, math_approx_mode=False, fp32_dest_acc_en=fp32_acc,
+                                       packer_l1_acc=True, dst_full_sync_en=False)
+
+
+def cb_bytes(p: MatmulProblem, in0_block_w: int, out_block_h: int, out_block_w: int, fp32_acc: bool) -> int:
+    """Circular-buffer bytes per core: double-buffered in0/in1 blocks, the output block, an fp32 interm block."""
+    tb = TILE_BYTES
+    in0 = 2 * in0_block_w * out_block_h * tb[p.a_dtype.value]
+    in1 = 2 * in0_block_w * out_block_w * tb[p.b_dtype.value]
+    out = out_block_h * out_block_w * tb[p.out_dtype.value]
+    interm = out_block_h * out_block_w * tb["float32"] if (fp32_acc and p.out_dtype is not DataType.FLOAT32) else 0
+    return in0 + in1 + out + interm
+
+
+def _divisors_desc(n: int, cap: int) -> list[int]:
+    return [d for d in range(min(n, cap), 0, -1) if n % d == 0]
+
+
+def _blocks(p: MatmulProblem, per_core_M: int, per_core_N: int, l1_free: int, fp32_acc: bool):
+    """(in0_block_w, out_block_h, out_block_w) fitting l1_free bytes per core, largest first; None if nothing fits."""
+    for obh in _divisors_desc(per_core_M, per_core_M):
+        for obw in _divisors_desc(per_core_N, per_core_N):
+            for w in _divisors_desc(p.Kt, 8):
+                if cb_bytes(p, w, obh, obw, fp32_acc) <= l1_free:
+                    return w, obh, obw
+            if obw == 1:
+                break
+    return None
+
+
+def select_matmul_config(p: MatmulProblem, spec: DeviceSpec, *, max_grid: tuple[int, int] | None = None,
+                         fp32_acc: bool = False, dst_full_sync: bool = False,
+                         fused_activation: UnaryWithParam | None = None, l1_reserved_per_core: int = 0):
+    """The program config TT's rules give for this matmul on this device, or None when no block fits L1.
+
+    `l1_reserved_per_core`: L1 already taken per core by tensors that stay live (interleaved L1 tensors are spread
+    over all cores), so circular buffers must fit in what is left.
+    """
+    gx, gy = max_grid_of(spec, max_grid)
+    dst = spec.dst_tiles(fp32_acc, dst_full_sync)
+    l1_free = spec.l1_per_core - l1_reserved_per_core
+    fuse_batch = p.batch > 1
+    Mt = p.Mt * (p.batch if fuse_batch else 1)
+    cores = gx * gy
+    if Mt <= 2 or Mt * 8 < p.Nt:  # 1D, in0 multicast: every core owns a slice of N
+        ncores = min(cores, p.Nt)
+        per_core_M, per_core_N = Mt, -(-p.Nt // ncores)
+        grid = _grid_for(ncores, gx, gy)
+        kind = "1d_mcast_in0"
+    elif p.Nt <= 2 or p.Nt * 8 < Mt:  # 1D, in1 multicast: every core owns a slice of M
+        ncores = min(cores, Mt)
+        per_core_M, per_core_N = -(-Mt // ncores), p.Nt
+        grid = _grid_for(ncores, gx, gy)
+        kind = "1d_mcast_in1"
+    else:  # 2D: M over grid y, N over grid x
+        gy2, gx2 = min(gy, Mt), min(gx, p.Nt)
+        per_core_M, per_core_N = -(-Mt // gy2), -(-p.Nt // gx2)
+        grid = (gx2, gy2)
+        kind = "2d"
+    blk = _blocks(p, per_core_M, per_core_N, l1_free, fp32_acc)
+    if blk is None:
+        return None
+    in0_block_w, obh, obw = blk
+    sh, sw = pick_subblock(obh, obw, dst)
+    common = dict(compute_with_storage_grid_size=grid, in0_block_w=in0_block_w, out_subblock_h=sh, out_subblock_w=sw,
+                  per_core_M=per_core_M, per_core_N=per_core_N,
+                  out_block_h=obh if obh != per_core_M else None, out_block_w=obw if obw != per_core_N else None,
+                  fused_activation=fused_activation, fuse_batch=fuse_batch)
+    if kind == "2d":
+        return MatmulMultiCoreReuseMultiCastProgramConfig(transpose_mcast=False, **common)
+    return MatmulMultiCoreReuseMultiCast1DProgramConfig(mcast_in0=(kind == "1d_mcast_in0"), **common)
+
+
+def _grid_for(ncores: int, gx: int, gy: int) -> tuple[int, int]:
+    """Smallest rectangle of the (gx, gy) grid, full rows first, holding ncores cores."""
+    if ncores <= gx:
+        return (ncores, 1)
+    return (gx, min(gy, -(-ncores // gx)))

@@ -1,0 +1,278 @@
+"""The simulated device: chips with DRAM/L1 allocators and launch counters, grouped into mesh devices.
+
+`ttnn.open_device()` returns a 1x1 `MeshDevice` (as current ttnn does); `ttnn.open_mesh_device(MeshShape(r, c))`
+an r x c one. Submeshes share their parent's chips. Each chip (`SimChip`) owns an allocator for DRAM and L1:
+capacities come from the DeviceSpec (L1 = usable L1 per core x compute-grid cores; the firmware region is
+already excluded from the per-core figure, see ttfuse/device.py). Running out raises OutOfMemoryError naming the
+op, the memory, the bytes asked and the bytes free. Peaks are tracked until `reset_peak()`.
+
+Invariant: every live device tensor holds one Allocation per chip; freeing is idempotent.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from dataclasses import dataclass
+
+from ttfuse.device import DeviceSpec, device_spec
+from ttfuse.errors import DeviceError, OutOfMemoryError
+from ttfuse.types import BufferType, CoreCoord
+
+
+class Arch(enum.Enum):
+    WORMHOLE_B0 = "wormhole_b0"
+    BLACKHOLE = "blackhole"
+
+    def __repr__(self) -> str:
+        return f"ttnn.device.Arch.{self.name}"
+
+
+@dataclass(frozen=True)
+class MeshShape:
+    """`ttnn.MeshShape(rows, cols)`."""
+
+    rows: int
+    cols: int
+
+    def __init__(self, rows: int, cols: int = 1):
+        if isinstance(rows, tuple | list):
+            rows, cols = rows
+        object.__setattr__(self, "rows", int(rows))
+        object.__setattr__(self, "cols", int(cols))
+
+    def __iter__(self):
+        return iter((self.rows, self.cols))
+
+    def __getitem__(self, i):
+        return (self.rows, self.cols)[i]
+
+    def __len__(self):
+        return 2
+
+    def num_devices(self) -> int:
+        return self.rows * self.cols
+
+    def mesh_size(self) -> int:
+        return self.rows * self.cols
+
+    def __repr__(self) -> str:
+        return f"MeshShape({self.rows}, {self.cols})"
+
+
+class Allocation:
+    __slots__ = ("chip", "kind", "nbytes", "live")
+
+    def __init__(self, chip: SimChip, kind: str, nbytes: int):
+        self.chip, self.kind, self.nbytes, self.live = chip, kind, nbytes, True
+
+    def free(self) -> None:
+        if self.live:
+            self.live = False
+            self.chip._release(self)
+
+
+class SimChip:
+    """One simulated chip: DRAM and L1 accounting, peaks, active launch counters."""
+
+    def __init__(self, chip_id: int, spec: DeviceSpec):
+        self.id = chip_id
+        self.spec = spec
+        self.capacity = {"DRAM": spec.dram_bytes, "L1": spec.l1_bytes}
+        self.used = {"DRAM": 0, "L1": 0}
+        self.peak = {"DRAM": 0, "L1": 0}
+        self.counters: list = []
+
+    def allocate(self, nbytes: int, buffer_type: BufferType, op_name: str, per_core: int | None = None) -> Allocation:
+        kind = "L1" if buffer_type in (BufferType.L1, BufferType.L1_SMALL) else "DRAM"
+        free = self.capacity[kind] - self.used[kind]
+        if nbytes > free:
+            raise OutOfMemoryError(
+                f"{op_name}: out of {kind} memory on device {self.id} ({self.spec.name}): asked {nbytes:,} B, "
+                f"{free:,} B free of {self.capacity[kind]:,} B")
+        if per_core is not None and per_core > self.spec.l1_per_core:
+            raise OutOfMemoryError(
+                f"{op_name}: L1 shard of {per_core:,} B per core exceeds the {self.spec.l1_per_core:,} B of L1 per core "
+                f"on device {self.id}")
+        self.used[kind] += nbytes
+        if self.used[kind] > self.peak[kind]:
+            self.peak[kind] = self.used[kind]
+        return Allocation(self, kind, nbytes)
+
+    def _release(self, a: Allocation) -> None:
+        self.used[a.kind] -= a.nbytes
+
+    def reset_peak(self) -> None:
+        self.peak = dict(self.used)
+
+
+_ids = itertools.count()
+
+
+class MeshDevice:
+    """A simulated (mesh) device. A single device is a 1x1 mesh, as in current ttnn."""
+
+    def __init__(self, shape: MeshShape, spec: DeviceSpec, chips: list[SimChip] | None = None, parent=None):
+        self.id = next(_ids)
+        self._shape = shape
+        self._spec = spec
+        self.chips = chips if chips is not None else [SimChip(i, spec) for i in range(shape.num_devices())]
+        self.parent = parent
+        self.is_open = True
+        self.program_cache_enabled = False
+
+    # ttnn API
+    @property
+    def shape(self) -> MeshShape:
+        return self._shape
+
+    def get_num_devices(self) -> int:
+        return len(self.chips)
+
+    def get_device_ids(self) -> list[int]:
+        return [c.id for c in self.chips]
+
+    def arch(self) -> Arch:
+        return Arch(self._spec.arch)
+
+    def compute_with_storage_grid_size(self) -> CoreCoord:
+        return CoreCoord(*self._spec.grid)
+
+    def core_grid(self):
+        from ttfuse.types import CoreGrid
+
+        return CoreGrid(y=self._spec.grid[1], x=self._spec.grid[0])
+
+    def dram_grid_size(self) -> CoreCoord:
+        return CoreCoord(self._spec.dram_banks, 1)
+
+    def enable_program_cache(self) -> None:
+        self.program_cache_enabled = True
+
+    def disable_and_clear_program_cache(self) -> None:
+        self.program_cache_enabled = False
+
+    def create_submeshes(self, submesh_shape: MeshShape) -> list[MeshDevice]:
+        r, c = submesh_shape.rows, submesh_shape.cols
+        if self._shape.rows % r or self._shape.cols % c:
+            raise DeviceError(f"create_submeshes: {submesh_shape} does not tile the {self._shape} mesh")
+        subs = []
+        for i0 in range(0, self._shape.rows, r):
+            for j0 in range(0, self._shape.cols, c):
+                chips = [self.chips[(i0 + i) * self._shape.cols + (j0 + j)] for i in range(r) for j in range(c)]
+                subs.append(MeshDevice(MeshShape(r, c), self._spec, chips, parent=self))
+        return subs
+
+    def create_submesh(self, submesh_shape: MeshShape, offset=None) -> MeshDevice:
+        oi, oj = (offset or (0, 0))[0], (offset or (0, 0))[1]
+        r, c = submesh_shape.rows, submesh_shape.cols
+        chips = [self.chips[(oi + i) * self._shape.cols + (oj + j)] for i in range(r) for j in range(c)]
+        return MeshDevice(MeshShape(r, c), self._spec, chips, parent=self)
+
+    # ttfuse extensions
+    @property
+    def spec(self) -> DeviceSpec:
+        return self._spec
+
+    def check_open(self, op_name: str) -> None:
+        if not self.is_open:
+            raise DeviceError(f"{op_name}: device {self.id} is closed")
+
+    def __repr__(self) -> str:
+        return f"MeshDevice(id={self.id}, shape={self._shape.rows}x{self._shape.cols}, {self._spec.name})"
+
+
+def open_mesh(shape: MeshShape, arch: str | None = None) -> MeshDevice:
+    return MeshDevice(shape, device_spec(arch))
+
+
+# ---------------------------------------------------------------------------------------------- observability
+class MemoryReport:
+    """`ttfuse.sim.memory_report(device)`: current and peak DRAM/L1 bytes (the maximum over the mesh's chips)."""
+
+    def __init__(self, device: MeshDevice):
+        self._device = device
+
+    def _max(self, what: str, kind: str) -> int:
+        return max(getattr(c, what)[kind] for c in self._device.chips)
+
+    @property
+    def l1_bytes(self) -> int:
+        return self._max("used", "L1")
+
+    @property
+    def dram_bytes(self) -> int:
+        return self._max("used", "DRAM")
+
+    @property
+    def peak_l1_bytes(self) -> int:
+        return self._max("peak", "L1")
+
+    @property
+    def peak_dram_bytes(self) -> int:
+        return self._max("peak", "DRAM")
+
+    @property
+    def l1_capacity(self) -> int:
+        return self._device.spec.l1_bytes
+
+    @property
+    def per_device(self) -> list[dict]:
+        return [{"id": c.id, "l1": c.used["L1"], "dram": c.used["DRAM"], "peak_l1": c.peak["L1"],
+                 "peak_dram": c.peak["DRAM"]} for c in self._device.chips]
+
+    def reset_peak(self) -> None:
+        for c in self._device.chips:
+            c.reset_peak()
+
+    def __repr__(self) -> str:
+        return (f"MemoryReport(l1={self.l1_bytes:,}, peak_l1={self.peak_l1_bytes:,}, dram={self.dram_bytes:,}, "
+                f"peak_dram={self.peak_dram_bytes:,})")
+
+
+def memory_report(device: MeshDevice) -> MemoryReport:
+    return MemoryReport(device)
+
+
+class LaunchCounter:
+    """Counts device kernel launches: `.total` and `.by_op` (op name -> count)."""
+
+    def __init__(self, device: MeshDevice):
+        self.device = device
+        self.total = 0
+        self.by_op: dict[str, int] = {}
+
+    def record(self, name: str, n: int = 1) -> None:
+        self.total += n
+        self.by_op[name] = self.by_op.get(name, 0) + n
+
+    def __enter__(self) -> LaunchCounter:
+        for c in self.device.chips:
+            c.counters.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for c in self.device.chips:
+            c.counters.remove(self)
+
+    def __repr__(self) -> str:
+        return f"LaunchCounter(total={self.total}, by_op={self.by_op})"
+
+
+def count_launches(device: MeshDevice) -> LaunchCounter:
+    return LaunchCounter(device)
+
+
+def record_launches(device: MeshDevice, name: str, n: int) -> None:
+    """Count one mesh-wide launch of `name` on every counter watching any chip of `device` (once each)."""
+    chips = device.chips
+    if len(chips) == 1:
+        for ctr in chips[0].counters:
+            ctr.record(name, n)
+        return
+    seen = set()
+    for c in chips:
+        for ctr in c.counters:
+            if id(ctr) not in seen:
+                seen.add(id(ctr))
+                ctr.record(name, n)

@@ -1,0 +1,141 @@
+"""The eager trace on the simulator: validate with the op's spec rule, allocate, run its sim rule, round once.
+
+Per call: (1) gather tensor arguments, check they are alive and on one device; (2) spec rule on their
+TensorSpecs -> output spec(s) (SpecError for input real TTNN rejects); (3) allocate the outputs on every chip
+of the mesh (OutOfMemoryError names op, memory, bytes); (4) run the sim rule once per chip on that chip's
+shards (or once with all shards for collectives, `op.mesh_rule`); (5) round each output to its dtype; (6)
+count the launches on the device's active counters.
+
+Ops with an `eager_impl` (host conversions, deallocate) bypass steps 2-6 and manage storage themselves.
+This is the simulator's per-op hot path: keep it allocation-light.
+"""
+
+from __future__ import annotations
+
+from ttfuse.errors import DeviceError, SpecError, TraceError
+from ttfuse.opdef import Group, OpDef, SimCtx, Trace, set_device_spec
+from ttfuse.sim.device import record_launches
+from ttfuse.sim.numerics import round_to_dtype
+from ttfuse.tensor import Tensor
+from ttfuse.types import BufferType, TensorSpec
+
+
+def is_tensor(v) -> bool:
+    return isinstance(v, Tensor)
+
+
+class SimTrace(Trace):
+    """Runs ops now on simulated devices."""
+
+    def process(self, op: OpDef, args: dict):
+        impl = getattr(op, "eager_impl", None)
+        if impl is not None:
+            return impl(**args)
+        device = None
+        tensors: list[tuple[str, Tensor]] = []
+        spec_args = dict(args)
+        for k, v in args.items():
+            if isinstance(v, Tensor):
+                tensors.append((k, v))
+                spec_args[k] = v.spec
+            elif isinstance(v, list | tuple) and v and any(isinstance(x, Tensor) for x in v):
+                for x in v:
+                    if isinstance(x, Tensor):
+                        tensors.append((k, x))
+                spec_args[k] = type(v)(x.spec if isinstance(x, Tensor) else x for x in v)
+        for name, t in tensors:
+            if t._shards is None:
+                raise TraceError(f"{op.qualname}: argument {name!r} is an escaped tracer: a tensor of a @ttfuse.jit trace that has ended (stored in a global, list or attribute while tracing); tracers have no values: return the tensor from the jit function and use the result")
+            if t._device is not None:
+                if t._bufs is None:
+                    raise DeviceError(f"{op.qualname}: argument {name!r} was deallocated (use after ttnn.deallocate)")
+                if device is None:
+                    device = t._device
+                elif t._device is not device and t._device.chips != device.chips:
+                    raise DeviceError(f"{op.qualname}: argument {name!r} is on device {t._device.id} but another "
+                                      f"input is on device {device.id}; move tensors to one device first")
+            elif not getattr(op, "host_ok", False):
+                raise SpecError(f"{op.qualname}: argument {name!r} is on the host; ttnn runs this op on device "
+                                f"tensors only (use ttnn.to_device or from_torch(..., device=))")
+        if device is not None:
+            device.check_open(op.qualname)
+            set_device_spec(device.spec, (device.shape.rows, device.shape.cols))
+        out_spec = op.spec_rule(**spec_args)
+        multi = isinstance(out_spec, tuple | list)
+        out_specs = list(out_spec) if multi else [out_spec]
+        for s in out_specs:
+            if not isinstance(s, TensorSpec):
+                raise TypeError(f"{op.qualname}: spec rule returned {type(s).__name__}, not TensorSpec")
+
+        # in-place ops write into an argument: its storage is reused, no new allocation
+        inplace = op.inplace
+        bufs = None
+        if device is not None and inplace is None:
+            bufs = [_allocate(device, s, op.qualname) for s in out_specs]
+
+        in_specs = {k: v for k, v in spec_args.items() if k in args and args[k] is not v}
+        chips = device.chips if device is not None else [None]
+        if getattr(op, "mesh_rule", False):
+            val_args = _values(args, None)
+            ctx = SimCtx(op, out_spec, in_specs, None, 0, device)
+            per_dev = op.sim_rule(ctx, **val_args)  # list over devices of output(s)
+        else:
+            per_dev = []
+            for i, chip in enumerate(chips):
+                val_args = _values(args, i)
+                per_dev.append(op.sim_rule(SimCtx(op, out_spec, in_specs, chip, i, device), **val_args))
+        # per_dev[i] is a tensor or a tuple/list of tensors; round once to the output dtype
+        outs_by_pos: list[list] = [[] for _ in out_specs]
+        for res in per_dev:
+            res_list = list(res) if multi else [res]
+            if len(res_list) != len(out_specs):
+                raise TypeError(f"{op.qualname}: sim rule returned {len(res_list)} outputs, spec rule {len(out_specs)}")
+            for j, (v, s) in enumerate(zip(res_list, out_specs)):
+                if tuple(v.shape) != tuple(s.shape):
+                    raise AssertionError(f"{op.qualname}: sim output {j} has shape {tuple(v.shape)}, spec {s}")
+                outs_by_pos[j].append(round_to_dtype(v, s.dtype.value))
+        if device is not None:
+            n = op.num_launches(out_specs)
+            if n:
+                record_launches(device, op.short, n)
+        if inplace is not None:
+            target = args[inplace]
+            target.spec = out_specs[0]
+            target._shards = outs_by_pos[0]
+            return target
+        results = [Tensor(s, shards, device, b) for s, shards, b in
+                   zip(out_specs, outs_by_pos, bufs if bufs is not None else [None] * len(out_specs))]
+        if not multi:
+            return results[0]
+        return type(out_spec)(results) if isinstance(out_spec, tuple) else results
+
+
+def _values(args: dict, i: int | None) -> dict:
+    """Arguments with tensors replaced by chip i's shard (or by the list of all shards when i is None)."""
+    out = {}
+    for k, v in args.items():
+        if isinstance(v, Tensor):
+            out[k] = v._shards if i is None else v._shards[i]
+        elif isinstance(v, list | tuple) and v and any(isinstance(x, Tensor) for x in v):
+            out[k] = type(v)(((x._shards if i is None else x._shards[i]) if isinstance(x, Tensor) else x) for x in v)
+        else:
+            out[k] = v
+    return out
+
+
+def _allocate(device, spec: TensorSpec, op_name: str) -> list:
+    mc = spec.memory_config
+    nbytes = spec.nbytes
+    per_core = None
+    if mc.buffer_type is BufferType.L1 and mc.is_sharded() and mc.shard_spec is not None:
+        cores = mc.shard_spec.num_cores()
+        per_core = -(-nbytes // max(cores, 1))
+    return [chip.allocate(nbytes, mc.buffer_type, op_name, per_core) for chip in device.chips]
+
+
+def allocate_spec(device, spec: TensorSpec, op_name: str) -> list:
+    """Allocate storage for `spec` on every chip of `device` (used by host->device transfers)."""
+    return _allocate(device, spec, op_name)
+
+
+HOST_GROUPS = (Group.HOST, Group.MEMORY)

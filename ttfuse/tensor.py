@@ -1,0 +1,227 @@
+"""`ttnn.Tensor`: a TensorSpec plus storage (one float32 torch tensor per chip of its mesh, or host).
+
+Concrete tensors hold `_shards` (logical-shape torch tensors already rounded to the dtype), `_device`
+(a sim MeshDevice or None on host) and `_bufs` (one Allocation per chip; None once deallocated).
+Capture's tracer subclasses Tensor and has no storage; every method here goes through OpDefs so that a
+method call on a tracer is recorded like the function call would be.
+
+Invariant: `spec.shape == shard.shape` for every shard; allocations are freed exactly once (deallocate,
+or when the Python object dies).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ttfuse.errors import DeviceError, TraceError
+from ttfuse.types import MemoryConfig, StorageType, TensorSpec
+
+
+def _ops():
+    from ttfuse import ttnn
+
+    return ttnn
+
+
+class Tensor:
+    __slots__ = ("spec", "_shards", "_device", "_bufs", "__weakref__")
+
+    def __init__(self, spec: TensorSpec, shards: list[torch.Tensor] | None, device=None, bufs=None):
+        self.spec = spec
+        self._shards = shards
+        self._device = device
+        self._bufs = bufs
+
+    # ----------------------------------------------------------------------------------- metadata (ttnn API)
+    @property
+    def shape(self):
+        return self.spec.shape
+
+    @property
+    def padded_shape(self):
+        return self.spec.padded_shape
+
+    @property
+    def logical_shape(self):
+        return self.spec.shape
+
+    @property
+    def dtype(self):
+        return self.spec.dtype
+
+    def get_dtype(self):
+        return self.spec.dtype
+
+    @property
+    def layout(self):
+        return self.spec.layout
+
+    def get_layout(self):
+        return self.spec.layout
+
+    def memory_config(self) -> MemoryConfig:
+        return self.spec.memory_config
+
+    def device(self):
+        return self._device
+
+    def storage_type(self) -> StorageType:
+        return StorageType.HOST if self._device is None else StorageType.DEVICE
+
+    def is_allocated(self) -> bool:
+        return self._device is None or self._bufs is not None
+
+    def is_sharded(self) -> bool:
+        return self.spec.memory_config.is_sharded()
+
+    def volume(self) -> int:
+        return self.spec.numel
+
+    def element_size(self) -> int:
+        return {"float32": 4, "int32": 4, "uint32": 4, "bfloat16": 2, "uint16": 2, "uint8": 1}.get(self.dtype.value, 1)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.spec.shape)
+
+    @property
+    def rank(self) -> int:
+        return len(self.spec.shape)
+
+    # ----------------------------------------------------------------------------------------- conversions
+    def to(self, device, memory_config=None):
+        return _ops().to_device(self, device, memory_config=memory_config)
+
+    def cpu(self, blocking: bool = True):
+        return _ops().from_device(self)
+
+    def to_torch(self, dtype=None, *, mesh_composer=None) -> torch.Tensor:
+        return _ops().to_torch(self, dtype, mesh_composer=mesh_composer)
+
+    def to_layout(self, layout, **kw):
+        return _ops().to_layout(self, layout, **kw)
+
+    def deallocate(self, force: bool = True) -> None:
+        _ops().deallocate(self, force=force)
+
+    def reshape(self, *shape, **kw):
+        if len(shape) == 1 and isinstance(shape[0], list | tuple):
+            shape = tuple(shape[0])
+        return _ops().reshape(self, shape, **kw)
+
+    def permute(self, *dims):
+        if len(dims) == 1 and isinstance(dims[0], list | tuple):
+            dims = tuple(dims[0])
+        return _ops().permute(self, dims)
+
+    def item(self):
+        return self.to_torch().reshape(-1)[0].item()
+
+    def __getitem__(self, key):
+        start, end, step, squeeze = _slice_bounds(self.spec.shape, key)
+        out = _ops().slice(self, start, end, step if any(s != 1 for s in step) else None)
+        return out if not squeeze else _ops().reshape(out, [d for i, d in enumerate(out.shape) if i not in squeeze])
+
+    # ------------------------------------------------------------------------------------------- operators
+    def __add__(self, other):
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(self, other)
+
+    def __sub__(self, other):
+        return _ops().subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops().rsub(self, other)
+
+    def __mul__(self, other):
+        return _ops().multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops().multiply(self, other)
+
+    def __truediv__(self, other):
+        return _ops().divide(self, other)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __neg__(self):
+        return _ops().neg(self)
+
+    def __pow__(self, exponent):
+        return _ops().pow(self, exponent)
+
+    def __gt__(self, other):
+        return _ops().gt(self, other)
+
+    def __ge__(self, other):
+        return _ops().ge(self, other)
+
+    def __lt__(self, other):
+        return _ops().lt(self, other)
+
+    def __le__(self, other):
+        return _ops().le(self, other)
+
+    # NOTE: __eq__ stays identity-based: tensors are dict keys in capture and passes; use ttnn.eq for values.
+    __hash__ = object.__hash__
+
+    def __iter__(self):
+        raise TypeError("ttnn.Tensor is not iterable; use ttnn.split / ttnn.chunk or slicing")
+
+    def __len__(self) -> int:
+        return self.spec.shape[0] if self.spec.shape else 0
+
+    def __bool__(self) -> bool:
+        if self.spec.numel != 1:
+            raise DeviceError("the truth value of a ttnn.Tensor with more than one element is ambiguous")
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __repr__(self) -> str:
+        where = "host" if self._device is None else f"device {self._device.id}"
+        state = "" if self.is_allocated() else ", deallocated"
+        return f"ttnn.Tensor({self.spec}, {where}{state})"
+
+    def __del__(self):
+        bufs = self._bufs if hasattr(self, "_bufs") else None
+        if bufs:
+            for b in bufs:
+                b.free()
+
+    # ------------------------------------------------------------------------------------ storage (internal)
+    def _check_alive(self, op_name: str, arg: str = "input_tensor") -> None:
+        if self._device is not None and self._bufs is None:
+            raise DeviceError(f"{op_name}: argument {arg!r} was deallocated (use after ttnn.deallocate)")
+
+    def _free(self) -> None:
+        if self._bufs:
+            for b in self._bufs:
+                b.free()
+        self._bufs = None
+
+
+def _slice_bounds(shape, key):
+    if not isinstance(key, tuple):
+        key = (key,)
+    if any(k is Ellipsis for k in key):
+        i = key.index(Ellipsis)
+        key = key[:i] + (slice(None),) * (len(shape) - len(key) + 1) + key[i + 1:]
+    if len(key) > len(shape):
+        raise TraceError(f"ttnn.Tensor.__getitem__: {len(key)} indices for a rank-{len(shape)} tensor")
+    start, end, step, squeeze = [], [], [], []
+    for i, d in enumerate(shape):
+        k = key[i] if i < len(key) else slice(None)
+        if isinstance(k, int):
+            k = k + d if k < 0 else k
+            start.append(k), end.append(k + 1), step.append(1), squeeze.append(i)
+        elif isinstance(k, slice):
+            s, e, st = k.indices(d)
+            start.append(s), end.append(max(e, s)), step.append(st)
+        else:
+            raise TypeError(f"ttnn.Tensor.__getitem__: unsupported index {k!r} (ints and slices only)")
+    return start, end, step, squeeze

@@ -1,0 +1,114 @@
+"""`from ttfuse import ttnn`: the ttnn API surface model code is written against.
+
+Types, configs, devices and mesh mappers are plain Python objects here; every op is an OpDef from
+ttfuse/ops, exported under its real name (`ttnn.linear`) or namespace (`ttnn.transformer.*`,
+`ttnn.experimental.*`). Calls run eagerly on the simulator unless a `@ttfuse.jit` trace is capturing.
+"""
+
+from __future__ import annotations
+
+import types as _types
+
+from ttfuse import opdef as _opdef
+from ttfuse import ops as _ops  # noqa: F401  (registers every op)
+from ttfuse.sim.executor import SimTrace as _SimTrace
+from ttfuse.ttnn import device  # noqa: F401  (ttnn.device.Arch)
+from ttfuse.configs import *  # noqa: F401,F403
+from ttfuse.configs import (  # noqa: F401
+    BlackholeComputeKernelConfig,
+    MathFidelity,
+    UnaryOpType,
+    UnaryWithParam,
+    WormholeComputeKernelConfig,
+    init_device_compute_kernel_config,
+)
+from ttfuse.ttnn.device import (  # noqa: F401
+    DispatchCoreAxis,
+    DispatchCoreConfig,
+    DispatchCoreType,
+    MeshDevice,
+    MeshShape,
+    close_device,
+    close_mesh_device,
+    open_device,
+    open_mesh_device,
+    synchronize_device,
+)
+from ttfuse.mesh import (  # noqa: F401
+    ConcatMesh2dToTensor,
+    ConcatMeshToTensor,
+    MeshMapperConfig,
+    PlacementReplicate,
+    PlacementShard,
+    ReplicateTensorToMesh,
+    ShardTensor2dMesh,
+    ShardTensorToMesh,
+    concat_mesh_to_tensor_composer,
+    create_mesh_composer,
+    create_mesh_mapper,
+    replicate_tensor_to_mesh_mapper,
+    shard_tensor_to_mesh_mapper,
+)
+from ttfuse.tensor import Tensor  # noqa: F401
+from ttfuse.types import *  # noqa: F401,F403
+from ttfuse.types import (  # noqa: F401
+    DRAM_MEMORY_CONFIG,
+    L1_BLOCK_SHARDED_MEMORY_CONFIG,
+    L1_HEIGHT_SHARDED_MEMORY_CONFIG,
+    L1_MEMORY_CONFIG,
+    L1_WIDTH_SHARDED_MEMORY_CONFIG,
+    ROW_MAJOR_LAYOUT,
+    TILE_LAYOUT,
+    BufferType,
+    CoreCoord,
+    CoreGrid,
+    CoreRange,
+    CoreRangeSet,
+    DataType,
+    Layout,
+    MemoryConfig,
+    Shape,
+    ShardOrientation,
+    ShardSpec,
+    ShardStrategy,
+    StorageType,
+    TensorMemoryLayout,
+    TensorSpec,
+    bfloat4_b,
+    bfloat8_b,
+    bfloat16,
+    float32,
+    int32,
+    num_cores_to_corerangeset,
+    uint8,
+    uint16,
+    uint32,
+)
+
+TILE_SIZE = 32
+
+transformer = _types.ModuleType("ttfuse.ttnn.transformer", "ttnn.transformer: attention and head ops")
+experimental = _types.ModuleType("ttfuse.ttnn.experimental", "ttnn.experimental: experimental ops")
+_NAMESPACES = {"transformer": transformer, "experimental": experimental}
+
+
+def _export_ops() -> None:
+    g = globals()
+    for name, op in _opdef.OPS.items():
+        if "." in name:
+            ns, short = name.split(".", 1)
+            ns_mod = _NAMESPACES.get(ns)
+            if ns_mod is None:
+                ns_mod = _NAMESPACES[ns] = _types.ModuleType(f"ttfuse.ttnn.{ns}", f"ttnn.{ns}")
+                g[ns] = ns_mod
+            setattr(ns_mod, short, op)
+        else:
+            g[name] = op
+    # non-op names an op module exports into the facade (e.g. create_sharded_memory_config)
+    for mod in _ops.MODULES:
+        for name in getattr(mod, "__ttnn_exports__", ()):
+            g[name] = getattr(mod, name)
+
+
+_export_ops()
+_opdef.set_eager_trace(_SimTrace())

@@ -1,0 +1,59 @@
+"""Device management: open/close (mesh) devices on the simulator; `ttnn.device.Arch`.
+
+`open_device(device_id=0, ..., arch=None)`: `arch` is a ttfuse extension naming the device kind
+(`wormhole_b0`, `blackhole:p150:13x10`, ...); without it `$TTFUSE_ARCH` decides (default Wormhole n150).
+"""
+
+from __future__ import annotations
+
+from ttfuse.errors import DeviceError
+from ttfuse.sim.device import Arch, MeshDevice, MeshShape, open_mesh
+
+__all__ = ["Arch", "MeshDevice", "MeshShape", "open_device", "close_device", "open_mesh_device", "close_mesh_device",
+           "synchronize_device", "DispatchCoreConfig", "DispatchCoreType", "DispatchCoreAxis"]
+
+
+class DispatchCoreType:
+    WORKER = "WORKER"
+    ETH = "ETH"
+
+
+class DispatchCoreAxis:
+    ROW = "ROW"
+    COL = "COL"
+
+
+class DispatchCoreConfig:
+    def __init__(self, type=None, axis=None):  # noqa: A002 - ttnn's keyword name
+        self.type, self.axis = type, axis
+
+
+def open_device(*, device_id: int = 0, l1_small_size: int = 0, trace_region_size: int = 0,
+                dispatch_core_config=None, worker_l1_size: int = 0, num_command_queues: int = 1,
+                arch: str | None = None) -> MeshDevice:
+    if device_id != 0:
+        raise DeviceError(f"ttnn.open_device: the simulator has one device (id 0), asked for device_id={device_id}")
+    return open_mesh(MeshShape(1, 1), arch)
+
+
+def open_mesh_device(mesh_shape: MeshShape | None = None, *, l1_small_size: int = 0, trace_region_size: int = 0,
+                     num_command_queues: int = 1, dispatch_core_config=None, offset=None, physical_device_ids=None,
+                     worker_l1_size: int = 0, arch: str | None = None) -> MeshDevice:
+    shape = mesh_shape if mesh_shape is not None else MeshShape(1, 1)
+    if not isinstance(shape, MeshShape):
+        shape = MeshShape(*shape)
+    if shape.rows < 1 or shape.cols < 1 or shape.num_devices() > 64:
+        raise DeviceError(f"ttnn.open_mesh_device: unsupported mesh shape {shape}")
+    return open_mesh(shape, arch)
+
+
+def close_device(device: MeshDevice) -> None:
+    device.is_open = False
+
+
+def close_mesh_device(mesh_device: MeshDevice) -> None:
+    mesh_device.is_open = False
+
+
+def synchronize_device(device: MeshDevice, cq_id=None, sub_device_ids=None) -> None:
+    """Eager sim ops finish when they return; nothing to wait for."""

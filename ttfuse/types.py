@@ -1,0 +1,424 @@
+"""The ttnn type surface: dtypes, layouts, memory configs, core grids, Shape and TensorSpec.
+
+Names and fields follow real ttnn (0.81.1): `ttnn.bfloat16`, `ttnn.TILE_LAYOUT`,
+`ttnn.MemoryConfig(memory_layout, buffer_type, shard_spec)`, `ttnn.CoreGrid(y=, x=)`, ...
+All value types are immutable and hashable: they go into TensorSpecs, IR attributes and cache keys.
+Every type has `to_json()` / `from_json()` through `ttfuse.types.to_json_value` for the IR round trip.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+
+from ttfuse.device import ELEMENT_BYTES, TILE, TILE_BYTES
+from ttfuse.errors import SpecError
+
+
+class DataType(enum.Enum):
+    BFLOAT16 = "bfloat16"
+    FLOAT32 = "float32"
+    UINT32 = "uint32"
+    BFLOAT8_B = "bfloat8_b"
+    BFLOAT4_B = "bfloat4_b"
+    UINT8 = "uint8"
+    UINT16 = "uint16"
+    INT32 = "int32"
+
+    def __repr__(self) -> str:
+        return f"ttnn.{self.value}"
+
+    @property
+    def is_block_float(self) -> bool:
+        return self in (DataType.BFLOAT8_B, DataType.BFLOAT4_B)
+
+    @property
+    def is_integer(self) -> bool:
+        return self in (DataType.UINT32, DataType.UINT8, DataType.UINT16, DataType.INT32)
+
+    @property
+    def short(self) -> str:
+        return _SHORT[self]
+
+
+_SHORT = {DataType.BFLOAT16: "bf16", DataType.FLOAT32: "f32", DataType.UINT32: "u32", DataType.BFLOAT8_B: "bfp8",
+          DataType.BFLOAT4_B: "bfp4", DataType.UINT8: "u8", DataType.UINT16: "u16", DataType.INT32: "i32"}
+
+bfloat16 = DataType.BFLOAT16
+float32 = DataType.FLOAT32
+uint32 = DataType.UINT32
+bfloat8_b = DataType.BFLOAT8_B
+bfloat4_b = DataType.BFLOAT4_B
+uint8 = DataType.UINT8
+uint16 = DataType.UINT16
+int32 = DataType.INT32
+
+
+class Layout(enum.Enum):
+    ROW_MAJOR = "ROW_MAJOR"
+    TILE = "TILE"
+
+    def __repr__(self) -> str:
+        return f"ttnn.{self.value}_LAYOUT"
+
+
+ROW_MAJOR_LAYOUT = Layout.ROW_MAJOR
+TILE_LAYOUT = Layout.TILE
+
+
+class BufferType(enum.Enum):
+    DRAM = "DRAM"
+    L1 = "L1"
+    SYSTEM_MEMORY = "SYSTEM_MEMORY"
+    L1_SMALL = "L1_SMALL"
+    TRACE = "TRACE"
+
+    def __repr__(self) -> str:
+        return f"ttnn.BufferType.{self.value}"
+
+
+class TensorMemoryLayout(enum.Enum):
+    INTERLEAVED = "INTERLEAVED"
+    HEIGHT_SHARDED = "HEIGHT_SHARDED"
+    WIDTH_SHARDED = "WIDTH_SHARDED"
+    BLOCK_SHARDED = "BLOCK_SHARDED"
+
+    def __repr__(self) -> str:
+        return f"ttnn.TensorMemoryLayout.{self.value}"
+
+
+class ShardOrientation(enum.Enum):
+    ROW_MAJOR = "ROW_MAJOR"
+    COL_MAJOR = "COL_MAJOR"
+
+    def __repr__(self) -> str:
+        return f"ttnn.ShardOrientation.{self.value}"
+
+
+class ShardStrategy(enum.Enum):
+    HEIGHT = "HEIGHT"
+    WIDTH = "WIDTH"
+    BLOCK = "BLOCK"
+
+    def __repr__(self) -> str:
+        return f"ttnn.ShardStrategy.{self.value}"
+
+
+class StorageType(enum.Enum):
+    HOST = "HOST"
+    DEVICE = "DEVICE"
+
+
+@dataclass(frozen=True, slots=True)
+class CoreCoord:
+    x: int
+    y: int
+
+    def __repr__(self) -> str:
+        return f"ttnn.CoreCoord({self.x}, {self.y})"
+
+
+@dataclass(frozen=True, slots=True)
+class CoreRange:
+    start: CoreCoord
+    end: CoreCoord
+
+    def __post_init__(self):
+        if self.end.x < self.start.x or self.end.y < self.start.y:
+            raise SpecError(f"ttnn.CoreRange: end {self.end} is before start {self.start}")
+
+    def num_cores(self) -> int:
+        return (self.end.x - self.start.x + 1) * (self.end.y - self.start.y + 1)
+
+    @property
+    def grid_size(self) -> CoreCoord:
+        return CoreCoord(self.end.x - self.start.x + 1, self.end.y - self.start.y + 1)
+
+    def __repr__(self) -> str:
+        return f"ttnn.CoreRange({self.start!r}, {self.end!r})"
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class CoreRangeSet:
+    ranges: tuple[CoreRange, ...]
+
+    def __init__(self, ranges=()):
+        if isinstance(ranges, CoreRange):
+            ranges = (ranges,)
+        rs = tuple(sorted(ranges, key=lambda r: (r.start.y, r.start.x, r.end.y, r.end.x)))
+        object.__setattr__(self, "ranges", rs)
+
+    def num_cores(self) -> int:
+        return sum(r.num_cores() for r in self.ranges)
+
+    def bounding_box(self) -> CoreRange:
+        return CoreRange(CoreCoord(min(r.start.x for r in self.ranges), min(r.start.y for r in self.ranges)),
+                         CoreCoord(max(r.end.x for r in self.ranges), max(r.end.y for r in self.ranges)))
+
+    def __repr__(self) -> str:
+        return f"ttnn.CoreRangeSet({{{', '.join(map(repr, self.ranges))}}})"
+
+
+@dataclass(frozen=True, slots=True)
+class CoreGrid:
+    """`ttnn.CoreGrid(y=, x=)`: keyword construction as in ttnn."""
+
+    y: int
+    x: int
+
+    def __init__(self, *, y: int, x: int):
+        object.__setattr__(self, "y", int(y))
+        object.__setattr__(self, "x", int(x))
+
+    @property
+    def num_cores(self) -> int:
+        return self.x * self.y
+
+    def __repr__(self) -> str:
+        return f"ttnn.CoreGrid(y={self.y}, x={self.x})"
+
+
+def num_cores_to_corerangeset(num_cores: int, grid: CoreCoord | tuple, row_wise: bool = True) -> CoreRangeSet:
+    gx, gy = (grid.x, grid.y) if isinstance(grid, CoreCoord) else grid
+    if num_cores > gx * gy:
+        raise SpecError(f"ttnn.num_cores_to_corerangeset: {num_cores} cores do not fit a {gx}x{gy} grid")
+    ranges = []
+    if row_wise:
+        full, rem = divmod(num_cores, gx)
+        if full:
+            ranges.append(CoreRange(CoreCoord(0, 0), CoreCoord(gx - 1, full - 1)))
+        if rem:
+            ranges.append(CoreRange(CoreCoord(0, full), CoreCoord(rem - 1, full)))
+    else:
+        full, rem = divmod(num_cores, gy)
+        if full:
+            ranges.append(CoreRange(CoreCoord(0, 0), CoreCoord(full - 1, gy - 1)))
+        if rem:
+            ranges.append(CoreRange(CoreCoord(full, 0), CoreCoord(full, rem - 1)))
+    return CoreRangeSet(ranges)
+
+
+@dataclass(frozen=True, slots=True)
+class ShardSpec:
+    """`ttnn.ShardSpec(grid, shard_shape, shard_orientation)`; fields read back as .grid/.shape/.orientation."""
+
+    grid: CoreRangeSet
+    shape: tuple[int, int]
+    orientation: ShardOrientation = ShardOrientation.ROW_MAJOR
+
+    def __init__(self, grid, shard_shape, shard_orientation=ShardOrientation.ROW_MAJOR):
+        if isinstance(grid, CoreRange):
+            grid = CoreRangeSet([grid])
+        object.__setattr__(self, "grid", grid)
+        object.__setattr__(self, "shape", tuple(int(s) for s in shard_shape))
+        object.__setattr__(self, "orientation", shard_orientation)
+
+    def num_cores(self) -> int:
+        return self.grid.num_cores()
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryConfig:
+    memory_layout: TensorMemoryLayout = TensorMemoryLayout.INTERLEAVED
+    buffer_type: BufferType = BufferType.DRAM
+    shard_spec: ShardSpec | None = None
+
+    def is_sharded(self) -> bool:
+        return self.memory_layout is not TensorMemoryLayout.INTERLEAVED
+
+    @property
+    def short(self) -> str:
+        s = "L1" if self.buffer_type is BufferType.L1 else "DRAM" if self.buffer_type is BufferType.DRAM else self.buffer_type.value
+        if self.is_sharded():
+            s += "/" + self.memory_layout.value.split("_")[0].lower()
+            if self.shard_spec is not None:
+                bb = self.shard_spec.grid.bounding_box().grid_size
+                s += f"[{bb.x}x{bb.y}:{self.shard_spec.shape[0]}x{self.shard_spec.shape[1]}]"
+        return s
+
+    def __repr__(self) -> str:
+        if self == DRAM_MEMORY_CONFIG:
+            return "ttnn.DRAM_MEMORY_CONFIG"
+        if self == L1_MEMORY_CONFIG:
+            return "ttnn.L1_MEMORY_CONFIG"
+        return f"ttnn.MemoryConfig({self.memory_layout!r}, {self.buffer_type!r}, {self.shard_spec!r})"
+
+
+DRAM_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.DRAM)
+L1_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.L1)
+L1_BLOCK_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.BLOCK_SHARDED, BufferType.L1)
+L1_HEIGHT_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.HEIGHT_SHARDED, BufferType.L1)
+L1_WIDTH_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.WIDTH_SHARDED, BufferType.L1)
+
+
+class Shape(tuple):
+    """`ttnn.Shape`: a tuple of ints with `.rank`; compares equal to lists and tuples of the same ints."""
+
+    __slots__ = ()
+
+    def __new__(cls, dims=()):
+        return tuple.__new__(cls, (int(d) for d in dims))
+
+    @property
+    def rank(self) -> int:
+        return len(self)
+
+    def __eq__(self, other):
+        if isinstance(other, list):
+            other = tuple(other)
+        return tuple.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = tuple.__hash__
+
+    def __getitem__(self, i):
+        r = tuple.__getitem__(self, i)
+        return Shape(r) if isinstance(i, slice) else r
+
+    def __repr__(self) -> str:
+        return f"Shape([{', '.join(map(str, self))}])"
+
+    def volume(self) -> int:
+        return math.prod(self)
+
+
+def round_up(v: int, m: int) -> int:
+    return -(-v // m) * m
+
+
+def padded_shape_of(shape: tuple, layout: Layout) -> Shape:
+    """TILE layout pads the last two dims to multiples of 32; rank-1 tensors are one row of tiles."""
+    if layout is not Layout.TILE or not shape:
+        return Shape(shape)
+    if len(shape) == 1:
+        return Shape((round_up(shape[0], TILE),))
+    return Shape((*shape[:-2], round_up(shape[-2], TILE), round_up(shape[-1], TILE)))
+
+
+@dataclass(frozen=True, slots=True)
+class TensorSpec:
+    """The static description of a tensor value: every IR value carries one (immutable, hashable).
+
+    `shape` is the logical shape (per device for mesh tensors); `padded_shape` derives from the layout.
+    """
+
+    shape: Shape
+    dtype: DataType
+    layout: Layout = Layout.TILE
+    memory_config: MemoryConfig = DRAM_MEMORY_CONFIG
+    _padded: Shape = field(default=None, compare=False, hash=False, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self):
+        if not isinstance(self.shape, Shape):
+            object.__setattr__(self, "shape", Shape(self.shape))
+        object.__setattr__(self, "_padded", padded_shape_of(self.shape, self.layout))
+
+    @property
+    def padded_shape(self) -> Shape:
+        return self._padded
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the tensor occupies on device (padded tiles for TILE, packed rows for ROW_MAJOR)."""
+        return tensor_bytes(self.shape, self.dtype, self.layout)
+
+    @property
+    def buffer_type(self) -> BufferType:
+        return self.memory_config.buffer_type
+
+    def replace(self, **kw) -> TensorSpec:
+        d = {"shape": self.shape, "dtype": self.dtype, "layout": self.layout, "memory_config": self.memory_config}
+        d.update(kw)
+        return TensorSpec(**d)
+
+    def __str__(self) -> str:
+        lay = "" if self.layout is Layout.TILE else "rm"
+        return f"{self.dtype.short}[{','.join(map(str, self.shape))}]{lay}@{self.memory_config.short}"
+
+
+def tensor_bytes(shape: tuple, dtype: DataType, layout: Layout) -> int:
+    if layout is Layout.TILE:
+        p = padded_shape_of(shape, layout)
+        h = p[-2] if len(p) >= 2 else TILE
+        tiles = math.prod(p[:-2]) * (h // TILE) * (p[-1] // TILE) if p else 1
+        return tiles * TILE_BYTES[dtype.value]
+    return math.prod(shape) * ELEMENT_BYTES[dtype.value]
+
+
+# --------------------------------------------------------------------------------------------- JSON round trip
+_ENUMS = {c.__name__: c for c in (DataType, Layout, BufferType, TensorMemoryLayout, ShardOrientation, ShardStrategy)}
+
+
+def to_json_value(v):
+    """Encode a static value (enums, configs, coords, specs, tuples) as JSON data; inverse `from_json_value`."""
+    from ttfuse import configs  # late import: configs imports this module
+
+    if v is None or isinstance(v, bool | int | float | str):
+        if isinstance(v, float) and not math.isfinite(v):
+            return {"$float": repr(v)}
+        return v
+    if isinstance(v, enum.Enum):
+        return {"$enum": type(v).__name__, "v": v.name}
+    if isinstance(v, tuple | list):
+        return {"$" + type(v).__name__ if type(v) in (tuple, list, Shape) else "$tuple": [to_json_value(x) for x in v]}
+    if isinstance(v, dict):
+        return {"$dict": [[to_json_value(k), to_json_value(x)] for k, x in v.items()]}
+    name = type(v).__name__
+    if name in _DATACLASSES or name in configs.CONFIG_CLASSES:
+        fields = {f: to_json_value(getattr(v, f)) for f in _fields_of(v)}
+        return {"$obj": name, "f": fields}
+    raise TypeError(f"cannot encode {type(v).__name__} value {v!r} as JSON")
+
+
+def from_json_value(d):
+    from ttfuse import configs
+
+    if not isinstance(d, dict):
+        return d
+    if "$float" in d:
+        return float(d["$float"])
+    if "$enum" in d:
+        return _ENUMS.get(d["$enum"], configs.CONFIG_ENUMS.get(d["$enum"]))[d["v"]]
+    if "$tuple" in d:
+        return tuple(from_json_value(x) for x in d["$tuple"])
+    if "$Shape" in d:
+        return Shape(d["$Shape"])
+    if "$list" in d:
+        return [from_json_value(x) for x in d["$list"]]
+    if "$dict" in d:
+        return {from_json_value(k): from_json_value(x) for k, x in d["$dict"]}
+    if "$obj" in d:
+        cls = _DATACLASSES.get(d["$obj"]) or configs.CONFIG_CLASSES[d["$obj"]]
+        kw = {k: from_json_value(x) for k, x in d["f"].items()}
+        return _construct(cls, kw)
+    raise ValueError(f"bad JSON value {d!r}")
+
+
+def _fields_of(v) -> list[str]:
+    if isinstance(v, TensorSpec):
+        return ["shape", "dtype", "layout", "memory_config"]
+    if isinstance(v, ShardSpec):
+        return ["grid", "shape", "orientation"]
+    return [f for f in v.__dataclass_fields__ if not f.startswith("_")]
+
+
+def _construct(cls, kw):
+    if cls is ShardSpec:
+        return ShardSpec(kw["grid"], kw["shape"], kw["orientation"])
+    if cls is CoreRangeSet:
+        return CoreRangeSet(kw["ranges"])
+    return cls(**kw)
+
+
+_DATACLASSES = {c.__name__: c for c in (CoreCoord, CoreRange, CoreRangeSet, CoreGrid, ShardSpec, MemoryConfig, TensorSpec)}
