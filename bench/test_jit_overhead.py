@@ -53,7 +53,7 @@ def _tensors(device, *shapes):
     ]
 
 
-def _alternating(a, b, rounds: int = 200, number: int = 5, clock=time.perf_counter) -> tuple[float, float]:
+def _alternating(a, b, rounds: int = 500, number: int = 4, clock=time.perf_counter) -> tuple[float, float]:
     """(median a, median b) per call, timed in alternating batches (a b, then b a, ...) so that drift and the
     position of a batch within a round cancel out."""
     ta, tb = [], []
@@ -81,7 +81,7 @@ def test_cache_hit_overhead(benchmark, target):
         # CPU time of this thread: on a shared machine, wall time is mostly waiting for a core
         c_jit, c_gen = _alternating(call_jit, call_gen, clock=time.thread_time)
         c_a, c_b = _alternating(call_gen, call_gen, clock=time.thread_time)  # calibration: same fn both sides
-        t_eager = median_time(lambda: five_ops(x, y), repeat=15, number=20)
+        t_eager, _ = _alternating(lambda: five_ops(x, y), call_jit, rounds=100)
         overhead = (t_jit - t_gen) * 1e6
 
         # the wrapper alone: the entry's generated function replaced by a stub returning its outputs

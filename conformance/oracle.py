@@ -15,6 +15,21 @@ Commands:
             -> {"results": [array], "ttnn_version": str}. Each x goes through
             ttnn.Tensor(x, dtype[, layout]) and back: float dtypes via ttnn.to_dtype(t, float32)
             (float32 array), integer dtypes via to_numpy() (int64 array).
+  api       {"names": ["ttnn.linear", "ttnn.UnaryOpType.SILU", ...]} -> {"results": {name: description}}:
+            exists (else `missing`: where resolution stopped), kind (operation, function, class, enum,
+            enum_value, module, value), and for callables the signatures (one parameter list per overload,
+            read from nanobind's __nb_signature__ or inspect) and the names documented in the docstring;
+            enum members, class attributes (ttnn_introspect.describe).
+  resolve   {"names": [...], "expressions": [source text]} -> {"results": {name: {"exists", "missing", "kind",
+            and for callables "params" (names over all overloads), "var_keyword", "doc_params"}},
+            "expressions": [{"ok", "error", "type"}]}: each expression (a static call such as
+            `ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi2)`) is evaluated with the real
+            ttnn (builtins float/int/tuple/list only).
+  configs   {"objects": [{"class": "SDPAProgramConfig", "value": ttfuse to_json_value data}],
+             "classes": [class names]} -> {"results": [{"ok", "error", "fields"}], "schemas": {class: schema}}:
+            each object is constructed as the real class from its field values (grids as CoreCoord, enums and
+            UnaryWithParam as real ones) and every field of the real object is read back in the same vocabulary;
+            a schema is the real constructor's parameters (with defaults) and its data properties.
 
 To add a command: write ``def cmd_<name>(request: dict) -> dict`` and add it to ``COMMANDS``.
 Import ttnn inside the command (through `_ttnn()`), so ``--list`` and errors stay cheap.
@@ -93,8 +108,101 @@ def cmd_formats(request: dict) -> dict:
     return {"results": results, "ttnn_version": _ttnn_version()}
 
 
+def cmd_api(request: dict) -> dict:
+    """Describe qualified ttnn names: existence, kind, signatures, documented parameters, enum members."""
+    from ttnn_introspect import describe
+
+    ttnn = _ttnn(request.get("arch"))
+    with_sigs = request.get("signatures", True)
+    results = {name: describe(ttnn, name, with_signatures=with_sigs) for name in request["names"]}
+    return {"results": results, "ttnn_version": _ttnn_version()}
+
+
+def cmd_resolve(request: dict) -> dict:
+    """Resolve `ttnn.a.b` attribute chains against the real module; evaluate static ttnn expressions."""
+    from ttnn_introspect import describe
+
+    ttnn = _ttnn(request.get("arch"))
+    results = {}
+    for name in request.get("names", []):
+        d = describe(ttnn, name)
+        r = {k: d[k] for k in ("exists", "missing", "kind") if k in d}
+        if "signatures" in d:
+            params = [p for s in d["signatures"] for p in s["params"]]
+            r["params"] = sorted(
+                {p["name"] for p in params if p["kind"] not in ("var_positional", "var_keyword")}
+            )
+            r["var_keyword"] = any(p["kind"] == "var_keyword" for p in params)
+            r["signature_readable"] = bool(d["signatures"])
+            r["doc_params"] = d.get("doc_params", [])
+        results[name] = r
+    expressions = []
+    namespace = {"ttnn": ttnn, "__builtins__": {"float": float, "int": int, "tuple": tuple, "list": list}}
+    for text in request.get("expressions", []):
+        try:
+            v = eval(text, dict(namespace))  # noqa: S307 - static config literals from generated source
+            expressions.append({"ok": True, "error": None, "type": type(v).__name__})
+        except Exception as e:  # noqa: BLE001 - reported per expression
+            err = f"{type(e).__name__}: {e}".strip()[:1500]
+            expressions.append({"ok": False, "error": err, "type": None, **_call_diagnosis(ttnn, text)})
+    return {"results": results, "expressions": expressions, "ttnn_version": _ttnn_version()}
+
+
+def _call_diagnosis(ttnn, text: str) -> dict:
+    """For a failed `ttnn.X(..., kw=...)`: the required parameters it lacks and the keywords X does not take
+    (against the overload with the same positional arity that fits best)."""
+    import ast
+
+    from ttnn_introspect import resolve, signatures
+
+    try:
+        call = ast.parse(text, mode="eval").body
+        obj, missing = resolve(ttnn, ast.unparse(call.func))
+    except Exception:  # noqa: BLE001 - no diagnosis for odd text
+        return {}
+    if not isinstance(call, ast.Call) or missing is not None:
+        return {}
+    sigs, _ = signatures(obj)
+    kws = {k.arg for k in call.keywords if k.arg}
+    best = None
+    for s in sigs:
+        params = s["params"]
+        named = [p for p in params if p["kind"] != "positional_only"]
+        pos = params[: len(call.args)]
+        rest = [p for p in params[len(pos) :] if p["kind"] not in ("var_positional", "var_keyword")]
+        lacking = [p["name"] for p in rest if not p["has_default"] and p["name"] not in kws]
+        unknown = sorted(kws - {p["name"] for p in named})
+        score = len(lacking) + len(unknown)
+        if best is None or score < best[0]:
+            best = (score, lacking, unknown)
+    if best is None:
+        return {}
+    return {"missing_required": best[1], "unknown_keywords": best[2]}
+
+
+def cmd_configs(request: dict) -> dict:
+    """Construct real ttnn config objects from ttfuse field data and read every field back."""
+    from ttnn_introspect import build_object, class_schema, read_fields
+
+    ttnn = _ttnn(request.get("arch"))
+    results = []
+    for item in request.get("objects", []):
+        value = item["value"]
+        try:
+            obj = build_object(ttnn, value["$obj"], value["f"])
+        except Exception as e:  # noqa: BLE001 - reported per object: the real class rejected the values
+            results.append({"ok": False, "error": f"{type(e).__name__}: {e}".strip()[:2000], "fields": {}})
+            continue
+        results.append({"ok": True, "error": None, "fields": read_fields(obj), "type": type(obj).__name__})
+    schemas = {name: class_schema(ttnn, name) for name in request.get("classes", [])}
+    return {"results": results, "schemas": schemas, "ttnn_version": _ttnn_version()}
+
+
 COMMANDS: dict[str, Callable[[dict], dict]] = {
     "formats": cmd_formats,
+    "api": cmd_api,
+    "resolve": cmd_resolve,
+    "configs": cmd_configs,
 }
 
 

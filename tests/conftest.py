@@ -1,10 +1,17 @@
-"""Shared fixtures: a fresh simulated device per test, seeded torch, tolerance helpers."""
+"""Shared fixtures: a fresh simulated device per test, seeded torch, a private compile-cache directory."""
+
+import os
+import tempfile
 
 import pytest
 import torch
 
 from ttfuse import ttnn
 from ttfuse.testing import pcc  # noqa: F401  (re-exported for tests)
+
+
+# NOTE: set before any test imports ttfuse.cache, so no test ever writes to the user's ~/.cache/ttfuse.
+os.environ.setdefault("TTFUSE_CACHE_DIR", tempfile.mkdtemp(prefix="ttfuse-test-cache-"))
 
 
 @pytest.fixture

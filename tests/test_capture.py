@@ -339,3 +339,22 @@ def test_trace_state_is_restored_after_errors(device):
         trace(lambda x: bool(x), (dev_t(device),), {})
     assert (len(opdef._state.stack), opdef.current_device_spec()) == before
     assert ttnn.to_torch(ttnn.relu(dev_t(device))).shape == (32, 64)  # eager works again
+
+
+def test_device_arguments_become_markers(device):
+    from ttfuse.ir import DeviceArg
+
+    g = trace(
+        lambda x: ttnn.add(x, ttnn.ones((32, 64), layout=ttnn.TILE_LAYOUT, device=x.device())),
+        (dev_t(device),),
+        {},
+    )
+    assert g.nodes[0].op == "ones" and g.nodes[0].attr("device") == DeviceArg()
+    other = ttnn.open_device(device_id=0)
+    with pytest.raises(TraceError, match="a compiled function runs on the device of its inputs"):
+        trace(
+            lambda x: ttnn.add(x, ttnn.ones((32, 64), layout=ttnn.TILE_LAYOUT, device=other)),
+            (dev_t(device),),
+            {},
+        )
+    ttnn.close_device(other)

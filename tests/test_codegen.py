@@ -113,7 +113,7 @@ def test_literals_inline_and_globals_for_other_objects(device):
     mlp = ttfuse.jit(G.mlp_block).lower(*_cases(device)["mlp_block"][1]).source
     assert (
         "compute_kernel_config=ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4, "
-        "math_approx_mode=True, fp32_dest_acc_en=True"
+        "fp32_dest_acc_en=True))"
     ) in mlp
 
 

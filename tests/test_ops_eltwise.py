@@ -11,13 +11,13 @@ import time
 import pytest
 import torch
 import torch.nn.functional as F
-from ttfuse.testing import pcc
 
 import ttfuse
 from ttfuse import ttnn
 from ttfuse.errors import DeviceError, SpecError
 from ttfuse.opdef import CostCtx
 from ttfuse.sim.numerics import round_to_dtype
+from ttfuse.testing import pcc
 
 U = ttnn.UnaryOpType
 

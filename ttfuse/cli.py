@@ -6,7 +6,7 @@
     ttfuse cache clear [--older-than 7d]            remove entries (all, or not touched for a while)
     ttfuse cache path                               print the cache root
     ttfuse explain MODULE:FUNC --args SPEC...       IR before/after each pass, generated code, cost report
-    ttfuse bench [ARGS...]                          run the benchmark harness (bench/harness.py)
+    ttfuse bench [--quick|--full] [--case NAME]...  the benchmark sweep JIT vs eager (bench/harness.py; --help)
 
 A SPEC is an abstract tensor, written like the IR prints it (`parse_spec`): `bf16[32,1024]`,
 `bfp8[1,128,128]@L1`, `f32[4,64]rm`, `bf16[256,1024]@L1/height[8x8:32x1024]`.
@@ -508,10 +508,15 @@ def _bench_main() -> Any:
     return getattr(mod, "main", None)
 
 
-@main.command("bench", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(
+    "bench",
+    add_help_option=False,  # `ttfuse bench --help` is the harness's own help
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench(args: tuple[str, ...]) -> None:
-    """Run the benchmark harness (bench/harness.py) with ARGS."""
+    """Run the benchmark sweep JIT vs eager (bench/harness.py:main) with ARGS: [--quick|--full] [--case NAME]...
+    [--arch KIND]... [--size N]... [--compare OLD.json] [--list]; `ttfuse bench --help` lists them all."""
     entry = _bench_main()
     if entry is None:
         _fail("bench: not available yet (bench/harness.py is missing)", code=2)

@@ -32,7 +32,7 @@ import linecache
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import Any
 
 from ttfuse.errors import CodegenError, format_frame
@@ -150,11 +150,19 @@ class _Gen:
     def _dataclass_lit(self, v: Any, node: Node) -> str | None:
         """`ttnn.Cls(field=..., ...)` for config/type dataclasses of the facade (positional for ShardSpec,
         whose constructor names differ from its fields); None when a field has no literal form."""
-        names = [f.name for f in fields(v) if not f.name.startswith("_")]
+        positional = type(v).__name__ == "ShardSpec"
+        names = []
+        for f in fields(v):
+            if f.name.startswith("_"):
+                continue
+            # fields at their default are left out (readability); the round-trip check guards the result
+            if not positional and f.default is not MISSING and _is_default(getattr(v, f.name), f.default):
+                continue
+            names.append(f.name)
         parts = [self.lit(getattr(v, n), node, allow_const=False) for n in names]
         if any(p is None for p in parts):
             return None
-        if type(v).__name__ == "ShardSpec":
+        if positional:
             return "ttnn.ShardSpec(" + ", ".join(parts) + ")"
         return f"ttnn.{type(v).__name__}(" + ", ".join(f"{n}={p}" for n, p in zip(names, parts)) + ")"
 

@@ -4,6 +4,9 @@ Field names and defaults follow real ttnn 0.81.1 (ref/ttnn.md s3); constructors 
 ttnn's nanobind bindings. All configs are frozen dataclasses: hashable, usable in IR attributes and cache
 keys, and round-trippable through `ttfuse.types.to_json_value`. Validation of a config against an
 op's shapes lives with the op (ttfuse/ops), not here.
+Conformance: tests/conformance constructs every config the selection pass produces as the real ttnn class and
+compares each field, and compares the field names and defaults of each class here with the real one; a field
+ttnn adds goes at the end of its class with ttnn's default. `__all__` is what the facade exports (ttnn names only).
 """
 
 from __future__ import annotations
@@ -11,15 +14,41 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, fields
 
+from ttfuse.types import CoreRangeSet
+
+__all__ = [
+    "MathFidelity", "ThrottleLevel", "UnaryOpType", "UnaryWithParam", "WormholeComputeKernelConfig",
+    "DeviceComputeKernelConfig", "init_device_compute_kernel_config",
+    "MatmulMultiCoreReuseMultiCastProgramConfig", "MatmulMultiCoreReuseMultiCast1DProgramConfig",
+    "MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig", "MatmulMultiCoreReuseProgramConfig",
+    "MinimalMatmulConfig", "SDPAProgramConfig", "LayerNormDefaultProgramConfig",
+    "LayerNormShardedMultiCoreProgramConfig", "SoftmaxDefaultProgramConfig", "SoftmaxShardedMultiCoreProgramConfig",
+]  # fmt: skip
+
 
 class MathFidelity(enum.Enum):
     LoFi = 0
     HiFi2 = 2
     HiFi3 = 3
     HiFi4 = 4
+    Invalid = 255  # ttnn: "not set", the op's own default fidelity applies
 
     def __repr__(self) -> str:
         return f"ttnn.MathFidelity.{self.name}"
+
+
+class ThrottleLevel(enum.IntEnum):
+    """`ttnn.ThrottleLevel` of a compute kernel config (an int enum: 0 = no throttling, as ttnn's values)."""
+
+    NO_THROTTLE = 0
+    LEVEL_1 = 1
+    LEVEL_2 = 2
+    LEVEL_3 = 3
+    LEVEL_4 = 4
+    LEVEL_5 = 5
+
+    def __repr__(self) -> str:
+        return f"ttnn.ThrottleLevel.{self.name}"
 
 
 class UnaryOpType(enum.Enum):
@@ -55,12 +84,16 @@ class UnaryOpType(enum.Enum):
 
 @dataclass(frozen=True)
 class UnaryWithParam:
-    """`ttnn.UnaryWithParam(op_type, param)`: a fused activation with optional float parameter(s)."""
+    """`ttnn.UnaryWithParam(op_type[, p1[, p2]])`: a fused activation with optional float parameter(s).
+
+    ttnn's constructor is positional-only; ttfuse also takes `param=[p1, p2]` / `params=` (the IR JSON round trip
+    builds it by field name). The repr is ttnn's call form: parameters positional.
+    """
 
     op_type: UnaryOpType
     params: tuple[float, ...] = ()
 
-    def __init__(self, op_type: UnaryOpType, param=None, params=None):
+    def __init__(self, op_type: UnaryOpType, param=None, *more, params=None):
         object.__setattr__(self, "op_type", op_type)
         if params is not None:
             ps = tuple(float(p) for p in params)
@@ -70,13 +103,10 @@ class UnaryWithParam:
             ps = tuple(float(p) for p in param)
         else:
             ps = (float(param),)
-        object.__setattr__(self, "params", ps)
+        object.__setattr__(self, "params", ps + tuple(float(p) for p in more))
 
     def __repr__(self) -> str:
-        if self.params:
-            p = self.params[0] if len(self.params) == 1 else list(self.params)
-            return f"ttnn.UnaryWithParam({self.op_type!r}, {p!r})"
-        return f"ttnn.UnaryWithParam({self.op_type!r})"
+        return f"ttnn.UnaryWithParam({', '.join([repr(self.op_type), *map(repr, self.params)])})"
 
 
 def _kw_dataclass(cls):
@@ -90,22 +120,37 @@ class WormholeComputeKernelConfig:
     fp32_dest_acc_en: bool = False
     packer_l1_acc: bool = False
     dst_full_sync_en: bool = False
-    throttle_level: int = 0
+    throttle_level: ThrottleLevel = ThrottleLevel.NO_THROTTLE
 
 
-BlackholeComputeKernelConfig = WormholeComputeKernelConfig
+BlackholeComputeKernelConfig = (
+    WormholeComputeKernelConfig  # NOTE: not in ttnn 0.81.1 (conformance/FINDINGS.md)
+)
 DeviceComputeKernelConfig = WormholeComputeKernelConfig
 
 
-def init_device_compute_kernel_config(arch=None, config=None, *, math_fidelity=MathFidelity.LoFi,
-                                      math_approx_mode=True, fp32_dest_acc_en=False, packer_l1_acc=False,
-                                      dst_full_sync_en=False, throttle_level=0) -> WormholeComputeKernelConfig:
-    """`ttnn.init_device_compute_kernel_config`: `config` wins when given, else the keyword values."""
-    if config is not None:
-        return config
-    return WormholeComputeKernelConfig(math_fidelity=math_fidelity, math_approx_mode=math_approx_mode,
-                                       fp32_dest_acc_en=fp32_dest_acc_en, packer_l1_acc=packer_l1_acc,
-                                       dst_full_sync_en=dst_full_sync_en, throttle_level=throttle_level)
+def init_device_compute_kernel_config(
+    arch=None,
+    device_kernel_config=None,
+    *,
+    math_fidelity=MathFidelity.LoFi,
+    math_approx_mode=True,
+    fp32_dest_acc_en=False,
+    packer_l1_acc=False,
+    dst_full_sync_en=False,
+    throttle_level=ThrottleLevel.NO_THROTTLE,
+) -> WormholeComputeKernelConfig:
+    """`ttnn.init_device_compute_kernel_config`: `device_kernel_config` wins when given, else the keyword values."""
+    if device_kernel_config is not None:
+        return device_kernel_config
+    return WormholeComputeKernelConfig(
+        math_fidelity=math_fidelity,
+        math_approx_mode=math_approx_mode,
+        fp32_dest_acc_en=fp32_dest_acc_en,
+        packer_l1_acc=packer_l1_acc,
+        dst_full_sync_en=dst_full_sync_en,
+        throttle_level=throttle_level,
+    )
 
 
 @_kw_dataclass
@@ -118,14 +163,16 @@ class MatmulMultiCoreReuseMultiCastProgramConfig:
     out_subblock_w: int
     per_core_M: int
     per_core_N: int
-    out_block_h: int | None = None
-    out_block_w: int | None = None
+    out_block_h: int | None = None  # None: per_core_M (filled in, as ttnn does)
+    out_block_w: int | None = None  # None: per_core_N
     transpose_mcast: bool = False
     fused_activation: UnaryWithParam | None = None
     fuse_batch: bool = True
+    allowed_worker_cores: CoreRangeSet | None = None
 
     def __post_init__(self):
         _grid_tuple(self)
+        _out_block_default(self)
 
 
 @_kw_dataclass
@@ -138,17 +185,21 @@ class MatmulMultiCoreReuseMultiCast1DProgramConfig:
     out_subblock_w: int
     per_core_M: int
     per_core_N: int
-    out_block_h: int | None = None
-    out_block_w: int | None = None
+    out_block_h: int | None = None  # None: per_core_M (filled in, as ttnn does)
+    out_block_w: int | None = None  # None: per_core_N
     fuse_batch: bool = True
     fused_activation: UnaryWithParam | None = None
     mcast_in0: bool = True
     gather_in0: bool = False
     num_global_cb_receivers: int = 1
     untilize_out: bool = False
+    hop_cores: CoreRangeSet = CoreRangeSet()
+    allowed_worker_cores: CoreRangeSet | None = None
+    stream_in1: bool = False
 
     def __post_init__(self):
         _grid_tuple(self)
+        _out_block_default(self)
 
 
 @_kw_dataclass
@@ -157,6 +208,7 @@ class MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig:
     per_core_M: int
     per_core_N: int
     fused_activation: UnaryWithParam | None = None
+    num_workers_per_dram_bank: int = 1
 
 
 @_kw_dataclass
@@ -169,6 +221,7 @@ class MatmulMultiCoreReuseProgramConfig:
     out_subblock_w: int
     per_core_M: int
     per_core_N: int
+    allowed_worker_cores: CoreRangeSet | None = None
 
     def __post_init__(self):
         _grid_tuple(self)
@@ -176,12 +229,14 @@ class MatmulMultiCoreReuseProgramConfig:
 
 @_kw_dataclass
 class MinimalMatmulConfig:
-    M_block_size: int
-    K_block_size: int
-    N_block_size: int
-    subblock_h: int
-    subblock_w: int
-    compute_with_storage_grid_size: tuple[int, int]
+    """ttnn defaults every field to 1 (grid 1x1): `ttnn.MinimalMatmulConfig()` is valid."""
+
+    M_block_size: int = 1
+    K_block_size: int = 1
+    N_block_size: int = 1
+    subblock_h: int = 1
+    subblock_w: int = 1
+    compute_with_storage_grid_size: tuple[int, int] = (1, 1)
 
     def __post_init__(self):
         _grid_tuple(self)
@@ -195,6 +250,9 @@ class SDPAProgramConfig:
     sub_core_grids: object = None
     exp_approx_mode: bool | None = None
     max_cores_per_head_batch: int = 16
+    max_k_splits: int = 1
+    matmul_math_fidelity: MathFidelity | None = None
+    segmented_accumulation: bool = False
 
     def __post_init__(self):
         _grid_tuple(self)
@@ -202,7 +260,9 @@ class SDPAProgramConfig:
 
 @_kw_dataclass
 class LayerNormDefaultProgramConfig:
-    pass
+    legacy_reduction: bool = False
+    legacy_rsqrt: bool = False
+    use_welford: bool = False
 
 
 @_kw_dataclass
@@ -212,6 +272,9 @@ class LayerNormShardedMultiCoreProgramConfig:
     block_h: int
     block_w: int
     inplace: bool = False
+    legacy_reduction: bool = False
+    legacy_rsqrt: bool = False
+    use_welford: bool = False
 
     def __post_init__(self):
         _grid_tuple(self)
@@ -233,6 +296,14 @@ class SoftmaxShardedMultiCoreProgramConfig:
         _grid_tuple(self)
 
 
+def _out_block_default(cfg) -> None:
+    """ttnn's constructor stores out_block_h/w = per_core_M/N when not given (read back from ttnn 0.81.1)."""
+    if cfg.out_block_h is None:
+        object.__setattr__(cfg, "out_block_h", cfg.per_core_M)
+    if cfg.out_block_w is None:
+        object.__setattr__(cfg, "out_block_w", cfg.per_core_N)
+
+
 def _grid_tuple(cfg) -> None:
     """Accept CoreCoord or (x, y) for compute_with_storage_grid_size; store (x, y)."""
     g = cfg.compute_with_storage_grid_size
@@ -242,14 +313,28 @@ def _grid_tuple(cfg) -> None:
         object.__setattr__(cfg, "compute_with_storage_grid_size", (int(g[0]), int(g[1])))
 
 
-MATMUL_PROGRAM_CONFIGS = (MatmulMultiCoreReuseMultiCastProgramConfig, MatmulMultiCoreReuseMultiCast1DProgramConfig,
-                          MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig, MatmulMultiCoreReuseProgramConfig)
+MATMUL_PROGRAM_CONFIGS = (
+    MatmulMultiCoreReuseMultiCastProgramConfig,
+    MatmulMultiCoreReuseMultiCast1DProgramConfig,
+    MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig,
+    MatmulMultiCoreReuseProgramConfig,
+)
 
-CONFIG_CLASSES = {c.__name__: c for c in (
-    UnaryWithParam, WormholeComputeKernelConfig, *MATMUL_PROGRAM_CONFIGS, MinimalMatmulConfig, SDPAProgramConfig,
-    LayerNormDefaultProgramConfig, LayerNormShardedMultiCoreProgramConfig, SoftmaxDefaultProgramConfig,
-    SoftmaxShardedMultiCoreProgramConfig)}
-CONFIG_ENUMS = {"MathFidelity": MathFidelity, "UnaryOpType": UnaryOpType}
+CONFIG_CLASSES = {
+    c.__name__: c
+    for c in (
+        UnaryWithParam,
+        WormholeComputeKernelConfig,
+        *MATMUL_PROGRAM_CONFIGS,
+        MinimalMatmulConfig,
+        SDPAProgramConfig,
+        LayerNormDefaultProgramConfig,
+        LayerNormShardedMultiCoreProgramConfig,
+        SoftmaxDefaultProgramConfig,
+        SoftmaxShardedMultiCoreProgramConfig,
+    )
+}
+CONFIG_ENUMS = {"MathFidelity": MathFidelity, "UnaryOpType": UnaryOpType, "ThrottleLevel": ThrottleLevel}
 
 
 def config_fields(cfg) -> dict:

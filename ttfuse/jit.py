@@ -18,7 +18,10 @@ Options (also stored in `PassContext.options` for passes): `max_grid=(x_end, y_e
 names prefixed '-' are disabled; [] runs none), `backend` ('sim' | 'ttnn', default $TTFUSE_BACKEND or sim),
 `debug` (True = debug level 3 while compiling, or a level 0-4), `compile_only` (a call returns the Lowered
 artifact), `fallback` (run eagerly when tracing/compiling fails; `fallback_used`, a warning once),
-`graph_capture` (accepted for ttnn-jit compatibility; ttfuse always captures through the facade).
+`graph_capture` (accepted for ttnn-jit compatibility; ttfuse always captures through the facade),
+`l1_budget` (bytes of L1 per chip the chunk and place_memory passes may fill with tensors; default: the
+device's L1 minus the circular-buffer reserve). `TTFUSE_DISABLE_PASSES=a,b` disables passes by name.
+The IR is verified after passes on every compile, and after each pass with TTFUSE_DEBUG>=1 or TTFUSE_VERIFY=1.
 
 Invariants: static arguments are hashable and treated as immutable (a method's `self` and the function's
 globals are read at trace time; mutating them later does not retrace). The hit path allocates two lists and
@@ -47,15 +50,17 @@ from ttfuse.errors import TtfuseError
 from ttfuse.flags import dlog, flags, get_flag, logger
 from ttfuse.ir import Graph
 from ttfuse.opdef import _state
+from ttfuse.passes.cost import CostComparison
+from ttfuse.passes.cost import compare as cost_compare
 from ttfuse.passes.pipeline import (
     PIPELINE,
     PIPELINE_VERSION,
-    CostReport,
     PassContext,
     PassRecord,
-    cost_report,
+    env_disabled_passes,
     run_pipeline,
 )
+from ttfuse.passes.select import program_configs
 from ttfuse.tensor import Tensor
 from ttfuse.types import MemoryConfig, TensorSpec
 from ttfuse.verify import verify
@@ -73,9 +78,18 @@ _OPTION_NAMES = (
     "fallback",
     "passes",
     "backend",
+    "l1_budget",
 )
 # options that change the compiled result (part of the cache key)
-_KEYED_OPTIONS = ("max_grid", "math_fidelity", "memory_config", "passes", "backend", "graph_capture")
+_KEYED_OPTIONS = (
+    "max_grid",
+    "math_fidelity",
+    "memory_config",
+    "passes",
+    "backend",
+    "graph_capture",
+    "l1_budget",
+)
 
 
 @dataclass(frozen=True)
@@ -90,17 +104,19 @@ class JitOptions:
     fallback: bool = False
     passes: tuple[str, ...] | None = None
     backend: str = "sim"
+    l1_budget: int | None = None  # bytes of L1 tensors per chip the chunk/place passes plan for (tests)
 
     def key_json(self) -> dict:
         return {k: _opt_json(getattr(self, k)) for k in _KEYED_OPTIONS}
 
     def disabled_passes(self) -> frozenset:
         names = [n for n, _ in PIPELINE]
+        env = env_disabled_passes(names)  # TTFUSE_DISABLE_PASSES, read when compiling
         if self.passes is None:
-            return frozenset()
+            return env
         if self.passes and all(p.startswith("-") for p in self.passes):
-            return frozenset(p[1:] for p in self.passes)
-        return frozenset(n for n in names if n not in self.passes)
+            return frozenset(p[1:] for p in self.passes) | env
+        return frozenset(n for n in names if n not in self.passes) | env
 
 
 def _opt_json(v: Any) -> Any:
@@ -124,6 +140,7 @@ def _make_options(
     fallback=False,
     passes=None,
     backend=None,
+    l1_budget=None,
 ) -> JitOptions:
     if max_grid is not None:
         if (
@@ -166,6 +183,10 @@ def _make_options(
     if backend not in ("sim", "ttnn"):
         raise ValueError(f"ttfuse.jit: unknown backend {backend!r}; known: 'sim', 'ttnn'")
     level = 3 if debug is True else int(debug or 0)
+    if l1_budget is not None and (
+        isinstance(l1_budget, bool) or not isinstance(l1_budget, int) or l1_budget <= 0
+    ):
+        raise ValueError(f"ttfuse.jit: l1_budget must be a positive number of bytes, got {l1_budget!r}")
     return JitOptions(
         max_grid,
         bool(enable_cache),
@@ -177,6 +198,7 @@ def _make_options(
         bool(fallback),
         passes,
         backend,
+        l1_budget,
     )
 
 
@@ -193,6 +215,7 @@ def jit(
     fallback=False,
     passes=None,
     backend=None,
+    l1_budget=None,
 ):
     """Decorator: `@ttfuse.jit` or `@ttfuse.jit(max_grid=(7, 7), ...)`. See the module docstring."""
     opts = _make_options(
@@ -206,6 +229,7 @@ def jit(
         fallback,
         passes,
         backend,
+        l1_budget,
     )
     if fn is None:
         return lambda f: JitFunction(f, opts)
@@ -224,7 +248,7 @@ class Lowered:
     graph: Graph
     passes: list[PassRecord]
     compiled: Compiled
-    cost: CostReport
+    cost: CostComparison  # eager (traced) and jit graphs costed on the target, per-arch totals
     key: cache.CacheKey | None
     compile_ms: float = 0.0
     program_configs: list = field(default_factory=list)
@@ -240,6 +264,14 @@ class Lowered:
     @property
     def source(self) -> str:
         return self.compiled.source
+
+    @property
+    def coverage(self):
+        """Which traced ops were fused into which kernel, stayed single (and why) or were removed
+        (`ttfuse.passes.coverage.CoverageReport`: text via str(), data via .to_dict())."""
+        from ttfuse.passes.coverage import coverage_report
+
+        return coverage_report(self)
 
     def __str__(self) -> str:
         parts = [f"== {self.name}: IR before passes ==", self.ir_before]
@@ -472,10 +504,10 @@ class JitFunction:
             g,
             records,
             compiled,
-            cost_report(g, dspec),
+            cost_compare(g0, g, dspec, max_grid=self.options.max_grid),
             key,
             ms,
-            [(n.id, dict(n.side.config)) for n in g.nodes if n.side.config],
+            program_configs(g),
         )
         entry = _Entry(_runner(compiled.fn, g.out_tree), lowered, key.hex if key else None)
         if use_cache:
@@ -501,6 +533,7 @@ class JitFunction:
             "math_fidelity": o.math_fidelity,
             "memory_config": o.memory_config,
             "backend": o.backend,
+            "l1_budget": o.l1_budget,
         }
 
     def _load(self, key: cache.CacheKey, dspec) -> _Entry | None:
@@ -525,10 +558,10 @@ class JitFunction:
             g,
             [],
             compiled,
-            cost_report(g, dspec),
+            cost_compare(None, g, dspec, max_grid=self.options.max_grid),
             key,
             ms,
-            [(n.id, dict(n.side.config)) for n in g.nodes if n.side.config],
+            program_configs(g),
         )
         return _Entry(_runner(compiled.fn, g.out_tree), lowered, key.hex)
 

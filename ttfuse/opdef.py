@@ -89,9 +89,9 @@ class OpDef:
     """One TTNN op: name, signature and its rules. Callable like the ttnn function it models."""
 
     def __init__(self, name: str, fn: Callable, group: Group, *, launches: int | Callable = 1,
-                 inplace: str | None = None):
+                 inplace: str | None = None, qualname: str | None = None):
         self.name = name  # "linear", "transformer.scaled_dot_product_attention"
-        self.qualname = "ttnn." + name
+        self.qualname = qualname or "ttnn." + name  # ttfuse kernels: "ttfuse.kernels.transition"
         self.short = name.rsplit(".", 1)[-1]
         self.group = group
         self.signature = inspect.signature(fn)
@@ -102,6 +102,12 @@ class OpDef:
         self.sim_rule: Callable | None = None
         self.cost_rule: Callable | None = None
         self.ttnn_rule: Callable | None = None
+        # optional behaviour (class-level defaults below; set per op after registration)
+        self.eager_impl: Callable | None = None  # bypass the executor (host conversions, deallocate)
+        self.may_view = False  # a call launching 0 kernels returns its first input or a view of it (reshape, ...)
+        self.host_ok = False  # the op also runs on host tensors (to_layout, reshape, ...)
+        self.mesh_rule = False  # sim rule sees the shards of all devices at once (collectives)
+        self.consumes: str | None = None  # input parameter freed by the op (reallocate moves its input)
         self.__doc__ = fn.__doc__
         self.__name__ = self.short
         self.__qualname__ = self.qualname
@@ -141,8 +147,9 @@ class OpDef:
         except TtfuseError as e:
             raise with_user_frame(e) from None
 
-    def num_launches(self, out_specs) -> int:
-        return self.launches(out_specs) if callable(self.launches) else self.launches
+    def num_launches(self, out_specs, args: dict | None = None) -> int:
+        """Kernels one eager call launches; a `launches` callable gets (out_specs, spec args or None)."""
+        return self.launches(out_specs, args) if callable(self.launches) else self.launches
 
     def __repr__(self) -> str:
         return f"<OpDef {self.qualname}>"
@@ -179,9 +186,12 @@ class Trace:
         raise NotImplementedError
 
 
+_EAGER: list[Trace] = []  # the process-wide eager trace, at the bottom of every thread's stack
+
+
 class _State(threading.local):
     def __init__(self):
-        self.stack: list[Trace] = []
+        self.stack: list[Trace] = list(_EAGER)
         self.device_spec = None
         self.mesh_shape = (1, 1)
 
@@ -226,7 +236,8 @@ def set_device_spec(spec, mesh_shape: tuple[int, int] = (1, 1)) -> object:
 
 
 def set_eager_trace(t: Trace) -> None:
-    """Install the bottom-of-stack eager trace (done once by ttfuse.ttnn on import)."""
+    """Install the bottom-of-stack eager trace (done once by ttfuse.ttnn on import; new threads inherit it)."""
+    _EAGER[:] = [t]
     if _state.stack:
         _state.stack[0] = t
     else:

@@ -4,6 +4,8 @@ Names and fields follow real ttnn (0.81.1): `ttnn.bfloat16`, `ttnn.TILE_LAYOUT`,
 `ttnn.MemoryConfig(memory_layout, buffer_type, shard_spec)`, `ttnn.CoreGrid(y=, x=)`, ...
 All value types are immutable and hashable: they go into TensorSpecs, IR attributes and cache keys.
 Every type has `to_json()` / `from_json()` through `ttfuse.types.to_json_value` for the IR round trip.
+Conformance: tests/conformance checks every name in `__all__` (what the facade exports) against the real ttnn:
+names, enum members and constructor keywords; helpers that are not ttnn API stay out of `__all__`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,14 @@ from dataclasses import dataclass, field
 
 from ttfuse.device import ELEMENT_BYTES, TILE, TILE_BYTES
 from ttfuse.errors import SpecError
+
+__all__ = [
+    "DataType", "Layout", "BufferType", "TensorMemoryLayout", "ShardOrientation", "ShardStrategy", "StorageType",
+    "CoreCoord", "CoreRange", "CoreRangeSet", "CoreGrid", "ShardSpec", "MemoryConfig", "Shape", "TensorSpec",
+    "num_cores_to_corerangeset", "bfloat16", "float32", "uint32", "bfloat8_b", "bfloat4_b", "uint8", "uint16", "int32",
+    "ROW_MAJOR_LAYOUT", "TILE_LAYOUT", "DRAM_MEMORY_CONFIG", "L1_MEMORY_CONFIG", "L1_BLOCK_SHARDED_MEMORY_CONFIG",
+    "L1_HEIGHT_SHARDED_MEMORY_CONFIG", "L1_WIDTH_SHARDED_MEMORY_CONFIG",
+]  # fmt: skip
 
 
 class DataType(enum.Enum):
@@ -42,8 +52,16 @@ class DataType(enum.Enum):
         return _SHORT[self]
 
 
-_SHORT = {DataType.BFLOAT16: "bf16", DataType.FLOAT32: "f32", DataType.UINT32: "u32", DataType.BFLOAT8_B: "bfp8",
-          DataType.BFLOAT4_B: "bfp4", DataType.UINT8: "u8", DataType.UINT16: "u16", DataType.INT32: "i32"}
+_SHORT = {
+    DataType.BFLOAT16: "bf16",
+    DataType.FLOAT32: "f32",
+    DataType.UINT32: "u32",
+    DataType.BFLOAT8_B: "bfp8",
+    DataType.BFLOAT4_B: "bfp4",
+    DataType.UINT8: "u8",
+    DataType.UINT16: "u16",
+    DataType.INT32: "i32",
+}
 
 bfloat16 = DataType.BFLOAT16
 float32 = DataType.FLOAT32
@@ -70,7 +88,6 @@ TILE_LAYOUT = Layout.TILE
 class BufferType(enum.Enum):
     DRAM = "DRAM"
     L1 = "L1"
-    SYSTEM_MEMORY = "SYSTEM_MEMORY"
     L1_SMALL = "L1_SMALL"
     TRACE = "TRACE"
 
@@ -143,9 +160,8 @@ class CoreRange:
 class CoreRangeSet:
     ranges: tuple[CoreRange, ...]
 
-    def __init__(self, ranges=()):
-        if isinstance(ranges, CoreRange):
-            ranges = (ranges,)
+    def __init__(self, core_ranges=()):
+        ranges = (core_ranges,) if isinstance(core_ranges, CoreRange) else core_ranges
         rs = tuple(sorted(ranges, key=lambda r: (r.start.y, r.start.x, r.end.y, r.end.x)))
         object.__setattr__(self, "ranges", rs)
 
@@ -153,8 +169,10 @@ class CoreRangeSet:
         return sum(r.num_cores() for r in self.ranges)
 
     def bounding_box(self) -> CoreRange:
-        return CoreRange(CoreCoord(min(r.start.x for r in self.ranges), min(r.start.y for r in self.ranges)),
-                         CoreCoord(max(r.end.x for r in self.ranges), max(r.end.y for r in self.ranges)))
+        return CoreRange(
+            CoreCoord(min(r.start.x for r in self.ranges), min(r.start.y for r in self.ranges)),
+            CoreCoord(max(r.end.x for r in self.ranges), max(r.end.y for r in self.ranges)),
+        )
 
     def __repr__(self) -> str:
         return f"ttnn.CoreRangeSet({{{', '.join(map(repr, self.ranges))}}})"
@@ -179,7 +197,11 @@ class CoreGrid:
         return f"ttnn.CoreGrid(y={self.y}, x={self.x})"
 
 
-def num_cores_to_corerangeset(num_cores: int, grid: CoreCoord | tuple, row_wise: bool = True) -> CoreRangeSet:
+def num_cores_to_corerangeset(
+    target_num_cores: int, grid_size: CoreCoord | tuple, row_wise: bool = True
+) -> CoreRangeSet:
+    """`ttnn.num_cores_to_corerangeset`. NOTE: ttnn's default is row_wise=False (conformance/FINDINGS.md)."""
+    num_cores, grid = target_num_cores, grid_size
     gx, gy = (grid.x, grid.y) if isinstance(grid, CoreCoord) else grid
     if num_cores > gx * gy:
         raise SpecError(f"ttnn.num_cores_to_corerangeset: {num_cores} cores do not fit a {gx}x{gy} grid")
@@ -229,7 +251,13 @@ class MemoryConfig:
 
     @property
     def short(self) -> str:
-        s = "L1" if self.buffer_type is BufferType.L1 else "DRAM" if self.buffer_type is BufferType.DRAM else self.buffer_type.value
+        s = (
+            "L1"
+            if self.buffer_type is BufferType.L1
+            else "DRAM"
+            if self.buffer_type is BufferType.DRAM
+            else self.buffer_type.value
+        )
         if self.is_sharded():
             s += "/" + self.memory_layout.value.split("_")[0].lower()
             if self.shard_spec is not None:
@@ -257,8 +285,8 @@ class Shape(tuple):
 
     __slots__ = ()
 
-    def __new__(cls, dims=()):
-        return tuple.__new__(cls, (int(d) for d in dims))
+    def __new__(cls, shape=()):
+        return tuple.__new__(cls, (int(d) for d in shape))
 
     @property
     def rank(self) -> int:
@@ -310,11 +338,17 @@ class TensorSpec:
     layout: Layout = Layout.TILE
     memory_config: MemoryConfig = DRAM_MEMORY_CONFIG
     _padded: Shape = field(default=None, compare=False, hash=False, repr=False)  # type: ignore[assignment]
+    _hash: int = field(default=0, compare=False, hash=False, repr=False)
 
     def __post_init__(self):
         if not isinstance(self.shape, Shape):
             object.__setattr__(self, "shape", Shape(self.shape))
         object.__setattr__(self, "_padded", padded_shape_of(self.shape, self.layout))
+        # NOTE: specs are hashed on every jit call and in every pass: compute the hash once
+        object.__setattr__(self, "_hash", hash((self.shape, self.dtype, self.layout, self.memory_config)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def padded_shape(self) -> Shape:
@@ -338,7 +372,12 @@ class TensorSpec:
         return self.memory_config.buffer_type
 
     def replace(self, **kw) -> TensorSpec:
-        d = {"shape": self.shape, "dtype": self.dtype, "layout": self.layout, "memory_config": self.memory_config}
+        d = {
+            "shape": self.shape,
+            "dtype": self.dtype,
+            "layout": self.layout,
+            "memory_config": self.memory_config,
+        }
         d.update(kw)
         return TensorSpec(**d)
 
@@ -357,21 +396,27 @@ def tensor_bytes(shape: tuple, dtype: DataType, layout: Layout) -> int:
 
 
 # --------------------------------------------------------------------------------------------- JSON round trip
-_ENUMS = {c.__name__: c for c in (DataType, Layout, BufferType, TensorMemoryLayout, ShardOrientation, ShardStrategy)}
+_ENUMS = {
+    c.__name__: c for c in (DataType, Layout, BufferType, TensorMemoryLayout, ShardOrientation, ShardStrategy)
+}
 
 
 def to_json_value(v):
     """Encode a static value (enums, configs, coords, specs, tuples) as JSON data; inverse `from_json_value`."""
     from ttfuse import configs  # late import: configs imports this module
 
+    if isinstance(v, enum.Enum):  # NOTE: before the scalar case: IntEnum members (ThrottleLevel) are ints too
+        return {"$enum": type(v).__name__, "v": v.name}
     if v is None or isinstance(v, bool | int | float | str):
         if isinstance(v, float) and not math.isfinite(v):
             return {"$float": repr(v)}
         return v
-    if isinstance(v, enum.Enum):
-        return {"$enum": type(v).__name__, "v": v.name}
     if isinstance(v, tuple | list):
-        return {"$" + type(v).__name__ if type(v) in (tuple, list, Shape) else "$tuple": [to_json_value(x) for x in v]}
+        return {
+            "$" + type(v).__name__ if type(v) in (tuple, list, Shape) else "$tuple": [
+                to_json_value(x) for x in v
+            ]
+        }
     if isinstance(v, dict):
         return {"$dict": [[to_json_value(k), to_json_value(x)] for k, x in v.items()]}
     name = type(v).__name__
@@ -421,4 +466,6 @@ def _construct(cls, kw):
     return cls(**kw)
 
 
-_DATACLASSES = {c.__name__: c for c in (CoreCoord, CoreRange, CoreRangeSet, CoreGrid, ShardSpec, MemoryConfig, TensorSpec)}
+_DATACLASSES = {
+    c.__name__: c for c in (CoreCoord, CoreRange, CoreRangeSet, CoreGrid, ShardSpec, MemoryConfig, TensorSpec)
+}

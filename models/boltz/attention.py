@@ -75,6 +75,14 @@ def attention_pair_bias(
     return attention(s, k_in, bias, mask, q_w, q_b, kv_w, g_w, o_w, n_heads=n_heads, inf=inf, cfg=cfg)
 
 
+def attention_given_bias(
+    s, bias, mask, k_in, q_w, q_b, kv_w, g_w, o_w, *, n_heads: int, inf: float, dtype, cfg
+):
+    """compute_pair_bias=False: the bias is given heads-last [B, N, N, H], as the reference takes it."""
+    bias = ttnn.permute(bias, (0, 3, 1, 2))
+    return attention(s, k_in, bias, mask, q_w, q_b, kv_w, g_w, o_w, n_heads=n_heads, inf=inf, cfg=cfg)
+
+
 def attention_weights(ref, device) -> tuple:
     """(q_w, q_b, kv_w, g_w, o_w): k|v fused, heads zero-padded to a tile, q pre-scaled by 1/sqrt(d)."""
     h = ref.num_heads
@@ -114,20 +122,16 @@ class AttentionPairBias(Port):
 
     def forward_ttnn(self, s, z, mask, k_in, multiplicity: int = 1):
         """s [B*m, S, c_s]; z [B, N, N, c_z] (or the heads-last bias [B, N, N, H]); mask [B*m or 1, N]."""
-        if self.compute_pair_bias:
-            return self.run(
-                attention_pair_bias,
-                s,
-                z,
-                mask,
-                k_in,
-                *self.weights,
-                *self.z_weights,
-                **self.static(n_heads=self.n_heads, inf=self.inf),
-            )
-        bias = ttnn.permute(z, (0, 3, 1, 2))
+        fn = attention_pair_bias if self.compute_pair_bias else attention_given_bias
         return self.run(
-            attention, s, k_in, bias, mask, *self.weights, n_heads=self.n_heads, inf=self.inf, cfg=self.cfg
+            fn,
+            s,
+            z,
+            mask,
+            k_in,
+            *self.weights,
+            *self.z_weights,
+            **self.static(n_heads=self.n_heads, inf=self.inf),
         )
 
     def __call__(self, s, z, mask, k_in, multiplicity: int = 1):

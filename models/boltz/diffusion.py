@@ -113,14 +113,37 @@ class ConditionedTransitionBlock(Port):
 
 # ---------------------------------------------------------------------------------------------- layers
 def diffusion_transformer_layer(
-    a, s, bias, mask, w_adaln, w_att, out_w, out_b, w_transition, *, n_heads: int, inf: float, cfg
+    a,
+    s,
+    bias,
+    mask,
+    w_adaln,
+    w_att,
+    out_w,
+    out_b,
+    w_transition,
+    *,
+    n_heads: int,
+    inf: float,
+    heads_last: bool,
+    cfg,
 ):
-    """a [B*m, N, d], s [B*m, N, d_s], heads-first bias [1, H, N, N], mask [B*m or 1, N] -> a."""
+    """a [B*m, N, d], s [B*m, N, d_s], bias [1, H, N, N] (heads_last: [1, N, N, H]), mask [B*m or 1, N] -> a."""
+    if heads_last:
+        bias = ttnn.permute(bias, (0, 3, 1, 2))
     b = adaln(a, s, *w_adaln, cfg=cfg)
     b = attention(b, b, bias, mask, *w_att, n_heads=n_heads, inf=inf, cfg=cfg)
     gate = ttnn.linear(s, out_w, bias=out_b, compute_kernel_config=cfg)
     a = ttnn.add(a, ttnn.multiply(b, gate, input_tensor_b_activations=[SIGMOID]))
     return ttnn.add(a, conditioned_transition(a, s, *w_transition, cfg=cfg))
+
+
+def layer_biases(bias, *, n_layers: int):
+    """The stacked bias [B, N, N, L*H] -> per-layer heads-first biases: layer i owns channels [i*H, (i+1)*H)."""
+    bias = ttnn.permute(bias, (0, 3, 1, 2))
+    b, lh, n, m = bias.shape
+    h = lh // n_layers
+    return tuple(ttnn.slice(bias, (0, i * h, 0, 0), (b, (i + 1) * h, n, m)) for i in range(n_layers))
 
 
 def _check_layer(ref) -> None:
@@ -150,7 +173,14 @@ class DiffusionTransformerLayer(Port):
         return port
 
     def forward_heads_first(self, a, s, bias, mask):
-        """Like forward_ttnn with the bias already heads-first [1, H, N, N]."""
+        """Like forward_ttnn with the bias already heads-first [1, H, N, N] (the DiffusionTransformer's split)."""
+        return self._run(a, s, bias, mask, heads_last=False)
+
+    def forward_ttnn(self, a, s, bias=None, mask=None, to_keys=None, multiplicity: int = 1):
+        _no_keys(to_keys)
+        return self._run(a, s, bias, mask, heads_last=True)
+
+    def _run(self, a, s, bias, mask, *, heads_last: bool):
         return self.run(
             diffusion_transformer_layer,
             a,
@@ -160,12 +190,9 @@ class DiffusionTransformerLayer(Port):
             *self.weights,
             n_heads=self.n_heads,
             inf=self.inf,
+            heads_last=heads_last,
             cfg=self.cfg,
         )
-
-    def forward_ttnn(self, a, s, bias=None, mask=None, to_keys=None, multiplicity: int = 1):
-        _no_keys(to_keys)
-        return self.forward_heads_first(a, s, ttnn.permute(bias, (0, 3, 1, 2)), mask)
 
     def __call__(self, a, s, bias=None, mask=None, to_keys=None, multiplicity: int = 1):
         _no_keys(to_keys)
@@ -211,11 +238,8 @@ class DiffusionTransformer(Port):
 
     def forward_ttnn(self, a, s, bias=None, mask=None, to_keys=None, multiplicity: int = 1):
         _no_keys(to_keys)
-        bias = ttnn.permute(bias, (0, 3, 1, 2))  # [1, L*H, N, N]: layer i owns heads [i*H, (i+1)*H)
-        _, lh, n, m = bias.shape
-        for i, layer in enumerate(self.layers):
-            h = layer.n_heads
-            bias_i = ttnn.slice(bias, (0, i * h, 0, 0), (1, (i + 1) * h, n, m))
+        biases = self.run(layer_biases, bias, n_layers=len(self.layers))
+        for layer, bias_i in zip(self.layers, biases):
             a = layer.forward_heads_first(a, s, bias_i, mask)
         return a
 

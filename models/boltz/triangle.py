@@ -147,8 +147,8 @@ def triangle_attention(
     x = ttnn.layer_norm(x, epsilon=1e-5, weight=ln_w, bias=ln_b, compute_kernel_config=cfg)
     bias = ttnn.linear(x, bias_w, dtype=dtype, compute_kernel_config=cfg)  # [1, I, J, H]
     bias = ttnn.permute(bias, (0, 3, 1, 2))  # [1, H, J(query), J(key)], shared by every row i
-    if mask is not None:
-        bias = ttnn.add(bias, key_bias(mask, starting=starting, inf=inf))
+    if mask is not None:  # NOTE: bfloat16 out: a -inf in a bfloat8_b block would flush its 15 neighbours to 0
+        bias = ttnn.add(bias, key_bias(mask, starting=starting, inf=inf), dtype=ttnn.bfloat16)
     x = ttnn.reshape(x, (n, m, c))  # rows are the attention batch
     qkv = ttnn.linear(x, qkv_w, dtype=dtype, compute_kernel_config=cfg)  # [I, J, 3*H*Dp]
     q, k, v = ttnn.transformer.split_query_key_value_and_split_heads(

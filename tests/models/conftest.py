@@ -4,7 +4,7 @@
   normal(0, 1/sqrt(fan_in)), norm weights 1 + 0.1 N(0, 1), biases and other vectors 0.1 N(0, 1)) and puts it
   in eval mode. Reference inits zero several output projections; without a re-draw a comparison of zeros
   proves nothing.
-- `pcc(a, b)`: Pearson correlation (float64).
+- `pcc(a, b)`: Pearson correlation (float64, `ttfuse.testing.pcc`).
 - `pcc_report(name, value)`: records a measured PCC; every recorded value is printed in the terminal summary
   (so the numbers show without `-s`).
 """
@@ -15,6 +15,8 @@ import math
 
 import pytest
 import torch
+
+from ttfuse.testing import pcc as pcc_value
 
 _REPORT: list[tuple[str, str]] = []
 
@@ -30,17 +32,6 @@ def redraw_parameters(module: torch.nn.Module, seed: int) -> torch.nn.Module:
             else:
                 p.copy_(0.1 * torch.randn(p.shape, generator=g))
     return module.eval()
-
-
-def pcc_value(a: torch.Tensor, b: torch.Tensor) -> float:
-    a = a.detach().double().flatten()
-    b = b.detach().double().flatten()
-    a = a - a.mean()
-    b = b - b.mean()
-    den = a.norm() * b.norm()
-    if den == 0:
-        return 1.0 if torch.equal(a, b) else 0.0
-    return float((a @ b) / den)
 
 
 @pytest.fixture
@@ -69,3 +60,51 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("model ports: measured values")
     for what, text in _REPORT:
         terminalreporter.write_line(f"{what} = {text}")
+
+
+# ------------------------------------------------------------------------------------------- SD3.5 (issue 7)
+SD35_TINY = dict(
+    sample_size=32,
+    patch_size=2,
+    in_channels=16,
+    num_layers=2,
+    attention_head_dim=64,
+    num_attention_heads=2,
+    joint_attention_dim=64,
+    caption_projection_dim=128,
+    pooled_projection_dim=32,
+    out_channels=16,
+    pos_embed_max_size=32,
+    qk_norm="rms_norm",
+)
+
+
+def sd35_perturb_norms(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """diffusers' own init (fixed seed; adaLN linears are not zero-initialised) plus 1 + 0.1 N(0, 1) RMSNorm
+    weights, so the QK norms' weights matter too."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if "norm_" in name and name.endswith("weight"):
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
+    return module.eval()
+
+
+@pytest.fixture(scope="session")
+def sd35_tiny():
+    """The tiny SD3.5 config (2 layers, 2 heads of 64, D 128, joint 64, pooled 32, sample 32) with fixed-seed
+    weights, a batch-2 input and the float32 diffusers output: dict(model, inputs, sample)."""
+    from diffusers import SD3Transformer2DModel
+
+    torch.manual_seed(7)
+    model = sd35_perturb_norms(SD3Transformer2DModel(**SD35_TINY), 7)
+    g = torch.Generator().manual_seed(8)
+    inputs = {
+        "hidden_states": torch.randn(2, 16, 32, 32, generator=g),
+        "encoder_hidden_states": torch.randn(2, 77, 64, generator=g),
+        "pooled_projections": torch.randn(2, 32, generator=g),
+        "timestep": torch.tensor([999.0, 500.0]),
+    }
+    with torch.no_grad():
+        sample = model(**{k: v.clone() for k, v in inputs.items()}).sample
+    return {"model": model, "inputs": inputs, "sample": sample}

@@ -203,6 +203,11 @@ class GraphTrace(Trace):
             attr = FrozenList(p[0] for p in pairs) if t is list else tuple(p[0] for p in pairs)
             return attr, t(p[1] for p in pairs)
         if _is_device(v):
+            if self.device is not None and v is not self.device and v.chips != self.device.chips:
+                raise TraceError(
+                    f"{op.qualname}: argument {name!r} is device {v.id}, but the jit function's tensors are on "
+                    f"device {self.device.id}; a compiled function runs on the device of its inputs"
+                )
             return DeviceArg(), v
         if _is_torch(v):
             raise TraceError(

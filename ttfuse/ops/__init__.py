@@ -4,6 +4,18 @@ To add an op: add it to the module of its group with `@register_op(name, group)`
 (and a cost rule where the default is wrong), then a test in tests/test_ops_<group>.py.
 """
 
-from ttfuse.ops import attention, ccl, data_movement, eltwise, heads, host, matmul, norm, reduce  # noqa: F401
+from ttfuse.ops import (  # noqa: F401
+    attention,
+    ccl,
+    creation,
+    data_movement,
+    eltwise,
+    heads,
+    host,
+    matmul,
+    norm,
+    reduce,
+    shapes,
+)
 
-MODULES = (host, data_movement, eltwise, reduce, matmul, norm, attention, heads, ccl)
+MODULES = (host, data_movement, shapes, creation, eltwise, reduce, matmul, norm, attention, heads, ccl)

@@ -3,7 +3,7 @@
 What: SDPA (FlashAttention-2 on TT; causal by default, GQA, additive mask broadcast over batch/heads, sliding
 window, attention sink, windowed `cu_window_seqlens` mode, block-map skipping, concatenated-heads output) and
 joint SDPA (non-causal attention over the sequence concatenation [x; joint], output split back). The head
-split/merge ops live in ttfuse/ops/heads.py (imported below so that importing this module registers them).
+split/merge ops live in ttfuse/ops/heads.py.
 
 Invariants:
 - Signatures are the installed ttnn's nanobind signatures (keyword names and defaults: `is_causal=True`; joint
@@ -597,6 +597,3 @@ def _joint_cost(ctx: CostCtx) -> OpCost:
     q, k, jq = ctx.in_specs["input_tensor_q"], ctx.in_specs["input_tensor_k"], ctx.in_specs["joint_tensor_q"]
     b, nh, n, dh = q.shape
     return _attention_cost(ctx, b, nh, n + jq.shape[2], k.shape[2] + jq.shape[2], dh, False)
-
-
-from ttfuse.ops import heads  # noqa: E402,F401  (registers the head split/merge ops)

@@ -79,4 +79,4 @@ def flat_specs(in_specs: dict) -> list[TensorSpec]:
 def default_cost(ctx: CostCtx) -> OpCost:
     dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))
     flops = float(sum(s.numel for s in ctx.out_specs))
-    return OpCost(flops=flops, dram_bytes=dram, l1_bytes=l1, launches=ctx.op.num_launches(ctx.out_specs))
+    return OpCost(flops=flops, dram_bytes=dram, l1_bytes=l1, launches=ctx.op.num_launches(ctx.out_specs, ctx.args))

@@ -19,20 +19,10 @@ import math
 
 import torch
 
-from ttfuse.errors import SpecError
-from ttfuse.opdef import Group, SimCtx, register_op, set_device_spec
+from ttfuse.opdef import Group, register_op
 from ttfuse.ops.common import fail, need_dtype_arg, need_memory_config, need_spec
 from ttfuse.ops.data_movement import MAX_RANK, check_dtype_layout, check_sharded, int_list, static_cost
-from ttfuse.sim.device import record_launches
-from ttfuse.sim.numerics import round_to_dtype
-from ttfuse.tensor import Tensor
 from ttfuse.types import DRAM_MEMORY_CONFIG, DataType, Layout, TensorSpec
-
-
-def _device_arg(op: str, device):
-    if device is not None and not hasattr(device, "chips"):
-        raise fail(op, f"argument 'device' must be a ttnn device, got {device!r}")
-    return device
 
 
 def _need_device(op: str, device) -> None:
@@ -84,40 +74,12 @@ def _fill(ctx, fill_value=0.0, **_):
     return torch.full(tuple(ctx.out_spec.shape), float(fill_value))
 
 
-def _create_op(op, launches: int = 1, device_arg: str = "device", like_arg: str | None = None) -> None:
-    """Eager path of a creation op: values from the sim rule, placed on `device` (or the template's device)."""
+def _create_op(op, launches: int = 1) -> None:
+    """A creation op: values from its sim rule, on its `device=` (or its template tensor's device), else host.
 
-    def eager_impl(**args):
-        device = _device_arg(op.short, args.get(device_arg))
-        like = args.get(like_arg) if like_arg else None
-        if like is not None and not isinstance(like, Tensor):
-            raise SpecError(
-                f"{op.qualname}: argument {like_arg!r} must be a ttnn.Tensor, got {type(like).__name__}"
-            )
-        if like is not None:
-            like._check_alive(op.qualname, like_arg)
-            device = device if device is not None else like._device
-        if device is not None:
-            device.check_open(op.qualname)
-            set_device_spec(device.spec)
-        spec_args = {k: (v.spec if isinstance(v, Tensor) else v) for k, v in args.items()}
-        out = op.spec_rule(**spec_args)
-        in_specs = {like_arg: like.spec} if like is not None else {}
-        chips = device.chips if device is not None else [None]
-        shards = [
-            round_to_dtype(op.sim_rule(SimCtx(op, out, in_specs, c, i, device), **args), out.dtype.value)
-            for i, c in enumerate(chips)
-        ]
-        if device is None:
-            return Tensor(out, shards, None, None)
-        from ttfuse.sim.executor import allocate_spec  # late import: the executor imports ttfuse.tensor
-
-        bufs = allocate_spec(device, out, op.qualname)
-        if launches:
-            record_launches(device, op.short, launches)
-        return Tensor(out, shards, device, bufs)
-
-    op.eager_impl = eager_impl
+    The executor finds the device from the `device` argument when the op has no tensor input on a device.
+    """
+    op.launches = launches
     op.host_ok = True
     op.cost_rule = static_cost
 
@@ -355,6 +317,6 @@ def _rand_sim(ctx, shape, device=None, *, low=0.0, high=1.0, seed=0, **_):
 for _op in (zeros, ones, full, arange, rand):
     _create_op(_op)
 for _op in (zeros_like, ones_like, full_like):
-    _create_op(_op, like_arg="tensor")
+    _create_op(_op)
 _create_op(empty, launches=0)
-_create_op(empty_like, launches=0, like_arg="tensor")
+_create_op(empty_like, launches=0)

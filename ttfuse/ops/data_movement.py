@@ -10,11 +10,10 @@ Zero-cost calls. Real ttnn returns the input itself, or a view sharing its buffe
 do: to_layout to the layout the tensor has, reshape/view/squeeze/unsqueeze that keep the last dim (and, when
 tiled, the second-last dim or its tile alignment), identity permutes and slices, one-tensor concats,
 to_memory_config to the memory config it has, repeat by ones. Such calls launch no kernel and allocate
-nothing. `with_launch_rule(op, rule)` gives an op an eager path that validates with the spec rule, then asks
-`rule(**spec_args) -> launches`: 0 returns the input (same spec) or a view sharing its storage (`_Alias`),
-n > 0 runs the executor counting n launches (composite ttnn ops launch several kernels, e.g. a bfloat8_b
-tiled reshape typecasts around the reshape kernel). The same rule feeds the cost rule, so eager counts and
-the cost model agree.
+nothing. `with_launch_rule(op, rule)` sets `op.launches` and `op.may_view`: the executor asks `rule(**spec_args)`
+per call; 0 returns the input (same spec) or a view sharing its storage (`ViewStorage`), n > 0 allocates and
+counts n launches (composite ttnn ops launch several kernels, e.g. a bfloat8_b tiled reshape typecasts around
+the reshape kernel). The same rule feeds the cost rule, so eager counts and the cost model agree.
 
 Invariants: spec rules validate like ttnn and never look at values; sim rules are vectorized torch and
 dtype-agnostic (integer shards may be integer tensors); ops ttnn also runs on host tensors set `host_ok`.
@@ -30,8 +29,7 @@ import math
 
 import torch
 
-from ttfuse.errors import DeviceError, SpecError
-from ttfuse.opdef import Group, OpCost, SimCtx, current_device_spec, register_op, set_device_spec
+from ttfuse.opdef import Group, OpCost, current_device_spec, register_op
 from ttfuse.ops.common import (
     fail,
     flat_specs,
@@ -40,7 +38,6 @@ from ttfuse.ops.common import (
     need_memory_config,
     need_spec,
 )
-from ttfuse.tensor import Tensor
 from ttfuse.types import (
     DRAM_MEMORY_CONFIG,
     BufferType,
@@ -66,122 +63,19 @@ MAX_RANK = 8
 
 
 # ------------------------------------------------------------------------------------ zero-cost machinery
-class _Alias:
-    """Storage of a zero-cost view: keeps its base tensor (and so the base's allocation) alive, frees nothing.
-
-    NOTE: ttnn views share one refcounted buffer; here the base owns the allocation and the view only holds
-    the base. Deallocating the view leaves the base allocated (ttnn would free the shared buffer).
-    """
-
-    __slots__ = ("base",)
-
-    def __init__(self, base: Tensor):
-        self.base = base
-
-    def free(self) -> None:
-        self.base = None
-
-
-class _WithLaunches:
-    """An OpDef as the executor sees it for one call: a fixed launch count and no eager_impl."""
-
-    __slots__ = ("_op", "_n")
-
-    def __init__(self, op, n: int):
-        self._op, self._n = op, n
-
-    def __getattr__(self, name):
-        if name == "eager_impl":
-            raise AttributeError(name)
-        return getattr(self._op, name)
-
-    def num_launches(self, out_specs) -> int:
-        return self._n
-
-
-def _tensors(args: dict) -> list[tuple[str, Tensor]]:
-    out = []
-    for k, v in args.items():
-        if isinstance(v, Tensor):
-            out.append((k, v))
-        elif isinstance(v, list | tuple) and v and isinstance(v[0], Tensor):
-            out.extend((k, x) for x in v)
-    return out
-
-
-def _spec_args(args: dict) -> dict:
-    out = dict(args)
-    for k, v in args.items():
-        if isinstance(v, Tensor):
-            out[k] = v.spec
-        elif isinstance(v, list | tuple) and v and isinstance(v[0], Tensor):
-            out[k] = type(v)(x.spec for x in v)
-    return out
-
-
-def _check_inputs(op, tensors: list[tuple[str, Tensor]]):
-    """The executor's input checks, for calls that return a view without running it. Returns the device."""
-    device = None
-    for name, t in tensors:
-        if t._shards is None:
-            raise DeviceError(f"{op.qualname}: argument {name!r} is a traced tensor used outside its trace")
-        if t._device is None:
-            if not getattr(op, "host_ok", False):
-                raise SpecError(
-                    f"{op.qualname}: argument {name!r} is on the host; ttnn runs this op on device "
-                    "tensors only (use ttnn.to_device or from_torch(..., device=))"
-                )
-            continue
-        if t._bufs is None:
-            raise DeviceError(f"{op.qualname}: argument {name!r} was deallocated (use after ttnn.deallocate)")
-        device = device or t._device
-    if device is not None:
-        device.check_open(op.qualname)
-    return device
-
-
 def with_launch_rule(op, rule) -> None:
-    """Give `op` a per-call launch count `rule(**spec_args)`; 0 means ttnn returns the input or a view of it."""
+    """Give `op` a per-call launch count `rule(**spec_args)`; 0 means ttnn returns the input or a view of it
+    (`op.may_view`: the executor then allocates nothing, see ttfuse/sim/executor.py). The cost rule follows."""
 
-    def eager_impl(**args):
-        from ttfuse.sim.executor import SimTrace  # late import: the executor imports ttfuse.tensor
-
-        tensors = _tensors(args)
-        device = next((t._device for _, t in tensors if t._device is not None), None)
-        if device is not None:
-            set_device_spec(device.spec)
-        spec_args = _spec_args(args)
-        out = op.spec_rule(**spec_args)
-        n = rule(**spec_args)
-        if n:
-            return SimTrace().process(_WithLaunches(op, n), args)
-        device = _check_inputs(op, tensors)
-        base = tensors[0][1]
-        if out == base.spec:
-            return base
-        in_specs = {k: v for k, v in spec_args.items() if v is not args[k]}
-        shards = []
-        for i, chip in enumerate(device.chips if device is not None else [None]):
-            vals = {k: _shard_values(v, i) for k, v in args.items()}
-            shards.append(op.sim_rule(SimCtx(op, out, in_specs, chip, i, device), **vals))
-        bufs = None if device is None else [_Alias(base) for _ in device.chips]
-        return Tensor(out, shards, device, bufs)
+    def launches(out_specs, args=None) -> int:
+        return 1 if args is None else rule(**args)
 
     def cost(ctx) -> OpCost:
-        n = rule(**ctx.args)
-        return movement_cost(ctx, n)
+        return movement_cost(ctx, rule(**ctx.args))
 
-    op.eager_impl = eager_impl
-    op.launch_rule = rule
+    op.launches = launches
+    op.may_view = True
     op.cost_rule = cost
-
-
-def _shard_values(v, i: int):
-    if isinstance(v, Tensor):
-        return v._shards[i]
-    if isinstance(v, list | tuple) and v and isinstance(v[0], Tensor):
-        return type(v)(x._shards[i] for x in v)
-    return v
 
 
 def movement_cost(ctx, n: int) -> OpCost:
@@ -193,7 +87,7 @@ def movement_cost(ctx, n: int) -> OpCost:
 
 
 def static_cost(ctx) -> OpCost:
-    return movement_cost(ctx, ctx.op.num_launches(ctx.out_specs))
+    return movement_cost(ctx, ctx.op.num_launches(ctx.out_specs, ctx.args))
 
 
 # ------------------------------------------------------------------------------------------ arg checks
@@ -627,15 +521,7 @@ def _reallocate_sim(ctx, tensor, **_):
     return tensor
 
 
-def _reallocate_eager(tensor, memory_config=None):
-    from ttfuse.sim.executor import SimTrace
-
-    out = SimTrace().process(_WithLaunches(reallocate, 1), {"tensor": tensor, "memory_config": memory_config})
-    tensor._free()  # ttnn.move deallocates its input
-    return out
-
-
-reallocate.eager_impl = _reallocate_eager
+reallocate.consumes = "tensor"  # ttnn.move deallocates its input
 reallocate.cost_rule = static_cost
 
 
@@ -710,8 +596,3 @@ def create_sharded_memory_config(
             )
         shard = (hh // parts[0], w // parts[1])
     return MemoryConfig(layouts[strategy], BufferType.L1, ShardSpec(grid, shard, orientation))
-
-
-# The shape ops and the creation ops live in companion modules that build on the helpers above; importing
-# them here registers them wherever data_movement is imported.
-from ttfuse.ops import creation, shapes  # noqa: E402,F401

@@ -184,6 +184,7 @@ def _unary(name, doc, fn, *, pos=(), kw=(), dtypes=FLOATS, check=None, tail=_UNA
     op = register_op(name, Group.ELTWISE_UNARY)(
         _stub(name, doc, (("input_tensor", _REQ), *pos), (*kw, *tail))
     )
+    defaults = {n: d for n, d in (*pos, *kw) if d is not _REQ}
 
     @op.spec
     def _spec(input_tensor, memory_config=None, output_tensor=None, **static):
@@ -197,7 +198,8 @@ def _unary(name, doc, fn, *, pos=(), kw=(), dtypes=FLOATS, check=None, tail=_UNA
 
     @op.sim
     def _sim(ctx, input_tensor, **static):
-        return fn(input_tensor, static)
+        # defaults first, so callers that pass only some static args (fused kernels) get ttnn's defaults
+        return fn(input_tensor, {**defaults, **static})
 
     op.cost(_eltwise_cost)
     return op

@@ -15,8 +15,8 @@ Semantics modelled (ttnn generic_reductions.cpp and the 0.81.1 docstrings):
   intermediates and packs once); bf16 DST accumulation without fp32_dest_acc_en is not modelled.
 - argmax returns uint32 indices, ROW_MAJOR, interleaved; dim=None reduces every element (ROW_MAJOR only).
 
-Launches: eager counts one kernel per call (OpDef.launches cannot see `dim`); the cost rule charges what
-ttnn runs: one reduce for W, H or HW, else one reduce per axis plus a transpose pair per non-H/W axis.
+Launches (eager counts and the cost rule agree): what ttnn runs: one reduce for W, H or HW, else one reduce per
+axis plus a transpose pair per non-H/W axis.
 Extend: add a row to `_REDUCERS` (torch function of (x, dims, keepdim, args)) and register it with `_reduction`.
 """
 
@@ -194,10 +194,9 @@ def reduce_launches(kind: str, s: TensorSpec, dims) -> int:
 def _reduce_cost(ctx: CostCtx) -> OpCost:
     c = default_cost(ctx)
     s = ctx.in_specs["input_tensor"]
-    dims = reduce_dims(ctx.op.short, ctx.args.get("dim"), s.rank)
     per_elem = 3 if ctx.op.short in ("std", "var") else 1
     c.flops = float(s.numel * per_elem)
-    c.launches = reduce_launches(ctx.op.short, s, dims)
+    c.launches = ctx.op.num_launches(ctx.out_specs, ctx.args)
     return c
 
 
@@ -256,7 +255,13 @@ def _reduction(name: str):
         keywords.append(("fast_and_approximate_mode", False))
     if tail:
         keywords.append((tail, None))
-    op = register_op(kind, Group.REDUCE)(_stub(kind, _DOCS[kind], keywords))
+    def launches(out_specs, args=None) -> int:
+        if args is None:
+            return 1
+        s = args["input_tensor"]
+        return reduce_launches(kind, s, reduce_dims(kind, args.get("dim"), s.rank))
+
+    op = register_op(kind, Group.REDUCE, launches=launches)(_stub(kind, _DOCS[kind], keywords))
     op.spec(spec)
     op.sim(sim)
     op.cost(_reduce_cost)

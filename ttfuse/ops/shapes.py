@@ -486,7 +486,7 @@ def _pieces(s: TensorSpec, d: int, sizes: list[int], mc: MemoryConfig, op: str) 
     return out
 
 
-@register_op("split", Group.DATA_MOVEMENT, launches=len)
+@register_op("split", Group.DATA_MOVEMENT, launches=lambda outs, args=None: len(outs))
 def split(input_tensor, split_size, dim=0, *, memory_config=None):
     """Split into pieces of `split_size` (the last may be smaller) or of the listed sizes; one slice per piece."""
 
@@ -505,7 +505,7 @@ def _split_sim(ctx, input_tensor, split_size, dim=0, **_):
     return [p.contiguous() for p in torch.split(input_tensor, [o.shape[d] for o in ctx.out_spec], dim=d)]
 
 
-@register_op("chunk", Group.DATA_MOVEMENT, launches=len)
+@register_op("chunk", Group.DATA_MOVEMENT, launches=lambda outs, args=None: len(outs))
 def chunk(input_tensor, chunks, dim):
     """Split into `chunks` pieces of ceil(size / chunks) (as torch.chunk: maybe fewer); one slice per piece."""
 

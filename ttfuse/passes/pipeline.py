@@ -6,7 +6,10 @@ changed; the graphs before/after when `ctx.keep_graphs` or debug level >= 3). Wi
 verified after each pass. A pass that raises (or breaks the IR) becomes a PassError naming the pass and the
 passes run before it; its input graph is saved as JSON (a reproducer: `Graph.from_json` + the pass).
 
-Debug levels: 2 logs each pass's time, 3 the IR after each pass that changed it.
+Debug levels: 2 logs each pass's time, 3 the IR before and after each pass that changed it.
+Environment: `TTFUSE_VERIFY_PASSES=1` verifies after every pass (the test suite sets it, so no pass can
+break the IR unnoticed); `TTFUSE_DISABLE_PASSES=fuse,chunk` disables passes by name (added to
+`ctx.disabled`, like `jit(passes=["-fuse", "-chunk"])`; an unknown name is a ValueError).
 
 Invariants: passes are pure (they return a new Graph or the same one unchanged, never mutate their input);
 `PIPELINE_VERSION` changes whenever a pass's behaviour changes (it is part of every cache key).
@@ -77,10 +80,21 @@ def dce(graph: Graph, ctx: PassContext) -> Graph:
     return graph.replace(nodes=keep[::-1])
 
 
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 3
+
+from ttfuse.passes.chunk import chunk  # noqa: E402
+from ttfuse.passes.cleanup import cleanup  # noqa: E402  (pass modules import this one lazily)
+from ttfuse.passes.fuse import fuse  # noqa: E402
+from ttfuse.passes.place_memory import place_memory  # noqa: E402
+from ttfuse.passes.select import select_configs  # noqa: E402
 
 PIPELINE: list[tuple[str, Callable[[Graph, PassContext], Graph]]] = [
     ("dce", dce),  # cleanup: drop nodes no output depends on
+    ("cleanup", cleanup),  # no-op casts/copies, layout round trips, scalar folding, CSE (passes/cleanup.py)
+    ("fuse", fuse),  # every fusion decision: blocks, SDPA, norm+residual, epilogues, horizontal, eltwise
+    ("chunk", chunk),  # split regions whose working set overflows L1/DRAM into row chunks (passes/chunk.py)
+    ("select_configs", select_configs),  # program + compute kernel configs by TT's rules (passes/select.py)
+    ("place_memory", place_memory),  # intermediates to L1 when they fit next to what is live (place_memory.py)
 ]
 
 
@@ -95,8 +109,11 @@ def run_pipeline(
     records: list[PassRecord] = []
     done: list[str] = []
     keep = ctx.keep_graphs or ctx.debug >= 3
-    for name, fn in pipeline if pipeline is not None else PIPELINE:
-        if name in ctx.disabled:
+    passes = pipeline if pipeline is not None else PIPELINE
+    verify = verify or verify_passes_env()
+    disabled = ctx.disabled | env_disabled_passes([n for n, _ in PIPELINE] + [n for n, _ in passes])
+    for name, fn in passes:
+        if name in disabled:
             records.append(PassRecord(name, 0.0, False, skipped=True))
             continue
         t0 = time.perf_counter()
@@ -123,9 +140,30 @@ def run_pipeline(
         if ctx.debug >= 2:
             dlog(2, "pass %-16s %8.3f ms %s", name, ms, "changed" if changed else "unchanged")
         if ctx.debug >= 3 and changed:
+            logger.info("IR before %s:\n%s", name, graph)
             logger.info("IR after %s:\n%s", name, out)
         graph = out
     return graph, records
+
+
+def verify_passes_env() -> bool:
+    """Whether `TTFUSE_VERIFY_PASSES=1` asks for verification after every pass."""
+    return os.environ.get("TTFUSE_VERIFY_PASSES", "") == "1"
+
+
+def env_disabled_passes(known: list[str] | None = None) -> frozenset:
+    """Pass names disabled by `TTFUSE_DISABLE_PASSES` (comma separated); ValueError for an unknown name."""
+    raw = os.environ.get("TTFUSE_DISABLE_PASSES", "")
+    names = frozenset(x.strip() for x in raw.split(",") if x.strip())
+    if not names:
+        return names
+    known = known if known is not None else [n for n, _ in PIPELINE]
+    bad = sorted(names - set(known))
+    if bad:
+        raise ValueError(
+            f"TTFUSE_DISABLE_PASSES names unknown pass(es) {bad}; the pipeline has {list(known)}"
+        )
+    return names
 
 
 def _save_reproducer(graph: Graph, pass_name: str) -> str:
@@ -167,8 +205,13 @@ class CostReport:
         return "\n".join(lines)
 
 
-def cost_report(graph: Graph, device_spec=None) -> CostReport:
-    """Cost of every node (OpDef cost rule, else ttfuse.ops.common.default_cost) and the total."""
+def cost_report(graph: Graph, device_spec=None):
+    """Cost of every node (OpDef cost rule, else ttfuse.ops.common.default_cost) and the total; with a device,
+    the cost model's `GraphCost` (ttfuse/passes/cost.py: also predicted times), else a basic CostReport."""
+    if device_spec is not None:
+        from ttfuse.passes.cost import graph_cost
+
+        return graph_cost(graph, device_spec)
     from ttfuse.ops.common import default_cost
     from ttfuse.verify import spec_args
 

@@ -11,6 +11,8 @@ by the pass, `ttfuse explain` and the conformance suite. Rules (ref/ttnn.md s3-5
 - when even in0_block_w = 1 overflows L1, out_block_h / out_block_w halve (they must divide per_core_M / N).
 Every config returned is validated by `ttfuse.ops.matmul.validate_matmul_program_config` (the same check the
 simulator applies when a program config is passed to ttnn.matmul / ttnn.linear).
+Also here (used by ttfuse/passes/select.py): batched-B reuse configs, DRAM-sharded configs, SDPA chunk sizes, and
+the sharded layernorm / softmax configs a sharded input implies.
 Extend: add a variant by adding a builder and a branch in `select_matmul_config`; keep the rule in the docstring.
 """
 
@@ -20,9 +22,14 @@ import math
 from dataclasses import dataclass
 
 from ttfuse.configs import (
+    LayerNormShardedMultiCoreProgramConfig,
     MathFidelity,
     MatmulMultiCoreReuseMultiCast1DProgramConfig,
+    MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig,
     MatmulMultiCoreReuseMultiCastProgramConfig,
+    MatmulMultiCoreReuseProgramConfig,
+    SDPAProgramConfig,
+    SoftmaxShardedMultiCoreProgramConfig,
     UnaryWithParam,
     WormholeComputeKernelConfig,
 )
@@ -30,8 +37,28 @@ from ttfuse.device import TILE, TILE_BYTES, DeviceSpec
 from ttfuse.types import DataType
 
 # tt-metal SUBBLOCK_HW_CHOICES, priority order (ref/ttnn.md s5)
-SUBBLOCK_HW_CHOICES = ((4, 2), (2, 4), (8, 1), (1, 8), (7, 1), (1, 7), (3, 2), (2, 3), (6, 1), (1, 6), (5, 1), (1, 5),
-                       (2, 2), (4, 1), (1, 4), (3, 1), (1, 3), (2, 1), (1, 2), (1, 1))
+SUBBLOCK_HW_CHOICES = (
+    (4, 2),
+    (2, 4),
+    (8, 1),
+    (1, 8),
+    (7, 1),
+    (1, 7),
+    (3, 2),
+    (2, 3),
+    (6, 1),
+    (1, 6),
+    (5, 1),
+    (1, 5),
+    (2, 2),
+    (4, 1),
+    (1, 4),
+    (3, 1),
+    (1, 3),
+    (2, 1),
+    (1, 2),
+    (1, 1),
+)
 
 
 @dataclass(frozen=True)
@@ -70,8 +97,9 @@ def pick_subblock(per_core_M: int, per_core_N: int, dst_tiles: int) -> tuple[int
     return 1, 1
 
 
-def compute_kernel_config_for(dtypes: tuple[DataType, ...], *, fidelity: MathFidelity | None = None,
-                              fp32_acc: bool | None = None) -> WormholeComputeKernelConfig:
+def compute_kernel_config_for(
+    dtypes: tuple[DataType, ...], *, fidelity: MathFidelity | None = None, fp32_acc: bool | None = None
+) -> WormholeComputeKernelConfig:
     """Compute kernel config by dtype: HiFi2 for bf16/bfp8 operands, LoFi when any is bfp4, HiFi4 for f32;
     fp32 accumulation for f32 operands (and when asked). A decorator `math_fidelity` overrides the fidelity."""
     if fidelity is None:
@@ -83,8 +111,13 @@ def compute_kernel_config_for(dtypes: tuple[DataType, ...], *, fidelity: MathFid
             fidelity = MathFidelity.HiFi2
     if fp32_acc is None:
         fp32_acc = DataType.FLOAT32 in dtypes
-    return WormholeComputeKernelConfig(math_fidelity=fidelity, math_approx_mode=False, fp32_dest_acc_en=fp32_acc,
-                                       packer_l1_acc=True, dst_full_sync_en=False)
+    return WormholeComputeKernelConfig(
+        math_fidelity=fidelity,
+        math_approx_mode=False,
+        fp32_dest_acc_en=fp32_acc,
+        packer_l1_acc=True,
+        dst_full_sync_en=False,
+    )
 
 
 def cb_bytes(p: MatmulProblem, in0_block_w: int, out_block_h: int, out_block_w: int, fp32_acc: bool) -> int:
@@ -93,7 +126,9 @@ def cb_bytes(p: MatmulProblem, in0_block_w: int, out_block_h: int, out_block_w: 
     in0 = 2 * in0_block_w * out_block_h * tb[p.a_dtype.value]
     in1 = 2 * in0_block_w * out_block_w * tb[p.b_dtype.value]
     out = out_block_h * out_block_w * tb[p.out_dtype.value]
-    interm = out_block_h * out_block_w * tb["float32"] if (fp32_acc and p.out_dtype is not DataType.FLOAT32) else 0
+    interm = (
+        out_block_h * out_block_w * tb["float32"] if (fp32_acc and p.out_dtype is not DataType.FLOAT32) else 0
+    )
     return in0 + in1 + out + interm
 
 
@@ -113,9 +148,16 @@ def _blocks(p: MatmulProblem, per_core_M: int, per_core_N: int, l1_free: int, fp
     return None
 
 
-def select_matmul_config(p: MatmulProblem, spec: DeviceSpec, *, max_grid: tuple[int, int] | None = None,
-                         fp32_acc: bool = False, dst_full_sync: bool = False,
-                         fused_activation: UnaryWithParam | None = None, l1_reserved_per_core: int = 0):
+def select_matmul_config(
+    p: MatmulProblem,
+    spec: DeviceSpec,
+    *,
+    max_grid: tuple[int, int] | None = None,
+    fp32_acc: bool = False,
+    dst_full_sync: bool = False,
+    fused_activation: UnaryWithParam | None = None,
+    l1_reserved_per_core: int = 0,
+):
     """The program config TT's rules give for this matmul on this device, or None when no block fits L1.
 
     `l1_reserved_per_core`: L1 already taken per core by tensors that stay live (interleaved L1 tensors are spread
@@ -147,10 +189,18 @@ def select_matmul_config(p: MatmulProblem, spec: DeviceSpec, *, max_grid: tuple[
         return None
     in0_block_w, obh, obw = blk
     sh, sw = pick_subblock(obh, obw, dst)
-    common = dict(compute_with_storage_grid_size=grid, in0_block_w=in0_block_w, out_subblock_h=sh, out_subblock_w=sw,
-                  per_core_M=per_core_M, per_core_N=per_core_N,
-                  out_block_h=obh if obh != per_core_M else None, out_block_w=obw if obw != per_core_N else None,
-                  fused_activation=fused_activation, fuse_batch=fuse_batch)
+    common = dict(
+        compute_with_storage_grid_size=grid,
+        in0_block_w=in0_block_w,
+        out_subblock_h=sh,
+        out_subblock_w=sw,
+        per_core_M=per_core_M,
+        per_core_N=per_core_N,
+        out_block_h=obh if obh != per_core_M else None,
+        out_block_w=obw if obw != per_core_N else None,
+        fused_activation=fused_activation,
+        fuse_batch=fuse_batch,
+    )
     if kind == "2d":
         return MatmulMultiCoreReuseMultiCastProgramConfig(transpose_mcast=False, **common)
     return MatmulMultiCoreReuseMultiCast1DProgramConfig(mcast_in0=(kind == "1d_mcast_in0"), **common)
@@ -161,3 +211,169 @@ def _grid_for(ncores: int, gx: int, gy: int) -> tuple[int, int]:
     if ncores <= gx:
         return (ncores, 1)
     return (gx, min(gy, -(-ncores // gx)))
+
+
+# ------------------------------------------------------------------------------ more variants (engineer R)
+def _divisors_asc(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def select_batched_matmul_config(
+    Mt: int,
+    Kt: int,
+    Nt: int,
+    batch: int,
+    dtypes: tuple[DataType, DataType, DataType],
+    spec: DeviceSpec,
+    *,
+    max_grid: tuple[int, int] | None = None,
+    fp32_acc: bool = False,
+    dst_full_sync: bool = False,
+    l1_reserved_per_core: int = 0,
+) -> MatmulMultiCoreReuseProgramConfig | None:
+    """Batched B (`MatmulMultiCoreReuseProgramConfig`): each core owns per_core_M rows of one batch (or whole
+    batches) and all of N (per_core_N = Nt). per_core_M: the smallest divisor of Mt (or multiple of Mt dividing
+    batch*Mt) whose blocks fit the grid; in0_block_w the largest divisor of Kt (<= 8) whose CBs fit L1."""
+    gx, gy = max_grid_of(spec, max_grid)
+    cores = gx * gy
+    dst = spec.dst_tiles(fp32_acc, dst_full_sync)
+    l1_free = spec.l1_per_core - l1_reserved_per_core
+    a_dt, b_dt, o_dt = dtypes
+    cands = _divisors_asc(Mt) + [Mt * k for k in _divisors_asc(batch) if k > 1]
+    p = MatmulProblem(Mt, Kt, Nt, batch, a_dt, b_dt, o_dt)
+    for pm in cands:
+        if -(-(batch * Mt) // pm) > cores:
+            continue
+        for w in _divisors_desc(Kt, 8):
+            if cb_bytes(p, w, pm, Nt, fp32_acc) <= l1_free:
+                sh, sw = pick_subblock(pm, Nt, dst)
+                return MatmulMultiCoreReuseProgramConfig(
+                    compute_with_storage_grid_size=(gx, gy),
+                    in0_block_w=w,
+                    out_subblock_h=sh,
+                    out_subblock_w=sw,
+                    per_core_M=pm,
+                    per_core_N=Nt,
+                )
+        return None  # larger per_core_M only needs more L1
+    return None
+
+
+def select_dram_sharded_config(
+    Mt: int,
+    Kt: int,
+    Nt: int,
+    shard_w_tiles: int,
+    ncores: int,
+    dtypes: tuple[DataType, DataType, DataType],
+    spec: DeviceSpec,
+    *,
+    fp32_acc: bool = False,
+    fused_activation: UnaryWithParam | None = None,
+    l1_reserved_per_core: int = 0,
+) -> MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig | None:
+    """DRAM-sharded (decode): activation width-sharded in L1 over `ncores`, weights width-sharded over DRAM
+    banks. per_core_M = Mt (no padding), per_core_N = ceil(Nt / ncores), in0_block_w the largest divisor of the
+    activation's shard width (in tiles) whose CBs fit L1 (tt-transformers `dram_matmul_config`)."""
+    a_dt, b_dt, o_dt = dtypes
+    p = MatmulProblem(Mt, Kt, Nt, 1, a_dt, b_dt, o_dt)
+    pn = -(-Nt // ncores)
+    l1_free = spec.l1_per_core - l1_reserved_per_core
+    for w in _divisors_desc(shard_w_tiles, shard_w_tiles):
+        if Kt % w == 0 and cb_bytes(p, w, Mt, pn, fp32_acc) <= l1_free:
+            return MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig(
+                in0_block_w=w, per_core_M=Mt, per_core_N=pn, fused_activation=fused_activation
+            )
+    return None
+
+
+SDPA_Q_CHUNKS = (256, 128, 64, 32)
+SDPA_K_CHUNKS = (512, 256, 128, 64, 32)
+
+
+def select_sdpa_config(
+    b: int,
+    nqh: int,
+    sq: int,
+    sk: int,
+    head_dim: int,
+    dtype: DataType,
+    spec: DeviceSpec,
+    *,
+    mask: DataType | None = None,
+    max_grid: tuple[int, int] | None = None,
+    cb_limit: int | None = None,
+) -> SDPAProgramConfig | None:
+    """SDPA chunk sizes (multiples of 32): the q chunk is the largest that still gives every core of the grid a
+    (batch, head, q chunk) work unit (else the one giving the most units), the k chunk the largest whose circular
+    buffers (`ttfuse.ops.attention.sdpa_cb_bytes`) fit `cb_limit` bytes per core (default: all of a core's L1);
+    neither exceeds the (tile-padded) sequence. Grid: the device grid within max_grid."""
+    from ttfuse.ops.attention import sdpa_cb_bytes
+
+    gx, gy = max_grid_of(spec, max_grid)
+    cores = gx * gy
+    limit = spec.l1_per_core if cb_limit is None else cb_limit
+    dh = -(-head_dim // TILE) * TILE
+    sq_p, sk_p = -(-sq // TILE) * TILE, -(-sk // TILE) * TILE
+    qs = [c for c in SDPA_Q_CHUNKS if c <= sq_p] or [TILE]
+    ks = [c for c in SDPA_K_CHUNKS if c <= sk_p] or [TILE]
+    units = {qc: b * nqh * -(-sq // qc) for qc in qs}
+    busy = [qc for qc in qs if units[qc] >= cores]
+    order = busy + sorted((qc for qc in qs if qc not in busy), key=lambda qc: (-units[qc], -qc))
+    for qc in order:
+        for kc in ks:
+            if sdpa_cb_bytes(qc, kc, dh, dtype, mask=mask) <= limit:
+                return SDPAProgramConfig(
+                    compute_with_storage_grid_size=(gx, gy), q_chunk_size=qc, k_chunk_size=kc
+                )
+    return None
+
+
+def _largest_divisor_within(n: int, cap: int) -> int:
+    return max(d for d in range(1, max(1, min(n, cap)) + 1) if n % d == 0)
+
+
+def layernorm_sharded_config(
+    padded_shape: tuple[int, ...], shard_spec, spec: DeviceSpec, *, fp32_acc: bool = True, dst_full_sync=False
+) -> LayerNormShardedMultiCoreProgramConfig:
+    """The sharded layernorm config a width/block-sharded input implies (tt-metal validate): block_h/block_w the
+    shard height/width in tiles, subblock_w the largest divisor of block_w within the DST budget; the grid is
+    the shard grid's bounding box."""
+    mt, kt = math.prod(padded_shape[:-1]) // TILE, padded_shape[-1] // TILE
+    bb = shard_spec.grid.bounding_box()
+    cols, rows = bb.end.x + 1, bb.end.y + 1
+    if shard_spec.shape[0] // TILE == mt:  # one row of blocks: width split over all shard cores
+        bw, bh = -(-kt // shard_spec.num_cores()), mt
+    else:
+        if shard_spec.orientation.value == "COL_MAJOR":
+            cols, rows = rows, cols
+        bw, bh = -(-kt // cols), mt // rows
+    dst = spec.dst_tiles(fp32_acc, dst_full_sync)
+    return LayerNormShardedMultiCoreProgramConfig(
+        compute_with_storage_grid_size=(bb.end.x + 1, bb.end.y + 1),
+        subblock_w=_largest_divisor_within(bw, dst),
+        block_h=bh,
+        block_w=bw,
+        inplace=False,
+    )
+
+
+def softmax_sharded_config(
+    padded_shape: tuple[int, ...],
+    shard_spec,
+    spec: DeviceSpec,
+    *,
+    fp32_acc: bool = False,
+    dst_full_sync=False,
+) -> SoftmaxShardedMultiCoreProgramConfig:
+    """Sharded (in-place) softmax: shards hold whole rows (block_w = Kt), block_h the shard height in tiles,
+    subblock_w the largest divisor of Kt within the DST budget; the grid is the shard grid's bounding box."""
+    kt = padded_shape[-1] // TILE
+    bb = shard_spec.grid.bounding_box()
+    dst = spec.dst_tiles(fp32_acc, dst_full_sync)
+    return SoftmaxShardedMultiCoreProgramConfig(
+        compute_with_storage_grid_size=(bb.end.x + 1, bb.end.y + 1),
+        subblock_w=_largest_divisor_within(kt, dst),
+        block_h=shard_spec.shape[0] // TILE,
+        block_w=kt,
+    )

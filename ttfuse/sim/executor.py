@@ -1,19 +1,22 @@
 """The eager trace on the simulator: validate with the op's spec rule, allocate, run its sim rule, round once.
 
-Per call: (1) gather tensor arguments, check they are alive and on one device; (2) spec rule on their
-TensorSpecs -> output spec(s) (SpecError for input real TTNN rejects); (3) allocate the outputs on every chip
-of the mesh (OutOfMemoryError names op, memory, bytes); (4) run the sim rule once per chip on that chip's
-shards (or once with all shards for collectives, `op.mesh_rule`); (5) round each output to its dtype; (6)
-count the launches on the device's active counters.
+Per call: (1) gather tensor arguments, check they are alive and on one device (a `device=` argument names the
+device of ops without tensor inputs, like ttnn.zeros); (2) spec rule on their TensorSpecs -> output spec(s)
+(SpecError for input real TTNN rejects); (3) launches: `op.num_launches(out_specs, spec_args)` (some calls of
+reshape/permute/to_layout are free in ttnn); (4) storage: a zero-launch call of an op with `may_view` is a view
+(ttnn returns the input, or a view sharing its buffer: no allocation), otherwise the
+outputs are allocated on every chip of the mesh (OutOfMemoryError names op, memory, bytes); (5) run the sim rule
+once per chip on that chip's shards (or once with all shards for collectives, `op.mesh_rule`); (6) round each
+output to its dtype; (7) count the launches; (8) free an input the op consumes (`op.consumes`, e.g. reallocate).
 
-Ops with an `eager_impl` (host conversions, deallocate) bypass steps 2-6 and manage storage themselves.
+Ops with an `eager_impl` (host conversions, deallocate) bypass all this and manage storage themselves.
 This is the simulator's per-op hot path: keep it allocation-light.
 """
 
 from __future__ import annotations
 
 from ttfuse.errors import DeviceError, SpecError, TraceError
-from ttfuse.opdef import Group, OpDef, SimCtx, Trace, set_device_spec
+from ttfuse.opdef import OpDef, SimCtx, Trace, set_device_spec
 from ttfuse.sim.device import record_launches
 from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.tensor import Tensor
@@ -24,11 +27,27 @@ def is_tensor(v) -> bool:
     return isinstance(v, Tensor)
 
 
+class ViewStorage:
+    """Storage of a zero-cost view: keeps its base tensor (and so the base's allocation) alive, frees nothing.
+
+    NOTE: ttnn views share one refcounted buffer; here the base owns the allocation and the view holds the base.
+    Deallocating the view leaves the base allocated (ttnn would free the shared buffer).
+    """
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: Tensor):
+        self.base = base
+
+    def free(self) -> None:
+        self.base = None
+
+
 class SimTrace(Trace):
     """Runs ops now on simulated devices."""
 
     def process(self, op: OpDef, args: dict):
-        impl = getattr(op, "eager_impl", None)
+        impl = op.eager_impl
         if impl is not None:
             return impl(**args)
         device = None
@@ -45,7 +64,10 @@ class SimTrace(Trace):
                 spec_args[k] = type(v)(x.spec if isinstance(x, Tensor) else x for x in v)
         for name, t in tensors:
             if t._shards is None:
-                raise TraceError(f"{op.qualname}: argument {name!r} is an escaped tracer: a tensor of a @ttfuse.jit trace that has ended (stored in a global, list or attribute while tracing); tracers have no values: return the tensor from the jit function and use the result")
+                raise TraceError(
+                    f"{op.qualname}: argument {name!r} is an escaped tracer: a tensor of a @ttfuse.jit trace that "
+                    "has ended (stored in a global, list or attribute while tracing); tracers have no values: return "
+                    "the tensor from the jit function and use the result")
             if t._device is not None:
                 if t._bufs is None:
                     raise DeviceError(f"{op.qualname}: argument {name!r} was deallocated (use after ttnn.deallocate)")
@@ -54,9 +76,15 @@ class SimTrace(Trace):
                 elif t._device is not device and t._device.chips != device.chips:
                     raise DeviceError(f"{op.qualname}: argument {name!r} is on device {t._device.id} but another "
                                       f"input is on device {device.id}; move tensors to one device first")
-            elif not getattr(op, "host_ok", False):
+            elif not op.host_ok:
                 raise SpecError(f"{op.qualname}: argument {name!r} is on the host; ttnn runs this op on device "
                                 f"tensors only (use ttnn.to_device or from_torch(..., device=))")
+        if device is None:
+            dev = args.get("device")
+            if dev is not None:
+                if not hasattr(dev, "chips"):
+                    raise SpecError(f"{op.qualname}: argument 'device' must be an open device, got {dev!r}")
+                device = dev
         if device is not None:
             device.check_open(op.qualname)
             set_device_spec(device.spec, (device.shape.rows, device.shape.cols))
@@ -66,25 +94,28 @@ class SimTrace(Trace):
         for s in out_specs:
             if not isinstance(s, TensorSpec):
                 raise TypeError(f"{op.qualname}: spec rule returned {type(s).__name__}, not TensorSpec")
+        n = op.num_launches(out_specs, spec_args)
 
-        # in-place ops write into an argument: its storage is reused, no new allocation
-        inplace = op.inplace
+        inplace = op.inplace  # in-place ops write into an argument: its storage is reused
         bufs = None
         if device is not None and inplace is None:
-            bufs = [_allocate(device, s, op.qualname) for s in out_specs]
+            if n == 0 and op.may_view and tensors:  # a free call: the first input or a view of it
+                base = tensors[0][1]
+                if not multi and out_spec == base.spec and op.consumes is None:
+                    return base
+                bufs = [[ViewStorage(base) for _ in device.chips] for _ in out_specs]
+            else:
+                bufs = [_allocate(device, s, op.qualname) for s in out_specs]
 
-        in_specs = {k: v for k, v in spec_args.items() if k in args and args[k] is not v}
-        chips = device.chips if device is not None else [None]
-        if getattr(op, "mesh_rule", False):
-            val_args = _values(args, None)
-            ctx = SimCtx(op, out_spec, in_specs, None, 0, device)
-            per_dev = op.sim_rule(ctx, **val_args)  # list over devices of output(s)
+        in_specs = {k: v for k, v in spec_args.items() if args[k] is not v}
+        if op.mesh_rule:
+            per_dev = op.sim_rule(SimCtx(op, out_spec, in_specs, None, 0, device), **_values(args, None))
         else:
-            per_dev = []
-            for i, chip in enumerate(chips):
-                val_args = _values(args, i)
-                per_dev.append(op.sim_rule(SimCtx(op, out_spec, in_specs, chip, i, device), **val_args))
+            chips = device.chips if device is not None else (None,)
+            per_dev = [op.sim_rule(SimCtx(op, out_spec, in_specs, chip, i, device), **_values(args, i))
+                       for i, chip in enumerate(chips)]
         # per_dev[i] is a tensor or a tuple/list of tensors; round once to the output dtype
+        # NOTE: rounding into a fresh copy measured faster than in place on fresh matmul outputs (page faults)
         outs_by_pos: list[list] = [[] for _ in out_specs]
         for res in per_dev:
             res_list = list(res) if multi else [res]
@@ -94,10 +125,8 @@ class SimTrace(Trace):
                 if tuple(v.shape) != tuple(s.shape):
                     raise AssertionError(f"{op.qualname}: sim output {j} has shape {tuple(v.shape)}, spec {s}")
                 outs_by_pos[j].append(round_to_dtype(v, s.dtype.value))
-        if device is not None:
-            n = op.num_launches(out_specs)
-            if n:
-                record_launches(device, op.short, n)
+        if device is not None and n:
+            record_launches(device, op.short, n)
         if inplace is not None:
             target = args[inplace]
             target.spec = out_specs[0]
@@ -105,6 +134,8 @@ class SimTrace(Trace):
             return target
         results = [Tensor(s, shards, device, b) for s, shards, b in
                    zip(out_specs, outs_by_pos, bufs if bufs is not None else [None] * len(out_specs))]
+        if op.consumes is not None:
+            args[op.consumes]._free()
         if not multi:
             return results[0]
         return type(out_spec)(results) if isinstance(out_spec, tuple) else results
@@ -136,6 +167,3 @@ def _allocate(device, spec: TensorSpec, op_name: str) -> list:
 def allocate_spec(device, spec: TensorSpec, op_name: str) -> list:
     """Allocate storage for `spec` on every chip of `device` (used by host->device transfers)."""
     return _allocate(device, spec, op_name)
-
-
-HOST_GROUPS = (Group.HOST, Group.MEMORY)

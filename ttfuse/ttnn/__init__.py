@@ -95,6 +95,8 @@ _NAMESPACES = {"transformer": transformer, "experimental": experimental}
 def _export_ops() -> None:
     g = globals()
     for name, op in _opdef.OPS.items():
+        if name.startswith("kernels."):
+            continue  # ttfuse's fused kernels (ttfuse/kernels) are emitted by passes, not ttnn API
         if "." in name:
             ns, short = name.split(".", 1)
             ns_mod = _NAMESPACES.get(ns)

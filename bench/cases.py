@@ -1,0 +1,521 @@
+"""The benchmark cases of `ttfuse bench` (bench/harness.py): fused chains, a Transition block, the model ports.
+
+A `Case` names a block, its sizes (`quick` and `full`), a target speedup where the issue sets one, and a
+builder `build(size, device) -> Built`. `Built` holds the eager callable, the JIT callable, the PyTorch
+float32 reference (or None) and the inputs (`Inputs(tt=..., torch=...)`): the harness calls
+`eager(*inputs.tt)`, `jit(*inputs.tt)` and `reference(*inputs.torch)`. With `device=None` the builder
+returns only the reference and its torch inputs (the torch.compile child process needs nothing else).
+
+Invariants:
+- The eager and JIT callables run the SAME TTNN code; JIT goes through `ttfuse.jit` (directly, or through a
+  model port built with `jit=True`). Inputs are uploaded once by the builder: timings exclude host transfer.
+- Inputs are bfloat16-exact (`_bf16_randn`), so the plain cases' references see exactly the values the
+  device sees; PCC then measures compute error only. Model ports compare with their float32 modules.
+- Model cases are registered with a `requires` check: a case whose port (or reference package) does not
+  import is listed as unavailable with the reason and never breaks the sweep.
+
+Extend: write `def build_x(size, device) -> Built` (plain TTNN through `from ttfuse import ttnn`) and add
+`register(Case("group.name", build_x, quick=(...), full=(...), ...))` below. Names are `group.Name`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import torch
+
+import ttfuse
+from ttfuse import ttnn
+
+__all__ = ["Case", "Built", "Inputs", "CASES", "PENDING", "register", "select", "outputs_to_torch"]
+
+
+class Inputs(NamedTuple):
+    tt: tuple  # device tensors (and static values) for eager(*tt) / jit(*tt)
+    torch: tuple  # torch float32 tensors for reference(*torch)
+
+
+@dataclass
+class Built:
+    eager: Callable[..., Any] | None
+    jit: Callable[..., Any] | None
+    reference: Callable[..., Any] | None
+    inputs: Inputs
+    # output (pytree of ttnn / torch tensors) -> list of float32 torch tensors in reference order
+    to_torch: Callable[[Any], list[torch.Tensor]] | None = None
+    keep: Any = None  # objects the callables need alive (ports, weights)
+    device: Any = None  # the (mesh) device the callables run on, when not the one the harness passed
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    build: Callable[[int, Any], Built]
+    quick: tuple[int, ...]
+    full: tuple[int, ...]
+    size_label: str = "rows"
+    description: str = ""
+    speedup_target: float | None = None  # JIT/eager target of the issue (None: no target)
+    torch_compile_quick: bool = False  # also run torch.compile in --quick (the outside anchor)
+    requires: Callable[[], str | None] | None = None  # why the case cannot run here, or None
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def group(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    def unavailable(self) -> str | None:
+        if self.requires is None:
+            return None
+        try:
+            return self.requires()
+        except Exception as e:  # noqa: BLE001 - a broken port is a reason, not a crash
+            return f"{type(e).__name__}: {e}"
+
+    def sizes(self, full: bool) -> tuple[int, ...]:
+        return self.full if full else self.quick
+
+
+CASES: dict[str, Case] = {}
+
+
+def register(case: Case) -> Case:
+    if case.name in CASES:
+        raise ValueError(f"bench case {case.name!r} registered twice")
+    CASES[case.name] = case
+    return case
+
+
+def select(patterns: list[str] | tuple[str, ...] | None, cases: dict[str, Case] | None = None) -> list[Case]:
+    """Cases matching any pattern: exact name, glob (`boltz.*`) or case-insensitive substring."""
+    import fnmatch
+
+    pool = CASES if cases is None else cases
+    if not patterns:
+        return list(pool.values())
+    out, missing = [], []
+    for pat in patterns:
+        p = pat.lower()
+        hits = [
+            c
+            for c in pool.values()
+            if c.name.lower() == p
+            or (fnmatch.fnmatch(c.name.lower(), p) if any(ch in p for ch in "*?[") else p in c.name.lower())
+        ]
+        if not hits:
+            missing.append(pat)
+        out += [c for c in hits if c not in out]
+    if missing:
+        raise KeyError(f"no bench case matches {missing}; known: {', '.join(pool)}")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def outputs_to_torch(out: Any) -> list[torch.Tensor]:
+    """Leaves of an output pytree (tuple/list/dict of ttnn or torch tensors) as float32 torch tensors."""
+    if isinstance(out, dict):
+        return [t for k in out for t in outputs_to_torch(out[k])]
+    if isinstance(out, tuple | list):
+        return [t for x in out for t in outputs_to_torch(x)]
+    if isinstance(out, torch.Tensor):
+        return [out.detach().float()]
+    if isinstance(out, ttnn.Tensor):
+        return [ttnn.to_torch(out).float()]
+    return []
+
+
+def _bf16_randn(*shape: int, gen: torch.Generator, scale: float = 1.0) -> torch.Tensor:
+    return (scale * torch.randn(*shape, generator=gen)).to(torch.bfloat16).float()
+
+
+def _up(t: torch.Tensor, device) -> ttnn.Tensor:
+    return ttnn.from_torch(t, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+
+
+def _plain(fn: Callable, ref: Callable, tensors: list[torch.Tensor], device) -> Built:
+    """A plain-TTNN case: `fn(*device tensors)` eager and under a fresh `ttfuse.jit`, `ref(*torch tensors)`."""
+    if device is None:
+        return Built(None, None, ref, Inputs((), tuple(tensors)))
+    tt = tuple(_up(t, device) for t in tensors)
+    return Built(fn, ttfuse.jit(fn), ref, Inputs(tt, tuple(tensors)))
+
+
+# ------------------------------------------------------------------------------------- plain TTNN chains
+def silu_mul_add(x, g, r):
+    return ttnn.add(ttnn.multiply(ttnn.silu(x), g), r)
+
+
+def build_silu_mul_add(size: int, device) -> Built:
+    gen = torch.Generator().manual_seed(1)
+    ts = [_bf16_randn(size, 1024, gen=gen) for _ in range(3)]
+    return _plain(silu_mul_add, lambda x, g, r: torch.nn.functional.silu(x) * g + r, ts, device)
+
+
+def linear_bias_gelu(x, w, b):
+    return ttnn.gelu(ttnn.add(ttnn.linear(x, w), b))
+
+
+def build_linear_bias_gelu(size: int, device) -> Built:
+    gen = torch.Generator().manual_seed(2)
+    ts = [
+        _bf16_randn(size, 512, gen=gen),
+        _bf16_randn(512, 1024, gen=gen, scale=1 / math.sqrt(512)),
+        _bf16_randn(1, 1024, gen=gen, scale=0.1),
+    ]
+    return _plain(linear_bias_gelu, lambda x, w, b: torch.nn.functional.gelu(x @ w + b), ts, device)
+
+
+def layernorm_residual(x, r, w, b):
+    return ttnn.layer_norm(ttnn.add(x, r), epsilon=1e-5, weight=w, bias=b)
+
+
+def build_layernorm_residual(size: int, device) -> Built:
+    gen = torch.Generator().manual_seed(3)
+    ts = [
+        _bf16_randn(size, 1024, gen=gen),
+        _bf16_randn(size, 1024, gen=gen),
+        1 + _bf16_randn(1, 1024, gen=gen, scale=0.1),
+        _bf16_randn(1, 1024, gen=gen, scale=0.1),
+    ]
+    ts[2] = ts[2].to(torch.bfloat16).float()
+
+    def ref(x, r, w, b):
+        return torch.nn.functional.layer_norm(x + r, (x.shape[-1],), w[0], b[0], eps=1e-5)
+
+    return _plain(layernorm_residual, ref, ts, device)
+
+
+def transition_block(x, ln_w, ln_b, w1, w2, w3):
+    """The Boltz Transition written plainly: LN -> linear(silu) * linear -> linear."""
+    h = ttnn.layer_norm(x, epsilon=1e-5, weight=ln_w, bias=ln_b)
+    a = ttnn.linear(h, w1, activation="silu")
+    b = ttnn.linear(h, w2)
+    return ttnn.linear(ttnn.multiply(a, b), w3)
+
+
+def build_transition_block(size: int, device) -> Built:
+    d, hidden = 128, 512
+    gen = torch.Generator().manual_seed(4)
+    ts = [
+        _bf16_randn(size, d, gen=gen),
+        (1 + 0.1 * torch.randn(1, d, generator=gen)).to(torch.bfloat16).float(),
+        _bf16_randn(1, d, gen=gen, scale=0.1),
+        _bf16_randn(d, hidden, gen=gen, scale=1 / math.sqrt(d)),
+        _bf16_randn(d, hidden, gen=gen, scale=1 / math.sqrt(d)),
+        _bf16_randn(hidden, d, gen=gen, scale=1 / math.sqrt(hidden)),
+    ]
+
+    def ref(x, ln_w, ln_b, w1, w2, w3):
+        h = torch.nn.functional.layer_norm(x, (d,), ln_w[0], ln_b[0], eps=1e-5)
+        return (torch.nn.functional.silu(h @ w1) * (h @ w2)) @ w3
+
+    return _plain(transition_block, ref, ts, device)
+
+
+register(
+    Case(
+        "chain.silu_mul_add",
+        build_silu_mul_add,
+        (512,),
+        (512, 2048),
+        "rows x 1024",
+        "silu(x) * g + r: three eltwise ops",
+    )
+)
+register(
+    Case(
+        "chain.linear_bias_gelu",
+        build_linear_bias_gelu,
+        (512,),
+        (512, 2048),
+        "rows, 512->1024",
+        "gelu(linear(x, w) + b): matmul epilogue",
+    )
+)
+register(
+    Case(
+        "chain.layernorm_residual",
+        build_layernorm_residual,
+        (512,),
+        (512, 2048),
+        "rows x 1024",
+        "layer_norm(x + r): residual into the norm",
+    )
+)
+register(
+    Case(
+        "block.transition",
+        build_transition_block,
+        (1024,),
+        (1024, 4096),
+        "rows, 128->512->128",
+        "Transition in plain TTNN: LN -> linear(silu) * linear -> linear",
+        speedup_target=1.5,
+    )
+)
+
+
+# ------------------------------------------------------------------------------------------------- Boltz
+def _redraw(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Re-draw every parameter (reference inits zero output projections; zeros would prove nothing)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if p.dim() >= 2:
+                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[-1]))
+            elif name.endswith("weight"):
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
+            else:
+                p.copy_(0.1 * torch.randn(p.shape, generator=g))
+    return module.eval()
+
+
+def _needs(module: str, *names: str, package: str | None = None) -> Callable[[], str | None]:
+    def check() -> str | None:
+        if package and importlib.util.find_spec(package) is None:
+            return f"the reference package {package!r} is not installed"
+        try:
+            mod = importlib.import_module(module)
+        except Exception as e:  # noqa: BLE001
+            return f"{module} does not import ({type(e).__name__}: {e})"
+        missing = [n for n in names if not hasattr(mod, n)]
+        return f"{module} has no {', '.join(missing)} yet" if missing else None
+
+    return check
+
+
+C_Z, C_S = 128, 384
+
+
+def _boltz(port_name: str, make_ref: Callable[[], torch.nn.Module], seed: int, make_inputs, call_ref):
+    """Builder of a Boltz port case: reference module (re-drawn), eager and JIT ports, uploaded inputs."""
+
+    def build(size: int, device) -> Built:
+        ref = _redraw(make_ref(), seed)
+        torch_in = make_inputs(size)
+
+        def reference(*xs):
+            with torch.no_grad():
+                return call_ref(ref, *xs)
+
+        if device is None:
+            return Built(None, None, reference, Inputs((), torch_in), keep=ref)
+        import models.boltz as mb
+        from models.boltz.common import to_tt
+
+        cls = getattr(mb, port_name)
+        eager, jit = cls.from_torch(ref, device, jit=False), cls.from_torch(ref, device, jit=True)
+        tt = tuple(to_tt(x, device) for x in torch_in)
+        return Built(
+            eager.forward_ttnn, jit.forward_ttnn, reference, Inputs(tt, torch_in), keep=(ref, eager, jit)
+        )
+
+    return build
+
+
+def _pair(n: int, seed: int = 0) -> tuple:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(1, n, n, C_Z, generator=g), torch.ones(1, n, n))
+
+
+def _single(n: int, seed: int = 0, dim: int = C_S) -> torch.Tensor:
+    return torch.randn(1, n, dim, generator=torch.Generator().manual_seed(seed))
+
+
+def _ref(module: str, cls: str, *args, **kwargs) -> Callable[[], torch.nn.Module]:
+    return lambda: getattr(importlib.import_module(module), cls)(*args, **kwargs)
+
+
+_B = "boltz.model"
+_boltz_cases = [
+    # name, port class, reference factory, seed, inputs(n), reference call, quick, full, speedup target, anchor
+    (
+        "Transition",
+        _ref(f"{_B}.layers.transition", "Transition", C_Z, 4 * C_Z),
+        4,
+        lambda n: (_pair(n)[0],),
+        lambda r, x: r(x),
+        (32,),
+        (32, 64, 128),
+        1.5,
+        True,
+    ),
+    (
+        "AdaLN",
+        _ref(f"{_B}.modules.transformersv2", "AdaLN", C_S, C_S),
+        5,
+        lambda n: (_single(n, 1), _single(n, 2)),
+        lambda r, a, s: r(a, s),
+        (32,),
+        (32, 128, 512),
+        None,
+        False,
+    ),
+    (
+        "TriangleMultiplicationOutgoing",
+        _ref(f"{_B}.layers.triangular_mult", "TriangleMultiplicationOutgoing", C_Z),
+        1,
+        lambda n: _pair(n),
+        lambda r, z, m: r(z, mask=m),
+        (32,),
+        (32, 64, 128),
+        None,
+        False,
+    ),
+    (
+        "TriangleAttentionStartingNode",
+        _ref(
+            f"{_B}.layers.triangular_attention.attention",
+            "TriangleAttentionStartingNode",
+            C_Z,
+            32,
+            4,
+            inf=1e9,
+        ),
+        2,
+        lambda n: _pair(n),
+        lambda r, z, m: r(z, mask=m),
+        (32,),
+        (32, 64),
+        None,
+        False,
+    ),
+    (
+        "AttentionPairBias",
+        _ref(f"{_B}.layers.attentionv2", "AttentionPairBias", C_S, C_Z, 16),
+        3,
+        lambda n: (_single(n, 3), _pair(n)[0], torch.ones(1, n), _single(n, 3)),
+        lambda r, s, z, m, k: r(s=s, z=z, mask=m, k_in=k),
+        (32,),
+        (32, 64, 128),
+        None,
+        False,
+    ),
+    (
+        "PairformerLayer",
+        _ref(f"{_B}.layers.pairformer", "PairformerLayer", C_S, C_Z, 16, dropout=0.0, v2=True),
+        21,
+        lambda n: (_single(n, 4), _pair(n)[0], torch.ones(1, n), torch.ones(1, n, n)),
+        lambda r, s, z, m, pm: r(s, z, m, pm),
+        (32,),
+        (32, 64),
+        1.3,
+        False,
+    ),
+]
+for _name, _mk, _seed, _inp, _call, _quick, _full, _target, _anchor in _boltz_cases:
+    register(
+        Case(
+            f"boltz.{_name}",
+            _boltz(_name, _mk, _seed, _inp, _call),
+            _quick,
+            _full,
+            "N tokens",
+            f"models.boltz.{_name} vs boltz 2.2.1",
+            speedup_target=_target,
+            torch_compile_quick=_anchor,
+            requires=_needs("models.boltz", _name, package="boltz"),
+        )
+    )
+
+
+# ------------------------------------------------------------------------------------------------- SD3.5
+def _sd35(sp: int) -> Callable[[int, Any], Built]:
+    """diffusers JointTransformerBlock (dim 128, 2 heads x 64, qk rms_norm) at `size` image tokens and 32 prompt
+    tokens vs the port `models.sd35.JointTransformerBlock` (forward_ttnn on uploaded mesh tensors). sp > 1 runs
+    on its own 1 x sp mesh of the same kind, sequence parallel: attention is the fused ring joint attention."""
+
+    def build(size: int, device) -> Built:
+        from diffusers.models.attention import JointTransformerBlock as Ref
+
+        ref = _redraw(
+            Ref(
+                dim=128,
+                num_attention_heads=2,
+                attention_head_dim=64,
+                context_pre_only=False,
+                qk_norm="rms_norm",
+            ),
+            31,
+        )
+        g = torch.Generator().manual_seed(32)
+        torch_in = (
+            torch.randn(1, size, 128, generator=g),
+            torch.randn(1, 32, 128, generator=g),
+            torch.randn(1, 128, generator=g),
+        )
+
+        def reference(x, c, temb):
+            with torch.no_grad():
+                return ref(hidden_states=x, encoder_hidden_states=c, temb=temb)  # (prompt out, spatial out)
+
+        if device is None:
+            return Built(None, None, reference, Inputs((), torch_in), keep=ref)
+        from models.sd35 import DiTParallelConfig, JointTransformerBlock
+        from models.sd35.common import upload
+
+        mesh, par = device, None
+        if sp > 1:
+            mesh = ttnn.open_mesh_device(ttnn.MeshShape(1, sp), arch=device.spec.name)
+            par = DiTParallelConfig(sequence_parallel=(sp, 1), tensor_parallel=(1, 0))
+        eager = JointTransformerBlock.from_torch(ref, mesh, par, jit=False)
+        jit = JointTransformerBlock.from_torch(ref, mesh, par, jit=True)
+        lay = eager.layout
+        x, c, temb = torch_in
+        tt = (
+            upload(x, lay, sp_dim=1, tp_dim=2),
+            upload(c, lay, tp_dim=2),
+            upload(torch.nn.functional.silu(temb).reshape(1, 1, -1), lay),
+        )
+
+        def to_torch(out) -> list[torch.Tensor]:
+            c_out, x_out = out
+            return [lay.to_torch(c_out, tp_dim=2).float(), lay.to_torch(x_out, sp_dim=1, tp_dim=2).float()]
+
+        return Built(
+            eager.forward_ttnn,
+            jit.forward_ttnn,
+            reference,
+            Inputs(tt, torch_in),
+            to_torch=to_torch,
+            keep=(ref, eager, jit),
+            device=mesh,
+        )
+
+    return build
+
+
+_sd35_needs = _needs("models.sd35", "JointTransformerBlock", "DiTParallelConfig", package="diffusers")
+register(
+    Case(
+        "sd35.JointTransformerBlock",
+        _sd35(1),
+        (128,),
+        (128, 512),
+        "image tokens",
+        "models.sd35.JointTransformerBlock vs diffusers (dim 128, 2 heads)",
+        speedup_target=1.3,
+        requires=_sd35_needs,
+    )
+)
+register(
+    Case(
+        "sd35.RingAttention",
+        _sd35(2),
+        (128,),
+        (128, 512),
+        "image tokens",
+        "the same block sequence parallel on a 1x2 mesh: ring joint attention",
+        requires=_sd35_needs,
+    )
+)
+
+
+# Cases named by the issue whose port does not exist yet in any form the harness can drive (shown as "not
+# measured" with the reason; move them to `register(...)` when the port lands).
+PENDING: dict[str, str] = {}

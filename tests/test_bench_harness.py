@@ -1,0 +1,204 @@
+"""The bench harness itself (bench/harness.py, bench/report.py): known timings through a fake clock, the JSON
+schema, --compare flagging a planted regression, a failing case recorded (not fatal), one real JIT case end to
+end, and the `ttfuse bench` wiring. No sleeping: fake cases advance a fake clock.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from rich.console import Console
+
+from bench import report
+from bench.cases import Built, Case, Inputs
+from bench.harness import REQUIRED_KEYS, Config, Timer, run_sweep
+from ttfuse import ttnn
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def work(self, seconds: float):
+        """A callable that 'takes' `seconds` on the fake clock and returns a fixed tensor."""
+
+        def run(*_):
+            self.t += seconds
+            return torch.arange(8, dtype=torch.float32)
+
+        return run
+
+
+def fake_case(
+    clock: FakeClock, name="fake.block", eager=0.010, jit=0.004, ref=0.005, target=3.0, **kw
+) -> Case:
+    def build(size, device):
+        return Built(clock.work(eager * size), clock.work(jit * size), clock.work(ref * size), Inputs((), ()))
+
+    return Case(name, build, quick=(1,), full=(1, 2), speedup_target=target, **kw)
+
+
+def _config(tmp_path, clock: FakeClock | None = None, **kw) -> Config:
+    timer = Timer(wall=clock, cpu=clock) if clock else Timer()
+    kw = {"archs": ("wormhole_b0",), "plots": False, **kw}
+    return Config(out_dir=tmp_path, torch_compile="none", publish_cache=False, timer=timer, **kw)
+
+
+def _run(cfg: Config, cases: dict) -> tuple[dict, str]:
+    buf = io.StringIO()
+    results = run_sweep(cfg, {c.name: c for c in cases.values()}, console=Console(file=buf, width=250))
+    return results, buf.getvalue()
+
+
+def test_known_timings_and_marks(tmp_path):
+    clock = FakeClock()
+    results, text = _run(_config(tmp_path, clock), {"a": fake_case(clock)})
+    (row,) = results["cases"]
+    assert row["status"] == "ok", row.get("traceback")
+    assert row["eager_ms"] == pytest.approx(10.0)
+    assert row["jit_ms"] == pytest.approx(4.0)
+    assert row["speedup"] == pytest.approx(2.5)
+    assert row["reference_ms"] == pytest.approx(5.0)
+    assert row["jit_vs_reference"] == pytest.approx(0.8)
+    assert row["pcc"] == pytest.approx(1.0)
+    assert row["launches_eager"] == row["launches_jit"] == 0
+    assert (
+        row["compile_cold_ms"] is None and row["hit_overhead_us"] is None
+    )  # no ttfuse.jit call: not measured
+    assert len(row["samples"]["eager_ms"]) == row["rounds"] >= 3
+    assert row["samples"]["jit_ms"] == pytest.approx([4.0] * row["rounds"])
+    # the missed speedup target (2.5x < 3x) is marked next to the value, the met one too
+    assert "2.50x ✗ MISSED ≥3" in text
+    assert "0.80x ✓" in text
+    checks = {c["what"]: c["met"] for c in results["target_checks"]}
+    assert checks["speedup"] is False and checks["jit_vs_reference"] is True
+    assert checks["compile_cold_ms"] is None  # not measured, never counted as met
+
+
+def test_full_mode_sizes_and_json_schema(tmp_path):
+    clock = FakeClock()
+    results, _ = _run(_config(tmp_path, clock, full=True), {"a": fake_case(clock)})
+    assert [r["size"] for r in results["cases"]] == [1, 2]
+    assert results["cases"][1]["eager_ms"] == pytest.approx(20.0)
+    data = json.loads((tmp_path / "latest.json").read_text())
+    stamped = [p for p in tmp_path.glob("*.json") if p.name != "latest.json"]
+    assert len(stamped) == 1 and json.loads(stamped[0].read_text()) == data
+    assert (tmp_path / "latest.md").read_text().startswith("# ttfuse bench (full)")
+    for key in ("machine", "versions", "targets", "cases", "created", "mode", "clock", "wall_s"):
+        assert key in data, key
+    assert data["machine"]["cpus"] and data["versions"]["torch"] == torch.__version__
+    for row in data["cases"]:
+        for key, types in REQUIRED_KEYS.items():
+            assert key in row, key
+            assert row[key] is None or isinstance(row[key], types), (key, row[key])
+            if key in ("case", "size", "arch", "eager_ms", "jit_ms", "speedup"):
+                assert row[key] is not None, key
+        assert isinstance(row["samples"], dict) and row["samples"]["eager_ms"]
+        assert row["torch_compile_ms"] is None  # --torch-compile none
+
+
+def test_failing_case_is_recorded_not_fatal(tmp_path):
+    clock = FakeClock()
+
+    def boom(*_):
+        raise RuntimeError("boom in the jit path")
+
+    def broken_build(size, device):
+        raise ImportError("no such port")
+
+    def build_failing_jit(size, device):
+        return Built(clock.work(0.01), boom, None, Inputs((), ()))
+
+    cases = {
+        "x": Case("fake.jit_fails", build_failing_jit, (1,), (1,)),
+        "y": Case("fake.build_fails", broken_build, (1,), (1,)),
+        "z": fake_case(clock, "fake.ok"),
+        "w": Case("fake.missing", broken_build, (1,), (1,), requires=lambda: "port not written yet"),
+    }
+    results, text = _run(_config(tmp_path, clock), cases)
+    rows = {r["case"]: r for r in results["cases"]}
+    assert rows["fake.ok"]["status"] == "ok"
+    assert rows["fake.jit_fails"]["status"] == "failed"
+    assert rows["fake.jit_fails"]["error"] == "RuntimeError: boom in the jit path"
+    assert rows["fake.jit_fails"]["failed_step"].startswith("jit")
+    assert rows["fake.jit_fails"]["launches_eager"] == 0  # what was measured before the failure is kept
+    assert rows["fake.build_fails"]["failed_step"] == "build"
+    assert "Traceback" in rows["fake.build_fails"]["traceback"]
+    assert results["unavailable"] == [{"case": "fake.missing", "reason": "port not written yet"}]
+    assert "FAILED fake.jit_fails" in text and "not measured: fake.missing" in text
+    assert json.loads((tmp_path / "latest.json").read_text())["cases"][0]["status"] == "failed"
+
+
+def test_compare_flags_a_planted_regression(tmp_path):
+    clock = FakeClock()
+    results, _ = _run(_config(tmp_path / "new", clock), {"a": fake_case(clock)})
+    old = copy.deepcopy(results)
+    old["cases"][0].update(speedup=4.0, jit_ms=2.5)  # the old run was faster: the new one regressed
+    cmp = report.compare(old, results, threshold=0.10)
+    assert len(cmp["regressions"]) == 1 and "speedup 4 -> 2.5" in cmp["regressions"][0]
+    assert cmp["rows"][0]["metrics"]["jit_ms"]["regressed"]
+    assert not cmp["rows"][0]["metrics"]["eager_ms"]["regressed"]
+    # within the threshold: no flag; an improvement is never a regression
+    assert not report.compare(copy.deepcopy(results), results)["regressions"]
+    better = copy.deepcopy(results)
+    better["cases"][0].update(speedup=1.0, jit_ms=10.0)
+    assert not report.compare(better, results)["regressions"]
+    # through the harness: --compare OLD.json
+    old_path = tmp_path / "old.json"
+    old_path.write_text(json.dumps(old))
+    results2, text = _run(_config(tmp_path / "again", clock, compare=old_path), {"a": fake_case(clock)})
+    assert results2["compare"]["regressions"] and "REGRESSION" in text
+    assert "REGRESSION" in (tmp_path / "again" / "latest.md").read_text()
+
+
+def chain(x, y):
+    return ttnn.multiply(ttnn.relu(ttnn.add(x, y)), y)
+
+
+def build_chain(size, device):
+    import ttfuse
+
+    g = torch.Generator().manual_seed(0)
+    xs = [torch.randn(size, 64, generator=g).bfloat16().float() for _ in range(2)]
+    tt = tuple(ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device) for x in xs)
+    return Built(chain, ttfuse.jit(chain), lambda x, y: torch.relu(x + y) * y, Inputs(tt, tuple(xs)))
+
+
+def test_real_jit_case_end_to_end(tmp_path):
+    """A small real case with the real clocks: every figure is filled; JSON, markdown and both PNGs exist."""
+    cfg = _config(tmp_path, archs=("wormhole_b0", "blackhole"), plots=True, min_rounds=2)
+    results, text = _run(cfg, {"c": Case("test.chain", build_chain, (64,), (64,), speedup_target=1.0)})
+    assert [r["arch"] for r in results["cases"]] == ["wormhole_b0", "blackhole"]
+    for row in results["cases"]:
+        assert row["status"] == "ok", row.get("traceback")
+        assert row["launches_eager"] == 3 and 1 <= row["launches_jit"] <= 3
+        assert row["jit_functions"] == [f"{__name__}.chain"]
+        assert row["compile_cold_ms"] > 0 and row["compile_warm_ms"] > 0 and row["hit_overhead_us"] > 0
+        assert row["dram_bytes_eager"] >= row["dram_bytes_jit"] > 0
+        assert row["predicted_us_eager"] > 0 and row["predicted_us_jit"] > 0 and row["predicted_source"]
+        assert row["pcc"] > 0.999 and row["speedup"] > 0
+        assert row["nodes_eager"] == 3
+    for name in ("latest.json", "latest.md", "speedup.png", "predicted.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert (tmp_path / "speedup.png").read_bytes()[:4] == b"\x89PNG"
+    assert "test.chain" in text and "compile, cache and cost model" in text
+
+
+def test_ttfuse_bench_command_wiring(tmp_path):
+    from ttfuse.cli import main
+
+    r = CliRunner().invoke(main, ["bench", "--list"])
+    assert r.exit_code == 0, r.output
+    assert "boltz.PairformerLayer" in r.output and "chain.silu_mul_add" in r.output
+    r = CliRunner().invoke(main, ["bench", "--help"])
+    assert r.exit_code == 0 and "--compare" in r.output and "--quick / --full" in r.output
+    r = CliRunner().invoke(main, ["bench", "--case", "no_such_case", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "no bench case matches" in r.output

@@ -1,0 +1,116 @@
+"""Shared helpers of the fused kernels: registration under `ttfuse.kernels.*`, composite steps, errors.
+
+A fused kernel is an OpDef in Group.FUSED named `kernels.<name>` (qualname `ttfuse.kernels.<name>`, never
+exported by the ttnn facade). Most block kernels are defined as a *composite*: an ordered list of steps, each a
+stock ttnn op (layer_norm, minimal_matmul, linear, ...) or an elementwise epilogue. The helpers here let a
+kernel reuse the stock ops' rules step by step:
+- `step_spec(kernel, op, **args)`: the stock op's spec rule on TensorSpecs (defaults applied); its SpecError
+  is re-raised naming the kernel and the step, so a kernel accepts exactly what its composite would;
+- `step_sim(op, out_spec, in_specs, **args)`: the stock op's sim rule on float32 values, rounded once to the
+  step's output dtype: the tensor that step really writes out (one rounding per written tensor);
+- `composite_cost(ctx, steps)`: the sum of the steps' cost rules, with the kernel's own launch count.
+Invariant: a kernel's sim equals running its ttnn rule (the composite of stock calls) on the simulator, up to
+the intermediate roundings the fused form saves (tests/passes/test_kernels.py checks each kernel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ttfuse.errors import SpecError
+from ttfuse.opdef import OPS, CostCtx, Group, OpCost, SimCtx, register_op
+from ttfuse.sim.numerics import round_to_dtype
+from ttfuse.types import TensorSpec
+
+PREFIX = "kernels."
+
+
+def register_kernel(name: str, *, launches: int | Callable = 1) -> Callable:
+    """`@register_kernel("transition", launches=3)` on a signature function: a Group.FUSED OpDef."""
+    return register_op(PREFIX + name, Group.FUSED, launches=launches, qualname="ttfuse.kernels." + name)
+
+
+def set_ttnn_rule(op, fn: Callable) -> None:
+    """Install `fn(ttnn, **args)` as the kernel's ttnn rule, called like the kernel itself (defaults applied):
+    `op.ttnn_rule(ttnn_module, *args, **kwargs)` runs the stock composite on that ttnn module."""
+
+    def rule(ttnn, *args, **kwargs):
+        return fn(ttnn, **op.bind_args(args, kwargs))
+
+    rule.__doc__ = fn.__doc__
+    op.ttnn_rule = rule
+
+
+def kfail(kernel: str, msg: str) -> SpecError:
+    """A SpecError naming the kernel, like `fail` names ttnn ops."""
+    return SpecError(f"ttfuse.kernels.{kernel}: {msg}")
+
+
+def bind(op: str, args: dict) -> dict:
+    """Arguments of a stock op by parameter name with its defaults applied."""
+    sig = OPS[op].signature
+    bound = sig.bind_partial(**args)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def step_spec(kernel: str, op: str, **args: Any) -> Any:
+    """The spec rule of stock op `op` for one step of `kernel`; SpecErrors name the kernel and the step."""
+    try:
+        return OPS[op].spec_rule(**bind(op, args))
+    except SpecError as e:
+        raise kfail(kernel, f"step {OPS[op].qualname} rejects its inputs: {e}") from None
+
+
+def step_sim(op: str, out_spec, in_specs: dict, *, round_out: bool = True, **args: Any):
+    """Run the stock op's sim rule for one step; the result is rounded to the step's output dtype(s)."""
+    opdef = OPS[op]
+    res = opdef.sim_rule(SimCtx(opdef, out_spec, in_specs), **bind(op, args))
+    if not round_out:
+        return res
+    if isinstance(out_spec, tuple | list):
+        return [round_to_dtype(v, s.dtype.value) for v, s in zip(res, out_spec)]
+    return round_to_dtype(res, out_spec.dtype.value)
+
+
+def step_cost(op: str, in_specs: dict, out_specs, device_spec=None, **args: Any) -> OpCost:
+    """The stock op's cost for one step (tensor args as TensorSpecs)."""
+    from ttfuse.ops.common import default_cost
+
+    opdef = OPS[op]
+    outs = list(out_specs) if isinstance(out_specs, tuple | list) else [out_specs]
+    full = bind(op, args)
+    ctx = CostCtx(opdef, in_specs, outs, full, device_spec)
+    return (opdef.cost_rule or default_cost)(ctx)
+
+
+def add_costs(costs: list[OpCost], launches: int) -> OpCost:
+    """Sum of step costs with the kernel's launch count (its fidelity: the first matmul step's)."""
+    out = OpCost(launches=launches)
+    fid = None
+    for c in costs:
+        out.flops += c.flops
+        out.matmul_flops += c.matmul_flops
+        out.dram_bytes += c.dram_bytes
+        out.l1_bytes += c.l1_bytes
+        out.link_bytes += c.link_bytes
+        if fid is None and c.matmul_flops:
+            fid = c.fidelity
+    out.fidelity = fid or "HiFi2"
+    return out
+
+
+def need_tensor(kernel: str, arg: str, v) -> TensorSpec:
+    if not isinstance(v, TensorSpec):
+        raise kfail(kernel, f"argument {arg!r} must be a ttnn.Tensor, got {type(v).__name__}")
+    return v
+
+
+def dtype_of(spec: TensorSpec):
+    return spec.dtype
+
+
+def tensors_ctx(ctx) -> dict:
+    """The kernel call's input specs by parameter name (from its SimCtx or CostCtx)."""
+    return dict(ctx.in_specs)

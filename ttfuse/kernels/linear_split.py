@@ -1,0 +1,139 @@
+"""`ttfuse.kernels.linear_split`: one matmul on concatenated weights, written out as several tensors.
+
+Horizontal fusion turns linears that share their input (Q/K/V, gate/up, AdaLN scale/shift) into one matmul over
+the concatenated weight (`kernels.concat_weights`, computed once) whose result is split along N. On TT hardware
+this is `ttnn.experimental.minimal_matmul_split` (one kernel writing k output chunks, bias and activation
+applied in the kernel); the ttnn rule uses it when the installed ttnn has it, else `ttnn.linear` + slices.
+Semantics: y = act(a @ b + bias) in float32, split into `sizes` columns (multiples of 32); each part rounded
+once to `dtype`. Validation: the stock `ttnn.linear` spec rule on the whole product, then the split sizes.
+"""
+
+from __future__ import annotations
+
+from ttfuse.device import TILE
+from ttfuse.kernels.common import kfail, register_kernel, set_ttnn_rule, step_cost, step_spec
+from ttfuse.opdef import CostCtx, OpCost
+from ttfuse.ops.activations import apply_activation, normalize_activation
+from ttfuse.ops.matmul import matmul_values
+
+NAME = "linear_split"
+
+
+@register_kernel(NAME)
+def linear_split(
+    input_tensor_a,
+    input_tensor_b,
+    *,
+    sizes,
+    bias=None,
+    activation=None,
+    dtype=None,
+    memory_config=None,
+    compute_kernel_config=None,
+):
+    """act(a @ b + bias) split along the last dim into `sizes` outputs, in one matmul kernel."""
+
+
+def _whole(a, b, bias, activation, dtype, memory_config, compute_kernel_config):
+    return step_spec(
+        NAME,
+        "linear",
+        input_tensor_a=a,
+        input_tensor_b=b,
+        bias=bias,
+        activation=activation,
+        dtype=dtype,
+        memory_config=memory_config,
+        compute_kernel_config=compute_kernel_config,
+    )
+
+
+@linear_split.spec
+def _spec(
+    input_tensor_a, input_tensor_b, *, sizes, bias, activation, dtype, memory_config, compute_kernel_config
+):
+    out = _whole(
+        input_tensor_a, input_tensor_b, bias, activation, dtype, memory_config, compute_kernel_config
+    )
+    if not isinstance(sizes, tuple) or len(sizes) < 2 or not all(isinstance(s, int) and s > 0 for s in sizes):
+        raise kfail(NAME, f"argument 'sizes' must be a tuple of at least two positive ints, got {sizes!r}")
+    if sum(sizes) != out.shape[-1]:
+        raise kfail(NAME, f"argument 'sizes' {sizes} must sum to N={out.shape[-1]}")
+    if any(s % TILE for s in sizes):
+        raise kfail(NAME, f"argument 'sizes' {sizes}: each part must be a multiple of {TILE} columns")
+    return tuple(out.replace(shape=(*out.shape[:-1], s)) for s in sizes)
+
+
+@linear_split.sim
+def _sim(ctx, input_tensor_a, input_tensor_b, *, sizes, bias, activation, compute_kernel_config, **_):
+    ckc = compute_kernel_config
+    y = matmul_values(input_tensor_a, input_tensor_b, ckc.math_fidelity if ckc is not None else None)
+    if bias is not None:
+        y = y + bias.reshape(-1)
+    if activation is not None:
+        y = apply_activation(y, normalize_activation(f"kernels.{NAME}", activation))
+    return tuple(p.contiguous() for p in y.split(list(sizes), dim=-1))
+
+
+@linear_split.cost
+def _cost(ctx: CostCtx) -> OpCost:
+    """The cost of the one minimal_matmul kernel it is on hardware (bias and activation applied in it)."""
+    a = ctx.args
+    ins = {"input_tensor": a["input_tensor_a"], "weight_tensor": a["input_tensor_b"]}
+    if a["bias"] is not None:
+        ins["bias_tensor"] = a["bias"]
+    return step_cost(
+        "experimental.minimal_matmul",
+        ins,
+        list(ctx.out_specs),
+        ctx.device_spec,
+        input_tensor=a["input_tensor_a"],
+        weight_tensor=a["input_tensor_b"],
+        bias_tensor=a["bias"],
+        compute_kernel_config=a["compute_kernel_config"],
+    )
+
+
+def _ttnn(
+    ttnn,
+    input_tensor_a,
+    input_tensor_b,
+    *,
+    sizes,
+    bias,
+    activation,
+    dtype,
+    memory_config,
+    compute_kernel_config,
+):
+    mm_split = getattr(getattr(ttnn, "experimental", None), "minimal_matmul_split", None)
+    if mm_split is not None and len(set(sizes)) == 1:
+        return tuple(
+            mm_split(
+                input_tensor_a,
+                input_tensor_b,
+                bias_tensor=bias,
+                chunks=len(sizes),
+                dim=-1,
+                fused_activation=activation,
+                compute_kernel_config=compute_kernel_config,
+            )
+        )
+    y = ttnn.linear(
+        input_tensor_a,
+        input_tensor_b,
+        bias=bias,
+        activation=activation,
+        dtype=dtype,
+        memory_config=memory_config,
+        compute_kernel_config=compute_kernel_config,
+    )
+    lead = tuple(y.shape[:-1])
+    outs, start = [], 0
+    for s in sizes:
+        outs.append(ttnn.slice(y, (0,) * len(lead) + (start,), (*lead, start + s)))
+        start += s
+    return tuple(outs)
+
+
+set_ttnn_rule(linear_split, _ttnn)

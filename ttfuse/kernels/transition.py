@@ -1,0 +1,166 @@
+"""`ttfuse.kernels.transition`: the SwiGLU transition block (boltz.md 3.4) as three kernels.
+
+    y = fc3( silu(LN(x) @ W1) * (LN(x) @ W2) )
+
+Composite (the ttnn rule, what a hardware run dispatches; 3 launches instead of the 5-6 of the eager code):
+  1. h = ttnn.layer_norm(x, epsilon, weight=norm_weight, bias=norm_bias)
+  2. m = ttnn.experimental.minimal_matmul(h, w12, fuse_swiglu=True, dtype=hidden_dtype): fc1 and fc2 as ONE
+     matmul over the tile-interleaved weight w12 = kernels.concat_weights([W1, W2], mode="swiglu") (computed
+     once per set of weights), silu(gate) * up applied in the kernel;
+  3. y = ttnn.linear(m, w3, dtype=dtype, memory_config=memory_config).
+The sim runs those steps with the stock ops' numerics and rounds what each step writes (h, m, y). Inputs are
+validated by the stock spec rules of the three steps (errors name the kernel and the step). The op is
+row-wise: any leading dims may be chunked (the chunk pass may split rows).
+"""
+
+from __future__ import annotations
+
+from ttfuse.kernels.common import add_costs, register_kernel, set_ttnn_rule, step_cost, step_sim, step_spec
+
+NAME = "transition"
+MM = "experimental.minimal_matmul"
+
+
+@register_kernel(NAME, launches=3)
+def transition(
+    input_tensor,
+    weight12,
+    weight3,
+    *,
+    norm_weight=None,
+    norm_bias=None,
+    epsilon=1e-12,
+    hidden_dtype=None,
+    dtype=None,
+    memory_config=None,
+    compute_kernel_config=None,
+    norm_compute_kernel_config=None,
+):
+    """fc3(silu(LN(x) @ W1) * (LN(x) @ W2)) with fc1|fc2 as one SwiGLU matmul (3 kernels)."""
+
+
+def _steps(a: dict) -> tuple:
+    h = step_spec(
+        NAME,
+        "layer_norm",
+        input_tensor=a["input_tensor"],
+        epsilon=a["epsilon"],
+        weight=a["norm_weight"],
+        bias=a["norm_bias"],
+        compute_kernel_config=a["norm_compute_kernel_config"],
+    )
+    m = step_spec(
+        NAME,
+        MM,
+        input_tensor=h,
+        weight_tensor=a["weight12"],
+        fuse_swiglu=True,
+        dtype=a["hidden_dtype"],
+        compute_kernel_config=a["compute_kernel_config"],
+    )
+    y = step_spec(
+        NAME,
+        "linear",
+        input_tensor_a=m,
+        input_tensor_b=a["weight3"],
+        dtype=a["dtype"],
+        memory_config=a["memory_config"],
+        compute_kernel_config=a["compute_kernel_config"],
+    )
+    return h, m, y
+
+
+@transition.spec
+def _spec(**a):
+    return _steps(a)[2]
+
+
+@transition.sim
+def _sim(ctx, input_tensor, weight12, weight3, **a):
+    specs = dict(ctx.in_specs)
+    h_s, m_s, y_s = _steps({**a, **specs})
+    ckc = a["compute_kernel_config"]
+    h = step_sim(
+        "layer_norm",
+        h_s,
+        {"input_tensor": specs["input_tensor"]},
+        input_tensor=input_tensor,
+        epsilon=a["epsilon"],
+        weight=a["norm_weight"],
+        bias=a["norm_bias"],
+    )
+    m = step_sim(
+        MM,
+        m_s,
+        {"input_tensor": h_s, "weight_tensor": specs["weight12"]},
+        input_tensor=h,
+        weight_tensor=weight12,
+        fuse_swiglu=True,
+        compute_kernel_config=ckc,
+    )
+    return step_sim(
+        "linear",
+        y_s,
+        {"input_tensor_a": m_s, "input_tensor_b": specs["weight3"]},
+        round_out=False,
+        input_tensor_a=m,
+        input_tensor_b=weight3,
+        compute_kernel_config=ckc,
+    )
+
+
+@transition.cost
+def _cost(ctx):
+    a = dict(ctx.args)
+    h, m, y = _steps(a)
+    ckc = a["compute_kernel_config"]
+    return add_costs(
+        [
+            step_cost("layer_norm", {"input_tensor": a["input_tensor"]}, h, ctx.device_spec),
+            step_cost(
+                MM,
+                {"input_tensor": h, "weight_tensor": a["weight12"]},
+                m,
+                ctx.device_spec,
+                compute_kernel_config=ckc,
+            ),
+            step_cost(
+                "linear",
+                {"input_tensor_a": m, "input_tensor_b": a["weight3"]},
+                y,
+                ctx.device_spec,
+                input_tensor_a=m,
+                input_tensor_b=a["weight3"],
+                compute_kernel_config=ckc,
+            ),
+        ],
+        3,
+    )
+
+
+def _ttnn(ttnn, input_tensor, weight12, weight3, **a):
+    h = ttnn.layer_norm(
+        input_tensor,
+        epsilon=a["epsilon"],
+        weight=a["norm_weight"],
+        bias=a["norm_bias"],
+        compute_kernel_config=a["norm_compute_kernel_config"],
+    )
+    m = ttnn.experimental.minimal_matmul(
+        h,
+        weight12,
+        fuse_swiglu=True,
+        dtype=a["hidden_dtype"],
+        compute_kernel_config=a["compute_kernel_config"],
+    )
+    return ttnn.linear(
+        m,
+        weight3,
+        dtype=a["dtype"],
+        memory_config=a["memory_config"],
+        compute_kernel_config=a["compute_kernel_config"],
+    )
+
+
+set_ttnn_rule(transition, _ttnn)
+transition.row_wise = True  # for the chunk pass: independent over every leading (row) dim

@@ -1,0 +1,347 @@
+"""cost: per-node work and predicted time of a graph on a device, for the eager graph and the JIT graph.
+
+Work per node comes from the op's cost rule (`OpDef.cost`, else `ttfuse.ops.common.default_cost`): FLOPs (and
+the matrix-engine part), DRAM and L1 bytes, kernel launches, ethernet link bytes. Time per node, per device:
+- matrix engine: a 32x32x32 tile multiply-accumulate takes 16 cycles per fidelity phase (LoFi 1, HiFi2 2,
+  HiFi3 3, HiFi4 4; ref/ttnn.md s4) plus `MM_TILE_OVERHEAD_CYCLES` of unpack/pack/synchronisation that the math
+  does not hide. Matmul/linear nodes count the tiles of the busiest core from their program config (per_core_M x
+  per_core_N x Kt, the grid the config uses); other matrix work (SDPA, fused kernels) is spread evenly over
+  the device grid within `max_grid`.
+- vector work (FLOPs not on the matrix engine): `VECTOR_CYCLES_PER_TILE` cycles per 1024 results per core.
+- memory: DRAM bytes at `DeviceSpec.dram_gbps`; L1 bytes over the NoC (`noc_word_bytes` per cycle per core).
+- device time = max(math + vector, DRAM, L1) (compute and data movement overlap in TT kernels), plus ethernet
+  time for collectives (link bytes / link bandwidth x links)
+  added, or overlapped (max) when the op says so (`op.overlaps_communication = True`), plus
+  `DeviceSpec.launch_overhead_us` per kernel launch (device dispatch: what a metal-traced run pays).
+- untraced time per node = max(launches x `HOST_US_PER_LAUNCH`, device time): without a trace every launch
+  costs a fixed host + dispatch round trip that hides small kernels.
+Graph totals: `device_ms` (sum of device times: a traced run) and `untraced_ms` (sum of untraced times).
+
+Constants and where they come from (ref/ttnn.md s4, GEMM_FLOPS.md measurements on Wormhole n150, 8x8, bf16,
+no trace; no fitting to model-level results):
+- HOST_US_PER_LAUNCH = 360: 512^3 and 1024^3 matmuls both take ~0.36 ms (0.7 TFLOP/s at 512^3), which their
+  compute (2 us and 27 us by the rule above) cannot explain: a fixed per-launch time.
+- MM_TILE_OVERHEAD_CYCLES = 21: bf16 HiFi4 reaches 72-80% of its 65.5 TFLOP/s peak at 2k-3k^3 (3072^3:
+  ~50 TFLOP/s) and HiFi2 58-62% of 131 TFLOP/s at 8k-16k^3 (76-82 TFLOP/s). One per-tile overhead c explains
+  both: 64/(64+c) = 0.75 and 32/(32+c) = 0.60 give c = 21.3 and 21.3.
+- VECTOR_CYCLES_PER_TILE = 32: an estimate (one FPU/SFPU pass over a tile in ~32 cycles), not calibrated;
+  elementwise ops are DRAM-bound here, so it rarely decides a time.
+`tests/passes/test_cost.py` checks the model against the measurements (within 25%).
+Extend: a new kind of time (e.g. a fabric model) goes into `node_cost`; keep each constant's source here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ttfuse.device import FIDELITY_PHASES, TILE
+from ttfuse.ir import Graph, Node, attr_tensor_positions
+from ttfuse.opdef import CostCtx, OpCost
+
+HOST_US_PER_LAUNCH = 360.0
+MM_TILE_OVERHEAD_CYCLES = 21.0
+VECTOR_CYCLES_PER_TILE = 32.0
+TILE_MAC_FLOPS = 2 * TILE**3  # one 32x32x32 multiply-accumulate
+_MATMULS = ("matmul", "linear")
+
+
+@dataclass
+class NodeCost:
+    """One node's work and predicted times (microseconds) on one device."""
+
+    node: int
+    op: str
+    flops: float
+    matmul_flops: float
+    dram_bytes: int
+    l1_bytes: int
+    launches: int
+    link_bytes: int
+    fidelity: str
+    cores: int
+    math_us: float
+    memory_us: float
+    link_us: float
+    device_us: float
+    untraced_us: float
+    bound: str  # what decides the time: "math" | "dram" | "l1" | "link" | "launch"
+
+    def __iter__(self):  # (node id, op, cost) like the rows of the basic pipeline.CostReport
+        return iter((self.node, self.op, self))
+
+
+@dataclass
+class GraphCost:
+    """Per-node costs and totals of one graph on one device."""
+
+    device: str | None
+    nodes: list[NodeCost]
+    total: OpCost
+    device_ms: float  # traced: kernels + device dispatch
+    untraced_ms: float  # every launch also pays the host round trip
+
+    @property
+    def predicted_us(self) -> float:
+        """Predicted device time of the graph (kernels + device dispatch, as a traced run), microseconds."""
+        return self.device_ms * 1e3
+
+    @property
+    def untraced_us(self) -> float:
+        return self.untraced_ms * 1e3
+
+    def table(self, title: str = "") -> str:
+        head = f"{title} on {self.device or 'unknown device'}:" if title else f"cost on {self.device}:"
+        lines = [
+            head,
+            f"  {'node':>6}  {'op':<34} {'MFLOP':>10} {'DRAM KB':>9} {'L1 KB':>9} {'launch':>6} {'dev us':>9} "
+            f"{'bound':>6}",
+        ]
+        for c in self.nodes:
+            lines.append(
+                f"  {'%' + str(c.node):>6}  {c.op:<34} {c.flops / 1e6:10.3f} {c.dram_bytes / 1024:9.1f} "
+                f"{c.l1_bytes / 1024:9.1f} {c.launches:6d} {c.device_us:9.2f} {c.bound:>6}"
+            )
+        t = self.total
+        lines.append(
+            f"  {'total':>6}  {'':<34} {t.flops / 1e6:10.3f} {t.dram_bytes / 1024:9.1f} {t.l1_bytes / 1024:9.1f} "
+            f"{t.launches:6d} {self.device_ms * 1e3:9.2f}"
+        )
+        lines.append(f"  predicted: {self.device_ms:.4f} ms traced, {self.untraced_ms:.4f} ms untraced")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+@dataclass
+class CostComparison:
+    """`Lowered.cost`: the traced (eager) graph and the optimised (JIT) graph costed on the target device, plus
+    both totals on every known device (`per_arch`: name -> (eager ms, jit ms), untraced)."""
+
+    jit: GraphCost
+    eager: GraphCost | None = None
+    per_arch: dict[str, tuple[float | None, float]] = field(default_factory=dict)
+
+    # the JIT graph's figures under the names the basic report had
+    @property
+    def total(self) -> OpCost:
+        return self.jit.total
+
+    @property
+    def nodes(self) -> list[NodeCost]:
+        return self.jit.nodes
+
+    @property
+    def device(self) -> str | None:
+        return self.jit.device
+
+    @property
+    def predicted_us(self) -> float:
+        return self.jit.predicted_us
+
+    @property
+    def speedup(self) -> float | None:
+        """Eager untraced time over JIT untraced time (None without an eager graph)."""
+        if self.eager is None or self.jit.untraced_ms <= 0:
+            return None
+        return self.eager.untraced_ms / self.jit.untraced_ms
+
+    def table(self) -> str:
+        parts = []
+        if self.eager is not None:
+            parts.append(self.eager.table("eager (as traced)"))
+        parts.append(self.jit.table("jit (after passes)"))
+        if self.eager is not None:
+            e, j = self.eager, self.jit
+            parts.append(
+                f"eager -> jit: launches {e.total.launches} -> {j.total.launches}, DRAM "
+                f"{e.total.dram_bytes / 2**20:.2f} -> {j.total.dram_bytes / 2**20:.2f} MiB, untraced "
+                f"{e.untraced_ms:.4f} -> {j.untraced_ms:.4f} ms (x{self.speedup:.2f}), traced "
+                f"{e.device_ms:.4f} -> {j.device_ms:.4f} ms"
+            )
+        if self.per_arch:
+            parts.append("per device (untraced ms, eager -> jit):")
+            for name, (e, j) in self.per_arch.items():
+                parts.append(f"  {name:<24} {'-' if e is None else f'{e:.4f}'} -> {j:.4f}")
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+# ------------------------------------------------------------------------------------------------- model
+def op_cost(graph: Graph, n: Node, index: dict | None = None, device_spec=None) -> OpCost:
+    """The node's work by its op's cost rule (default_cost when it has none)."""
+    from ttfuse.ops.common import default_cost
+    from ttfuse.verify import spec_args
+
+    index = index if index is not None else graph.node_index()
+    ins = [graph.spec_of(r, index) for r in n.inputs]
+    args = spec_args(n, ins)
+    tensors = {k: args[k] for k, v in n.attrs if attr_tensor_positions(v)}
+    op = n.opdef
+    return (op.cost_rule or default_cost)(CostCtx(op, tensors, list(n.outs), args, device_spec))
+
+
+def _grid(spec, max_grid) -> tuple[int, int]:
+    gx, gy = spec.grid
+    if max_grid is not None:
+        gx, gy = min(gx, max_grid[0] + 1), min(gy, max_grid[1] + 1)
+    return gx, gy
+
+
+def matmul_core_tiles(n: Node, graph: Graph, index: dict, spec, max_grid=None) -> tuple[float, int] | None:
+    """(tile multiply-accumulates of the busiest core, cores used) of a matmul/linear node, from its program
+    config (else the 2D default over the grid); None for other nodes."""
+    if n.op not in _MATMULS:
+        return None
+    from ttfuse.configs import (
+        MatmulMultiCoreReuseMultiCast1DProgramConfig,
+        MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig,
+        MatmulMultiCoreReuseMultiCastProgramConfig,
+        MatmulMultiCoreReuseProgramConfig,
+    )
+    from ttfuse.ops.matmul_config import MatmulDims
+
+    pos = {k: attr_tensor_positions(v) for k, v in n.attrs if attr_tensor_positions(v)}
+    a = graph.spec_of(n.inputs[pos["input_tensor_a"][0]], index)
+    b = graph.spec_of(n.inputs[pos["input_tensor_b"][0]], index)
+    try:
+        d = MatmulDims(n.op, a, b, bool(n.attr("transpose_a")), bool(n.attr("transpose_b")))
+    except Exception:  # noqa: BLE001 - an invalid node is costed by FLOPs alone
+        return None
+    cfg = n.attr("program_config")
+    gx, gy = _grid(spec, max_grid)
+    cg = getattr(cfg, "compute_with_storage_grid_size", None)
+    if cg is not None and cg[0] <= spec.grid[0] and cg[1] <= spec.grid[1]:
+        gx, gy = cg
+    core_grid = n.attr("core_grid")
+    if cfg is None and core_grid is not None:
+        gx, gy = min(core_grid.x, spec.grid[0]), min(core_grid.y, spec.grid[1])
+    if isinstance(
+        cfg, MatmulMultiCoreReuseMultiCastProgramConfig | MatmulMultiCoreReuseMultiCast1DProgramConfig
+    ):
+        fuse = cfg.fuse_batch and not d.b_batched
+        m = d.batch * d.Mt if fuse else d.Mt
+        blocks = -(-m // cfg.per_core_M) * -(-d.Nt // cfg.per_core_N)
+        per_batch = 1 if fuse else d.batch
+        cores = min(blocks, gx * gy)
+        rounds = -(-blocks // max(cores, 1))
+        return float(cfg.per_core_M * cfg.per_core_N * d.Kt * rounds * per_batch), cores
+    if isinstance(cfg, MatmulMultiCoreReuseProgramConfig):
+        blocks = -(-(d.batch * d.Mt) // cfg.per_core_M)
+        cores = min(blocks, gx * gy)
+        rounds = -(-blocks // max(cores, 1))
+        return float(cfg.per_core_M * cfg.per_core_N * d.Kt * rounds), cores
+    if isinstance(cfg, MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig):
+        cores = min(-(-d.Nt // cfg.per_core_N), spec.num_cores)
+        return float(cfg.per_core_M * cfg.per_core_N * d.Kt), cores
+    # ttnn's default: 2D over the grid (M over y, N over x), batches fused into M
+    m = d.batch * d.Mt
+    cy, cx = min(gy, m), min(gx, d.Nt)
+    return float(-(-m // cy) * -(-d.Nt // cx) * d.Kt), cx * cy
+
+
+def node_cost(graph: Graph, n: Node, spec, *, index=None, max_grid=None) -> NodeCost:
+    """Work and predicted times of one node on `spec` (see the module docstring for the model)."""
+    index = index if index is not None else graph.node_index()
+    c = op_cost(graph, n, index, spec)
+    phases = FIDELITY_PHASES.get(c.fidelity, 2)
+    gx, gy = _grid(spec, max_grid)
+    cores = gx * gy
+    clock = spec.clock_ghz * 1e3  # cycles per microsecond
+    per_tile = 16.0 * phases + MM_TILE_OVERHEAD_CYCLES
+    math_us = 0.0
+    if c.matmul_flops > 0:
+        mt = matmul_core_tiles(n, graph, index, spec, max_grid)
+        if mt is not None:
+            tiles, cores = mt
+        else:
+            tiles = c.matmul_flops / TILE_MAC_FLOPS / cores
+        math_us = tiles * per_tile / clock
+    vector_flops = max(0.0, c.flops - c.matmul_flops)
+    math_us += vector_flops / (TILE * TILE) / max(cores, 1) * VECTOR_CYCLES_PER_TILE / clock
+    dram_us = c.dram_bytes / (spec.dram_gbps * 1e3)
+    l1_us = c.l1_bytes / (spec.num_cores * spec.noc_word_bytes * clock)
+    links = n.attr("num_links") or 1
+    link_us = c.link_bytes / (spec.eth_link_gbps * 1e3 * links) if c.link_bytes else 0.0
+    parts = {"math": math_us, "dram": dram_us, "l1": l1_us}
+    bound = max(parts, key=parts.get)
+    busy = parts[bound]
+    if link_us:
+        if getattr(n.opdef, "overlaps_communication", False):
+            busy = max(busy, link_us)
+        else:
+            busy += link_us
+        if link_us >= busy - link_us:
+            bound = "link"
+    device_us = busy + c.launches * spec.launch_overhead_us
+    untraced_us = max(c.launches * HOST_US_PER_LAUNCH, device_us)
+    if c.launches and c.launches * HOST_US_PER_LAUNCH >= device_us:
+        bound = "launch"
+    return NodeCost(
+        n.id, n.op, c.flops, c.matmul_flops, c.dram_bytes, c.l1_bytes, c.launches, c.link_bytes, c.fidelity,
+        cores, math_us, max(dram_us, l1_us), link_us, device_us, untraced_us, bound,
+    )  # fmt: skip
+
+
+def graph_cost(graph: Graph, spec, *, max_grid=None) -> GraphCost:
+    """Every node's cost on `spec` and the totals."""
+    index = graph.node_index()
+    rows = [node_cost(graph, n, spec, index=index, max_grid=max_grid) for n in graph.nodes]
+    total = OpCost(launches=0)
+    for r in rows:
+        total.flops += r.flops
+        total.matmul_flops += r.matmul_flops
+        total.dram_bytes += r.dram_bytes
+        total.l1_bytes += r.l1_bytes
+        total.launches += r.launches
+        total.link_bytes += r.link_bytes
+    return GraphCost(
+        getattr(spec, "name", None),
+        rows,
+        total,
+        sum(r.device_us for r in rows) / 1e3,
+        sum(r.untraced_us for r in rows) / 1e3,
+    )
+
+
+def compare(
+    graph_before: Graph | None, graph: Graph, spec, *, max_grid=None, all_devices=True
+) -> CostComparison:
+    """The eager graph (as traced) and the JIT graph on `spec`, plus both on every known device."""
+    from ttfuse.device import all_specs
+
+    jit = graph_cost(graph, spec, max_grid=max_grid)
+    eager = graph_cost(graph_before, spec, max_grid=max_grid) if graph_before is not None else None
+    per_arch: dict[str, tuple[float | None, float]] = {}
+    if all_devices:
+        for s in all_specs():
+            if s.num_chips != spec.num_chips:
+                continue
+            e = (
+                graph_cost(graph_before, s, max_grid=max_grid).untraced_ms
+                if graph_before is not None
+                else None
+            )
+            per_arch[s.name] = (e, graph_cost(graph, s, max_grid=max_grid).untraced_ms)
+    return CostComparison(jit, eager, per_arch)
+
+
+def matmul_tflops(flops: float, ms: float) -> float:
+    return flops / (ms * 1e-3) / 1e12
+
+
+__all__ = [
+    "HOST_US_PER_LAUNCH",
+    "MM_TILE_OVERHEAD_CYCLES",
+    "VECTOR_CYCLES_PER_TILE",
+    "CostComparison",
+    "GraphCost",
+    "NodeCost",
+    "compare",
+    "graph_cost",
+    "matmul_core_tiles",
+    "node_cost",
+    "op_cost",
+]

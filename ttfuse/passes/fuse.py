@@ -1,0 +1,615 @@
+"""fuse: every fusion decision of the pipeline, as rule tables applied in a fixed order, then eltwise clustering.
+
+Order (each table runs to a fixpoint before the next; earlier tables see the larger patterns first):
+  1. rules_blocks (ttfuse/passes/fuse_blocks.py): the block kernels of ttfuse/kernels recognised by pattern:
+     Transition, AdaLN, ConditionedTransitionBlock, triangle-multiplication chunk, pair-bias attention;
+  2. rules_attention: matmul(QK^T) [* scale | / c] [+ mask] -> softmax -> matmul(V) into
+     transformer.scaled_dot_product_attention;
+  3. rules_norm: layer_norm/rms_norm(add(x, r)) -> norm(x, residual_input_tensor=r) (written as search and
+     replacement functions, `replacement()`);
+  4. rules_linear: matmul/linear + bias add + activation epilogues into linear(bias=, activation=);
+  5. rules_horizontal: linears sharing one input (Q/K/V, gate/up) -> one kernels.linear_split over weights
+     concatenated once (kernels.concat_weights, memoised by the runtime);
+  6. rules_binary: binary ops absorbing unary inputs (input_tensor_{a,b}_activations) and outputs (activations);
+  7. eltwise clustering (ttfuse/passes/fuse_eltwise.py): remaining elementwise trees, chains and fan-outs into
+     kernels.eltwise (multi-output or recomputation where a value has several users).
+Pre: a verified graph (after cleanup). Post: a verified graph computing the same values within the formats'
+rounding; every node a rule created records what it replaced (`side.replaced`, note `from=%a,%b`), and a rule
+whose pattern matched but which declined notes why on the root (`fuse.<table>.<rule>: reason`), for the
+coverage report.
+SDPA semantics: TT applies `scale` inside the exponent, softmax(scale * (QK^T + mask)), so the rewrite of
+softmax(scale * QK^T + mask) feeds SDPA the mask pre-divided by the scale (a multiply node that the eltwise
+clustering may merge into the mask's producers); with no mask or scale 1 nothing is added.
+Extend: add a row to the table of the fusion's kind (with the algebra in a trailing comment) and a test applying
+that rule alone in tests/passes/test_fuse.py.
+"""
+
+from __future__ import annotations
+
+from ttfuse.configs import UnaryOpType, UnaryWithParam
+from ttfuse.ir import Graph, Ref
+from ttfuse.ops.activations import normalize_activations
+from ttfuse.passes.rewrite import Miss, Pat, Rewriter, named, replacement, rewrite
+from ttfuse.types import DataType, Layout
+
+D = DataType
+SDPA = "transformer.scaled_dot_product_attention"
+SDPA_DTYPES = frozenset({D.BFLOAT16, D.BFLOAT8_B, D.BFLOAT4_B})
+FLOATS = frozenset({D.FLOAT32, D.BFLOAT16, D.BFLOAT8_B, D.BFLOAT4_B})
+_ACT_ARGS = ("activations", "input_tensor_a_activations", "input_tensor_b_activations")
+
+# unary ttnn ops that a fused activation (UnaryOpType) expresses exactly
+UNARY_ACT = {
+    "relu": UnaryOpType.RELU,
+    "relu6": UnaryOpType.RELU6,
+    "silu": UnaryOpType.SILU,
+    "sigmoid": UnaryOpType.SIGMOID,
+    "sigmoid_accurate": UnaryOpType.SIGMOID,
+    "exp": UnaryOpType.EXP,
+    "log": UnaryOpType.LOG,
+    "tanh": UnaryOpType.TANH,
+    "sqrt": UnaryOpType.SQRT,
+    "rsqrt": UnaryOpType.RSQRT,
+    "reciprocal": UnaryOpType.RECIP,
+    "sin": UnaryOpType.SIN,
+    "cos": UnaryOpType.COS,
+    "abs": UnaryOpType.ABS,
+    "neg": UnaryOpType.NEG,
+    "erf": UnaryOpType.ERF,
+    "square": UnaryOpType.SQUARE,
+    "gelu": UnaryOpType.GELU,
+}
+# activation strings ttnn.linear/matmul accept, by the unary op they replace
+LINEAR_ACT = {
+    "relu": "relu",
+    "relu6": "relu6",
+    "silu": "silu",
+    "gelu": "gelu",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+}
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def plain_unary(node, rw=None) -> bool:
+    """A unary op with default behaviour: exact mode, no output tensor, no core subsets."""
+    if node.attr("output_tensor") is not None or node.attr("sub_core_grids") is not None:
+        return False
+    if node.attr("fast_and_approximate_mode"):
+        return False
+    if node.op == "gelu":
+        return node.attr("variant").name == "Accurate"
+    if node.op == "sigmoid":
+        return node.attr("vector_mode") == 4 and node.attr("mode").name == "Accurate"
+    return True
+
+
+def unary_act(node) -> UnaryWithParam | None:
+    """The fused activation equal to this unary node (None when there is none)."""
+    if node.op not in UNARY_ACT or not plain_unary(node):
+        return None
+    return UnaryWithParam(UNARY_ACT[node.op])
+
+
+def plain_binary(node, rw=None) -> bool:
+    return (
+        node.attr("output_tensor") is None
+        and node.attr("sub_core_grids") is None
+        and node.attr("sub_device_id") is None
+    )
+
+
+def no_acts(node) -> bool:
+    return all(not node.attr(k) for k in _ACT_ARGS)
+
+
+def plain_mm(node, rw=None) -> bool:
+    """A matmul/linear without program config, core grid, transposed a, or extras (what rules may rebuild)."""
+    return (
+        node.attr("program_config") is None
+        and node.attr("core_grid") is None
+        and not node.attr("transpose_a")
+        and node.attr("output_tile") is None
+        and node.attr("global_cb") is None
+        and node.attr("optional_output_tensor") is None
+        and not node.attr("prefetcher_pipes")
+        and node.attr("in0_column_offset") is None
+    )
+
+
+def weight_input(ref: Ref, rw: Rewriter) -> bool:
+    """A graph input (a weight): concatenations of it can be computed once and memoised."""
+    return rw.is_input(ref)
+
+
+def row_vector(spec, n: int) -> bool:
+    return (
+        spec.layout is Layout.TILE
+        and spec.dtype in FLOATS
+        and spec.rank >= 1
+        and spec.shape[-1] == n
+        and all(d == 1 for d in spec.shape[:-1])
+    )
+
+
+def mm_args(node, rw: Rewriter, **override) -> dict:
+    """The arguments of a matmul/linear node as `ttnn.linear` keywords (tensors as Refs)."""
+    a = rw.attrs(node)
+    out = {
+        "input_tensor_a": a["input_tensor_a"],
+        "input_tensor_b": a["input_tensor_b"],
+        "bias": a.get("bias"),
+        "transpose_a": a["transpose_a"],
+        "transpose_b": a["transpose_b"],
+        "memory_config": a["memory_config"],
+        "dtype": a["dtype"],
+        "activation": a["activation"],
+        "compute_kernel_config": a["compute_kernel_config"],
+    }
+    out.update(override)
+    return out
+
+
+def acts_list(v) -> list:
+    if not v:
+        return []
+    return list(v) if isinstance(v, list | tuple) else [v]
+
+
+# ----------------------------------------------------------------------------------- (b) linear epilogues
+_MM = ("linear", "matmul")
+
+
+@named("linear_bias")
+def _linear_bias(rw: Rewriter, m):
+    root, lin, b = m.root, m.node("lin"), m.ref("b")
+    if (
+        not plain_binary(root)
+        or root.attr("input_tensor_a_activations")
+        or root.attr("input_tensor_b_activations")
+    ):
+        return None
+    n = lin.outs[0].shape[-1]
+    if not row_vector(rw.spec(b), n):
+        return Miss(f"the added tensor {rw.spec(b)} is not a bias row vector of width {n}")
+    act = None
+    post = normalize_activations("add", root.attr("activations"), "activations")
+    if post:
+        a = post[0]
+        if len(post) != 1 or a.params or a.op_type.name.lower() not in LINEAR_ACT.values():
+            return Miss(f"the add's activations {list(post)} have no linear activation string")
+        act = a.op_type.name.lower()
+    args = mm_args(lin, rw, bias=b, activation=act, **keep_out(lin, root.outs[0]))
+    return rw.try_emit("linear", **args)
+
+
+def keep_out(node, want) -> dict:
+    """dtype/memory_config arguments giving `want`, keeping the node's own (None) where they already do."""
+    have = node.outs[0]
+    return {
+        "dtype": node.attr("dtype") if have.dtype == want.dtype else want.dtype,
+        "memory_config": node.attr("memory_config")
+        if have.memory_config == want.memory_config
+        else want.memory_config,
+    }
+
+
+@named("linear_activation")
+def _linear_activation(rw: Rewriter, m):
+    root, lin = m.root, m.node("lin")
+    if not plain_unary(root):
+        return Miss("the activation runs in an approximate or non-default mode")
+    out = root.outs[0]
+    if out.dtype != lin.outs[0].dtype:
+        return Miss("the activation changes the dtype")
+    args = mm_args(lin, rw, activation=LINEAR_ACT[root.op], **keep_out(lin, out))
+    if lin.op == "matmul":
+        args.pop("bias")
+        return rw.try_emit("matmul", **args)
+    return rw.try_emit("linear", **args)
+
+
+_LIN = Pat(_MM, name="lin", one_use=True, activation=None, where=plain_mm)
+rules_linear = [
+    (
+        Pat(
+            "add",
+            Pat("linear", name="lin", one_use=True, bias=None, activation=None, where=plain_mm),
+            Pat.any("b"),
+            commute=True,
+        ),
+        _linear_bias,
+    ),  # linear(a, w) + b -> linear(a, w, bias=b)
+    (
+        Pat(
+            "add",
+            Pat("matmul", name="lin", one_use=True, activation=None, where=plain_mm),
+            Pat.any("b"),
+            commute=True,
+        ),
+        _linear_bias,
+    ),  # matmul(a, w) + b -> linear(a, w, bias=b)
+    (
+        Pat(tuple(LINEAR_ACT), _LIN),
+        _linear_activation,
+    ),  # act(linear(a, w, b)) -> linear(a, w, b, activation=act)
+]
+
+
+# ------------------------------------------------------------------------------ (c) binary + activations
+_BIN_ACT_OPS = (
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "rsub",
+    "maximum",
+    "minimum",
+    "squared_difference",
+    "add_",
+    "subtract_",
+    "multiply_",
+    "divide_",
+    "rsub_",
+)
+
+
+def _operand_names(node) -> tuple[str, str]:
+    names = [k for k, _ in node.attrs][:2]
+    return names[0], names[1]
+
+
+@named("binary_input_activation")
+def _binary_input_activation(rw: Rewriter, m):
+    root, un = m.root, m.node("un")
+    if not plain_binary(root):
+        return None
+    act = unary_act(un)
+    if act is None:
+        return Miss(f"{un.op} has no exact fused-activation form")
+    x = m.ref("x")
+    if rw.spec(x).dtype != un.outs[0].dtype or rw.spec(x).layout != un.outs[0].layout:
+        return None
+    a_name, b_name = _operand_names(root)
+    args = rw.attrs(root)
+    un_ref = Ref(un.id, 0)
+    side = None
+    for name, key in ((a_name, "input_tensor_a_activations"), (b_name, "input_tensor_b_activations")):
+        if args.get(name) == un_ref:
+            side = (name, key)
+            break
+    if side is None:
+        return None
+    name, key = side
+    other = b_name if name == a_name else a_name
+    if args.get(other) == un_ref:
+        return Miss("the binary op reads the activation's result twice")
+    if root.op.endswith("_") and name == a_name:
+        return Miss("an in-place op writes into the activation's result")
+    args[name] = x
+    args[key] = [act, *acts_list(args.get(key))]
+    if "memory_config" in args and args["memory_config"] is None:
+        args["memory_config"] = root.outs[0].memory_config
+    return rw.try_emit(root.op, **args)
+
+
+@named("binary_output_activation")
+def _binary_output_activation(rw: Rewriter, m):
+    root, bn = m.root, m.node("bin")
+    act = unary_act(root)
+    if act is None or not plain_binary(bn):
+        return None
+    if bn.op.endswith("_"):
+        return None
+    args = rw.attrs(bn)
+    args["activations"] = [*acts_list(args.get("activations")), act]
+    args.update(keep_out(bn, root.outs[0]))
+    return rw.try_emit(bn.op, **args)
+
+
+rules_binary = [
+    (
+        Pat(
+            _BIN_ACT_OPS,
+            Pat(tuple(UNARY_ACT), Pat.any("x"), name="un", one_use=True),
+            Pat.any("y"),
+            commute=True,
+        ),
+        _binary_input_activation,
+    ),  # f(u(x), y) -> f(x, y, input_tensor_a_activations=[u])
+    (
+        Pat(_BIN_ACT_OPS, Pat(tuple(UNARY_ACT), Pat.any("x"), name="un", one_use=True)),
+        _binary_input_activation,
+    ),  # f(u(x), c) -> f(x, c, input_tensor_a_activations=[u])  (scalar operand)
+    (
+        Pat(tuple(UNARY_ACT), Pat(_BIN_ACT_OPS[:8], name="bin", one_use=True)),
+        _binary_output_activation,
+    ),  # u(f(a, b)) -> f(a, b, activations=[u])
+]
+
+
+# ---------------------------------------------------------------------------------- (d) horizontal fusion
+def _sibling_key(node, rw: Rewriter):
+    a = rw.attrs(node)
+    return (
+        a["transpose_b"],
+        a["memory_config"],
+        a["dtype"],
+        a["activation"],
+        a["compute_kernel_config"],
+        a.get("bias") is None,
+        rw.spec(a["input_tensor_b"]).dtype,
+        tuple(rw.spec(a["input_tensor_b"]).shape),
+    )
+
+
+@named("horizontal_linears")
+def _horizontal(rw: Rewriter, m):
+    root, x = m.root, m.ref("x")
+    key = _sibling_key(root, rw)
+    sibs = []
+    for u in rw.users(x):
+        if u.op != "linear" or not plain_mm(u) or u.attr("transpose_b"):
+            continue
+        a = rw.attrs(u)
+        if a["input_tensor_a"] != x or not rw.is_input(a["input_tensor_b"]):
+            continue
+        if a.get("bias") is not None and not rw.is_input(a["bias"]):
+            continue
+        if _sibling_key(u, rw) != key:
+            continue
+        sibs.append(u)
+    if len(sibs) < 2 or sibs[0].id != root.id:
+        return None
+    n = root.outs[0].shape[-1]
+    if n % 32:
+        return Miss(f"the output width {n} is not a multiple of 32 (the split must be tile aligned)")
+    a0 = rw.attrs(root)
+    wcat = rw.try_emit("kernels.concat_weights", tensors=[rw.attrs(s)["input_tensor_b"] for s in sibs])
+    if isinstance(wcat, Miss):
+        return wcat
+    bcat = None
+    if a0.get("bias") is not None:
+        bcat = rw.try_emit("kernels.concat_weights", tensors=[rw.attrs(s)["bias"] for s in sibs])
+        if isinstance(bcat, Miss):
+            return bcat
+    outs = rw.try_emit(
+        "kernels.linear_split",
+        input_tensor_a=x,
+        input_tensor_b=wcat,
+        sizes=(n,) * len(sibs),
+        bias=bcat,
+        activation=a0["activation"],
+        dtype=root.outs[0].dtype,
+        memory_config=root.outs[0].memory_config,
+        compute_kernel_config=a0["compute_kernel_config"],
+    )
+    if isinstance(outs, Miss):
+        return outs
+    for s, r in zip(sibs[1:], outs[1:]):
+        rw.also_replace(s, r)
+    return outs[0]
+
+
+rules_horizontal = [
+    (
+        Pat("linear", input_tensor_a=Pat.any("x"), input_tensor_b=Pat.any("w", where=weight_input), where=plain_mm),
+        _horizontal,
+    ),  # linear(x, w1), linear(x, w2), ... -> linear_split(x, concat_weights(w1, w2, ...))
+]
+
+
+# ----------------------------------------------------------------------------- (e) norm + residual add
+def _norm_rules() -> list:
+    from ttfuse.configs import LayerNormDefaultProgramConfig, MathFidelity, WormholeComputeKernelConfig
+    from ttfuse.types import DRAM_MEMORY_CONFIG, TensorSpec
+
+    spec = TensorSpec((32, 64), D.BFLOAT16, Layout.TILE, DRAM_MEMORY_CONFIG)
+    vec = TensorSpec((64,), D.BFLOAT16, Layout.TILE, DRAM_MEMORY_CONFIG)
+    scalars = {
+        "eps": 1.2345e-7,
+        "ckc": WormholeComputeKernelConfig(
+            math_fidelity=MathFidelity.HiFi3,
+            math_approx_mode=False,
+            fp32_dest_acc_en=True,
+            packer_l1_acc=True,
+        ),
+        "pc": LayerNormDefaultProgramConfig(),
+    }
+
+    def residual_ok(rw: Rewriter, m):
+        add = next(n for n in m.nodes if n.op == "add")
+        if not plain_binary(add):
+            return Miss("the residual add uses non-default arguments")
+        x, r = rw.spec(m.ref("arg0")), rw.spec(m.ref("arg1"))
+        if x.shape != r.shape or add.outs[0].shape != x.shape:
+            return Miss("the residual add broadcasts (residual_input_tensor must match the input's shape)")
+        if add.outs[0].dtype != x.dtype:
+            return Miss("the residual add changes the dtype")
+        return True
+
+    rules = []
+    from ttfuse import ttnn
+
+    for op in ("layer_norm", "rms_norm"):
+        for affine in ((), ("weight",), ("weight", "bias")):
+
+            def search(x, r, *ws, eps, ckc, pc, _op=op, _affine=affine):
+                kw = dict(zip(_affine, ws))
+                return getattr(ttnn, _op)(
+                    ttnn.add(x, r), epsilon=eps, compute_kernel_config=ckc, program_config=pc, **kw
+                )
+
+            def replace(x, r, *ws, eps, ckc, pc, _op=op, _affine=affine):
+                kw = dict(zip(_affine, ws))
+                return getattr(ttnn, _op)(
+                    x,
+                    residual_input_tensor=r,
+                    epsilon=eps,
+                    compute_kernel_config=ckc,
+                    program_config=pc,
+                    **kw,
+                )
+
+            examples = (spec, spec) + (vec,) * len(affine)
+            rules.append(
+                replacement(
+                    search, replace, examples, scalars=scalars, extra_check=residual_ok, name=f"{op}_residual"
+                )
+            )  # norm(x + r) -> norm(x, residual_input_tensor=r)
+    return rules
+
+
+_RULES_NORM: list | None = None
+
+
+def rules_norm() -> list:
+    """The norm + residual rules (built on first use: they trace their search/replacement functions)."""
+    global _RULES_NORM
+    if _RULES_NORM is None:
+        _RULES_NORM = _norm_rules()
+    return _RULES_NORM
+
+
+# ---------------------------------------------------------------------------------------------- (f) SDPA
+def _scalar(node, name):
+    v = node.attr(name)
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _scores(rw: Rewriter, s: Ref):
+    """(qk matmul node, scale, mask ref, nodes) of softmax's input s = [QK^T * scale | / c] [+ mask]."""
+    nodes = []
+    node = rw.node(s)
+    mask = None
+    if node is not None and node.op == "add" and plain_binary(node) and no_acts(node) and rw.single_use(node):
+        a, b = rw.attrs(node)["input_tensor_a"], rw.attrs(node)["input_tensor_b"]
+        for t, mref in ((a, b), (b, a)):
+            tn = rw.node(t) if isinstance(t, Ref) else None
+            if tn is not None and tn.op in ("multiply", "divide", "matmul") and isinstance(mref, Ref):
+                nodes.append(node)
+                mask = mref
+                node = tn
+                break
+        else:
+            return None
+    scale = 1.0
+    if node is not None and node.op in ("multiply", "divide") and plain_binary(node) and no_acts(node):
+        c = _scalar(node, "input_tensor_b")
+        if c is None and node.op == "multiply":
+            c = _scalar(node, "input_tensor_a")
+            src = rw.attrs(node)["input_tensor_b"]
+        else:
+            src = rw.attrs(node)["input_tensor_a"]
+        if c is None or c == 0:
+            return None
+        scale = c if node.op == "multiply" else 1.0 / c
+        nodes.append(node)
+        node = rw.node(src) if isinstance(src, Ref) else None
+    if node is None or node.op != "matmul" or not plain_mm(node) or node.attr("activation") is not None:
+        return None
+    nodes.append(node)
+    if not all(rw.single_use(n) for n in nodes):
+        return None
+    return node, scale, mask, nodes
+
+
+@named("sdpa")
+def _sdpa(rw: Rewriter, m):
+    root, sm, v = m.root, m.node("sm"), m.ref("v")
+    if not plain_mm(root) or root.attr("transpose_b") or root.attr("activation") is not None:
+        return None
+    if sm.attr("dim") not in (-1, 3):
+        return Miss("softmax is not over the last dim")
+    found = _scores(rw, rw.attrs(sm)["input_tensor"])
+    if found is None:
+        return None
+    qk, scale, mask, _nodes = found
+    if not rw.single_use(qk):
+        return Miss("the attention scores are used elsewhere")
+    a = rw.attrs(qk)
+    q, k = a["input_tensor_a"], a["input_tensor_b"]
+    if not a["transpose_b"]:
+        kn = rw.node(k)
+        rank = rw.spec(k).rank
+        swap = tuple(range(rank - 2)) + (rank - 1, rank - 2)
+        if kn is not None and kn.op == "permute" and tuple(d % rank for d in kn.attr("dims")) == swap:
+            k = rw.attrs(kn)["input_tensor"]
+        elif (
+            kn is not None
+            and kn.op == "transpose"
+            and {kn.attr("dim1") % rank, kn.attr("dim2") % rank}
+            == {
+                rank - 1,
+                rank - 2,
+            }
+        ):
+            k = rw.attrs(kn)["input_tensor"]
+        else:
+            return Miss(
+                "K is not transposed by the scores matmul (transpose_b) or a permute of its last dims"
+            )
+    qs, ks, vs = rw.spec(q), rw.spec(k), rw.spec(v)
+    for name, s in (("q", qs), ("k", ks), ("v", vs)):
+        if s.rank != 4 or s.dtype not in SDPA_DTYPES or s.layout is not Layout.TILE:
+            return Miss(f"{name} {s} is not a rank-4 bfloat16/bfloat8_b/bfloat4_b tile tensor")
+    out = root.outs[0]
+    if out.dtype != qs.dtype:
+        return Miss(f"the output dtype {out.dtype.value} differs from q's {qs.dtype.value} (SDPA writes q's)")
+    if mask is not None:
+        ms = rw.spec(mask)
+        if ms.rank != 4:
+            return Miss(f"the mask {ms} is not rank 4 [b|1, h|1, sq, sk]")
+        if scale != 1.0:
+            mask = rw.try_emit(
+                "multiply",
+                input_tensor_a=mask,
+                input_tensor_b=1.0 / scale,
+                dtype=ms.dtype if ms.dtype in SDPA_DTYPES else D.BFLOAT16,
+                memory_config=_dram(),
+                note="sdpa: mask pre-divided by the scale (TT scales the mask inside the exponent)",
+            )
+            if isinstance(mask, Miss):
+                return mask
+    return rw.try_emit(
+        SDPA,
+        input_tensor_q=q,
+        input_tensor_k=k,
+        input_tensor_v=v,
+        attn_mask=mask,
+        is_causal=False,
+        scale=float(scale),
+        memory_config=out.memory_config,
+    )
+
+
+def _dram():
+    from ttfuse.types import DRAM_MEMORY_CONFIG
+
+    return DRAM_MEMORY_CONFIG
+
+
+rules_attention = [
+    (
+        Pat("matmul", Pat("softmax", name="sm", one_use=True), Pat.any("v")),
+        _sdpa,
+    ),  # softmax(QK^T * s + M) V -> SDPA(Q, K, V, attn_mask=M / s, scale=s, is_causal=False)
+]
+
+
+# -------------------------------------------------------------------------------------------------- pass
+def fuse(graph: Graph, ctx) -> Graph:
+    """The fuse pass (see the module docstring for the order and the post-conditions)."""
+    import ttfuse.kernels  # noqa: F401  (registers the kernels the rules emit)
+    from ttfuse.passes.fuse_blocks import rules_blocks
+    from ttfuse.passes.fuse_eltwise import fuse_eltwise
+    from ttfuse.passes.pipeline import dce
+
+    g = rewrite(graph, rules_blocks, ctx, table="fuse.blocks")
+    g = rewrite(g, rules_attention, ctx, table="fuse.sdpa")
+    g = rewrite(g, rules_norm(), ctx, table="fuse.norm")
+    g = rewrite(g, rules_linear, ctx, table="fuse.linear")
+    g = rewrite(g, rules_horizontal, ctx, table="fuse.horizontal")
+    g = rewrite(g, rules_binary, ctx, table="fuse.binary")
+    g = fuse_eltwise(g, ctx)
+    return dce(g, ctx)

@@ -1,0 +1,257 @@
+"""place_memory: put intermediates in L1 when they fit next to what is live, else in DRAM.
+
+Pre: a verified graph (after chunk and select_configs). Post: a verified graph computing the same values, where
+every node output whose placement was left to ttfuse (the op's `memory_config` argument is None) has an explicit
+interleaved `memory_config`: L1 when, over the value's whole lifetime (from its node to its last use), the L1
+bytes live at every step plus the value fit the L1 tensor budget; DRAM otherwise. Graph outputs keep the
+traced placement unless `jit(memory_config=...)` names one (then they get it). User-given memory configs,
+sharded layouts and in-place ops are respected as they are. Every decision is mirrored in the node's side data
+(`side.config["memory"] = "L1" | "DRAM"`, `side.config["placed_by"] = "place_memory"`).
+
+Liveness: values are numbered by node position; a value is live from its node to its last reader (graph
+outputs and graph inputs: the whole function, since the caller holds them). Generated code releases each value
+after its last use (`del v<n>`: the simulator frees its allocation when the last reference dies), so the
+simulator's peak-L1 report (`ttfuse.sim.memory_report`) stays within the budget this pass plans for.
+
+Budgets (shared with the chunk pass): the L1 *tensor* budget is `jit(l1_budget=...)` when given, else the
+device's L1 (l1_per_core x compute cores) minus `CB_RESERVE_FRACTION` of every core, left to circular
+buffers (select_configs fits matmul / SDPA circular buffers in that reserve). DRAM: the chip's DRAM.
+Greedy in node order: the first value that fits gets L1 (simple, predictable; a value that is read soon after
+it is written is as likely to come first as any other).
+Extend: a placement policy is a function of (value size, lifetime, usage); change `_fits` / the order here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from ttfuse.errors import SpecError
+from ttfuse.ir import Graph, In, Node, NodeSide
+from ttfuse.types import (
+    DRAM_MEMORY_CONFIG,
+    L1_MEMORY_CONFIG,
+    BufferType,
+    MemoryConfig,
+    TensorSpec,
+)
+
+# Share of every core's L1 kept for circular buffers: large matmul and SDPA configs take 0.4-0.7 MB per core
+# (in0/in1 double buffers, the output block, an fp32 intermediate; ref/ttnn.md s5), the rest holds tensors.
+CB_RESERVE_FRACTION = 0.5
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def kind_of(spec: TensorSpec) -> str:
+    """'L1' or 'DRAM': the memory a tensor occupies."""
+    return "L1" if spec.memory_config.buffer_type in (BufferType.L1, BufferType.L1_SMALL) else "DRAM"
+
+
+def tensor_budget(ctx, kind: str = "L1") -> int | None:
+    """Bytes the tensors of one chip may occupy in `kind` ('L1' | 'DRAM'); None when the device is unknown."""
+    ds = ctx.device_spec
+    if kind == "DRAM":
+        b = ctx.options.get("dram_budget")
+        return int(b) if b is not None else (ds.dram_bytes if ds is not None else None)
+    b = ctx.options.get("l1_budget")
+    if b is not None:
+        return int(b)
+    if ds is None:
+        return None
+    return int(ds.l1_bytes * (1.0 - CB_RESERVE_FRACTION))
+
+
+def cb_limit_per_core(ctx) -> int | None:
+    """Per-core L1 bytes circular buffers may use: what the tensor budget leaves of one core's L1."""
+    ds = ctx.device_spec
+    if ds is None:
+        return None
+    per_core_tensors = -(-(tensor_budget(ctx, "L1") or 0) // ds.num_cores)
+    return max(ds.l1_per_core - min(per_core_tensors, ds.l1_per_core), ds.l1_per_core // 8)
+
+
+@contextlib.contextmanager
+def target_device(ctx) -> Iterator[None]:
+    """Spec rules run inside see the pass context's device (grid, L1, DST budget), as under capture."""
+    from ttfuse import opdef
+
+    prev, prev_mesh = opdef.current_device_spec(), opdef.current_mesh_shape()
+    opdef.set_device_spec(ctx.device_spec, tuple(ctx.mesh_shape))
+    try:
+        yield
+    finally:
+        opdef.set_device_spec(prev, prev_mesh)
+
+
+def infer(node: Node, in_specs: list, attrs=None) -> tuple[tuple[TensorSpec, ...], bool]:
+    """(outs, multi) of `node` (or of its op with other attrs) on these input specs, by its spec rule."""
+    from ttfuse.verify import infer_outs
+
+    return infer_outs(node.op, node.attrs if attrs is None else attrs, in_specs)
+
+
+def set_attrs(attrs: tuple, **kw) -> tuple:
+    """A copy of a node's attrs with some parameters replaced (they must exist)."""
+    out, seen = [], set()
+    for k, v in attrs:
+        if k in kw:
+            out.append((k, kw[k]))
+            seen.add(k)
+        else:
+            out.append((k, v))
+    missing = set(kw) - seen
+    if missing:
+        raise KeyError(f"no parameter(s) {sorted(missing)}")
+    return tuple(out)
+
+
+def with_side(node: Node, *, config: dict | None = None, notes: tuple[str, ...] = ()) -> NodeSide:
+    """A new NodeSide for `node` with config entries merged in and notes appended (side data is never mutated)."""
+    s = node.side
+    cfg = dict(s.config)
+    if config:
+        cfg.update(config)
+    return NodeSide(loc=s.loc, config=cfg, notes=s.notes + tuple(notes), replaced=s.replaced)
+
+
+def respec(graph: Graph, new: dict[int, Node]) -> Graph:
+    """The graph with nodes replaced by `new` (by id) and the outs of every node whose inputs changed
+    re-inferred by its spec rule. Pre: replacements keep their ids. Raises SpecError when a node no longer
+    validates."""
+    specs: dict[int, TensorSpec] = {i: s for i, s in enumerate(graph.inputs)}
+    changed: set[int] = set()
+    nodes: list[Node] = []
+    for n in graph.nodes:
+        m = new.get(n.id, n)
+        if m is not n or any(r.value in changed for r in m.inputs):
+            outs, multi = infer(m, [specs[r.value] for r in m.inputs])
+            if outs != n.outs:
+                changed.update(m.id + j for j in range(len(outs)))
+            m = m.replace(outs=outs, multi=multi)
+        for j, s in enumerate(m.outs):
+            specs[m.id + j] = s
+        nodes.append(m)
+    return graph.replace(nodes=nodes)
+
+
+def lifetimes(graph: Graph) -> tuple[dict[int, int], dict[int, int]]:
+    """(first position, last position) of every value; inputs from -1, outputs and inputs to len(nodes)."""
+    end = len(graph.nodes)
+    first: dict[int, int] = {i: -1 for i in range(len(graph.inputs))}
+    last: dict[int, int] = {i: end for i in range(len(graph.inputs))}
+    for k, n in enumerate(graph.nodes):
+        for j in range(len(n.outs)):
+            first[n.id + j] = k
+            last[n.id + j] = k
+        for r in n.inputs:
+            last[r.value] = max(last.get(r.value, k), k)
+    for r in graph.outputs:
+        last[r.value] = end
+    return first, last
+
+
+def _inplace_target(n: Node) -> int | None:
+    op = n.opdef
+    if op.inplace is None:
+        return None
+    m = n.attr(op.inplace)
+    return n.inputs[m.i].value if type(m) is In else None
+
+
+# --------------------------------------------------------------------------------------------------- pass
+def place_memory(graph: Graph, ctx) -> Graph:
+    """Place intermediates in L1 when they fit next to what is live, else DRAM (see the module docstring)."""
+    budget = tensor_budget(ctx, "L1")
+    if budget is None or not graph.nodes:
+        return graph
+    first, last = lifetimes(graph)
+    # in-place ops extend their target's storage to the last use of their output
+    alias: dict[int, int] = {}
+    for n in graph.nodes:
+        t = _inplace_target(n)
+        if t is not None:
+            root = alias.get(t, t)
+            alias[n.id] = root
+            last[root] = max(last[root], last[n.id])
+    steps = len(graph.nodes) + 1
+    usage = [0] * (steps + 1)  # L1 bytes live at each position (index k+1 for node k, 0 for the inputs)
+
+    def add(lo: int, hi: int, nbytes: int) -> None:
+        for p in range(lo + 1, hi + 2):
+            usage[p] += nbytes
+
+    for _i, s in enumerate(graph.inputs):
+        if kind_of(s) == "L1":
+            add(-1, steps - 1, s.nbytes)
+    outputs = {r.value for r in graph.outputs}
+    out_mc: MemoryConfig | None = ctx.options.get("memory_config")
+    specs: dict[int, TensorSpec] = {i: s for i, s in enumerate(graph.inputs)}
+    respecced: set[int] = set()  # values whose spec differs from the input graph's
+    nodes: list[Node] = []
+    changed = False
+    with target_device(ctx):
+        for k, n in enumerate(graph.nodes):
+            ins = [specs[r.value] for r in n.inputs]
+            m = _decide(n, k, ins, first, last, usage, budget, outputs, out_mc)
+            if m is n and any(r.value in respecced for r in n.inputs):
+                outs, multi = infer(n, ins)
+                m = n.replace(outs=outs, multi=multi) if outs != n.outs else n
+            if m is not n:
+                changed = True
+                respecced.update(m.id + j for j, (a, b) in enumerate(zip(m.outs, n.outs)) if a != b)
+            if n.id not in alias:  # in-place outputs live in their target's storage
+                for j, s in enumerate(m.outs):
+                    if kind_of(s) == "L1":
+                        add(k, last[m.id + j], s.nbytes)
+            for j, s in enumerate(m.outs):
+                specs[m.id + j] = s
+            nodes.append(m)
+    return graph.replace(nodes=nodes) if changed else graph
+
+
+def _decide(n: Node, k: int, ins, first, last, usage, budget, outputs, out_mc) -> Node:
+    """The node with its memory_config chosen (or `n` itself when the placement is not ours to choose)."""
+    op = n.opdef
+    if "memory_config" not in op.params or n.attr("memory_config") is not None or op.inplace is not None:
+        return n
+    if not n.outs:
+        return n
+    is_out = any(n.id + j in outputs for j in range(len(n.outs)))
+    if is_out:
+        if out_mc is None:
+            return n
+        label = "L1" if out_mc.buffer_type is BufferType.L1 else "DRAM"
+        return _try(n, ins, out_mc, label, "graph output: jit(memory_config=...)")
+    hi = max(last[n.id + j] for j in range(len(n.outs)))
+    try:
+        l1_outs, _ = infer(n, ins, _with_mc(n, L1_MEMORY_CONFIG))
+    except SpecError:
+        l1_outs = None
+    if l1_outs is not None and all(not s.memory_config.is_sharded() for s in l1_outs):
+        need = sum(s.nbytes for s in l1_outs)
+        peak = max(usage[k + 1 : hi + 2])
+        if peak + need <= budget:
+            why = f"L1: {need:,} B fits next to {peak:,} B live (budget {budget:,} B) until step {hi}"
+            m = _try(n, ins, L1_MEMORY_CONFIG, "L1", why)
+            if m is not n:
+                return m
+        why = f"DRAM: {need:,} B does not fit next to {peak:,} B live in L1 (budget {budget:,} B)"
+    else:
+        why = "DRAM: the op cannot write an interleaved L1 output here"
+    return _try(n, ins, DRAM_MEMORY_CONFIG, "DRAM", why)
+
+
+def _with_mc(n: Node, mc: MemoryConfig) -> tuple:
+    return set_attrs(n.attrs, memory_config=mc)
+
+
+def _try(n: Node, ins, mc: MemoryConfig, label: str, why: str) -> Node:
+    attrs = _with_mc(n, mc)
+    try:
+        outs, multi = infer(n, ins, attrs)
+    except SpecError:
+        return n
+    side = with_side(
+        n, config={"memory": label, "placed_by": "place_memory"}, notes=(f"place_memory: {why}",)
+    )
+    return n.replace(attrs=attrs, outs=outs, multi=multi, side=side)

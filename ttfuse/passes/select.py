@@ -1,0 +1,453 @@
+"""select_configs: a program config and a compute kernel config for every matmul, linear, SDPA, norm, softmax.
+
+Pre: a verified graph (after chunk: the shapes are final). Post: a verified graph computing the same values
+where every such node the user left to the defaults carries, as its own `program_config` /
+`compute_kernel_config` arguments (so the generated code passes them to the op), the configs TT's rules give on
+the target device, each validated by the op's spec rule, the check the simulator runs on the call. The choice is
+mirrored in side data: `side.config["program_config" | "compute_kernel_config"]` and `side.config["configs_by"]`
+({"program_config": "select_configs" | "user" | "none", ...}). Configs the user passed are kept as they are.
+
+Rules (ref/ttnn.md s3-5; the pure selection functions live in ttfuse/passes/select_configs.py):
+- matmul / linear: 1D (mcast_in0 when M is small, mcast_in1 when N is narrow) or 2D multicast by shape,
+  DRAM-sharded when the activation is width-sharded in L1 and the weight width-sharded in DRAM, the batched
+  reuse config when b is batched; per_core_M = ceil(Mt/grid_y), per_core_N = ceil(Nt/grid_x) (2D);
+  in0_block_w the largest divisor of Kt whose circular buffers fit the L1 left to them (`cb_limit_per_core`);
+  out_subblock from SUBBLOCK_HW_CHOICES within the DST budget (8 tiles, 4 with fp32 accumulation). A linear's
+  `activation` moves into the config's `fused_activation` (one kernel instead of matmul + unary). No config
+  when the user gave `core_grid` (ttnn rejects both) or nothing fits (then ttnn's default runs).
+- SDPA: q/k chunk sizes from `select_sdpa_config` (multiples of 32, CBs within L1, every core busy).
+- layer_norm / rms_norm: `LayerNormDefaultProgramConfig` for interleaved inputs, the sharded config a sharded
+  input implies; softmax ops with a program_config argument likewise (`ttnn.softmax` has none).
+- compute kernel config per op and dtype: matmul-like ops by `compute_kernel_config_for` (HiFi2 for bf16/bfp8,
+  LoFi with bfp4, HiFi4 and fp32 accumulation for f32, packer L1 accumulation); norms and softmax keep ttnn's
+  defaults (HiFi4, fp32 accumulation for norms). `jit(math_fidelity=...)` overrides the fidelity of every
+  config this pass chooses; `ctx.options["fp32_dest_acc_en"]` (True/False) forces fp32 accumulation.
+- the grid of every config lies within the device grid and `jit(max_grid=(x_end, y_end))`.
+Ops may declare their own rule as `op.select_config(node, in_specs, sctx) -> (updates, notes)` (fused kernels).
+`program_configs(graph)` lists the decisions for `jit_fn.lower(...).program_configs`.
+Extend: add `op name -> rule` to SELECT_RULES; a rule returns (attr updates, notes) and never mutates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ttfuse.configs import (
+    LayerNormDefaultProgramConfig,
+    MathFidelity,
+    SoftmaxDefaultProgramConfig,
+    WormholeComputeKernelConfig,
+)
+from ttfuse.device import TILE
+from ttfuse.errors import SpecError
+from ttfuse.ir import Graph, Node, attr_tensor_positions
+from ttfuse.opdef import Group
+from ttfuse.passes.place_memory import cb_limit_per_core, infer, respec, set_attrs, target_device, with_side
+from ttfuse.passes.select_configs import (
+    MatmulProblem,
+    compute_kernel_config_for,
+    layernorm_sharded_config,
+    max_grid_of,
+    select_batched_matmul_config,
+    select_dram_sharded_config,
+    select_matmul_config,
+    select_sdpa_config,
+    softmax_sharded_config,
+)
+from ttfuse.types import BufferType, TensorMemoryLayout, TensorSpec
+
+SDPA = "transformer.scaled_dot_product_attention"
+CONFIG_OPS = frozenset({Group.MATMUL, Group.ATTENTION, Group.NORM, Group.SOFTMAX})
+
+
+@dataclass(frozen=True)
+class SelectCtx:
+    """What a selection rule may know: the device, the usable grid, the CB budget, decorator overrides."""
+
+    spec: object  # DeviceSpec
+    max_grid: tuple[int, int] | None
+    grid: tuple[int, int]
+    cb_limit: int  # bytes per core circular buffers may use
+    fidelity: MathFidelity | None = None
+    fp32_acc: bool | None = None
+
+
+@dataclass(frozen=True)
+class ConfigRecord:
+    """One row of `lower(...).program_configs`: the op, its input shapes and the configs it runs with."""
+
+    node: int
+    op: str  # ttnn qualname, e.g. "ttnn.linear"
+    input_shapes: tuple[tuple[int, ...], ...]
+    program_config: object
+    compute_kernel_config: object
+    chosen_by: dict = field(default_factory=dict)  # field -> "select_configs" | "user" | "none"
+
+    def __str__(self) -> str:
+        shapes = ", ".join("[" + ",".join(map(str, s)) + "]" for s in self.input_shapes)
+        return f"%{self.node} {self.op}({shapes}): {self.program_config!r}; {self.compute_kernel_config!r}"
+
+
+# -------------------------------------------------------------------------------------------------- rules
+def _pos(node: Node) -> dict[str, list[int]]:
+    return {k: attr_tensor_positions(v) for k, v in node.attrs if attr_tensor_positions(v)}
+
+
+def _arg(node: Node, ins: list[TensorSpec], name: str) -> TensorSpec | None:
+    p = _pos(node).get(name)
+    return ins[p[0]] if p else None
+
+
+def _ckc(dtypes, sc: SelectCtx) -> WormholeComputeKernelConfig:
+    return compute_kernel_config_for(tuple(dtypes), fidelity=sc.fidelity, fp32_acc=sc.fp32_acc)
+
+
+def _fused_activation(node: Node):
+    from ttfuse.ops.activations import normalize_activation
+
+    act = node.attr("activation")
+    return None if act is None else normalize_activation(node.op, act)
+
+
+def choose_matmul_config(
+    a: TensorSpec,
+    b: TensorSpec,
+    out: TensorSpec,
+    ckc,
+    sc: SelectCtx,
+    *,
+    bias=None,
+    transpose_a=False,
+    transpose_b=False,
+    fused_activation=None,
+    op: str = "matmul",
+):
+    """(program config, why) for a @ b on the device: the TT-rules choice, validated by the simulator's check
+    (`validate_matmul_program_config`); (None, reason) when nothing valid fits."""
+    from ttfuse.ops.matmul_config import MatmulDims, validate_matmul_program_config
+
+    d = MatmulDims(op, a, b, transpose_a, transpose_b)
+    fp32, sync = ckc.fp32_dest_acc_en, ckc.dst_full_sync_en
+    dts = (a.dtype, b.dtype, out.dtype)
+    reserved = sc.spec.l1_per_core - sc.cb_limit
+    bias_row = 0 if bias is None else -(-d.Nt // sc.grid[0]) * 4096
+    a_mc, b_mc = a.memory_config, b.memory_config
+    why = "no program config fits the circular buffers in L1"
+    for extra in (0, bias_row, sc.cb_limit // 4, sc.cb_limit // 2):
+        res = reserved + extra
+        if (
+            a_mc.memory_layout is TensorMemoryLayout.WIDTH_SHARDED
+            and a_mc.buffer_type is BufferType.L1
+            and b_mc.memory_layout is TensorMemoryLayout.WIDTH_SHARDED
+            and b_mc.buffer_type is BufferType.DRAM
+        ):
+            sp = a_mc.shard_spec
+            if sp is None:
+                return None, "a width-sharded activation without a shard spec"
+            cfg = select_dram_sharded_config(
+                d.batch * d.Mt,
+                d.Kt,
+                d.Nt,
+                sp.shape[1] // TILE,
+                sp.num_cores(),
+                dts,
+                sc.spec,
+                fp32_acc=fp32,
+                fused_activation=fused_activation,
+                l1_reserved_per_core=res,
+            )
+        elif d.b_batched:
+            if fused_activation is not None:
+                return None, "the batched reuse config has no fused_activation"
+            cfg = select_batched_matmul_config(
+                d.Mt,
+                d.Kt,
+                d.Nt,
+                d.batch,
+                dts,
+                sc.spec,
+                max_grid=sc.max_grid,
+                fp32_acc=fp32,
+                dst_full_sync=sync,
+                l1_reserved_per_core=res,
+            )
+        else:
+            p = MatmulProblem(d.Mt, d.Kt, d.Nt, d.batch, *dts)
+            cfg = select_matmul_config(
+                p,
+                sc.spec,
+                max_grid=sc.max_grid,
+                fp32_acc=fp32,
+                dst_full_sync=sync,
+                fused_activation=fused_activation,
+                l1_reserved_per_core=res,
+            )
+        if cfg is None:
+            continue
+        try:
+            validate_matmul_program_config(
+                op, cfg, a, b, out, ckc, sc.spec, transpose_a=transpose_a, transpose_b=transpose_b, bias=bias
+            )
+        except SpecError as e:
+            why = str(e)
+            continue
+        return cfg, "selected"
+    return None, why
+
+
+def _select_matmul(node: Node, ins: list[TensorSpec], sc: SelectCtx):
+    a, b = _arg(node, ins, "input_tensor_a"), _arg(node, ins, "input_tensor_b")
+    bias, out = _arg(node, ins, "bias"), node.outs[0]
+    upd: dict = {}
+    notes: list[str] = []
+    ckc = node.attr("compute_kernel_config")
+    if ckc is None:
+        ckc = upd["compute_kernel_config"] = _ckc((a.dtype, b.dtype, out.dtype), sc)
+    if node.attr("program_config") is not None:
+        return upd, notes
+    if node.attr("core_grid") is not None:
+        notes.append("no program_config: the user chose core_grid (ttnn takes one or the other)")
+        return upd, notes
+    fused = _fused_activation(node)
+    cfg, why = choose_matmul_config(
+        a,
+        b,
+        out,
+        ckc,
+        sc,
+        bias=bias,
+        transpose_a=bool(node.attr("transpose_a")),
+        transpose_b=bool(node.attr("transpose_b")),
+        fused_activation=fused,
+        op=node.op,
+    )
+    if cfg is None:
+        notes.append(f"no program_config ({why}); ttnn picks its default")
+        return upd, notes
+    upd["program_config"] = cfg
+    if fused is not None:  # every variant built with a fused activation carries it
+        upd["activation"] = None
+        notes.append(f"activation {fused.op_type.name} moved into program_config.fused_activation")
+    return upd, notes
+
+
+def _select_sdpa(node: Node, ins: list[TensorSpec], sc: SelectCtx):
+    q, k = _arg(node, ins, "input_tensor_q"), _arg(node, ins, "input_tensor_k")
+    mask = _arg(node, ins, "attn_mask")
+    upd: dict = {}
+    notes: list[str] = []
+    if node.attr("compute_kernel_config") is None:
+        upd["compute_kernel_config"] = _ckc((q.dtype, k.dtype), sc)
+    if node.attr("program_config") is None:
+        b, nqh, sq, dh = q.shape
+        cfg = select_sdpa_config(
+            b,
+            nqh,
+            sq,
+            k.shape[2],
+            dh,
+            q.dtype,
+            sc.spec,
+            mask=mask.dtype if mask is not None else None,
+            max_grid=sc.max_grid,
+            cb_limit=sc.cb_limit,
+        )
+        if cfg is None:
+            notes.append("no SDPA chunk sizes fit the circular buffers; ttnn picks its default")
+        else:
+            upd["program_config"] = cfg
+    return upd, notes
+
+
+def _select_norm(node: Node, ins: list[TensorSpec], sc: SelectCtx):
+    from ttfuse.ops.norm import layernorm_default_compute_kernel_config
+
+    x = _arg(node, ins, "input_tensor")
+    upd: dict = {}
+    ckc = node.attr("compute_kernel_config")
+    if ckc is None:
+        base = layernorm_default_compute_kernel_config()
+        ckc = upd["compute_kernel_config"] = _override(base, sc)
+    if node.attr("program_config") is None:
+        sp = x.memory_config.shard_spec
+        if x.memory_config.is_sharded() and sp is not None:
+            upd["program_config"] = layernorm_sharded_config(
+                tuple(x.padded_shape),
+                sp,
+                sc.spec,
+                fp32_acc=ckc.fp32_dest_acc_en,
+                dst_full_sync=ckc.dst_full_sync_en,
+            )
+        else:
+            upd["program_config"] = LayerNormDefaultProgramConfig()
+    return upd, []
+
+
+def _select_softmax(node: Node, ins: list[TensorSpec], sc: SelectCtx):
+    from ttfuse.ops.norm import softmax_default_compute_kernel_config
+
+    x = ins[0]
+    upd: dict = {}
+    ckc = node.attr("compute_kernel_config")
+    if "compute_kernel_config" in node.opdef.params and ckc is None:
+        ckc = upd["compute_kernel_config"] = _override(softmax_default_compute_kernel_config(x.dtype), sc)
+    if "program_config" in node.opdef.params:
+        pc = node.attr("program_config")
+        sp = x.memory_config.shard_spec
+        if node.opdef.inplace is not None and x.memory_config.is_sharded() and sp is not None:
+            if pc is None or isinstance(pc, SoftmaxDefaultProgramConfig):
+                upd["program_config"] = softmax_sharded_config(
+                    tuple(x.padded_shape),
+                    sp,
+                    sc.spec,
+                    fp32_acc=bool(ckc and ckc.fp32_dest_acc_en),
+                    dst_full_sync=bool(ckc and ckc.dst_full_sync_en),
+                )
+        elif pc is None:
+            upd["program_config"] = SoftmaxDefaultProgramConfig()
+    return upd, []
+
+
+def _override(base: WormholeComputeKernelConfig, sc: SelectCtx) -> WormholeComputeKernelConfig:
+    """ttnn's default config of an op with the decorator's overrides applied."""
+    kw = {
+        f: getattr(base, f)
+        for f in (
+            "math_fidelity",
+            "math_approx_mode",
+            "fp32_dest_acc_en",
+            "packer_l1_acc",
+            "dst_full_sync_en",
+            "throttle_level",
+        )
+    }
+    if sc.fidelity is not None:
+        kw["math_fidelity"] = sc.fidelity
+    if sc.fp32_acc is not None:
+        kw["fp32_dest_acc_en"] = sc.fp32_acc
+    return WormholeComputeKernelConfig(**kw)
+
+
+SELECT_RULES: dict[str, Callable] = {
+    "matmul": _select_matmul,
+    "linear": _select_matmul,
+    SDPA: _select_sdpa,
+    "layer_norm": _select_norm,
+    "rms_norm": _select_norm,
+    "softmax": _select_softmax,
+    "softmax_in_place": _select_softmax,
+    "scale_mask_softmax": _select_softmax,
+    "scale_mask_softmax_in_place": _select_softmax,
+    "transformer.attention_softmax": _select_softmax,
+    "transformer.attention_softmax_": _select_softmax,
+}
+
+
+# ---------------------------------------------------------------------------------------------- the pass
+def select_ctx(ctx) -> SelectCtx | None:
+    spec = ctx.device_spec
+    if spec is None:
+        return None
+    fid = ctx.options.get("math_fidelity")
+    if isinstance(fid, str):
+        fid = MathFidelity[fid]
+    return SelectCtx(
+        spec,
+        ctx.options.get("max_grid"),
+        max_grid_of(spec, ctx.options.get("max_grid")),
+        cb_limit_per_core(ctx),
+        fid,
+        ctx.options.get("fp32_dest_acc_en"),
+    )
+
+
+def select_configs(graph: Graph, ctx) -> Graph:
+    """Choose and validate program / compute kernel configs (see the module docstring)."""
+    sc = select_ctx(ctx)
+    if sc is None:
+        return graph
+    new: dict[int, Node] = {}
+    index = graph.node_index()
+    with target_device(ctx):
+        for n in graph.nodes:
+            rule = getattr(n.opdef, "select_config", None) or SELECT_RULES.get(n.op)
+            if rule is None:
+                continue
+            ins = [graph.spec_of(r, index) for r in n.inputs]
+            try:
+                upd, notes = rule(n, ins, sc)
+            except SpecError as e:
+                upd, notes = {}, [f"no configs: {e}"]
+            m = _apply(n, ins, upd, list(notes))
+            if m is not n:
+                new[n.id] = m
+        return respec(graph, new) if new else graph
+
+
+def _apply(n: Node, ins: list[TensorSpec], upd: dict, notes: list[str]) -> Node:
+    """The node with the updates applied when its spec rule accepts them (else without the program config),
+    its configs mirrored in side data."""
+    tries = [upd]
+    if "program_config" in upd:
+        tries.append({k: v for k, v in upd.items() if k not in ("program_config", "activation")})
+    attrs, outs, multi, applied = n.attrs, n.outs, n.multi, {}
+    for t in tries:
+        if not t:
+            break
+        try:
+            cand = set_attrs(n.attrs, **t)
+            outs, multi = infer(n, ins, cand)
+            attrs, applied = cand, t
+            break
+        except SpecError as e:
+            notes.append(f"rejected by the op's checks: {str(e).splitlines()[0]}")
+    fields = [f for f in ("program_config", "compute_kernel_config") if f in n.opdef.params]
+    if not applied and not notes and all(n.attr(f) is None for f in fields):
+        return n
+    by = {
+        f: "select_configs" if f in applied else ("user" if n.attr(f) is not None else "none") for f in fields
+    }
+    chosen = dict(attrs)
+    cfg = {f: chosen.get(f) for f in fields}
+    cfg["configs_by"] = by
+    side = with_side(n, config=cfg, notes=tuple(f"select_configs: {x}" for x in notes))
+    return n.replace(attrs=attrs, outs=outs, multi=multi, side=side)
+
+
+def program_configs(graph: Graph) -> list[ConfigRecord]:
+    """For every matmul / linear / SDPA / norm / softmax node: op, input shapes, program and compute kernel
+    configs (the facade's config objects) and who chose them."""
+    index = graph.node_index()
+    rows = []
+    for n in graph.nodes:
+        op = n.opdef
+        if op.group not in CONFIG_OPS and "program_config" not in n.side.config:
+            continue
+        shapes = tuple(tuple(graph.spec_of(r, index).shape) for r in n.inputs)
+        by = n.side.config.get("configs_by") or {
+            f: ("user" if n.attr(f) is not None else "none")
+            for f in ("program_config", "compute_kernel_config")
+        }
+        rows.append(
+            ConfigRecord(
+                n.id, op.qualname, shapes, n.attr("program_config"), n.attr("compute_kernel_config"), dict(by)
+            )
+        )
+    return rows
+
+
+def grid_of(cfg) -> tuple[int, int] | None:
+    """The (x, y) core grid a program config runs on (None for configs without one, e.g. DRAM-sharded)."""
+    g = getattr(cfg, "compute_with_storage_grid_size", None)
+    return None if g is None else (int(g[0]), int(g[1]))
+
+
+__all__ = [
+    "ConfigRecord",
+    "SELECT_RULES",
+    "choose_matmul_config",
+    "grid_of",
+    "program_configs",
+    "select_configs",
+]
