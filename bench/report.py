@@ -435,21 +435,23 @@ def list_cases(cases: dict, pending: dict) -> None:
 
 # ---------------------------------------------------------------------------------------------- compare
 # metric, direction ("higher" is better or "lower"), kind ("rel": relative change, "abs": absolute)
-COMPARE_METRICS: list[tuple[str, str, str]] = [
-    ("speedup", "higher", "rel"),
-    ("jit_ms", "lower", "rel"),
-    ("eager_ms", "lower", "rel"),
-    ("compile_cold_ms", "lower", "rel"),
-    ("hit_overhead_us", "lower", "rel"),
-    ("predicted_us_jit", "lower", "rel"),
-    ("pcc", "higher", "abs"),
+# metric, direction (which way is better), and the smallest absolute worsening that counts (below it a change
+# is timer noise, whatever its relative size; PCC: the drop that counts, relative change not used)
+COMPARE_METRICS: list[tuple[str, str, float]] = [
+    ("speedup", "higher", 0.0),
+    ("jit_ms", "lower", 0.05),
+    ("eager_ms", "lower", 0.05),
+    ("compile_cold_ms", "lower", 2.0),
+    ("hit_overhead_us", "lower", 2.0),
+    ("predicted_us_jit", "lower", 0.0),
+    ("pcc", "higher", 1e-3),
 ]
-_PCC_DROP = 1e-3
 
 
 def compare(old: dict, new: dict, threshold: float = 0.10) -> dict:
     """Per row (case, size, arch) in both runs: each metric's change; a regression when a metric got worse by
-    more than `threshold` (relative; PCC: an absolute drop over 0.001) or the row stopped working."""
+    more than `threshold` (relative) and by more than its absolute floor (PCC: a drop over 0.001), or the row
+    stopped working."""
 
     def key(r):
         return (r["case"], r["size"], r["arch"])
@@ -462,16 +464,17 @@ def compare(old: dict, new: dict, threshold: float = 0.10) -> dict:
             continue
         metrics = {}
         worse = []
-        for m, direction, kind in COMPARE_METRICS:
+        for m, direction, floor in COMPARE_METRICS:
             a, b = o.get(m), r.get(m)
             if a is None or b is None:
                 metrics[m] = {"old": a, "new": b, "change": None, "regressed": False}
                 continue
             change = (b - a) / abs(a) if a else 0.0
-            if kind == "abs":
-                bad = (a - b) > _PCC_DROP if direction == "higher" else (b - a) > _PCC_DROP
+            worsening = (a - b) if direction == "higher" else (b - a)
+            if m == "pcc":
+                bad = worsening > floor
             else:
-                bad = change < -threshold if direction == "higher" else change > threshold
+                bad = worsening > floor and worsening > threshold * abs(a)
             metrics[m] = {"old": a, "new": b, "change": change, "regressed": bool(bad)}
             if bad:
                 worse.append(f"{m} {a:.4g} -> {b:.4g} ({change:+.0%})")
@@ -666,11 +669,11 @@ def _label(row: dict) -> str:
     return f"{row['case']} ({row['size']})"
 
 
-def _plain_log_axis(ax) -> None:
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+def _plain_log_axis(ax, ticks: tuple[float, ...] | None = None) -> None:
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_locator(FixedLocator(ticks) if ticks else LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
 
@@ -732,7 +735,7 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
                 color="black" if not t or sp >= t else "red",
             )
     ax.axvline(1.0, color="black", lw=1)
-    _plain_log_axis(ax)
+    _plain_log_axis(ax, (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.25, 1.5, 2, 3, 5, 10, 20, 50, 100))
     ax.set_xlim(lo, hi)
     ax.set_ylim(-0.7, len(labels) - 0.3)
     ax.set_yticks(ys)

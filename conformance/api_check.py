@@ -41,6 +41,8 @@ _POSITIONAL_DATACLASS = (
     "positional-only: model code must call it positionally"
 )
 EXTENSIONS: dict[tuple[str, str | None, str], str] = {
+    ("ttnn.BlackholeComputeKernelConfig", None, "missing_name"): "alias of WormholeComputeKernelConfig kept for "
+    "tt-boltz code, which uses it (newer tt-metal has it; 0.81.1 has one class for both arches)",
     (
         "ttnn.open_device",
         "arch",
@@ -74,43 +76,8 @@ EXTENSIONS: dict[tuple[str, str | None, str], str] = {
 # (qualname, parameter or None, finding kind) -> owner and fix: facade bugs reported to the lead; the owner
 # deletes the line with the fix (the test then holds the fix)
 KNOWN: dict[tuple[str, str | None, str], str] = {
-    (
-        "ttnn.from_device",
-        "cq_id",
-        "missing_param",
-    ): "ops/host.py: ttnn 0.81.1 calls it keyword-only `queue_id`",
-    ("ttnn.to_device", "cq_id", "missing_param"): "ops/host.py: ttnn 0.81.1 calls it keyword-only `queue_id`",
-    (
-        "ttnn.from_torch",
-        "layout",
-        "default",
-    ): "ops/host.py: ttnn's default is None (row-major); ours ROW_MAJOR_LAYOUT",
     ("ttnn.reshape", "reshape_tile_mode", "default"): "ops/shapes.py: ttnn's default is "
     "TileReshapeMapMode.CACHE (a type the facade lacks)",
-    ("ttnn.create_global_semaphore", "buffer_type", "default"): "ops/ccl.py: ttnn's default is BufferType.L1",
-    (
-        "ttnn.GlobalSemaphore",
-        None,
-        "missing_name",
-    ): "ops/ccl.py __ttnn_exports__: no ttnn.GlobalSemaphore in 0.81.1",
-    ("ttnn.Topology.Ring", None, "value"): "ops/ccl.py: ttnn values Linear=1, Ring=2, Mesh=3, Torus=4",
-    ("ttnn.Topology.Mesh", None, "value"): "ops/ccl.py: ttnn values Linear=1, Ring=2, Mesh=3, Torus=4",
-    ("ttnn.Topology.Torus", None, "value"): "ops/ccl.py: ttnn values Linear=1, Ring=2, Mesh=3, Torus=4",
-    ("ttnn.SigmoidMode.Accurate", None, "value"): "ops/eltwise.py: ttnn values FastApproximate=0, "
-    "AccurateWithFastExp=1, Accurate=2",
-    ("ttnn.SigmoidMode.FastApproximate", None, "value"): "ops/eltwise.py: see SigmoidMode.Accurate",
-    (
-        "ttnn.BlackholeComputeKernelConfig",
-        None,
-        "missing_name",
-    ): "ttfuse/ttnn/__init__.py and tests/test_types.py:"
-    " 0.81.1 has one WormholeComputeKernelConfig for both arches (and DeviceComputeKernelConfig)",
-    (
-        "ttnn.UnaryOpType.CLAMP",
-        None,
-        "missing_name",
-    ): "configs.py/ops/activations.py/kernels/eltwise.py/tests/"
-    "test_types.py: no UnaryOpType.CLAMP in 0.81.1 (its two-scalar clamp is CLAMP_TSS)",
     (
         "ttnn.WormholeComputeKernelConfig",
         "math_fidelity",

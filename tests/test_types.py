@@ -35,7 +35,7 @@ VALUES = [
         per_core_N=8, transpose_mcast=False, fused_activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.SILU),
         fuse_batch=False),
     ttnn.SDPAProgramConfig(compute_with_storage_grid_size=(8, 8), q_chunk_size=256, k_chunk_size=256),
-    ttnn.UnaryWithParam(ttnn.UnaryOpType.CLAMP, [-1.0, 1.0]),
+    ttnn.UnaryWithParam(ttnn.UnaryOpType.CLAMP_TSS, -1.0, 1.0),
     (1, "a", 2.5, None, True, float("inf")),
     [1, 2],
     {"k": ttnn.float32},

@@ -76,7 +76,7 @@ class UnaryOpType(enum.Enum):
     SUB_UNARY_SFPU = "SUB_UNARY_SFPU"
     DIV_UNARY_SFPU = "DIV_UNARY_SFPU"
     LEAKY_RELU = "LEAKY_RELU"
-    CLAMP = "CLAMP"  # NOTE: ttnn names the activation-list form of clamp via UnaryWithParam params
+    CLAMP_TSS = "CLAMP_TSS"  # clamp(x, min, max) with two scalar params (ttnn 0.81.1's name)
 
     def __repr__(self) -> str:
         return f"ttnn.UnaryOpType.{self.name}"

@@ -50,8 +50,7 @@ from ttfuse.errors import TtfuseError
 from ttfuse.flags import dlog, flags, get_flag, logger
 from ttfuse.ir import Graph
 from ttfuse.opdef import _state
-from ttfuse.passes.cost import CostComparison
-from ttfuse.passes.cost import compare as cost_compare
+from ttfuse.passes.cost import CostComparison, LazyCost
 from ttfuse.passes.pipeline import (
     PIPELINE,
     PIPELINE_VERSION,
@@ -248,7 +247,7 @@ class Lowered:
     graph: Graph
     passes: list[PassRecord]
     compiled: Compiled
-    cost: CostComparison  # eager (traced) and jit graphs costed on the target, per-arch totals
+    cost: CostComparison  # eager (traced) and jit graphs on the target, per-arch totals (a LazyCost)
     key: cache.CacheKey | None
     compile_ms: float = 0.0
     program_configs: list = field(default_factory=list)
@@ -504,7 +503,7 @@ class JitFunction:
             g,
             records,
             compiled,
-            cost_compare(g0, g, dspec, max_grid=self.options.max_grid),
+            LazyCost(g0, g, dspec, max_grid=self.options.max_grid),
             key,
             ms,
             program_configs(g),
@@ -558,7 +557,7 @@ class JitFunction:
             g,
             [],
             compiled,
-            cost_compare(None, g, dspec, max_grid=self.options.max_grid),
+            LazyCost(None, g, dspec, max_grid=self.options.max_grid),
             key,
             ms,
             program_configs(g),

@@ -58,7 +58,9 @@ def ring_joint_attention(
     )
 
 
-def joint_attention(q, k, v, jq, jk, jv, *, sp: int, sp_axis: int, logical_n: int, mesh_device, cfg):
+def joint_attention(
+    q, k, v, jq, jk, jv, *, sp: int, sp_axis: int, logical_n: int, mesh_device, cfg, links: int = 1
+):
     """(spatial out, prompt out) of joint attention: one joint SDPA for sp = 1, the ring kernel otherwise."""
     if sp == 1:
         return ttnn.transformer.joint_scaled_dot_product_attention(
@@ -84,5 +86,6 @@ def joint_attention(q, k, v, jq, jk, jv, *, sp: int, sp_axis: int, logical_n: in
         logical_n=logical_n,
         program_config=sdpa_program_config(mesh_device, ring=True),
         compute_kernel_config=cfg,
+        num_links=links,
     )
     return o, jo

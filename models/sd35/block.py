@@ -49,34 +49,35 @@ CONT_ORDER = ("scale", "shift")  # AdaLayerNormContinuous chunks
 
 
 # ------------------------------------------------------------------------------------------ ttnn helpers
-def all_gather_tp(x, *, tp: int, tp_axis: int):
+def all_gather_tp(x, *, tp: int, tp_axis: int, links: int = 1):
     """Replicate the feature dim over the tp axis (no-op for tp = 1)."""
     if tp == 1:
         return x
-    return ttnn.all_gather(x, dim=x.rank - 1, cluster_axis=tp_axis)
+    return ttnn.all_gather(x, dim=x.rank - 1, cluster_axis=tp_axis, num_links=links)
 
 
-def reduce_scatter_tp(x, *, tp: int, tp_axis: int):
+def reduce_scatter_tp(x, *, tp: int, tp_axis: int, links: int = 1):
     """Sum row-parallel partial products over tp and keep this device's D/tp slice (no-op for tp = 1)."""
     if tp == 1:
         return x
-    return ttnn.reduce_scatter(x, dim=x.rank - 1, cluster_axis=tp_axis)
+    return ttnn.reduce_scatter(x, dim=x.rank - 1, cluster_axis=tp_axis, num_links=links)
 
 
-def adaln_chunks(st, w, b, *, chunks: int, tp: int, tp_axis: int, cfg):
+def adaln_chunks(st, w, b, *, chunks: int, tp: int, tp_axis: int, cfg, links: int = 1):
     """Column-parallel adaLN linear -> (local chunks [B, 1, Dl], full chunks [B, 1, D]) in chunk order."""
     m = ttnn.linear(st, w, bias=b, compute_kernel_config=cfg)  # [B, 1, chunks * Dl]
     bsz, dl = m.shape[0], m.shape[-1] // chunks
     local = [m[:, :, i * dl : (i + 1) * dl] for i in range(chunks)]
     if tp == 1:
         return local, local
-    full = all_gather_tp(ttnn.reshape(m, (bsz, chunks, dl)), tp=tp, tp_axis=tp_axis)  # [B, chunks, D]
+    full = all_gather_tp(ttnn.reshape(m, (bsz, chunks, dl)), tp=tp, tp_axis=tp_axis, links=links)  # [B, k, D]
     return local, [full[:, i : i + 1, :] for i in range(chunks)]
 
 
-def modulated_norm(x, shift, scale1p, *, tp: int, tp_axis: int, cfg):
+def modulated_norm(x, shift, scale1p, *, tp: int, tp_axis: int, cfg, links: int = 1):
     """LN(all_gather_tp(x)) * (1 + scale) + shift (scale1p already holds 1 + scale) -> [B, S, D] replicated."""
-    x = ttnn.layer_norm(all_gather_tp(x, tp=tp, tp_axis=tp_axis), epsilon=EPS, compute_kernel_config=cfg)
+    x = all_gather_tp(x, tp=tp, tp_axis=tp_axis, links=links)
+    x = ttnn.layer_norm(x, epsilon=EPS, compute_kernel_config=cfg)
     return ttnn.add(ttnn.multiply(x, scale1p), shift)
 
 
@@ -95,11 +96,11 @@ def gated_residual(x, y, gate):
     return ttnn.add(x, ttnn.multiply(y, gate))
 
 
-def feed_forward(x, w1, b1, w2, b2, *, tp: int, tp_axis: int, cfg):
+def feed_forward(x, w1, b1, w2, b2, *, tp: int, tp_axis: int, cfg, links: int = 1):
     """ff1 column-parallel with fused GELU-tanh, ff2 row-parallel, reduce-scattered to D/tp."""
     h = ttnn.linear(x, w1, bias=b1, activation=GELU_TANH, compute_kernel_config=cfg)
     y = ttnn.linear(h, w2, bias=b2, compute_kernel_config=cfg)
-    return reduce_scatter_tp(y, tp=tp, tp_axis=tp_axis)
+    return reduce_scatter_tp(y, tp=tp, tp_axis=tp_axis, links=links)
 
 
 def joint_block(
@@ -119,9 +120,11 @@ def joint_block(
     mm_cfg,
     norm_cfg,
     attn_cfg,
+    links: int = 1,
 ):
-    """One JointTransformerBlock on per-device shards -> (c or None, x). `heads`: heads per device."""
-    par = {"tp": tp, "tp_axis": tp_axis}
+    """One JointTransformerBlock on per-device shards -> (c or None, x). `heads`: heads per device; `links`:
+    ethernet links per collective."""
+    par = {"tp": tp, "tp_axis": tp_axis, "links": links}
     xl, xf = adaln_chunks(st, w["norm1_w"], w["norm1_b"], chunks=6, cfg=mm_cfg, **par)
     xn = modulated_norm(x, xf[0], xf[1], cfg=norm_cfg, **par)
     if context_pre_only:
@@ -146,6 +149,7 @@ def joint_block(
         logical_n=logical_n,
         mesh_device=mesh_device,
         cfg=attn_cfg,
+        links=links,
     )
 
     o = ttnn.linear(
@@ -287,6 +291,7 @@ class JointTransformerBlock:
             "mm_cfg": self.mm_cfg,
             "norm_cfg": self.norm_cfg,
             "attn_cfg": self.attn_cfg,
+            "links": lay.links,
         }
 
     def forward_ttnn(self, x, c, st, *, logical_n: int | None = None):

@@ -56,8 +56,11 @@ class DiTParallelConfig:
     cfg_parallel: ParallelFactor = field(default=ParallelFactor(1, 0))
     sequence_parallel: ParallelFactor = field(default=ParallelFactor(1, 0))
     tensor_parallel: ParallelFactor = field(default=ParallelFactor(1, 1))
+    num_links: int = 1  # ethernet links per collective (TT-DiT's CCLManager(num_links)); a ttfuse addition
 
     def __post_init__(self):
+        if isinstance(self.num_links, bool) or not isinstance(self.num_links, int) or self.num_links < 1:
+            raise ValueError(f"DiTParallelConfig: num_links must be a positive int, got {self.num_links!r}")
         for name in ("cfg_parallel", "sequence_parallel", "tensor_parallel"):
             object.__setattr__(self, name, _factor(name, getattr(self, name)))
         sp, tp = self.sequence_parallel, self.tensor_parallel
@@ -69,14 +72,14 @@ class DiTParallelConfig:
             )
 
     @classmethod
-    def from_tuple(cls, t) -> DiTParallelConfig:
+    def from_tuple(cls, t, *, num_links: int = 1) -> DiTParallelConfig:
         """TT-DiT README notation `((cfg_factor, cfg_axis), (sp_factor, sp_axis), (tp_factor, tp_axis))`."""
         if not isinstance(t, tuple | list) or len(t) != 3:
             raise ValueError(
                 "DiTParallelConfig.from_tuple: expected ((cfg_factor, cfg_axis), (sp_factor, sp_axis), "
                 f"(tp_factor, tp_axis)), got {t!r}"
             )
-        return cls(cfg_parallel=t[0], sequence_parallel=t[1], tensor_parallel=t[2])
+        return cls(cfg_parallel=t[0], sequence_parallel=t[1], tensor_parallel=t[2], num_links=num_links)
 
     def as_tuple(self) -> tuple:
         return (tuple(self.cfg_parallel), tuple(self.sequence_parallel), tuple(self.tensor_parallel))
@@ -137,6 +140,7 @@ class MeshLayout:
         self.sp, self.tp = config.sp, config.tp
         self.sp_axis = config.sequence_parallel.mesh_axis
         self.tp_axis = config.tensor_parallel.mesh_axis
+        self.links = config.num_links
         for name, f, ax in (
             ("sequence_parallel", self.sp, self.sp_axis),
             ("tensor_parallel", self.tp, self.tp_axis),

@@ -108,10 +108,11 @@ def embed(patches, pos, ctx, t, pooled, freqs, w: dict, *, mm_cfg):
     return x, c, ttnn.silu(ttnn.add(te, pe))
 
 
-def final(x, st, w: dict, *, tp: int, tp_axis: int, mm_cfg, norm_cfg):
+def final(x, st, w: dict, *, tp: int, tp_axis: int, mm_cfg, norm_cfg, links: int = 1):
     """AdaLayerNormContinuous (scale, shift) + proj_out: x [B, N/sp, D/tp] -> [B, N/sp, p*p*C_out]."""
-    _, f = adaln_chunks(st, w["norm_out_w"], w["norm_out_b"], chunks=2, tp=tp, tp_axis=tp_axis, cfg=mm_cfg)
-    h = modulated_norm(x, f[1], f[0], tp=tp, tp_axis=tp_axis, cfg=norm_cfg)
+    par = {"tp": tp, "tp_axis": tp_axis, "links": links}
+    _, f = adaln_chunks(st, w["norm_out_w"], w["norm_out_b"], chunks=2, cfg=mm_cfg, **par)
+    h = modulated_norm(x, f[1], f[0], cfg=norm_cfg, **par)
     return ttnn.linear(h, w["proj_w"], bias=w["proj_b"], compute_kernel_config=mm_cfg)
 
 
@@ -206,7 +207,7 @@ class _Branch:
 
     def final_statics(self) -> dict:
         lay = self.layout
-        return {"tp": lay.tp, "tp_axis": lay.tp_axis, "norm_cfg": self.norm_cfg}
+        return {"tp": lay.tp, "tp_axis": lay.tp_axis, "norm_cfg": self.norm_cfg, "links": lay.links}
 
     def padded_n(self, n: int) -> int:
         return round_up(n, TILE_SP * self.layout.sp) if self.layout.sp > 1 else n
@@ -214,7 +215,9 @@ class _Branch:
 
 def config_without_cfg(config: DiTParallelConfig) -> DiTParallelConfig:
     return DiTParallelConfig(
-        sequence_parallel=config.sequence_parallel, tensor_parallel=config.tensor_parallel
+        sequence_parallel=config.sequence_parallel,
+        tensor_parallel=config.tensor_parallel,
+        num_links=config.num_links,
     )
 
 

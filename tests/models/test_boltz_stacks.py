@@ -89,9 +89,9 @@ def test_pairformer_module_2_layers(device, redraw, pcc, pcc_report):
     compare(pcc, pcc_report, "PairformerModule(2) N=100 z", got_z, want_z, z, keep, (1, 2), 0.995, 0.99)
     compare(pcc, pcc_report, "PairformerModule(2) N=100 s", got_s, want_s, s, keep, (1,), 0.995)
     layer_fn = jitted(pairformer_layer_fn)
-    layer_fn.clear_cache()
+    traces = layer_fn.trace_count
     jit_s, jit_z = mb.PairformerModule.from_torch(ref, device, jit=True)(s, z, mask, pm)
-    assert layer_fn.num_entries == 1
+    assert layer_fn.trace_count - traces <= 1  # the second layer reuses the first layer's compiled entry
     compare(pcc, pcc_report, "PairformerModule(2) JIT N=100 z", jit_z, want_z, z, keep, (1, 2), 0.995, 0.99)
     compare(pcc, pcc_report, "PairformerModule(2) JIT N=100 s", jit_s, want_s, s, keep, (1,), 0.995)
     for what, a, b in (("z", jit_z, got_z), ("s", jit_s, got_s)):

@@ -7,6 +7,8 @@ from diffusers.models.attention import JointTransformerBlock as RefBlock
 
 import ttfuse
 from models.sd35 import DiTParallelConfig, JointTransformerBlock, SD3Transformer
+from models.sd35.block import joint_block
+from models.sd35.common import jitted
 from models.sd35.transformer import cropped_pos_embed, sincos_pos_embed
 from ttfuse import ttnn
 from ttfuse.errors import PassError
@@ -85,7 +87,9 @@ BLOCK_MESHES = [
 def test_joint_block_pcc(pcc, pcc_report, name, shape, tup, heads, pre):
     torch.manual_seed(11)
     dim = 64 * heads
-    ref = RefBlock(dim=dim, num_attention_heads=heads, attention_head_dim=64, context_pre_only=pre, qk_norm="rms_norm")
+    ref = RefBlock(
+        dim=dim, num_attention_heads=heads, attention_head_dim=64, context_pre_only=pre, qk_norm="rms_norm"
+    )
     with torch.no_grad():
         for n, p in ref.named_parameters():
             if "norm_" in n:
@@ -117,11 +121,10 @@ def test_joint_block_jit_equals_eager(pcc):
     cfg = DiTParallelConfig.from_tuple(((1, 0), (2, 0), (2, 1)))
     eager = JointTransformerBlock.from_torch(ref, mesh, cfg, jit=False)(x, c, t)
     port = JointTransformerBlock.from_torch(ref, mesh, cfg, jit=NO_PLACE_MEMORY)
+    fn = jitted(joint_block, NO_PLACE_MEMORY)
+    traces = fn.trace_count
     first = port(x, c, t)
     again = port(x, c, t)  # a cache hit: no retrace
-    from models.sd35.block import joint_block
-    from models.sd35.common import jitted
-
-    assert jitted(joint_block, NO_PLACE_MEMORY).trace_count == 1
+    assert fn.trace_count - traces <= 1
     for a, b, e in zip(first, again, eager):
         assert torch.equal(a, b) and pcc(a, e) > 0.9999

@@ -44,6 +44,12 @@ def test_bad_configs_raise_clear_errors(tup, mesh, match):
         DiTParallelConfig.from_tuple(tup).submesh_shape(mesh)
 
 
+def test_num_links_is_validated():
+    assert DiTParallelConfig.from_tuple(((2, 1), (4, 0), (4, 1)), num_links=4).num_links == 4
+    with pytest.raises(ValueError, match="num_links must be a positive int"):
+        DiTParallelConfig(num_links=0)
+
+
 def test_from_tuple_needs_three_pairs():
     with pytest.raises(ValueError, match=r"expected \(\(cfg_factor, cfg_axis\)"):
         DiTParallelConfig.from_tuple(((2, 1), (2, 0)))
@@ -52,7 +58,9 @@ def test_from_tuple_needs_three_pairs():
 def test_model_rejects_mismatched_mesh_and_batch(sd35_tiny):
     mesh = ttnn.open_mesh_device(ttnn.MeshShape(2, 4))
     with pytest.raises(ValueError, match="tensor_parallel factor 2 does not match mesh axis 1"):
-        SD3Transformer.from_torch(sd35_tiny["model"], mesh, DiTParallelConfig.from_tuple(((1, 0), (2, 0), (2, 1))))
+        SD3Transformer.from_torch(
+            sd35_tiny["model"], mesh, DiTParallelConfig.from_tuple(((1, 0), (2, 0), (2, 1)))
+        )
     port = SD3Transformer.from_torch(
         sd35_tiny["model"], mesh, DiTParallelConfig.from_tuple(((2, 1), (2, 0), (2, 1))), jit=False
     )

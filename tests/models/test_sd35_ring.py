@@ -119,7 +119,9 @@ def test_ring_rejects_bad_inputs():
     with pytest.raises(SpecError, match="'joint_tensor_q/k/v' must be given together"):
         ring_joint_attention(q, q, q, j, None, None, mesh_device=mesh, cluster_axis=0)
     with pytest.raises(SpecError, match="argument 'input_tensor_q' must be in TILE layout"):
-        ring_joint_attention(t((1, 2, 64, 64), layout=ttnn.ROW_MAJOR_LAYOUT), q, q, mesh_device=mesh, cluster_axis=0)
+        ring_joint_attention(
+            t((1, 2, 64, 64), layout=ttnn.ROW_MAJOR_LAYOUT), q, q, mesh_device=mesh, cluster_axis=0
+        )
 
 
 def test_kernel_is_not_a_ttnn_op():
@@ -146,6 +148,7 @@ def _cost(ring, n_local, links=1):
 
 
 def test_cost_counts_link_bytes_and_overlaps_them():
+    assert OPS["kernels.ring_joint_attention"].overlaps_communication  # ttfuse.passes.cost: max, not sum
     c, spec, dev = _cost(4, 1024)
     assert c.link_bytes == 3 * 2 * spec.nbytes  # three K/V shards arrive at every device
     assert c.matmul_flops == 4.0 * 19 * (1024 + 333) * (4096 + 333) * 64
@@ -156,7 +159,9 @@ def test_cost_counts_link_bytes_and_overlaps_them():
     small, spec, _ = _cost(4, 64)  # little compute per step: the links dominate
     t_small = ring_time_s(small, dev)
     per_step_link = small.link_bytes / 3 / (dev.eth_link_gbps * 1e9)
-    assert t_small == pytest.approx(small.matmul_flops / 4 / (dev.matmul_tflops("HiFi2") * 1e12) + 3 * per_step_link)
+    assert t_small == pytest.approx(
+        small.matmul_flops / 4 / (dev.matmul_tflops("HiFi2") * 1e12) + 3 * per_step_link
+    )
 
 
 # --------------------------------------------------------------------------------------------- ttnn rule
@@ -198,17 +203,21 @@ def test_ttnn_rule_emits_the_real_op_with_its_keywords():
         typecast=lambda t, dt: t,
         empty=lambda shape, dtype, layout, device, mc: ("buffer", tuple(shape)),
         create_global_semaphore=lambda *a: "sem",
-        transformer=Fake(ring_joint_scaled_dot_product_attention=lambda *a, **kw: calls.append((a, kw)) or "out"),
+        transformer=Fake(
+            ring_joint_scaled_dot_product_attention=lambda *a, **kw: calls.append((a, kw)) or "out"
+        ),
     )
     q = ttnn.TensorSpec((1, 2, 64, 64), ttnn.bfloat16)
     rule = OPS["kernels.ring_joint_attention"].ttnn_rule
     assert rule(fake, q, q, q, q, q, q, logical_n=100, cluster_axis=1, mesh_device=mesh, num_links=1) == "out"
-    (args, kw), = calls
+    ((args, kw),) = calls
     assert len(args) == 6 and set(kw) <= REAL_RING_KEYWORDS and REQUIRED <= set(kw)
     assert kw["persistent_output_buffer_k"] == ("buffer", (1, 2, 256, 64))  # the gathered K of a ring of 4
     assert kw["joint_strategy"] == "rear" and kw["logical_n"] == 100 and kw["cluster_axis"] == 1
     assert kw["program_config"].compute_with_storage_grid_size == (8, 7)  # last row: the ring's CCL workers
-    assert kw["ccl_core_grid_offset"] == ttnn.CoreCoord(0, 7) and len(kw["multi_device_global_semaphore"]) == 2
+    assert (
+        kw["ccl_core_grid_offset"] == ttnn.CoreCoord(0, 7) and len(kw["multi_device_global_semaphore"]) == 2
+    )
 
 
 # ---------------------------------------------------------------------------------------------- capture
@@ -241,3 +250,19 @@ def test_torch_distributed_ring_matches_single_process():
     ro, rjo, _ = full_joint(q, k, v, jq, jk, jv)
     assert torch.allclose(out, ro, atol=1e-5, rtol=0)
     assert all(torch.allclose(j, rjo, atol=1e-5, rtol=0) for j in joint_outs)
+
+
+@pytest.mark.parametrize("ring, n_local, logical_n", [(3, 16, 48), (4, 32, 70), (4, 32, 33)])
+def test_batched_sim_form_equals_per_rank_reference(ring, n_local, logical_n):
+    from ttfuse.kernels.ring_attention import ring_all_ranks, ring_reference
+
+    g = torch.Generator().manual_seed(5)
+    qs = torch.randn(ring, 1, 2, n_local + 8, 64, generator=g)
+    ks, vs = (torch.randn(ring, 1, 2, n_local, 64, generator=g) for _ in range(2))
+    jk, jv = (torch.randn(ring, 1, 2, 8, 64, generator=g) for _ in range(2))
+    o, lse = ring_all_ranks(qs, ks, vs, jk, jv, logical_n=logical_n, scale=0.125)
+    for r in range(ring):
+        ro, rl = ring_reference(
+            qs[r], list(ks), list(vs), jk[r], jv[r], rank=r, logical_n=logical_n, scale=0.125
+        )
+        assert torch.allclose(o[r], ro, atol=1e-6) and torch.allclose(lse[r], rl, atol=1e-6)

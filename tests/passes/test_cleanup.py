@@ -57,7 +57,9 @@ def test_noop_typecast_removed():
 
 def test_lossless_cast_chain():
     rules = pick(C.rules_cast, "typecast", "lossless_cast_chain")
-    g = traced(lambda x: ttnn.exp(ttnn.typecast(ttnn.typecast(x, F32), BF16)), X)  # bf16 -> f32 -> bf16: exact
+    g = traced(
+        lambda x: ttnn.exp(ttnn.typecast(ttnn.typecast(x, F32), BF16)), X
+    )  # bf16 -> f32 -> bf16: exact
     assert ops(apply(g, rules)) == ["exp"]
     g = traced(lambda x: ttnn.typecast(ttnn.typecast(x, F32), BFP8), X)
     out = apply(g, rules)
@@ -85,7 +87,9 @@ def test_copy_kept_where_aliasing_would_show():
 
 
 def test_clone_chain():
-    g = traced(lambda x: ttnn.exp(ttnn.clone(ttnn.clone(x, dtype=F32), memory_config=ttnn.L1_MEMORY_CONFIG)), X)
+    g = traced(
+        lambda x: ttnn.exp(ttnn.clone(ttnn.clone(x, dtype=F32), memory_config=ttnn.L1_MEMORY_CONFIG)), X
+    )
     out = apply(g, pick(C.rules_copy, "clone", "copy_chain"))  # the inner bf16 -> f32 copy is exact
     assert ops(out) == ["clone", "exp"] and out.nodes[0].outs[0] == g.nodes[1].outs[0]
     lossy = traced(lambda x: ttnn.clone(ttnn.clone(x, dtype=BF16), dtype=F32), S(32, 64, dtype=F32))
@@ -96,10 +100,18 @@ def test_clone_chain():
 # --------------------------------------------------------------------------------------- layout and memory
 def test_layout_round_trip_removed():
     rules = pick(C.rules_layout, "to_layout", "layout_round_trip")
-    g = traced(lambda x: ttnn.exp(ttnn.to_layout(ttnn.to_layout(x, ttnn.ROW_MAJOR_LAYOUT), ttnn.TILE_LAYOUT)), X)
+    g = traced(
+        lambda x: ttnn.exp(ttnn.to_layout(ttnn.to_layout(x, ttnn.ROW_MAJOR_LAYOUT), ttnn.TILE_LAYOUT)), X
+    )
     assert ops(apply(g, rules)) == ["exp"]
-    g8 = traced(lambda x: ttnn.to_layout(ttnn.to_layout(x, ttnn.ROW_MAJOR_LAYOUT), ttnn.TILE_LAYOUT), S(32, 64, dtype=BFP8))
-    assert ops(apply(g8, rules)) == ["to_layout", "to_layout"]  # untilize unpacks bfp8 to bf16: not a round trip
+    g8 = traced(
+        lambda x: ttnn.to_layout(ttnn.to_layout(x, ttnn.ROW_MAJOR_LAYOUT), ttnn.TILE_LAYOUT),
+        S(32, 64, dtype=BFP8),
+    )
+    assert ops(apply(g8, rules)) == [
+        "to_layout",
+        "to_layout",
+    ]  # untilize unpacks bfp8 to bf16: not a round trip
 
 
 def test_noop_layout_and_memory_moves():
@@ -198,8 +210,13 @@ def test_cse_merges_duplicates_and_notes_it():
 
 
 def test_cse_skips_nondeterministic_and_inplace_targets(device):
-    rand = traced(lambda x: ttnn.add(ttnn.rand((32, 64), device=device, layout=ttnn.TILE_LAYOUT),
-                                     ttnn.rand((32, 64), device=device, layout=ttnn.TILE_LAYOUT)), X)
+    rand = traced(
+        lambda x: ttnn.add(
+            ttnn.rand((32, 64), device=device, layout=ttnn.TILE_LAYOUT),
+            ttnn.rand((32, 64), device=device, layout=ttnn.TILE_LAYOUT),
+        ),
+        X,
+    )
     assert C.cse(rand) == rand
     inpl = traced(lambda x: (ttnn.add_(ttnn.exp(x), 1.0), ttnn.exp(x)), X)
     assert len(C.cse(inpl).nodes) == 3

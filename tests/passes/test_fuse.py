@@ -79,7 +79,9 @@ def test_linear_bias_rule():
     g = traced(lambda x, w, b: ttnn.add(ttnn.linear(x, w), b), S(64, 64), S(64, 96), S(96))
     out = apply(g, rules(FU.rules_linear, "linear_bias"))
     assert ops(out) == ["linear"] and out.nodes[0].attr("bias") is not None
-    g = traced(lambda x, w, b: ttnn.add(b, ttnn.matmul(x, w), activations=["relu"]), S(64, 64), S(64, 96), S(1, 96))
+    g = traced(
+        lambda x, w, b: ttnn.add(b, ttnn.matmul(x, w), activations=["relu"]), S(64, 64), S(64, 96), S(1, 96)
+    )
     out = apply(g, rules(FU.rules_linear, "linear_bias"))  # matmul + bias (+ the add's relu) -> linear
     assert ops(out) == ["linear"] and out.nodes[0].attr("activation") == "relu"
 
@@ -88,7 +90,9 @@ def test_linear_bias_rule_no_match():
     g = traced(lambda x, w, b: ttnn.add(ttnn.linear(x, w), b), S(64, 64), S(64, 96), S(64, 96))
     out = apply(g, rules(FU.rules_linear, "linear_bias"))
     assert ops(out) == ["linear", "add"] and "not a bias row vector" in notes(out)[0]
-    shared = traced(lambda x, w, b: (lambda y: (ttnn.add(y, b), y))(ttnn.linear(x, w)), S(64, 64), S(64, 96), S(96))
+    shared = traced(
+        lambda x, w, b: (lambda y: (ttnn.add(y, b), y))(ttnn.linear(x, w)), S(64, 64), S(64, 96), S(96)
+    )
     assert ops(apply(shared, rules(FU.rules_linear, "linear_bias"))) == ["linear", "add"]
 
 
@@ -100,7 +104,9 @@ def test_linear_activation_rule(act):
 
 
 def test_linear_activation_rule_no_match():
-    g = traced(lambda x, w: ttnn.gelu(ttnn.linear(x, w), fast_and_approximate_mode=True), S(64, 64), S(64, 64))
+    g = traced(
+        lambda x, w: ttnn.gelu(ttnn.linear(x, w), fast_and_approximate_mode=True), S(64, 64), S(64, 64)
+    )
     out = apply(g, rules(FU.rules_linear, "linear_activation"))
     assert ops(out) == ["linear", "gelu"] and "approximate" in notes(out)[0]
 
@@ -109,7 +115,9 @@ def test_linear_activation_rule_no_match():
 def test_binary_absorbs_unary_inputs_and_outputs():
     g = traced(lambda p, g_: ttnn.multiply(p, ttnn.sigmoid(g_)), S(64, 64), S(64, 64))
     out = apply(g, rules(FU.rules_binary, "binary_input_activation"))
-    assert ops(out) == ["multiply"] and [a.op_type for a in out.nodes[0].attr("input_tensor_b_activations")] == [SIG]
+    assert ops(out) == ["multiply"] and [
+        a.op_type for a in out.nodes[0].attr("input_tensor_b_activations")
+    ] == [SIG]
     g = traced(lambda x: ttnn.add(ttnn.exp(x), 1.0), S(64, 64))
     out = apply(g, rules(FU.rules_binary, "binary_input_activation"))
     assert ops(out) == ["add"] and out.nodes[0].attr("input_tensor_a_activations")
@@ -141,8 +149,11 @@ def test_horizontal_linears_rule():
 
 
 def test_horizontal_linears_no_match():
-    uneven = traced(_qkv, S(64, 64), S(64, 64), S(64, 64), S(64, 96), S(64), S(64), S(96))
+    uneven = traced(_qkv, S(64, 64), S(64, 64), S(64, 96), S(64, 128), S(64), S(96), S(128))
     assert ops(apply(uneven, rules(FU.rules_horizontal, "horizontal_linears"))) == ["linear"] * 3
+    two = traced(_qkv, S(64, 64), S(64, 64), S(64, 64), S(64, 96), S(64), S(64), S(96))
+    out = apply(two, rules(FU.rules_horizontal, "horizontal_linears"))  # the equal pair fuses, the third not
+    assert ops(out) == ["kernels.concat_weights", "kernels.concat_weights", "kernels.linear_split", "linear"]
     derived = traced(lambda x, w: (ttnn.linear(x, ttnn.neg(w)), ttnn.linear(x, w)), S(64, 64), S(64, 64))
     assert "kernels.linear_split" not in ops(apply(derived, rules(FU.rules_horizontal, "horizontal_linears")))
     narrow = traced(lambda x, a, b: (ttnn.linear(x, a), ttnn.linear(x, b)), S(64, 64), S(64, 48), S(64, 48))
@@ -207,24 +218,39 @@ def _attn(q, k, v, m, *, form):
 def test_sdpa_rule(device, form, mask):
     qkv = [dev_t(device, 1, 2, 64, 64) for _ in range(3)]
     m = dev_t(device, 1, 1, 64, 64) if mask else None
-    g = traced(lambda q, k, v, mm: _attn(q, k, v, mm, form=form), *[S(1, 2, 64, 64)] * 3, S(1, 1, 64, 64) if mask else None)
+    g = traced(
+        lambda q, k, v, mm: _attn(q, k, v, mm, form=form),
+        *[S(1, 2, 64, 64)] * 3,
+        S(1, 1, 64, 64) if mask else None,
+    )
     out = apply(g, FU.rules_attention)
     scale = 1.0 if form == "transpose" else 0.125
     want = ["transformer.scaled_dot_product_attention"]
     if mask and scale != 1.0:
         want = ["multiply", *want]  # the mask pre-divided by the scale: TT scales it inside the exponent
-    assert ops(out) == want and out.nodes[-1].attr("scale") == scale and out.nodes[-1].attr("is_causal") is False
+    assert (
+        ops(out) == want and out.nodes[-1].attr("scale") == scale and out.nodes[-1].attr("is_causal") is False
+    )
     ne, nj, p, _ = jit_vs_eager(lambda q, k, v, mm: _attn(q, k, v, mm, form=form), (*qkv, m), device)
     assert p > 0.999 and nj < ne
 
 
 def test_sdpa_rule_no_match():
-    g = traced(lambda q, k, v: _attn(q, k, v, None, form="transpose_b"), S(1, 2, 64, 48), S(1, 2, 64, 48), S(1, 2, 64, 48))
+    g = traced(
+        lambda q, k, v: _attn(q, k, v, None, form="transpose_b"),
+        S(1, 2, 64, 48),
+        S(1, 2, 64, 48),
+        S(1, 2, 64, 48),
+    )
     out = apply(g, FU.rules_attention)  # head_dim 48: SDPA needs a multiple of 32
     assert "transformer.scaled_dot_product_attention" not in ops(out) and "rejects" in notes(out)[0]
-    g = traced(lambda q, k, v: ttnn.matmul(ttnn.softmax(ttnn.matmul(q, k), dim=-1), v), *[S(1, 2, 64, 64)] * 3)
+    g = traced(
+        lambda q, k, v: ttnn.matmul(ttnn.softmax(ttnn.matmul(q, k), dim=-1), v), *[S(1, 2, 64, 64)] * 3
+    )
     out = apply(g, FU.rules_attention)
-    assert "transformer.scaled_dot_product_attention" not in ops(out) and "K is not transposed" in notes(out)[0]
+    assert (
+        "transformer.scaled_dot_product_attention" not in ops(out) and "K is not transposed" in notes(out)[0]
+    )
 
 
 # ------------------------------------------------------------------------------------------- (g) blocks
@@ -240,13 +266,21 @@ def transition(x, g, b, w1, w2, w3, *, form="linear_act"):
 
 
 def _transition_args(device, d=64, hid=256):
-    return (dev_t(device, 2, 64, d), dev_t(device, d), dev_t(device, d), dev_t(device, d, hid, scale=0.1),
-            dev_t(device, d, hid, scale=0.1), dev_t(device, hid, d, scale=0.05))
+    return (
+        dev_t(device, 2, 64, d),
+        dev_t(device, d),
+        dev_t(device, d),
+        dev_t(device, d, hid, scale=0.1),
+        dev_t(device, d, hid, scale=0.1),
+        dev_t(device, hid, d, scale=0.05),
+    )
 
 
 @pytest.mark.parametrize("form", ["linear_act", "unary", "operand_act"])
 def test_transition_rule(device, form):
-    g = traced(lambda *a: transition(*a, form=form), S(2, 64, 64), S(64), S(64), S(64, 256), S(64, 256), S(256, 64))
+    g = traced(
+        lambda *a: transition(*a, form=form), S(2, 64, 64), S(64), S(64), S(64, 256), S(64, 256), S(256, 64)
+    )
     out = apply(g, rules(FB.rules_blocks, "transition"))
     assert ops(out) == ["kernels.concat_weights", "kernels.transition"]
     assert out.nodes[0].attr("mode") == "swiglu"
@@ -264,7 +298,9 @@ def test_transition_dispatches_at_most_3_kernels(device):
 def test_transition_rule_no_match():
     def with_bias(x, g, b, w1, w2, w3, b1):
         h = ttnn.layer_norm(x, epsilon=1e-5, weight=g, bias=b)
-        return ttnn.linear(ttnn.multiply(ttnn.linear(h, w1, bias=b1, activation="silu"), ttnn.linear(h, w2)), w3)
+        return ttnn.linear(
+            ttnn.multiply(ttnn.linear(h, w1, bias=b1, activation="silu"), ttnn.linear(h, w2)), w3
+        )
 
     g = traced(with_bias, S(64, 64), S(64), S(64), S(64, 256), S(64, 256), S(256, 64), S(256))
     out = apply(g, rules(FB.rules_blocks, "transition"))
@@ -297,7 +333,10 @@ def test_adaln_and_ctb_rules(device):
     assert ops(out) == ["kernels.concat_weights", "kernels.concat_weights", "kernels.adaln"]
     d = 64
     specs = _ada_specs() + (S(d, 2 * d), S(d, 2 * d), S(d, 2 * d), S(2 * d, d), S(96, d), S(d))
-    out = apply(traced(ctb, *specs), rules(FB.rules_blocks, "adaln") + rules(FB.rules_blocks, "conditioned_transition"))
+    out = apply(
+        traced(ctb, *specs),
+        rules(FB.rules_blocks, "adaln") + rules(FB.rules_blocks, "conditioned_transition"),
+    )
     assert ops(out)[-1] == "kernels.conditioned_transition" and len(out.nodes) == 4
     args = [dev_t(device, *s.shape, scale=0.1 if s.rank == 2 and s.shape[0] > 1 else 1.0) for s in specs]
     ne, nj, p, _ = jit_vs_eager(ctb, args, device)
@@ -305,12 +344,15 @@ def test_adaln_and_ctb_rules(device):
 
 
 def test_adaln_rule_no_match():
-    def shared(a, s, sw, wsc, bsc, wsh):
-        return adaln(a, s, sw, wsc, bsc, wsh), ttnn.layer_norm(a, epsilon=1e-5)
+    def affine_a(a, s, sw, wsc, wsh):  # LN(a) with a weight: not AdaLN's parameter-free norm
+        an = ttnn.layer_norm(a, epsilon=1e-5, weight=sw)
+        sn = ttnn.layer_norm(s, epsilon=1e-5)
+        scale, shift = ttnn.linear(sn, wsc), ttnn.linear(sn, wsh)
+        return ttnn.add(ttnn.multiply(an, scale, input_tensor_b_activations=[SIG]), shift)
 
-    g = traced(lambda a, s, sw, wsc, bsc, wsh: ttnn.add(ttnn.multiply(ttnn.layer_norm(a, epsilon=1e-5, weight=sw), ttnn.linear(s, wsc), input_tensor_b_activations=[SIG]), ttnn.linear(s, wsh)), S(2, 32, 96), S(2, 32, 96), S(96), S(96, 96), S(96), S(96, 96))  # noqa: E501
+    g = traced(affine_a, S(2, 32, 96), S(2, 32, 96), S(96), S(96, 96), S(96, 96))
     out = apply(g, rules(FB.rules_blocks, "adaln"))
-    assert "kernels.adaln" not in ops(out) and notes(out)
+    assert "kernels.adaln" not in ops(out) and "parameter-free" in notes(out)[0]
 
 
 def trimul(x, mask, wp, wg, *, outgoing):
@@ -332,8 +374,15 @@ def test_triangle_mult_rule(device, outgoing):
     out = apply(g, rules(FB.rules_blocks, "triangle_mult"))
     assert ops(out) == ["kernels.concat_weights", "kernels.triangle_mult"]
     assert out.nodes[-1].attr("outgoing") is outgoing
-    mask = ttnn.from_torch((torch.rand(1, n, n) > 0.3).float(), dtype=BF16, layout=ttnn.TILE_LAYOUT, device=device)
-    args = (dev_t(device, 1, n, n, c), mask, dev_t(device, c, 2 * c, scale=0.1), dev_t(device, c, 2 * c, scale=0.1))
+    mask = ttnn.from_torch(
+        (torch.rand(1, n, n) > 0.3).float(), dtype=BF16, layout=ttnn.TILE_LAYOUT, device=device
+    )
+    args = (
+        dev_t(device, 1, n, n, c),
+        mask,
+        dev_t(device, c, 2 * c, scale=0.1),
+        dev_t(device, c, 2 * c, scale=0.1),
+    )
     ne, nj, p, _ = jit_vs_eager(lambda *a: trimul(*a, outgoing=outgoing), args, device)
     assert nj == 5 and ne >= 9 and p > 0.999
 
@@ -343,7 +392,9 @@ def gated_attention(s, k_in, bias, wq, bq, wkv, wg, wo):
     kv = ttnn.linear(k_in, wkv)
     q, k, v = ttnn.transformer.split_query_key_value_and_split_heads(q, kv, num_heads=2, transpose_key=False)
     o = ttnn.transformer.scaled_dot_product_attention(q, k, v, attn_mask=bias, is_causal=False, scale=1.0)
-    o = ttnn.multiply(ttnn.transformer.concatenate_heads(o), ttnn.linear(s, wg), input_tensor_b_activations=[SIG])
+    o = ttnn.multiply(
+        ttnn.transformer.concatenate_heads(o), ttnn.linear(s, wg), input_tensor_b_activations=[SIG]
+    )
     return ttnn.linear(o, wo)
 
 
@@ -370,7 +421,9 @@ def test_silu_mul_add_dispatches_one_kernel(device):
 
 
 def test_eltwise_tree_with_broadcast_and_scalars(device):
-    fn = lambda x, y, b: ttnn.clamp(ttnn.subtract(ttnn.multiply(ttnn.tanh(x), 0.5), ttnn.add(y, b)), -1.0, 1.0)  # noqa: E731
+    def fn(x, y, b):
+        return ttnn.clamp(ttnn.subtract(ttnn.multiply(ttnn.tanh(x), 0.5), ttnn.add(y, b)), -1.0, 1.0)  # noqa: E731
+
     args = (dev_t(device, 64, 64), dev_t(device, 64, 64), dev_t(device, 1, 64))
     ne, nj, p, jf = jit_vs_eager(fn, args, device)
     assert ne == 5 and nj == 1 and p > 0.9999
@@ -431,7 +484,7 @@ def test_circular_buffer_limit_cuts_clusters(device):
 
 
 def test_eltwise_not_fusible_reasons():
-    g = traced(lambda x: ttnn.relu(ttnn.exp(x)), S(64, 64, dtype=ttnn.int32) if False else S(32, 32))
+    g = traced(lambda x: ttnn.relu(ttnn.exp(x)), S(32, 32))
     assert ops(fuse_eltwise(g, CTX)) == ["kernels.eltwise"]
     ints = traced(lambda x: ttnn.relu(ttnn.neg(x)), S(32, 32, dtype=ttnn.int32))
     out = fuse_eltwise(ints, CTX)

@@ -20,7 +20,7 @@ from ttfuse.testing import pcc
 BF16, F32, BFP8 = ttnn.bfloat16, ttnn.float32, ttnn.bfloat8_b
 SIG = ttnn.UnaryWithParam(ttnn.UnaryOpType.SIGMOID)
 SILU = ttnn.UnaryWithParam(ttnn.UnaryOpType.SILU)
-K = {name[len("kernels."):]: op for name, op in OPS.items() if name.startswith("kernels.")}
+K = {name[len("kernels.") :]: op for name, op in OPS.items() if name.startswith("kernels.")}
 
 
 def dev_t(device, t, dtype=BF16):
@@ -37,8 +37,14 @@ def rnd(*shape, scale=1.0):
 
 def test_kernels_registered_outside_the_facade():
     assert set(K) == {
-        "eltwise", "concat_weights", "linear_split", "transition", "adaln", "conditioned_transition",
-        "triangle_mult", "pair_bias_attention",
+        "eltwise",
+        "concat_weights",
+        "linear_split",
+        "transition",
+        "adaln",
+        "conditioned_transition",
+        "triangle_mult",
+        "pair_bias_attention",
     }
     for op in K.values():
         assert op.qualname.startswith("ttfuse.kernels.") and op.group.name == "FUSED"
@@ -90,8 +96,9 @@ def test_eltwise_multi_output(device):
 def test_eltwise_ttnn_rule_matches_sim(device):
     out, vals = _elt(device, BF16)
     ins = [dev_t(device, v) for v in vals]
-    stock = OPS["kernels.eltwise"].ttnn_rule(ttnn, ins, program=PROG, outputs=(6,), dtypes=(BF16,),
-                                              memory_configs=(ttnn.DRAM_MEMORY_CONFIG,))
+    stock = OPS["kernels.eltwise"].ttnn_rule(
+        ttnn, ins, program=PROG, outputs=(6,), dtypes=(BF16,), memory_configs=(ttnn.DRAM_MEMORY_CONFIG,)
+    )
     assert pcc(host(stock), host(out)) > 0.9999
     assert K["eltwise"].stock_launches(PROG) == 4
 
@@ -108,18 +115,32 @@ def test_eltwise_ttnn_rule_matches_sim(device):
 def test_eltwise_bad_programs(device, program, outputs, match):
     x = dev_t(device, rnd(32, 32))
     with pytest.raises(SpecError, match=f"ttfuse.kernels.eltwise: .*{match}"):
-        K["eltwise"]([x], program=program, outputs=outputs, dtypes=(BF16,), memory_configs=(ttnn.DRAM_MEMORY_CONFIG,))
+        K["eltwise"](
+            [x], program=program, outputs=outputs, dtypes=(BF16,), memory_configs=(ttnn.DRAM_MEMORY_CONFIG,)
+        )
 
 
 def test_eltwise_bad_inputs(device):
     rm = ttnn.from_torch(rnd(32, 32), dtype=BF16, layout=ttnn.ROW_MAJOR_LAYOUT, device=device)
-    with pytest.raises(SpecError, match=r"ttfuse.kernels.eltwise: argument 'inputs'\[0\] must be a TILE tensor"):
-        K["eltwise"]([rm], program=(("exp", (0,), ()),), outputs=(1,), dtypes=(BF16,),
-                     memory_configs=(ttnn.DRAM_MEMORY_CONFIG,))
+    with pytest.raises(
+        SpecError, match=r"ttfuse.kernels.eltwise: argument 'inputs'\[0\] must be a TILE tensor"
+    ):
+        K["eltwise"](
+            [rm],
+            program=(("exp", (0,), ()),),
+            outputs=(1,),
+            dtypes=(BF16,),
+            memory_configs=(ttnn.DRAM_MEMORY_CONFIG,),
+        )
     x = dev_t(device, rnd(32, 32))
     with pytest.raises(SpecError, match="argument 'memory_configs'"):
-        K["eltwise"]([x], program=(("exp", (0,), ()),), outputs=(1,), dtypes=(BF16,),
-                     memory_configs=(ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG,))
+        K["eltwise"](
+            [x],
+            program=(("exp", (0,), ()),),
+            outputs=(1,),
+            dtypes=(BF16,),
+            memory_configs=(ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG,),
+        )
 
 
 def test_eltwise_circular_buffer_limit(device):
@@ -133,7 +154,9 @@ def test_eltwise_circular_buffer_limit(device):
     xs = [dev_t(device, rnd(32, 32)) for _ in range(40)]
     prog = tuple(("add", (i, 1), ()) for i in range(1))
     with pytest.raises(SpecError, match="ttfuse.kernels.eltwise: argument 'inputs': 40 inputs"):
-        K["eltwise"](xs, program=prog, outputs=(40,), dtypes=(BF16,), memory_configs=(ttnn.DRAM_MEMORY_CONFIG,))
+        K["eltwise"](
+            xs, program=prog, outputs=(40,), dtypes=(BF16,), memory_configs=(ttnn.DRAM_MEMORY_CONFIG,)
+        )
 
 
 # ------------------------------------------------------------------------------------------ concat_weights
@@ -141,7 +164,9 @@ def test_concat_weights_modes(device):
     a, b = dev_t(device, rnd(64, 64)), dev_t(device, rnd(64, 64))
     W.memo.clear()
     cat = K["concat_weights"]([a, b])
-    assert cat.spec.shape == ttnn.Shape([64, 128]) and torch.equal(host(cat), torch.cat([host(a), host(b)], -1))
+    assert cat.spec.shape == ttnn.Shape([64, 128]) and torch.equal(
+        host(cat), torch.cat([host(a), host(b)], -1)
+    )
     sw = host(K["concat_weights"]([a, b], mode="swiglu"))
     assert torch.equal(sw[:, :32], host(a)[:, :32]) and torch.equal(sw[:, 32:64], host(b)[:, :32])
     bias = dev_t(device, rnd(1, 64))
@@ -190,10 +215,21 @@ def test_linear_split(device):
     assert [tuple(o.shape) for o in outs] == [(64, 32), (64, 64)]
     got = torch.cat([host(o) for o in outs], -1)
     assert pcc(got, want) > 0.99999
-    stock = K["linear_split"].ttnn_rule(ttnn, x, w, sizes=(32, 64), bias=b, activation="relu", dtype=None,
-                                        memory_config=None, compute_kernel_config=None)
+    stock = K["linear_split"].ttnn_rule(
+        ttnn,
+        x,
+        w,
+        sizes=(32, 64),
+        bias=b,
+        activation="relu",
+        dtype=None,
+        memory_config=None,
+        compute_kernel_config=None,
+    )
     assert pcc(torch.cat([host(o) for o in stock], -1), got) > 0.9999
-    with pytest.raises(SpecError, match=r"ttfuse.kernels.linear_split: argument 'sizes' \(32, 32\) must sum to N=96"):
+    with pytest.raises(
+        SpecError, match=r"ttfuse.kernels.linear_split: argument 'sizes' \(32, 32\) must sum to N=96"
+    ):
         K["linear_split"](x, w, sizes=(32, 32))
     with pytest.raises(SpecError, match="multiple of 32"):
         K["linear_split"](x, w, sizes=(48, 48))
@@ -218,16 +254,24 @@ def test_transition(device):
     d, h = 64, 128
     x = dev_t(device, rnd(2, 32, d))
     g, b = dev_t(device, rnd(d)), dev_t(device, rnd(d))
-    w1, w2, w3 = dev_t(device, rnd(d, h, scale=0.1)), dev_t(device, rnd(d, h, scale=0.1)), dev_t(device, rnd(h, d, scale=0.1))
+    w1, w2, w3 = (
+        dev_t(device, rnd(d, h, scale=0.1)),
+        dev_t(device, rnd(d, h, scale=0.1)),
+        dev_t(device, rnd(h, d, scale=0.1)),
+    )
     w12 = _cw(device, w1, w2, mode="swiglu")
     kw = dict(norm_weight=g, norm_bias=b, epsilon=1e-5)
     got = _compare_with_stock(K["transition"], (x, w12, w3), kw, device, 3)
     ln = F.layer_norm(host(x), (d,), host(g), host(b), 1e-5)
     want = (F.silu(ln @ host(w1)) * (ln @ host(w2))) @ host(w3)
     assert pcc(host(got), want) > 0.9999
-    with pytest.raises(SpecError, match="ttfuse.kernels.transition: step ttnn.linear rejects .*input_tensor_b"):
+    with pytest.raises(
+        SpecError, match="ttfuse.kernels.transition: step ttnn.linear rejects .*input_tensor_b"
+    ):
         K["transition"](x, w12, w1, **kw)  # fc3's K must be the hidden width
-    with pytest.raises(SpecError, match="ttfuse.kernels.transition: step ttnn.experimental.minimal_matmul rejects"):
+    with pytest.raises(
+        SpecError, match="ttfuse.kernels.transition: step ttnn.experimental.minimal_matmul rejects"
+    ):
         K["transition"](x, _cw(device, w1, w2, dtype=BFP8), w3, **kw)  # weight dtype must match the input's
 
 
@@ -235,7 +279,11 @@ def test_adaln_and_conditioned_transition(device):
     d, ds = 64, 96
     a, s = dev_t(device, rnd(2, 32, d)), dev_t(device, rnd(2, 32, ds))
     sw = dev_t(device, rnd(ds))
-    w_sc, w_sh, b_sc = dev_t(device, rnd(ds, d, scale=0.1)), dev_t(device, rnd(ds, d, scale=0.1)), dev_t(device, rnd(d))
+    w_sc, w_sh, b_sc = (
+        dev_t(device, rnd(ds, d, scale=0.1)),
+        dev_t(device, rnd(ds, d, scale=0.1)),
+        dev_t(device, rnd(d)),
+    )
     w_ss, b_ss = _cw(device, w_sc, w_sh), _cw(device, b_sc, zero_widths=(d,))
     kw = dict(bias_ss=b_ss, cond_norm_weight=sw, epsilon=1e-5, cond_epsilon=1e-5)
     got = _compare_with_stock(K["adaln"], (a, s, w_ss), kw, device, 4)
@@ -245,7 +293,11 @@ def test_adaln_and_conditioned_transition(device):
     assert pcc(host(got), want) > 0.9999
 
     wg, wx, wab = (dev_t(device, rnd(d, 2 * d, scale=0.1)) for _ in range(3))
-    wba, wo, bo = dev_t(device, rnd(2 * d, d, scale=0.1)), dev_t(device, rnd(ds, d, scale=0.1)), dev_t(device, rnd(d))
+    wba, wo, bo = (
+        dev_t(device, rnd(2 * d, d, scale=0.1)),
+        dev_t(device, rnd(ds, d, scale=0.1)),
+        dev_t(device, rnd(d)),
+    )
     w_gx = _cw(device, wg, wx, mode="swiglu")
     ckw = dict(kw, bias_o=bo)
     got = _compare_with_stock(K["conditioned_transition"], (a, s, w_ss, w_gx, wab, wba, wo), ckw, device, 10)
@@ -284,13 +336,17 @@ def test_pair_bias_attention(device):
     x, kin = dev_t(device, rnd(bsz, s, c)), dev_t(device, rnd(bsz, s, c))
     bias = dev_t(device, rnd(1, h, s, s))
     wq, wg = dev_t(device, rnd(c, h * dh, scale=0.1)), dev_t(device, rnd(c, h * dh, scale=0.1))
-    bq, wkv, wo = dev_t(device, rnd(h * dh)), dev_t(device, rnd(c, 2 * h * dh, scale=0.1)), dev_t(device, rnd(h * dh, c, scale=0.1))
+    bq, wkv, wo = (
+        dev_t(device, rnd(h * dh)),
+        dev_t(device, rnd(c, 2 * h * dh, scale=0.1)),
+        dev_t(device, rnd(h * dh, c, scale=0.1)),
+    )
     w_qg, b_qg = _cw(device, wq, wg), _cw(device, bq, zero_widths=(h * dh,))
     kw = dict(attn_mask=bias, bias_qg=b_qg, num_heads=h, scale=0.5)
     got = _compare_with_stock(K["pair_bias_attention"], (x, kin, w_qg, wkv, wo), kw, device, 7)
     q = (host(x) @ host(wq) + host(bq)).reshape(bsz, s, h, dh).transpose(1, 2)
     kv = host(kin) @ host(wkv)
-    k, v = (kv[..., i * h * dh:(i + 1) * h * dh].reshape(bsz, s, h, dh).transpose(1, 2) for i in range(2))
+    k, v = (kv[..., i * h * dh : (i + 1) * h * dh].reshape(bsz, s, h, dh).transpose(1, 2) for i in range(2))
     att = torch.softmax(0.5 * (q @ k.transpose(-1, -2) + host(bias)), -1) @ v
     o = att.transpose(1, 2).reshape(bsz, s, h * dh) * torch.sigmoid(host(x) @ host(wg))
     assert pcc(host(got), o @ host(wo)) > 0.9999
@@ -304,10 +360,22 @@ def test_kernel_costs_sum_their_steps(device):
     spec = lambda *s: ttnn.TensorSpec(s, BF16, ttnn.TILE_LAYOUT, ttnn.DRAM_MEMORY_CONFIG)  # noqa: E731
     x, w12, w3 = spec(64, 64), spec(64, 256), spec(128, 64)
     op = K["transition"]
-    args = dict(input_tensor=x, weight12=w12, weight3=w3, norm_weight=None, norm_bias=None, epsilon=1e-5,
-                hidden_dtype=None, dtype=None, memory_config=None, compute_kernel_config=None,
-                norm_compute_kernel_config=None)
+    args = dict(
+        input_tensor=x,
+        weight12=w12,
+        weight3=w3,
+        norm_weight=None,
+        norm_bias=None,
+        epsilon=1e-5,
+        hidden_dtype=None,
+        dtype=None,
+        memory_config=None,
+        compute_kernel_config=None,
+        norm_compute_kernel_config=None,
+    )
     out = op.spec_rule(**args)
-    c = op.cost_rule(CostCtx(op, {"input_tensor": x, "weight12": w12, "weight3": w3}, [out], args, device.spec))
+    c = op.cost_rule(
+        CostCtx(op, {"input_tensor": x, "weight12": w12, "weight3": w3}, [out], args, device.spec)
+    )
     assert c.launches == 3 and c.matmul_flops == 2 * 64 * 64 * 256 + 2 * 64 * 128 * 64
     assert math.isfinite(c.flops) and c.dram_bytes > 0

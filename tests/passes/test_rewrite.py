@@ -57,7 +57,9 @@ def _first(rw, pat, op):
 def test_pat_binds_values_nodes_and_scalars():
     g = traced(lambda x, y: ttnn.add(ttnn.relu(x), ttnn.multiply(y, 3.0)), S(32, 32), S(32, 32))
     rw = Rewriter(g, CTX)
-    pat = Pat("add", Pat("relu", Pat.any("x"), name="r"), Pat("multiply", Pat.any("y"), input_tensor_b=Bind("c")))
+    pat = Pat(
+        "add", Pat("relu", Pat.any("x"), name="r"), Pat("multiply", Pat.any("y"), input_tensor_b=Bind("c"))
+    )
     m = _first(rw, pat, "add")
     assert m is not None and m.x == Ref(0) and m.ref("y") == Ref(1) and m.scalar("c") == 3.0
     assert m.node("r").op == "relu" and [n.op for n in m.nodes] == ["add", "relu", "multiply"]
@@ -156,7 +158,10 @@ def test_new_nodes_record_what_they_replaced():
     (n,) = out.nodes
     assert n.op == "addcmul" and n.side.replaced == ("multiply", "add") and origins(n) == tuple(ids)
     # a node replacing a fused node inherits its traced origins (nested fusions are flattened)
-    twice = (Pat("addcmul"), lambda rw, m: rw.emit("neg", input_tensor=rw.emit("neg", input_tensor=m.root.inputs[0])))
+    twice = (
+        Pat("addcmul"),
+        lambda rw, m: rw.emit("neg", input_tensor=rw.emit("neg", input_tensor=m.root.inputs[0])),
+    )
     nested = run(out, [twice])
     assert origins(nested.nodes[-1]) == tuple(ids) and nested.nodes[-1].side.replaced == ("multiply", "add")
     assert origins(nested.nodes[0]) == ()  # an auxiliary node replaces nothing
@@ -210,8 +215,12 @@ def test_replacement_requires_single_use_intermediates_and_extra_check():
     )
     assert ops(run(shared, [rule])) == ["add", "layer_norm"]
     veto = replacement(
-        _search, _replace, (S(32, 64), S(32, 64)), scalars={"eps": 1.25e-7},
-        extra_check=lambda rw, m: Miss("vetoed"), name="veto",
+        _search,
+        _replace,
+        (S(32, 64), S(32, 64)),
+        scalars={"eps": 1.25e-7},
+        extra_check=lambda rw, m: Miss("vetoed"),
+        name="veto",
     )
     g = traced(lambda x, r: ttnn.layer_norm(ttnn.add(x, r), epsilon=1e-5), S(32, 64), S(32, 64))
     out = run(g, [veto], table="t")
@@ -220,5 +229,7 @@ def test_replacement_requires_single_use_intermediates_and_extra_check():
 
 def test_replacement_does_not_match_other_static_values():
     rule = replacement(_search, _replace, (S(32, 64), S(32, 64)), scalars={"eps": 1.25e-7})
-    g = traced(lambda x, r: ttnn.layer_norm(ttnn.add(x, r, activations=["relu"]), epsilon=1e-5), S(32, 64), S(32, 64))
+    g = traced(
+        lambda x, r: ttnn.layer_norm(ttnn.add(x, r, activations=["relu"]), epsilon=1e-5), S(32, 64), S(32, 64)
+    )
     assert ops(run(g, [rule])) == ["add", "layer_norm"]

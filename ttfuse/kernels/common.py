@@ -47,12 +47,22 @@ def kfail(kernel: str, msg: str) -> SpecError:
     return SpecError(f"ttfuse.kernels.{kernel}: {msg}")
 
 
+_DEFAULTS: dict[str, dict] = {}
+
+
 def bind(op: str, args: dict) -> dict:
-    """Arguments of a stock op by parameter name with its defaults applied."""
-    sig = OPS[op].signature
-    bound = sig.bind_partial(**args)
-    bound.apply_defaults()
-    return dict(bound.arguments)
+    """Arguments of a stock op by parameter name with its defaults applied (unknown names: TypeError)."""
+    d = _DEFAULTS.get(op)
+    if d is None:
+        params = OPS[op].signature.parameters
+        d = _DEFAULTS[op] = {k: p.default for k, p in params.items() if p.default is not p.empty}
+        d["__names__"] = frozenset(params)
+    bad = [k for k in args if k not in d["__names__"]]
+    if bad:
+        raise TypeError(f"{op}: unknown argument(s) {bad}")
+    out = {k: v for k, v in d.items() if k != "__names__"}
+    out.update(args)
+    return out
 
 
 def step_spec(kernel: str, op: str, **args: Any) -> Any:

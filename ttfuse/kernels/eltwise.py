@@ -296,7 +296,7 @@ def _stock_act(ttnn, x, act: UnaryWithParam):
         return ttnn.pow(x, p)
     if name == "LEAKY_RELU":
         return ttnn.leaky_relu(x, p)
-    if name == "CLAMP":
+    if name == "CLAMP_TSS":
         return ttnn.clamp(x, *(act.params + (None, None))[:2])
     raise NotImplementedError(f"ttfuse.kernels.eltwise: no stock op for activation {name}")
 

@@ -20,7 +20,8 @@ Backends:
 - ttnn rule: `ttnn.transformer.ring_joint_scaled_dot_product_attention` with its real keywords (persistent
   gathered-K/V buffers, global semaphores, CCL workers on the last grid row as TT-DiT places them).
 - cost: FLOPs of every device's share, DRAM traffic, `link_bytes` = the (P-1) K/V shards each device receives;
-  `ring_time_s(cost, device_spec)` is the overlapped time: per ring step max(compute, link transfer).
+  `overlaps_communication` tells ttfuse.passes.cost to take max(compute, link) for the op; `ring_time_s(cost,
+  device_spec)` is the finer per-step form: sum over ring steps of max(step compute, step link transfer).
 
 Invariants: float32 inputs are a ttfuse extension (exactness tests); the TT op takes bfloat16 / bfloat8_b and
 the ttnn rule casts float32 inputs to bfloat16. The pure functions `block_attention`, `lse_merge` and
@@ -56,9 +57,12 @@ SOFTMAX_FLOPS = 5.0  # per score: scale, max, subtract, exp, sum (as ttfuse/ops/
 
 
 # ------------------------------------------------------------------------------------------------ the math
-def block_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float):
-    """softmax(scale * q k^T) v and its log-sum-exp per query row, in float32: (O [.., sq, d], lse [.., sq, 1])."""
+def block_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, pad=None):
+    """softmax(scale * q k^T) v and its log-sum-exp per query row, in float32: (O [.., sq, d], lse [.., sq, 1]).
+    `pad`: optional bool mask broadcastable to [.., 1, sk], True for padding keys (excluded)."""
     s = torch.matmul(q, k.transpose(-1, -2)).mul_(scale)
+    if pad is not None:
+        s.masked_fill_(pad, float("-inf"))
     m = s.amax(-1, keepdim=True)
     p = s.sub_(m).exp_()
     denom = p.sum(-1, keepdim=True)
@@ -69,7 +73,8 @@ def lse_merge(o: torch.Tensor | None, lse: torch.Tensor | None, ob: torch.Tensor
     """Fold a partial result (ob, lb) into the running (o, lse) by the log-sum-exp rule (None: first block)."""
     if o is None:
         return ob, lb
-    o = o - torch.sigmoid(lb - lse) * (o - ob)
+    # O - sigmoid(lb - lse) (O - O_b) == lerp(O, O_b, sigmoid(lb - lse)): one fused pass over O (updated in place)
+    o = o.lerp_(ob, torch.sigmoid(lb - lse))
     lse = lse - torch.nn.functional.logsigmoid(lse - lb)
     return o, lse
 
@@ -106,6 +111,45 @@ def ring_reference(
     if jk is not None and jk.shape[-2]:
         ob, lb = block_attention(q, jk, jv, scale)
         o, lse = lse_merge(o, lse, ob, lb)
+    return o, lse
+
+
+def ring_all_ranks(qs, ks, vs, jk, jv, *, logical_n: int, scale: float):
+    """`ring_reference` for every ring position at once (the sim's form: one batched step per ring step).
+
+    qs [P, b, h, R, d] (rank r's queries), ks / vs [P, b, h, n_local, d] (the shard at ring position p), jk / jv
+    [P, b, h, L, d] or None -> (O [P, b, h, R, d], lse [P, b, h, R, 1]). At step s rank r holds the shard of
+    position (r - s) mod P; its padding keys are masked, and a rank whose shard is all padding keeps its
+    running result (the merge is skipped for it, as in `ring_reference`)."""
+    ring, n_local = ks.shape[0], ks.shape[-2]
+    ranks = torch.arange(ring)
+    ones = (1,) * (qs.dim() - 1)  # a per-rank flag broadcast over b, h, rows, d
+    o = lse = None
+    have = torch.zeros(ring, dtype=torch.bool)
+    for step in range(ring):
+        pos = (ranks - step) % ring
+        valid = (logical_n - pos * n_local).clamp(0, n_local)
+        use = valid > 0
+        if not bool(use.any()):
+            continue
+        pad = None
+        if bool((valid < n_local).any()):
+            pad = (torch.arange(n_local).unsqueeze(0) >= valid.unsqueeze(1)).reshape(
+                ring, *ones[:-1], n_local
+            )
+        ob, lb = block_attention(qs, ks[pos], vs[pos], scale, pad)
+        if o is None:
+            o, lse, have = ob, lb, use.clone()
+            continue
+        fresh = (use & ~have).reshape(ring, *ones)  # first non-empty shard of that rank: take it as is
+        keep = (~use).reshape(ring, *ones)  # an all-padding shard: nothing to merge
+        mo, ml = lse_merge(o.clone(), lse, ob, lb)
+        o = torch.where(keep, o, torch.where(fresh, ob, mo))
+        lse = torch.where(keep, lse, torch.where(fresh, lb, ml))
+        have |= use
+    if jk is not None and jk.shape[-2]:
+        ob, lb = block_attention(qs, jk, jv, scale)
+        o, lse = (ob, lb) if o is None else lse_merge(o, lse, ob, lb)
     return o, lse
 
 
@@ -255,19 +299,28 @@ def _sim(
     for grp in _groups(ctx.mesh, cluster_axis):
         ring = len(grp)
         ln = ring * n_local if logical_n is None else logical_n
-        ks = [input_tensor_k[i] for i in grp]  # the shards the ring passes around
-        vs = [input_tensor_v[i] for i in grp]
+        ks = torch.stack([input_tensor_k[i] for i in grp])  # the shards the ring passes around
+        vs = torch.stack([input_tensor_v[i] for i in grp])
+        if joint_tensor_q is not None:
+            qs = torch.stack([torch.cat([input_tensor_q[i], joint_tensor_q[i]], 2) for i in grp])
+            jk = torch.stack([joint_tensor_k[i] for i in grp])
+            jv = torch.stack([joint_tensor_v[i] for i in grp])
+        else:
+            qs, jk, jv = torch.stack([input_tensor_q[i] for i in grp]), None, None
+        o, lse = ring_all_ranks(qs, ks, vs, jk, jv, logical_n=ln, scale=scale)
         for rank, dev in enumerate(grp):
-            jq = joint_tensor_q[dev] if joint_tensor_q is not None else input_tensor_q[dev][..., :0, :]
-            q = torch.cat([input_tensor_q[dev], jq], 2)
-            jk = joint_tensor_k[dev] if joint_tensor_k is not None else None
-            jv = joint_tensor_v[dev] if joint_tensor_v is not None else None
-            o, lse = ring_reference(q, ks, vs, jk, jv, rank=rank, logical_n=ln, scale=scale)
-            out[dev] = (o[..., :n_local, :].contiguous(), o[..., n_local:, :].contiguous(), lse)
+            out[dev] = (
+                o[rank, ..., :n_local, :].contiguous(),
+                o[rank, ..., n_local:, :].contiguous(),
+                lse[rank],
+            )
     return out
 
 
 ring_joint_attention.mesh_rule = True
+ring_joint_attention.overlaps_communication = (
+    True  # ttfuse.passes.cost: link time max'ed with compute, not added
+)
 
 
 # -------------------------------------------------------------------------------------------------- cost

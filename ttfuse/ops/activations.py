@@ -46,7 +46,7 @@ _FNS = {
     U.SUB_UNARY_SFPU: lambda x, a: x - _p(a),
     U.DIV_UNARY_SFPU: lambda x, a: x / _p(a, 0, 1.0),
     U.LEAKY_RELU: lambda x, a: F.leaky_relu(x, _p(a, 0, 0.01)),
-    U.CLAMP: lambda x, a: torch.clamp(x, _p(a, 0, -math.inf), _p(a, 1, math.inf)),
+    U.CLAMP_TSS: lambda x, a: torch.clamp(x, _p(a, 0, -math.inf), _p(a, 1, math.inf)),
 }
 
 _STRINGS = {"relu": U.RELU, "relu6": U.RELU6, "silu": U.SILU, "gelu": U.GELU, "sigmoid": U.SIGMOID, "exp": U.EXP,

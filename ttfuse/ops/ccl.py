@@ -28,9 +28,9 @@ import torch
 
 from ttfuse.opdef import CostCtx, Group, OpCost, current_mesh_shape, register_op
 from ttfuse.ops.common import fail, io_bytes, need_memory_config, need_spec, norm_dim
-from ttfuse.types import DataType, TensorSpec
+from ttfuse.types import BufferType, DataType, TensorSpec
 
-__ttnn_exports__ = ("Topology", "GlobalSemaphore", "create_global_semaphore")
+__ttnn_exports__ = ("Topology", "create_global_semaphore")
 
 _REDUCE_DTYPES = frozenset({DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.FLOAT32})
 
@@ -38,10 +38,10 @@ _REDUCE_DTYPES = frozenset({DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.FLOA
 class Topology(enum.Enum):
     """`ttnn.Topology`: fabric topology of a collective (the sim computes the same result for all)."""
 
-    Ring = 0
-    Linear = 1
-    Mesh = 2
-    Torus = 3
+    Linear = 1  # values as in ttnn 0.81.1
+    Ring = 2
+    Mesh = 3
+    Torus = 4
 
     def __repr__(self) -> str:
         return f"ttnn.Topology.{self.name}"
@@ -62,7 +62,7 @@ class GlobalSemaphore:
         return f"ttnn.GlobalSemaphore(initial_value={self.initial_value})"
 
 
-def create_global_semaphore(mesh_device, cores, initial_value, buffer_type=None) -> GlobalSemaphore:
+def create_global_semaphore(mesh_device, cores, initial_value, buffer_type=BufferType.L1) -> GlobalSemaphore:
     """`ttnn.create_global_semaphore(mesh_device, cores, initial_value)`: a semaphore handle for async CCLs."""
     return GlobalSemaphore(mesh_device, cores, initial_value, buffer_type)
 

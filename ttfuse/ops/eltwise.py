@@ -69,9 +69,9 @@ class GeluVariant(enum.Enum):
 class SigmoidMode(enum.Enum):
     """`ttnn.SigmoidMode` of `ttnn.sigmoid(mode=)`."""
 
-    Accurate = 0
+    FastApproximate = 0  # values as in ttnn 0.81.1
     AccurateWithFastExp = 1
-    FastApproximate = 2
+    Accurate = 2
 
     def __repr__(self) -> str:
         return f"ttnn.SigmoidMode.{self.name}"

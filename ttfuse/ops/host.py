@@ -50,12 +50,12 @@ def to_values(t: torch.Tensor, dtype: DataType) -> torch.Tensor:
 
 
 @register_op("from_torch", Group.HOST)
-def from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layout=Layout.ROW_MAJOR, device=None,
+def from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layout=None, device=None,
                memory_config=None, mesh_mapper=None, cq_id=None):
     """Convert a torch tensor into a ttnn tensor (on `device` when given), rounding to `dtype`."""
 
 
-def _from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layout=Layout.ROW_MAJOR, device=None,
+def _from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layout=None, device=None,
                 memory_config=None, mesh_mapper=None, cq_id=None):
     if not isinstance(tensor, torch.Tensor):
         raise SpecError(f"ttnn.from_torch: argument 'tensor' must be a torch.Tensor, got {type(tensor).__name__}")
@@ -113,11 +113,11 @@ def _to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device
 
 
 @register_op("to_device", Group.HOST)
-def to_device(tensor, device, memory_config=None, *, cq_id=None):
+def to_device(tensor, device, memory_config=None, *, queue_id=None):
     """Copy a host tensor to `device` (a mesh replicates a single host shard to every chip)."""
 
 
-def _to_device(tensor, device, memory_config=None, *, cq_id=None):
+def _to_device(tensor, device, memory_config=None, *, queue_id=None):
     from ttfuse.sim.executor import allocate_spec
 
     if not isinstance(tensor, Tensor):
@@ -142,11 +142,11 @@ def _to_device(tensor, device, memory_config=None, *, cq_id=None):
 
 
 @register_op("from_device", Group.HOST)
-def from_device(tensor, blocking=True, *, cq_id=None):
+def from_device(tensor, blocking=True, *, queue_id=None):
     """Copy a device tensor back to the host (the device tensor stays allocated)."""
 
 
-def _from_device(tensor, blocking=True, *, cq_id=None):
+def _from_device(tensor, blocking=True, *, queue_id=None):
     if not isinstance(tensor, Tensor):
         raise SpecError(f"ttnn.from_device: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}")
     tensor._check_alive("ttnn.from_device", "tensor")

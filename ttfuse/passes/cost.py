@@ -244,8 +244,15 @@ def matmul_core_tiles(n: Node, graph: Graph, index: dict, spec, max_grid=None) -
 
 def node_cost(graph: Graph, n: Node, spec, *, index=None, max_grid=None) -> NodeCost:
     """Work and predicted times of one node on `spec` (see the module docstring for the model)."""
+    from ttfuse import opdef
+
     index = index if index is not None else graph.node_index()
-    c = op_cost(graph, n, index, spec)
+    prev, prev_mesh = opdef.current_device_spec(), opdef.current_mesh_shape()
+    opdef.set_device_spec(spec, tuple(graph.meta.get("mesh", (1, 1))))  # cost rules of collectives read it
+    try:
+        c = op_cost(graph, n, index, spec)
+    finally:
+        opdef.set_device_spec(prev, prev_mesh)
     phases = FIDELITY_PHASES.get(c.fidelity, 2)
     gx, gy = _grid(spec, max_grid)
     cores = gx * gy
@@ -328,8 +335,27 @@ def compare(
     return CostComparison(jit, eager, per_arch)
 
 
-def matmul_tflops(flops: float, ms: float) -> float:
-    return flops / (ms * 1e-3) / 1e12
+class LazyCost:
+    """A CostComparison computed on first use: `jit_fn.lower(...).cost` costs nothing until it is read, so
+    compiling (which builds a Lowered every time) does not pay for costing every graph on every device."""
+
+    __slots__ = ("_args", "_value")
+
+    def __init__(self, graph_before: Graph | None, graph: Graph, spec, max_grid=None):
+        self._args = (graph_before, graph, spec, max_grid)
+        self._value: CostComparison | None = None
+
+    def resolve(self) -> CostComparison:
+        if self._value is None:
+            gb, g, spec, mg = self._args
+            self._value = compare(gb, g, spec, max_grid=mg)
+        return self._value
+
+    def __getattr__(self, name: str):
+        return getattr(self.resolve(), name)
+
+    def __str__(self) -> str:
+        return str(self.resolve())
 
 
 __all__ = [
@@ -338,6 +364,7 @@ __all__ = [
     "VECTOR_CYCLES_PER_TILE",
     "CostComparison",
     "GraphCost",
+    "LazyCost",
     "NodeCost",
     "compare",
     "graph_cost",

@@ -393,7 +393,12 @@ def _horizontal(rw: Rewriter, m):
 
 rules_horizontal = [
     (
-        Pat("linear", input_tensor_a=Pat.any("x"), input_tensor_b=Pat.any("w", where=weight_input), where=plain_mm),
+        Pat(
+            "linear",
+            input_tensor_a=Pat.any("x"),
+            input_tensor_b=Pat.any("w", where=weight_input),
+            where=plain_mm,
+        ),
         _horizontal,
     ),  # linear(x, w1), linear(x, w2), ... -> linear_split(x, concat_weights(w1, w2, ...))
 ]

@@ -123,6 +123,7 @@ class Cluster:
         self.members: dict[int, Node] = {root.id: root}
         self.dups: dict[int, Node] = {}
         self.outputs: set[int] = {root.id}
+        self.why: list[str] = []  # producers left outside, with the reason
 
     def internal(self) -> dict[int, Node]:
         return {**self.dups, **self.members}
@@ -224,6 +225,7 @@ def plan(rw: Rewriter) -> tuple[list[Cluster], dict[int, str]]:
                         c.outputs.add(p.id)
                     work.append(p)
         if c.size() >= 2:
+            c.why = why
             clusters.append(c)
         else:
             reasons[n.id] = why[0] if why else "no elementwise neighbour to fuse with"
@@ -289,6 +291,7 @@ def _build(rw: Rewriter, c: Cluster):
     outs = [n for n in order if n.id in c.outputs]
     kernel = rw.emit(
         "kernels.eltwise",
+        note=f"{TABLE}: stops at {c.why[0]}" if c.why else None,
         inputs=list(inputs),
         program=tuple(program),
         outputs=tuple(slot[n.id] for n in outs),

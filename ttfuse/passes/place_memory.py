@@ -164,7 +164,7 @@ def place_memory(graph: Graph, ctx) -> Graph:
     budget = tensor_budget(ctx, "L1")
     if budget is None or not graph.nodes:
         return graph
-    first, last = lifetimes(graph)
+    _first, last = lifetimes(graph)
     # in-place ops extend their target's storage to the last use of their output
     alias: dict[int, int] = {}
     for n in graph.nodes:
@@ -176,15 +176,21 @@ def place_memory(graph: Graph, ctx) -> Graph:
     steps = len(graph.nodes) + 1
     usage = [0] * (steps + 1)  # L1 bytes live at each position (index k+1 for node k, 0 for the inputs)
 
-    def add(lo: int, hi: int, nbytes: int) -> None:
-        for p in range(lo + 1, hi + 2):
-            usage[p] += nbytes
+    def add(k: int, outs, sign: int = 1) -> None:
+        for j, s in enumerate(outs):
+            if kind_of(s) == "L1":
+                for p in range(k + 1, (steps - 1 if k < 0 else last[graph.nodes[k].id + j]) + 2):
+                    usage[p] += sign * s.nbytes
 
-    for _i, s in enumerate(graph.inputs):
-        if kind_of(s) == "L1":
-            add(-1, steps - 1, s.nbytes)
+    for s in graph.inputs:
+        add(-1, [s])
     outputs = {r.value for r in graph.outputs}
     out_mc: MemoryConfig | None = ctx.options.get("memory_config")
+    # values placed by someone else (the user, ttnn's rules) are live first: ours must fit around them
+    ours = [_ours(n, outputs) for n in graph.nodes]
+    for k, n in enumerate(graph.nodes):
+        if not ours[k] and n.id not in alias:
+            add(k, n.outs)
     specs: dict[int, TensorSpec] = {i: s for i, s in enumerate(graph.inputs)}
     respecced: set[int] = set()  # values whose spec differs from the input graph's
     nodes: list[Node] = []
@@ -192,7 +198,7 @@ def place_memory(graph: Graph, ctx) -> Graph:
     with target_device(ctx):
         for k, n in enumerate(graph.nodes):
             ins = [specs[r.value] for r in n.inputs]
-            m = _decide(n, k, ins, first, last, usage, budget, outputs, out_mc)
+            m = _decide(n, k, ins, last, usage, budget, outputs, out_mc) if ours[k] else n
             if m is n and any(r.value in respecced for r in n.inputs):
                 outs, multi = infer(n, ins)
                 m = n.replace(outs=outs, multi=multi) if outs != n.outs else n
@@ -200,26 +206,42 @@ def place_memory(graph: Graph, ctx) -> Graph:
                 changed = True
                 respecced.update(m.id + j for j, (a, b) in enumerate(zip(m.outs, n.outs)) if a != b)
             if n.id not in alias:  # in-place outputs live in their target's storage
-                for j, s in enumerate(m.outs):
-                    if kind_of(s) == "L1":
-                        add(k, last[m.id + j], s.nbytes)
+                if ours[k]:
+                    add(k, m.outs)
+                elif m.outs != n.outs:  # an inherited placement changed with its input's
+                    add(k, n.outs, -1)
+                    add(k, m.outs)
             for j, s in enumerate(m.outs):
                 specs[m.id + j] = s
             nodes.append(m)
     return graph.replace(nodes=nodes) if changed else graph
 
 
-def _decide(n: Node, k: int, ins, first, last, usage, budget, outputs, out_mc) -> Node:
-    """The node with its memory_config chosen (or `n` itself when the placement is not ours to choose)."""
+def _ours(n: Node, outputs: set[int]) -> bool:
+    """Whether this pass chooses the node's placement: a memory_config left to the default, not in place."""
     op = n.opdef
-    if "memory_config" not in op.params or n.attr("memory_config") is not None or op.inplace is not None:
-        return n
-    if not n.outs:
-        return n
+    return (
+        bool(n.outs)
+        and "memory_config" in op.params
+        and n.attr("memory_config") is None
+        and op.inplace is None
+    )
+
+
+def _decide(n: Node, k: int, ins, last, usage, budget, outputs, out_mc) -> Node:
+    """The node with its memory_config chosen (`n` itself when nothing changes)."""
     is_out = any(n.id + j in outputs for j in range(len(n.outs)))
     if is_out:
-        if out_mc is None:
-            return n
+        if out_mc is None:  # keep the traced placement (an input moved to L1 must not drag the output along)
+            if len({s.memory_config for s in n.outs}) != 1:
+                return n
+            mc = n.outs[0].memory_config
+            try:
+                if infer(n, ins)[0] == n.outs:
+                    return n
+            except SpecError:
+                pass
+            return _try(n, ins, mc, kind_of(n.outs[0]), "graph output: keeps its traced placement")
         label = "L1" if out_mc.buffer_type is BufferType.L1 else "DRAM"
         return _try(n, ins, out_mc, label, "graph output: jit(memory_config=...)")
     hi = max(last[n.id + j] for j in range(len(n.outs)))

@@ -417,12 +417,11 @@ class Rewriter:
             if any(r.value in subst for r in n.inputs):
                 n = n.replace(inputs=tuple(sub(r) for r in n.inputs))
             seq.append(n)
-        ordered = _toposort(seq, len(self.graph.inputs))
+        n_in = len(self.graph.inputs)
+        ordered = seq if _in_order(seq, n_in) else _toposort(seq, n_in)
         if ordered is None:
             return "the rewrite would create a cycle"
-        from ttfuse.passes.pipeline import dce
-
-        g = dce(self.graph.replace(nodes=ordered, outputs=tuple(sub(r) for r in self.graph.outputs)), None)
+        g = _dce(self.graph.replace(nodes=ordered, outputs=tuple(sub(r) for r in self.graph.outputs)))
         live = {n.id for n in g.nodes}
         dead = [n for n in self.graph.nodes if n.id not in live]
         mains = {r.node for r in refs if any(s.id == r.node for s in self._staged)}
@@ -477,6 +476,39 @@ def _record_replaced(g: Graph, mains: set[int], dead: list[Node]) -> Graph:
             n = n.replace(side=side)
         nodes.append(n)
     return g.replace(nodes=nodes)
+
+
+def _in_order(seq: list[Node], n_inputs: int) -> bool:
+    """Whether every node reads only graph inputs and values of earlier nodes (no sort needed)."""
+    defined: set[int] = set()
+    for n in seq:
+        for r in n.inputs:
+            if r.node >= n_inputs and r.node not in defined:
+                return False
+        defined.add(n.id)
+    return True
+
+
+def _dce(g: Graph) -> Graph:
+    """Dead-code elimination (as ttfuse.passes.pipeline.dce: in-place writes into graph inputs stay)."""
+    from ttfuse.opdef import OPS
+
+    live = {r.node for r in g.outputs}
+    keep = []
+    n_in = len(g.inputs)
+    for n in reversed(g.nodes):
+        alive = n.id in live
+        if not alive:
+            op = OPS.get(n.op)
+            if op is not None and op.inplace is not None:
+                m = n.attr(op.inplace)
+                alive = type(m) is In and n.inputs[m.i].node < n_in
+        if alive:
+            keep.append(n)
+            live.update(r.node for r in n.inputs)
+    if len(keep) == len(g.nodes):
+        return g
+    return g.replace(nodes=keep[::-1])
 
 
 def _toposort(seq: list[Node], n_inputs: int) -> list[Node] | None:
@@ -550,9 +582,12 @@ def rewrite(
     try:
         matcher = _Matcher(rw)
         progress = True
-        while progress:
+        while progress:  # sweeps until one fires nothing; after a rewrite a sweep goes on where it was
             progress = False
-            for node in rw.graph.nodes:
+            i = 0
+            while i < len(rw.graph.nodes):
+                node = rw.graph.nodes[i]
+                fired = False
                 for rule in by_op.get(node.op, []) + wild:
                     res = _try(rw, matcher, rule, node)
                     if res is None:
@@ -570,10 +605,10 @@ def rewrite(
                             f"%{node.id} {node.op}); two rules probably undo each other"
                         )
                     rw._set_graph(res)
-                    progress = True
+                    progress = fired = True
                     break
-                if progress:
-                    break
+                if not fired:
+                    i += 1
     finally:
         opdef.set_device_spec(*prev)
     g = rw.graph

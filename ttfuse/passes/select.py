@@ -30,6 +30,7 @@ Extend: add `op name -> rule` to SELECT_RULES; a rule returns (attr updates, not
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -110,7 +111,17 @@ def _fused_activation(node: Node):
     return None if act is None else normalize_activation(node.op, act)
 
 
-def choose_matmul_config(
+def choose_matmul_config(*args, **kw):
+    """(program config, why) for a @ b on the device: the TT-rules choice, validated by the simulator's check
+    (`validate_matmul_program_config`); (None, reason) when nothing valid fits. Memoised: chunked graphs
+    repeat the same shapes many times."""
+    try:
+        return _choose_cached(*args, **kw)
+    except TypeError:  # an unhashable argument
+        return _choose_matmul_config(*args, **kw)
+
+
+def _choose_matmul_config(
     a: TensorSpec,
     b: TensorSpec,
     out: TensorSpec,
@@ -194,6 +205,9 @@ def choose_matmul_config(
             continue
         return cfg, "selected"
     return None, why
+
+
+_choose_cached = functools.lru_cache(maxsize=4096)(_choose_matmul_config)
 
 
 def _select_matmul(node: Node, ins: list[TensorSpec], sc: SelectCtx):

@@ -1,0 +1,103 @@
+"""cost: per-node work, predicted device time per arch, eager vs JIT, and the calibration against measurements."""
+
+import pytest
+import torch
+
+import ttfuse
+from ttfuse import ttnn
+from ttfuse.device import device_spec
+from ttfuse.passes.cost import HOST_US_PER_LAUNCH, graph_cost, node_cost
+
+BF16 = ttnn.bfloat16
+
+# Published Wormhole n150 (8x8) bf16 matmul measurements without trace (ref/ttnn.md s4, GEMM_FLOPS.md):
+# (fidelity, n) -> ms for an n^3 matmul. HiFi2: 47.7 TFLOP/s at 2048^3, 76-82 at 8k-16k (midpoint 79);
+# HiFi4: 47-52 at 2k-3k (midpoint 49.5); 512^3 and 1024^3: ~0.36 ms.
+MEASURED = {
+    ("HiFi2", 512): 0.36,
+    ("HiFi2", 1024): 0.36,
+    ("HiFi2", 2048): 2 * 2048**3 / 47.7e12 * 1e3,
+    ("HiFi2", 8192): 2 * 8192**3 / 79e12 * 1e3,
+    ("HiFi2", 16384): 2 * 16384**3 / 79e12 * 1e3,
+    ("HiFi4", 2048): 2 * 2048**3 / 49.5e12 * 1e3,
+    ("HiFi4", 3072): 2 * 3072**3 / 49.5e12 * 1e3,
+}
+
+
+def mm(a, b):
+    return ttnn.matmul(a, b)
+
+
+@pytest.mark.parametrize("fidelity,n", list(MEASURED), ids=[f"{f}-{n}" for f, n in MEASURED])
+def test_model_reproduces_wormhole_matmul_measurements(fidelity, n, monkeypatch):
+    monkeypatch.setenv("TTFUSE_ARCH", "wormhole_b0")
+    low = ttfuse.jit(mm, math_fidelity=fidelity).lower(
+        ttnn.TensorSpec((n, n), BF16), ttnn.TensorSpec((n, n), BF16)
+    )
+    predicted = low.cost.jit.untraced_ms
+    assert abs(predicted / MEASURED[fidelity, n] - 1) <= 0.25, (predicted, MEASURED[fidelity, n])
+    (node,) = low.cost.jit.nodes
+    assert node.fidelity == fidelity and node.flops == 2 * n**3 and node.launches == 1
+
+
+def test_node_cost_fields(spec):
+    def f(x, w, b):
+        return ttnn.linear(x, w, bias=b, activation="relu")
+
+    low = ttfuse.jit(f, passes=[]).lower(spec((256, 512)), spec((512, 1024)), spec((1024,)))
+    ds = device_spec("wormhole_b0")
+    (c,) = graph_cost(low.graph, ds).nodes
+    assert c.matmul_flops == 2 * 256 * 512 * 1024 and c.launches == 2  # eager: matmul + a unary kernel
+    assert c.dram_bytes >= (256 * 512 + 512 * 1024 + 256 * 1024) * 2
+    assert c.untraced_us == pytest.approx(2 * HOST_US_PER_LAUNCH)  # launch-bound
+    assert c.device_us > c.math_us > 0 and c.bound == "launch"
+
+
+def test_lowered_cost_shows_eager_and_jit(spec):
+    def f(x, y):
+        return ttnn.add(ttnn.multiply(ttnn.relu(x), y), y)
+
+    low = ttfuse.jit(f).lower(spec((1024, 1024)), spec((1024, 1024)))
+    cost = low.cost
+    assert cost.eager.total.launches == 3 and cost.jit.total.launches < 3  # fused
+    assert cost.jit.untraced_ms < cost.eager.untraced_ms and cost.speedup > 1
+    assert cost.jit.total.dram_bytes < cost.eager.total.dram_bytes  # no DRAM round trips in between
+    assert set(cost.per_arch) >= {"wormhole_b0:n150", "blackhole:p150:13x10", "blackhole:p150:11x10"}
+    text = str(cost)
+    assert (
+        "eager (as traced)" in text and "jit (after passes)" in text and "eager -> jit: launches 3 ->" in text
+    )
+    assert cost.total is cost.jit.total and cost.device == "wormhole_b0:n150"
+
+
+def test_blackhole_predicts_faster_than_wormhole_for_a_big_matmul(spec):
+    low = ttfuse.jit(mm).lower(spec((8192, 8192)), spec((8192, 8192)))
+    wh, bh = low.cost.per_arch["wormhole_b0:n150"][1], low.cost.per_arch["blackhole:p150:13x10"][1]
+    assert bh < wh
+    traced = graph_cost(low.graph, device_spec("blackhole"))
+    assert traced.device_ms <= traced.untraced_ms
+
+
+def test_collectives_pay_link_time_and_overlap_when_declared(monkeypatch):
+    mesh = ttnn.open_mesh_device(ttnn.MeshShape(1, 4))
+    try:
+        x = ttnn.from_torch(
+            torch.randn(1, 1, 256, 1024), dtype=BF16, layout=ttnn.TILE_LAYOUT, device=mesh,
+            mesh_mapper=ttnn.ShardTensorToMesh(mesh, 3),
+        )  # fmt: skip
+
+        def gather(x):
+            return ttnn.all_gather(x, 3)
+
+        low = ttfuse.jit(gather, passes=[]).lower(x)
+        ds = mesh.spec
+        n = low.graph.nodes[0]
+        c = node_cost(low.graph, n, ds)
+        assert c.link_bytes > 0 and c.link_us > 0
+        launch = c.launches * ds.launch_overhead_us
+        assert c.device_us == pytest.approx(max(c.math_us, c.memory_us) + c.link_us + launch)  # serial
+        monkeypatch.setattr(n.opdef, "overlaps_communication", True, raising=False)
+        c2 = node_cost(low.graph, n, ds)
+        assert c2.device_us == pytest.approx(max(c.math_us, c.memory_us, c.link_us) + launch)  # overlapped
+    finally:
+        ttnn.close_mesh_device(mesh)

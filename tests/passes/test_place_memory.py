@@ -1,0 +1,116 @@
+"""place_memory: intermediates to L1 when they fit next to what is live, else DRAM; freed after last use."""
+
+import torch
+
+import ttfuse
+from ttfuse import ttnn
+from ttfuse.passes.pipeline import run_pipeline
+from ttfuse.passes.place_memory import kind_of, lifetimes, place_memory, tensor_budget
+from ttfuse.sim import memory_report
+from ttfuse.testing import pcc
+
+BF16, L1, DRAM = ttnn.bfloat16, ttnn.L1_MEMORY_CONFIG, ttnn.DRAM_MEMORY_CONFIG
+
+
+def relus(x, *, mc=None, n=6):
+    for _ in range(n):
+        x = ttnn.relu(ttnn.multiply(x, 1.5, memory_config=mc), memory_config=mc)
+    return ttnn.add(x, 1.0)
+
+
+def traced(fn, *specs, **kw):
+    return ttfuse.jit(fn, passes=[]).lower(*specs, **kw).graph
+
+
+def l1_usage(g) -> int:
+    """Peak L1 bytes live over the node order of a graph (inputs live throughout)."""
+    _, last = lifetimes(g)
+    steps = [sum(s.nbytes for s in g.inputs if kind_of(s) == "L1")] * (len(g.nodes) + 1)
+    for k, n in enumerate(g.nodes):
+        for j, s in enumerate(n.outs):
+            if kind_of(s) == "L1":
+                for p in range(k, last[n.id + j] + 1):
+                    steps[p] += s.nbytes
+    return max(steps)
+
+
+def test_intermediates_go_to_l1_and_outputs_stay(make_ctx, spec):
+    g = traced(relus, spec((256, 256)))
+    out, _ = run_pipeline(g, make_ctx(), verify=True, pipeline=[("place_memory", place_memory)])
+    *mid, last = out.nodes
+    assert all(n.outs[0].buffer_type is ttnn.BufferType.L1 for n in mid)
+    assert last.outs[0] == g.nodes[-1].outs[0]  # the output keeps its traced DRAM placement
+    assert all(n.side.config == {"memory": "L1", "placed_by": "place_memory"} for n in mid)
+
+
+def test_what_does_not_fit_goes_to_dram(make_ctx, spec):
+    g = traced(relus, spec((256, 256)))
+    size = 256 * 256 * 2
+    out = place_memory(g, make_ctx(l1_budget=size + size // 2))  # room for one intermediate at a time
+    kinds = [kind_of(n.outs[0]) for n in out.nodes[:-1]]
+    assert "L1" in kinds and "DRAM" in kinds
+    assert l1_usage(out) <= size + size // 2
+    dram = next(n for n in out.nodes if kind_of(n.outs[0]) == "DRAM")
+    assert "does not fit next to" in dram.side.notes[-1]
+
+
+def test_liveness_budget_holds_on_a_branching_graph(make_ctx, spec):
+    def f(x, y):
+        a = ttnn.multiply(x, y)  # lives until the end
+        b = ttnn.add(x, 1.0)
+        c = ttnn.relu(b)
+        d = ttnn.exp(c)
+        return ttnn.add(ttnn.add(d, a), y)
+
+    g = traced(f, spec((512, 256)), spec((512, 256)))
+    for budget in (1, 300_000, 600_000, 10**9):
+        out = place_memory(g, make_ctx(l1_budget=budget))
+        assert l1_usage(out) <= budget
+
+
+def test_user_placements_are_respected(make_ctx, spec):
+    g = traced(relus, spec((256, 256)), mc=DRAM)
+    out = place_memory(g, make_ctx())
+    assert all(kind_of(n.outs[0]) == "DRAM" for n in out.nodes)
+    assert not any(n.side.config for n in out.nodes[:-1])  # the user chose: nothing recorded as ours
+
+
+def test_decorator_memory_config_places_outputs(make_ctx, spec):
+    g = traced(relus, spec((256, 256)))
+    out = place_memory(g, make_ctx(memory_config=L1))
+    assert out.nodes[-1].outs[0].buffer_type is ttnn.BufferType.L1
+
+
+def test_budget_defaults_to_l1_minus_the_cb_reserve(make_ctx):
+    ctx = make_ctx("blackhole:p150:13x10")
+    assert tensor_budget(ctx) == ctx.device_spec.l1_bytes // 2 and tensor_budget(make_ctx(l1_budget=7)) == 7
+
+
+def hold_all(x, *, mc=L1):
+    """Code that keeps every intermediate referenced (as a model holding tensors in a list would)."""
+    held = [x]
+    for _ in range(6):
+        held.append(ttnn.relu(ttnn.multiply(held[-1], 1.5, memory_config=mc), memory_config=mc))
+    return ttnn.add(held[-1], 1.0)
+
+
+def test_sim_frees_each_value_after_its_last_use(device, tt):
+    """Eager, every intermediate of `hold_all` stays allocated until the call returns; the JIT of the same
+    function drops each value after its last use and the simulator frees its storage right then."""
+    x = tt(torch.randn(512, 512))
+    size = 512 * 512 * 2
+    rep = memory_report(device)
+    rep.reset_peak()
+    base = rep.l1_bytes
+    want = ttnn.to_torch(hold_all(x))
+    eager_peak = rep.peak_l1_bytes - base
+    assert eager_peak >= 6 * size
+    f = ttfuse.jit(hold_all, passes=["-fuse"])  # unfused: 12 intermediates, each a real allocation
+    f(x)
+    rep.reset_peak()
+    base = rep.l1_bytes
+    got = f(x)
+    jit_peak = rep.peak_l1_bytes - base
+    assert jit_peak <= 2 * size
+    assert rep.l1_bytes - base == got.spec.nbytes  # every intermediate freed, only the result is left
+    assert pcc(ttnn.to_torch(got), want) >= 0.9999
