@@ -17,10 +17,6 @@ from models.sd35 import DiTParallelConfig, JointTransformerBlock, ring_joint_att
 from models.sd35.common import round_up, sdpa_config, sdpa_program_config, upload
 from ttfuse import ttnn
 
-NO_PLACE_MEMORY = {
-    "passes": ["-place_memory"]
-}  # place_memory currently fails on SDPA graphs (see docs/sd35.md)
-
 
 def _block_inputs():
     torch.manual_seed(0)
@@ -28,7 +24,7 @@ def _block_inputs():
     mesh = ttnn.open_mesh_device(ttnn.MeshShape(2, 2))
     cfg = DiTParallelConfig.from_tuple(((1, 0), (2, 0), (2, 1)))
     eager = JointTransformerBlock.from_torch(ref, mesh, cfg, jit=False)
-    jit = JointTransformerBlock.from_torch(ref, mesh, cfg, jit=NO_PLACE_MEMORY)
+    jit = JointTransformerBlock.from_torch(ref, mesh, cfg, jit=True)
     lay = eager.layout
     x = upload(torch.randn(1, 256, 128), lay, sp_dim=1, tp_dim=2)
     c = upload(torch.randn(1, 77, 128), lay, tp_dim=2)

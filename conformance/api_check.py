@@ -84,36 +84,6 @@ KNOWN: dict[tuple[str, str | None, str], str] = {
         "default",
     ): "lead: ttnn's default MathFidelity.Invalid "
     "means the op's own default fidelity; ttfuse's LoFi is applied as is (sim and cost)",
-    (
-        "ttnn.num_cores_to_corerangeset",
-        "row_wise",
-        "default",
-    ): "ops/heads.py:112,115 rely on the default True; "
-    "pass row_wise=True there, then types.py takes ttnn's default False",
-    (
-        "ttnn.MeshShape",
-        "rows",
-        "missing_param",
-    ): "sim/device.py: ttnn's keywords are s0, s1 (positional use is fine)",
-    ("ttnn.MeshShape", "cols", "missing_param"): "sim/device.py: see MeshShape rows",
-    (
-        "ttnn.Tensor.logical_shape",
-        None,
-        "missing_name",
-    ): "tensor.py: not on ttnn 0.81.1's Tensor (use .shape)",
-    ("ttnn.Tensor.ndim", None, "missing_name"): "tensor.py: not on ttnn 0.81.1's Tensor (len(x.shape))",
-    ("ttnn.Tensor.rank", None, "missing_name"): "tensor.py: not on ttnn 0.81.1's Tensor (len(x.shape))",
-    ("ttnn.Tensor.permute", None, "missing_name"): "tensor.py: not a Tensor method in 0.81.1 (ttnn.permute)",
-    (
-        "ttnn.Tensor.to_layout",
-        None,
-        "missing_name",
-    ): "tensor.py: not a Tensor method in 0.81.1 (ttnn.to_layout)",
-    ("ttnn.device.MeshDevice", None, "missing_name"): "ttnn/device.py __all__: ttnn.device has no MeshDevice "
-    "(top-level ttnn.MeshDevice only)",
-    ("ttnn.device.MeshShape", None, "missing_name"): "ttnn/device.py __all__: top-level ttnn.MeshShape only",
-    ("ttnn.device.open_mesh_device", None, "missing_name"): "ttnn/device.py __all__: top-level only",
-    ("ttnn.device.close_mesh_device", None, "missing_name"): "ttnn/device.py __all__: top-level only",
 }
 # public names of the facade that are not API (Python artefacts of the module itself)
 IGNORED = {"annotations": "`from __future__ import annotations` binds it in the facade module"}

@@ -9,7 +9,6 @@ import torch
 from ttfuse import ttnn
 from ttfuse.testing import pcc  # noqa: F401  (re-exported for tests)
 
-
 # NOTE: set before any test imports ttfuse.cache, so no test ever writes to the user's ~/.cache/ttfuse.
 os.environ.setdefault("TTFUSE_CACHE_DIR", tempfile.mkdtemp(prefix="ttfuse-test-cache-"))
 # Every pass run in the test suite is followed by the IR verifier (ttfuse/passes/pipeline.py).

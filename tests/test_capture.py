@@ -66,10 +66,10 @@ def test_tensor_methods_properties_and_operators(device):
     def f(x, y):
         assert x.shape == (32, 64) and x.padded_shape == (32, 64) and x.dtype == ttnn.bfloat16
         assert x.layout == ttnn.TILE_LAYOUT and x.memory_config() == ttnn.DRAM_MEMORY_CONFIG
-        assert len(x) == 32 and x.ndim == 2 and x.is_allocated()
+        assert len(x) == 32 and len(x.shape) == 2 and x.is_allocated()
         z = (x + y) * y - 1.0
         z = -z / y
-        w = z.reshape(2, 16, 64).permute(0, 2, 1)
+        w = ttnn.permute(z.reshape(2, 16, 64), (0, 2, 1))  # ttnn.Tensor has no .permute method
         s = x[:, :32]
         return w, s, x @ ttnn.transpose(y, -2, -1), x > y
 

@@ -369,6 +369,11 @@ def test_explain(tmp_path, fresh):
     before = r.output.split("IR before passes", 1)[1].split("IR after passes", 1)[0]
     after = r.output.split("IR after passes", 1)[1].split("generated source", 1)[0]
     assert "= exp %" in before and "= exp %" not in after  # dce ran
+    # the fusion coverage report (Lowered.coverage): what went into which kernel, what was removed and why
+    coverage = r.output.split("fusion coverage", 1)[1].split("cost report", 1)[0]
+    assert "coverage of explain_mod.block: 4 traced ops" in coverage
+    assert "fused   %7 kernels.eltwise (1 launch) <- %2 add, %4 multiply, %5 relu" in coverage
+    assert "removed %3 exp (explain_mod.py:6) [dce]" in coverage
 
 
 @pytest.mark.skipif((REPO / "bench" / "harness.py").exists(), reason="bench harness present")

@@ -8,11 +8,18 @@ every output must have the same TensorSpec and bit-identical values.
 Host ops cannot be jitted: they are listed in NOT_JITTABLE with the reason and must raise TraceError inside
 a jit function. `deallocate` is recorded as nothing (the JIT manages memory). A registered op missing from
 both tables fails `test_every_op_has_a_case` (and its own parametrised case), so new ops get coverage.
+
+The fused kernels (`kernels.<name>`, Group.FUSED: what the fuse pass emits) are registered ops too and have
+cases here, called directly as the optimised graph calls them: capture, JSON round trip of their static
+arguments (eltwise programs, activations, configs), code generation (kernels are not on the ttnn facade, so
+the generated code calls them through globals) and reloading from disk. Their numerics against torch goldens
+and their ttnn rules (the stock composites) are tested in tests/passes/test_kernels.py.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +31,7 @@ import ttfuse
 from ttfuse import cache, ttnn
 from ttfuse.errors import TraceError
 from ttfuse.ir import Graph
-from ttfuse.opdef import OPS
+from ttfuse.opdef import OPS, Group
 from ttfuse.tensor import Tensor
 
 BF16, F32, BFP8, U32, I32 = ttnn.bfloat16, ttnn.float32, ttnn.bfloat8_b, ttnn.uint32, ttnn.int32
@@ -319,6 +326,115 @@ CASES.update(
 )
 _SEM = ttnn.create_global_semaphore(None, None, 0)
 
+
+def K(name: str):
+    """A fused kernel's OpDef (kernels are not on the ttnn facade)."""
+    return OPS["kernels." + name]
+
+
+_SIG = ttnn.UnaryWithParam(ttnn.UnaryOpType.SIGMOID)
+# silu(x) * y + z, then sigmoid of it: two outputs of different dtypes and memory configs
+_PROG = (
+    ("silu", (0,), ()),
+    ("multiply", (3, 1), ()),
+    ("add", (4, 2), ()),
+    ("act", (5,), (("acts", (_SIG,)),)),
+)
+_L1, _DRAM = ttnn.L1_MEMORY_CONFIG, ttnn.DRAM_MEMORY_CONFIG
+
+CASES.update(
+    {
+        "kernels.eltwise": C(
+            lambda x, y, z: K("eltwise")(
+                [x, y, z], program=_PROG, outputs=(5, 6), dtypes=(F32, BF16), memory_configs=(_DRAM, _L1)
+            ),
+            T((64, 96)),
+            T((64, 96)),
+            T((1, 96)),
+        ),
+        "kernels.concat_weights": C(
+            lambda a, b: K("concat_weights")([a, b], mode="swiglu"), T((64, 64)), T((64, 64))
+        ),
+        "kernels.linear_split": C(
+            lambda x, w, b: K("linear_split")(x, w, bias=b, sizes=(32, 64), activation="relu"),
+            T((64, 64)),
+            T((64, 96)),
+            T((96,)),
+        ),
+        "kernels.transition": C(
+            lambda x, w12, w3, g, b: K("transition")(x, w12, w3, norm_weight=g, norm_bias=b, epsilon=1e-5),
+            T((2, 32, 64)),
+            T((64, 256)),
+            T((128, 64)),
+            T((64,)),
+            T((64,)),
+        ),
+        "kernels.adaln": C(
+            lambda a, s, w, b, sw: K("adaln")(
+                a, s, w, bias_ss=b, cond_norm_weight=sw, epsilon=1e-5, cond_epsilon=1e-5
+            ),
+            T((2, 32, 64)),
+            T((2, 32, 96)),
+            T((96, 128)),
+            T((128,)),
+            T((96,)),
+        ),
+        "kernels.conditioned_transition": C(
+            lambda a, s, w, wgx, wab, wba, wo, b, sw, bo: K("conditioned_transition")(
+                a,
+                s,
+                w,
+                wgx,
+                wab,
+                wba,
+                wo,
+                bias_ss=b,
+                cond_norm_weight=sw,
+                bias_o=bo,
+                epsilon=1e-5,
+                cond_epsilon=1e-5,
+            ),
+            T((2, 32, 64)),
+            T((2, 32, 96)),
+            T((96, 128)),
+            T((64, 256)),
+            T((64, 128)),
+            T((128, 64)),
+            T((96, 64)),
+            T((128,)),
+            T((96,)),
+            T((64,)),
+        ),
+        "kernels.triangle_mult": C(
+            lambda x, w, m: K("triangle_mult")(x, w, mask=m, outgoing=False, chunk_channels=32),
+            T((1, 32, 32, 64)),
+            T((64, 256)),
+            T((1, 32, 32), kind="bool"),
+        ),
+        "kernels.pair_bias_attention": C(
+            lambda x, kin, wqg, wkv, wo, m, b: K("pair_bias_attention")(
+                x, kin, wqg, wkv, wo, attn_mask=m, bias_qg=b, num_heads=2, scale=0.5
+            ),
+            T((1, 64, 64)),
+            T((1, 64, 64)),
+            T((64, 128)),
+            T((64, 128)),
+            T((64, 64)),
+            T((1, 2, 64, 64)),
+            T((128,)),
+        ),
+        # a ring of 2 devices (a mesh row): q/k/v sharded along the sequence, the joint (prompt) replicated
+        "kernels.ring_joint_attention": C(
+            lambda q, k, v, jq, jk, jv: K("ring_joint_attention")(
+                q, k, v, jq, jk, jv, mesh_device=q.device(), cluster_axis=1, logical_n=60
+            ),
+            *[T((1, 2, 64, 64), shard_dim=2)] * 3,
+            *[T((1, 2, 32, 64))] * 3,
+            mesh=(1, 2),
+        ),
+    }
+)
+
 # host ops: they move data between torch and the device, so they cannot be inside a traced function
 NOT_JITTABLE: dict[str, tuple[str, Callable]] = {
     "from_torch": ("host -> device conversion", lambda x: ttnn.from_torch(torch.zeros(2), device=x.device())),
@@ -333,6 +449,15 @@ NOT_ON_DISK = {
 }
 # ops recorded as nothing inside a jit function
 RECORDED_AS_NOTHING = {"deallocate": "the JIT manages memory; deallocate inside a traced function is a no-op"}
+# known bugs outside this file: the disk step must still show the bug (a CacheWarning, then a recompile), so
+# the test fails once it is fixed, and the entry here has to go
+KNOWN_DISK_BUGS = {
+    "kernels.ring_joint_attention": (
+        "ttnn.Topology (ttfuse/ops/ccl.py) is missing from configs.CONFIG_ENUMS: the kernel's `topology` "
+        "attribute is written to the disk cache but cannot be decoded, so every new process moves the entry "
+        "aside and recompiles"
+    ),
+}
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -383,6 +508,13 @@ def test_every_op_has_a_case():
     assert not stale, f"cases for ops that are not registered: {stale}"
 
 
+def test_every_fused_kernel_has_a_case():
+    fused = {name for name, op in OPS.items() if op.group is Group.FUSED}
+    assert fused and all(name.startswith("kernels.") for name in fused)
+    assert fused == {name for name in CASES if name.startswith("kernels.")}
+    assert not fused & (set(NOT_JITTABLE) | set(RECORDED_AS_NOTHING))
+
+
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_jit_equals_eager(name, device):
     if name in NOT_JITTABLE:
@@ -414,6 +546,13 @@ def test_jit_equals_eager(name, device):
         check_same(f(*_inputs(case, dev)), eager, dev)  # a memory hit runs the same generated code
         assert f.trace_count == 1 and cache.counters.hit == 1
         g = ttfuse.jit(case.fn, passes=[])  # a new jit object: the graph comes back from disk
+        if name in KNOWN_DISK_BUGS:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                check_same(g(*_inputs(case, dev)), eager, dev)  # never a wrong result
+            if not any(issubclass(w.category, cache.CacheWarning) for w in caught):
+                pytest.fail(f"the disk entry of {name} loads now: remove it from KNOWN_DISK_BUGS")
+            pytest.xfail(KNOWN_DISK_BUGS[name])
         check_same(g(*_inputs(case, dev)), eager, dev)
         if name in NOT_ON_DISK:
             assert g.trace_count == 1

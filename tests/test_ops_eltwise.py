@@ -6,7 +6,6 @@ by the block-float rounder and correlate (PCC) with the float64 golden.
 """
 
 import math
-import time
 
 import pytest
 import torch
@@ -557,45 +556,16 @@ def test_binary_host_deallocated_output_tensor(device):
         ttnn.subtract(t, d)
 
 
-def test_eltwise_overhead_per_call(device):
-    t = dev(device, torch.randn(32, 32))
-    ttnn.multiply(t, t, input_tensor_b_activations=[U.SIGMOID])
-    n = 200
-    t0 = time.perf_counter()
-    for _ in range(n):
-        ttnn.multiply(t, t, input_tensor_b_activations=[U.SIGMOID])
-        ttnn.add(t, 1.0)
-        ttnn.exp(t)
-    per_call = (time.perf_counter() - t0) / (3 * n)
-    assert per_call < 400e-6, per_call  # bind + spec + allocate + sim + round: ~60 us here
-
-
-def test_eltwise_chain_costs_about_torch(device):
-    x = torch.randn(4096, 512)
+def test_eltwise_chain_matches_torch(device):
+    """The sim's eltwise chain computes what torch computes in float32 (its speed: bench/test_eltwise_bench.py)."""
+    x = torch.randn(256, 512)
     t = dev(device, x)
-
-    def sim_chain():
-        y = ttnn.multiply(t, 0.5)
-        y = ttnn.add(y, t)
-        y = ttnn.exp(y)
-        y = ttnn.multiply(y, t, input_tensor_b_activations=[U.SIGMOID])
-        return ttnn.subtract(y, 1.0)
-
-    def torch_chain():
-        y = x * 0.5
-        y = y + x
-        y = torch.exp(y)
-        y = y * torch.sigmoid(x)
-        return y - 1.0
-
-    assert_f32_equal(vals(sim_chain()), torch_chain())
-    sim_t, torch_t = [], []
-    for _ in range(7):  # interleaved, best of 7: both see the same machine load
-        for f, ts in ((sim_chain, sim_t), (torch_chain, torch_t)):
-            t0 = time.perf_counter()
-            f()
-            ts.append(time.perf_counter() - t0)
-    assert min(sim_t) < 3.0 * min(torch_t) + 5e-3, (min(sim_t), min(torch_t))
+    y = ttnn.multiply(t, 0.5)
+    y = ttnn.add(y, t)
+    y = ttnn.exp(y)
+    y = ttnn.multiply(y, t, input_tensor_b_activations=[U.SIGMOID])
+    y = ttnn.subtract(y, 1.0)
+    assert_f32_equal(vals(y), torch.exp(x * 0.5 + x) * torch.sigmoid(x) - 1.0)
 
 
 # ------------------------------------------------------------------------------------------------ ternary

@@ -409,7 +409,8 @@ def _split_args(tokens: tuple[str, ...]) -> list[str]:
 
 
 def _lowered_sections(low: Any) -> list[tuple[str, str]]:
-    """(title, text) sections of a lowered artifact: IR before, per pass, after, source, cost."""
+    """(title, text) sections of a lowered artifact: IR before, per pass, after, source, fusion coverage
+    (which traced ops went into which kernel, which stayed single and why), cost, cache key."""
     sections = [("IR before passes", str(getattr(low, "ir_before", "")))]
     for rec in getattr(low, "passes", None) or ():
         name = getattr(rec, "name", "?")
@@ -421,6 +422,8 @@ def _lowered_sections(low: Any) -> list[tuple[str, str]]:
         sections.append((head, str(after) if after is not None else ""))
     sections.append(("IR after passes", str(getattr(low, "ir", ""))))
     sections.append(("generated source", str(getattr(low, "source", ""))))
+    if hasattr(type(low), "coverage"):  # a property computed on demand (ttfuse.passes.coverage)
+        sections.append(("fusion coverage", str(low.coverage)))
     cost = getattr(low, "cost", None)
     if cost is not None:
         sections.append(("cost report", cost.table() if hasattr(cost, "table") else str(cost)))

@@ -25,6 +25,7 @@ Extend: a new static value kind needs a branch in `_Gen.lit`; a new backend an e
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import keyword
@@ -155,8 +156,10 @@ class _Gen:
         for f in fields(v):
             if f.name.startswith("_"):
                 continue
-            # fields at their default are left out (readability); the round-trip check guards the result
-            if not positional and f.default is not MISSING and _is_default(getattr(v, f.name), f.default):
+            # fields at their default are left out (readability) except for real ttnn, whose constructors
+            # require some fields ttfuse defaults; the round-trip check guards the result
+            if (self.mod.__name__ == "ttfuse.ttnn" and not positional and f.default is not MISSING
+                    and _is_default(getattr(v, f.name), f.default)):
                 continue
             names.append(f.name)
         parts = [self.lit(getattr(v, n), node, allow_const=False) for n in names]
@@ -177,11 +180,18 @@ class _Gen:
 
     def op_expr(self, node: Node) -> str:
         op = node.opdef
-        if self.mod.__name__ != "ttfuse.ttnn" or _resolve(self.mod, node.op) is op:
-            return "ttnn." + node.op
-        gname = "_op_" + _ident(node.op)
-        self.op_globals[gname] = op
-        return gname
+        if self.mod.__name__ == "ttfuse.ttnn":
+            if _resolve(self.mod, node.op) is op:
+                return "ttnn." + node.op
+            gname = "_op_" + _ident(node.op)
+            self.op_globals[gname] = op
+            return gname
+        if op.ttnn_rule is not None:
+            # a ttfuse kernel on real ttnn: its ttnn rule, the composite of stock ttnn calls (ttfuse/kernels)
+            gname = "_k_" + _ident(node.op)
+            self.op_globals[gname] = functools.partial(op.ttnn_rule, self.mod)
+            return gname
+        return "ttnn." + node.op
 
     def call_args(self, node: Node) -> str:
         params = node.opdef.signature.parameters

@@ -42,10 +42,6 @@ class Tensor:
         return self.spec.padded_shape
 
     @property
-    def logical_shape(self):
-        return self.spec.shape
-
-    @property
     def dtype(self):
         return self.spec.dtype
 
@@ -80,14 +76,6 @@ class Tensor:
     def element_size(self) -> int:
         return {"float32": 4, "int32": 4, "uint32": 4, "bfloat16": 2, "uint16": 2, "uint8": 1}.get(self.dtype.value, 1)
 
-    @property
-    def ndim(self) -> int:
-        return len(self.spec.shape)
-
-    @property
-    def rank(self) -> int:
-        return len(self.spec.shape)
-
     # ----------------------------------------------------------------------------------------- conversions
     def to(self, device, memory_config=None):
         return _ops().to_device(self, device, memory_config=memory_config)
@@ -98,9 +86,6 @@ class Tensor:
     def to_torch(self, dtype=None, *, mesh_composer=None) -> torch.Tensor:
         return _ops().to_torch(self, dtype, mesh_composer=mesh_composer)
 
-    def to_layout(self, layout, **kw):
-        return _ops().to_layout(self, layout, **kw)
-
     def deallocate(self, force: bool = True) -> None:
         _ops().deallocate(self, force=force)
 
@@ -108,11 +93,6 @@ class Tensor:
         if len(shape) == 1 and isinstance(shape[0], list | tuple):
             shape = tuple(shape[0])
         return _ops().reshape(self, shape, **kw)
-
-    def permute(self, *dims):
-        if len(dims) == 1 and isinstance(dims[0], list | tuple):
-            dims = tuple(dims[0])
-        return _ops().permute(self, dims)
 
     def item(self):
         return self.to_torch().reshape(-1)[0].item()

@@ -198,9 +198,9 @@ class CoreGrid:
 
 
 def num_cores_to_corerangeset(
-    target_num_cores: int, grid_size: CoreCoord | tuple, row_wise: bool = True
+    target_num_cores: int, grid_size: CoreCoord | tuple, row_wise: bool = False
 ) -> CoreRangeSet:
-    """`ttnn.num_cores_to_corerangeset`. NOTE: ttnn's default is row_wise=False (conformance/FINDINGS.md)."""
+    """`ttnn.num_cores_to_corerangeset` (default row_wise=False, as in ttnn 0.81.1)."""
     num_cores, grid = target_num_cores, grid_size
     gx, gy = (grid.x, grid.y) if isinstance(grid, CoreCoord) else grid
     if num_cores > gx * gy:

@@ -53,14 +53,14 @@ def all_gather_tp(x, *, tp: int, tp_axis: int, links: int = 1):
     """Replicate the feature dim over the tp axis (no-op for tp = 1)."""
     if tp == 1:
         return x
-    return ttnn.all_gather(x, dim=x.rank - 1, cluster_axis=tp_axis, num_links=links)
+    return ttnn.all_gather(x, dim=len(x.shape) - 1, cluster_axis=tp_axis, num_links=links)
 
 
 def reduce_scatter_tp(x, *, tp: int, tp_axis: int, links: int = 1):
     """Sum row-parallel partial products over tp and keep this device's D/tp slice (no-op for tp = 1)."""
     if tp == 1:
         return x
-    return ttnn.reduce_scatter(x, dim=x.rank - 1, cluster_axis=tp_axis, num_links=links)
+    return ttnn.reduce_scatter(x, dim=len(x.shape) - 1, cluster_axis=tp_axis, num_links=links)
 
 
 def adaln_chunks(st, w, b, *, chunks: int, tp: int, tp_axis: int, cfg, links: int = 1):

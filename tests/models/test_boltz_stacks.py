@@ -1,7 +1,8 @@
 """Boltz-2 port, composed modules, against the boltz 2.2.1 reference (eval, v2=True, every parameter re-drawn):
-PairformerLayer (N in {32, 100, 160}), a 2-layer PairformerModule, the MSALayer, a 2-layer DiffusionTransformer
-(token level, Boltz-2 dims 768 / 16 heads), the bfloat8_b Pairformer layer, eager kernel counts, and JIT vs
-eager.
+PairformerLayer (N in {32, 100, 160}; 100 is padded to 128 and masks 3 tokens), a 2-layer PairformerModule
+(eager and JIT, N=64 with 3 masked tokens), the bfloat8_b Pairformer layer, PairformerNoSeqModule, the MSALayer,
+a 2-layer DiffusionTransformer (token level, Boltz-2 dims 768 / 16 heads; also with multiplicity 2), the same
+code under JIT on Wormhole n150 and Blackhole p150 sim devices, and kernel counts per layer, eager vs JIT.
 
 Outputs include the residual stream, so the PCC of the update (output - input) is reported beside it. At
 tt-boltz's input scale (z = 26 N(0,1)) the update's PCC is bounded by the bfloat16 residual stream itself:
@@ -32,12 +33,13 @@ N_VALUES = (32, 100, 160)
 C_Z, C_S = 128, 384
 
 
-def inputs(n: int, seed: int = 0, z_scale: float = 26.0):
+def inputs(n: int, seed: int = 0, z_scale: float = 26.0, masked: bool | None = None):
+    """(s, z, token mask, pair mask, unmasked tokens); the last 3 tokens are masked at N=100 (or if `masked`)."""
     g = torch.Generator().manual_seed(seed)
     s = 8 * torch.randn(1, n, C_S, generator=g)
     z = z_scale * torch.randn(1, n, n, C_Z, generator=g)
     mask = torch.ones(1, n)
-    if n == 100:
+    if masked or (masked is None and n == 100):
         mask[:, -3:] = 0
     return s, z, mask, mask[:, :, None] * mask[:, None, :], mask[0].bool()
 
@@ -82,21 +84,21 @@ def test_pairformer_layer(device, pairformer_layer, pcc, pcc_report, n, z_scale)
 def test_pairformer_module_2_layers(device, redraw, pcc, pcc_report):
     """Eager and JIT against the reference; under JIT both layers share one compiled entry."""
     ref = redraw(RefPairformerModule(C_S, C_Z, 2, 16, dropout=0.0, v2=True), 22)
-    s, z, mask, pm, keep = inputs(100, seed=1)
+    s, z, mask, pm, keep = inputs(64, seed=1, masked=True)
     with torch.no_grad():
         want_s, want_z = ref(s, z, mask, pm)
     got_s, got_z = mb.PairformerModule.from_torch(ref, device, jit=False)(s, z, mask, pm)
-    compare(pcc, pcc_report, "PairformerModule(2) N=100 z", got_z, want_z, z, keep, (1, 2), 0.995, 0.99)
-    compare(pcc, pcc_report, "PairformerModule(2) N=100 s", got_s, want_s, s, keep, (1,), 0.995)
+    compare(pcc, pcc_report, "PairformerModule(2) N=64 z", got_z, want_z, z, keep, (1, 2), 0.995, 0.99)
+    compare(pcc, pcc_report, "PairformerModule(2) N=64 s", got_s, want_s, s, keep, (1,), 0.995)
     layer_fn = jitted(pairformer_layer_fn)
     traces = layer_fn.trace_count
     jit_s, jit_z = mb.PairformerModule.from_torch(ref, device, jit=True)(s, z, mask, pm)
     assert layer_fn.trace_count - traces <= 1  # the second layer reuses the first layer's compiled entry
-    compare(pcc, pcc_report, "PairformerModule(2) JIT N=100 z", jit_z, want_z, z, keep, (1, 2), 0.995, 0.99)
-    compare(pcc, pcc_report, "PairformerModule(2) JIT N=100 s", jit_s, want_s, s, keep, (1,), 0.995)
+    compare(pcc, pcc_report, "PairformerModule(2) JIT N=64 z", jit_z, want_z, z, keep, (1, 2), 0.995, 0.99)
+    compare(pcc, pcc_report, "PairformerModule(2) JIT N=64 s", jit_s, want_s, s, keep, (1,), 0.995)
     for what, a, b in (("z", jit_z, got_z), ("s", jit_s, got_s)):
         p = pcc(a, b)
-        pcc_report(f"PairformerModule(2) JIT vs eager N=100 {what}", p)
+        pcc_report(f"PairformerModule(2) JIT vs eager N=64 {what}", p)
         assert p >= 0.9995
 
 
@@ -104,17 +106,15 @@ def test_pairformer_layer_bfloat8_b(device, pairformer_layer, pcc, pcc_report):
     """bfloat8_b where tt-boltz uses it (triangle ops, transitions): measured PCC stated, target >= 0.99.
 
     Unit-scale z, so that the update's PCC measures the bfloat8_b error, not the bfloat16 residual floor."""
-    s, z, mask, pm, keep = inputs(100, z_scale=1.0)
+    s, z, mask, pm, keep = inputs(64, z_scale=1.0, masked=True)
     with torch.no_grad():
         want_s, want_z = pairformer_layer(s, z, mask, pm)
     port = mb.PairformerLayer.from_torch(pairformer_layer, device, dtype=ttnn.bfloat8_b, jit=False)
     got_s, got_z = port(s, z, mask, pm)
     compare(
-        pcc, pcc_report, "PairformerLayer bfloat8_b N=100 z_scale=1 z", got_z, want_z, z, keep, (1, 2), 0.99
+        pcc, pcc_report, "PairformerLayer bfloat8_b N=64 z_scale=1 z", got_z, want_z, z, keep, (1, 2), 0.99
     )
-    compare(
-        pcc, pcc_report, "PairformerLayer bfloat8_b N=100 z_scale=1 s", got_s, want_s, s, keep, (1,), 0.99
-    )
+    compare(pcc, pcc_report, "PairformerLayer bfloat8_b N=64 z_scale=1 s", got_s, want_s, s, keep, (1,), 0.99)
 
 
 def test_pairformer_no_seq_module(device, redraw, pcc, pcc_report):
@@ -182,6 +182,27 @@ EAGER_LAUNCHES_BY_OP = {
     "subtract": 3,
 }
 
+# JIT launches of the same layer (compiled at N=32 on the default device): the fuse pass's block kernels
+# (transition: LN + fc1|fc2 + silu*mul + fc3 of both transitions, triangle_mult: the two triangle
+# multiplications, pair_bias_attention: the SDPA-with-bias blocks) plus `eltwise` chains of the residual adds
+# and mask arithmetic. Update when the passes change the fusion (the printed breakdown is the new value).
+JIT_LAUNCHES_BY_OP = {
+    "add": 5,
+    "concatenate_heads": 2,
+    "eltwise": 5,
+    "layer_norm": 8,
+    "linear": 13,
+    "max": 2,
+    "multiply": 2,
+    "pair_bias_attention": 7,
+    "permute": 6,
+    "reshape": 1,
+    "scaled_dot_product_attention": 2,
+    "split_query_key_value_and_split_heads": 2,
+    "transition": 6,
+    "triangle_mult": 10,
+}
+
 
 def test_diffusion_transformer_multiplicity(device, redraw, pcc, pcc_report):
     """Two diffusion samples share one bias (batch 1, broadcast by SDPA), as the reference repeats it."""
@@ -223,7 +244,8 @@ def test_pairformer_layer_runs_on_both_archs(pairformer_layer, pcc, pcc_report, 
 
 
 def test_pairformer_layer_kernel_counts(device, pairformer_layer, pcc_report):
-    """Kernel launches of one Pairformer layer, eager and JIT (JIT never launches more)."""
+    """Kernel launches of one Pairformer layer at N=32, eager and JIT: both by-op breakdowns pinned exactly
+    (eager 93, JIT 71) and printed in the terminal summary."""
     s, z, mask, pm, _ = inputs(32)
     tt = [mb.common.to_tt(t, device) for t in (s, z, mask, pm)]
     counts = {}
@@ -237,4 +259,7 @@ def test_pairformer_layer_kernel_counts(device, pairformer_layer, pcc_report):
         pcc_report(f"{'JIT' if jit else 'eager'} launches by op", dict(sorted(c.by_op.items())))
     assert counts[False].by_op == EAGER_LAUNCHES_BY_OP
     assert counts[False].total == sum(EAGER_LAUNCHES_BY_OP.values()) == 93
-    assert counts[True].total <= counts[False].total
+    assert counts[True].by_op == JIT_LAUNCHES_BY_OP
+    assert counts[True].total == sum(JIT_LAUNCHES_BY_OP.values()) == 71
+    assert counts[True].total < counts[False].total
+    pcc_report("launches per PairformerLayer eager -> JIT", f"{counts[False].total} -> {counts[True].total}")

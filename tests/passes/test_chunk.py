@@ -153,6 +153,33 @@ def test_row_wise_fused_kernel_is_chunked(device, tt):
     assert pcc(ttnn.to_torch(f(x, w12, w3)), whole) >= 0.9999
 
 
+def test_declared_internal_working_set_drives_chunking(spec, make_ctx, monkeypatch):
+    """A fused kernel holding intermediates in L1 says so with `op.working_set(ctx)`; the chunk pass splits
+    it although its inputs and outputs are in DRAM."""
+    from ttfuse.kernels.transition import transition
+
+    def block(x, w12, w3):
+        return transition(x, w12, w3, epsilon=1e-5)
+
+    g = traced(block, spec((1, 1024, 64)), spec((64, 256)), spec((128, 64)))
+    ctx = make_ctx(l1_budget=256 * 1024)
+    assert chunk(g, ctx) is g  # nothing in L1: nothing to split
+
+    def hidden(c):  # LN output and SwiGLU hidden kept in L1: rows x (64 + 128) bf16
+        x = c.in_specs["input_tensor"]
+        return x.numel // x.shape[-1] * (64 + 128) * 2
+
+    monkeypatch.setattr(transition, "working_set", hidden, raising=False)
+    out, _ = run_pipeline(g, ctx, verify=True, pipeline=[("chunk", chunk)])
+    pieces = [n for n in out.nodes if n.op == "kernels.transition"]
+    assert len(pieces) >= 2 and all(hidden_of(n, out) <= 256 * 1024 for n in pieces)
+
+
+def hidden_of(n, g):
+    x = g.spec_of(n.inputs[0])
+    return x.numel // x.shape[-1] * (64 + 128) * 2
+
+
 # ---------------------------------------------------------------------------------- the Transition proof
 def transition_block(x, lnw, lnb, w1, w2, w3, *, mc):
     """boltz.md 3.4 with every intermediate in `mc`; the result goes to DRAM like tt-boltz's fc3."""

@@ -7,7 +7,8 @@ import json
 
 import ttfuse
 from ttfuse import ttnn
-from ttfuse.passes.coverage import FALLBACK, FUSED, REMOVED, SINGLE, coverage_fallback
+from ttfuse.passes import pipeline
+from ttfuse.passes.coverage import FALLBACK, FUSED, REMOVED, SINGLE, coverage_fallback, coverage_of
 
 BF16 = ttnn.bfloat16
 SIG = ttnn.UnaryOpType.SIGMOID
@@ -105,3 +106,21 @@ def test_fallback_report():
 def test_coverage_without_fusion_is_all_single():
     rep = ttfuse.jit(block, passes=[]).lower(*SPECS).coverage
     assert rep.counts()[SINGLE] == len(rep.entries) and rep.kernels == []
+
+
+def test_coverage_of_reports_fallbacks(monkeypatch):
+    jf = ttfuse.jit(block, passes=["dce", "cleanup", "fuse"])
+    assert coverage_of(jf, *SPECS).counts()[FUSED] == 8
+
+    def boom(graph, ctx):
+        raise RuntimeError("pass exploded")
+
+    monkeypatch.setattr(pipeline, "PIPELINE", [("dce", pipeline.dce), ("fuse", boom)])
+    rep = coverage_of(ttfuse.jit(block), *SPECS)
+    assert rep.fallback.startswith("PassError") and rep.counts()[FALLBACK] == len(rep.entries) > 0
+
+    def branchy(x):
+        return ttnn.relu(x) if x else x  # data-dependent: cannot be traced
+
+    rep = coverage_of(ttfuse.jit(branchy), S(32, 32))
+    assert rep.entries == [] and rep.fallback.startswith("TraceError")

@@ -80,6 +80,10 @@ def _walk(v: Any, leaves: list, key: list) -> None:
         key.append(t)
         for x in v:
             _walk(x, leaves, key)
+    elif t is float:
+        # NOTE: 0.0 == -0.0 and nan != nan would conflate or never hit; the hex form is exact for every float
+        key.append(t)
+        key.append(v.hex())
     else:
         key.append(t)
         key.append(v)

@@ -8,7 +8,8 @@ spec, sim, cost and ttnn rules; see ttfuse/kernels/common.py for the composite-s
 Kernels: eltwise (fused elementwise programs), concat_weights (weights concatenated once, memoised),
 linear_split (one matmul, several outputs), transition (SwiGLU MLP), adaln and conditioned_transition (boltz
 diffusion conditioning), triangle_mult (triangle multiplication channel chunk), pair_bias_attention (gated
-attention with an additive pair bias). Add a kernel: a module here, imported below, and a test in
+attention with an additive pair bias), ring_joint_attention (sequence-parallel joint attention over a mesh ring).
+Add a kernel: a module here, imported below, and a test in
 tests/passes/test_kernels.py comparing its sim with its ttnn rule run on the simulator.
 """
 
@@ -17,9 +18,10 @@ from ttfuse.kernels import (  # noqa: F401
     attention,
     eltwise,
     linear_split,
+    ring_attention,
     transition,
     trimul,
     weights,
 )
 
-MODULES = (eltwise, weights, linear_split, transition, adaln, trimul, attention)
+MODULES = (eltwise, weights, linear_split, transition, adaln, trimul, attention, ring_attention)

@@ -109,10 +109,10 @@ def _head_shard_mcs(mc, nq: int, nkv: int, d: int):
     dev = current_device_spec()
     grid = CoreCoord(*dev.grid) if dev is not None else CoreCoord(8, 8)
     qmc = MemoryConfig(
-        mc.memory_layout, mc.buffer_type, ShardSpec(num_cores_to_corerangeset(nq, grid), (TILE, d))
+        mc.memory_layout, mc.buffer_type, ShardSpec(num_cores_to_corerangeset(nq, grid, True), (TILE, d))
     )
     kvmc = MemoryConfig(
-        mc.memory_layout, mc.buffer_type, ShardSpec(num_cores_to_corerangeset(nkv, grid), (TILE, d))
+        mc.memory_layout, mc.buffer_type, ShardSpec(num_cores_to_corerangeset(nkv, grid, True), (TILE, d))
     )
     return qmc, kvmc, kvmc
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 from ttfuse.configs import (
     MATMUL_PROGRAM_CONFIGS,
     MathFidelity,
@@ -153,7 +151,7 @@ class MatmulDims:
         self.a_batched = any(d != 1 for d in ba)
         self.b_batched = any(d != 1 for d in bb)
         if not self.b_batched:
-            batch = list(torch.broadcast_shapes(tuple(ba), tuple(bb)))
+            batch = [1] * max(0, len(bb) - len(ba)) + list(ba)  # b's batch dims are all 1: a's win
         elif not self.a_batched and len(ba) == len(bb) and a.rank >= 3:
             if a.memory_config.is_sharded() or b.memory_config.is_sharded():
                 raise fail(

@@ -3,6 +3,7 @@ and why, which were removed, which fell back (the function ran eagerly).
 
     lowered = block.lower(x, w)            # or ttfuse.jit(fn).lower(...)
     print(lowered.coverage)                # text; lowered.coverage.to_dict() / .entries / .kernels as data
+    coverage_of(block, x, w)               # the same, or the fallback report when compiling fails
 
 Sources (no pass-private channel): the traced graph, the final graph and, when kept (`lower()` keeps them), the
 per-pass graphs. A node created by a rewrite carries `side.replaced` (op names) and the note `from=%a,%b` (the
@@ -245,3 +246,21 @@ def coverage_fallback(name: str, reason: str, graph: Graph | None = None) -> Cov
     if graph is None:
         return CoverageReport(name, fallback=reason)
     return coverage_from_graphs(graph, graph, name=name, fallback=reason)
+
+
+def coverage_of(jit_fn, *args, **kwargs) -> CoverageReport:
+    """`jit_fn.lower(*args, **kwargs).coverage`; when tracing or compiling fails (a jit with fallback=True then
+    runs eagerly) the fallback report: every traced op (if tracing got that far) with the reason."""
+    name = getattr(jit_fn, "_name", getattr(jit_fn, "__qualname__", "fn"))
+    try:
+        return jit_fn.lower(*args, **kwargs).coverage
+    except Exception as e:  # noqa: BLE001 - any compile failure is a fallback, reported with its reason
+        reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    graph = None
+    try:
+        from ttfuse.capture.trace import trace
+
+        graph = trace(getattr(jit_fn, "fn", jit_fn), args, kwargs, specs_are_tensors=True)
+    except Exception:  # noqa: BLE001 - the trace itself failed: no ops to list
+        graph = None
+    return coverage_fallback(name, reason, graph)

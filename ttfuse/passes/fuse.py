@@ -483,11 +483,11 @@ def _scalar(node, name):
 
 
 def _scores(rw: Rewriter, s: Ref):
-    """(qk matmul node, scale, mask ref, nodes) of softmax's input s = [QK^T * scale | / c] [+ mask]."""
+    """(qk matmul node, scale, mask ref, nodes) of softmax's input s = [QK^T * scale | / c] [+ mask], or why not."""
     nodes = []
     node = rw.node(s)
     mask = None
-    if node is not None and node.op == "add" and plain_binary(node) and no_acts(node) and rw.single_use(node):
+    if node is not None and node.op == "add" and plain_binary(node) and no_acts(node):
         a, b = rw.attrs(node)["input_tensor_a"], rw.attrs(node)["input_tensor_b"]
         for t, mref in ((a, b), (b, a)):
             tn = rw.node(t) if isinstance(t, Ref) else None
@@ -497,7 +497,7 @@ def _scores(rw: Rewriter, s: Ref):
                 node = tn
                 break
         else:
-            return None
+            return "the softmax input is an add without a scores operand and a mask tensor"
     scale = 1.0
     if node is not None and node.op in ("multiply", "divide") and plain_binary(node) and no_acts(node):
         c = _scalar(node, "input_tensor_b")
@@ -507,15 +507,15 @@ def _scores(rw: Rewriter, s: Ref):
         else:
             src = rw.attrs(node)["input_tensor_a"]
         if c is None or c == 0:
-            return None
+            return "the scores are scaled by a tensor, not a scalar"
         scale = c if node.op == "multiply" else 1.0 / c
         nodes.append(node)
         node = rw.node(src) if isinstance(src, Ref) else None
     if node is None or node.op != "matmul" or not plain_mm(node) or node.attr("activation") is not None:
-        return None
+        return "the softmax input is not a (scaled, masked) plain matmul of Q and K"
     nodes.append(node)
     if not all(rw.single_use(n) for n in nodes):
-        return None
+        return "the scores (or their scaled/masked forms) are used elsewhere"
     return node, scale, mask, nodes
 
 
@@ -527,11 +527,9 @@ def _sdpa(rw: Rewriter, m):
     if sm.attr("dim") not in (-1, 3):
         return Miss("softmax is not over the last dim")
     found = _scores(rw, rw.attrs(sm)["input_tensor"])
-    if found is None:
-        return None
+    if isinstance(found, str):
+        return Miss(found)
     qk, scale, mask, _nodes = found
-    if not rw.single_use(qk):
-        return Miss("the attention scores are used elsewhere")
     a = rw.attrs(qk)
     q, k = a["input_tensor_a"], a["input_tensor_b"]
     if not a["transpose_b"]:

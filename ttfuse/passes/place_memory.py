@@ -8,6 +8,7 @@ traced placement unless `jit(memory_config=...)` names one (then they get it). U
 sharded layouts and in-place ops are respected as they are. Every decision is mirrored in the node's side data
 (`side.config["memory"] = "L1" | "DRAM"`, `side.config["placed_by"] = "place_memory"`).
 
+Fused kernels' internal L1 intermediates (`op.working_set`, see chunk.py) count at their step.
 Liveness: values are numbered by node position; a value is live from its node to its last reader (graph
 outputs and graph inputs: the whole function, since the caller holds them). Generated code releases each value
 after its last use (`del v<n>`: the simulator frees its allocation when the last reference dies), so the
@@ -187,18 +188,35 @@ def place_memory(graph: Graph, ctx) -> Graph:
     outputs = {r.value for r in graph.outputs}
     out_mc: MemoryConfig | None = ctx.options.get("memory_config")
     # values placed by someone else (the user, ttnn's rules) are live first: ours must fit around them
+    from ttfuse.passes.chunk import internal_bytes  # (chunk imports this module)
+
     ours = [_ours(n, outputs) for n in graph.nodes]
+    index = graph.node_index()
     for k, n in enumerate(graph.nodes):
         if not ours[k] and n.id not in alias:
             add(k, n.outs)
+        usage[k + 1] += internal_bytes(n, [graph.spec_of(r, index) for r in n.inputs], ctx.device_spec)
     specs: dict[int, TensorSpec] = {i: s for i, s in enumerate(graph.inputs)}
     respecced: set[int] = set()  # values whose spec differs from the input graph's
     nodes: list[Node] = []
     changed = False
+    users = graph.users()
+
+    def readers_accept(n: Node, outs) -> bool:
+        """Every reader of n's outputs still validates with them in L1 (e.g. joint SDPA wants DRAM inputs)."""
+        new = {n.id + j: o for j, o in enumerate(outs)}
+        for u in {id(x): x for j in range(len(outs)) for x in users.get(n.id + j, ())}.values():
+            u_ins = [new.get(r.value) or specs.get(r.value) or graph.spec_of(r, index) for r in u.inputs]
+            try:
+                infer(u, u_ins)
+            except SpecError:
+                return False
+        return True
+
     with target_device(ctx):
         for k, n in enumerate(graph.nodes):
             ins = [specs[r.value] for r in n.inputs]
-            m = _decide(n, k, ins, last, usage, budget, outputs, out_mc) if ours[k] else n
+            m = _decide(n, k, ins, last, usage, budget, outputs, out_mc, readers_accept) if ours[k] else n
             if m is n and any(r.value in respecced for r in n.inputs):
                 outs, multi = infer(n, ins)
                 m = n.replace(outs=outs, multi=multi) if outs != n.outs else n
@@ -228,7 +246,7 @@ def _ours(n: Node, outputs: set[int]) -> bool:
     )
 
 
-def _decide(n: Node, k: int, ins, last, usage, budget, outputs, out_mc) -> Node:
+def _decide(n: Node, k: int, ins, last, usage, budget, outputs, out_mc, readers_accept) -> Node:
     """The node with its memory_config chosen (`n` itself when nothing changes)."""
     is_out = any(n.id + j in outputs for j in range(len(n.outs)))
     if is_out:
@@ -249,6 +267,8 @@ def _decide(n: Node, k: int, ins, last, usage, budget, outputs, out_mc) -> Node:
         l1_outs, _ = infer(n, ins, _with_mc(n, L1_MEMORY_CONFIG))
     except SpecError:
         l1_outs = None
+    if l1_outs is not None and not readers_accept(n, l1_outs):
+        return _try(n, ins, DRAM_MEMORY_CONFIG, "DRAM", "DRAM: a reader of this value takes DRAM inputs only")
     if l1_outs is not None and all(not s.memory_config.is_sharded() for s in l1_outs):
         need = sum(s.nbytes for s in l1_outs)
         peak = max(usage[k + 1 : hi + 2])

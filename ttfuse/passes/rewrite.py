@@ -301,22 +301,6 @@ class Rewriter:
             out[k] = _sub_refs(v, node)
         return out
 
-    def reaches(self, src: Ref, dst: Node) -> bool:
-        """Whether value `src` flows (transitively) into node `dst`."""
-        target = self._pos.get(dst.id, len(self.graph.nodes))
-        stack = [src.value]
-        seen: set[int] = set()
-        while stack:
-            v = stack.pop()
-            for u in self._users.get(v, ()):
-                if u.id == dst.id:
-                    return True
-                if u.id in seen or self._pos[u.id] > target:
-                    continue
-                seen.add(u.id)
-                stack.extend(u.id + k for k in range(u.num_values))
-        return False
-
     # ------------------------------------------------------------------------------------------- building
     def emit(self, op: str, *, note: str | None = None, **args: Any) -> Any:
         """Add a node calling `op` with these arguments (Refs for tensors, lists of Refs for tensor lists);

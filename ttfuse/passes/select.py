@@ -343,6 +343,21 @@ def _override(base: WormholeComputeKernelConfig, sc: SelectCtx) -> WormholeCompu
     return WormholeComputeKernelConfig(**kw)
 
 
+def _select_fused(node: Node, ins: list[TensorSpec], sc: SelectCtx):
+    """Fused kernels (ttfuse/kernels) without their own rule: compute kernel configs for their matmul steps
+    (`compute_kernel_config`, by the dtypes they read) and norm steps (`norm_compute_kernel_config`)."""
+    from ttfuse.ops.norm import layernorm_default_compute_kernel_config
+
+    params = node.opdef.params
+    upd: dict = {}
+    if "compute_kernel_config" in params and node.attr("compute_kernel_config") is None:
+        dts = [s.dtype for s in ins if s.dtype.value in ("float32", "bfloat16", "bfloat8_b", "bfloat4_b")]
+        upd["compute_kernel_config"] = _ckc(tuple(dict.fromkeys(dts + [o.dtype for o in node.outs])), sc)
+    if "norm_compute_kernel_config" in params and node.attr("norm_compute_kernel_config") is None:
+        upd["norm_compute_kernel_config"] = _override(layernorm_default_compute_kernel_config(), sc)
+    return upd, []
+
+
 SELECT_RULES: dict[str, Callable] = {
     "matmul": _select_matmul,
     "linear": _select_matmul,
@@ -386,6 +401,8 @@ def select_configs(graph: Graph, ctx) -> Graph:
     with target_device(ctx):
         for n in graph.nodes:
             rule = getattr(n.opdef, "select_config", None) or SELECT_RULES.get(n.op)
+            if rule is None and n.opdef.group is Group.FUSED:
+                rule = _select_fused
             if rule is None:
                 continue
             ins = [graph.spec_of(r, index) for r in n.inputs]
@@ -416,7 +433,7 @@ def _apply(n: Node, ins: list[TensorSpec], upd: dict, notes: list[str]) -> Node:
             break
         except SpecError as e:
             notes.append(f"rejected by the op's checks: {str(e).splitlines()[0]}")
-    fields = [f for f in ("program_config", "compute_kernel_config") if f in n.opdef.params]
+    fields = [f for f in _CONFIG_FIELDS if f in n.opdef.params]
     if not applied and not notes and all(n.attr(f) is None for f in fields):
         return n
     by = {
@@ -427,6 +444,9 @@ def _apply(n: Node, ins: list[TensorSpec], upd: dict, notes: list[str]) -> Node:
     cfg["configs_by"] = by
     side = with_side(n, config=cfg, notes=tuple(f"select_configs: {x}" for x in notes))
     return n.replace(attrs=attrs, outs=outs, multi=multi, side=side)
+
+
+_CONFIG_FIELDS = ("program_config", "compute_kernel_config", "norm_compute_kernel_config")
 
 
 def program_configs(graph: Graph) -> list[ConfigRecord]:
@@ -443,11 +463,8 @@ def program_configs(graph: Graph) -> list[ConfigRecord]:
             f: ("user" if n.attr(f) is not None else "none")
             for f in ("program_config", "compute_kernel_config")
         }
-        rows.append(
-            ConfigRecord(
-                n.id, op.qualname, shapes, n.attr("program_config"), n.attr("compute_kernel_config"), dict(by)
-            )
-        )
+        pc = n.attr("program_config", n.attr("config"))  # minimal_matmul names it `config`
+        rows.append(ConfigRecord(n.id, op.qualname, shapes, pc, n.attr("compute_kernel_config"), dict(by)))
     return rows
 
 

@@ -30,16 +30,16 @@ class Arch(enum.Enum):
 
 @dataclass(frozen=True)
 class MeshShape:
-    """`ttnn.MeshShape(rows, cols)`."""
+    """`ttnn.MeshShape(s0, s1)`: rows and columns of a 2-D mesh (ttnn's keyword names are s0, s1)."""
 
     rows: int
     cols: int
 
-    def __init__(self, rows: int, cols: int = 1):
-        if isinstance(rows, tuple | list):
-            rows, cols = rows
-        object.__setattr__(self, "rows", int(rows))
-        object.__setattr__(self, "cols", int(cols))
+    def __init__(self, s0: int, s1: int = 1):
+        if isinstance(s0, tuple | list):
+            s0, s1 = s0
+        object.__setattr__(self, "rows", int(s0))
+        object.__setattr__(self, "cols", int(s1))
 
     def __iter__(self):
         return iter((self.rows, self.cols))

@@ -16,7 +16,7 @@ This is the simulator's per-op hot path: keep it allocation-light.
 from __future__ import annotations
 
 from ttfuse.errors import DeviceError, SpecError, TraceError
-from ttfuse.opdef import OpDef, SimCtx, Trace, set_device_spec
+from ttfuse.opdef import Group, OpDef, SimCtx, Trace, set_device_spec
 from ttfuse.sim.device import record_launches
 from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.tensor import Tensor
@@ -117,6 +117,11 @@ class SimTrace(Trace):
         # per_dev[i] is a tensor or a tuple/list of tensors; round once to the output dtype
         # NOTE: rounding into a fresh copy measured faster than in place on fresh matmul outputs (page faults)
         outs_by_pos: list[list] = [[] for _ in out_specs]
+        # data movement keeps values: when every input already has the output's (non-block) dtype, the values are
+        # representable and rounding again is the identity (block floats re-block with a new shape: not skipped)
+        keep = op.group is Group.DATA_MOVEMENT and bool(tensors) and all(
+            s.dtype is out_specs[0].dtype and not s.dtype.is_block_float for s in (t.spec for _, t in tensors)
+        ) and all(s.dtype is out_specs[0].dtype for s in out_specs)
         for res in per_dev:
             res_list = list(res) if multi else [res]
             if len(res_list) != len(out_specs):
@@ -124,7 +129,7 @@ class SimTrace(Trace):
             for j, (v, s) in enumerate(zip(res_list, out_specs)):
                 if tuple(v.shape) != tuple(s.shape):
                     raise AssertionError(f"{op.qualname}: sim output {j} has shape {tuple(v.shape)}, spec {s}")
-                outs_by_pos[j].append(round_to_dtype(v, s.dtype.value))
+                outs_by_pos[j].append(v if keep else round_to_dtype(v, s.dtype.value))
         if device is not None and n:
             record_launches(device, op.short, n)
         if inplace is not None:

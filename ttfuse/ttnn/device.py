@@ -9,8 +9,10 @@ from __future__ import annotations
 from ttfuse.errors import DeviceError
 from ttfuse.sim.device import Arch, MeshDevice, MeshShape, open_mesh
 
-__all__ = ["Arch", "MeshDevice", "MeshShape", "open_device", "close_device", "open_mesh_device", "close_mesh_device",
-           "synchronize_device", "DispatchCoreConfig", "DispatchCoreType", "DispatchCoreAxis"]
+# NOTE: as in ttnn 0.81.1, MeshDevice / MeshShape / open_mesh_device / close_mesh_device are top-level ttnn names
+# only (ttfuse/ttnn/__init__.py exports them); ttnn.device keeps the single-device API.
+__all__ = ["Arch", "open_device", "close_device", "synchronize_device", "DispatchCoreConfig", "DispatchCoreType",
+           "DispatchCoreAxis"]
 
 
 class DispatchCoreType:

@@ -1,0 +1,188 @@
+"""Boltz-2 port and the compiler (issue 6, Must show): the same port code lowered for a Wormhole n150 and a
+Blackhole p150 sim device picks different, valid program configs; models/boltz has no device branch; a
+Pairformer layer at N=512 runs under JIT within the Wormhole L1 budget (peak from the simulator's memory
+report).
+
+Configs are read from `jit_fn.lower(...).program_configs` (one row per matmul / linear / SDPA / norm node);
+a config's grid must fit the device's compute grid, and the largest grid used must be the whole grid
+(8x8 on Wormhole n150, 11x10 on Blackhole p150), so the two lists differ because the devices differ.
+"""
+
+from __future__ import annotations
+
+import io
+import pathlib
+import re
+import time
+import tokenize
+
+import pytest
+import torch
+from boltz.model.layers.pairformer import PairformerLayer as RefPairformerLayer
+
+import models.boltz as mb
+import ttfuse
+from models.boltz.common import jitted, to_tt
+from models.boltz.pairformer import pairformer_layer
+from ttfuse import ttnn
+from ttfuse.passes.select import grid_of
+
+BOLTZ_DIR = pathlib.Path(mb.__file__).parent
+ARCHS = {"wormhole_b0": (8, 8), "blackhole:p150": (11, 10)}
+
+# Device branches and hand-picked grids that must not appear in the port (the passes choose them).
+# `device.arch()` passed to init_device_compute_kernel_config is allowed; comparing or branching on it is not.
+FORBIDDEN = {
+    "is_blackhole / is_wormhole": r"\bis_(blackhole|wormhole)\b",
+    "arch comparison": r"arch\(\)\s*(==|!=|\bin\b|\bnot\b)|(==|!=)\s*\S*arch\(\)",
+    "branch on arch": r"\bif\b[^\n]*\barch\b",
+    "CoreGrid(": r"\bCoreGrid\(",
+    "CoreCoord(": r"\bCoreCoord\(",
+    "compute_with_storage_grid_size": r"compute_with_storage_grid_size",
+    "program config literal": r"\w+ProgramConfig\(",
+    "grid literal": r"\(\s*(8\s*,\s*8|8\s*,\s*7|11\s*,\s*10|13\s*,\s*10|12\s*,\s*10)\s*\)|\bx\s*=\s*\d+\s*,\s*y\s*=\s*\d+",
+    "hand-written chunk size": r"CHUNK_SIZE",
+}
+
+
+def code_lines(text: str) -> dict[int, str]:
+    """Line number -> the line's code with comments and string literals blanked (docstrings may name
+    tt-boltz's constants); lines left empty are dropped."""
+    lines = [list(ln) for ln in text.splitlines()]
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type not in (tokenize.COMMENT, tokenize.STRING):
+            continue
+        (r0, c0), (r1, c1) = tok.start, tok.end
+        for r in range(r0, r1 + 1):
+            row = lines[r - 1]
+            lo, hi = (c0 if r == r0 else 0), (c1 if r == r1 else len(row))
+            row[lo:hi] = " " * (hi - lo)
+    return {k + 1: "".join(v).rstrip() for k, v in enumerate(lines) if "".join(v).strip()}
+
+
+def test_no_device_branches_in_port():
+    files = sorted(BOLTZ_DIR.glob("*.py"))
+    assert len(files) >= 7
+    hits = []
+    for f in files:
+        for lineno, code in code_lines(f.read_text()).items():
+            for what, pat in FORBIDDEN.items():
+                if re.search(pat, code):
+                    hits.append(f"{f.name}:{lineno}: {what}: {code.strip()}")
+    assert not hits, "device branches / hand-picked grids in models/boltz:\n" + "\n".join(hits)
+
+
+def test_forbidden_patterns_catch_branches():
+    """The grep above is not vacuous: each pattern catches a typical device branch."""
+    samples = [
+        "if device.is_blackhole():",
+        "grid = (11, 10) if device.arch() == ttnn.device.Arch.BLACKHOLE else (8, 8)",
+        "core_grid=ttnn.CoreGrid(y=8, x=8)",
+        "g = device.compute_with_storage_grid_size()",
+        "pc = ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(in0_block_w=2)",
+        "TRIANGLE_MULT_CHUNK_SIZE = 32",
+    ]
+    for s in samples:
+        code = code_lines(s + "\n")[1]
+        assert any(re.search(p, code) for p in FORBIDDEN.values()), s
+    assert not any(re.search(p, code_lines("f(device.arch(), x)\n")[1]) for p in FORBIDDEN.values())
+    assert code_lines('x = 1  # CoreGrid(y=8, x=8)\ny = "is_blackhole"\n') == {1: "x = 1", 2: "y ="}
+
+
+@pytest.fixture(scope="module")
+def small_layer():
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    from conftest import redraw_parameters
+
+    return redraw_parameters(RefPairformerLayer(384, 128, 16, dropout=0.0, v2=True), 21)
+
+
+def layer_args(n: int, c_s: int, c_z: int, device, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    s = torch.randn(1, n, c_s, generator=g)
+    z = torch.randn(1, n, n, c_z, generator=g)
+    mask = torch.ones(1, n)
+    return [to_tt(t, device) for t in (s, z, mask, mask[:, :, None] * mask[:, None, :])]
+
+
+def lower_layer(ref, device, n: int, c_s: int, c_z: int):
+    port = mb.PairformerLayer.from_torch(ref, device, jit=True)
+    args = layer_args(n, c_s, c_z, device)
+    return port, args, jitted(pairformer_layer).lower(*args, *port.weights, **port._static())
+
+
+def test_pairformer_layer_configs_per_arch(small_layer, pcc_report):
+    """One port, two devices: both lowerings have configs, every grid fits its device, and they differ."""
+    grids = {}
+    for arch, (gx, gy) in ARCHS.items():
+        dev = ttnn.open_device(device_id=0, arch=arch)
+        try:
+            assert tuple(dev.spec.grid) == (gx, gy)
+            _, _, lo = lower_layer(small_layer, dev, 32, 384, 128)
+        finally:
+            ttnn.close_device(dev)
+        rows = lo.program_configs
+        assert rows, arch
+        ops = {r.op for r in rows}
+        assert {"ttnn.linear", "ttnn.layer_norm"} <= ops, ops
+        assert any("scaled_dot_product_attention" in op for op in ops), ops
+        gs = [grid_of(r.program_config) for r in rows]
+        with_grid = [g for g in gs if g is not None]
+        assert len(with_grid) >= 10, (arch, gs)
+        for r, g in zip(rows, gs):
+            if g is not None:
+                assert 1 <= g[0] <= gx and 1 <= g[1] <= gy, (arch, str(r))
+            if r.op == "ttnn.linear":
+                assert r.program_config is not None, (arch, str(r))
+                assert r.chosen_by.get("program_config") == "select_configs", (arch, str(r))
+        # the whole grid is used somewhere (SDPA, the big linears)
+        assert (gx, gy) in with_grid, (arch, with_grid)
+        assert all(g[0] * g[1] <= gx * gy for g in with_grid)
+        grids[arch] = gs
+        pcc_report(f"{arch} grids", f"{len(rows)} configs, {sorted(set(with_grid))}")
+    wh, bh = grids["wormhole_b0"], grids["blackhole:p150"]
+    assert len(wh) == len(bh)  # same graph (no device branch) ...
+    assert wh != bh  # ... different configs
+    assert not any(g is not None and g[0] > 8 for g in wh)
+    assert any(g is not None and (g[0] > 8 or g[1] > 8) for g in bh)
+
+
+@pytest.mark.slow  # ~50 s on the 2-core machine (JIT compile + run at N=512)
+def test_pairformer_layer_n512_wormhole_l1(pcc_report):
+    """N=512 (token_z 128, token_s 64, 4 heads) under JIT on a Wormhole n150: peak L1 within the chip's L1.
+
+    Reports the simulator's memory report and what the chunk pass did (its notes in the lowered IR). Measured
+    (2026-11): peak L1 18.9 MB of 95.9 MB; the chunk pass runs but does not change the graph: it seeds only on
+    nodes whose L1 working set exceeds the budget, and before place_memory every activation is a DRAM
+    (interleaved) tensor and no fused kernel declares an internal `working_set`, so nothing seeds; place_memory
+    then puts into L1 only what fits. The L1 bound therefore holds, but through placement, not chunking."""
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    from conftest import redraw_parameters
+
+    n, c_s, c_z = 512, 64, 128
+    ref = redraw_parameters(RefPairformerLayer(c_s, c_z, 4, dropout=0.0, v2=True), 31)
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    try:
+        port, args, lo = lower_layer(ref, dev, n, c_s, c_z)
+        passes = {r.name: r for r in lo.passes}
+        assert "chunk" in passes and not passes["chunk"].skipped
+        chunk_notes = [ln.strip() for ln in lo.ir.splitlines() if "chunk:" in ln]
+        pcc_report("N=512 chunk pass changed the graph", str(passes["chunk"].changed))
+        pcc_report("N=512 chunk notes in IR", str(len(chunk_notes)))
+        t0 = time.perf_counter()
+        s, z = port.forward_ttnn(*args)
+        elapsed = time.perf_counter() - t0
+        rep = ttfuse.sim.memory_report(dev)
+        pcc_report("N=512 JIT run (incl. compile) s", f"{elapsed:.1f}")
+        pcc_report("N=512 memory report", str(rep))
+        pcc_report("N=512 peak L1 / L1", f"{rep.peak_l1_bytes:,} / {dev.spec.l1_bytes:,}")
+        assert tuple(z.shape) == (1, n, n, c_z) and tuple(s.shape) == (1, n, c_s)
+        assert rep.peak_l1_bytes <= dev.spec.l1_bytes
+        zt = ttnn.to_torch(z).float()
+        assert torch.isfinite(zt).all()
+    finally:
+        ttnn.close_device(dev)
