@@ -451,13 +451,7 @@ NOT_ON_DISK = {
 RECORDED_AS_NOTHING = {"deallocate": "the JIT manages memory; deallocate inside a traced function is a no-op"}
 # known bugs outside this file: the disk step must still show the bug (a CacheWarning, then a recompile), so
 # the test fails once it is fixed, and the entry here has to go
-KNOWN_DISK_BUGS = {
-    "kernels.ring_joint_attention": (
-        "ttnn.Topology (ttfuse/ops/ccl.py) is missing from configs.CONFIG_ENUMS: the kernel's `topology` "
-        "attribute is written to the disk cache but cannot be decoded, so every new process moves the entry "
-        "aside and recompiles"
-    ),
-}
+KNOWN_DISK_BUGS: dict[str, str] = {}  # op name -> why its disk entry cannot load (none known)
 
 
 # --------------------------------------------------------------------------------------------- helpers

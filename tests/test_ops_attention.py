@@ -6,13 +6,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from ttfuse.testing import pcc
 
 import ttfuse.ops.attention as attn
 from ttfuse import sim, ttnn
 from ttfuse.errors import SpecError
 from ttfuse.opdef import CostCtx
 from ttfuse.sim.numerics import round_to_dtype
+from ttfuse.testing import pcc
 
 T = ttnn.transformer
 X = ttnn.experimental

@@ -3,12 +3,12 @@ output specs, launch counts, link-byte costs and bad inputs."""
 
 import pytest
 import torch
-from ttfuse.testing import pcc
 
 from ttfuse import sim, ttnn
 from ttfuse.errors import SpecError
 from ttfuse.opdef import CostCtx, set_device_spec
 from ttfuse.sim.numerics import round_to_dtype
+from ttfuse.testing import pcc
 
 MESHES = [(1, 2), (2, 1), (2, 2), (2, 4)]
 AXES = [None, 0, 1]

@@ -103,7 +103,7 @@ def test_to_layout_pads_and_unpads(device):
     assert tiled.layout == TILE and tiled.shape == [3, 40, 50] and tiled.padded_shape == [3, 64, 64]
     assert tiled.memory_config() == ttnn.DRAM_MEMORY_CONFIG and c.by_op == {"to_layout": 1}
     assert torch.equal(host(tiled), x)
-    back = tiled.to_layout(RM)
+    back = ttnn.to_layout(tiled, RM)
     assert back.layout == RM and back.padded_shape == [3, 40, 50] and torch.equal(host(back), x)
 
 
@@ -446,7 +446,7 @@ def test_permute(device):
     assert same is ones and c.total == 0
     _, c = launches_of(device, lambda: ttnn.permute(dev(x, device, ttnn.bfloat8_b), (2, 0, 1, 3)))
     assert c.total == 3  # bfloat8_b: typecast around the generic permute
-    assert t.permute(3, 2, 1, 0).shape == [50, 40, 3, 2]
+    assert ttnn.permute(t, (3, 2, 1, 0)).shape == [50, 40, 3, 2]
     with pytest.raises(SpecError, match=r"ttnn.permute: argument 'dims'=\[0, 0, 1, 2\] is not a permutation"):
         ttnn.permute(t, (0, 0, 1, 2))
     with pytest.raises(SpecError, match="ttnn.permute: argument 'dims'=.* has 3 entries for a rank-4 tensor"):

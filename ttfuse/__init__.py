@@ -8,8 +8,11 @@
 Only this module exposes public API (`__all__`); everything else is internal.
 """
 
-from ttfuse import sim, ttnn
-from ttfuse import kernels  # noqa: F401  (registers the fused kernels the passes emit)
+from ttfuse import (
+    kernels,  # noqa: F401  (registers the fused kernels the passes emit)
+    sim,
+    ttnn,
+)
 from ttfuse.device import DeviceSpec, device_spec
 from ttfuse.errors import (
     CacheError,

@@ -337,6 +337,13 @@ CONFIG_CLASSES = {
 CONFIG_ENUMS = {"MathFidelity": MathFidelity, "UnaryOpType": UnaryOpType, "ThrottleLevel": ThrottleLevel}
 
 
+def register_enum(cls):
+    """Class decorator: an enum defined with its ops (ttnn.Topology, ttnn.SigmoidMode, ...) becomes a static value
+    the IR and the disk cache can encode AND decode (`ttfuse.types.to_json_value` refuses unregistered enums)."""
+    CONFIG_ENUMS[cls.__name__] = cls
+    return cls
+
+
 def config_fields(cfg) -> dict:
     """Field name -> value of a config object, in declaration order (as ttnn prints them)."""
     if isinstance(cfg, UnaryWithParam):

@@ -21,3 +21,21 @@ def pcc(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def max_abs_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.double() - b.double()).abs().max())
+
+
+def redraw_parameters(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Re-draw every parameter of a reference module from a fixed seed (reference models zero-initialise several
+    output projections, which would make a comparison prove nothing): matrices ~ N(0, 1/fan_in), norm weights
+    ~ 1 + N(0, 0.1), other vectors ~ N(0, 0.1). Returns the module in eval mode."""
+    import math
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if p.dim() >= 2:
+                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[-1]))
+            elif name.endswith("weight"):
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
+            else:
+                p.copy_(0.1 * torch.randn(p.shape, generator=g))
+    return module.eval()

@@ -406,7 +406,10 @@ def to_json_value(v):
     from ttfuse import configs  # late import: configs imports this module
 
     if isinstance(v, enum.Enum):  # NOTE: before the scalar case: IntEnum members (ThrottleLevel) are ints too
-        return {"$enum": type(v).__name__, "v": v.name}
+        name = type(v).__name__
+        if _ENUMS.get(name, configs.CONFIG_ENUMS.get(name)) is not type(v):  # must decode to the same class
+            raise TypeError(f"enum {name} is not registered for JSON (ttfuse.configs.register_enum)")
+        return {"$enum": name, "v": v.name}
     if v is None or isinstance(v, bool | int | float | str):
         if isinstance(v, float) and not math.isfinite(v):
             return {"$float": repr(v)}

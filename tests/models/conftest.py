@@ -11,27 +11,13 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
 from ttfuse.testing import pcc as pcc_value
+from ttfuse.testing import redraw_parameters
 
 _REPORT: list[tuple[str, str]] = []
-
-
-def redraw_parameters(module: torch.nn.Module, seed: int) -> torch.nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if p.dim() >= 2:
-                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[-1]))
-            elif name.endswith("weight"):
-                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(0.1 * torch.randn(p.shape, generator=g))
-    return module.eval()
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from models.boltz.common import jitted, to_tt
 from models.boltz.pairformer import pairformer_layer
 from ttfuse import ttnn
 from ttfuse.passes.select import grid_of
+from ttfuse.testing import redraw_parameters
 
 BOLTZ_DIR = pathlib.Path(mb.__file__).parent
 ARCHS = {"wormhole_b0": (8, 8), "blackhole:p150": (11, 10)}
@@ -94,7 +95,6 @@ def small_layer():
     import sys
 
     sys.path.insert(0, str(pathlib.Path(__file__).parent))
-    from conftest import redraw_parameters
 
     return redraw_parameters(RefPairformerLayer(384, 128, 16, dropout=0.0, v2=True), 21)
 
@@ -149,7 +149,7 @@ def test_pairformer_layer_configs_per_arch(small_layer, pcc_report):
     assert any(g is not None and (g[0] > 8 or g[1] > 8) for g in bh)
 
 
-@pytest.mark.slow  # ~50 s on the 2-core machine (JIT compile + run at N=512)
+@pytest.mark.slow  # 45-90 s on the loaded 2-core machine (JIT compile + run at N=512)
 def test_pairformer_layer_n512_wormhole_l1(pcc_report):
     """N=512 (token_z 128, token_s 64, 4 heads) under JIT on a Wormhole n150: peak L1 within the chip's L1.
 
@@ -161,7 +161,6 @@ def test_pairformer_layer_n512_wormhole_l1(pcc_report):
     import sys
 
     sys.path.insert(0, str(pathlib.Path(__file__).parent))
-    from conftest import redraw_parameters
 
     n, c_s, c_z = 512, 64, 128
     ref = redraw_parameters(RefPairformerLayer(c_s, c_z, 4, dropout=0.0, v2=True), 31)

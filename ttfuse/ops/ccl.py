@@ -26,6 +26,7 @@ import enum
 
 import torch
 
+from ttfuse.configs import register_enum
 from ttfuse.opdef import CostCtx, Group, OpCost, current_mesh_shape, register_op
 from ttfuse.ops.common import fail, io_bytes, need_memory_config, need_spec, norm_dim
 from ttfuse.types import BufferType, DataType, TensorSpec
@@ -35,6 +36,7 @@ __ttnn_exports__ = ("Topology", "create_global_semaphore")
 _REDUCE_DTYPES = frozenset({DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.FLOAT32})
 
 
+@register_enum
 class Topology(enum.Enum):
     """`ttnn.Topology`: fabric topology of a collective (the sim computes the same result for all)."""
 

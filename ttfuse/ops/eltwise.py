@@ -78,9 +78,9 @@ class SigmoidMode(enum.Enum):
 
 
 # NOTE: ops default to these enums, so they appear in every captured node; the IR JSON decoder finds enums
-# by class name in configs.CONFIG_ENUMS (to move into ttfuse/configs.py by its owner).
-configs.CONFIG_ENUMS.setdefault("GeluVariant", GeluVariant)
-configs.CONFIG_ENUMS.setdefault("SigmoidMode", SigmoidMode)
+# by class name in configs.CONFIG_ENUMS.
+configs.register_enum(GeluVariant)
+configs.register_enum(SigmoidMode)
 
 __ttnn_exports__ = ("GeluVariant", "SigmoidMode")
 

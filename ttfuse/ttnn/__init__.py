@@ -11,8 +11,6 @@ import types as _types
 
 from ttfuse import opdef as _opdef
 from ttfuse import ops as _ops  # noqa: F401  (registers every op)
-from ttfuse.sim.executor import SimTrace as _SimTrace
-from ttfuse.ttnn import device  # noqa: F401  (ttnn.device.Arch)
 from ttfuse.configs import *  # noqa: F401,F403
 from ttfuse.configs import (  # noqa: F401
     BlackholeComputeKernelConfig,
@@ -21,18 +19,6 @@ from ttfuse.configs import (  # noqa: F401
     UnaryWithParam,
     WormholeComputeKernelConfig,
     init_device_compute_kernel_config,
-)
-from ttfuse.ttnn.device import (  # noqa: F401
-    DispatchCoreAxis,
-    DispatchCoreConfig,
-    DispatchCoreType,
-    MeshDevice,
-    MeshShape,
-    close_device,
-    close_mesh_device,
-    open_device,
-    open_mesh_device,
-    synchronize_device,
 )
 from ttfuse.mesh import (  # noqa: F401
     ConcatMesh2dToTensor,
@@ -49,7 +35,21 @@ from ttfuse.mesh import (  # noqa: F401
     replicate_tensor_to_mesh_mapper,
     shard_tensor_to_mesh_mapper,
 )
+from ttfuse.sim.executor import SimTrace as _SimTrace
 from ttfuse.tensor import Tensor  # noqa: F401
+from ttfuse.ttnn import device  # noqa: F401  (ttnn.device.Arch)
+from ttfuse.ttnn.device import (  # noqa: F401
+    DispatchCoreAxis,
+    DispatchCoreConfig,
+    DispatchCoreType,
+    MeshDevice,
+    MeshShape,
+    close_device,
+    close_mesh_device,
+    open_device,
+    open_mesh_device,
+    synchronize_device,
+)
 from ttfuse.types import *  # noqa: F401,F403
 from ttfuse.types import (  # noqa: F401
     DRAM_MEMORY_CONFIG,
