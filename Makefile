@@ -24,20 +24,20 @@ run: $(STAMP)
 
 conformance: $(STAMP)
 	bash conformance/setup_venv.sh
-	$(BIN)/python -m pytest tests/conformance -q
+	$(BIN)/python -m pytest tests/conformance
 
 # conformance runs in one process (its summary counts what it compared); the rest on both cores
 test: $(STAMP)
 	bash conformance/setup_venv.sh
-	$(BIN)/python -m pytest tests/conformance -q
-	$(BIN)/python -m pytest tests -q -n 2 --ignore=tests/conformance
-	$(BIN)/python -m pytest bench -q --benchmark-disable
+	$(BIN)/python -m pytest tests/conformance
+	$(BIN)/python -m pytest tests -n 2 --ignore=tests/conformance
+	$(BIN)/python -m pytest bench --benchmark-disable
 
 test-fast: $(STAMP)
-	TTFUSE_CONFORMANCE=0 $(BIN)/python -m pytest tests -q -x
+	TTFUSE_CONFORMANCE=0 $(BIN)/python -m pytest tests -x -n 2
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest bench -q --benchmark-only
+	$(BIN)/python -m pytest bench --benchmark-only
 
 lint: $(STAMP)
 	$(BIN)/ruff check ttfuse tests bench models
