@@ -298,7 +298,8 @@ def _stock_act(ttnn, x, act: UnaryWithParam):
         return ttnn.leaky_relu(x, p)
     if name == "CLAMP_TSS":
         return ttnn.clamp(x, *(act.params + (None, None))[:2])
-    raise NotImplementedError(f"ttfuse.kernels.eltwise: no stock op for activation {name}")
+    # NOTE: every UnaryOpType is mapped above; a new member must be added here before fusion can emit it
+    raise kfail(NAME, f"no stock ttnn op for activation {name} (add it to _stock_act)")
 
 
 def run_stock(ttnn, inputs, *, program, outputs, dtypes, memory_configs):
