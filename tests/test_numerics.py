@@ -93,6 +93,21 @@ def test_bf16_random_bits_match_reference():
     np.testing.assert_array_equal(got, want)
 
 
+def test_bf16_many_chunks_match_integer_rounding():
+    """Several staging-buffer chunks of random bit patterns (NaNs, infs, subnormals included) against the
+    integer algorithm in numpy: add 0x7FFF plus the kept half's lowest bit, clear the low half."""
+    rng = np.random.default_rng(1)
+    u = rng.integers(0, 2**32, numerics._CHUNK * 3 + 1001, dtype=np.uint64)
+    want = ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
+    u = u.astype(np.uint32)
+    nan = ((u & 0x7F800000) == 0x7F800000) & ((u & 0x007FFFFF) != 0)
+    want[nan] = CANONICAL_NAN
+    np.testing.assert_array_equal(sim_bits(round_bf16, u), want)
+    y = torch.from_numpy(u.view(np.float32).copy())
+    assert round_bf16(y, inplace=True) is y
+    np.testing.assert_array_equal(y.numpy().view(np.uint32), want)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, 2**32 - 1))
 def test_bf16_property(u):

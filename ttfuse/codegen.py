@@ -103,8 +103,9 @@ def _ident(name: str) -> str:
 
 
 class _Gen:
-    def __init__(self, graph: Graph, name: str, mod):
+    def __init__(self, graph: Graph, name: str, mod, block_bytes: int = 0):
         self.g = graph
+        self.block_bytes = block_bytes
         self.name = _ident(name)
         self.mod = mod
         self.ns = {"ttnn": mod}
@@ -223,22 +224,63 @@ class _Gen:
                 kws.append(f"{pname}={self.lit(v, node)}")
         return ", ".join(pos + kws)
 
+    def items(self) -> list:
+        """Nodes in order; on the simulator, runs of row-independent nodes grouped into RegionPlans."""
+        if self.mod.__name__ != "ttfuse.ttnn" or self.block_bytes <= 0:
+            return list(self.g.nodes)
+        from ttfuse.sim.blocked import plan
+
+        return plan(self.g, self.block_bytes)
+
+    def region_call(self, rp, k: int) -> str:
+        from ttfuse.sim.blocked import Region
+
+        region = Region(rp, self.g)
+        gname = f"_region{k}"
+        self.op_globals[gname] = region
+        return gname
+
     def run(self) -> tuple[str, dict[int, int]]:
+        from ttfuse.sim.blocked import RegionPlan
+
         g = self.g
         n_in = len(g.inputs)
         params = [f"v{i}" for i in range(n_in)]
-        # last use of every value (node position); outputs are never deleted
+        items = self.items()
+        # last use of every value (item position); outputs are never deleted
         last: dict[int, int] = {}
-        for k, n in enumerate(g.nodes):
-            for r in n.inputs:
-                last[r.value] = k
+        for k, it in enumerate(items):
+            if isinstance(it, RegionPlan):
+                for v in it.inputs:
+                    last[v] = k
+            else:
+                for r in it.inputs:
+                    last[r.value] = k
         outputs = {r.value for r in g.outputs}
 
         body: list[tuple[str, int | None]] = []  # (line, node id)
         unused_inputs = [f"v{i}" for i in range(n_in) if i not in last and i not in outputs]
         if unused_inputs:
             body.append((f"del {', '.join(unused_inputs)}", None))
-        for k, n in enumerate(g.nodes):
+        n_regions = 0
+        for k, n in enumerate(items):
+            if isinstance(n, RegionPlan):
+                # the inputs go in a list the region clears as they die; dying ones leave this frame first
+                gname = self.region_call(n, n_regions)
+                n_regions += 1
+                region = self.op_globals[gname]
+                body.append((f"# {region.label()}:", None))
+                for m in n.nodes:  # what the region runs, as the op-by-op calls would read
+                    outs = ", ".join(f"v{m.id + j}" for j in range(len(m.outs)))
+                    body.append((f"#   {outs} = {self.op_expr(m)}({self.call_args(m)})  # %{m.id}"
+                                 + (f" {m.side.short_loc()}" if m.side.loc else ""), None))
+                body.append((f"_a = [{', '.join(f'v{v}' for v in n.inputs)}]", n.nodes[0].id))
+                dying = [v for v in n.inputs if last.get(v) == k and v not in outputs]
+                if dying:
+                    body.append((f"del {', '.join(f'v{v}' for v in dying)}", None))
+                lhs = ", ".join(f"v{v}" for v in n.outputs) + ("," if len(n.outputs) == 1 else "")
+                body.append((f"{lhs} = {gname}(_a)  # %{n.nodes[0].id}..%{n.nodes[-1].id}", n.nodes[0].id))
+                continue
             call = f"{self.op_expr(n)}({self.call_args(n)})"
             names = [f"v{n.id + j}" for j in range(len(n.outs))]
             if not n.multi:
@@ -327,7 +369,9 @@ def _make_rethrow(
                 lineno = tb.tb_lineno
                 break
             tb = tb.tb_next
-        nid = line_map.get(lineno)
+        nid = getattr(e, "ttfuse_node_id", None)  # set by a row-blocked region (ttfuse/sim/blocked.py)
+        if nid is None:
+            nid = line_map.get(lineno)
         node = index.get(nid) if nid is not None else None
         first = str(e).split("\n")[0] if str(e) else type(e).__name__
         msg = f"{type(e).__name__}: {first}" if not isinstance(e, CodegenError) else first
@@ -359,18 +403,27 @@ def _first_device(*tensors):
 
 # --------------------------------------------------------------------------------------------------- entry
 def generate_source(
-    graph: Graph, *, name: str = "fused", backend: str = "sim"
+    graph: Graph, *, name: str = "fused", backend: str = "sim", block_bytes: int | None = None
 ) -> tuple[str, dict, dict[int, int]]:
-    """(source, globals without the runtime helpers, line map) for a graph; no compilation."""
-    gen = _Gen(graph, name, _backend_module(backend))
+    """(source, globals without the runtime helpers, line map) for a graph; no compilation.
+
+    `block_bytes` (sim backend): row-block size of regions (ttfuse/sim/blocked.py); None reads the
+    `sim_block_bytes` flag, 0 runs every op whole."""
+    if block_bytes is None:
+        from ttfuse.flags import get_flag
+
+        block_bytes = get_flag("sim_block_bytes")
+    gen = _Gen(graph, name, _backend_module(backend), block_bytes)
     src, line_map = gen.run()
     glb = {"ttnn": gen.mod, **gen.op_globals, **gen.consts}
     return src, glb, line_map
 
 
-def generate(graph: Graph, *, name: str = "fused", backend: str = "sim") -> Compiled:
+def generate(
+    graph: Graph, *, name: str = "fused", backend: str = "sim", block_bytes: int | None = None
+) -> Compiled:
     """Generate, compile and register the code of `graph` (the graph should be verified)."""
-    src, glb, line_map = generate_source(graph, name=name, backend=backend)
+    src, glb, line_map = generate_source(graph, name=name, backend=backend, block_bytes=block_bytes)
     digest = hashlib.sha256(src.encode()).hexdigest()[:10]
     fname = _ident(name)
     filename = f"<ttfuse-gen {fname}-{digest}>"

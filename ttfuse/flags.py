@@ -6,6 +6,8 @@
     TTFUSE_CACHE_DIR=PATH           where the disk cache lives (default: the user cache dir / "ttfuse")
     TTFUSE_STRICT_CACHE=1           a corrupt or unwritable cache entry raises CacheError instead of warning
     TTFUSE_EXPLAIN_CACHE_MISSES=1   log which cache-key field differed from the nearest previous key
+    TTFUSE_SIM_BLOCK_BYTES=N        row-block size of JIT regions on the simulator (default 4 MiB, 0: off;
+                                    read when code is generated, see ttfuse/sim/blocked.py)
 
     with ttfuse.flags(debug=3, strict_cache=True):   # overrides the environment inside the block
         ...
@@ -71,6 +73,13 @@ FLAGS: dict[str, Flag] = {
             False,
             "log the differing key field",
         ),
+        Flag(
+            "sim_block_bytes",
+            "TTFUSE_SIM_BLOCK_BYTES",
+            "bytes",
+            4 << 20,
+            "row block size of JIT regions on the simulator (0: no blocking; ttfuse/sim/blocked.py)",
+        ),
     )
 }
 
@@ -108,6 +117,14 @@ def _coerce(flag: Flag, value: Any, source: str) -> Any:
         raise ValueError(f"{source}: expected 0/1 (or true/false), got {value!r}")
     if flag.kind == "path":
         return None if value in (None, "") else os.fspath(value)
+    if flag.kind == "bytes":
+        try:
+            v = int(str(value).strip()) if not isinstance(value, bool) else -1
+        except ValueError:
+            v = -1
+        if v < 0:
+            raise ValueError(f"{source}: expected a byte count >= 0, got {value!r}")
+        return v
     raise AssertionError(flag.kind)
 
 

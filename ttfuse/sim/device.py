@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ttfuse.device import DeviceSpec, device_spec
 from ttfuse.errors import DeviceError, OutOfMemoryError
+from ttfuse.sim.host_memory import tune_host_allocator
 from ttfuse.types import BufferType, CoreCoord
 
 
@@ -183,6 +184,7 @@ class MeshDevice:
 
 
 def open_mesh(shape: MeshShape, arch: str | None = None) -> MeshDevice:
+    tune_host_allocator()  # once per process: large sim tensors reuse heap memory (host_memory.py)
     return MeshDevice(shape, device_spec(arch))
 
 

@@ -114,9 +114,10 @@ class SimTrace(Trace):
             chips = device.chips if device is not None else (None,)
             per_dev = [op.sim_rule(SimCtx(op, out_spec, in_specs, chip, i, device), **_values(args, i))
                        for i, chip in enumerate(chips)]
-        # per_dev[i] is a tensor or a tuple/list of tensors; round once to the output dtype
-        # NOTE: rounding into a fresh copy measured faster than in place on fresh matmul outputs (page faults)
+        # per_dev[i] is a tensor or a tuple/list of tensors; round once to the output dtype, in place when the
+        # sim rule returned fresh storage (not an input's or a view of one: those must be left alone)
         outs_by_pos: list[list] = [[] for _ in out_specs]
+        taken = None
         # data movement keeps values: when every input already has the output's (non-block) dtype, the values are
         # representable and rounding again is the identity (block floats re-block with a new shape: not skipped)
         keep = op.group is Group.DATA_MOVEMENT and bool(tensors) and all(
@@ -129,7 +130,16 @@ class SimTrace(Trace):
             for j, (v, s) in enumerate(zip(res_list, out_specs)):
                 if tuple(v.shape) != tuple(s.shape):
                     raise AssertionError(f"{op.qualname}: sim output {j} has shape {tuple(v.shape)}, spec {s}")
-                outs_by_pos[j].append(v if keep else round_to_dtype(v, s.dtype.value))
+                if keep:
+                    outs_by_pos[j].append(v)
+                    continue
+                if taken is None:
+                    taken = _storages(tensors)
+                fresh = v._base is None and v.is_contiguous() and v.untyped_storage().data_ptr() not in taken
+                out = round_to_dtype(v, s.dtype.value, inplace=fresh)
+                if fresh:
+                    taken.add(v.untyped_storage().data_ptr())  # two outputs must not share one result
+                outs_by_pos[j].append(out)
         if device is not None and n:
             record_launches(device, op.short, n)
         if inplace is not None:
@@ -144,6 +154,11 @@ class SimTrace(Trace):
         if not multi:
             return results[0]
         return type(out_spec)(results) if isinstance(out_spec, tuple) else results
+
+
+def _storages(tensors: list) -> set:
+    """Data pointers of the storages of every shard of the input tensors."""
+    return {sh.untyped_storage().data_ptr() for _, t in tensors for sh in t._shards}
 
 
 def _values(args: dict, i: int | None) -> dict:

@@ -47,6 +47,8 @@ add a reference test in tests/test_numerics.py plus an oracle comparison in test
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Callable
 
 import torch
@@ -64,8 +66,8 @@ _CHUNK = 1 << 18  # elements per chunk: 1 MiB of float32, stays in L2/L3
 _BLOCK = 16  # values sharing one exponent: a row of a 16x16 tile face
 _I32 = torch.int32
 _F32 = torch.float32
+_BF16 = torch.bfloat16
 _ABS = 0x7FFFFFFF
-_BF16_MASK = -(1 << 16)  # 0xFFFF0000 as int32
 _NAN = float("nan")  # canonical quiet NaN 0x7FC00000 in float32
 
 
@@ -85,6 +87,13 @@ def round_bf16(x: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
 
     With ``inplace=True`` a contiguous float32 ``x`` is overwritten and returned (the cheap path for
     an op's fresh output); otherwise a new tensor is returned.
+
+    torch's float32 -> bfloat16 conversion is round-to-nearest-even on the bit pattern (checked bit for bit
+    against the integer algorithm in tests/test_numerics.py); only its NaNs differ (its vector loop writes
+    0xFFFF), so NaNs are found first and written as the canonical 0x7FC00000 afterwards. Large tensors go
+    through a reused bfloat16 buffer of ``_CHUNK`` values (float32 -> bf16 -> float32 while it is in cache):
+    ~10 GB/s, 5-8x the integer algorithm, and no fresh temporaries (their page faults cost more than the
+    conversion).
     """
     src = _as_f32(x)
     owned = src is not x  # a conversion copy may be modified freely
@@ -92,29 +101,28 @@ def round_bf16(x: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
     n = src.numel()
     if n == 0:
         return out
-    # NOTE: the bit trick below turns signalling NaNs into inf, so NaNs are found first.
-    nan_mask = torch.isnan(src) if torch.isnan(src.max()) else None
-    si = src.view(-1).view(_I32)
-    oi = out.view(-1).view(_I32)
-    if n <= _CHUNK:  # small tensors: fewest torch calls
-        t = si >> 16  # lsb of the kept half decides ties
-        t &= 1
-        t += 0x7FFF
-        torch.add(si, t, out=oi)  # two's complement add == unsigned add on the bit pattern
-        oi &= _BF16_MASK
-    else:
-        tmp = torch.empty(_CHUNK, dtype=_I32)
-        for start in range(0, n, _CHUNK):
-            stop = min(n, start + _CHUNK)
-            s, o, t = si[start:stop], oi[start:stop], tmp[: stop - start]
-            torch.bitwise_right_shift(s, 16, out=t)
-            t &= 1
-            t += 0x7FFF
-            torch.add(s, t, out=o)
-            o &= _BF16_MASK
+    nan_mask = torch.isnan(src) if math.isnan(src.max().item()) else None
+    si, oi = src.view(-1), out.view(-1)
+    buf = _bf16_buffer()
+    for start in range(0, n, _CHUNK):
+        stop = min(n, start + _CHUNK)
+        b = buf[: stop - start]
+        b.copy_(si[start:stop])
+        oi[start:stop].copy_(b)
     if nan_mask is not None:
         out.masked_fill_(nan_mask, _NAN)
     return out
+
+
+_LOCAL = threading.local()
+
+
+def _bf16_buffer() -> torch.Tensor:
+    """The reused bfloat16 staging buffer of `round_bf16` (one per thread, _CHUNK values)."""
+    buf = getattr(_LOCAL, "bf16", None)
+    if buf is None:
+        buf = _LOCAL.bf16 = torch.empty(_CHUNK, dtype=_BF16)
+    return buf
 
 
 # ---------------------------------------------------------------------------------------------
