@@ -163,7 +163,8 @@ def test_declared_internal_working_set_drives_chunking(spec, make_ctx, monkeypat
 
     g = traced(block, spec((1, 1024, 64)), spec((64, 256)), spec((128, 64)))
     ctx = make_ctx(l1_budget=256 * 1024)
-    assert chunk(g, ctx) is g  # nothing in L1: nothing to split
+    monkeypatch.setattr(transition, "working_set", None)
+    assert chunk(g, ctx) is g  # nothing in L1 (no internal working set declared): nothing to split
 
     def hidden(c):  # LN output and SwiGLU hidden kept in L1: rows x (64 + 128) bf16
         x = c.in_specs["input_tensor"]
@@ -173,6 +174,20 @@ def test_declared_internal_working_set_drives_chunking(spec, make_ctx, monkeypat
     out, _ = run_pipeline(g, ctx, verify=True, pipeline=[("chunk", chunk)])
     pieces = [n for n in out.nodes if n.op == "kernels.transition"]
     assert len(pieces) >= 2 and all(hidden_of(n, out) <= 256 * 1024 for n in pieces)
+
+
+def test_transition_declares_its_l1_intermediates(spec):
+    """kernels.transition's working set is its LN output and SwiGLU hidden (the composite's h and m)."""
+    from ttfuse.kernels.transition import transition
+    from ttfuse.passes.chunk import internal_bytes
+
+    def block(x, w12, w3):
+        return transition(x, w12, w3, epsilon=1e-5)
+
+    g = traced(block, spec((1, 1024, 64)), spec((64, 256)), spec((128, 64)))
+    n = g.nodes[0]
+    rows = 1024
+    assert internal_bytes(n, [g.spec_of(r) for r in n.inputs]) == rows * (64 + 128) * 2  # bf16 h [.., 64], m [.., 128]
 
 
 def hidden_of(n, g):

@@ -20,6 +20,7 @@ import torch
 from ttfuse.configs import UnaryOpType, UnaryWithParam
 from ttfuse.kernels.common import (
     add_costs,
+    declare_intermediates,
     kfail,
     register_kernel,
     set_ttnn_rule,
@@ -386,3 +387,5 @@ def _ctb_ttnn(ttnn, input_tensor, cond, weight_ss, weight_gx, weight_ab, weight_
 
 set_ttnn_rule(conditioned_transition, _ctb_ttnn)
 conditioned_transition.row_wise = True
+declare_intermediates(adaln, lambda a: _adaln_steps("adaln", a))
+declare_intermediates(conditioned_transition, _ctb_steps)

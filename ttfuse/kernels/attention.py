@@ -16,6 +16,7 @@ from __future__ import annotations
 from ttfuse.configs import UnaryOpType, UnaryWithParam
 from ttfuse.kernels.common import (
     add_costs,
+    declare_intermediates,
     kfail,
     register_kernel,
     set_ttnn_rule,
@@ -276,3 +277,4 @@ def _ttnn(ttnn, input_tensor, kv_input_tensor, weight_qg, weight_kv, weight_o, *
 
 
 set_ttnn_rule(pair_bias_attention, _ttnn)
+declare_intermediates(pair_bias_attention, _steps)

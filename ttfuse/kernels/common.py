@@ -124,3 +124,27 @@ def dtype_of(spec: TensorSpec):
 def tensors_ctx(ctx) -> dict:
     """The kernel call's input specs by parameter name (from its SimCtx or CostCtx)."""
     return dict(ctx.in_specs)
+
+
+def declare_intermediates(op, steps: Callable[[dict], tuple]) -> None:
+    """Declare a composite kernel's internal tensors from its step-spec function `steps(args) -> (step outputs,
+    ..., final output)`: `op.intermediate_specs(ctx)` lists every step output but the last, and
+    `op.working_set(ctx)` is their bytes (what the chunk pass and place_memory count in L1 beyond the kernel's
+    inputs and outputs; a sum over the steps, an upper bound of the composite's peak)."""
+
+    def specs(ctx) -> list[TensorSpec]:
+        out: list[TensorSpec] = []
+
+        def walk(v):
+            if isinstance(v, TensorSpec):
+                out.append(v)
+            elif isinstance(v, tuple | list):
+                for x in v:
+                    walk(x)
+
+        for v in steps(dict(ctx.args))[:-1]:
+            walk(v)
+        return out
+
+    op.intermediate_specs = specs
+    op.working_set = lambda ctx: sum(s.nbytes for s in specs(ctx))

@@ -15,7 +15,15 @@ row-wise: any leading dims may be chunked (the chunk pass may split rows).
 
 from __future__ import annotations
 
-from ttfuse.kernels.common import add_costs, register_kernel, set_ttnn_rule, step_cost, step_sim, step_spec
+from ttfuse.kernels.common import (
+    add_costs,
+    declare_intermediates,
+    register_kernel,
+    set_ttnn_rule,
+    step_cost,
+    step_sim,
+    step_spec,
+)
 
 NAME = "transition"
 MM = "experimental.minimal_matmul"
@@ -164,3 +172,4 @@ def _ttnn(ttnn, input_tensor, weight12, weight3, **a):
 
 set_ttnn_rule(transition, _ttnn)
 transition.row_wise = True  # for the chunk pass: independent over every leading (row) dim
+declare_intermediates(transition, _steps)  # h and m: in L1 with the kernel

@@ -607,13 +607,24 @@ def _minimal_matmul_sim(
         padded = [torch.nn.functional.pad(p, (0, -p.shape[-1] % TILE)) for p in input_tensor]
         input_tensor = torch.cat(padded, dim=-1)
     w = weight_tensor.reshape(weight_tensor.shape[-2:])
-    y = matmul_values(input_tensor, w, compute_kernel_config.math_fidelity if compute_kernel_config else None)
+    fid = compute_kernel_config.math_fidelity if compute_kernel_config else None
+    if fuse_swiglu:  # column tiles 2p are the gate, 2p+1 the up projection
+        # the gate and up columns as two contiguous products (each output element is the same dot product as in
+        # one matmul over the interleaved weight), then silu(gate) * up in place: no strided temporaries
+        k, n2 = w.shape
+        tiles = w.reshape(k, n2 // (2 * TILE), 2, TILE)
+        halves = [matmul_values(input_tensor, tiles[:, :, j, :].reshape(k, n2 // 2), fid) for j in (0, 1)]
+        if bias_tensor is not None:
+            bt = bias_tensor.reshape(n2 // (2 * TILE), 2, TILE)
+            for j in (0, 1):
+                halves[j] += bt[:, j, :].reshape(-1)
+        g, u = halves
+        torch.nn.functional.silu(g, inplace=True)
+        return g.mul_(u)
+    y = matmul_values(input_tensor, w, fid)
     if bias_tensor is not None:
         y = y + bias_tensor.reshape(-1)
-    if fuse_swiglu:  # column tiles 2p are the gate, 2p+1 the up projection
-        g = y.reshape(*y.shape[:-1], y.shape[-1] // (2 * TILE), 2, TILE)
-        y = (torch.nn.functional.silu(g[..., 0, :]) * g[..., 1, :]).reshape(*y.shape[:-1], -1)
-    elif fused_activation is not None:
+    if fused_activation is not None:
         y = apply_activation(y, normalize_activation(ctx.op.name, fused_activation, "fused_activation"))
     return y
 

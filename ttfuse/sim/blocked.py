@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ttfuse.errors import DeviceError
+from ttfuse.errors import DeviceError, SpecError
 from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, Ref
-from ttfuse.opdef import Group, SimCtx, set_device_spec
+from ttfuse.opdef import CostCtx, Group, SimCtx, set_device_spec
 from ttfuse.sim.device import record_launches
 from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.types import TensorSpec
@@ -192,6 +192,8 @@ def _size(region: RegionPlan, graph: Graph, block_bytes: int) -> bool:
         specs = list(n.outs) + [graph.spec_of(r, index) for r, k in zip(n.inputs, ax.in_dims) if k is not None]
         dims = [ax.out_dim] * len(n.outs) + [k for k in ax.in_dims if k is not None]
         gemm = n.opdef.group in _GEMM_GROUPS and n.op not in _NO_GEMM
+        for s in _intermediates(n, graph, index):  # a fused kernel's internal tensors count as block values
+            widest = max(widest, s.numel * 4 // region.extent)
         for s, d in zip(specs, dims):
             widest = max(widest, s.numel * 4 // region.extent)
             if gemm:  # BLAS results depend on M only below ~32 rows: keep every block's M above MIN_ROWS
@@ -207,6 +209,19 @@ def _size(region: RegionPlan, graph: Graph, block_bytes: int) -> bool:
     if (region.extent // n_blocks) * (min_rows or 1) < MIN_ROWS:
         return False
     return True
+
+
+def _intermediates(n: Node, graph: Graph, index: dict) -> list[TensorSpec]:
+    fn = getattr(n.opdef, "intermediate_specs", None)
+    if fn is None:
+        return []
+    from ttfuse.verify import spec_args
+
+    ins = [graph.spec_of(r, index) for r in n.inputs]
+    try:
+        return list(fn(CostCtx(n.opdef, {}, list(n.outs), spec_args(n, ins), None)))
+    except SpecError:
+        return []
 
 
 def plan(graph: Graph, block_bytes: int) -> list:
