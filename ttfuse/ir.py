@@ -29,6 +29,7 @@ import importlib
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -433,6 +434,21 @@ def _decode_spec(d: Any) -> TensorSpec:
     if not isinstance(s, TensorSpec):
         raise ValueError(f"expected a TensorSpec, got {s!r}")
     return s
+
+
+def substitute(v: Any, tensor: Callable[[In], Any], device: Any = None) -> Any:
+    """A static attribute value with its In markers replaced by `tensor(marker)` and DeviceArg by `device`;
+    FrozenLists become lists again (what an op receives when it is called)."""
+    t = type(v)
+    if t is In:
+        return tensor(v)
+    if t is DeviceArg:
+        return device
+    if t is FrozenList:
+        return [substitute(x, tensor, device) for x in v]
+    if t is tuple:
+        return tuple(substitute(x, tensor, device) for x in v)
+    return v
 
 
 def attr_tensor_positions(v: Any) -> list[int]:

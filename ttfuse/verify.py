@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ttfuse.errors import SpecError, VerifyError
-from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, format_graph, thaw
+from ttfuse.ir import Graph, In, Node, format_graph, substitute, thaw
 from ttfuse.types import TensorSpec
 
 
@@ -212,20 +212,7 @@ class DevicePlaceholder:
 def spec_args(n: Node, in_specs: list, device=None) -> dict:
     """The node's arguments with In markers replaced by input specs (what a spec rule receives)."""
     device = device if device is not None else DevicePlaceholder()
-
-    def sub(v):
-        t = type(v)
-        if t is In:
-            return in_specs[v.i]
-        if t is DeviceArg:
-            return device
-        if t is FrozenList:
-            return [sub(x) for x in v]
-        if t is tuple:
-            return tuple(sub(x) for x in v)
-        return v
-
-    return {k: sub(v) for k, v in n.attrs}
+    return {k: substitute(v, lambda m: in_specs[m.i], device) for k, v in n.attrs}
 
 
 def infer_outs(

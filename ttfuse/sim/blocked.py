@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ttfuse.errors import DeviceError, SpecError
-from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, Ref
+from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, Ref, substitute
 from ttfuse.opdef import CostCtx, Group, SimCtx, set_device_spec
 from ttfuse.sim.device import record_launches
 from ttfuse.sim.numerics import round_to_dtype
@@ -292,17 +292,7 @@ class _Slot:
 
 
 def _template(node: Node, ax: Axis) -> dict:
-    def sub(v):
-        t = type(v)
-        if t is In:
-            return _Slot(node.inputs[v.i].value, ax.in_dims[v.i])
-        if t is FrozenList:
-            return [sub(x) for x in v]
-        if t is tuple:
-            return tuple(sub(x) for x in v)
-        return v
-
-    return {k: sub(v) for k, v in node.attrs}
+    return {k: substitute(v, lambda m: _Slot(node.inputs[m.i].value, ax.in_dims[m.i])) for k, v in node.attrs}
 
 
 def _block_spec(s: TensorSpec, dim: int | None, rows: int) -> TensorSpec:
