@@ -27,26 +27,16 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from models.common import TILE, kernel_config, round_up  # noqa: F401 (re-exported)
 from ttfuse import ttnn
 
-TILE = 32
 SIGMOID = ttnn.UnaryOpType.SIGMOID
 SILU = ttnn.UnaryOpType.SILU
 
 
-def round_up(n: int, m: int = TILE) -> int:
-    return -(-n // m) * m
-
-
 def compute_config(device):
     """The one compute kernel config of the port (tt-boltz: HiFi4, exact math, fp32 accumulation)."""
-    return ttnn.init_device_compute_kernel_config(
-        device.arch(),
-        math_fidelity=ttnn.MathFidelity.HiFi4,
-        math_approx_mode=False,
-        fp32_dest_acc_en=True,
-        packer_l1_acc=True,
-    )
+    return kernel_config(device, ttnn.MathFidelity.HiFi4, fp32_acc=True, packer_l1_acc=True)
 
 
 # ------------------------------------------------------------------------------------------------ upload

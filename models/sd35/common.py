@@ -19,49 +19,27 @@ from collections.abc import Callable
 
 import torch
 
+from models.common import TILE, kernel_config, round_up  # noqa: F401 (re-exported)
 from ttfuse import ttnn
 
-TILE = 32
 EPS = 1e-6  # every norm of SD3.5 (LayerNorm without affine, per-head RMSNorm)
 GELU_TANH = ttnn.UnaryWithParam(ttnn.UnaryOpType.GELU, 1.0)  # diffusers "gelu-approximate"
 SDPA_Q_CHUNK, SDPA_K_CHUNK = 256, 512  # TT-DiT's Wormhole SDPA chunk sizes (sd35.md section 3)
 
 
-def round_up(n: int, m: int = TILE) -> int:
-    return -(-n // m) * m
-
-
 def matmul_config(device):
     """TT-DiT's linear compute config: HiFi2 with fp32 accumulation and packer L1 accumulation."""
-    return ttnn.init_device_compute_kernel_config(
-        device.arch(),
-        math_fidelity=ttnn.MathFidelity.HiFi2,
-        math_approx_mode=False,
-        fp32_dest_acc_en=True,
-        packer_l1_acc=True,
-    )
+    return kernel_config(device, ttnn.MathFidelity.HiFi2, fp32_acc=True, packer_l1_acc=True)
 
 
 def norm_config(device):
     """TT-DiT's LayerNorm / RMSNorm compute config: HiFi4, fp32 accumulation."""
-    return ttnn.init_device_compute_kernel_config(
-        device.arch(),
-        math_fidelity=ttnn.MathFidelity.HiFi4,
-        math_approx_mode=False,
-        fp32_dest_acc_en=True,
-        packer_l1_acc=False,
-    )
+    return kernel_config(device, ttnn.MathFidelity.HiFi4, fp32_acc=True, packer_l1_acc=False)
 
 
 def sdpa_config(device):
     """TT-DiT's SDPA compute config: HiFi2, no fp32 accumulation."""
-    return ttnn.init_device_compute_kernel_config(
-        device.arch(),
-        math_fidelity=ttnn.MathFidelity.HiFi2,
-        math_approx_mode=False,
-        fp32_dest_acc_en=False,
-        packer_l1_acc=False,
-    )
+    return kernel_config(device, ttnn.MathFidelity.HiFi2, fp32_acc=False, packer_l1_acc=False)
 
 
 def sdpa_program_config(device, *, ring: bool):

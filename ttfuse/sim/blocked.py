@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ttfuse.errors import DeviceError, SpecError
-from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, Ref, substitute
+from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, substitute
 from ttfuse.opdef import CostCtx, Group, SimCtx, set_device_spec
 from ttfuse.sim.device import record_launches
 from ttfuse.sim.numerics import round_to_dtype
@@ -355,13 +355,10 @@ class Region:
         index = graph.node_index()
         self.plan = rp
         self.steps = [_Step(n, ax, [graph.spec_of(r, index) for r in n.inputs]) for n, ax in zip(rp.nodes, rp.axes)]
-        self.specs = {v: graph.spec_of(Ref(v), index) if graph.is_input(Ref(v)) else None for v in rp.inputs}
+        self.specs = {v: _value_spec(graph, v) for v in rp.inputs}  # every value's full spec
         for st in self.steps:
             for j, s in enumerate(st.outs):
                 self.specs[st.node.id + j] = s
-        for v in rp.inputs:
-            if self.specs[v] is None:
-                self.specs[v] = _value_spec(graph, index, v)
         self.pos = {v: i for i, v in enumerate(rp.inputs)}
         outputs = set(rp.outputs)
         # last step reading each value inside the region
@@ -536,7 +533,7 @@ def _torch_dtype(spec: TensorSpec) -> torch.dtype:
     return torch.int64 if spec.dtype.is_integer else torch.float32
 
 
-def _value_spec(graph: Graph, index: dict, v: int) -> TensorSpec:
+def _value_spec(graph: Graph, v: int) -> TensorSpec:
     for n in graph.nodes:
         if n.id <= v < n.id + max(1, len(n.outs)):
             return n.outs[v - n.id]
