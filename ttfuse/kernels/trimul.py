@@ -11,7 +11,10 @@ D at once; the chunk pass may set it to fit L1). Per chunk the composite (ttnn r
      as the matmul batch),  4. the batched matmul a @ b^T (a^T @ b incoming),  5. a permute back,
 and a final concat of the chunks: 5 kernels unchunked (the eager code takes 9), 6 per chunk + 1 when chunked.
 Numerics: each step as its stock op, rounded where it writes: projections to `proj_dtype`, the gated operands to
-`proj_dtype`, the matmul to `dtype`. The sim walks channel chunks, so its memory stays bounded.
+`proj_dtype`, the matmul to `dtype`. The sim computes the same values without the permutes: the gated operands
+are written channel-major as they are produced (row blocks of x), so the batched product reads contiguous N x N
+matrices and only the output is transposed once (`_sim_channel_major`); block-float projections, whose shared
+exponents run along channels, take the chunked channel-last walk instead (`_sim_channel_chunks`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ttfuse.ops.matmul import matmul_values
 from ttfuse.sim.numerics import round_to_dtype
 
 NAME = "triangle_mult"
+_BLOCK_BYTES = 4 << 20  # sim: rows of x per projection block, so one block of projections stays in cache
 
 
 def _launches(out_specs, args=None) -> int:
@@ -112,9 +116,50 @@ def _spec(
 def _sim(
     ctx, input_tensor, weight_pg, *, mask, outgoing, chunk_channels, proj_dtype, compute_kernel_config, **_
 ):
-    specs = ctx.in_specs
     fid = compute_kernel_config.math_fidelity if compute_kernel_config is not None else None
-    pd = (proj_dtype or specs["input_tensor"].dtype).value
+    pdt = proj_dtype or ctx.in_specs["input_tensor"].dtype
+    pd = pdt.value
+    if pdt.is_block_float:  # shared exponents run along channels: round in the channel-last layout
+        return _sim_channel_chunks(input_tensor, weight_pg, mask, outgoing, chunk_channels, pd, fid, ctx)
+    return _sim_channel_major(input_tensor, weight_pg, mask, outgoing, pd, fid)
+
+
+def _sim_channel_major(x, weight_pg, mask, outgoing, pd, fid) -> torch.Tensor:
+    """The whole product with channels as the leading dim of one buffer, so no permute is ever copied.
+
+    Elementwise formats only (rounding does not depend on the layout). Per row block (a few MiB) of x: the
+    projection x @ W_pg (rounded to pd), the gate p * sigmoid(g) * mask, written channel-major into ab [2D, N*N]
+    (rounded to pd once); then one batched N x N x N product over the D channels. The output is returned as a
+    channel-last view of that channel-major result: the executor's rounding to the output dtype makes the one
+    contiguous copy. Each value is computed from the same float32 dot products as the chunked walk
+    (`_sim_channel_chunks`), so both give the same bits.
+    """
+    b, n = x.shape[0], x.shape[1]
+    c, d = x.shape[-1], weight_pg.shape[-1] // 4
+    n2 = n * n
+    rows = max(64, _BLOCK_BYTES // (4 * 4 * d))
+    out = torch.empty(b, d, n, n, dtype=torch.float32)
+    ab = torch.empty(2 * d, n2, dtype=torch.float32)
+    for bi in range(b):
+        xf = x[bi].reshape(n2, c)
+        mf = mask[bi].reshape(n2, 1) if mask is not None else None
+        for r0 in range(0, n2, rows):
+            r1 = min(n2, r0 + rows)
+            p = round_to_dtype(matmul_values(xf[r0:r1], weight_pg, fid), pd, inplace=True)
+            pv, gv = p[:, : 2 * d], p[:, 2 * d :]
+            pv.mul_(gv.sigmoid_())
+            if mf is not None:
+                pv.mul_(mf[r0:r1])
+            ab[:, r0:r1] = pv.t()
+        round_to_dtype(ab, pd, inplace=True)
+        a, bb = ab[:d].view(d, n, n), ab[d:].view(d, n, n)
+        out[bi] = matmul_values(a, bb.transpose(1, 2), fid) if outgoing else matmul_values(a.transpose(1, 2), bb, fid)
+    return out.permute(0, 2, 3, 1)
+
+
+def _sim_channel_chunks(input_tensor, weight_pg, mask, outgoing, chunk_channels, pd, fid, ctx) -> torch.Tensor:
+    """Channel chunks in the kernel's own order and layout (block-float projections: exponents shared along
+    channels)."""
     od = ctx.out_spec.dtype.value
     d = weight_pg.shape[-1] // 4
     cs = min(chunk_channels or d, d)

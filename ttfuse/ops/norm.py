@@ -247,9 +247,10 @@ def _norm_sim(x, *, epsilon, weight, bias, residual_input_tensor, rms: bool) -> 
     w = x.shape[-1]
     if rms:
         y = x * torch.rsqrt(x.square().mean(-1, keepdim=True) + float(epsilon))
-    else:
-        xc = x - x.mean(-1, keepdim=True)
-        y = xc * torch.rsqrt(xc.square().mean(-1, keepdim=True) + float(epsilon))
+    else:  # torch's fused float32 kernel: mean, biased variance, (x - mean) * rsqrt(var + eps) * w + b in one pass
+        wt = weight.reshape(-1)[:w] if weight is not None else None
+        bt = bias.reshape(-1)[:w] if bias is not None else None
+        return torch.nn.functional.layer_norm(x, (w,), wt, bt, float(epsilon))
     if weight is not None:
         y = y * weight.reshape(-1)[:w]
     if bias is not None:
