@@ -19,7 +19,16 @@ from collections.abc import Callable
 from typing import Any
 
 from ttfuse.errors import SpecError
-from ttfuse.opdef import OPS, CostCtx, Group, OpCost, SimCtx, register_op
+from ttfuse.opdef import (
+    OPS,
+    CostCtx,
+    Group,
+    OpCost,
+    SimCtx,
+    current_device_spec,
+    current_mesh_shape,
+    register_op,
+)
 from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.types import TensorSpec
 
@@ -65,12 +74,31 @@ def bind(op: str, args: dict) -> dict:
     return out
 
 
+_STEP_SPECS: dict = {}  # (op, args, device spec) -> output spec(s): spec rules are pure functions of these
+_STEP_SPECS_MAX = 4096
+
+
 def step_spec(kernel: str, op: str, **args: Any) -> Any:
-    """The spec rule of stock op `op` for one step of `kernel`; SpecErrors name the kernel and the step."""
+    """The spec rule of stock op `op` for one step of `kernel`; SpecErrors name the kernel and the step.
+
+    Memoised (a kernel's spec and sim rules ask for the same steps on every call; a rejection is not stored, so
+    it is raised again). Arguments that cannot be hashed (lists) skip the memo."""
     try:
-        return OPS[op].spec_rule(**bind(op, args))
+        key = (op, tuple(sorted(args.items())), current_device_spec(), current_mesh_shape())
+        hit = _STEP_SPECS.get(key)
+    except TypeError:
+        key = hit = None
+    if hit is not None:
+        return hit
+    try:
+        out = OPS[op].spec_rule(**bind(op, args))
     except SpecError as e:
         raise kfail(kernel, f"step {OPS[op].qualname} rejects its inputs: {e}") from None
+    if key is not None:
+        if len(_STEP_SPECS) >= _STEP_SPECS_MAX:
+            _STEP_SPECS.clear()
+        _STEP_SPECS[key] = out
+    return out
 
 
 def step_sim(op: str, out_spec, in_specs: dict, *, round_out: bool = True, **args: Any):
