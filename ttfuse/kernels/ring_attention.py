@@ -59,7 +59,17 @@ SOFTMAX_FLOPS = 5.0  # per score: scale, max, subtract, exp, sum (as ttfuse/ops/
 # ------------------------------------------------------------------------------------------------ the math
 def block_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, pad=None):
     """softmax(scale * q k^T) v and its log-sum-exp per query row, in float32: (O [.., sq, d], lse [.., sq, 1]).
-    `pad`: optional bool mask broadcastable to [.., 1, sk], True for padding keys (excluded)."""
+    `pad`: optional bool mask broadcastable to [.., 1, sk], True for padding keys (excluded).
+    Unpadded 4-D blocks go through torch's fused float32 CPU attention, which returns the same pair (the same math
+    in one pass over the scores; float32 summation order differs, ~1e-7), as the plain SDPA sim does."""
+    if pad is None and q.dim() >= 3 and q.shape[:-2] == k.shape[:-2] == v.shape[:-2] and k.shape[-2] > 0:
+        def as4(t):  # the fused kernel takes [B, H, S, D]: leading dims folded into B
+            return t.reshape(-1, *t.shape[-3:]) if t.dim() > 3 else t.unsqueeze(0)
+
+        o, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+            as4(q), as4(k), as4(v), 0.0, False, scale=scale
+        )
+        return o.reshape(*q.shape[:-1], v.shape[-1]), lse.reshape(*q.shape[:-1], 1)
     s = torch.matmul(q, k.transpose(-1, -2)).mul_(scale)
     if pad is not None:
         s.masked_fill_(pad, float("-inf"))
@@ -140,6 +150,9 @@ def ring_all_ranks(qs, ks, vs, jk, jv, *, logical_n: int, scale: float):
         ob, lb = block_attention(qs, ks[pos], vs[pos], scale, pad)
         if o is None:
             o, lse, have = ob, lb, use.clone()
+            continue
+        if bool(use.all()) and bool(have.all()):  # every rank merges (no padding shard): in place, no selects
+            o, lse = lse_merge(o, lse, ob, lb)
             continue
         fresh = (use & ~have).reshape(ring, *ones)  # first non-empty shard of that rank: take it as is
         keep = (~use).reshape(ring, *ones)  # an all-padding shard: nothing to merge
