@@ -574,3 +574,43 @@ def test_minimal_matmul_bad_inputs(device):
         mmx(
             x, dev_tensor(device, torch.randn(96, 32)), dev_tensor(device, torch.randn(32))
         )  # bias is keyword-only
+
+
+# ------------------------------------------------------------------------------------- the sim's float32 GEMM
+@pytest.mark.parametrize("k", [64, 384, 1536])
+def test_mm_f32_rows_do_not_depend_on_the_rows_computed_with_them(k):
+    """Row-blocked JIT regions (ttfuse/sim/blocked.py) are bit-identical to the op-by-op run only if a row's
+    product is the same bits whatever block of (at least MIN_ROWS) rows it is computed in; checked for the
+    backend in use (measured: oneDNN differs only at M=1, MKL at M<=2)."""
+    g = torch.Generator().manual_seed(k)
+    a = round_to_dtype(torch.randn(1000, k, generator=g), "bfloat16")
+    b = round_to_dtype(torch.randn(k, 320, generator=g) / math.sqrt(k), "bfloat16")
+    whole = mm.mm_f32(a, b)
+    for n in (2, 3, 7, 15):  # balanced blocks of >= 64 rows, as blocked.py plans them (M < 3 may differ)
+        blocks = torch.cat([mm.mm_f32(p, b) for p in torch.tensor_split(a, n)])
+        assert torch.equal(blocks, whole), n
+    assert torch.allclose(whole, (a.double() @ b.double()).float(), rtol=1e-5, atol=1e-5)
+    batched = mm.mm_f32(a.reshape(10, 100, k), b)  # leading dims fold into rows
+    assert batched.shape == (10, 100, 320) and torch.equal(batched.reshape(1000, 320), whole)
+
+
+def test_mm_f32_falls_back_for_strided_and_batched_operands():
+    a = torch.randn(4, 64, 32)
+    b = torch.randn(4, 32, 48)
+    assert torch.equal(mm.mm_f32(a, b), torch.matmul(a, b))  # batched right operand: torch.matmul
+    at = torch.randn(32, 64).t()  # a transposed view
+    w = torch.randn(32, 16)
+    assert torch.allclose(mm.mm_f32(at, w), at @ w, rtol=1e-6, atol=1e-6)
+
+
+def test_sim_matmul_backend_setting(monkeypatch):
+    monkeypatch.setenv("TTFUSE_SIM_MATMUL", "blas")
+    assert mm._onednn_linear() is None
+    monkeypatch.setenv("TTFUSE_SIM_MATMUL", "fastest")
+    with pytest.raises(ValueError, match="TTFUSE_SIM_MATMUL"):
+        mm._onednn_linear()
+    monkeypatch.setenv("TTFUSE_SIM_MATMUL", "onednn")
+    fn = mm._onednn_linear()
+    if fn is not None:  # a torch build with oneDNN: x [M, K], w [N, K] -> x @ w^T
+        x, w = torch.randn(5, 7), torch.randn(3, 7)
+        assert torch.allclose(fn(x, w, None, "none", [], ""), x @ w.t(), rtol=1e-6, atol=1e-6)

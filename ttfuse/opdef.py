@@ -102,8 +102,16 @@ def _fast_binder(sig: inspect.Signature) -> tuple | None:
 class OpDef:
     """One TTNN op: name, signature and its rules. Callable like the ttnn function it models."""
 
-    def __init__(self, name: str, fn: Callable, group: Group, *, launches: int | Callable = 1,
-                 inplace: str | None = None, qualname: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        fn: Callable,
+        group: Group,
+        *,
+        launches: int | Callable = 1,
+        inplace: str | None = None,
+        qualname: str | None = None,
+    ):
         self.name = name  # "linear", "transformer.scaled_dot_product_attention"
         self.qualname = qualname or "ttnn." + name  # ttfuse kernels: "ttfuse.kernels.transition"
         self.short = name.rsplit(".", 1)[-1]
@@ -119,7 +127,9 @@ class OpDef:
         self.ttnn_rule: Callable | None = None
         # optional behaviour (class-level defaults below; set per op after registration)
         self.eager_impl: Callable | None = None  # bypass the executor (host conversions, deallocate)
-        self.may_view = False  # a call launching 0 kernels returns its first input or a view of it (reshape, ...)
+        self.may_view = (
+            False  # a call launching 0 kernels returns its first input or a view of it (reshape, ...)
+        )
         self.host_ok = False  # the op also runs on host tensors (to_layout, reshape, ...)
         self.mesh_rule = False  # sim rule sees the shards of all devices at once (collectives)
         self.consumes: str | None = None  # input parameter freed by the op (reallocate moves its input)

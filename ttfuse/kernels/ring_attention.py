@@ -63,6 +63,7 @@ def block_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: fl
     Unpadded 4-D blocks go through torch's fused float32 CPU attention, which returns the same pair (the same math
     in one pass over the scores; float32 summation order differs, ~1e-7), as the plain SDPA sim does."""
     if pad is None and q.dim() >= 3 and q.shape[:-2] == k.shape[:-2] == v.shape[:-2] and k.shape[-2] > 0:
+
         def as4(t):  # the fused kernel takes [B, H, S, D]: leading dims folded into B
             return t.reshape(-1, *t.shape[-3:]) if t.dim() > 3 else t.unsqueeze(0)
 

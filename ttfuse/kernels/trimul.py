@@ -153,11 +153,17 @@ def _sim_channel_major(x, weight_pg, mask, outgoing, pd, fid) -> torch.Tensor:
             ab[:, r0:r1] = pv.t()
         round_to_dtype(ab, pd, inplace=True)
         a, bb = ab[:d].view(d, n, n), ab[d:].view(d, n, n)
-        out[bi] = matmul_values(a, bb.transpose(1, 2), fid) if outgoing else matmul_values(a.transpose(1, 2), bb, fid)
+        out[bi] = (
+            matmul_values(a, bb.transpose(1, 2), fid)
+            if outgoing
+            else matmul_values(a.transpose(1, 2), bb, fid)
+        )
     return out.permute(0, 2, 3, 1)
 
 
-def _sim_channel_chunks(input_tensor, weight_pg, mask, outgoing, chunk_channels, pd, fid, ctx) -> torch.Tensor:
+def _sim_channel_chunks(
+    input_tensor, weight_pg, mask, outgoing, chunk_channels, pd, fid, ctx
+) -> torch.Tensor:
     """Channel chunks in the kernel's own order and layout (block-float projections: exponents shared along
     channels)."""
     od = ctx.out_spec.dtype.value
