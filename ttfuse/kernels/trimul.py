@@ -120,7 +120,9 @@ def _sim(
     pdt = proj_dtype or ctx.in_specs["input_tensor"].dtype
     pd = pdt.value
     if pdt.is_block_float:  # shared exponents run along channels: round in the channel-last layout
-        return _sim_channel_chunks(input_tensor, weight_pg, mask, outgoing, chunk_channels, pd, fid, ctx)
+        return _sim_channel_chunks(
+            input_tensor, weight_pg, mask, outgoing, chunk_channels, pd, ctx.out_spec.dtype.value, fid
+        )
     return _sim_channel_major(input_tensor, weight_pg, mask, outgoing, pd, fid)
 
 
@@ -161,12 +163,9 @@ def _sim_channel_major(x, weight_pg, mask, outgoing, pd, fid) -> torch.Tensor:
     return out.permute(0, 2, 3, 1)
 
 
-def _sim_channel_chunks(
-    input_tensor, weight_pg, mask, outgoing, chunk_channels, pd, fid, ctx
-) -> torch.Tensor:
+def _sim_channel_chunks(input_tensor, weight_pg, mask, outgoing, chunk_channels, pd, od, fid) -> torch.Tensor:
     """Channel chunks in the kernel's own order and layout (block-float projections: exponents shared along
-    channels)."""
-    od = ctx.out_spec.dtype.value
+    channels); `od` is the output dtype's name."""
     d = weight_pg.shape[-1] // 4
     cs = min(chunk_channels or d, d)
     outs = []
