@@ -127,40 +127,41 @@ def _sim(
 
 
 def _sim_channel_major(x, weight_pg, mask, outgoing, pd, fid) -> torch.Tensor:
-    """The whole product with channels as the leading dim of one buffer, so no permute is ever copied.
+    """The whole product with channels as the leading dim, so no permute is copied until the output.
 
     Elementwise formats only (rounding does not depend on the layout). Per row block (a few MiB) of x: the
-    projection x @ W_pg (rounded to pd), the gate p * sigmoid(g) * mask, written channel-major into ab [2D, N*N]
-    (rounded to pd once); then one batched N x N x N product over the D channels. The output is returned as a
-    channel-last view of that channel-major result: the executor's rounding to the output dtype makes the one
-    contiguous copy. Each value is computed from the same float32 dot products as the chunked walk
-    (`_sim_channel_chunks`), so both give the same bits.
+    projection computed transposed, W_pg^T @ x^T = [4D, rows] (rounded to pd), the gate p * sigmoid(g) * mask on
+    those channel rows, copied into ab [2D, N*N] (rounded to pd once); then one batched N x N x N product over the
+    D channels, transposed once into the channel-last output. Each value is the same float32 dot product as in
+    the chunked walk (`_sim_channel_chunks`): both give the same bits (tests/test_sim_fastpaths.py).
     """
     b, n = x.shape[0], x.shape[1]
     c, d = x.shape[-1], weight_pg.shape[-1] // 4
     n2 = n * n
     rows = max(64, _BLOCK_BYTES // (4 * 4 * d))
-    out = torch.empty(b, d, n, n, dtype=torch.float32)
+    out = torch.empty(b, n, n, d, dtype=torch.float32)
     ab = torch.empty(2 * d, n2, dtype=torch.float32)
+    wt = weight_pg.t().contiguous()  # [4D, C]
     for bi in range(b):
         xf = x[bi].reshape(n2, c)
-        mf = mask[bi].reshape(n2, 1) if mask is not None else None
+        mf = mask[bi].reshape(1, n2) if mask is not None else None
         for r0 in range(0, n2, rows):
             r1 = min(n2, r0 + rows)
-            p = round_to_dtype(matmul_values(xf[r0:r1], weight_pg, fid), pd, inplace=True)
-            pv, gv = p[:, : 2 * d], p[:, 2 * d :]
+            p = round_to_dtype(matmul_values(wt, xf[r0:r1].t(), fid), pd, inplace=True)
+            pv, gv = p[: 2 * d], p[2 * d :]
             pv.mul_(gv.sigmoid_())
             if mf is not None:
-                pv.mul_(mf[r0:r1])
-            ab[:, r0:r1] = pv.t()
+                pv.mul_(mf[:, r0:r1])
+            ab[:, r0:r1] = pv
         round_to_dtype(ab, pd, inplace=True)
         a, bb = ab[:d].view(d, n, n), ab[d:].view(d, n, n)
-        out[bi] = (
+        o = (
             matmul_values(a, bb.transpose(1, 2), fid)
             if outgoing
             else matmul_values(a.transpose(1, 2), bb, fid)
         )
-    return out.permute(0, 2, 3, 1)
+        out[bi].view(n2, d).copy_(o.view(d, n2).t())
+    return out
 
 
 def _sim_channel_chunks(input_tensor, weight_pg, mask, outgoing, chunk_channels, pd, od, fid) -> torch.Tensor:
