@@ -6,7 +6,7 @@
     TTFUSE_CACHE_DIR=PATH           where the disk cache lives (default: the user cache dir / "ttfuse")
     TTFUSE_STRICT_CACHE=1           a corrupt or unwritable cache entry raises CacheError instead of warning
     TTFUSE_EXPLAIN_CACHE_MISSES=1   log which cache-key field differed from the nearest previous key
-    TTFUSE_SIM_BLOCK_BYTES=N        row-block size of JIT regions on the simulator (default 4 MiB, 0: off;
+    TTFUSE_SIM_BLOCK_BYTES=N        row-block size of JIT regions on the simulator (default 16 MiB, 0: off;
                                     read when code is generated, see ttfuse/sim/blocked.py)
 
     with ttfuse.flags(debug=3, strict_cache=True):   # overrides the environment inside the block
@@ -77,7 +77,7 @@ FLAGS: dict[str, Flag] = {
             "sim_block_bytes",
             "TTFUSE_SIM_BLOCK_BYTES",
             "bytes",
-            4 << 20,
+            16 << 20,
             "row block size of JIT regions on the simulator (0: no blocking; ttfuse/sim/blocked.py)",
         ),
     )

@@ -10,7 +10,7 @@ block along a shared row dim:
     %16 = reshape %8 {shape=(128,128,128)}  [128, 128, 128]     rows: dim 0
     %17 = linear %16 %5 ...                 [128, 128, 384]     rows: dim 0
   becomes, in the generated code, one call `v17, = _region0(_a)` that for each block of rows (sized so the
-  widest value of a block is about `sim_block_bytes`, 4 MiB by default) runs the three sim rules on the
+  widest value of a block is about `sim_block_bytes`, 16 MiB by default) runs the three sim rules on the
   block and copies the region's outputs into place.
 
 Which ops qualify: those the chunk pass may split (`ttfuse.passes.chunk.axes_of`: eltwise, norms, softmax,
