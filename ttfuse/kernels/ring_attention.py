@@ -131,8 +131,23 @@ def ring_all_ranks(qs, ks, vs, jk, jv, *, logical_n: int, scale: float):
     qs [P, b, h, R, d] (rank r's queries), ks / vs [P, b, h, n_local, d] (the shard at ring position p), jk / jv
     [P, b, h, L, d] or None -> (O [P, b, h, R, d], lse [P, b, h, R, 1]). At step s rank r holds the shard of
     position (r - s) mod P; its padding keys are masked, and a rank whose shard is all padding keeps its
-    running result (the merge is skipped for it, as in `ring_reference`)."""
+    running result (the merge is skipped for it, as in `ring_reference`). When any shard holds a valid key this is
+    computed as one softmax over each rank's keys (below); the step walk remains for the all-padding case."""
     ring, n_local = ks.shape[0], ks.shape[-2]
+    keys = [
+        (ks[p, ..., :v, :], vs[p, ..., :v, :])
+        for p in range(ring)
+        if (v := shard_valid(p, n_local, logical_n))
+    ]
+    if keys:
+        # Every rank ends up attending to the same keys: every valid shard key, then its joint keys. The merges
+        # over ring steps give the softmax over all of them, so the sim takes it in one fused pass per rank (the
+        # step-by-step merge below differs only in float32 summation order: tests/models/test_sd35_ring.py).
+        ka = torch.cat([k for k, _ in keys], dim=-2).expand(ring, *ks.shape[1:-2], -1, ks.shape[-1])
+        va = torch.cat([v for _, v in keys], dim=-2).expand(ring, *vs.shape[1:-2], -1, vs.shape[-1])
+        if jk is not None and jk.shape[-2]:
+            ka, va = torch.cat([ka, jk], dim=-2), torch.cat([va, jv], dim=-2)
+        return block_attention(qs, ka, va, scale)
     ranks = torch.arange(ring)
     ones = (1,) * (qs.dim() - 1)  # a per-rank flag broadcast over b, h, rows, d
     o = lse = None
