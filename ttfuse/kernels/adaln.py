@@ -135,9 +135,12 @@ def adaln_values(a: dict, vals: dict, specs: dict) -> torch.Tensor:
         activation=None,
         compute_kernel_config=a["compute_kernel_config"],
     )
-    scale = round_to_dtype(scale, ss_s[0].dtype.value)
-    shift = round_to_dtype(shift, ss_s[1].dtype.value)
-    return an * torch.sigmoid(scale) + shift
+    # scale, shift and an are this function's own fresh tensors: rounded and combined in place
+    scale = round_to_dtype(scale, ss_s[0].dtype.value, inplace=True).sigmoid_()
+    shift = round_to_dtype(shift, ss_s[1].dtype.value, inplace=True)
+    if tuple(an.shape) != tuple(torch.broadcast_shapes(an.shape, scale.shape, shift.shape)):
+        return an * scale + shift
+    return an.mul_(scale).add_(shift)
 
 
 _ADALN_TENSORS = ("input_tensor", "cond", "weight_ss", "bias_ss", "cond_norm_weight")
