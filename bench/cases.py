@@ -31,6 +31,7 @@ import torch
 
 import ttfuse
 from ttfuse import ttnn
+from ttfuse.testing import redraw_parameters
 
 __all__ = ["Case", "Built", "Inputs", "CASES", "PENDING", "register", "select", "outputs_to_torch"]
 
@@ -261,20 +262,6 @@ register(
 
 
 # ------------------------------------------------------------------------------------------------- Boltz
-def _redraw(module: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Re-draw every parameter (reference inits zero output projections; zeros would prove nothing)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if p.dim() >= 2:
-                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[-1]))
-            elif name.endswith("weight"):
-                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(0.1 * torch.randn(p.shape, generator=g))
-    return module.eval()
-
-
 def _needs(module: str, *names: str, package: str | None = None) -> Callable[[], str | None]:
     def check() -> str | None:
         if package and importlib.util.find_spec(package) is None:
@@ -296,7 +283,7 @@ def _boltz(port_name: str, make_ref: Callable[[], torch.nn.Module], seed: int, m
     """Builder of a Boltz port case: reference module (re-drawn), eager and JIT ports, uploaded inputs."""
 
     def build(size: int, device) -> Built:
-        ref = _redraw(make_ref(), seed)
+        ref = redraw_parameters(make_ref(), seed)
         torch_in = make_inputs(size)
 
         def reference(*xs):
@@ -433,7 +420,7 @@ def _sd35(sp: int) -> Callable[[int, Any], Built]:
     def build(size: int, device) -> Built:
         from diffusers.models.attention import JointTransformerBlock as Ref
 
-        ref = _redraw(
+        ref = redraw_parameters(
             Ref(
                 dim=128,
                 num_attention_heads=2,

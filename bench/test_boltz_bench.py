@@ -15,7 +15,6 @@ With --benchmark-disable (`make test`) each side runs once at N=32 as a smoke te
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 
@@ -30,24 +29,11 @@ from boltz.model.modules.transformersv2 import AdaLN as RefAdaLN
 import models.boltz as mb
 from models.boltz.common import jitted, to_tt
 from ttfuse import ttnn
+from ttfuse.testing import redraw_parameters
 
 BUDGET_S = 30.0  # per bench, warm-up included
 MIN_ROUNDS, MAX_ROUNDS = 3, 9
 C_S, C_Z = 384, 128
-
-
-def redraw(module: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Every parameter re-drawn (boltz zero-initialises output projections), eval mode."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if p.dim() >= 2:
-                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[-1]))
-            elif name.endswith("weight"):
-                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(0.1 * torch.randn(p.shape, generator=g))
-    return module.eval()
 
 
 def _case(name: str, n: int):
@@ -58,15 +44,15 @@ def _case(name: str, n: int):
     mask = torch.ones(1, n)
     pm = mask[:, :, None] * mask[:, None, :]
     if name == "Transition":
-        return redraw(RefTransition(C_Z, 4 * C_Z), 1), mb.Transition, (z,)
+        return redraw_parameters(RefTransition(C_Z, 4 * C_Z), 1), mb.Transition, (z,)
     if name == "AdaLN":
-        return redraw(RefAdaLN(C_S, C_S), 2), mb.AdaLN, (torch.randn(1, n, C_S, generator=g), s)
+        return redraw_parameters(RefAdaLN(C_S, C_S), 2), mb.AdaLN, (torch.randn(1, n, C_S, generator=g), s)
     if name == "TriangleMultiplication":
-        return redraw(RefTriMul(C_Z), 3), mb.TriangleMultiplicationOutgoing, (z, pm)
+        return redraw_parameters(RefTriMul(C_Z), 3), mb.TriangleMultiplicationOutgoing, (z, pm)
     if name == "TriangleAttention":
-        return redraw(RefTriAtt(C_Z, 32, 4, inf=1e9), 4), mb.TriangleAttentionStartingNode, (z, pm)
+        return redraw_parameters(RefTriAtt(C_Z, 32, 4, inf=1e9), 4), mb.TriangleAttentionStartingNode, (z, pm)
     if name == "PairformerLayer":
-        ref = redraw(RefPairformerLayer(C_S, C_Z, 16, dropout=0.0, v2=True), 5)
+        ref = redraw_parameters(RefPairformerLayer(C_S, C_Z, 16, dropout=0.0, v2=True), 5)
         return ref, mb.PairformerLayer, (s, z, mask, pm)
     raise KeyError(name)
 

@@ -162,9 +162,9 @@ class OpDef:
             positional, template = b
             out = dict(template)
             out.update(zip(positional, args))
-            if kwargs.keys() <= out.keys() and not kwargs.keys() & set(positional[: len(args)]):
+            if kwargs.keys() <= out.keys() and not any(p in kwargs for p in positional[: len(args)]):
                 out.update(kwargs)
-                if _MISSING not in out.values():
+                if not any(v is _MISSING for v in out.values()):  # identity: values may be tensors
                     return out
         try:
             bound = self.signature.bind(*args, **kwargs)

@@ -22,6 +22,7 @@ from ttfuse.kernels.common import (
     add_costs,
     declare_intermediates,
     kfail,
+    linear_step_cost,
     register_kernel,
     set_ttnn_rule,
     step_cost,
@@ -327,39 +328,14 @@ def _ctb_cost(ctx):
     a2, sw, ab, b, gate, ba, out = _ctb_steps(a)
     ckc = a["compute_kernel_config"]
     ds = ctx.device_spec
-    lin = "linear"
     costs = _adaln_costs("conditioned_transition", a, ds) + [
         step_cost(
             MM, {"input_tensor": a2, "weight_tensor": a["weight_gx"]}, sw, ds, compute_kernel_config=ckc
         ),
-        step_cost(
-            lin,
-            {"input_tensor_a": a2, "input_tensor_b": a["weight_ab"]},
-            ab,
-            ds,
-            input_tensor_a=a2,
-            input_tensor_b=a["weight_ab"],
-            compute_kernel_config=ckc,
-        ),
+        linear_step_cost(a2, a["weight_ab"], ab, ds, ckc),
         step_cost("multiply", {"input_tensor_a": sw, "input_tensor_b": ab}, b, ds),
-        step_cost(
-            lin,
-            {"input_tensor_a": a["cond"], "input_tensor_b": a["weight_o"]},
-            gate,
-            ds,
-            input_tensor_a=a["cond"],
-            input_tensor_b=a["weight_o"],
-            compute_kernel_config=ckc,
-        ),
-        step_cost(
-            lin,
-            {"input_tensor_a": b, "input_tensor_b": a["weight_ba"]},
-            ba,
-            ds,
-            input_tensor_a=b,
-            input_tensor_b=a["weight_ba"],
-            compute_kernel_config=ckc,
-        ),
+        linear_step_cost(a["cond"], a["weight_o"], gate, ds, ckc),
+        linear_step_cost(b, a["weight_ba"], ba, ds, ckc),
         step_cost("multiply", {"input_tensor_a": ba, "input_tensor_b": gate}, out, ds),
     ]
     return add_costs(costs, 10)

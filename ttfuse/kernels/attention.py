@@ -18,6 +18,7 @@ from ttfuse.kernels.common import (
     add_costs,
     declare_intermediates,
     kfail,
+    linear_step_cost,
     register_kernel,
     set_ttnn_rule,
     step_cost,
@@ -207,15 +208,7 @@ def _cost(ctx):
             ds,
             compute_kernel_config=ckc,
         ),
-        step_cost(
-            "linear",
-            {"input_tensor_a": a["kv_input_tensor"], "input_tensor_b": a["weight_kv"]},
-            kv,
-            ds,
-            input_tensor_a=a["kv_input_tensor"],
-            input_tensor_b=a["weight_kv"],
-            compute_kernel_config=ckc,
-        ),
+        linear_step_cost(a["kv_input_tensor"], a["weight_kv"], kv, ds, ckc),
         step_cost(
             SPLIT,
             {"input_tensor": qg[0], "kv_input_tensor": kv},
@@ -236,15 +229,7 @@ def _cost(ctx):
         ),
         step_cost(CONCAT, {"input_tensor": o}, oc, ds),
         step_cost("multiply", {"input_tensor_a": oc, "input_tensor_b": qg[1]}, gated, ds),
-        step_cost(
-            "linear",
-            {"input_tensor_a": gated, "input_tensor_b": a["weight_o"]},
-            out,
-            ds,
-            input_tensor_a=gated,
-            input_tensor_b=a["weight_o"],
-            compute_kernel_config=ckc,
-        ),
+        linear_step_cost(gated, a["weight_o"], out, ds, ckc),
     ]
     return add_costs(costs, 7)
 

@@ -123,6 +123,19 @@ def step_cost(op: str, in_specs: dict, out_specs, device_spec=None, **args: Any)
     return (opdef.cost_rule or default_cost)(ctx)
 
 
+def linear_step_cost(x, w, out, device_spec, compute_kernel_config) -> OpCost:
+    """`step_cost` of a stock `ttnn.linear` step x @ w (TensorSpecs) -> out."""
+    return step_cost(
+        "linear",
+        {"input_tensor_a": x, "input_tensor_b": w},
+        out,
+        device_spec,
+        input_tensor_a=x,
+        input_tensor_b=w,
+        compute_kernel_config=compute_kernel_config,
+    )
+
+
 def add_costs(costs: list[OpCost], launches: int) -> OpCost:
     """Sum of step costs with the kernel's launch count (its fidelity: the first matmul step's)."""
     out = OpCost(launches=launches)

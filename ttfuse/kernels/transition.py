@@ -18,6 +18,7 @@ from __future__ import annotations
 from ttfuse.kernels.common import (
     add_costs,
     declare_intermediates,
+    linear_step_cost,
     register_kernel,
     set_ttnn_rule,
     step_cost,
@@ -132,15 +133,7 @@ def _cost(ctx):
                 ctx.device_spec,
                 compute_kernel_config=ckc,
             ),
-            step_cost(
-                "linear",
-                {"input_tensor_a": m, "input_tensor_b": a["weight3"]},
-                y,
-                ctx.device_spec,
-                input_tensor_a=m,
-                input_tensor_b=a["weight3"],
-                compute_kernel_config=ckc,
-            ),
+            linear_step_cost(m, a["weight3"], y, ctx.device_spec, ckc),
         ],
         3,
     )
