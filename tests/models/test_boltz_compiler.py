@@ -129,7 +129,9 @@ def test_pairformer_layer_configs_per_arch(small_layer, pcc_report):
         assert rows, arch
         ops = {r.op for r in rows}
         assert {"ttnn.linear", "ttnn.layer_norm"} <= ops, ops
-        assert any("scaled_dot_product_attention" in op for op in ops), ops
+        # the attentions are fused (kernels.pair_bias_attention): their SDPA step's config is on the kernel's row
+        sdpa = [r for r in rows if r.op == "ttfuse.kernels.pair_bias_attention"]
+        assert len(sdpa) == 3 and all(type(r.program_config).__name__ == "SDPAProgramConfig" for r in sdpa), ops
         gs = [grid_of(r.program_config) for r in rows]
         with_grid = [g for g in gs if g is not None]
         assert len(with_grid) >= 10, (arch, gs)

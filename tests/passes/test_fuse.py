@@ -407,6 +407,27 @@ def test_pair_bias_attention_rule(device):
     assert nj == 7 and ne == 8 and p > 0.999
 
 
+def gated_self_attention(s, bias, wqkv, wg, wo):
+    """The triangle-attention form: q|k|v from one linear, no k/v input."""
+    qkv = ttnn.linear(s, wqkv)
+    q, k, v = ttnn.transformer.split_query_key_value_and_split_heads(qkv, num_heads=2, transpose_key=False)
+    o = ttnn.transformer.scaled_dot_product_attention(q, k, v, attn_mask=bias, is_causal=False, scale=1.0)
+    o = ttnn.multiply(
+        ttnn.transformer.concatenate_heads(o), ttnn.linear(s, wg), input_tensor_b_activations=[SIG]
+    )
+    return ttnn.linear(o, wo)
+
+
+def test_pair_bias_attention_rule_self_form(device):
+    specs = (S(4, 64, 64), S(1, 2, 64, 64), S(64, 192), S(64, 64), S(64, 64))
+    out = apply(traced(gated_self_attention, *specs), rules(FB.rules_blocks, "pair_bias_attention"))
+    node = out.nodes[-1]
+    assert node.op == "kernels.pair_bias_attention" and node.attr("kv_input_tensor") is None
+    args = [dev_t(device, *s.shape, scale=0.1 if s.rank == 2 else 1.0) for s in specs]
+    ne, nj, p, _ = jit_vs_eager(gated_self_attention, args, device)
+    assert nj == 6 and ne == 7 and p > 0.9999
+
+
 # ------------------------------------------------------------------------------------ (a) eltwise clustering
 def silu_mul_add(x, y, z):
     return ttnn.add(ttnn.multiply(ttnn.silu(x), y), z)

@@ -355,6 +355,59 @@ def test_pair_bias_attention(device):
         K["pair_bias_attention"](x, kin, w_qg, wkv, wo, num_heads=3)
 
 
+def test_pair_bias_attention_self_form(device):
+    """kv_input_tensor=None: q|k|v|g from one input (triangle attention), 6 kernels; golden and bad input."""
+    bsz, s, c, h, dh = 4, 64, 64, 2, 32
+    x, bias = dev_t(device, rnd(bsz, s, c)), dev_t(device, rnd(1, h, s, s))
+    wqkv, wg = dev_t(device, rnd(c, 3 * h * dh, scale=0.1)), dev_t(device, rnd(c, h * dh, scale=0.1))
+    wo = dev_t(device, rnd(h * dh, c, scale=0.1))
+    w_qkvg = _cw(device, wqkv, wg)
+    kw = dict(attn_mask=bias, num_heads=h, scale=1.0)
+    got = _compare_with_stock(K["pair_bias_attention"], (x, None, w_qkvg, None, wo), kw, device, 6)
+    qkv = host(x) @ host(wqkv)
+    q, k, v = (
+        qkv[..., i * h * dh : (i + 1) * h * dh].reshape(bsz, s, h, dh).transpose(1, 2) for i in range(3)
+    )
+    att = torch.softmax(q @ k.transpose(-1, -2) + host(bias), -1) @ v
+    o = att.transpose(1, 2).reshape(bsz, s, h * dh) * torch.sigmoid(host(x) @ host(wg))
+    assert pcc(host(got), o @ host(wo)) > 0.9999
+    with pytest.raises(SpecError, match="argument 'weight_kv' must be None"):
+        K["pair_bias_attention"](x, None, w_qkvg, wo, wo, num_heads=h)
+    with pytest.raises(SpecError, match="argument 'weight_qg' must hold q\\|k\\|v\\|g, four parts"):
+        K["pair_bias_attention"](x, None, _cw(device, wqkv, wg, wg), None, wo, num_heads=h)
+
+
+@pytest.mark.parametrize("form", ["cross", "self"])
+@pytest.mark.parametrize("dtype", [BF16, BFP8])
+def test_pair_bias_attention_views_equal_steps(device, monkeypatch, form, dtype):
+    """The sim reads heads as views of the projection buffer and skips the split/concat copies: bit for bit the
+    stock steps' result (the path kept for format changes), in both forms and formats."""
+    import ttfuse.kernels.attention as KA
+
+    bsz, s, c, h, dh = 2, 64, 64, 2, 32
+    x, bias = dev_t(device, rnd(bsz, s, c), dtype), dev_t(device, rnd(1, h, s, s), dtype)
+    wo = dev_t(device, rnd(h * dh, c, scale=0.1), dtype)
+    if form == "self":
+        w = _cw(
+            device, dev_t(device, rnd(c, 3 * h * dh, scale=0.1), dtype), dev_t(device, rnd(c, h * dh), dtype)
+        )
+        args = (x, None, w, None, wo)
+    else:
+        w = _cw(device, dev_t(device, rnd(c, h * dh, scale=0.1), dtype), dev_t(device, rnd(c, h * dh), dtype))
+        args = (
+            x,
+            dev_t(device, rnd(bsz, s, c), dtype),
+            w,
+            dev_t(device, rnd(c, 2 * h * dh, scale=0.1), dtype),
+            wo,
+        )
+    kw = dict(attn_mask=bias, num_heads=h, scale=0.5)
+    views = host(K["pair_bias_attention"](*args, **kw))
+    monkeypatch.setattr(KA, "_views_apply", lambda steps: False)
+    steps = host(K["pair_bias_attention"](*args, **kw))
+    assert torch.equal(views, steps)
+
+
 def test_kernel_costs_sum_their_steps(device):
     from ttfuse.opdef import CostCtx
 

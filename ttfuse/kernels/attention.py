@@ -1,19 +1,25 @@
 """`ttfuse.kernels.pair_bias_attention`: gated multi-head attention with an additive pair bias (boltz.md 3.3).
 
-    q, g = s @ W_q + b_q, s @ W_g          kv = k_in @ W_kv
+    cross form (AttentionPairBias):   q, g = s @ W_q + b_q, s @ W_g          k, v = k_in @ W_kv
+    self form (triangle attention):   q, k, v, g = s @ W_qkv + b_qkv, s @ W_g   (kv_input_tensor=None)
     o = SDPA(heads(q), heads(k), heads(v), attn_mask=bias, scale)      (softmax(scale * (q k^T + bias)) v)
     out = (concat_heads(o) * sigmoid(g)) @ W_o
-Composite (ttnn rule; 7 kernels, the eager code takes 8): q|g as ONE matmul on the concatenated weight
-(`kernels.linear_split` over concat_weights([W_q, W_g]) and the bias [b_q | 0], computed once per set of
-weights), the k|v linear, split_query_key_value_and_split_heads, scaled_dot_product_attention (is_causal=False,
-the additive bias as attn_mask: TT applies `scale` inside the exponent, so the bias is scaled too, exactly as in
-the code this kernel replaces), concatenate_heads, the sigmoid gate multiply, the output linear.
-Numerics: each step as its stock op, rounded where it writes. Inputs are validated by the steps' spec rules.
+Composite (ttnn rule; 7 kernels for the cross form, 6 for the self form; the eager code takes one more): the
+projections as ONE matmul on the concatenated weight (`kernels.linear_split` over concat_weights([W_q, W_g]) or
+([W_qkv, W_g]) and the bias [b | 0], computed once per set of weights), the k|v linear (cross form),
+split_query_key_value_and_split_heads, scaled_dot_product_attention (is_causal=False, the additive bias as
+attn_mask: TT applies `scale` inside the exponent, so the bias is scaled too, exactly as in the code this kernel
+replaces), concatenate_heads, the sigmoid gate multiply, the output linear.
+Numerics: each step as its stock op, rounded where it writes. The sim reads the heads in place from the
+projection buffer and leaves the attention output in the concatenated-heads layout (strided views instead of
+the split and concat copies, which move data without changing a value): bit-identical to running the steps,
+checked in tests/passes/test_kernels.py. Inputs are validated by the steps' spec rules.
 """
 
 from __future__ import annotations
 
 from ttfuse.configs import UnaryOpType, UnaryWithParam
+from ttfuse.device import TILE
 from ttfuse.kernels.common import (
     add_costs,
     declare_intermediates,
@@ -26,6 +32,9 @@ from ttfuse.kernels.common import (
     step_spec,
 )
 from ttfuse.opdef import OPS, SimCtx
+from ttfuse.ops.attention import sdpa_reference
+from ttfuse.ops.matmul import matmul_values
+from ttfuse.sim.numerics import round_to_dtype
 
 NAME = "pair_bias_attention"
 SDPA = "transformer.scaled_dot_product_attention"
@@ -34,7 +43,11 @@ CONCAT = "transformer.concatenate_heads"
 SIGMOID = UnaryWithParam(UnaryOpType.SIGMOID)
 
 
-@register_kernel(NAME, launches=7)
+def _launches(out_specs, args=None) -> int:
+    return 6 if args is not None and args.get("kv_input_tensor") is None else 7
+
+
+@register_kernel(NAME, launches=_launches)
 def pair_bias_attention(
     input_tensor,
     kv_input_tensor,
@@ -49,36 +62,57 @@ def pair_bias_attention(
     dtype=None,
     memory_config=None,
     compute_kernel_config=None,
+    program_config=None,
 ):
-    """Gated attention with an additive bias: q|g and k|v projections, SDPA, sigmoid gate, output linear."""
+    """Gated attention with an additive bias: q|g (or q|k|v|g) and k|v projections, SDPA, sigmoid gate, output
+    linear. kv_input_tensor=None (and weight_kv=None) is the self form: weight_qg holds q|k|v|g.
+    program_config: the SDPA step's SDPAProgramConfig (chunk sizes, grid), chosen by select_configs."""
+
+
+def _split_sizes(a: dict) -> tuple[int, ...]:
+    """Column sizes of the split projection: (q, g) in the cross form, (q|k|v, g) in the self form."""
+    w = a["weight_qg"].shape[-1]
+    if a["kv_input_tensor"] is None:
+        if a["weight_kv"] is not None:
+            raise kfail(
+                NAME, "argument 'weight_kv' must be None when 'kv_input_tensor' is None (the self form)"
+            )
+        if w % (4 * TILE):
+            raise kfail(
+                NAME, f"argument 'weight_qg' must hold q|k|v|g, four parts of whole tiles, got width {w}"
+            )
+        return (3 * w // 4, w // 4)
+    if a["weight_kv"] is None:
+        raise kfail(NAME, "argument 'weight_kv' is required with a 'kv_input_tensor'")
+    if w % (2 * TILE):
+        raise kfail(NAME, f"argument 'weight_qg' must hold q|g halves of whole tiles, got width {w}")
+    return (w // 2, w // 2)
 
 
 def _steps(a: dict) -> tuple:
     k = NAME
-    w = a["weight_qg"]
-    if w.shape[-1] % 2:
-        raise kfail(k, f"argument 'weight_qg' must hold q|g halves, got width {w.shape[-1]}")
-    hd = w.shape[-1] // 2
     ckc = a["compute_kernel_config"]
     qg = step_spec(
         k,
         "kernels.linear_split",
         input_tensor_a=a["input_tensor"],
-        input_tensor_b=w,
-        sizes=(hd, hd),
+        input_tensor_b=a["weight_qg"],
+        sizes=_split_sizes(a),
         bias=a["bias_qg"],
         activation=None,
         dtype=None,
         memory_config=None,
         compute_kernel_config=ckc,
     )
-    kv = step_spec(
-        k,
-        "linear",
-        input_tensor_a=a["kv_input_tensor"],
-        input_tensor_b=a["weight_kv"],
-        compute_kernel_config=ckc,
-    )
+    kv = None
+    if a["kv_input_tensor"] is not None:
+        kv = step_spec(
+            k,
+            "linear",
+            input_tensor_a=a["kv_input_tensor"],
+            input_tensor_b=a["weight_kv"],
+            compute_kernel_config=ckc,
+        )
     heads = step_spec(
         k, SPLIT, input_tensor=qg[0], kv_input_tensor=kv, num_heads=a["num_heads"], transpose_key=False
     )
@@ -91,6 +125,7 @@ def _steps(a: dict) -> tuple:
         attn_mask=a["attn_mask"],
         is_causal=False,
         scale=a["scale"],
+        program_config=a["program_config"],
         compute_kernel_config=ckc,
     )
     oc = step_spec(k, CONCAT, input_tensor=o)
@@ -117,21 +152,90 @@ def _spec(**a):
 @pair_bias_attention.sim
 def _sim(ctx, input_tensor, kv_input_tensor, weight_qg, weight_kv, weight_o, **a):
     specs = dict(ctx.in_specs)
-    qg_s, kv_s, heads_s, o_s, oc_s, gated_s, out_s = _steps({**a, **specs})
+    steps = _steps(
+        {**a, **specs, "kv_input_tensor": specs.get("kv_input_tensor"), "weight_kv": specs.get("weight_kv")}
+    )
+    run = _sim_views if _views_apply(steps) else _sim_steps
+    return run(steps, specs, input_tensor, kv_input_tensor, weight_qg, weight_kv, weight_o, a)
+
+
+def _views_apply(steps) -> bool:
+    """The in-place head views reproduce the split and concat steps exactly when nothing changes format between
+    the projection and the gate (one float dtype, unsharded: the sharded split groups heads differently)."""
+    qg_s, kv_s, heads_s, o_s, oc_s, gated_s, _ = steps
+    specs = [*qg_s, *heads_s, o_s, oc_s] + ([kv_s] if kv_s is not None else [])
+    return len({s.dtype for s in specs}) == 1 and not any(s.memory_config.is_sharded() for s in specs)
+
+
+def _sim_views(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
+    """The steps without the split/concat copies: heads are strided views of the projection buffer (rounded
+    once, as the split matmul writes it), SDPA leaves its output in the concatenated-heads layout."""
+    qg_s, kv_s, heads_s, o_s, oc_s, gated_s, out_s = steps
+    ckc = a["compute_kernel_config"]
+    fmt = o_s.dtype.value
+    b, nh, sq, d = heads_s[0].shape
+    hd = nh * d
+    proj = matmul_values(x, w_qg, ckc.math_fidelity if ckc is not None else None)
+    if a.get("bias_qg") is not None:
+        proj += a["bias_qg"].reshape(-1)
+    proj = round_to_dtype(proj, fmt, inplace=True).view(b, sq, proj.shape[-1])
+    if kv_in is None:  # columns [q heads | k heads | v heads | gate]
+        qkv = proj[..., : 3 * hd].unflatten(-1, (3 * nh, d)).transpose(1, 2)
+        q, k, v = qkv[:, :nh], qkv[:, nh : 2 * nh], qkv[:, 2 * nh :]
+        g = proj[..., 3 * hd :]
+    else:
+        kv = step_sim(
+            "linear",
+            kv_s,
+            {"input_tensor_a": specs["kv_input_tensor"], "input_tensor_b": specs["weight_kv"]},
+            input_tensor_a=kv_in,
+            input_tensor_b=w_kv,
+            compute_kernel_config=ckc,
+        )
+        kvh = kv.reshape(b, kv.shape[-2], 2 * nh, d).transpose(1, 2)
+        q = proj[..., :hd].unflatten(-1, (nh, d)).transpose(1, 2)
+        k, v = kvh[:, :nh], kvh[:, nh:]
+        g = proj[..., hd:]
+    # torch's fused attention reads strided heads ~20% slower than it takes to copy them out (measured), so the
+    # heads are copied as the split would write them; the gate is read once more below, also contiguous
+    q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
+    scale = 1.0 / d**0.5 if a["scale"] is None else float(a["scale"])
+    o = sdpa_reference(q, k, v, scale=scale, mask=a.get("attn_mask"), contiguous=False)
+    oc = round_to_dtype(o.transpose(1, 2).reshape(oc_s.shape), fmt)
+    gated = step_sim(
+        "multiply",
+        gated_s,
+        {"input_tensor_a": oc_s, "input_tensor_b": qg_s[1]},
+        input_tensor_a=oc,
+        input_tensor_b=g.reshape(qg_s[1].shape).contiguous(),
+        input_tensor_b_activations=[SIGMOID],
+    )
+    return step_sim(
+        "linear",
+        out_s,
+        {"input_tensor_a": gated_s, "input_tensor_b": specs["weight_o"]},
+        round_out=False,
+        input_tensor_a=gated,
+        input_tensor_b=w_o,
+        compute_kernel_config=ckc,
+    )
+
+
+def _sim_steps(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
+    """Each step through its stock sim rule (formats that change between the steps; the reference the view
+    path is checked against)."""
+    qg_s, kv_s, heads_s, o_s, oc_s, gated_s, out_s = steps
     ckc = a["compute_kernel_config"]
     ls = OPS["kernels.linear_split"]
-    hd = weight_qg.shape[-1] // 2
     ls_in = {"input_tensor_a": specs["input_tensor"], "input_tensor_b": specs["weight_qg"]}
-    from ttfuse.sim.numerics import round_to_dtype
-
     q, g = (
         round_to_dtype(v, s.dtype.value)
         for v, s in zip(
             ls.sim_rule(
                 SimCtx(ls, qg_s, ls_in),
-                input_tensor,
-                weight_qg,
-                sizes=(hd, hd),
+                x,
+                w_qg,
+                sizes=tuple(s.shape[-1] for s in qg_s),
                 bias=a.get("bias_qg"),
                 activation=None,
                 compute_kernel_config=ckc,
@@ -139,18 +243,23 @@ def _sim(ctx, input_tensor, kv_input_tensor, weight_qg, weight_kv, weight_o, **a
             qg_s,
         )
     )
-    kv = step_sim(
-        "linear",
-        kv_s,
-        {"input_tensor_a": specs["kv_input_tensor"], "input_tensor_b": specs["weight_kv"]},
-        input_tensor_a=kv_input_tensor,
-        input_tensor_b=weight_kv,
-        compute_kernel_config=ckc,
-    )
+    kv = None
+    if kv_in is not None:
+        kv = step_sim(
+            "linear",
+            kv_s,
+            {"input_tensor_a": specs["kv_input_tensor"], "input_tensor_b": specs["weight_kv"]},
+            input_tensor_a=kv_in,
+            input_tensor_b=w_kv,
+            compute_kernel_config=ckc,
+        )
+    split_in = {"input_tensor": qg_s[0]}
+    if kv_s is not None:
+        split_in["kv_input_tensor"] = kv_s
     qh, kh, vh = step_sim(
         SPLIT,
         heads_s,
-        {"input_tensor": qg_s[0], "kv_input_tensor": kv_s},
+        split_in,
         input_tensor=q,
         kv_input_tensor=kv,
         num_heads=a["num_heads"],
@@ -186,7 +295,7 @@ def _sim(ctx, input_tensor, kv_input_tensor, weight_qg, weight_kv, weight_o, **a
         {"input_tensor_a": gated_s, "input_tensor_b": specs["weight_o"]},
         round_out=False,
         input_tensor_a=gated,
-        input_tensor_b=weight_o,
+        input_tensor_b=w_o,
         compute_kernel_config=ckc,
     )
 
@@ -200,6 +309,7 @@ def _cost(ctx):
     sd_in = {"input_tensor_q": heads[0], "input_tensor_k": heads[1], "input_tensor_v": heads[2]}
     if a["attn_mask"] is not None:
         sd_in["attn_mask"] = a["attn_mask"]
+    split_in = {"input_tensor": qg[0]} if kv is None else {"input_tensor": qg[0], "kv_input_tensor": kv}
     costs = [
         step_cost(
             "experimental.minimal_matmul",
@@ -208,15 +318,8 @@ def _cost(ctx):
             ds,
             compute_kernel_config=ckc,
         ),
-        linear_step_cost(a["kv_input_tensor"], a["weight_kv"], kv, ds, ckc),
-        step_cost(
-            SPLIT,
-            {"input_tensor": qg[0], "kv_input_tensor": kv},
-            list(heads),
-            ds,
-            num_heads=a["num_heads"],
-            transpose_key=False,
-        ),
+        *([] if kv is None else [linear_step_cost(a["kv_input_tensor"], a["weight_kv"], kv, ds, ckc)]),
+        step_cost(SPLIT, split_in, list(heads), ds, num_heads=a["num_heads"], transpose_key=False),
         step_cost(
             SDPA,
             sd_in,
@@ -224,6 +327,7 @@ def _cost(ctx):
             ds,
             is_causal=False,
             scale=a["scale"],
+            program_config=a["program_config"],
             compute_kernel_config=ckc,
             **sd_in,
         ),
@@ -231,34 +335,54 @@ def _cost(ctx):
         step_cost("multiply", {"input_tensor_a": oc, "input_tensor_b": qg[1]}, gated, ds),
         linear_step_cost(gated, a["weight_o"], out, ds, ckc),
     ]
-    return add_costs(costs, 7)
+    return add_costs(costs, len(costs))
 
 
 def _ttnn(ttnn, input_tensor, kv_input_tensor, weight_qg, weight_kv, weight_o, **a):
     ckc = a["compute_kernel_config"]
-    hd = weight_qg.shape[-1] // 2
+    sizes = _split_sizes(
+        {**a, "weight_qg": weight_qg, "kv_input_tensor": kv_input_tensor, "weight_kv": weight_kv}
+    )
     q, g = OPS["kernels.linear_split"].ttnn_rule(
         ttnn,
         input_tensor,
         weight_qg,
-        sizes=(hd, hd),
+        sizes=sizes,
         bias=a["bias_qg"],
         activation=None,
         dtype=None,
         memory_config=None,
         compute_kernel_config=ckc,
     )
-    kv = ttnn.linear(kv_input_tensor, weight_kv, compute_kernel_config=ckc)
+    kv = (
+        None
+        if kv_input_tensor is None
+        else ttnn.linear(kv_input_tensor, weight_kv, compute_kernel_config=ckc)
+    )
     qh, kh, vh = ttnn.transformer.split_query_key_value_and_split_heads(
         q, kv, num_heads=a["num_heads"], transpose_key=False
     )
     o = ttnn.transformer.scaled_dot_product_attention(
-        qh, kh, vh, attn_mask=a["attn_mask"], is_causal=False, scale=a["scale"], compute_kernel_config=ckc
+        qh,
+        kh,
+        vh,
+        attn_mask=a["attn_mask"],
+        is_causal=False,
+        scale=a["scale"],
+        program_config=a["program_config"],
+        compute_kernel_config=ckc,
     )
     o = ttnn.multiply(ttnn.transformer.concatenate_heads(o), g, input_tensor_b_activations=[SIGMOID])
     return ttnn.linear(
         o, weight_o, dtype=a["dtype"], memory_config=a["memory_config"], compute_kernel_config=ckc
     )
+
+
+def sdpa_step_inputs(args: dict) -> tuple:
+    """(q, k, mask) TensorSpecs the SDPA step reads, for the kernel's spec args (select_configs sizes its
+    chunks from them)."""
+    _, _, heads, _, _, _, _ = _steps(args)
+    return heads[0], heads[1], args["attn_mask"]
 
 
 set_ttnn_rule(pair_bias_attention, _ttnn)

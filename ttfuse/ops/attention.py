@@ -127,6 +127,7 @@ def sdpa_reference(
     sink=None,
     keep_fn=None,
     q_offset: int = 0,
+    contiguous: bool = True,
 ) -> torch.Tensor:
     """softmax(scale * (q k^T + mask)) v in float32, TT style (scale inside the exponent), memory-bounded.
 
@@ -134,11 +135,13 @@ def sdpa_reference(
     mask additive [mb, mh, sq, sk] with mb in {1, b}, mh in {1, nqh}; sink [*, nqh, 1, 1] is an extra logit per
     head (in unscaled units) that joins the normaliser but not the output; keep_fn(rows, cols) -> bool mask of
     attendable keys broadcastable to [b, nqh, rows, sk] (or None). Query row r has global position q_offset + r.
+    q, k, v may be strided views; contiguous=False may return the result as a view of a [b, sq, nqh, dh] buffer
+    (the concatenated-heads layout torch's fused kernel writes).
     """
     b, nqh, sq, dh = q.shape
     nkv, sk = k.shape[1], k.shape[2]
     if not is_causal and not sliding_window and sink is None and keep_fn is None:
-        fast = _sdpa_fused(q, k, v, scale, mask)
+        fast = _sdpa_fused(q, k, v, scale, mask, contiguous)
         if fast is not None:
             return fast
     g = nqh // nkv
@@ -193,7 +196,7 @@ def sdpa_reference(
     return out.reshape(b, nqh, sq, dh)
 
 
-def _sdpa_fused(q, k, v, scale: float, mask) -> torch.Tensor | None:
+def _sdpa_fused(q, k, v, scale: float, mask, contiguous: bool = True) -> torch.Tensor | None:
     """The plain case (no causal/window/sink/structural masks) through torch's fused CPU attention in float32.
 
     Same math as the blocked walk below (softmax(scale * (q k^T + mask)) v, float32 throughout; the scale is
@@ -208,11 +211,12 @@ def _sdpa_fused(q, k, v, scale: float, mask) -> torch.Tensor | None:
         mask = mask if scale == 1.0 else mask * scale
     gqa = q.shape[1] != k.shape[1]
     try:
-        return torch.nn.functional.scaled_dot_product_attention(
+        out = torch.nn.functional.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, scale=float(scale), enable_gqa=gqa
-        ).contiguous()
+        )
     except (TypeError, RuntimeError):  # an older torch or an unsupported broadcast: the walk handles it
         return None
+    return out.contiguous() if contiguous else out
 
 
 # -------------------------------------------------------------------------------------------------------- SDPA

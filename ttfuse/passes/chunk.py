@@ -122,6 +122,26 @@ def _eltwise_rule(node, in_specs):
     return broadcast_axes(node, in_specs)
 
 
+def _gated_attention_rule(node, in_specs):
+    """kernels.pair_bias_attention: independent over the attention batch (dim 0: the rows of a triangle
+    attention); its activations split with the output, the bias when it has that batch (else broadcast)."""
+    out = node.outs[0]
+    if out.rank < 3 or out.shape[0] <= 1 or _sharded(node, in_specs):
+        return []
+    pos = _positions(node)
+    dims: list[int | None] = [None] * len(in_specs)
+    for i in pos.get("input_tensor", []) + pos.get("kv_input_tensor", []):
+        if in_specs[i].rank != out.rank or in_specs[i].shape[0] != out.shape[0]:
+            return []
+        dims[i] = 0
+    for i in pos.get("attn_mask", []):
+        if in_specs[i].shape[0] == out.shape[0]:
+            dims[i] = 0
+        elif in_specs[i].shape[0] != 1:
+            return []
+    return [Axis(0, tuple(dims), 1)]
+
+
 def _first_input_rule(*names: str, exclude_attr: str | None = None) -> Callable:
     """Row-wise ops whose named inputs (e.g. the activation and a residual) split and the rest stay whole."""
 
@@ -236,6 +256,7 @@ CHUNK_RULES: dict[str, Callable] = {
     "matmul": _matmul_rule,
     "experimental.minimal_matmul": _minimal_matmul_rule,
     "transformer.scaled_dot_product_attention": _sdpa_rule,
+    "kernels.pair_bias_attention": _gated_attention_rule,
     "typecast": _eltwise_rule,
     "clone": _eltwise_rule,
     "kernels.eltwise": _eltwise_rule,  # fused elementwise programs (ttfuse/kernels/eltwise.py)

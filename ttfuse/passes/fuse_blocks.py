@@ -13,7 +13,7 @@ the reason (coverage report). Blocks (ttfuse/kernels):
 - triangle_mult: permute(matmul(slice(pg), slice(pg)^T), (0,2,3,1)), pg = permute(p * sigmoid(g)) [* mask]
   with p, g linears of the normalised pair tensor                            -> kernels.triangle_mult
 - pair_bias_attention: linear(concat_heads(SDPA(split_heads(linear(s), linear(k_in)), bias)) * sigmoid(
-  linear(s, W_g)), W_o)                                                      -> kernels.pair_bias_attention
+  linear(s, W_g)), W_o), or the self form split_heads(linear(s, W_qkv))      -> kernels.pair_bias_attention
 """
 
 from __future__ import annotations
@@ -115,8 +115,9 @@ def concat(rw: Rewriter, tensors, **kw):
 
 
 def out_kw(root: Node) -> dict:
-    o = root.outs[0]
-    return {"dtype": o.dtype, "memory_config": o.memory_config}
+    """The block's output dtype, and the root's memory_config argument as written: None (placement left to
+    ttfuse) lets place_memory put the kernel's output in L1 when it fits, as it does for stock ops."""
+    return {"dtype": root.outs[0].dtype, "memory_config": root.attr("memory_config")}
 
 
 # --------------------------------------------------------------------------------------------- transition
@@ -383,7 +384,7 @@ def _trimul(rw: Rewriter, m):
         outgoing=outgoing,
         proj_dtype=gated.outs[0].dtype,
         dtype=mm.outs[0].dtype,
-        memory_config=root.outs[0].memory_config,
+        memory_config=root.attr("memory_config"),
         compute_kernel_config=pl["compute_kernel_config"],
     )
 
@@ -434,31 +435,37 @@ def _apb(rw: Rewriter, m):
     if spa["transpose_key"] or spa["num_kv_heads"] is not None or not rw.single_use(split):
         return Miss("the head split transposes K, uses GQA heads or is used elsewhere")
     ql = lin(rw, rw.node(spa["input_tensor"]), bias_ok=True) if spa["input_tensor"] is not None else None
-    kvl = lin(rw, rw.node(spa["kv_input_tensor"])) if spa["kv_input_tensor"] is not None else None
+    self_form = spa["kv_input_tensor"] is None  # q|k|v from one linear (triangle attention)
+    kvl = None if self_form else lin(rw, rw.node(spa["kv_input_tensor"]))
     gl = lin(rw, g_node)
-    if ql is None or kvl is None or gl is None:
+    if ql is None or gl is None or (kvl is None and not self_form):
         return Miss("q, k|v and the gate are not plain linears on weight inputs")
-    if ql["x"] != gl["x"] or not all(rw.single_use(c["node"]) for c in (ql, kvl, gl)):
+    lins = [c for c in (ql, kvl, gl) if c is not None]
+    if ql["x"] != gl["x"] or not all(rw.single_use(c["node"]) for c in lins):
         return Miss("q and the gate do not read the same input or are used elsewhere")
-    if rw.spec(ql["w"]) != rw.spec(gl["w"]):
-        return Miss("the q and gate weights differ")
-    if len({str(c["compute_kernel_config"]) for c in (ql, kvl, gl, out)}) != 1:
+    qw, gw = rw.spec(ql["w"]), rw.spec(gl["w"])
+    if (
+        qw.dtype != gw.dtype
+        or qw.shape[:-1] != gw.shape[:-1]
+        or qw.shape[-1] != (3 if self_form else 1) * gw.shape[-1]
+    ):
+        return Miss("the q (q|k|v) and gate weights do not match")
+    if len({str(c["compute_kernel_config"]) for c in (*lins, out)}) != 1:
         return Miss("the block's linears use different compute kernel configs")
-    hd = rw.spec(ql["w"]).shape[-1]
     w_qg = concat(rw, [ql["w"], gl["w"]])
     if isinstance(w_qg, Miss):
         return w_qg
     b_qg = None
     if ql["bias"] is not None:
-        b_qg = concat(rw, [ql["bias"]], zero_widths=(hd,))
+        b_qg = concat(rw, [ql["bias"]], zero_widths=(gw.shape[-1],))
         if isinstance(b_qg, Miss):
             return b_qg
     return rw.try_emit(
         "kernels.pair_bias_attention",
         input_tensor=ql["x"],
-        kv_input_tensor=kvl["x"],
+        kv_input_tensor=None if self_form else kvl["x"],
         weight_qg=w_qg,
-        weight_kv=kvl["w"],
+        weight_kv=None if self_form else kvl["w"],
         weight_o=out["w"],
         attn_mask=sa["attn_mask"],
         bias_qg=b_qg,

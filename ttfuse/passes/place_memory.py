@@ -192,10 +192,11 @@ def place_memory(graph: Graph, ctx) -> Graph:
 
     ours = [_ours(n, outputs) for n in graph.nodes]
     index = graph.node_index()
-    for k, n in enumerate(graph.nodes):
-        if not ours[k] and n.id not in alias:
-            add(k, n.outs)
-        usage[k + 1] += internal_bytes(n, [graph.spec_of(r, index) for r in n.inputs], ctx.device_spec)
+    with target_device(ctx):  # a kernel's working set comes from its steps' spec rules, which check the device
+        for k, n in enumerate(graph.nodes):
+            if not ours[k] and n.id not in alias:
+                add(k, n.outs)
+            usage[k + 1] += internal_bytes(n, [graph.spec_of(r, index) for r in n.inputs], ctx.device_spec)
     specs: dict[int, TensorSpec] = {i: s for i, s in enumerate(graph.inputs)}
     respecced: set[int] = set()  # values whose spec differs from the input graph's
     nodes: list[Node] = []

@@ -358,10 +358,40 @@ def _select_fused(node: Node, ins: list[TensorSpec], sc: SelectCtx):
     return upd, []
 
 
+def _select_gated_attention(node: Node, ins: list[TensorSpec], sc: SelectCtx):
+    """kernels.pair_bias_attention: the fused kernel's compute kernel config, and its SDPA step's chunk sizes
+    by the stock SDPA rule on the heads it splits."""
+    from ttfuse.kernels.attention import sdpa_step_inputs
+    from ttfuse.verify import spec_args
+
+    upd, notes = _select_fused(node, ins, sc)
+    if node.attr("program_config") is None:
+        q, k, mask = sdpa_step_inputs(spec_args(node, ins))
+        b, nqh, sq, dh = q.shape
+        cfg = select_sdpa_config(
+            b,
+            nqh,
+            sq,
+            k.shape[2],
+            dh,
+            q.dtype,
+            sc.spec,
+            mask=mask.dtype if mask is not None else None,
+            max_grid=sc.max_grid,
+            cb_limit=sc.cb_limit,
+        )
+        if cfg is None:
+            notes.append("no SDPA chunk sizes fit the circular buffers; ttnn picks its default")
+        else:
+            upd["program_config"] = cfg
+    return upd, notes
+
+
 SELECT_RULES: dict[str, Callable] = {
     "matmul": _select_matmul,
     "linear": _select_matmul,
     SDPA: _select_sdpa,
+    "kernels.pair_bias_attention": _select_gated_attention,
     "layer_norm": _select_norm,
     "rms_norm": _select_norm,
     "softmax": _select_softmax,
