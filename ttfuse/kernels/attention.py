@@ -386,4 +386,6 @@ def sdpa_step_inputs(args: dict) -> tuple:
 
 
 set_ttnn_rule(pair_bias_attention, _ttnn)
-declare_intermediates(pair_bias_attention, _steps)
+# the steps write q|k|v, g, the heads and the attention output with default (DRAM) memory configs, as the
+# eager code does: the kernel needs no L1 beyond the steps' circular buffers, so the chunk pass leaves it whole
+declare_intermediates(pair_bias_attention, _steps, in_l1=False)

@@ -167,11 +167,12 @@ def tensors_ctx(ctx) -> dict:
     return dict(ctx.in_specs)
 
 
-def declare_intermediates(op, steps: Callable[[dict], tuple]) -> None:
+def declare_intermediates(op, steps: Callable[[dict], tuple], *, in_l1: bool = True) -> None:
     """Declare a composite kernel's internal tensors from its step-spec function `steps(args) -> (step outputs,
     ..., final output)`: `op.intermediate_specs(ctx)` lists every step output but the last, and
     `op.working_set(ctx)` is their bytes (what the chunk pass and place_memory count in L1 beyond the kernel's
-    inputs and outputs; a sum over the steps, an upper bound of the composite's peak)."""
+    inputs and outputs; a sum over the steps, an upper bound of the composite's peak). in_l1=False: the
+    composite writes them to DRAM (its steps' default memory configs), so they take no L1 (working set 0)."""
 
     def specs(ctx) -> list[TensorSpec]:
         out: list[TensorSpec] = []
@@ -188,4 +189,4 @@ def declare_intermediates(op, steps: Callable[[dict], tuple]) -> None:
         return out
 
     op.intermediate_specs = specs
-    op.working_set = lambda ctx: sum(s.nbytes for s in specs(ctx))
+    op.working_set = (lambda ctx: sum(s.nbytes for s in specs(ctx))) if in_l1 else (lambda ctx: 0)
