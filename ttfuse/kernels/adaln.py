@@ -23,13 +23,15 @@ from ttfuse.kernels.common import (
     declare_intermediates,
     kfail,
     linear_step_cost,
+    memo_steps,
     register_kernel,
     set_ttnn_rule,
     step_cost,
     step_sim,
     step_spec,
 )
-from ttfuse.opdef import OPS, SimCtx
+from ttfuse.kernels.linear_split import linear_split_values
+from ttfuse.opdef import OPS
 from ttfuse.sim.numerics import round_to_dtype
 
 SIGMOID = UnaryWithParam(UnaryOpType.SIGMOID)
@@ -55,6 +57,7 @@ def adaln(
     """LN(a) * sigmoid(LN(s) @ W_scale + b) + LN(s) @ W_shift, scale|shift as one matmul (4 kernels)."""
 
 
+@memo_steps
 def _adaln_steps(k: str, a: dict) -> tuple:
     an = step_spec(
         k,
@@ -124,22 +127,19 @@ def adaln_values(a: dict, vals: dict, specs: dict) -> torch.Tensor:
         epsilon=a["cond_epsilon"],
         weight=vals.get("cond_norm_weight"),
     )
-    ls = OPS["kernels.linear_split"]
     d = specs["weight_ss"].shape[-1] // 2
-    ctx = SimCtx(ls, ss_s, {"input_tensor_a": sn_s, "input_tensor_b": specs["weight_ss"]})
-    scale, shift = ls.sim_rule(
-        ctx,
-        sn,
-        vals["weight_ss"],
-        sizes=(d, d),
-        bias=vals.get("bias_ss"),
-        activation=None,
-        compute_kernel_config=a["compute_kernel_config"],
-    )
-    # scale, shift and an are this function's own fresh tensors: rounded and combined in place
-    scale = round_to_dtype(scale, ss_s[0].dtype.value, inplace=True).sigmoid_()
-    shift = round_to_dtype(shift, ss_s[1].dtype.value, inplace=True)
-    if tuple(an.shape) != tuple(torch.broadcast_shapes(an.shape, scale.shape, shift.shape)):
+    ss = linear_split_values(sn, vals["weight_ss"], vals.get("bias_ss"), None, a["compute_kernel_config"])
+    # ss (scale | shift) and an are this function's own fresh tensors: rounded and combined in place, the two
+    # halves read as column views (one rounding pass when they share a format, as they do unless overridden)
+    fmt_scale, fmt_shift = ss_s[0].dtype.value, ss_s[1].dtype.value
+    if fmt_scale == fmt_shift:
+        ss = round_to_dtype(ss, fmt_scale, inplace=True)
+        scale, shift = ss[..., :d], ss[..., d:]
+    else:
+        scale = round_to_dtype(ss[..., :d].contiguous(), fmt_scale, inplace=True)
+        shift = round_to_dtype(ss[..., d:].contiguous(), fmt_shift, inplace=True)
+    scale.sigmoid_()
+    if an.shape != scale.shape:  # the condition broadcasts over a's rows (or a over its batch)
         return an * scale + shift
     return an.mul_(scale).add_(shift)
 
@@ -224,6 +224,7 @@ def conditioned_transition(
     """sigmoid(s @ W_o + b_o) * ((silu(a2 @ W_g) * (a2 @ W_x) * (a2 @ W_ab)) @ W_ba), a2 = AdaLN(a, s)."""
 
 
+@memo_steps
 def _ctb_steps(a: dict) -> tuple:
     k = "conditioned_transition"
     a2 = _adaln_steps(k, a)[3]

@@ -25,15 +25,16 @@ from ttfuse.kernels.common import (
     declare_intermediates,
     kfail,
     linear_step_cost,
+    memo_steps,
     register_kernel,
     set_ttnn_rule,
     step_cost,
     step_sim,
     step_spec,
 )
+from ttfuse.kernels.linear_split import linear_split_values
 from ttfuse.opdef import OPS, SimCtx
 from ttfuse.ops.attention import sdpa_reference
-from ttfuse.ops.matmul import matmul_values
 from ttfuse.sim.numerics import round_to_dtype
 
 NAME = "pair_bias_attention"
@@ -89,6 +90,7 @@ def _split_sizes(a: dict) -> tuple[int, ...]:
     return (w // 2, w // 2)
 
 
+@memo_steps
 def _steps(a: dict) -> tuple:
     k = NAME
     ckc = a["compute_kernel_config"]
@@ -175,9 +177,7 @@ def _sim_views(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
     fmt = o_s.dtype.value
     b, nh, sq, d = heads_s[0].shape
     hd = nh * d
-    proj = matmul_values(x, w_qg, ckc.math_fidelity if ckc is not None else None)
-    if a.get("bias_qg") is not None:
-        proj += a["bias_qg"].reshape(-1)
+    proj = linear_split_values(x, w_qg, a.get("bias_qg"), None, ckc)
     proj = round_to_dtype(proj, fmt, inplace=True).view(b, sq, proj.shape[-1])
     if kv_in is None:  # columns [q heads | k heads | v heads | gate]
         qkv = proj[..., : 3 * hd].unflatten(-1, (3 * nh, d)).transpose(1, 2)

@@ -101,6 +101,43 @@ def step_spec(kernel: str, op: str, **args: Any) -> Any:
     return out
 
 
+def memo_steps(fn: Callable) -> Callable:
+    """Memoise a kernel's step-spec function `fn(*static, args_dict) -> step specs`: a pure function of its
+    arguments (TensorSpecs and plain values) and the device, asked by the kernel's spec rule and again by its sim
+    rule on every call (50 us for AdaLN's five steps, 5 us from the memo). Arguments holding torch tensors or
+    unhashable values skip the memo; a rejection (SpecError) is not stored."""
+    import torch
+
+    name = fn.__qualname__
+
+    def wrapper(*args):
+        a = args[-1]
+        try:
+            if any(isinstance(v, torch.Tensor) for v in a.values()):
+                raise TypeError
+            key = (
+                "steps",
+                name,
+                args[:-1],
+                tuple(sorted(a.items())),
+                current_device_spec(),
+                current_mesh_shape(),
+            )
+            hit = _STEP_SPECS.get(key)
+        except TypeError:
+            return fn(*args)
+        if hit is None:
+            hit = fn(*args)
+            if len(_STEP_SPECS) >= _STEP_SPECS_MAX:
+                _STEP_SPECS.clear()
+            _STEP_SPECS[key] = hit
+        return hit
+
+    wrapper.__wrapped__ = fn
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
 def step_sim(op: str, out_spec, in_specs: dict, *, round_out: bool = True, **args: Any):
     """Run the stock op's sim rule for one step; the result is rounded to the step's output dtype(s)."""
     opdef = OPS[op]

@@ -64,14 +64,21 @@ def _spec(
     return tuple(out.replace(shape=(*out.shape[:-1], s)) for s in sizes)
 
 
-@linear_split.sim
-def _sim(ctx, input_tensor_a, input_tensor_b, *, sizes, bias, activation, compute_kernel_config, **_):
+def linear_split_values(a, b, bias=None, activation=None, compute_kernel_config=None):
+    """The whole product act(a @ b + bias) in float32, before the split: a fresh tensor, so a caller that reads
+    the parts as column views of it (and rounds it once, when the parts share a format) may work in place."""
     ckc = compute_kernel_config
-    y = matmul_values(input_tensor_a, input_tensor_b, ckc.math_fidelity if ckc is not None else None)
+    y = matmul_values(a, b, ckc.math_fidelity if ckc is not None else None)
     if bias is not None:
         y = y + bias.reshape(-1)
     if activation is not None:
         y = apply_activation(y, normalize_activation(f"kernels.{NAME}", activation))
+    return y
+
+
+@linear_split.sim
+def _sim(ctx, input_tensor_a, input_tensor_b, *, sizes, bias, activation, compute_kernel_config, **_):
+    y = linear_split_values(input_tensor_a, input_tensor_b, bias, activation, compute_kernel_config)
     return tuple(p.contiguous() for p in y.split(list(sizes), dim=-1))
 
 

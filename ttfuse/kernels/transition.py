@@ -19,6 +19,7 @@ from ttfuse.kernels.common import (
     add_costs,
     declare_intermediates,
     linear_step_cost,
+    memo_steps,
     register_kernel,
     set_ttnn_rule,
     step_cost,
@@ -48,6 +49,7 @@ def transition(
     """fc3(silu(LN(x) @ W1) * (LN(x) @ W2)) with fc1|fc2 as one SwiGLU matmul (3 kernels)."""
 
 
+@memo_steps
 def _steps(a: dict) -> tuple:
     h = step_spec(
         NAME,
