@@ -159,7 +159,7 @@ def test_pairformer_layer_n512_wormhole_l1(pcc_report):
     fit L1 and the simulator's peak L1 stays within the tensor budget.
 
     The fused kernels declare their L1 intermediates (`op.working_set`: Transition's LN output and SwiGLU hidden,
-    AdaLN's, the pair-bias attention's), so at N=512 the Transition of the pair track (h and m: 64 + 256 MB) no
+    AdaLN's; the pair-bias attentions write theirs to DRAM, as the eager code does), so at N=512 the Transition of the pair track (h and m: 64 + 256 MB) no
     longer fits and the chunk pass splits it into row chunks, where tt-boltz hand-writes TRANSITION_CHUNK_SIZE.
     Measured (2026-11): see the printed report (chunked kernels, peak L1, run time)."""
     import sys
