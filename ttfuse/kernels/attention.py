@@ -184,14 +184,7 @@ def _sim_views(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
         q, k, v = qkv[:, :nh], qkv[:, nh : 2 * nh], qkv[:, 2 * nh :]
         g = proj[..., 3 * hd :]
     else:
-        kv = step_sim(
-            "linear",
-            kv_s,
-            {"input_tensor_a": specs["kv_input_tensor"], "input_tensor_b": specs["weight_kv"]},
-            input_tensor_a=kv_in,
-            input_tensor_b=w_kv,
-            compute_kernel_config=ckc,
-        )
+        kv = _kv(steps, specs, kv_in, w_kv, ckc)
         kvh = kv.reshape(b, kv.shape[-2], 2 * nh, d).transpose(1, 2)
         q = proj[..., :hd].unflatten(-1, (nh, d)).transpose(1, 2)
         k, v = kvh[:, :nh], kvh[:, nh:]
@@ -202,12 +195,30 @@ def _sim_views(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
     scale = 1.0 / d**0.5 if a["scale"] is None else float(a["scale"])
     o = sdpa_reference(q, k, v, scale=scale, mask=a.get("attn_mask"), contiguous=False)
     oc = round_to_dtype(o.transpose(1, 2).reshape(oc_s.shape), fmt)
+    return _gate_out(steps, specs, oc, g.reshape(qg_s[1].shape).contiguous(), w_o, ckc)
+
+
+def _kv(steps, specs, kv_in, w_kv, ckc):
+    """The cross form's k|v linear step, rounded as written."""
+    return step_sim(
+        "linear",
+        steps[1],
+        {"input_tensor_a": specs["kv_input_tensor"], "input_tensor_b": specs["weight_kv"]},
+        input_tensor_a=kv_in,
+        input_tensor_b=w_kv,
+        compute_kernel_config=ckc,
+    )
+
+
+def _gate_out(steps, specs, oc, g, w_o, ckc):
+    """The last two steps: concatenated heads * sigmoid(gate) (rounded as written), then the output linear."""
+    qg_s, _, _, _, oc_s, gated_s, out_s = steps
     gated = step_sim(
         "multiply",
         gated_s,
         {"input_tensor_a": oc_s, "input_tensor_b": qg_s[1]},
         input_tensor_a=oc,
-        input_tensor_b=g.reshape(qg_s[1].shape).contiguous(),
+        input_tensor_b=g,
         input_tensor_b_activations=[SIGMOID],
     )
     return step_sim(
@@ -243,16 +254,7 @@ def _sim_steps(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
             qg_s,
         )
     )
-    kv = None
-    if kv_in is not None:
-        kv = step_sim(
-            "linear",
-            kv_s,
-            {"input_tensor_a": specs["kv_input_tensor"], "input_tensor_b": specs["weight_kv"]},
-            input_tensor_a=kv_in,
-            input_tensor_b=w_kv,
-            compute_kernel_config=ckc,
-        )
+    kv = None if kv_in is None else _kv(steps, specs, kv_in, w_kv, ckc)
     split_in = {"input_tensor": qg_s[0]}
     if kv_s is not None:
         split_in["kv_input_tensor"] = kv_s
@@ -281,23 +283,7 @@ def _sim_steps(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
         compute_kernel_config=ckc,
     )
     oc = step_sim(CONCAT, oc_s, {"input_tensor": o_s}, input_tensor=o)
-    gated = step_sim(
-        "multiply",
-        gated_s,
-        {"input_tensor_a": oc_s, "input_tensor_b": qg_s[1]},
-        input_tensor_a=oc,
-        input_tensor_b=g,
-        input_tensor_b_activations=[SIGMOID],
-    )
-    return step_sim(
-        "linear",
-        out_s,
-        {"input_tensor_a": gated_s, "input_tensor_b": specs["weight_o"]},
-        round_out=False,
-        input_tensor_a=gated,
-        input_tensor_b=w_o,
-        compute_kernel_config=ckc,
-    )
+    return _gate_out(steps, specs, oc, g, w_o, ckc)
 
 
 @pair_bias_attention.cost

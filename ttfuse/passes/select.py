@@ -254,24 +254,29 @@ def _select_sdpa(node: Node, ins: list[TensorSpec], sc: SelectCtx):
     if node.attr("compute_kernel_config") is None:
         upd["compute_kernel_config"] = _ckc((q.dtype, k.dtype), sc)
     if node.attr("program_config") is None:
-        b, nqh, sq, dh = q.shape
-        cfg = select_sdpa_config(
-            b,
-            nqh,
-            sq,
-            k.shape[2],
-            dh,
-            q.dtype,
-            sc.spec,
-            mask=mask.dtype if mask is not None else None,
-            max_grid=sc.max_grid,
-            cb_limit=sc.cb_limit,
-        )
-        if cfg is None:
-            notes.append("no SDPA chunk sizes fit the circular buffers; ttnn picks its default")
-        else:
-            upd["program_config"] = cfg
+        _sdpa_chunks(q, k, mask, sc, upd, notes)
     return upd, notes
+
+
+def _sdpa_chunks(q: TensorSpec, k: TensorSpec, mask, sc: SelectCtx, upd: dict, notes: list) -> None:
+    """The SDPA program config (chunk sizes) for q [b, heads, sq, dh] and k, into `upd` (or a note)."""
+    b, nqh, sq, dh = q.shape
+    cfg = select_sdpa_config(
+        b,
+        nqh,
+        sq,
+        k.shape[2],
+        dh,
+        q.dtype,
+        sc.spec,
+        mask=mask.dtype if mask is not None else None,
+        max_grid=sc.max_grid,
+        cb_limit=sc.cb_limit,
+    )
+    if cfg is None:
+        notes.append("no SDPA chunk sizes fit the circular buffers; ttnn picks its default")
+    else:
+        upd["program_config"] = cfg
 
 
 def _select_norm(node: Node, ins: list[TensorSpec], sc: SelectCtx):
@@ -366,24 +371,7 @@ def _select_gated_attention(node: Node, ins: list[TensorSpec], sc: SelectCtx):
 
     upd, notes = _select_fused(node, ins, sc)
     if node.attr("program_config") is None:
-        q, k, mask = sdpa_step_inputs(spec_args(node, ins))
-        b, nqh, sq, dh = q.shape
-        cfg = select_sdpa_config(
-            b,
-            nqh,
-            sq,
-            k.shape[2],
-            dh,
-            q.dtype,
-            sc.spec,
-            mask=mask.dtype if mask is not None else None,
-            max_grid=sc.max_grid,
-            cb_limit=sc.cb_limit,
-        )
-        if cfg is None:
-            notes.append("no SDPA chunk sizes fit the circular buffers; ttnn picks its default")
-        else:
-            upd["program_config"] = cfg
+        _sdpa_chunks(*sdpa_step_inputs(spec_args(node, ins)), sc, upd, notes)
     return upd, notes
 
 
