@@ -3,8 +3,9 @@
 - A JointTransformerBlock (tiny: D 128, 2 heads, N 256, L 77, batch 1, 2x2 mesh sp2 tp2) eager vs JIT:
   target median(JIT call) / median(eager call) <= 1.0 (the JIT runs fused kernels and no Python model code).
 - Ring attention at sp in {2, 4} (bf16, 2 heads of 64, N 1024, L 128) against single-device joint SDPA on the
-  same problem: target sim(ring) / sim(joint SDPA) <= 1.5 (the ring adds the replicated prompt rows and the
-  merges); the cost model's overlapped device time of the full-size ring step is printed alongside.
+  same problem: target sim(ring) / sim(joint SDPA) <= 1.5 (every device computes the replicated prompt rows;
+  the sim computes them once per ring when they are replicated, see ring_attention._shared_keys_attention); the
+  cost model's overlapped device time of the full-size ring step, which charges every device, is printed alongside.
 Timings are reported, never asserted (bench/conftest.py).
 """
 

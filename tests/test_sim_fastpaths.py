@@ -1,8 +1,8 @@
 """The simulator's fast paths compute what the walks they replace compute.
 
 `sdpa_reference`'s fused plain case (torch's float32 CPU attention) against its score walk, ring attention's
-fused block attention against the explicit softmax, and the triangle-multiplication kernel's channel-major sim
-against its channel-chunk walk (bit-identical).
+fused block attention against the explicit softmax and its one-call form for replicated prompts against the per-rank
+ring walk, and the triangle-multiplication kernel's channel-major sim against its channel-chunk walk (bit-identical).
 """
 
 from __future__ import annotations
@@ -70,3 +70,35 @@ def test_trimul_channel_major_sim_is_bit_identical_to_the_channel_walk():
         fast = round_bf16(trimul._sim_channel_major(x, w, mask, outgoing, "bfloat16", None))
         walk = trimul._sim_channel_chunks(x, w, mask, outgoing, 8, "bfloat16", "bfloat16", None)
         assert torch.equal(fast, walk), outgoing
+
+
+def _ring_inputs(ring, rows, n_joint, seed):
+    qs = _bf16(ring, 1, 2, rows + n_joint, 64, seed=seed)
+    ks, vs = _bf16(ring, 1, 2, rows, 64, seed=seed + 1), _bf16(ring, 1, 2, rows, 64, seed=seed + 2)
+    jk, jv = _bf16(1, 1, 2, n_joint, 64, seed=seed + 3), _bf16(1, 1, 2, n_joint, 64, seed=seed + 4)
+    qs[:, ..., rows:, :] = qs[:1, ..., rows:, :]  # the prompt rows are replicated on every rank
+    return qs, ks, vs, jk.expand(ring, -1, -1, -1, -1).clone(), jv.expand(ring, -1, -1, -1, -1).clone()
+
+
+def test_ring_replicated_prompt_computed_once_per_ring():
+    """Replicated joint tensors: all ranks' rows in one call (the prompt rows once) give each rank what the per-rank
+    step walk (`ring_reference`) gives; joint tensors that differ per rank take the per-rank path."""
+    ring, rows, n_joint, scale = 4, 48, 32, 0.125
+    qs, ks, vs, jk, jv = _ring_inputs(ring, rows, n_joint, 20)
+    keys = [(ks[p], vs[p]) for p in range(ring)]
+    shared = ra._shared_keys_attention(qs, keys, jk, jv, scale)
+    assert shared is not None
+    o, lse = ra.ring_all_ranks(qs, ks, vs, jk, jv, logical_n=ring * rows, scale=scale)
+    for rank in range(ring):
+        want_o, want_l = ra.ring_reference(
+            qs[rank], list(ks), list(vs), jk[rank], jv[rank], rank=rank, logical_n=ring * rows, scale=scale
+        )
+        assert torch.allclose(o[rank], want_o, rtol=1e-5, atol=1e-5), rank
+        assert torch.allclose(lse[rank], want_l, rtol=1e-5, atol=1e-5), rank
+    jk[2] += 1.0  # rank 2's prompt keys differ: not shared, and rank 2's result shows it
+    assert ra._shared_keys_attention(qs, keys, jk, jv, scale) is None
+    o2, _ = ra.ring_all_ranks(qs, ks, vs, jk, jv, logical_n=ring * rows, scale=scale)
+    want2, _ = ra.ring_reference(
+        qs[2], list(ks), list(vs), jk[2], jv[2], rank=2, logical_n=ring * rows, scale=scale
+    )
+    assert torch.allclose(o2[2], want2, rtol=1e-5, atol=1e-5) and not torch.allclose(o2[2], o[2], atol=1e-3)

@@ -125,6 +125,35 @@ def ring_reference(
     return o, lse
 
 
+def _shared_keys_attention(qs, keys, jk, jv, scale: float):
+    """The fused form when the joint (prompt) tensors are replicated, as the ring joint attention's callers pass
+    them: every rank's spatial query rows and the joint query rows (the same on every rank, so computed once and
+    given to each) in ONE attention call against the one key set. A query row's result does not depend on the
+    rows computed with it, so each rank gets what its own call would give; P-1 copies of the joint rows' work are
+    not redone. None when the joint tensors differ between ranks."""
+    ring, n_joint = qs.shape[0], 0 if jk is None else jk.shape[-2]
+    rows = qs.shape[-2] - n_joint
+    if n_joint and not all(
+        torch.equal(t[0], t[p]) for t in (jk, jv, qs[..., rows:, :]) for p in range(1, ring)
+    ):
+        return None
+    k = torch.cat([k for k, _ in keys] + ([jk[0]] if n_joint else []), dim=-2)
+    v = torch.cat([v for _, v in keys] + ([jv[0]] if n_joint else []), dim=-2)
+    q = torch.cat(
+        [qs[p, ..., :rows, :] for p in range(ring)] + ([qs[0, ..., rows:, :]] if n_joint else []), -2
+    )
+    o, lse = block_attention(q, k, v, scale)
+
+    def per_rank(t):  # [.., ring * rows (+ joint), w] -> [ring, .., rows + joint, w]
+        sp = t[..., : ring * rows, :].unflatten(-2, (ring, rows)).movedim(-3, 0)
+        if not n_joint:
+            return sp
+        jt = t[..., ring * rows :, :]
+        return torch.cat([sp, jt.expand(ring, *jt.shape)], dim=-2)
+
+    return per_rank(o), per_rank(lse)
+
+
 def ring_all_ranks(qs, ks, vs, jk, jv, *, logical_n: int, scale: float):
     """`ring_reference` for every ring position at once (the sim's form: one batched step per ring step).
 
@@ -143,6 +172,9 @@ def ring_all_ranks(qs, ks, vs, jk, jv, *, logical_n: int, scale: float):
         # Every rank ends up attending to the same keys: every valid shard key, then its joint keys. The merges
         # over ring steps give the softmax over all of them, so the sim takes it in one fused pass per rank (the
         # step-by-step merge below differs only in float32 summation order: tests/models/test_sd35_ring.py).
+        shared = _shared_keys_attention(qs, keys, jk, jv, scale)
+        if shared is not None:
+            return shared
         ka = torch.cat([k for k, _ in keys], dim=-2).expand(ring, *ks.shape[1:-2], -1, ks.shape[-1])
         va = torch.cat([v for _, v in keys], dim=-2).expand(ring, *vs.shape[1:-2], -1, vs.shape[-1])
         if jk is not None and jk.shape[-2]:
