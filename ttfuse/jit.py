@@ -49,7 +49,7 @@ from ttfuse.configs import MathFidelity
 from ttfuse.errors import TtfuseError
 from ttfuse.flags import dlog, flags, get_flag, logger
 from ttfuse.ir import Graph
-from ttfuse.opdef import _state
+from ttfuse.opdef import _state, device_spec_context
 from ttfuse.passes.cost import CostComparison, LazyCost
 from ttfuse.passes.pipeline import (
     PIPELINE,
@@ -454,6 +454,26 @@ class JitFunction:
             from ttfuse.device import device_spec
 
             dspec, mesh = device_spec(), (1, 1)
+        # everything below (passes, code generation, a disk entry's regeneration) checks ops against this device,
+        # whatever device the caller's last eager op ran on
+        with device_spec_context(dspec, mesh):
+            return self._compile_for(
+                t0,
+                tree,
+                statics,
+                leaves,
+                dspec,
+                mesh,
+                args,
+                kwargs,
+                use_cache,
+                specs_are_tensors,
+                keep_graphs,
+            )
+
+    def _compile_for(
+        self, t0, tree, statics, leaves, dspec, mesh, args, kwargs, use_cache, specs_are_tensors, keep_graphs
+    ) -> _Entry:
         key = self._key(tree, statics, leaves, dspec, mesh)
         self.last_key = key
         disk = use_cache and key is not None and cache.disk_enabled()

@@ -22,6 +22,7 @@ output dtype, as a TT kernel packs its result).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import inspect
 import threading
@@ -267,6 +268,17 @@ def set_device_spec(spec, mesh_shape: tuple[int, int] = (1, 1)) -> object:
     _state.device_spec = spec
     _state.mesh_shape = mesh_shape
     return prev
+
+
+@contextlib.contextmanager
+def device_spec_context(spec, mesh_shape: tuple[int, int] = (1, 1)):
+    """Spec rules run inside see `spec` and `mesh_shape` as the target device; the previous ones are restored."""
+    prev, prev_mesh = _state.device_spec, _state.mesh_shape
+    set_device_spec(spec, tuple(mesh_shape))
+    try:
+        yield
+    finally:
+        set_device_spec(prev, prev_mesh)
 
 
 def set_eager_trace(t: Trace) -> None:

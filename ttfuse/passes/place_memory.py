@@ -74,14 +74,10 @@ def cb_limit_per_core(ctx) -> int | None:
 @contextlib.contextmanager
 def target_device(ctx) -> Iterator[None]:
     """Spec rules run inside see the pass context's device (grid, L1, DST budget), as under capture."""
-    from ttfuse import opdef
+    from ttfuse.opdef import device_spec_context
 
-    prev, prev_mesh = opdef.current_device_spec(), opdef.current_mesh_shape()
-    opdef.set_device_spec(ctx.device_spec, tuple(ctx.mesh_shape))
-    try:
+    with device_spec_context(ctx.device_spec, tuple(ctx.mesh_shape)):
         yield
-    finally:
-        opdef.set_device_spec(prev, prev_mesh)
 
 
 def infer(node: Node, in_specs: list, attrs=None) -> tuple[tuple[TensorSpec, ...], bool]:
@@ -192,7 +188,9 @@ def place_memory(graph: Graph, ctx) -> Graph:
 
     ours = [_ours(n, outputs) for n in graph.nodes]
     index = graph.node_index()
-    with target_device(ctx):  # a kernel's working set comes from its steps' spec rules, which check the device
+    with target_device(
+        ctx
+    ):  # a kernel's working set comes from its steps' spec rules, which check the device
         for k, n in enumerate(graph.nodes):
             if not ours[k] and n.id not in alias:
                 add(k, n.outs)
