@@ -11,6 +11,9 @@ Per device (sd35.md section 3; P = sp, T = tp, Dl = D / T, Hl = padded heads / T
   q,k,v = split_heads(x̂ @ W_qkv) (column-parallel: Hl whole heads per device); RMSNorm over head_dim
   o, oc = joint attention over [spatial; prompt] (ring attention over sp when sp > 1)
   x    += gate1 * reduce_scatter_tp(concat_heads(o) @ W_out)                (row-parallel; bias on tp rank 0)
+  (dual attention, SD3.5 Medium's MMDiT-X blocks: three more adaLN chunks; a second, spatial-only self-attention
+   on x̂2 = LN(x) * (1 + scale3) + shift3 of the same LN(x), ring attention without a prompt over sp:
+  x    += gate3 * reduce_scatter_tp(concat_heads(attention(qkv2(x̂2))) @ W_out2))
   x    += gate2 * reduce_scatter_tp(gelu_tanh(LN(all_gather_tp(x)) * (1 + scale2) + shift2) @ W1) @ W2)
   (c likewise with the context weights, except in the last block: context_pre_only, whose prompt only
    feeds q/k/v through AdaLayerNormContinuous (scale, shift) and returns no prompt.)
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-from models.sd35.attention import joint_attention
+from models.sd35.attention import joint_attention, ring_joint_attention
 from models.sd35.common import (
     EPS,
     GELU_TANH,
@@ -39,12 +42,14 @@ from models.sd35.common import (
     row_parallel_bias,
     run,
     sdpa_config,
+    sdpa_program_config,
     upload,
 )
 from models.sd35.parallel import DiTParallelConfig
 from ttfuse import ttnn
 
 ZERO_ORDER = ("shift", "scale", "gate", "shift", "scale", "gate")  # AdaLayerNormZero chunks
+DUAL_ORDER = ZERO_ORDER + ("shift", "scale", "gate")  # SD35AdaLayerNormZeroX: + the second attention's
 CONT_ORDER = ("scale", "shift")  # AdaLayerNormContinuous chunks
 
 
@@ -74,11 +79,20 @@ def adaln_chunks(st, w, b, *, chunks: int, tp: int, tp_axis: int, cfg, links: in
     return local, [full[:, i : i + 1, :] for i in range(chunks)]
 
 
-def modulated_norm(x, shift, scale1p, *, tp: int, tp_axis: int, cfg, links: int = 1):
-    """LN(all_gather_tp(x)) * (1 + scale) + shift (scale1p already holds 1 + scale) -> [B, S, D] replicated."""
+def norm_tp(x, *, tp: int, tp_axis: int, cfg, links: int = 1):
+    """LN(all_gather_tp(x)) (no affine) -> [B, S, D] replicated over tp."""
     x = all_gather_tp(x, tp=tp, tp_axis=tp_axis, links=links)
-    x = ttnn.layer_norm(x, epsilon=EPS, compute_kernel_config=cfg)
-    return ttnn.add(ttnn.multiply(x, scale1p), shift)
+    return ttnn.layer_norm(x, epsilon=EPS, compute_kernel_config=cfg)
+
+
+def modulate(xn, shift, scale1p):
+    """xn * (1 + scale) + shift (scale1p already holds 1 + scale)."""
+    return ttnn.add(ttnn.multiply(xn, scale1p), shift)
+
+
+def modulated_norm(x, shift, scale1p, *, tp: int, tp_axis: int, cfg, links: int = 1):
+    """LN(all_gather_tp(x)) * (1 + scale) + shift -> [B, S, D] replicated."""
+    return modulate(norm_tp(x, tp=tp, tp_axis=tp_axis, cfg=cfg, links=links), shift, scale1p)
 
 
 def qkv_heads(x, w, b, nq, nk, *, heads: int, mm_cfg, norm_cfg):
@@ -103,6 +117,32 @@ def feed_forward(x, w1, b1, w2, b2, *, tp: int, tp_axis: int, cfg, links: int = 
     return reduce_scatter_tp(y, tp=tp, tp_axis=tp_axis, links=links)
 
 
+def self_attention(q, k, v, *, sp: int, sp_axis: int, logical_n: int, mesh_device, cfg, links: int = 1):
+    """Spatial-only attention (the dual-attention blocks' second one): SDPA for sp = 1, the ring kernel without a
+    prompt otherwise (its padding keys past `logical_n` masked)."""
+    if sp == 1:
+        return ttnn.transformer.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            is_causal=False,
+            program_config=sdpa_program_config(mesh_device, ring=False),
+            compute_kernel_config=cfg,
+        )
+    o, _jo, _lse = ring_joint_attention(
+        q,
+        k,
+        v,
+        mesh_device=mesh_device,
+        cluster_axis=sp_axis,
+        logical_n=logical_n,
+        program_config=sdpa_program_config(mesh_device, ring=True),
+        compute_kernel_config=cfg,
+        num_links=links,
+    )
+    return o
+
+
 def joint_block(
     x,
     c,
@@ -111,6 +151,7 @@ def joint_block(
     *,
     heads: int,
     context_pre_only: bool,
+    dual: bool = False,
     sp: int,
     sp_axis: int,
     tp: int,
@@ -122,11 +163,12 @@ def joint_block(
     attn_cfg,
     links: int = 1,
 ):
-    """One JointTransformerBlock on per-device shards -> (c or None, x). `heads`: heads per device; `links`:
-    ethernet links per collective."""
+    """One JointTransformerBlock on per-device shards -> (c or None, x). `heads`: heads per device; `dual`: the
+    block has the second (spatial) attention; `links`: ethernet links per collective."""
     par = {"tp": tp, "tp_axis": tp_axis, "links": links}
-    xl, xf = adaln_chunks(st, w["norm1_w"], w["norm1_b"], chunks=6, cfg=mm_cfg, **par)
-    xn = modulated_norm(x, xf[0], xf[1], cfg=norm_cfg, **par)
+    xl, xf = adaln_chunks(st, w["norm1_w"], w["norm1_b"], chunks=9 if dual else 6, cfg=mm_cfg, **par)
+    x_ln = norm_tp(x, cfg=norm_cfg, **par)
+    xn = modulate(x_ln, xf[0], xf[1])
     if context_pre_only:
         _, cf = adaln_chunks(st, w["norm1c_w"], w["norm1c_b"], chunks=2, cfg=mm_cfg, **par)
         cn = modulated_norm(c, cf[1], cf[0], cfg=norm_cfg, **par)  # (scale, shift) order
@@ -156,6 +198,28 @@ def joint_block(
         ttnn.transformer.concatenate_heads(o), w["out_w"], bias=w["out_b"], compute_kernel_config=mm_cfg
     )
     x = gated_residual(x, reduce_scatter_tp(o, **par), xl[2])
+    if dual:
+        q2, k2, v2 = qkv_heads(
+            modulate(x_ln, xf[6], xf[7]), w["qkv2_w"], w["qkv2_b"], w["norm_q2"], w["norm_k2"], **hd
+        )
+        o2 = self_attention(
+            q2,
+            k2,
+            v2,
+            sp=sp,
+            sp_axis=sp_axis,
+            logical_n=logical_n,
+            mesh_device=mesh_device,
+            cfg=attn_cfg,
+            links=links,
+        )
+        o2 = ttnn.linear(
+            ttnn.transformer.concatenate_heads(o2),
+            w["out2_w"],
+            bias=w["out2_b"],
+            compute_kernel_config=mm_cfg,
+        )
+        x = gated_residual(x, reduce_scatter_tp(o2, **par), xl[8])
     h = modulated_norm(x, xf[3], xf[4], cfg=norm_cfg, **par)
     x = gated_residual(
         x, feed_forward(h, w["ff1_w"], w["ff1_b"], w["ff2_w"], w["ff2_b"], cfg=mm_cfg, **par), xl[5]
@@ -175,6 +239,16 @@ def joint_block(
 
 
 # --------------------------------------------------------------------------------------------- weights
+def block_is_dual(block) -> bool:
+    """Whether a diffusers JointTransformerBlock has the second attention (SD3.5 Medium's dual-attention layers)."""
+    dual = bool(getattr(block, "use_dual_attention", False))
+    if dual and block.attn2.heads != block.attn.heads:
+        raise ValueError(
+            f"JointTransformerBlock: attn2 has {block.attn2.heads} heads, attn {block.attn.heads}"
+        )
+    return dual
+
+
 def block_weights_torch(block, tp: int) -> tuple[dict, dict, int]:
     """(torch weights re-laid out for tp, their placements, padded head count) of a diffusers block."""
     attn = block.attn
@@ -195,7 +269,8 @@ def block_weights_torch(block, tp: int) -> tuple[dict, dict, int]:
             col,
         )
 
-    ada("norm1", block.norm1.linear, ZERO_ORDER)
+    dual = block_is_dual(block)
+    ada("norm1", block.norm1.linear, DUAL_ORDER if dual else ZERO_ORDER)
     ada("norm1c", block.norm1_context.linear, CONT_ORDER if pre else ZERO_ORDER)
 
     def qkv(name, mods):
@@ -205,6 +280,11 @@ def block_weights_torch(block, tp: int) -> tuple[dict, dict, int]:
         put(name + "_b", qkv_columns(bs, heads, padded, tp).reshape(1, -1), col)
 
     qkv("qkv", (attn.to_q, attn.to_k, attn.to_v))
+    if dual:
+        a2 = block.attn2
+        qkv("qkv2", (a2.to_q, a2.to_k, a2.to_v))
+        put("norm_q2", a2.norm_q.weight.detach().float().reshape(1, -1), rep)
+        put("norm_k2", a2.norm_k.weight.detach().float().reshape(1, -1), rep)
     qkv("qkv_c", (attn.add_q_proj, attn.add_k_proj, attn.add_v_proj))
     for n in ("norm_q", "norm_k", "norm_added_q", "norm_added_k"):
         put(n, getattr(attn, n).weight.detach().float().reshape(1, -1), rep)
@@ -220,6 +300,8 @@ def block_weights_torch(block, tp: int) -> tuple[dict, dict, int]:
         put(name + "2_b", row_parallel_bias(f.net[2].bias, tp), row)
 
     row_linear("out", attn.to_out[0])
+    if dual:
+        row_linear("out2", block.attn2.to_out[0])
     ff("ff", block.ff)
     if not pre:
         row_linear("out_c", attn.to_add_out)
@@ -237,7 +319,7 @@ def upload_weights(w: dict, place: dict, layout, dtype) -> dict:
 
 # -------------------------------------------------------------------------------------------- the module
 class JointTransformerBlock:
-    """Port of diffusers `JointTransformerBlock` (not dual attention) on one (sub)mesh.
+    """Port of diffusers `JointTransformerBlock` (with or without dual attention) on one (sub)mesh.
 
     `JointTransformerBlock.from_torch(block, mesh_device, parallel_config=None, *, dtype, jit)`; call it like
     the diffusers block with torch tensors (`hidden_states` [B, N, D], `encoder_hidden_states` [B, L, D],
@@ -266,22 +348,26 @@ class JointTransformerBlock:
     def from_torch(
         cls, block, mesh_device, parallel_config=None, *, dtype=ttnn.bfloat16, jit: bool | dict = True
     ):
-        if getattr(block, "use_dual_attention", False):
-            raise NotImplementedError("JointTransformerBlock: dual attention (SD3.5 Medium) is not ported")
         port = cls(mesh_device, parallel_config, dtype=dtype, jit=jit)
-        port.context_pre_only = bool(block.context_pre_only)
-        port.dim = block.norm1.linear.in_features
-        port.heads = block.attn.heads
-        w, place, padded = block_weights_torch(block, port.layout.tp)
-        port.padded_heads = padded
+        w, place = port.describe(block)
         port.weights = upload_weights(w, place, port.layout, dtype)
         return port
+
+    def describe(self, block) -> tuple[dict, dict]:
+        """Take the block's structure (dims, heads, kind) and return its re-laid-out torch weights and placements."""
+        self.context_pre_only = bool(block.context_pre_only)
+        self.dual = block_is_dual(block)
+        self.dim = block.norm1.linear.in_features
+        self.heads = block.attn.heads
+        w, place, self.padded_heads = block_weights_torch(block, self.layout.tp)
+        return w, place
 
     def statics(self, logical_n: int) -> dict:
         lay = self.layout
         return {
             "heads": self.padded_heads // lay.tp,
             "context_pre_only": self.context_pre_only,
+            "dual": self.dual,
             "sp": lay.sp,
             "sp_axis": lay.sp_axis,
             "tp": lay.tp,

@@ -28,7 +28,6 @@ from models.sd35.block import (
     TILE_SP,
     JointTransformerBlock,
     adaln_chunks,
-    block_weights_torch,
     joint_block,
     modulated_norm,
     upload_weights,
@@ -187,9 +186,7 @@ class _Branch:
         block_w = []
         for blk in model.transformer_blocks:
             port = JointTransformerBlock(mesh, config_without_cfg(config), dtype=dtype, jit=jit)
-            port.context_pre_only = bool(blk.context_pre_only)
-            port.dim, port.heads = blk.norm1.linear.in_features, blk.attn.heads
-            w, place, port.padded_heads = block_weights_torch(blk, tp)
+            w, place = port.describe(blk)
             block_w.append((w, place))
             port.weights = upload_weights(w, place, self.layout, dtype) if materialise else None
             self.blocks.append(port)
@@ -223,7 +220,8 @@ def config_without_cfg(config: DiTParallelConfig) -> DiTParallelConfig:
 
 # ------------------------------------------------------------------------------------------------ the model
 class SD3Transformer:
-    """Port of diffusers `SD3Transformer2DModel` (no dual attention, no controlnet, no skip_layers)."""
+    """Port of diffusers `SD3Transformer2DModel` (SD3.5 Large, and Medium's dual-attention layers; no controlnet,
+    no skip_layers)."""
 
     @classmethod
     def from_torch(
@@ -241,8 +239,6 @@ class SD3Transformer:
 
     def _init(self, model, mesh_device, parallel_config, *, dtype, jit, materialise):
         cfg = model.config
-        if tuple(getattr(cfg, "dual_attention_layers", ()) or ()):
-            raise NotImplementedError("SD3Transformer: dual attention layers (SD3.5 Medium) are not ported")
         self.config = parallel_config or DiTParallelConfig()
         self.mesh = mesh_device
         self.patch = int(cfg.patch_size)

@@ -76,21 +76,35 @@ def sd35_perturb_norms(module: torch.nn.Module, seed: int) -> torch.nn.Module:
     return module.eval()
 
 
-@pytest.fixture(scope="session")
-def sd35_tiny():
-    """The tiny SD3.5 config (2 layers, 2 heads of 64, D 128, joint 64, pooled 32, sample 32) with fixed-seed
-    weights, a batch-2 input and the float32 diffusers output: dict(model, inputs, sample)."""
+def _sd35_tiny(seed: int, timesteps: list[float], **config) -> dict:
+    """The tiny config (+ `config` overrides) with fixed-seed weights, a batch of len(timesteps) and the float32
+    diffusers output: dict(model, inputs, sample)."""
     from diffusers import SD3Transformer2DModel
 
-    torch.manual_seed(7)
-    model = sd35_perturb_norms(SD3Transformer2DModel(**SD35_TINY), 7)
-    g = torch.Generator().manual_seed(8)
+    torch.manual_seed(seed)
+    model = sd35_perturb_norms(SD3Transformer2DModel(**{**SD35_TINY, **config}), seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    b = len(timesteps)
     inputs = {
-        "hidden_states": torch.randn(2, 16, 32, 32, generator=g),
-        "encoder_hidden_states": torch.randn(2, 77, 64, generator=g),
-        "pooled_projections": torch.randn(2, 32, generator=g),
-        "timestep": torch.tensor([999.0, 500.0]),
+        "hidden_states": torch.randn(b, 16, 32, 32, generator=g),
+        "encoder_hidden_states": torch.randn(b, 77, 64, generator=g),
+        "pooled_projections": torch.randn(b, 32, generator=g),
+        "timestep": torch.tensor(timesteps),
     }
     with torch.no_grad():
         sample = model(**{k: v.clone() for k, v in inputs.items()}).sample
     return {"model": model, "inputs": inputs, "sample": sample}
+
+
+@pytest.fixture(scope="session")
+def sd35_tiny():
+    """The tiny SD3.5 config (2 layers, 2 heads of 64, D 128, joint 64, pooled 32, sample 32) with fixed-seed
+    weights, a batch-2 input and the float32 diffusers output: dict(model, inputs, sample)."""
+    return _sd35_tiny(7, [999.0, 500.0])
+
+
+@pytest.fixture(scope="session")
+def sd35_tiny_dual():
+    """The tiny config with SD3.5 Medium's dual attention in its first layer (dual_attention_layers=(0,)),
+    batch 1."""
+    return _sd35_tiny(9, [700.0], dual_attention_layers=(0,))

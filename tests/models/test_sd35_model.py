@@ -121,3 +121,69 @@ def test_joint_block_jit_equals_eager(pcc):
     assert fn.trace_count - traces <= 1
     for a, b, e in zip(first, again, eager):
         assert torch.equal(a, b) and pcc(a, e) > 0.9999
+
+
+DUAL_MESHES = [
+    ("1x1", (1, 1), ((1, 0), (1, 0), (1, 1))),
+    ("2x2 sp2 tp2", (2, 2), ((1, 0), (2, 0), (2, 1))),
+    ("4x1 sp4, N padded", (4, 1), ((1, 0), (4, 0), (1, 1))),
+]
+
+
+@pytest.mark.parametrize("name, shape, tup", DUAL_MESHES, ids=[m[0] for m in DUAL_MESHES])
+def test_dual_attention_block_pcc(pcc, pcc_report, name, shape, tup):
+    """SD3.5 Medium's MMDiT-X block (use_dual_attention: a second, spatial-only attention on a third adaLN
+    modulation of the same LayerNorm) against diffusers; sp shards the second attention's keys over the ring."""
+    torch.manual_seed(13)
+    ref = RefBlock(
+        dim=128, num_attention_heads=2, attention_head_dim=64, qk_norm="rms_norm", use_dual_attention=True
+    )
+    with torch.no_grad():
+        for n, p in ref.named_parameters():
+            if "norm_" in n:
+                p.add_(0.1 * torch.randn_like(p))
+    ref.eval()
+    x, c, t = torch.randn(2, 200, 128), torch.randn(2, 77, 128), torch.randn(2, 128)
+    with torch.no_grad():
+        rc, rx = ref(x.clone(), c.clone(), t.clone())
+        # the second attention matters: without it the block's update of hidden_states is another one
+        ref.attn2.to_out[0].weight.zero_()
+        ref.attn2.to_out[0].bias.zero_()
+        _, rx_no2 = ref(x.clone(), c.clone(), t.clone())
+    assert pcc(rx_no2 - x, rx - x) < 0.99
+    torch.manual_seed(13)  # the same block again, with its second attention
+    ref = RefBlock(
+        dim=128, num_attention_heads=2, attention_head_dim=64, qk_norm="rms_norm", use_dual_attention=True
+    )
+    with torch.no_grad():
+        for n, p in ref.named_parameters():
+            if "norm_" in n:
+                p.add_(0.1 * torch.randn_like(p))
+    ref.eval()
+    mesh = ttnn.open_mesh_device(ttnn.MeshShape(*shape))
+    cfg = DiTParallelConfig.from_tuple(tup)
+    oc, ox = JointTransformerBlock.from_torch(ref, mesh, cfg, jit=False)(x, c, t)
+    px, pc = pcc(ox, rx), pcc(oc, rc)
+    pcc_report(f"dual-attention block PCC hidden_states on {name}", px)
+    pcc_report(f"dual-attention block PCC encoder_hidden_states on {name}", pc)
+    assert ox.shape == rx.shape and px >= 0.999 and pc >= 0.999
+    assert pcc(ox - x, rx - x) >= 0.995  # the update itself, not just the residual stream
+    jx = JointTransformerBlock.from_torch(ref, mesh, cfg, jit=True)(x, c, t)[1]
+    assert pcc(jx, ox) > 0.9999
+
+
+def test_full_model_dual_attention_layers(sd35_tiny_dual, pcc, pcc_report):
+    """SD3.5 Medium's layout: a dual-attention first layer in the tiny config, on 2x2 (sp2 tp2), eager and JIT."""
+    model, inputs, want = sd35_tiny_dual["model"], sd35_tiny_dual["inputs"], sd35_tiny_dual["sample"]
+    assert (
+        model.transformer_blocks[0].use_dual_attention and not model.transformer_blocks[1].use_dual_attention
+    )
+    mesh = ttnn.open_mesh_device(ttnn.MeshShape(2, 2))
+    cfg = DiTParallelConfig.from_tuple(((1, 0), (2, 0), (2, 1)))
+    eager = SD3Transformer.from_torch(model, mesh, cfg, jit=False)(**inputs).sample
+    jit = SD3Transformer.from_torch(model, mesh, cfg, jit=True)(**inputs).sample
+    pe, pj = pcc(eager, want), pcc(jit, want)
+    pcc_report(
+        "SD3 tiny with a dual-attention layer, bf16 PCC on 2x2 sp2 tp2 (eager, JIT)", f"{pe:.6f}, {pj:.6f}"
+    )
+    assert pe >= 0.998 and pj >= 0.998
