@@ -59,10 +59,34 @@ def ring_joint_attention(
 
 
 def joint_attention(
-    q, k, v, jq, jk, jv, *, sp: int, sp_axis: int, logical_n: int, mesh_device, cfg, links: int = 1
+    q,
+    k,
+    v,
+    jq=None,
+    jk=None,
+    jv=None,
+    *,
+    sp: int,
+    sp_axis: int,
+    logical_n: int,
+    mesh_device,
+    cfg,
+    links: int = 1,
 ):
-    """(spatial out, prompt out) of joint attention: one joint SDPA for sp = 1, the ring kernel otherwise."""
+    """(spatial out, prompt out) of joint attention: one joint SDPA for sp = 1, the ring kernel otherwise. Without
+    a prompt (jq None: the dual-attention blocks' spatial self-attention) a plain SDPA or the ring kernel without
+    joint tensors, and the prompt out is None."""
     if sp == 1:
+        if jq is None:
+            o = ttnn.transformer.scaled_dot_product_attention(
+                q,
+                k,
+                v,
+                is_causal=False,
+                program_config=sdpa_program_config(mesh_device, ring=False),
+                compute_kernel_config=cfg,
+            )
+            return o, None
         return ttnn.transformer.joint_scaled_dot_product_attention(
             q,
             k,
@@ -88,4 +112,4 @@ def joint_attention(
         compute_kernel_config=cfg,
         num_links=links,
     )
-    return o, jo
+    return o, (jo if jq is not None else None)

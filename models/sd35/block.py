@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-from models.sd35.attention import joint_attention, ring_joint_attention
+from models.sd35.attention import joint_attention
 from models.sd35.common import (
     EPS,
     GELU_TANH,
@@ -42,7 +42,6 @@ from models.sd35.common import (
     row_parallel_bias,
     run,
     sdpa_config,
-    sdpa_program_config,
     upload,
 )
 from models.sd35.parallel import DiTParallelConfig
@@ -117,32 +116,6 @@ def feed_forward(x, w1, b1, w2, b2, *, tp: int, tp_axis: int, cfg, links: int = 
     return reduce_scatter_tp(y, tp=tp, tp_axis=tp_axis, links=links)
 
 
-def self_attention(q, k, v, *, sp: int, sp_axis: int, logical_n: int, mesh_device, cfg, links: int = 1):
-    """Spatial-only attention (the dual-attention blocks' second one): SDPA for sp = 1, the ring kernel without a
-    prompt otherwise (its padding keys past `logical_n` masked)."""
-    if sp == 1:
-        return ttnn.transformer.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            is_causal=False,
-            program_config=sdpa_program_config(mesh_device, ring=False),
-            compute_kernel_config=cfg,
-        )
-    o, _jo, _lse = ring_joint_attention(
-        q,
-        k,
-        v,
-        mesh_device=mesh_device,
-        cluster_axis=sp_axis,
-        logical_n=logical_n,
-        program_config=sdpa_program_config(mesh_device, ring=True),
-        compute_kernel_config=cfg,
-        num_links=links,
-    )
-    return o
-
-
 def joint_block(
     x,
     c,
@@ -179,20 +152,8 @@ def joint_block(
     hd = {"heads": heads, "mm_cfg": mm_cfg, "norm_cfg": norm_cfg}
     q, k, v = qkv_heads(xn, w["qkv_w"], w["qkv_b"], w["norm_q"], w["norm_k"], **hd)
     jq, jk, jv = qkv_heads(cn, w["qkv_c_w"], w["qkv_c_b"], w["norm_added_q"], w["norm_added_k"], **hd)
-    o, oc = joint_attention(
-        q,
-        k,
-        v,
-        jq,
-        jk,
-        jv,
-        sp=sp,
-        sp_axis=sp_axis,
-        logical_n=logical_n,
-        mesh_device=mesh_device,
-        cfg=attn_cfg,
-        links=links,
-    )
+    att = {"sp": sp, "sp_axis": sp_axis, "logical_n": logical_n, "mesh_device": mesh_device, "cfg": attn_cfg}
+    o, oc = joint_attention(q, k, v, jq, jk, jv, links=links, **att)
 
     o = ttnn.linear(
         ttnn.transformer.concatenate_heads(o), w["out_w"], bias=w["out_b"], compute_kernel_config=mm_cfg
@@ -202,17 +163,7 @@ def joint_block(
         q2, k2, v2 = qkv_heads(
             modulate(x_ln, xf[6], xf[7]), w["qkv2_w"], w["qkv2_b"], w["norm_q2"], w["norm_k2"], **hd
         )
-        o2 = self_attention(
-            q2,
-            k2,
-            v2,
-            sp=sp,
-            sp_axis=sp_axis,
-            logical_n=logical_n,
-            mesh_device=mesh_device,
-            cfg=attn_cfg,
-            links=links,
-        )
+        o2, _ = joint_attention(q2, k2, v2, links=links, **att)  # spatial only: no prompt
         o2 = ttnn.linear(
             ttnn.transformer.concatenate_heads(o2),
             w["out2_w"],

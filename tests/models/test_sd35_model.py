@@ -1,6 +1,8 @@
 """SD3.5 MMDiT port vs diffusers (issue 7): the tiny config, bfloat16, on every mesh / parallel config of the
 issue; a single JointTransformerBlock (both kinds, head padding); JIT against eager."""
 
+import copy
+
 import pytest
 import torch
 from diffusers.models.attention import JointTransformerBlock as RefBlock
@@ -144,22 +146,13 @@ def test_dual_attention_block_pcc(pcc, pcc_report, name, shape, tup):
                 p.add_(0.1 * torch.randn_like(p))
     ref.eval()
     x, c, t = torch.randn(2, 200, 128), torch.randn(2, 77, 128), torch.randn(2, 128)
+    ablated = copy.deepcopy(ref)  # the second attention matters: without it the update of x is another one
     with torch.no_grad():
+        ablated.attn2.to_out[0].weight.zero_()
+        ablated.attn2.to_out[0].bias.zero_()
         rc, rx = ref(x.clone(), c.clone(), t.clone())
-        # the second attention matters: without it the block's update of hidden_states is another one
-        ref.attn2.to_out[0].weight.zero_()
-        ref.attn2.to_out[0].bias.zero_()
-        _, rx_no2 = ref(x.clone(), c.clone(), t.clone())
+        rx_no2 = ablated(x.clone(), c.clone(), t.clone())[1]
     assert pcc(rx_no2 - x, rx - x) < 0.99
-    torch.manual_seed(13)  # the same block again, with its second attention
-    ref = RefBlock(
-        dim=128, num_attention_heads=2, attention_head_dim=64, qk_norm="rms_norm", use_dual_attention=True
-    )
-    with torch.no_grad():
-        for n, p in ref.named_parameters():
-            if "norm_" in n:
-                p.add_(0.1 * torch.randn_like(p))
-    ref.eval()
     mesh = ttnn.open_mesh_device(ttnn.MeshShape(*shape))
     cfg = DiTParallelConfig.from_tuple(tup)
     oc, ox = JointTransformerBlock.from_torch(ref, mesh, cfg, jit=False)(x, c, t)
