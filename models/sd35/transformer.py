@@ -220,8 +220,8 @@ def config_without_cfg(config: DiTParallelConfig) -> DiTParallelConfig:
 
 # ------------------------------------------------------------------------------------------------ the model
 class SD3Transformer:
-    """Port of diffusers `SD3Transformer2DModel` (SD3.5 Large, and Medium's dual-attention layers; no controlnet,
-    no skip_layers)."""
+    """Port of diffusers `SD3Transformer2DModel`: SD3.5 Large, Medium's dual-attention layers, controlnet residuals
+    (`block_controlnet_hidden_states`) and `skip_layers`."""
 
     @classmethod
     def from_torch(
@@ -274,12 +274,32 @@ class SD3Transformer:
             br.freqs,
         ), n
 
-    def forward_ttnn(self, branch: int, patches, pos, ctx, t, pooled, freqs, *, logical_n: int):
-        """One cfg branch on its submesh's tensors -> [B, N/sp, p*p*C_out] (sp-sharded, tp-replicated)."""
+    def forward_ttnn(
+        self,
+        branch: int,
+        patches,
+        pos,
+        ctx,
+        t,
+        pooled,
+        freqs,
+        *,
+        logical_n: int,
+        skip_layers=(),
+        controlnet=None,
+    ):
+        """One cfg branch on its submesh's tensors -> [B, N/sp, p*p*C_out] (sp-sharded, tp-replicated).
+
+        skip_layers: block indices not run (diffusers' skip-layer guidance); controlnet: residuals laid out like x
+        ([B, N/sp, D/tp] mesh tensors), added after block i as diffusers does (residual i * len / blocks, except
+        after the context_pre_only block)."""
         br = self.branches[branch]
         x, c, st = run(br.jit, embed, patches, pos, ctx, t, pooled, freqs, br.embed_w, mm_cfg=br.mm_cfg)
-        for blk in br.blocks:
-            c, x = blk.forward_ttnn(x, c, st, logical_n=logical_n)
+        for i, blk in enumerate(br.blocks):
+            if i not in skip_layers:
+                c, x = blk.forward_ttnn(x, c, st, logical_n=logical_n)
+            if controlnet and not blk.context_pre_only:
+                x = ttnn.add(x, controlnet[int(i / (len(br.blocks) / len(controlnet)))])
         return run(br.jit, final, x, st, br.final_w, mm_cfg=br.mm_cfg, **br.final_statics())
 
     def __call__(
@@ -293,8 +313,6 @@ class SD3Transformer:
         return_dict: bool = True,
         skip_layers=None,
     ):
-        if block_controlnet_hidden_states is not None or skip_layers is not None:
-            raise NotImplementedError("SD3Transformer: controlnet residuals and skip_layers are not ported")
         b, _, h, w = hidden_states.shape
         ncfg = len(self.branches)
         if b % ncfg:
@@ -307,7 +325,16 @@ class SD3Transformer:
             args, n = self._inputs(
                 br, hidden_states[sl], encoder_hidden_states[sl], pooled_projections[sl], timestep[sl]
             )
-            y = self.forward_ttnn(i, *args, logical_n=n)
+            ctl = None
+            if block_controlnet_hidden_states is not None:  # [B, N, D] residuals, laid out like x
+                pad = (0, 0, 0, br.padded_n(n) - n)
+                ctl = [
+                    upload(torch.nn.functional.pad(r[sl].float(), pad), br.layout, sp_dim=1, tp_dim=2)
+                    for r in block_controlnet_hidden_states
+                ]
+            y = self.forward_ttnn(
+                i, *args, logical_n=n, skip_layers=frozenset(skip_layers or ()), controlnet=ctl
+            )
             y = br.layout.to_torch(y, sp_dim=1)[:, :n]
             outs.append(unpatchify(y, self.patch, self.out_channels, h // self.patch, w // self.patch))
         sample = torch.cat(outs, 0)
