@@ -10,9 +10,9 @@ projections as ONE matmul on the concatenated weight (`kernels.linear_split` ove
 split_query_key_value_and_split_heads, scaled_dot_product_attention (is_causal=False, the additive bias as
 attn_mask: TT applies `scale` inside the exponent, so the bias is scaled too, exactly as in the code this kernel
 replaces), concatenate_heads, the sigmoid gate multiply, the output linear.
-Numerics: each step as its stock op, rounded where it writes. The sim reads the heads in place from the
-projection buffer and leaves the attention output in the concatenated-heads layout (strided views instead of
-the split and concat copies, which move data without changing a value): bit-identical to running the steps,
+Numerics: each step as its stock op, rounded where it writes. The sim takes q, k, v and the gate by column
+from the one rounded projection and leaves the attention output in the concatenated-heads layout (fewer copies:
+the split outputs and the concat move data without changing a value): bit-identical to running the steps,
 checked in tests/passes/test_kernels.py. Inputs are validated by the steps' spec rules.
 """
 
@@ -170,8 +170,9 @@ def _views_apply(steps) -> bool:
 
 
 def _sim_views(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
-    """The steps without the split/concat copies: heads are strided views of the projection buffer (rounded
-    once, as the split matmul writes it), SDPA leaves its output in the concatenated-heads layout."""
+    """The steps with fewer copies: the projection is rounded once (as the split matmul writes it) and q, k, v
+    and the gate are taken from it by column (the split matmul's separate outputs are never materialised); SDPA
+    leaves its output in the concatenated-heads layout (no concat copy)."""
     qg_s, kv_s, heads_s, o_s, oc_s, gated_s, out_s = steps
     ckc = a["compute_kernel_config"]
     fmt = o_s.dtype.value
