@@ -270,6 +270,7 @@ CASES.update(
         "to_layout": C(lambda x: ttnn.to_layout(x, RM), T((40, 50))),
         "typecast": C(lambda x: ttnn.typecast(x, F32)),
         "clone": C(lambda x: ttnn.clone(x, dtype=F32, memory_config=ttnn.L1_MEMORY_CONFIG)),
+        "copy": C(lambda a, b: ttnn.copy(ttnn.exp(a), b), T(), T()),  # in place into b (returned)
         "to_memory_config": C(lambda x: ttnn.to_memory_config(x, ttnn.L1_MEMORY_CONFIG)),
         "interleaved_to_sharded": C(lambda x: ttnn.interleaved_to_sharded(x, SHARDED_H), T((256, 64))),
         "sharded_to_interleaved": C(

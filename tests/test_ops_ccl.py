@@ -234,7 +234,7 @@ def test_ccl_bad_inputs(mesh):
     )
     with pytest.raises(SpecError, match="ttnn.reduce_scatter: argument 'input_tensor' must have rank >= 2"):
         ttnn.reduce_scatter(vec, 0)
-    with pytest.raises(SpecError, match="ttnn.all_gather: argument 'output_tensor' is .*; the output is"):
+    with pytest.raises(SpecError, match="ttnn.all_gather: argument 'output_tensor' is .*; the op computes"):
         ttnn.all_gather(t, 3, output_tensor=t)
     with pytest.raises(
         SpecError,

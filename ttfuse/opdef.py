@@ -122,6 +122,8 @@ class OpDef:
         self._binder = _fast_binder(self.signature)
         self.launches = launches
         self.inplace = inplace  # parameter written in place (add_, multiply_), else None
+        # the keyword ttnn names a preallocated output with (output_tensor=, optional_output_tensor=, ...), else None
+        self.prealloc = next((p for p in PREALLOCATED_OUTPUTS if p in self.params), None)
         self.spec_rule: Callable | None = None
         self.sim_rule: Callable | None = None
         self.cost_rule: Callable | None = None
@@ -178,6 +180,10 @@ class OpDef:
         a = self.bind_args(args, kwargs)
         trace = _state.stack[-1]
         try:
+            if self.prealloc is not None and a[self.prealloc] is not None:
+                into = a[self.prealloc]
+                a[self.prealloc] = None  # the op computes as without it; the trace writes the result into it
+                return trace.process_into(self, a, self.prealloc, into)
             return trace.process(self, a)
         except TtfuseError as e:
             raise with_user_frame(e) from None
@@ -219,6 +225,37 @@ class Trace:
 
     def process(self, op: OpDef, args: dict):  # pragma: no cover - interface
         raise NotImplementedError
+
+    def process_into(self, op: OpDef, args: dict, name: str, into):
+        """The op with a preallocated output `into` (its argument `name`): computed as without it, then written
+        into it (the in-place `ttnn.copy`); returns `into`, as ttnn does. The simulator overrides this to write
+        the result into `into`'s storage directly (no extra kernel)."""
+        out = self.process(op, args)
+        check_preallocated(op, name, into, out.spec if not isinstance(out, tuple | list) else None)
+        return OPS["copy"](out, into)
+
+
+# Keywords under which ttnn ops take a preallocated output to write their result into.
+PREALLOCATED_OUTPUTS = ("output_tensor", "optional_output_tensor", "preallocated_output", "output")
+
+
+def check_preallocated(op: OpDef, name: str, into, out_spec) -> None:
+    """SpecError unless `into` can hold the op's single output `out_spec` (same shape, dtype and layout; the
+    result lives in `into`'s memory)."""
+    from ttfuse.types import TensorSpec
+
+    spec = getattr(into, "spec", None)
+    if not isinstance(spec, TensorSpec):
+        raise SpecError(f"{op.qualname}: argument {name!r} must be a ttnn.Tensor, got {type(into).__name__}")
+    if out_spec is None:
+        raise SpecError(
+            f"{op.qualname}: argument {name!r}: a preallocated output of a multi-output op is not supported"
+        )
+    if (spec.shape, spec.dtype, spec.layout) != (out_spec.shape, out_spec.dtype, out_spec.layout):
+        raise SpecError(
+            f"{op.qualname}: argument {name!r} is {spec}; the op computes {out_spec} (shape, dtype and layout "
+            "must match)"
+        )
 
 
 _EAGER: list[Trace] = []  # the process-wide eager trace, at the bottom of every thread's stack

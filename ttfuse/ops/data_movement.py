@@ -111,15 +111,6 @@ def check_dtype_layout(op: str, arg: str, dtype: DataType, layout: Layout) -> No
         )
 
 
-def no_output_tensor(op: str, arg: str, v) -> None:
-    if v is not None:
-        raise fail(
-            op,
-            f"argument {arg!r}: preallocated outputs are not modelled by ttfuse; drop it and use the "
-            "returned tensor",
-        )
-
-
 def _two_d(shape: tuple, layout: Layout) -> tuple[int, int]:
     """The tensor as ttnn shards it: [prod(leading dims) x H, W] of the physical (tile-padded) shape."""
     p = padded_shape_of(tuple(shape), layout)
@@ -275,7 +266,6 @@ def _typecast_spec(input_tensor, dtype, *, memory_config=None, output_tensor=Non
     s = need_spec("typecast", "input_tensor", input_tensor)
     _need_dtype("typecast", "dtype", dtype)
     check_dtype_layout("typecast", "dtype", dtype, s.layout)
-    no_output_tensor("typecast", "output_tensor", output_tensor)
     mc = out_memory_config("typecast", memory_config, s.memory_config, s.shape, s.layout)
     return TensorSpec(s.shape, dtype, s.layout, mc)
 
@@ -312,6 +302,27 @@ def _clone_sim(ctx, input, **_):
 clone.cost_rule = static_cost
 
 
+@register_op("copy", Group.DATA_MOVEMENT, inplace="input_b")
+def copy(input_a, input_b):
+    """Copy the elements of `input_a` into `input_b` in place (same shape and layout; values take b's dtype)."""
+
+
+@copy.spec
+def _copy_spec(input_a, input_b):
+    a, b = need_spec("copy", "input_a", input_a), need_spec("copy", "input_b", input_b)
+    if a.shape != b.shape or a.layout is not b.layout:
+        raise fail("copy", f"argument 'input_b' is {b}; it must have the shape and layout of 'input_a' ({a})")
+    return b
+
+
+@copy.sim
+def _copy_sim(ctx, input_a, input_b):
+    return _cast(input_a, ctx.in_specs["input_a"].dtype, ctx.out_spec.dtype)
+
+
+copy.cost_rule = static_cost
+
+
 # ------------------------------------------------------------------------------------------ memory configs
 @register_op("to_memory_config", Group.DATA_MOVEMENT)
 def to_memory_config(tensor, memory_config, dtype=None, output_tensor=None):
@@ -326,7 +337,6 @@ def _to_memory_config_spec(tensor, memory_config, dtype=None, output_tensor=None
             "to_memory_config", f"argument 'memory_config' must be a ttnn.MemoryConfig, got {memory_config!r}"
         )
     need_dtype_arg("to_memory_config", dtype)
-    no_output_tensor("to_memory_config", "output_tensor", output_tensor)
     if memory_config == s.memory_config:
         return s  # ttnn returns the tensor itself (dtype is then ignored)
     out_dtype = dtype or s.dtype
@@ -437,7 +447,6 @@ def _i2s_spec(
     mc, out_dtype = _i2s_config(
         grid, shard_shape, shard_scheme, shard_orientation, output_dtype, sharded_memory_config
     )
-    no_output_tensor(op, "preallocated_output", preallocated_output)
     if s.memory_config.is_sharded():
         raise fail(
             op,
@@ -490,7 +499,6 @@ def _reshard_spec(input_tensor, output_memory_config, output_tensor=None):
             f"argument 'output_memory_config' must be a sharded ttnn.MemoryConfig, got "
             f"{output_memory_config!r}",
         )
-    no_output_tensor("reshard", "output_tensor", output_tensor)
     check_sharded("reshard", "output_memory_config", s.shape, s.layout, output_memory_config)
     return s.replace(memory_config=output_memory_config)
 

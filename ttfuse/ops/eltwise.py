@@ -18,7 +18,8 @@ Semantics modelled (ref/ttnn.md s2.7 and the 0.81.1 docstrings):
 
 Invariant: sim rules never modify their inputs and never return an input object (outputs are fresh tensors).
 Extend: a unary op is one `_unary(...)` row (torch function of (x, static args)); a binary op one `_binary(...)`
-row. Preallocated `output_tensor=` is rejected until the executor can write into a caller's tensor.
+row. A preallocated `output_tensor=` receives the result (ttfuse.opdef.PREALLOCATED_OUTPUTS: in place in the
+simulator; under @ttfuse.jit the op followed by an in-place ttnn.copy into it).
 """
 
 from __future__ import annotations
@@ -107,15 +108,6 @@ def _is_number(v) -> bool:
     return isinstance(v, int | float)
 
 
-def _no_output_tensor(op: str, output_tensor) -> None:
-    if output_tensor is not None:
-        raise fail(
-            op,
-            "argument 'output_tensor' (a preallocated output) is not modelled by ttfuse; "
-            "drop it and use the returned tensor",
-        )
-
-
 def bf16_scalar(v: float) -> float:
     """`v` rounded to bfloat16 (round to nearest even), as binary_ng packs a scalar for a 16-bit operand."""
     v = float(v)
@@ -191,7 +183,6 @@ def _unary(name, doc, fn, *, pos=(), kw=(), dtypes=FLOATS, check=None, tail=_UNA
         s = need_spec(name, "input_tensor", input_tensor)
         need_dtype(name, "input_tensor", s, dtypes)
         need_memory_config(name, memory_config)
-        _no_output_tensor(name, output_tensor)
         if check is not None:
             check(name, s, static)
         return out_spec(s, memory_config=memory_config)
@@ -370,7 +361,6 @@ def _clamp_like(name: str, doc: str, keywords):
     def _spec(input_tensor, min=None, max=None, memory_config=None, output_tensor=None):  # noqa: A002
         s = need_spec(name, "input_tensor", input_tensor)
         need_memory_config(name, memory_config)
-        _no_output_tensor(name, output_tensor)
         if min is None and max is None:
             raise fail(name, "arguments 'min' and 'max' are both None; pass at least one bound")
         shapes = [("input_tensor", s.shape)]
@@ -487,7 +477,6 @@ def _operand_activations(ctx, arg: str, v, acts, acts_arg: str):
 def binary_spec(op, k, an, bn, *, dtypes=ALL, scalar_a=False, inplace=False, int_div=False) -> TensorSpec:
     """Output spec of a binary op call (arguments by name in `k`); SpecError for calls ttnn rejects."""
     a, b = k[an], k[bn]
-    _no_output_tensor(op, k.get("output_tensor"))
     need_memory_config(op, k.get("memory_config"))
     need_dtype_arg(op, k.get("dtype"))
     ta, tb = isinstance(a, TensorSpec), isinstance(b, TensorSpec)
@@ -705,7 +694,6 @@ def _ternary_operand(op: str, arg: str, v, dtypes, number_ok: bool):
 
 
 def _ternary_spec(op, named, dtype_from, memory_config, output_tensor, dtypes, number_ok=()):
-    _no_output_tensor(op, output_tensor)
     need_memory_config(op, memory_config)
     specs = {n: _ternary_operand(op, n, v, dtypes, n in number_ok) for n, v in named}
     shape = broadcast_shape(op, [(n, s.shape) for n, s in specs.items() if s is not None])

@@ -13,8 +13,8 @@ Invariants:
   ttnn pads each head to whole tiles otherwise, which ttfuse rejects instead of emulating.
 - Outputs are exact copies of input values (block floats are re-rounded by the executor; head boundaries are
   tile aligned, so only a transposed K can change bfloat8_b values, as on TT hardware).
-- Preallocated `output_tensors` / `output_tensor` are validated against the computed specs but not aliased:
-  the op returns fresh tensors.
+- A preallocated `output_tensor` receives the result (ttfuse.opdef.PREALLOCATED_OUTPUTS); the three
+  `output_tensors` of the qkv-heads ops are validated against the computed specs but not aliased (fresh tensors).
 
 Extend: a new head shuffle is a spec rule on `_need4` / `_head_dim` / `_out_mc`, a sim rule on `_split_heads`
 (or a permute + reshape) and `_tm_cost`; add its test to tests/test_ops_attention.py. The shared argument checks
@@ -524,12 +524,7 @@ def _boltz_concat_spec(input_tensor, *, memory_config, output_tensor):
             op,
             f"argument 'input_tensor' must be [H, S, S, d] (square pair representation), got {list(x.shape)}",
         )
-    out = _concat_spec(op, x, memory_config, lambda s: (1, s[2], s[2], s[0] * s[3]))
-    if output_tensor is not None:
-        o = need_spec(op, "output_tensor", output_tensor)
-        if o.shape != out.shape:
-            raise fail(op, f"argument 'output_tensor' has shape {list(o.shape)}, expected {list(out.shape)}")
-    return out
+    return _concat_spec(op, x, memory_config, lambda s: (1, s[2], s[2], s[0] * s[3]))
 
 
 @nlp_concat_heads_boltz.sim

@@ -26,7 +26,8 @@ and not all-DRAM-interleaved, or an L1 output) and a unary kernel for `activatio
 adds multiply/add kernels for alpha != 1 and beta != 0. These depend on arguments, so `launches` callables take
 (out_specs, args) and return 1 when args are not given.
 
-Not modelled (SpecError naming the argument): optional_output_tensor, global_cb, prefetcher_pipes,
+`optional_output_tensor=` writes the result into that tensor (ttfuse.opdef.PREALLOCATED_OUTPUTS).
+Not modelled (SpecError naming the argument): global_cb, prefetcher_pipes,
 in0_column_offset, non-32x32 output_tile. Add an op here with its spec/sim/cost rules and a test in
 tests/test_ops_matmul.py.
 """
@@ -240,7 +241,6 @@ def _mm_spec(
             "config's fused_activation field",
         )
     for arg, v in (
-        ("optional_output_tensor", optional_output_tensor),
         ("global_cb", global_cb),
         ("in0_column_offset", in0_column_offset),
     ):

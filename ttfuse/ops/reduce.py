@@ -255,6 +255,7 @@ def _reduction(name: str):
         keywords.append(("fast_and_approximate_mode", False))
     if tail:
         keywords.append((tail, None))
+
     def launches(out_specs, args=None) -> int:
         if args is None:
             return 1
@@ -322,8 +323,6 @@ def _argmax_spec(
 ):
     op = "argmax"
     s = need_spec(op, "input_tensor", input_tensor)
-    if output_tensor is not None:
-        raise fail(op, "argument 'output_tensor' (a preallocated output) is not modelled by ttfuse; drop it")
     if not isinstance(keepdim, bool):
         raise fail(op, f"argument 'keepdim' must be a bool, got {keepdim!r}")
     need_memory_config(op, memory_config)

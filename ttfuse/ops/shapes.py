@@ -31,7 +31,6 @@ from ttfuse.ops.data_movement import (
     MAX_RANK,
     TILE,
     int_list,
-    no_output_tensor,
     out_memory_config,
     static_cost,
     with_launch_rule,
@@ -366,7 +365,6 @@ def _slice_spec(
     input_tensor, slice_start, slice_end, slice_step=None, *, memory_config=None, output_tensor=None, **_
 ):
     s = need_spec("slice", "input_tensor", input_tensor)
-    no_output_tensor("slice", "output_tensor", output_tensor)
     bounds, step = _slice_bounds(s, slice_start, slice_end, slice_step)
     new = tuple(-(-(e - b) // st) for (b, e), st in zip(bounds, step))
     if new == tuple(s.shape) and memory_config in (None, s.memory_config):
@@ -426,7 +424,6 @@ def _concat_dim(tensors, dim) -> tuple[list[TensorSpec], int]:
 @concat.spec
 def _concat_spec(tensors, dim=0, *, memory_config=None, output_tensor=None, groups=1, sub_core_grids=None):
     specs, d = _concat_dim(tensors, dim)
-    no_output_tensor("concat", "output_tensor", output_tensor)
     if groups != 1:
         raise fail(
             "concat",
@@ -608,7 +605,6 @@ def repeat(input_tensor, repeat_dims, *, memory_config=None, optional_output_ten
 @repeat.spec
 def _repeat_spec(input_tensor, repeat_dims, *, memory_config=None, optional_output_tensor=None):
     s = need_spec("repeat", "input_tensor", input_tensor)
-    no_output_tensor("repeat", "optional_output_tensor", optional_output_tensor)
     shape, reps = _reps("repeat", s, repeat_dims)
     if all(r == 1 for r in reps) and len(shape) == s.rank:
         return s
@@ -687,7 +683,6 @@ def broadcast_to(input, output_shape, *, memory_config=None, output=None):
 def _broadcast_to_spec(input, output_shape, *, memory_config=None, output=None):
     op = "experimental.broadcast_to"
     s = need_spec(op, "input", input)
-    no_output_tensor(op, "output", output)
     if s.layout is not Layout.TILE:
         raise fail(op, f"argument 'input' must be in TILE layout, got {s.layout!r}")
     if s.dtype not in (DataType.BFLOAT16, DataType.FLOAT32):

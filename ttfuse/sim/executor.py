@@ -16,7 +16,7 @@ This is the simulator's per-op hot path: keep it allocation-light.
 from __future__ import annotations
 
 from ttfuse.errors import DeviceError, SpecError, TraceError
-from ttfuse.opdef import Group, OpDef, SimCtx, Trace, set_device_spec
+from ttfuse.opdef import Group, OpDef, SimCtx, Trace, check_preallocated, set_device_spec
 from ttfuse.sim.device import record_launches
 from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.tensor import Tensor
@@ -46,7 +46,19 @@ class ViewStorage:
 class SimTrace(Trace):
     """Runs ops now on simulated devices."""
 
-    def process(self, op: OpDef, args: dict):
+    def process_into(self, op: OpDef, args: dict, name: str, into):
+        """A preallocated output: the result is written into `into`'s storage (no new allocation, no extra
+        kernel), which is returned."""
+        if op.eager_impl is not None or op.inplace is not None:
+            return super().process_into(op, args, name, into)
+        if not isinstance(into, Tensor):
+            raise SpecError(f"{op.qualname}: argument {name!r} must be a ttnn.Tensor, got {type(into).__name__}")
+        if into._device is None or into._bufs is None:
+            what = "on the host" if into._device is None else "deallocated"
+            raise DeviceError(f"{op.qualname}: argument {name!r} (a preallocated output) is {what}")
+        return self.process(op, args, into=(name, into))
+
+    def process(self, op: OpDef, args: dict, into=None):
         impl = op.eager_impl
         if impl is not None:
             return impl(**args)
@@ -95,10 +107,16 @@ class SimTrace(Trace):
             if not isinstance(s, TensorSpec):
                 raise TypeError(f"{op.qualname}: spec rule returned {type(s).__name__}, not TensorSpec")
         n = op.num_launches(out_specs, spec_args)
+        if into is not None:  # the result goes to the preallocated tensor: its spec (memory), no allocation
+            check_preallocated(op, into[0], into[1], None if multi else out_specs[0])
+            if device is not None and into[1]._device is not device and into[1]._device.chips != device.chips:
+                raise DeviceError(f"{op.qualname}: argument {into[0]!r} is on another device than the inputs")
+            out_spec = into[1].spec
+            out_specs = [out_spec]
 
         inplace = op.inplace  # in-place ops write into an argument: its storage is reused
         bufs = None
-        if device is not None and inplace is None:
+        if device is not None and inplace is None and into is None:
             if n == 0 and op.may_view and tensors:  # a free call: the first input or a view of it
                 base = tensors[0][1]
                 if not multi and out_spec == base.spec and op.consumes is None:
@@ -142,8 +160,8 @@ class SimTrace(Trace):
                 outs_by_pos[j].append(out)
         if device is not None and n:
             record_launches(device, op.short, n)
-        if inplace is not None:
-            target = args[inplace]
+        if inplace is not None or into is not None:
+            target = args[inplace] if into is None else into[1]
             target.spec = out_specs[0]
             target._shards = outs_by_pos[0]
             return target
