@@ -428,6 +428,45 @@ def test_pair_bias_attention_rule_self_form(device):
     assert nj == 6 and ne == 7 and p > 0.9999
 
 
+@pytest.mark.parametrize("block", ["transition", "gated self-attention"])
+def test_compile_checks_ops_against_its_own_device(device, monkeypatch, block):
+    """Every spec rule run while compiling for a Blackhole (passes, the fused kernels' steps and working sets, code
+    generation) sees the Blackhole, even right after an eager op on a Wormhole (they once saw the last eager
+    device: the fused attention's 11x10 SDPA config was checked against the Wormhole's 8x8)."""
+    from ttfuse.opdef import OPS, current_device_spec
+
+    if block == "transition":
+        fn, args = transition, list(_transition_args(device))
+    else:
+        specs = (S(4, 64, 64), S(1, 2, 64, 64), S(64, 192), S(64, 64), S(64, 64))
+        fn = gated_self_attention
+        args = [dev_t(device, *s.shape, scale=0.1 if s.rank == 2 else 1.0) for s in specs]
+    seen = []
+    for name in ("layer_norm", "linear", "kernels.pair_bias_attention"):  # stock steps and the kernel itself
+        op = OPS[name]
+
+        def spy(_rule=op.spec_rule, **a):
+            seen.append(getattr(current_device_spec(), "name", None))
+            return _rule(**a)
+
+        monkeypatch.setattr(op, "spec_rule", spy)
+    bh = ttnn.open_device(device_id=0, arch="blackhole:p150")
+    try:
+        bh_args = [
+            ttnn.from_torch(ttnn.to_torch(a), dtype=BF16, layout=ttnn.TILE_LAYOUT, device=bh) for a in args
+        ]
+        ttfuse.jit(fn).lower(*args)  # a Wormhole compile first (it also builds the passes' rule tables once)
+        ttnn.relu(args[0])  # an eager op on the Wormhole: the current device spec is the n150's
+        seen.clear()
+        low = ttfuse.jit(fn).lower(*bh_args)
+    finally:
+        ttnn.close_device(bh)
+    assert seen and set(seen) == {"blackhole:p150:11x10"}, set(seen)
+    if block != "transition":
+        (row,) = [r for r in low.program_configs if r.op == "ttfuse.kernels.pair_bias_attention"]
+        assert tuple(row.program_config.compute_with_storage_grid_size)[0] > 8  # sized for the Blackhole grid
+
+
 # ------------------------------------------------------------------------------------ (a) eltwise clustering
 def silu_mul_add(x, y, z):
     return ttnn.add(ttnn.multiply(ttnn.silu(x), y), z)
