@@ -88,6 +88,22 @@ def test_jit_writes_the_callers_tensor_like_eager(device):
     assert "copy" in ops  # the write into the caller's tensor is an in-place ttnn.copy
 
 
+def test_jit_output_into_an_intermediate_needs_no_copy(device):
+    """A preallocated tensor made inside the traced function is not the caller's storage: it just names the result
+    (no ttnn.copy node), and the values are eager's."""
+
+    def f(x, y):
+        o = ttnn.exp(x)  # a scratch tensor of the function
+        ttnn.add(x, y, output_tensor=o)
+        return ttnn.relu(o)
+
+    g = torch.Generator().manual_seed(2)
+    x, y = dev(device, torch.randn(64, 64, generator=g)), dev(device, torch.randn(64, 64, generator=g))
+    jf = ttfuse.jit(passes=[])(f)
+    assert torch.equal(host(jf(x, y)), host(f(x, y)))
+    assert [n.op for n in jf.lower(x, y).graph.nodes] == ["exp", "add", "relu"]
+
+
 def test_copy(device):
     a = dev(device, torch.randn(32, 64))
     b = dev(device, torch.zeros(32, 64), ttnn.float32)

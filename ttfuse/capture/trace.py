@@ -28,7 +28,16 @@ from typing import Any
 from ttfuse.capture.pytree import describe, flatten_out, substitute
 from ttfuse.errors import DeviceError, TraceError, user_frame, with_user_frame
 from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, NodeSide, Ref, freeze
-from ttfuse.opdef import Group, OpDef, Trace, current_mesh_shape, pop_trace, push_trace, set_device_spec
+from ttfuse.opdef import (
+    Group,
+    OpDef,
+    Trace,
+    check_preallocated,
+    current_mesh_shape,
+    pop_trace,
+    push_trace,
+    set_device_spec,
+)
 from ttfuse.tensor import Tensor
 from ttfuse.types import TensorSpec
 
@@ -119,10 +128,12 @@ class GraphTrace(Trace):
         self.nodes: list[Node] = []
         self.next_value = 0
         self.done = False
+        self.input_storage: set[int] = set()  # values whose storage is a caller's tensor (inputs, in place)
 
     # ---------------------------------------------------------------------------------------- inputs
     def new_input(self, spec: TensorSpec, device=None) -> Tracer:
         t = Tracer(self, Ref(self.next_value, 0), spec, device)
+        self.input_storage.add(self.next_value)
         self.next_value += 1
         return t
 
@@ -182,6 +193,8 @@ class GraphTrace(Trace):
 
         if op.inplace is not None:
             target = args[op.inplace]
+            if target._ref.value in self.input_storage:  # still the caller's storage after the write
+                self.input_storage.add(node.id)
             # functionalised: the node's output is a new value; the tracer object now names it
             target._ref = Ref(node.id, 0)
             target.spec = outs[0]
@@ -191,6 +204,16 @@ class GraphTrace(Trace):
         if not multi:
             return tracers[0]
         return tuple(tracers) if isinstance(out, tuple) else tracers
+
+    def process_into(self, op: OpDef, args: dict, name: str, into):
+        """A preallocated output: a tensor of this trace that is not the caller's storage simply names the
+        result from now on (functionalised, no kernel); the caller's tensors are written with ttnn.copy."""
+        if isinstance(into, Tracer) and into._trace is self and into._ref.value not in self.input_storage:
+            out = self.process(op, args)
+            check_preallocated(op, name, into, out.spec if isinstance(out, Tracer) else None)
+            into._ref, into.spec = out._ref, out.spec
+            return into
+        return super().process_into(op, args, name, into)
 
     def _convert(self, op: OpDef, name: str, v: Any, inputs: list) -> tuple[Any, Any]:
         """(attribute value, spec-rule value) of one argument; tensors become In markers."""

@@ -19,7 +19,7 @@ Semantics modelled (ref/ttnn.md s2.7 and the 0.81.1 docstrings):
 Invariant: sim rules never modify their inputs and never return an input object (outputs are fresh tensors).
 Extend: a unary op is one `_unary(...)` row (torch function of (x, static args)); a binary op one `_binary(...)`
 row. A preallocated `output_tensor=` receives the result (ttfuse.opdef.PREALLOCATED_OUTPUTS: in place in the
-simulator; under @ttfuse.jit the op followed by an in-place ttnn.copy into it).
+simulator; under @ttfuse.jit it names the result, or an in-place ttnn.copy writes a caller's tensor).
 """
 
 from __future__ import annotations
