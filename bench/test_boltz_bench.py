@@ -3,8 +3,8 @@ float32 eager, side by side, for Transition (pair track, 128 -> 512), AdaLN (384
 (outgoing, c_z 128), TriangleAttention (starting node, 4 heads of 32) and a PairformerLayer (v2, c_s 384,
 c_z 128, 16 heads) at N in {128, 256}.
 
-The three sides are timed interleaved in one run (one timing of each per round, so they see the same machine
-state; a timing is as many back-to-back calls as make MIN_TIMED_S for the fastest side, the same count for all), on ttnn tensors already on the device (`forward_ttnn`; the torch <-> ttnn boundary is not timed) and
+The three sides are timed interleaved in one run (one timing of each per round, in an order rotated every round,
+so they see the same machine state; a timing is as many back-to-back calls as make MIN_TIMED_S for the fastest side, the same count for all), on ttnn tensors already on the device (`forward_ttnn`; the torch <-> ttnn boundary is not timed) and
 after one warm-up call of each side (the JIT compiles there). Rounds are added (at least 3, at most 9;
 pytest-benchmark times the first) while the bench stays within BUDGET_S. The targets use the **median of the
 per-round ratios** (each round's sides ran back to back, so a ratio compares like with like); best and median
@@ -135,9 +135,12 @@ def test_boltz_module(benchmark, target, name, n):
         calls = max(1, round(MIN_TIMED_S / max(fastest, 1e-6)))  # the same count for every side
         times: dict[str, list[float]] = {k: [] for k in sides}
 
-        def one_round():  # interleaved: one timing of each side
-            for k, f in sides.items():
-                times[k].append(_once(f, calls))
+        order = list(sides)
+
+        def one_round():  # interleaved: one timing of each side, the order rotated every round (no side always
+            for k in order:  # follows the same other side)
+                times[k].append(_once(sides[k], calls))
+            order.append(order.pop(0))
 
         benchmark.pedantic(one_round, rounds=1, iterations=1)
         per_round = sum(v[0] for v in times.values())
