@@ -457,93 +457,76 @@ class JitFunction:
         # everything below (passes, code generation, a disk entry's regeneration) checks ops against this device,
         # whatever device the caller's last eager op ran on
         with device_spec_context(dspec, mesh):
-            return self._compile_for(
-                t0,
-                tree,
-                statics,
-                leaves,
-                dspec,
-                mesh,
+            key = self._key(tree, statics, leaves, dspec, mesh)
+            self.last_key = key
+            disk = use_cache and key is not None and cache.disk_enabled()
+            if use_cache and key is not None:
+                hit = self._by_hex.get(key.hex)
+                if hit is not None:
+                    cache.counters.hit += 1
+                    dlog(1, "jit %s: memory hit %s (new fast key)", self._name, key.short)
+                    return hit
+                if disk:
+                    entry = self._load(key, dspec)
+                    if entry is not None:
+                        cache.counters.hit += 1
+                        self._by_hex.put(key.hex, entry)
+                        return entry
+                cache.explain_miss(self._name, key)
+
+            # trace -> passes -> verify -> codegen
+            self.trace_count += 1
+            g0 = trace(
+                self.fn,
                 args,
                 kwargs,
-                use_cache,
-                specs_are_tensors,
-                keep_graphs,
+                name=self._qual,
+                device_spec=dspec,
+                mesh_shape=mesh,
+                specs_are_tensors=specs_are_tensors,
             )
-
-    def _compile_for(
-        self, t0, tree, statics, leaves, dspec, mesh, args, kwargs, use_cache, specs_are_tensors, keep_graphs
-    ) -> _Entry:
-        key = self._key(tree, statics, leaves, dspec, mesh)
-        self.last_key = key
-        disk = use_cache and key is not None and cache.disk_enabled()
-        if use_cache and key is not None:
-            hit = self._by_hex.get(key.hex)
-            if hit is not None:
-                cache.counters.hit += 1
-                dlog(1, "jit %s: memory hit %s (new fast key)", self._name, key.short)
-                return hit
-            if disk:
-                entry = self._load(key, dspec)
-                if entry is not None:
-                    cache.counters.hit += 1
-                    self._by_hex.put(key.hex, entry)
-                    return entry
-            cache.explain_miss(self._name, key)
-
-        # trace -> passes -> verify -> codegen
-        self.trace_count += 1
-        g0 = trace(
-            self.fn,
-            args,
-            kwargs,
-            name=self._qual,
-            device_spec=dspec,
-            mesh_shape=mesh,
-            specs_are_tensors=specs_are_tensors,
-        )
-        ctx = PassContext(
-            dspec,
-            self._pass_options(),
-            self.options.disabled_passes(),
-            mesh,
-            debug=get_flag("debug"),
-            keep_graphs=keep_graphs,
-        )
-        verify_each = get_flag("debug") >= 1 or os.environ.get("TTFUSE_VERIFY") == "1"
-        g, records = run_pipeline(g0, ctx, verify=verify_each)
-        verify(g)
-        compiled = generate(g, name=self._short, backend=self.backend)
-        ms = (time.perf_counter() - t0) * 1e3
-        if get_flag("debug") >= 4:
-            logger.info("generated code for %s:\n%s", self._name, compiled.source)
-        lowered = Lowered(
-            self._name,
-            g0,
-            g,
-            records,
-            compiled,
-            LazyCost(g0, g, dspec, max_grid=self.options.max_grid),
-            key,
-            ms,
-            program_configs(g),
-        )
-        entry = _Entry(_runner(compiled.fn, g.out_tree), lowered, key.hex if key else None)
-        if use_cache:
-            cache.counters.miss += 1
-            dlog(
-                1,
-                "jit %s: compiled %s in %.1f ms (%d nodes)",
+            ctx = PassContext(
+                dspec,
+                self._pass_options(),
+                self.options.disabled_passes(),
+                mesh,
+                debug=get_flag("debug"),
+                keep_graphs=keep_graphs,
+            )
+            verify_each = get_flag("debug") >= 1 or os.environ.get("TTFUSE_VERIFY") == "1"
+            g, records = run_pipeline(g0, ctx, verify=verify_each)
+            verify(g)
+            compiled = generate(g, name=self._short, backend=self.backend)
+            ms = (time.perf_counter() - t0) * 1e3
+            if get_flag("debug") >= 4:
+                logger.info("generated code for %s:\n%s", self._name, compiled.source)
+            lowered = Lowered(
                 self._name,
-                key.short if key else "-",
+                g0,
+                g,
+                records,
+                compiled,
+                LazyCost(g0, g, dspec, max_grid=self.options.max_grid),
+                key,
                 ms,
-                len(g.nodes),
+                program_configs(g),
             )
-            if key is not None:
-                self._by_hex.put(key.hex, entry)
-                if disk:
-                    self._store(key, g, leaves, dspec, ms)
-        return entry
+            entry = _Entry(_runner(compiled.fn, g.out_tree), lowered, key.hex if key else None)
+            if use_cache:
+                cache.counters.miss += 1
+                dlog(
+                    1,
+                    "jit %s: compiled %s in %.1f ms (%d nodes)",
+                    self._name,
+                    key.short if key else "-",
+                    ms,
+                    len(g.nodes),
+                )
+                if key is not None:
+                    self._by_hex.put(key.hex, entry)
+                    if disk:
+                        self._store(key, g, leaves, dspec, ms)
+            return entry
 
     def _pass_options(self) -> dict:
         o = self.options

@@ -164,7 +164,7 @@ def _sim(ctx, input_tensor, kv_input_tensor, weight_qg, weight_kv, weight_o, **a
 def _views_apply(steps) -> bool:
     """The in-place head views reproduce the split and concat steps exactly when nothing changes format between
     the projection and the gate (one float dtype, unsharded: the sharded split groups heads differently)."""
-    qg_s, kv_s, heads_s, o_s, oc_s, gated_s, _ = steps
+    qg_s, kv_s, heads_s, o_s, oc_s, _, _ = steps
     specs = [*qg_s, *heads_s, o_s, oc_s] + ([kv_s] if kv_s is not None else [])
     return len({s.dtype for s in specs}) == 1 and not any(s.memory_config.is_sharded() for s in specs)
 
@@ -173,7 +173,7 @@ def _sim_views(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
     """The steps with fewer copies: the projection is rounded once (as the split matmul writes it) and q, k, v
     and the gate are taken from it by column (the split matmul's separate outputs are never materialised); SDPA
     leaves its output in the concatenated-heads layout (no concat copy)."""
-    qg_s, kv_s, heads_s, o_s, oc_s, gated_s, out_s = steps
+    qg_s, _, heads_s, o_s, oc_s, _, _ = steps
     ckc = a["compute_kernel_config"]
     fmt = o_s.dtype.value
     b, nh, sq, d = heads_s[0].shape
@@ -236,7 +236,7 @@ def _gate_out(steps, specs, oc, g, w_o, ckc):
 def _sim_steps(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
     """Each step through its stock sim rule (formats that change between the steps; the reference the view
     path is checked against)."""
-    qg_s, kv_s, heads_s, o_s, oc_s, gated_s, out_s = steps
+    qg_s, kv_s, heads_s, o_s, oc_s, _, _ = steps
     ckc = a["compute_kernel_config"]
     ls = OPS["kernels.linear_split"]
     ls_in = {"input_tensor_a": specs["input_tensor"], "input_tensor_b": specs["weight_qg"]}

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
 from ttfuse.errors import SpecError
 from ttfuse.opdef import (
     OPS,
@@ -83,55 +85,42 @@ def step_spec(kernel: str, op: str, **args: Any) -> Any:
 
     Memoised (a kernel's spec and sim rules ask for the same steps on every call; a rejection is not stored, so
     it is raised again). Arguments that cannot be hashed (lists) skip the memo."""
+
+    def compute():
+        try:
+            return OPS[op].spec_rule(**bind(op, args))
+        except SpecError as e:
+            raise kfail(kernel, f"step {OPS[op].qualname} rejects its inputs: {e}") from None
+
+    return _memoised((op,), args, compute)
+
+
+def _memoised(head: tuple, args: dict, compute: Callable) -> Any:
+    """compute() memoised in _STEP_SPECS under head + the sorted `args` + the current device and mesh; arguments
+    holding torch tensors or unhashable values are computed every time (an exception is never stored)."""
     try:
-        key = (op, tuple(sorted(args.items())), current_device_spec(), current_mesh_shape())
+        if any(isinstance(v, torch.Tensor) for v in args.values()):
+            raise TypeError
+        key = (*head, tuple(sorted(args.items())), current_device_spec(), current_mesh_shape())
         hit = _STEP_SPECS.get(key)
     except TypeError:
-        key = hit = None
-    if hit is not None:
-        return hit
-    try:
-        out = OPS[op].spec_rule(**bind(op, args))
-    except SpecError as e:
-        raise kfail(kernel, f"step {OPS[op].qualname} rejects its inputs: {e}") from None
-    if key is not None:
+        return compute()
+    if hit is None:
+        hit = compute()
         if len(_STEP_SPECS) >= _STEP_SPECS_MAX:
             _STEP_SPECS.clear()
-        _STEP_SPECS[key] = out
-    return out
+        _STEP_SPECS[key] = hit
+    return hit
 
 
 def memo_steps(fn: Callable) -> Callable:
     """Memoise a kernel's step-spec function `fn(*static, args_dict) -> step specs`: a pure function of its
     arguments (TensorSpecs and plain values) and the device, asked by the kernel's spec rule and again by its sim
-    rule on every call (50 us for AdaLN's five steps, 5 us from the memo). Arguments holding torch tensors or
-    unhashable values skip the memo; a rejection (SpecError) is not stored."""
-    import torch
-
+    rule on every call (50 us for AdaLN's five steps, 5 us from the memo)."""
     name = fn.__qualname__
 
     def wrapper(*args):
-        a = args[-1]
-        try:
-            if any(isinstance(v, torch.Tensor) for v in a.values()):
-                raise TypeError
-            key = (
-                "steps",
-                name,
-                args[:-1],
-                tuple(sorted(a.items())),
-                current_device_spec(),
-                current_mesh_shape(),
-            )
-            hit = _STEP_SPECS.get(key)
-        except TypeError:
-            return fn(*args)
-        if hit is None:
-            hit = fn(*args)
-            if len(_STEP_SPECS) >= _STEP_SPECS_MAX:
-                _STEP_SPECS.clear()
-            _STEP_SPECS[key] = hit
-        return hit
+        return _memoised(("steps", name, args[:-1]), args[-1], lambda: fn(*args))
 
     wrapper.__wrapped__ = fn
     wrapper.__doc__ = fn.__doc__

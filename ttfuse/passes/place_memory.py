@@ -188,9 +188,8 @@ def place_memory(graph: Graph, ctx) -> Graph:
 
     ours = [_ours(n, outputs) for n in graph.nodes]
     index = graph.node_index()
-    with target_device(
-        ctx
-    ):  # a kernel's working set comes from its steps' spec rules, which check the device
+    # a kernel's working set comes from its steps' spec rules, which check the device
+    with target_device(ctx):
         for k, n in enumerate(graph.nodes):
             if not ours[k] and n.id not in alias:
                 add(k, n.outs)
