@@ -12,6 +12,7 @@ Modules: common (upload, padding, jit switch), triangle, attention, transition, 
 from models.boltz.attention import AttentionPairBias
 from models.boltz.diffusion import (
     AdaLN,
+    AtomTransformer,
     ConditionedTransitionBlock,
     DiffusionTransformer,
     DiffusionTransformerLayer,
@@ -33,6 +34,7 @@ from models.boltz.triangle import (
 
 __all__ = [
     "AdaLN",
+    "AtomTransformer",
     "AttentionPairBias",
     "ConditionedTransitionBlock",
     "DiffusionTransformer",

@@ -11,7 +11,8 @@ tile-aligned heads and the padded channels contribute nothing; no crop is needed
 
 The block function takes the bias heads-first ([B or 1, H, N, N]) so that a DiffusionTransformer permutes
 its stacked bias once for all layers; `AttentionPairBias.forward_ttnn` takes `z` as the reference does.
-Atom-level windowed attention (`to_keys`) is not part of this port.
+Atom-level windowed attention (queries of a window against its keys, `to_keys`): `windowed_attention`, used by
+models.boltz.diffusion's DiffusionTransformerLayer / AtomTransformer.
 """
 
 from __future__ import annotations
@@ -56,6 +57,30 @@ def attention(s, k_in, bias, mask, q_w, q_b, kv_w, g_w, o_w, *, n_heads: int, in
     q, k, v = ttnn.transformer.split_query_key_value_and_split_heads(
         q, kv, num_heads=n_heads, transpose_key=False
     )
+    return _attend(s, q, k, v, bias, mask, g_w, o_w, inf=inf, cfg=cfg)
+
+
+def windowed_attention(s, k_in, bias, key_mask, q_w, q_b, kv_w, g_w, o_w, *, n_heads: int, inf: float, cfg):
+    """Atom level: each window's W queries s [B', W, c] attend to its H keys k_in [B', H, c] (`window_keys`);
+    heads-first bias [B', H_heads, W, H], key_mask [B', H] -> [B', W, c]. Query and key lengths differ, so the
+    heads are split by reshape + permute (ttnn's fused head split takes one sequence length)."""
+    q = ttnn.linear(s, q_w, bias=q_b, compute_kernel_config=cfg)  # [B', W, H*Dp]
+    kv = ttnn.linear(k_in, kv_w, compute_kernel_config=cfg)  # [B', H, 2*H*Dp]
+    b, sk, hd2 = kv.shape
+    k = ttnn.slice(kv, (0, 0, 0), (b, sk, hd2 // 2))
+    v = ttnn.slice(kv, (0, 0, hd2 // 2), (b, sk, hd2))
+    q, k, v = (split_heads(t, n_heads) for t in (q, k, v))
+    return _attend(s, q, k, v, bias, key_mask, g_w, o_w, inf=inf, cfg=cfg)
+
+
+def split_heads(x, n_heads: int):
+    """[B, S, heads * d] -> [B, heads, S, d]."""
+    b, n, c = x.shape
+    return ttnn.permute(ttnn.reshape(x, (b, n, n_heads, c // n_heads)), (0, 2, 1, 3))
+
+
+def _attend(s, q, k, v, bias, mask, g_w, o_w, *, inf: float, cfg):
+    """SDPA with the bias (plus the key mask), heads concatenated, gated by sigmoid(s @ g_w), projected by o_w."""
     if mask is not None:
         bias = ttnn.add(bias, key_mask_bias(mask, inf=inf))
     o = ttnn.transformer.scaled_dot_product_attention(
