@@ -276,6 +276,66 @@ def test_transition(device):
         K["transition"](x, _cw(device, w1, w2, dtype=BFP8), w3, **kw)  # weight dtype must match the input's
 
 
+def test_transition_intermediates_are_its_l1_working_set(device):
+    """The composite writes h and m to L1 (as tt-boltz does per chunk) and frees them; the declared working set
+    is their bytes, while a kernel whose steps follow a DRAM input (AdaLN) declares no L1 bytes."""
+    from ttfuse.opdef import CostCtx
+
+    d, h = 64, 128
+    x = dev_t(device, rnd(2, 32, d))
+    w12 = _cw(device, dev_t(device, rnd(d, h)), dev_t(device, rnd(d, h)), mode="swiglu")
+    w3 = dev_t(device, rnd(h, d))
+    calls = []
+
+    class Spy:  # the facade, recording each call's memory_config and what is deallocated
+        def __getattr__(self, name):
+            return getattr(ttnn, name)
+
+        def layer_norm(self, *a, **k):
+            calls.append(("layer_norm", k.get("memory_config")))
+            return ttnn.layer_norm(*a, **k)
+
+        def deallocate(self, t):
+            calls.append(("deallocate", tuple(t.shape)))
+            return ttnn.deallocate(t)
+
+        class experimental:
+            @staticmethod
+            def minimal_matmul(*a, **k):
+                calls.append(("minimal_matmul", k.get("memory_config")))
+                return ttnn.experimental.minimal_matmul(*a, **k)
+
+    K["transition"].ttnn_rule(Spy(), x, w12, w3, epsilon=1e-5)
+    assert calls == [
+        ("layer_norm", ttnn.L1_MEMORY_CONFIG),
+        ("minimal_matmul", ttnn.L1_MEMORY_CONFIG),
+        ("deallocate", (2, 32, d)),
+        ("deallocate", (2, 32, h)),
+    ]
+    op = K["transition"]
+    args = {
+        "input_tensor": x.spec, "weight12": w12.spec, "weight3": w3.spec, "norm_weight": None,
+        "norm_bias": None, "epsilon": 1e-5, "hidden_dtype": None, "dtype": None, "memory_config": None,
+        "compute_kernel_config": None, "norm_compute_kernel_config": None,
+    }  # fmt: skip
+    ctx = CostCtx(op, {}, [], args, device.chips[0].spec)
+    inter = op.intermediate_specs(ctx)
+    assert [s.memory_config.buffer_type.name for s in inter] == ["L1", "L1"]
+    assert op.working_set(ctx) == sum(s.nbytes for s in inter) == 2 * 32 * (d + h) * 2
+
+    ad = K["adaln"]
+    s_ = dev_t(device, rnd(2, 32, 96))
+    w_ss = _cw(device, dev_t(device, rnd(96, d)), dev_t(device, rnd(96, d)))
+    ad_args = {
+        "input_tensor": x.spec, "cond": s_.spec, "weight_ss": w_ss.spec, "bias_ss": None,
+        "cond_norm_weight": None, "epsilon": 1e-5, "cond_epsilon": 1e-5, "dtype": None, "memory_config": None,
+        "compute_kernel_config": None, "norm_compute_kernel_config": None,
+    }  # fmt: skip
+    actx = CostCtx(ad, {}, [], ad_args, device.chips[0].spec)
+    assert all(s.memory_config.buffer_type.name == "DRAM" for s in ad.intermediate_specs(actx))
+    assert ad.working_set(actx) == 0
+
+
 def test_adaln_and_conditioned_transition(device):
     d, ds = 64, 96
     a, s = dev_t(device, rnd(2, 32, d)), dev_t(device, rnd(2, 32, ds))

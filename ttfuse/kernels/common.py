@@ -32,7 +32,7 @@ from ttfuse.opdef import (
     register_op,
 )
 from ttfuse.sim.numerics import round_to_dtype
-from ttfuse.types import TensorSpec
+from ttfuse.types import BufferType, TensorSpec
 
 PREFIX = "kernels."
 
@@ -196,9 +196,10 @@ def tensors_ctx(ctx) -> dict:
 def declare_intermediates(op, steps: Callable[[dict], tuple], *, in_l1: bool = True) -> None:
     """Declare a composite kernel's internal tensors from its step-spec function `steps(args) -> (step outputs,
     ..., final output)`: `op.intermediate_specs(ctx)` lists every step output but the last, and
-    `op.working_set(ctx)` is their bytes (what the chunk pass and place_memory count in L1 beyond the kernel's
-    inputs and outputs; a sum over the steps, an upper bound of the composite's peak). in_l1=False: the
-    composite writes them to DRAM (its steps' default memory configs), so they take no L1 (working set 0)."""
+    `op.working_set(ctx)` is the bytes of those the steps place in L1 (what the chunk pass and place_memory count
+    in L1 beyond the kernel's inputs and outputs; a sum over the steps, an upper bound of the composite's peak):
+    the same placement the composite's ttnn rule and cost rule use. in_l1=False: working set 0 (a composite
+    whose step memory configs do not follow its step specs')."""
 
     def specs(ctx) -> list[TensorSpec]:
         out: list[TensorSpec] = []
@@ -215,4 +216,8 @@ def declare_intermediates(op, steps: Callable[[dict], tuple], *, in_l1: bool = T
         return out
 
     op.intermediate_specs = specs
-    op.working_set = (lambda ctx: sum(s.nbytes for s in specs(ctx))) if in_l1 else (lambda ctx: 0)
+
+    def l1_bytes(ctx) -> int:
+        return sum(s.nbytes for s in specs(ctx) if s.memory_config.buffer_type is not BufferType.DRAM)
+
+    op.working_set = l1_bytes if in_l1 else (lambda ctx: 0)
