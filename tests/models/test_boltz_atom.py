@@ -35,6 +35,12 @@ def boltz_to_keys(n_atoms: int):
     return functools.partial(single_to_keys, indexing_matrix=get_indexing_matrix(k, W, H, "cpu"), W=W, H=H)
 
 
+def ref_atom_transformer(depth: int) -> RefAtomTransformer:
+    """boltz's atom encoder/decoder transformer at atom_s 128, 4 heads, windows of 32 queries and 128 keys."""
+    kw = dict(dim=ATOM_S, dim_single_cond=ATOM_S, depth=depth, heads=HEADS)
+    return RefAtomTransformer(attn_window_queries=W, attn_window_keys=H, **kw)
+
+
 def atom_inputs(samples: int, n_atoms: int, layers: int, seed: int):
     """q, c [samples, N, 128], bias [1, K, W, H, layers*heads], mask [samples, N] (last 7 atoms padding)."""
     g = torch.Generator().manual_seed(seed)
@@ -62,17 +68,7 @@ def test_window_keys_is_exactly_single_to_keys(device):
 @pytest.mark.parametrize("jit", [False, True])
 def test_atom_transformer_2_layers(device, redraw, pcc, pcc_report, jit):
     n, mult = 256, 2
-    ref = redraw(
-        RefAtomTransformer(
-            attn_window_queries=W,
-            attn_window_keys=H,
-            dim=ATOM_S,
-            dim_single_cond=ATOM_S,
-            depth=2,
-            heads=HEADS,
-        ),
-        41,
-    )
+    ref = redraw(ref_atom_transformer(2), 41)
     q, c, bias, mask = atom_inputs(mult, n, 2, 42)
     to_keys = boltz_to_keys(n)
     with torch.no_grad():
@@ -122,17 +118,7 @@ def test_to_keys_errors(device, redraw):
     with pytest.raises(ValueError, match="do not match the indexing matrix"):
         port(*args, to_keys=boltz_to_keys(96))  # a matrix for 3 windows, inputs of 4
     at = mb.AtomTransformer.from_torch(
-        redraw(
-            RefAtomTransformer(
-                attn_window_queries=W,
-                attn_window_keys=H,
-                dim=ATOM_S,
-                dim_single_cond=ATOM_S,
-                depth=1,
-                heads=HEADS,
-            ),
-            47,
-        ),
+        redraw(ref_atom_transformer(1), 47),
         device,
         jit=False,
     )
