@@ -258,15 +258,14 @@ class DiffusionTransformerLayer(Port):
         """Like forward_ttnn with the bias already heads-first (the DiffusionTransformer's split)."""
         return self._run(a, s, bias, mask, keys, heads_last=False)
 
-    def forward_ttnn(
-        self, a, s, bias=None, mask=None, to_keys: WindowKeys | None = None, multiplicity: int = 1
-    ):
-        """Token level: a [B*m, N, d], s, bias [1, N, N, H], mask [B*m or 1, N]. Atom level (to_keys a
-        WindowKeys): a [B*K, W, d], s, bias [B*K, W, keys, H], mask [B*K, W]."""
+    def forward_ttnn(self, a, s, bias=None, mask=None, to_keys=None, multiplicity: int = 1):
+        """Token level: a [B*m, N, d], s, bias [1, N, N, H], mask [B*m or 1, N]. Atom level (to_keys: the
+        reference's callable or a WindowKeys): a [B*K, W, d], s, bias [B*K, W, keys, H], mask [B*K, W]."""
         return self._run(a, s, bias, mask, to_keys, heads_last=True)
 
     def _run(self, a, s, bias, mask, keys, *, heads_last: bool):
         if keys is not None:
+            keys = keys_for(self, keys)
             keys.check(a.shape[0], a.shape[1])
         return self.run(
             diffusion_transformer_layer,
@@ -300,9 +299,8 @@ def _call_transformer(port: Port, a, s, bias, mask, to_keys=None):
             "models.boltz diffusion transformer: bias and mask are required (as in the reference)"
         )
     if to_keys is not None:
-        keys = keys_for(port, to_keys)
         args = (to_tt(t, port.device) for t in (a, s, bias, mask.float()))
-        return to_host(port.forward_ttnn(*args, to_keys=keys))
+        return to_host(port.forward_ttnn(*args, to_keys=to_keys))
     if bias.shape[0] != 1:
         raise ValueError(
             "models.boltz diffusion transformer: the port runs a batch-1 bias (shared by samples)"
@@ -330,12 +328,11 @@ class DiffusionTransformer(Port):
         ]
         return port
 
-    def forward_ttnn(
-        self, a, s, bias=None, mask=None, to_keys: WindowKeys | None = None, multiplicity: int = 1
-    ):
+    def forward_ttnn(self, a, s, bias=None, mask=None, to_keys=None, multiplicity: int = 1):
+        keys = None if to_keys is None else keys_for(self, to_keys)  # one upload shared by the layers
         biases = self.run(layer_biases, bias, n_layers=len(self.layers))
         for layer, bias_i in zip(self.layers, biases):
-            a = layer.forward_heads_first(a, s, bias_i, mask, to_keys)
+            a = layer.forward_heads_first(a, s, bias_i, mask, keys)
         return a
 
     def __call__(self, a, s, bias=None, mask=None, to_keys=None, multiplicity: int = 1):
@@ -357,8 +354,9 @@ class AtomTransformer(Port):
         )
         return port
 
-    def forward_ttnn(self, q, c, bias, to_keys: WindowKeys, mask):
-        """q [B*K, W, d], c [B*K, W, d_s], bias [B*K, W, H, L*heads] (samples expanded), mask [B*K, W]."""
+    def forward_ttnn(self, q, c, bias, to_keys, mask):
+        """q [B*K, W, d], c [B*K, W, d_s], bias [B*K, W, H, L*heads] (samples expanded), mask [B*K, W];
+        to_keys: the reference's callable or a WindowKeys."""
         return self.transformer.forward_ttnn(q, c, bias, mask, to_keys)
 
     def __call__(self, q, c, bias, to_keys, mask, multiplicity: int = 1):
@@ -369,8 +367,7 @@ class AtomTransformer(Port):
         bias = bias.repeat_interleave(multiplicity, 0)
         bias = bias.reshape(bias.shape[0] * (n // w), w, h, -1)
         windows = (q.reshape(-1, w, d), c.reshape(-1, w, c.shape[-1]), bias, mask.float().reshape(-1, w))
-        keys = keys_for(self, to_keys)
         out = self.forward_ttnn(
-            *(to_tt(t, self.device) for t in windows[:3]), keys, to_tt(windows[3], self.device)
+            *(to_tt(t, self.device) for t in windows[:3]), to_keys, to_tt(windows[3], self.device)
         )
         return to_host(out).reshape(b, n, d)

@@ -322,6 +322,13 @@ def test_transition_intermediates_are_its_l1_working_set(device):
     inter = op.intermediate_specs(ctx)
     assert [s.memory_config.buffer_type.name for s in inter] == ["L1", "L1"]
     assert op.working_set(ctx) == sum(s.nbytes for s in inter) == 2 * 32 * (d + h) * 2
+    # a sharded input already lives in L1: the steps follow its sharding (an interleaved L1 config would be
+    # rejected by layer_norm)
+    xs = ttnn.from_torch(rnd(256, d), dtype=BF16, layout=ttnn.TILE_LAYOUT, device=device)
+    sharded = ttnn.create_sharded_memory_config((256, d), ttnn.CoreGrid(y=1, x=2), ttnn.ShardStrategy.WIDTH)
+    xs = ttnn.to_memory_config(xs, sharded)
+    assert tuple(op(xs, w12, w3).shape) == (256, d)
+    assert tuple(op.ttnn_rule(ttnn, xs, w12, w3).shape) == (256, d)
 
     ad = K["adaln"]
     s_ = dev_t(device, rnd(2, 32, 96))

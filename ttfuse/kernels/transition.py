@@ -52,6 +52,11 @@ def transition(
     """fc3(silu(LN(x) @ W1) * (LN(x) @ W2)) with fc1|fc2 as one SwiGLU matmul (3 kernels)."""
 
 
+def _hidden_mc(input_mc, l1):
+    """Where h and m go: L1 interleaved; for a sharded (so L1) input, None: the steps follow its sharding."""
+    return None if input_mc.is_sharded() else l1
+
+
 @memo_steps
 def _steps(a: dict) -> tuple:
     h = step_spec(
@@ -61,7 +66,7 @@ def _steps(a: dict) -> tuple:
         epsilon=a["epsilon"],
         weight=a["norm_weight"],
         bias=a["norm_bias"],
-        memory_config=L1_MEMORY_CONFIG,
+        memory_config=_hidden_mc(a["input_tensor"].memory_config, L1_MEMORY_CONFIG),
         compute_kernel_config=a["norm_compute_kernel_config"],
     )
     m = step_spec(
@@ -71,7 +76,7 @@ def _steps(a: dict) -> tuple:
         weight_tensor=a["weight12"],
         fuse_swiglu=True,
         dtype=a["hidden_dtype"],
-        memory_config=L1_MEMORY_CONFIG,
+        memory_config=_hidden_mc(a["input_tensor"].memory_config, L1_MEMORY_CONFIG),
         compute_kernel_config=a["compute_kernel_config"],
     )
     y = step_spec(
@@ -152,7 +157,7 @@ def _ttnn(ttnn, input_tensor, weight12, weight3, **a):
         epsilon=a["epsilon"],
         weight=a["norm_weight"],
         bias=a["norm_bias"],
-        memory_config=ttnn.L1_MEMORY_CONFIG,
+        memory_config=_hidden_mc(input_tensor.memory_config(), ttnn.L1_MEMORY_CONFIG),
         compute_kernel_config=a["norm_compute_kernel_config"],
     )
     m = ttnn.experimental.minimal_matmul(
@@ -160,7 +165,7 @@ def _ttnn(ttnn, input_tensor, weight12, weight3, **a):
         weight12,
         fuse_swiglu=True,
         dtype=a["hidden_dtype"],
-        memory_config=ttnn.L1_MEMORY_CONFIG,
+        memory_config=_hidden_mc(input_tensor.memory_config(), ttnn.L1_MEMORY_CONFIG),
         compute_kernel_config=a["compute_kernel_config"],
     )
     ttnn.deallocate(h)
