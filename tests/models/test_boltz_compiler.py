@@ -1,7 +1,7 @@
 """Boltz-2 port and the compiler (issue 6, Must show): the same port code lowered for a Wormhole n150 and a
 Blackhole p150 sim device picks different, valid program configs; models/boltz has no device branch; a
-Pairformer layer at N=512 runs under JIT within the Wormhole L1 budget (peak from the simulator's memory
-report).
+Pairformer layer at N=512 runs under JIT within the L1 budget of either device (peak from the simulator's memory
+report), the pair Transition spilled on the Wormhole and chunked on the Blackhole, as the cost model predicts.
 
 Configs are read from `jit_fn.lower(...).program_configs` (one row per matmul / linear / SDPA / norm node);
 a config's grid must fit the device's compute grid, and the largest grid used must be the whole grid
@@ -10,7 +10,6 @@ a config's grid must fit the device's compute grid, and the largest grid used mu
 
 from __future__ import annotations
 
-import collections
 import io
 import pathlib
 import re
@@ -131,7 +130,9 @@ def test_pairformer_layer_configs_per_arch(small_layer, pcc_report):
         assert {"ttnn.linear", "ttnn.layer_norm"} <= ops, ops
         # the attentions are fused (kernels.pair_bias_attention): their SDPA step's config is on the kernel's row
         sdpa = [r for r in rows if r.op == "ttfuse.kernels.pair_bias_attention"]
-        assert len(sdpa) == 3 and all(type(r.program_config).__name__ == "SDPAProgramConfig" for r in sdpa), ops
+        assert len(sdpa) == 3 and all(type(r.program_config).__name__ == "SDPAProgramConfig" for r in sdpa), (
+            ops
+        )
         gs = [grid_of(r.program_config) for r in rows]
         with_grid = [g for g in gs if g is not None]
         assert len(with_grid) >= 10, (arch, gs)
@@ -153,33 +154,47 @@ def test_pairformer_layer_configs_per_arch(small_layer, pcc_report):
     assert any(g is not None and (g[0] > 8 or g[1] > 8) for g in bh)
 
 
-@pytest.mark.slow  # 45-90 s on the loaded 2-core machine (JIT compile + run at N=512)
-def test_pairformer_layer_n512_wormhole_l1(pcc_report):
-    """N=512 (token_z 128, token_s 64, 4 heads) under JIT on a Wormhole n150: the chunk pass splits what does not
-    fit L1 and the simulator's peak L1 stays within the tensor budget.
+# What the chunk pass does with the pair Transition at N=512 (its L1 working set: 64 + 256 MB), per device: on a
+# Wormhole n150 the kernel is math-bound (HiFi4), so chunking only adds slices and a concat and it is spilled;
+# on a Blackhole p150 the chunked form is predicted faster on the device and it is split into row chunks.
+N512_PLAN = {"wormhole_b0": "spilled", "blackhole:p150": "chunked"}
 
-    The fused kernels declare their L1 intermediates (`op.working_set`: Transition's LN output and SwiGLU hidden,
-    AdaLN's; the pair-bias attentions write theirs to DRAM, as the eager code does), so at N=512 the Transition of the pair track (h and m: 64 + 256 MB) no
-    longer fits and the chunk pass splits it into row chunks, where tt-boltz hand-writes TRANSITION_CHUNK_SIZE.
-    Measured (2026-11): see the printed report (chunked kernels, peak L1, run time)."""
+
+@pytest.mark.slow  # 10-30 s per device on the loaded 2-core machine (JIT compile + run at N=512)
+@pytest.mark.parametrize("arch", list(N512_PLAN))
+def test_pairformer_layer_n512_within_l1(arch, pcc_report):
+    """N=512 (token_z 128, token_s 64, 4 heads) under JIT: the pair Transition's intermediates do not fit L1,
+    and the simulator's peak L1 stays within the tensor budget on a Wormhole n150 and a Blackhole p150.
+
+    The fused kernels declare their L1 intermediates (`op.working_set`: Transition's LN output and SwiGLU hidden;
+    the pair-bias attentions write theirs to DRAM, as the eager code does). Where they overflow, the chunk pass
+    weighs splitting the kernel into row chunks (tt-boltz hand-writes that with TRANSITION_CHUNK_SIZE) against
+    spilling its intermediates to DRAM, by the cost model's device time; the node's note gives both predictions.
+    Measured (2026-11): see the printed report (plan, chunked kernels, peak L1, run time)."""
     import sys
 
     sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
     n, c_s, c_z = 512, 64, 128
     ref = redraw_parameters(RefPairformerLayer(c_s, c_z, 4, dropout=0.0, v2=True), 31)
-    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    dev = ttnn.open_device(device_id=0, arch=arch)
     try:
         port, args, lo = lower_layer(ref, dev, n, c_s, c_z)
         passes = {r.name: r for r in lo.passes}
-        assert "chunk" in passes and not passes["chunk"].skipped
-        chunk_notes = [ln.strip() for ln in lo.ir.splitlines() if "chunk:" in ln]
-        pcc_report("N=512 chunk pass changed the graph", str(passes["chunk"].changed))
-        pcc_report("N=512 chunk notes in IR (regions that did not fit)", str(len(chunk_notes)))
-        counts = collections.Counter(m.op for m in lo.graph.nodes)
-        chunked = {op: c for op, c in counts.items() if op.startswith("kernels.") and c > 1}
-        pcc_report("N=512 fused kernel nodes after chunking (op: count)", str(chunked))
-        assert passes["chunk"].changed and counts["kernels.transition"] > 2  # the pair Transition is chunked
+        assert "chunk" in passes and not passes["chunk"].skipped and passes["chunk"].changed
+        trans = [m for m in lo.graph.nodes if m.op == "kernels.transition"]
+        notes = [t for m in trans for t in m.side.notes if t.startswith("chunk:")]
+        spilled = [t for t in notes if "spilled to DRAM" in t]
+        plan = "spilled" if spilled else "chunked"
+        pcc_report(f"N=512 {arch} pair Transition", f"{plan}: {len(trans)} kernel nodes; {notes[0]}")
+        assert plan == N512_PLAN[arch]
+        if spilled:  # one unchunked pair Transition (and the s track's), its hidden in DRAM, both predictions
+            assert len(trans) == 2 and re.search(
+                r"predicted [\d.]+ ms untraced / [\d.]+ ms traced, [\d.]+ / [\d.]+ ms chunked", spilled[0]
+            )
+            assert any(m.attr("hidden_memory_config") == ttnn.DRAM_MEMORY_CONFIG for m in trans)
+        else:
+            assert len(trans) > 3 and any(m.op == "concat" for m in lo.graph.nodes)
         budget = dev.spec.l1_bytes // 2  # place_memory's default tensor budget (the rest: circular buffers)
         for m in lo.graph.nodes:  # every node's planned L1 working set fits the budget
             assert working_set(m, [lo.graph.spec_of(r) for r in m.inputs], "L1") <= budget, m.op
@@ -187,11 +202,11 @@ def test_pairformer_layer_n512_wormhole_l1(pcc_report):
         s, z = port.forward_ttnn(*args)
         elapsed = time.perf_counter() - t0
         rep = ttfuse.sim.memory_report(dev)
-        pcc_report("N=512 JIT run (incl. compile) s", f"{elapsed:.1f}")
-        pcc_report("N=512 memory report", str(rep))
-        pcc_report("N=512 peak L1 / L1", f"{rep.peak_l1_bytes:,} / {dev.spec.l1_bytes:,}")
+        pcc_report(f"N=512 {arch} JIT run (incl. compile) s", f"{elapsed:.1f}")
+        pcc_report(f"N=512 {arch} memory report", str(rep))
+        pcc_report(f"N=512 {arch} peak L1 / budget", f"{rep.peak_l1_bytes:,} / {budget:,}")
         assert tuple(z.shape) == (1, n, n, c_z) and tuple(s.shape) == (1, n, c_s)
-        assert rep.peak_l1_bytes <= budget
+        assert 0 < rep.peak_l1_bytes <= budget
         zt = ttnn.to_torch(z).float()
         assert torch.isfinite(zt).all()
     finally:

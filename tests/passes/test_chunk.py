@@ -1,5 +1,6 @@
 """chunk: per-op split rules, working sets, regions on small graphs, and the Transition proof on the allocator."""
 
+import re
 import time
 
 import pytest
@@ -187,7 +188,9 @@ def test_transition_declares_its_l1_intermediates(spec):
     g = traced(block, spec((1, 1024, 64)), spec((64, 256)), spec((128, 64)))
     n = g.nodes[0]
     rows = 1024
-    assert internal_bytes(n, [g.spec_of(r) for r in n.inputs]) == rows * (64 + 128) * 2  # bf16 h [.., 64], m [.., 128]
+    assert (
+        internal_bytes(n, [g.spec_of(r) for r in n.inputs]) == rows * (64 + 128) * 2
+    )  # bf16 h [.., 64], m [.., 128]
 
 
 def hidden_of(n, g):
@@ -245,3 +248,79 @@ def test_transition_768_with_all_passes_plans_within_budget(spec):
     budget = ttfuse.device.device_spec().l1_bytes // 2
     for m in low.graph.nodes:
         assert working_set(m, [low.graph.spec_of(r) for r in m.inputs], "L1") <= budget
+
+
+# ------------------------------------------------------------------------------------------ chunk or spill
+HIFI4 = ttnn.WormholeComputeKernelConfig(
+    math_fidelity=ttnn.MathFidelity.HiFi4, fp32_dest_acc_en=True, packer_l1_acc=True
+)
+
+
+def plain_transition(x, lnw, lnb, w1, w2, w3, *, cfg=None, hidden_mc=None):
+    """boltz.md 3.4 as a model writes it (placement left to ttfuse unless `hidden_mc`); fuses to kernels.transition."""
+    h = ttnn.layer_norm(x, weight=lnw, bias=lnb, epsilon=1e-5, compute_kernel_config=cfg)
+    a = ttnn.linear(h, w1, activation="silu", compute_kernel_config=cfg)
+    b = ttnn.linear(h, w2, compute_kernel_config=cfg)
+    return ttnn.linear(ttnn.multiply(a, b, memory_config=hidden_mc), w3, compute_kernel_config=cfg)
+
+
+def transition_specs(spec, rows_shape, c=128):
+    return [
+        spec((*rows_shape, c)),
+        spec((c,)),
+        spec((c,)),
+        spec((c, 4 * c)),
+        spec((c, 4 * c)),
+        spec((4 * c, c)),
+    ]
+
+
+def kernels_of(low):
+    return [n for n in low.graph.nodes if n.op == "kernels.transition"]
+
+
+def test_overflowing_transition_is_spilled_when_chunking_is_predicted_slower(spec):
+    """[1, 256, 256, 128] with tt-boltz's HiFi4 config on a Wormhole n150: h and m (16 + 64 MB) overflow L1; the
+    kernel is math-bound, so chunks would add slices and a concat for nothing: its intermediates go to DRAM, one
+    kernel, and the note gives both predictions (the spilled one lower)."""
+    low = ttfuse.jit(plain_transition).lower(*transition_specs(spec, (1, 256, 256)), cfg=HIFI4)
+    (k,) = kernels_of(low)
+    assert k.attr("hidden_memory_config") == DRAM
+    note = next(t for t in k.side.notes if "spilled to DRAM" in t)
+    m = re.search(r"predicted [\d.]+ ms untraced / ([\d.]+) ms traced, [\d.]+ / ([\d.]+) ms chunked", note)
+    assert m and float(m[1]) < float(m[2]), note
+    assert (
+        working_set(k, [low.graph.spec_of(r) for r in k.inputs], "L1")
+        <= ttfuse.device.device_spec().l1_bytes // 2
+    )
+
+
+def test_overflowing_transition_is_chunked_when_chunking_is_predicted_faster(spec):
+    """The same shape at the default (HiFi2) fidelity is DRAM-bound when spilled: chunking keeps h and m in L1
+    and is predicted faster on the device than the spilled graph the code could have asked for."""
+    specs = transition_specs(spec, (1, 256, 256))
+    low = ttfuse.jit(plain_transition).lower(*specs)
+    assert len(kernels_of(low)) > 1 and not any(
+        t for k in kernels_of(low) for t in k.side.notes if "spilled" in t
+    )
+    spilled = ttfuse.jit(plain_transition).lower(
+        *specs, hidden_mc=DRAM
+    )  # the code placing its hidden in DRAM
+    assert len(kernels_of(spilled)) == 1 and kernels_of(spilled)[0].attr("hidden_memory_config") == DRAM
+    assert low.cost.jit.device_ms < spilled.cost.jit.device_ms
+
+
+def test_a_placement_written_in_the_code_is_kept(spec):
+    """hidden in L1 as the code wrote it: never spilled, chunked although spilling is predicted faster."""
+    low = ttfuse.jit(plain_transition).lower(*transition_specs(spec, (1, 256, 256)), cfg=HIFI4, hidden_mc=L1)
+    assert len(kernels_of(low)) > 1 and all(k.attr("hidden_memory_config") == L1 for k in kernels_of(low))
+
+
+def test_spill_is_the_fallback_when_no_chunk_fits(spec):
+    """One tile row cannot be split: instead of running over the budget (a note only, before), the kernel spills."""
+    c = 512
+    specs = [spec((32, c)), spec((c,)), spec((c,)), spec((c, 4 * c)), spec((c, 4 * c)), spec((4 * c, c))]
+    low = ttfuse.jit(plain_transition, l1_budget=64 * 1024).lower(*specs)
+    (k,) = kernels_of(low)
+    assert k.attr("hidden_memory_config") == DRAM
+    assert any("spilled to DRAM (kernels.transition cannot be split" in t for t in k.side.notes), k.side.notes

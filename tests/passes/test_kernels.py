@@ -315,13 +315,21 @@ def test_transition_intermediates_are_its_l1_working_set(device):
     op = K["transition"]
     args = {
         "input_tensor": x.spec, "weight12": w12.spec, "weight3": w3.spec, "norm_weight": None,
-        "norm_bias": None, "epsilon": 1e-5, "hidden_dtype": None, "dtype": None, "memory_config": None,
-        "compute_kernel_config": None, "norm_compute_kernel_config": None,
+        "norm_bias": None, "epsilon": 1e-5, "hidden_dtype": None, "hidden_memory_config": None, "dtype": None,
+        "memory_config": None, "compute_kernel_config": None, "norm_compute_kernel_config": None,
     }  # fmt: skip
     ctx = CostCtx(op, {}, [], args, device.chips[0].spec)
     inter = op.intermediate_specs(ctx)
     assert [s.memory_config.buffer_type.name for s in inter] == ["L1", "L1"]
     assert op.working_set(ctx) == sum(s.nbytes for s in inter) == 2 * 32 * (d + h) * 2
+    # the spilled variant (what the chunk pass may pick instead of chunking): h and m in DRAM, no L1 working set
+    assert op.spill_attrs == {"hidden_memory_config": ttnn.DRAM_MEMORY_CONFIG}
+    spilled = CostCtx(op, {}, [], {**args, **op.spill_attrs}, device.chips[0].spec)
+    assert [s.memory_config.buffer_type.name for s in op.intermediate_specs(spilled)] == ["DRAM", "DRAM"]
+    assert op.working_set(spilled) == 0
+    calls.clear()
+    K["transition"].ttnn_rule(Spy(), x, w12, w3, epsilon=1e-5, **op.spill_attrs)
+    assert calls[:2] == [("layer_norm", ttnn.DRAM_MEMORY_CONFIG), ("minimal_matmul", ttnn.DRAM_MEMORY_CONFIG)]
     # a sharded input already lives in L1: the steps follow its sharding (an interleaved L1 config would be
     # rejected by layer_norm)
     xs = ttnn.from_torch(rnd(256, d), dtype=BF16, layout=ttnn.TILE_LAYOUT, device=device)

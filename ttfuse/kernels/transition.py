@@ -10,6 +10,9 @@ Composite (the ttnn rule, what a hardware run dispatches; 3 launches instead of 
   3. y = ttnn.linear(m, w3, dtype=dtype, memory_config=memory_config); h and m are deallocated as soon as read.
 The intermediates h and m live in L1 whatever the placement of x and y (as tt-boltz places its per-chunk LN and
 fc1/fc2 outputs): they are the kernel's working set, which the chunk pass fits to the L1 budget by splitting rows.
+`hidden_memory_config` places them elsewhere (DRAM_MEMORY_CONFIG: spilled, no L1 working set); None (the default,
+as the fuse pass emits it unless the block's code placed its hidden tensor) leaves L1 to the passes: when the
+rows do not fit, the chunk pass weighs chunking against spilling them (`transition.spill_attrs`).
 The sim runs those steps with the stock ops' numerics and rounds what each step writes (h, m, y). Inputs are
 validated by the stock spec rules of the three steps (errors name the kernel and the step). The op is
 row-wise: any leading dims may be chunked (the chunk pass may split rows).
@@ -28,7 +31,7 @@ from ttfuse.kernels.common import (
     step_sim,
     step_spec,
 )
-from ttfuse.types import L1_MEMORY_CONFIG
+from ttfuse.types import DRAM_MEMORY_CONFIG, L1_MEMORY_CONFIG
 
 NAME = "transition"
 MM = "experimental.minimal_matmul"
@@ -44,6 +47,7 @@ def transition(
     norm_bias=None,
     epsilon=1e-12,
     hidden_dtype=None,
+    hidden_memory_config=None,
     dtype=None,
     memory_config=None,
     compute_kernel_config=None,
@@ -52,8 +56,11 @@ def transition(
     """fc3(silu(LN(x) @ W1) * (LN(x) @ W2)) with fc1|fc2 as one SwiGLU matmul (3 kernels)."""
 
 
-def _hidden_mc(input_mc, l1):
-    """Where h and m go: L1 interleaved; for a sharded (so L1) input, None: the steps follow its sharding."""
+def _hidden_mc(hidden_mc, input_mc, l1):
+    """Where h and m go: `hidden_memory_config` when given, else L1 interleaved; for a sharded (so L1) input,
+    None: the steps follow its sharding."""
+    if hidden_mc is not None:
+        return hidden_mc
     return None if input_mc.is_sharded() else l1
 
 
@@ -66,7 +73,9 @@ def _steps(a: dict) -> tuple:
         epsilon=a["epsilon"],
         weight=a["norm_weight"],
         bias=a["norm_bias"],
-        memory_config=_hidden_mc(a["input_tensor"].memory_config, L1_MEMORY_CONFIG),
+        memory_config=_hidden_mc(
+            a.get("hidden_memory_config"), a["input_tensor"].memory_config, L1_MEMORY_CONFIG
+        ),
         compute_kernel_config=a["norm_compute_kernel_config"],
     )
     m = step_spec(
@@ -76,7 +85,9 @@ def _steps(a: dict) -> tuple:
         weight_tensor=a["weight12"],
         fuse_swiglu=True,
         dtype=a["hidden_dtype"],
-        memory_config=_hidden_mc(a["input_tensor"].memory_config, L1_MEMORY_CONFIG),
+        memory_config=_hidden_mc(
+            a.get("hidden_memory_config"), a["input_tensor"].memory_config, L1_MEMORY_CONFIG
+        ),
         compute_kernel_config=a["compute_kernel_config"],
     )
     y = step_spec(
@@ -157,7 +168,9 @@ def _ttnn(ttnn, input_tensor, weight12, weight3, **a):
         epsilon=a["epsilon"],
         weight=a["norm_weight"],
         bias=a["norm_bias"],
-        memory_config=_hidden_mc(input_tensor.memory_config(), ttnn.L1_MEMORY_CONFIG),
+        memory_config=_hidden_mc(
+            a.get("hidden_memory_config"), input_tensor.memory_config(), ttnn.L1_MEMORY_CONFIG
+        ),
         compute_kernel_config=a["norm_compute_kernel_config"],
     )
     m = ttnn.experimental.minimal_matmul(
@@ -165,7 +178,9 @@ def _ttnn(ttnn, input_tensor, weight12, weight3, **a):
         weight12,
         fuse_swiglu=True,
         dtype=a["hidden_dtype"],
-        memory_config=_hidden_mc(input_tensor.memory_config(), ttnn.L1_MEMORY_CONFIG),
+        memory_config=_hidden_mc(
+            a.get("hidden_memory_config"), input_tensor.memory_config(), ttnn.L1_MEMORY_CONFIG
+        ),
         compute_kernel_config=a["compute_kernel_config"],
     )
     ttnn.deallocate(h)
@@ -182,4 +197,9 @@ def _ttnn(ttnn, input_tensor, weight12, weight3, **a):
 
 set_ttnn_rule(transition, _ttnn)
 transition.row_wise = True  # for the chunk pass: independent over every leading (row) dim
-declare_intermediates(transition, _steps)  # h and m: in L1 with the kernel
+declare_intermediates(
+    transition, _steps
+)  # h and m: in L1 with the kernel (unless hidden_memory_config says not)
+transition.spill_attrs = {
+    "hidden_memory_config": DRAM_MEMORY_CONFIG
+}  # the chunk pass's alternative to chunking

@@ -25,8 +25,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ttfuse.opdef import Group, register_op
-from ttfuse.ops.common import fail, need_memory_config, need_spec, norm_dim
+from ttfuse.opdef import CostCtx, Group, OpCost, register_op
+from ttfuse.ops.common import fail, io_bytes, need_memory_config, need_spec, norm_dim
 from ttfuse.ops.data_movement import (
     MAX_RANK,
     TILE,
@@ -388,6 +388,20 @@ def _slice_launches(input_tensor, slice_start, slice_end, slice_step=None, *, me
 
 
 with_launch_rule(slice, _slice_launches)
+
+
+def _slice_cost(ctx: CostCtx) -> OpCost:
+    """Like any data movement, except that it reads only the region it copies: the output's extent at the
+    input's placement and format (not the whole input)."""
+    n = _slice_launches(**ctx.args)
+    if n == 0:
+        return OpCost(launches=0)
+    s, out = ctx.in_specs["input_tensor"], ctx.out_specs[0]
+    dram, l1 = io_bytes([s.replace(shape=out.shape), out])
+    return OpCost(flops=0.0, dram_bytes=dram, l1_bytes=l1, launches=n)
+
+
+slice.cost_rule = _slice_cost
 
 
 # ------------------------------------------------------------------------------------------ joining, splitting

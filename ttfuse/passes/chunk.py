@@ -24,6 +24,12 @@ weight) end the region, and are sliced on the way in / concatenated on the way o
 one block per chunk (slices, then the region's ops in order) followed by the concats, so each chunk's
 intermediates die before the next chunk starts.
 
+Spill instead of chunk. A fused kernel whose overflow is its own L1 intermediates may declare a spilled variant
+(`op.spill_attrs`, e.g. kernels.transition's `hidden_memory_config=DRAM`), used only where the code left those
+arguments to ttfuse (None). Then both graphs are costed (passes/cost.py, device time, then untraced time) and the
+cheaper is kept; a spilled node's note gives both predictions. The spilled variant is also the fallback when the
+region cannot be chunked.
+
 Chunk size: the largest that fits, found by bisection on the per-chunk peak (liveness inside one chunk, plus
 the region's inputs and outputs of the budget's kind at full size), then balanced over the chunk count.
 Sizes are whole tile rows: on the tile-row dim (rank-2) a multiple of 32; on an outer dim any count (each
@@ -48,7 +54,7 @@ from ttfuse.device import TILE
 from ttfuse.errors import SpecError
 from ttfuse.ir import FrozenList, Graph, In, Node, NodeSide, Ref, attr_tensor_positions, make_attrs
 from ttfuse.opdef import ELTWISE, CostCtx
-from ttfuse.passes.place_memory import infer, kind_of, target_device, tensor_budget, with_side
+from ttfuse.passes.place_memory import infer, kind_of, set_attrs, target_device, tensor_budget, with_side
 from ttfuse.types import TensorSpec
 
 _NOTE = "chunk:"
@@ -363,11 +369,57 @@ def _chunk_one(graph: Graph, ctx, notes: dict[int, str]) -> Graph | None:
             if budget is None or ws <= budget:
                 continue
             res = _chunk_region(q, n, kind, budget, ctx)
+            spilled = _spilled(q, n, ins, budget, ctx) if kind == "L1" else None
+            if spilled is not None:
+                g2, why = _spill_or_chunk(graph, spilled, res, ctx)
+                if g2 is not res:
+                    notes[n.id] = f"{_NOTE} working set {ws:,} B of L1 exceeds the budget {budget:,} B; {why}"
+                    return g2
             if isinstance(res, Graph):
                 return res
             notes[n.id] = f"{_NOTE} working set {ws:,} B of {kind} exceeds the budget {budget:,} B; {res}"
             break
     return None
+
+
+def _spilled(q: _G, n: Node, ins: list[TensorSpec], budget: int, ctx) -> Graph | None:
+    """The graph with `n` switched to its spilled variant (`op.spill_attrs`: the arguments that move a fused
+    kernel's internal intermediates out of L1) when it declares one, the code left those arguments to ttfuse
+    (None), and the spilled node fits the L1 budget; else None."""
+    attrs = getattr(n.opdef, "spill_attrs", None)
+    if not attrs or any(n.attr(k) is not None for k in attrs):
+        return None
+    new_attrs = set_attrs(n.attrs, **attrs)
+    try:
+        outs, _ = infer(n, ins, new_attrs)
+    except SpecError:
+        return None
+    m = n.replace(attrs=new_attrs, outs=outs)
+    if outs != n.outs or working_set(m, ins, "L1", ctx.device_spec) > budget:
+        return None
+    return q.g.replace(nodes=[m if x.id == n.id else x for x in q.g.nodes])
+
+
+def _spill_or_chunk(graph: Graph, spilled: Graph, chunked: Graph | str, ctx) -> tuple[Graph | str, str]:
+    """The cheaper of the spilled and the chunked graph by the cost model's device time (a traced run: what the
+    chip spends; the untraced time, dominated by the per-launch host round trip, breaks ties), or the spilled
+    one when chunking failed. Returns (graph, why) for the node's note.
+
+    Device time, not untraced time: the host round trip the untraced model charges per launch (360 us) would
+    always favour the fewest launches, whereas on the chip the chunked form keeps its intermediates in L1 (tt-boltz
+    chunks its Transition that way); `Lowered.cost` shows both times."""
+    from ttfuse.passes.cost import graph_cost
+
+    mg = ctx.options.get("max_grid")
+    s = graph_cost(spilled, ctx.device_spec, max_grid=mg)
+    said = f"{s.untraced_ms:.3f} ms untraced / {s.device_ms:.3f} ms traced"
+    if not isinstance(chunked, Graph):
+        return spilled, f"intermediates spilled to DRAM ({chunked}); predicted {said}"
+    c = graph_cost(chunked, ctx.device_spec, max_grid=mg)
+    versus = f"{c.untraced_ms:.3f} / {c.device_ms:.3f} ms chunked"
+    if (c.device_ms, c.untraced_ms) <= (s.device_ms, s.untraced_ms):
+        return chunked, ""
+    return spilled, f"intermediates spilled to DRAM, not chunked: predicted {said}, {versus}"
 
 
 def _chunk_region(q: _G, seed: Node, kind: str, budget: int, ctx) -> Graph | str:

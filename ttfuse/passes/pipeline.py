@@ -80,7 +80,7 @@ def dce(graph: Graph, ctx: PassContext) -> Graph:
     return graph.replace(nodes=keep[::-1])
 
 
-PIPELINE_VERSION = 3
+PIPELINE_VERSION = 4
 
 from ttfuse.passes.chunk import chunk  # noqa: E402
 from ttfuse.passes.cleanup import cleanup  # noqa: E402  (pass modules import this one lazily)
