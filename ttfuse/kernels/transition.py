@@ -66,6 +66,7 @@ def _hidden_mc(hidden_mc, input_mc, l1):
 
 @memo_steps
 def _steps(a: dict) -> tuple:
+    hidden_mc = _hidden_mc(a.get("hidden_memory_config"), a["input_tensor"].memory_config, L1_MEMORY_CONFIG)
     h = step_spec(
         NAME,
         "layer_norm",
@@ -73,9 +74,7 @@ def _steps(a: dict) -> tuple:
         epsilon=a["epsilon"],
         weight=a["norm_weight"],
         bias=a["norm_bias"],
-        memory_config=_hidden_mc(
-            a.get("hidden_memory_config"), a["input_tensor"].memory_config, L1_MEMORY_CONFIG
-        ),
+        memory_config=hidden_mc,
         compute_kernel_config=a["norm_compute_kernel_config"],
     )
     m = step_spec(
@@ -85,9 +84,7 @@ def _steps(a: dict) -> tuple:
         weight_tensor=a["weight12"],
         fuse_swiglu=True,
         dtype=a["hidden_dtype"],
-        memory_config=_hidden_mc(
-            a.get("hidden_memory_config"), a["input_tensor"].memory_config, L1_MEMORY_CONFIG
-        ),
+        memory_config=hidden_mc,
         compute_kernel_config=a["compute_kernel_config"],
     )
     y = step_spec(
@@ -163,14 +160,13 @@ def _cost(ctx):
 
 
 def _ttnn(ttnn, input_tensor, weight12, weight3, **a):
+    hidden_mc = _hidden_mc(a["hidden_memory_config"], input_tensor.memory_config(), ttnn.L1_MEMORY_CONFIG)
     h = ttnn.layer_norm(
         input_tensor,
         epsilon=a["epsilon"],
         weight=a["norm_weight"],
         bias=a["norm_bias"],
-        memory_config=_hidden_mc(
-            a.get("hidden_memory_config"), input_tensor.memory_config(), ttnn.L1_MEMORY_CONFIG
-        ),
+        memory_config=hidden_mc,
         compute_kernel_config=a["norm_compute_kernel_config"],
     )
     m = ttnn.experimental.minimal_matmul(
@@ -178,9 +174,7 @@ def _ttnn(ttnn, input_tensor, weight12, weight3, **a):
         weight12,
         fuse_swiglu=True,
         dtype=a["hidden_dtype"],
-        memory_config=_hidden_mc(
-            a.get("hidden_memory_config"), input_tensor.memory_config(), ttnn.L1_MEMORY_CONFIG
-        ),
+        memory_config=hidden_mc,
         compute_kernel_config=a["compute_kernel_config"],
     )
     ttnn.deallocate(h)
@@ -197,9 +191,7 @@ def _ttnn(ttnn, input_tensor, weight12, weight3, **a):
 
 set_ttnn_rule(transition, _ttnn)
 transition.row_wise = True  # for the chunk pass: independent over every leading (row) dim
-declare_intermediates(
-    transition, _steps
-)  # h and m: in L1 with the kernel (unless hidden_memory_config says not)
-transition.spill_attrs = {
-    "hidden_memory_config": DRAM_MEMORY_CONFIG
-}  # the chunk pass's alternative to chunking
+# h and m: in L1 with the kernel, unless hidden_memory_config places them; spilling them to DRAM is the chunk
+# pass's alternative to chunking the kernel
+declare_intermediates(transition, _steps)
+transition.spill_attrs = {"hidden_memory_config": DRAM_MEMORY_CONFIG}

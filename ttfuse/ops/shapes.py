@@ -26,11 +26,12 @@ import torch
 import torch.nn.functional as F
 
 from ttfuse.opdef import CostCtx, Group, OpCost, register_op
-from ttfuse.ops.common import fail, io_bytes, need_memory_config, need_spec, norm_dim
+from ttfuse.ops.common import fail, need_memory_config, need_spec, norm_dim
 from ttfuse.ops.data_movement import (
     MAX_RANK,
     TILE,
     int_list,
+    movement_cost,
     out_memory_config,
     static_cost,
     with_launch_rule,
@@ -393,12 +394,11 @@ with_launch_rule(slice, _slice_launches)
 def _slice_cost(ctx: CostCtx) -> OpCost:
     """Like any data movement, except that it reads only the region it copies: the output's extent at the
     input's placement and format (not the whole input)."""
-    n = _slice_launches(**ctx.args)
-    if n == 0:
-        return OpCost(launches=0)
-    s, out = ctx.in_specs["input_tensor"], ctx.out_specs[0]
-    dram, l1 = io_bytes([s.replace(shape=out.shape), out])
-    return OpCost(flops=0.0, dram_bytes=dram, l1_bytes=l1, launches=n)
+    region = ctx.in_specs["input_tensor"].replace(shape=ctx.out_specs[0].shape)
+    ins = {**ctx.in_specs, "input_tensor": region}
+    return movement_cost(
+        CostCtx(ctx.op, ins, ctx.out_specs, ctx.args, ctx.device_spec), _slice_launches(**ctx.args)
+    )
 
 
 slice.cost_rule = _slice_cost

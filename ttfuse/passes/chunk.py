@@ -371,7 +371,7 @@ def _chunk_one(graph: Graph, ctx, notes: dict[int, str]) -> Graph | None:
             res = _chunk_region(q, n, kind, budget, ctx)
             spilled = _spilled(q, n, ins, budget, ctx) if kind == "L1" else None
             if spilled is not None:
-                g2, why = _spill_or_chunk(graph, spilled, res, ctx)
+                g2, why = _spill_or_chunk(spilled, res, ctx)
                 if g2 is not res:
                     notes[n.id] = f"{_NOTE} working set {ws:,} B of L1 exceeds the budget {budget:,} B; {why}"
                     return g2
@@ -400,7 +400,7 @@ def _spilled(q: _G, n: Node, ins: list[TensorSpec], budget: int, ctx) -> Graph |
     return q.g.replace(nodes=[m if x.id == n.id else x for x in q.g.nodes])
 
 
-def _spill_or_chunk(graph: Graph, spilled: Graph, chunked: Graph | str, ctx) -> tuple[Graph | str, str]:
+def _spill_or_chunk(spilled: Graph, chunked: Graph | str, ctx) -> tuple[Graph | str, str]:
     """The cheaper of the spilled and the chunked graph by the cost model's device time (a traced run: what the
     chip spends; the untraced time, dominated by the per-launch host round trip, breaks ties), or the spilled
     one when chunking failed. Returns (graph, why) for the node's note.

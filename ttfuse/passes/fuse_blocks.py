@@ -164,9 +164,7 @@ def _transition(rw: Rewriter, m):
         norm_bias=lna["bias"],
         epsilon=lna["epsilon"],
         hidden_dtype=mul.outs[0].dtype,
-        hidden_memory_config=mul.attr(
-            "memory_config"
-        ),  # as the code placed its hidden (None: the passes decide)
+        hidden_memory_config=mul.attr("memory_config"),  # as the code placed it; None: the passes decide
         compute_kernel_config=fc1["compute_kernel_config"],
         norm_compute_kernel_config=lna["compute_kernel_config"],
         **out_kw(root),
