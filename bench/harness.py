@@ -19,7 +19,10 @@ Per row (case, size, arch), in one process and one run:
 - the PyTorch float32 reference time, `torch.compile` (inductor, in a child process with a fresh inductor cache
   and a timeout, alongside the sweep with the CPU clock: cold compile and steady state), and PCC of the JIT
   (and eager) outputs vs the reference.
-A case that fails is recorded (status "failed", the step, the reason, the traceback) and the sweep goes on.
+A case that fails is recorded (status "failed", the step, the reason, the traceback) and the sweep goes on;
+the command then exits with status 1 after printing everything (a FAILED row is an error, not a figure).
+`bench/test_quick_sweep.py` (in `make test`) runs every row of the quick sweep once (`Config(smoke=True)`)
+and fails on a FAILED row.
 
 Invariants: the harness never changes what it measures (same inputs, same code for eager and JIT); every
 clock reading goes through `Timer` (tests inject a fake one); compiled entries are published to the user's
@@ -52,7 +55,17 @@ import torch
 from bench import report
 from bench.cases import CASES, PENDING, Case, outputs_to_torch, select
 
-__all__ = ["Config", "Timer", "TARGETS", "REQUIRED_KEYS", "run_sweep", "measure_row", "main"]
+__all__ = [
+    "Config",
+    "Timer",
+    "TARGETS",
+    "REQUIRED_KEYS",
+    "run_sweep",
+    "measure_row",
+    "quick_jobs",
+    "failures",
+    "main",
+]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_ARCHS = ("wormhole_b0:n150", "blackhole:p150")
@@ -113,6 +126,7 @@ class Config:
     min_rounds: int | None = None
     threads: int = 1  # torch intra-op threads for the run (0: leave torch's default)
     timer: Timer = field(default_factory=Timer)
+    smoke: bool = False  # every step once (one timing round, one compile each): the bench smoke test
 
     @property
     def mode(self) -> str:
@@ -121,12 +135,14 @@ class Config:
     # rounds of the interleaved timing: enough to fill `budget_s`, within [min, max]
     @property
     def rounds(self) -> tuple[int, int, float]:
+        if self.smoke:
+            return 1, 1, 0.0
         lo, hi, budget = (7, 31, 8.0) if self.full else (5, 15, 2.0)
         return (self.min_rounds or lo), max(hi, self.min_rounds or 0), budget
 
     @property
     def compile_repeats(self) -> int:
-        return 5 if self.full else 3
+        return 1 if self.smoke else 5 if self.full else 3
 
     @property
     def tc_timeout(self) -> float:
@@ -259,7 +275,10 @@ def _hit_overhead_us(call: tuple, timer: Timer, number: int = 200, rounds: int =
 
 def _costs(row: dict, lowered: list, spec) -> None:
     """DRAM bytes and predicted times, eager (the traced graph) vs JIT (after passes), summed over the block's
-    jit calls, from the cost model (`Lowered.cost`: ttfuse/passes/cost.py) on the row's device kind."""
+    jit calls, from the cost model (`Lowered.cost`: ttfuse/passes/cost.py) on the row's device kind.
+
+    Each lowered is costed on the device it was compiled for (`Lowered.device_spec`, else `spec`), passed
+    explicitly: the eager and JIT runs before this left the thread's current device on whatever ran last."""
     from ttfuse.passes.cost import graph_cost
 
     keys = (
@@ -275,12 +294,14 @@ def _costs(row: dict, lowered: list, spec) -> None:
     )
     acc = dict.fromkeys(keys, 0)
     for low in lowered:
-        jit = getattr(low.cost, "jit", None) or graph_cost(low.graph, spec)
+        ds = getattr(low, "device_spec", None) or spec
+        mesh = getattr(low, "mesh_shape", None)
+        jit = getattr(low.cost, "jit", None) or graph_cost(low.graph, ds, mesh_shape=mesh)
         eager = getattr(low.cost, "eager", None)
         if eager is None:
             if low.graph_before is None:
                 return
-            eager = graph_cost(low.graph_before, spec)
+            eager = graph_cost(low.graph_before, ds, mesh_shape=mesh)
         for side, g, gc in (("eager", low.graph_before, eager), ("jit", low.graph, jit)):
             acc[f"dram_bytes_{side}"] += int(gc.total.dram_bytes)
             acc[f"predicted_us_{side}"] += float(gc.predicted_us)
@@ -424,7 +445,8 @@ def _measure_into(row: dict, case: Case, size: int, device, cfg: Config) -> None
 
         if calls:
             step("hit overhead")
-            per_call = [_hit_overhead_us(c, timer) for c in calls]
+            reps = {"number": 10, "rounds": 1} if cfg.smoke else {}
+            per_call = [_hit_overhead_us(c, timer, **reps) for c in calls]
             if all(v is not None for v in per_call):
                 row["hit_overhead_us"] = float(sum(per_call))
                 row["samples"]["hit_overhead_us"] = per_call
@@ -509,6 +531,21 @@ def run_torch_compile(case_name: str, size: int, cfg: Config) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ sweep
+def quick_jobs(archs: tuple[str, ...] = DEFAULT_ARCHS) -> list[tuple[str, int, str]]:
+    """(case, size, arch) of every row `ttfuse bench --quick` (`make run`) measures, unavailable cases included
+    (the bench smoke test runs each of them)."""
+    return [(c.name, s, a) for c in CASES.values() for s in c.sizes(False) for a in archs]
+
+
+def failures(results: dict) -> list[str]:
+    """One line per FAILED row of a sweep: case, size, arch, the step and the error."""
+    return [
+        f"{r['case']} {r['size']} {r['arch']} at {r.get('failed_step')}: {r.get('error')}"
+        for r in results.get("cases", [])
+        if r.get("status") != "ok"
+    ]
+
+
 def _tc_wanted(case: Case, cfg: Config) -> bool:
     if cfg.torch_compile == "none":
         return False
@@ -702,7 +739,7 @@ def main(
 
     Targets (printed next to each figure, MISSED when missed): JIT >= 1.5x eager on Transition, >= 1.3x on
     PairformerLayer and JointTransformerBlock; cache-hit overhead <= 20 us; cold compile <= 100 ms per
-    block; JIT sim within 1.25x of the PyTorch float32 reference.
+    block; JIT sim within 1.25x of the PyTorch float32 reference. Exit status 1 when a row FAILED.
     """
     if torch_compile_worker:
         name, _, size = torch_compile_worker.rpartition(":")
@@ -740,6 +777,12 @@ def main(
         results = run_sweep(cfg)
     except KeyError as e:
         raise click.BadParameter(str(e.args[0]), param_hint="--case") from None
+    failed = failures(results)
+    if failed:  # a FAILED row is an error of the run, not a figure: `make run` must not look green
+        click.echo(f"ttfuse bench: {len(failed)} row(s) FAILED:", err=True)
+        for line in failed:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
     if fail_on_regression and results.get("compare", {}).get("regressions"):
         sys.exit(1)
 

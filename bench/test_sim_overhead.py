@@ -8,7 +8,7 @@ import torch
 
 from bench.conftest import median_time
 from ttfuse import ttnn
-from ttfuse.sim.numerics import round_bf16
+from ttfuse.numerics import round_bf16
 
 
 def test_sim_linear_overhead(benchmark, target):

@@ -72,6 +72,10 @@ EXTENSIONS: dict[tuple[str, str | None, str], str] = {
         "missing_name",
     ): "simulator: the chip's DeviceSpec (jit and passes read it)",
     ("ttnn.MeshDevice.check_open", None, "missing_name"): "simulator: raises DeviceError on a closed device",
+    ("ttnn.MeshDevice.allocate", None, "missing_name"): "ttfuse.backend.Device: a tensor's storage on every "
+    "chip (what ttnn.to_device allocates through)",
+    ("ttnn.MeshDevice.close", None, "missing_name"): "ttfuse.backend.Device: what ttnn.close_device and "
+    "close_mesh_device call",
 }
 # (qualname, parameter or None, finding kind) -> owner and fix: facade bugs reported to the lead; the owner
 # deletes the line with the fix (the test then holds the fix)

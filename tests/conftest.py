@@ -1,6 +1,7 @@
 """Shared fixtures: a fresh simulated device per test, seeded torch, a private compile-cache directory."""
 
 import os
+import random
 import tempfile
 
 import pytest
@@ -13,6 +14,16 @@ from ttfuse.testing import pcc  # noqa: F401  (re-exported for tests)
 os.environ.setdefault("TTFUSE_CACHE_DIR", tempfile.mkdtemp(prefix="ttfuse-test-cache-"))
 # Every pass run in the test suite is followed by the IR verifier (ttfuse/passes/pipeline.py).
 os.environ["TTFUSE_VERIFY_PASSES"] = "1"
+
+
+def pytest_configure(config):
+    # one seed per run for the random-program test, chosen before xdist starts its workers (they inherit it)
+    if not os.environ.get("TTFUSE_FUZZ_SEED"):
+        os.environ["TTFUSE_FUZZ_SEED"] = str(random.SystemRandom().randrange(2**32))
+
+
+def pytest_report_header(config):
+    return f"ttfuse random-program seed: TTFUSE_FUZZ_SEED={os.environ.get('TTFUSE_FUZZ_SEED')}"
 
 
 @pytest.fixture

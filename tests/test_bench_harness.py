@@ -202,3 +202,33 @@ def test_ttfuse_bench_command_wiring(tmp_path):
     assert r.exit_code == 0 and "--compare" in r.output and "--quick / --full" in r.output
     r = CliRunner().invoke(main, ["bench", "--case", "no_such_case", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "no bench case matches" in r.output
+
+
+def test_bench_command_exits_1_when_a_row_failed(tmp_path, monkeypatch):
+    """`ttfuse bench` (so `make run`) exits non-zero when a row ends FAILED, naming case, size, arch, step and
+    error; a sweep without FAILED rows exits 0."""
+    import bench.harness as harness
+    from ttfuse.cli import main
+
+    clock = FakeClock()
+
+    def build_failing_cost(size, device):
+        return Built(clock.work(0.01), lambda *_: 1 / 0, None, Inputs((), ()))
+
+    cases = {
+        "fake.ok": fake_case(clock, "fake.ok"),
+        "fake.bad": Case("fake.bad", build_failing_cost, (1,), (1,)),
+    }
+    real = harness.run_sweep
+
+    def sweep(cfg, pool=None, console=None):
+        cfg = _config(tmp_path, clock, cases=cfg.cases)
+        return real(cfg, cases, console=Console(file=io.StringIO()))
+
+    monkeypatch.setattr(harness, "run_sweep", sweep)
+    r = CliRunner().invoke(main, ["bench", "--case", "fake.ok", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["bench", "--out", str(tmp_path)])
+    assert r.exit_code == 1, r.output
+    assert "1 row(s) FAILED" in r.output
+    assert "fake.bad 1 wormhole_b0 at jit (first call, cold cache): ZeroDivisionError" in r.output

@@ -380,4 +380,4 @@ def test_explain_user_error_is_a_message(tmp_path):
     r = CliRunner().invoke(main, ["explain", f"{mod}:f", "--args", "bf16[32,64]", "bf16[64,64]"])
     assert r.exit_code == 1 and "ttnn.add" in r.output and "explain_err_mod.py:4" in r.output
     r = CliRunner().invoke(main, ["explain", f"{mod}:f", "--args", "bf16[32,64]"])
-    assert r.exit_code == 1 and "missing 1 required positional argument" in r.output
+    assert r.exit_code == 1 and "missing a required argument: 'y'" in r.output

@@ -154,13 +154,26 @@ def test_verifier_window_marks_the_failing_node():
     ]
 
 
-def test_verifier_inplace_target_must_be_dead():
+def test_inplace_ops_are_functional_in_the_ir():
+    """Reading an in-place op's target afterwards reads the old value: valid IR (codegen clones if needed)."""
     a = S((32, 32), BF16)
     add_ = node(2, "add_", [Ref(0), Ref(1)], [a, a], input_tensor_a=In(0), input_tensor_b=In(1))
-    relu = node(3, "relu", [Ref(0)], [a], input_tensor=In(0))  # reads the overwritten value
-    g = Graph((a, a), [add_, relu], (Ref(3),), "*", {"name": "f"})
-    with pytest.raises(VerifyError, match=r"in-place target %0 is read again by %3"):
-        verify(g)
+    relu = node(3, "relu", [Ref(0)], [a], input_tensor=In(0))  # reads the value before the write
+    verify(Graph((a, a), [add_, relu], (Ref(3),), "*", {"name": "f"}))
+
+
+def test_verifier_checks_write_backs():
+    a = S((32, 32), BF16)
+    add_ = node(2, "add_", [Ref(0), Ref(1)], [a, a], input_tensor_a=In(0), input_tensor_b=In(1))
+    ok = Graph((a, a), [add_], (Ref(0), Ref(2)), "*", {"name": "f"}, writes=(0,))
+    assert "%0 <- %2" in str(verify(ok))
+    with pytest.raises(VerifyError, match=r"writes_valid.*not a graph input"):
+        verify(ok.replace(writes=(5,)))
+    with pytest.raises(VerifyError, match=r"writes_valid.*written back twice"):
+        verify(ok.replace(outputs=(Ref(2), Ref(2)), writes=(0, 0), out_tree=None))
+    wide = node(2, "concat", [Ref(0), Ref(1)], [a, a], tensors=FrozenList([In(0), In(1)]), dim=-1)
+    with pytest.raises(VerifyError, match=r"writes_valid.*shape, dtype, layout differ"):
+        verify(Graph((a, a), [wide], (Ref(2),), None, {"name": "f"}, writes=(1,)))
 
 
 # -------------------------------------------------------------------------------------------- JSON round trip
@@ -263,7 +276,7 @@ def test_json_round_trip_of_side_data_and_markers():
 def test_from_json_rejects_other_versions():
     d = block_graph().to_json()
     d["ir_version"] = 999
-    with pytest.raises(ValueError, match="not a ttfuse IR v1 graph"):
+    with pytest.raises(ValueError, match="not a ttfuse IR v2 graph"):
         Graph.from_json(d)
 
 

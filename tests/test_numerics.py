@@ -1,4 +1,4 @@
-"""ttfuse.sim.numerics against independent float64 references of each format's definition.
+"""ttfuse.numerics against independent float64 references of each format's definition.
 
 No ttnn needed: the references below are per-value / per-block Python written from the format
 definitions (frexp, exact float64 scaling, Python's half-to-even `round`), not from the vectorised
@@ -17,8 +17,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ttfuse.sim import numerics
-from ttfuse.sim.numerics import round_bf16, round_bfp, round_to_dtype
+from ttfuse import numerics
+from ttfuse.numerics import round_bf16, round_bfp, round_to_dtype
 
 CANONICAL_NAN = 0x7FC00000
 

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 import ttfuse.ops.attention as attn
 from ttfuse import sim, ttnn
 from ttfuse.errors import SpecError
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx
-from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.testing import pcc
 
 T = ttnn.transformer

@@ -6,8 +6,8 @@ import torch
 
 from ttfuse import sim, ttnn
 from ttfuse.errors import SpecError
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx, set_device_spec
-from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.testing import pcc
 
 MESHES = [(1, 2), (2, 1), (2, 2), (2, 4)]

@@ -9,7 +9,7 @@ import torch
 import ttfuse
 from ttfuse import ttnn
 from ttfuse.errors import DeviceError, SpecError
-from ttfuse.sim.numerics import round_to_dtype
+from ttfuse.numerics import round_to_dtype
 
 TILE, RM = ttnn.TILE_LAYOUT, ttnn.ROW_MAJOR_LAYOUT
 

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 import ttfuse
 from ttfuse import ttnn
 from ttfuse.errors import DeviceError, SpecError
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx
-from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.testing import pcc
 
 U = ttnn.UnaryOpType

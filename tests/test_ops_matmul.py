@@ -10,6 +10,7 @@ from tests.conftest import pcc
 from ttfuse import ttnn
 from ttfuse.device import device_spec
 from ttfuse.errors import SpecError
+from ttfuse.numerics import round_to_dtype
 from ttfuse.ops import matmul as mm
 from ttfuse.ops.matmul_config import (
     matmul_2d_program_config,
@@ -17,7 +18,6 @@ from ttfuse.ops.matmul_config import (
     pick_subblock,
     validate_matmul_program_config,
 )
-from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.types import TensorSpec
 
 
@@ -91,13 +91,31 @@ def test_matmul_output_spec_defaults(device):
     assert y.dtype == ttnn.float32 and y.memory_config() == ttnn.L1_MEMORY_CONFIG
 
 
+HIFI4 = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4)
+
+
 def test_matmul_bfloat16_within_one_ulp(device):
     a = torch.randn(3, 64, 128).bfloat16().float()
     b = torch.randn(128, 96).bfloat16().float()
-    y = host(ttnn.matmul(dev_tensor(device, a, ttnn.bfloat16), dev_tensor(device, b, ttnn.bfloat16)))
+    ta, tb = dev_tensor(device, a, ttnn.bfloat16), dev_tensor(device, b, ttnn.bfloat16)
+    y = host(ttnn.matmul(ta, tb, compute_kernel_config=HIFI4))
     golden = (a.double() @ b.double()).float()
     ref = golden.to(torch.bfloat16).float()  # independent bf16 reference
     assert torch.all((y - ref).abs() <= bf16_ulp(ref))
+
+
+def test_matmul_default_fidelity_is_emulated(device):
+    """Without a compute_kernel_config ttnn runs its default (HiFi2 for bf16 x bf16): the sim emulates the
+    default exactly as the same config passed explicitly, so a JIT that makes the config explicit computes the
+    same values as eager."""
+    a = torch.randn(64, 128).bfloat16().float()
+    b = torch.randn(128, 96).bfloat16().float()
+    ta, tb = dev_tensor(device, a, ttnn.bfloat16), dev_tensor(device, b, ttnn.bfloat16)
+    default = host(ttnn.matmul(ta, tb))
+    hifi2 = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi2, packer_l1_acc=True)
+    assert torch.equal(default, host(ttnn.matmul(ta, tb, compute_kernel_config=hifi2)))
+    assert torch.equal(default, round_to_dtype(mm.matmul_values(a, b, ttnn.MathFidelity.HiFi2), "bfloat16"))
+    assert not torch.equal(default, host(ttnn.matmul(ta, tb, compute_kernel_config=HIFI4)))
 
 
 def test_matmul_bfloat8_weight_pcc(device):
@@ -109,8 +127,8 @@ def test_matmul_bfloat8_weight_pcc(device):
     assert y.dtype == ttnn.bfloat8_b
     golden = a @ w
     assert pcc(host(y), golden) > 0.999
-    ref = round_to_dtype(a.bfloat16().float() @ round_to_dtype(w, "bfloat8_b"), "bfloat8_b")
-    assert pcc(host(y), ref) > 0.99999
+    hifi2 = mm.matmul_values(a.bfloat16().float(), round_to_dtype(w, "bfloat8_b"), ttnn.MathFidelity.HiFi2)
+    assert torch.equal(host(y), round_to_dtype(hifi2, "bfloat8_b"))  # ttnn's default for bf16 x bfp8: HiFi2
 
 
 # ------------------------------------------------------------------------------------------- linear
@@ -485,7 +503,11 @@ def test_addmm_float32_and_bf16(device):
     torch.testing.assert_close(host(y), 2.0 * c + 0.5 * (m1 @ m2), rtol=1e-5, atol=1e-5)
     assert y.shape == [64, 96] and y.dtype == ttnn.float32
     cb, m1b, m2b = (t.bfloat16().float() for t in (c, m1, m2))
-    y = host(ttnn.addmm(*(dev_tensor(device, t, ttnn.bfloat16) for t in (cb, m1b, m2b))))
+    y = host(
+        ttnn.addmm(
+            *(dev_tensor(device, t, ttnn.bfloat16) for t in (cb, m1b, m2b)), compute_kernel_config=HIFI4
+        )
+    )
     mm_bf16 = (m1b.double() @ m2b.double()).float().to(torch.bfloat16).float()  # ttnn: matmul, then add_
     ref = (mm_bf16 + cb).to(torch.bfloat16).float()
     assert torch.all((y - ref).abs() <= bf16_ulp(ref))
@@ -514,6 +536,7 @@ def test_minimal_matmul_bias_activation(device):
             dev_tensor(device, w),
             bias_tensor=dev_tensor(device, b),
             fused_activation=act,
+            compute_kernel_config=HIFI4,  # the default is HiFi2, emulated (a's mantissa truncated)
         )
     torch.testing.assert_close(host(y), torch.nn.functional.silu(x @ w + b), rtol=1e-5, atol=1e-5)
     assert launches.total == 1
@@ -533,14 +556,20 @@ def test_minimal_matmul_bias_activation(device):
 
 def test_minimal_matmul_swiglu_and_concat(device):
     x, w = torch.randn(64, 96), torch.randn(96, 128)
-    y = host(ttnn.experimental.minimal_matmul(dev_tensor(device, x), dev_tensor(device, w), fuse_swiglu=True))
+    y = host(
+        ttnn.experimental.minimal_matmul(
+            dev_tensor(device, x), dev_tensor(device, w), fuse_swiglu=True, compute_kernel_config=HIFI4
+        )
+    )
     full = (x @ w).reshape(64, 2, 2, 32)
     torch.testing.assert_close(y, (torch.nn.functional.silu(full[:, :, 0]) * full[:, :, 1]).reshape(64, 64))
     p, s = torch.randn(64, 40), torch.randn(64, 20)  # padded K: 64 + 32
     wk = torch.randn(96, 32)
     y = host(
         ttnn.experimental.minimal_matmul(
-            [dev_tensor(device, p), dev_tensor(device, s)], dev_tensor(device, wk)
+            [dev_tensor(device, p), dev_tensor(device, s)],
+            dev_tensor(device, wk),
+            compute_kernel_config=HIFI4,
         )
     )
     torch.testing.assert_close(y, p @ wk[:40] + s @ wk[64:84], rtol=1e-5, atol=1e-5)

@@ -11,8 +11,8 @@ from tests.conftest import pcc
 from ttfuse import ttnn
 from ttfuse.device import device_spec
 from ttfuse.errors import SpecError
+from ttfuse.numerics import round_to_dtype
 from ttfuse.ops.norm import validate_norm_program_config
-from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.types import TensorSpec
 
 

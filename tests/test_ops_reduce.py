@@ -8,9 +8,9 @@ import torch
 import ttfuse
 from ttfuse import ttnn
 from ttfuse.errors import DeviceError, SpecError
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx
 from ttfuse.ops.reduce import reduce_dims, reduce_launches
-from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.testing import pcc
 
 

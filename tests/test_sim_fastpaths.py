@@ -11,8 +11,8 @@ import torch
 
 from ttfuse.kernels import ring_attention as ra
 from ttfuse.kernels import trimul
+from ttfuse.numerics import round_bf16
 from ttfuse.ops import attention
-from ttfuse.sim.numerics import round_bf16
 
 
 def _bf16(*shape, seed=0, scale=1.0):

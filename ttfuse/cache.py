@@ -10,10 +10,12 @@ pass-pipeline version. Each field hash is kept so two keys can be diffed field b
 Keys are built in ttfuse/cache_key.py (`make_key`, `CacheKey`, `source_hash`, re-exported here).
 
 Invariants:
-- Entries are data only: JSON (never pickle, never code). The graph is verified and its code regenerated
-  on load by the caller; this module validates the envelope (schema, required fields and types, that the
-  key matches the file name and the field hashes, and a sha256 checksum of the whole entry), so a
-  truncated, edited or misplaced file is detected before anything is built from it.
+- Entries are data only: JSON (never pickle, never code). This module validates the envelope (schema,
+  required fields and types, that the key matches the file name and the field hashes, and a sha256
+  checksum of the whole entry), so a truncated or misplaced file is detected before anything is built from
+  it. The checksum does not stop a deliberate edit: the caller's `check` runs the entry schema
+  (ttfuse/cache_schema.py), verifies the graph and regenerates its code, and any exception it raises makes
+  the entry corrupt like a bad envelope.
 - Writes are atomic: a temp file in the entry's directory, then `os.replace`. Readers see the old entry or
   the new one, never a partial file; concurrent writers of one key leave one valid entry.
 - A corrupt or stale entry warns (`CacheWarning`), is moved aside to `<key>.json.corrupt-<time>-<pid>`,
@@ -48,7 +50,6 @@ from ttfuse.cache_key import (
     CacheKey,
     _combine,
     _dumps,
-    _pipeline_version,
     _sha,
     make_key,
     source_hash,
@@ -311,10 +312,11 @@ def make_entry(
     arg_specs: list,
     device: str,
     compile_ms: float,
-    pipeline_version: int | None = None,
+    pipeline_version: int = 0,
     **extra: Any,
 ) -> dict:
-    """Build an entry dict for `disk_store` (`graph` is `Graph.to_json()`; extra fields must be JSON data)."""
+    """Build an entry dict for `disk_store` (`graph` is `Graph.to_json()`; extra fields must be JSON data).
+    `pipeline_version` is the caller's (jit passes the pass pipeline's; the caches do not import the passes)."""
     e = {
         "schema": SCHEMA_VERSION,
         "key": key.hex,
@@ -326,7 +328,7 @@ def make_entry(
         "arg_specs": [str(s) for s in arg_specs],
         "device": str(device),
         "graph": graph,
-        "pipeline_version": _pipeline_version() if pipeline_version is None else int(pipeline_version),
+        "pipeline_version": int(pipeline_version),
     }
     e.update(extra)
     return e

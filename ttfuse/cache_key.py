@@ -160,8 +160,9 @@ class CacheKey:
 def make_key(fields: dict[str, object]) -> CacheKey:
     """Hash each component of a key separately, then the sorted field hashes together.
 
-    `fields` names a subset of KEY_FIELDS; "ttfuse" defaults to `source_hash()` and "pipeline" to the
-    pass-pipeline version when absent. Values may be any mix of JSON scalars, tuples/lists/dicts, enums,
+    `fields` names a subset of KEY_FIELDS; "ttfuse" defaults to `source_hash()` and "pipeline" to None when
+    absent (the caller names its pipeline: jit passes the version, the pass names and the disabled ones;
+    this module does not import the passes, which sit below the caches). Values may be any mix of JSON scalars, tuples/lists/dicts, enums,
     ttfuse types (TensorSpec, MemoryConfig, configs), DeviceSpecs and dataclasses.
     """
     unknown = set(fields) - set(KEY_FIELDS)
@@ -169,7 +170,7 @@ def make_key(fields: dict[str, object]) -> CacheKey:
         raise ValueError(f"make_key: unknown key field(s) {sorted(unknown)}; known: {list(KEY_FIELDS)}")
     fields = dict(fields)
     fields.setdefault("ttfuse", source_hash())
-    fields.setdefault("pipeline", _pipeline_version())
+    fields.setdefault("pipeline", None)
     values = {}
     for k, v in fields.items():
         try:
@@ -178,14 +179,6 @@ def make_key(fields: dict[str, object]) -> CacheKey:
             raise CacheError(f"cannot build the cache key field {k!r}: {e}") from None
     hashes = {k: _sha(s) for k, s in values.items()}
     return CacheKey(_combine(hashes), hashes, values)
-
-
-def _pipeline_version() -> int:
-    try:
-        from ttfuse.passes.pipeline import PIPELINE_VERSION
-    except ImportError:
-        return 0
-    return int(PIPELINE_VERSION)
 
 
 _source_hash: str | None = None

@@ -273,8 +273,10 @@ def cache_show(key: str, as_json: bool) -> None:
     graph = None
     _section(out, "IR")
     try:
+        from ttfuse.cache_schema import check_entry
         from ttfuse.ir import Graph
 
+        check_entry(entry)  # nothing is decoded from an entry that fails the schema (ttfuse/cache_schema.py)
         graph = Graph.from_json(entry["graph"])
         _plain(out, str(graph))
     except Exception as e:  # noqa: BLE001 - show what we can of a stale entry
@@ -283,9 +285,10 @@ def cache_show(key: str, as_json: bool) -> None:
     _section(out, "regenerated source")
     if graph is not None:
         try:
-            from ttfuse.codegen import generate
+            from ttfuse.codegen import generate_source
 
-            _plain(out, generate(graph, name=_gen_name(entry["function"])).source)
+            # the source only: showing an entry never compiles or runs anything
+            _plain(out, generate_source(graph, name=_gen_name(entry["function"]))[0])
         except Exception as e:  # noqa: BLE001
             _plain(out, f"(cannot regenerate code: {type(e).__name__}: {e})")
 

@@ -19,23 +19,33 @@ use. The source is registered with `linecache` under `<ttfuse-gen NAME-HASH>`, s
 lines; a runtime error is re-raised as a CodegenError (also an instance of the original error's class when
 possible) naming the IR node and the user's source line it came from.
 
-Invariant: the same graph (and name, backend) gives byte-identical source (no ids, no absolute paths).
-Extend: a new static value kind needs a branch in `_Gen.lit`; a new backend an entry in `_backend_module`.
+Invariants:
+- The same graph (and name, backend) gives byte-identical source (no ids, no absolute paths).
+- No text from the graph reaches the source unescaped (a graph may come from an edited disk cache entry,
+  ttfuse/cache_schema.py): comments go through `comment_text` (no line breaks of any kind, no control
+  characters), values through `repr`, names through `_ident`, op names are registry keys. `repr` is eval'd
+  (`_roundtrips`) only for the value kinds a cache entry can decode to (`_evaluable`), never a user object's.
+Extend: a new static value kind needs a branch in `_Gen.lit` (and in `_evaluable` if its repr is a literal);
+a new backend is a `ttfuse.backend.Backend` in the registry: its `api()` is the `ttnn` the code calls,
+its `plan()` / `region()` group ops into regions (the simulator's row-blocked execution, ttfuse/sim/blocked.py,
+comes to codegen this way: codegen does not import a backend).
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 import inspect
 import keyword
 import linecache
 import math
-import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import Any
 
+from ttfuse.backend import Backend, backend_names, get_backend
 from ttfuse.errors import CodegenError, format_frame
 from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, Ref, format_node
 from ttfuse.types import Shape
@@ -55,18 +65,17 @@ class Compiled:
 
 
 # ----------------------------------------------------------------------------------------------- backends
-def _backend_module(backend: str):
-    if backend == "sim":
-        from ttfuse import ttnn
-
-        return ttnn
-    if backend == "ttnn":
-        try:
-            import ttnn  # the real ttnn wheel, on a machine with a TT device
-        except ImportError as e:
-            raise CodegenError(f"backend 'ttnn' needs the real ttnn package: {e}") from None
-        return ttnn
-    raise CodegenError(f"unknown codegen backend {backend!r}; known: 'sim', 'ttnn'")
+def _backend(name: str) -> tuple[Backend, Any]:
+    """The registered backend `name` and the module its generated code calls as `ttnn`."""
+    try:
+        b = get_backend(name)
+    except KeyError:
+        known = ", ".join(repr(n) for n in backend_names())
+        raise CodegenError(f"unknown codegen backend {name!r}; known: {known}") from None
+    try:
+        return b, b.api()
+    except ImportError as e:
+        raise CodegenError(f"backend {name!r} needs {b.requires}: {e}") from None
 
 
 def _resolve(mod, dotted: str):
@@ -78,14 +87,58 @@ def _resolve(mod, dotted: str):
     return obj
 
 
+# ------------------------------------------------------------------------------------------------ comments
+def comment_text(text: object) -> str:
+    """`text` safe inside a `#` comment of generated source: every character that is not printable is
+    written as its escape (`\\n`, `\\x0c`, `\\u2028`, ...). That covers everything Python's tokenizer or
+    `str.splitlines` (linecache, tracebacks) treats as a line break (\\n \\r \\f \\v \\x1c-\\x1e \\x85
+    \\u2028 \\u2029), NUL, other control characters, bidi format characters and lone surrogates (which
+    would not even encode). Printable text, backslashes included, is returned unchanged."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(c if c.isprintable() else _escape(c) for c in s)
+
+
+def _escape(c: str) -> str:
+    o = ord(c)
+    if c in "\t\n\r":
+        return repr(c)[1:-1]
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"
+
+
 # ------------------------------------------------------------------------------------------------ literals
 _ROUNDTRIP: dict[tuple[type, str], bool] = {}
+
+
+def _evaluable(v: Any, depth: int = 0) -> bool:
+    """Whether `repr(v)` may be eval'd to test it as a literal: only scalars, containers of them, ttfuse's
+    enums and the registered type and config classes (ttfuse.types / ttfuse.configs), whose reprs ttfuse
+    writes; these are the kinds a cache entry decodes to. Anything else (a user object) becomes a global."""
+    t = type(v)
+    if v is None or t in (bool, int, float, str, Shape):
+        return True
+    if depth > 32:
+        return False
+    if t in (tuple, list, FrozenList):
+        return all(_evaluable(x, depth + 1) for x in v)
+    if t is dict:
+        return all(_evaluable(k, depth + 1) and _evaluable(x, depth + 1) for k, x in v.items())
+    if isinstance(v, enum.Enum):
+        return t.__module__.startswith("ttfuse.")
+    from ttfuse import configs, types
+
+    if types._DATACLASSES.get(t.__name__) is t or configs.CONFIG_CLASSES.get(t.__name__) is t:
+        return all(_evaluable(getattr(v, f), depth + 1) for f in types.fields_of_class(t))
+    return False
 
 
 def _roundtrips(v: Any, text: str, ns: dict) -> bool:
     key = (type(v), text)
     ok = _ROUNDTRIP.get(key)
     if ok is None:
+        if not _evaluable(v):
+            return False
         try:
             back = eval(text, {"__builtins__": {}, **ns})  # noqa: S307 - our own repr of a static value
             ok = type(back) is type(v) and bool(back == v)
@@ -96,23 +149,27 @@ def _roundtrips(v: Any, text: str, ns: dict) -> bool:
 
 
 def _ident(name: str) -> str:
-    s = re.sub(r"\W", "_", name)
-    if not s or s[0].isdigit() or keyword.iskeyword(s):
+    """A Python identifier for `name` (characters that cannot continue an identifier become `_`)."""
+    s = "".join(c if ("_" + c).isidentifier() else "_" for c in unicodedata.normalize("NFKC", name))
+    if not s.isidentifier() or keyword.iskeyword(s):
         s = "f_" + s
     return s
 
 
 class _Gen:
-    def __init__(self, graph: Graph, name: str, mod, block_bytes: int = 0):
+    def __init__(self, graph: Graph, name: str, backend: Backend, mod, block_bytes: int = 0):
         self.g = graph
         self.block_bytes = block_bytes
         self.name = _ident(name)
+        self.backend = backend
+        self.facade = backend.facade_api  # the code calls ttfuse's facade: every op is an OpDef there
         self.mod = mod
         self.ns = {"ttnn": mod}
         self.consts: dict[str, Any] = {}  # global name -> value
         self.const_text: dict[str, str] = {}
         self.need_dev = False
         self.op_globals: dict[str, Any] = {}
+        self.rename: dict[int, str] = {}  # value number -> the variable a call reads it from (in-place clones)
 
     # value names
     @staticmethod
@@ -123,7 +180,8 @@ class _Gen:
         """The source text of a static value (None when it has no literal form and `allow_const` is False)."""
         t = type(v)
         if t is In:
-            return self.var(node.inputs[v.i])
+            r = node.inputs[v.i]
+            return self.rename.get(r.value) or self.var(r)
         if t is DeviceArg:
             self.need_dev = True
             return "_dev"
@@ -159,8 +217,12 @@ class _Gen:
                 continue
             # fields at their default are left out (readability) except for real ttnn, whose constructors
             # require some fields ttfuse defaults; the round-trip check guards the result
-            if (self.mod.__name__ == "ttfuse.ttnn" and not positional and f.default is not MISSING
-                    and _is_default(getattr(v, f.name), f.default)):
+            if (
+                self.facade
+                and not positional
+                and f.default is not MISSING
+                and _is_default(getattr(v, f.name), f.default)
+            ):
                 continue
             names.append(f.name)
         parts = [self.lit(getattr(v, n), node, allow_const=False) for n in names]
@@ -176,12 +238,12 @@ class _Gen:
                 return k
         name = f"_c{len(self.consts)}"
         self.consts[name] = v
-        self.const_text[name] = repr(v).replace("\n", " ")
+        self.const_text[name] = comment_text(repr(v).replace("\n", " "))
         return name
 
     def op_expr(self, node: Node) -> str:
         op = node.opdef
-        if self.mod.__name__ == "ttfuse.ttnn":
+        if self.facade:
             if _resolve(self.mod, node.op) is op:
                 return "ttnn." + node.op
             gname = "_op_" + _ident(node.op)
@@ -213,7 +275,10 @@ class _Gen:
                 pos.extend(self.lit(x, node) for x in v)
                 continue
             if p.kind is P.VAR_KEYWORD:
-                kws.extend(f"{k}={self.lit(x, node)}" for k, x in (v.items() if isinstance(v, dict) else v))
+                for k, x in v.items() if isinstance(v, dict) else v:
+                    if not (type(k) is str and k.isidentifier() and not keyword.iskeyword(k)):
+                        raise CodegenError(f"{node.op}: keyword argument name {k!r} is not an identifier")
+                    kws.append(f"{k}={self.lit(x, node)}")
                 continue
             has_default = p.default is not p.empty
             if p.kind is P.KEYWORD_ONLY or (has_default and i > last_forced):
@@ -225,78 +290,105 @@ class _Gen:
         return ", ".join(pos + kws)
 
     def items(self) -> list:
-        """Nodes in order; on the simulator, runs of row-independent nodes grouped into RegionPlans."""
-        if self.mod.__name__ != "ttfuse.ttnn" or self.block_bytes <= 0:
-            return list(self.g.nodes)
-        from ttfuse.sim.blocked import plan
-
-        return plan(self.g, self.block_bytes)
+        """Nodes in order, with runs of them grouped into region plans where the backend does that (the
+        simulator: row-independent nodes, ttfuse/sim/blocked.py); a region plan is any item not a Node."""
+        return self.backend.plan(self.g, self.block_bytes)
 
     def region_call(self, rp, k: int) -> str:
-        from ttfuse.sim.blocked import Region
-
-        region = Region(rp, self.g)
+        region = self.backend.region(rp, self.g)
         gname = f"_region{k}"
         self.op_globals[gname] = region
         return gname
 
     def run(self) -> tuple[str, dict[int, int]]:
-        from ttfuse.sim.blocked import RegionPlan
-
         g = self.g
         n_in = len(g.inputs)
         params = [f"v{i}" for i in range(n_in)]
         items = self.items()
-        # last use of every value (item position); outputs are never deleted
+        end = len(items)
+        # last use of every value (item position); outputs and write-backs are used at the end
         last: dict[int, int] = {}
         for k, it in enumerate(items):
-            if isinstance(it, RegionPlan):
+            if not isinstance(it, Node):  # a region plan
                 for v in it.inputs:
                     last[v] = k
             else:
                 for r in it.inputs:
                     last[r.value] = k
         outputs = {r.value for r in g.outputs}
+        for v in outputs:
+            last[v] = end
+        written = dict(g.write_backs())  # input index -> final value
+        store = _Storage(g, written, last)
 
         body: list[tuple[str, int | None]] = []  # (line, node id)
-        unused_inputs = [f"v{i}" for i in range(n_in) if i not in last and i not in outputs]
+        # a written-back argument stays named until its copy-back (the caller holds it anyway)
+        unused_inputs = [f"v{i}" for i in range(n_in) if i not in last and i not in written]
         if unused_inputs:
             body.append((f"del {', '.join(unused_inputs)}", None))
         n_regions = 0
         for k, n in enumerate(items):
-            if isinstance(n, RegionPlan):
+            if not isinstance(n, Node):  # a region plan
                 # the inputs go in a list the region clears as they die; dying ones leave this frame first
                 gname = self.region_call(n, n_regions)
                 n_regions += 1
                 region = self.op_globals[gname]
-                body.append((f"# {region.label()}:", None))
+                body.append(("# " + comment_text(f"{region.label()}:"), None))
                 for m in n.nodes:  # what the region runs, as the op-by-op calls would read
                     outs = ", ".join(f"v{m.id + j}" for j in range(len(m.outs)))
-                    body.append((f"#   {outs} = {self.op_expr(m)}({self.call_args(m)})  # %{m.id}"
-                                 + (f" {m.side.short_loc()}" if m.side.loc else ""), None))
+                    text = f"  {outs} = {self.op_expr(m)}({self.call_args(m)})  # %{m.id}" + (
+                        f" {m.side.short_loc()}" if m.side.loc else ""
+                    )
+                    body.append(("# " + comment_text(text), None))
                 body.append((f"_a = [{', '.join(f'v{v}' for v in n.inputs)}]", n.nodes[0].id))
-                dying = [v for v in n.inputs if last.get(v) == k and v not in outputs]
+                dying = [v for v in n.inputs if last.get(v) == k and v not in outputs and v not in written]
                 if dying:
                     body.append((f"del {', '.join(f'v{v}' for v in dying)}", None))
                 lhs = ", ".join(f"v{v}" for v in n.outputs) + ("," if len(n.outputs) == 1 else "")
                 body.append((f"{lhs} = {gname}(_a)  # %{n.nodes[0].id}..%{n.nodes[-1].id}", n.nodes[0].id))
+                for v in n.outputs:
+                    store.fresh(v)
                 continue
-            call = f"{self.op_expr(n)}({self.call_args(n)})"
-            names = [f"v{n.id + j}" for j in range(len(n.outs))]
-            if not n.multi:
-                lhs = names[0] + " = "
-            elif names:
-                lhs = ", ".join(names) + ("," if len(names) == 1 else "") + " = "
+            comment = f"  # %{n.id}" + (f" {comment_text(n.side.short_loc())}" if n.side.loc else "")
+            target = store.inplace_target(n)
+            if target is not None:
+                # an in-place op: it writes into its target's storage when nothing reads that storage later,
+                # else into a clone (the IR is functional: the target's old value must survive)
+                tv = target.value
+                if store.may_write(tv, k):
+                    body.append((f"{self.op_expr(n)}({self.call_args(n)}){comment}", n.id))
+                    body.append((f"v{n.id} = {self.var(target)}", None))
+                    store.share(n.id, tv)
+                else:
+                    body.append((f"v{n.id} = ttnn.clone({self.var(target)})  # %{n.id}: in-place target "
+                                 f"%{tv} is read later", n.id))
+                    self.rename[tv] = f"v{n.id}"
+                    body.append((f"{self.op_expr(n)}({self.call_args(n)}){comment}", n.id))
+                    del self.rename[tv]
+                    store.fresh(n.id)
             else:
-                lhs = ""
-            comment = f"  # %{n.id}" + (f" {n.side.short_loc()}" if n.side.loc else "")
-            body.append((f"{lhs}{call}{comment}", n.id))
-            dead = sorted({r.value for r in n.inputs if last.get(r.value) == k and r.value not in outputs})
+                call = f"{self.op_expr(n)}({self.call_args(n)})"
+                names = [f"v{n.id + j}" for j in range(len(n.outs))]
+                if not n.multi:
+                    lhs = names[0] + " = "
+                elif names:
+                    lhs = ", ".join(names) + ("," if len(names) == 1 else "") + " = "
+                else:
+                    lhs = ""
+                body.append((f"{lhs}{call}{comment}", n.id))
+                store.produced(n)
+            dead = sorted({r.value for r in n.inputs
+                           if last.get(r.value) == k and r.value not in outputs and r.value not in written})
             dead += [n.id + j for j in range(len(n.outs)) if n.id + j not in last and n.id + j not in outputs]
             if dead:
                 body.append((f"del {', '.join(f'v{v}' for v in dead)}", None))
-        ret = ", ".join(self.var(r) for r in g.outputs)
-        body.append((f"return ({ret}{',' if len(g.outputs) == 1 else ''})", None))
+        # write-backs: the caller's tensor gets the final value (nothing to do where it was written in place)
+        for i, r in written.items():
+            if not store.holds(r.value, i):
+                body.append((f"ttnn.copy({self.var(r)}, v{i})  # write-back into argument %{i}", None))
+        final = {r.value: i for i, r in written.items()}
+        ret = ", ".join(f"v{final[r.value]}" if r.value in final else self.var(r) for r in g.user_outputs)
+        body.append((f"return ({ret}{',' if len(g.user_outputs) == 1 else ''})", None))
         if self.need_dev:
             if not n_in:
                 raise CodegenError(
@@ -306,12 +398,15 @@ class _Gen:
             body.insert(0, (f"_dev = _ttfuse_device({', '.join(params)})", None))
 
         head = [
-            f"# ttfuse generated code for {g.meta.get('name', self.name)}"
-            f" (device {g.meta.get('device') or 'any'}); regenerated from the IR, do not edit"
+            "# "
+            + comment_text(
+                f"ttfuse generated code for {g.meta.get('name', self.name)}"
+                f" (device {g.meta.get('device') or 'any'}); regenerated from the IR, do not edit"
+            )
         ]
         names = g.meta.get("input_names") or []
         for i, s in enumerate(g.inputs):
-            head.append(f"# v{i} = {names[i] if i < len(names) else f'input {i}'}: {s}")
+            head.append("# " + comment_text(f"v{i} = {names[i] if i < len(names) else f'input {i}'}: {s}"))
         for cname, text in self.const_text.items():
             head.append(f"# {cname} = {text}")
         lines = head + [f"def {self.name}({', '.join(params)}):", "    try:"]
@@ -322,6 +417,66 @@ class _Gen:
                 line_map[len(lines)] = nid
         lines += ["    except Exception as e:", "        raise _ttfuse_rethrow(e) from e", ""]
         return "\n".join(lines), line_map
+
+
+class _Storage:
+    """Which buffer each value of the generated code lives in, so that an in-place op really writes in place
+    only when no value in its target's buffer is read afterwards.
+
+    Graph inputs live in the caller's buffers; an in-place op run in place and a free call that returns its
+    input or a view of it (`may_view` with no kernel) share their input's buffer; everything else is fresh.
+    A caller's buffer that the graph does not write back must keep its value to the end."""
+
+    def __init__(self, g: Graph, written: dict[int, Ref], last: dict[int, int]):
+        self.g = g
+        self.last = last
+        self.end = max(last.values(), default=0)
+        self.of: dict[int, Any] = {i: ("in", i) for i in range(len(g.inputs))}
+        self.members: dict[Any, list[int]] = {("in", i): [i] for i in range(len(g.inputs))}
+        self.protected = {("in", i) for i in range(len(g.inputs)) if i not in written}
+        self.index = g.node_index()
+
+    def inplace_target(self, n: Node) -> Ref | None:
+        op = n.opdef
+        if op.inplace is None:
+            return None
+        m = n.attr(op.inplace)
+        return n.inputs[m.i] if type(m) is In else None
+
+    def may_write(self, v: int, at: int) -> bool:
+        buf = self.of.get(v, ("fresh", v))
+        if buf in self.protected:
+            return False
+        return all(self.last.get(u, -1) <= at for u in self.members.get(buf, [v]))
+
+    def share(self, v: int, with_value: int) -> None:
+        buf = self.of.get(with_value, ("fresh", with_value))
+        self.of[v] = buf
+        self.members.setdefault(buf, [with_value]).append(v)
+
+    def fresh(self, v: int) -> None:
+        self.of[v] = ("fresh", v)
+        self.members[("fresh", v)] = [v]
+
+    def produced(self, n: Node) -> None:
+        op = n.opdef
+        if op.may_view and n.inputs and len(n.outs) == 1:
+            from ttfuse.ir import substitute
+
+            specs = {k: substitute(v, lambda m: self.g.spec_of(n.inputs[m.i], self.index)) for k, v in n.attrs}
+            try:
+                free = op.num_launches(list(n.outs), specs) == 0
+            except Exception:  # noqa: BLE001 - a launch rule that cannot judge: assume a view (the safe side)
+                free = True
+            if free:
+                self.share(n.id, n.inputs[0].value)
+                return
+        for j in range(len(n.outs)):
+            self.fresh(n.id + j)
+
+    def holds(self, v: int, i: int) -> bool:
+        """Whether value v lives in argument i's buffer (then a write-back has nothing to copy)."""
+        return self.of.get(v) == ("in", i)
 
 
 def _is_default(v: Any, d: Any) -> bool:
@@ -376,9 +531,10 @@ def _make_rethrow(
         first = str(e).split("\n")[0] if str(e) else type(e).__name__
         msg = f"{type(e).__name__}: {first}" if not isinstance(e, CodegenError) else first
         if node is not None:
-            where = f"  ({format_frame(node.side.loc)})" if node.side.loc else ""
-            msg += f"\n  while executing {format_node(node, with_loc=False)}{where}"
+            msg += f"\n  while executing {format_node(node, with_loc=False)}"
         msg += f"\n  in generated code {filename}" + (f" line {lineno}" if lineno else "")
+        if node is not None and node.side.loc:  # last, as every ttfuse error ends: the user's line
+            msg += f"\n  at {format_frame(node.side.loc)}"
         cls = _error_class(type(e))
         try:
             err = cls(msg)
@@ -413,7 +569,7 @@ def generate_source(
         from ttfuse.flags import get_flag
 
         block_bytes = get_flag("sim_block_bytes")
-    gen = _Gen(graph, name, _backend_module(backend), block_bytes)
+    gen = _Gen(graph, name, *_backend(backend), block_bytes)
     src, line_map = gen.run()
     glb = {"ttnn": gen.mod, **gen.op_globals, **gen.consts}
     return src, glb, line_map

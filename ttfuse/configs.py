@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, fields
 
-from ttfuse.types import CoreRangeSet
+from ttfuse.types import CoreRangeSet, register_json_types
 
 __all__ = [
     "MathFidelity", "ThrottleLevel", "UnaryOpType", "UnaryWithParam", "WormholeComputeKernelConfig",
@@ -335,6 +335,9 @@ CONFIG_CLASSES = {
     )
 }
 CONFIG_ENUMS = {"MathFidelity": MathFidelity, "UnaryOpType": UnaryOpType, "ThrottleLevel": ThrottleLevel}
+# static values the IR and the disk cache encode by name (ttfuse.types.to_json_value): types reads these two
+# dicts (kept by reference, so register_enum below and later additions count) without importing this module
+register_json_types(CONFIG_ENUMS, CONFIG_CLASSES)
 
 
 def register_enum(cls):

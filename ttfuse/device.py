@@ -10,6 +10,7 @@ Add a device by adding a DeviceSpec to `_SPECS` (and a default board to `_DEFAUL
 
 from __future__ import annotations
 
+import enum
 import os
 from dataclasses import dataclass, field
 
@@ -34,6 +35,16 @@ TILE = 32
 FLOP_PER_CYCLE_LOFI = 4096
 # Phases per math fidelity: each phase consumes another mantissa slice (ref/ttnn.md s4).
 FIDELITY_PHASES = {"LoFi": 1, "HiFi2": 2, "HiFi3": 3, "HiFi4": 4}
+
+
+class Arch(enum.Enum):
+    """`ttnn.device.Arch`: what `device.arch()` returns (the values are DeviceSpec.arch names)."""
+
+    WORMHOLE_B0 = "wormhole_b0"
+    BLACKHOLE = "blackhole"
+
+    def __repr__(self) -> str:
+        return f"ttnn.device.Arch.{self.name}"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,13 @@
       return %3
 
 Values are numbered: graph inputs are %0..%(n-1); a Node's `id` is the value number of its first output and
-its k-th output is %(id+k). A `Ref(node, out)` names one value (an input is `Ref(i, 0)` with i < n inputs).
+its k-th output is %(id+k).
+
+Every node is a pure function of its inputs: in-place ops (`add_`, `copy`, `softmax_in_place`, ...) are
+functional here (their output is a new value; the target value is unchanged), so passes never reason about
+aliasing. What the caller sees written into its tensors is data of the graph: `writes[j]` is the input that the
+j-th of the last `len(writes)` outputs is copied back into when the function returns (printed
+`return %5 ; %0 <- %9`). Codegen decides where an op may really run in place (ttfuse/codegen.py). A `Ref(node, out)` names one value (an input is `Ref(i, 0)` with i < n inputs).
 Node identity is (op, inputs, attrs, outs, multi); `side` (source location, chosen configs, notes, the ops
 fused into it) is kept out of equality and the structural hash.
 
@@ -19,23 +25,27 @@ Invariants (checked by ttfuse/verify.py): nodes are in a valid execution order (
 earlier), value numbers are unique, every op is registered, outs equal the spec rule's result.
 Extend: new static value kinds need an encoding in `encode_value`/`decode_value` (or in
 ttfuse.types.to_json_value) and a literal form in ttfuse/codegen.py.
+
+`trace_function(fn, args, kwargs, ...)` builds a Graph from a Python function of ttnn calls with the tracer
+capture installs (ttfuse/capture/trace.py): passes build graphs from template functions through it (rewrite
+rules, coverage fallbacks) without importing capture, which sits above them.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
-import importlib
 import json
 import math
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ttfuse.types import DataType, Layout, MemoryConfig, Shape, TensorSpec, from_json_value, to_json_value
 
-IR_VERSION = 1
+IR_VERSION = 2  # 2: in-place ops are functional, write-backs are graph data (`writes`)
 
 
 # ------------------------------------------------------------------------------------------------ values
@@ -220,6 +230,8 @@ class Graph:
     outputs: tuple[Ref, ...]
     out_tree: Any = "*"  # JSON-able pytree structure (see ttfuse/capture/pytree.py)
     meta: dict = field(default_factory=dict)  # name, device, mesh, input names, ... (not identity)
+    # input index each of the last len(writes) outputs is written back into (the caller's in-place writes)
+    writes: tuple[int, ...] = ()
 
     # equality is structural (meta excluded); side data is excluded through Node equality
     def __eq__(self, other: object) -> bool:
@@ -230,6 +242,7 @@ class Graph:
             and self.nodes == other.nodes
             and self.outputs == other.outputs
             and self.out_tree == other.out_tree
+            and self.writes == other.writes
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -240,6 +253,16 @@ class Graph:
 
     def is_input(self, r: Ref) -> bool:
         return r.node < len(self.inputs)
+
+    @property
+    def user_outputs(self) -> tuple[Ref, ...]:
+        """The outputs the function returns (the out_tree's leaves), without the write-backs."""
+        return self.outputs[: len(self.outputs) - len(self.writes)]
+
+    def write_backs(self) -> tuple[tuple[int, Ref], ...]:
+        """(input index, value written into it) for each argument the function writes in place."""
+        n = len(self.outputs) - len(self.writes)
+        return tuple(zip(self.writes, self.outputs[n:]))
 
     def spec_of(self, r: Ref, _index: dict | None = None) -> TensorSpec:
         if self.is_input(r):
@@ -274,6 +297,7 @@ class Graph:
             "outputs": self.outputs,
             "out_tree": self.out_tree,
             "meta": self.meta,
+            "writes": self.writes,
         }
         d.update(kw)
         return Graph(**d)
@@ -290,6 +314,7 @@ class Graph:
             "outputs": [[r.node, r.out] for r in self.outputs],
             "out_tree": self.out_tree,
             "meta": _json_meta(self.meta),
+            "writes": list(self.writes),
         }
 
     @staticmethod
@@ -306,6 +331,7 @@ class Graph:
             outputs=tuple(Ref(int(a), int(b)) for a, b in d["outputs"]),
             out_tree=d.get("out_tree", "*"),
             meta=dict(d.get("meta", {})),
+            writes=tuple(int(k) for k in d.get("writes", ())),
         )
 
     def structural_hash(self) -> str:
@@ -331,6 +357,7 @@ class Graph:
             "nodes": nodes,
             "outputs": [[renum.get(r.node, -1 - r.node), r.out] for r in self.outputs],
             "out_tree": self.out_tree,
+            "writes": list(self.writes),
         }
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=repr)
         return hashlib.sha256(text.encode()).hexdigest()
@@ -417,13 +444,17 @@ def decode_value(d: Any) -> Any:
 
 
 def _op_enum(path: str) -> type:
-    """An enum class of a ttfuse module by 'module:Qualname' (only ttfuse modules: a cache file names no code)."""
+    """An enum class of a ttfuse module by 'module:Qualname'. Only an already imported ttfuse module is
+    searched (a cache file never causes an import; every op module is imported with ttfuse), by `vars`."""
     mod, _, qual = path.partition(":")
-    if not mod.startswith("ttfuse.") or not qual.replace(".", "").replace("_", "").isalnum():
+    obj = sys.modules.get(mod)
+    if not mod.startswith("ttfuse.") or obj is None or not all(p.isidentifier() for p in qual.split(".")):
         raise ValueError(f"bad enum reference {path!r}")
-    obj = importlib.import_module(mod)
     for part in qual.split("."):
-        obj = getattr(obj, part)
+        try:
+            obj = vars(obj)[part]
+        except (TypeError, KeyError):
+            raise ValueError(f"bad enum reference {path!r}") from None
     if not (isinstance(obj, type) and issubclass(obj, enum.Enum)):
         raise ValueError(f"{path!r} is not an enum")
     return obj
@@ -529,8 +560,9 @@ def format_graph(g: Graph, *, with_loc: bool = True, mark: int | None = None) ->
     for n in g.nodes:
         prefix = ">> " if mark is not None and n.id == mark else "  "
         lines.append(prefix + format_node(n, with_loc=with_loc))
-    outs = ", ".join(repr(r) for r in g.outputs)
-    lines.append(f"  return {outs}" if outs else "  return")
+    outs = ", ".join(repr(r) for r in g.user_outputs)
+    wb = " ; " + ", ".join(f"%{k} <- {r!r}" for k, r in g.write_backs()) if g.writes else ""
+    lines.append((f"  return {outs}" if outs else "  return") + wb)
     return "\n".join(lines)
 
 
@@ -559,8 +591,17 @@ def make_attrs(op: str, **args: Any) -> tuple[tuple[str, Any], ...]:
     return tuple(out)
 
 
-def verify(graph: Graph) -> Graph:
-    """Check the IR invariants (ttfuse/verify.py); returns the graph, raises VerifyError."""
-    from ttfuse.verify import verify as _verify
+# ------------------------------------------------------------------------------------------------- tracing
+_TRACER: list[Callable[..., Graph]] = []
 
-    return _verify(graph)
+
+def set_tracer(fn: Callable[..., Graph]) -> None:
+    """Install the function `trace_function` calls (ttfuse/capture/trace.py installs its `trace`)."""
+    _TRACER[:] = [fn]
+
+
+def trace_function(fn: Callable, args: tuple, kwargs: dict, **options) -> Graph:
+    """`fn(*args, **kwargs)` captured into a Graph by the installed tracer (arguments as capture's `trace`)."""
+    if not _TRACER:
+        raise RuntimeError("no graph tracer is installed (importing ttfuse installs ttfuse.capture's)")
+    return _TRACER[0](fn, args, kwargs, **options)

@@ -5,11 +5,16 @@
     y = block(x, w, b)                           # traces + compiles once per key, then runs generated code
     lowered = block.lower(x_spec, w_spec, b_spec)  # IR before/after passes, source, cost, key; runs nothing
 
-Call path. Hit: flatten the arguments into (tensor leaves, fast key) in one walk (each tensor's TensorSpec and
-device, static leaves with their types, container markers), look the key up in the function's MemoryLRU, run
-the entry. Miss: build the full CacheKey (function identity, input specs, statics, tree, options, device,
-ttfuse source, pipeline version), look it up in this function's memory by hex, then on disk (the graph JSON
-is verified and its code regenerated), else trace -> passes -> verify -> codegen -> store on disk.
+Call path. Hit: check the function's guard (only when its closure, defaults or loaded globals hold something
+that can change: ttfuse/identity.py), flatten the arguments into (tensor leaves, fast key) in one walk (each
+tensor's TensorSpec and device, static leaves with their types, container markers), look the key up in the
+MemoryLRU of the function's current identity, run the entry. A failed guard recomputes the identity (the
+closure / global state by content) and switches to that identity's LRU: a state seen before hits in memory.
+Miss: build the full CacheKey (function identity, input specs, statics, tree, options, device, ttfuse source,
+pipeline version), look it up in this function's memory by hex, then on disk (the entry passes the schema of
+ttfuse/cache_schema.py, its graph is verified and its code regenerated), else trace -> passes -> verify ->
+codegen -> store on disk. A function whose identity or static arguments cannot be keyed by content is compiled
+per process only, with one CacheWarning naming why.
 `enable_cache=False` compiles on every call (counted as bypass). Calls made while another jit function is
 being traced are inlined into that trace.
 
@@ -23,33 +28,40 @@ artifact), `fallback` (run eagerly when tracing/compiling fails; `fallback_used`
 device's L1 minus the circular-buffer reserve). `TTFUSE_DISABLE_PASSES=a,b` disables passes by name.
 The IR is verified after passes on every compile, and after each pass with TTFUSE_DEBUG>=1 or TTFUSE_VERIFY=1.
 
-Invariants: static arguments are hashable and treated as immutable (a method's `self` and the function's
-globals are read at trace time; mutating them later does not retrace). The hit path allocates two lists and
-a tuple, does no hashing of big structures, no inspect calls and no logging.
+Invariants: what the function reads besides its arguments (closure cells, defaults, loaded globals, and what
+they hold) is keyed by content and re-checked on every call by identity, never by `==`. Static arguments are
+keyed by value per call (lists, dicts and sets by content); a hashable object (a method's `self`) is recognised
+by its hash (usually identity) and keyed by content when compiled, so mutating it later does not retrace; an
+unhashable one is recognised by identity, with a warning. The hit path allocates two lists and a tuple, runs
+the guard (a flat `and` of `is` tests, none when nothing can change), does no hashing of big structures, no
+inspect calls and no logging.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import os
 import threading
 import time
 import types
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 from ttfuse import cache
-from ttfuse.capture.pytree import describe, flatten_key, hashable_key, unflattener
-from ttfuse.capture.trace import GraphTrace, trace
+from ttfuse.backend import backend_names, current_backend_name, is_device
+from ttfuse.cache_schema import check_entry
+from ttfuse.capture.pytree import ByIdentity, describe, flatten_key, hashable_key, unflattener
+from ttfuse.capture.trace import GraphTrace, input_names, trace
 from ttfuse.codegen import Compiled, generate
 from ttfuse.configs import MathFidelity
-from ttfuse.errors import TtfuseError
+from ttfuse.errors import TraceError, TtfuseError, user_frame, with_user_frame
 from ttfuse.flags import dlog, flags, get_flag, logger
+from ttfuse.identity import Identity, Unkeyable, content_of, function_identity
 from ttfuse.ir import Graph
-from ttfuse.opdef import _state, device_spec_context
+from ttfuse.opdef import OPS, _state, device_spec_context
 from ttfuse.passes.cost import CostComparison, LazyCost
 from ttfuse.passes.pipeline import (
     PIPELINE,
@@ -178,9 +190,10 @@ def _make_options(
             raise ValueError(
                 "ttfuse.jit: passes= lists either passes to run or passes to disable ('-name'), not both"
             )
-    backend = backend or os.environ.get("TTFUSE_BACKEND") or "sim"
-    if backend not in ("sim", "ttnn"):
-        raise ValueError(f"ttfuse.jit: unknown backend {backend!r}; known: 'sim', 'ttnn'")
+    backend = backend or current_backend_name()
+    if backend not in backend_names():
+        known = ", ".join(repr(n) for n in backend_names())
+        raise ValueError(f"ttfuse.jit: unknown backend {backend!r}; known: {known}")
     level = 3 if debug is True else int(debug or 0)
     if l1_budget is not None and (
         isinstance(l1_budget, bool) or not isinstance(l1_budget, int) or l1_budget <= 0
@@ -251,6 +264,9 @@ class Lowered:
     key: cache.CacheKey | None
     compile_ms: float = 0.0
     program_configs: list = field(default_factory=list)
+    # the target the graph was compiled for: everything read later (cost, coverage) is computed for it
+    device_spec: Any = None
+    mesh_shape: tuple[int, int] = (1, 1)
 
     @property
     def ir_before(self) -> str:
@@ -303,7 +319,9 @@ class _Entry:
     key_hex: str | None = None
 
 
-def _runner(fn, out_tree):
+def _runner(fn, out_tree, py_fn=None):
+    """(leaves, args, kwargs) -> result for generated code `fn`; with `py_fn` (the graph writes into its
+    arguments) a call passing one tensor object twice runs `py_fn` eagerly instead (see _alias_checked)."""
     if out_tree == "*":
 
         def run(leaves, args, kwargs):
@@ -314,7 +332,29 @@ def _runner(fn, out_tree):
         def run(leaves, args, kwargs):
             return unflatten(fn(*leaves))
 
-    return run
+    return run if py_fn is None else _alias_checked(run, py_fn)
+
+
+def _alias_checked(run, py_fn):
+    """A graph that writes into its arguments was traced with every tensor argument its own tensor; called with
+    one tensor object in two places, the writes through one name must show through the other, which the
+    compiled code does not model: such a call runs eagerly (with a warning, once)."""
+    warned = []
+
+    def checked(leaves, args, kwargs):
+        if len({id(x) for x in leaves}) == len(leaves):
+            return run(leaves, args, kwargs)
+        if not warned:
+            warned.append(True)
+            warnings.warn(
+                f"ttfuse.jit({getattr(py_fn, '__qualname__', py_fn)}): the same tensor is passed as two arguments "
+                "and the function writes into an argument in place; this call runs eagerly",
+                cache.CacheWarning,
+                stacklevel=3,
+            )
+        return py_fn(*args, **kwargs)
+
+    return checked
 
 
 # -------------------------------------------------------------------------------------------- the wrapper
@@ -339,7 +379,16 @@ class JitFunction:
         self._lru = cache.MemoryLRU(64) if options.enable_cache and not options.compile_only else None
         self._by_hex = cache.MemoryLRU(64)  # full key hex -> _Entry (a new device object, same compile)
         self._lock = threading.RLock()
-        self._fn_identity: dict | None = None
+        # the function's identity (ttfuse/identity.py) and its guard, checked on every call: None until the
+        # first compile, and when the function reads nothing that can change (closures, globals, defaults)
+        self._ident: Identity | None = None
+        self._guard = None
+        # memory token of each identity seen -> (its entries, the identity)
+        self._lrus: OrderedDict[str, tuple[cache.MemoryLRU, Identity]] = OrderedDict()
+        self._source: tuple[Any, str | None] | None = None  # (code object, source text): read once
+        self._ident_changes = 0
+        self._warned: set[str] = set()
+        self._unkeyable_static: str | None = None  # why the last key had no disk form (not the function)
 
     # ---------------------------------------------------------------------------------------- hot path
     def __call__(self, *args, **kwargs):
@@ -349,6 +398,9 @@ class JitFunction:
         lru = self._lru
         if lru is None:
             return self._uncached(args, kwargs)
+        guard = self._guard
+        if guard is not None and not guard():  # a closure / global / default changed: re-key
+            lru = self._reguard()
         leaves: list = []
         key: list = []
         flatten_key(args, kwargs, leaves, key)
@@ -370,12 +422,15 @@ class JitFunction:
 
     @property
     def num_entries(self) -> int:
+        """Compiled entries in memory for the current state of the function's closure and globals."""
         return len(self._lru) if self._lru is not None else 0
 
     def clear_cache(self) -> None:
         """Forget this function's compiled entries in memory (the disk store is untouched)."""
         if self._lru is not None:
             self._lru.clear()
+        for lru, _ident in self._lrus.values():
+            lru.clear()
         self._by_hex.clear()
 
     def __repr__(self) -> str:
@@ -388,8 +443,10 @@ class JitFunction:
             if run is not None:
                 cache.counters.hit += 1
             else:
+                if any(type(t) is ByIdentity for t in fast):
+                    self._warn_unhashable(args, kwargs, fast)
                 run = self._build(args, kwargs)
-                self._lru.put(fast, run)
+                self._lru.put(fast, run)  # NOTE: after _build, which may have moved to another identity's LRU
         return run(leaves, args, kwargs)
 
     def _uncached(self, args, kwargs):
@@ -467,7 +524,7 @@ class JitFunction:
                     dlog(1, "jit %s: memory hit %s (new fast key)", self._name, key.short)
                     return hit
                 if disk:
-                    entry = self._load(key, dspec)
+                    entry = self._load(key, dspec, mesh)
                     if entry is not None:
                         cache.counters.hit += 1
                         self._by_hex.put(key.hex, entry)
@@ -485,6 +542,12 @@ class JitFunction:
                 mesh_shape=mesh,
                 specs_are_tensors=specs_are_tensors,
             )
+            _check_outputs(g0, self._qual)
+            if self._guard is not None and not self._guard():
+                # the trace changed what the function reads (a counter in a closure object): the calls that
+                # follow find the state as the trace left it
+                self._identity()
+            self._warn_after_compile(use_cache)
             ctx = PassContext(
                 dspec,
                 self._pass_options(),
@@ -506,12 +569,18 @@ class JitFunction:
                 g,
                 records,
                 compiled,
-                LazyCost(g0, g, dspec, max_grid=self.options.max_grid),
+                LazyCost(g0, g, dspec, max_grid=self.options.max_grid, mesh_shape=mesh),
                 key,
                 ms,
                 program_configs(g),
+                dspec,
+                tuple(mesh),
             )
-            entry = _Entry(_runner(compiled.fn, g.out_tree), lowered, key.hex if key else None)
+            entry = _Entry(
+                _runner(compiled.fn, g.out_tree, self.fn if g.writes else None),
+                lowered,
+                key.hex if key else None,
+            )
             if use_cache:
                 cache.counters.miss += 1
                 dlog(
@@ -538,14 +607,18 @@ class JitFunction:
             "l1_budget": o.l1_budget,
         }
 
-    def _load(self, key: cache.CacheKey, dspec) -> _Entry | None:
+    def _load(self, key: cache.CacheKey, dspec, mesh) -> _Entry | None:
         built: dict = {}
 
         def check(entry: dict) -> None:
+            # the entry is data anyone may have edited (the checksum only catches accidents): its form is
+            # checked before anything is built from it; any failure here is a counted load_error
+            check_entry(entry)
             g = Graph.from_json(entry["graph"])
             verify(g)
             built["graph"] = g
             built["compiled"] = generate(g, name=self._short, backend=self.backend)
+            built["run"] = _runner(built["compiled"].fn, g.out_tree, self.fn if g.writes else None)
 
         t0 = time.perf_counter()
         e = cache.disk_load(key.hex, check=check)
@@ -560,12 +633,14 @@ class JitFunction:
             g,
             [],
             compiled,
-            LazyCost(None, g, dspec, max_grid=self.options.max_grid),
+            LazyCost(None, g, dspec, max_grid=self.options.max_grid, mesh_shape=mesh),
             key,
             ms,
             program_configs(g),
+            dspec,
+            tuple(mesh),
         )
-        return _Entry(_runner(compiled.fn, g.out_tree), lowered, key.hex)
+        return _Entry(built["run"], lowered, key.hex)
 
     def _store(self, key: cache.CacheKey, g: Graph, leaves, dspec, ms: float) -> None:
         try:
@@ -587,17 +662,24 @@ class JitFunction:
 
     # ------------------------------------------------------------------------------------------------ keys
     def _key(self, tree, statics, leaves, dspec, mesh) -> cache.CacheKey | None:
-        """The full cache key, or None when a static argument cannot be keyed by content (memory-only)."""
-        try:
-            static = [_static_canon(v) for v in statics]
-        except _Unkeyable as e:
-            dlog(1, "jit %s: not cached on disk: %s", self._name, e)
+        """The full cache key, or None when the function or a static argument cannot be keyed by content
+        (memory only; the jit warns once after compiling, naming the value)."""
+        ident = self._identity()
+        self._unkeyable_static = None
+        if ident.canon is None:
+            dlog(1, "jit %s: not cached on disk: %s", self._name, ident.problems[0])
             return None
-        if self._fn_identity is None:
-            self._fn_identity = _function_identity(self.fn)
+        try:
+            static = [_static_canon(v, w) for v, w in zip(statics, _static_paths(tree, self.fn))]
+        except Unkeyable as e:
+            dlog(1, "jit %s: not cached on disk: %s", self._name, e)
+            self._unkeyable_static = str(e)
+            return None
         specs = [x if isinstance(x, TensorSpec) else x.spec for x in leaves]
         fields = {
-            "function": self._fn_identity,
+            # NOTE: the content's sha256 (ttfuse/identity.py canonicalises it); nested configs in globals go
+            # deeper than make_key's own walk allows
+            "function": {"qualname": ident.canon["qualname"], "content": ident.token},
             "inputs": specs,
             "static": static,
             "tree": tree,
@@ -613,7 +695,112 @@ class JitFunction:
             return cache.make_key(fields)
         except TtfuseError as e:
             dlog(1, "jit %s: not cached on disk: %s", self._name, e)
+            self._unkeyable_static = str(e)
             return None
+
+    # -------------------------------------------------------------------------------------- identity, guards
+    def _identity(self) -> Identity:
+        """Recompute the function's identity (what its closure, globals and defaults hold now) and make it the
+        current one: its guard is checked on every call, its memory LRU serves the hits."""
+        fn = self.fn
+        code = getattr(fn, "__code__", None)
+        if self._source is None or self._source[0] is not code:
+            try:
+                src = inspect.getsource(fn)
+            except (OSError, TypeError):
+                src = None
+            self._source = (code, src)
+        ident = function_identity(fn, self._source[1])
+        self._set_identity(ident)
+        return ident
+
+    def _set_identity(self, ident: Identity) -> None:
+        old, self._ident = self._ident, ident
+        self._guard = ident.guard
+        tok = ident.memory_token
+        if self._lru is None or (old is not None and tok is not None and tok == old.memory_token):
+            return  # uncached mode, or the same content (an equal value rebound): the same entries
+        held = self._lrus.get(tok) if tok is not None else None
+        if old is None:
+            lru = self._lru  # the first identity: the LRU created with the function (empty until now)
+        elif held is not None:
+            lru = held[0]  # a state seen before: its entries
+        else:
+            # NOTE: a state never seen, or one that cannot be told apart (the walk stopped at its budget)
+            lru = cache.MemoryLRU(64)
+            if old.token is not None and ident.token is not None:
+                self._ident_changes += 1
+                if self._ident_changes == 8:
+                    self._warn_once(
+                        "changes",
+                        f"ttfuse.jit({self._name}): {_changed(old.canon, ident.canon)} changed between calls "
+                        "8 times; each new value is keyed (and compiled once) separately. Pass values that "
+                        "change between calls as arguments",
+                    )
+        if tok is not None:
+            self._lrus[tok] = (lru, ident)  # the identity keeps its unkeyable objects (their ids) alive
+            self._lrus.move_to_end(tok)
+            while len(self._lrus) > 8:
+                self._lrus.popitem(last=False)
+        self._lru = lru
+
+    def _reguard(self) -> cache.MemoryLRU:
+        """The guard failed: recompute the identity (a memory hit when the content is one seen before)."""
+        with self._lock:
+            guard = self._guard
+            if guard is None or not guard():  # another thread may have re-keyed already
+                ident = self._identity()
+                dlog(
+                    1, "jit %s: closure / globals changed (%s)", self._name, (ident.token or "unkeyable")[:12]
+                )
+            return self._lru
+
+    # -------------------------------------------------------------------------------------------- warnings
+    def _warn_once(self, what: str, msg: str, category: type[Warning] = cache.CacheWarning) -> None:
+        """Warn once per function and `what`, at the user's line (the call that compiled)."""
+        if what in self._warned:
+            return
+        self._warned.add(what)
+        frame = user_frame()
+        if frame is None:
+            warnings.warn(msg, category, stacklevel=2)
+        else:
+            warnings.warn_explicit(msg, category, frame[0], frame[1], module=frame[2])
+
+    def _warn_after_compile(self, use_cache: bool) -> None:
+        """Once per function: why it is not on disk (a value not keyable by content), and print() calls."""
+        ident = self._ident
+        if use_cache and ident is not None and ident.problems:
+            self._warn_once(
+                "unkeyable",
+                f"ttfuse.jit({self._name}): {ident.problems[0]}; the function is compiled per process (not "
+                "cached on disk), and changes inside that object after a call are not seen. Pass what the "
+                "function reads from it as arguments, or hold plain values, dataclasses or objects of them",
+            )
+        elif use_cache and self._unkeyable_static:
+            self._warn_once(
+                "unkeyable",
+                f"ttfuse.jit({self._name}): {self._unkeyable_static}; this call is compiled per process (not "
+                "cached on disk)",
+            )
+        if ident is not None and ident.calls_print:
+            self._warn_once(
+                "print",
+                f"ttfuse.jit({self._name}): the function calls print(); Python code in a jit function (print, "
+                "appending to a list, counters) runs when the function is traced, once per cache key, not on "
+                "every call",
+                UserWarning,
+            )
+
+    def _warn_unhashable(self, args, kwargs, fast) -> None:
+        objs = [t.obj for t in fast if type(t) is ByIdentity]
+        where = _find_arg(self.fn, args, kwargs, objs[0]) or "a static argument"
+        self._warn_once(
+            "unhashable",
+            f"ttfuse.jit({self._name}): {where} (a {_type_name(objs[0])}) is unhashable, so calls recognise it "
+            "by identity: it is keyed by content when compiled, and changing its content after a call is not "
+            "seen (a snapshot). Pass a hashable value (a tuple, a frozen dataclass) or a new object",
+        )
 
 
 class _BoundJit:
@@ -639,150 +826,121 @@ class _BoundJit:
 
 
 # ---------------------------------------------------------------------------------------- key components
-class _Unkeyable(Exception):
-    pass
-
-
 _SIMPLE = (type(None), bool, int, float, str, bytes)
 
 
-def _static_canon(v: Any, depth: int = 0) -> Any:
+def _static_canon(v: Any, where: str, depth: int = 0) -> Any:
     """A content-based, process-independent description of a static argument (for the disk key)."""
-    from ttfuse.sim.device import MeshDevice
-
     if depth > 6:
-        raise _Unkeyable("static argument nested too deeply")
+        raise Unkeyable(f"{where} is nested too deeply to key")
     if isinstance(v, _SIMPLE):
         return v
-    if isinstance(v, MeshDevice):
+    if is_device(v):
         return {"$device": v.spec.name, "mesh": [v.shape.rows, v.shape.cols]}
     if isinstance(v, Tensor):
         return {"$tensor": str(v.spec)}
     if isinstance(v, tuple | list):
-        return [_static_canon(x, depth + 1) for x in v]
+        return [_static_canon(x, f"{where}[{i}]", depth + 1) for i, x in enumerate(v)]
     if isinstance(v, dict):
-        return {"$dict": sorted([repr(k), _static_canon(x, depth + 1)] for k, x in v.items())}
-    if isinstance(
-        v, types.FunctionType | types.MethodType | type | types.ModuleType | types.BuiltinFunctionType
-    ):
-        return _fn_canon(v)
-    try:
-        cache.make_key({"static": v})  # ttfuse types, configs, enums, dataclasses, repr-able objects
-        return v
-    except Exception:  # noqa: BLE001 - fall through to the object's state
-        pass
-    state = getattr(v, "__dict__", None)
-    if state is None:
-        raise _Unkeyable(f"a {type(v).__qualname__} argument has no content-based identity")
-    return {
-        "$obj": f"{type(v).__module__}.{type(v).__qualname__}",
-        "state": {k: _static_canon(x, depth + 1) for k, x in sorted(state.items())},
-    }
+        return {
+            "$dict": sorted([repr(k), _static_canon(x, f"{where}[{k!r}]", depth + 1)] for k, x in v.items())
+        }
+    if isinstance(v, types.ModuleType):
+        return {"$module": v.__name__}
+    if (getattr(type(v), "__module__", "") or "").startswith("ttfuse"):
+        try:
+            cache.make_key({"static": v})  # ttfuse enums, configs and types: by value
+            return v
+        except Exception:  # noqa: BLE001 - fall through to the object's content
+            pass
+    # NOTE: not by repr: a user __repr__ rarely shows every field the trace may read
+    return content_of(v, where)
 
 
-def _fn_canon(v: Any) -> Any:
-    if isinstance(v, types.MethodType):
-        v = v.__func__
-    if isinstance(v, types.FunctionType):
-        return {"$fn": f"{v.__module__}.{v.__qualname__}", "code": _code_hash(v.__code__)}
-    return {
-        "$ref": f"{getattr(v, '__module__', '?')}.{getattr(v, '__qualname__', getattr(v, '__name__', '?'))}"
-    }
+def _static_paths(tree: dict, fn) -> list[str]:
+    """The argument path of each static leaf of a call's tree (`describe` order), for messages."""
+    paths: list[tuple[int, str]] = []
+
+    def walk(node, path: str) -> None:
+        if node == "*":
+            return
+        if "s" in node:
+            paths.append((node["s"], path))
+        for tag in ("t", "l", "k"):
+            for i, c in enumerate(node.get(tag, ())):
+                walk(c, f"{path}[{i}]")
+        for k, c in node.get("d", ()):
+            walk(c, f"{path}[{k!r}]")
+
+    for i, a in enumerate(tree["args"]):
+        walk(a, f"args[{i}]")
+    for k, a in tree["kwargs"]:
+        walk(a, k)
+    names = input_names(fn, [p for _, p in sorted(paths)])
+    return [f"argument {n!r}" for n in names]
 
 
-def _code_hash(code: types.CodeType) -> str:
-    h = hashlib.sha256()
-    h.update(code.co_code)
-    h.update(repr(code.co_names).encode())
-    for c in code.co_consts:
-        if isinstance(c, types.CodeType):
-            h.update(_code_hash(c).encode())
+def _find_arg(fn, args, kwargs, obj) -> str | None:
+    """'argument 'cfg'' (or a path inside it) for the argument holding `obj`, found by identity."""
+
+    def walk(v, path):
+        if v is obj:
+            return path
+        if type(v) in (tuple, list):
+            for i, x in enumerate(v):
+                r = walk(x, f"{path}[{i}]")
+                if r:
+                    return r
+        elif type(v) is dict:
+            for k, x in v.items():
+                r = walk(x, f"{path}[{k!r}]")
+                if r:
+                    return r
+        return None
+
+    found = [walk(a, f"args[{i}]") for i, a in enumerate(args)] + [walk(v, k) for k, v in kwargs.items()]
+    found = [p for p in found if p]
+    return f"argument {input_names(fn, found[:1])[0]!r}" if found else None
+
+
+def _type_name(v: Any) -> str:
+    t = type(v)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+def _changed(old: dict | None, new: dict | None) -> str:
+    """Which closure variables / globals / defaults differ between two identities ('what it reads')."""
+    names = []
+    for part, label in (("closure", "closure variable"), ("globals", "global"), ("defaults", "defaults")):
+        a, b = (old or {}).get(part), (new or {}).get(part)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            names += [f"{label} {k!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
         else:
-            h.update(repr(c).encode())
-    return h.hexdigest()[:32]
+            names.append(label)
+    return ", ".join(names) or "what the function reads from its closure and globals"
 
 
-def _is_ttfuse(obj: Any) -> bool:
-    return (getattr(obj, "__module__", None) or "").split(".")[0] == "ttfuse"
-
-
-def _function_identity(fn) -> dict:
-    """Qualified name + source + closure constants + referenced simple globals + helper functions' code."""
-    try:
-        src = inspect.getsource(fn)
-    except (OSError, TypeError):
-        src = None
-    ident: dict = {
-        "qualname": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}",
-        "source": src,
-    }
-    code = getattr(fn, "__code__", None)
-    if code is None:  # a callable object
-        return ident
-    ident["code"] = _code_hash(code)
-    ident["closure"] = [_const_canon(c.cell_contents) for c in (fn.__closure__ or ()) if _cell_ok(c)]
-    ident["defaults"] = [_const_canon(d) for d in (fn.__defaults__ or ())]
-    ident["kwdefaults"] = {k: _const_canon(d) for k, d in sorted((fn.__kwdefaults__ or {}).items())}
-    ident["globals"] = _globals_canon(fn, set(), 0)
-    return ident
-
-
-def _cell_ok(c) -> bool:
-    try:
-        c.cell_contents  # noqa: B018
+def _writes_arguments(g: Graph) -> bool:
+    """Whether the traced function writes into its arguments (in place, `output_tensor=`)."""
+    if getattr(g, "writes", ()):
         return True
-    except ValueError:
-        return False
+    return any(OPS[n.op].inplace is not None for n in g.nodes if n.op in OPS)
 
 
-def _const_canon(v: Any) -> Any:
-    """Closure / global values: simple values by content, functions by code, anything else by type only."""
-    if isinstance(v, _SIMPLE):
-        return v if not isinstance(v, bytes) else v.hex()
-    if isinstance(v, tuple | list) and len(v) < 64:
-        return [_const_canon(x) for x in v]
-    if isinstance(
-        v, types.FunctionType | types.MethodType | type | types.ModuleType | types.BuiltinFunctionType
-    ):
-        return _fn_canon(v)
-    try:
-        cache.make_key({"static": v})
-        from ttfuse.types import to_json_value
-
-        return to_json_value(v)
-    except Exception:  # noqa: BLE001 - tensors, devices, arbitrary objects: not part of the identity
-        return {"$type": f"{type(v).__module__}.{type(v).__qualname__}"}
-
-
-def _code_names(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
-    for c in code.co_consts:
-        if isinstance(c, types.CodeType):
-            names |= _code_names(c)
-    return names
-
-
-def _globals_canon(fn, seen: set, depth: int) -> dict:
-    """Referenced globals of `fn` (and, recursively, of user helper functions it calls)."""
-    out: dict = {}
-    g = getattr(fn, "__globals__", {})
-    for name in sorted(_code_names(fn.__code__)):
-        if name not in g:
-            continue
-        v = g[name]
-        if isinstance(v, types.ModuleType):
-            continue
-        if isinstance(v, types.FunctionType) and not _is_ttfuse(v):
-            fid = id(v.__code__)
-            if fid in seen or depth >= 4:
-                out[name] = _fn_canon(v)
-                continue
-            seen.add(fid)
-            out[name] = {"fn": _fn_canon(v), "globals": _globals_canon(v, seen, depth + 1)}
-        elif isinstance(v, JitFunction):
-            out[name] = _fn_canon(v.fn)
-        elif _is_ttfuse(v):
-            continue  # covered by the ttfuse source hash
-        else:
-            out[name] = _const_canon(v)
-    return out
+def _check_outputs(g: Graph, name: str) -> None:
+    """A jit function must produce a tensor (or write into an argument): everything else it does in Python
+    (print, appending to a list, counting, returning a Python value) runs only when it is traced."""
+    if g.outputs or _writes_arguments(g):
+        return
+    tree = g.out_tree
+    ret = f"{tree['c']!r} (no tensor)" if isinstance(tree, dict) and "c" in tree else "no tensor"
+    raise with_user_frame(
+        TraceError(
+            f"@ttfuse.jit {name}: the function returned {ret} and writes no tensor argument, so the compiled "
+            "function would compute nothing. A jit function runs as its traced graph: Python code in it "
+            "(print, appending to a list, counters, a returned Python value) runs once when it is traced, not "
+            "on every call.\n  hint: return the tensors it computes; compute Python values outside the function"
+        )
+    )

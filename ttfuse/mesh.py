@@ -4,6 +4,7 @@ Class API (`ttnn.ShardTensorToMesh(mesh, dim)`, `ReplicateTensorToMesh`, `ShardT
 `ConcatMeshToTensor`, `ConcatMesh2dToTensor`) and the newer functional API
 (`shard_tensor_to_mesh_mapper`, `replicate_tensor_to_mesh_mapper`, `concat_mesh_to_tensor_composer`,
 `create_mesh_mapper(mesh, MeshMapperConfig([...]))`). Shards are listed in row-major device order.
+`MeshShape` (what a device's `shape` is) lives here too: every backend's devices share it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,38 @@ from dataclasses import dataclass
 import torch
 
 from ttfuse.errors import SpecError
+
+
+@dataclass(frozen=True)
+class MeshShape:
+    """`ttnn.MeshShape(s0, s1)`: rows and columns of a 2-D mesh (ttnn's keyword names are s0, s1)."""
+
+    rows: int
+    cols: int
+
+    def __init__(self, s0: int, s1: int = 1):
+        if isinstance(s0, tuple | list):
+            s0, s1 = s0
+        object.__setattr__(self, "rows", int(s0))
+        object.__setattr__(self, "cols", int(s1))
+
+    def __iter__(self):
+        return iter((self.rows, self.cols))
+
+    def __getitem__(self, i):
+        return (self.rows, self.cols)[i]
+
+    def __len__(self):
+        return 2
+
+    def num_devices(self) -> int:
+        return self.rows * self.cols
+
+    def mesh_size(self) -> int:
+        return self.rows * self.cols
+
+    def __repr__(self) -> str:
+        return f"MeshShape({self.rows}, {self.cols})"
 
 
 class ReplicateTensorToMesh:

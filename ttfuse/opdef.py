@@ -192,6 +192,19 @@ class OpDef:
         """Kernels one eager call launches; a `launches` callable gets (out_specs, spec args or None)."""
         return self.launches(out_specs, args) if callable(self.launches) else self.launches
 
+    def returns_input(self, out_specs, spec_args: dict, base_spec, multi: bool) -> bool:
+        """Whether this call returns its first tensor argument itself, as ttnn does for a free call (no kernel)
+        whose result would equal the input (a reshape to the same shape, a to_memory_config to the same config).
+        The eager executor and the graph trace both ask this, so an in-place write later is seen the same way."""
+        return (
+            self.may_view
+            and not multi
+            and self.inplace is None
+            and self.consumes is None
+            and out_specs[0] == base_spec
+            and self.num_launches(out_specs, spec_args) == 0
+        )
+
     def __repr__(self) -> str:
         return f"<OpDef {self.qualname}>"
 
@@ -289,7 +302,10 @@ def current_device_spec():
     """The DeviceSpec of the device an op is being validated for (None when unknown, e.g. host ops).
 
     Set by the eager trace (the inputs' device) and by capture (the jit target), so spec rules can check
-    grids and L1 against the real device without taking it as an argument.
+    grids and L1 against the real device without taking it as an argument. The eager trace leaves the last
+    op's device here, so only spec rules read it: whatever runs a compile's rules later (passes, verify, the
+    cost model, `LazyCost`, coverage, the bench's cost columns) enters its own device first
+    (`device_spec_context`, from `PassContext`, `Lowered.device_spec` or the graph's `meta`).
     """
     return _state.device_spec
 

@@ -1,7 +1,7 @@
 """`ttnn.Tensor`: a TensorSpec plus storage (one float32 torch tensor per chip of its mesh, or host).
 
 Concrete tensors hold `_shards` (logical-shape torch tensors already rounded to the dtype), `_device`
-(a sim MeshDevice or None on host) and `_bufs` (one Allocation per chip; None once deallocated).
+(a ttfuse.backend.Device, or None on host) and `_bufs` (one Allocation per chip; None once deallocated).
 Capture's tracer subclasses Tensor and has no storage; every method here goes through OpDefs so that a
 method call on a tracer is recorded like the function call would be.
 
@@ -14,13 +14,11 @@ from __future__ import annotations
 import torch
 
 from ttfuse.errors import DeviceError, TraceError
+from ttfuse.opdef import OPS
 from ttfuse.types import MemoryConfig, StorageType, TensorSpec
 
-
-def _ops():
-    from ttfuse import ttnn
-
-    return ttnn
+# NOTE: methods call the registered ops (ttfuse/opdef.py OPS, filled by ttfuse/ops) rather than the facade
+# above this module: `t + u` is exactly `ttnn.add(t, u)`, and on a tracer it is recorded like that call.
 
 
 class Tensor:
@@ -78,72 +76,72 @@ class Tensor:
 
     # ----------------------------------------------------------------------------------------- conversions
     def to(self, device, memory_config=None):
-        return _ops().to_device(self, device, memory_config=memory_config)
+        return OPS["to_device"](self, device, memory_config=memory_config)
 
     def cpu(self, blocking: bool = True):
-        return _ops().from_device(self)
+        return OPS["from_device"](self)
 
     def to_torch(self, dtype=None, *, mesh_composer=None) -> torch.Tensor:
-        return _ops().to_torch(self, dtype, mesh_composer=mesh_composer)
+        return OPS["to_torch"](self, dtype, mesh_composer=mesh_composer)
 
     def deallocate(self, force: bool = True) -> None:
-        _ops().deallocate(self, force=force)
+        OPS["deallocate"](self, force=force)
 
     def reshape(self, *shape, **kw):
         if len(shape) == 1 and isinstance(shape[0], list | tuple):
             shape = tuple(shape[0])
-        return _ops().reshape(self, shape, **kw)
+        return OPS["reshape"](self, shape, **kw)
 
     def item(self):
         return self.to_torch().reshape(-1)[0].item()
 
     def __getitem__(self, key):
         start, end, step, squeeze = _slice_bounds(self.spec.shape, key)
-        out = _ops().slice(self, start, end, step if any(s != 1 for s in step) else None)
-        return out if not squeeze else _ops().reshape(out, [d for i, d in enumerate(out.shape) if i not in squeeze])
+        out = OPS["slice"](self, start, end, step if any(s != 1 for s in step) else None)
+        return out if not squeeze else OPS["reshape"](out, [d for i, d in enumerate(out.shape) if i not in squeeze])
 
     # ------------------------------------------------------------------------------------------- operators
     def __add__(self, other):
-        return _ops().add(self, other)
+        return OPS["add"](self, other)
 
     def __radd__(self, other):
-        return _ops().add(self, other)
+        return OPS["add"](self, other)
 
     def __sub__(self, other):
-        return _ops().subtract(self, other)
+        return OPS["subtract"](self, other)
 
     def __rsub__(self, other):
-        return _ops().rsub(self, other)
+        return OPS["rsub"](self, other)
 
     def __mul__(self, other):
-        return _ops().multiply(self, other)
+        return OPS["multiply"](self, other)
 
     def __rmul__(self, other):
-        return _ops().multiply(self, other)
+        return OPS["multiply"](self, other)
 
     def __truediv__(self, other):
-        return _ops().divide(self, other)
+        return OPS["divide"](self, other)
 
     def __matmul__(self, other):
-        return _ops().matmul(self, other)
+        return OPS["matmul"](self, other)
 
     def __neg__(self):
-        return _ops().neg(self)
+        return OPS["neg"](self)
 
     def __pow__(self, exponent):
-        return _ops().pow(self, exponent)
+        return OPS["pow"](self, exponent)
 
     def __gt__(self, other):
-        return _ops().gt(self, other)
+        return OPS["gt"](self, other)
 
     def __ge__(self, other):
-        return _ops().ge(self, other)
+        return OPS["ge"](self, other)
 
     def __lt__(self, other):
-        return _ops().lt(self, other)
+        return OPS["lt"](self, other)
 
     def __le__(self, other):
-        return _ops().le(self, other)
+        return OPS["le"](self, other)
 
     # NOTE: __eq__ stays identity-based: tensors are dict keys in capture and passes; use ttnn.eq for values.
     __hash__ = object.__hash__

@@ -399,15 +399,43 @@ def tensor_bytes(shape: tuple, dtype: DataType, layout: Layout) -> int:
 _ENUMS = {
     c.__name__: c for c in (DataType, Layout, BufferType, TensorMemoryLayout, ShardOrientation, ShardStrategy)
 }
+# Registries of other modules (ttfuse/configs.py: configs and the enums ops register), as (enums, classes) by
+# name: registered by reference, so what they add later is seen. This module's own names win.
+_REGISTRIES: list[tuple[dict[str, type], dict[str, type]]] = []
+
+
+def register_json_types(enums: dict[str, type], classes: dict[str, type]) -> None:
+    """Let `to_json_value` / `from_json_value` encode and decode these enums and classes by name (the dicts are
+    kept, not copied: later additions count)."""
+    if not any(e is enums and c is classes for e, c in _REGISTRIES):
+        _REGISTRIES.append((enums, classes))
+
+
+def _registered_enum(name: str):
+    cls = _ENUMS.get(name)
+    if cls is None:
+        for enums, _ in _REGISTRIES:
+            cls = enums.get(name)
+            if cls is not None:
+                break
+    return cls
+
+
+def _registered_class(name: str):
+    cls = _DATACLASSES.get(name)
+    if cls is None:
+        for _, classes in _REGISTRIES:
+            cls = classes.get(name)
+            if cls is not None:
+                break
+    return cls
 
 
 def to_json_value(v):
     """Encode a static value (enums, configs, coords, specs, tuples) as JSON data; inverse `from_json_value`."""
-    from ttfuse import configs  # late import: configs imports this module
-
     if isinstance(v, enum.Enum):  # NOTE: before the scalar case: IntEnum members (ThrottleLevel) are ints too
         name = type(v).__name__
-        if _ENUMS.get(name, configs.CONFIG_ENUMS.get(name)) is not type(v):  # must decode to the same class
+        if _registered_enum(name) is not type(v):  # must decode to the same class
             raise TypeError(f"enum {name} is not registered for JSON (ttfuse.configs.register_enum)")
         return {"$enum": name, "v": v.name}
     if v is None or isinstance(v, bool | int | float | str):
@@ -423,21 +451,19 @@ def to_json_value(v):
     if isinstance(v, dict):
         return {"$dict": [[to_json_value(k), to_json_value(x)] for k, x in v.items()]}
     name = type(v).__name__
-    if name in _DATACLASSES or name in configs.CONFIG_CLASSES:
+    if _registered_class(name) is not None:
         fields = {f: to_json_value(getattr(v, f)) for f in _fields_of(v)}
         return {"$obj": name, "f": fields}
     raise TypeError(f"cannot encode {type(v).__name__} value {v!r} as JSON")
 
 
 def from_json_value(d):
-    from ttfuse import configs
-
     if not isinstance(d, dict):
         return d
     if "$float" in d:
         return float(d["$float"])
     if "$enum" in d:
-        return _ENUMS.get(d["$enum"], configs.CONFIG_ENUMS.get(d["$enum"]))[d["v"]]
+        return _registered_enum(d["$enum"])[d["v"]]
     if "$tuple" in d:
         return tuple(from_json_value(x) for x in d["$tuple"])
     if "$Shape" in d:
@@ -447,18 +473,25 @@ def from_json_value(d):
     if "$dict" in d:
         return {from_json_value(k): from_json_value(x) for k, x in d["$dict"]}
     if "$obj" in d:
-        cls = _DATACLASSES.get(d["$obj"]) or configs.CONFIG_CLASSES[d["$obj"]]
+        cls = _registered_class(d["$obj"])
+        if cls is None:
+            raise KeyError(d["$obj"])
         kw = {k: from_json_value(x) for k, x in d["f"].items()}
         return _construct(cls, kw)
     raise ValueError(f"bad JSON value {d!r}")
 
 
 def _fields_of(v) -> list[str]:
-    if isinstance(v, TensorSpec):
+    return fields_of_class(type(v))
+
+
+def fields_of_class(cls: type) -> list[str]:
+    """The field names `to_json_value` writes for an instance of a registered class (`$obj`'s "f" keys)."""
+    if issubclass(cls, TensorSpec):
         return ["shape", "dtype", "layout", "memory_config"]
-    if isinstance(v, ShardSpec):
+    if issubclass(cls, ShardSpec):
         return ["grid", "shape", "orientation"]
-    return [f for f in v.__dataclass_fields__ if not f.startswith("_")]
+    return [f for f in cls.__dataclass_fields__ if not f.startswith("_")]
 
 
 def _construct(cls, kw):

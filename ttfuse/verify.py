@@ -6,11 +6,11 @@ after every pass in tests (`run_pipeline(..., verify=True)`), and on every graph
 
 Rules (each returns None when fine, else a message):
 - graph: inputs are TensorSpecs; value numbers are unique; outputs name defined values; out_tree has one
-  leaf per output;
+  leaf per returned output; each write-back names a distinct input and a value of its shape, dtype and layout;
 - node: the op is registered; every input ref names an earlier value (dangling refs, cycles and misordered
   nodes are told apart); attributes name exactly the op's parameters; In markers cover the inputs once each;
-  attributes are hashable; outs are TensorSpecs and equal the op's spec rule on the input specs; an in-place
-  op's target is not read after it.
+  attributes are hashable; outs are TensorSpecs and equal the op's spec rule on the input specs. (In-place
+  ops are functional in the IR: reading their target afterwards reads the old value, see ttfuse/ir.py.)
 Extend: append `(name, fn)` to NODE_RULES or GRAPH_RULES; keep each rule one short function.
 """
 
@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ttfuse.errors import SpecError, VerifyError
-from ttfuse.ir import Graph, In, Node, format_graph, substitute, thaw
+from ttfuse.ir import Graph, Node, attr_tensor_positions, format_graph, substitute, thaw
+from ttfuse.mesh import MeshShape
 from ttfuse.types import TensorSpec
 
 
@@ -85,8 +86,26 @@ def _count_leaves(tree) -> int:
 
 def _out_tree_matches(g: Graph) -> str | None:
     n = _count_leaves(g.out_tree)
-    if n != len(g.outputs):
-        return f"out_tree has {n} tensor leaves but the graph has {len(g.outputs)} outputs"
+    if n != len(g.user_outputs):
+        return f"out_tree has {n} tensor leaves but the graph returns {len(g.user_outputs)} outputs"
+    return None
+
+
+def _writes_valid(g: Graph) -> str | None:
+    if len(g.writes) > len(g.outputs):
+        return f"{len(g.writes)} write-backs but only {len(g.outputs)} outputs"
+    if len(set(g.writes)) != len(g.writes):
+        return f"an input is written back twice: writes={list(g.writes)}"
+    index = {n.id: n for n in g.nodes}
+    for k, r in g.write_backs():
+        if not (type(k) is int and 0 <= k < len(g.inputs)):
+            return f"write-back into %{k}, which is not a graph input"
+        src = g.inputs[r.node] if r.node < len(g.inputs) else index[r.node].outs[r.out]
+        dst = g.inputs[k]
+        if (src.shape, src.dtype, src.layout) != (dst.shape, dst.dtype, dst.layout):
+            return (
+                f"write-back %{k} <- {r!r}: the value is {src}, the input {dst} (shape, dtype, layout differ)"
+            )
     return None
 
 
@@ -95,6 +114,7 @@ GRAPH_RULES: list[tuple[str, Callable[[Graph], str | None]]] = [
     ("unique_values", _unique_values),
     ("outputs_defined", _outputs_defined),
     ("out_tree_matches", _out_tree_matches),
+    ("writes_valid", _writes_valid),
 ]
 
 
@@ -157,8 +177,6 @@ def _attrs_match_params(n: Node, env: _Env) -> str | None:
 
 
 def _markers_cover_inputs(n: Node, env: _Env) -> str | None:
-    from ttfuse.ir import attr_tensor_positions
-
     pos = []
     for _, v in n.attrs:
         pos.extend(attr_tensor_positions(v))
@@ -195,8 +213,6 @@ class DevicePlaceholder:
 
     @property
     def shape(self):
-        from ttfuse.sim.device import MeshShape
-
         return MeshShape(*self.mesh)
 
     def get_num_devices(self) -> int:
@@ -257,26 +273,6 @@ def _spec_matches(n: Node, env: _Env) -> str | None:
     return None
 
 
-def _inplace_target_dead(n: Node, env: _Env) -> str | None:
-    from ttfuse.opdef import OPS
-
-    op = OPS.get(n.op)
-    if op is None or op.inplace is None:
-        return None
-    v = n.attr(op.inplace)
-    if type(v) is not In:
-        return None
-    target = n.inputs[v.i].value
-    for later in env.g.nodes[env.pos[n.id] + 1 :]:
-        if any(r.value == target for r in later.inputs):
-            return (
-                f"in-place target %{target} is read again by %{later.id} ({later.op}) after being overwritten"
-            )
-    if any(r.value == target for r in env.g.outputs):
-        return f"in-place target %{target} is a graph output after being overwritten"
-    return None
-
-
 NODE_RULES: list[tuple[str, Callable[[Node, _Env], str | None]]] = [
     ("known_op", _known_op),
     ("refs_defined", _refs_defined),
@@ -285,7 +281,6 @@ NODE_RULES: list[tuple[str, Callable[[Node, _Env], str | None]]] = [
     ("attrs_hashable", _attrs_hashable),
     ("outs_are_specs", _outs_are_specs),
     ("spec_matches", _spec_matches),
-    ("inplace_target_dead", _inplace_target_dead),
 ]
 
 
@@ -314,9 +309,8 @@ def verify(graph: Graph) -> Graph:
         if msg:
             raise VerifyError(f"verify [{name}]: {msg}\n{ir_window(graph, None)}")
     env = _Env(graph)
-    prev_spec, prev_mesh = opdef.current_device_spec(), opdef.current_mesh_shape()
-    opdef.set_device_spec(_device_of(graph), tuple(graph.meta.get("mesh", (1, 1))))
-    try:
+    # spec rules check the graph against the device it was compiled for, not the caller's last eager device
+    with opdef.device_spec_context(*graph_device(graph)):
         for n in graph.nodes:
             for name, rule in NODE_RULES:
                 msg = rule(n, env)
@@ -324,9 +318,13 @@ def verify(graph: Graph) -> Graph:
                     raise VerifyError(f"verify [{name}] at %{n.id} ({n.op}): {msg}\n{ir_window(graph, n.id)}")
             for k, s in enumerate(n.outs):
                 env.defined[n.id + k] = s
-    finally:
-        opdef.set_device_spec(prev_spec, prev_mesh)
     return graph
+
+
+def graph_device(graph: Graph) -> tuple:
+    """(DeviceSpec or None, mesh shape) of the device a graph was traced for (its `meta`): what its spec and
+    cost rules are checked against when no device is given."""
+    return _device_of(graph), tuple(graph.meta.get("mesh", (1, 1)))
 
 
 def _device_of(graph: Graph):

@@ -1,4 +1,4 @@
-"""ttfuse.sim.numerics vs the real ttnn 0.81.1 host conversion, bit for bit.
+"""ttfuse.numerics vs the real ttnn 0.81.1 host conversion, bit for bit.
 
 One oracle run per session converts every case of conformance/cases.py with ttnn; each test then
 compares the simulator's rounding of the same input. A mismatch is a simulator bug: fix numerics.py
@@ -14,7 +14,7 @@ import torch
 from conformance.cases import FLOAT_FORMATS, INT_FORMATS, Case, hard_cases, int_cases, random_cases
 from conformance.client import SETUP_HINT, OracleError, oracle_available, run_oracle
 from conformance.compare import Comparison, compare_bits
-from ttfuse.sim.numerics import round_bf16, round_bfp, round_to_dtype
+from ttfuse.numerics import round_bf16, round_bfp, round_to_dtype
 
 pytestmark = pytest.mark.conformance
 

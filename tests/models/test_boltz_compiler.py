@@ -211,3 +211,73 @@ def test_pairformer_layer_n512_within_l1(arch, pcc_report):
         assert torch.isfinite(zt).all()
     finally:
         ttnn.close_device(dev)
+
+
+def _attention_lowered(device, n: int = 32):
+    """The AttentionPairBias port (16 heads, SDPA fused into kernels.pair_bias_attention) lowered for `device`:
+    (lowered, port, inputs)."""
+    from boltz.model.layers.attentionv2 import AttentionPairBias as RefAttentionPairBias
+
+    from models.boltz.attention import attention_pair_bias
+
+    ref = redraw_parameters(RefAttentionPairBias(384, 128, 16), 3)
+    port = mb.AttentionPairBias.from_torch(ref, device, jit=True)
+    g = torch.Generator().manual_seed(0)
+    s, k = torch.randn(1, n, 384, generator=g), torch.randn(1, n, 384, generator=g)
+    z = torch.randn(1, n, n, 128, generator=g)
+    args = [to_tt(t, device) for t in (s, z, torch.ones(1, n), k)]
+    lo = jitted(attention_pair_bias).lower(
+        *args, *port.weights, *port.z_weights, **port.static(n_heads=port.n_heads, inf=port.inf)
+    )
+    return lo, port, args
+
+
+def _lazy_figures(lo, spec) -> dict:
+    """Everything a Lowered computes after its compile: cost (target, eager, per device), program configs,
+    fusion coverage and the bench's cost columns."""
+    from bench.harness import _costs
+
+    row: dict = {}
+    _costs(row, [lo], spec)
+    cost = lo.cost
+    cov = lo.coverage
+    return {
+        "jit_ms": (cost.jit.device_ms, cost.jit.untraced_ms),
+        "eager_ms": (cost.eager.device_ms, cost.eager.untraced_ms),
+        "per_arch": dict(cost.per_arch),
+        "table": cost.table(),
+        "configs": [str(r) for r in lo.program_configs],
+        "launches": (cov.eager_launches, cov.jit_launches),
+        "bench": {k: v for k, v in row.items() if k != "predicted_source"},
+    }
+
+
+def test_blackhole_compile_is_costed_on_blackhole_after_a_wormhole_op():
+    """A compile for a Blackhole p150 keeps its device for everything evaluated later (the lazy cost report,
+    program configs, coverage, the bench's cost columns): an eager op on a Wormhole device in between (which
+    leaves the Wormhole in the thread's device state) changes nothing. Its SDPA config uses the 11x10 grid, which
+    a Wormhole's 8x8 rejects; the per-device totals list the Wormhole as not valid for this graph instead."""
+    bh = ttnn.open_device(device_id=0, arch="blackhole:p150")
+    try:
+        lo_ref, _, _ = _attention_lowered(bh)
+        want = _lazy_figures(lo_ref, bh.spec)
+        lo, _, _ = _attention_lowered(bh)
+    finally:
+        ttnn.close_device(bh)
+    grids = {grid_of(r.program_config) for r in lo.program_configs if r.op.endswith("pair_bias_attention")}
+    assert grids == {(11, 10)}, grids
+    wh = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    try:
+        x = ttnn.from_torch(torch.ones(32, 32), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=wh)
+        ttnn.relu(x)  # an eager op: the thread's device state now holds the Wormhole
+        got = _lazy_figures(lo, bh.spec)
+    finally:
+        ttnn.close_device(wh)
+    assert got == want
+    assert lo.cost.device == bh.spec.name and all(v is not None for v in got["bench"].values()), got["bench"]
+    assert bh.spec.name in got["per_arch"] and "wormhole_b0:n150" not in got["per_arch"]
+    assert (
+        "wormhole_b0:n150" in lo.cost.per_arch_invalid
+        and "exceeds the 8x8" in lo.cost.per_arch_invalid["wormhole_b0:n150"]
+    )
+    assert None not in got["launches"]

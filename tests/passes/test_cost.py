@@ -101,3 +101,37 @@ def test_collectives_pay_link_time_and_overlap_when_declared(monkeypatch):
         assert c2.device_us == pytest.approx(max(c.math_us, c.memory_us, c.link_us) + launch)  # overlapped
     finally:
         ttnn.close_mesh_device(mesh)
+
+
+def test_cost_rules_see_the_compile_device_whatever_the_thread_holds(spec, monkeypatch):
+    """A Lowered's lazy cost, its coverage report and the basic cost report run the cost rules (and the spec
+    rules they call) with the device the graph was compiled for (each per-device total with that device), even
+    when read while the thread's device is another one (as an eager op on a Wormhole leaves it)."""
+    from ttfuse.opdef import current_device_spec, device_spec_context
+    from ttfuse.ops.common import default_cost
+    from ttfuse.passes.pipeline import cost_report
+
+    monkeypatch.setenv("TTFUSE_ARCH", "blackhole:p150")
+    low = ttfuse.jit(mm).lower(spec((256, 256)), spec((256, 256)))
+    bh = device_spec("blackhole:p150")
+    assert low.device_spec is bh and low.mesh_shape == (1, 1)
+    (node,) = low.graph.nodes
+    op, seen = node.opdef, []
+    rule = op.cost_rule or default_cost
+
+    def recording(ctx):
+        seen.append((current_device_spec().name, getattr(ctx.device_spec, "name", None)))
+        return rule(ctx)
+
+    monkeypatch.setattr(op, "cost_rule", recording)
+    with device_spec_context(device_spec("wormhole_b0"), (1, 1)):
+        cost = low.cost.resolve()
+        assert seen[:2] == [(bh.name, bh.name)] * 2  # jit and eager graphs on the target
+        # every other device of as many chips: eager and jit once more, each under its own device
+        assert all(cur == dev for cur, dev in seen) and len(seen) == 2 * len(cost.per_arch)
+        seen.clear()
+        assert low.coverage.jit_launches == 1
+        assert cost_report(low.graph).total.launches == 1
+        assert {cur for cur, _ in seen} == {bh.name}
+        assert current_device_spec().name == "wormhole_b0:n150"  # restored
+    assert cost.device == bh.name

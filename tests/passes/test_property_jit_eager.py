@@ -167,6 +167,11 @@ def _tensor(dev, kind, shape):
 
 
 def close(got: torch.Tensor, want: torch.Tensor) -> bool:
+    """PCC >= 0.999, or within 4 bfloat16 ulps of the output's scale: a fused kernel skips roundings eager
+    makes, which on a nearly constant output (silu(softmax(x) + 1)) moves values by an ulp and the PCC a lot."""
+    scale = float(want.abs().max())
+    if (got - want).abs().max() <= 4 * 2.0 ** (math.floor(math.log2(max(scale, 1e-30))) - 7):
+        return True
     if want.std() > 1e-3 and got.std() > 1e-3:
         return pcc(got, want) >= 0.999
     return bool((got - want).abs().max() <= 2e-2 * (1.0 + want.abs().max()))

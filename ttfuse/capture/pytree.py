@@ -3,7 +3,9 @@
 Three walks over the same order (positional args, then kwargs in call order; dicts in insertion order):
 - `flatten_key(args, kwargs, leaves, key)`: the jit hot path. Fills the tensor leaves and a flat hashable key
   list in one pass (container markers, one token per tensor with its TensorSpec fields and device object,
-  each static leaf with its type, so 1, 1.0 and True stay distinct).
+  each static leaf with its type, so 1, 1.0 and True stay distinct). Mutable statics are keyed by content on
+  every call: lists and dicts are containers, a set becomes a frozenset token; any other unhashable static is
+  recognised by identity (`ByIdentity`; the jit warns once that its content is a snapshot).
 - `describe(args, kwargs)`: the slow path. A JSON-able tree (tensor leaves "*", static leaves {"s": k}) and
   the static values, for the cache key and for error messages (leaf paths like `args[1]['w']`).
 - `substitute(args, kwargs, new_leaves)`: the same structure with tensor leaves replaced (by tracers).
@@ -16,7 +18,7 @@ Extend: a new container kind needs a branch in all four walks (and `unflattener`
 
 from __future__ import annotations
 
-import importlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -84,6 +86,10 @@ def _walk(v: Any, leaves: list, key: list) -> None:
         # NOTE: 0.0 == -0.0 and nan != nan would conflate or never hit; the hex form is exact for every float
         key.append(t)
         key.append(v.hex())
+    elif t is set or t is bytearray:
+        # mutable statics by content on every call (a set keyed by identity would miss a later .add)
+        key.append(t)
+        key.append(frozenset(v) if t is set else bytes(v))
     else:
         key.append(t)
         key.append(v)
@@ -214,14 +220,19 @@ def flatten_out(result: Any, is_tensor: Callable[[Any], bool]) -> tuple[list, An
 
 
 def _resolve(qual: str):
+    """The namedtuple class 'module:Qual.name' names, or None (then a plain tuple is rebuilt).
+
+    An out_tree may come from a disk cache entry: only a module that is already imported is searched (no
+    import runs), by `vars` (no module __getattr__), and only a namedtuple class is returned (never another
+    callable, which the rebuild would call with the outputs)."""
     mod, _, name = qual.partition(":")
-    try:
-        obj = importlib.import_module(mod)
-        for part in name.split("."):
-            obj = getattr(obj, part)
-        return obj
-    except Exception:  # noqa: BLE001 - a class defined in a function: rebuild a plain tuple
-        return None
+    obj = sys.modules.get(mod)
+    for part in name.split("."):
+        try:
+            obj = vars(obj).get(part)
+        except TypeError:  # None (not imported, or a class defined in a function), or no __dict__
+            return None
+    return obj if isinstance(obj, type) and _is_namedtuple(obj) else None
 
 
 def unflattener(tree: Any) -> Callable[[tuple], Any]:

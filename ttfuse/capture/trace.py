@@ -8,14 +8,24 @@ tensor method and operator ends in `OpDef.__call__`, which hands the bound argum
 and returns tracers for the outputs. Python control flow on static values is simply executed (unrolled).
 
 Errors (all TraceError, with the user's file:line and a fix-it hint):
+- a call that does not fit the function's signature (at the call), unbounded recursion (at the recursing
+  line), a torch tensor returned;
 - data-dependent Python on a tracer: `bool(t)`, `t.item()`, `float(t)`, `int(t)`, iteration, `ttnn.to_torch`;
 - escaped tracers: a tracer stored outside the function and used after its trace ended (eagerly, via the
   executor's check, or inside another trace);
 - concrete tensors captured from a closure or global: weights must be arguments;
 - host ops (from_torch, to_torch, to_device, from_device) inside a traced function.
 `ttnn.deallocate` inside a traced function records nothing (the JIT manages memory); using the tensor
-afterwards is an error, as in eager. In-place ops (`op.inplace`) are functionalised: a new node is recorded
-and the tracer object is rebound to it, so later uses read the new value.
+afterwards is an error, as in eager.
+
+In-place writes are functionalised here, once, so that no pass reasons about aliasing: an in-place op
+(`op.inplace`: `add_`, `copy`, `softmax_in_place`, ...) or an op given a preallocated output (`output_tensor=`)
+records a node whose output is a *new* value, and the written tensor's tracer object is rebound to it, so every
+later use through that object reads the new value and earlier reads keep the old one. An argument whose tracer
+ends the trace bound to another value was written by the function: the graph copies that value back into it
+(`Graph.writes`). A call that launches nothing and returns its input in eager (`OpDef.returns_input`: a reshape
+to the same shape, a to_memory_config to the same config) returns the same tracer object, as eager returns the
+same tensor object, so a later in-place write through either name is seen by both.
 
 Invariant: a Tracer belongs to exactly one GraphTrace; `trace.done` is set when its function returns.
 """
@@ -25,10 +35,12 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from ttfuse.backend import is_device
 from ttfuse.capture.pytree import describe, flatten_out, substitute
 from ttfuse.errors import DeviceError, TraceError, user_frame, with_user_frame
-from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, NodeSide, Ref, freeze
+from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, NodeSide, Ref, freeze, set_tracer
 from ttfuse.opdef import (
+    OPS,
     Group,
     OpDef,
     Trace,
@@ -124,16 +136,14 @@ class GraphTrace(Trace):
 
     def __init__(self, name: str = "fn", device=None):
         self.name = name
-        self.device = device  # the sim device of the concrete inputs (None for abstract specs)
+        self.device = device  # the device of the concrete inputs (None for abstract specs)
         self.nodes: list[Node] = []
         self.next_value = 0
         self.done = False
-        self.input_storage: set[int] = set()  # values whose storage is a caller's tensor (inputs, in place)
 
     # ---------------------------------------------------------------------------------------- inputs
     def new_input(self, spec: TensorSpec, device=None) -> Tracer:
         t = Tracer(self, Ref(self.next_value, 0), spec, device)
-        self.input_storage.add(self.next_value)
         self.next_value += 1
         return t
 
@@ -185,6 +195,10 @@ class GraphTrace(Trace):
         for s in outs:
             if not isinstance(s, TensorSpec):
                 raise TypeError(f"{op.qualname}: spec rule returned {type(s).__name__}, not TensorSpec")
+        if op.may_view and inputs:
+            base = _first_tensor(args)
+            if op.returns_input(outs, spec_args, base.spec, multi):
+                return base  # as eager: the same tensor object, no kernel
         node = Node(
             self.next_value, op.name, tuple(inputs), tuple(attrs), outs, multi, NodeSide(loc=user_frame())
         )
@@ -192,10 +206,8 @@ class GraphTrace(Trace):
         self.nodes.append(node)
 
         if op.inplace is not None:
+            # functionalised: the node's output is a new value; the written tensor's tracer now names it
             target = args[op.inplace]
-            if target._ref.value in self.input_storage:  # still the caller's storage after the write
-                self.input_storage.add(node.id)
-            # functionalised: the node's output is a new value; the tracer object now names it
             target._ref = Ref(node.id, 0)
             target.spec = outs[0]
             return target
@@ -206,14 +218,22 @@ class GraphTrace(Trace):
         return tuple(tracers) if isinstance(out, tuple) else tracers
 
     def process_into(self, op: OpDef, args: dict, name: str, into):
-        """A preallocated output: a tensor of this trace that is not the caller's storage simply names the
-        result from now on (functionalised, no kernel); the caller's tensors are written with ttnn.copy."""
-        if isinstance(into, Tracer) and into._trace is self and into._ref.value not in self.input_storage:
-            out = self.process(op, args)
-            check_preallocated(op, name, into, out.spec if isinstance(out, Tracer) else None)
-            into._ref, into.spec = out._ref, out.spec
-            return into
-        return super().process_into(op, args, name, into)
+        """A preallocated output: the op's result is a new value that the tensor `into` names from now on
+        (functionalised like an in-place op; an argument of the function is written back at the end)."""
+        if not (isinstance(into, Tracer) and into._trace is self):
+            return super().process_into(op, args, name, into)  # a concrete tensor: ref_of names the error
+        self.ref_of(op.qualname, name, into)
+        if "memory_config" in op.params:
+            # eager computes into `into`'s memory: the value gets its placement, so later ops see eager's specs
+            args = {**args, "memory_config": into.spec.memory_config}
+        out = self.process(op, args)
+        check_preallocated(op, name, into, out.spec if isinstance(out, Tracer) else None)
+        if (
+            out.spec != into.spec
+        ):  # an op without a memory_config of its own: move the value to `into`'s place
+            out = OPS["to_memory_config"](out, into.spec.memory_config)
+        into._ref, into.spec = out._ref, out.spec
+        return into
 
     def _convert(self, op: OpDef, name: str, v: Any, inputs: list) -> tuple[Any, Any]:
         """(attribute value, spec-rule value) of one argument; tensors become In markers."""
@@ -225,7 +245,7 @@ class GraphTrace(Trace):
             pairs = [self._convert(op, name, x, inputs) for x in v]
             attr = FrozenList(p[0] for p in pairs) if t is list else tuple(p[0] for p in pairs)
             return attr, t(p[1] for p in pairs)
-        if _is_device(v):
+        if is_device(v):
             if self.device is not None and v is not self.device and v.chips != self.device.chips:
                 raise TraceError(
                     f"{op.qualname}: argument {name!r} is device {v.id}, but the jit function's tensors are on "
@@ -265,10 +285,16 @@ class GraphTrace(Trace):
         return None
 
 
-def _is_device(v: Any) -> bool:
-    from ttfuse.sim.device import MeshDevice
-
-    return isinstance(v, MeshDevice)
+def _first_tensor(args: dict) -> Tensor:
+    """The first tensor argument (inside a list argument too), the one a free call returns (as the executor)."""
+    for v in args.values():
+        if isinstance(v, Tensor):
+            return v
+        if isinstance(v, list | tuple):
+            for x in v:
+                if isinstance(x, Tensor):
+                    return x
+    raise AssertionError("no tensor argument")
 
 
 def _is_torch(v: Any) -> bool:
@@ -292,6 +318,7 @@ def trace(
     With `specs_are_tensors`, TensorSpec leaves are abstract inputs (for `jit_fn.lower`).
     """
     name = name or getattr(fn, "__qualname__", "fn")
+    _check_call(fn, args, kwargs, name)
     _tree, statics, leaves, paths = describe(args, kwargs, specs_are_tensors=specs_are_tensors)
     for s in statics:
         if _is_torch(s):
@@ -310,7 +337,7 @@ def trace(
     gt = GraphTrace(name, device)
     in_specs: list[TensorSpec] = []
     tracers: list[Tracer] = []
-    names = _input_names(fn, paths)
+    names = input_names(fn, paths)
     for leaf, path in zip(leaves, names):
         if isinstance(leaf, Tracer) and leaf._trace.done:
             raise with_user_frame(TraceError(_escaped_msg(f"@ttfuse.jit {name}: argument {path}")))
@@ -332,11 +359,14 @@ def trace(
     set_device_spec(device_spec, mesh_shape)
     try:
         result = fn(*targs, **tkwargs)
+    except RecursionError as e:
+        raise _recursion_error(name, e) from None
     finally:
         pop_trace(gt)
         set_device_spec(prev_spec, prev_mesh)
         gt.done = True
 
+    _check_result(result, name)
     try:
         out_leaves, out_tree = flatten_out(result, lambda v: isinstance(v, Tensor))
     except TypeError as e:
@@ -358,16 +388,19 @@ def trace(
                 f"{where} is a concrete ttnn.Tensor from outside the function (a closure or global); "
                 "pass it as an argument if it should flow through"
             )
+    # an argument whose tracer names another value now was written in place: copy that value back into it
+    writes = [(k, t._ref) for k, t in enumerate(tracers) if t._ref != Ref(k, 0) and not t._freed]
+    outputs += [r for _, r in writes]
     meta = {
         "name": name,
         "device": device_spec.name if device_spec is not None else None,
         "mesh": list(mesh_shape),
         "input_names": names,
     }
-    return Graph(tuple(in_specs), gt.nodes, tuple(outputs), out_tree, meta)
+    return Graph(tuple(in_specs), gt.nodes, tuple(outputs), out_tree, meta, tuple(k for k, _ in writes))
 
 
-def _input_names(fn, paths: list[str]) -> list[str]:
+def input_names(fn, paths: list[str]) -> list[str]:
     """Leaf paths with positional indices replaced by parameter names (`args[1]['w']` -> `params['w']`)."""
     try:
         params = [
@@ -385,3 +418,73 @@ def _input_names(fn, paths: list[str]) -> list[str]:
                 p = params[i] + p[p.index("]") + 1 :]
         out.append(p)
     return out
+
+
+# ------------------------------------------------------------------------------------- call and result checks
+def _check_call(fn, args: tuple, kwargs: dict, name: str) -> None:
+    """TraceError at the caller's line when the arguments do not fit the function's signature (checked before
+    tracing, so a missing argument is not reported from inside the trace machinery)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin or an object without a signature: the call itself says
+        return
+    try:
+        sig.bind(*args, **kwargs)
+    except TypeError as e:
+        raise with_user_frame(TraceError(f"@ttfuse.jit {name}{sig}: {e}")) from None
+
+
+def _recursion_error(name: str, e: RecursionError) -> TraceError:
+    """The user's line that recursed (the most repeated frame outside ttfuse in the traceback)."""
+    from collections import Counter
+
+    from ttfuse.errors import _PKG_DIR
+
+    counts: Counter = Counter()
+    tb = e.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if not code.co_filename.startswith(_PKG_DIR):
+            counts[(code.co_filename, tb.tb_lineno, code.co_name)] += 1
+        tb = tb.tb_next
+    frame, n = counts.most_common(1)[0] if counts else (None, 0)
+    where = f"{frame[2]}() calls itself" if frame is not None and n > 1 else "the traced code recursed"
+    err = TraceError(
+        f"@ttfuse.jit {name}: unbounded recursion while tracing ({where} {n} times, past Python's recursion "
+        "limit). Tracing runs the function's Python once and unrolls recursion, so it must end on a static value "
+        "(a depth or count argument), never on tensor data"
+    )
+    return with_user_frame(err, frame if n > 1 else None)
+
+
+def _torch_path(v: Any, path: str = "") -> str | None:
+    if _is_torch(v):
+        return path or "the result"
+    t = type(v)
+    if t is tuple or t is list or (issubclass(t, tuple) and hasattr(t, "_fields")):
+        for i, x in enumerate(v):
+            p = _torch_path(x, f"{path}[{i}]")
+            if p:
+                return p
+    elif t is dict:
+        for k, x in v.items():
+            p = _torch_path(x, f"{path}[{k!r}]")
+            if p:
+                return p
+    return None
+
+
+def _check_result(result: Any, name: str) -> None:
+    where = _torch_path(result)
+    if where is not None:
+        what = "the result" if where == "the result" else f"output {where}"
+        raise with_user_frame(
+            TraceError(
+                f"@ttfuse.jit {name}: {what} is a torch.Tensor; a jit function computes and returns ttnn "
+                "tensors (torch code in it would run once, when it is traced).\n  hint: return the ttnn tensor "
+                "and call ttnn.to_torch on the result outside the function"
+            )
+        )
+
+
+set_tracer(trace)  # passes reach capture through the core (ttfuse.ir.trace_function): it sits above them

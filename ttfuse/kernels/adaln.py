@@ -31,8 +31,8 @@ from ttfuse.kernels.common import (
     step_spec,
 )
 from ttfuse.kernels.linear_split import linear_split_values
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import OPS
-from ttfuse.sim.numerics import round_to_dtype
 
 SIGMOID = UnaryWithParam(UnaryOpType.SIGMOID)
 MM = "experimental.minimal_matmul"

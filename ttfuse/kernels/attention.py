@@ -33,9 +33,9 @@ from ttfuse.kernels.common import (
     step_spec,
 )
 from ttfuse.kernels.linear_split import linear_split_values
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import OPS, SimCtx
 from ttfuse.ops.attention import sdpa_reference
-from ttfuse.sim.numerics import round_to_dtype
 
 NAME = "pair_bias_attention"
 SDPA = "transformer.scaled_dot_product_attention"

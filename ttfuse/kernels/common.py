@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ttfuse.errors import SpecError
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import (
     OPS,
     CostCtx,
@@ -31,7 +32,6 @@ from ttfuse.opdef import (
     current_mesh_shape,
     register_op,
 )
-from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.types import BufferType, TensorSpec
 
 PREFIX = "kernels."
@@ -160,6 +160,15 @@ def linear_step_cost(x, w, out, device_spec, compute_kernel_config) -> OpCost:
         input_tensor_b=w,
         compute_kernel_config=compute_kernel_config,
     )
+
+
+def step_fidelity(compute_kernel_config):
+    """The math fidelity a composite's matmul steps run at, for its sim: the config passed, else what ttnn's
+    matmuls default to for the bf16 / bfp8 operands the kernels take (HiFi2; ttfuse/ops/matmul_config.py), the
+    same fidelity the simulator emulates for those stock steps run eagerly."""
+    from ttfuse.configs import MathFidelity
+
+    return compute_kernel_config.math_fidelity if compute_kernel_config is not None else MathFidelity.HiFi2
 
 
 def add_costs(costs: list[OpCost], launches: int) -> OpCost:

@@ -11,7 +11,7 @@ once to `dtype`. Validation: the stock `ttnn.linear` spec rule on the whole prod
 from __future__ import annotations
 
 from ttfuse.device import TILE
-from ttfuse.kernels.common import kfail, register_kernel, set_ttnn_rule, step_cost, step_spec
+from ttfuse.kernels.common import kfail, register_kernel, set_ttnn_rule, step_cost, step_fidelity, step_spec
 from ttfuse.opdef import CostCtx, OpCost
 from ttfuse.ops.activations import apply_activation, normalize_activation
 from ttfuse.ops.matmul import matmul_values
@@ -68,7 +68,7 @@ def linear_split_values(a, b, bias=None, activation=None, compute_kernel_config=
     """The whole product act(a @ b + bias) in float32, before the split: a fresh tensor, so a caller that reads
     the parts as column views of it (and rounds it once, when the parts share a format) may work in place."""
     ckc = compute_kernel_config
-    y = matmul_values(a, b, ckc.math_fidelity if ckc is not None else None)
+    y = matmul_values(a, b, step_fidelity(ckc))
     if bias is not None:
         y = y + bias.reshape(-1)
     if activation is not None:

@@ -39,7 +39,7 @@ from ttfuse.configs import SDPAProgramConfig
 from ttfuse.device import TILE
 from ttfuse.kernels.common import kfail, register_kernel
 from ttfuse.opdef import CostCtx, OpCost, current_mesh_shape
-from ttfuse.ops.ccl import Topology, _groups
+from ttfuse.ops.ccl import Topology, axis_groups
 from ttfuse.ops.common import io_bytes
 from ttfuse.types import DRAM_MEMORY_CONFIG, BufferType, DataType, Layout, TensorSpec
 
@@ -357,7 +357,7 @@ def _sim(
     b, h, n_local, d = input_tensor_q[0].shape
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
     out = [None] * n_dev
-    for grp in _groups(ctx.mesh, cluster_axis):
+    for grp in axis_groups(ctx.mesh, cluster_axis):
         ring = len(grp)
         ln = ring * n_local if logical_n is None else logical_n
         ks = torch.stack([input_tensor_k[i] for i in grp])  # the shards the ring passes around

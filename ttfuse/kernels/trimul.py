@@ -23,11 +23,11 @@ import math
 
 import torch
 
-from ttfuse.kernels.common import kfail, register_kernel, set_ttnn_rule, step_spec
+from ttfuse.kernels.common import kfail, register_kernel, set_ttnn_rule, step_fidelity, step_spec
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx, OpCost
 from ttfuse.ops.common import io_bytes
 from ttfuse.ops.matmul import matmul_values
-from ttfuse.sim.numerics import round_to_dtype
 
 NAME = "triangle_mult"
 _BLOCK_BYTES = 4 << 20  # sim: rows of x per projection block, so one block of projections stays in cache
@@ -116,7 +116,7 @@ def _spec(
 def _sim(
     ctx, input_tensor, weight_pg, *, mask, outgoing, chunk_channels, proj_dtype, compute_kernel_config, **_
 ):
-    fid = compute_kernel_config.math_fidelity if compute_kernel_config is not None else None
+    fid = step_fidelity(compute_kernel_config)
     pdt = proj_dtype or ctx.in_specs["input_tensor"].dtype
     pd = pdt.value
     if pdt.is_block_float:  # shared exponents run along channels: round in the channel-last layout

@@ -166,12 +166,12 @@ def _key(args: dict):
 
 
 def _eager(**args):
-    from ttfuse.sim.executor import SimTrace
+    from ttfuse.backend import eager_backend
     from ttfuse.tensor import Tensor
 
     ts = args["tensors"]
     if not all(isinstance(t, Tensor) and t._shards is not None for t in ts):
-        return SimTrace().process(_Direct(concat_weights), args)
+        return eager_backend().eager_trace().process(_Direct(concat_weights), args)
     key = _key(args)
     hit = memo.entries.get(key)
     if hit is not None:
@@ -181,7 +181,7 @@ def _eager(**args):
             memo.hits += 1
             return result
         del memo.entries[key]
-    result = SimTrace().process(_Direct(concat_weights), args)
+    result = eager_backend().eager_trace().process(_Direct(concat_weights), args)
     memo.misses += 1
 
     def drop(_ref, key=key):

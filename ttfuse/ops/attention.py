@@ -30,7 +30,7 @@ from ttfuse.configs import SDPAProgramConfig
 from ttfuse.device import TILE, TILE_BYTES
 from ttfuse.opdef import CostCtx, Group, OpCost, current_device_spec, register_op
 from ttfuse.ops.common import fail, io_bytes, need_memory_config, need_spec, need_tile
-from ttfuse.ops.heads import _names, _need4, _need_int
+from ttfuse.ops.heads import dtype_names, need_int, need_tiled_spec
 from ttfuse.types import (
     DRAM_MEMORY_CONFIG,
     BufferType,
@@ -264,9 +264,9 @@ def _sdpa_spec(
     attn_mask_block_map,
 ):
     op = SDPA
-    q = _need4(op, "input_tensor_q", input_tensor_q, _SDPA_DTYPES)
-    k = _need4(op, "input_tensor_k", input_tensor_k, _SDPA_DTYPES)
-    v = _need4(op, "input_tensor_v", input_tensor_v, _SDPA_DTYPES)
+    q = need_tiled_spec(op, "input_tensor_q", input_tensor_q, _SDPA_DTYPES)
+    k = need_tiled_spec(op, "input_tensor_k", input_tensor_k, _SDPA_DTYPES)
+    v = need_tiled_spec(op, "input_tensor_v", input_tensor_v, _SDPA_DTYPES)
     for name, s in (("input_tensor_q", q), ("input_tensor_k", k), ("input_tensor_v", v)):
         if s.memory_config.is_sharded():
             raise fail(op, f"argument {name!r} is sharded; SDPA operands must be DRAM/L1 interleaved")
@@ -274,7 +274,7 @@ def _sdpa_spec(
         raise fail(op, f"argument 'is_causal' must be a bool, got {is_causal!r}")
     if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float)):
         raise fail(op, f"argument 'scale' must be a float or None, got {scale!r}")
-    _need_int(op, "sliding_window_size", sliding_window_size, optional=True)
+    need_int(op, "sliding_window_size", sliding_window_size, optional=True)
     need_memory_config(op, memory_config)
     b, nqh, sq, dh = q.shape
     nkv, sk = k.shape[1], k.shape[2]
@@ -308,7 +308,7 @@ def _sdpa_spec(
             f"argument 'input_tensor_k': Q num_heads ({nqh}) must be >= and divisible by K num_heads ({nkv})",
         )
     windowed = cu_window_seqlens is not None
-    _need_int(op, "windowed_q_token_offset", windowed_q_token_offset)
+    need_int(op, "windowed_q_token_offset", windowed_q_token_offset)
     if windowed:
         cu = need_spec(op, "cu_window_seqlens", cu_window_seqlens)
         if attn_mask is not None or sliding_window_size or attention_sink is not None:
@@ -369,7 +369,7 @@ def _sdpa_spec(
         need_tile(op, "attn_mask", m)
         if m.dtype not in _SDPA_DTYPES:
             raise fail(
-                op, f"argument 'attn_mask' has dtype {m.dtype.value}; supported: {_names(_SDPA_DTYPES)}"
+                op, f"argument 'attn_mask' has dtype {m.dtype.value}; supported: {dtype_names(_SDPA_DTYPES)}"
             )
         if m.memory_config.buffer_type is not BufferType.DRAM:
             raise fail(op, "argument 'attn_mask' must be in DRAM")
@@ -391,7 +391,7 @@ def _sdpa_spec(
         need_tile(op, "attention_sink", a)
         if a.dtype not in _SDPA_DTYPES or a.memory_config.buffer_type is not BufferType.DRAM:
             raise fail(
-                op, f"argument 'attention_sink' must be a {_names(_SDPA_DTYPES)} tensor in DRAM, got {a}"
+                op, f"argument 'attention_sink' must be a {dtype_names(_SDPA_DTYPES)} tensor in DRAM, got {a}"
             )
         if tuple(a.shape) != (1, nqh, 1, 1):
             raise fail(op, f"argument 'attention_sink' must have shape [1, {nqh}, 1, 1], got {list(a.shape)}")
@@ -556,7 +556,7 @@ def _joint_spec(
         )
     )
     for n in names:
-        s = specs[n] = _need4(op, n, specs[n], _JOINT_DTYPES)
+        s = specs[n] = need_tiled_spec(op, n, specs[n], _JOINT_DTYPES)
         if s.memory_config.buffer_type is not BufferType.DRAM:
             raise fail(op, f"argument {n!r} must be in DRAM, got {s.memory_config!r}")
         if s.dtype is not specs["input_tensor_q"].dtype:

@@ -16,7 +16,7 @@ Invariants:
 - Cost: `OpCost.link_bytes` is the per-device ethernet traffic of a ring algorithm: all_gather (P-1)/P of the
   output, reduce_scatter (P-1)/P of the input, all_reduce twice that of reduce_scatter.
 
-Extend: a new collective is a spec rule built on `_axis_size`, a mesh sim rule built on `_groups`, and a cost rule
+Extend: a new collective is a spec rule built on `_axis_size`, a mesh sim rule built on `axis_groups`, and a cost rule
 on `_ccl_cost`; register the async variant with the same rules.
 """
 
@@ -79,7 +79,7 @@ def _axis_size(op: str, cluster_axis) -> int:
     return (rows, cols)[cluster_axis]
 
 
-def _groups(mesh, cluster_axis) -> list[list[int]]:
+def axis_groups(mesh, cluster_axis) -> list[list[int]]:
     """Device indices (row-major) of each independent collective group, each group in axis order."""
     rows, cols = mesh.shape.rows, mesh.shape.cols
     if cluster_axis is None:
@@ -140,7 +140,7 @@ def _scatter_spec(op: str, input_tensor, dim, cluster_axis, memory_config, topol
 def _gather_sim(ctx, shards, dim, cluster_axis) -> list:
     d = dim % shards[0].dim()
     out = [None] * len(shards)
-    for grp in _groups(ctx.mesh, cluster_axis):
+    for grp in axis_groups(ctx.mesh, cluster_axis):
         full = torch.cat([shards[i] for i in grp], d)
         for i in grp:
             out[i] = full
@@ -150,7 +150,7 @@ def _gather_sim(ctx, shards, dim, cluster_axis) -> list:
 def _scatter_sim(ctx, shards, dim, cluster_axis) -> list:
     d = dim % shards[0].dim()
     out = [None] * len(shards)
-    for grp in _groups(ctx.mesh, cluster_axis):
+    for grp in axis_groups(ctx.mesh, cluster_axis):
         parts = torch.stack([shards[i] for i in grp]).sum(0).chunk(len(grp), d)
         for pos, i in enumerate(grp):
             out[i] = parts[pos].contiguous()
@@ -159,7 +159,7 @@ def _scatter_sim(ctx, shards, dim, cluster_axis) -> list:
 
 def _reduce_sim(ctx, shards, cluster_axis) -> list:
     out = [None] * len(shards)
-    for grp in _groups(ctx.mesh, cluster_axis):
+    for grp in axis_groups(ctx.mesh, cluster_axis):
         total = torch.stack([shards[i] for i in grp]).sum(0)
         for i in grp:
             out[i] = total

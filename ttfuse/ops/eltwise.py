@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from ttfuse import configs
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx, Group, OpCost, register_op
 from ttfuse.ops.activations import apply_activations, normalize_activations
 from ttfuse.ops.common import (
@@ -44,7 +45,6 @@ from ttfuse.ops.common import (
     need_spec,
     out_spec,
 )
-from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.types import DataType, Layout, TensorSpec
 
 D = DataType
@@ -118,7 +118,7 @@ def bf16_scalar(v: float) -> float:
     return struct.unpack("<f", struct.pack("<I", bits))[0]
 
 
-def _scalar_for(v, dtype: DataType):
+def scalar_for(v, dtype: DataType):
     """A scalar operand as the kernel sees it next to a tensor of `dtype`."""
     if dtype in _BF16_SCALAR:
         return bf16_scalar(v)
@@ -450,9 +450,9 @@ def _binary(
                 ctx, bn, b, k["input_tensor_b_activations"], "input_tensor_b_activations"
             )
         if not tb:
-            b = _scalar_for(b, ctx.in_specs[an].dtype)
+            b = scalar_for(b, ctx.in_specs[an].dtype)
         elif not ta:
-            a = _scalar_for(a, ctx.in_specs[bn].dtype)
+            a = scalar_for(a, ctx.in_specs[bn].dtype)
         out = fn(a, b, k)
         if compare:
             out = out.to(torch.float32)

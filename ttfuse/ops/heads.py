@@ -16,9 +16,9 @@ Invariants:
 - A preallocated `output_tensor` receives the result (ttfuse.opdef.PREALLOCATED_OUTPUTS); the three
   `output_tensors` of the qkv-heads ops are validated against the computed specs but not aliased (fresh tensors).
 
-Extend: a new head shuffle is a spec rule on `_need4` / `_head_dim` / `_out_mc`, a sim rule on `_split_heads`
+Extend: a new head shuffle is a spec rule on `need_tiled_spec` / `_head_dim` / `_out_mc`, a sim rule on `_split_heads`
 (or a permute + reshape) and `_tm_cost`; add its test to tests/test_ops_attention.py. The shared argument checks
-here (`_need4`, `_need_int`) are also used by ttfuse/ops/attention.py.
+here (`need_tiled_spec`, `need_int`) are also used by ttfuse/ops/attention.py.
 """
 
 from __future__ import annotations
@@ -42,21 +42,21 @@ from ttfuse.types import (
 _TM_DTYPES = frozenset({DataType.FLOAT32, DataType.BFLOAT16, DataType.BFLOAT8_B})
 
 
-def _names(dtypes) -> str:
+def dtype_names(dtypes) -> str:
     return ", ".join(sorted(d.value for d in dtypes))
 
 
-def _need4(op: str, arg: str, v, dtypes, rank: int = 4) -> TensorSpec:
+def need_tiled_spec(op: str, arg: str, v, dtypes, rank: int = 4) -> TensorSpec:
     s = need_spec(op, arg, v)
     need_tile(op, arg, s)
     if s.rank != rank:
         raise fail(op, f"argument {arg!r} must be rank {rank}, got shape {list(s.shape)}")
     if s.dtype not in dtypes:
-        raise fail(op, f"argument {arg!r} has dtype {s.dtype.value}; supported: {_names(dtypes)}")
+        raise fail(op, f"argument {arg!r} has dtype {s.dtype.value}; supported: {dtype_names(dtypes)}")
     return s
 
 
-def _need_int(op: str, arg: str, v, *, minimum: int = 0, optional: bool = False) -> None:
+def need_int(op: str, arg: str, v, *, minimum: int = 0, optional: bool = False) -> None:
     if v is None and optional:
         return
     if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
@@ -82,8 +82,8 @@ def _head_dim(op: str, width: int, divisor: int, what: str) -> int:
 
 
 def _heads_args(op: str, num_heads, num_kv_heads) -> tuple[int, int]:
-    _need_int(op, "num_heads", num_heads, minimum=1)
-    _need_int(op, "num_kv_heads", num_kv_heads, minimum=1, optional=True)
+    need_int(op, "num_heads", num_heads, minimum=1)
+    need_int(op, "num_kv_heads", num_kv_heads, minimum=1, optional=True)
     return num_heads, num_heads if num_kv_heads is None else num_kv_heads
 
 
@@ -178,7 +178,7 @@ def _split_qkv_spec(
     use_falcon7b_backend,
 ):
     op = "transformer.split_query_key_value_and_split_heads"
-    x = _need4(op, "input_tensor", input_tensor, _TM_DTYPES, rank=3)
+    x = need_tiled_spec(op, "input_tensor", input_tensor, _TM_DTYPES, rank=3)
     nq, nkv = _heads_args(op, num_heads, num_kv_heads)
     bsz, s, w = x.shape
     if use_falcon7b_backend and (num_kv_heads is None or kv_input_tensor is not None or transpose_key):
@@ -187,7 +187,7 @@ def _split_qkv_spec(
             "argument 'use_falcon7b_backend' needs num_kv_heads, no kv_input_tensor and transpose_key=False",
         )
     if kv_input_tensor is not None:
-        kv = _need4(op, "kv_input_tensor", kv_input_tensor, _TM_DTYPES, rank=3)
+        kv = need_tiled_spec(op, "kv_input_tensor", kv_input_tensor, _TM_DTYPES, rank=3)
         if kv.dtype is not x.dtype:
             raise fail(
                 op,
@@ -279,7 +279,7 @@ def _create_heads_spec(
     kv_tied=False,
     boltz=False,
 ):
-    x = _need4(op, "input", x, _TM_DTYPES)
+    x = need_tiled_spec(op, "input", x, _TM_DTYPES)
     nq, nkv = _heads_args(op, num_heads, num_kv_heads)
     b0, b1, s, w = x.shape
     if boltz:
@@ -294,7 +294,7 @@ def _create_heads_spec(
     if kv_tied and input_kv is not None:
         raise fail(op, "argument 'kv_tied' cannot be combined with input_kv")
     if input_kv is not None:
-        kv = _need4(op, "input_kv", input_kv, _TM_DTYPES)
+        kv = need_tiled_spec(op, "input_kv", input_kv, _TM_DTYPES)
         if kv.dtype is not x.dtype:
             raise fail(op, f"argument 'input_kv' dtype {kv.dtype.value} must match input's {x.dtype.value}")
         if kv.shape[:3] != x.shape[:3]:
@@ -456,7 +456,7 @@ def _boltz_create_sim(
 
 
 def _concat_spec(op: str, x, memory_config, shape_fn):
-    x = _need4(op, "input_tensor", x, _TM_DTYPES)
+    x = need_tiled_spec(op, "input_tensor", x, _TM_DTYPES)
     if x.shape[3] % TILE:
         raise fail(
             op,

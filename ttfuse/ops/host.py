@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import torch
 
+from ttfuse.backend import is_device
 from ttfuse.errors import DeviceError, SpecError, TraceError
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import Group, register_op
-from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.tensor import Tensor
 from ttfuse.types import (
     DRAM_MEMORY_CONFIG,
@@ -41,7 +42,7 @@ def check_dtype_layout(op_name: str, dtype: DataType, layout: Layout) -> None:
 
 
 def to_values(t: torch.Tensor, dtype: DataType) -> torch.Tensor:
-    """A torch tensor as simulator storage: float32 rounded to `dtype` (integers per ttfuse.sim.numerics)."""
+    """A torch tensor as simulator storage: float32 rounded to `dtype` (integers per ttfuse.numerics)."""
     if t.is_floating_point() and t.dtype is not torch.float32:
         t = t.float()
     elif not t.is_floating_point() and not dtype.is_integer:
@@ -118,11 +119,9 @@ def to_device(tensor, device, memory_config=None, *, queue_id=None):
 
 
 def _to_device(tensor, device, memory_config=None, *, queue_id=None):
-    from ttfuse.sim.executor import allocate_spec
-
     if not isinstance(tensor, Tensor):
         raise SpecError(f"ttnn.to_device: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}")
-    if device is None or not hasattr(device, "chips"):
+    if not is_device(device):
         raise SpecError(f"ttnn.to_device: argument 'device' must be an open device, got {device!r}")
     device.check_open("ttnn.to_device")
     if tensor._device is not None:
@@ -137,7 +136,7 @@ def _to_device(tensor, device, memory_config=None, *, queue_id=None):
         shards = shards * n
     elif len(shards) != n:
         raise DeviceError(f"ttnn.to_device: tensor has {len(shards)} shards but the mesh has {n} devices")
-    bufs = allocate_spec(device, spec, "ttnn.to_device")
+    bufs = device.allocate(spec, "ttnn.to_device")
     return Tensor(spec, list(shards), device, bufs)
 
 

@@ -14,7 +14,9 @@ math_approx_mode=False; fp32_dest_acc_en = (output is FLOAT32); packer_l1_acc = 
 minimal_matmul: HiFi2 with fp32 and packer accumulation.
 
 Numerics: a float32 product of the operands' float32 values (`mm_f32`: oneDNN's kernels for a 2-D right
-operand on AVX-512 CPUs, else `torch.matmul`), rounded once to the output dtype by the executor. When a compute_kernel_config is passed explicitly, its math fidelity is emulated: the FPU multiplies
+operand on AVX-512 CPUs, else `torch.matmul`), rounded once to the output dtype by the executor. The math fidelity of the effective compute kernel config (the
+one passed, else ttnn's default above) is emulated, so a config made explicit computes what the default does:
+the FPU multiplies
 5-bit SrcA by 7-bit SrcB mantissa slices (hidden bit included); in1 (b) is unpacked to SrcA and in0 (a) to
 SrcB; each phase adds one slice product (LoFi a_hi*b_hi, HiFi2 a_hi*b, HiFi3 a_hi*b + a_lo*b_hi, HiFi4 a*b),
 slices being truncations to 6 (a) and 4 (b) explicit mantissa bits. Accumulation stays float32
@@ -38,6 +40,7 @@ import torch
 
 from ttfuse.configs import MathFidelity
 from ttfuse.device import TILE
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx, Group, OpCost, register_op
 from ttfuse.ops.activations import apply_activation, normalize_activation
 from ttfuse.ops.common import (
@@ -61,7 +64,6 @@ from ttfuse.ops.matmul_config import (
     validate_compute_kernel_config,
     validate_matmul_program_config,
 )
-from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.types import (
     DRAM_MEMORY_CONFIG,
     BufferType,
@@ -306,8 +308,14 @@ def _mm_sim(ctx, a, b, bias, kw) -> torch.Tensor:
         a = a.transpose(-1, -2)
     if kw["transpose_b"]:
         b = b.transpose(-1, -2)
-    ckc = kw["compute_kernel_config"]
-    y = matmul_values(a, b, ckc.math_fidelity if ckc is not None else None)
+    ckc = kw["compute_kernel_config"] or matmul_default_compute_kernel_config(
+        ctx.in_specs["input_tensor_a"].dtype,
+        ctx.in_specs["input_tensor_b"].dtype,
+        ctx.out_spec.dtype,
+        has_program_config=kw.get("program_config") is not None,
+        has_core_grid=kw.get("core_grid") is not None,
+    )
+    y = matmul_values(a, b, ckc.math_fidelity)
     out = ctx.out_spec
     op = ctx.op.name
     if bias is not None:
@@ -508,9 +516,10 @@ def _addmm_spec(input_tensor, mat1_tensor, mat2_tensor, *, alpha, beta, output_t
 @addmm.sim
 def _addmm_sim(ctx, input_tensor, mat1_tensor, mat2_tensor, *, alpha, beta, compute_kernel_config, **_):
     out_dt = ctx.out_spec.dtype.value
-    y = matmul_values(
-        mat1_tensor, mat2_tensor, compute_kernel_config.math_fidelity if compute_kernel_config else None
+    ckc = compute_kernel_config or matmul_default_compute_kernel_config(
+        ctx.in_specs["mat1_tensor"].dtype, ctx.in_specs["mat2_tensor"].dtype, ctx.out_spec.dtype
     )
+    y = matmul_values(mat1_tensor, mat2_tensor, ckc.math_fidelity)
     if alpha != 1.0:  # each step is its own ttnn kernel: intermediates are rounded
         y = round_to_dtype(y, out_dt) * float(alpha)
     if beta != 0.0:
@@ -655,7 +664,7 @@ def _minimal_matmul_sim(
         padded = [torch.nn.functional.pad(p, (0, -p.shape[-1] % TILE)) for p in input_tensor]
         input_tensor = torch.cat(padded, dim=-1)
     w = weight_tensor.reshape(weight_tensor.shape[-2:])
-    fid = compute_kernel_config.math_fidelity if compute_kernel_config else None
+    fid = (compute_kernel_config or minimal_matmul_default_compute_kernel_config()).math_fidelity
     if fuse_swiglu:  # column tiles 2p are the gate, 2p+1 the up projection
         # the gate and up columns as two contiguous products (each output element is the same dot product as in
         # one matmul over the interleaved weight), then silu(gate) * up in place: no strided temporaries

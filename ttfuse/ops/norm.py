@@ -41,6 +41,7 @@ from ttfuse.configs import (
     WormholeComputeKernelConfig,
 )
 from ttfuse.device import TILE
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx, Group, OpCost, register_op
 from ttfuse.ops.common import (
     fail,
@@ -53,7 +54,6 @@ from ttfuse.ops.common import (
     norm_dim,
 )
 from ttfuse.ops.matmul_config import device_spec_or_default, validate_compute_kernel_config
-from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.types import DataType, Layout, TensorMemoryLayout, TensorSpec
 
 DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B})

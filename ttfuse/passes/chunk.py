@@ -295,15 +295,21 @@ def axes_of(node: Node, in_specs: list[TensorSpec]) -> list[Axis]:
 
 # ------------------------------------------------------------------------------------------- working set
 def internal_bytes(node: Node, in_specs: list[TensorSpec], device_spec=None) -> int:
-    """L1 bytes a (fused) op holds beyond its inputs and outputs (`op.working_set`), 0 when it declares none."""
+    """L1 bytes a (fused) op holds beyond its inputs and outputs (`op.working_set`), 0 when it declares none.
+    With `device_spec`, the rule (and the step spec rules it asks) see that device, not the thread's current."""
     fn = getattr(node.opdef, "working_set", None)
     if fn is None:
         return 0
+    from ttfuse.opdef import current_device_spec, current_mesh_shape, device_spec_context
     from ttfuse.verify import spec_args
 
     args = spec_args(node, in_specs)
     tensors = {k: args[k] for k, v in node.attrs if attr_tensor_positions(v)}
-    return int(fn(CostCtx(node.opdef, tensors, list(node.outs), args, device_spec)))
+    ctx = CostCtx(node.opdef, tensors, list(node.outs), args, device_spec)
+    if device_spec is None or device_spec is current_device_spec():  # the pass already set it: no re-entry
+        return int(fn(ctx))
+    with device_spec_context(device_spec, current_mesh_shape()):
+        return int(fn(ctx))
 
 
 def working_set(node: Node, in_specs: list[TensorSpec], kind: str, device_spec=None) -> int:
@@ -455,9 +461,7 @@ def _pick(
     out_dim: int | None = None,
 ) -> Axis | None:
     """The first axis of `n` splitting its outputs to `extent` along `out_dim` and reading input i split
-    along `reads[i]`; None when there is none (or an in-place op writes into something we cannot split)."""
-    if n.opdef.inplace is not None and type(n.attr(n.opdef.inplace)) is not In:
-        return None
+    along `reads[i]`; None when there is none."""
     for a in axes_of(n, ins):
         if out_dim is not None and a.out_dim != out_dim:
             continue
@@ -501,19 +505,10 @@ def _grow(q: _G, seed: Node, ax0: Axis, kind: str) -> dict[int, Axis] | None:
     # every value made inside the region must be read split along the dim it is made along
     for nid, ax in region.items():
         n = q.index[nid]
-        if _inplace_target_is_input(q, n):
-            return None
         for i, r in enumerate(n.inputs):
             if r.node in region and ax.in_dims[i] != region[r.node].out_dim:
                 return None
     return region
-
-
-def _inplace_target_is_input(q: _G, n: Node) -> bool:
-    if n.opdef.inplace is None:
-        return False
-    m = n.attr(n.opdef.inplace)
-    return type(m) is In and q.g.is_input(n.inputs[m.i])
 
 
 def _sliced(s: TensorSpec, d: int, size: int) -> TensorSpec:

@@ -16,7 +16,7 @@ a test applying it alone (tests/passes/test_cleanup.py).
 
 from __future__ import annotations
 
-from ttfuse.ir import Graph, In, Node, NodeSide, Ref
+from ttfuse.ir import Graph, Node, NodeSide, Ref
 from ttfuse.passes.rewrite import Bind, Miss, Pat, Rewriter, named, rewrite
 from ttfuse.types import DataType, Layout
 
@@ -50,19 +50,6 @@ def _no_acts(node: Node) -> bool:
     )
 
 
-def _inplace_target(rw: Rewriter, ref: Ref) -> bool:
-    """Whether an in-place op writes into this value (it must then keep its own storage)."""
-    from ttfuse.opdef import OPS
-
-    for u in rw.users(ref):
-        op = OPS[u.op]
-        if op.inplace is not None:
-            m = u.attr(op.inplace)
-            if type(m) is In and u.inputs[m.i] == ref:
-                return True
-    return False
-
-
 def _forward(rw: Rewriter, m, src: str = "x"):
     """The root is a no-op copy of value `src`: forward it unless aliasing would be visible."""
     root, x = m.root, m.ref(src)
@@ -71,8 +58,6 @@ def _forward(rw: Rewriter, m, src: str = "x"):
     out = Ref(root.id, 0)
     if rw.is_output(out) and (rw.is_input(x) or rw.is_output(x)):
         return Miss("a graph output must not alias a graph input or another output")
-    if _inplace_target(rw, out):
-        return Miss("an in-place op writes into the copy")
     return x
 
 
@@ -321,16 +306,8 @@ RULES = rules_cast + rules_copy + rules_layout + rules_shape + rules_scalar
 # ------------------------------------------------------------------------------------------------- CSE
 def cse(graph: Graph) -> Graph:
     """Common-subexpression elimination: a node equal to an earlier one (op, inputs, attrs) is dropped and its
-    values are read from the earlier one. Nondeterministic ops and in-place targets are never merged."""
-    from ttfuse.opdef import OPS
-
-    targets: set[int] = set()
-    for n in graph.nodes:
-        op = OPS.get(n.op)
-        if op is not None and op.inplace is not None:
-            mk = n.attr(op.inplace)
-            if type(mk) is In:
-                targets.add(n.inputs[mk.i].value)
+    values are read from the earlier one. Nondeterministic ops are never merged (in-place ops are functional in
+    the IR, so they merge like any other)."""
     seen: dict[tuple, Node] = {}
     subst: dict[int, Ref] = {}
     merged: dict[int, list[int]] = {}
@@ -338,13 +315,7 @@ def cse(graph: Graph) -> Graph:
     for n in graph.nodes:
         if subst and any(r.value in subst for r in n.inputs):
             n = n.replace(inputs=tuple(subst.get(r.value, r) for r in n.inputs))
-        op = OPS.get(n.op)
-        pure = (
-            n.op not in _NONDETERMINISTIC
-            and (op is None or op.inplace is None)
-            and not any(n.id + k in targets for k in range(n.num_values))
-        )
-        key = (n.op, n.inputs, n.attrs, n.outs, n.multi) if pure else None
+        key = (n.op, n.inputs, n.attrs, n.outs, n.multi) if n.op not in _NONDETERMINISTIC else None
         first = seen.get(key) if key is not None else None
         if first is not None:
             for k in range(n.num_values):

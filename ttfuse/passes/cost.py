@@ -17,6 +17,13 @@ the matrix-engine part), DRAM and L1 bytes, kernel launches, ethernet link bytes
   costs a fixed host + dispatch round trip that hides small kernels.
 Graph totals: `device_ms` (sum of device times: a traced run) and `untraced_ms` (sum of untraced times).
 
+Device: every entry point takes the DeviceSpec (and mesh shape; default the graph's `meta["mesh"]`) it costs
+for and runs the cost rules, and the spec rules they call (a fused kernel's steps), with it as the device
+(`device_spec_context`), whatever device the thread's last eager op or compile left there. `LazyCost` keeps
+its compile's device and re-enters it when read, however late. `compare` costs the graph on every other known
+device too; a graph whose configs that device rejects (an 11x10 SDPA grid on an 8x8 Wormhole) is listed in
+`per_arch_invalid` with the reason, not costed.
+
 Constants and where they come from (ref/ttnn.md s4, GEMM_FLOPS.md measurements on Wormhole n150, 8x8, bf16,
 no trace; no fitting to model-level results):
 - HOST_US_PER_LAUNCH = 360: 512^3 and 1024^3 matmuls both take ~0.36 ms (0.7 TFLOP/s at 512^3), which their
@@ -35,8 +42,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ttfuse.device import FIDELITY_PHASES, TILE
+from ttfuse.errors import TtfuseError
 from ttfuse.ir import Graph, Node, attr_tensor_positions
-from ttfuse.opdef import CostCtx, OpCost
+from ttfuse.opdef import CostCtx, OpCost, device_spec_context
 
 HOST_US_PER_LAUNCH = 360.0
 MM_TILE_OVERHEAD_CYCLES = 21.0
@@ -116,11 +124,13 @@ class GraphCost:
 @dataclass
 class CostComparison:
     """`Lowered.cost`: the traced (eager) graph and the optimised (JIT) graph costed on the target device, plus
-    both totals on every known device (`per_arch`: name -> (eager ms, jit ms), untraced)."""
+    both totals on every known device (`per_arch`: name -> (eager ms, jit ms), untraced) the graphs are valid
+    on; `per_arch_invalid`: name -> why a device rejects them (e.g. a program config's grid exceeds its own)."""
 
     jit: GraphCost
     eager: GraphCost | None = None
     per_arch: dict[str, tuple[float | None, float]] = field(default_factory=dict)
+    per_arch_invalid: dict[str, str] = field(default_factory=dict)
 
     # the JIT graph's figures under the names the basic report had
     @property
@@ -163,6 +173,8 @@ class CostComparison:
             parts.append("per device (untraced ms, eager -> jit):")
             for name, (e, j) in self.per_arch.items():
                 parts.append(f"  {name:<24} {'-' if e is None else f'{e:.4f}'} -> {j:.4f}")
+        for name, why in self.per_arch_invalid.items():
+            parts.append(f"  {name:<24} not valid on this device: {why}")
         return "\n".join(parts)
 
     def __str__(self) -> str:
@@ -170,17 +182,26 @@ class CostComparison:
 
 
 # ------------------------------------------------------------------------------------------------- model
-def op_cost(graph: Graph, n: Node, index: dict | None = None, device_spec=None) -> OpCost:
-    """The node's work by its op's cost rule (default_cost when it has none)."""
-    from ttfuse.ops.common import default_cost
-    from ttfuse.verify import spec_args
+def _mesh(graph: Graph, mesh_shape) -> tuple[int, int]:
+    return tuple(mesh_shape) if mesh_shape is not None else tuple(graph.meta.get("mesh", (1, 1)))
 
+
+def op_cost(graph: Graph, n: Node, index: dict | None = None, device_spec=None, mesh_shape=None) -> OpCost:
+    """The node's work by its op's cost rule (default_cost when it has none) on `device_spec` (None: the
+    graph's own device, `meta["device"]`) and `mesh_shape` (None: the graph's); the rule and the spec rules it
+    calls see that device, not the thread's current one."""
+    from ttfuse.ops.common import default_cost
+    from ttfuse.verify import graph_device, spec_args
+
+    if device_spec is None:
+        device_spec = graph_device(graph)[0]
     index = index if index is not None else graph.node_index()
     ins = [graph.spec_of(r, index) for r in n.inputs]
     args = spec_args(n, ins)
     tensors = {k: args[k] for k, v in n.attrs if attr_tensor_positions(v)}
     op = n.opdef
-    return (op.cost_rule or default_cost)(CostCtx(op, tensors, list(n.outs), args, device_spec))
+    with device_spec_context(device_spec, _mesh(graph, mesh_shape)):  # collectives read the mesh
+        return (op.cost_rule or default_cost)(CostCtx(op, tensors, list(n.outs), args, device_spec))
 
 
 def _grid(spec, max_grid) -> tuple[int, int]:
@@ -242,17 +263,10 @@ def matmul_core_tiles(n: Node, graph: Graph, index: dict, spec, max_grid=None) -
     return float(-(-m // cy) * -(-d.Nt // cx) * d.Kt), cx * cy
 
 
-def node_cost(graph: Graph, n: Node, spec, *, index=None, max_grid=None) -> NodeCost:
+def node_cost(graph: Graph, n: Node, spec, *, index=None, max_grid=None, mesh_shape=None) -> NodeCost:
     """Work and predicted times of one node on `spec` (see the module docstring for the model)."""
-    from ttfuse import opdef
-
     index = index if index is not None else graph.node_index()
-    prev, prev_mesh = opdef.current_device_spec(), opdef.current_mesh_shape()
-    opdef.set_device_spec(spec, tuple(graph.meta.get("mesh", (1, 1))))  # cost rules of collectives read it
-    try:
-        c = op_cost(graph, n, index, spec)
-    finally:
-        opdef.set_device_spec(prev, prev_mesh)
+    c = op_cost(graph, n, index, spec, mesh_shape)
     phases = FIDELITY_PHASES.get(c.fidelity, 2)
     gx, gy = _grid(spec, max_grid)
     cores = gx * gy
@@ -292,10 +306,12 @@ def node_cost(graph: Graph, n: Node, spec, *, index=None, max_grid=None) -> Node
     )  # fmt: skip
 
 
-def graph_cost(graph: Graph, spec, *, max_grid=None) -> GraphCost:
-    """Every node's cost on `spec` and the totals."""
+def graph_cost(graph: Graph, spec, *, max_grid=None, mesh_shape=None) -> GraphCost:
+    """Every node's cost on `spec` (mesh: `mesh_shape`, default the graph's) and the totals."""
     index = graph.node_index()
-    rows = [node_cost(graph, n, spec, index=index, max_grid=max_grid) for n in graph.nodes]
+    rows = [
+        node_cost(graph, n, spec, index=index, max_grid=max_grid, mesh_shape=mesh_shape) for n in graph.nodes
+    ]
     total = OpCost(launches=0)
     for r in rows:
         total.flops += r.flops
@@ -314,41 +330,71 @@ def graph_cost(graph: Graph, spec, *, max_grid=None) -> GraphCost:
 
 
 def compare(
-    graph_before: Graph | None, graph: Graph, spec, *, max_grid=None, all_devices=True
+    graph_before: Graph | None, graph: Graph, spec, *, max_grid=None, all_devices=True, mesh_shape=None
 ) -> CostComparison:
-    """The eager graph (as traced) and the JIT graph on `spec`, plus both on every known device."""
+    """The eager graph (as traced) and the JIT graph on `spec`, plus both on every known device with as many
+    chips that accepts them (the others in `per_arch_invalid`, with the reason)."""
     from ttfuse.device import all_specs
 
-    jit = graph_cost(graph, spec, max_grid=max_grid)
-    eager = graph_cost(graph_before, spec, max_grid=max_grid) if graph_before is not None else None
+    jit = graph_cost(graph, spec, max_grid=max_grid, mesh_shape=mesh_shape)
+    eager = (
+        graph_cost(graph_before, spec, max_grid=max_grid, mesh_shape=mesh_shape)
+        if graph_before is not None
+        else None
+    )
     per_arch: dict[str, tuple[float | None, float]] = {}
+    invalid: dict[str, str] = {}
     if all_devices:
         for s in all_specs():
             if s.num_chips != spec.num_chips:
                 continue
-            e = (
-                graph_cost(graph_before, s, max_grid=max_grid).untraced_ms
-                if graph_before is not None
-                else None
-            )
-            per_arch[s.name] = (e, graph_cost(graph, s, max_grid=max_grid).untraced_ms)
-    return CostComparison(jit, eager, per_arch)
+            if s == spec:
+                per_arch[s.name] = (eager.untraced_ms if eager is not None else None, jit.untraced_ms)
+                continue
+            # the graphs carry the target's configs (grids, chunk sizes); another device may reject them,
+            # which says the compile is not portable there, not that the compile is wrong
+            try:
+                e = (
+                    graph_cost(graph_before, s, max_grid=max_grid, mesh_shape=mesh_shape).untraced_ms
+                    if graph_before is not None
+                    else None
+                )
+                j = graph_cost(graph, s, max_grid=max_grid, mesh_shape=mesh_shape).untraced_ms
+            except TtfuseError as err:
+                invalid[s.name] = (str(err).strip().splitlines() or [type(err).__name__])[0]
+                continue
+            per_arch[s.name] = (e, j)
+    return CostComparison(jit, eager, per_arch, invalid)
 
 
 class LazyCost:
     """A CostComparison computed on first use: `jit_fn.lower(...).cost` costs nothing until it is read, so
-    compiling (which builds a Lowered every time) does not pay for costing every graph on every device."""
+    compiling (which builds a Lowered every time) does not pay for costing every graph on every device.
+
+    It keeps the compile's DeviceSpec and mesh shape and costs with them whenever it is read: by then the
+    thread's device (set by eager ops and other compiles) may be any other device."""
 
     __slots__ = ("_args", "_value")
 
-    def __init__(self, graph_before: Graph | None, graph: Graph, spec, max_grid=None):
-        self._args = (graph_before, graph, spec, max_grid)
+    def __init__(self, graph_before: Graph | None, graph: Graph, spec, max_grid=None, mesh_shape=None):
+        mesh = tuple(mesh_shape) if mesh_shape is not None else tuple(graph.meta.get("mesh", (1, 1)))
+        self._args = (graph_before, graph, spec, max_grid, mesh)
         self._value: CostComparison | None = None
+
+    @property
+    def device_spec(self):
+        """The DeviceSpec the comparison is computed for (the compile's target)."""
+        return self._args[2]
+
+    @property
+    def mesh_shape(self) -> tuple[int, int]:
+        return self._args[4]
 
     def resolve(self) -> CostComparison:
         if self._value is None:
-            gb, g, spec, mg = self._args
-            self._value = compare(gb, g, spec, max_grid=mg)
+            gb, g, spec, mg, mesh = self._args
+            with device_spec_context(spec, mesh):
+                self._value = compare(gb, g, spec, max_grid=mg, mesh_shape=mesh)
         return self._value
 
     def __getattr__(self, name: str):

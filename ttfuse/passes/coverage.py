@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ttfuse.ir import Graph, Node
+from ttfuse.ir import Graph, Node, trace_function
 from ttfuse.opdef import OPS, Group
 from ttfuse.passes.rewrite import origins
 
@@ -220,19 +220,27 @@ def _removal_passes(records: list) -> dict[int, str]:
 
 
 def coverage_report(lowered) -> CoverageReport:
-    """The report of a `Lowered` artifact (`jit_fn.lower(...)`)."""
+    """The report of a `Lowered` artifact (`jit_fn.lower(...)`), for the device it was compiled for (its
+    `device_spec`, else the graph's `meta`): it is often read long after the compile, when the thread's
+    current device is whatever the last eager op ran on."""
+    from ttfuse.opdef import device_spec_context
     from ttfuse.passes.pipeline import cost_report
+    from ttfuse.verify import graph_device
 
     before = lowered.graph_before
     if before is None:  # loaded from the disk cache: no traced graph
         before = lowered.graph
-    rep = coverage_from_graphs(before, lowered.graph, lowered.passes, name=lowered.name)
-    try:
-        rep.eager_launches = cost_report(before).total.launches
-        jit = cost_report(lowered.graph)
-        rep.jit_launches = sum(c.launches for _, op, c in jit.nodes if not _once(op))
-    except Exception:  # noqa: BLE001 - launch counts are informative only
-        pass
+    spec, mesh = graph_device(lowered.graph)
+    spec = getattr(lowered, "device_spec", None) or spec
+    mesh = tuple(getattr(lowered, "mesh_shape", None) or mesh)
+    with device_spec_context(spec, mesh):  # launch rules of fused kernels ask their steps' spec rules
+        rep = coverage_from_graphs(before, lowered.graph, lowered.passes, name=lowered.name)
+        try:
+            rep.eager_launches = cost_report(before, spec, mesh).total.launches
+            jit = cost_report(lowered.graph, spec, mesh)
+            rep.jit_launches = sum(c.launches for _, op, c in jit.nodes if not _once(op))
+        except Exception:  # noqa: BLE001 - launch counts are informative only
+            pass
     return rep
 
 
@@ -258,9 +266,7 @@ def coverage_of(jit_fn, *args, **kwargs) -> CoverageReport:
         reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     graph = None
     try:
-        from ttfuse.capture.trace import trace
-
-        graph = trace(getattr(jit_fn, "fn", jit_fn), args, kwargs, specs_are_tensors=True)
+        graph = trace_function(getattr(jit_fn, "fn", jit_fn), args, kwargs, specs_are_tensors=True)
     except Exception:  # noqa: BLE001 - the trace itself failed: no ops to list
         graph = None
     return coverage_fallback(name, reason, graph)

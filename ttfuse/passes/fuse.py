@@ -434,7 +434,7 @@ def _norm_rules() -> list:
         return True
 
     rules = []
-    from ttfuse import ttnn
+    from ttfuse.ops import api as ttnn
 
     for op in ("layer_norm", "rms_norm"):
         for affine in ((), ("weight",), ("weight", "bias")):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from ttfuse.ir import Graph, In, Node, NodeSide, Ref
+from ttfuse.ir import Graph, Node, NodeSide, Ref
 from ttfuse.kernels import eltwise as K
 from ttfuse.opdef import ELTWISE, OPS
 from ttfuse.ops.activations import apply_activations, normalize_activations
@@ -43,10 +43,6 @@ def why_not(rw: Rewriter, node: Node) -> str | None:
     op = OPS.get(node.op)
     if op is None or op.group not in ELTWISE:
         return "not elementwise"
-    if op.inplace is not None:
-        t = node.attr(op.inplace)
-        if type(t) is In and rw.is_input(node.inputs[t.i]):
-            return "writes into a graph input in place"
     for k in ("output_tensor", "sub_core_grids", "sub_device_id"):
         if node.attr(k) is not None:
             return f"uses {k}"
@@ -67,7 +63,7 @@ def _tensor_inputs(node: Node) -> list[Ref]:
 def translate(rw: Rewriter, node: Node) -> list[tuple]:
     """Instructions for one node; args are ("ref", Ref), ("tmp", k) (k-th instruction of this list), floats
     or None (resolved to slots when the program is assembled)."""
-    from ttfuse.ops.eltwise import _scalar_for
+    from ttfuse.ops.eltwise import scalar_for
 
     a = rw.attrs(node)
     op = base_op(node)
@@ -104,7 +100,7 @@ def translate(rw: Rewriter, node: Node) -> list[tuple]:
         x = float(v)
         if acts:
             x = float(apply_activations(torch.tensor(x), acts))
-        return float(_scalar_for(x, dtype))
+        return float(scalar_for(x, dtype))
 
     oa = operand(va, "input_tensor_a_activations")
     ob = operand(vb, "input_tensor_b_activations")
@@ -127,6 +123,16 @@ class Cluster:
 
     def internal(self) -> dict[int, Node]:
         return {**self.dups, **self.members}
+
+    def refresh(self, rw: Rewriter) -> bool:
+        """Point at the graph's current nodes (inputs renamed by earlier rewrites); False if one is gone."""
+        index = rw._index
+        if any(nid not in index for nid in (*self.members, *self.dups)):
+            return False
+        self.root = index[self.root.id]
+        self.members = {nid: index[nid] for nid in self.members}
+        self.dups = {nid: index[nid] for nid in self.dups}
+        return True
 
     def size(self) -> int:
         return len(self.members) + len(self.dups)
@@ -316,10 +322,10 @@ def fuse_eltwise(graph: Graph, ctx) -> Graph:
     try:
         clusters, reasons = plan(rw)
         for c in clusters:
-            root = rw._index.get(c.root.id)
-            if root is None:
+            # an earlier kernel may have replaced values this cluster reads: build from the nodes as they are now
+            if not c.refresh(rw):
                 continue
-            res = rw.edit(root, lambda r, c=c: _build(r, c))
+            res = rw.edit(c.root, lambda r, c=c: _build(r, c))
             if isinstance(res, str):
                 reasons[c.root.id] = f"kernel rejected: {res}"
     finally:

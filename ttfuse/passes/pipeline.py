@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ttfuse.errors import PassError
-from ttfuse.ir import Graph, In
-from ttfuse.opdef import CostCtx, OpCost
+from ttfuse.ir import Graph
+from ttfuse.opdef import CostCtx, OpCost, device_spec_context
 
 
 @dataclass
@@ -55,24 +55,14 @@ class PassRecord:
 
 
 # ---------------------------------------------------------------------------------------------- passes
-def _effectful(graph: Graph, n) -> bool:
-    """In-place ops writing into a graph input have an effect the caller sees (as in eager)."""
-    from ttfuse.opdef import OPS
-
-    op = OPS.get(n.op)
-    if op is None or op.inplace is None:
-        return False
-    m = n.attr(op.inplace)
-    return type(m) is In and graph.is_input(n.inputs[m.i])
-
-
 def dce(graph: Graph, ctx: PassContext) -> Graph:
-    """Dead-code elimination. Pre: a valid graph. Post: only nodes an output (or an in-place write into a
-    graph input) depends on remain, in their original order; the graph is returned unchanged if none died."""
+    """Dead-code elimination. Pre: a valid graph. Post: only nodes an output (returned or written back into an
+    argument: write-backs are outputs) depends on remain, in their original order; the graph is returned
+    unchanged if none died."""
     live = {r.value for r in graph.outputs}
     keep = []
     for n in reversed(graph.nodes):
-        if any(n.id + k in live for k in range(n.num_values)) or _effectful(graph, n):
+        if any(n.id + k in live for k in range(n.num_values)):
             keep.append(n)
             live.update(r.value for r in n.inputs)
     if len(keep) == len(graph.nodes):
@@ -94,7 +84,7 @@ PIPELINE: list[tuple[str, Callable[[Graph, PassContext], Graph]]] = [
     ("fuse", fuse),  # every fusion decision: blocks, SDPA, norm+residual, epilogues, horizontal, eltwise
     ("chunk", chunk),  # split regions whose working set overflows L1/DRAM into row chunks (passes/chunk.py)
     ("select_configs", select_configs),  # program + compute kernel configs by TT's rules (passes/select.py)
-    ("place_memory", place_memory),  # intermediates to L1 when they fit next to what is live (place_memory.py)
+    ("place_memory", place_memory),  # intermediates to L1 when they fit beside live ones (place_memory.py)
 ]
 
 
@@ -102,7 +92,13 @@ PIPELINE: list[tuple[str, Callable[[Graph, PassContext], Graph]]] = [
 def run_pipeline(
     graph: Graph, ctx: PassContext, *, verify: bool = False, pipeline: list | None = None
 ) -> tuple[Graph, list[PassRecord]]:
-    """Run the passes in order (see the module docstring); returns (final graph, records)."""
+    """Run the passes in order (see the module docstring); returns (final graph, records). Spec and cost rules
+    called by the passes see `ctx.device_spec` and `ctx.mesh_shape` as the device, whatever the caller's."""
+    with device_spec_context(ctx.device_spec, tuple(ctx.mesh_shape)):
+        return _run_pipeline(graph, ctx, verify, pipeline)
+
+
+def _run_pipeline(graph: Graph, ctx: PassContext, verify: bool, pipeline: list | None):
     from ttfuse.flags import dlog, logger
     from ttfuse.verify import verify as verify_graph
 
@@ -205,16 +201,26 @@ class CostReport:
         return "\n".join(lines)
 
 
-def cost_report(graph: Graph, device_spec=None):
+def cost_report(graph: Graph, device_spec=None, mesh_shape: tuple[int, int] | None = None):
     """Cost of every node (OpDef cost rule, else ttfuse.ops.common.default_cost) and the total; with a device,
-    the cost model's `GraphCost` (ttfuse/passes/cost.py: also predicted times), else a basic CostReport."""
+    the cost model's `GraphCost` (ttfuse/passes/cost.py: also predicted times), else a basic CostReport whose
+    rules (and the spec rules they call) see the graph's own device (`meta`), not the thread's current one."""
     if device_spec is not None:
         from ttfuse.passes.cost import graph_cost
 
-        return graph_cost(graph, device_spec)
+        return graph_cost(graph, device_spec, mesh_shape=mesh_shape)
+    from ttfuse.verify import graph_device
+
+    dev, mesh = graph_device(graph)
+    with device_spec_context(dev, mesh if mesh_shape is None else tuple(mesh_shape)):
+        return _basic_cost_report(graph)
+
+
+def _basic_cost_report(graph: Graph) -> CostReport:
     from ttfuse.ops.common import default_cost
     from ttfuse.verify import spec_args
 
+    device_spec = None  # work only: no device figures in CostCtx
     index = graph.node_index()
     rows = []
     total = OpCost(launches=0)

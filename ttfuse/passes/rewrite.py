@@ -474,20 +474,11 @@ def _in_order(seq: list[Node], n_inputs: int) -> bool:
 
 
 def _dce(g: Graph) -> Graph:
-    """Dead-code elimination (as ttfuse.passes.pipeline.dce: in-place writes into graph inputs stay)."""
-    from ttfuse.opdef import OPS
-
+    """Dead-code elimination (as ttfuse.passes.pipeline.dce; write-backs are outputs)."""
     live = {r.node for r in g.outputs}
     keep = []
-    n_in = len(g.inputs)
     for n in reversed(g.nodes):
-        alive = n.id in live
-        if not alive:
-            op = OPS.get(n.op)
-            if op is not None and op.inplace is not None:
-                m = n.attr(op.inplace)
-                alive = type(m) is In and n.inputs[m.i].node < n_in
-        if alive:
+        if n.id in live:
             keep.append(n)
             live.update(r.node for r in n.inputs)
     if len(keep) == len(g.nodes):
@@ -643,8 +634,8 @@ def named(name: str) -> Callable[[Callable], Callable]:
 
 # --------------------------------------------------------------------------------------------- replacements
 def _trace_fn(fn: Callable, example_args: tuple, scalars: dict, device_spec) -> Graph:
-    from ttfuse.capture.trace import trace
     from ttfuse.device import device_spec as default_spec
+    from ttfuse.ir import trace_function as trace
 
     return trace(
         fn,

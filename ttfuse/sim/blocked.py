@@ -43,9 +43,9 @@ import torch
 
 from ttfuse.errors import DeviceError, SpecError
 from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, substitute
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx, Group, SimCtx, set_device_spec
 from ttfuse.sim.device import record_launches
-from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.types import TensorSpec
 
 MIN_ROWS = 64  # matrix rows per block (flattened leading dims): BLAS row results are independent of M above 32

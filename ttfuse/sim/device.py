@@ -11,54 +11,17 @@ Invariant: every live device tensor holds one Allocation per chip; freeing is id
 
 from __future__ import annotations
 
-import enum
 import itertools
-from dataclasses import dataclass
 
-from ttfuse.device import DeviceSpec, device_spec
+from ttfuse.backend import Device
+from ttfuse.device import Arch, DeviceSpec, device_spec
 from ttfuse.errors import DeviceError, OutOfMemoryError
+from ttfuse.mesh import MeshShape
 from ttfuse.sim.host_memory import tune_host_allocator
-from ttfuse.types import BufferType, CoreCoord
+from ttfuse.types import BufferType, CoreCoord, TensorSpec
 
-
-class Arch(enum.Enum):
-    WORMHOLE_B0 = "wormhole_b0"
-    BLACKHOLE = "blackhole"
-
-    def __repr__(self) -> str:
-        return f"ttnn.device.Arch.{self.name}"
-
-
-@dataclass(frozen=True)
-class MeshShape:
-    """`ttnn.MeshShape(s0, s1)`: rows and columns of a 2-D mesh (ttnn's keyword names are s0, s1)."""
-
-    rows: int
-    cols: int
-
-    def __init__(self, s0: int, s1: int = 1):
-        if isinstance(s0, tuple | list):
-            s0, s1 = s0
-        object.__setattr__(self, "rows", int(s0))
-        object.__setattr__(self, "cols", int(s1))
-
-    def __iter__(self):
-        return iter((self.rows, self.cols))
-
-    def __getitem__(self, i):
-        return (self.rows, self.cols)[i]
-
-    def __len__(self):
-        return 2
-
-    def num_devices(self) -> int:
-        return self.rows * self.cols
-
-    def mesh_size(self) -> int:
-        return self.rows * self.cols
-
-    def __repr__(self) -> str:
-        return f"MeshShape({self.rows}, {self.cols})"
+__all__ = ["Arch", "MeshShape", "MeshDevice", "SimChip", "Allocation", "open_mesh", "memory_report",
+           "count_launches", "record_launches"]  # Arch and MeshShape: core types, re-exported for sim users
 
 
 class Allocation:
@@ -110,8 +73,8 @@ class SimChip:
 _ids = itertools.count()
 
 
-class MeshDevice:
-    """A simulated (mesh) device. A single device is a 1x1 mesh, as in current ttnn."""
+class MeshDevice(Device):
+    """A simulated (mesh) device (ttfuse.backend.Device). A single device is a 1x1 mesh, as in current ttnn."""
 
     def __init__(self, shape: MeshShape, spec: DeviceSpec, chips: list[SimChip] | None = None, parent=None):
         self.id = next(_ids)
@@ -178,6 +141,19 @@ class MeshDevice:
     def check_open(self, op_name: str) -> None:
         if not self.is_open:
             raise DeviceError(f"{op_name}: device {self.id} is closed")
+
+    def close(self) -> None:
+        self.is_open = False
+
+    def allocate(self, spec: TensorSpec, op_name: str) -> list[Allocation]:
+        """One Allocation per chip for a tensor of `spec` (a sharded L1 tensor is also checked per core)."""
+        mc = spec.memory_config
+        nbytes = spec.nbytes
+        per_core = None
+        if mc.buffer_type is BufferType.L1 and mc.is_sharded() and mc.shard_spec is not None:
+            cores = mc.shard_spec.num_cores()
+            per_core = -(-nbytes // max(cores, 1))
+        return [chip.allocate(nbytes, mc.buffer_type, op_name, per_core) for chip in self.chips]
 
     def __repr__(self) -> str:
         return f"MeshDevice(id={self.id}, shape={self._shape.rows}x{self._shape.cols}, {self._spec.name})"

@@ -15,12 +15,13 @@ This is the simulator's per-op hot path: keep it allocation-light.
 
 from __future__ import annotations
 
+from ttfuse.backend import is_device
 from ttfuse.errors import DeviceError, SpecError, TraceError
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import Group, OpDef, SimCtx, Trace, check_preallocated, set_device_spec
 from ttfuse.sim.device import record_launches
-from ttfuse.sim.numerics import round_to_dtype
 from ttfuse.tensor import Tensor
-from ttfuse.types import BufferType, TensorSpec
+from ttfuse.types import TensorSpec
 
 
 def is_tensor(v) -> bool:
@@ -94,7 +95,7 @@ class SimTrace(Trace):
         if device is None:
             dev = args.get("device")
             if dev is not None:
-                if not hasattr(dev, "chips"):
+                if not is_device(dev):
                     raise SpecError(f"{op.qualname}: argument 'device' must be an open device, got {dev!r}")
                 device = dev
         if device is not None:
@@ -119,7 +120,7 @@ class SimTrace(Trace):
         if device is not None and inplace is None and into is None:
             if n == 0 and op.may_view and tensors:  # a free call: the first input or a view of it
                 base = tensors[0][1]
-                if not multi and out_spec == base.spec and op.consumes is None:
+                if op.returns_input(out_specs, spec_args, base.spec, multi):
                     return base
                 bufs = [[ViewStorage(base) for _ in device.chips] for _ in out_specs]
             else:
@@ -193,15 +194,5 @@ def _values(args: dict, i: int | None) -> dict:
 
 
 def _allocate(device, spec: TensorSpec, op_name: str) -> list:
-    mc = spec.memory_config
-    nbytes = spec.nbytes
-    per_core = None
-    if mc.buffer_type is BufferType.L1 and mc.is_sharded() and mc.shard_spec is not None:
-        cores = mc.shard_spec.num_cores()
-        per_core = -(-nbytes // max(cores, 1))
-    return [chip.allocate(nbytes, mc.buffer_type, op_name, per_core) for chip in device.chips]
-
-
-def allocate_spec(device, spec: TensorSpec, op_name: str) -> list:
-    """Allocate storage for `spec` on every chip of `device` (used by host->device transfers)."""
-    return _allocate(device, spec, op_name)
+    """Storage for `spec` on every chip of `device` (ttfuse/sim/blocked.py allocates region outputs so too)."""
+    return device.allocate(spec, op_name)

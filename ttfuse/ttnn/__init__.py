@@ -2,7 +2,8 @@
 
 Types, configs, devices and mesh mappers are plain Python objects here; every op is an OpDef from
 ttfuse/ops, exported under its real name (`ttnn.linear`) or namespace (`ttnn.transformer.*`,
-`ttnn.experimental.*`). Calls run eagerly on the simulator unless a `@ttfuse.jit` trace is capturing.
+`ttnn.experimental.*`). Calls run eagerly on the eager backend, the simulator (installed by
+ttfuse/ttnn/device.py, see ttfuse/backend.py), unless a `@ttfuse.jit` trace is capturing.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from ttfuse.mesh import (  # noqa: F401
     replicate_tensor_to_mesh_mapper,
     shard_tensor_to_mesh_mapper,
 )
-from ttfuse.sim.executor import SimTrace as _SimTrace
 from ttfuse.tensor import Tensor  # noqa: F401
 from ttfuse.ttnn import device  # noqa: F401  (ttnn.device.Arch)
 from ttfuse.ttnn.device import (  # noqa: F401
@@ -113,4 +113,3 @@ def _export_ops() -> None:
 
 
 _export_ops()
-_opdef.set_eager_trace(_SimTrace())

@@ -1,13 +1,27 @@
-"""Device management: open/close (mesh) devices on the simulator; `ttnn.device.Arch`.
+"""Device management: open/close (mesh) devices on the eager backend; `ttnn.device.Arch`.
 
 `open_device(device_id=0, ..., arch=None)`: `arch` is a ttfuse extension naming the device kind
 (`wormhole_b0`, `blackhole:p150:13x10`, ...); without it `$TTFUSE_ARCH` decides (default Wormhole n150).
+
+The facade's backend is the simulator: it is registered (as "sim") and installed as the eager backend here,
+the one place the facade names it (ttfuse/backend.py); everything else goes through the registry.
 """
 
 from __future__ import annotations
 
+import sys
+
+from ttfuse import backend as _backend
+from ttfuse.device import Arch
 from ttfuse.errors import DeviceError
-from ttfuse.sim.device import Arch, MeshDevice, MeshShape, open_mesh
+from ttfuse.mesh import MeshShape
+from ttfuse.sim.backend import SimBackend
+
+# the sim's generated code calls this facade (`ttnn.linear(...)`); looked up when first needed, by which
+# time the facade package has been imported
+_backend.register_backend("sim", lambda: SimBackend(sys.modules["ttfuse.ttnn"]))
+_backend.set_eager_backend("sim")
+MeshDevice = _backend.eager_backend().device_class
 
 # NOTE: as in ttnn 0.81.1, MeshDevice / MeshShape / open_mesh_device / close_mesh_device are top-level ttnn names
 # only (ttfuse/ttnn/__init__.py exports them); ttnn.device keeps the single-device API.
@@ -35,7 +49,7 @@ def open_device(*, device_id: int = 0, l1_small_size: int = 0, trace_region_size
                 arch: str | None = None) -> MeshDevice:
     if device_id != 0:
         raise DeviceError(f"ttnn.open_device: the simulator has one device (id 0), asked for device_id={device_id}")
-    return open_mesh(MeshShape(1, 1), arch)
+    return _backend.eager_backend().open_mesh(MeshShape(1, 1), arch)
 
 
 def open_mesh_device(mesh_shape: MeshShape | None = None, *, l1_small_size: int = 0, trace_region_size: int = 0,
@@ -46,15 +60,15 @@ def open_mesh_device(mesh_shape: MeshShape | None = None, *, l1_small_size: int 
         shape = MeshShape(*shape)
     if shape.rows < 1 or shape.cols < 1 or shape.num_devices() > 64:
         raise DeviceError(f"ttnn.open_mesh_device: unsupported mesh shape {shape}")
-    return open_mesh(shape, arch)
+    return _backend.eager_backend().open_mesh(shape, arch)
 
 
 def close_device(device: MeshDevice) -> None:
-    device.is_open = False
+    device.close()
 
 
 def close_mesh_device(mesh_device: MeshDevice) -> None:
-    mesh_device.is_open = False
+    mesh_device.close()
 
 
 def synchronize_device(device: MeshDevice, cq_id=None, sub_device_ids=None) -> None:

@@ -1,4 +1,6 @@
-"""TT data-format numerics for the simulator: round float32 values to what ttnn would store.
+"""TT data-format numerics: round float32 values to what ttnn would store.
+
+Pure math on torch tensors, in the core because ops, kernels, host conversion and the simulator all read it.
 
 The simulator keeps every floating tensor as a float32 torch tensor whose values are already
 representable in the emulated format. Each op computes in float32 and calls `round_to_dtype` once on

@@ -1,0 +1,210 @@
+"""The backend seam: what everything above the backends knows of a device, and how ops run on one.
+
+Two interfaces, both in the core so that any layer may name them:
+
+- `Device`: an open (mesh) device. The facade, capture, jit, verify, the cache keys (identity, jit) and the
+  host conversions (ttfuse/ops/host.py) use only what is declared here: `spec`, `shape`, `chips`, `id`,
+  `get_num_devices()`, `check_open()`, `close()` and `allocate()`. `is_device(v)` is the one test for "is
+  this a device" (nominal: a class subclasses `Device`; verify's DevicePlaceholder, which stands for a
+  graph's device in spec rules, is deliberately not one).
+- `Backend`: how a kind of device runs ttnn: the eager trace the facade's op calls go through, how devices
+  are opened, the `ttnn` namespace generated code calls and, optionally, how generated code groups ops
+  into regions (the simulator's row-blocked execution, ttfuse/sim/blocked.py).
+
+Registry: `register_backend(name, factory)`, `get_backend(name)`, `backend_names()`. Two selections:
+`eager_backend()`, the one the facade's eager op calls and `ttnn.open_device` use (set once by the facade,
+`set_eager_backend`), and `current_backend()`, the one `ttfuse.jit` generates code for by default
+(`$TTFUSE_BACKEND`, default "sim"; `ttfuse.jit(backend=...)` overrides it per function).
+
+Implementations today: "sim", the simulator (ttfuse/sim/backend.py; the facade ttfuse/ttnn/device.py
+registers it and makes it the eager backend), and "ttnn" (`TtnnBackend` below), which so far only
+generates code for the real ttnn wheel: TTFUSE_BACKEND=ttnn compiles for the wheel and still runs eager
+calls on the simulator. A complete real-ttnn backend plugs in here: a `Backend` registered under "ttnn"
+whose `open_mesh` returns a `Device` subclass wrapping `ttnn.MeshDevice` and whose `eager_trace` forwards
+op calls to the wheel; the facade then makes it the eager backend when TTFUSE_BACKEND=ttnn. Nothing else
+above this module changes.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ttfuse.errors import DeviceError
+from ttfuse.opdef import set_eager_trace
+
+if TYPE_CHECKING:
+    from ttfuse.device import DeviceSpec
+    from ttfuse.ir import Graph
+    from ttfuse.mesh import MeshShape
+    from ttfuse.opdef import Trace
+    from ttfuse.types import TensorSpec
+
+DEFAULT_BACKEND = "sim"
+
+
+class Device(abc.ABC):
+    """An open (mesh) device; a single device is a 1x1 mesh, as in current ttnn.
+
+    Attributes every implementation sets: `id` (unique in the process; names the device in messages) and
+    `chips` (one handle per chip in row-major mesh order: two devices with equal `chips` are the same
+    hardware, as a submesh and its parent are; the handles are the backend's own business).
+    """
+
+    __slots__ = ()
+    id: int
+    chips: Sequence[Any]
+
+    @property
+    @abc.abstractmethod
+    def spec(self) -> DeviceSpec:
+        """The DeviceSpec of every chip (ttfuse/device.py): what passes, cost model and spec rules read."""
+
+    @property
+    @abc.abstractmethod
+    def shape(self) -> MeshShape:
+        """The mesh shape (`.rows`, `.cols`)."""
+
+    def get_num_devices(self) -> int:
+        return len(self.chips)
+
+    @abc.abstractmethod
+    def check_open(self, op_name: str) -> None:
+        """Raise DeviceError naming `op_name` when the device was closed."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """`ttnn.close_device`: later ops on the device raise."""
+
+    @abc.abstractmethod
+    def allocate(self, spec: TensorSpec, op_name: str) -> list:
+        """Storage for a tensor of `spec` on every chip (one buffer each, with `free()`); OutOfMemoryError
+        names `op_name`. Host conversions (ttnn.to_device) call this."""
+
+
+def is_device(v: Any) -> bool:
+    """Whether `v` is an open-able device of some backend (not a placeholder)."""
+    return isinstance(v, Device)
+
+
+class Backend(abc.ABC):
+    """How one kind of device runs ttnn. Subclasses set `name` and `facade_api`."""
+
+    name: str = ""
+    # True: the `ttnn` namespace generated code calls is ttfuse's facade (every op, fused kernels too, is an
+    # OpDef running on this backend's eager trace). False: the backend's own ttnn module, where a fused
+    # kernel runs as its ttnn rule (a composite of stock calls) and config literals spell every field.
+    facade_api: bool = False
+
+    @abc.abstractmethod
+    def eager_trace(self) -> Trace:
+        """The bottom-of-stack trace eager facade calls run on (ttfuse/opdef.py `set_eager_trace`)."""
+
+    @abc.abstractmethod
+    def open_mesh(self, shape: MeshShape, arch: str | None) -> Device:
+        """Open a mesh device of `shape`; `arch` names the device kind (None: `$TTFUSE_ARCH`)."""
+
+    @abc.abstractmethod
+    def api(self):
+        """The module generated code calls as `ttnn` (ImportError when the backend's package is missing)."""
+
+    # NOTE: the package `api()` needs, named in codegen's error when it is missing
+    requires: str = "its ttnn package"
+    # the class `ttnn.MeshDevice` names in the facade (isinstance checks, attribute conformance)
+    device_class: type[Device] = Device
+
+    def plan(self, graph: Graph, block_bytes: int) -> list:
+        """The graph's nodes in order, or runs of them grouped into region plans (objects with `nodes`,
+        `inputs` and `outputs` value numbers) that generated code calls as one `region(plan, graph)`."""
+        return list(graph.nodes)
+
+    def region(self, plan, graph: Graph) -> Callable:
+        """The callable running one region plan of `plan()` (with a `label()` for the generated comment)."""
+        raise NotImplementedError(f"backend {self.name!r} plans no regions")
+
+    def __repr__(self) -> str:
+        return f"<ttfuse backend {self.name!r}>"
+
+
+class TtnnBackend(Backend):
+    """The real ttnn wheel. For now generated code only (codegen with backend="ttnn", checked against the
+    wheel by tests/conformance); eager execution and devices come with the real-ttnn backend."""
+
+    name = "ttnn"
+    facade_api = False
+    requires = "the real ttnn package"
+
+    def api(self):
+        import ttnn  # the real wheel, on a machine with a TT device
+
+        return ttnn
+
+    def eager_trace(self) -> Trace:
+        raise DeviceError(
+            "backend 'ttnn': eager execution on the real ttnn is not implemented yet; "
+            "use TTFUSE_BACKEND=sim (jit functions may still generate code with backend='ttnn')"
+        )
+
+    def open_mesh(self, shape: MeshShape, arch: str | None) -> Device:
+        raise DeviceError(
+            "backend 'ttnn': opening real devices is not implemented yet; use TTFUSE_BACKEND=sim"
+        )
+
+
+# --------------------------------------------------------------------------------------------------- registry
+_FACTORIES: dict[str, Callable[[], Backend]] = {"ttnn": TtnnBackend}
+_INSTANCES: dict[str, Backend] = {}
+
+
+def register_backend(name: str, factory: Callable[[], Backend]) -> None:
+    """Make `name` a backend; `factory()` builds it on first use (re-registering replaces it)."""
+    _FACTORIES[name] = factory
+    _INSTANCES.pop(name, None)
+
+
+def backend_names() -> list[str]:
+    return sorted(_FACTORIES)
+
+
+def get_backend(name: str | None = None) -> Backend:
+    """The backend registered under `name` (None: `current_backend()`); KeyError for an unknown name."""
+    if name is None:
+        name = current_backend_name()
+    b = _INSTANCES.get(name)
+    if b is None:
+        factory = _FACTORIES.get(name)
+        if factory is None:
+            known = ", ".join(repr(n) for n in backend_names())
+            raise KeyError(f"unknown backend {name!r}; known: {known}")
+        b = _INSTANCES[name] = factory()
+    return b
+
+
+def current_backend_name() -> str:
+    """`$TTFUSE_BACKEND`, default "sim"."""
+    return os.environ.get("TTFUSE_BACKEND") or DEFAULT_BACKEND
+
+
+def current_backend() -> Backend:
+    """The backend `ttfuse.jit` generates code for unless told otherwise (`$TTFUSE_BACKEND`, default "sim")."""
+    return get_backend(current_backend_name())
+
+
+_EAGER: list[Backend] = []
+
+
+def set_eager_backend(name: str) -> Backend:
+    """Run eager facade calls on backend `name` from now on (installs its eager trace); returns it."""
+    b = get_backend(name)
+    set_eager_trace(b.eager_trace())
+    _EAGER[:] = [b]
+    return b
+
+
+def eager_backend() -> Backend:
+    """The backend eager facade calls run on and devices are opened on (the simulator, set by the facade)."""
+    if not _EAGER:
+        raise DeviceError("no eager backend is installed (importing ttfuse.ttnn installs the simulator)")
+    return _EAGER[0]
