@@ -47,6 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ttfuse.ir",
             "ttfuse.verify",
             "ttfuse.opdef",
+            "ttfuse.axes",
             "ttfuse.ops",
             "ttfuse.backend",
             "ttfuse.tensor",
@@ -63,23 +64,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 # Upward imports tolerated for now, each with the reason and who removes it. The final merge of issue 17
 # empties this: a new entry needs a reason, not a shrug.
-KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    # the blocked executor asks the chunk pass for an op's chunkable axes; the op-traits work (same issue)
-    # moves that knowledge onto the op definitions and removes this import
-    ("ttfuse.sim.blocked", "ttfuse.passes.chunk"): "op traits replace passes.chunk.axes_of",
-}
+# Upward imports tolerated for now, each with the reason and who removes it. The final merge of issue 17
+# empties this: a new entry needs a reason, not a shrug.
+KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 
-# Cycles tolerated for now, each with the reason and the fix (same rule). Both are inside ttfuse/passes, in
-# files the op-traits work of issue 17 is rewriting; they close through imports inside functions.
+# Cycles tolerated for now, each with the reason and the fix (same rule).
 KNOWN_CYCLES: dict[frozenset[str], str] = {
     frozenset(
-        {"ttfuse.passes.chunk", "ttfuse.passes.place_memory"}
-    ): "place_memory asks chunk for internal_bytes (lazily); fix: internal_bytes moves to place_memory or "
-    "onto the op traits",
-    frozenset(
-        {"ttfuse.passes.cleanup", "ttfuse.passes.fuse", "ttfuse.passes.fuse_blocks", "ttfuse.passes.pipeline"}
-    ): "cleanup and fuse call pipeline.dce, fuse loads fuse_blocks' rules, which use fuse's matchers; fix: "
-    "dce moves to its own module and the shared matchers (no_acts, plain_*) to one fuse_blocks and fuse read",
+        {"ttfuse.passes.cleanup", "ttfuse.passes.fuse", "ttfuse.passes.pipeline"}
+    ): "cleanup and fuse call pipeline.dce (lazily); fix: dce moves to the graph core (issue 17)",
 }
 
 

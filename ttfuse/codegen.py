@@ -438,9 +438,9 @@ class _Storage:
 
     def inplace_target(self, n: Node) -> Ref | None:
         op = n.opdef
-        if op.inplace is None:
+        if op.traits.inplace is None:
             return None
-        m = n.attr(op.inplace)
+        m = n.attr(op.traits.inplace)
         return n.inputs[m.i] if type(m) is In else None
 
     def may_write(self, v: int, at: int) -> bool:
@@ -460,7 +460,7 @@ class _Storage:
 
     def produced(self, n: Node) -> None:
         op = n.opdef
-        if op.may_view and n.inputs and len(n.outs) == 1:
+        if op.traits.may_view and n.inputs and len(n.outs) == 1:
             from ttfuse.ir import substitute
 
             specs = {k: substitute(v, lambda m: self.g.spec_of(n.inputs[m.i], self.index)) for k, v in n.attrs}

@@ -926,7 +926,7 @@ def _writes_arguments(g: Graph) -> bool:
     """Whether the traced function writes into its arguments (in place, `output_tensor=`)."""
     if getattr(g, "writes", ()):
         return True
-    return any(OPS[n.op].inplace is not None for n in g.nodes if n.op in OPS)
+    return any(OPS[n.op].traits.inplace is not None for n in g.nodes if n.op in OPS)
 
 
 def _check_outputs(g: Graph, name: str) -> None:

@@ -10,6 +10,22 @@ An op is registered once with its real ttnn name and Python signature (the real 
     @linear.cost      # (ctx: CostCtx) -> OpCost                     (optional: a default exists)
     linear.ttnn_rule  # how to call real ttnn (default: the attribute path `ttnn.<name>`)
 
+Everything else a pass, the simulator, capture or codegen must know about an op (how it splits, whether it
+folds into a fused activation, what it writes in place, ...) is its `Traits`: a frozen, typed record given at
+registration, `@register_op("layer_norm", Group.NORM, traits=Traits(split=rows("input_tensor")))`. Readers use
+`op.traits.<field>`; there are no side tables keyed by op name and no hook attributes looked up by getattr.
+
+Recipes (docs/architecture.md "Recipes" lists the files touched):
+- a new elementwise op (1 file, ttfuse/ops/eltwise.py): register it in an ELTWISE group with its spec and sim
+  rules. The ELTWISE groups split like ttnn binary ops by default (`Traits.split = "eltwise"`), so the chunk
+  pass and the simulator's row blocks take it, and the fuse pass's eltwise clustering fuses any registered
+  unary op. When a fused activation computes it exactly, add `Traits(activation=UnaryOpType.X)`: binary ops,
+  linear epilogues (see passes/fuse.py) then absorb it.
+- a new chunkable op (1 file, its ops module): `Traits(split="rows")` (independent over every output dim but
+  the last; `split_inputs` names the inputs split with the output, default the first tensor parameter) or a
+  callable `(node, in_specs) -> list[Axis]` from ttfuse/axes.py's helpers, written next to the op.
+- a new fused kernel: see ttfuse/kernels/__init__.py.
+
 Calling `ttnn.linear(...)` binds the arguments to the signature (unknown keywords are a SpecError naming
 the op and the user's line), then hands `(op, args)` to the innermost trace on the trace stack:
 the eager trace runs it now on the backend (ttfuse.sim by default); a graph trace (ttfuse.capture)
@@ -23,11 +39,13 @@ output dtype, as a TT kernel packs its result).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ttfuse.errors import SpecError, TtfuseError, with_user_frame
 
@@ -86,6 +104,62 @@ class CostCtx:
     mesh_shape: tuple[int, int] = (1, 1)
 
 
+@dataclass(frozen=True)
+class Traits:
+    """What passes, the simulator, capture and codegen may assume about an op, declared at its registration.
+
+    Every field has a neutral default, so an op declares only what differs. Callables receive IR nodes and
+    TensorSpecs, never tensors; `Axis` is ttfuse.axes.Axis.
+    """
+
+    # --- splitting (the chunk pass and the simulator's row blocks)
+    split: str | Callable | None = None
+    """How the op splits into independent pieces: "eltwise" (every output dim but the last, inputs broadcast
+    like a ttnn binary op; the default of the ELTWISE groups), "rows" (the same, only `split_inputs` split with
+    the output, the other inputs passed whole), or `(node, in_specs) -> list[Axis]`; None: never split."""
+    split_inputs: tuple[str, ...] = ()
+    """With split="rows": the tensor parameters split with the output (default: the first tensor parameter)."""
+    block: Callable | None = None
+    """`(node, in_specs) -> list[Axis]` for the simulator's row-blocked regions when they differ from `split`
+    (pure data movement the chunk pass does not split: reshape, permute, head split/merge)."""
+    working_set: Callable[[CostCtx], int] | None = None
+    """L1 bytes a fused kernel holds beyond its inputs and outputs (the chunk pass and place_memory count them)."""
+    intermediate_specs: Callable[[CostCtx], list] | None = None
+    """A fused kernel's internal tensors (TensorSpecs): the simulator's row blocks size their blocks with them."""
+    spill: Mapping[str, Any] | None = None
+    """Arguments giving a fused kernel's spilled variant (its L1 intermediates in DRAM), weighed by the chunk pass
+    against chunking when the kernel overflows L1; applied only where the code left them None."""
+
+    # --- fusion, configs, cost
+    activation: Any = None
+    """The UnaryOpType a fused activation computes this (plain, default-mode) unary op with, else None: binary
+    ops and linear epilogues absorb it (passes/fuse.py)."""
+    config_rule: str | Callable | None = None
+    """How select_configs chooses the op's program / compute kernel configs: a rule kind the pass knows ("matmul",
+    "sdpa", "norm", "softmax", "fused", "fused_sdpa") or `(node, in_specs, select_ctx) -> (updates, notes)`.
+    None: no configs (Group.FUSED ops default to "fused")."""
+    overlaps_communication: bool = False
+    """The cost model overlaps the op's link time with its compute (max), instead of adding it."""
+    persistent: bool = False
+    """The runtime memoises the op's result (kernels.concat_weights): passes never deallocate it, and it runs once
+    per set of weights, not per call."""
+
+    # --- execution
+    inplace: str | None = None
+    """The parameter the op writes in place (add_, copy, softmax_in_place), else None."""
+    may_view: bool = False
+    """A call launching 0 kernels returns its first input or a view of it (reshape, to_memory_config, ...)."""
+    host_ok: bool = False
+    """The op also runs on host tensors (to_layout, reshape, creation ops, ...)."""
+    mesh_rule: bool = False
+    """The sim rule sees the shards of all the mesh's devices at once (collectives)."""
+    consumes: str | None = None
+    """The input parameter the op frees (reallocate moves its input)."""
+    eager_impl: Callable | None = None
+    """Bypasses the executor when run eagerly (host conversions, deallocate); capture refuses such ops unless
+    they have a spec rule."""
+
+
 _MISSING = object()
 
 
@@ -110,8 +184,8 @@ class OpDef:
         group: Group,
         *,
         launches: int | Callable = 1,
-        inplace: str | None = None,
         qualname: str | None = None,
+        traits: Traits | None = None,
     ):
         self.name = name  # "linear", "transformer.scaled_dot_product_attention"
         self.qualname = qualname or "ttnn." + name  # ttfuse kernels: "ttfuse.kernels.transition"
@@ -121,25 +195,25 @@ class OpDef:
         self.params = tuple(self.signature.parameters)
         self._binder = _fast_binder(self.signature)
         self.launches = launches
-        self.inplace = inplace  # parameter written in place (add_, multiply_), else None
+        traits = traits or Traits()
+        if traits.split is None and group in ELTWISE:
+            traits = dataclasses.replace(traits, split="eltwise")
+        self.traits = traits
         # the keyword ttnn names a preallocated output with (output_tensor=, optional_output_tensor=, ...), else None
         self.prealloc = next((p for p in PREALLOCATED_OUTPUTS if p in self.params), None)
         self.spec_rule: Callable | None = None
         self.sim_rule: Callable | None = None
         self.cost_rule: Callable | None = None
         self.ttnn_rule: Callable | None = None
-        # optional behaviour (class-level defaults below; set per op after registration)
-        self.eager_impl: Callable | None = None  # bypass the executor (host conversions, deallocate)
-        self.may_view = (
-            False  # a call launching 0 kernels returns its first input or a view of it (reshape, ...)
-        )
-        self.host_ok = False  # the op also runs on host tensors (to_layout, reshape, ...)
-        self.mesh_rule = False  # sim rule sees the shards of all devices at once (collectives)
-        self.consumes: str | None = None  # input parameter freed by the op (reallocate moves its input)
         self.__doc__ = fn.__doc__
         self.__name__ = self.short
         self.__qualname__ = self.qualname
         self.__wrapped__ = fn
+
+    def declare(self, **traits: Any) -> None:
+        """Add traits to the op's record (a new frozen `Traits`), for registration helpers that give a family of
+        ops the same behaviour (`with_launch_rule`, `declare_intermediates`); run at registration only."""
+        self.traits = dataclasses.replace(self.traits, **traits)
 
     # rule registration (decorators)
     def spec(self, f: Callable) -> Callable:
@@ -196,11 +270,12 @@ class OpDef:
         """Whether this call returns its first tensor argument itself, as ttnn does for a free call (no kernel)
         whose result would equal the input (a reshape to the same shape, a to_memory_config to the same config).
         The eager executor and the graph trace both ask this, so an in-place write later is seen the same way."""
+        t = self.traits
         return (
-            self.may_view
+            t.may_view
             and not multi
-            and self.inplace is None
-            and self.consumes is None
+            and t.inplace is None
+            and t.consumes is None
             and out_specs[0] == base_spec
             and self.num_launches(out_specs, spec_args) == 0
         )
@@ -212,13 +287,24 @@ class OpDef:
 OPS: dict[str, OpDef] = {}
 
 
-def register_op(name: str, group: Group, **kw) -> Callable[[Callable], OpDef]:
-    """Decorator: register a ttnn op by its real (namespaced) name; the function gives the signature."""
+def register_op(
+    name: str,
+    group: Group,
+    *,
+    launches: int | Callable = 1,
+    qualname: str | None = None,
+    traits: Traits | None = None,
+) -> Callable[[Callable], OpDef]:
+    """Decorator: register a ttnn op by its real (namespaced) name; the function gives the signature.
+
+    `launches`: kernels one call launches (or `(out_specs, spec args) -> int`); `qualname`: the printed name
+    (default `ttnn.<name>`); `traits`: how passes may split, fuse and run it (`Traits`; see the module
+    docstring for the recipes). Unregister a throwaway op (tests) with `OPS.pop(name)`."""
 
     def deco(fn: Callable) -> OpDef:
         if name in OPS:
             raise ValueError(f"op {name} registered twice")
-        op = OpDef(name, fn, group, **kw)
+        op = OpDef(name, fn, group, launches=launches, qualname=qualname, traits=traits)
         OPS[name] = op
         return op
 

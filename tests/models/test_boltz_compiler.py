@@ -166,7 +166,7 @@ def test_pairformer_layer_n512_within_l1(arch, pcc_report):
     """N=512 (token_z 128, token_s 64, 4 heads) under JIT: the pair Transition's intermediates do not fit L1,
     and the simulator's peak L1 stays within the tensor budget on a Wormhole n150 and a Blackhole p150.
 
-    The fused kernels declare their L1 intermediates (`op.working_set`: Transition's LN output and SwiGLU hidden;
+    The fused kernels declare their L1 intermediates (`Traits.working_set`: Transition's LN output and SwiGLU hidden;
     the pair-bias attentions write theirs to DRAM, as the eager code does). Where they overflow, the chunk pass
     weighs splitting the kernel into row chunks (tt-boltz hand-writes that with TRANSITION_CHUNK_SIZE) against
     spilling its intermediates to DRAM, by the cost model's device time; the node's note gives both predictions.

@@ -1,5 +1,6 @@
 """chunk: per-op split rules, working sets, regions on small graphs, and the Transition proof on the allocator."""
 
+import dataclasses
 import re
 import time
 
@@ -155,7 +156,7 @@ def test_row_wise_fused_kernel_is_chunked(device, tt):
 
 
 def test_declared_internal_working_set_drives_chunking(spec, make_ctx, monkeypatch):
-    """A fused kernel holding intermediates in L1 says so with `op.working_set(ctx)`; the chunk pass splits
+    """A fused kernel holding intermediates in L1 says so with `Traits.working_set(ctx)`; the chunk pass splits
     it although its inputs and outputs are in DRAM."""
     from ttfuse.kernels.transition import transition
 
@@ -164,14 +165,14 @@ def test_declared_internal_working_set_drives_chunking(spec, make_ctx, monkeypat
 
     g = traced(block, spec((1, 1024, 64)), spec((64, 256)), spec((128, 64)))
     ctx = make_ctx(l1_budget=256 * 1024)
-    monkeypatch.setattr(transition, "working_set", None)
+    monkeypatch.setattr(transition, "traits", dataclasses.replace(transition.traits, working_set=None))
     assert chunk(g, ctx) is g  # nothing in L1 (no internal working set declared): nothing to split
 
     def hidden(c):  # LN output and SwiGLU hidden kept in L1: rows x (64 + 128) bf16
         x = c.in_specs["input_tensor"]
         return x.numel // x.shape[-1] * (64 + 128) * 2
 
-    monkeypatch.setattr(transition, "working_set", hidden, raising=False)
+    monkeypatch.setattr(transition, "traits", dataclasses.replace(transition.traits, working_set=hidden))
     out, _ = run_pipeline(g, ctx, verify=True, pipeline=[("chunk", chunk)])
     pieces = [n for n in out.nodes if n.op == "kernels.transition"]
     assert len(pieces) >= 2 and all(hidden_of(n, out) <= 256 * 1024 for n in pieces)

@@ -114,24 +114,24 @@ def test_linear_activation_rule_no_match():
 # ------------------------------------------------------------------------------------ (c) binary activations
 def test_binary_absorbs_unary_inputs_and_outputs():
     g = traced(lambda p, g_: ttnn.multiply(p, ttnn.sigmoid(g_)), S(64, 64), S(64, 64))
-    out = apply(g, rules(FU.rules_binary, "binary_input_activation"))
+    out = apply(g, rules(FU.rules_binary(), "binary_input_activation"))
     assert ops(out) == ["multiply"] and [
         a.op_type for a in out.nodes[0].attr("input_tensor_b_activations")
     ] == [SIG]
     g = traced(lambda x: ttnn.add(ttnn.exp(x), 1.0), S(64, 64))
-    out = apply(g, rules(FU.rules_binary, "binary_input_activation"))
+    out = apply(g, rules(FU.rules_binary(), "binary_input_activation"))
     assert ops(out) == ["add"] and out.nodes[0].attr("input_tensor_a_activations")
     g = traced(lambda a, b: ttnn.relu(ttnn.add(a, b)), S(64, 64), S(64, 64))
-    out = apply(g, rules(FU.rules_binary, "binary_output_activation"))
+    out = apply(g, rules(FU.rules_binary(), "binary_output_activation"))
     assert ops(out) == ["add"] and out.nodes[0].attr("activations")[0].op_type is ttnn.UnaryOpType.RELU
 
 
 def test_binary_activation_no_match():
     g = traced(lambda a, b: ttnn.multiply_(ttnn.relu(a), b), S(64, 64), S(64, 64))  # in-place into the relu
-    out = apply(g, rules(FU.rules_binary, "binary_input_activation"))
+    out = apply(g, rules(FU.rules_binary(), "binary_input_activation"))
     assert ops(out) == ["relu", "multiply_"] and "in-place" in notes(out)[0]
     g = traced(lambda a, b: ttnn.multiply(ttnn.hardswish(a), b), S(64, 64), S(64, 64))  # no exact fused form
-    assert ops(apply(g, rules(FU.rules_binary, "binary_input_activation"))) == ["hardswish", "multiply"]
+    assert ops(apply(g, rules(FU.rules_binary(), "binary_input_activation"))) == ["hardswish", "multiply"]
 
 
 # ------------------------------------------------------------------------------------------ (d) horizontal

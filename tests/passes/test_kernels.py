@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from ttfuse import ttnn
 from ttfuse.errors import SpecError
 from ttfuse.kernels import weights as W
+from ttfuse.kernels.eltwise import stock_launches
 from ttfuse.opdef import OPS
 from ttfuse.sim import count_launches
 from ttfuse.testing import pcc
@@ -101,7 +102,7 @@ def test_eltwise_ttnn_rule_matches_sim(device):
         ttnn, ins, program=PROG, outputs=(6,), dtypes=(BF16,), memory_configs=(ttnn.DRAM_MEMORY_CONFIG,)
     )
     assert pcc(host(stock), host(out)) > 0.9999
-    assert K["eltwise"].stock_launches(PROG) == 4
+    assert stock_launches(PROG) == 4
 
 
 @pytest.mark.parametrize(
@@ -319,16 +320,16 @@ def test_transition_intermediates_are_its_l1_working_set(device):
         "memory_config": None, "compute_kernel_config": None, "norm_compute_kernel_config": None,
     }  # fmt: skip
     ctx = CostCtx(op, {}, [], args, device.chips[0].spec)
-    inter = op.intermediate_specs(ctx)
+    inter = op.traits.intermediate_specs(ctx)
     assert [s.memory_config.buffer_type.name for s in inter] == ["L1", "L1"]
-    assert op.working_set(ctx) == sum(s.nbytes for s in inter) == 2 * 32 * (d + h) * 2
+    assert op.traits.working_set(ctx) == sum(s.nbytes for s in inter) == 2 * 32 * (d + h) * 2
     # the spilled variant (what the chunk pass may pick instead of chunking): h and m in DRAM, no L1 working set
-    assert op.spill_attrs == {"hidden_memory_config": ttnn.DRAM_MEMORY_CONFIG}
-    spilled = CostCtx(op, {}, [], {**args, **op.spill_attrs}, device.chips[0].spec)
-    assert [s.memory_config.buffer_type.name for s in op.intermediate_specs(spilled)] == ["DRAM", "DRAM"]
-    assert op.working_set(spilled) == 0
+    assert op.traits.spill == {"hidden_memory_config": ttnn.DRAM_MEMORY_CONFIG}
+    spilled = CostCtx(op, {}, [], {**args, **op.traits.spill}, device.chips[0].spec)
+    assert [s.memory_config.buffer_type.name for s in op.traits.intermediate_specs(spilled)] == ["DRAM", "DRAM"]
+    assert op.traits.working_set(spilled) == 0
     calls.clear()
-    K["transition"].ttnn_rule(Spy(), x, w12, w3, epsilon=1e-5, **op.spill_attrs)
+    K["transition"].ttnn_rule(Spy(), x, w12, w3, epsilon=1e-5, **op.traits.spill)
     assert calls[:2] == [("layer_norm", ttnn.DRAM_MEMORY_CONFIG), ("minimal_matmul", ttnn.DRAM_MEMORY_CONFIG)]
     # a sharded input already lives in L1: the steps follow its sharding (an interleaved L1 config would be
     # rejected by layer_norm)
@@ -347,8 +348,8 @@ def test_transition_intermediates_are_its_l1_working_set(device):
         "compute_kernel_config": None, "norm_compute_kernel_config": None,
     }  # fmt: skip
     actx = CostCtx(ad, {}, [], ad_args, device.chips[0].spec)
-    assert all(s.memory_config.buffer_type.name == "DRAM" for s in ad.intermediate_specs(actx))
-    assert ad.working_set(actx) == 0
+    assert all(s.memory_config.buffer_type.name == "DRAM" for s in ad.traits.intermediate_specs(actx))
+    assert ad.traits.working_set(actx) == 0
 
 
 def test_adaln_and_conditioned_transition(device):

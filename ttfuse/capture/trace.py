@@ -19,7 +19,7 @@ Errors (all TraceError, with the user's file:line and a fix-it hint):
 afterwards is an error, as in eager.
 
 In-place writes are functionalised here, once, so that no pass reasons about aliasing: an in-place op
-(`op.inplace`: `add_`, `copy`, `softmax_in_place`, ...) or an op given a preallocated output (`output_tensor=`)
+(`Traits.inplace`: `add_`, `copy`, `softmax_in_place`, ...) or an op given a preallocated output (`output_tensor=`)
 records a node whose output is a *new* value, and the written tensor's tracer object is rebound to it, so every
 later use through that object reads the new value and earlier reads keep the old one. An argument whose tracer
 ends the trace bound to another value was written by the function: the graph copies that value back into it
@@ -173,7 +173,7 @@ class GraphTrace(Trace):
     def process(self, op: OpDef, args: dict):
         if op.name == "deallocate":
             return self._deallocate(op, args)
-        if op.group is Group.HOST or (getattr(op, "eager_impl", None) is not None and op.spec_rule is None):
+        if op.group is Group.HOST or (op.traits.eager_impl is not None and op.spec_rule is None):
             raise TraceError(
                 f"{op.qualname} cannot run inside a @ttfuse.jit function: it moves data between the host "
                 f"and the device. Convert tensors outside the jit function and pass device tensors in "
@@ -195,7 +195,7 @@ class GraphTrace(Trace):
         for s in outs:
             if not isinstance(s, TensorSpec):
                 raise TypeError(f"{op.qualname}: spec rule returned {type(s).__name__}, not TensorSpec")
-        if op.may_view and inputs:
+        if op.traits.may_view and inputs:
             base = _first_tensor(args)
             if op.returns_input(outs, spec_args, base.spec, multi):
                 return base  # as eager: the same tensor object, no kernel
@@ -205,9 +205,9 @@ class GraphTrace(Trace):
         self.next_value += node.num_values
         self.nodes.append(node)
 
-        if op.inplace is not None:
+        if op.traits.inplace is not None:
             # functionalised: the node's output is a new value; the written tensor's tracer now names it
-            target = args[op.inplace]
+            target = args[op.traits.inplace]
             target._ref = Ref(node.id, 0)
             target.spec = outs[0]
             return target

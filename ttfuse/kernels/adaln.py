@@ -32,14 +32,16 @@ from ttfuse.kernels.common import (
 )
 from ttfuse.kernels.linear_split import linear_split_values
 from ttfuse.numerics import round_to_dtype
-from ttfuse.opdef import OPS
+from ttfuse.opdef import OPS, Traits
 
 SIGMOID = UnaryWithParam(UnaryOpType.SIGMOID)
+# both kernels are row-wise: the activation and its conditioning split with the output, the weights stay whole
+_ROWS = Traits(split="rows", split_inputs=("input_tensor", "cond"))
 MM = "experimental.minimal_matmul"
 
 
 # ------------------------------------------------------------------------------------------------- AdaLN
-@register_kernel("adaln", launches=4)
+@register_kernel("adaln", launches=4, traits=_ROWS)
 def adaln(
     input_tensor,
     cond,
@@ -197,11 +199,10 @@ def _adaln_ttnn(ttnn, input_tensor, cond, weight_ss, **a):
 
 
 set_ttnn_rule(adaln, _adaln_ttnn)
-adaln.row_wise = True
 
 
 # -------------------------------------------------------------------------------- ConditionedTransition
-@register_kernel("conditioned_transition", launches=10)
+@register_kernel("conditioned_transition", launches=10, traits=_ROWS)
 def conditioned_transition(
     input_tensor,
     cond,
@@ -366,6 +367,5 @@ def _ctb_ttnn(ttnn, input_tensor, cond, weight_ss, weight_gx, weight_ab, weight_
 
 
 set_ttnn_rule(conditioned_transition, _ctb_ttnn)
-conditioned_transition.row_wise = True
 declare_intermediates(adaln, lambda a: _adaln_steps("adaln", a))
 declare_intermediates(conditioned_transition, _ctb_steps)

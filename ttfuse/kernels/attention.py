@@ -18,6 +18,7 @@ checked in tests/passes/test_kernels.py. Inputs are validated by the steps' spec
 
 from __future__ import annotations
 
+from ttfuse.axes import Axis, positions, sharded
 from ttfuse.configs import UnaryOpType, UnaryWithParam
 from ttfuse.device import TILE
 from ttfuse.kernels.common import (
@@ -34,7 +35,7 @@ from ttfuse.kernels.common import (
 )
 from ttfuse.kernels.linear_split import linear_split_values
 from ttfuse.numerics import round_to_dtype
-from ttfuse.opdef import OPS, SimCtx
+from ttfuse.opdef import OPS, SimCtx, Traits
 from ttfuse.ops.attention import sdpa_reference
 
 NAME = "pair_bias_attention"
@@ -48,7 +49,28 @@ def _launches(out_specs, args=None) -> int:
     return 6 if args is not None and args.get("kv_input_tensor") is None else 7
 
 
-@register_kernel(NAME, launches=_launches)
+def _split_axes(node, in_specs) -> list[Axis]:
+    """Independent over the attention batch (dim 0: the rows of a triangle attention); its activations split
+    with the output, the bias when it has that batch (else broadcast)."""
+    out = node.outs[0]
+    if out.rank < 3 or out.shape[0] <= 1 or sharded(node, in_specs):
+        return []
+    pos = positions(node)
+    dims: list[int | None] = [None] * len(in_specs)
+    for i in pos.get("input_tensor", []) + pos.get("kv_input_tensor", []):
+        if in_specs[i].rank != out.rank or in_specs[i].shape[0] != out.shape[0]:
+            return []
+        dims[i] = 0
+    for i in pos.get("attn_mask", []):
+        if in_specs[i].shape[0] == out.shape[0]:
+            dims[i] = 0
+        elif in_specs[i].shape[0] != 1:
+            return []
+    return [Axis(0, tuple(dims), 1)]
+
+
+# configs: the fused compute kernel config plus the SDPA step's chunk sizes (passes/select.py, "fused_sdpa")
+@register_kernel(NAME, launches=_launches, traits=Traits(split=_split_axes, config_rule="fused_sdpa"))
 def pair_bias_attention(
     input_tensor,
     kv_input_tensor,

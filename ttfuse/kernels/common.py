@@ -28,6 +28,7 @@ from ttfuse.opdef import (
     Group,
     OpCost,
     SimCtx,
+    Traits,
     current_device_spec,
     current_mesh_shape,
     register_op,
@@ -37,9 +38,12 @@ from ttfuse.types import BufferType, TensorSpec
 PREFIX = "kernels."
 
 
-def register_kernel(name: str, *, launches: int | Callable = 1) -> Callable:
-    """`@register_kernel("transition", launches=3)` on a signature function: a Group.FUSED OpDef."""
-    return register_op(PREFIX + name, Group.FUSED, launches=launches, qualname="ttfuse.kernels." + name)
+def register_kernel(name: str, *, launches: int | Callable = 1, traits: Traits | None = None) -> Callable:
+    """`@register_kernel("transition", launches=3, traits=Traits(split="rows"))` on a signature function: a
+    Group.FUSED OpDef named `kernels.<name>` (`traits`: how passes may split, spill and configure it)."""
+    return register_op(
+        PREFIX + name, Group.FUSED, launches=launches, qualname="ttfuse.kernels." + name, traits=traits
+    )
 
 
 def set_ttnn_rule(op, fn: Callable) -> None:
@@ -204,8 +208,8 @@ def tensors_ctx(ctx) -> dict:
 
 def declare_intermediates(op, steps: Callable[[dict], tuple], *, in_l1: bool = True) -> None:
     """Declare a composite kernel's internal tensors from its step-spec function `steps(args) -> (step outputs,
-    ..., final output)`: `op.intermediate_specs(ctx)` lists every step output but the last, and
-    `op.working_set(ctx)` is the bytes of those the steps place in L1 (what the chunk pass and place_memory count
+    ..., final output)`: `Traits.intermediate_specs(ctx)` lists every step output but the last, and
+    `Traits.working_set(ctx)` is the bytes of those the steps place in L1 (what the chunk pass and place_memory count
     in L1 beyond the kernel's inputs and outputs; a sum over the steps, an upper bound of the composite's peak):
     the same placement the composite's ttnn rule and cost rule use. in_l1=False: working set 0 (a composite
     whose step memory configs do not follow its step specs')."""
@@ -224,9 +228,7 @@ def declare_intermediates(op, steps: Callable[[dict], tuple], *, in_l1: bool = T
             walk(v)
         return out
 
-    op.intermediate_specs = specs
-
     def l1_bytes(ctx) -> int:
         return sum(s.nbytes for s in specs(ctx) if s.memory_config.buffer_type is not BufferType.DRAM)
 
-    op.working_set = l1_bytes if in_l1 else (lambda ctx: 0)
+    op.declare(intermediate_specs=specs, working_set=l1_bytes if in_l1 else (lambda ctx: 0))

@@ -28,7 +28,7 @@ import torch
 
 from ttfuse.configs import UnaryWithParam
 from ttfuse.kernels.common import kfail, register_kernel, set_ttnn_rule
-from ttfuse.opdef import OPS, CostCtx, Group, OpCost, current_device_spec
+from ttfuse.opdef import OPS, CostCtx, Group, OpCost, Traits, current_device_spec
 from ttfuse.ops.activations import apply_activations
 from ttfuse.ops.common import io_bytes
 from ttfuse.types import DataType, Layout, MemoryConfig, TensorSpec
@@ -120,7 +120,7 @@ def _slot_ok(a, k: int) -> bool:
     return a is None or (isinstance(a, float) and not isinstance(a, bool)) or (type(a) is int and 0 <= a < k)
 
 
-@register_kernel(NAME)
+@register_kernel(NAME, traits=Traits(split="eltwise"))
 def eltwise(inputs, *, program, outputs, dtypes, memory_configs):
     """Evaluate an elementwise expression program over `inputs` in one kernel (float32, one rounding per output)."""
 
@@ -344,4 +344,3 @@ def stock_launches(program) -> int:
 
 
 set_ttnn_rule(eltwise, run_stock)
-eltwise.stock_launches = stock_launches

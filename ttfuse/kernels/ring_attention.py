@@ -20,7 +20,7 @@ Backends:
 - ttnn rule: `ttnn.transformer.ring_joint_scaled_dot_product_attention` with its real keywords (persistent
   gathered-K/V buffers, global semaphores, CCL workers on the last grid row as TT-DiT places them).
 - cost: FLOPs of every device's share, DRAM traffic, `link_bytes` = the (P-1) K/V shards each device receives;
-  `overlaps_communication` tells ttfuse.passes.cost to take max(compute, link) for the op; `ring_time_s(cost,
+  `Traits.overlaps_communication` tells ttfuse.passes.cost to take max(compute, link) for the op; `ring_time_s(cost,
   device_spec)` is the finer per-step form: sum over ring steps of max(step compute, step link transfer).
 
 Invariants: float32 inputs are a ttfuse extension (exactness tests); the TT op takes bfloat16 / bfloat8_b and
@@ -38,7 +38,7 @@ import torch
 from ttfuse.configs import SDPAProgramConfig
 from ttfuse.device import TILE
 from ttfuse.kernels.common import kfail, register_kernel
-from ttfuse.opdef import CostCtx, OpCost, current_mesh_shape
+from ttfuse.opdef import CostCtx, OpCost, Traits, current_mesh_shape
 from ttfuse.ops.ccl import Topology, axis_groups
 from ttfuse.ops.common import io_bytes
 from ttfuse.types import DRAM_MEMORY_CONFIG, BufferType, DataType, Layout, TensorSpec
@@ -215,7 +215,9 @@ def ring_all_ranks(qs, ks, vs, jk, jv, *, logical_n: int, scale: float):
 
 
 # ---------------------------------------------------------------------------------------------- the kernel
-@register_kernel(NAME)
+# mesh_rule: the sim rule sees every device's shard; overlaps_communication: the cost model max'es link time with
+# compute (ttfuse.passes.cost), not adds it
+@register_kernel(NAME, traits=Traits(mesh_rule=True, overlaps_communication=True))
 def ring_joint_attention(
     input_tensor_q,
     input_tensor_k,
@@ -378,10 +380,6 @@ def _sim(
     return out
 
 
-ring_joint_attention.mesh_rule = True
-ring_joint_attention.overlaps_communication = (
-    True  # ttfuse.passes.cost: link time max'ed with compute, not added
-)
 
 
 # -------------------------------------------------------------------------------------------------- cost

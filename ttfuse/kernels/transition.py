@@ -12,7 +12,7 @@ The intermediates h and m live in L1 whatever the placement of x and y (as tt-bo
 fc1/fc2 outputs): they are the kernel's working set, which the chunk pass fits to the L1 budget by splitting rows.
 `hidden_memory_config` places them elsewhere (DRAM_MEMORY_CONFIG: spilled, no L1 working set); None (the default,
 as the fuse pass emits it unless the block's code placed its hidden tensor) leaves L1 to the passes: when the
-rows do not fit, the chunk pass weighs chunking against spilling them (`transition.spill_attrs`).
+rows do not fit, the chunk pass weighs chunking against spilling them (`Traits.spill`).
 The sim runs those steps with the stock ops' numerics and rounds what each step writes (h, m, y). Inputs are
 validated by the stock spec rules of the three steps (errors name the kernel and the step). The op is
 row-wise: any leading dims may be chunked (the chunk pass may split rows).
@@ -31,13 +31,18 @@ from ttfuse.kernels.common import (
     step_sim,
     step_spec,
 )
+from ttfuse.opdef import Traits
 from ttfuse.types import DRAM_MEMORY_CONFIG, L1_MEMORY_CONFIG
 
 NAME = "transition"
 MM = "experimental.minimal_matmul"
 
 
-@register_kernel(NAME, launches=3)
+# rows: independent over every leading (row) dim, for the chunk pass. spill: h and m live in L1 with the kernel
+# unless hidden_memory_config places them; spilling them to DRAM is the chunk pass's alternative to chunking it
+@register_kernel(
+    NAME, launches=3, traits=Traits(split="rows", spill={"hidden_memory_config": DRAM_MEMORY_CONFIG})
+)
 def transition(
     input_tensor,
     weight12,
@@ -190,8 +195,4 @@ def _ttnn(ttnn, input_tensor, weight12, weight3, **a):
 
 
 set_ttnn_rule(transition, _ttnn)
-transition.row_wise = True  # for the chunk pass: independent over every leading (row) dim
-# h and m: in L1 with the kernel, unless hidden_memory_config places them; spilling them to DRAM is the chunk
-# pass's alternative to chunking the kernel
-declare_intermediates(transition, _steps)
-transition.spill_attrs = {"hidden_memory_config": DRAM_MEMORY_CONFIG}
+declare_intermediates(transition, _steps)  # h and m, in L1 unless hidden_memory_config places them

@@ -260,4 +260,3 @@ def _ttnn(
 
 
 set_ttnn_rule(triangle_mult, _ttnn)
-triangle_mult.chunk_dim = "channels"  # for the chunk pass: independent over channel chunks (chunk_channels)

@@ -10,7 +10,7 @@ version) and the same static arguments. Design:
 - entries hold weak references to the input tensors and drop themselves when one dies (a new model's
   weights never hit an old entry; no growth past `MAX_ENTRIES`, least recently used evicted);
 - a hit launches nothing (the launch counters show it) and returns the same device tensor; a deallocated
-  result is recomputed. Passes must never deallocate this op's result (`concat_weights.persistent = True`).
+  result is recomputed. Passes must never deallocate this op's result (`Traits.persistent`).
 Inputs are expected to be graph inputs (weights): the fuse pass only emits this op on graph inputs, so within
 one compiled function the concatenation happens at most once per set of weights.
 Modes: "concat" (along the last dim, then `zero_widths` zero columns: e.g. a bias [b_scale | 0]) and "swiglu"
@@ -21,6 +21,7 @@ weight can meet the dtype a stock op demands of it.
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from collections import OrderedDict
 
@@ -28,7 +29,7 @@ import torch
 
 from ttfuse.device import TILE
 from ttfuse.kernels.common import kfail, register_kernel, set_ttnn_rule
-from ttfuse.opdef import CostCtx, OpCost
+from ttfuse.opdef import CostCtx, OpCost, Traits
 from ttfuse.ops.common import io_bytes
 from ttfuse.types import DRAM_MEMORY_CONFIG, DataType, Layout, TensorSpec
 
@@ -37,7 +38,7 @@ MAX_ENTRIES = 256
 _FLOATS = frozenset({DataType.FLOAT32, DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B})
 
 
-@register_kernel(NAME)
+@register_kernel(NAME, traits=Traits(persistent=True))  # passes never deallocate its memoised result
 def concat_weights(tensors, *, mode="concat", zero_widths=(), dtype=None):
     """Concatenate weights along the last dim (or tile-interleave two for SwiGLU); computed once, memoised."""
 
@@ -124,17 +125,15 @@ def _ttnn(ttnn, tensors, *, mode="concat", zero_widths=(), dtype=None):
 
 
 set_ttnn_rule(concat_weights, _ttnn)
-concat_weights.persistent = True  # passes must not deallocate its (memoised) result
 
 
 # ------------------------------------------------------------------------------------------------ memo
 class _Direct:
     """The op without its eager_impl, for running it once through the executor."""
 
-    eager_impl = None
-
     def __init__(self, op):
         self._op = op
+        self.traits = dataclasses.replace(op.traits, eager_impl=None)
 
     def __getattr__(self, k):
         return getattr(self._op, k)
@@ -193,4 +192,4 @@ def _eager(**args):
     return result
 
 
-concat_weights.eager_impl = _eager
+concat_weights.declare(eager_impl=_eager)

@@ -26,9 +26,10 @@ import math
 
 import torch
 
+from ttfuse.axes import Axis, positions, sharded
 from ttfuse.configs import SDPAProgramConfig
 from ttfuse.device import TILE, TILE_BYTES
-from ttfuse.opdef import CostCtx, Group, OpCost, current_device_spec, register_op
+from ttfuse.opdef import CostCtx, Group, OpCost, Traits, current_device_spec, register_op
 from ttfuse.ops.common import fail, io_bytes, need_memory_config, need_spec, need_tile
 from ttfuse.ops.heads import dtype_names, need_int, need_tiled_spec
 from ttfuse.types import (
@@ -220,7 +221,42 @@ def _sdpa_fused(q, k, v, scale: float, mask, contiguous: bool = True) -> torch.T
 
 
 # -------------------------------------------------------------------------------------------------------- SDPA
-@register_op(SDPA, Group.ATTENTION)
+_NOT_SPLIT = ("sliding_window_size", "attention_sink", "cu_window_seqlens", "attn_mask_block_map",
+              "windowed_q_token_offset_tensor")
+
+
+def _sdpa_axes(node, in_specs) -> list[Axis]:
+    """SDPA: independent over batch and heads, and over query rows when not causal (keys stay whole)."""
+    if node.attr("is_causal") or node.attr("output_concat_heads") or sharded(node, in_specs):
+        return []
+    if any(node.attr(k) is not None for k in _NOT_SPLIT):
+        return []
+    pos = positions(node)
+    out = node.outs[0]
+    q = pos["input_tensor_q"][0]
+    kv = pos["input_tensor_k"] + pos["input_tensor_v"]
+    mask = pos.get("attn_mask", [])
+    axes = []
+    for d, align in ((0, 1), (1, 1), (2, TILE)):
+        if out.shape[d] <= align:
+            continue
+        dims: list[int | None] = [None] * len(in_specs)
+        dims[q] = d
+        ok = True
+        for i in kv + mask:
+            if d == 2 and i in kv:
+                continue  # every query row reads all keys
+            ext = in_specs[i].shape[d]
+            if ext == out.shape[d]:
+                dims[i] = d
+            elif ext != 1:
+                ok = False
+        if ok:
+            axes.append(Axis(d, tuple(dims), align))
+    return axes
+
+
+@register_op(SDPA, Group.ATTENTION, traits=Traits(split=_sdpa_axes, config_rule="sdpa"))
 def scaled_dot_product_attention(
     input_tensor_q,
     input_tensor_k,

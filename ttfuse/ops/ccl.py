@@ -7,7 +7,7 @@ barrier semaphores and persistent buffers are accepted, validated for shape and 
 no asynchrony), plus the `ttnn.Topology` enum and a `create_global_semaphore` stand-in.
 
 Invariants:
-- Sim rules are mesh rules (`op.mesh_rule = True`): they get the list of per-device shards in row-major device
+- Sim rules are mesh rules (`Traits.mesh_rule`): they get the list of per-device shards in row-major device
   order and return one output per device. Spec rules give the per-device output spec; the axis size comes from
   `ttfuse.opdef.current_mesh_shape()` (set by the eager trace from the input's mesh, by capture from the target).
 - Groups: cluster_axis=0 groups the devices of one mesh column (ordered by row), cluster_axis=1 those of one
@@ -27,12 +27,13 @@ import enum
 import torch
 
 from ttfuse.configs import register_enum
-from ttfuse.opdef import CostCtx, Group, OpCost, current_mesh_shape, register_op
+from ttfuse.opdef import CostCtx, Group, OpCost, Traits, current_mesh_shape, register_op
 from ttfuse.ops.common import fail, io_bytes, need_memory_config, need_spec, norm_dim
 from ttfuse.types import BufferType, DataType, TensorSpec
 
 __ttnn_exports__ = ("Topology", "create_global_semaphore")
 
+_MESH = Traits(mesh_rule=True)  # sim rules see every device's shard
 _REDUCE_DTYPES = frozenset({DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.FLOAT32})
 
 
@@ -187,7 +188,7 @@ def _ccl_cost(kind: str):
 
 
 # ---------------------------------------------------------------------------------------------- all_gather
-@register_op("all_gather", Group.CCL)
+@register_op("all_gather", Group.CCL, traits=_MESH)
 def all_gather(
     input_tensor,
     dim,
@@ -219,7 +220,7 @@ def _all_gather_sim(ctx, input_tensor, dim, *, cluster_axis, **_):
 
 
 # ------------------------------------------------------------------------------------------ reduce_scatter
-@register_op("reduce_scatter", Group.CCL)
+@register_op("reduce_scatter", Group.CCL, traits=_MESH)
 def reduce_scatter(
     input_tensor,
     dim,
@@ -263,7 +264,7 @@ def _reduce_scatter_sim(ctx, input_tensor, dim, *, cluster_axis, **_):
 
 
 # ---------------------------------------------------------------------------------------------- all_reduce
-@register_op("all_reduce", Group.CCL)
+@register_op("all_reduce", Group.CCL, traits=_MESH)
 def all_reduce(
     input_tensor, *, cluster_axis=None, subdevice_id=None, memory_config=None, num_links=None, topology=None
 ):
@@ -298,7 +299,7 @@ def _need_async_args(op: str, dim, sem) -> None:
         )
 
 
-@register_op("experimental.all_gather_async", Group.CCL)
+@register_op("experimental.all_gather_async", Group.CCL, traits=_MESH)
 def all_gather_async(
     input_tensor,
     dim=None,
@@ -349,7 +350,7 @@ def _all_gather_async_sim(ctx, input_tensor, dim, multi_device_global_semaphore,
     return _gather_sim(ctx, input_tensor, dim, cluster_axis)
 
 
-@register_op("experimental.reduce_scatter_minimal_async", Group.CCL)
+@register_op("experimental.reduce_scatter_minimal_async", Group.CCL, traits=_MESH)
 def reduce_scatter_minimal_async(
     input_tensor,
     persistent_output_buffers=None,
@@ -414,5 +415,4 @@ for _op, _kind in (
     (reduce_scatter_minimal_async, "scatter"),
     (all_reduce, "reduce"),
 ):
-    _op.mesh_rule = True
     _op.cost(_ccl_cost(_kind))

@@ -80,7 +80,7 @@ def _create_op(op, launches: int = 1) -> None:
     The executor finds the device from the `device` argument when the op has no tensor input on a device.
     """
     op.launches = launches
-    op.host_ok = True
+    op.declare(host_ok=True)
     op.cost_rule = static_cost
 
 

@@ -10,7 +10,7 @@ Zero-cost calls. Real ttnn returns the input itself, or a view sharing its buffe
 do: to_layout to the layout the tensor has, reshape/view/squeeze/unsqueeze that keep the last dim (and, when
 tiled, the second-last dim or its tile alignment), identity permutes and slices, one-tensor concats,
 to_memory_config to the memory config it has, repeat by ones. Such calls launch no kernel and allocate
-nothing. `with_launch_rule(op, rule)` sets `op.launches` and `op.may_view`: the executor asks `rule(**spec_args)`
+nothing. `with_launch_rule(op, rule)` sets `op.launches` and `Traits.may_view`: the executor asks `rule(**spec_args)`
 per call; 0 returns the input (same spec) or a view sharing its storage (`ViewStorage`), n > 0 allocates and
 counts n launches (composite ttnn ops launch several kernels, e.g. a bfloat8_b tiled reshape typecasts around
 the reshape kernel). The same rule feeds the cost rule, so eager counts and the cost model agree.
@@ -29,7 +29,8 @@ import math
 
 import torch
 
-from ttfuse.opdef import Group, OpCost, current_device_spec, register_op
+from ttfuse.axes import Axis
+from ttfuse.opdef import Group, OpCost, Traits, current_device_spec, register_op
 from ttfuse.ops.common import (
     fail,
     flat_specs,
@@ -65,7 +66,7 @@ MAX_RANK = 8
 # ------------------------------------------------------------------------------------ zero-cost machinery
 def with_launch_rule(op, rule) -> None:
     """Give `op` a per-call launch count `rule(**spec_args)`; 0 means ttnn returns the input or a view of it
-    (`op.may_view`: the executor then allocates nothing, see ttfuse/sim/executor.py). The cost rule follows."""
+    (`Traits.may_view`: the executor then allocates nothing, see ttfuse/sim/executor.py). The cost rule follows."""
 
     def launches(out_specs, args=None) -> int:
         return 1 if args is None else rule(**args)
@@ -74,7 +75,7 @@ def with_launch_rule(op, rule) -> None:
         return movement_cost(ctx, rule(**ctx.args))
 
     op.launches = launches
-    op.may_view = True
+    op.declare(may_view=True)
     op.cost_rule = cost
 
 
@@ -191,7 +192,7 @@ def out_memory_config(
 
 
 # ------------------------------------------------------------------------------------------ layout, dtype
-@register_op("to_layout", Group.DATA_MOVEMENT)
+@register_op("to_layout", Group.DATA_MOVEMENT, traits=Traits(host_ok=True))
 def to_layout(tensor, layout, dtype=None, memory_config=None, sub_core_grids=None, pad_value=0.0):
     """Convert to TILE (pads H, W to 32) or ROW_MAJOR (unpads); returns the input when the layout matches."""
 
@@ -239,7 +240,6 @@ def _to_layout_launches(tensor, layout, **_):
     return 0 if layout is tensor.layout else 1
 
 
-to_layout.host_ok = True
 with_launch_rule(to_layout, _to_layout_launches)
 
 
@@ -256,7 +256,7 @@ def _cast(x: torch.Tensor, src: DataType, dst: DataType) -> torch.Tensor:
     return x
 
 
-@register_op("typecast", Group.DATA_MOVEMENT)
+@register_op("typecast", Group.DATA_MOVEMENT, traits=Traits(host_ok=True, split="eltwise"))
 def typecast(input_tensor, dtype, *, memory_config=None, output_tensor=None, sub_core_grids=None):
     """Convert to `dtype` in the same layout (host tensors convert on host)."""
 
@@ -275,11 +275,10 @@ def _typecast_sim(ctx, input_tensor, dtype, **_):
     return _cast(input_tensor, ctx.in_specs["input_tensor"].dtype, dtype)
 
 
-typecast.host_ok = True
 typecast.cost_rule = static_cost
 
 
-@register_op("clone", Group.DATA_MOVEMENT)
+@register_op("clone", Group.DATA_MOVEMENT, traits=Traits(split="eltwise"))
 def clone(input, *, dtype=None, memory_config=None, compute_kernel_config=None):
     """Copy into a new tensor, optionally with another dtype and memory config (layout unchanged)."""
 
@@ -302,7 +301,7 @@ def _clone_sim(ctx, input, **_):
 clone.cost_rule = static_cost
 
 
-@register_op("copy", Group.DATA_MOVEMENT, inplace="input_b")
+@register_op("copy", Group.DATA_MOVEMENT, traits=Traits(inplace="input_b"))
 def copy(input_a, input_b):
     """Copy the elements of `input_a` into `input_b` in place (same shape and layout; values take b's dtype)."""
 
@@ -324,7 +323,15 @@ copy.cost_rule = static_cost
 
 
 # ------------------------------------------------------------------------------------------ memory configs
-@register_op("to_memory_config", Group.DATA_MOVEMENT)
+def _same_shape_blocks(node, in_specs) -> list[Axis]:
+    """Row blocks of the simulator: a copy with the input's shape is independent over every dim but the last."""
+    out = node.outs[0]
+    if len(in_specs) != 1 or in_specs[0].shape != out.shape:
+        return []
+    return [Axis(d, (d,)) for d in range(out.rank - 1) if out.shape[d] > 1]
+
+
+@register_op("to_memory_config", Group.DATA_MOVEMENT, traits=Traits(block=_same_shape_blocks))
 def to_memory_config(tensor, memory_config, dtype=None, output_tensor=None):
     """Move between DRAM and L1, interleaved and sharded; returns the input when the config already matches."""
 
@@ -512,7 +519,7 @@ for _op in (interleaved_to_sharded, sharded_to_interleaved, reshard):
     _op.cost_rule = static_cost
 
 
-@register_op("reallocate", Group.MEMORY)
+@register_op("reallocate", Group.MEMORY, traits=Traits(consumes="tensor"))  # ttnn.move frees its input
 def reallocate(tensor, memory_config=None):
     """Copy into a fresh allocation and free the input (defragments L1)."""
 
@@ -529,7 +536,6 @@ def _reallocate_sim(ctx, tensor, **_):
     return tensor
 
 
-reallocate.consumes = "tensor"  # ttnn.move deallocates its input
 reallocate.cost_rule = static_cost
 
 

@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 
 from ttfuse import configs
+from ttfuse.configs import UnaryOpType as U
 from ttfuse.numerics import round_to_dtype
-from ttfuse.opdef import CostCtx, Group, OpCost, register_op
+from ttfuse.opdef import CostCtx, Group, OpCost, Traits, register_op
 from ttfuse.ops.activations import apply_activations, normalize_activations
 from ttfuse.ops.common import (
     default_cost,
@@ -171,9 +172,10 @@ _UNARY_TAIL = (("memory_config", None), ("output_tensor", None), ("sub_core_grid
 _FAST = (("fast_and_approximate_mode", False),)
 
 
-def _unary(name, doc, fn, *, pos=(), kw=(), dtypes=FLOATS, check=None, tail=_UNARY_TAIL):
-    """Register a unary op: `fn(x, static_args) -> tensor`; `check(op, spec, static_args)` validates extras."""
-    op = register_op(name, Group.ELTWISE_UNARY)(
+def _unary(name, doc, fn, *, pos=(), kw=(), dtypes=FLOATS, check=None, tail=_UNARY_TAIL, activation=None):
+    """Register a unary op: `fn(x, static_args) -> tensor`; `check(op, spec, static_args)` validates extras;
+    `activation`: the UnaryOpType a fused activation computes it with (`Traits.activation`)."""
+    op = register_op(name, Group.ELTWISE_UNARY, traits=Traits(activation=activation))(
         _stub(name, doc, (("input_tensor", _REQ), *pos), (*kw, *tail))
     )
     defaults = {n: d for n, d in (*pos, *kw) if d is not _REQ}
@@ -261,20 +263,32 @@ def _selu(x, a):
 
 
 _I32 = frozenset({D.INT32})
-_unary("exp", "Elementwise e**x.", lambda x, a: torch.exp(x), kw=_FAST)
+_unary("exp", "Elementwise e**x.", lambda x, a: torch.exp(x), kw=_FAST, activation=U.EXP)
 _unary("exp2", "Elementwise 2**x.", lambda x, a: torch.exp2(x))
 _unary("expm1", "Elementwise e**x - 1.", lambda x, a: torch.expm1(x))
-_unary("log", "Elementwise natural logarithm.", lambda x, a: torch.log(x), kw=_FAST)
+_unary("log", "Elementwise natural logarithm.", lambda x, a: torch.log(x), kw=_FAST, activation=U.LOG)
 _unary("log1p", "Elementwise log(1 + x).", lambda x, a: torch.log1p(x), kw=_FAST)
-_unary("sqrt", "Elementwise square root.", lambda x, a: torch.sqrt(x), kw=_FAST)
-_unary("rsqrt", "Elementwise 1 / sqrt(x).", lambda x, a: torch.rsqrt(x), kw=_FAST)
-_unary("reciprocal", "Elementwise 1 / x.", lambda x, a: torch.reciprocal(x))
-_unary("neg", "Elementwise -x.", lambda x, a: torch.neg(x), dtypes=FLOATS | _I32)
-_unary("abs", "Elementwise |x|.", lambda x, a: torch.abs(x), dtypes=FLOATS | _I32)
+_unary("sqrt", "Elementwise square root.", lambda x, a: torch.sqrt(x), kw=_FAST, activation=U.SQRT)
+_unary("rsqrt", "Elementwise 1 / sqrt(x).", lambda x, a: torch.rsqrt(x), kw=_FAST, activation=U.RSQRT)
+_unary("reciprocal", "Elementwise 1 / x.", lambda x, a: torch.reciprocal(x), activation=U.RECIP)
+_unary("neg", "Elementwise -x.", lambda x, a: torch.neg(x), dtypes=FLOATS | _I32, activation=U.NEG)
+_unary("abs", "Elementwise |x|.", lambda x, a: torch.abs(x), dtypes=FLOATS | _I32, activation=U.ABS)
 _unary("sign", "Elementwise sign (-1, 0, 1).", lambda x, a: torch.sign(x))
-_unary("square", "Elementwise x * x.", lambda x, a: x * x, dtypes=FLOATS | {D.INT32, D.UINT32, D.UINT16})
-_unary("relu", "Elementwise max(x, 0).", lambda x, a: torch.relu(x), dtypes=ALL)
-_unary("relu6", "Elementwise min(max(x, 0), 6).", lambda x, a: torch.clamp(x, 0, 6), dtypes=ALL)
+_unary(
+    "square",
+    "Elementwise x * x.",
+    lambda x, a: x * x,
+    dtypes=FLOATS | {D.INT32, D.UINT32, D.UINT16},
+    activation=U.SQUARE,
+)
+_unary("relu", "Elementwise max(x, 0).", lambda x, a: torch.relu(x), dtypes=ALL, activation=U.RELU)
+_unary(
+    "relu6",
+    "Elementwise min(max(x, 0), 6).",
+    lambda x, a: torch.clamp(x, 0, 6),
+    dtypes=ALL,
+    activation=U.RELU6,
+)
 _unary(
     "leaky_relu",
     "Elementwise x if x >= 0 else negative_slope * x.",
@@ -296,13 +310,14 @@ _unary(
     kw=(("scale", 1.0506999492645264), ("alpha", 1.673259973526001)),
     check=_check_numbers("scale", "alpha"),
 )
-_unary("silu", "Elementwise x * sigmoid(x).", lambda x, a: F.silu(x))
+_unary("silu", "Elementwise x * sigmoid(x).", lambda x, a: F.silu(x), activation=U.SILU)
 _unary(
     "gelu",
     "Elementwise GELU: exact erf form, or the tanh form for the fast variants.",
     _gelu,
     kw=(("variant", GeluVariant.Accurate), *_FAST),
     check=_check_gelu,
+    activation=U.GELU,
 )
 _unary(
     "sigmoid",
@@ -310,12 +325,14 @@ _unary(
     _sigmoid,
     kw=(("vector_mode", 4), ("mode", SigmoidMode.Accurate)),
     check=_check_sigmoid,
+    activation=U.SIGMOID,
 )
 _unary(
     "sigmoid_accurate",
     "Elementwise sigmoid (deprecated alias of ttnn.sigmoid).",
     lambda x, a: torch.sigmoid(x),
     pos=_FAST,
+    activation=U.SIGMOID,
 )
 _unary("hardsigmoid", "Elementwise clamp(x / 6 + 0.5, 0, 1).", lambda x, a: F.hardsigmoid(x))
 _unary("hardswish", "Elementwise x * hardsigmoid(x).", lambda x, a: F.hardswish(x))
@@ -339,11 +356,12 @@ _unary(
     "Elementwise hyperbolic tangent.",
     lambda x, a: torch.tanh(x),
     tail=(("memory_config", None), ("output_tensor", None), *_FAST, ("sub_core_grids", None)),
+    activation=U.TANH,
 )
-_unary("sin", "Elementwise sine.", lambda x, a: torch.sin(x))
-_unary("cos", "Elementwise cosine.", lambda x, a: torch.cos(x))
+_unary("sin", "Elementwise sine.", lambda x, a: torch.sin(x), activation=U.SIN)
+_unary("cos", "Elementwise cosine.", lambda x, a: torch.cos(x), activation=U.COS)
 _unary("tan", "Elementwise tangent.", lambda x, a: torch.tan(x))
-_unary("erf", "Elementwise Gauss error function.", lambda x, a: torch.erf(x), kw=_FAST)
+_unary("erf", "Elementwise Gauss error function.", lambda x, a: torch.erf(x), kw=_FAST, activation=U.ERF)
 _unary("erfc", "Elementwise 1 - erf(x).", lambda x, a: torch.erfc(x))
 _unary("floor", "Elementwise floor.", lambda x, a: torch.floor(x))
 _unary("ceil", "Elementwise ceil.", lambda x, a: torch.ceil(x))
@@ -425,7 +443,7 @@ def _binary(
     `check(op, args)` validates op-specific static arguments before the shared binary rules.
     """
     an, bn = names
-    op = register_op(name, Group.ELTWISE_BINARY, inplace=an if inplace else None)(
+    op = register_op(name, Group.ELTWISE_BINARY, traits=Traits(inplace=an if inplace else None))(
         _stub(name, doc, ((an, _REQ), (bn, _REQ)), kw)
     )
 

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import torch
 
+from ttfuse.axes import Axis
 from ttfuse.device import TILE
-from ttfuse.opdef import CostCtx, Group, OpCost, current_device_spec, register_op
+from ttfuse.opdef import CostCtx, Group, OpCost, Traits, current_device_spec, register_op
 from ttfuse.ops.common import fail, io_bytes, need_memory_config, need_spec, need_tile
 from ttfuse.types import (
     CoreCoord,
@@ -152,7 +153,19 @@ def _split_heads(x: torch.Tensor, nq: int, nkv: int, d: int, grouped: bool, tied
     )
 
 
-@register_op("transformer.split_query_key_value_and_split_heads", Group.DATA_MOVEMENT)
+def _batch_blocks(node, in_specs) -> list[Axis]:
+    """Row blocks of the simulator for head split/merge: independent over the batch (dim 0 of every tensor
+    input and output)."""
+    if any(o.shape[0] != node.outs[0].shape[0] for o in node.outs) or node.outs[0].shape[0] <= 1:
+        return []
+    if any(s.shape[0] != node.outs[0].shape[0] for s in in_specs):
+        return []
+    return [Axis(0, (0,) * len(in_specs))]
+
+
+@register_op(
+    "transformer.split_query_key_value_and_split_heads", Group.DATA_MOVEMENT, traits=Traits(block=_batch_blocks)
+)
 def split_query_key_value_and_split_heads(
     input_tensor,
     kv_input_tensor=None,
@@ -474,7 +487,7 @@ def _concat_spec(op: str, x, memory_config, shape_fn):
     return TensorSpec(shape_fn(x.shape), x.dtype, Layout.TILE, mc)
 
 
-@register_op("transformer.concatenate_heads", Group.DATA_MOVEMENT)
+@register_op("transformer.concatenate_heads", Group.DATA_MOVEMENT, traits=Traits(block=_batch_blocks))
 def concatenate_heads(input_tensor, *, memory_config=None):
     """[B,H,S,d] -> [B,S,H*d] (heads side by side)."""
 

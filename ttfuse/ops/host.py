@@ -166,4 +166,4 @@ def _deallocate(tensor, force=True):
 
 for _op, _impl in ((from_torch, _from_torch), (to_torch, _to_torch), (to_device, _to_device),
                    (from_device, _from_device), (deallocate, _deallocate)):
-    _op.eager_impl = _impl
+    _op.declare(eager_impl=_impl)

@@ -38,10 +38,11 @@ from __future__ import annotations
 
 import torch
 
+from ttfuse.axes import Axis, broadcast_axes, positions, row_dims, sharded
 from ttfuse.configs import MathFidelity
 from ttfuse.device import TILE
 from ttfuse.numerics import round_to_dtype
-from ttfuse.opdef import CostCtx, Group, OpCost, register_op
+from ttfuse.opdef import CostCtx, Group, OpCost, Traits, register_op
 from ttfuse.ops.activations import apply_activation, normalize_activation
 from ttfuse.ops.common import (
     fail,
@@ -369,7 +370,47 @@ def _mm_cost(ctx: CostCtx) -> OpCost:
     )
 
 
-@register_op("matmul", Group.MATMUL, launches=_mm_launches)
+# ----------------------------------------------------------------------------------------------- split axes
+def _matmul_axes(node, in_specs) -> list[Axis]:
+    """matmul / linear: independent over a's batch dims and M (not over K or N); b split only where batched."""
+    if node.attr("transpose_a") or sharded(node, in_specs):
+        return []
+    pos = positions(node)
+    a, b = in_specs[pos["input_tensor_a"][0]], in_specs[pos["input_tensor_b"][0]]
+    out = node.outs[0]
+    if a.rank < 2 or b.rank < 2 or out.rank < 2:
+        return []
+    axes = []
+    for d, align in row_dims(out):
+        dims: list[int | None] = [None] * len(in_specs)
+        if d == out.rank - 2:  # M: rows of a
+            dims[pos["input_tensor_a"][0]] = a.rank - 2
+        else:  # a batch dim
+            ok = True
+            for name, s in (("input_tensor_a", a), ("input_tensor_b", b)):
+                k = d - (out.rank - s.rank)
+                if 0 <= k < s.rank - 2 and s.shape[k] != 1:
+                    if s.shape[k] != out.shape[d]:
+                        ok = False
+                    dims[pos[name][0]] = k
+            if not ok or all(x is None for x in dims):
+                continue
+        axes.append(Axis(d, tuple(dims), align))
+    return axes
+
+
+def _minimal_matmul_axes(node, in_specs) -> list[Axis]:
+    """minimal_matmul: row-wise over its activation (the weight and bias stay whole)."""
+    pos = positions(node)
+    if len(pos.get("input_tensor", [])) != 1:
+        return []
+    return broadcast_axes(node, in_specs, split=set(pos["input_tensor"]))
+
+
+_MM_TRAITS = Traits(split=_matmul_axes, config_rule="matmul")
+
+
+@register_op("matmul", Group.MATMUL, launches=_mm_launches, traits=_MM_TRAITS)
 def matmul(
     input_tensor_a,
     input_tensor_b,
@@ -404,7 +445,7 @@ def _matmul_sim(ctx, input_tensor_a, input_tensor_b, **kw):
 matmul.cost(_mm_cost)
 
 
-@register_op("linear", Group.MATMUL, launches=_mm_launches)
+@register_op("linear", Group.MATMUL, launches=_mm_launches, traits=_MM_TRAITS)
 def linear(
     input_tensor_a,
     input_tensor_b,
@@ -552,7 +593,7 @@ def _addmm_cost(ctx: CostCtx) -> OpCost:
 
 
 # -------------------------------------------------------------------------------------- minimal_matmul
-@register_op("experimental.minimal_matmul", Group.MATMUL)
+@register_op("experimental.minimal_matmul", Group.MATMUL, traits=Traits(split=_minimal_matmul_axes))
 def minimal_matmul(
     input_tensor,
     weight_tensor,

@@ -32,6 +32,7 @@ import math
 
 import torch
 
+from ttfuse.axes import Axis, broadcast_axes, positions
 from ttfuse.configs import (
     LayerNormDefaultProgramConfig,
     LayerNormShardedMultiCoreProgramConfig,
@@ -42,7 +43,7 @@ from ttfuse.configs import (
 )
 from ttfuse.device import TILE
 from ttfuse.numerics import round_to_dtype
-from ttfuse.opdef import CostCtx, Group, OpCost, register_op
+from ttfuse.opdef import CostCtx, Group, OpCost, Traits, register_op
 from ttfuse.ops.common import (
     fail,
     flat_specs,
@@ -270,7 +271,20 @@ def _elementwise_cost(flops_per_elem: float, launches=1):
     return cost
 
 
-@register_op("layer_norm", Group.NORM)
+# ----------------------------------------------------------------------------------------------- split axes
+def _softmax_axes(node, in_specs) -> list[Axis]:
+    """softmax: row-wise (over every dim but the last) only when it reduces over the last dim."""
+    dim = node.attr("dim")
+    if not isinstance(dim, int) or dim % node.outs[0].rank != node.outs[0].rank - 1:
+        return []
+    return broadcast_axes(node, in_specs, split=set(positions(node).get("input_tensor", [])))
+
+
+# rows: the input (and a residual) split, weight / bias whole
+_NORM_TRAITS = Traits(split="rows", split_inputs=("input_tensor", "residual_input_tensor"), config_rule="norm")
+
+
+@register_op("layer_norm", Group.NORM, traits=_NORM_TRAITS)
 def layer_norm(
     input_tensor,
     *,
@@ -285,7 +299,7 @@ def layer_norm(
     """(x - mean) / sqrt(var + epsilon) * weight + bias over the last dim (x = input + residual)."""
 
 
-@register_op("rms_norm", Group.NORM)
+@register_op("rms_norm", Group.NORM, traits=_NORM_TRAITS)
 def rms_norm(
     input_tensor,
     *,
@@ -436,7 +450,7 @@ def _scale_mask(x: torch.Tensor, scale, mask, mask_spec: TensorSpec | None) -> t
     return x4
 
 
-@register_op("softmax", Group.SOFTMAX)
+@register_op("softmax", Group.SOFTMAX, traits=Traits(split=_softmax_axes, config_rule="softmax"))
 def softmax(input_tensor, dim=-1, *, memory_config=None, compute_kernel_config=None, numeric_stable=True):
     """exp(x) / sum(exp(x)) along `dim` (max-subtracted when numeric_stable)."""
 
@@ -453,7 +467,7 @@ def _softmax_sim(ctx, input_tensor, dim, *, numeric_stable, **_):
     return _softmax(input_tensor, dim, numeric_stable)
 
 
-@register_op("softmax_in_place", Group.SOFTMAX, inplace="input_tensor")
+@register_op("softmax_in_place", Group.SOFTMAX, traits=Traits(inplace="input_tensor", config_rule="softmax"))
 def softmax_in_place(
     input_tensor,
     dim=-1,
@@ -527,7 +541,7 @@ def _smx_sim(ctx, input_tensor, scale, mask, numeric_stable) -> torch.Tensor:
     return _softmax(x4, -1, numeric_stable).reshape(input_tensor.shape)
 
 
-@register_op("scale_mask_softmax", Group.SOFTMAX)
+@register_op("scale_mask_softmax", Group.SOFTMAX, traits=Traits(split="eltwise", config_rule="softmax"))
 def scale_mask_softmax(
     input_tensor,
     scale=None,
@@ -551,7 +565,9 @@ def _scale_mask_softmax_sim(ctx, input_tensor, scale, mask, *, numeric_stable, *
     return _smx_sim(ctx, input_tensor, scale, mask, numeric_stable)
 
 
-@register_op("scale_mask_softmax_in_place", Group.SOFTMAX, inplace="input_tensor")
+@register_op(
+    "scale_mask_softmax_in_place", Group.SOFTMAX, traits=Traits(inplace="input_tensor", config_rule="softmax")
+)
 def scale_mask_softmax_in_place(
     input_tensor,
     scale=None,
@@ -618,7 +634,12 @@ def _attn_sim(ctx, tensor, *, head_size, attention_mask, **_):
     return _softmax(x4, -1, False).reshape(tensor.shape)
 
 
-@register_op("transformer.attention_softmax", Group.SOFTMAX, launches=_attn_launches)
+@register_op(
+    "transformer.attention_softmax",
+    Group.SOFTMAX,
+    launches=_attn_launches,
+    traits=Traits(split="eltwise", config_rule="softmax"),  # the mask broadcasts over rows
+)
 def attention_softmax(
     tensor,
     *,
@@ -639,7 +660,7 @@ def _attention_softmax_spec(tensor, **kw):
 attention_softmax.sim(_attn_sim)
 
 
-@register_op("transformer.attention_softmax_", Group.SOFTMAX, inplace="tensor")
+@register_op("transformer.attention_softmax_", Group.SOFTMAX, traits=Traits(inplace="tensor", config_rule="softmax"))
 def attention_softmax_(
     tensor,
     *,

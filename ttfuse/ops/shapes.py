@@ -25,7 +25,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ttfuse.opdef import CostCtx, Group, OpCost, register_op
+from ttfuse.axes import Axis
+from ttfuse.opdef import CostCtx, Group, OpCost, Traits, register_op
 from ttfuse.ops.common import fail, need_memory_config, need_spec, norm_dim
 from ttfuse.ops.data_movement import (
     MAX_RANK,
@@ -103,7 +104,22 @@ def _reshape_kernel_launches(s: TensorSpec, new: tuple, memory_config) -> int:
     return n + s.memory_config.is_sharded() + mc.is_sharded()  # via interleaved when sharded
 
 
-@register_op("reshape", Group.DATA_MOVEMENT)
+def _reshape_blocks(node, in_specs) -> list[Axis]:
+    """Row blocks of the simulator for reshape/view: output dim d and input dim k hold the same rows when the dims
+    before them flatten to the same count and the two extents are equal (then every slice of k is the same
+    memory range as a slice of d)."""
+    src, out = in_specs[0].shape, node.outs[0].shape
+    axes = []
+    for d in range(len(out) - 1):
+        lead = math.prod(out[:d])
+        for k in range(len(src) - 1):
+            if src[k] == out[d] > 1 and math.prod(src[:k]) == lead:
+                axes.append(Axis(d, (k,) + (None,) * (len(in_specs) - 1)))
+                break
+    return axes
+
+
+@register_op("reshape", Group.DATA_MOVEMENT, traits=Traits(host_ok=True, block=_reshape_blocks))
 def reshape(
     input_tensor,
     shape,
@@ -130,7 +146,7 @@ def _reshape_launches(input_tensor, shape, *, memory_config=None, **_):
     )
 
 
-@register_op("view", Group.DATA_MOVEMENT, launches=0)
+@register_op("view", Group.DATA_MOVEMENT, launches=0, traits=Traits(block=_reshape_blocks))
 def view(input_tensor, shape):
     """Zero-cost reshape of a device tensor; the last dim (and tiled, the second-last alignment) must hold."""
 
@@ -155,7 +171,7 @@ def _view_spec(input_tensor, shape):
     return s.replace(shape=new)
 
 
-@register_op("squeeze", Group.DATA_MOVEMENT)
+@register_op("squeeze", Group.DATA_MOVEMENT, traits=Traits(host_ok=True))
 def squeeze(input_tensor, dim=None):
     """Remove size-1 dims (all of them, one, or a list; dims of other sizes are left alone)."""
 
@@ -184,7 +200,7 @@ def _squeeze_launches(input_tensor, dim=None):
     return _reshape_kernel_launches(s, new, None)
 
 
-@register_op("unsqueeze", Group.DATA_MOVEMENT)
+@register_op("unsqueeze", Group.DATA_MOVEMENT, traits=Traits(host_ok=True))
 def unsqueeze(input_tensor, dim):
     """Insert a size-1 dim at `dim` (in [-rank-1, rank])."""
 
@@ -222,7 +238,6 @@ for _op, _rule in (
 ):
     _op.sim(_reshape_sim)
     with_launch_rule(_op, _rule)
-reshape.host_ok = squeeze.host_ok = unsqueeze.host_ok = True
 
 
 # ------------------------------------------------------------------------------------------ permutes
@@ -250,7 +265,18 @@ def _permute_is_nop(s: TensorSpec, dims: tuple) -> bool:
     ) == tuple(s.shape)
 
 
-@register_op("permute", Group.DATA_MOVEMENT)
+def _permute_blocks(node, in_specs) -> list[Axis]:
+    """Row blocks of the simulator: every output dim but the last that does not come from the input's last."""
+    dims = [int(x) % node.outs[0].rank for x in node.attr("dims")]
+    last = node.outs[0].rank - 1
+    return [
+        Axis(d, (dims[d],))
+        for d in range(len(dims))
+        if d != last and dims[d] != last and node.outs[0].shape[d] > 1
+    ]
+
+
+@register_op("permute", Group.DATA_MOVEMENT, traits=Traits(block=_permute_blocks))
 def permute(input_tensor, dims, pad_value=0.0, *, memory_config=None):
     """Reorder dims (`dims` a permutation, negatives allowed); identity permutes return the input."""
 

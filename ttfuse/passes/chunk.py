@@ -13,7 +13,7 @@ their shape and get a note saying why (`chunk: ...`), as do regions that do not 
 
 Working set of a node: its distinct inputs and its outputs in one memory kind (L1 or DRAM), at their dtypes,
 layouts and placements (`TensorSpec.nbytes`), plus, in L1, the internal intermediates a fused kernel declares
-(`op.working_set(ctx: CostCtx) -> int`, bytes held beyond its inputs and outputs). A node whose working set
+(`Traits.working_set(ctx: CostCtx) -> int`, bytes held beyond its inputs and outputs). A node whose working set
 exceeds the budget of its kind (see place_memory.tensor_budget: `jit(l1_budget=...)`, else the device's L1
 minus the circular-buffer reserve; DRAM: the chip's DRAM) seeds a region.
 
@@ -25,7 +25,7 @@ one block per chunk (slices, then the region's ops in order) followed by the con
 intermediates die before the next chunk starts.
 
 Spill instead of chunk. A fused kernel whose overflow is its own L1 intermediates may declare a spilled variant
-(`op.spill_attrs`, e.g. kernels.transition's `hidden_memory_config=DRAM`), used only where the code left those
+(`Traits.spill`, e.g. kernels.transition's `hidden_memory_config=DRAM`), used only where the code left those
 arguments to ttfuse (None). Then both graphs are costed (passes/cost.py, device time, then untraced time) and the
 cheaper is kept; a spilled node's note gives both predictions. The spilled variant is also the fallback when the
 region cannot be chunked.
@@ -35,283 +35,33 @@ the region's inputs and outputs of the budget's kind at full size), then balance
 Sizes are whole tile rows: on the tile-row dim (rank-2) a multiple of 32; on an outer dim any count (each
 slice then holds whole tile rows). Outer dims are tried first (fewer, contiguous slices).
 
-Which dims an op is independent over is declared per op (`CHUNK_RULES`, by op name or group) or by the OpDef:
-`op.chunk_dims = "eltwise"` (every tensor input broadcast like a ttnn binary op), `"rows"` (independent over
-all output dims but the last; the inputs named in `op.chunk_inputs`, default the first tensor parameter, are
-split with the output, the others passed whole; `op.row_wise = True` means the same), or a callable
-`(node, in_specs) -> list[Axis]`. Fused kernels of ttfuse/kernels declare it that way.
-Extend: add a rule to `CHUNK_RULES` returning the `Axis` list of an op.
+Which dims an op is independent over is its `Traits.split`, declared at its registration (ttfuse/axes.py reads
+it: "eltwise", "rows" with `split_inputs`, or a callable giving `Axis` lists). Extend: declare it on the op.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from ttfuse.device import TILE
+from ttfuse.axes import Axis, axes_of
 from ttfuse.errors import SpecError
-from ttfuse.ir import FrozenList, Graph, In, Node, NodeSide, Ref, attr_tensor_positions, make_attrs
-from ttfuse.opdef import ELTWISE, CostCtx
-from ttfuse.passes.place_memory import infer, kind_of, set_attrs, target_device, tensor_budget, with_side
+from ttfuse.ir import FrozenList, Graph, In, Node, NodeSide, Ref, make_attrs
+from ttfuse.passes.place_memory import (
+    infer,
+    internal_bytes,
+    kind_of,
+    set_attrs,
+    target_device,
+    tensor_budget,
+    with_side,
+)
 from ttfuse.types import TensorSpec
 
 _NOTE = "chunk:"
 
 
-@dataclass(frozen=True)
-class Axis:
-    """One way to chunk a node: its outputs split along `out_dim`; input k split along `in_dims[k]` (None:
-    passed whole); chunk sizes a multiple of `align` elements along the split dim."""
-
-    out_dim: int
-    in_dims: tuple[int | None, ...]
-    align: int = 1
-
-
-# ------------------------------------------------------------------------------------------------- rules
-def _positions(node: Node) -> dict[str, list[int]]:
-    """Tensor parameter -> the input positions it holds (lists of tensors hold several)."""
-    return {k: attr_tensor_positions(v) for k, v in node.attrs if attr_tensor_positions(v)}
-
-
-def _sharded(node: Node, in_specs: list[TensorSpec]) -> bool:
-    return any(s.memory_config.is_sharded() for s in list(in_specs) + list(node.outs))
-
-
-def _row_dims(out: TensorSpec, exclude: tuple[int, ...] = ()) -> list[tuple[int, int]]:
-    """(dim, align) of the output dims a row-wise op may be split along: all but the last, extent > align."""
-    r = out.rank
-    res = []
-    for d in range(r - 1):
-        align = TILE if d == r - 2 else 1
-        if d in exclude or out.shape[d] <= align:
-            continue
-        res.append((d, align))
-    return res
-
-
-def _aligned(out: TensorSpec, s: TensorSpec, d: int) -> int | None | bool:
-    """Input dim matching output dim d under right-aligned broadcasting: the dim, None (broadcast), or False."""
-    k = d - (out.rank - s.rank)
-    if k < 0 or s.shape[k] == 1:
-        return None
-    return k if s.shape[k] == out.shape[d] else False
-
-
-def broadcast_axes(
-    node: Node, in_specs: list[TensorSpec], *, split: set[int] | None = None, exclude: tuple[int, ...] = ()
-) -> list[Axis]:
-    """Axes of an op independent over every output dim but the last, whose inputs broadcast like ttnn binary
-    ops; inputs not in `split` (positions; None = all) are passed whole."""
-    if not node.outs or _sharded(node, in_specs):
-        return []
-    out = node.outs[0]
-    if any(o.shape != out.shape for o in node.outs) or out.rank < 2:
-        return []
-    axes = []
-    for d, align in _row_dims(out, tuple(x % out.rank for x in exclude)):
-        dims: list[int | None] = []
-        for i, s in enumerate(in_specs):
-            k = _aligned(out, s, d) if split is None or i in split else None
-            if k is False:
-                break
-            dims.append(k)
-        else:
-            if any(x is not None for x in dims):
-                axes.append(Axis(d, tuple(dims), align))
-    return axes
-
-
-def _eltwise_rule(node, in_specs):
-    return broadcast_axes(node, in_specs)
-
-
-def _gated_attention_rule(node, in_specs):
-    """kernels.pair_bias_attention: independent over the attention batch (dim 0: the rows of a triangle
-    attention); its activations split with the output, the bias when it has that batch (else broadcast)."""
-    out = node.outs[0]
-    if out.rank < 3 or out.shape[0] <= 1 or _sharded(node, in_specs):
-        return []
-    pos = _positions(node)
-    dims: list[int | None] = [None] * len(in_specs)
-    for i in pos.get("input_tensor", []) + pos.get("kv_input_tensor", []):
-        if in_specs[i].rank != out.rank or in_specs[i].shape[0] != out.shape[0]:
-            return []
-        dims[i] = 0
-    for i in pos.get("attn_mask", []):
-        if in_specs[i].shape[0] == out.shape[0]:
-            dims[i] = 0
-        elif in_specs[i].shape[0] != 1:
-            return []
-    return [Axis(0, tuple(dims), 1)]
-
-
-def _first_input_rule(*names: str, exclude_attr: str | None = None) -> Callable:
-    """Row-wise ops whose named inputs (e.g. the activation and a residual) split and the rest stay whole."""
-
-    def rule(node, in_specs):
-        pos = _positions(node)
-        split = {i for n in names for i in pos.get(n, [])}
-        exclude = ()
-        if exclude_attr is not None:
-            dim = node.attr(exclude_attr)
-            if not isinstance(dim, int) or dim % node.outs[0].rank != node.outs[0].rank - 1:
-                return []  # only reductions over the last dim are row-wise
-        return broadcast_axes(node, in_specs, split=split, exclude=exclude)
-
-    return rule
-
-
-def _matmul_rule(node, in_specs):
-    """matmul / linear: independent over a's batch dims and M (not over K or N); b split only where batched."""
-    if node.attr("transpose_a") or _sharded(node, in_specs):
-        return []
-    pos = _positions(node)
-    a, b = in_specs[pos["input_tensor_a"][0]], in_specs[pos["input_tensor_b"][0]]
-    out = node.outs[0]
-    if a.rank < 2 or b.rank < 2 or out.rank < 2:
-        return []
-    axes = []
-    for d, align in _row_dims(out):
-        dims: list[int | None] = [None] * len(in_specs)
-        if d == out.rank - 2:  # M: rows of a
-            dims[pos["input_tensor_a"][0]] = a.rank - 2
-        else:  # a batch dim
-            ok = True
-            for name, s in (("input_tensor_a", a), ("input_tensor_b", b)):
-                k = d - (out.rank - s.rank)
-                if 0 <= k < s.rank - 2 and s.shape[k] != 1:
-                    if s.shape[k] != out.shape[d]:
-                        ok = False
-                    dims[pos[name][0]] = k
-            if not ok or all(x is None for x in dims):
-                continue
-        axes.append(Axis(d, tuple(dims), align))
-    return axes
-
-
-def _minimal_matmul_rule(node, in_specs):
-    pos = _positions(node)
-    if len(pos.get("input_tensor", [])) != 1:
-        return []
-    return broadcast_axes(node, in_specs, split=set(pos["input_tensor"]))
-
-
-def _sdpa_rule(node, in_specs):
-    """SDPA: independent over batch and heads, and over query rows when not causal (keys stay whole)."""
-    if node.attr("is_causal") or node.attr("output_concat_heads") or _sharded(node, in_specs):
-        return []
-    if any(
-        node.attr(k) is not None
-        for k in (
-            "sliding_window_size",
-            "attention_sink",
-            "cu_window_seqlens",
-            "attn_mask_block_map",
-            "windowed_q_token_offset_tensor",
-        )
-    ):
-        return []
-    pos = _positions(node)
-    out = node.outs[0]
-    q = pos["input_tensor_q"][0]
-    kv = pos["input_tensor_k"] + pos["input_tensor_v"]
-    mask = pos.get("attn_mask", [])
-    axes = []
-    for d, align in ((0, 1), (1, 1), (2, TILE)):
-        if out.shape[d] <= align:
-            continue
-        dims: list[int | None] = [None] * len(in_specs)
-        dims[q] = d
-        ok = True
-        for i in kv + mask:
-            if d == 2 and i in kv:
-                continue  # every query row reads all keys
-            ext = in_specs[i].shape[d]
-            if ext == out.shape[d]:
-                dims[i] = d
-            elif ext != 1:
-                ok = False
-        if ok:
-            axes.append(Axis(d, tuple(dims), align))
-    return axes
-
-
-def _rows_kind_rule(node, in_specs):
-    op = node.opdef
-    names = tuple(getattr(op, "chunk_inputs", ()) or ROW_INPUTS.get(node.op, ()))
-    pos = _positions(node)
-    if not names:
-        first = next((k for k, v in node.attrs if attr_tensor_positions(v)), None)
-        names = (first,) if first else ()
-    return broadcast_axes(node, in_specs, split={i for n in names for i in pos.get(n, [])})
-
-
-_KINDS: dict[str, Callable] = {"eltwise": _eltwise_rule, "rows": _rows_kind_rule, "matmul": _matmul_rule}
-
-# op name -> rule(node, in_specs) -> [Axis, ...] (ops of the eltwise groups use the eltwise rule)
-CHUNK_RULES: dict[str, Callable] = {
-    "layer_norm": _first_input_rule("input_tensor", "residual_input_tensor"),  # rows: weight/bias whole
-    "rms_norm": _first_input_rule("input_tensor", "residual_input_tensor"),
-    "softmax": _first_input_rule("input_tensor", exclude_attr="dim"),  # softmax over the last dim only
-    "scale_mask_softmax": lambda n, s: broadcast_axes(n, s),  # the mask broadcasts over rows
-    "transformer.attention_softmax": lambda n, s: broadcast_axes(n, s),
-    "linear": _matmul_rule,
-    "matmul": _matmul_rule,
-    "experimental.minimal_matmul": _minimal_matmul_rule,
-    "transformer.scaled_dot_product_attention": _sdpa_rule,
-    "kernels.pair_bias_attention": _gated_attention_rule,
-    "typecast": _eltwise_rule,
-    "clone": _eltwise_rule,
-    "kernels.eltwise": _eltwise_rule,  # fused elementwise programs (ttfuse/kernels/eltwise.py)
-}
-
-
-# row-wise fused kernels whose row inputs are more than their first tensor parameter (weights stay whole)
-ROW_INPUTS: dict[str, tuple[str, ...]] = {
-    "kernels.adaln": ("input_tensor", "cond"),
-    "kernels.conditioned_transition": ("input_tensor", "cond"),
-}
-
-
-def axes_of(node: Node, in_specs: list[TensorSpec]) -> list[Axis]:
-    """The ways `node` can be chunked (outer dims first); [] when it cannot."""
-    op = node.opdef
-    rule = CHUNK_RULES.get(node.op)
-    declared = getattr(op, "chunk_dims", None) or ("rows" if getattr(op, "row_wise", False) else None)
-    if declared is not None:
-        rule = _KINDS.get(declared) if isinstance(declared, str) else declared
-    elif rule is None and op.group in ELTWISE:
-        rule = _eltwise_rule
-    if rule is None:
-        return []
-    try:
-        return list(rule(node, in_specs))
-    except (KeyError, IndexError, TypeError, AttributeError):
-        return []
-
-
 # ------------------------------------------------------------------------------------------- working set
-def internal_bytes(node: Node, in_specs: list[TensorSpec], device_spec=None) -> int:
-    """L1 bytes a (fused) op holds beyond its inputs and outputs (`op.working_set`), 0 when it declares none.
-    With `device_spec`, the rule (and the step spec rules it asks) see that device, not the thread's current."""
-    fn = getattr(node.opdef, "working_set", None)
-    if fn is None:
-        return 0
-    from ttfuse.opdef import current_device_spec, current_mesh_shape, device_spec_context
-    from ttfuse.verify import spec_args
-
-    args = spec_args(node, in_specs)
-    tensors = {k: args[k] for k, v in node.attrs if attr_tensor_positions(v)}
-    ctx = CostCtx(node.opdef, tensors, list(node.outs), args, device_spec)
-    if device_spec is None or device_spec is current_device_spec():  # the pass already set it: no re-entry
-        return int(fn(ctx))
-    with device_spec_context(device_spec, current_mesh_shape()):
-        return int(fn(ctx))
-
-
 def working_set(node: Node, in_specs: list[TensorSpec], kind: str, device_spec=None) -> int:
     """Bytes of `kind` ('L1' | 'DRAM') the node touches: distinct inputs, outputs, (L1) internal buffers."""
     seen = set()
@@ -320,7 +70,7 @@ def working_set(node: Node, in_specs: list[TensorSpec], kind: str, device_spec=N
         if r.value not in seen and kind_of(s) == kind:
             seen.add(r.value)
             total += s.nbytes
-    if node.opdef.inplace is None:
+    if node.opdef.traits.inplace is None:
         total += sum(s.nbytes for s in node.outs if kind_of(s) == kind)
     if kind == "L1":
         total += internal_bytes(node, in_specs, device_spec)
@@ -389,10 +139,10 @@ def _chunk_one(graph: Graph, ctx, notes: dict[int, str]) -> Graph | None:
 
 
 def _spilled(q: _G, n: Node, ins: list[TensorSpec], budget: int, ctx) -> Graph | None:
-    """The graph with `n` switched to its spilled variant (`op.spill_attrs`: the arguments that move a fused
+    """The graph with `n` switched to its spilled variant (`Traits.spill`: the arguments that move a fused
     kernel's internal intermediates out of L1) when it declares one, the code left those arguments to ttfuse
     (None), and the spilled node fits the L1 budget; else None."""
-    attrs = getattr(n.opdef, "spill_attrs", None)
+    attrs = n.opdef.traits.spill
     if not attrs or any(n.attr(k) is not None for k in attrs):
         return None
     new_attrs = set_attrs(n.attrs, **attrs)
@@ -586,7 +336,7 @@ def _peak(q: _G, order, region, size: int, kind: str, device_spec) -> int:
     for k, n in enumerate(order):
         n_ins, n_outs = specs[n.id]
         here = sum(live.values())
-        if n.opdef.inplace is None:
+        if n.opdef.traits.inplace is None:
             here += sum(s.nbytes for s in n_outs if kind_of(s) == kind)
         if kind == "L1":
             here += internal_bytes(n.replace(outs=n_outs), n_ins, device_spec)
@@ -596,7 +346,7 @@ def _peak(q: _G, order, region, size: int, kind: str, device_spec) -> int:
         for r in n.inputs:
             if r.node in region and last.get(r.value) == k and r.value not in out_vals:
                 live.pop(r.value, None)
-        if n.opdef.inplace is None:
+        if n.opdef.traits.inplace is None:
             for j, s in enumerate(n_outs):
                 v = n.id + j
                 if kind_of(s) == kind and v not in out_vals and v in last:

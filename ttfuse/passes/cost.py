@@ -11,7 +11,7 @@ the matrix-engine part), DRAM and L1 bytes, kernel launches, ethernet link bytes
 - memory: DRAM bytes at `DeviceSpec.dram_gbps`; L1 bytes over the NoC (`noc_word_bytes` per cycle per core).
 - device time = max(math + vector, DRAM, L1) (compute and data movement overlap in TT kernels), plus ethernet
   time for collectives (link bytes / link bandwidth x links)
-  added, or overlapped (max) when the op says so (`op.overlaps_communication = True`), plus
+  added, or overlapped (max) when the op says so (`Traits.overlaps_communication`), plus
   `DeviceSpec.launch_overhead_us` per kernel launch (device dispatch: what a metal-traced run pays).
 - untraced time per node = max(launches x `HOST_US_PER_LAUNCH`, device time): without a trace every launch
   costs a fixed host + dispatch round trip that hides small kernels.
@@ -290,7 +290,7 @@ def node_cost(graph: Graph, n: Node, spec, *, index=None, max_grid=None, mesh_sh
     bound = max(parts, key=parts.get)
     busy = parts[bound]
     if link_us:
-        if getattr(n.opdef, "overlaps_communication", False):
+        if n.opdef.traits.overlaps_communication:
             busy = max(busy, link_us)
         else:
             busy += link_us

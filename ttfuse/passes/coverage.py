@@ -246,7 +246,8 @@ def coverage_report(lowered) -> CoverageReport:
 
 def _once(op: str) -> bool:
     """Ops the runtime memoises (kernels.concat_weights): they run once per set of weights, not per call."""
-    return bool(getattr(OPS.get(op), "persistent", False))
+    opdef = OPS.get(op)
+    return opdef is not None and opdef.traits.persistent
 
 
 def coverage_fallback(name: str, reason: str, graph: Graph | None = None) -> CoverageReport:

@@ -26,9 +26,9 @@ that rule alone in tests/passes/test_fuse.py.
 
 from __future__ import annotations
 
-from ttfuse.configs import UnaryOpType, UnaryWithParam
 from ttfuse.ir import Graph, Ref
 from ttfuse.ops.activations import normalize_activations
+from ttfuse.passes.predicates import act_ops, no_acts, plain_binary, plain_mm, plain_unary, unary_act
 from ttfuse.passes.rewrite import Miss, Pat, Rewriter, named, replacement, rewrite
 from ttfuse.types import DataType, Layout
 
@@ -36,29 +36,6 @@ D = DataType
 SDPA = "transformer.scaled_dot_product_attention"
 SDPA_DTYPES = frozenset({D.BFLOAT16, D.BFLOAT8_B, D.BFLOAT4_B})
 FLOATS = frozenset({D.FLOAT32, D.BFLOAT16, D.BFLOAT8_B, D.BFLOAT4_B})
-_ACT_ARGS = ("activations", "input_tensor_a_activations", "input_tensor_b_activations")
-
-# unary ttnn ops that a fused activation (UnaryOpType) expresses exactly
-UNARY_ACT = {
-    "relu": UnaryOpType.RELU,
-    "relu6": UnaryOpType.RELU6,
-    "silu": UnaryOpType.SILU,
-    "sigmoid": UnaryOpType.SIGMOID,
-    "sigmoid_accurate": UnaryOpType.SIGMOID,
-    "exp": UnaryOpType.EXP,
-    "log": UnaryOpType.LOG,
-    "tanh": UnaryOpType.TANH,
-    "sqrt": UnaryOpType.SQRT,
-    "rsqrt": UnaryOpType.RSQRT,
-    "reciprocal": UnaryOpType.RECIP,
-    "sin": UnaryOpType.SIN,
-    "cos": UnaryOpType.COS,
-    "abs": UnaryOpType.ABS,
-    "neg": UnaryOpType.NEG,
-    "erf": UnaryOpType.ERF,
-    "square": UnaryOpType.SQUARE,
-    "gelu": UnaryOpType.GELU,
-}
 # activation strings ttnn.linear/matmul accept, by the unary op they replace
 LINEAR_ACT = {
     "relu": "relu",
@@ -71,52 +48,6 @@ LINEAR_ACT = {
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def plain_unary(node, rw=None) -> bool:
-    """A unary op with default behaviour: exact mode, no output tensor, no core subsets."""
-    if node.attr("output_tensor") is not None or node.attr("sub_core_grids") is not None:
-        return False
-    if node.attr("fast_and_approximate_mode"):
-        return False
-    if node.op == "gelu":
-        return node.attr("variant").name == "Accurate"
-    if node.op == "sigmoid":
-        return node.attr("vector_mode") == 4 and node.attr("mode").name == "Accurate"
-    return True
-
-
-def unary_act(node) -> UnaryWithParam | None:
-    """The fused activation equal to this unary node (None when there is none)."""
-    if node.op not in UNARY_ACT or not plain_unary(node):
-        return None
-    return UnaryWithParam(UNARY_ACT[node.op])
-
-
-def plain_binary(node, rw=None) -> bool:
-    return (
-        node.attr("output_tensor") is None
-        and node.attr("sub_core_grids") is None
-        and node.attr("sub_device_id") is None
-    )
-
-
-def no_acts(node) -> bool:
-    return all(not node.attr(k) for k in _ACT_ARGS)
-
-
-def plain_mm(node, rw=None) -> bool:
-    """A matmul/linear without program config, core grid, transposed a, or extras (what rules may rebuild)."""
-    return (
-        node.attr("program_config") is None
-        and node.attr("core_grid") is None
-        and not node.attr("transpose_a")
-        and node.attr("output_tile") is None
-        and node.attr("global_cb") is None
-        and node.attr("optional_output_tensor") is None
-        and not node.attr("prefetcher_pipes")
-        and node.attr("in0_column_offset") is None
-    )
-
-
 def weight_input(ref: Ref, rw: Rewriter) -> bool:
     """A graph input (a weight): concatenations of it can be computed once and memoised."""
     return rw.is_input(ref)
@@ -307,25 +238,24 @@ def _binary_output_activation(rw: Rewriter, m):
     return rw.try_emit(bn.op, **args)
 
 
-rules_binary = [
-    (
-        Pat(
-            _BIN_ACT_OPS,
-            Pat(tuple(UNARY_ACT), Pat.any("x"), name="un", one_use=True),
-            Pat.any("y"),
-            commute=True,
-        ),
-        _binary_input_activation,
-    ),  # f(u(x), y) -> f(x, y, input_tensor_a_activations=[u])
-    (
-        Pat(_BIN_ACT_OPS, Pat(tuple(UNARY_ACT), Pat.any("x"), name="un", one_use=True)),
-        _binary_input_activation,
-    ),  # f(u(x), c) -> f(x, c, input_tensor_a_activations=[u])  (scalar operand)
-    (
-        Pat(tuple(UNARY_ACT), Pat(_BIN_ACT_OPS[:8], name="bin", one_use=True)),
-        _binary_output_activation,
-    ),  # u(f(a, b)) -> f(a, b, activations=[u])
-]
+def rules_binary() -> list:
+    """Binary ops absorbing unary ops as activations: the unary ops are those whose `Traits.activation` names the
+    UnaryOpType computing them (built per call, so an op registered later takes part)."""
+    un = act_ops()
+    return [
+        (
+            Pat(_BIN_ACT_OPS, Pat(un, Pat.any("x"), name="un", one_use=True), Pat.any("y"), commute=True),
+            _binary_input_activation,
+        ),  # f(u(x), y) -> f(x, y, input_tensor_a_activations=[u])
+        (
+            Pat(_BIN_ACT_OPS, Pat(un, Pat.any("x"), name="un", one_use=True)),
+            _binary_input_activation,
+        ),  # f(u(x), c) -> f(x, c, input_tensor_a_activations=[u])  (scalar operand)
+        (
+            Pat(un, Pat(_BIN_ACT_OPS[:8], name="bin", one_use=True)),
+            _binary_output_activation,
+        ),  # u(f(a, b)) -> f(a, b, activations=[u])
+    ]
 
 
 # ---------------------------------------------------------------------------------- (d) horizontal fusion
@@ -613,6 +543,6 @@ def fuse(graph: Graph, ctx) -> Graph:
     g = rewrite(g, rules_norm(), ctx, table="fuse.norm")
     g = rewrite(g, rules_linear, ctx, table="fuse.linear")
     g = rewrite(g, rules_horizontal, ctx, table="fuse.horizontal")
-    g = rewrite(g, rules_binary, ctx, table="fuse.binary")
+    g = rewrite(g, rules_binary(), ctx, table="fuse.binary")
     g = fuse_eltwise(g, ctx)
     return dce(g, ctx)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from ttfuse.configs import UnaryOpType
 from ttfuse.ir import Node, Ref
 from ttfuse.ops.activations import normalize_activation, normalize_activations
-from ttfuse.passes.fuse import no_acts, plain_binary, plain_mm, plain_unary
+from ttfuse.passes.predicates import no_acts, plain_binary, plain_mm, plain_unary
 from ttfuse.passes.rewrite import Miss, Pat, Rewriter, named
 
 CW = "kernels.concat_weights"
@@ -97,6 +97,21 @@ def gated_operands(rw: Rewriter, mul: Node, op_type: UnaryOpType, unary_op: str)
     return None
 
 
+def gated_output(rw: Rewriter, root: Node, op_type: UnaryOpType, unary_op: str):
+    """root = linear(act(gate) * other, W) with the multiply used once: (the linear's arguments (`lin`), the
+    multiply, (gated ref, gate linear node, other ref)); None when the structure does not match."""
+    out = lin(rw, root)
+    if out is None:
+        return None
+    mul = producer(rw, out["x"], "multiply")
+    if mul is None or not rw.single_use(mul):
+        return None
+    found = gated_operands(rw, mul, op_type, unary_op)
+    if found is None:
+        return None
+    return out, mul, found
+
+
 def users_are(rw: Rewriter, ref: Ref, nodes: list[Node]) -> bool:
     return not rw.is_output(ref) and {u.id for u in rw.users(ref)} == {n.id for n in nodes}
 
@@ -124,16 +139,10 @@ def out_kw(root: Node) -> dict:
 @named("transition")
 def _transition(rw: Rewriter, m):
     root = m.root
-    fc3 = lin(rw, root)
-    if fc3 is None:
+    got = gated_output(rw, root, UnaryOpType.SILU, "silu")
+    if got is None:
         return None
-    mul = producer(rw, fc3["x"], "multiply")
-    if mul is None or not rw.single_use(mul):
-        return None
-    found = gated_operands(rw, mul, UnaryOpType.SILU, "silu")
-    if found is None:
-        return None
-    gate_ref, gate_node, up_ref = found
+    fc3, mul, (_gate_ref, gate_node, up_ref) = got
     fc1 = lin(rw, gate_node, act_ok=True)
     fc2 = lin(rw, rw.node(up_ref))
     if fc1 is None or fc2 is None:
@@ -398,16 +407,10 @@ SPLIT = "transformer.split_query_key_value_and_split_heads"
 @named("pair_bias_attention")
 def _apb(rw: Rewriter, m):
     root = m.root
-    out = lin(rw, root)
-    if out is None:
+    got = gated_output(rw, root, UnaryOpType.SIGMOID, "sigmoid")
+    if got is None:
         return None
-    gmul = producer(rw, out["x"], "multiply")
-    if gmul is None or not rw.single_use(gmul):
-        return None
-    found = gated_operands(rw, gmul, UnaryOpType.SIGMOID, "sigmoid")
-    if found is None:
-        return None
-    _, g_node, ch_ref = found
+    out, gmul, (_, g_node, ch_ref) = got
     ch = producer(rw, ch_ref, "transformer.concatenate_heads")
     if ch is None or not rw.single_use(ch):
         return None

@@ -35,7 +35,7 @@ TABLE = "fuse.eltwise"
 # ------------------------------------------------------------------------------------------ fusibility
 def base_op(node: Node) -> str:
     op = OPS[node.op]
-    return node.op[:-1] if op.inplace is not None and node.op.endswith("_") else node.op
+    return node.op[:-1] if op.traits.inplace is not None and node.op.endswith("_") else node.op
 
 
 def why_not(rw: Rewriter, node: Node) -> str | None:

@@ -8,7 +8,7 @@ traced placement unless `jit(memory_config=...)` names one (then they get it). U
 sharded layouts and in-place ops are respected as they are. Every decision is mirrored in the node's side data
 (`side.config["memory"] = "L1" | "DRAM"`, `side.config["placed_by"] = "place_memory"`).
 
-Fused kernels' internal L1 intermediates (`op.working_set`, see chunk.py) count at their step.
+Fused kernels' internal L1 intermediates (`Traits.working_set`, `internal_bytes`) count at their step.
 Liveness: values are numbered by node position; a value is live from its node to its last reader (graph
 outputs and graph inputs: the whole function, since the caller holds them). Generated code releases each value
 after its last use (`del v<n>`: the simulator frees its allocation when the last reference dies), so the
@@ -28,7 +28,8 @@ import contextlib
 from collections.abc import Iterator
 
 from ttfuse.errors import SpecError
-from ttfuse.ir import Graph, In, Node, NodeSide
+from ttfuse.ir import Graph, In, Node, NodeSide, attr_tensor_positions
+from ttfuse.opdef import CostCtx, current_device_spec, current_mesh_shape, device_spec_context
 from ttfuse.types import (
     DRAM_MEMORY_CONFIG,
     L1_MEMORY_CONFIG,
@@ -131,6 +132,23 @@ def respec(graph: Graph, new: dict[int, Node]) -> Graph:
     return graph.replace(nodes=nodes)
 
 
+def internal_bytes(node: Node, in_specs: list[TensorSpec], device_spec=None) -> int:
+    """L1 bytes a (fused) op holds beyond its inputs and outputs (`Traits.working_set`), 0 when it declares none.
+    With `device_spec`, the rule (and the step spec rules it asks) see that device, not the thread's current."""
+    fn = node.opdef.traits.working_set
+    if fn is None:
+        return 0
+    from ttfuse.verify import spec_args
+
+    args = spec_args(node, in_specs)
+    tensors = {k: args[k] for k, v in node.attrs if attr_tensor_positions(v)}
+    ctx = CostCtx(node.opdef, tensors, list(node.outs), args, device_spec)
+    if device_spec is None or device_spec is current_device_spec():  # the pass already set it: no re-entry
+        return int(fn(ctx))
+    with device_spec_context(device_spec, current_mesh_shape()):
+        return int(fn(ctx))
+
+
 def lifetimes(graph: Graph) -> tuple[dict[int, int], dict[int, int]]:
     """(first position, last position) of every value; inputs from -1, outputs and inputs to len(nodes)."""
     end = len(graph.nodes)
@@ -149,9 +167,9 @@ def lifetimes(graph: Graph) -> tuple[dict[int, int], dict[int, int]]:
 
 def _inplace_target(n: Node) -> int | None:
     op = n.opdef
-    if op.inplace is None:
+    if op.traits.inplace is None:
         return None
-    m = n.attr(op.inplace)
+    m = n.attr(op.traits.inplace)
     return n.inputs[m.i].value if type(m) is In else None
 
 
@@ -184,8 +202,6 @@ def place_memory(graph: Graph, ctx) -> Graph:
     outputs = {r.value for r in graph.outputs}
     out_mc: MemoryConfig | None = ctx.options.get("memory_config")
     # values placed by someone else (the user, ttnn's rules) are live first: ours must fit around them
-    from ttfuse.passes.chunk import internal_bytes  # (chunk imports this module)
-
     ours = [_ours(n, outputs) for n in graph.nodes]
     index = graph.node_index()
     # a kernel's working set comes from its steps' spec rules, which check the device
@@ -240,7 +256,7 @@ def _ours(n: Node, outputs: set[int]) -> bool:
         bool(n.outs)
         and "memory_config" in op.params
         and n.attr("memory_config") is None
-        and op.inplace is None
+        and op.traits.inplace is None
     )
 
 

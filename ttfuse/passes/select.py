@@ -23,9 +23,12 @@ Rules (ref/ttnn.md s3-5; the pure selection functions live in ttfuse/passes/sele
   defaults (HiFi4, fp32 accumulation for norms). `jit(math_fidelity=...)` overrides the fidelity of every
   config this pass chooses; `ctx.options["fp32_dest_acc_en"]` (True/False) forces fp32 accumulation.
 - the grid of every config lies within the device grid and `jit(max_grid=(x_end, y_end))`.
-Ops may declare their own rule as `op.select_config(node, in_specs, sctx) -> (updates, notes)` (fused kernels).
+Which rule an op gets is its `Traits.config_rule`: a kind below (`RULE_KINDS`: "matmul", "sdpa", "norm",
+"softmax", "fused", "fused_sdpa"; Group.FUSED ops default to "fused") or its own callable
+`(node, in_specs, sctx) -> (updates, notes)`.
 `program_configs(graph)` lists the decisions for `jit_fn.lower(...).program_configs`.
-Extend: add `op name -> rule` to SELECT_RULES; a rule returns (attr updates, notes) and never mutates.
+Extend: declare `Traits(config_rule=...)` on the op (a new kind: a row of RULE_KINDS); a rule returns (attr
+updates, notes) and never mutates.
 """
 
 from __future__ import annotations
@@ -314,7 +317,7 @@ def _select_softmax(node: Node, ins: list[TensorSpec], sc: SelectCtx):
     if "program_config" in node.opdef.params:
         pc = node.attr("program_config")
         sp = x.memory_config.shard_spec
-        if node.opdef.inplace is not None and x.memory_config.is_sharded() and sp is not None:
+        if node.opdef.traits.inplace is not None and x.memory_config.is_sharded() and sp is not None:
             if pc is None or isinstance(pc, SoftmaxDefaultProgramConfig):
                 upd["program_config"] = softmax_sharded_config(
                     tuple(x.padded_shape),
@@ -375,20 +378,23 @@ def _select_gated_attention(node: Node, ins: list[TensorSpec], sc: SelectCtx):
     return upd, notes
 
 
-SELECT_RULES: dict[str, Callable] = {
-    "matmul": _select_matmul,
-    "linear": _select_matmul,
-    SDPA: _select_sdpa,
-    "kernels.pair_bias_attention": _select_gated_attention,
-    "layer_norm": _select_norm,
-    "rms_norm": _select_norm,
-    "softmax": _select_softmax,
-    "softmax_in_place": _select_softmax,
-    "scale_mask_softmax": _select_softmax,
-    "scale_mask_softmax_in_place": _select_softmax,
-    "transformer.attention_softmax": _select_softmax,
-    "transformer.attention_softmax_": _select_softmax,
+# Traits.config_rule kind -> rule(node, in_specs, sctx) -> (updates, notes)
+RULE_KINDS: dict[str, Callable] = {
+    "matmul": _select_matmul,  # matmul, linear
+    "sdpa": _select_sdpa,
+    "norm": _select_norm,  # layer_norm, rms_norm
+    "softmax": _select_softmax,  # softmax ops (in place too)
+    "fused": _select_fused,  # Group.FUSED kernels without a rule of their own
+    "fused_sdpa": _select_gated_attention,  # kernels.pair_bias_attention
 }
+
+
+def rule_of(op) -> Callable | None:
+    """The config rule of an OpDef by its `Traits.config_rule` (None: the pass leaves its nodes alone)."""
+    rule = op.traits.config_rule
+    if rule is None and op.group is Group.FUSED:
+        rule = "fused"
+    return RULE_KINDS[rule] if isinstance(rule, str) else rule
 
 
 # ---------------------------------------------------------------------------------------------- the pass
@@ -418,9 +424,7 @@ def select_configs(graph: Graph, ctx) -> Graph:
     index = graph.node_index()
     with target_device(ctx):
         for n in graph.nodes:
-            rule = getattr(n.opdef, "select_config", None) or SELECT_RULES.get(n.op)
-            if rule is None and n.opdef.group is Group.FUSED:
-                rule = _select_fused
+            rule = rule_of(n.opdef)
             if rule is None:
                 continue
             ins = [graph.spec_of(r, index) for r in n.inputs]
@@ -494,7 +498,7 @@ def grid_of(cfg) -> tuple[int, int] | None:
 
 __all__ = [
     "ConfigRecord",
-    "SELECT_RULES",
+    "RULE_KINDS",
     "choose_matmul_config",
     "grid_of",
     "program_configs",

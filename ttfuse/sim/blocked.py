@@ -13,9 +13,10 @@ block along a shared row dim:
   widest value of a block is about `sim_block_bytes`, 16 MiB by default) runs the three sim rules on the
   block and copies the region's outputs into place.
 
-Which ops qualify: those the chunk pass may split (`ttfuse.passes.chunk.axes_of`: eltwise, norms, softmax,
-matmuls over rows and batch dims, SDPA, the row-wise fused kernels) plus the pure data movement below
-(`BLOCK_RULES`: reshape keeping the leading rows, permute, head split/merge, typecast/clone). A region grows
+Which ops qualify: those declaring how they split (`Traits.split`, read by `ttfuse.axes.axes_of`: eltwise,
+norms, softmax, matmuls over rows and batch dims, SDPA, the row-wise fused kernels, typecast/clone) plus the
+pure data movement declaring row blocks (`Traits.block`: reshape keeping the leading rows, permute, head
+split/merge, to_memory_config). A region grows
 while each next node has an axis whose inputs from the region are blocked on the dims they were produced on;
 a node that reads nothing of the open region is moved in front of it (it is independent), any other node
 ends it (it is moved only when its outputs total at most HOIST_BYTES: it then holds them a little longer than
@@ -36,11 +37,11 @@ Invariants (tests/test_sim_blocked.py):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
+from ttfuse.axes import Axis, axes_of
 from ttfuse.errors import DeviceError, SpecError
 from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, substitute
 from ttfuse.numerics import round_to_dtype
@@ -56,74 +57,19 @@ _NO_GEMM = frozenset({"kernels.eltwise"})
 
 
 # ------------------------------------------------------------------------------------------------- axes
-@dataclass(frozen=True)
-class Axis:
-    """Like `ttfuse.passes.chunk.Axis`: outputs split along `out_dim`, input k along `in_dims[k]` (None: whole)."""
-
-    out_dim: int
-    in_dims: tuple[int | None, ...]
-
-
-def _reshape_rule(node: Node, in_specs: list[TensorSpec]) -> list[Axis]:
-    """reshape/view: output dim d and input dim k hold the same rows when the dims before them flatten to the
-    same count and the two extents are equal (then every slice of k is the same memory range as a slice of d)."""
-    src, out = in_specs[0].shape, node.outs[0].shape
-    axes = []
-    for d in range(len(out) - 1):
-        lead = math.prod(out[:d])
-        for k in range(len(src) - 1):
-            if src[k] == out[d] > 1 and math.prod(src[:k]) == lead:
-                axes.append(Axis(d, (k,) + (None,) * (len(in_specs) - 1)))
-                break
-    return axes
-
-
-def _permute_rule(node: Node, in_specs: list[TensorSpec]) -> list[Axis]:
-    dims = [int(x) % node.outs[0].rank for x in node.attr("dims")]
-    last = node.outs[0].rank - 1
-    return [Axis(d, (dims[d],)) for d in range(len(dims)) if d != last and dims[d] != last
-            and node.outs[0].shape[d] > 1]
-
-
-def _batch0_rule(node: Node, in_specs: list[TensorSpec]) -> list[Axis]:
-    """Head split/merge: independent over the batch (dim 0 of every tensor input and output)."""
-    if any(o.shape[0] != node.outs[0].shape[0] for o in node.outs) or node.outs[0].shape[0] <= 1:
-        return []
-    if any(s.shape[0] != node.outs[0].shape[0] for s in in_specs):
-        return []
-    return [Axis(0, (0,) * len(in_specs))]
-
-
-def _same_shape_rule(node: Node, in_specs: list[TensorSpec]) -> list[Axis]:
-    out = node.outs[0]
-    if len(in_specs) != 1 or in_specs[0].shape != out.shape:
-        return []
-    return [Axis(d, (d,)) for d in range(out.rank - 1) if out.shape[d] > 1]
-
-
-BLOCK_RULES: dict[str, Callable] = {
-    "reshape": _reshape_rule,
-    "view": _reshape_rule,
-    "permute": _permute_rule,
-    "transformer.split_query_key_value_and_split_heads": _batch0_rule,
-    "transformer.concatenate_heads": _batch0_rule,
-    "to_memory_config": _same_shape_rule,
-}
-
-
 def _axes(node: Node, in_specs: list[TensorSpec]) -> list[Axis]:
-    from ttfuse.passes.chunk import axes_of
-
+    """The axes a node may be blocked on: its op's `Traits.block` rule when it has one, else the axes it splits
+    along (`Traits.split`, ttfuse.axes.axes_of), with every chunk alignment dropped (a block holds whole rows)."""
     op = node.opdef
-    if (op.eager_impl is not None or op.mesh_rule or op.inplace is not None or op.consumes is not None
+    t = op.traits
+    if (t.eager_impl is not None or t.mesh_rule or t.inplace is not None or t.consumes is not None
             or not node.outs or any(type(v) is DeviceArg for _, v in node.attrs)):
         return []
     if any(s.memory_config.is_sharded() for s in list(in_specs) + list(node.outs)):
         return []
-    rule = BLOCK_RULES.get(node.op)
-    if rule is not None:
+    if t.block is not None:
         try:
-            return rule(node, in_specs)
+            return list(t.block(node, in_specs))
         except (TypeError, IndexError, KeyError, AttributeError):
             return []
     return [Axis(a.out_dim, a.in_dims) for a in axes_of(node, in_specs)]
@@ -212,7 +158,7 @@ def _size(region: RegionPlan, graph: Graph, block_bytes: int) -> bool:
 
 
 def _intermediates(n: Node, graph: Graph, index: dict) -> list[TensorSpec]:
-    fn = getattr(n.opdef, "intermediate_specs", None)
+    fn = n.opdef.traits.intermediate_specs
     if fn is None:
         return []
     from ttfuse.verify import spec_args
@@ -321,7 +267,7 @@ class _Step:
         self.keep = (self.op.group is Group.DATA_MOVEMENT and bool(tensor_specs)
                      and all(s.dtype is self.outs[0].dtype and not s.dtype.is_block_float for s in tensor_specs)
                      and all(s.dtype is self.outs[0].dtype for s in self.outs))
-        self.view = self.launches == 0 and bool(self.op.may_view)  # no allocation of its own (a view)
+        self.view = self.launches == 0 and self.op.traits.may_view  # no allocation of its own (a view)
         self.block_specs: dict[int, tuple] = {}
 
     def specs_for(self, rows: int) -> tuple:

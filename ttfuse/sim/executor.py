@@ -6,8 +6,8 @@ device of ops without tensor inputs, like ttnn.zeros); (2) spec rule on their Te
 reshape/permute/to_layout are free in ttnn); (4) storage: a zero-launch call of an op with `may_view` is a view
 (ttnn returns the input, or a view sharing its buffer: no allocation), otherwise the
 outputs are allocated on every chip of the mesh (OutOfMemoryError names op, memory, bytes); (5) run the sim rule
-once per chip on that chip's shards (or once with all shards for collectives, `op.mesh_rule`); (6) round each
-output to its dtype; (7) count the launches; (8) free an input the op consumes (`op.consumes`, e.g. reallocate).
+once per chip on that chip's shards (or once with all shards for collectives, `Traits.mesh_rule`); (6) round each
+output to its dtype; (7) count the launches; (8) free an input the op consumes (`Traits.consumes`, e.g. reallocate).
 
 Ops with an `eager_impl` (host conversions, deallocate) bypass all this and manage storage themselves.
 This is the simulator's per-op hot path: keep it allocation-light.
@@ -50,7 +50,7 @@ class SimTrace(Trace):
     def process_into(self, op: OpDef, args: dict, name: str, into):
         """A preallocated output: the result is written into `into`'s storage (no new allocation, no extra
         kernel), which is returned."""
-        if op.eager_impl is not None or op.inplace is not None:
+        if op.traits.eager_impl is not None or op.traits.inplace is not None:
             return super().process_into(op, args, name, into)
         if not isinstance(into, Tensor):
             raise SpecError(f"{op.qualname}: argument {name!r} must be a ttnn.Tensor, got {type(into).__name__}")
@@ -60,7 +60,7 @@ class SimTrace(Trace):
         return self.process(op, args, into=(name, into))
 
     def process(self, op: OpDef, args: dict, into=None):
-        impl = op.eager_impl
+        impl = op.traits.eager_impl
         if impl is not None:
             return impl(**args)
         device = None
@@ -89,7 +89,7 @@ class SimTrace(Trace):
                 elif t._device is not device and t._device.chips != device.chips:
                     raise DeviceError(f"{op.qualname}: argument {name!r} is on device {t._device.id} but another "
                                       f"input is on device {device.id}; move tensors to one device first")
-            elif not op.host_ok:
+            elif not op.traits.host_ok:
                 raise SpecError(f"{op.qualname}: argument {name!r} is on the host; ttnn runs this op on device "
                                 f"tensors only (use ttnn.to_device or from_torch(..., device=))")
         if device is None:
@@ -115,10 +115,10 @@ class SimTrace(Trace):
             out_spec = into[1].spec
             out_specs = [out_spec]
 
-        inplace = op.inplace  # in-place ops write into an argument: its storage is reused
+        inplace = op.traits.inplace  # in-place ops write into an argument: its storage is reused
         bufs = None
         if device is not None and inplace is None and into is None:
-            if n == 0 and op.may_view and tensors:  # a free call: the first input or a view of it
+            if n == 0 and op.traits.may_view and tensors:  # a free call: the first input or a view of it
                 base = tensors[0][1]
                 if op.returns_input(out_specs, spec_args, base.spec, multi):
                     return base
@@ -127,7 +127,7 @@ class SimTrace(Trace):
                 bufs = [_allocate(device, s, op.qualname) for s in out_specs]
 
         in_specs = {k: v for k, v in spec_args.items() if args[k] is not v}
-        if op.mesh_rule:
+        if op.traits.mesh_rule:
             per_dev = op.sim_rule(SimCtx(op, out_spec, in_specs, None, 0, device), **_values(args, None))
         else:
             chips = device.chips if device is not None else (None,)
@@ -168,8 +168,8 @@ class SimTrace(Trace):
             return target
         results = [Tensor(s, shards, device, b) for s, shards, b in
                    zip(out_specs, outs_by_pos, bufs if bufs is not None else [None] * len(out_specs))]
-        if op.consumes is not None:
-            args[op.consumes]._free()
+        if op.traits.consumes is not None:
+            args[op.traits.consumes]._free()
         if not multi:
             return results[0]
         return type(out_spec)(results) if isinstance(out_spec, tuple) else results
