@@ -1,5 +1,7 @@
 """cost: per-node work, predicted device time per arch, eager vs JIT, and the calibration against measurements."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -96,7 +98,8 @@ def test_collectives_pay_link_time_and_overlap_when_declared(monkeypatch):
         assert c.link_bytes > 0 and c.link_us > 0
         launch = c.launches * ds.launch_overhead_us
         assert c.device_us == pytest.approx(max(c.math_us, c.memory_us) + c.link_us + launch)  # serial
-        monkeypatch.setattr(n.opdef, "overlaps_communication", True, raising=False)
+        traits = dataclasses.replace(n.opdef.traits, overlaps_communication=True)
+        monkeypatch.setattr(n.opdef, "traits", traits)
         c2 = node_cost(low.graph, n, ds)
         assert c2.device_us == pytest.approx(max(c.math_us, c.memory_us, c.link_us) + launch)  # overlapped
     finally:

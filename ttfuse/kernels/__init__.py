@@ -9,19 +9,24 @@ Kernels: eltwise (fused elementwise programs), concat_weights (weights concatena
 linear_split (one matmul, several outputs), transition (SwiGLU MLP), adaln and conditioned_transition (boltz
 diffusion conditioning), triangle_mult (triangle multiplication channel chunk), pair_bias_attention (gated
 attention with an additive pair bias), ring_joint_attention (sequence-parallel joint attention over a mesh ring).
-Add a kernel: a module here, imported below, and a test in
-tests/passes/test_kernels.py comparing its sim with its ttnn rule run on the simulator.
+Recipe: a new fused kernel touches 2 files (plus its tests):
+1. ttfuse/kernels/<name>.py: `@register_kernel("<name>", launches=n, traits=Traits(...))` on a signature
+   function, with its spec, sim and cost rules and `set_ttnn_rule` (the stock composite); the traits say how
+   the passes may treat it: `split="rows"` (+ `split_inputs`) or a callable for the chunk pass and the
+   simulator's row blocks, `spill` (its spilled variant), `config_rule`, ...; `declare_intermediates(op, steps)`
+   declares its internal tensors (`working_set`, `intermediate_specs`). This package imports every module in it
+   (below), so nothing else registers it.
+2. ttfuse/passes/fuse_blocks.py: a rule `(Pat(root op), callback)` in `rules_blocks` recognising the block in
+   model code and emitting `kernels.<name>` (shared matchers: ttfuse/passes/predicates.py).
+Tests: tests/passes/test_kernels.py (its sim against its ttnn rule run on the simulator) and a fuse test.
 """
 
-from ttfuse.kernels import (  # noqa: F401
-    adaln,
-    attention,
-    eltwise,
-    linear_split,
-    ring_attention,
-    transition,
-    trimul,
-    weights,
-)
+import importlib
+import pkgutil
 
-MODULES = (eltwise, weights, linear_split, transition, adaln, trimul, attention, ring_attention)
+# every module of this package but the shared helpers registers kernels; imported in name order
+MODULES = tuple(
+    importlib.import_module(f"{__name__}.{m.name}")
+    for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)
+    if m.name != "common"
+)
