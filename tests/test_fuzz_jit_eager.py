@@ -3,8 +3,9 @@
 For every program that eager TTNN accepts:
 - `jit(passes=[])` is bit-identical to eager: the returned tensors and every argument (in-place writes);
 - the full pipeline is as accurate as eager against a float32 torch reference (RMS relative error within 1.5x
-  eager's plus half a bfloat16 ulp, no element off by more than 4x eager's worst plus 2% of the scale), outputs
-  and written arguments alike, and the graph writes back exactly the arguments the program writes;
+  eager's plus half a bfloat16 ulp; no element off by more than 4x eager's worst plus 2% of the scale, or the
+  worst per-element relative error within 4x eager's), outputs and written arguments alike, and the graph
+  writes back exactly the arguments the program writes;
 - a second call (memory hit) is bit-identical to the first; so is a fresh process that loads every program's
   entry from the disk cache (one subprocess at the end for all programs).
 A program eager rejects must be rejected by the JIT too (same error class).
@@ -52,32 +53,38 @@ def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape and torch.equal(bits(a), bits(b))
 
 
-def _errors(out: torch.Tensor, ref: torch.Tensor) -> tuple[float, float, float] | None:
-    """(RMS of the per-element relative errors, max abs error, scale) against the reference; None where it
-    is not finite. Per element, so that a few large values (an exp) do not make the statistic a coin toss;
+def _errors(out: torch.Tensor, ref: torch.Tensor) -> tuple[float, float, float, float] | None:
+    """(RMS and max of the per-element relative errors, max abs error, scale) against the reference; None where
+    it is not finite. Per element, so that a few large values (an exp) do not make the statistic a coin toss;
     relative to at least 1% of the scale, so that values near zero do not dominate it."""
     ref, out = ref.double(), out.double()
     if not (torch.isfinite(ref).all() and torch.isfinite(out).all()):
         return None
     scale = max(ref.abs().max().item(), 1e-3)
     rel = (out - ref).abs() / ref.abs().clamp_min(0.01 * scale)
-    return rel.pow(2).mean().sqrt().item(), (out - ref).abs().max().item(), scale
+    return rel.pow(2).mean().sqrt().item(), rel.max().item(), (out - ref).abs().max().item(), scale
 
 
 def _accurate(jit: torch.Tensor, eager: torch.Tensor, ref: torch.Tensor) -> str | None:
-    """None when the JIT's result is as accurate as eager's against the float32 reference: its RMS relative
-    error within 1.5x eager's plus half a bfloat16 ulp (3x eager's where that is larger: eager's own error
-    measures how much the program amplifies rounding, e.g. a softmax of an exp, where which intermediates a
-    fused kernel leaves unrounded moves the result by as much as eager's error), and no element off by more
-    than 4x eager's worst plus 2% of the scale."""
+    """None when the JIT's result is as accurate as eager's against the float32 reference:
+    - its RMS relative error within 1.5x eager's plus half a bfloat16 ulp (3x eager's where that is larger:
+      eager's own error measures how much the program amplifies rounding, e.g. a softmax of an exp, where which
+      intermediates a fused kernel leaves unrounded moves the result by as much as eager's error), and
+    - no element off by more than 4x eager's worst plus 2% of the scale, unless its worst relative error is
+      within 4x eager's worst relative error: where the program amplifies rounding (an exp of values near 14
+      turns half a bfloat16 ulp of its argument into 3%), eager's error at the one largest element is a single
+      draw, and the worst relative error over all elements is the steadier measure of that amplification."""
     ej, ee = _errors(jit, ref), _errors(eager, ref)
     if ej is None or ee is None:
         return None
-    (rj, mj, scale), (re, me, _) = ej, ee
+    (rj, xj, mj, scale), (re, xe, me, _) = ej, ee
     if rj > max(1.5 * re + 2.0**-9, 3 * re):
         return f"RMS relative error {rj:.4g} vs eager's {re:.4g}"
-    if mj > 4 * me + 0.02 * scale:
-        return f"max error {mj:.4g} vs eager's {me:.4g} (scale {scale:.4g})"
+    if mj > 4 * me + 0.02 * scale and xj > 4 * xe:
+        return (
+            f"max error {mj:.4g} vs eager's {me:.4g} (scale {scale:.4g}); worst relative error {xj:.4g} vs "
+            f"eager's {xe:.4g}"
+        )
     return None
 
 
