@@ -28,7 +28,7 @@ import contextlib
 from collections.abc import Iterator
 
 from ttfuse.errors import SpecError
-from ttfuse.ir import Graph, In, Node, NodeSide
+from ttfuse.ir import Graph, In, Node, NodeSide, infer
 from ttfuse.types import (
     DRAM_MEMORY_CONFIG,
     L1_MEMORY_CONFIG,
@@ -80,13 +80,6 @@ def target_device(ctx) -> Iterator[None]:
         yield
 
 
-def infer(node: Node, in_specs: list, attrs=None) -> tuple[tuple[TensorSpec, ...], bool]:
-    """(outs, multi) of `node` (or of its op with other attrs) on these input specs, by its spec rule."""
-    from ttfuse.verify import infer_outs
-
-    return infer_outs(node.op, node.attrs if attrs is None else attrs, in_specs)
-
-
 def set_attrs(attrs: tuple, **kw) -> tuple:
     """A copy of a node's attrs with some parameters replaced (they must exist)."""
     out, seen = [], set()
@@ -109,26 +102,6 @@ def with_side(node: Node, *, config: dict | None = None, notes: tuple[str, ...] 
     if config:
         cfg.update(config)
     return NodeSide(loc=s.loc, config=cfg, notes=s.notes + tuple(notes), replaced=s.replaced)
-
-
-def respec(graph: Graph, new: dict[int, Node]) -> Graph:
-    """The graph with nodes replaced by `new` (by id) and the outs of every node whose inputs changed
-    re-inferred by its spec rule. Pre: replacements keep their ids. Raises SpecError when a node no longer
-    validates."""
-    specs: dict[int, TensorSpec] = {i: s for i, s in enumerate(graph.inputs)}
-    changed: set[int] = set()
-    nodes: list[Node] = []
-    for n in graph.nodes:
-        m = new.get(n.id, n)
-        if m is not n or any(r.value in changed for r in m.inputs):
-            outs, multi = infer(m, [specs[r.value] for r in m.inputs])
-            if outs != n.outs:
-                changed.update(m.id + j for j in range(len(outs)))
-            m = m.replace(outs=outs, multi=multi)
-        for j, s in enumerate(m.outs):
-            specs[m.id + j] = s
-        nodes.append(m)
-    return graph.replace(nodes=nodes)
 
 
 def lifetimes(graph: Graph) -> tuple[dict[int, int], dict[int, int]]:
