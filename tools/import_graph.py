@@ -77,9 +77,9 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {
     ): "place_memory asks chunk for internal_bytes (lazily); fix: internal_bytes moves to place_memory or "
     "onto the op traits",
     frozenset(
-        {"ttfuse.passes.cleanup", "ttfuse.passes.fuse", "ttfuse.passes.fuse_blocks", "ttfuse.passes.pipeline"}
-    ): "cleanup and fuse call pipeline.dce, fuse loads fuse_blocks' rules, which use fuse's matchers; fix: "
-    "dce moves to its own module and the shared matchers (no_acts, plain_*) to one fuse_blocks and fuse read",
+        {"ttfuse.passes.fuse", "ttfuse.passes.fuse_blocks"}
+    ): "fuse loads fuse_blocks' rules (lazily), which use fuse's matchers; fix: the shared matchers (no_acts, "
+    "plain_*) move to one module fuse_blocks and fuse read",
 }
 
 
