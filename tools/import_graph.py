@@ -62,18 +62,12 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
 )
 
-# Upward imports tolerated for now, each with the reason and who removes it. The final merge of issue 17
-# empties this: a new entry needs a reason, not a shrug.
-# Upward imports tolerated for now, each with the reason and who removes it. The final merge of issue 17
-# empties this: a new entry needs a reason, not a shrug.
+# Upward imports tolerated, each with the reason and who removes it: empty since issue 17, and a new entry
+# needs a reason, not a shrug.
 KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 
 # Cycles tolerated for now, each with the reason and the fix (same rule).
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset(
-        {"ttfuse.passes.cleanup", "ttfuse.passes.fuse", "ttfuse.passes.pipeline"}
-    ): "cleanup and fuse call pipeline.dce (lazily); fix: dce moves to the graph core (issue 17)",
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ Rules (each returns None when fine, else a message):
 - node: the op is registered; every input ref names an earlier value (dangling refs, cycles and misordered
   nodes are told apart); attributes name exactly the op's parameters; In markers cover the inputs once each;
   attributes are hashable; outs are TensorSpecs and equal the op's spec rule on the input specs. (In-place
-  ops are functional in the IR: reading their target afterwards reads the old value, see ttfuse/ir.py.)
+  ops are functional in the IR: reading their target afterwards reads the old value, see ttfuse/ir/graph.py.)
 Extend: append `(name, fn)` to NODE_RULES or GRAPH_RULES; keep each rule one short function.
 """
 
@@ -19,8 +19,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ttfuse.errors import SpecError, VerifyError
-from ttfuse.ir import Graph, Node, attr_tensor_positions, format_graph, substitute, thaw
-from ttfuse.mesh import MeshShape
+from ttfuse.ir import (
+    DevicePlaceholder,
+    Graph,
+    Node,
+    attr_tensor_positions,
+    format_graph,
+    graph_device,
+    graph_env,
+    infer_outs,
+    interpret,
+)
+from ttfuse.ir import spec_args as spec_args  # re-exported: spec rules over nodes live in ttfuse/ir/specs.py
+from ttfuse.ir.specs import device_of
 from ttfuse.types import TensorSpec
 
 
@@ -30,10 +41,10 @@ class _Env:
     def __init__(self, g: Graph):
         self.g = g
         self.n_in = len(g.inputs)
-        self.defined: dict[int, TensorSpec] = {i: s for i, s in enumerate(g.inputs)}
+        self.defined: dict[int, TensorSpec] = graph_env(g)
         self.index = {n.id: n for n in g.nodes}
         self.pos = {n.id: k for k, n in enumerate(g.nodes)}
-        self.device = DevicePlaceholder(_device_of(g), g.meta.get("mesh", (1, 1)))
+        self.device = DevicePlaceholder(device_of(g), g.meta.get("mesh", (1, 1)))
 
 
 # ------------------------------------------------------------------------------------------- graph rules
@@ -203,51 +214,6 @@ def _outs_are_specs(n: Node, env: _Env) -> str | None:
     return None
 
 
-class DevicePlaceholder:
-    """Stands for the graph's device (a DeviceArg) when a spec rule runs outside a trace (verify, cost)."""
-
-    def __init__(self, spec=None, mesh=(1, 1)):
-        self.spec = spec
-        self.mesh = tuple(mesh)
-        self.chips = [None] * (self.mesh[0] * self.mesh[1])
-
-    @property
-    def shape(self):
-        return MeshShape(*self.mesh)
-
-    def get_num_devices(self) -> int:
-        return len(self.chips)
-
-    def check_open(self, op_name: str) -> None:
-        return None
-
-    def __repr__(self) -> str:
-        return f"<device placeholder {getattr(self.spec, 'name', '?')} {self.mesh[0]}x{self.mesh[1]}>"
-
-
-def spec_args(n: Node, in_specs: list, device=None) -> dict:
-    """The node's arguments with In markers replaced by input specs (what a spec rule receives)."""
-    device = device if device is not None else DevicePlaceholder()
-    return {k: substitute(v, lambda m: in_specs[m.i], device) for k, v in n.attrs}
-
-
-def infer_outs(
-    op_name: str, attrs: tuple, in_specs: list, device=None
-) -> tuple[tuple[TensorSpec, ...], bool]:
-    """(output specs, multi) of a node of `op_name` with these attributes and input specs, by its spec rule.
-
-    For passes building new nodes: `Node(id, op, inputs, attrs, *infer_outs(op, attrs, specs))`. Spec rules
-    see the current device spec (`ttfuse.opdef.set_device_spec`); raises SpecError for invalid inputs.
-    """
-    from ttfuse.opdef import OPS
-
-    op = OPS[op_name]
-    probe = Node(-1, op_name, (), attrs, ())
-    res = op.spec_rule(**{k: thaw(v) for k, v in spec_args(probe, in_specs, device).items()})
-    multi = isinstance(res, tuple | list)
-    return (tuple(res) if multi else (res,)), multi
-
-
 def _spec_matches(n: Node, env: _Env) -> str | None:
     from ttfuse.opdef import OPS
 
@@ -309,31 +275,16 @@ def verify(graph: Graph) -> Graph:
         if msg:
             raise VerifyError(f"verify [{name}]: {msg}\n{ir_window(graph, None)}")
     env = _Env(graph)
-    # spec rules check the graph against the device it was compiled for, not the caller's last eager device
+
+    def check(n: Node, ins: list) -> tuple:
+        for name, rule in NODE_RULES:
+            msg = rule(n, env)
+            if msg:
+                raise VerifyError(f"verify [{name}] at %{n.id} ({n.op}): {msg}\n{ir_window(graph, n.id)}")
+        return n.outs
+
+    # spec rules check the graph against the device it was compiled for, not the caller's last eager device;
+    # a ref to a value not defined yet reads None here (the refs_defined rule reports it)
     with opdef.device_spec_context(*graph_device(graph)):
-        for n in graph.nodes:
-            for name, rule in NODE_RULES:
-                msg = rule(n, env)
-                if msg:
-                    raise VerifyError(f"verify [{name}] at %{n.id} ({n.op}): {msg}\n{ir_window(graph, n.id)}")
-            for k, s in enumerate(n.outs):
-                env.defined[n.id + k] = s
+        interpret(graph.nodes, check, env.defined, read=lambda n, k, r: env.defined.get(r.value))
     return graph
-
-
-def graph_device(graph: Graph) -> tuple:
-    """(DeviceSpec or None, mesh shape) of the device a graph was traced for (its `meta`): what its spec and
-    cost rules are checked against when no device is given."""
-    return _device_of(graph), tuple(graph.meta.get("mesh", (1, 1)))
-
-
-def _device_of(graph: Graph):
-    name = graph.meta.get("device")
-    if not name:
-        return None
-    from ttfuse.device import device_spec
-
-    try:
-        return device_spec(name)
-    except Exception:  # noqa: BLE001 - an unknown device name: verify without device limits
-        return None

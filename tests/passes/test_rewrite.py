@@ -7,7 +7,7 @@ import pytest
 from ttfuse import ttnn
 from ttfuse.capture.trace import trace
 from ttfuse.device import device_spec
-from ttfuse.ir import Ref
+from ttfuse.ir import Ref, toposort
 from ttfuse.passes.pipeline import PassContext
 from ttfuse.passes.rewrite import (
     Bind,
@@ -15,7 +15,6 @@ from ttfuse.passes.rewrite import (
     Pat,
     RewriteLimitError,
     Rewriter,
-    _toposort,
     origins,
     replacement,
     rewrite,
@@ -185,9 +184,9 @@ def test_also_replace_rewrites_siblings_in_one_step():
 def test_toposort_keeps_order_and_detects_cycles():
     g = traced(lambda x: ttnn.exp(ttnn.relu(x)), S(32, 32))
     a, b = g.nodes
-    assert [n.id for n in _toposort([b, a], 1)] == [a.id, b.id]
+    assert [n.id for n in toposort([b, a], 1)] == [a.id, b.id]
     loop = a.replace(inputs=(Ref(b.id),))
-    assert _toposort([loop, b], 1) is None
+    assert toposort([loop, b], 1) is None
 
 
 # ---------------------------------------------------------------------------------------------- replacements

@@ -46,7 +46,7 @@ import math
 
 from ttfuse.axes import Axis, axes_of
 from ttfuse.errors import SpecError
-from ttfuse.ir import FrozenList, Graph, In, Node, NodeSide, Ref, make_attrs
+from ttfuse.ir import FrozenList, Graph, In, Node, NodeSide, Ref, interpret, make_attrs
 from ttfuse.passes.place_memory import (
     infer,
     internal_bytes,
@@ -271,20 +271,19 @@ def _chunk_specs(q: _G, order: list[Node], region: dict[int, Axis], size: int) -
     """Node id -> (input specs, outs) of one chunk of `size` (spec rules validate every op)."""
     vals: dict[int, TensorSpec] = {}
     res = {}
-    for n in order:
-        ax = region[n.id]
-        ins = []
-        for i, r in enumerate(n.inputs):
-            if r.node in region:
-                ins.append(vals[r.value])
-            elif ax.in_dims[i] is not None:
-                ins.append(_sliced(q.spec(r), ax.in_dims[i], size))
-            else:
-                ins.append(q.spec(r))
+
+    def read(n: Node, i: int, r: Ref) -> TensorSpec:
+        d = region[n.id].in_dims[i]
+        if r.node in region:
+            return vals[r.value]
+        return q.spec(r) if d is None else _sliced(q.spec(r), d, size)
+
+    def visit(n: Node, ins: list) -> tuple:
         outs, _ = infer(n, ins)
-        for j, s in enumerate(outs):
-            vals[n.id + j] = s
         res[n.id] = (ins, outs)
+        return outs
+
+    interpret(order, visit, vals, read=read)
     return res
 
 

@@ -16,7 +16,7 @@ a test applying it alone (tests/passes/test_cleanup.py).
 
 from __future__ import annotations
 
-from ttfuse.ir import Graph, Node, NodeSide, Ref
+from ttfuse.ir import Graph, Node, NodeSide, Ref, dce
 from ttfuse.passes.rewrite import Bind, Miss, Pat, Rewriter, named, rewrite
 from ttfuse.types import DataType, Layout
 
@@ -343,8 +343,6 @@ def cse(graph: Graph) -> Graph:
 def cleanup(graph: Graph, ctx) -> Graph:
     """The cleanup pass. Pre: a valid graph. Post: see the module docstring; the graph is returned unchanged
     (the same object) when nothing applies."""
-    from ttfuse.passes.pipeline import dce
-
     g = dce(graph, ctx)
     for _ in range(4):
         before = g

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 from ttfuse.device import FIDELITY_PHASES, TILE
 from ttfuse.errors import TtfuseError
-from ttfuse.ir import Graph, Node, attr_tensor_positions
+from ttfuse.ir import Graph, Node, attr_tensor_positions, graph_device, graph_env, interpret, spec_args
 from ttfuse.opdef import CostCtx, OpCost, device_spec_context
 
 HOST_US_PER_LAUNCH = 360.0
@@ -186,17 +186,22 @@ def _mesh(graph: Graph, mesh_shape) -> tuple[int, int]:
     return tuple(mesh_shape) if mesh_shape is not None else tuple(graph.meta.get("mesh", (1, 1)))
 
 
-def op_cost(graph: Graph, n: Node, index: dict | None = None, device_spec=None, mesh_shape=None) -> OpCost:
+def op_cost(
+    graph: Graph, n: Node, index: dict | None = None, device_spec=None, mesh_shape=None, in_specs=None
+) -> OpCost:
     """The node's work by its op's cost rule (default_cost when it has none) on `device_spec` (None: the
     graph's own device, `meta["device"]`) and `mesh_shape` (None: the graph's); the rule and the spec rules it
-    calls see that device, not the thread's current one."""
+    calls see that device, not the thread's current one. `in_specs`: the node's input specs when the caller
+    has them bound (graph_cost's interpreter), else looked up in the graph."""
     from ttfuse.ops.common import default_cost
-    from ttfuse.verify import graph_device, spec_args
 
     if device_spec is None:
         device_spec = graph_device(graph)[0]
-    index = index if index is not None else graph.node_index()
-    ins = [graph.spec_of(r, index) for r in n.inputs]
+    if in_specs is None:
+        index = index if index is not None else graph.node_index()
+        ins = [graph.spec_of(r, index) for r in n.inputs]
+    else:
+        ins = list(in_specs)
     args = spec_args(n, ins)
     tensors = {k: args[k] for k, v in n.attrs if attr_tensor_positions(v)}
     op = n.opdef
@@ -263,10 +268,12 @@ def matmul_core_tiles(n: Node, graph: Graph, index: dict, spec, max_grid=None) -
     return float(-(-m // cy) * -(-d.Nt // cx) * d.Kt), cx * cy
 
 
-def node_cost(graph: Graph, n: Node, spec, *, index=None, max_grid=None, mesh_shape=None) -> NodeCost:
+def node_cost(
+    graph: Graph, n: Node, spec, *, index=None, max_grid=None, mesh_shape=None, in_specs=None
+) -> NodeCost:
     """Work and predicted times of one node on `spec` (see the module docstring for the model)."""
     index = index if index is not None else graph.node_index()
-    c = op_cost(graph, n, index, spec, mesh_shape)
+    c = op_cost(graph, n, index, spec, mesh_shape, in_specs)
     phases = FIDELITY_PHASES.get(c.fidelity, 2)
     gx, gy = _grid(spec, max_grid)
     cores = gx * gy
@@ -309,9 +316,15 @@ def node_cost(graph: Graph, n: Node, spec, *, index=None, max_grid=None, mesh_sh
 def graph_cost(graph: Graph, spec, *, max_grid=None, mesh_shape=None) -> GraphCost:
     """Every node's cost on `spec` (mesh: `mesh_shape`, default the graph's) and the totals."""
     index = graph.node_index()
-    rows = [
-        node_cost(graph, n, spec, index=index, max_grid=max_grid, mesh_shape=mesh_shape) for n in graph.nodes
-    ]
+    rows: list[NodeCost] = []
+
+    def visit(n: Node, ins: list) -> tuple:
+        rows.append(
+            node_cost(graph, n, spec, index=index, max_grid=max_grid, mesh_shape=mesh_shape, in_specs=ins)
+        )
+        return n.outs
+
+    interpret(graph.nodes, visit, graph_env(graph))
     total = OpCost(launches=0)
     for r in rows:
         total.flops += r.flops

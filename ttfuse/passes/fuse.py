@@ -26,7 +26,7 @@ that rule alone in tests/passes/test_fuse.py.
 
 from __future__ import annotations
 
-from ttfuse.ir import Graph, Ref
+from ttfuse.ir import Graph, Ref, dce
 from ttfuse.ops.activations import normalize_activations
 from ttfuse.passes.predicates import act_ops, no_acts, plain_binary, plain_mm, plain_unary, unary_act
 from ttfuse.passes.rewrite import Miss, Pat, Rewriter, named, replacement, rewrite
@@ -536,7 +536,6 @@ def fuse(graph: Graph, ctx) -> Graph:
     import ttfuse.kernels  # noqa: F401  (registers the kernels the rules emit)
     from ttfuse.passes.fuse_blocks import rules_blocks
     from ttfuse.passes.fuse_eltwise import fuse_eltwise
-    from ttfuse.passes.pipeline import dce
 
     g = rewrite(graph, rules_blocks, ctx, table="fuse.blocks")
     g = rewrite(g, rules_attention, ctx, table="fuse.sdpa")

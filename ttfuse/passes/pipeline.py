@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ttfuse.errors import PassError
-from ttfuse.ir import Graph
+from ttfuse.ir import Graph, dce
 from ttfuse.opdef import CostCtx, OpCost, device_spec_context
 
 
@@ -54,22 +54,6 @@ class PassRecord:
     graph_after: Graph | None = field(default=None, repr=False)
 
 
-# ---------------------------------------------------------------------------------------------- passes
-def dce(graph: Graph, ctx: PassContext) -> Graph:
-    """Dead-code elimination. Pre: a valid graph. Post: only nodes an output (returned or written back into an
-    argument: write-backs are outputs) depends on remain, in their original order; the graph is returned
-    unchanged if none died."""
-    live = {r.value for r in graph.outputs}
-    keep = []
-    for n in reversed(graph.nodes):
-        if any(n.id + k in live for k in range(n.num_values)):
-            keep.append(n)
-            live.update(r.value for r in n.inputs)
-    if len(keep) == len(graph.nodes):
-        return graph
-    return graph.replace(nodes=keep[::-1])
-
-
 PIPELINE_VERSION = 4
 
 from ttfuse.passes.chunk import chunk  # noqa: E402
@@ -79,7 +63,7 @@ from ttfuse.passes.place_memory import place_memory  # noqa: E402
 from ttfuse.passes.select import select_configs  # noqa: E402
 
 PIPELINE: list[tuple[str, Callable[[Graph, PassContext], Graph]]] = [
-    ("dce", dce),  # cleanup: drop nodes no output depends on
+    ("dce", dce),  # cleanup: drop nodes no output depends on (ttfuse/ir/analysis.py; write-backs are outputs)
     ("cleanup", cleanup),  # no-op casts/copies, layout round trips, scalar folding, CSE (passes/cleanup.py)
     ("fuse", fuse),  # every fusion decision: blocks, SDPA, norm+residual, epilogues, horizontal, eltwise
     ("chunk", chunk),  # split regions whose working set overflows L1/DRAM into row chunks (passes/chunk.py)
@@ -209,7 +193,7 @@ def cost_report(graph: Graph, device_spec=None, mesh_shape: tuple[int, int] | No
         from ttfuse.passes.cost import graph_cost
 
         return graph_cost(graph, device_spec, mesh_shape=mesh_shape)
-    from ttfuse.verify import graph_device
+    from ttfuse.ir import graph_device
 
     dev, mesh = graph_device(graph)
     with device_spec_context(dev, mesh if mesh_shape is None else tuple(mesh_shape)):
@@ -217,16 +201,15 @@ def cost_report(graph: Graph, device_spec=None, mesh_shape: tuple[int, int] | No
 
 
 def _basic_cost_report(graph: Graph) -> CostReport:
+    from ttfuse.ir import graph_env, interpret, spec_args
     from ttfuse.ops.common import default_cost
-    from ttfuse.verify import spec_args
 
     device_spec = None  # work only: no device figures in CostCtx
-    index = graph.node_index()
     rows = []
     total = OpCost(launches=0)
-    for n in graph.nodes:
+
+    def visit(n, in_specs_list: list) -> tuple:
         op = n.opdef
-        in_specs_list = [graph.spec_of(r, index) for r in n.inputs]
         args = spec_args(n, in_specs_list)
         tensor_params = {k for k, v in n.attrs if _has_marker(v)}
         in_specs = {k: args[k] for k in tensor_params}
@@ -239,6 +222,9 @@ def _basic_cost_report(graph: Graph) -> CostReport:
         total.l1_bytes += c.l1_bytes
         total.launches += c.launches
         total.link_bytes += c.link_bytes
+        return n.outs
+
+    interpret(graph.nodes, visit, graph_env(graph))
     return CostReport(rows, total, getattr(device_spec, "name", None))
 
 

@@ -28,7 +28,7 @@ import contextlib
 from collections.abc import Iterator
 
 from ttfuse.errors import SpecError
-from ttfuse.ir import Graph, In, Node, NodeSide, attr_tensor_positions
+from ttfuse.ir import Graph, In, Node, NodeSide, attr_tensor_positions, infer, spec_args
 from ttfuse.opdef import CostCtx, current_device_spec, current_mesh_shape, device_spec_context
 from ttfuse.types import (
     DRAM_MEMORY_CONFIG,
@@ -75,17 +75,9 @@ def cb_limit_per_core(ctx) -> int | None:
 @contextlib.contextmanager
 def target_device(ctx) -> Iterator[None]:
     """Spec rules run inside see the pass context's device (grid, L1, DST budget), as under capture."""
-    from ttfuse.opdef import device_spec_context
 
     with device_spec_context(ctx.device_spec, tuple(ctx.mesh_shape)):
         yield
-
-
-def infer(node: Node, in_specs: list, attrs=None) -> tuple[tuple[TensorSpec, ...], bool]:
-    """(outs, multi) of `node` (or of its op with other attrs) on these input specs, by its spec rule."""
-    from ttfuse.verify import infer_outs
-
-    return infer_outs(node.op, node.attrs if attrs is None else attrs, in_specs)
 
 
 def set_attrs(attrs: tuple, **kw) -> tuple:
@@ -112,34 +104,12 @@ def with_side(node: Node, *, config: dict | None = None, notes: tuple[str, ...] 
     return NodeSide(loc=s.loc, config=cfg, notes=s.notes + tuple(notes), replaced=s.replaced)
 
 
-def respec(graph: Graph, new: dict[int, Node]) -> Graph:
-    """The graph with nodes replaced by `new` (by id) and the outs of every node whose inputs changed
-    re-inferred by its spec rule. Pre: replacements keep their ids. Raises SpecError when a node no longer
-    validates."""
-    specs: dict[int, TensorSpec] = {i: s for i, s in enumerate(graph.inputs)}
-    changed: set[int] = set()
-    nodes: list[Node] = []
-    for n in graph.nodes:
-        m = new.get(n.id, n)
-        if m is not n or any(r.value in changed for r in m.inputs):
-            outs, multi = infer(m, [specs[r.value] for r in m.inputs])
-            if outs != n.outs:
-                changed.update(m.id + j for j in range(len(outs)))
-            m = m.replace(outs=outs, multi=multi)
-        for j, s in enumerate(m.outs):
-            specs[m.id + j] = s
-        nodes.append(m)
-    return graph.replace(nodes=nodes)
-
-
 def internal_bytes(node: Node, in_specs: list[TensorSpec], device_spec=None) -> int:
     """L1 bytes a (fused) op holds beyond its inputs and outputs (`Traits.working_set`), 0 when it declares none.
     With `device_spec`, the rule (and the step spec rules it asks) see that device, not the thread's current."""
     fn = node.opdef.traits.working_set
     if fn is None:
         return 0
-    from ttfuse.verify import spec_args
-
     args = spec_args(node, in_specs)
     tensors = {k: args[k] for k, v in node.attrs if attr_tensor_positions(v)}
     ctx = CostCtx(node.opdef, tensors, list(node.outs), args, device_spec)

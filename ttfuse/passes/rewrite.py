@@ -41,7 +41,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from ttfuse.errors import SpecError
-from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, NodeSide, Ref, freeze, thaw
+from ttfuse.ir import (
+    DeviceArg,
+    FrozenList,
+    Graph,
+    In,
+    Node,
+    NodeSide,
+    Ref,
+    dce,
+    freeze,
+    in_order,
+    thaw,
+    toposort,
+)
 from ttfuse.types import TensorSpec
 
 Rule = tuple["Pat", Callable]
@@ -402,10 +415,10 @@ class Rewriter:
                 n = n.replace(inputs=tuple(sub(r) for r in n.inputs))
             seq.append(n)
         n_in = len(self.graph.inputs)
-        ordered = seq if _in_order(seq, n_in) else _toposort(seq, n_in)
+        ordered = seq if in_order(seq, n_in) else toposort(seq, n_in)
         if ordered is None:
             return "the rewrite would create a cycle"
-        g = _dce(self.graph.replace(nodes=ordered, outputs=tuple(sub(r) for r in self.graph.outputs)))
+        g = dce(self.graph.replace(nodes=ordered, outputs=tuple(sub(r) for r in self.graph.outputs)))
         live = {n.id for n in g.nodes}
         dead = [n for n in self.graph.nodes if n.id not in live]
         mains = {r.node for r in refs if any(s.id == r.node for s in self._staged)}
@@ -460,68 +473,6 @@ def _record_replaced(g: Graph, mains: set[int], dead: list[Node]) -> Graph:
             n = n.replace(side=side)
         nodes.append(n)
     return g.replace(nodes=nodes)
-
-
-def _in_order(seq: list[Node], n_inputs: int) -> bool:
-    """Whether every node reads only graph inputs and values of earlier nodes (no sort needed)."""
-    defined: set[int] = set()
-    for n in seq:
-        for r in n.inputs:
-            if r.node >= n_inputs and r.node not in defined:
-                return False
-        defined.add(n.id)
-    return True
-
-
-def _dce(g: Graph) -> Graph:
-    """Dead-code elimination (as ttfuse.passes.pipeline.dce; write-backs are outputs)."""
-    live = {r.node for r in g.outputs}
-    keep = []
-    for n in reversed(g.nodes):
-        if n.id in live:
-            keep.append(n)
-            live.update(r.node for r in n.inputs)
-    if len(keep) == len(g.nodes):
-        return g
-    return g.replace(nodes=keep[::-1])
-
-
-def _toposort(seq: list[Node], n_inputs: int) -> list[Node] | None:
-    """A topological order of `seq` that keeps its order wherever dependencies allow; None on a cycle."""
-    producer: dict[int, Node] = {}
-    for n in seq:
-        for k in range(n.num_values):
-            producer[n.id + k] = n
-    done: set[int] = set()
-    active: set[int] = set()
-    out: list[Node] = []
-    for start in seq:
-        if start.id in done:
-            continue
-        stack: list[tuple[Node, int]] = [(start, 0)]
-        active.add(start.id)
-        while stack:
-            n, i = stack[-1]
-            if i < len(n.inputs):
-                stack[-1] = (n, i + 1)
-                r = n.inputs[i]
-                if r.node < n_inputs:
-                    continue
-                p = producer.get(r.value)
-                if p is None:
-                    return None
-                if p.id in done:
-                    continue
-                if p.id in active:
-                    return None
-                active.add(p.id)
-                stack.append((p, 0))
-            else:
-                stack.pop()
-                active.discard(n.id)
-                done.add(n.id)
-                out.append(n)
-    return out
 
 
 # -------------------------------------------------------------------------------------------------- driver

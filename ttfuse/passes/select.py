@@ -45,9 +45,9 @@ from ttfuse.configs import (
 )
 from ttfuse.device import TILE
 from ttfuse.errors import SpecError
-from ttfuse.ir import Graph, Node, attr_tensor_positions
+from ttfuse.ir import Graph, Node, attr_tensor_positions, infer, respec, spec_args
 from ttfuse.opdef import Group
-from ttfuse.passes.place_memory import cb_limit_per_core, infer, respec, set_attrs, target_device, with_side
+from ttfuse.passes.place_memory import cb_limit_per_core, set_attrs, target_device, with_side
 from ttfuse.passes.select_configs import (
     MatmulProblem,
     compute_kernel_config_for,
@@ -370,7 +370,6 @@ def _select_gated_attention(node: Node, ins: list[TensorSpec], sc: SelectCtx):
     """kernels.pair_bias_attention: the fused kernel's compute kernel config, and its SDPA step's chunk sizes
     by the stock SDPA rule on the heads it splits."""
     from ttfuse.kernels.attention import sdpa_step_inputs
-    from ttfuse.verify import spec_args
 
     upd, notes = _select_fused(node, ins, sc)
     if node.attr("program_config") is None:

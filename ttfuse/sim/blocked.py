@@ -43,7 +43,18 @@ import torch
 
 from ttfuse.axes import Axis, axes_of
 from ttfuse.errors import DeviceError, SpecError
-from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, substitute
+from ttfuse.ir import (
+    DeviceArg,
+    FrozenList,
+    Graph,
+    In,
+    Node,
+    Ref,
+    bind_args,
+    interpret,
+    substitute,
+    value_specs,
+)
 from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx, Group, SimCtx, set_device_spec
 from ttfuse.sim.device import record_launches
@@ -174,7 +185,7 @@ def plan(graph: Graph, block_bytes: int) -> list:
     """The graph's nodes in execution order, runs of row-blocked nodes grouped into RegionPlans."""
     if block_bytes <= 0:
         return list(graph.nodes)
-    index = graph.node_index()
+    specs = value_specs(graph)
     items: list = []
     region: RegionPlan | None = None
     hoisted: list[Node] = []
@@ -191,7 +202,7 @@ def plan(graph: Graph, block_bytes: int) -> list:
         region, hoisted = None, []
 
     for n in graph.nodes:
-        in_specs = [graph.spec_of(r, index) for r in n.inputs]
+        in_specs = [specs[r.value] for r in n.inputs]
         if region is not None:
             ax = _fits(region, n, in_specs)
             if ax is not None:
@@ -298,10 +309,11 @@ class Region:
     an input whose last use is inside the region is dropped there) -> tuple of the output tensors."""
 
     def __init__(self, rp: RegionPlan, graph: Graph):
-        index = graph.node_index()
+        specs = value_specs(graph)
         self.plan = rp
-        self.steps = [_Step(n, ax, [graph.spec_of(r, index) for r in n.inputs]) for n, ax in zip(rp.nodes, rp.axes)]
-        self.specs = {v: _value_spec(graph, v) for v in rp.inputs}  # every value's full spec
+        self.steps = [_Step(n, ax, [specs[r.value] for r in n.inputs]) for n, ax in zip(rp.nodes, rp.axes)]
+        self.at = {st.node.id: k for k, st in enumerate(self.steps)}
+        self.specs = {v: specs[v] for v in rp.inputs}  # every value's full spec
         for st in self.steps:
             for j, s in enumerate(st.outs):
                 self.specs[st.node.id + j] = s
@@ -413,36 +425,35 @@ class Region:
         return tuple(Tensor(self.specs[v], results[v], device, bufs[v]) for v in rp.outputs)
 
     def _block(self, device, chip, ci: int, shards: dict, full: dict, start: int, rows: int) -> None:
+        """One block of rows through the region's steps, by the graph interpreter (ttfuse/ir/interp.py)."""
         env: dict[int, torch.Tensor] = {}
         sliced: dict[tuple[int, int | None], torch.Tensor] = {}
 
-        def value(slot: _Slot):
-            if slot.v in env:
-                return env[slot.v]
-            key = (slot.v, slot.dim)
+        def read(n: Node, i: int, r: Ref):
+            """A region value of this block, or this block's rows of a region input (whole when not blocked)."""
+            if r.value in env:
+                return env[r.value]
+            dim = self.steps[self.at[n.id]].dims.in_dims[i]
+            key = (r.value, dim)
             t = sliced.get(key)
             if t is None:
-                t = shards[slot.v][ci]
-                if slot.dim is not None:
-                    t = t.narrow(slot.dim, start, rows)
+                t = shards[r.value][ci]
+                if dim is not None:
+                    t = t.narrow(dim, start, rows)
                 sliced[key] = t
             return t
 
-        def sub(a):
-            if type(a) is _Slot:
-                return value(a)
-            if type(a) is list or type(a) is tuple:
-                return type(a)(sub(x) for x in a)
-            return a
-
-        for k, st in enumerate(self.steps):
+        def step(n: Node, in_values: list) -> list:
+            k = self.at[n.id]
+            st = self.steps[k]
             ins, out_spec, outs = st.specs_for(rows)
-            vals = {name: sub(a) for name, a in st.args.items()}
+            vals = bind_args(n, in_values)
             try:
                 res = st.op.sim_rule(SimCtx(st.op, out_spec, ins, chip, ci, device), **vals)
             except Exception as e:
                 raise _tag(e, st.node) from None
             res = list(res) if st.node.multi else [res]
+            made = []
             taken = None
             for j, (r, s) in enumerate(zip(res, outs)):
                 if not st.keep:
@@ -455,9 +466,12 @@ class Region:
                 v = st.node.id + j
                 if v in full:
                     full[v].narrow(st.dims.out_dim, start, rows).copy_(r)
-                env[v] = r
+                made.append(r)
             for v in self.drop_after[k]:
                 env.pop(v, None)
+            return made  # bound to the node's values by the interpreter
+
+        interpret([st.node for st in self.steps], step, env, read=read)
 
     def _current_node(self, e: BaseException) -> Node:
         name = str(e).split(":", 1)[0]
@@ -477,13 +491,6 @@ def _flat(vals):
 
 def _torch_dtype(spec: TensorSpec) -> torch.dtype:
     return torch.int64 if spec.dtype.is_integer else torch.float32
-
-
-def _value_spec(graph: Graph, v: int) -> TensorSpec:
-    for n in graph.nodes:
-        if n.id <= v < n.id + max(1, len(n.outs)):
-            return n.outs[v - n.id]
-    return graph.inputs[v]
 
 
 def _tag(e: BaseException, node: Node) -> BaseException:

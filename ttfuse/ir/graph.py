@@ -21,10 +21,10 @@ parameter holds an `In(k)` marker (the k-th entry of `node.inputs`), a list of t
 markers, a device argument `DeviceArg()` (the device the graph runs on). List-valued static arguments are
 `FrozenList`s (hashable; codegen passes them as lists again).
 
+Values, markers and their JSON coding live in ttfuse/ir/values.py, the printer in ttfuse/ir/printer.py.
 Invariants (checked by ttfuse/verify.py): nodes are in a valid execution order (every ref is defined
 earlier), value numbers are unique, every op is registered, outs equal the spec rule's result.
-Extend: new static value kinds need an encoding in `encode_value`/`decode_value` (or in
-ttfuse.types.to_json_value) and a literal form in ttfuse/codegen.py.
+Extend: new static value kinds: see ttfuse/ir/values.py.
 
 `trace_function(fn, args, kwargs, ...)` builds a Graph from a Python function of ttnn calls with the tracer
 capture installs (ttfuse/capture/trace.py): passes build graphs from template functions through it (rewrite
@@ -33,79 +33,18 @@ rules, coverage fallbacks) without importing capture, which sits above them.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
-import math
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
-from ttfuse.types import DataType, Layout, MemoryConfig, Shape, TensorSpec, from_json_value, to_json_value
+from ttfuse.ir.printer import format_graph
+from ttfuse.ir.values import Ref, decode_spec, decode_value, encode_value, freeze
+from ttfuse.types import TensorSpec, to_json_value
 
 IR_VERSION = 2  # 2: in-place ops are functional, write-backs are graph data (`writes`)
-
-
-# ------------------------------------------------------------------------------------------------ values
-class Ref(NamedTuple):
-    """One value: output `out` of node `node` (or graph input `node` when node < len(graph.inputs))."""
-
-    node: int
-    out: int = 0
-
-    @property
-    def value(self) -> int:
-        return self.node + self.out
-
-    def __repr__(self) -> str:
-        return f"%{self.node + self.out}"
-
-
-@dataclass(frozen=True, slots=True)
-class In:
-    """Attribute marker: this tensor parameter is `node.inputs[i]`."""
-
-    i: int
-
-    def __repr__(self) -> str:
-        return f"In({self.i})"
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceArg:
-    """Attribute marker: the device the graph runs on (the device of its tensor inputs)."""
-
-    def __repr__(self) -> str:
-        return "DeviceArg()"
-
-
-class FrozenList(tuple):
-    """A list-valued static argument, frozen to be hashable; codegen passes it as a list again."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"FrozenList({list(self)!r})"
-
-
-def freeze(v: Any) -> Any:
-    """A hashable form of a static value: lists -> FrozenList, tuples frozen element-wise."""
-    if type(v) is list:
-        return FrozenList(freeze(x) for x in v)
-    if type(v) is tuple:
-        return tuple(freeze(x) for x in v)
-    return v
-
-
-def thaw(v: Any) -> Any:
-    """Inverse of `freeze` (FrozenList -> list), for calling an op with the original argument types."""
-    if type(v) is FrozenList:
-        return [thaw(x) for x in v]
-    if type(v) is tuple:
-        return tuple(thaw(x) for x in v)
-    return v
 
 
 # ------------------------------------------------------------------------------------------------- nodes
@@ -214,7 +153,7 @@ class Node:
             op=str(d["op"]),
             inputs=tuple(Ref(int(a), int(b)) for a, b in d["inputs"]),
             attrs=tuple((str(k), decode_value(v)) for k, v in d["attrs"]),
-            outs=tuple(_decode_spec(s) for s in d["outs"]),
+            outs=tuple(decode_spec(s) for s in d["outs"]),
             multi=bool(d.get("multi", False)),
             side=NodeSide.from_json(d.get("side", {})),
         )
@@ -326,7 +265,7 @@ class Graph:
                 else f"not a ttfuse IR graph: {type(d).__name__}"
             )
         return Graph(
-            inputs=tuple(_decode_spec(s) for s in d["inputs"]),
+            inputs=tuple(decode_spec(s) for s in d["inputs"]),
             nodes=[Node.from_json(n) for n in d["nodes"]],
             outputs=tuple(Ref(int(a), int(b)) for a, b in d["outputs"]),
             out_tree=d.get("out_tree", "*"),
@@ -400,170 +339,6 @@ def _json_meta(meta: dict) -> dict:
             v = repr(v)
         out[str(k)] = v
     return out
-
-
-# ----------------------------------------------------------------------------------------- value coding
-def encode_value(v: Any) -> Any:
-    """JSON data for a static attribute value (markers, frozen lists, then ttfuse.types.to_json_value)."""
-    t = type(v)
-    if t is In:
-        return {"$in": v.i}
-    if t is DeviceArg:
-        return {"$device": 0}
-    if t is FrozenList:
-        return {"$flist": [encode_value(x) for x in v]}
-    if t is tuple:
-        return {"$tuple": [encode_value(x) for x in v]}
-    if t is list:
-        return {"$list": [encode_value(x) for x in v]}
-    try:
-        return to_json_value(v)
-    except TypeError:
-        # enums defined by op modules (ttnn.Topology, GeluVariant, ...): by module path and member name
-        if isinstance(v, enum.Enum) and t.__module__.startswith("ttfuse."):
-            return {"$penum": f"{t.__module__}:{t.__qualname__}", "v": v.name}
-        raise
-
-
-def decode_value(d: Any) -> Any:
-    if not isinstance(d, dict):
-        return d
-    if "$in" in d:
-        return In(int(d["$in"]))
-    if "$device" in d:
-        return DeviceArg()
-    if "$flist" in d:
-        return FrozenList(decode_value(x) for x in d["$flist"])
-    if "$tuple" in d:
-        return tuple(decode_value(x) for x in d["$tuple"])
-    if "$list" in d:
-        return [decode_value(x) for x in d["$list"]]
-    if "$penum" in d:
-        return _op_enum(d["$penum"])[d["v"]]
-    return from_json_value(d)
-
-
-def _op_enum(path: str) -> type:
-    """An enum class of a ttfuse module by 'module:Qualname'. Only an already imported ttfuse module is
-    searched (a cache file never causes an import; every op module is imported with ttfuse), by `vars`."""
-    mod, _, qual = path.partition(":")
-    obj = sys.modules.get(mod)
-    if not mod.startswith("ttfuse.") or obj is None or not all(p.isidentifier() for p in qual.split(".")):
-        raise ValueError(f"bad enum reference {path!r}")
-    for part in qual.split("."):
-        try:
-            obj = vars(obj)[part]
-        except (TypeError, KeyError):
-            raise ValueError(f"bad enum reference {path!r}") from None
-    if not (isinstance(obj, type) and issubclass(obj, enum.Enum)):
-        raise ValueError(f"{path!r} is not an enum")
-    return obj
-
-
-def _decode_spec(d: Any) -> TensorSpec:
-    s = from_json_value(d)
-    if not isinstance(s, TensorSpec):
-        raise ValueError(f"expected a TensorSpec, got {s!r}")
-    return s
-
-
-def substitute(v: Any, tensor: Callable[[In], Any], device: Any = None) -> Any:
-    """A static attribute value with its In markers replaced by `tensor(marker)` and DeviceArg by `device`;
-    FrozenLists become lists again (what an op receives when it is called)."""
-    t = type(v)
-    if t is In:
-        return tensor(v)
-    if t is DeviceArg:
-        return device
-    if t is FrozenList:
-        return [substitute(x, tensor, device) for x in v]
-    if t is tuple:
-        return tuple(substitute(x, tensor, device) for x in v)
-    return v
-
-
-def attr_tensor_positions(v: Any) -> list[int]:
-    """The In markers inside an attribute value (a tensor param or a list of tensors)."""
-    if type(v) is In:
-        return [v.i]
-    if type(v) in (tuple, FrozenList, list):
-        out = []
-        for x in v:
-            out.extend(attr_tensor_positions(x))
-        return out
-    return []
-
-
-# ---------------------------------------------------------------------------------------------- printer
-def format_value(v: Any) -> str:
-    """Compact printer form of a static value (lossy; the JSON form is the exact one)."""
-    if isinstance(v, str):
-        return v if v.replace("_", "").replace(".", "").isalnum() else repr(v)
-    if isinstance(v, DataType):
-        return v.short
-    if isinstance(v, Layout):
-        return "TILE" if v is Layout.TILE else "RM"
-    if isinstance(v, MemoryConfig):
-        return v.short
-    if isinstance(v, float):
-        return repr(v) if math.isfinite(v) else str(v)
-    if isinstance(v, Shape):
-        return "[" + ",".join(map(str, v)) + "]"
-    if type(v) in (FrozenList, list):
-        return "[" + ", ".join(format_value(x) for x in v) + "]"
-    if type(v) is tuple:
-        return "(" + ", ".join(format_value(x) for x in v) + ("," if len(v) == 1 else "") + ")"
-    if isinstance(v, TensorSpec):
-        return str(v)
-    r = repr(v)
-    return r[5:] if r.startswith("ttnn.") else r
-
-
-def _is_default(op, name: str, v: Any) -> bool:
-    if op is None:
-        return False
-    p = op.signature.parameters.get(name)
-    if p is None or p.default is p.empty:
-        return False
-    d = p.default
-    try:
-        return type(thaw(v)) is type(d) and bool(thaw(v) == d)
-    except Exception:  # noqa: BLE001 - exotic __eq__: just print the attribute
-        return False
-
-
-def format_node(n: Node, *, with_loc: bool = True) -> str:
-    from ttfuse.opdef import OPS
-
-    op = OPS.get(n.op)
-    lhs = ", ".join(f"%{n.id + k}: {s}" for k, s in enumerate(n.outs)) or f"%{n.id}: ()"
-    ins = " ".join(repr(r) for r in n.inputs)
-    shown = []
-    for k, v in n.attrs:
-        if attr_tensor_positions(v) or _is_default(op, k, v):
-            continue
-        shown.append(f"{k}={format_value(v)}")
-    s = f"{lhs} = {n.op}"
-    if ins:
-        s += " " + ins
-    if shown:
-        s += " {" + ", ".join(shown) + "}"
-    if with_loc and n.side.loc is not None:
-        s += f"  # {n.side.short_loc()}"
-    return s
-
-
-def format_graph(g: Graph, *, with_loc: bool = True, mark: int | None = None) -> str:
-    """The compact typed printer; `mark` prefixes the node with that id by '>>' (verifier windows)."""
-    params = ", ".join(f"%{i}: {s}" for i, s in enumerate(g.inputs))
-    lines = [f"graph {g.meta.get('name', 'fn')}({params}):"]
-    for n in g.nodes:
-        prefix = ">> " if mark is not None and n.id == mark else "  "
-        lines.append(prefix + format_node(n, with_loc=with_loc))
-    outs = ", ".join(repr(r) for r in g.user_outputs)
-    wb = " ; " + ", ".join(f"%{k} <- {r!r}" for k, r in g.write_backs()) if g.writes else ""
-    lines.append((f"  return {outs}" if outs else "  return") + wb)
-    return "\n".join(lines)
 
 
 def make_attrs(op: str, **args: Any) -> tuple[tuple[str, Any], ...]:
