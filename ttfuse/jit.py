@@ -18,14 +18,16 @@ per process only, with one CacheWarning naming why.
 `enable_cache=False` compiles on every call (counted as bypass). Calls made while another jit function is
 being traced are inlined into that trace.
 
-Options (also stored in `PassContext.options` for passes): `max_grid=(x_end, y_end)` (7,7 means 8x8),
+Options (those passes read reach them as the typed `PassOptions` of `ttfuse.passes.context.pass_options`): `max_grid=(x_end, y_end)` (7,7 means 8x8),
 `math_fidelity`, `memory_config` (output memory config), `passes` (None: all; a list of names: only those;
 names prefixed '-' are disabled; [] runs none), `backend` ('sim' | 'ttnn', default $TTFUSE_BACKEND or sim),
 `debug` (True = debug level 3 while compiling, or a level 0-4), `compile_only` (a call returns the Lowered
 artifact), `fallback` (run eagerly when tracing/compiling fails; `fallback_used`, a warning once),
 `graph_capture` (accepted for ttnn-jit compatibility; ttfuse always captures through the facade),
 `l1_budget` (bytes of L1 per chip the chunk and place_memory passes may fill with tensors; default: the
-device's L1 minus the circular-buffer reserve). `TTFUSE_DISABLE_PASSES=a,b` disables passes by name.
+device's L1 minus the circular-buffer reserve), `dram_budget` (the same for DRAM, chunk pass; default: the
+device's DRAM), `fp32_dest_acc_en` (True/False forces fp32 accumulation on/off in the compute kernel configs
+select_configs chooses; None: by dtype). `TTFUSE_DISABLE_PASSES=a,b` disables passes by name.
 The IR is verified after passes on every compile, and after each pass with TTFUSE_DEBUG>=1 or TTFUSE_VERIFY=1.
 
 Invariants: what the function reads besides its arguments (closure cells, defaults, loaded globals, and what
@@ -62,6 +64,7 @@ from ttfuse.flags import dlog, flags, get_flag, logger
 from ttfuse.identity import Identity, Unkeyable, content_of, function_identity
 from ttfuse.ir import Graph
 from ttfuse.opdef import OPS, _state, device_spec_context
+from ttfuse.passes.context import pass_options
 from ttfuse.passes.cost import CostComparison, LazyCost
 from ttfuse.passes.pipeline import (
     PIPELINE,
@@ -90,6 +93,8 @@ _OPTION_NAMES = (
     "passes",
     "backend",
     "l1_budget",
+    "dram_budget",
+    "fp32_dest_acc_en",
 )
 # options that change the compiled result (part of the cache key)
 _KEYED_OPTIONS = (
@@ -100,6 +105,8 @@ _KEYED_OPTIONS = (
     "backend",
     "graph_capture",
     "l1_budget",
+    "dram_budget",
+    "fp32_dest_acc_en",
 )
 
 
@@ -116,6 +123,8 @@ class JitOptions:
     passes: tuple[str, ...] | None = None
     backend: str = "sim"
     l1_budget: int | None = None  # bytes of L1 tensors per chip the chunk/place passes plan for (tests)
+    dram_budget: int | None = None  # bytes of DRAM tensors per chip the chunk pass plans for (tests)
+    fp32_dest_acc_en: bool | None = None  # force fp32 accumulation on/off in chosen compute kernel configs
 
     def key_json(self) -> dict:
         return {k: _opt_json(getattr(self, k)) for k in _KEYED_OPTIONS}
@@ -152,6 +161,8 @@ def _make_options(
     passes=None,
     backend=None,
     l1_budget=None,
+    dram_budget=None,
+    fp32_dest_acc_en=None,
 ) -> JitOptions:
     if max_grid is not None:
         if (
@@ -199,6 +210,14 @@ def _make_options(
         isinstance(l1_budget, bool) or not isinstance(l1_budget, int) or l1_budget <= 0
     ):
         raise ValueError(f"ttfuse.jit: l1_budget must be a positive number of bytes, got {l1_budget!r}")
+    if dram_budget is not None and (
+        isinstance(dram_budget, bool) or not isinstance(dram_budget, int) or dram_budget <= 0
+    ):
+        raise ValueError(f"ttfuse.jit: dram_budget must be a positive number of bytes, got {dram_budget!r}")
+    if fp32_dest_acc_en is not None and not isinstance(fp32_dest_acc_en, bool):
+        raise ValueError(
+            f"ttfuse.jit: fp32_dest_acc_en must be True, False or None, got {fp32_dest_acc_en!r}"
+        )
     return JitOptions(
         max_grid,
         bool(enable_cache),
@@ -211,6 +230,8 @@ def _make_options(
         passes,
         backend,
         l1_budget,
+        dram_budget,
+        fp32_dest_acc_en,
     )
 
 
@@ -228,6 +249,8 @@ def jit(
     passes=None,
     backend=None,
     l1_budget=None,
+    dram_budget=None,
+    fp32_dest_acc_en=None,
 ):
     """Decorator: `@ttfuse.jit` or `@ttfuse.jit(max_grid=(7, 7), ...)`. See the module docstring."""
     opts = _make_options(
@@ -242,6 +265,8 @@ def jit(
         passes,
         backend,
         l1_budget,
+        dram_budget,
+        fp32_dest_acc_en,
     )
     if fn is None:
         return lambda f: JitFunction(f, opts)
@@ -550,7 +575,7 @@ class JitFunction:
             self._warn_after_compile(use_cache)
             ctx = PassContext(
                 dspec,
-                self._pass_options(),
+                pass_options(self.options),
                 self.options.disabled_passes(),
                 mesh,
                 debug=get_flag("debug"),
@@ -569,7 +594,8 @@ class JitFunction:
                 g,
                 records,
                 compiled,
-                LazyCost(g0, g, dspec, max_grid=self.options.max_grid, mesh_shape=mesh),
+                # the cost pass's comparison; built here when the pass was disabled
+                ctx.cost or LazyCost(g0, g, dspec, max_grid=self.options.max_grid, mesh_shape=mesh),
                 key,
                 ms,
                 program_configs(g),
@@ -596,16 +622,6 @@ class JitFunction:
                     if disk:
                         self._store(key, g, leaves, dspec, ms)
             return entry
-
-    def _pass_options(self) -> dict:
-        o = self.options
-        return {
-            "max_grid": o.max_grid,
-            "math_fidelity": o.math_fidelity,
-            "memory_config": o.memory_config,
-            "backend": o.backend,
-            "l1_budget": o.l1_budget,
-        }
 
     def _load(self, key: cache.CacheKey, dspec, mesh) -> _Entry | None:
         built: dict = {}

@@ -140,9 +140,9 @@ class CoverageReport:
 
 
 def _reason(node: Node) -> str:
-    for s in node.side.notes:
-        if s.startswith(("fuse", "cleanup")):
-            return s
+    for d in node.side.decisions:  # why a fusion or cleanup rule that matched here did not fire
+        if d.pass_name in ("fuse", "cleanup"):
+            return str(d)
     op = OPS.get(node.op)
     if op is not None and op.group in (Group.ELTWISE_UNARY, Group.ELTWISE_BINARY, Group.ELTWISE_TERNARY):
         return "elementwise op with no fusion partner"
@@ -174,10 +174,8 @@ def coverage_from_graphs(
             rep.kernels.append(KernelEntry(n.id, n.op, list(n.side.replaced), list(o), _launches(after, n)))
     merged: dict[int, int] = {}
     for n in after.nodes:
-        for s in n.side.notes:
-            if s.startswith("cse="):
-                for x in s[4:].split(","):
-                    merged[int(x.lstrip("%"))] = n.id
+        for i in n.side.cse:
+            merged[i] = n.id
     rep.once = [(n.id, n.op) for n in after.nodes if _once(n.op)]
     removed_by = _removal_passes(records or [])
     for n in before.nodes:
