@@ -23,7 +23,7 @@ Driver. `rewrite()` sweeps the nodes in order, tries the rules indexed by the no
 rewrite (inputs substituted, new nodes inserted at the root, stable topological order, dead nodes dropped),
 and sweeps again until no rule fires; more than `max_rewrites` rewrites raise RewriteLimitError (a rule that
 undoes another). New nodes that replace a root record what they replaced: `side.replaced` (op names, nested
-fusions flattened) and a note `from=%a,%b` (ids of the traced graph's nodes), for the coverage report.
+fusions flattened) and `side.origins` (ids of the traced graph's nodes), for the coverage report.
 Replacements. `replacement(search_fn, replace_fn, example_args, extra_check=, scalars=)` traces both functions
 with ttfuse's capture on example TensorSpecs; the search graph becomes a Pat (graph inputs are wildcards,
 intermediates single-use, scalars bound by their example values), the replacement graph is inlined with the
