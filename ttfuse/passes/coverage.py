@@ -10,8 +10,8 @@ per-pass graphs. A node created by a rewrite carries `side.replaced` (op names) 
 traced node ids it replaced, nested fusions flattened): those ops are *fused* into it. A traced node still
 present in the final graph is *single*; its reason is the first fuse or cleanup decision on it (`side.decisions`:
 `fuse.<table>.<rule>: why`, `fuse.eltwise: why`), else a default by op group. A traced node that disappeared
-without being fused was *removed* (by the first pass after which it is gone: cleanup's no-op/folding/CSE rules, DCE, chunking). When the
-function fell back to eager execution, every op is reported as *fallback* with the reason.
+without being fused was *removed* (by the first pass after which it is gone: cleanup's no-op/folding/CSE rules,
+DCE, chunking). When the function fell back to eager execution, every op is reported as *fallback* with the reason.
 Invariant: every traced node appears in exactly one entry.
 """
 
