@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from ttfuse import ttnn
 from ttfuse.capture import trace
 from ttfuse.errors import VerifyError
-from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, NodeSide, Ref, make_attrs
+from ttfuse.ir import Decision, DeviceArg, FrozenList, Graph, In, Node, NodeSide, Ref, make_attrs
 from ttfuse.verify import infer_outs, verify
 
 BF16, L1, DRAM = ttnn.bfloat16, ttnn.L1_MEMORY_CONFIG, ttnn.DRAM_MEMORY_CONFIG
@@ -265,7 +265,12 @@ def test_json_round_trip_of_side_data_and_markers():
         config={"program_config": ttnn.SoftmaxDefaultProgramConfig(), "k": 3},
         notes=("fused by x",),
         replaced=("add", "relu"),
+        origins=(3, 4),
+        cse=(7,),
+        decisions=(Decision("fuse.linear", "bias", "no bias"), Decision("chunk", "", "fits")),
     )
+    assert side.decisions[0].pass_name == "fuse" and str(side.decisions[0]) == "fuse.linear.bias: no bias"
+    assert str(side.plus(decisions=(Decision("chunk", "", "x"),)).notes[-1]) == "chunk: x"
     g = corrupt(g, 0, side=side)
     back = Graph.from_json(json.loads(json.dumps(g.to_json())))
     assert back.nodes[0].side == side
@@ -276,7 +281,7 @@ def test_json_round_trip_of_side_data_and_markers():
 def test_from_json_rejects_other_versions():
     d = block_graph().to_json()
     d["ir_version"] = 999
-    with pytest.raises(ValueError, match="not a ttfuse IR v2 graph"):
+    with pytest.raises(ValueError, match="not a ttfuse IR v3 graph"):
         Graph.from_json(d)
 
 

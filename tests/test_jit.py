@@ -22,6 +22,7 @@ import ttfuse
 from ttfuse import cache, ttnn
 from ttfuse.errors import DeviceError, TraceError
 from ttfuse.jit import JitFunction, Lowered
+from ttfuse.passes.context import PassOptions, pass_options
 from ttfuse.passes.pipeline import PIPELINE
 from ttfuse.sim import count_launches
 from ttfuse.testing import pcc
@@ -106,13 +107,16 @@ def test_decorator_forms_and_option_validation():
         return ttnn.relu(x)
 
     assert g.options.max_grid == (7, 7) and g.options.math_fidelity is ttnn.MathFidelity.HiFi4
-    assert g._pass_options() == {
-        "max_grid": (7, 7),
-        "math_fidelity": ttnn.MathFidelity.HiFi4,
-        "memory_config": ttnn.L1_MEMORY_CONFIG,
-        "backend": "sim",
-        "l1_budget": None,
-    }
+    assert pass_options(g.options) == PassOptions(
+        max_grid=(7, 7), math_fidelity=ttnn.MathFidelity.HiFi4, memory_config=ttnn.L1_MEMORY_CONFIG
+    )
+    h = ttfuse.jit(l1_budget=1 << 20, dram_budget=1 << 30, fp32_dest_acc_en=False)(g.fn)
+    assert pass_options(h.options) == PassOptions(l1_budget=1 << 20, dram_budget=1 << 30, fp32_dest_acc_en=False)
+    assert h.options.key_json()["dram_budget"] == 1 << 30 and h.options.key_json()["fp32_dest_acc_en"] is False
+    with pytest.raises(ValueError, match="dram_budget must be a positive number of bytes"):
+        ttfuse.jit(dram_budget=0)
+    with pytest.raises(ValueError, match="fp32_dest_acc_en must be True, False or None"):
+        ttfuse.jit(fp32_dest_acc_en=1)
     assert g.options.disabled_passes() == frozenset({"dce"}) and g.backend == "sim"
     with pytest.raises(ValueError, match=r"max_grid must be an end coordinate \(x, y\)"):
         ttfuse.jit(max_grid=8)
@@ -217,6 +221,26 @@ def test_lower_on_specs_gives_the_artifact(monkeypatch):
         low.program_configs[0].program_config is None and low.program_configs[0].compute_kernel_config is None
     )
     assert "== generated code ==" in str(low)
+
+
+def test_wormhole_and_blackhole_compiles_alternate_in_one_thread(monkeypatch):
+    # the passes get the device from their PassContext, and the thread-local device the spec rules read is set
+    # and restored once per compile: a Blackhole compile never sees the Wormhole spec, nor the reverse
+    from ttfuse import opdef
+
+    f = ttfuse.jit(block)
+    before = opdef.current_device_spec(), opdef.current_mesh_shape()
+    grids = {}
+    for arch in ("wormhole_b0", "blackhole", "wormhole_b0", "blackhole"):
+        monkeypatch.setenv("TTFUSE_ARCH", arch)
+        low = f.lower(*BIG, act="gelu")
+        assert (opdef.current_device_spec(), opdef.current_mesh_shape()) == before  # nothing left behind
+        (cfg,) = low.program_configs
+        grid = tuple(cfg.program_config.compute_with_storage_grid_size)
+        assert grids.setdefault(arch, grid) == grid, "the same device gives the same choice"
+        assert low.device_spec.name == low.cost.device == low.graph.meta["device"]
+    assert grids["wormhole_b0"][0] <= 8 and grids["wormhole_b0"][1] <= 8
+    assert grids["blackhole"][0] * grids["blackhole"][1] > 64  # a grid larger than 8x8: only a p150 accepts it
 
 
 def test_lower_shows_what_the_pipeline_did(monkeypatch):

@@ -20,8 +20,9 @@ Rules (what `Graph.to_json` and `cache.make_entry` write, nothing else):
 - nodes: only the keys Node.to_json writes; `id` an int (never a bool) >= the number of inputs, unique; `op`
   registered in `ttfuse.opdef.OPS`; `inputs` refs to a graph input or an earlier node's output; `attrs`
   exactly the op's parameters, once each, values in the value grammar with markers; `multi` a bool; `side`
-  only `loc` ([file, line, function]), `config` ([identifier, value] pairs), `notes` (printable strings) and
-  `replaced` (op names).
+  only `loc` ([file, line, function]), `config` ([identifier, value] pairs), `notes` (printable strings),
+  `replaced` (op names), `origins` and `cse` (node ids: ints >= 0) and `decisions` ([by, rule, reason], printable
+  strings).
 - outputs: refs to defined values; writes: distinct input indices, one per trailing written-back output.
   out_tree: the pytree grammar of ttfuse/capture/pytree.py, one leaf per returned output.
 Every string anywhere is printable (no line breaks of any kind, no control, format or surrogate characters).
@@ -380,7 +381,7 @@ def _nodes(c: _Ctx) -> None:
 
 
 def _side(s: Any, at: str) -> None:
-    _keys(s, at, set(), {"loc", "config", "notes", "replaced"})
+    _keys(s, at, set(), {"loc", "config", "notes", "replaced", "origins", "cse", "decisions"})
     if "loc" in s:
         loc = s["loc"]
         if type(loc) is not list or len(loc) != 3:
@@ -400,6 +401,15 @@ def _side(s: Any, at: str) -> None:
     for i, name in enumerate(_list(s.get("replaced", []), f"{at}.replaced")):
         if not all(p.isidentifier() for p in _text(name, f"{at}.replaced[{i}]").split(".")):
             _fail(f"{at}.replaced[{i}]", f"{name!r} is not an op name")
+    for k in ("origins", "cse"):
+        for i, v in enumerate(_list(s.get(k, []), f"{at}.{k}")):
+            if not _is_int(v):
+                _fail(f"{at}.{k}[{i}]", f"{v!r} is not a node id")
+    for i, d in enumerate(_list(s.get("decisions", []), f"{at}.decisions")):
+        if type(d) is not list or len(d) != 3:
+            _fail(f"{at}.decisions[{i}]", "expected [by, rule, reason]")
+        for j, x in enumerate(d):
+            _text(x, f"{at}.decisions[{i}][{j}]")
 
 
 def _outputs(c: _Ctx) -> None:

@@ -24,6 +24,8 @@ Invariants: equal content gives equal `canon` in every process (no ids or addres
 by content or makes the identity unkeyable (never keyed by its type alone). Not guarded (documented in
 docs/cache.md): the state inside unkeyable objects, class attributes and methods (keyed, not re-checked), and
 the internals of library functions.
+Static arguments of a call are keyed here too: `static_canon` (by value, by content for other objects),
+`static_paths` / `find_arg` (argument paths for messages), `changed_reads` (what differs between identities).
 Extend: a new kind of value is a branch in `_Walk.value` (content) and, if mutable, a `_Walk._snap_*` guard item.
 """
 
@@ -48,7 +50,23 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Identity", "Unkeyable", "content_of", "function_identity", "global_names"]
+from ttfuse.backend import is_device
+from ttfuse.cache_key import make_key
+from ttfuse.capture.trace import input_names
+from ttfuse.tensor import Tensor
+
+__all__ = [
+    "Identity",
+    "Unkeyable",
+    "changed_reads",
+    "content_of",
+    "find_arg",
+    "function_identity",
+    "global_names",
+    "static_canon",
+    "static_paths",
+    "type_name",
+]
 
 _BUDGET = 2000  # values one identity may describe; past it the function is not keyed by content
 _DEPTH = 24  # nesting levels (objects in objects, helpers calling helpers)
@@ -653,3 +671,100 @@ def content_of(v: Any, where: str) -> dict:
         raise Unkeyable(w.problems[0])
     sha = hashlib.sha256(_dumps(out).encode("utf-8", "surrogatepass")).hexdigest()
     return {"$content": _type_name(v), "sha256": sha}
+
+
+# ------------------------------------------------------------------------------------ call key components
+_SIMPLE = (type(None), bool, int, float, str, bytes)
+
+
+def static_canon(v: Any, where: str, depth: int = 0) -> Any:
+    """A content-based, process-independent description of a static argument (for the disk key)."""
+    if depth > 6:
+        raise Unkeyable(f"{where} is nested too deeply to key")
+    if isinstance(v, _SIMPLE):
+        return v
+    if is_device(v):
+        return {"$device": v.spec.name, "mesh": [v.shape.rows, v.shape.cols]}
+    if isinstance(v, Tensor):
+        return {"$tensor": str(v.spec)}
+    if isinstance(v, tuple | list):
+        return [static_canon(x, f"{where}[{i}]", depth + 1) for i, x in enumerate(v)]
+    if isinstance(v, dict):
+        return {
+            "$dict": sorted([repr(k), static_canon(x, f"{where}[{k!r}]", depth + 1)] for k, x in v.items())
+        }
+    if isinstance(v, types.ModuleType):
+        return {"$module": v.__name__}
+    if (getattr(type(v), "__module__", "") or "").startswith("ttfuse"):
+        try:
+            make_key({"static": v})  # ttfuse enums, configs and types: by value
+            return v
+        except Exception:  # noqa: BLE001 - fall through to the object's content
+            pass
+    # NOTE: not by repr: a user __repr__ rarely shows every field the trace may read
+    return content_of(v, where)
+
+
+def static_paths(tree: dict, fn) -> list[str]:
+    """The argument path of each static leaf of a call's tree (`describe` order), for messages."""
+    paths: list[tuple[int, str]] = []
+
+    def walk(node, path: str) -> None:
+        if node == "*":
+            return
+        if "s" in node:
+            paths.append((node["s"], path))
+        for tag in ("t", "l", "k"):
+            for i, c in enumerate(node.get(tag, ())):
+                walk(c, f"{path}[{i}]")
+        for k, c in node.get("d", ()):
+            walk(c, f"{path}[{k!r}]")
+
+    for i, a in enumerate(tree["args"]):
+        walk(a, f"args[{i}]")
+    for k, a in tree["kwargs"]:
+        walk(a, k)
+    names = input_names(fn, [p for _, p in sorted(paths)])
+    return [f"argument {n!r}" for n in names]
+
+
+def find_arg(fn, args, kwargs, obj) -> str | None:
+    """'argument 'cfg'' (or a path inside it) for the argument holding `obj`, found by identity."""
+
+    def walk(v, path):
+        if v is obj:
+            return path
+        if type(v) in (tuple, list):
+            for i, x in enumerate(v):
+                r = walk(x, f"{path}[{i}]")
+                if r:
+                    return r
+        elif type(v) is dict:
+            for k, x in v.items():
+                r = walk(x, f"{path}[{k!r}]")
+                if r:
+                    return r
+        return None
+
+    found = [walk(a, f"args[{i}]") for i, a in enumerate(args)] + [walk(v, k) for k, v in kwargs.items()]
+    found = [p for p in found if p]
+    return f"argument {input_names(fn, found[:1])[0]!r}" if found else None
+
+
+def type_name(v: Any) -> str:
+    """`int` for builtins, else `module.Qualname`: how messages name a value's type."""
+    return _type_name(v)
+
+
+def changed_reads(old: dict | None, new: dict | None) -> str:
+    """Which closure variables / globals / defaults differ between two identities ('what it reads')."""
+    names = []
+    for part, label in (("closure", "closure variable"), ("globals", "global"), ("defaults", "defaults")):
+        a, b = (old or {}).get(part), (new or {}).get(part)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            names += [f"{label} {k!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        else:
+            names.append(label)
+    return ", ".join(names) or "what the function reads from its closure and globals"

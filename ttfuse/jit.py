@@ -18,14 +18,16 @@ per process only, with one CacheWarning naming why.
 `enable_cache=False` compiles on every call (counted as bypass). Calls made while another jit function is
 being traced are inlined into that trace.
 
-Options (also stored in `PassContext.options` for passes): `max_grid=(x_end, y_end)` (7,7 means 8x8),
+Options (those passes read reach them as the typed `PassOptions` of `ttfuse.passes.context.pass_options`): `max_grid=(x_end, y_end)` (7,7 means 8x8),
 `math_fidelity`, `memory_config` (output memory config), `passes` (None: all; a list of names: only those;
 names prefixed '-' are disabled; [] runs none), `backend` ('sim' | 'ttnn', default $TTFUSE_BACKEND or sim),
 `debug` (True = debug level 3 while compiling, or a level 0-4), `compile_only` (a call returns the Lowered
 artifact), `fallback` (run eagerly when tracing/compiling fails; `fallback_used`, a warning once),
 `graph_capture` (accepted for ttnn-jit compatibility; ttfuse always captures through the facade),
 `l1_budget` (bytes of L1 per chip the chunk and place_memory passes may fill with tensors; default: the
-device's L1 minus the circular-buffer reserve). `TTFUSE_DISABLE_PASSES=a,b` disables passes by name.
+device's L1 minus the circular-buffer reserve), `dram_budget` (the same for DRAM, chunk pass; default: the
+device's DRAM), `fp32_dest_acc_en` (True/False forces fp32 accumulation on/off in the compute kernel configs
+select_configs chooses; None: by dtype). `TTFUSE_DISABLE_PASSES=a,b` disables passes by name.
 The IR is verified after passes on every compile, and after each pass with TTFUSE_DEBUG>=1 or TTFUSE_VERIFY=1.
 
 Invariants: what the function reads besides its arguments (closure cells, defaults, loaded globals, and what
@@ -44,30 +46,38 @@ import inspect
 import os
 import threading
 import time
-import types
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ttfuse import cache
-from ttfuse.backend import backend_names, current_backend_name, is_device
-from ttfuse.cache_schema import check_entry
-from ttfuse.capture.pytree import ByIdentity, describe, flatten_key, hashable_key, unflattener
-from ttfuse.capture.trace import GraphTrace, input_names, trace
-from ttfuse.codegen import Compiled, generate
+from ttfuse.backend import backend_names, current_backend_name
+from ttfuse.capture.pytree import ByIdentity, describe, flatten_key, hashable_key
+from ttfuse.capture.trace import GraphTrace, trace
+from ttfuse.codegen import generate
 from ttfuse.configs import MathFidelity
-from ttfuse.errors import TraceError, TtfuseError, user_frame, with_user_frame
+from ttfuse.errors import TtfuseError, user_frame
 from ttfuse.flags import dlog, flags, get_flag, logger
-from ttfuse.identity import Identity, Unkeyable, content_of, function_identity
-from ttfuse.ir import Graph
-from ttfuse.opdef import OPS, _state, device_spec_context
-from ttfuse.passes.cost import CostComparison, LazyCost
+from ttfuse.identity import (
+    Identity,
+    Unkeyable,
+    changed_reads,
+    find_arg,
+    function_identity,
+    static_canon,
+    static_paths,
+    type_name,
+)
+from ttfuse.jit_runner import DiskEntries, Entry, Lowered, check_outputs, runner
+from ttfuse.jit_runner import runner as _runner  # noqa: F401  (bench/ imports it from here)
+from ttfuse.opdef import _state, device_spec_context
+from ttfuse.passes.context import pass_options
+from ttfuse.passes.cost import LazyCost
 from ttfuse.passes.pipeline import (
     PIPELINE,
     PIPELINE_VERSION,
     PassContext,
-    PassRecord,
     env_disabled_passes,
     run_pipeline,
 )
@@ -90,6 +100,8 @@ _OPTION_NAMES = (
     "passes",
     "backend",
     "l1_budget",
+    "dram_budget",
+    "fp32_dest_acc_en",
 )
 # options that change the compiled result (part of the cache key)
 _KEYED_OPTIONS = (
@@ -100,6 +112,8 @@ _KEYED_OPTIONS = (
     "backend",
     "graph_capture",
     "l1_budget",
+    "dram_budget",
+    "fp32_dest_acc_en",
 )
 
 
@@ -116,6 +130,8 @@ class JitOptions:
     passes: tuple[str, ...] | None = None
     backend: str = "sim"
     l1_budget: int | None = None  # bytes of L1 tensors per chip the chunk/place passes plan for (tests)
+    dram_budget: int | None = None  # bytes of DRAM tensors per chip the chunk pass plans for (tests)
+    fp32_dest_acc_en: bool | None = None  # force fp32 accumulation on/off in chosen compute kernel configs
 
     def key_json(self) -> dict:
         return {k: _opt_json(getattr(self, k)) for k in _KEYED_OPTIONS}
@@ -152,6 +168,8 @@ def _make_options(
     passes=None,
     backend=None,
     l1_budget=None,
+    dram_budget=None,
+    fp32_dest_acc_en=None,
 ) -> JitOptions:
     if max_grid is not None:
         if (
@@ -199,6 +217,14 @@ def _make_options(
         isinstance(l1_budget, bool) or not isinstance(l1_budget, int) or l1_budget <= 0
     ):
         raise ValueError(f"ttfuse.jit: l1_budget must be a positive number of bytes, got {l1_budget!r}")
+    if dram_budget is not None and (
+        isinstance(dram_budget, bool) or not isinstance(dram_budget, int) or dram_budget <= 0
+    ):
+        raise ValueError(f"ttfuse.jit: dram_budget must be a positive number of bytes, got {dram_budget!r}")
+    if fp32_dest_acc_en is not None and not isinstance(fp32_dest_acc_en, bool):
+        raise ValueError(
+            f"ttfuse.jit: fp32_dest_acc_en must be True, False or None, got {fp32_dest_acc_en!r}"
+        )
     return JitOptions(
         max_grid,
         bool(enable_cache),
@@ -211,6 +237,8 @@ def _make_options(
         passes,
         backend,
         l1_budget,
+        dram_budget,
+        fp32_dest_acc_en,
     )
 
 
@@ -228,6 +256,8 @@ def jit(
     passes=None,
     backend=None,
     l1_budget=None,
+    dram_budget=None,
+    fp32_dest_acc_en=None,
 ):
     """Decorator: `@ttfuse.jit` or `@ttfuse.jit(max_grid=(7, 7), ...)`. See the module docstring."""
     opts = _make_options(
@@ -242,119 +272,14 @@ def jit(
         passes,
         backend,
         l1_budget,
+        dram_budget,
+        fp32_dest_acc_en,
     )
     if fn is None:
         return lambda f: JitFunction(f, opts)
     if not callable(fn):
         raise TypeError(f"ttfuse.jit: expected a function, got {type(fn).__name__}")
     return JitFunction(fn, opts)
-
-
-# ------------------------------------------------------------------------------------------------ artifacts
-@dataclass
-class Lowered:
-    """A compiled function without running it: IR before/after passes, code, cost report, cache key."""
-
-    name: str
-    graph_before: Graph | None
-    graph: Graph
-    passes: list[PassRecord]
-    compiled: Compiled
-    cost: CostComparison  # eager (traced) and jit graphs on the target, per-arch totals (a LazyCost)
-    key: cache.CacheKey | None
-    compile_ms: float = 0.0
-    program_configs: list = field(default_factory=list)
-    # the target the graph was compiled for: everything read later (cost, coverage) is computed for it
-    device_spec: Any = None
-    mesh_shape: tuple[int, int] = (1, 1)
-
-    @property
-    def ir_before(self) -> str:
-        return str(self.graph_before) if self.graph_before is not None else "<loaded from cache: not traced>"
-
-    @property
-    def ir(self) -> str:
-        return str(self.graph)
-
-    @property
-    def source(self) -> str:
-        return self.compiled.source
-
-    @property
-    def coverage(self):
-        """Which traced ops were fused into which kernel, stayed single (and why) or were removed
-        (`ttfuse.passes.coverage.CoverageReport`: text via str(), data via .to_dict())."""
-        from ttfuse.passes.coverage import coverage_report
-
-        return coverage_report(self)
-
-    def __str__(self) -> str:
-        parts = [f"== {self.name}: IR before passes ==", self.ir_before]
-        for r in self.passes:
-            state = "skipped" if r.skipped else ("changed" if r.changed else "unchanged")
-            parts.append(f"== pass {r.name}: {r.ms:.3f} ms, {state} ==")
-            if r.changed and r.graph_after is not None:
-                parts.append(str(r.graph_after))
-        parts += [
-            "== IR after passes ==",
-            self.ir,
-            "== generated code ==",
-            self.source.rstrip(),
-            "== cost ==",
-            str(self.cost),
-        ]
-        if self.key is not None:
-            parts += [f"== cache key {self.key.hex} =="] + [
-                f"  {k}: {h[:16]}" for k, h in sorted(self.key.fields.items())
-            ]
-        return "\n".join(parts)
-
-
-@dataclass
-class _Entry:
-    """A compiled entry as the memory caches hold it."""
-
-    run: Any  # (leaves, args, kwargs) -> result
-    lowered: Lowered | None = None
-    key_hex: str | None = None
-
-
-def _runner(fn, out_tree, py_fn=None):
-    """(leaves, args, kwargs) -> result for generated code `fn`; with `py_fn` (the graph writes into its
-    arguments) a call passing one tensor object twice runs `py_fn` eagerly instead (see _alias_checked)."""
-    if out_tree == "*":
-
-        def run(leaves, args, kwargs):
-            return fn(*leaves)[0]
-    else:
-        unflatten = unflattener(out_tree)
-
-        def run(leaves, args, kwargs):
-            return unflatten(fn(*leaves))
-
-    return run if py_fn is None else _alias_checked(run, py_fn)
-
-
-def _alias_checked(run, py_fn):
-    """A graph that writes into its arguments was traced with every tensor argument its own tensor; called with
-    one tensor object in two places, the writes through one name must show through the other, which the
-    compiled code does not model: such a call runs eagerly (with a warning, once)."""
-    warned = []
-
-    def checked(leaves, args, kwargs):
-        if len({id(x) for x in leaves}) == len(leaves):
-            return run(leaves, args, kwargs)
-        if not warned:
-            warned.append(True)
-            warnings.warn(
-                f"ttfuse.jit({getattr(py_fn, '__qualname__', py_fn)}): the same tensor is passed as two arguments "
-                "and the function writes into an argument in place; this call runs eagerly",
-                cache.CacheWarning,
-                stacklevel=3,
-            )
-        return py_fn(*args, **kwargs)
-
-    return checked
 
 
 # -------------------------------------------------------------------------------------------- the wrapper
@@ -376,8 +301,9 @@ class JitFunction:
         self._name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
         self._short = getattr(fn, "__name__", type(fn).__name__)
         self._qual = getattr(fn, "__qualname__", self._short)
+        self._disk = DiskEntries(self._name, self._short, self.backend, fn)
         self._lru = cache.MemoryLRU(64) if options.enable_cache and not options.compile_only else None
-        self._by_hex = cache.MemoryLRU(64)  # full key hex -> _Entry (a new device object, same compile)
+        self._by_hex = cache.MemoryLRU(64)  # full key hex -> Entry (a new device object, same compile)
         self._lock = threading.RLock()
         # the function's identity (ttfuse/identity.py) and its guard, checked on every call: None until the
         # first compile, and when the function reads nothing that can change (closures, globals, defaults)
@@ -494,14 +420,14 @@ class JitFunction:
     # ------------------------------------------------------------------------------------------ compile
     def _compile(
         self, args, kwargs, *, use_cache: bool, specs_are_tensors: bool = False, keep_graphs: bool = False
-    ) -> _Entry:
+    ) -> Entry:
         level = self.options.debug
         if level:
             with flags(debug=max(level, get_flag("debug"))):
                 return self._compile_inner(args, kwargs, use_cache, specs_are_tensors, keep_graphs)
         return self._compile_inner(args, kwargs, use_cache, specs_are_tensors, keep_graphs)
 
-    def _compile_inner(self, args, kwargs, use_cache, specs_are_tensors, keep_graphs) -> _Entry:
+    def _compile_inner(self, args, kwargs, use_cache, specs_are_tensors, keep_graphs) -> Entry:
         t0 = time.perf_counter()
         tree, statics, leaves, _paths = describe(args, kwargs, specs_are_tensors=specs_are_tensors)
         device = next((x._device for x in leaves if isinstance(x, Tensor) and x._device is not None), None)
@@ -524,7 +450,7 @@ class JitFunction:
                     dlog(1, "jit %s: memory hit %s (new fast key)", self._name, key.short)
                     return hit
                 if disk:
-                    entry = self._load(key, dspec, mesh)
+                    entry = self._disk.load(key, dspec, mesh, max_grid=self.options.max_grid)
                     if entry is not None:
                         cache.counters.hit += 1
                         self._by_hex.put(key.hex, entry)
@@ -542,7 +468,7 @@ class JitFunction:
                 mesh_shape=mesh,
                 specs_are_tensors=specs_are_tensors,
             )
-            _check_outputs(g0, self._qual)
+            check_outputs(g0, self._qual)
             if self._guard is not None and not self._guard():
                 # the trace changed what the function reads (a counter in a closure object): the calls that
                 # follow find the state as the trace left it
@@ -550,7 +476,7 @@ class JitFunction:
             self._warn_after_compile(use_cache)
             ctx = PassContext(
                 dspec,
-                self._pass_options(),
+                pass_options(self.options),
                 self.options.disabled_passes(),
                 mesh,
                 debug=get_flag("debug"),
@@ -569,15 +495,16 @@ class JitFunction:
                 g,
                 records,
                 compiled,
-                LazyCost(g0, g, dspec, max_grid=self.options.max_grid, mesh_shape=mesh),
+                # the cost pass's comparison; built here when the pass was disabled
+                ctx.cost or LazyCost(g0, g, dspec, max_grid=self.options.max_grid, mesh_shape=mesh),
                 key,
                 ms,
                 program_configs(g),
                 dspec,
                 tuple(mesh),
             )
-            entry = _Entry(
-                _runner(compiled.fn, g.out_tree, self.fn if g.writes else None),
+            entry = Entry(
+                runner(compiled.fn, g.out_tree, self.fn if g.writes else None),
                 lowered,
                 key.hex if key else None,
             )
@@ -594,71 +521,8 @@ class JitFunction:
                 if key is not None:
                     self._by_hex.put(key.hex, entry)
                     if disk:
-                        self._store(key, g, leaves, dspec, ms)
+                        self._disk.store(key, g, leaves, dspec, ms)
             return entry
-
-    def _pass_options(self) -> dict:
-        o = self.options
-        return {
-            "max_grid": o.max_grid,
-            "math_fidelity": o.math_fidelity,
-            "memory_config": o.memory_config,
-            "backend": o.backend,
-            "l1_budget": o.l1_budget,
-        }
-
-    def _load(self, key: cache.CacheKey, dspec, mesh) -> _Entry | None:
-        built: dict = {}
-
-        def check(entry: dict) -> None:
-            # the entry is data anyone may have edited (the checksum only catches accidents): its form is
-            # checked before anything is built from it; any failure here is a counted load_error
-            check_entry(entry)
-            g = Graph.from_json(entry["graph"])
-            verify(g)
-            built["graph"] = g
-            built["compiled"] = generate(g, name=self._short, backend=self.backend)
-            built["run"] = _runner(built["compiled"].fn, g.out_tree, self.fn if g.writes else None)
-
-        t0 = time.perf_counter()
-        e = cache.disk_load(key.hex, check=check)
-        if e is None:
-            return None
-        g, compiled = built["graph"], built["compiled"]
-        ms = (time.perf_counter() - t0) * 1e3
-        dlog(1, "jit %s: disk hit %s (regenerated code in %.1f ms)", self._name, key.short, ms)
-        lowered = Lowered(
-            self._name,
-            None,
-            g,
-            [],
-            compiled,
-            LazyCost(None, g, dspec, max_grid=self.options.max_grid, mesh_shape=mesh),
-            key,
-            ms,
-            program_configs(g),
-            dspec,
-            tuple(mesh),
-        )
-        return _Entry(built["run"], lowered, key.hex)
-
-    def _store(self, key: cache.CacheKey, g: Graph, leaves, dspec, ms: float) -> None:
-        try:
-            gj = g.to_json()
-        except (TypeError, ValueError) as e:
-            dlog(1, "jit %s: graph not storable on disk (%s)", self._name, e)
-            return
-        specs = [x if isinstance(x, TensorSpec) else x.spec for x in leaves]
-        entry = cache.make_entry(
-            key,
-            function=self._name,
-            graph=gj,
-            arg_specs=specs,
-            device=dspec.name,
-            compile_ms=ms,
-            pipeline_version=PIPELINE_VERSION,
-        )
-        cache.disk_store(key.hex, entry)
 
     # ------------------------------------------------------------------------------------------------ keys
     def _key(self, tree, statics, leaves, dspec, mesh) -> cache.CacheKey | None:
@@ -670,7 +534,7 @@ class JitFunction:
             dlog(1, "jit %s: not cached on disk: %s", self._name, ident.problems[0])
             return None
         try:
-            static = [_static_canon(v, w) for v, w in zip(statics, _static_paths(tree, self.fn))]
+            static = [static_canon(v, w) for v, w in zip(statics, static_paths(tree, self.fn))]
         except Unkeyable as e:
             dlog(1, "jit %s: not cached on disk: %s", self._name, e)
             self._unkeyable_static = str(e)
@@ -733,7 +597,7 @@ class JitFunction:
                 if self._ident_changes == 8:
                     self._warn_once(
                         "changes",
-                        f"ttfuse.jit({self._name}): {_changed(old.canon, ident.canon)} changed between calls "
+                        f"ttfuse.jit({self._name}): {changed_reads(old.canon, ident.canon)} changed between calls "
                         "8 times; each new value is keyed (and compiled once) separately. Pass values that "
                         "change between calls as arguments",
                     )
@@ -794,10 +658,10 @@ class JitFunction:
 
     def _warn_unhashable(self, args, kwargs, fast) -> None:
         objs = [t.obj for t in fast if type(t) is ByIdentity]
-        where = _find_arg(self.fn, args, kwargs, objs[0]) or "a static argument"
+        where = find_arg(self.fn, args, kwargs, objs[0]) or "a static argument"
         self._warn_once(
             "unhashable",
-            f"ttfuse.jit({self._name}): {where} (a {_type_name(objs[0])}) is unhashable, so calls recognise it "
+            f"ttfuse.jit({self._name}): {where} (a {type_name(objs[0])}) is unhashable, so calls recognise it "
             "by identity: it is keyed by content when compiled, and changing its content after a call is not "
             "seen (a snapshot). Pass a hashable value (a tuple, a frozen dataclass) or a new object",
         )
@@ -823,124 +687,3 @@ class _BoundJit:
 
     def __repr__(self) -> str:
         return f"<bound {self._jit!r} of {type(self._obj).__name__}>"
-
-
-# ---------------------------------------------------------------------------------------- key components
-_SIMPLE = (type(None), bool, int, float, str, bytes)
-
-
-def _static_canon(v: Any, where: str, depth: int = 0) -> Any:
-    """A content-based, process-independent description of a static argument (for the disk key)."""
-    if depth > 6:
-        raise Unkeyable(f"{where} is nested too deeply to key")
-    if isinstance(v, _SIMPLE):
-        return v
-    if is_device(v):
-        return {"$device": v.spec.name, "mesh": [v.shape.rows, v.shape.cols]}
-    if isinstance(v, Tensor):
-        return {"$tensor": str(v.spec)}
-    if isinstance(v, tuple | list):
-        return [_static_canon(x, f"{where}[{i}]", depth + 1) for i, x in enumerate(v)]
-    if isinstance(v, dict):
-        return {
-            "$dict": sorted([repr(k), _static_canon(x, f"{where}[{k!r}]", depth + 1)] for k, x in v.items())
-        }
-    if isinstance(v, types.ModuleType):
-        return {"$module": v.__name__}
-    if (getattr(type(v), "__module__", "") or "").startswith("ttfuse"):
-        try:
-            cache.make_key({"static": v})  # ttfuse enums, configs and types: by value
-            return v
-        except Exception:  # noqa: BLE001 - fall through to the object's content
-            pass
-    # NOTE: not by repr: a user __repr__ rarely shows every field the trace may read
-    return content_of(v, where)
-
-
-def _static_paths(tree: dict, fn) -> list[str]:
-    """The argument path of each static leaf of a call's tree (`describe` order), for messages."""
-    paths: list[tuple[int, str]] = []
-
-    def walk(node, path: str) -> None:
-        if node == "*":
-            return
-        if "s" in node:
-            paths.append((node["s"], path))
-        for tag in ("t", "l", "k"):
-            for i, c in enumerate(node.get(tag, ())):
-                walk(c, f"{path}[{i}]")
-        for k, c in node.get("d", ()):
-            walk(c, f"{path}[{k!r}]")
-
-    for i, a in enumerate(tree["args"]):
-        walk(a, f"args[{i}]")
-    for k, a in tree["kwargs"]:
-        walk(a, k)
-    names = input_names(fn, [p for _, p in sorted(paths)])
-    return [f"argument {n!r}" for n in names]
-
-
-def _find_arg(fn, args, kwargs, obj) -> str | None:
-    """'argument 'cfg'' (or a path inside it) for the argument holding `obj`, found by identity."""
-
-    def walk(v, path):
-        if v is obj:
-            return path
-        if type(v) in (tuple, list):
-            for i, x in enumerate(v):
-                r = walk(x, f"{path}[{i}]")
-                if r:
-                    return r
-        elif type(v) is dict:
-            for k, x in v.items():
-                r = walk(x, f"{path}[{k!r}]")
-                if r:
-                    return r
-        return None
-
-    found = [walk(a, f"args[{i}]") for i, a in enumerate(args)] + [walk(v, k) for k, v in kwargs.items()]
-    found = [p for p in found if p]
-    return f"argument {input_names(fn, found[:1])[0]!r}" if found else None
-
-
-def _type_name(v: Any) -> str:
-    t = type(v)
-    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
-
-
-def _changed(old: dict | None, new: dict | None) -> str:
-    """Which closure variables / globals / defaults differ between two identities ('what it reads')."""
-    names = []
-    for part, label in (("closure", "closure variable"), ("globals", "global"), ("defaults", "defaults")):
-        a, b = (old or {}).get(part), (new or {}).get(part)
-        if a == b:
-            continue
-        if isinstance(a, dict) and isinstance(b, dict):
-            names += [f"{label} {k!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-        else:
-            names.append(label)
-    return ", ".join(names) or "what the function reads from its closure and globals"
-
-
-def _writes_arguments(g: Graph) -> bool:
-    """Whether the traced function writes into its arguments (in place, `output_tensor=`)."""
-    if getattr(g, "writes", ()):
-        return True
-    return any(OPS[n.op].traits.inplace is not None for n in g.nodes if n.op in OPS)
-
-
-def _check_outputs(g: Graph, name: str) -> None:
-    """A jit function must produce a tensor (or write into an argument): everything else it does in Python
-    (print, appending to a list, counting, returning a Python value) runs only when it is traced."""
-    if g.outputs or _writes_arguments(g):
-        return
-    tree = g.out_tree
-    ret = f"{tree['c']!r} (no tensor)" if isinstance(tree, dict) and "c" in tree else "no tensor"
-    raise with_user_frame(
-        TraceError(
-            f"@ttfuse.jit {name}: the function returned {ret} and writes no tensor argument, so the compiled "
-            "function would compute nothing. A jit function runs as its traced graph: Python code in it "
-            "(print, appending to a list, counters, a returned Python value) runs once when it is traced, not "
-            "on every call.\n  hint: return the tensors it computes; compute Python values outside the function"
-        )
-    )

@@ -14,7 +14,16 @@ Layering: ttfuse.ir is core: it imports types, opdef, mesh and device, never pas
 """
 
 from ttfuse.ir.analysis import dce, in_order, live_values, toposort, users
-from ttfuse.ir.graph import IR_VERSION, Graph, Node, NodeSide, make_attrs, set_tracer, trace_function
+from ttfuse.ir.graph import (
+    IR_VERSION,
+    Decision,
+    Graph,
+    Node,
+    NodeSide,
+    make_attrs,
+    set_tracer,
+    trace_function,
+)
 from ttfuse.ir.interp import bind_args, graph_env, interpret, value_specs
 from ttfuse.ir.printer import format_graph, format_node, format_value
 from ttfuse.ir.specs import DevicePlaceholder, graph_device, infer, infer_outs, respec, spec_args
@@ -33,6 +42,7 @@ from ttfuse.ir.values import (
 
 __all__ = [
     "IR_VERSION",
+    "Decision",
     "DeviceArg",
     "DevicePlaceholder",
     "FrozenList",

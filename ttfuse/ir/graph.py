@@ -13,8 +13,9 @@ functional here (their output is a new value; the target value is unchanged), so
 aliasing. What the caller sees written into its tensors is data of the graph: `writes[j]` is the input that the
 j-th of the last `len(writes)` outputs is copied back into when the function returns (printed
 `return %5 ; %0 <- %9`). Codegen decides where an op may really run in place (ttfuse/codegen.py). A `Ref(node, out)` names one value (an input is `Ref(i, 0)` with i < n inputs).
-Node identity is (op, inputs, attrs, outs, multi); `side` (source location, chosen configs, notes, the ops
-fused into it) is kept out of equality and the structural hash.
+Node identity is (op, inputs, attrs, outs, multi); `side` (source location, chosen configs, the ops fused into
+it and the traced nodes they were (`origins`), typed pass decisions, printable notes) is kept out of equality and
+the structural hash.
 
 Attributes hold every parameter of the op by name (defaults applied) as hashable static values; a tensor
 parameter holds an `In(k)` marker (the k-th entry of `node.inputs`), a list of tensors a FrozenList/tuple of
@@ -33,6 +34,7 @@ rules, coverage fallbacks) without importing capture, which sits above them.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -44,23 +46,63 @@ from ttfuse.ir.printer import format_graph
 from ttfuse.ir.values import Ref, decode_spec, decode_value, encode_value, freeze
 from ttfuse.types import TensorSpec, to_json_value
 
-IR_VERSION = 2  # 2: in-place ops are functional, write-backs are graph data (`writes`)
+IR_VERSION = 3  # 2: in-place ops are functional, write-backs are graph data (`writes`); 3: typed provenance
 
 
 # ------------------------------------------------------------------------------------------------- nodes
+@dataclass(frozen=True)
+class Decision:
+    """What a pass decided about a node, typed: `by` the pass or rule table ("chunk", "fuse.linear"), `rule` the
+    rule (or ""), `reason` in words. Passes read these fields; `str(d)` is the printable note, which is also
+    appended to `NodeSide.notes` (notes are for people and are never parsed)."""
+
+    by: str
+    rule: str = ""
+    reason: str = ""
+
+    @property
+    def pass_name(self) -> str:
+        """The pipeline pass of the table (`fuse` for "fuse.linear")."""
+        return self.by.split(".", 1)[0]
+
+    def __str__(self) -> str:
+        return f"{self.by}.{self.rule}: {self.reason}" if self.rule else f"{self.by}: {self.reason}"
+
+
 @dataclass
 class NodeSide:
-    """Side data of a node, never part of its identity: source location, chosen configs, pass notes."""
+    """Side data of a node, never part of its identity: source location, chosen configs, provenance, pass notes.
+
+    Typed provenance: `origins` are the traced-graph node ids a fused node replaced (nested fusions
+    flattened), `cse` the ids of duplicates computed once as this node, `decisions` what passes decided here.
+    `notes` is the printable log (every decision's text among them); code never parses it."""
 
     loc: tuple[str, int, str] | None = None  # (file, line, function) of the user's call
     config: dict = field(default_factory=dict)  # configs chosen by passes (program_config, ...)
     notes: tuple[str, ...] = ()
     replaced: tuple[str, ...] = ()  # op names fused into this node
+    origins: tuple[int, ...] = ()  # traced node ids this node replaced (sorted; () for a traced node)
+    cse: tuple[int, ...] = ()  # node ids of identical nodes CSE merged into this one
+    decisions: tuple[Decision, ...] = ()
 
     def short_loc(self) -> str:
         if self.loc is None:
             return ""
         return f"{os.path.basename(self.loc[0])}:{self.loc[1]}"
+
+    def plus(self, *, config: dict | None = None, notes=(), decisions=(), **fields) -> NodeSide:
+        """A new NodeSide with config entries merged in, notes and decisions appended (each decision's text
+        added to the notes) and other fields replaced; side data is never mutated."""
+        cfg = dict(self.config)
+        if config:
+            cfg.update(config)
+        return dataclasses.replace(
+            self,
+            config=cfg,
+            notes=self.notes + tuple(notes) + tuple(str(d) for d in decisions),
+            decisions=self.decisions + tuple(decisions),
+            **fields,
+        )
 
     def to_json(self) -> dict:
         d: dict = {}
@@ -72,6 +114,12 @@ class NodeSide:
             d["notes"] = list(self.notes)
         if self.replaced:
             d["replaced"] = list(self.replaced)
+        if self.origins:
+            d["origins"] = list(self.origins)
+        if self.cse:
+            d["cse"] = list(self.cse)
+        if self.decisions:
+            d["decisions"] = [[x.by, x.rule, x.reason] for x in self.decisions]
         return d
 
     @staticmethod
@@ -82,6 +130,9 @@ class NodeSide:
             config={k: decode_value(v) for k, v in d.get("config", [])},
             notes=tuple(d.get("notes", ())),
             replaced=tuple(d.get("replaced", ())),
+            origins=tuple(int(i) for i in d.get("origins", ())),
+            cse=tuple(int(i) for i in d.get("cse", ())),
+            decisions=tuple(Decision(*x) for x in d.get("decisions", ())),
         )
 
 

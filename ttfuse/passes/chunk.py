@@ -46,7 +46,17 @@ import math
 
 from ttfuse.axes import Axis, axes_of
 from ttfuse.errors import SpecError
-from ttfuse.ir import FrozenList, Graph, In, Node, NodeSide, Ref, interpret, make_attrs
+from ttfuse.ir import (
+    Decision,
+    FrozenList,
+    Graph,
+    In,
+    Node,
+    NodeSide,
+    Ref,
+    interpret,
+    make_attrs,
+)
 from ttfuse.passes.place_memory import (
     infer,
     internal_bytes,
@@ -58,7 +68,7 @@ from ttfuse.passes.place_memory import (
 )
 from ttfuse.types import TensorSpec
 
-_NOTE = "chunk:"
+_BY = "chunk"  # Decision.by of this pass's decisions: a node with one is never chunked again
 
 
 # ------------------------------------------------------------------------------------------- working set
@@ -82,7 +92,7 @@ def chunk(graph: Graph, ctx) -> Graph:
     """Chunk the regions around ops that overflow their memory (see the module docstring)."""
     if ctx.device_spec is None or not graph.nodes:
         return graph
-    notes: dict[int, str] = {}
+    notes: dict[int, str] = {}  # node id -> why it was not chunked (or was spilled instead)
     with target_device(ctx):
         for _ in range(len(graph.nodes) + 1):
             g2 = _chunk_one(graph, ctx, notes)
@@ -91,7 +101,10 @@ def chunk(graph: Graph, ctx) -> Graph:
             graph = g2
     if not notes:
         return graph
-    nodes = [n.replace(side=with_side(n, notes=(notes[n.id],))) if n.id in notes else n for n in graph.nodes]
+    nodes = [
+        n.replace(side=with_side(n, decisions=(Decision(_BY, "", notes[n.id]),))) if n.id in notes else n
+        for n in graph.nodes
+    ]
     return graph.replace(nodes=nodes)
 
 
@@ -116,7 +129,7 @@ def _chunk_one(graph: Graph, ctx, notes: dict[int, str]) -> Graph | None:
     """Chunk the first overflowing region; None when no (new) node overflows."""
     q = _G(graph)
     for n in graph.nodes:
-        if n.id in notes or any(x.startswith(_NOTE) for x in n.side.notes):
+        if n.id in notes or any(d.by == _BY for d in n.side.decisions):
             continue
         ins = q.in_specs(n)
         for kind in ("L1", "DRAM"):
@@ -129,11 +142,11 @@ def _chunk_one(graph: Graph, ctx, notes: dict[int, str]) -> Graph | None:
             if spilled is not None:
                 g2, why = _spill_or_chunk(spilled, res, ctx)
                 if g2 is not res:
-                    notes[n.id] = f"{_NOTE} working set {ws:,} B of L1 exceeds the budget {budget:,} B; {why}"
+                    notes[n.id] = f"working set {ws:,} B of L1 exceeds the budget {budget:,} B; {why}"
                     return g2
             if isinstance(res, Graph):
                 return res
-            notes[n.id] = f"{_NOTE} working set {ws:,} B of {kind} exceeds the budget {budget:,} B; {res}"
+            notes[n.id] = f"working set {ws:,} B of {kind} exceeds the budget {budget:,} B; {res}"
             break
     return None
 
@@ -166,7 +179,7 @@ def _spill_or_chunk(spilled: Graph, chunked: Graph | str, ctx) -> tuple[Graph | 
     chunks its Transition that way); `Lowered.cost` shows both times."""
     from ttfuse.passes.cost import graph_cost
 
-    mg = ctx.options.get("max_grid")
+    mg = ctx.options.max_grid
     s = graph_cost(spilled, ctx.device_spec, max_grid=mg)
     said = f"{s.untraced_ms:.3f} ms untraced / {s.device_ms:.3f} ms traced"
     if not isinstance(chunked, Graph):
@@ -418,8 +431,10 @@ def _rebuild(q: _G, order: list[Node], region: dict[int, Axis], extent: int, siz
                         start[d], end[d] = lo, hi
                         attrs = make_attrs("slice", input_tensor=In(0), slice_start=start, slice_end=end)
                         o, m = infer(Node(-1, "slice", (r,), attrs, ()), [s])
-                        note = f"{_NOTE} slice {c + 1}/{n_chunks} of %{r.value} along dim {d} [{lo}:{hi})"
-                        emit(Node(nxt, "slice", (r,), attrs, o, m, NodeSide(notes=(note,))))
+                        note = Decision(
+                            _BY, "", f"slice {c + 1}/{n_chunks} of %{r.value} along dim {d} [{lo}:{hi})"
+                        )
+                        emit(Node(nxt, "slice", (r,), attrs, o, m, NodeSide().plus(decisions=(note,))))
                         slices[key] = Ref(nxt, 0)
                         nxt += 1
                     refs.append(slices[key])
@@ -428,13 +443,8 @@ def _rebuild(q: _G, order: list[Node], region: dict[int, Axis], extent: int, siz
                 o, m = infer(n, in_specs)
             except SpecError as e:
                 raise _Abort(f"chunk {c + 1} of %{n.id} does not validate: {e}") from None
-            note = f"{_NOTE} {c + 1}/{n_chunks} of %{n.id} along dim {ax.out_dim} [{lo}:{hi})"
-            side = NodeSide(
-                loc=n.side.loc,
-                config=dict(n.side.config),
-                notes=n.side.notes + (note,),
-                replaced=n.side.replaced,
-            )
+            note = Decision(_BY, "", f"{c + 1}/{n_chunks} of %{n.id} along dim {ax.out_dim} [{lo}:{hi})")
+            side = n.side.plus(decisions=(note,))
             new = Node(nxt, n.op, tuple(refs), n.attrs, o, m, side)
             emit(new)
             for j in range(len(o)):
@@ -455,8 +465,8 @@ def _rebuild(q: _G, order: list[Node], region: dict[int, Axis], extent: int, siz
         o, m = infer(Node(-1, "concat", refs, attrs, ()), [spec_in(x) for x in refs])
         if o != (full,):
             raise _Abort(f"the concat of %{v} gives {o[0]}, not {full}")
-        note = f"{_NOTE} concat of {len(refs)} chunks of %{v} along dim {d}"
-        emit(Node(nxt, "concat", refs, attrs, o, m, NodeSide(notes=(note,))))
+        note = Decision(_BY, "", f"concat of {len(refs)} chunks of %{v} along dim {d}")
+        emit(Node(nxt, "concat", refs, attrs, o, m, NodeSide().plus(decisions=(note,))))
         remap[(r.node, r.out)] = Ref(nxt, 0)
         nxt += 1
     return _splice(q, order, block, remap)

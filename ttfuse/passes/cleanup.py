@@ -16,7 +16,7 @@ a test applying it alone (tests/passes/test_cleanup.py).
 
 from __future__ import annotations
 
-from ttfuse.ir import Graph, Node, NodeSide, Ref, dce
+from ttfuse.ir import Graph, Node, Ref, dce
 from ttfuse.passes.rewrite import Bind, Miss, Pat, Rewriter, named, rewrite
 from ttfuse.types import DataType, Layout
 
@@ -331,9 +331,7 @@ def cse(graph: Graph) -> Graph:
     for n in nodes:
         if n.id in merged:
             note = "cse=" + ",".join(f"%{i}" for i in merged[n.id])
-            n = n.replace(
-                side=NodeSide(n.side.loc, dict(n.side.config), n.side.notes + (note,), n.side.replaced)
-            )
+            n = n.replace(side=n.side.plus(notes=(note,), cse=n.side.cse + tuple(merged[n.id])))
         out.append(n)
     outputs = tuple(subst.get(r.value, r) for r in graph.outputs)
     return graph.replace(nodes=out, outputs=outputs)

@@ -417,6 +417,17 @@ class LazyCost:
         return str(self.resolve())
 
 
+def cost(graph: Graph, ctx) -> Graph:
+    """The pipeline's last pass, an analysis. Pre: a valid graph; `ctx.graph_in` the traced graph (set by
+    run_pipeline). Post: `graph` unchanged; `ctx.cost` the LazyCost comparison of the traced and this graph on
+    the context's device (nothing is costed until it is read). Without a device there is nothing to cost."""
+    if ctx.device_spec is not None:
+        ctx.cost = LazyCost(
+            ctx.graph_in, graph, ctx.device_spec, max_grid=ctx.options.max_grid, mesh_shape=ctx.mesh_shape
+        )
+    return graph
+
+
 __all__ = [
     "HOST_US_PER_LAUNCH",
     "MM_TILE_OVERHEAD_CYCLES",
@@ -426,6 +437,7 @@ __all__ = [
     "LazyCost",
     "NodeCost",
     "compare",
+    "cost",
     "graph_cost",
     "matmul_core_tiles",
     "node_cost",

@@ -6,12 +6,12 @@ and why, which were removed, which fell back (the function ran eagerly).
     coverage_of(block, x, w)               # the same, or the fallback report when compiling fails
 
 Sources (no pass-private channel): the traced graph, the final graph and, when kept (`lower()` keeps them), the
-per-pass graphs. A node created by a rewrite carries `side.replaced` (op names) and the note `from=%a,%b` (the
+per-pass graphs. A node created by a rewrite carries `side.replaced` (op names) and `side.origins` (the
 traced node ids it replaced, nested fusions flattened): those ops are *fused* into it. A traced node still
-present in the final graph is *single*; its reason is the first note a rule left on it (`fuse.<table>.<rule>:
-why`, `fuse.eltwise: why`), else a default by op group. A traced node that disappeared without being fused was
-*removed* (by the first pass after which it is gone: cleanup's no-op/folding/CSE rules, DCE, chunking). When the
-function fell back to eager execution, every op is reported as *fallback* with the reason.
+present in the final graph is *single*; its reason is the first fuse or cleanup decision on it (`side.decisions`:
+`fuse.<table>.<rule>: why`, `fuse.eltwise: why`), else a default by op group. A traced node that disappeared
+without being fused was *removed* (by the first pass after which it is gone: cleanup's no-op/folding/CSE rules,
+DCE, chunking). When the function fell back to eager execution, every op is reported as *fallback* with the reason.
 Invariant: every traced node appears in exactly one entry.
 """
 
@@ -140,9 +140,9 @@ class CoverageReport:
 
 
 def _reason(node: Node) -> str:
-    for s in node.side.notes:
-        if s.startswith(("fuse", "cleanup")):
-            return s
+    for d in node.side.decisions:  # why a fusion or cleanup rule that matched here did not fire
+        if d.pass_name in ("fuse", "cleanup"):
+            return str(d)
     op = OPS.get(node.op)
     if op is not None and op.group in (Group.ELTWISE_UNARY, Group.ELTWISE_BINARY, Group.ELTWISE_TERNARY):
         return "elementwise op with no fusion partner"
@@ -174,10 +174,8 @@ def coverage_from_graphs(
             rep.kernels.append(KernelEntry(n.id, n.op, list(n.side.replaced), list(o), _launches(after, n)))
     merged: dict[int, int] = {}
     for n in after.nodes:
-        for s in n.side.notes:
-            if s.startswith("cse="):
-                for x in s[4:].split(","):
-                    merged[int(x.lstrip("%"))] = n.id
+        for i in n.side.cse:
+            merged[i] = n.id
     rep.once = [(n.id, n.op) for n in after.nodes if _once(n.op)]
     removed_by = _removal_passes(records or [])
     for n in before.nodes:

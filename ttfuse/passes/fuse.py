@@ -14,7 +14,7 @@ Order (each table runs to a fixpoint before the next; earlier tables see the lar
   7. eltwise clustering (ttfuse/passes/fuse_eltwise.py): remaining elementwise trees, chains and fan-outs into
      kernels.eltwise (multi-output or recomputation where a value has several users).
 Pre: a verified graph (after cleanup). Post: a verified graph computing the same values within the formats'
-rounding; every node a rule created records what it replaced (`side.replaced`, note `from=%a,%b`), and a rule
+rounding; every node a rule created records what it replaced (`side.replaced`, `side.origins`), and a rule
 whose pattern matched but which declined notes why on the root (`fuse.<table>.<rule>: reason`), for the
 coverage report.
 SDPA semantics: TT applies `scale` inside the exponent, softmax(scale * (QK^T + mask)), so the rewrite of

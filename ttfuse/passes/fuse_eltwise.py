@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from ttfuse.ir import Graph, Node, NodeSide, Ref
+from ttfuse.ir import Decision, Graph, Node, Ref
 from ttfuse.kernels import eltwise as K
 from ttfuse.opdef import ELTWISE, OPS
 from ttfuse.ops.activations import apply_activations, normalize_activations
@@ -314,12 +314,10 @@ def _build(rw: Rewriter, c: Cluster):
 
 def fuse_eltwise(graph: Graph, ctx) -> Graph:
     """Cluster and build (see the module docstring). Pure; notes why eltwise ops stayed single."""
-    from ttfuse import opdef
+    from ttfuse.passes.context import target_device
 
     rw = Rewriter(graph, ctx, TABLE)
-    prev = opdef.current_device_spec(), opdef.current_mesh_shape()
-    opdef.set_device_spec(rw.device_spec, tuple(getattr(ctx, "mesh_shape", (1, 1))))
-    try:
+    with target_device(ctx):
         clusters, reasons = plan(rw)
         for c in clusters:
             # an earlier kernel may have replaced values this cluster reads: build from the nodes as they are now
@@ -328,8 +326,6 @@ def fuse_eltwise(graph: Graph, ctx) -> Graph:
             res = rw.edit(c.root, lambda r, c=c: _build(r, c))
             if isinstance(res, str):
                 reasons[c.root.id] = f"kernel rejected: {res}"
-    finally:
-        opdef.set_device_spec(*prev)
     g = rw.graph
     if not reasons:
         return g
@@ -337,10 +333,8 @@ def fuse_eltwise(graph: Graph, ctx) -> Graph:
     for n in g.nodes:
         w = reasons.get(n.id)
         if w is not None:
-            note = f"{TABLE}: {w}"
-            if note not in n.side.notes:
-                n = n.replace(
-                    side=NodeSide(n.side.loc, dict(n.side.config), n.side.notes + (note,), n.side.replaced)
-                )
+            d = Decision(TABLE, "", w)
+            if d not in n.side.decisions:
+                n = n.replace(side=n.side.plus(decisions=(d,)))
         nodes.append(n)
     return g.replace(nodes=nodes)

@@ -11,6 +11,9 @@ Environment: `TTFUSE_VERIFY_PASSES=1` verifies after every pass (the test suite 
 break the IR unnoticed); `TTFUSE_DISABLE_PASSES=fuse,chunk` disables passes by name (added to
 `ctx.disabled`, like `jit(passes=["-fuse", "-chunk"])`; an unknown name is a ValueError).
 
+Passes are transformations except `cost`, an analysis: it returns its input graph and leaves the cost
+comparison of the traced and the final graph on `ctx.cost` (computed when first read; see passes/cost.py).
+
 Invariants: passes are pure (they return a new Graph or the same one unchanged, never mutate their input);
 `PIPELINE_VERSION` changes whenever a pass's behaviour changes (it is part of every cache key).
 Extend: write `def my_pass(graph, ctx) -> Graph` with a docstring giving pre/postconditions, add a line to
@@ -25,23 +28,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ttfuse.errors import PassError
 from ttfuse.ir import Graph, dce
 from ttfuse.opdef import CostCtx, OpCost, device_spec_context
-
-
-@dataclass
-class PassContext:
-    """What passes may know: the target device, the jit options, passes disabled by name."""
-
-    device_spec: Any = None  # ttfuse.device.DeviceSpec of the target (None: unknown)
-    options: dict = field(default_factory=dict)  # max_grid, math_fidelity, memory_config, ...
-    disabled: frozenset = frozenset()
-    mesh_shape: tuple[int, int] = (1, 1)
-    debug: int = 0
-    keep_graphs: bool = False
+from ttfuse.passes.context import PassContext, PassOptions, target_device  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -58,6 +49,7 @@ PIPELINE_VERSION = 4
 
 from ttfuse.passes.chunk import chunk  # noqa: E402
 from ttfuse.passes.cleanup import cleanup  # noqa: E402  (pass modules import this one lazily)
+from ttfuse.passes.cost import cost  # noqa: E402
 from ttfuse.passes.fuse import fuse  # noqa: E402
 from ttfuse.passes.place_memory import place_memory  # noqa: E402
 from ttfuse.passes.select import select_configs  # noqa: E402
@@ -69,6 +61,7 @@ PIPELINE: list[tuple[str, Callable[[Graph, PassContext], Graph]]] = [
     ("chunk", chunk),  # split regions whose working set overflows L1/DRAM into row chunks (passes/chunk.py)
     ("select_configs", select_configs),  # program + compute kernel configs by TT's rules (passes/select.py)
     ("place_memory", place_memory),  # intermediates to L1 when they fit beside live ones (place_memory.py)
+    ("cost", cost),  # analysis: eager vs JIT work and predicted time into ctx.cost, lazily (passes/cost.py)
 ]
 
 
@@ -77,8 +70,10 @@ def run_pipeline(
     graph: Graph, ctx: PassContext, *, verify: bool = False, pipeline: list | None = None
 ) -> tuple[Graph, list[PassRecord]]:
     """Run the passes in order (see the module docstring); returns (final graph, records). Spec and cost rules
-    called by the passes see `ctx.device_spec` and `ctx.mesh_shape` as the device, whatever the caller's."""
-    with device_spec_context(ctx.device_spec, tuple(ctx.mesh_shape)):
+    called by the passes see `ctx.device_spec` and `ctx.mesh_shape` as the device, whatever the caller's (the
+    one `target_device` of a compile). `ctx.graph_in` is set to `graph` (the cost pass compares against it)."""
+    ctx.graph_in = graph
+    with target_device(ctx):
         return _run_pipeline(graph, ctx, verify, pipeline)
 
 

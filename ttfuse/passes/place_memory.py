@@ -24,12 +24,10 @@ Extend: a placement policy is a function of (value size, lifetime, usage); chang
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 from ttfuse.errors import SpecError
-from ttfuse.ir import Graph, In, Node, NodeSide, attr_tensor_positions, infer, spec_args
+from ttfuse.ir import Decision, Graph, In, Node, NodeSide, attr_tensor_positions, infer, spec_args
 from ttfuse.opdef import CostCtx, current_device_spec, current_mesh_shape, device_spec_context
+from ttfuse.passes.context import target_device  # (chunk and select import it from here too)
 from ttfuse.types import (
     DRAM_MEMORY_CONFIG,
     L1_MEMORY_CONFIG,
@@ -53,9 +51,9 @@ def tensor_budget(ctx, kind: str = "L1") -> int | None:
     """Bytes the tensors of one chip may occupy in `kind` ('L1' | 'DRAM'); None when the device is unknown."""
     ds = ctx.device_spec
     if kind == "DRAM":
-        b = ctx.options.get("dram_budget")
+        b = ctx.options.dram_budget
         return int(b) if b is not None else (ds.dram_bytes if ds is not None else None)
-    b = ctx.options.get("l1_budget")
+    b = ctx.options.l1_budget
     if b is not None:
         return int(b)
     if ds is None:
@@ -72,12 +70,6 @@ def cb_limit_per_core(ctx) -> int | None:
     return max(ds.l1_per_core - min(per_core_tensors, ds.l1_per_core), ds.l1_per_core // 8)
 
 
-@contextlib.contextmanager
-def target_device(ctx) -> Iterator[None]:
-    """Spec rules run inside see the pass context's device (grid, L1, DST budget), as under capture."""
-
-    with device_spec_context(ctx.device_spec, tuple(ctx.mesh_shape)):
-        yield
 
 
 def set_attrs(attrs: tuple, **kw) -> tuple:
@@ -95,13 +87,12 @@ def set_attrs(attrs: tuple, **kw) -> tuple:
     return tuple(out)
 
 
-def with_side(node: Node, *, config: dict | None = None, notes: tuple[str, ...] = ()) -> NodeSide:
-    """A new NodeSide for `node` with config entries merged in and notes appended (side data is never mutated)."""
-    s = node.side
-    cfg = dict(s.config)
-    if config:
-        cfg.update(config)
-    return NodeSide(loc=s.loc, config=cfg, notes=s.notes + tuple(notes), replaced=s.replaced)
+def with_side(
+    node: Node, *, config: dict | None = None, notes: tuple[str, ...] = (), decisions: tuple = ()
+) -> NodeSide:
+    """A new NodeSide for `node` with config entries merged in, notes and typed decisions appended (each
+    decision's text among the notes; side data is never mutated)."""
+    return node.side.plus(config=config, notes=notes, decisions=decisions)
 
 
 def internal_bytes(node: Node, in_specs: list[TensorSpec], device_spec=None) -> int:
@@ -145,7 +136,13 @@ def _inplace_target(n: Node) -> int | None:
 
 # --------------------------------------------------------------------------------------------------- pass
 def place_memory(graph: Graph, ctx) -> Graph:
-    """Place intermediates in L1 when they fit next to what is live, else DRAM (see the module docstring)."""
+    """Place intermediates in L1 when they fit next to what is live, else DRAM (see the module docstring).
+    Spec rules (kernels' working sets, readers' checks) run on the context's device."""
+    with target_device(ctx):
+        return _place(graph, ctx)
+
+
+def _place(graph: Graph, ctx) -> Graph:
     budget = tensor_budget(ctx, "L1")
     if budget is None or not graph.nodes:
         return graph
@@ -170,16 +167,15 @@ def place_memory(graph: Graph, ctx) -> Graph:
     for s in graph.inputs:
         add(-1, [s])
     outputs = {r.value for r in graph.outputs}
-    out_mc: MemoryConfig | None = ctx.options.get("memory_config")
+    out_mc: MemoryConfig | None = ctx.options.memory_config
     # values placed by someone else (the user, ttnn's rules) are live first: ours must fit around them
     ours = [_ours(n, outputs) for n in graph.nodes]
     index = graph.node_index()
     # a kernel's working set comes from its steps' spec rules, which check the device
-    with target_device(ctx):
-        for k, n in enumerate(graph.nodes):
-            if not ours[k] and n.id not in alias:
-                add(k, n.outs)
-            usage[k + 1] += internal_bytes(n, [graph.spec_of(r, index) for r in n.inputs], ctx.device_spec)
+    for k, n in enumerate(graph.nodes):
+        if not ours[k] and n.id not in alias:
+            add(k, n.outs)
+        usage[k + 1] += internal_bytes(n, [graph.spec_of(r, index) for r in n.inputs], ctx.device_spec)
     specs: dict[int, TensorSpec] = {i: s for i, s in enumerate(graph.inputs)}
     respecced: set[int] = set()  # values whose spec differs from the input graph's
     nodes: list[Node] = []
@@ -197,25 +193,24 @@ def place_memory(graph: Graph, ctx) -> Graph:
                 return False
         return True
 
-    with target_device(ctx):
-        for k, n in enumerate(graph.nodes):
-            ins = [specs[r.value] for r in n.inputs]
-            m = _decide(n, k, ins, last, usage, budget, outputs, out_mc, readers_accept) if ours[k] else n
-            if m is n and any(r.value in respecced for r in n.inputs):
-                outs, multi = infer(n, ins)
-                m = n.replace(outs=outs, multi=multi) if outs != n.outs else n
-            if m is not n:
-                changed = True
-                respecced.update(m.id + j for j, (a, b) in enumerate(zip(m.outs, n.outs)) if a != b)
-            if n.id not in alias:  # in-place outputs live in their target's storage
-                if ours[k]:
-                    add(k, m.outs)
-                elif m.outs != n.outs:  # an inherited placement changed with its input's
-                    add(k, n.outs, -1)
-                    add(k, m.outs)
-            for j, s in enumerate(m.outs):
-                specs[m.id + j] = s
-            nodes.append(m)
+    for k, n in enumerate(graph.nodes):
+        ins = [specs[r.value] for r in n.inputs]
+        m = _decide(n, k, ins, last, usage, budget, outputs, out_mc, readers_accept) if ours[k] else n
+        if m is n and any(r.value in respecced for r in n.inputs):
+            outs, multi = infer(n, ins)
+            m = n.replace(outs=outs, multi=multi) if outs != n.outs else n
+        if m is not n:
+            changed = True
+            respecced.update(m.id + j for j, (a, b) in enumerate(zip(m.outs, n.outs)) if a != b)
+        if n.id not in alias:  # in-place outputs live in their target's storage
+            if ours[k]:
+                add(k, m.outs)
+            elif m.outs != n.outs:  # an inherited placement changed with its input's
+                add(k, n.outs, -1)
+                add(k, m.outs)
+        for j, s in enumerate(m.outs):
+            specs[m.id + j] = s
+        nodes.append(m)
     return graph.replace(nodes=nodes) if changed else graph
 
 
@@ -278,6 +273,8 @@ def _try(n: Node, ins, mc: MemoryConfig, label: str, why: str) -> Node:
     except SpecError:
         return n
     side = with_side(
-        n, config={"memory": label, "placed_by": "place_memory"}, notes=(f"place_memory: {why}",)
+        n,
+        config={"memory": label, "placed_by": "place_memory"},
+        decisions=(Decision("place_memory", "", why),),
     )
     return n.replace(attrs=attrs, outs=outs, multi=multi, side=side)

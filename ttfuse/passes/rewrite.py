@@ -23,7 +23,7 @@ Driver. `rewrite()` sweeps the nodes in order, tries the rules indexed by the no
 rewrite (inputs substituted, new nodes inserted at the root, stable topological order, dead nodes dropped),
 and sweeps again until no rule fires; more than `max_rewrites` rewrites raise RewriteLimitError (a rule that
 undoes another). New nodes that replace a root record what they replaced: `side.replaced` (op names, nested
-fusions flattened) and a note `from=%a,%b` (ids of the traced graph's nodes), for the coverage report.
+fusions flattened) and `side.origins` (ids of the traced graph's nodes), for the coverage report.
 Replacements. `replacement(search_fn, replace_fn, example_args, extra_check=, scalars=)` traces both functions
 with ttfuse's capture on example TensorSpecs; the search graph becomes a Pat (graph inputs are wildcards,
 intermediates single-use, scalars bound by their example values), the replacement graph is inlined with the
@@ -42,6 +42,7 @@ from typing import Any
 
 from ttfuse.errors import SpecError
 from ttfuse.ir import (
+    Decision,
     DeviceArg,
     FrozenList,
     Graph,
@@ -55,11 +56,10 @@ from ttfuse.ir import (
     thaw,
     toposort,
 )
+from ttfuse.passes.context import target_device
 from ttfuse.types import TensorSpec
 
 Rule = tuple["Pat", Callable]
-
-FROM_PREFIX = "from="  # note on a fused node: the traced-graph node ids it replaced
 
 
 class RewriteLimitError(RuntimeError):
@@ -254,6 +254,7 @@ class Rewriter:
         self.pass_ctx = pass_ctx
         self.table = table
         self.device_spec = getattr(pass_ctx, "device_spec", None)
+        self.mesh_shape = tuple(getattr(pass_ctx, "mesh_shape", (1, 1)))
         self._next = graph.next_id()
         self._set_graph(graph)
         self._staged: list[Node] = []
@@ -440,18 +441,15 @@ def _sub_refs(v: Any, node: Node) -> Any:
 
 
 def origins(node: Node) -> tuple[int, ...]:
-    """Traced-graph node ids a fused node replaced (its `from=` note), else ()."""
-    for s in node.side.notes:
-        if s.startswith(FROM_PREFIX):
-            return tuple(int(x.lstrip("%")) for x in s[len(FROM_PREFIX) :].split(",") if x)
-    return ()
+    """Traced-graph node ids a fused node replaced (`node.side.origins`), else ()."""
+    return node.side.origins
 
 
 def _record_replaced(g: Graph, mains: set[int], dead: list[Node]) -> Graph:
     ops: list[str] = []
     ids: list[int] = []
     for n in dead:
-        o = origins(n)
+        o = n.side.origins
         if o:
             ids.extend(o)
             ops.extend(n.side.replaced)
@@ -461,16 +459,8 @@ def _record_replaced(g: Graph, mains: set[int], dead: list[Node]) -> Graph:
     nodes = []
     for n in g.nodes:
         if n.id in mains:
-            have = origins(n)
-            notes = tuple(s for s in n.side.notes if not s.startswith(FROM_PREFIX))
-            all_ids = sorted(set(have) | set(ids))
-            side = NodeSide(
-                n.side.loc,
-                dict(n.side.config),
-                notes + (FROM_PREFIX + ",".join(f"%{i}" for i in all_ids),),
-                tuple(n.side.replaced) + tuple(ops),
-            )
-            n = n.replace(side=side)
+            all_ids = tuple(sorted(set(n.side.origins) | set(ids)))
+            n = n.replace(side=n.side.plus(origins=all_ids, replaced=tuple(n.side.replaced) + tuple(ops)))
         nodes.append(n)
     return g.replace(nodes=nodes)
 
@@ -489,9 +479,8 @@ def rewrite(
     table: str = "rules",
     max_rewrites: int | None = None,
 ) -> Graph:
-    """Apply `rules` until none fires (see the module docstring). Pure: returns a new graph (or `graph`)."""
-    from ttfuse import opdef
-
+    """Apply `rules` until none fires (see the module docstring). Pure: returns a new graph (or `graph`).
+    Spec rules (of `rw.emit`, of kernels' checks) see `pass_ctx`'s device (passes/context.py target_device)."""
     by_op: dict[str | None, list[Rule]] = {}
     for rule in rules:
         pat = rule[0]
@@ -500,12 +489,9 @@ def rewrite(
     wild = by_op.get(None, [])
     limit = max_rewrites if max_rewrites is not None else 20 * len(graph.nodes) + 100
     rw = Rewriter(graph, pass_ctx, table)
-    misses: dict[int, list[str]] = {}
+    misses: dict[int, list[Decision]] = {}
     count = 0
-    dspec = getattr(pass_ctx, "device_spec", None)
-    prev = opdef.current_device_spec(), opdef.current_mesh_shape()
-    opdef.set_device_spec(dspec, tuple(getattr(pass_ctx, "mesh_shape", (1, 1))))
-    try:
+    with target_device(pass_ctx):
         matcher = _Matcher(rw)
         progress = True
         while progress:  # sweeps until one fires nothing; after a rewrite a sweep goes on where it was
@@ -520,9 +506,9 @@ def rewrite(
                         continue
                     if isinstance(res, str):
                         lst = misses.setdefault(node.id, [])
-                        note = f"{table}.{rule_name(rule)}: {res}"
-                        if note not in lst:
-                            lst.append(note)
+                        d = Decision(table, rule_name(rule), res)
+                        if d not in lst:
+                            lst.append(d)
                         continue
                     count += 1
                     if count > limit:
@@ -535,16 +521,13 @@ def rewrite(
                     break
                 if not fired:
                     i += 1
-    finally:
-        opdef.set_device_spec(*prev)
     g = rw.graph
     if misses:
         nodes = []
         for n in g.nodes:
-            extra = [s for s in misses.get(n.id, ()) if s not in n.side.notes]
+            extra = [d for d in misses.get(n.id, ()) if d not in n.side.decisions]
             if extra:
-                side = NodeSide(n.side.loc, dict(n.side.config), n.side.notes + tuple(extra), n.side.replaced)
-                n = n.replace(side=side)
+                n = n.replace(side=n.side.plus(decisions=extra))
             nodes.append(n)
         g = g.replace(nodes=nodes)
     return g

@@ -21,7 +21,7 @@ Rules (ref/ttnn.md s3-5; the pure selection functions live in ttfuse/passes/sele
 - compute kernel config per op and dtype: matmul-like ops by `compute_kernel_config_for` (HiFi2 for bf16/bfp8,
   LoFi with bfp4, HiFi4 and fp32 accumulation for f32, packer L1 accumulation); norms and softmax keep ttnn's
   defaults (HiFi4, fp32 accumulation for norms). `jit(math_fidelity=...)` overrides the fidelity of every
-  config this pass chooses; `ctx.options["fp32_dest_acc_en"]` (True/False) forces fp32 accumulation.
+  config this pass chooses; `ctx.options.fp32_dest_acc_en` (True/False) forces fp32 accumulation.
 - the grid of every config lies within the device grid and `jit(max_grid=(x_end, y_end))`.
 Which rule an op gets is its `Traits.config_rule`: a kind below (`RULE_KINDS`: "matmul", "sdpa", "norm",
 "softmax", "fused", "fused_sdpa"; Group.FUSED ops default to "fused") or its own callable
@@ -45,7 +45,7 @@ from ttfuse.configs import (
 )
 from ttfuse.device import TILE
 from ttfuse.errors import SpecError
-from ttfuse.ir import Graph, Node, attr_tensor_positions, infer, respec, spec_args
+from ttfuse.ir import Decision, Graph, Node, attr_tensor_positions, infer, respec, spec_args
 from ttfuse.opdef import Group
 from ttfuse.passes.place_memory import cb_limit_per_core, set_attrs, target_device, with_side
 from ttfuse.passes.select_configs import (
@@ -401,16 +401,16 @@ def select_ctx(ctx) -> SelectCtx | None:
     spec = ctx.device_spec
     if spec is None:
         return None
-    fid = ctx.options.get("math_fidelity")
+    fid = ctx.options.math_fidelity
     if isinstance(fid, str):
         fid = MathFidelity[fid]
     return SelectCtx(
         spec,
-        ctx.options.get("max_grid"),
-        max_grid_of(spec, ctx.options.get("max_grid")),
+        ctx.options.max_grid,
+        max_grid_of(spec, ctx.options.max_grid),
         cb_limit_per_core(ctx),
         fid,
-        ctx.options.get("fp32_dest_acc_en"),
+        ctx.options.fp32_dest_acc_en,
     )
 
 
@@ -463,7 +463,7 @@ def _apply(n: Node, ins: list[TensorSpec], upd: dict, notes: list[str]) -> Node:
     chosen = dict(attrs)
     cfg = {f: chosen.get(f) for f in fields}
     cfg["configs_by"] = by
-    side = with_side(n, config=cfg, notes=tuple(f"select_configs: {x}" for x in notes))
+    side = with_side(n, config=cfg, decisions=tuple(Decision("select_configs", "", x) for x in notes))
     return n.replace(attrs=attrs, outs=outs, multi=multi, side=side)
 
 

@@ -1,0 +1,232 @@
+"""The artifacts of a jit compile and how a compiled entry runs: `Lowered`, the memory entry, the runner, disk
+load/store of entries, the checks on what a traced function produced.
+
+`runner(fn, out_tree, py_fn)` turns generated code into `(leaves, args, kwargs) -> result`; a graph that writes
+into its arguments runs eagerly (`alias_checked`) when one tensor object is passed twice. `DiskEntries` loads a
+disk entry (schema check, verify, regenerate code: the entry is data, never code) and stores one.
+Invariant: nothing here decides what is compiled; ttfuse/jit.py (the wrapper) does, ttfuse/cache.py stores.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from ttfuse import cache
+from ttfuse.cache_schema import check_entry
+from ttfuse.capture.pytree import unflattener
+from ttfuse.codegen import Compiled, generate
+from ttfuse.errors import TraceError, with_user_frame
+from ttfuse.flags import dlog
+from ttfuse.ir import Graph
+from ttfuse.opdef import OPS
+from ttfuse.passes.cost import CostComparison, LazyCost
+from ttfuse.passes.pipeline import PIPELINE_VERSION, PassRecord
+from ttfuse.passes.select import program_configs
+from ttfuse.types import TensorSpec
+from ttfuse.verify import verify
+
+__all__ = ["DiskEntries", "Entry", "Lowered", "alias_checked", "check_outputs", "runner", "writes_arguments"]
+
+
+# ------------------------------------------------------------------------------------------------ artifacts
+@dataclass
+class Lowered:
+    """A compiled function without running it: IR before/after passes, code, cost report, cache key."""
+
+    name: str
+    graph_before: Graph | None
+    graph: Graph
+    passes: list[PassRecord]
+    compiled: Compiled
+    cost: CostComparison  # eager (traced) and jit graphs on the target, per-arch totals (a LazyCost)
+    key: cache.CacheKey | None
+    compile_ms: float = 0.0
+    program_configs: list = field(default_factory=list)
+    # the target the graph was compiled for: everything read later (cost, coverage) is computed for it
+    device_spec: Any = None
+    mesh_shape: tuple[int, int] = (1, 1)
+
+    @property
+    def ir_before(self) -> str:
+        return str(self.graph_before) if self.graph_before is not None else "<loaded from cache: not traced>"
+
+    @property
+    def ir(self) -> str:
+        return str(self.graph)
+
+    @property
+    def source(self) -> str:
+        return self.compiled.source
+
+    @property
+    def coverage(self):
+        """Which traced ops were fused into which kernel, stayed single (and why) or were removed
+        (`ttfuse.passes.coverage.CoverageReport`: text via str(), data via .to_dict())."""
+        from ttfuse.passes.coverage import coverage_report
+
+        return coverage_report(self)
+
+    def __str__(self) -> str:
+        parts = [f"== {self.name}: IR before passes ==", self.ir_before]
+        for r in self.passes:
+            state = "skipped" if r.skipped else ("changed" if r.changed else "unchanged")
+            parts.append(f"== pass {r.name}: {r.ms:.3f} ms, {state} ==")
+            if r.changed and r.graph_after is not None:
+                parts.append(str(r.graph_after))
+        parts += [
+            "== IR after passes ==",
+            self.ir,
+            "== generated code ==",
+            self.source.rstrip(),
+            "== cost ==",
+            str(self.cost),
+        ]
+        if self.key is not None:
+            parts += [f"== cache key {self.key.hex} =="] + [
+                f"  {k}: {h[:16]}" for k, h in sorted(self.key.fields.items())
+            ]
+        return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------------------------------ running
+@dataclass
+class Entry:
+    """A compiled entry as the memory caches hold it."""
+
+    run: Any  # (leaves, args, kwargs) -> result
+    lowered: Lowered | None = None
+    key_hex: str | None = None
+
+
+def runner(fn, out_tree, py_fn=None):
+    """(leaves, args, kwargs) -> result for generated code `fn`; with `py_fn` (the graph writes into its
+    arguments) a call passing one tensor object twice runs `py_fn` eagerly instead (see alias_checked)."""
+    if out_tree == "*":
+
+        def run(leaves, args, kwargs):
+            return fn(*leaves)[0]
+    else:
+        unflatten = unflattener(out_tree)
+
+        def run(leaves, args, kwargs):
+            return unflatten(fn(*leaves))
+
+    return run if py_fn is None else alias_checked(run, py_fn)
+
+
+def alias_checked(run, py_fn):
+    """A graph that writes into its arguments was traced with every tensor argument its own tensor; called with
+    one tensor object in two places, the writes through one name must show through the other, which the
+    compiled code does not model: such a call runs eagerly (with a warning, once)."""
+    warned = []
+
+    def checked(leaves, args, kwargs):
+        if len({id(x) for x in leaves}) == len(leaves):
+            return run(leaves, args, kwargs)
+        if not warned:
+            warned.append(True)
+            warnings.warn(
+                f"ttfuse.jit({getattr(py_fn, '__qualname__', py_fn)}): the same tensor is passed as two arguments "
+                "and the function writes into an argument in place; this call runs eagerly",
+                cache.CacheWarning,
+                stacklevel=3,
+            )
+        return py_fn(*args, **kwargs)
+
+    return checked
+
+
+# ---------------------------------------------------------------------------------------------- disk cache
+@dataclass
+class DiskEntries:
+    """Disk load/store of one jit function's entries: its name (messages, entries), short name (generated
+    code), backend, and the Python function (run eagerly on aliased arguments)."""
+
+    name: str
+    short: str
+    backend: str
+    py_fn: Any
+
+    def load(self, key: cache.CacheKey, dspec, mesh, *, max_grid=None) -> Entry | None:
+        """The disk entry under `key` as a memory entry (schema-checked, verified, code regenerated), or None
+        (a miss, or a bad entry: counted, warned and moved aside by ttfuse/cache.py)."""
+        built: dict = {}
+
+        def check(entry: dict) -> None:
+            # the entry is data anyone may have edited (the checksum only catches accidents): its form is
+            # checked before anything is built from it; any failure here is a counted load_error
+            check_entry(entry)
+            g = Graph.from_json(entry["graph"])
+            verify(g)
+            built["graph"] = g
+            built["compiled"] = generate(g, name=self.short, backend=self.backend)
+            built["run"] = runner(built["compiled"].fn, g.out_tree, self.py_fn if g.writes else None)
+
+        t0 = time.perf_counter()
+        e = cache.disk_load(key.hex, check=check)
+        if e is None:
+            return None
+        g, compiled = built["graph"], built["compiled"]
+        ms = (time.perf_counter() - t0) * 1e3
+        dlog(1, "jit %s: disk hit %s (regenerated code in %.1f ms)", self.name, key.short, ms)
+        lowered = Lowered(
+            self.name,
+            None,
+            g,
+            [],
+            compiled,
+            LazyCost(None, g, dspec, max_grid=max_grid, mesh_shape=mesh),
+            key,
+            ms,
+            program_configs(g),
+            dspec,
+            tuple(mesh),
+        )
+        return Entry(built["run"], lowered, key.hex)
+
+    def store(self, key: cache.CacheKey, g: Graph, leaves, dspec, ms: float) -> None:
+        """Write the compiled graph to the disk cache under `key` (data only; see ttfuse/cache.py)."""
+        try:
+            gj = g.to_json()
+        except (TypeError, ValueError) as e:
+            dlog(1, "jit %s: graph not storable on disk (%s)", self.name, e)
+            return
+        specs = [x if isinstance(x, TensorSpec) else x.spec for x in leaves]
+        entry = cache.make_entry(
+            key,
+            function=self.name,
+            graph=gj,
+            arg_specs=specs,
+            device=dspec.name,
+            compile_ms=ms,
+            pipeline_version=PIPELINE_VERSION,
+        )
+        cache.disk_store(key.hex, entry)
+
+
+# ------------------------------------------------------------------------------------------------ checks
+def writes_arguments(g: Graph) -> bool:
+    """Whether the traced function writes into its arguments (in place, `output_tensor=`)."""
+    if getattr(g, "writes", ()):
+        return True
+    return any(OPS[n.op].traits.inplace is not None for n in g.nodes if n.op in OPS)
+
+
+def check_outputs(g: Graph, name: str) -> None:
+    """A jit function must produce a tensor (or write into an argument): everything else it does in Python
+    (print, appending to a list, counting, returning a Python value) runs only when it is traced."""
+    if g.outputs or writes_arguments(g):
+        return
+    tree = g.out_tree
+    ret = f"{tree['c']!r} (no tensor)" if isinstance(tree, dict) and "c" in tree else "no tensor"
+    raise with_user_frame(
+        TraceError(
+            f"@ttfuse.jit {name}: the function returned {ret} and writes no tensor argument, so the compiled "
+            "function would compute nothing. A jit function runs as its traced graph: Python code in it "
+            "(print, appending to a list, counters, a returned Python value) runs once when it is traced, not "
+            "on every call.\n  hint: return the tensors it computes; compute Python values outside the function"
+        )
+    )
