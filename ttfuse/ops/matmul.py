@@ -36,6 +36,8 @@ tests/test_ops_matmul.py.
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 from ttfuse.configs import MathFidelity
@@ -369,43 +371,7 @@ def _mm_cost(ctx: CostCtx) -> OpCost:
     )
 
 
-@register_op("matmul", Group.MATMUL, launches=_mm_launches)
-def matmul(
-    input_tensor_a,
-    input_tensor_b,
-    *,
-    transpose_a=False,
-    transpose_b=False,
-    memory_config=None,
-    dtype=None,
-    program_config=None,
-    activation=None,
-    compute_kernel_config=None,
-    core_grid=None,
-    output_tile=None,
-    optional_output_tensor=None,
-    global_cb=None,
-    sub_device_id=None,
-    prefetcher_pipes=None,
-):
-    """Matrix product a @ b (batched; b broadcast over a's batch when unbatched), optional fused activation."""
-
-
-@matmul.spec
-def _matmul_spec(input_tensor_a, input_tensor_b, **kw):
-    return _mm_spec("matmul", input_tensor_a, input_tensor_b, None, **kw)
-
-
-@matmul.sim
-def _matmul_sim(ctx, input_tensor_a, input_tensor_b, **kw):
-    return _mm_sim(ctx, input_tensor_a, input_tensor_b, None, kw)
-
-
-matmul.cost(_mm_cost)
-
-
-@register_op("linear", Group.MATMUL, launches=_mm_launches)
-def linear(
+def _linear_signature(
     input_tensor_a,
     input_tensor_b,
     *,
@@ -425,6 +391,43 @@ def linear(
     prefetcher_pipes=None,
     in0_column_offset=None,
 ):
+    """ttnn.linear's signature; ttnn.matmul's is the same without `bias` and `in0_column_offset`."""
+
+
+def _mm_signature(*drop: str):
+    """Decorator of a registration stub: give it `_linear_signature` less the keywords `drop`."""
+    sig = inspect.signature(_linear_signature)
+    sig = sig.replace(parameters=[p for p in sig.parameters.values() if p.name not in drop])
+
+    def deco(fn):
+        fn.__signature__ = sig
+        return fn
+
+    return deco
+
+
+@register_op("matmul", Group.MATMUL, launches=_mm_launches)
+@_mm_signature("bias", "in0_column_offset")
+def matmul(input_tensor_a, input_tensor_b, **kw):
+    """Matrix product a @ b (batched; b broadcast over a's batch when unbatched), optional fused activation."""
+
+
+@matmul.spec
+def _matmul_spec(input_tensor_a, input_tensor_b, **kw):
+    return _mm_spec("matmul", input_tensor_a, input_tensor_b, None, **kw)
+
+
+@matmul.sim
+def _matmul_sim(ctx, input_tensor_a, input_tensor_b, **kw):
+    return _mm_sim(ctx, input_tensor_a, input_tensor_b, None, kw)
+
+
+matmul.cost(_mm_cost)
+
+
+@register_op("linear", Group.MATMUL, launches=_mm_launches)
+@_mm_signature()
+def linear(input_tensor_a, input_tensor_b, **kw):
     """a @ b + bias (bias a row vector [N] broadcast over rows), optional fused activation; b is [K, N]."""
 
 
