@@ -36,8 +36,6 @@ tests/test_ops_matmul.py.
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 
 from ttfuse.configs import MathFidelity
@@ -54,6 +52,7 @@ from ttfuse.ops.common import (
     need_memory_config,
     need_spec,
     need_tile,
+    signature_of,
 )
 from ttfuse.ops.matmul_config import (
     FLOAT_DTYPES,
@@ -394,20 +393,8 @@ def _linear_signature(
     """ttnn.linear's signature; ttnn.matmul's is the same without `bias` and `in0_column_offset`."""
 
 
-def _mm_signature(*drop: str):
-    """Decorator of a registration stub: give it `_linear_signature` less the keywords `drop`."""
-    sig = inspect.signature(_linear_signature)
-    sig = sig.replace(parameters=[p for p in sig.parameters.values() if p.name not in drop])
-
-    def deco(fn):
-        fn.__signature__ = sig
-        return fn
-
-    return deco
-
-
 @register_op("matmul", Group.MATMUL, launches=_mm_launches)
-@_mm_signature("bias", "in0_column_offset")
+@signature_of(_linear_signature, drop=("bias", "in0_column_offset"))
 def matmul(input_tensor_a, input_tensor_b, **kw):
     """Matrix product a @ b (batched; b broadcast over a's batch when unbatched), optional fused activation."""
 
@@ -426,7 +413,7 @@ matmul.cost(_mm_cost)
 
 
 @register_op("linear", Group.MATMUL, launches=_mm_launches)
-@_mm_signature()
+@signature_of(_linear_signature)
 def linear(input_tensor_a, input_tensor_b, **kw):
     """a @ b + bias (bias a row vector [N] broadcast over rows), optional fused activation; b is [K, N]."""
 
