@@ -371,7 +371,9 @@ def _grid_set(op: str, grid) -> CoreRangeSet:
     )
 
 
-def _i2s_config(grid, shard_shape, shard_scheme, shard_orientation, output_dtype, sharded_memory_config):
+def _i2s_config(
+    *, grid, shard_shape, shard_scheme, shard_orientation, output_dtype, sharded_memory_config, **_
+):
     """Both ttnn overloads: (grid, shard_shape, shard_scheme, shard_orientation) or a sharded MemoryConfig."""
     op = "interleaved_to_sharded"
     if isinstance(grid, MemoryConfig):  # positional sharded_memory_config; output_dtype may follow it
@@ -430,23 +432,10 @@ def interleaved_to_sharded(
 
 
 @interleaved_to_sharded.spec
-def _i2s_spec(
-    input_tensor,
-    grid=None,
-    shard_shape=None,
-    shard_scheme=None,
-    shard_orientation=None,
-    output_dtype=None,
-    *,
-    sharded_memory_config=None,
-    keep_l1_aligned=False,
-    preallocated_output=None,
-):
+def _i2s_spec(input_tensor, **kw):
     op = "interleaved_to_sharded"
     s = need_spec(op, "input_tensor", input_tensor)
-    mc, out_dtype = _i2s_config(
-        grid, shard_shape, shard_scheme, shard_orientation, output_dtype, sharded_memory_config
-    )
+    mc, out_dtype = _i2s_config(**kw)
     if s.memory_config.is_sharded():
         raise fail(
             op,
