@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, fields
 
-from ttfuse.types import CoreRangeSet, register_json_types
+from ttfuse.types import CoreRangeSet, TtnnEnum, register_json_types
 
 __all__ = [
     "MathFidelity", "ThrottleLevel", "UnaryOpType", "UnaryWithParam", "WormholeComputeKernelConfig",
@@ -26,15 +26,12 @@ __all__ = [
 ]  # fmt: skip
 
 
-class MathFidelity(enum.Enum):
+class MathFidelity(TtnnEnum):
     LoFi = 0
     HiFi2 = 2
     HiFi3 = 3
     HiFi4 = 4
     Invalid = 255  # ttnn: "not set", the op's own default fidelity applies
-
-    def __repr__(self) -> str:
-        return f"ttnn.MathFidelity.{self.name}"
 
 
 class ThrottleLevel(enum.IntEnum):
@@ -51,7 +48,7 @@ class ThrottleLevel(enum.IntEnum):
         return f"ttnn.ThrottleLevel.{self.name}"
 
 
-class UnaryOpType(enum.Enum):
+class UnaryOpType(TtnnEnum):
     EXP = "EXP"
     RECIP = "RECIP"
     GELU = "GELU"
@@ -77,9 +74,6 @@ class UnaryOpType(enum.Enum):
     DIV_UNARY_SFPU = "DIV_UNARY_SFPU"
     LEAKY_RELU = "LEAKY_RELU"
     CLAMP_TSS = "CLAMP_TSS"  # clamp(x, min, max) with two scalar params (ttnn 0.81.1's name)
-
-    def __repr__(self) -> str:
-        return f"ttnn.UnaryOpType.{self.name}"
 
 
 @dataclass(frozen=True)
