@@ -148,8 +148,8 @@ def init_device_compute_kernel_config(
 
 
 @_kw_dataclass
-class MatmulMultiCoreReuseMultiCastProgramConfig:
-    """2D multicast matmul: M over grid y, N over grid x."""
+class _MulticastBlocks:
+    """The leading fields of the 1D and 2D multicast matmul program configs (in ttnn's order): grid and blocks."""
 
     compute_with_storage_grid_size: tuple[int, int]
     in0_block_w: int
@@ -159,6 +159,12 @@ class MatmulMultiCoreReuseMultiCastProgramConfig:
     per_core_N: int
     out_block_h: int | None = None  # None: per_core_M (filled in, as ttnn does)
     out_block_w: int | None = None  # None: per_core_N
+
+
+@_kw_dataclass
+class MatmulMultiCoreReuseMultiCastProgramConfig(_MulticastBlocks):
+    """2D multicast matmul: M over grid y, N over grid x."""
+
     transpose_mcast: bool = False
     fused_activation: UnaryWithParam | None = None
     fuse_batch: bool = True
@@ -170,17 +176,9 @@ class MatmulMultiCoreReuseMultiCastProgramConfig:
 
 
 @_kw_dataclass
-class MatmulMultiCoreReuseMultiCast1DProgramConfig:
+class MatmulMultiCoreReuseMultiCast1DProgramConfig(_MulticastBlocks):
     """1D multicast matmul (mcast_in0=True: N split across cores; False: M split)."""
 
-    compute_with_storage_grid_size: tuple[int, int]
-    in0_block_w: int
-    out_subblock_h: int
-    out_subblock_w: int
-    per_core_M: int
-    per_core_N: int
-    out_block_h: int | None = None  # None: per_core_M (filled in, as ttnn does)
-    out_block_w: int | None = None  # None: per_core_N
     fuse_batch: bool = True
     fused_activation: UnaryWithParam | None = None
     mcast_in0: bool = True
