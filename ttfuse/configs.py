@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, fields
 
-from ttfuse.types import CoreRangeSet, register_json_types
+from ttfuse.types import CoreRangeSet, TtnnEnum, register_json_types
 
 __all__ = [
     "MathFidelity", "ThrottleLevel", "UnaryOpType", "UnaryWithParam", "WormholeComputeKernelConfig",
@@ -26,15 +26,12 @@ __all__ = [
 ]  # fmt: skip
 
 
-class MathFidelity(enum.Enum):
+class MathFidelity(TtnnEnum):
     LoFi = 0
     HiFi2 = 2
     HiFi3 = 3
     HiFi4 = 4
     Invalid = 255  # ttnn: "not set", the op's own default fidelity applies
-
-    def __repr__(self) -> str:
-        return f"ttnn.MathFidelity.{self.name}"
 
 
 class ThrottleLevel(enum.IntEnum):
@@ -51,7 +48,7 @@ class ThrottleLevel(enum.IntEnum):
         return f"ttnn.ThrottleLevel.{self.name}"
 
 
-class UnaryOpType(enum.Enum):
+class UnaryOpType(TtnnEnum):
     EXP = "EXP"
     RECIP = "RECIP"
     GELU = "GELU"
@@ -77,9 +74,6 @@ class UnaryOpType(enum.Enum):
     DIV_UNARY_SFPU = "DIV_UNARY_SFPU"
     LEAKY_RELU = "LEAKY_RELU"
     CLAMP_TSS = "CLAMP_TSS"  # clamp(x, min, max) with two scalar params (ttnn 0.81.1's name)
-
-    def __repr__(self) -> str:
-        return f"ttnn.UnaryOpType.{self.name}"
 
 
 @dataclass(frozen=True)
@@ -154,8 +148,8 @@ def init_device_compute_kernel_config(
 
 
 @_kw_dataclass
-class MatmulMultiCoreReuseMultiCastProgramConfig:
-    """2D multicast matmul: M over grid y, N over grid x."""
+class _MulticastBlocks:
+    """The leading fields of the 1D and 2D multicast matmul program configs (in ttnn's order): grid and blocks."""
 
     compute_with_storage_grid_size: tuple[int, int]
     in0_block_w: int
@@ -165,6 +159,12 @@ class MatmulMultiCoreReuseMultiCastProgramConfig:
     per_core_N: int
     out_block_h: int | None = None  # None: per_core_M (filled in, as ttnn does)
     out_block_w: int | None = None  # None: per_core_N
+
+
+@_kw_dataclass
+class MatmulMultiCoreReuseMultiCastProgramConfig(_MulticastBlocks):
+    """2D multicast matmul: M over grid y, N over grid x."""
+
     transpose_mcast: bool = False
     fused_activation: UnaryWithParam | None = None
     fuse_batch: bool = True
@@ -176,17 +176,9 @@ class MatmulMultiCoreReuseMultiCastProgramConfig:
 
 
 @_kw_dataclass
-class MatmulMultiCoreReuseMultiCast1DProgramConfig:
+class MatmulMultiCoreReuseMultiCast1DProgramConfig(_MulticastBlocks):
     """1D multicast matmul (mcast_in0=True: N split across cores; False: M split)."""
 
-    compute_with_storage_grid_size: tuple[int, int]
-    in0_block_w: int
-    out_subblock_h: int
-    out_subblock_w: int
-    per_core_M: int
-    per_core_N: int
-    out_block_h: int | None = None  # None: per_core_M (filled in, as ttnn does)
-    out_block_w: int | None = None  # None: per_core_N
     fuse_batch: bool = True
     fused_activation: UnaryWithParam | None = None
     mcast_in0: bool = True

@@ -26,6 +26,13 @@ __all__ = [
 ]  # fmt: skip
 
 
+class TtnnEnum(enum.Enum):
+    """An enum that prints as ttnn spells its members, `ttnn.<Enum>.<MEMBER>` (not ttnn API itself)."""
+
+    def __repr__(self) -> str:
+        return f"ttnn.{type(self).__name__}.{self.name}"
+
+
 class DataType(enum.Enum):
     BFLOAT16 = "bfloat16"
     FLOAT32 = "float32"
@@ -85,41 +92,29 @@ ROW_MAJOR_LAYOUT = Layout.ROW_MAJOR
 TILE_LAYOUT = Layout.TILE
 
 
-class BufferType(enum.Enum):
+class BufferType(TtnnEnum):
     DRAM = "DRAM"
     L1 = "L1"
     L1_SMALL = "L1_SMALL"
     TRACE = "TRACE"
 
-    def __repr__(self) -> str:
-        return f"ttnn.BufferType.{self.value}"
 
-
-class TensorMemoryLayout(enum.Enum):
+class TensorMemoryLayout(TtnnEnum):
     INTERLEAVED = "INTERLEAVED"
     HEIGHT_SHARDED = "HEIGHT_SHARDED"
     WIDTH_SHARDED = "WIDTH_SHARDED"
     BLOCK_SHARDED = "BLOCK_SHARDED"
 
-    def __repr__(self) -> str:
-        return f"ttnn.TensorMemoryLayout.{self.value}"
 
-
-class ShardOrientation(enum.Enum):
+class ShardOrientation(TtnnEnum):
     ROW_MAJOR = "ROW_MAJOR"
     COL_MAJOR = "COL_MAJOR"
 
-    def __repr__(self) -> str:
-        return f"ttnn.ShardOrientation.{self.value}"
 
-
-class ShardStrategy(enum.Enum):
+class ShardStrategy(TtnnEnum):
     HEIGHT = "HEIGHT"
     WIDTH = "WIDTH"
     BLOCK = "BLOCK"
-
-    def __repr__(self) -> str:
-        return f"ttnn.ShardStrategy.{self.value}"
 
 
 class StorageType(enum.Enum):

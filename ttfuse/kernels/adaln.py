@@ -19,6 +19,7 @@ import torch
 
 from ttfuse.configs import UnaryOpType, UnaryWithParam
 from ttfuse.kernels.common import (
+    ab_step_sim,
     add_costs,
     declare_intermediates,
     kfail,
@@ -29,6 +30,7 @@ from ttfuse.kernels.common import (
     step_cost,
     step_sim,
     step_spec,
+    swiglu_step_sim,
 )
 from ttfuse.kernels.linear_split import linear_split_values
 from ttfuse.numerics import round_to_dtype
@@ -269,30 +271,9 @@ def _ctb_sim(ctx, input_tensor, cond, weight_ss, weight_gx, weight_ab, weight_ba
     vals.update({k: a[k] for k in ("bias_ss", "cond_norm_weight") if a.get(k) is not None})
     a2 = round_to_dtype(adaln_values(a, vals, specs), a2_s.dtype.value)
     ckc = a["compute_kernel_config"]
-    sw = step_sim(
-        MM,
-        sw_s,
-        {"input_tensor": a2_s, "weight_tensor": specs["weight_gx"]},
-        input_tensor=a2,
-        weight_tensor=weight_gx,
-        fuse_swiglu=True,
-        compute_kernel_config=ckc,
-    )
-    ab = step_sim(
-        "linear",
-        ab_s,
-        {"input_tensor_a": a2_s, "input_tensor_b": specs["weight_ab"]},
-        input_tensor_a=a2,
-        input_tensor_b=weight_ab,
-        compute_kernel_config=ckc,
-    )
-    b = step_sim(
-        "multiply",
-        b_s,
-        {"input_tensor_a": sw_s, "input_tensor_b": ab_s},
-        input_tensor_a=sw,
-        input_tensor_b=ab,
-    )
+    sw = swiglu_step_sim(sw_s, a2_s, specs["weight_gx"], a2, weight_gx, ckc)
+    ab = ab_step_sim("linear", ab_s, a2_s, specs["weight_ab"], a2, weight_ab, compute_kernel_config=ckc)
+    b = ab_step_sim("multiply", b_s, sw_s, ab_s, sw, ab)
     gate_in = {"input_tensor_a": specs["cond"], "input_tensor_b": specs["weight_o"]}
     if a.get("bias_o") is not None:
         gate_in["bias"] = specs["bias_o"]
@@ -305,22 +286,9 @@ def _ctb_sim(ctx, input_tensor, cond, weight_ss, weight_gx, weight_ab, weight_ba
         bias=a.get("bias_o"),
         compute_kernel_config=ckc,
     )
-    ba = step_sim(
-        "linear",
-        ba_s,
-        {"input_tensor_a": b_s, "input_tensor_b": specs["weight_ba"]},
-        input_tensor_a=b,
-        input_tensor_b=weight_ba,
-        compute_kernel_config=ckc,
-    )
-    return step_sim(
-        "multiply",
-        out_s,
-        {"input_tensor_a": ba_s, "input_tensor_b": gate_s},
-        round_out=False,
-        input_tensor_a=ba,
-        input_tensor_b=gate,
-        input_tensor_b_activations=[SIGMOID],
+    ba = ab_step_sim("linear", ba_s, b_s, specs["weight_ba"], b, weight_ba, compute_kernel_config=ckc)
+    return ab_step_sim(
+        "multiply", out_s, ba_s, gate_s, ba, gate, round_out=False, input_tensor_b_activations=[SIGMOID]
     )
 
 

@@ -22,6 +22,7 @@ from ttfuse.axes import Axis, positions, sharded
 from ttfuse.configs import UnaryOpType, UnaryWithParam
 from ttfuse.device import TILE
 from ttfuse.kernels.common import (
+    ab_step_sim,
     add_costs,
     declare_intermediates,
     kfail,
@@ -223,36 +224,16 @@ def _sim_views(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
 
 def _kv(steps, specs, kv_in, w_kv, ckc):
     """The cross form's k|v linear step, rounded as written."""
-    return step_sim(
-        "linear",
-        steps[1],
-        {"input_tensor_a": specs["kv_input_tensor"], "input_tensor_b": specs["weight_kv"]},
-        input_tensor_a=kv_in,
-        input_tensor_b=w_kv,
-        compute_kernel_config=ckc,
-    )
+    kv_s, w_s = specs["kv_input_tensor"], specs["weight_kv"]
+    return ab_step_sim("linear", steps[1], kv_s, w_s, kv_in, w_kv, compute_kernel_config=ckc)
 
 
 def _gate_out(steps, specs, oc, g, w_o, ckc):
     """The last two steps: concatenated heads * sigmoid(gate) (rounded as written), then the output linear."""
     qg_s, _, _, _, oc_s, gated_s, out_s = steps
-    gated = step_sim(
-        "multiply",
-        gated_s,
-        {"input_tensor_a": oc_s, "input_tensor_b": qg_s[1]},
-        input_tensor_a=oc,
-        input_tensor_b=g,
-        input_tensor_b_activations=[SIGMOID],
-    )
-    return step_sim(
-        "linear",
-        out_s,
-        {"input_tensor_a": gated_s, "input_tensor_b": specs["weight_o"]},
-        round_out=False,
-        input_tensor_a=gated,
-        input_tensor_b=w_o,
-        compute_kernel_config=ckc,
-    )
+    gated = ab_step_sim("multiply", gated_s, oc_s, qg_s[1], oc, g, input_tensor_b_activations=[SIGMOID])
+    w_s = specs["weight_o"]
+    return ab_step_sim("linear", out_s, gated_s, w_s, gated, w_o, round_out=False, compute_kernel_config=ckc)
 
 
 def _sim_steps(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):

@@ -142,6 +142,27 @@ def step_sim(op: str, out_spec, in_specs: dict, *, round_out: bool = True, **arg
     return round_to_dtype(res, out_spec.dtype.value)
 
 
+def ab_step_sim(op: str, out_spec, a_spec, b_spec, a, b, *, round_out: bool = True, **args: Any):
+    """`step_sim` of a stock op on `input_tensor_a` / `input_tensor_b` (linear, multiply, add): values a, b whose
+    TensorSpecs are a_spec, b_spec; `args` are the op's other arguments."""
+    in_specs = {"input_tensor_a": a_spec, "input_tensor_b": b_spec}
+    return step_sim(op, out_spec, in_specs, round_out=round_out, input_tensor_a=a, input_tensor_b=b, **args)
+
+
+def swiglu_step_sim(out_spec, x_spec, w_spec, x, w, compute_kernel_config):
+    """`step_sim` of a stock minimal_matmul step with fuse_swiglu=True: silu(x @ W_gate) * (x @ W_up) from the
+    tile-interleaved weight w (the SwiGLU steps of the transition kernels)."""
+    return step_sim(
+        "experimental.minimal_matmul",
+        out_spec,
+        {"input_tensor": x_spec, "weight_tensor": w_spec},
+        input_tensor=x,
+        weight_tensor=w,
+        fuse_swiglu=True,
+        compute_kernel_config=compute_kernel_config,
+    )
+
+
 def step_cost(op: str, in_specs: dict, out_specs, device_spec=None, **args: Any) -> OpCost:
     """The stock op's cost for one step (tensor args as TensorSpecs)."""
     from ttfuse.ops.common import default_cost

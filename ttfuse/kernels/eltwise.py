@@ -255,6 +255,15 @@ def _cost(ctx: CostCtx) -> OpCost:
 
 
 # ---------------------------------------------------------------------------------------------- ttnn rule
+# activations with one parameter p: the stock op called as op(x, p)
+_PARAM_ACT_OPS = {
+    "MUL_UNARY_SFPU": "multiply",
+    "ADD_UNARY_SFPU": "add",
+    "SUB_UNARY_SFPU": "subtract",
+    "DIV_UNARY_SFPU": "divide",
+    "POWER": "pow",
+    "LEAKY_RELU": "leaky_relu",
+}
 _ACT_OPS = {
     "RELU": "relu",
     "RELU6": "relu6",
@@ -284,18 +293,8 @@ def _stock_act(ttnn, x, act: UnaryWithParam):
         return ttnn.gelu(x, fast_and_approximate_mode=bool(p))
     if name == "IDENTITY":
         return x
-    if name == "MUL_UNARY_SFPU":
-        return ttnn.multiply(x, p)
-    if name == "ADD_UNARY_SFPU":
-        return ttnn.add(x, p)
-    if name == "SUB_UNARY_SFPU":
-        return ttnn.subtract(x, p)
-    if name == "DIV_UNARY_SFPU":
-        return ttnn.divide(x, p)
-    if name == "POWER":
-        return ttnn.pow(x, p)
-    if name == "LEAKY_RELU":
-        return ttnn.leaky_relu(x, p)
+    if name in _PARAM_ACT_OPS:
+        return getattr(ttnn, _PARAM_ACT_OPS[name])(x, p)
     if name == "CLAMP_TSS":
         return ttnn.clamp(x, *(act.params + (None, None))[:2])
     # NOTE: every UnaryOpType is mapped above; a new member must be added here before fusion can emit it

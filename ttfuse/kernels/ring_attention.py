@@ -31,28 +31,20 @@ Extend: a causal or balanced (zig-zag) variant adds a keep-mask to `block_attent
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ttfuse.configs import SDPAProgramConfig
 from ttfuse.device import TILE
 from ttfuse.kernels.common import kfail, register_kernel
 from ttfuse.opdef import CostCtx, OpCost, Traits, current_mesh_shape
+from ttfuse.ops.attention import JOINT_TENSORS, sdpa_scale
 from ttfuse.ops.ccl import Topology, axis_groups
 from ttfuse.ops.common import io_bytes
 from ttfuse.types import DRAM_MEMORY_CONFIG, BufferType, DataType, Layout, TensorSpec
 
 NAME = "ring_joint_attention"
 _DTYPES = frozenset({DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.FLOAT32})
-_NAMES = (
-    "input_tensor_q",
-    "input_tensor_k",
-    "input_tensor_v",
-    "joint_tensor_q",
-    "joint_tensor_k",
-    "joint_tensor_v",
-)
+_NAMES = JOINT_TENSORS
 SOFTMAX_FLOPS = 5.0  # per score: scale, max, subtract, exp, sum (as ttfuse/ops/attention.py counts)
 
 
@@ -357,7 +349,7 @@ def _sim(
     # NOTE: a mesh rule: every tensor argument is the list of per-device shards (row-major device order).
     n_dev = len(input_tensor_q)
     b, h, n_local, d = input_tensor_q[0].shape
-    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    scale = sdpa_scale(scale, d)
     out = [None] * n_dev
     for grp in axis_groups(ctx.mesh, cluster_axis):
         ring = len(grp)
@@ -447,37 +439,14 @@ def ring_time_s(cost: OpCost, device_spec, *, compute_efficiency: float = 1.0) -
 
 
 # --------------------------------------------------------------------------------------------- ttnn rule
-def _ttnn(
-    ttnn,
-    input_tensor_q,
-    input_tensor_k,
-    input_tensor_v,
-    joint_tensor_q=None,
-    joint_tensor_k=None,
-    joint_tensor_v=None,
-    *,
-    joint_strategy="rear",
-    logical_n=None,
-    program_config=None,
-    scale=None,
-    compute_kernel_config=None,
-    dim=2,
-    num_links=1,
-    cluster_axis=0,
-    mesh_device=None,
-    topology=None,
-    ccl_core_grid_offset=None,
-):
-    """The real op. NOTE: TT-DiT's CCLManager caches the persistent buffers and semaphores per shape; this rule
-    allocates them per call (correct, slower to dispatch; a trace captures them once)."""
-    q, k, v, jq, jk, jv = (
-        input_tensor_q,
-        input_tensor_k,
-        input_tensor_v,
-        joint_tensor_q,
-        joint_tensor_k,
-        joint_tensor_v,
-    )
+def _ttnn(ttnn, *args, topology=None, **kwargs):
+    """The real op, called like the kernel (`topology` defaults to ttnn's own Linear). NOTE: TT-DiT's CCLManager
+    caches the persistent buffers and semaphores per shape; this rule allocates them per call (correct, slower to
+    dispatch; a trace captures them once)."""
+    a = ring_joint_attention.bind_args(args, kwargs)
+    q, k, v, jq, jk, jv = (a[n] for n in _NAMES)
+    program_config, mesh_device, cluster_axis = a["program_config"], a["mesh_device"], a["cluster_axis"]
+    logical_n = a["logical_n"]
     if q.dtype == ttnn.float32:  # the TT op has no float32 path
         q, k, v = (ttnn.typecast(t, ttnn.bfloat16) for t in (q, k, v))
         if jq is not None:
@@ -493,7 +462,7 @@ def _ttnn(
             k_chunk_size=512,
             exp_approx_mode=False,
         )
-    offset = ccl_core_grid_offset or ttnn.CoreCoord(0, grid.y - 1)
+    offset = a["ccl_core_grid_offset"] or ttnn.CoreCoord(0, grid.y - 1)
     ccl_cores = ttnn.CoreRangeSet(
         [ttnn.CoreRange(ttnn.CoreCoord(0, grid.y - 1), ttnn.CoreCoord(grid.x - 1, grid.y - 1))]
     )
@@ -510,14 +479,14 @@ def _ttnn(
         jv,
         persistent_output_buffer_k=buf_k,
         persistent_output_buffer_v=buf_v,
-        joint_strategy=joint_strategy,
+        joint_strategy=a["joint_strategy"],
         logical_n=logical_n if logical_n is not None else n_local * ring,
         program_config=program_config,
-        scale=scale,
-        compute_kernel_config=compute_kernel_config,
-        dim=dim,
+        scale=a["scale"],
+        compute_kernel_config=a["compute_kernel_config"],
+        dim=a["dim"],
         multi_device_global_semaphore=sems,
-        num_links=num_links,
+        num_links=a["num_links"],
         cluster_axis=cluster_axis,
         mesh_device=mesh_device,
         topology=topology if topology is not None else ttnn.Topology.Linear,

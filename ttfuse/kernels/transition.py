@@ -21,6 +21,7 @@ row-wise: any leading dims may be chunked (the chunk pass may split rows).
 from __future__ import annotations
 
 from ttfuse.kernels.common import (
+    ab_step_sim,
     add_costs,
     declare_intermediates,
     linear_step_cost,
@@ -30,6 +31,7 @@ from ttfuse.kernels.common import (
     step_cost,
     step_sim,
     step_spec,
+    swiglu_step_sim,
 )
 from ttfuse.opdef import Traits
 from ttfuse.types import DRAM_MEMORY_CONFIG, L1_MEMORY_CONFIG
@@ -123,23 +125,9 @@ def _sim(ctx, input_tensor, weight12, weight3, **a):
         weight=a["norm_weight"],
         bias=a["norm_bias"],
     )
-    m = step_sim(
-        MM,
-        m_s,
-        {"input_tensor": h_s, "weight_tensor": specs["weight12"]},
-        input_tensor=h,
-        weight_tensor=weight12,
-        fuse_swiglu=True,
-        compute_kernel_config=ckc,
-    )
-    return step_sim(
-        "linear",
-        y_s,
-        {"input_tensor_a": m_s, "input_tensor_b": specs["weight3"]},
-        round_out=False,
-        input_tensor_a=m,
-        input_tensor_b=weight3,
-        compute_kernel_config=ckc,
+    m = swiglu_step_sim(m_s, h_s, specs["weight12"], h, weight12, ckc)
+    return ab_step_sim(
+        "linear", y_s, m_s, specs["weight3"], m, weight3, round_out=False, compute_kernel_config=ckc
     )
 
 

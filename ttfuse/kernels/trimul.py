@@ -61,18 +61,7 @@ def triangle_mult(
 
 
 @triangle_mult.spec
-def _spec(
-    input_tensor,
-    weight_pg,
-    *,
-    mask,
-    outgoing,
-    chunk_channels,
-    proj_dtype,
-    dtype,
-    memory_config,
-    compute_kernel_config,
-):
+def _spec(input_tensor, weight_pg, *, mask, outgoing, chunk_channels, proj_dtype, compute_kernel_config, **a):
     k = NAME
     proj = step_spec(
         k,
@@ -105,10 +94,10 @@ def _spec(
         input_tensor_b=ch,
         transpose_a=not outgoing,
         transpose_b=outgoing,
-        dtype=dtype,
+        dtype=a["dtype"],
         compute_kernel_config=compute_kernel_config,
     )
-    out = step_spec(k, "permute", input_tensor=mm, dims=(0, 2, 3, 1), memory_config=memory_config)
+    out = step_spec(k, "permute", input_tensor=mm, dims=(0, 2, 3, 1), memory_config=a["memory_config"])
     return out.replace(shape=(b, n, n, d))
 
 
@@ -207,22 +196,11 @@ def _cost(ctx: CostCtx) -> OpCost:
     )
 
 
-def _ttnn(
-    ttnn,
-    input_tensor,
-    weight_pg,
-    *,
-    mask,
-    outgoing,
-    chunk_channels,
-    proj_dtype,
-    dtype,
-    memory_config,
-    compute_kernel_config,
-):
+def _ttnn(ttnn, input_tensor, weight_pg, *, mask, outgoing, chunk_channels, proj_dtype, **a):
     from ttfuse.configs import UnaryOpType, UnaryWithParam
 
     sig = [UnaryWithParam(UnaryOpType.SIGMOID)]
+    dtype, memory_config, compute_kernel_config = a["dtype"], a["memory_config"], a["compute_kernel_config"]
     d = weight_pg.shape[-1] // 4
     cs = min(chunk_channels or d, d)
     kd = weight_pg.shape[-2]

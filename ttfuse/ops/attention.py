@@ -47,6 +47,15 @@ SIM_SCORE_BYTES = 128 * 1024**2  # largest float32 score block the sim allocates
 _SDPA_DTYPES = frozenset({DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B})
 _JOINT_DTYPES = frozenset({DataType.BFLOAT16, DataType.BFLOAT8_B})
 _INT_DTYPES = frozenset({DataType.INT32, DataType.UINT32})
+# the tensor parameters of joint attention (and of ttfuse.kernels.ring_joint_attention), in signature order
+JOINT_TENSORS = (
+    "input_tensor_q",
+    "input_tensor_k",
+    "input_tensor_v",
+    "joint_tensor_q",
+    "joint_tensor_k",
+    "joint_tensor_v",
+)
 
 
 def _check_program_config(op: str, program_config, *, required: bool = False) -> tuple[int, int]:
@@ -451,31 +460,28 @@ def _sdpa_spec(
     return TensorSpec(shape, q.dtype, Layout.TILE, memory_config or DRAM_MEMORY_CONFIG)
 
 
-@scaled_dot_product_attention.sim
-def _sdpa_sim(
-    ctx,
-    input_tensor_q,
-    input_tensor_k,
-    input_tensor_v,
+def sdpa_scale(scale, head_dim: int) -> float:
+    """The softmax scale an attention op applies: 1/sqrt(head_dim) unless given."""
+    return 1.0 / math.sqrt(head_dim) if scale is None else float(scale)
+
+
+def _sdpa_masking(
+    sq: int,
+    sk: int,
     *,
     attn_mask,
     is_causal,
-    scale,
     sliding_window_size,
-    memory_config,
     program_config,
-    compute_kernel_config,
     attention_sink,
     cu_window_seqlens,
     windowed_q_token_offset,
     windowed_q_token_offset_tensor,
-    output_concat_heads,
     attn_mask_block_map,
-):
-    q, k = input_tensor_q, input_tensor_k
-    b, nqh, sq, dh = q.shape
-    sk = k.shape[2]
-    scale = 1.0 / math.sqrt(dh) if scale is None else float(scale)
+    **_,
+) -> dict:
+    """`sdpa_reference`'s masking keywords for one SDPA call: the additive mask, causal / sliding window, sink,
+    and the structural keep-mask of windowed mode (`cu_window_seqlens`) or of a block map."""
     keep_fn = None
     q_offset = 0
     if cu_window_seqlens is not None:
@@ -491,17 +497,22 @@ def _sdpa_sim(
         blk = attn_mask_block_map != 0  # [mb, mh, q chunks, k chunks]
         kb = torch.arange(sk) // kc
         keep_fn = lambda r0, r1: blk[:, :, torch.arange(r0, r1) // qc][..., kb]  # noqa: E731
-    out = sdpa_reference(
-        q,
-        k,
-        input_tensor_v,
-        scale=scale,
+    return dict(
         mask=attn_mask,
         is_causal=is_causal,
         sliding_window=sliding_window_size,
         sink=attention_sink,
         keep_fn=keep_fn,
         q_offset=q_offset,
+    )
+
+
+@scaled_dot_product_attention.sim
+def _sdpa_sim(ctx, input_tensor_q, input_tensor_k, input_tensor_v, *, scale, output_concat_heads, **kw):
+    q, k = input_tensor_q, input_tensor_k
+    b, nqh, sq, dh = q.shape
+    out = sdpa_reference(
+        q, k, input_tensor_v, scale=sdpa_scale(scale, dh), **_sdpa_masking(sq, k.shape[2], **kw)
     )
     if output_concat_heads:
         out = out.permute(0, 2, 1, 3).reshape(b, 1, sq, nqh * dh)
@@ -577,14 +588,7 @@ def _joint_spec(
     op = JOINT
     if joint_strategy != "rear":
         raise fail(op, f"argument 'joint_strategy' must be 'rear', got {joint_strategy!r}")
-    names = (
-        "input_tensor_q",
-        "input_tensor_k",
-        "input_tensor_v",
-        "joint_tensor_q",
-        "joint_tensor_k",
-        "joint_tensor_v",
-    )
+    names = JOINT_TENSORS
     specs = dict(
         zip(
             names,
@@ -632,28 +636,14 @@ def _joint_spec(
 
 
 @joint_scaled_dot_product_attention.sim
-def _joint_sim(
-    ctx,
-    input_tensor_q,
-    input_tensor_k,
-    input_tensor_v,
-    joint_tensor_q,
-    joint_tensor_k,
-    joint_tensor_v,
-    *,
-    joint_strategy,
-    program_config,
-    scale,
-    compute_kernel_config,
-):
-    n = input_tensor_q.shape[2]
-    dh = input_tensor_q.shape[3]
-    scale = 1.0 / math.sqrt(dh) if scale is None else float(scale)
+def _joint_sim(ctx, *, scale, **a):
+    q, k, v, jq, jk, jv = (a[n] for n in JOINT_TENSORS)
+    n = q.shape[2]
     out = sdpa_reference(
-        torch.cat([input_tensor_q, joint_tensor_q], 2),
-        torch.cat([input_tensor_k, joint_tensor_k], 2),
-        torch.cat([input_tensor_v, joint_tensor_v], 2),
-        scale=scale,
+        torch.cat([q, jq], 2),
+        torch.cat([k, jk], 2),
+        torch.cat([v, jv], 2),
+        scale=sdpa_scale(scale, q.shape[3]),
     )
     return out[:, :, :n].contiguous(), out[:, :, n:].contiguous()
 

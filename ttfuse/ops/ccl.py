@@ -22,14 +22,12 @@ on `_ccl_cost`; register the async variant with the same rules.
 
 from __future__ import annotations
 
-import enum
-
 import torch
 
 from ttfuse.configs import register_enum
 from ttfuse.opdef import CostCtx, Group, OpCost, Traits, current_mesh_shape, register_op
 from ttfuse.ops.common import fail, io_bytes, need_memory_config, need_spec, norm_dim
-from ttfuse.types import BufferType, DataType, TensorSpec
+from ttfuse.types import BufferType, DataType, TensorSpec, TtnnEnum
 
 __ttnn_exports__ = ("Topology", "create_global_semaphore")
 
@@ -38,16 +36,13 @@ _REDUCE_DTYPES = frozenset({DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.FLOA
 
 
 @register_enum
-class Topology(enum.Enum):
+class Topology(TtnnEnum):
     """`ttnn.Topology`: fabric topology of a collective (the sim computes the same result for all)."""
 
     Linear = 1  # values as in ttnn 0.81.1
     Ring = 2
     Mesh = 3
     Torus = 4
-
-    def __repr__(self) -> str:
-        return f"ttnn.Topology.{self.name}"
 
 
 class GlobalSemaphore:

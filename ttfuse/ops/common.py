@@ -7,13 +7,28 @@ reading every input and writing every output once, one launch, and one FLOP per 
 
 from __future__ import annotations
 
+import inspect
+
 from ttfuse.errors import SpecError
-from ttfuse.opdef import CostCtx, OpCost
+from ttfuse.opdef import CostCtx, OpCost, OpDef
 from ttfuse.types import BufferType, DataType, Layout, MemoryConfig, TensorSpec
 
 
 def fail(op: str, msg: str) -> SpecError:
     return SpecError(f"ttnn.{op}: {msg}")
+
+
+def signature_of(src, *, drop=()):
+    """Decorator of an op's registration stub: give it the signature of `src` (a function or an OpDef) less the
+    parameters named in `drop`, for ops that take another op's arguments (rms_norm those of layer_norm)."""
+    sig = src.signature if isinstance(src, OpDef) else inspect.signature(src)
+    sig = sig.replace(parameters=[p for p in sig.parameters.values() if p.name not in drop])
+
+    def deco(fn):
+        fn.__signature__ = sig
+        return fn
+
+    return deco
 
 
 def need_spec(op: str, arg: str, v) -> TensorSpec:

@@ -237,16 +237,7 @@ def _arange_bounds(start, end, step) -> tuple[int, int, int]:
 
 
 @arange.spec
-def _arange_spec(
-    start,
-    end=None,
-    step=1,
-    *,
-    dtype=DataType.BFLOAT16,
-    device=None,
-    memory_config=DRAM_MEMORY_CONFIG,
-    layout=Layout.ROW_MAJOR,
-):
+def _arange_spec(start, end, step, *, dtype, memory_config, layout, **_):
     start, end, step = _arange_bounds(start, end, step)
     n = math.ceil((end - start) / step)
     if n == 0:
@@ -283,18 +274,7 @@ def rand(
 
 
 @rand.spec
-def _rand_spec(
-    shape,
-    device=None,
-    *,
-    dtype=DataType.BFLOAT16,
-    layout=Layout.TILE,
-    memory_config=DRAM_MEMORY_CONFIG,
-    low=0.0,
-    high=1.0,
-    seed=0,
-    mesh_mapper=None,
-):
+def _rand_spec(shape, device, *, dtype, layout, memory_config, low, high, mesh_mapper, **_):
     _need_device("rand", device)
     if dtype is DataType.UINT8:
         raise fail("rand", "argument 'dtype'=ttnn.uint8 is not supported")

@@ -283,14 +283,19 @@ def clone(input, *, dtype=None, memory_config=None, compute_kernel_config=None):
     """Copy into a new tensor, optionally with another dtype and memory config (layout unchanged)."""
 
 
+def _recast_spec(op: str, s: TensorSpec, dtype, memory_config) -> TensorSpec:
+    """A copy of `s` in `dtype` (default: its own) placed by `memory_config` (clone, to_memory_config)."""
+    out_dtype = dtype or s.dtype
+    check_dtype_layout(op, "dtype", out_dtype, s.layout)
+    mc = out_memory_config(op, memory_config, s.memory_config, s.shape, s.layout)
+    return TensorSpec(s.shape, out_dtype, s.layout, mc)
+
+
 @clone.spec
 def _clone_spec(input, *, dtype=None, memory_config=None, compute_kernel_config=None):
     s = need_spec("clone", "input", input)
     need_dtype_arg("clone", dtype)
-    out_dtype = dtype or s.dtype
-    check_dtype_layout("clone", "dtype", out_dtype, s.layout)
-    mc = out_memory_config("clone", memory_config, s.memory_config, s.shape, s.layout)
-    return TensorSpec(s.shape, out_dtype, s.layout, mc)
+    return _recast_spec("clone", s, dtype, memory_config)
 
 
 @clone.sim
@@ -346,10 +351,7 @@ def _to_memory_config_spec(tensor, memory_config, dtype=None, output_tensor=None
     need_dtype_arg("to_memory_config", dtype)
     if memory_config == s.memory_config:
         return s  # ttnn returns the tensor itself (dtype is then ignored)
-    out_dtype = dtype or s.dtype
-    check_dtype_layout("to_memory_config", "dtype", out_dtype, s.layout)
-    mc = out_memory_config("to_memory_config", memory_config, s.memory_config, s.shape, s.layout)
-    return TensorSpec(s.shape, out_dtype, s.layout, mc)
+    return _recast_spec("to_memory_config", s, dtype, memory_config)
 
 
 @to_memory_config.sim
@@ -378,7 +380,9 @@ def _grid_set(op: str, grid) -> CoreRangeSet:
     )
 
 
-def _i2s_config(grid, shard_shape, shard_scheme, shard_orientation, output_dtype, sharded_memory_config):
+def _i2s_config(
+    *, grid, shard_shape, shard_scheme, shard_orientation, output_dtype, sharded_memory_config, **_
+):
     """Both ttnn overloads: (grid, shard_shape, shard_scheme, shard_orientation) or a sharded MemoryConfig."""
     op = "interleaved_to_sharded"
     if isinstance(grid, MemoryConfig):  # positional sharded_memory_config; output_dtype may follow it
@@ -437,23 +441,10 @@ def interleaved_to_sharded(
 
 
 @interleaved_to_sharded.spec
-def _i2s_spec(
-    input_tensor,
-    grid=None,
-    shard_shape=None,
-    shard_scheme=None,
-    shard_orientation=None,
-    output_dtype=None,
-    *,
-    sharded_memory_config=None,
-    keep_l1_aligned=False,
-    preallocated_output=None,
-):
+def _i2s_spec(input_tensor, **kw):
     op = "interleaved_to_sharded"
     s = need_spec(op, "input_tensor", input_tensor)
-    mc, out_dtype = _i2s_config(
-        grid, shard_shape, shard_scheme, shard_orientation, output_dtype, sharded_memory_config
-    )
+    mc, out_dtype = _i2s_config(**kw)
     if s.memory_config.is_sharded():
         raise fail(
             op,

@@ -24,7 +24,6 @@ simulator; under @ttfuse.jit it names the result, or an in-place ttnn.copy write
 
 from __future__ import annotations
 
-import enum
 import inspect
 import math
 import struct
@@ -46,7 +45,7 @@ from ttfuse.ops.common import (
     need_spec,
     out_spec,
 )
-from ttfuse.types import DataType, Layout, TensorSpec
+from ttfuse.types import DataType, Layout, TensorSpec, TtnnEnum
 
 D = DataType
 FLOATS = frozenset({D.FLOAT32, D.BFLOAT16, D.BFLOAT8_B, D.BFLOAT4_B})
@@ -57,26 +56,20 @@ _PROMOTABLE = frozenset({D.INT32, D.UINT32})  # int operands ttnn typecasts to a
 MAX_BCAST_RANK = 5
 
 
-class GeluVariant(enum.Enum):
+class GeluVariant(TtnnEnum):
     """`ttnn.GeluVariant`: Accurate (erf form), FastLut (piecewise-linear LUT), Tanh (tanh form)."""
 
     Accurate = 0
     FastLut = 1
     Tanh = 2
 
-    def __repr__(self) -> str:
-        return f"ttnn.GeluVariant.{self.name}"
 
-
-class SigmoidMode(enum.Enum):
+class SigmoidMode(TtnnEnum):
     """`ttnn.SigmoidMode` of `ttnn.sigmoid(mode=)`."""
 
     FastApproximate = 0  # values as in ttnn 0.81.1
     AccurateWithFastExp = 1
     Accurate = 2
-
-    def __repr__(self) -> str:
-        return f"ttnn.SigmoidMode.{self.name}"
 
 
 # NOTE: ops default to these enums, so they appear in every captured node; the IR JSON decoder finds enums

@@ -244,24 +244,22 @@ def _split_qkv_spec(
     )
 
 
-@split_query_key_value_and_split_heads.sim
-def _split_qkv_sim(
-    ctx,
-    input_tensor,
-    kv_input_tensor,
-    *,
-    num_heads,
-    num_kv_heads,
-    transpose_key,
-    memory_config,
-    use_falcon7b_backend,
-):
-    nq = num_heads
-    nkv = nq if num_kv_heads is None else num_kv_heads
-    x = input_tensor if kv_input_tensor is None else torch.cat([input_tensor, kv_input_tensor], -1)
+def _split_heads_sim(ctx, arg: str, x, kv, num_heads, num_kv_heads, *, tied: bool = False, transpose_k=False):
+    """The sim rules' split of fused columns `x` (then `kv` when given) into (q, k, v) heads of the output's head
+    dim, k transposed to [.., d, S] when asked; `arg` names the input parameter (its memory config picks the
+    sharded, grouped column layout)."""
+    nkv = num_heads if num_kv_heads is None else num_kv_heads
+    x = x if kv is None else torch.cat([x, kv], -1)
     d = ctx.out_spec[0].shape[-1]
-    q, k, v = _split_heads(x, nq, nkv, d, ctx.in_specs["input_tensor"].memory_config.is_sharded())
-    return q, (k.transpose(-1, -2).contiguous() if transpose_key else k), v
+    q, k, v = _split_heads(x, num_heads, nkv, d, ctx.in_specs[arg].memory_config.is_sharded(), tied)
+    return q, (k.transpose(-1, -2).contiguous() if transpose_k else k), v
+
+
+@split_query_key_value_and_split_heads.sim
+def _split_qkv_sim(ctx, input_tensor, kv_input_tensor, *, num_heads, num_kv_heads, transpose_key, **_):
+    return _split_heads_sim(
+        ctx, "input_tensor", input_tensor, kv_input_tensor, num_heads, num_kv_heads, transpose_k=transpose_key
+    )
 
 
 @register_op("experimental.nlp_create_qkv_heads", Group.DATA_MOVEMENT)
@@ -282,13 +280,13 @@ def nlp_create_qkv_heads(
 def _create_heads_spec(
     op: str,
     x,
+    *,
     input_kv,
     num_heads,
     num_kv_heads,
     transpose_k_heads,
     memory_config,
     output_tensors,
-    *,
     kv_tied=False,
     boltz=False,
 ):
@@ -354,50 +352,15 @@ def _create_heads_spec(
 
 
 @nlp_create_qkv_heads.spec
-def _nlp_create_spec(
-    input,
-    input_kv,
-    *,
-    num_heads,
-    num_kv_heads,
-    transpose_k_heads,
-    kv_tied,
-    memory_config,  # noqa: A002
-    output_tensors,
-):
-    return _create_heads_spec(
-        "experimental.nlp_create_qkv_heads",
-        input,
-        input_kv,
-        num_heads,
-        num_kv_heads,
-        transpose_k_heads,
-        memory_config,
-        output_tensors,
-        kv_tied=bool(kv_tied),
-    )
+def _nlp_create_spec(input, *, kv_tied, **kw):
+    return _create_heads_spec("experimental.nlp_create_qkv_heads", input, kv_tied=bool(kv_tied), **kw)
 
 
 @nlp_create_qkv_heads.sim
-def _nlp_create_sim(
-    ctx,
-    input,
-    input_kv,
-    *,
-    num_heads,
-    num_kv_heads,
-    transpose_k_heads,
-    kv_tied,  # noqa: A002
-    memory_config,
-    output_tensors,
-):
-    nkv = num_heads if num_kv_heads is None else num_kv_heads
-    x = input[:, 0] if input_kv is None else torch.cat([input[:, 0], input_kv[:, 0]], -1)
-    d = ctx.out_spec[0].shape[-1]
-    q, k, v = _split_heads(
-        x, num_heads, nkv, d, ctx.in_specs["input"].memory_config.is_sharded(), bool(kv_tied)
-    )
-    return q, (k.transpose(-1, -2).contiguous() if transpose_k_heads else k), v
+def _nlp_create_sim(ctx, input, input_kv, *, num_heads, num_kv_heads, transpose_k_heads, kv_tied, **_):
+    x, kv = input[:, 0], None if input_kv is None else input_kv[:, 0]
+    tied, transpose_k = bool(kv_tied), transpose_k_heads
+    return _split_heads_sim(ctx, "input", x, kv, num_heads, num_kv_heads, tied=tied, transpose_k=transpose_k)
 
 
 @register_op("experimental.nlp_create_qkv_heads_boltz", Group.DATA_MOVEMENT)
@@ -415,16 +378,7 @@ def nlp_create_qkv_heads_boltz(
 
 
 @nlp_create_qkv_heads_boltz.spec
-def _boltz_create_spec(
-    input,
-    input_kv,
-    *,
-    num_heads,
-    num_kv_heads,
-    transpose_k_heads,
-    memory_config,  # noqa: A002
-    output_tensors,
-):
+def _boltz_create_spec(input, *, transpose_k_heads, **kw):
     op = "experimental.nlp_create_qkv_heads_boltz"
     if transpose_k_heads:
         # NOTE: ttnn declares k as [Hkv, d, S, S] but its writer transposes each [S*S, d] tile column; ttfuse does
@@ -434,37 +388,13 @@ def _boltz_create_spec(
             "argument 'transpose_k_heads'=True is not modelled by ttfuse (its K layout [Hkv, d, S, S] is "
             "not a plain transpose); pass transpose_k_heads=False and transpose K explicitly",
         )
-    return _create_heads_spec(
-        op,
-        input,
-        input_kv,
-        num_heads,
-        num_kv_heads,
-        transpose_k_heads,
-        memory_config,
-        output_tensors,
-        boltz=True,
-    )
+    return _create_heads_spec(op, input, transpose_k_heads=transpose_k_heads, boltz=True, **kw)
 
 
 @nlp_create_qkv_heads_boltz.sim
-def _boltz_create_sim(
-    ctx,
-    input,
-    input_kv,
-    *,
-    num_heads,
-    num_kv_heads,
-    transpose_k_heads,
-    memory_config,  # noqa: A002
-    output_tensors,
-):
-    nkv = num_heads if num_kv_heads is None else num_kv_heads
-    x = (
-        input[0] if input_kv is None else torch.cat([input[0], input_kv[0]], -1)
-    )  # [S, S, W]: rows act as batch
-    d = ctx.out_spec[0].shape[-1]
-    q, k, v = _split_heads(x, num_heads, nkv, d, ctx.in_specs["input"].memory_config.is_sharded())
+def _boltz_create_sim(ctx, input, input_kv, *, num_heads, num_kv_heads, **_):
+    kv = None if input_kv is None else input_kv[0]  # [S, S, W]: rows act as batch
+    q, k, v = _split_heads_sim(ctx, "input", input[0], kv, num_heads, num_kv_heads)
     return tuple(t.transpose(0, 1).contiguous() for t in (q, k, v))  # [S, H, S, d] -> [H, S, S, d]
 
 

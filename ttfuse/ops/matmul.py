@@ -53,6 +53,7 @@ from ttfuse.ops.common import (
     need_memory_config,
     need_spec,
     need_tile,
+    signature_of,
 )
 from ttfuse.ops.matmul_config import (
     FLOAT_DTYPES,
@@ -410,43 +411,7 @@ def _minimal_matmul_axes(node, in_specs) -> list[Axis]:
 _MM_TRAITS = Traits(split=_matmul_axes, config_rule="matmul")
 
 
-@register_op("matmul", Group.MATMUL, launches=_mm_launches, traits=_MM_TRAITS)
-def matmul(
-    input_tensor_a,
-    input_tensor_b,
-    *,
-    transpose_a=False,
-    transpose_b=False,
-    memory_config=None,
-    dtype=None,
-    program_config=None,
-    activation=None,
-    compute_kernel_config=None,
-    core_grid=None,
-    output_tile=None,
-    optional_output_tensor=None,
-    global_cb=None,
-    sub_device_id=None,
-    prefetcher_pipes=None,
-):
-    """Matrix product a @ b (batched; b broadcast over a's batch when unbatched), optional fused activation."""
-
-
-@matmul.spec
-def _matmul_spec(input_tensor_a, input_tensor_b, **kw):
-    return _mm_spec("matmul", input_tensor_a, input_tensor_b, None, **kw)
-
-
-@matmul.sim
-def _matmul_sim(ctx, input_tensor_a, input_tensor_b, **kw):
-    return _mm_sim(ctx, input_tensor_a, input_tensor_b, None, kw)
-
-
-matmul.cost(_mm_cost)
-
-
-@register_op("linear", Group.MATMUL, launches=_mm_launches, traits=_MM_TRAITS)
-def linear(
+def _linear_signature(
     input_tensor_a,
     input_tensor_b,
     *,
@@ -466,6 +431,31 @@ def linear(
     prefetcher_pipes=None,
     in0_column_offset=None,
 ):
+    """ttnn.linear's signature; ttnn.matmul's is the same without `bias` and `in0_column_offset`."""
+
+
+@register_op("matmul", Group.MATMUL, launches=_mm_launches, traits=_MM_TRAITS)
+@signature_of(_linear_signature, drop=("bias", "in0_column_offset"))
+def matmul(input_tensor_a, input_tensor_b, **kw):
+    """Matrix product a @ b (batched; b broadcast over a's batch when unbatched), optional fused activation."""
+
+
+@matmul.spec
+def _matmul_spec(input_tensor_a, input_tensor_b, **kw):
+    return _mm_spec("matmul", input_tensor_a, input_tensor_b, None, **kw)
+
+
+@matmul.sim
+def _matmul_sim(ctx, input_tensor_a, input_tensor_b, **kw):
+    return _mm_sim(ctx, input_tensor_a, input_tensor_b, None, kw)
+
+
+matmul.cost(_mm_cost)
+
+
+@register_op("linear", Group.MATMUL, launches=_mm_launches, traits=_MM_TRAITS)
+@signature_of(_linear_signature)
+def linear(input_tensor_a, input_tensor_b, **kw):
     """a @ b + bias (bias a row vector [N] broadcast over rows), optional fused activation; b is [K, N]."""
 
 

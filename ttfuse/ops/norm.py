@@ -53,6 +53,7 @@ from ttfuse.ops.common import (
     need_spec,
     need_tile,
     norm_dim,
+    signature_of,
 )
 from ttfuse.ops.matmul_config import device_spec_or_default, validate_compute_kernel_config
 from ttfuse.types import DataType, Layout, TensorMemoryLayout, TensorSpec
@@ -242,7 +243,7 @@ def _norm_spec(
     return out
 
 
-def _norm_sim(x, *, epsilon, weight, bias, residual_input_tensor, rms: bool) -> torch.Tensor:
+def _norm_sim(x, *, epsilon, weight, bias, residual_input_tensor, rms: bool, **_) -> torch.Tensor:
     if residual_input_tensor is not None:
         x = x + residual_input_tensor
     w = x.shape[-1]
@@ -300,17 +301,8 @@ def layer_norm(
 
 
 @register_op("rms_norm", Group.NORM, traits=_NORM_TRAITS)
-def rms_norm(
-    input_tensor,
-    *,
-    memory_config=None,
-    epsilon=1e-12,
-    weight=None,
-    bias=None,
-    residual_input_tensor=None,
-    program_config=None,
-    compute_kernel_config=None,
-):
+@signature_of(layer_norm)
+def rms_norm(input_tensor, **kw):
     """x / sqrt(mean(x^2) + epsilon) * weight + bias over the last dim (x = input + residual)."""
 
 
@@ -325,27 +317,13 @@ def _rms_norm_spec(input_tensor, **kw):
 
 
 @layer_norm.sim
-def _layer_norm_sim(ctx, input_tensor, *, epsilon, weight, bias, residual_input_tensor, **_):
-    return _norm_sim(
-        input_tensor,
-        epsilon=epsilon,
-        weight=weight,
-        bias=bias,
-        residual_input_tensor=residual_input_tensor,
-        rms=False,
-    )
+def _layer_norm_sim(ctx, input_tensor, **kw):
+    return _norm_sim(input_tensor, rms=False, **kw)
 
 
 @rms_norm.sim
-def _rms_norm_sim(ctx, input_tensor, *, epsilon, weight, bias, residual_input_tensor, **_):
-    return _norm_sim(
-        input_tensor,
-        epsilon=epsilon,
-        weight=weight,
-        bias=bias,
-        residual_input_tensor=residual_input_tensor,
-        rms=True,
-    )
+def _rms_norm_sim(ctx, input_tensor, **kw):
+    return _norm_sim(input_tensor, rms=True, **kw)
 
 
 layer_norm.cost(_elementwise_cost(9.0))
@@ -536,7 +514,8 @@ def _smx_spec(
     )
 
 
-def _smx_sim(ctx, input_tensor, scale, mask, numeric_stable) -> torch.Tensor:
+def _smx_sim(ctx, input_tensor, scale, mask, *, numeric_stable, **_) -> torch.Tensor:
+    """The sim of scale_mask_softmax and of its in-place form."""
     x4 = _scale_mask(input_tensor, scale, mask, ctx.in_specs.get("mask"))
     return _softmax(x4, -1, numeric_stable).reshape(input_tensor.shape)
 
@@ -560,9 +539,7 @@ def _scale_mask_softmax_spec(input_tensor, scale, mask, *, numeric_stable, **kw)
     return _smx_spec("scale_mask_softmax", input_tensor, scale, mask, **kw)
 
 
-@scale_mask_softmax.sim
-def _scale_mask_softmax_sim(ctx, input_tensor, scale, mask, *, numeric_stable, **_):
-    return _smx_sim(ctx, input_tensor, scale, mask, numeric_stable)
+scale_mask_softmax.sim(_smx_sim)
 
 
 @register_op(
@@ -586,9 +563,7 @@ def _scale_mask_softmax_in_place_spec(input_tensor, scale, mask, *, numeric_stab
     return _smx_spec("scale_mask_softmax_in_place", input_tensor, scale, mask, inplace=True, **kw)
 
 
-@scale_mask_softmax_in_place.sim
-def _scale_mask_softmax_in_place_sim(ctx, input_tensor, scale, mask, *, numeric_stable, **_):
-    return _smx_sim(ctx, input_tensor, scale, mask, numeric_stable)
+scale_mask_softmax_in_place.sim(_smx_sim)
 
 
 def _attn_launches(out_specs, args=None) -> int:
@@ -661,15 +636,8 @@ attention_softmax.sim(_attn_sim)
 
 
 @register_op("transformer.attention_softmax_", Group.SOFTMAX, traits=Traits(inplace="tensor", config_rule="softmax"))
-def attention_softmax_(
-    tensor,
-    *,
-    head_size=None,
-    attention_mask=None,
-    program_config=SoftmaxDefaultProgramConfig(),
-    causal_mask=False,
-    memory_config=None,
-):
+@signature_of(attention_softmax)
+def attention_softmax_(tensor, **kw):
     """In-place softmax(tensor / sqrt(head_size) + attention_mask); the mask is required."""
 
 

@@ -116,24 +116,14 @@ def _output_layout(op: str, s: TensorSpec, dims, output_layout, rm_ok: bool) -> 
 
 
 # ---------------------------------------------------------------------------------- sum / mean / max / min
-def _sum(x, dims, keepdim, a):
-    out = torch.sum(x, dims, keepdim=keepdim)
-    return out if a["scalar"] == 1.0 else out * a["scalar"]
+def _scaled(reduce):
+    """The sim of a reduction that multiplies its result by `scalar` (sum, mean, max, min)."""
 
+    def fn(x, dims, keepdim, a):
+        out = reduce(x, dims, keepdim=keepdim)
+        return out if a["scalar"] == 1.0 else out * a["scalar"]
 
-def _mean(x, dims, keepdim, a):
-    out = torch.mean(x, dims, keepdim=keepdim)
-    return out if a["scalar"] == 1.0 else out * a["scalar"]
-
-
-def _amax(x, dims, keepdim, a):
-    out = torch.amax(x, dims, keepdim=keepdim)
-    return out if a["scalar"] == 1.0 else out * a["scalar"]
-
-
-def _amin(x, dims, keepdim, a):
-    out = torch.amin(x, dims, keepdim=keepdim)
-    return out if a["scalar"] == 1.0 else out * a["scalar"]
+    return fn
 
 
 def _var_like(std: bool):
@@ -150,10 +140,10 @@ def _var_like(std: bool):
 
 
 _REDUCERS = {
-    "sum": _sum,
-    "mean": _mean,
-    "max": _amax,
-    "min": _amin,
+    "sum": _scaled(torch.sum),
+    "mean": _scaled(torch.mean),
+    "max": _scaled(torch.amax),
+    "min": _scaled(torch.amin),
     "std": _var_like(True),
     "var": _var_like(False),
 }
@@ -204,46 +194,6 @@ def _reduction(name: str):
     kind = name
     stats = kind in ("std", "var")
     tail = {"sum": "output_layout", "mean": "output_layout"}.get(kind)
-
-    def spec(
-        input_tensor,
-        dim=None,
-        keepdim=False,
-        memory_config=None,
-        compute_kernel_config=None,
-        scalar=1.0,
-        correction=None,
-        sub_core_grids=None,
-        fast_and_approximate_mode=False,
-        output_layout=None,
-    ):
-        s = need_spec(kind, "input_tensor", input_tensor)
-        if kind == "mean" and s.dtype.is_integer:
-            raise fail(
-                kind,
-                f"argument 'input_tensor' has dtype {s.dtype.value}; ttnn.mean does not support "
-                "integer inputs",
-            )
-        need_dtype(kind, "input_tensor", s, _STATS_DTYPES if stats else _REDUCE_DTYPES)
-        if s.layout is not Layout.TILE and (s.dtype.is_integer or s.dtype.is_block_float):
-            raise fail(kind, f"argument 'input_tensor': {s.dtype.value} is supported in TILE layout only")
-        if kind == "min" and fast_and_approximate_mode and s.dtype is D.FLOAT32:
-            raise fail(kind, "fast_and_approximate_mode=True is rejected for a float32 min (no FPU min pool)")
-        dims = reduce_dims(kind, dim, s.rank) if s.rank else ()
-        _check_common(kind, s, keepdim, memory_config, compute_kernel_config, scalar, dims)
-        if not s.rank:
-            return s.replace(memory_config=memory_config or s.memory_config)
-        layout = _output_layout(kind, s, dims, output_layout, rm_ok=kind in ("sum", "mean"))
-        shape = reduced_shape(s.shape, dims, keepdim)
-        return TensorSpec(shape, s.dtype, layout, memory_config or s.memory_config)
-
-    fn = _REDUCERS[kind]
-
-    def sim(ctx, input_tensor, dim=None, keepdim=False, **args):
-        if input_tensor.dim() == 0:
-            return input_tensor.clone()
-        return fn(input_tensor, reduce_dims(kind, dim, input_tensor.dim()), keepdim, args)
-
     keywords = [
         ("memory_config", None),
         ("compute_kernel_config", None),
@@ -255,6 +205,37 @@ def _reduction(name: str):
         keywords.append(("fast_and_approximate_mode", False))
     if tail:
         keywords.append((tail, None))
+    defaults = dict(keywords)
+
+    def spec(input_tensor, dim=None, keepdim=False, **kw):
+        a = {**defaults, **kw}
+        memory_config, scalar = a["memory_config"], a["scalar"]
+        s = need_spec(kind, "input_tensor", input_tensor)
+        if kind == "mean" and s.dtype.is_integer:
+            raise fail(
+                kind,
+                f"argument 'input_tensor' has dtype {s.dtype.value}; ttnn.mean does not support "
+                "integer inputs",
+            )
+        need_dtype(kind, "input_tensor", s, _STATS_DTYPES if stats else _REDUCE_DTYPES)
+        if s.layout is not Layout.TILE and (s.dtype.is_integer or s.dtype.is_block_float):
+            raise fail(kind, f"argument 'input_tensor': {s.dtype.value} is supported in TILE layout only")
+        if kind == "min" and a["fast_and_approximate_mode"] and s.dtype is D.FLOAT32:
+            raise fail(kind, "fast_and_approximate_mode=True is rejected for a float32 min (no FPU min pool)")
+        dims = reduce_dims(kind, dim, s.rank) if s.rank else ()
+        _check_common(kind, s, keepdim, memory_config, a["compute_kernel_config"], scalar, dims)
+        if not s.rank:
+            return s.replace(memory_config=memory_config or s.memory_config)
+        layout = _output_layout(kind, s, dims, a.get("output_layout"), rm_ok=kind in ("sum", "mean"))
+        shape = reduced_shape(s.shape, dims, keepdim)
+        return TensorSpec(shape, s.dtype, layout, memory_config or s.memory_config)
+
+    fn = _REDUCERS[kind]
+
+    def sim(ctx, input_tensor, dim=None, keepdim=False, **args):
+        if input_tensor.dim() == 0:
+            return input_tensor.clone()
+        return fn(input_tensor, reduce_dims(kind, dim, input_tensor.dim()), keepdim, args)
 
     def launches(out_specs, args=None) -> int:
         if args is None:
@@ -312,15 +293,7 @@ def argmax(
 
 
 @argmax.spec
-def _argmax_spec(
-    input_tensor,
-    dim=None,
-    keepdim=False,
-    sub_core_grids=None,
-    memory_config=None,
-    output_tensor=None,
-    enable_secondary_dm=None,
-):
+def _argmax_spec(input_tensor, dim=None, keepdim=False, *, memory_config=None, **_):
     op = "argmax"
     s = need_spec(op, "input_tensor", input_tensor)
     if not isinstance(keepdim, bool):

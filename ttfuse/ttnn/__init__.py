@@ -50,40 +50,7 @@ from ttfuse.ttnn.device import (  # noqa: F401
     open_mesh_device,
     synchronize_device,
 )
-from ttfuse.types import *  # noqa: F401,F403
-from ttfuse.types import (  # noqa: F401
-    DRAM_MEMORY_CONFIG,
-    L1_BLOCK_SHARDED_MEMORY_CONFIG,
-    L1_HEIGHT_SHARDED_MEMORY_CONFIG,
-    L1_MEMORY_CONFIG,
-    L1_WIDTH_SHARDED_MEMORY_CONFIG,
-    ROW_MAJOR_LAYOUT,
-    TILE_LAYOUT,
-    BufferType,
-    CoreCoord,
-    CoreGrid,
-    CoreRange,
-    CoreRangeSet,
-    DataType,
-    Layout,
-    MemoryConfig,
-    Shape,
-    ShardOrientation,
-    ShardSpec,
-    ShardStrategy,
-    StorageType,
-    TensorMemoryLayout,
-    TensorSpec,
-    bfloat4_b,
-    bfloat8_b,
-    bfloat16,
-    float32,
-    int32,
-    num_cores_to_corerangeset,
-    uint8,
-    uint16,
-    uint32,
-)
+from ttfuse.types import *  # noqa: F401,F403  (its __all__: dtypes, layouts, memory configs, core grids)
 
 TILE_SIZE = 32
 
