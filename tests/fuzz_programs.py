@@ -14,12 +14,14 @@ cache), and as a float32 torch reference with TTNN's semantics (in-place ops reb
 DIR, calls it under `@ttfuse.jit` on the inputs of the first run and checks that each call is a disk hit with
 bit-identical results.
 
-Extend: add an op to `_OPS` (a drawing function returning the ttnn line, the torch line and the output value,
-or None when no operand fits) and, if it needs one, its torch helper in `REF_HELPERS`.
+Extend: add an op to `_OPS` (a drawing function `@_on(ok) def _op_x(draw, p, a)` on an operand `a` that satisfies
+`ok`, returning the ttnn line, the torch line and the output value, or None when it cannot use `a`) and, if it
+needs one, its torch helper in `REF_HELPERS`.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 import sys
@@ -140,22 +142,40 @@ def _pick(draw, p: Program, ok) -> V | None:
     return draw(st.sampled_from(cands)) if cands else None
 
 
+def _on(ok=lambda v: True):
+    """An op drawing function `fn(draw, p, a)` on one operand `a` that satisfies `ok`; skipped when none does."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def op(draw, p):
+            a = _pick(draw, p, ok)
+            return None if a is None else fn(draw, p, a)
+
+        return op
+
+    return wrap
+
+
+def _tile(v: V) -> bool:
+    return v.layout == "tile"
+
+
 def _new_arg(p: Program, shape, dtype="bf16", layout="tile", mem="dram", prefix="w") -> V:
     v = V(p.fresh(prefix), tuple(shape), dtype, layout, mem)
     p.args.append(v)
     return v
 
 
-def _op_unary(draw, p):
-    a = _pick(draw, p, lambda v: True)
+@_on()
+def _op_unary(draw, p, a):
     op = draw(st.sampled_from(UNARY))
     mc, m = _mc(draw)
     out = replace(a, name=p.fresh(), mem=m or a.mem)
     return f"{out.name} = ttnn.{op}({a.name}{mc})", f"{out.name} = _unary({op!r}, {a.name})", out
 
 
-def _op_binary(draw, p):
-    a = _pick(draw, p, lambda v: True)
+@_on()
+def _op_binary(draw, p, a):
     same = [v for v in p.values if v.shape == a.shape and v.layout == a.layout]
     b = draw(st.sampled_from(same))
     if draw(st.booleans()) and a.layout == "tile":  # a row broadcast operand [1, W], a weight-like argument
@@ -170,17 +190,17 @@ def _op_binary(draw, p):
     )
 
 
-def _op_scalar(draw, p):
-    a = _pick(draw, p, lambda v: True)
+@_on()
+def _op_scalar(draw, p, a):
     op = draw(st.sampled_from(["add", "multiply", "subtract"]))
     c = draw(st.sampled_from([0.5, -1.25, 2.0, 3.0, -0.75]))
     out = replace(a, name=p.fresh())
     return f"{out.name} = ttnn.{op}({a.name}, {c})", f"{out.name} = _binary({op!r}, {a.name}, {c})", out
 
 
-def _op_inplace(draw, p):
+@_on()
+def _op_inplace(draw, p, a):
     """An in-place op on an argument or an intermediate: the name now holds the new value (nothing new)."""
-    a = _pick(draw, p, lambda v: True)
     op = draw(st.sampled_from(INPLACE))
     same = [v for v in p.values if v.shape == a.shape and v.layout == a.layout]
     if a.layout == "tile" and draw(st.booleans()):
@@ -190,11 +210,9 @@ def _op_inplace(draw, p):
     return f"ttnn.{op}({a.name}, {b})", p.write(a.name, f"_binary({op[:-1]!r}, {a.name}, {b})"), None
 
 
-def _op_into(draw, p):
+@_on(_tile)
+def _op_into(draw, p, a):
     """A preallocated output: an eltwise op writes its result into an existing tensor of the same spec."""
-    a = _pick(draw, p, lambda v: v.layout == "tile")
-    if a is None:
-        return None
     dst = [v for v in p.values if (v.shape, v.dtype, v.layout) == (a.shape, a.dtype, a.layout)]
     o = draw(st.sampled_from(dst))
     if draw(st.booleans()):
@@ -213,23 +231,21 @@ def _op_into(draw, p):
     )
 
 
-def _op_copy(draw, p):
+@_on()
+def _op_copy(draw, p, a):
     """ttnn.copy(a, o): a's values into o (same shape and layout; o keeps its dtype)."""
-    a = _pick(draw, p, lambda v: True)
     o = draw(st.sampled_from([v for v in p.values if (v.shape, v.layout) == (a.shape, a.layout)]))
     return f"ttnn.copy({a.name}, {o.name})", p.write(o.name, f"{a.name}.clone()"), None
 
 
-def _op_softmax_inplace(draw, p):
-    a = _pick(draw, p, lambda v: v.layout == "tile")
-    if a is None:
-        return None
+@_on(_tile)
+def _op_softmax_inplace(draw, p, a):
     return f"ttnn.softmax_in_place({a.name})", p.write(a.name, f"torch.softmax({a.name}, -1)"), None
 
 
-def _op_alias(draw, p):
+@_on()
+def _op_alias(draw, p, a):
     """A free call that returns its input itself: a reshape to the same shape, a move to the same memory."""
-    a = _pick(draw, p, lambda v: True)
     out = replace(a, name=p.fresh())
     p.alias[out.name] = p.alias.get(a.name, a.name)
     if draw(st.booleans()):
@@ -237,10 +253,8 @@ def _op_alias(draw, p):
     return f"{out.name} = ttnn.to_memory_config({a.name}, {MEMS[a.mem]})", f"{out.name} = {a.name}", out
 
 
-def _op_linear(draw, p):
-    a = _pick(draw, p, lambda v: v.layout == "tile")
-    if a is None:
-        return None
+@_on(_tile)
+def _op_linear(draw, p, a):
     k, n = a.shape[-1], draw(st.sampled_from([32, 48, 64]))
     w = _new_arg(p, (k, n), draw(st.sampled_from(["bf16", "bf8"])))
     act = draw(st.sampled_from(ACTS))
@@ -256,10 +270,8 @@ def _op_linear(draw, p):
     )
 
 
-def _op_norm(draw, p):
-    a = _pick(draw, p, lambda v: v.layout == "tile")
-    if a is None:
-        return None
+@_on(_tile)
+def _op_norm(draw, p, a):
     w = a.shape[-1]
     eps = draw(st.sampled_from([1e-5, 1e-6]))
     gamma = _new_arg(p, (w,))
@@ -278,18 +290,14 @@ def _op_norm(draw, p):
     )
 
 
-def _op_softmax(draw, p):
-    a = _pick(draw, p, lambda v: v.layout == "tile")
-    if a is None:
-        return None
+@_on(_tile)
+def _op_softmax(draw, p, a):
     out = replace(a, name=p.fresh())
     return f"{out.name} = ttnn.softmax({a.name}, dim=-1)", f"{out.name} = torch.softmax({a.name}, -1)", out
 
 
-def _op_transpose(draw, p):
-    a = _pick(draw, p, lambda v: v.layout == "tile")
-    if a is None:
-        return None
+@_on(_tile)
+def _op_transpose(draw, p, a):
     out = replace(a, name=p.fresh(), shape=a.shape[:-2] + (a.shape[-1], a.shape[-2]))
     return (
         f"{out.name} = ttnn.transpose({a.name}, -2, -1)",
@@ -298,10 +306,8 @@ def _op_transpose(draw, p):
     )
 
 
-def _op_permute(draw, p):
-    a = _pick(draw, p, lambda v: len(v.shape) >= 3 and v.layout == "tile")
-    if a is None:
-        return None
+@_on(lambda v: len(v.shape) >= 3 and v.layout == "tile")
+def _op_permute(draw, p, a):
     perm = tuple(draw(st.permutations(range(len(a.shape)))))
     if perm == tuple(range(len(a.shape))):
         return None
@@ -313,18 +319,16 @@ def _op_permute(draw, p):
     )
 
 
-def _op_reshape(draw, p):
-    a = _pick(draw, p, lambda v: len(v.shape) >= 3 or v.shape[0] % 2 == 0)
-    if a is None:
-        return None
+@_on(lambda v: len(v.shape) >= 3 or v.shape[0] % 2 == 0)
+def _op_reshape(draw, p, a):
     s = a.shape
     shape = (s[0] * s[1],) + s[2:] if len(s) >= 3 else (2, s[0] // 2) + s[1:]
     out = replace(a, name=p.fresh(), shape=shape)
     return f"{out.name} = ttnn.reshape({a.name}, {shape})", f"{out.name} = {a.name}.reshape({shape})", out
 
 
-def _op_concat(draw, p):
-    a = _pick(draw, p, lambda v: True)
+@_on()
+def _op_concat(draw, p, a):
     same = [v for v in p.values if v.shape == a.shape and v.layout == a.layout and v.dtype == a.dtype]
     b = draw(st.sampled_from(same))
     dim = draw(st.sampled_from([0, -1]))
@@ -338,10 +342,8 @@ def _op_concat(draw, p):
     )
 
 
-def _op_slice(draw, p):
-    a = _pick(draw, p, lambda v: v.shape[-1] > 1 and v.shape[-2] > 1)
-    if a is None:
-        return None
+@_on(lambda v: v.shape[-1] > 1 and v.shape[-2] > 1)
+def _op_slice(draw, p, a):
     starts, ends = [], []
     for d in a.shape:
         lo = draw(st.integers(0, d - 1)) if d > 1 else 0
@@ -357,10 +359,8 @@ def _op_slice(draw, p):
     )
 
 
-def _op_reduce(draw, p):
-    a = _pick(draw, p, lambda v: v.layout == "tile")
-    if a is None:
-        return None
+@_on(_tile)
+def _op_reduce(draw, p, a):
     op = draw(st.sampled_from(["sum", "mean", "max"]))
     dim = draw(st.sampled_from([-1, -2]))
     shape = list(a.shape)
@@ -374,8 +374,8 @@ def _op_reduce(draw, p):
     )
 
 
-def _op_move(draw, p):
-    a = _pick(draw, p, lambda v: True)
+@_on()
+def _op_move(draw, p, a):
     kind = draw(st.sampled_from(["mem", "layout", "dtype"]))
     if kind == "mem":
         m = "l1" if a.mem == "dram" else "dram"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import ttfuse.sim
-from tests.conftest import pcc
+from tests.conftest import cfg1d, cfg2d, pcc
 from ttfuse import ttnn
 from ttfuse.device import device_spec
 from ttfuse.errors import SpecError
@@ -39,18 +39,6 @@ def bf16_ulp(x: torch.Tensor) -> torch.Tensor:
 
 def spec(shape, dtype=ttnn.bfloat16, mc=ttnn.DRAM_MEMORY_CONFIG):
     return TensorSpec(tuple(shape), dtype, ttnn.TILE_LAYOUT, mc)
-
-
-def cfg2d(gx=8, gy=8, w=2, sh=1, sw=1, pm=1, pn=1, **kw):
-    return ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
-        compute_with_storage_grid_size=(gx, gy),
-        in0_block_w=w,
-        out_subblock_h=sh,
-        out_subblock_w=sw,
-        per_core_M=pm,
-        per_core_N=pn,
-        **kw,
-    )
 
 
 # ------------------------------------------------------------------------------------------ float32
@@ -369,25 +357,9 @@ def test_program_config_errors(device):
 def test_program_config_1d_dram_sharded_and_reuse():
     ds = device_spec("wormhole_b0:n150")
     a, b, out = spec((1, 1, 32, 256)), spec((1, 1, 256, 512)), spec((1, 1, 32, 512))
-    ok = ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(
-        compute_with_storage_grid_size=(8, 2),
-        in0_block_w=8,
-        out_subblock_h=1,
-        out_subblock_w=1,
-        per_core_M=1,
-        per_core_N=1,
-        mcast_in0=True,
-    )
+    ok = cfg1d(gx=8, gy=2, w=8, mcast_in0=True)
     validate_matmul_program_config("matmul", ok, a, b, out, None, ds)
-    bad = ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(
-        compute_with_storage_grid_size=(8, 1),
-        in0_block_w=8,
-        out_subblock_h=1,
-        out_subblock_w=1,
-        per_core_M=1,
-        per_core_N=1,
-        mcast_in0=True,
-    )
+    bad = cfg1d(gx=8, gy=1, w=8, mcast_in0=True)
     with pytest.raises(SpecError, match=r"1x16 = 16 output blocks .* need more cores than the 8x1 grid"):
         validate_matmul_program_config("matmul", bad, a, b, out, None, ds)
     dram = ttnn.MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig(
