@@ -115,6 +115,7 @@ def _run_fresh_process(tmp_path: Path, k: bool) -> dict:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # three fresh Python processes
 def test_fresh_processes_sharing_the_disk_cache_keep_closures_apart(fresh, tmp_path):
     (tmp_path / "keysmod.py").write_text(KEYSMOD)
     assert _run_fresh_process(tmp_path, True) == {"out": 6.0, "trace_count": 1}

@@ -498,6 +498,18 @@ def test_addmm_bad_inputs(device):
 
 
 # ------------------------------------------------------------------------------------- minimal_matmul
+def minimal_cfg(subblock_w: int) -> ttnn.MinimalMatmulConfig:
+    """A minimal_matmul config: 4x2x4 blocks of tiles, subblocks 2 x `subblock_w`, the 8x8 grid."""
+    return ttnn.MinimalMatmulConfig(
+        M_block_size=4,
+        K_block_size=2,
+        N_block_size=4,
+        subblock_h=2,
+        subblock_w=subblock_w,
+        compute_with_storage_grid_size=(8, 8),
+    )
+
+
 def test_minimal_matmul_bias_activation(device):
     x, w, b = torch.randn(1, 2, 64, 96), torch.randn(96, 128), torch.randn(128)
     mmx = ttnn.experimental.minimal_matmul
@@ -515,14 +527,7 @@ def test_minimal_matmul_bias_activation(device):
     xl1 = dev_tensor(device, x, ttnn.bfloat16, ttnn.L1_MEMORY_CONFIG)
     y = mmx(xl1, dev_tensor(device, w, ttnn.bfloat16))
     assert y.memory_config() == ttnn.L1_MEMORY_CONFIG and y.dtype == ttnn.bfloat16  # input's defaults
-    cfg = ttnn.MinimalMatmulConfig(
-        M_block_size=4,
-        K_block_size=2,
-        N_block_size=4,
-        subblock_h=2,
-        subblock_w=2,
-        compute_with_storage_grid_size=(8, 8),
-    )
+    cfg = minimal_cfg(subblock_w=2)
     mmx(xl1, dev_tensor(device, w, ttnn.bfloat16), config=cfg)
 
 
@@ -561,14 +566,7 @@ def test_minimal_matmul_bad_inputs(device):
         SpecError, match="arguments 'fuse_swiglu' and 'fused_activation' are mutually exclusive"
     ):
         mmx(x, dev_tensor(device, torch.randn(96, 64)), fuse_swiglu=True, fused_activation="relu")
-    cfg = ttnn.MinimalMatmulConfig(
-        M_block_size=4,
-        K_block_size=2,
-        N_block_size=4,
-        subblock_h=2,
-        subblock_w=4,
-        compute_with_storage_grid_size=(8, 8),
-    )
+    cfg = minimal_cfg(subblock_w=4)
     with pytest.raises(
         SpecError, match=r"subblock_h\*subblock_w = 2\*4 exceeds the DST register budget of 4 tiles"
     ):
