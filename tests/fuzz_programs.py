@@ -160,6 +160,11 @@ def _tile(v: V) -> bool:
     return v.layout == "tile"
 
 
+def _assign(out: V, ttnn_expr: str, torch_expr: str) -> tuple[str, str, V]:
+    """An op's result: `out` bound to the ttnn expression, and to the torch one in the reference."""
+    return f"{out.name} = {ttnn_expr}", f"{out.name} = {torch_expr}", out
+
+
 def _new_arg(p: Program, shape, dtype="bf16", layout="tile", mem="dram", prefix="w") -> V:
     v = V(p.fresh(prefix), tuple(shape), dtype, layout, mem)
     p.args.append(v)
@@ -183,11 +188,7 @@ def _op_binary(draw, p, a):
     op = draw(st.sampled_from(BINARY))
     mc, m = _mc(draw)
     out = replace(a, name=p.fresh(), mem=m or a.mem)
-    return (
-        f"{out.name} = ttnn.{op}({a.name}, {b.name}{mc})",
-        f"{out.name} = _binary({op!r}, {a.name}, {b.name})",
-        out,
-    )
+    return _assign(out, f"ttnn.{op}({a.name}, {b.name}{mc})", f"_binary({op!r}, {a.name}, {b.name})")
 
 
 @_on()
@@ -263,10 +264,8 @@ def _op_linear(draw, p, a):
     out = V(p.fresh(), a.shape[:-1] + (n,), a.dtype, "tile", m or "dram")
     bt, br = (f", bias={bias.name}", f" + {bias.name}") if bias else ("", "")
     at = f", activation={act!r}" if act else ""
-    return (
-        f"{out.name} = ttnn.linear({a.name}, {w.name}{bt}{at}{mc})",
-        f"{out.name} = _act({act!r}, {a.name} @ {w.name}{br})",
-        out,
+    return _assign(
+        out, f"ttnn.linear({a.name}, {w.name}{bt}{at}{mc})", f"_act({act!r}, {a.name} @ {w.name}{br})"
     )
 
 
@@ -283,10 +282,10 @@ def _op_norm(draw, p, a):
             f"{out.name} = F.layer_norm({a.name}, ({w},), {gamma.name}, {beta.name}, {eps})",
             out,
         )
-    return (
-        f"{out.name} = ttnn.rms_norm({a.name}, epsilon={eps}, weight={gamma.name})",
-        f"{out.name} = _rms_norm({a.name}, {gamma.name}, {eps})",
+    return _assign(
         out,
+        f"ttnn.rms_norm({a.name}, epsilon={eps}, weight={gamma.name})",
+        f"_rms_norm({a.name}, {gamma.name}, {eps})",
     )
 
 
@@ -299,11 +298,7 @@ def _op_softmax(draw, p, a):
 @_on(_tile)
 def _op_transpose(draw, p, a):
     out = replace(a, name=p.fresh(), shape=a.shape[:-2] + (a.shape[-1], a.shape[-2]))
-    return (
-        f"{out.name} = ttnn.transpose({a.name}, -2, -1)",
-        f"{out.name} = {a.name}.transpose(-2, -1).contiguous()",
-        out,
-    )
+    return _assign(out, f"ttnn.transpose({a.name}, -2, -1)", f"{a.name}.transpose(-2, -1).contiguous()")
 
 
 @_on(lambda v: len(v.shape) >= 3 and v.layout == "tile")
@@ -312,11 +307,7 @@ def _op_permute(draw, p, a):
     if perm == tuple(range(len(a.shape))):
         return None
     out = replace(a, name=p.fresh(), shape=tuple(a.shape[i] for i in perm))
-    return (
-        f"{out.name} = ttnn.permute({a.name}, {perm})",
-        f"{out.name} = {a.name}.permute({perm}).contiguous()",
-        out,
-    )
+    return _assign(out, f"ttnn.permute({a.name}, {perm})", f"{a.name}.permute({perm}).contiguous()")
 
 
 @_on(lambda v: len(v.shape) >= 3 or v.shape[0] % 2 == 0)
@@ -335,10 +326,8 @@ def _op_concat(draw, p, a):
     shape = list(a.shape)
     shape[dim] *= 2
     out = replace(a, name=p.fresh(), shape=tuple(shape))
-    return (
-        f"{out.name} = ttnn.concat([{a.name}, {b.name}], dim={dim})",
-        f"{out.name} = torch.cat([{a.name}, {b.name}], {dim})",
-        out,
+    return _assign(
+        out, f"ttnn.concat([{a.name}, {b.name}], dim={dim})", f"torch.cat([{a.name}, {b.name}], {dim})"
     )
 
 
@@ -352,10 +341,8 @@ def _op_slice(draw, p, a):
         ends.append(hi)
     out = replace(a, name=p.fresh(), shape=tuple(e - s for s, e in zip(starts, ends)))
     idx = ", ".join(f"{s}:{e}" for s, e in zip(starts, ends))
-    return (
-        f"{out.name} = ttnn.slice({a.name}, {tuple(starts)}, {tuple(ends)})",
-        f"{out.name} = {a.name}[{idx}].contiguous()",
-        out,
+    return _assign(
+        out, f"ttnn.slice({a.name}, {tuple(starts)}, {tuple(ends)})", f"{a.name}[{idx}].contiguous()"
     )
 
 
@@ -367,10 +354,8 @@ def _op_reduce(draw, p, a):
     shape[dim] = 1
     out = replace(a, name=p.fresh(), shape=tuple(shape))
     ref = {"sum": "torch.sum", "mean": "torch.mean", "max": "torch.amax"}[op]
-    return (
-        f"{out.name} = ttnn.{op}({a.name}, dim={dim}, keepdim=True)",
-        f"{out.name} = {ref}({a.name}, {dim}, keepdim=True)",
-        out,
+    return _assign(
+        out, f"ttnn.{op}({a.name}, dim={dim}, keepdim=True)", f"{ref}({a.name}, {dim}, keepdim=True)"
     )
 
 

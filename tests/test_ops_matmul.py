@@ -382,14 +382,7 @@ def test_program_config_1d_dram_sharded_and_reuse():
     )
     out_ws = spec(out.shape, mc=ttnn.MemoryConfig(ttnn.TensorMemoryLayout.WIDTH_SHARDED, ttnn.BufferType.L1))
     validate_matmul_program_config("linear", dram, a_ws, b_ws, out_ws, None, ds)
-    reuse = ttnn.MatmulMultiCoreReuseProgramConfig(
-        compute_with_storage_grid_size=(8, 8),
-        in0_block_w=2,
-        out_subblock_h=1,
-        out_subblock_w=4,
-        per_core_M=1,
-        per_core_N=8,
-    )
+    reuse = cfg2d(w=2, sw=4, pm=1, pn=8, cls=ttnn.MatmulMultiCoreReuseProgramConfig)
     ba, bb, bo = spec((4, 64, 64)), spec((4, 64, 256)), spec((4, 64, 256))
     validate_matmul_program_config("matmul", reuse, ba, bb, bo, None, ds)
     with pytest.raises(SpecError, match="per_core_N=8 must equal N=4 tiles"):

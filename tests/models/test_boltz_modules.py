@@ -73,12 +73,12 @@ def check(pcc, pcc_report, what, got, want, valid=None, dims=(), threshold=PCC_M
 
 
 @pytest.mark.parametrize("n", N_VALUES)
-@pytest.mark.parametrize("direction", ["outgoing", "incoming"])
-def test_triangle_multiplication(device, redraw, pcc, pcc_report, n, direction):
-    ref_cls, port_cls = {
-        "outgoing": (RefTriMulOut, mb.TriangleMultiplicationOutgoing),
-        "incoming": (RefTriMulIn, mb.TriangleMultiplicationIncoming),
-    }[direction]
+@pytest.mark.parametrize(
+    "ref_cls, port_cls",
+    [(RefTriMulOut, mb.TriangleMultiplicationOutgoing), (RefTriMulIn, mb.TriangleMultiplicationIncoming)],
+    ids=["outgoing", "incoming"],
+)
+def test_triangle_multiplication(device, redraw, pcc, pcc_report, n, ref_cls, port_cls):
     ref = redraw(ref_cls(C_Z), 1)
     _, z, _, pm, valid = inputs(n)
     with torch.no_grad():
@@ -88,12 +88,12 @@ def test_triangle_multiplication(device, redraw, pcc, pcc_report, n, direction):
 
 
 @pytest.mark.parametrize("n", N_VALUES)
-@pytest.mark.parametrize("node", ["starting", "ending"])
-def test_triangle_attention(device, redraw, pcc, pcc_report, n, node):
-    ref_cls, port_cls = {
-        "starting": (RefTriAttStart, mb.TriangleAttentionStartingNode),
-        "ending": (RefTriAttEnd, mb.TriangleAttentionEndingNode),
-    }[node]
+@pytest.mark.parametrize(
+    "ref_cls, port_cls",
+    [(RefTriAttStart, mb.TriangleAttentionStartingNode), (RefTriAttEnd, mb.TriangleAttentionEndingNode)],
+    ids=["starting", "ending"],
+)
+def test_triangle_attention(device, redraw, pcc, pcc_report, n, ref_cls, port_cls):
     ref = redraw(ref_cls(C_Z, 32, 4, inf=1e9), 2)
     _, z, _, pm, valid = inputs(n)
     port = port_cls.from_torch(ref, device, jit=False)
