@@ -26,15 +26,17 @@ conformance: $(STAMP)
 	bash conformance/setup_venv.sh
 	$(BIN)/python -m pytest tests/conformance
 
-# conformance runs in one process (its summary counts what it compared); the rest on both cores
+# everything, slow tests included (CI): conformance runs in one process (its summary counts what it compared);
+# the rest on both cores
 test: $(STAMP)
 	bash conformance/setup_venv.sh
 	$(BIN)/python -m pytest tests/conformance
 	$(BIN)/python -m pytest tests -n 2 --ignore=tests/conformance
 	$(BIN)/python -m pytest bench --benchmark-disable
 
+# the quick tier (under 3 minutes on an idle 2-core machine): no conformance, no test marked slow, 30 random programs
 test-fast: $(STAMP)
-	TTFUSE_CONFORMANCE=0 $(BIN)/python -m pytest tests -x -n 2
+	TTFUSE_CONFORMANCE=0 TTFUSE_FUZZ_EXAMPLES=$${TTFUSE_FUZZ_EXAMPLES:-30} $(BIN)/python -m pytest tests -x -n 2 -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest bench --benchmark-only

@@ -200,6 +200,20 @@ def _observe(device, fn: Callable[[], Any]) -> tuple[Any, Any, int, int]:
     return out, launches, rep.peak_l1_bytes - base_l1, rep.peak_dram_bytes - base_dram
 
 
+def _observed_run(row: dict, mode: str, device, fn: Callable[[], Any], timer, to_torch) -> tuple[Any, float]:
+    """One observed call of the `mode` ("eager" or "jit") path: its launches and peak memory go into `row`
+    (launches_<mode>, launches_by_op_<mode>, peak_l1_bytes_<mode>, peak_dram_bytes_<mode>); returns the
+    output on the host (the device tensors are dropped here) and the call's wall seconds."""
+    w0 = timer.wall()
+    out, launches, l1, dram = _observe(device, fn)
+    dt = timer.wall() - w0
+    row[f"launches_{mode}"] = launches.total
+    row[f"launches_by_op_{mode}"] = dict(launches.by_op)
+    row[f"peak_l1_bytes_{mode}"] = l1
+    row[f"peak_dram_bytes_{mode}"] = dram
+    return to_torch(out), dt
+
+
 def _timed_rounds(fns: dict[str, Callable[[], Any]], est_s: float, cfg: Config) -> dict[str, dict]:
     """Interleaved rounds (the order reverses every round); per name wall and CPU milliseconds per call."""
     lo, hi, budget = cfg.rounds
@@ -364,17 +378,8 @@ def _measure_into(row: dict, case: Case, size: int, device, cfg: Config) -> None
     est = 0.0
 
     step("eager")
-    w0 = timer.wall()
-    out, launches, l1, dram = _observe(device, lambda: built.eager(*args))
-    est += timer.wall() - w0
-    row.update(
-        launches_eager=launches.total,
-        launches_by_op_eager=dict(launches.by_op),
-        peak_l1_bytes_eager=l1,
-        peak_dram_bytes_eager=dram,
-    )
-    eager_out = to_torch(out)
-    del out
+    eager_out, dt = _observed_run(row, "eager", device, lambda: built.eager(*args), timer, to_torch)
+    est += dt
 
     ref_out = None
     if built.reference is not None:
@@ -406,17 +411,8 @@ def _measure_into(row: dict, case: Case, size: int, device, cfg: Config) -> None
             row.update(compile_cold_ms=_median(cold), compile_warm_ms=_median(warm))
 
         step("jit")
-        w0 = timer.wall()
-        out, launches, l1, dram = _observe(device, lambda: built.jit(*args))
-        est += timer.wall() - w0
-        row.update(
-            launches_jit=launches.total,
-            launches_by_op_jit=dict(launches.by_op),
-            peak_l1_bytes_jit=l1,
-            peak_dram_bytes_jit=dram,
-        )
-        jit_out = to_torch(out)
-        del out
+        jit_out, dt = _observed_run(row, "jit", device, lambda: built.jit(*args), timer, to_torch)
+        est += dt
 
         step("timing")
         fns = {"eager": lambda: built.eager(*args), "jit": lambda: built.jit(*args)}

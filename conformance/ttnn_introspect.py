@@ -209,12 +209,7 @@ def signatures(obj: Any) -> tuple[list[dict], str]:
         ov = _nb_overloads(target.__init__)
         if ov is not None:
             return ov, where + ".__init__ (nanobind)"
-        try:
-            return [
-                {"text": str(inspect.signature(target)), "params": _py_signature(target)}
-            ], where + " (inspect)"
-        except (TypeError, ValueError):
-            return [], where + " (no signature)"
+        return _inspected(target, where)
     ov = _nb_overloads(target)  # nb_func
     if ov is not None:
         return ov, where + " (nanobind function)"
@@ -222,6 +217,11 @@ def signatures(obj: Any) -> tuple[list[dict], str]:
     ov = _nb_overloads(call) if call is not None else None
     if ov is not None:  # a nanobind op object `<op>_t`
         return ov, where + ".__call__ (nanobind)"
+    return _inspected(target, where)
+
+
+def _inspected(target: Any, where: str) -> tuple[list[dict], str]:
+    """signatures() of a Python callable or class, by inspect; [] when it has none."""
     try:
         return [
             {"text": str(inspect.signature(target)), "params": _py_signature(target)}

@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh simulated device per test, seeded torch, a private compile-cache directory."""
+"""Shared fixtures: a fresh simulated device per test, seeded torch, a private compile-cache directory; and
+small builders several test modules use (`pcc`, matmul program configs)."""
 
 import os
 import random
@@ -36,3 +37,30 @@ def device():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def sharded(layout, grid_xy, shard, orient=ttnn.ShardOrientation.ROW_MAJOR):
+    """An L1 sharded memory config: `layout` (a TensorMemoryLayout) over the cores (0, 0) .. grid_xy - 1."""
+    grid = ttnn.CoreRangeSet(
+        ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(grid_xy[0] - 1, grid_xy[1] - 1))
+    )
+    return ttnn.MemoryConfig(layout, ttnn.BufferType.L1, ttnn.ShardSpec(grid, shard, orient))
+
+
+def cfg2d(gx=8, gy=8, w=2, sh=1, sw=1, pm=1, pn=1, *, cls=None, **kw):
+    """A matmul program config in short keywords: grid gx x gy, in0_block_w, out subblock sh x sw, per-core
+    M x N tiles; the 2D multicast config unless `cls` names another (cfg1d: the 1D one)."""
+    return (cls or ttnn.MatmulMultiCoreReuseMultiCastProgramConfig)(
+        compute_with_storage_grid_size=(gx, gy),
+        in0_block_w=w,
+        out_subblock_h=sh,
+        out_subblock_w=sw,
+        per_core_M=pm,
+        per_core_N=pn,
+        **kw,
+    )
+
+
+def cfg1d(gx=8, gy=1, w=2, sh=1, sw=1, pm=1, pn=1, **kw):
+    """The 1D multicast matmul program config, in cfg2d's keywords."""
+    return cfg2d(gx, gy, w, sh, sw, pm, pn, cls=ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig, **kw)

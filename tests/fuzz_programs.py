@@ -14,12 +14,14 @@ cache), and as a float32 torch reference with TTNN's semantics (in-place ops reb
 DIR, calls it under `@ttfuse.jit` on the inputs of the first run and checks that each call is a disk hit with
 bit-identical results.
 
-Extend: add an op to `_OPS` (a drawing function returning the ttnn line, the torch line and the output value,
-or None when no operand fits) and, if it needs one, its torch helper in `REF_HELPERS`.
+Extend: add an op to `_OPS` (a drawing function `@_on(ok) def _op_x(draw, p, a)` on an operand `a` that satisfies
+`ok`, returning the ttnn line, the torch line and the output value, or None when it cannot use `a`) and, if it
+needs one, its torch helper in `REF_HELPERS`.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 import sys
@@ -140,22 +142,45 @@ def _pick(draw, p: Program, ok) -> V | None:
     return draw(st.sampled_from(cands)) if cands else None
 
 
+def _on(ok=lambda v: True):
+    """An op drawing function `fn(draw, p, a)` on one operand `a` that satisfies `ok`; skipped when none does."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def op(draw, p):
+            a = _pick(draw, p, ok)
+            return None if a is None else fn(draw, p, a)
+
+        return op
+
+    return wrap
+
+
+def _tile(v: V) -> bool:
+    return v.layout == "tile"
+
+
+def _assign(out: V, ttnn_expr: str, torch_expr: str) -> tuple[str, str, V]:
+    """An op's result: `out` bound to the ttnn expression, and to the torch one in the reference."""
+    return f"{out.name} = {ttnn_expr}", f"{out.name} = {torch_expr}", out
+
+
 def _new_arg(p: Program, shape, dtype="bf16", layout="tile", mem="dram", prefix="w") -> V:
     v = V(p.fresh(prefix), tuple(shape), dtype, layout, mem)
     p.args.append(v)
     return v
 
 
-def _op_unary(draw, p):
-    a = _pick(draw, p, lambda v: True)
+@_on()
+def _op_unary(draw, p, a):
     op = draw(st.sampled_from(UNARY))
     mc, m = _mc(draw)
     out = replace(a, name=p.fresh(), mem=m or a.mem)
     return f"{out.name} = ttnn.{op}({a.name}{mc})", f"{out.name} = _unary({op!r}, {a.name})", out
 
 
-def _op_binary(draw, p):
-    a = _pick(draw, p, lambda v: True)
+@_on()
+def _op_binary(draw, p, a):
     same = [v for v in p.values if v.shape == a.shape and v.layout == a.layout]
     b = draw(st.sampled_from(same))
     if draw(st.booleans()) and a.layout == "tile":  # a row broadcast operand [1, W], a weight-like argument
@@ -163,24 +188,20 @@ def _op_binary(draw, p):
     op = draw(st.sampled_from(BINARY))
     mc, m = _mc(draw)
     out = replace(a, name=p.fresh(), mem=m or a.mem)
-    return (
-        f"{out.name} = ttnn.{op}({a.name}, {b.name}{mc})",
-        f"{out.name} = _binary({op!r}, {a.name}, {b.name})",
-        out,
-    )
+    return _assign(out, f"ttnn.{op}({a.name}, {b.name}{mc})", f"_binary({op!r}, {a.name}, {b.name})")
 
 
-def _op_scalar(draw, p):
-    a = _pick(draw, p, lambda v: True)
+@_on()
+def _op_scalar(draw, p, a):
     op = draw(st.sampled_from(["add", "multiply", "subtract"]))
     c = draw(st.sampled_from([0.5, -1.25, 2.0, 3.0, -0.75]))
     out = replace(a, name=p.fresh())
     return f"{out.name} = ttnn.{op}({a.name}, {c})", f"{out.name} = _binary({op!r}, {a.name}, {c})", out
 
 
-def _op_inplace(draw, p):
+@_on()
+def _op_inplace(draw, p, a):
     """An in-place op on an argument or an intermediate: the name now holds the new value (nothing new)."""
-    a = _pick(draw, p, lambda v: True)
     op = draw(st.sampled_from(INPLACE))
     same = [v for v in p.values if v.shape == a.shape and v.layout == a.layout]
     if a.layout == "tile" and draw(st.booleans()):
@@ -190,11 +211,9 @@ def _op_inplace(draw, p):
     return f"ttnn.{op}({a.name}, {b})", p.write(a.name, f"_binary({op[:-1]!r}, {a.name}, {b})"), None
 
 
-def _op_into(draw, p):
+@_on(_tile)
+def _op_into(draw, p, a):
     """A preallocated output: an eltwise op writes its result into an existing tensor of the same spec."""
-    a = _pick(draw, p, lambda v: v.layout == "tile")
-    if a is None:
-        return None
     dst = [v for v in p.values if (v.shape, v.dtype, v.layout) == (a.shape, a.dtype, a.layout)]
     o = draw(st.sampled_from(dst))
     if draw(st.booleans()):
@@ -213,23 +232,21 @@ def _op_into(draw, p):
     )
 
 
-def _op_copy(draw, p):
+@_on()
+def _op_copy(draw, p, a):
     """ttnn.copy(a, o): a's values into o (same shape and layout; o keeps its dtype)."""
-    a = _pick(draw, p, lambda v: True)
     o = draw(st.sampled_from([v for v in p.values if (v.shape, v.layout) == (a.shape, a.layout)]))
     return f"ttnn.copy({a.name}, {o.name})", p.write(o.name, f"{a.name}.clone()"), None
 
 
-def _op_softmax_inplace(draw, p):
-    a = _pick(draw, p, lambda v: v.layout == "tile")
-    if a is None:
-        return None
+@_on(_tile)
+def _op_softmax_inplace(draw, p, a):
     return f"ttnn.softmax_in_place({a.name})", p.write(a.name, f"torch.softmax({a.name}, -1)"), None
 
 
-def _op_alias(draw, p):
+@_on()
+def _op_alias(draw, p, a):
     """A free call that returns its input itself: a reshape to the same shape, a move to the same memory."""
-    a = _pick(draw, p, lambda v: True)
     out = replace(a, name=p.fresh())
     p.alias[out.name] = p.alias.get(a.name, a.name)
     if draw(st.booleans()):
@@ -237,10 +254,8 @@ def _op_alias(draw, p):
     return f"{out.name} = ttnn.to_memory_config({a.name}, {MEMS[a.mem]})", f"{out.name} = {a.name}", out
 
 
-def _op_linear(draw, p):
-    a = _pick(draw, p, lambda v: v.layout == "tile")
-    if a is None:
-        return None
+@_on(_tile)
+def _op_linear(draw, p, a):
     k, n = a.shape[-1], draw(st.sampled_from([32, 48, 64]))
     w = _new_arg(p, (k, n), draw(st.sampled_from(["bf16", "bf8"])))
     act = draw(st.sampled_from(ACTS))
@@ -249,17 +264,13 @@ def _op_linear(draw, p):
     out = V(p.fresh(), a.shape[:-1] + (n,), a.dtype, "tile", m or "dram")
     bt, br = (f", bias={bias.name}", f" + {bias.name}") if bias else ("", "")
     at = f", activation={act!r}" if act else ""
-    return (
-        f"{out.name} = ttnn.linear({a.name}, {w.name}{bt}{at}{mc})",
-        f"{out.name} = _act({act!r}, {a.name} @ {w.name}{br})",
-        out,
+    return _assign(
+        out, f"ttnn.linear({a.name}, {w.name}{bt}{at}{mc})", f"_act({act!r}, {a.name} @ {w.name}{br})"
     )
 
 
-def _op_norm(draw, p):
-    a = _pick(draw, p, lambda v: v.layout == "tile")
-    if a is None:
-        return None
+@_on(_tile)
+def _op_norm(draw, p, a):
     w = a.shape[-1]
     eps = draw(st.sampled_from([1e-5, 1e-6]))
     gamma = _new_arg(p, (w,))
@@ -271,77 +282,57 @@ def _op_norm(draw, p):
             f"{out.name} = F.layer_norm({a.name}, ({w},), {gamma.name}, {beta.name}, {eps})",
             out,
         )
-    return (
-        f"{out.name} = ttnn.rms_norm({a.name}, epsilon={eps}, weight={gamma.name})",
-        f"{out.name} = _rms_norm({a.name}, {gamma.name}, {eps})",
+    return _assign(
         out,
+        f"ttnn.rms_norm({a.name}, epsilon={eps}, weight={gamma.name})",
+        f"_rms_norm({a.name}, {gamma.name}, {eps})",
     )
 
 
-def _op_softmax(draw, p):
-    a = _pick(draw, p, lambda v: v.layout == "tile")
-    if a is None:
-        return None
+@_on(_tile)
+def _op_softmax(draw, p, a):
     out = replace(a, name=p.fresh())
     return f"{out.name} = ttnn.softmax({a.name}, dim=-1)", f"{out.name} = torch.softmax({a.name}, -1)", out
 
 
-def _op_transpose(draw, p):
-    a = _pick(draw, p, lambda v: v.layout == "tile")
-    if a is None:
-        return None
+@_on(_tile)
+def _op_transpose(draw, p, a):
     out = replace(a, name=p.fresh(), shape=a.shape[:-2] + (a.shape[-1], a.shape[-2]))
-    return (
-        f"{out.name} = ttnn.transpose({a.name}, -2, -1)",
-        f"{out.name} = {a.name}.transpose(-2, -1).contiguous()",
-        out,
-    )
+    return _assign(out, f"ttnn.transpose({a.name}, -2, -1)", f"{a.name}.transpose(-2, -1).contiguous()")
 
 
-def _op_permute(draw, p):
-    a = _pick(draw, p, lambda v: len(v.shape) >= 3 and v.layout == "tile")
-    if a is None:
-        return None
+@_on(lambda v: len(v.shape) >= 3 and v.layout == "tile")
+def _op_permute(draw, p, a):
     perm = tuple(draw(st.permutations(range(len(a.shape)))))
     if perm == tuple(range(len(a.shape))):
         return None
     out = replace(a, name=p.fresh(), shape=tuple(a.shape[i] for i in perm))
-    return (
-        f"{out.name} = ttnn.permute({a.name}, {perm})",
-        f"{out.name} = {a.name}.permute({perm}).contiguous()",
-        out,
-    )
+    return _assign(out, f"ttnn.permute({a.name}, {perm})", f"{a.name}.permute({perm}).contiguous()")
 
 
-def _op_reshape(draw, p):
-    a = _pick(draw, p, lambda v: len(v.shape) >= 3 or v.shape[0] % 2 == 0)
-    if a is None:
-        return None
+@_on(lambda v: len(v.shape) >= 3 or v.shape[0] % 2 == 0)
+def _op_reshape(draw, p, a):
     s = a.shape
     shape = (s[0] * s[1],) + s[2:] if len(s) >= 3 else (2, s[0] // 2) + s[1:]
     out = replace(a, name=p.fresh(), shape=shape)
     return f"{out.name} = ttnn.reshape({a.name}, {shape})", f"{out.name} = {a.name}.reshape({shape})", out
 
 
-def _op_concat(draw, p):
-    a = _pick(draw, p, lambda v: True)
+@_on()
+def _op_concat(draw, p, a):
     same = [v for v in p.values if v.shape == a.shape and v.layout == a.layout and v.dtype == a.dtype]
     b = draw(st.sampled_from(same))
     dim = draw(st.sampled_from([0, -1]))
     shape = list(a.shape)
     shape[dim] *= 2
     out = replace(a, name=p.fresh(), shape=tuple(shape))
-    return (
-        f"{out.name} = ttnn.concat([{a.name}, {b.name}], dim={dim})",
-        f"{out.name} = torch.cat([{a.name}, {b.name}], {dim})",
-        out,
+    return _assign(
+        out, f"ttnn.concat([{a.name}, {b.name}], dim={dim})", f"torch.cat([{a.name}, {b.name}], {dim})"
     )
 
 
-def _op_slice(draw, p):
-    a = _pick(draw, p, lambda v: v.shape[-1] > 1 and v.shape[-2] > 1)
-    if a is None:
-        return None
+@_on(lambda v: v.shape[-1] > 1 and v.shape[-2] > 1)
+def _op_slice(draw, p, a):
     starts, ends = [], []
     for d in a.shape:
         lo = draw(st.integers(0, d - 1)) if d > 1 else 0
@@ -350,32 +341,26 @@ def _op_slice(draw, p):
         ends.append(hi)
     out = replace(a, name=p.fresh(), shape=tuple(e - s for s, e in zip(starts, ends)))
     idx = ", ".join(f"{s}:{e}" for s, e in zip(starts, ends))
-    return (
-        f"{out.name} = ttnn.slice({a.name}, {tuple(starts)}, {tuple(ends)})",
-        f"{out.name} = {a.name}[{idx}].contiguous()",
-        out,
+    return _assign(
+        out, f"ttnn.slice({a.name}, {tuple(starts)}, {tuple(ends)})", f"{a.name}[{idx}].contiguous()"
     )
 
 
-def _op_reduce(draw, p):
-    a = _pick(draw, p, lambda v: v.layout == "tile")
-    if a is None:
-        return None
+@_on(_tile)
+def _op_reduce(draw, p, a):
     op = draw(st.sampled_from(["sum", "mean", "max"]))
     dim = draw(st.sampled_from([-1, -2]))
     shape = list(a.shape)
     shape[dim] = 1
     out = replace(a, name=p.fresh(), shape=tuple(shape))
     ref = {"sum": "torch.sum", "mean": "torch.mean", "max": "torch.amax"}[op]
-    return (
-        f"{out.name} = ttnn.{op}({a.name}, dim={dim}, keepdim=True)",
-        f"{out.name} = {ref}({a.name}, {dim}, keepdim=True)",
-        out,
+    return _assign(
+        out, f"ttnn.{op}({a.name}, dim={dim}, keepdim=True)", f"{ref}({a.name}, {dim}, keepdim=True)"
     )
 
 
-def _op_move(draw, p):
-    a = _pick(draw, p, lambda v: True)
+@_on()
+def _op_move(draw, p, a):
     kind = draw(st.sampled_from(["mem", "layout", "dtype"]))
     if kind == "mem":
         m = "l1" if a.mem == "dram" else "dram"

@@ -209,6 +209,7 @@ def test_failed_replace_leaves_no_entry_and_no_temp(fresh, monkeypatch):
     assert list(cache.entry_path(key.hex).parent.iterdir()) == []
 
 
+@pytest.mark.slow  # a writer process killed mid-write
 def test_crash_between_temp_write_and_replace_leaves_no_partial_entry(fresh):
     key = key_of()
     code = textwrap.dedent(f"""
@@ -241,6 +242,7 @@ def _writer(args):
     return ok
 
 
+@pytest.mark.slow  # concurrent writer processes
 def test_concurrent_writers_of_one_key_leave_one_valid_entry(fresh):
     key = key_of()
     entry = entry_of(key)

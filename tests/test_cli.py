@@ -311,6 +311,7 @@ def test_cache_clear_bad_duration(fresh):
     assert r.exit_code == 2 and "expected a duration" in r.output
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_python_dash_m(fresh):
     r = subprocess.run(
         [sys.executable, "-m", "ttfuse", "cache", "path"], cwd=REPO, capture_output=True, text=True

@@ -12,6 +12,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import cfg1d, sharded
 from ttfuse import ttnn
 from ttfuse.capture import trace
 from ttfuse.errors import VerifyError
@@ -178,28 +179,14 @@ def test_verifier_checks_write_backs():
 
 # -------------------------------------------------------------------------------------------- JSON round trip
 def _sharded():
-    grid = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(3, 0))})
-    return ttnn.MemoryConfig(
-        ttnn.TensorMemoryLayout.HEIGHT_SHARDED,
-        ttnn.BufferType.L1,
-        ttnn.ShardSpec(grid, (64, 64), ttnn.ShardOrientation.ROW_MAJOR),
-    )
+    return sharded(ttnn.TensorMemoryLayout.HEIGHT_SHARDED, (4, 1), (64, 64))
 
 
 def _graphs():
     x = S((32, 64), BF16)
     ckc = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4, fp32_dest_acc_en=True)
-    pc = ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(
-        compute_with_storage_grid_size=(2, 1),
-        in0_block_w=2,
-        out_subblock_h=1,
-        out_subblock_w=1,
-        per_core_M=1,
-        per_core_N=1,
-        fuse_batch=True,
-        fused_activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU),
-        mcast_in0=True,
-    )
+    relu = ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU)
+    pc = cfg1d(gx=2, gy=1, w=2, fuse_batch=True, fused_activation=relu, mcast_in0=True)
     yield "block", block_graph()
     yield (
         "configs",

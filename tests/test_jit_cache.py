@@ -383,6 +383,7 @@ def _result(p):
     return json.loads(out.strip().splitlines()[-1]), err
 
 
+@pytest.mark.slow  # fresh Python processes
 def test_two_processes_compiling_at_once_leave_one_valid_entry_then_warm_start(fresh, tmp_path):
     (tmp_path / "jitmod.py").write_text(JITMOD)
     bdir = tmp_path / "barrier"

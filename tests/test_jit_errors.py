@@ -33,6 +33,18 @@ def here(err: BaseException, line: int) -> bool:
     return last.startswith("at ") and f"test_jit_errors.py:{line} in " in last
 
 
+def raises_at_the_call(jf, *args) -> TraceError:
+    """`jf(*args)` raises a TraceError whose message points at the line of that call; the error."""
+
+    def call():
+        return jf(*args)
+
+    with pytest.raises(TraceError) as e:
+        call()
+    assert here(e.value, call.__code__.co_firstlineno + 1)
+    return e.value
+
+
 # ------------------------------------------------------------------------------------------------ recursion
 def recurse(x, n):
     return recurse(ttnn.relu(x), n)  # never stops: n is not used
@@ -61,16 +73,8 @@ def two_args(x, w):
 
 
 def test_missing_argument_names_it_at_the_call(device):
-    f = ttfuse.jit(two_args)
-    x = tensor(device)
-
-    def call():
-        return f(x)
-
-    with pytest.raises(TraceError) as e:
-        call()
-    assert "@ttfuse.jit two_args(x, w): missing a required argument: 'w'" in str(e.value)
-    assert here(e.value, call.__code__.co_firstlineno + 1)
+    err = raises_at_the_call(ttfuse.jit(two_args), tensor(device))
+    assert "@ttfuse.jit two_args(x, w): missing a required argument: 'w'" in str(err)
 
 
 def test_unknown_keyword_and_too_many_arguments(device):
@@ -102,17 +106,9 @@ def test_returning_a_torch_tensor(device):
     def f(x):
         return ttnn.relu(x), torch.ones(3)
 
-    jf = ttfuse.jit(f)
-    x = tensor(device)
-
-    def call():
-        return jf(x)
-
-    with pytest.raises(TraceError) as e:
-        call()
-    msg = str(e.value)
+    msg = str(raises_at_the_call(ttfuse.jit(f), tensor(device)))
     assert "@ttfuse.jit test_returning_a_torch_tensor.<locals>.f: output [1] is a torch.Tensor" in msg
-    assert "ttnn.to_torch" in msg and here(e.value, call.__code__.co_firstlineno + 1)
+    assert "ttnn.to_torch" in msg
 
 
 @pytest.mark.parametrize("ret", [3, None], ids=["int", "None"])
@@ -121,17 +117,9 @@ def test_returning_no_tensor(device, ret):
         ttnn.relu(x)
         return ret
 
-    jf = ttfuse.jit(f)
-    x = tensor(device)
-
-    def call():
-        return jf(x)
-
-    with pytest.raises(TraceError) as e:
-        call()
-    msg = str(e.value)
+    msg = str(raises_at_the_call(ttfuse.jit(f), tensor(device)))
     assert f"test_returning_no_tensor.<locals>.f: the function returned {ret!r} (no tensor)" in msg
-    assert "runs once when it is traced" in msg and here(e.value, call.__code__.co_firstlineno + 1)
+    assert "runs once when it is traced" in msg
 
 
 def test_python_values_next_to_tensors_and_in_place_writes_are_fine(device):

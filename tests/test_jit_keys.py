@@ -9,6 +9,7 @@ cache, with one CacheWarning naming the variable. Every jitted result is compare
 
 import dataclasses
 import functools
+import inspect
 import itertools
 import json
 import os
@@ -75,22 +76,16 @@ def test_equal_content_shares_a_disk_entry(fresh, device):
     assert len(entries(fresh)) == 1
 
 
-KEYSMOD = """
+# the fresh process's module: this file's Flag and make (their source), and a main that calls make(Flag(k))
+KEYSMOD = f"""
 import json, os, sys
 import torch
 import ttfuse
 import ttfuse.cache_key
 from ttfuse import cache, ttnn
 
-class Flag:
-    def __init__(self, k):
-        self.k = k
-
-def make(flag):
-    def f(x):
-        return ttnn.multiply(x, 3.0) if flag.k else ttnn.add(x, 3.0)
-    return f
-
+{inspect.getsource(Flag)}
+{inspect.getsource(make)}
 def main(k):
     # the parent's ttfuse source hash (a file edited while the processes start must not split the keys)
     ttfuse.cache_key._source_hash = os.environ["TTFUSE_TEST_SOURCE_HASH"]
@@ -98,7 +93,7 @@ def main(k):
     x = ttnn.from_torch(torch.full((32, 32), 2.0), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=dev)
     jf = ttfuse.jit(make(Flag(k)))
     out = ttnn.to_torch(jf(x))[0, 0].item()
-    print(json.dumps({"out": out, "trace_count": jf.trace_count}))
+    print(json.dumps({{"out": out, "trace_count": jf.trace_count}}))
 """
 
 
@@ -120,6 +115,7 @@ def _run_fresh_process(tmp_path: Path, k: bool) -> dict:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # three fresh Python processes
 def test_fresh_processes_sharing_the_disk_cache_keep_closures_apart(fresh, tmp_path):
     (tmp_path / "keysmod.py").write_text(KEYSMOD)
     assert _run_fresh_process(tmp_path, True) == {"out": 6.0, "trace_count": 1}

@@ -28,6 +28,7 @@ import pytest
 import torch
 
 import ttfuse
+from tests.conftest import sharded
 from ttfuse import cache, ttnn
 from ttfuse.errors import TraceError
 from ttfuse.ir import Graph
@@ -140,24 +141,8 @@ BINARY = [
 ]
 INPLACE_BINARY = ["add_", "subtract_", "multiply_", "rsub_"]
 
-SHARDED_H = ttnn.MemoryConfig(
-    ttnn.TensorMemoryLayout.HEIGHT_SHARDED,
-    ttnn.BufferType.L1,
-    ttnn.ShardSpec(
-        ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(3, 0))}),
-        (64, 64),
-        ttnn.ShardOrientation.ROW_MAJOR,
-    ),
-)
-SHARDED_H2 = ttnn.MemoryConfig(
-    ttnn.TensorMemoryLayout.HEIGHT_SHARDED,
-    ttnn.BufferType.L1,
-    ttnn.ShardSpec(
-        ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(7, 0))}),
-        (32, 64),
-        ttnn.ShardOrientation.ROW_MAJOR,
-    ),
-)
+SHARDED_H = sharded(ttnn.TensorMemoryLayout.HEIGHT_SHARDED, (4, 1), (64, 64))
+SHARDED_H2 = sharded(ttnn.TensorMemoryLayout.HEIGHT_SHARDED, (8, 1), (32, 64))
 
 CASES: dict[str, Case] = {}
 for _n in UNARY:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import ttfuse
+from tests.conftest import sharded
 from ttfuse import ttnn
 from ttfuse.errors import DeviceError, SpecError
 from ttfuse.numerics import round_to_dtype
@@ -274,11 +275,6 @@ def test_interleaved_to_sharded_grid_form_and_reshard(device):
         ttnn.reshard(t, mc)
 
 
-def _mc(layout, grid, shape, orientation=ttnn.ShardOrientation.ROW_MAJOR):
-    g = ttnn.CoreRangeSet([ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(grid[0] - 1, grid[1] - 1))])
-    return ttnn.MemoryConfig(layout, ttnn.BufferType.L1, ttnn.ShardSpec(g, shape, orientation))
-
-
 def test_shard_spec_validation(device):
     t = dev(torch.randn(256, 128), device, ttnn.bfloat16)
     H, W, B = (
@@ -287,23 +283,23 @@ def test_shard_spec_validation(device):
         ttnn.TensorMemoryLayout.BLOCK_SHARDED,
     )
     bad = [
-        (_mc(H, (2, 1), (64, 128)), "2 cores x 64 rows do not cover the tensor viewed as \\[256, 128\\]"),
-        (_mc(H, (8, 1), (32, 64)), "HEIGHT_SHARDED shard width 64 must equal the width"),
-        (_mc(W, (4, 1), (128, 32)), "WIDTH_SHARDED shard height 128 must equal the height"),
+        (sharded(H, (2, 1), (64, 128)), "2 cores x 64 rows do not cover the tensor viewed as \\[256, 128\\]"),
+        (sharded(H, (8, 1), (32, 64)), "HEIGHT_SHARDED shard width 64 must equal the width"),
+        (sharded(W, (4, 1), (128, 32)), "WIDTH_SHARDED shard height 128 must equal the height"),
         (
-            _mc(B, (2, 2), (128, 32)),
+            sharded(B, (2, 2), (128, 32)),
             "BLOCK_SHARDED shards 128x32 over a 2x2 grid of ROW_MAJOR shards do not cover",
         ),
-        (_mc(H, (8, 1), (32, 100)), "must be a multiple of the 32x32 tile"),
-        (_mc(H, (9, 9), (32, 128)), "outside the 8x8 compute grid"),
+        (sharded(H, (8, 1), (32, 100)), "must be a multiple of the 32x32 tile"),
+        (sharded(H, (9, 9), (32, 128)), "outside the 8x8 compute grid"),
         (ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG, "is HEIGHT_SHARDED but has no shard_spec"),
     ]
     for mc, msg in bad:
         with pytest.raises(SpecError, match="ttnn.to_memory_config: argument 'memory_config'.*" + msg):
             ttnn.to_memory_config(t, mc)
-    ok = ttnn.to_memory_config(t, _mc(B, (2, 4), (128, 32), ttnn.ShardOrientation.COL_MAJOR))  # H over x
+    ok = ttnn.to_memory_config(t, sharded(B, (2, 4), (128, 32), ttnn.ShardOrientation.COL_MAJOR))  # H over x
     assert ok.is_sharded()
-    rm = ttnn.to_memory_config(dev(torch.randn(250, 100), device, layout=RM), _mc(H, (5, 1), (50, 100)))
+    rm = ttnn.to_memory_config(dev(torch.randn(250, 100), device, layout=RM), sharded(H, (5, 1), (50, 100)))
     assert rm.is_sharded()  # ROW_MAJOR shards need no tile alignment
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import ttfuse.sim
-from tests.conftest import pcc
+from tests.conftest import cfg1d, cfg2d, pcc
 from ttfuse import ttnn
 from ttfuse.device import device_spec
 from ttfuse.errors import SpecError
@@ -39,18 +39,6 @@ def bf16_ulp(x: torch.Tensor) -> torch.Tensor:
 
 def spec(shape, dtype=ttnn.bfloat16, mc=ttnn.DRAM_MEMORY_CONFIG):
     return TensorSpec(tuple(shape), dtype, ttnn.TILE_LAYOUT, mc)
-
-
-def cfg2d(gx=8, gy=8, w=2, sh=1, sw=1, pm=1, pn=1, **kw):
-    return ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
-        compute_with_storage_grid_size=(gx, gy),
-        in0_block_w=w,
-        out_subblock_h=sh,
-        out_subblock_w=sw,
-        per_core_M=pm,
-        per_core_N=pn,
-        **kw,
-    )
 
 
 # ------------------------------------------------------------------------------------------ float32
@@ -369,25 +357,9 @@ def test_program_config_errors(device):
 def test_program_config_1d_dram_sharded_and_reuse():
     ds = device_spec("wormhole_b0:n150")
     a, b, out = spec((1, 1, 32, 256)), spec((1, 1, 256, 512)), spec((1, 1, 32, 512))
-    ok = ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(
-        compute_with_storage_grid_size=(8, 2),
-        in0_block_w=8,
-        out_subblock_h=1,
-        out_subblock_w=1,
-        per_core_M=1,
-        per_core_N=1,
-        mcast_in0=True,
-    )
+    ok = cfg1d(gx=8, gy=2, w=8, mcast_in0=True)
     validate_matmul_program_config("matmul", ok, a, b, out, None, ds)
-    bad = ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(
-        compute_with_storage_grid_size=(8, 1),
-        in0_block_w=8,
-        out_subblock_h=1,
-        out_subblock_w=1,
-        per_core_M=1,
-        per_core_N=1,
-        mcast_in0=True,
-    )
+    bad = cfg1d(gx=8, gy=1, w=8, mcast_in0=True)
     with pytest.raises(SpecError, match=r"1x16 = 16 output blocks .* need more cores than the 8x1 grid"):
         validate_matmul_program_config("matmul", bad, a, b, out, None, ds)
     dram = ttnn.MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig(
@@ -410,14 +382,7 @@ def test_program_config_1d_dram_sharded_and_reuse():
     )
     out_ws = spec(out.shape, mc=ttnn.MemoryConfig(ttnn.TensorMemoryLayout.WIDTH_SHARDED, ttnn.BufferType.L1))
     validate_matmul_program_config("linear", dram, a_ws, b_ws, out_ws, None, ds)
-    reuse = ttnn.MatmulMultiCoreReuseProgramConfig(
-        compute_with_storage_grid_size=(8, 8),
-        in0_block_w=2,
-        out_subblock_h=1,
-        out_subblock_w=4,
-        per_core_M=1,
-        per_core_N=8,
-    )
+    reuse = cfg2d(w=2, sw=4, pm=1, pn=8, cls=ttnn.MatmulMultiCoreReuseProgramConfig)
     ba, bb, bo = spec((4, 64, 64)), spec((4, 64, 256)), spec((4, 64, 256))
     validate_matmul_program_config("matmul", reuse, ba, bb, bo, None, ds)
     with pytest.raises(SpecError, match="per_core_N=8 must equal N=4 tiles"):
@@ -526,6 +491,18 @@ def test_addmm_bad_inputs(device):
 
 
 # ------------------------------------------------------------------------------------- minimal_matmul
+def minimal_cfg(subblock_w: int) -> ttnn.MinimalMatmulConfig:
+    """A minimal_matmul config: 4x2x4 blocks of tiles, subblocks 2 x `subblock_w`, the 8x8 grid."""
+    return ttnn.MinimalMatmulConfig(
+        M_block_size=4,
+        K_block_size=2,
+        N_block_size=4,
+        subblock_h=2,
+        subblock_w=subblock_w,
+        compute_with_storage_grid_size=(8, 8),
+    )
+
+
 def test_minimal_matmul_bias_activation(device):
     x, w, b = torch.randn(1, 2, 64, 96), torch.randn(96, 128), torch.randn(128)
     mmx = ttnn.experimental.minimal_matmul
@@ -543,14 +520,7 @@ def test_minimal_matmul_bias_activation(device):
     xl1 = dev_tensor(device, x, ttnn.bfloat16, ttnn.L1_MEMORY_CONFIG)
     y = mmx(xl1, dev_tensor(device, w, ttnn.bfloat16))
     assert y.memory_config() == ttnn.L1_MEMORY_CONFIG and y.dtype == ttnn.bfloat16  # input's defaults
-    cfg = ttnn.MinimalMatmulConfig(
-        M_block_size=4,
-        K_block_size=2,
-        N_block_size=4,
-        subblock_h=2,
-        subblock_w=2,
-        compute_with_storage_grid_size=(8, 8),
-    )
+    cfg = minimal_cfg(subblock_w=2)
     mmx(xl1, dev_tensor(device, w, ttnn.bfloat16), config=cfg)
 
 
@@ -589,14 +559,7 @@ def test_minimal_matmul_bad_inputs(device):
         SpecError, match="arguments 'fuse_swiglu' and 'fused_activation' are mutually exclusive"
     ):
         mmx(x, dev_tensor(device, torch.randn(96, 64)), fuse_swiglu=True, fused_activation="relu")
-    cfg = ttnn.MinimalMatmulConfig(
-        M_block_size=4,
-        K_block_size=2,
-        N_block_size=4,
-        subblock_h=2,
-        subblock_w=4,
-        compute_with_storage_grid_size=(8, 8),
-    )
+    cfg = minimal_cfg(subblock_w=4)
     with pytest.raises(
         SpecError, match=r"subblock_h\*subblock_w = 2\*4 exceeds the DST register budget of 4 tiles"
     ):

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import ttfuse.sim
-from tests.conftest import pcc
+from tests.conftest import pcc, sharded
 from ttfuse import ttnn
 from ttfuse.device import device_spec
 from ttfuse.errors import SpecError
@@ -31,13 +31,6 @@ def bf16_ulp(x):
 def rms_ref(x, eps, w=None, b=None):
     y = x / torch.sqrt(x.double().square().mean(-1, keepdim=True) + eps).to(x.dtype)
     return y * (1 if w is None else w) + (0 if b is None else b)
-
-
-def sharded(layout, grid_xy, shard, orient=ttnn.ShardOrientation.ROW_MAJOR):
-    grid = ttnn.CoreRangeSet(
-        ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(grid_xy[0] - 1, grid_xy[1] - 1))
-    )
-    return ttnn.MemoryConfig(layout, ttnn.BufferType.L1, ttnn.ShardSpec(grid, shard, orient))
 
 
 # --------------------------------------------------------------------------------------------- norms

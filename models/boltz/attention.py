@@ -134,16 +134,12 @@ def pair_bias_weights(ref, device) -> tuple:
 class AttentionPairBias(Port):
     """Port of `boltz.model.layers.attentionv2.AttentionPairBias` (token level)."""
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        port = cls(device, dtype=dtype, jit=jit)
-        ref = reference_module
-        port.n_heads = ref.num_heads
-        port.inf = float(ref.inf)
-        port.compute_pair_bias = bool(ref.compute_pair_bias)
-        port.weights = attention_weights(ref, device)
-        port.z_weights = pair_bias_weights(ref, device) if port.compute_pair_bias else ()
-        return port
+    def load(self, ref) -> None:
+        self.n_heads = ref.num_heads
+        self.inf = float(ref.inf)
+        self.compute_pair_bias = bool(ref.compute_pair_bias)
+        self.weights = attention_weights(ref, self.device)
+        self.z_weights = pair_bias_weights(ref, self.device) if self.compute_pair_bias else ()
 
     def forward_ttnn(self, s, z, mask, k_in, multiplicity: int = 1):
         """s [B*m, S, c_s]; z [B, N, N, c_z] (or the heads-last bias [B, N, N, H]); mask [B*m or 1, N]."""

@@ -155,7 +155,8 @@ def jitted(fn: Callable) -> Callable:
 
 
 class Port:
-    """Base of the port classes: device, dtype, the jit switch and the compute config."""
+    """Base of the port classes: device, dtype, the jit switch and the compute config; `from_torch(reference)`
+    makes one and calls its `load`."""
 
     def __init__(self, device, *, dtype=ttnn.bfloat16, jit: bool = True):
         self.device = device
@@ -164,6 +165,21 @@ class Port:
         self.cfg = compute_config(device)
         if jit:
             _jit_decorator()  # fail at construction, not at the first call
+
+    @classmethod
+    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
+        """The port of `reference_module` (a boltz torch module) on `device`: `load` reads what it needs."""
+        port = cls(device, dtype=dtype, jit=jit)
+        port.load(reference_module)
+        return port
+
+    def load(self, ref) -> None:
+        """Read the reference module's hyperparameters and weights (onto self.device); each port defines it."""
+        raise NotImplementedError(f"{type(self).__name__}.load")
+
+    def port_of(self, port_cls: type[Port], ref) -> Port:
+        """The port of a submodule `ref`, on this port's device with its dtype and jit switch."""
+        return port_cls.from_torch(ref, self.device, dtype=self.dtype, jit=self.jit)
 
     def run(self, fn: Callable, *args, **kwargs):
         """Call block function `fn` eagerly or through its jitted version."""

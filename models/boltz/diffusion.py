@@ -66,11 +66,8 @@ def adaln_weights(ref, device) -> tuple:
 class AdaLN(Port):
     """Port of `boltz.model.modules.transformersv2.AdaLN`."""
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        port = cls(device, dtype=dtype, jit=jit)
-        port.weights = adaln_weights(reference_module, device)
-        return port
+    def load(self, ref) -> None:
+        self.weights = adaln_weights(ref, self.device)
 
     def forward_ttnn(self, a, s):
         return self.run(adaln, a, s, *self.weights, cfg=self.cfg)
@@ -109,11 +106,8 @@ def conditioned_transition_weights(ref, device) -> tuple:
 class ConditionedTransitionBlock(Port):
     """Port of `boltz.model.modules.transformersv2.ConditionedTransitionBlock`."""
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        port = cls(device, dtype=dtype, jit=jit)
-        port.weights = conditioned_transition_weights(reference_module, device)
-        return port
+    def load(self, ref) -> None:
+        self.weights = conditioned_transition_weights(ref, self.device)
 
     def forward_ttnn(self, a, s):
         return self.run(conditioned_transition, a, s, *self.weights, cfg=self.cfg)
@@ -238,21 +232,17 @@ class DiffusionTransformerLayer(Port):
     """Port of `boltz.model.modules.transformersv2.DiffusionTransformerLayer` (token level; atom level with
     `to_keys`)."""
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        ref = reference_module
+    def load(self, ref) -> None:
         _check_layer(ref)
-        port = cls(device, dtype=dtype, jit=jit)
-        port.n_heads = ref.pair_bias_attn.num_heads
-        port.inf = float(ref.pair_bias_attn.inf)
-        port.weights = (
-            adaln_weights(ref.adaln, device),
-            attention_weights(ref.pair_bias_attn, device),
-            linear_weight(ref.output_projection_linear.weight, device),
-            vector(ref.output_projection_linear.bias, device),
-            conditioned_transition_weights(ref.transition, device),
+        self.n_heads = ref.pair_bias_attn.num_heads
+        self.inf = float(ref.pair_bias_attn.inf)
+        self.weights = (
+            adaln_weights(ref.adaln, self.device),
+            attention_weights(ref.pair_bias_attn, self.device),
+            linear_weight(ref.output_projection_linear.weight, self.device),
+            vector(ref.output_projection_linear.bias, self.device),
+            conditioned_transition_weights(ref.transition, self.device),
         )
-        return port
 
     def forward_heads_first(self, a, s, bias, mask, keys: WindowKeys | None = None):
         """Like forward_ttnn with the bias already heads-first (the DiffusionTransformer's split)."""
@@ -317,16 +307,10 @@ class DiffusionTransformer(Port):
     """Port of `boltz.model.modules.transformersv2.DiffusionTransformer` (pair-bias attention; token level, or
     atom level with `to_keys`)."""
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        if not reference_module.pair_bias_attn:
+    def load(self, ref) -> None:
+        if not ref.pair_bias_attn:
             raise ValueError("models.boltz DiffusionTransformer: only pair_bias_attn=True is ported")
-        port = cls(device, dtype=dtype, jit=jit)
-        port.layers = [
-            DiffusionTransformerLayer.from_torch(layer, device, dtype=dtype, jit=jit)
-            for layer in reference_module.layers
-        ]
-        return port
+        self.layers = [self.port_of(DiffusionTransformerLayer, layer) for layer in ref.layers]
 
     def forward_ttnn(self, a, s, bias=None, mask=None, to_keys=None, multiplicity: int = 1):
         keys = None if to_keys is None else keys_for(self, to_keys)  # one upload shared by the layers
@@ -344,15 +328,10 @@ class AtomTransformer(Port):
     `attn_window_queries` atoms, each attending to `attn_window_keys` keys (the reference's reshapes, on the
     host at the torch boundary; `forward_ttnn` takes the windows)."""
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        port = cls(device, dtype=dtype, jit=jit)
-        port.window = reference_module.attn_window_queries
-        port.keys = reference_module.attn_window_keys
-        port.transformer = DiffusionTransformer.from_torch(
-            reference_module.diffusion_transformer, device, dtype=dtype, jit=jit
-        )
-        return port
+    def load(self, ref) -> None:
+        self.window = ref.attn_window_queries
+        self.keys = ref.attn_window_keys
+        self.transformer = self.port_of(DiffusionTransformer, ref.diffusion_transformer)
 
     def forward_ttnn(self, q, c, bias, to_keys, mask):
         """q [B*K, W, d], c [B*K, W, d_s], bias [B*K, W, H, L*heads] (samples expanded), mask [B*K, W];

@@ -70,13 +70,10 @@ def pair_weighted_averaging_weights(ref, device) -> tuple:
 class PairWeightedAveraging(Port):
     """Port of `boltz.model.layers.pair_averaging.PairWeightedAveraging`."""
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        port = cls(device, dtype=dtype, jit=jit)
-        port.n_heads = reference_module.num_heads
-        port.inf = float(reference_module.inf)
-        port.weights = pair_weighted_averaging_weights(reference_module, device)
-        return port
+    def load(self, ref) -> None:
+        self.n_heads = ref.num_heads
+        self.inf = float(ref.inf)
+        self.weights = pair_weighted_averaging_weights(ref, self.device)
 
     def forward_ttnn(self, m, z, mask, chunk_heads=False):
         return self.run(
@@ -134,11 +131,8 @@ def outer_product_mean_weights(ref, device) -> tuple:
 class OuterProductMean(Port):
     """Port of `boltz.model.layers.outer_product_mean.OuterProductMean`."""
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        port = cls(device, dtype=dtype, jit=jit)
-        port.weights = outer_product_mean_weights(reference_module, device)
-        return port
+    def load(self, ref) -> None:
+        self.weights = outer_product_mean_weights(ref, self.device)
 
     def forward_ttnn(self, m, mask, chunk_size=None):
         return self.run(outer_product_mean, m, mask, *self.weights, cfg=self.cfg)
@@ -182,24 +176,20 @@ def msa_layer(
 class MSALayer(Port):
     """Port of `boltz.model.modules.trunkv2.MSALayer` (eval: dropout off)."""
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        ref = reference_module
-        port = cls(device, dtype=dtype, jit=jit)
+    def load(self, ref) -> None:
         pwa, pf = ref.pair_weighted_averaging, ref.pairformer_layer
-        port.kw = {
+        self.kw = {
             "pwa_heads": pwa.num_heads,
             "pwa_inf": float(pwa.inf),
             "tri_heads": pf.tri_att_start.no_heads,
             "tri_inf": float(pf.tri_att_start.inf),
         }
-        port.weights = (
-            pair_weighted_averaging_weights(pwa, device),
-            transition_weights(ref.msa_transition, device, dtype),
-            outer_product_mean_weights(ref.outer_product_mean, device),
-            z_weights(pf, device, dtype),
+        self.weights = (
+            pair_weighted_averaging_weights(pwa, self.device),
+            transition_weights(ref.msa_transition, self.device, self.dtype),
+            outer_product_mean_weights(ref.outer_product_mean, self.device),
+            z_weights(pf, self.device, self.dtype),
         )
-        return port
 
     def forward_ttnn(self, z, m, token_mask, msa_mask, *args, **kwargs):
         return self.run(msa_layer, z, m, token_mask, msa_mask, *self.weights, **self.static(**self.kw))

@@ -121,15 +121,11 @@ def _check_eval(ref) -> None:
 class PairformerNoSeqLayer(Port):
     """Port of `boltz.model.layers.pairformer.PairformerNoSeqLayer` (pair track only)."""
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        _check_eval(reference_module)
-        port = cls(device, dtype=dtype, jit=jit)
-        ref = reference_module
-        port.tri_heads = ref.tri_att_start.no_heads
-        port.tri_inf = float(ref.tri_att_start.inf)
-        port.weights = z_weights(ref, device, dtype)
-        return port
+    def load(self, ref) -> None:
+        _check_eval(ref)
+        self.tri_heads = ref.tri_att_start.no_heads
+        self.tri_inf = float(ref.tri_att_start.inf)
+        self.weights = z_weights(ref, self.device, self.dtype)
 
     def forward_ttnn(self, z, pair_mask, chunk_size_tri_attn=None, use_kernels: bool = False):
         return self.run(
@@ -159,28 +155,24 @@ class PairformerNoSeqLayer(Port):
 class PairformerLayer(Port):
     """Port of `boltz.model.layers.pairformer.PairformerLayer` with v2=True."""
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        _check_eval(reference_module)
-        ref = reference_module
+    def load(self, ref) -> None:
+        _check_eval(ref)
         from boltz.model.layers.attentionv2 import AttentionPairBias as V2
 
         if not isinstance(ref.attention, V2):
             raise ValueError(
                 "models.boltz PairformerLayer: the reference must be built with v2=True (Boltz-2)"
             )
-        port = cls(device, dtype=dtype, jit=jit)
-        port.tri_heads = ref.tri_att_start.no_heads
-        port.tri_inf = float(ref.tri_att_start.inf)
-        port.heads = ref.attention.num_heads
-        port.inf = float(ref.attention.inf)
-        port.weights = (
-            *z_weights(ref, device, dtype),
-            norm_weights(ref.pre_norm_s, device),
-            (*attention_weights(ref.attention, device), *pair_bias_weights(ref.attention, device)),
-            transition_weights(ref.transition_s, device, dtype),
+        self.tri_heads = ref.tri_att_start.no_heads
+        self.tri_inf = float(ref.tri_att_start.inf)
+        self.heads = ref.attention.num_heads
+        self.inf = float(ref.attention.inf)
+        self.weights = (
+            *z_weights(ref, self.device, self.dtype),
+            norm_weights(ref.pre_norm_s, self.device),
+            (*attention_weights(ref.attention, self.device), *pair_bias_weights(ref.attention, self.device)),
+            transition_weights(ref.transition_s, self.device, self.dtype),
         )
-        return port
 
     def _static(self) -> dict:
         return self.static(tri_heads=self.tri_heads, tri_inf=self.tri_inf, heads=self.heads, inf=self.inf)
@@ -220,14 +212,8 @@ def _call_stack(port: Port, layers, s, z, mask, pair_mask):
 class PairformerModule(Port):
     """Port of `boltz.model.layers.pairformer.PairformerModule` with v2=True (a stack of PairformerLayer)."""
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        port = cls(device, dtype=dtype, jit=jit)
-        port.layers = [
-            PairformerLayer.from_torch(layer, device, dtype=dtype, jit=jit)
-            for layer in reference_module.layers
-        ]
-        return port
+    def load(self, ref) -> None:
+        self.layers = [self.port_of(PairformerLayer, layer) for layer in ref.layers]
 
     def forward_ttnn(self, s, z, mask, pair_mask, use_kernels: bool = False):
         for layer in self.layers:
@@ -241,14 +227,8 @@ class PairformerModule(Port):
 class PairformerNoSeqModule(Port):
     """Port of `boltz.model.layers.pairformer.PairformerNoSeqModule` (a stack of PairformerNoSeqLayer)."""
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        port = cls(device, dtype=dtype, jit=jit)
-        port.layers = [
-            PairformerNoSeqLayer.from_torch(layer, device, dtype=dtype, jit=jit)
-            for layer in reference_module.layers
-        ]
-        return port
+    def load(self, ref) -> None:
+        self.layers = [self.port_of(PairformerNoSeqLayer, layer) for layer in ref.layers]
 
     def forward_ttnn(self, z, pair_mask, use_kernels: bool = False):
         for layer in self.layers:

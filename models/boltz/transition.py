@@ -32,11 +32,8 @@ def transition_weights(ref, device, dtype) -> tuple:
 class Transition(Port):
     """Port of `boltz.model.layers.transition.Transition`."""
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        port = cls(device, dtype=dtype, jit=jit)
-        port.weights = transition_weights(reference_module, device, dtype)
-        return port
+    def load(self, ref) -> None:
+        self.weights = transition_weights(ref, self.device, self.dtype)
 
     def forward_ttnn(self, x, chunk_size=None):
         return self.run(transition, x, *self.weights, **self.static())

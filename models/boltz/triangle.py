@@ -95,11 +95,8 @@ def _pad_pair(x, mask, n_pad):
 class _TriangleMultiplication(Port):
     outgoing = True
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        port = cls(device, dtype=dtype, jit=jit)
-        port.weights = triangle_multiplication_weights(reference_module, device, dtype)
-        return port
+    def load(self, ref) -> None:
+        self.weights = triangle_multiplication_weights(ref, self.device, self.dtype)
 
     def forward_ttnn(self, x, mask):
         return self.run(
@@ -191,15 +188,12 @@ def triangle_attention_weights(ref, device, dtype) -> tuple:
 class _TriangleAttention(Port):
     starting = True
 
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        port = cls(device, dtype=dtype, jit=jit)
-        if bool(reference_module.starting) != cls.starting:
-            raise ValueError(f"{cls.__name__}.from_torch: reference has starting={reference_module.starting}")
-        port.n_heads = reference_module.no_heads
-        port.inf = float(reference_module.inf)
-        port.weights = triangle_attention_weights(reference_module, device, dtype)
-        return port
+    def load(self, ref) -> None:
+        if bool(ref.starting) != self.starting:
+            raise ValueError(f"{type(self).__name__}.from_torch: reference has starting={ref.starting}")
+        self.n_heads = ref.no_heads
+        self.inf = float(ref.inf)
+        self.weights = triangle_attention_weights(ref, self.device, self.dtype)
 
     def forward_ttnn(self, x, mask=None):
         return self.run(

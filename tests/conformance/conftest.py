@@ -54,6 +54,21 @@ def conformance_notes() -> list[str]:
     return _NOTES
 
 
+def record_counts(c: Counter, report, **extra: int) -> None:
+    """A check report's counts (its own, then `extra`, errors, known findings) into one summary section, once."""
+    if not c:
+        c.update(report.counts)
+        c.update(extra)
+        c["errors"] = len(report.errors)
+        c["known"] = sum(f.resolution.startswith("known") for f in report.findings)
+
+
+def fail_on(findings, what: str) -> None:
+    """Fail with every finding listed, after `what` (what they are and how to resolve them)."""
+    if findings:
+        raise AssertionError(f"{len(findings)} {what}:\n" + "\n".join(map(str, findings)))
+
+
 def oracle(command: str, payload: dict) -> dict:
     """Run an oracle command; a missing venv or an oracle failure fails the test with the reason."""
     from conformance.client import SETUP_HINT, OracleError, oracle_available, run_oracle

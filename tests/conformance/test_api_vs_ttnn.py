@@ -13,6 +13,7 @@ import pytest
 from conformance import api_check
 from conformance.api_check import FacadeName, Param, compare
 from conformance.ttnn_introspect import doc_params, parse_nb_signature
+from tests.conformance.conftest import fail_on, record_counts
 
 pytestmark = pytest.mark.conformance
 
@@ -20,22 +21,20 @@ pytestmark = pytest.mark.conformance
 @pytest.fixture(scope="session")
 def api_report(api_surface, api_reply, conformance_counts):
     report = compare(api_surface, api_reply["results"])
-    c = conformance_counts["api"]
-    if not c:
-        c.update(report.counts)
-        c["op_keywords"] = sum(len(n.params) for n in api_surface if n.category == "op")
-        c["errors"] = len(report.errors)
-        c["known"] = sum(f.resolution.startswith("known") for f in report.findings)
-        c["extensions"] = sum(f.resolution.startswith("extension") for f in report.findings)
+    record_counts(
+        conformance_counts["api"],
+        report,
+        op_keywords=sum(len(n.params) for n in api_surface if n.category == "op"),
+        extensions=sum(f.resolution.startswith("extension") for f in report.findings),
+    )
     return report
 
 
 def _fail(findings) -> None:
-    if findings:
-        raise AssertionError(
-            f"{len(findings)} discrepancies with ttnn 0.81.1 (fix the facade, or list it in "
-            "conformance/api_check.py with the reason):\n" + "\n".join(map(str, findings))
-        )
+    fail_on(
+        findings,
+        "discrepancies with ttnn 0.81.1 (fix the facade, or list it in conformance/api_check.py with the reason)",
+    )
 
 
 def test_every_op_exists_in_ttnn(api_report, api_surface):

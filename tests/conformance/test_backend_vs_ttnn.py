@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from conformance import backend_check as bk
+from tests.conformance.conftest import fail_on, record_counts
 
 pytestmark = pytest.mark.conformance
 
@@ -60,22 +61,17 @@ def backend_reply(backend_scans, oracle_call):
 def backend_report(backend_scans, backend_reply, conformance_counts):
     request, reply = backend_reply
     report = bk.check(bk.merge([backend_scans["graphs"], backend_scans["rules"]]), reply, request)
-    c = conformance_counts["backend"]
-    if not c:
-        c.update(report.counts)
-        c["graphs"], c["rules"] = backend_scans["n_graphs"], backend_scans["n_rules"]
-        c["sources"] = c["graphs"] + c["rules"]
-        c["errors"] = len(report.errors)
-        c["known"] = sum(f.resolution.startswith("known") for f in report.findings)
+    graphs, rules = backend_scans["n_graphs"], backend_scans["n_rules"]
+    record_counts(conformance_counts["backend"], report, graphs=graphs, rules=rules, sources=graphs + rules)
     return report
 
 
 def _fail(findings) -> None:
-    if findings:
-        raise AssertionError(
-            f"{len(findings)} ttnn-backend references real ttnn rejects (fix the backend, or "
-            "report it and list it in conformance/backend_check.py KNOWN):\n" + "\n".join(map(str, findings))
-        )
+    fail_on(
+        findings,
+        "ttnn-backend references real ttnn rejects (fix the backend, or report it and list it in "
+        "conformance/backend_check.py KNOWN)",
+    )
 
 
 def test_corpus_covers_small_functions_and_model_blocks(lowered_corpus, backend_scans):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from models.sd35.perf import SD35_LARGE
 from ttfuse.testing import pcc as pcc_value
 from ttfuse.testing import redraw_parameters
 
@@ -49,20 +50,17 @@ def pytest_terminal_summary(terminalreporter):
 
 
 # ------------------------------------------------------------------------------------------- SD3.5 (issue 7)
-SD35_TINY = dict(
-    sample_size=32,
-    patch_size=2,
-    in_channels=16,
-    num_layers=2,
-    attention_head_dim=64,
-    num_attention_heads=2,
-    joint_attention_dim=64,
-    caption_projection_dim=128,
-    pooled_projection_dim=32,
-    out_channels=16,
-    pos_embed_max_size=32,
-    qk_norm="rms_norm",
-)
+# SD3.5 Large's structure (patch 2, 16 channels, head dim 64, RMS QK norms) at a test size
+SD35_TINY = {
+    **SD35_LARGE,
+    "sample_size": 32,
+    "num_layers": 2,
+    "num_attention_heads": 2,
+    "joint_attention_dim": 64,
+    "caption_projection_dim": 128,
+    "pooled_projection_dim": 32,
+    "pos_embed_max_size": 32,
+}
 
 
 def sd35_perturb_norms(module: torch.nn.Module, seed: int) -> torch.nn.Module:

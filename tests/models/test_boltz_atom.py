@@ -65,7 +65,7 @@ def test_window_keys_is_exactly_single_to_keys(device):
     assert torch.equal(got_mask, to_keys(mask.unsqueeze(-1)).reshape(-1, H))
 
 
-@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.slow)])  # JIT: ~5 s
 def test_atom_transformer_2_layers(device, redraw, pcc, pcc_report, jit):
     n, mult = 256, 2
     ref = redraw(ref_atom_transformer(2), 41)

@@ -73,12 +73,12 @@ def check(pcc, pcc_report, what, got, want, valid=None, dims=(), threshold=PCC_M
 
 
 @pytest.mark.parametrize("n", N_VALUES)
-@pytest.mark.parametrize("direction", ["outgoing", "incoming"])
-def test_triangle_multiplication(device, redraw, pcc, pcc_report, n, direction):
-    ref_cls, port_cls = {
-        "outgoing": (RefTriMulOut, mb.TriangleMultiplicationOutgoing),
-        "incoming": (RefTriMulIn, mb.TriangleMultiplicationIncoming),
-    }[direction]
+@pytest.mark.parametrize(
+    "ref_cls, port_cls",
+    [(RefTriMulOut, mb.TriangleMultiplicationOutgoing), (RefTriMulIn, mb.TriangleMultiplicationIncoming)],
+    ids=["outgoing", "incoming"],
+)
+def test_triangle_multiplication(device, redraw, pcc, pcc_report, n, ref_cls, port_cls):
     ref = redraw(ref_cls(C_Z), 1)
     _, z, _, pm, valid = inputs(n)
     with torch.no_grad():
@@ -88,12 +88,12 @@ def test_triangle_multiplication(device, redraw, pcc, pcc_report, n, direction):
 
 
 @pytest.mark.parametrize("n", N_VALUES)
-@pytest.mark.parametrize("node", ["starting", "ending"])
-def test_triangle_attention(device, redraw, pcc, pcc_report, n, node):
-    ref_cls, port_cls = {
-        "starting": (RefTriAttStart, mb.TriangleAttentionStartingNode),
-        "ending": (RefTriAttEnd, mb.TriangleAttentionEndingNode),
-    }[node]
+@pytest.mark.parametrize(
+    "ref_cls, port_cls",
+    [(RefTriAttStart, mb.TriangleAttentionStartingNode), (RefTriAttEnd, mb.TriangleAttentionEndingNode)],
+    ids=["starting", "ending"],
+)
+def test_triangle_attention(device, redraw, pcc, pcc_report, n, ref_cls, port_cls):
     ref = redraw(ref_cls(C_Z, 32, 4, inf=1e9), 2)
     _, z, _, pm, valid = inputs(n)
     port = port_cls.from_torch(ref, device, jit=False)
@@ -144,25 +144,20 @@ def test_transition(device, redraw, pcc, pcc_report, n, track):
 
 
 @pytest.mark.parametrize("n", N_VALUES)
-def test_adaln(device, redraw, pcc, pcc_report, n):
-    ref = redraw(RefAdaLN(C_S, C_S), 5)
+@pytest.mark.parametrize(
+    "ref_cls, port_cls, seed",
+    [(RefAdaLN, mb.AdaLN, 5), (RefCTB, mb.ConditionedTransitionBlock, 7)],
+    ids=["adaln", "conditioned_transition_block"],
+)
+def test_conditioned_on_s(device, redraw, pcc, pcc_report, n, ref_cls, port_cls, seed):
+    """AdaLN and ConditionedTransitionBlock: a [1, N, 384] conditioned on s."""
+    ref = redraw(ref_cls(C_S, C_S), seed)
     s, _, _, _, _ = inputs(n)
-    a = torch.randn(1, n, C_S, generator=torch.Generator().manual_seed(6))
+    a = torch.randn(1, n, C_S, generator=torch.Generator().manual_seed(seed + 1))
     with torch.no_grad():
         want = ref(a, s)
-    got = run_port(pcc, pcc_report, mb.AdaLN, ref, device, n, a, s)
-    check(pcc, pcc_report, f"AdaLN N={n}", got, want)
-
-
-@pytest.mark.parametrize("n", N_VALUES)
-def test_conditioned_transition_block(device, redraw, pcc, pcc_report, n):
-    ref = redraw(RefCTB(C_S, C_S), 7)
-    s, _, _, _, _ = inputs(n)
-    a = torch.randn(1, n, C_S, generator=torch.Generator().manual_seed(8))
-    with torch.no_grad():
-        want = ref(a, s)
-    got = run_port(pcc, pcc_report, mb.ConditionedTransitionBlock, ref, device, n, a, s)
-    check(pcc, pcc_report, f"ConditionedTransitionBlock N={n}", got, want)
+    got = run_port(pcc, pcc_report, port_cls, ref, device, n, a, s)
+    check(pcc, pcc_report, f"{port_cls.__name__} N={n}", got, want)
 
 
 @pytest.mark.parametrize("n", N_VALUES)

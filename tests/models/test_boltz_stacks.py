@@ -81,6 +81,7 @@ def test_pairformer_layer(device, pairformer_layer, pcc, pcc_report, n, z_scale)
     compare(pcc, pcc_report, f"{what} s", got_s, want_s, s, keep, (1,), 0.998)
 
 
+@pytest.mark.slow  # two full Pairformer layers; test_pairformer_layer covers one
 def test_pairformer_module_2_layers(device, redraw, pcc, pcc_report):
     """Eager and JIT against the reference; under JIT both layers share one compiled entry."""
     ref = redraw(RefPairformerModule(C_S, C_Z, 2, 16, dropout=0.0, v2=True), 22)
@@ -117,6 +118,7 @@ def test_pairformer_layer_bfloat8_b(device, pairformer_layer, pcc, pcc_report):
     compare(pcc, pcc_report, "PairformerLayer bfloat8_b N=64 z_scale=1 s", got_s, want_s, s, keep, (1,), 0.99)
 
 
+@pytest.mark.slow  # a stack; test_pairformer_layer covers the layer
 def test_pairformer_no_seq_module(device, redraw, pcc, pcc_report):
     """Template pairformer: PairformerNoSeqModule(token_z=64, 2 blocks), pair track only."""
     ref = redraw(RefPairformerNoSeqModule(64, 2, dropout=0.0), 27)
@@ -145,6 +147,7 @@ def test_msa_layer(device, redraw, pcc, pcc_report):
     compare(pcc, pcc_report, "MSALayer N=100 m", got_m, want_m, m, keep, (2,), 0.998)
 
 
+@pytest.mark.slow  # two layers; test_boltz_modules covers one
 @pytest.mark.parametrize("n", (100,))
 def test_diffusion_transformer_2_layers(device, redraw, pcc, pcc_report, n):
     dim, heads = 768, 16  # Boltz-2 token transformer: 16 heads x 48, padded to 64 on device

@@ -241,6 +241,7 @@ def test_ring_kernel_traces_into_jit_graphs():
 
 
 # --------------------------------------------------------------------------------------- torch.distributed
+@pytest.mark.slow  # spawns torch.distributed workers
 def test_torch_distributed_ring_matches_single_process():
     g = torch.Generator().manual_seed(3)
     n = 150  # 4 ranks of 38 tokens, the last one padded

@@ -177,6 +177,7 @@ def close(got: torch.Tensor, want: torch.Tensor) -> bool:
     return bool((got - want).abs().max() <= 2e-2 * (1.0 + want.abs().max()))
 
 
+@pytest.mark.slow  # 300 hypothesis programs through every pass (~15 s); test_fuzz_jit_eager covers JIT = eager fast
 @settings(
     max_examples=300,
     deadline=None,
