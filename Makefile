@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast conformance lint format bench clean-venv
+.PHONY: run test test-fast conformance lint format bench clean-venv install
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (Python 3.11) on PATH"; exit 1; }
@@ -26,9 +26,9 @@ conformance: $(STAMP)
 	bash conformance/setup_venv.sh
 	$(BIN)/python -m pytest tests/conformance
 
-# everything, slow tests included (CI): conformance runs in one process (its summary counts what it compared);
-# the rest on both cores
-test: $(STAMP)
+# everything, slow tests included (CI): lint first (seconds); conformance runs in one process (its summary counts
+# what it compared); the rest on both cores
+test: $(STAMP) lint
 	bash conformance/setup_venv.sh
 	$(BIN)/python -m pytest tests/conformance
 	$(BIN)/python -m pytest tests -n 2 --ignore=tests/conformance
@@ -41,12 +41,14 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pytest bench --benchmark-only
 
+LINTED := ttfuse tests bench models tools
+
 lint: $(STAMP)
-	$(BIN)/ruff check ttfuse tests bench models
-	$(BIN)/ruff format --check ttfuse tests bench models
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 format: $(STAMP)
-	$(BIN)/ruff format ttfuse tests bench models
+	$(BIN)/ruff format $(LINTED)
 
 clean-venv:
 	rm -rf $(VENV)

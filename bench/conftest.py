@@ -46,4 +46,6 @@ def pytest_terminal_summary(terminalreporter):
     tr.section("ttfuse targets (medians; MISSED targets are reported, never hidden)")
     for name, value, limit, unit, hib, ok in _RESULTS:
         cmp = ">=" if hib else "<="
-        tr.write_line(f"  {'MET   ' if ok else 'MISSED'}  {name:<58} {value:10.3f} {unit:<6} target {cmp} {limit:g} {unit}")
+        tr.write_line(
+            f"  {'MET   ' if ok else 'MISSED'}  {name:<58} {value:10.3f} {unit:<6} target {cmp} {limit:g} {unit}"
+        )

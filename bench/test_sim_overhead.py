@@ -32,7 +32,9 @@ def test_sim_linear_overhead(benchmark, target):
         t_raw.append(median_time(raw, repeat=5))
         t_sim.append(median_time(sim, repeat=5))
     ratio = sorted(t_sim)[1] / sorted(t_raw)[1]
-    print(f"\nsim linear {sorted(t_sim)[1] * 1e3:.2f} ms, torch f32 @ {sorted(t_raw)[1] * 1e3:.2f} ms, ratio {ratio:.3f}")
+    print(
+        f"\nsim linear {sorted(t_sim)[1] * 1e3:.2f} ms, torch f32 @ {sorted(t_raw)[1] * 1e3:.2f} ms, ratio {ratio:.3f}"
+    )
     target("sim linear bf16 [4096,512]x[512,512] / torch f32 @", ratio, 1.3, "x")
     ttnn.close_device(dev)
 

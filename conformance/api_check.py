@@ -41,7 +41,11 @@ _POSITIONAL_DATACLASS = (
     "positional-only: model code must call it positionally"
 )
 EXTENSIONS: dict[tuple[str, str | None, str], str] = {
-    ("ttnn.BlackholeComputeKernelConfig", None, "missing_name"): "alias of WormholeComputeKernelConfig kept for "
+    (
+        "ttnn.BlackholeComputeKernelConfig",
+        None,
+        "missing_name",
+    ): "alias of WormholeComputeKernelConfig kept for "
     "tt-boltz code, which uses it (newer tt-metal has it; 0.81.1 has one class for both arches)",
     (
         "ttnn.open_device",

@@ -52,8 +52,14 @@ def test_figures_consistent():
     assert wh.matmul_tflops("HiFi4") == pytest.approx(65.5, rel=0.01)
 
 
-@pytest.mark.parametrize("bad, msg", [("gpu", "unknown device arch"), ("blackhole:p150:9x9", "unknown device kind"),
-                                      ("wormhole_b0:n150:8x8", "one grid")])
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        ("gpu", "unknown device arch"),
+        ("blackhole:p150:9x9", "unknown device kind"),
+        ("wormhole_b0:n150:8x8", "one grid"),
+    ],
+)
 def test_bad_kind(bad, msg):
     with pytest.raises(DeviceError, match=msg):
         device_spec(bad)

@@ -44,7 +44,9 @@ def test_host_then_device(device):
 def test_bad_inputs(device):
     with pytest.raises(SpecError, match="ttnn.from_torch: argument 'tensor' must be a torch.Tensor"):
         ttnn.from_torch([1, 2, 3])
-    with pytest.raises(SpecError, match="ttnn.from_torch: dtype=ttnn.bfloat4_b requires layout=ttnn.TILE_LAYOUT"):
+    with pytest.raises(
+        SpecError, match="ttnn.from_torch: dtype=ttnn.bfloat4_b requires layout=ttnn.TILE_LAYOUT"
+    ):
         ttnn.from_torch(torch.zeros(4), dtype=ttnn.bfloat4_b)
     with pytest.raises(SpecError, match="ttnn.from_torch: got an unexpected keyword argument 'layuot'"):
         ttnn.from_torch(torch.zeros(4), layuot=ttnn.TILE_LAYOUT)
@@ -63,8 +65,13 @@ def test_closed_device(device):
 def test_mesh_mappers_2d():
     mesh = ttnn.open_mesh_device(ttnn.MeshShape(2, 4))
     x = torch.randn(8, 16, 32)
-    t = ttnn.from_torch(x, dtype=ttnn.float32, layout=ttnn.TILE_LAYOUT, device=mesh,
-                        mesh_mapper=ttnn.ShardTensor2dMesh(mesh, mesh_shape=(2, 4), dims=(0, 2)))
+    t = ttnn.from_torch(
+        x,
+        dtype=ttnn.float32,
+        layout=ttnn.TILE_LAYOUT,
+        device=mesh,
+        mesh_mapper=ttnn.ShardTensor2dMesh(mesh, mesh_shape=(2, 4), dims=(0, 2)),
+    )
     assert t.shape == [4, 16, 8]
     back = ttnn.to_torch(t, mesh_composer=ttnn.ConcatMesh2dToTensor(mesh, mesh_shape=(2, 4), dims=(0, 2)))
     assert torch.equal(back, x)

@@ -111,8 +111,12 @@ def test_decorator_forms_and_option_validation():
         max_grid=(7, 7), math_fidelity=ttnn.MathFidelity.HiFi4, memory_config=ttnn.L1_MEMORY_CONFIG
     )
     h = ttfuse.jit(l1_budget=1 << 20, dram_budget=1 << 30, fp32_dest_acc_en=False)(g.fn)
-    assert pass_options(h.options) == PassOptions(l1_budget=1 << 20, dram_budget=1 << 30, fp32_dest_acc_en=False)
-    assert h.options.key_json()["dram_budget"] == 1 << 30 and h.options.key_json()["fp32_dest_acc_en"] is False
+    assert pass_options(h.options) == PassOptions(
+        l1_budget=1 << 20, dram_budget=1 << 30, fp32_dest_acc_en=False
+    )
+    assert (
+        h.options.key_json()["dram_budget"] == 1 << 30 and h.options.key_json()["fp32_dest_acc_en"] is False
+    )
     with pytest.raises(ValueError, match="dram_budget must be a positive number of bytes"):
         ttfuse.jit(dram_budget=0)
     with pytest.raises(ValueError, match="fp32_dest_acc_en must be True, False or None"):
@@ -240,7 +244,9 @@ def test_wormhole_and_blackhole_compiles_alternate_in_one_thread(monkeypatch):
         assert grids.setdefault(arch, grid) == grid, "the same device gives the same choice"
         assert low.device_spec.name == low.cost.device == low.graph.meta["device"]
     assert grids["wormhole_b0"][0] <= 8 and grids["wormhole_b0"][1] <= 8
-    assert grids["blackhole"][0] * grids["blackhole"][1] > 64  # a grid larger than 8x8: only a p150 accepts it
+    assert (
+        grids["blackhole"][0] * grids["blackhole"][1] > 64
+    )  # a grid larger than 8x8: only a p150 accepts it
 
 
 def test_lower_shows_what_the_pipeline_did(monkeypatch):

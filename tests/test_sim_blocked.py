@@ -69,8 +69,12 @@ def attention_block(x, wqkv, wo, mask):
 
 def _mlp_args(device, rows=8, n=64, c=64, hid=256, dtype=ttnn.bfloat16):
     x = tt(torch.randn(1, rows, n, c), device, dtype)
-    return (x, tt(1 + 0.1 * torch.randn(c), device), tt(0.1 * torch.randn(c), device),
-            *(tt(torch.randn(i, o) / i**0.5, device, dtype) for i, o in ((c, hid), (c, hid), (hid, c))))
+    return (
+        x,
+        tt(1 + 0.1 * torch.randn(c), device),
+        tt(0.1 * torch.randn(c), device),
+        *(tt(torch.randn(i, o) / i**0.5, device, dtype) for i, o in ((c, hid), (c, hid), (hid, c))),
+    )
 
 
 @pytest.mark.parametrize("dtype", [ttnn.bfloat16, ttnn.bfloat8_b])
@@ -102,7 +106,14 @@ def test_boltz_triangle_attention_bit_exact(device):
 
     args = (to_tt(z, device), to_tt(pm, device), *port.weights)
     _, regions = assert_same_as_op_by_op(
-        triangle_attention, device, *args, n_heads=2, starting=True, inf=1e9, dtype=ttnn.bfloat16, cfg=port.cfg
+        triangle_attention,
+        device,
+        *args,
+        n_heads=2,
+        starting=True,
+        inf=1e9,
+        dtype=ttnn.bfloat16,
+        cfg=port.cfg,
     )
     assert regions >= 2
 

@@ -11,8 +11,13 @@ from ttfuse.errors import DeviceError, OutOfMemoryError
 
 
 def _l1_tensor(device, rows, cols=1024, dtype=ttnn.bfloat16):
-    return ttnn.from_torch(torch.zeros(rows, cols), dtype=dtype, layout=ttnn.TILE_LAYOUT, device=device,
-                           memory_config=ttnn.L1_MEMORY_CONFIG)
+    return ttnn.from_torch(
+        torch.zeros(rows, cols),
+        dtype=dtype,
+        layout=ttnn.TILE_LAYOUT,
+        device=device,
+        memory_config=ttnn.L1_MEMORY_CONFIG,
+    )
 
 
 def test_bytes_and_peak(device):
@@ -82,8 +87,13 @@ def test_launch_counter_host_ops_not_counted(device):
 
 def test_mesh_allocations_per_chip():
     mesh = ttnn.open_mesh_device(ttnn.MeshShape(1, 2))
-    t = ttnn.from_torch(torch.zeros(64, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=mesh,
-                        mesh_mapper=ttnn.ShardTensorToMesh(mesh, dim=1))
+    t = ttnn.from_torch(
+        torch.zeros(64, 64),
+        dtype=ttnn.bfloat16,
+        layout=ttnn.TILE_LAYOUT,
+        device=mesh,
+        mesh_mapper=ttnn.ShardTensorToMesh(mesh, dim=1),
+    )
     assert t.shape == [64, 32]
     rep = ttfuse.sim.memory_report(mesh)
     assert [d["dram"] for d in rep.per_device] == [2 * 2048, 2 * 2048]

@@ -94,7 +94,9 @@ def test_new_eltwise_op_joins_an_eltwise_kernel(cube, device):
 
 def test_new_eltwise_op_is_chunked(cube):
     def f(x):  # test_cube's 1 MiB result in L1 does not fit a 512 KiB budget
-        return ttnn.add(cube(x, memory_config=ttnn.L1_MEMORY_CONFIG), x, memory_config=ttnn.DRAM_MEMORY_CONFIG)
+        return ttnn.add(
+            cube(x, memory_config=ttnn.L1_MEMORY_CONFIG), x, memory_config=ttnn.DRAM_MEMORY_CONFIG
+        )
 
     g = _lower(f, spec(1, 8, 256, 256), passes=[]).graph
     ctx = PassContext(device_spec("wormhole_b0"), {"l1_budget": 512 * 1024}, frozenset())
@@ -107,8 +109,13 @@ def test_activation_trait_folds_into_a_binary_op(my_relu):
     from ttfuse.capture.trace import trace
     from ttfuse.verify import verify
 
-    g = trace(lambda x, y: ttnn.multiply(my_relu(x), y), (spec(64, 64), spec(64, 64)), {},
-              specs_are_tensors=True, device_spec=device_spec())
+    g = trace(
+        lambda x, y: ttnn.multiply(my_relu(x), y),
+        (spec(64, 64), spec(64, 64)),
+        {},
+        specs_are_tensors=True,
+        device_spec=device_spec(),
+    )
     rules = [r for r in fuse_mod.rules_binary() if rule_name(r) == "binary_input_activation"]
     out = rewrite(g, rules, PassContext(device_spec(), {}, frozenset()), table="t")
     verify(out)

@@ -12,8 +12,10 @@ def test_shape_semantics():
     assert hash(s) == hash((1, 32, 64))
 
 
-@pytest.mark.parametrize("dtype, tile_bytes", [(ttnn.bfloat16, 2048), (ttnn.float32, 4096), (ttnn.bfloat8_b, 1088),
-                                               (ttnn.bfloat4_b, 576)])
+@pytest.mark.parametrize(
+    "dtype, tile_bytes",
+    [(ttnn.bfloat16, 2048), (ttnn.float32, 4096), (ttnn.bfloat8_b, 1088), (ttnn.bfloat4_b, 576)],
+)
 def test_tile_bytes(dtype, tile_bytes):
     spec = ttnn.TensorSpec((2, 40, 70), dtype, ttnn.TILE_LAYOUT)
     assert spec.padded_shape == [2, 64, 96]
@@ -24,16 +26,29 @@ VALUES = [
     ttnn.bfloat8_b,
     ttnn.TILE_LAYOUT,
     ttnn.DRAM_MEMORY_CONFIG,
-    ttnn.MemoryConfig(ttnn.TensorMemoryLayout.BLOCK_SHARDED, ttnn.BufferType.L1,
-                      ttnn.ShardSpec(ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(7, 7))}),
-                                     (64, 128), ttnn.ShardOrientation.ROW_MAJOR)),
+    ttnn.MemoryConfig(
+        ttnn.TensorMemoryLayout.BLOCK_SHARDED,
+        ttnn.BufferType.L1,
+        ttnn.ShardSpec(
+            ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(7, 7))}),
+            (64, 128),
+            ttnn.ShardOrientation.ROW_MAJOR,
+        ),
+    ),
     ttnn.CoreGrid(y=10, x=13),
     ttnn.TensorSpec((1, 128, 128), ttnn.bfloat16, ttnn.TILE_LAYOUT, ttnn.L1_MEMORY_CONFIG),
     ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4, fp32_dest_acc_en=True),
     ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
-        compute_with_storage_grid_size=(8, 8), in0_block_w=2, out_subblock_h=1, out_subblock_w=4, per_core_M=4,
-        per_core_N=8, transpose_mcast=False, fused_activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.SILU),
-        fuse_batch=False),
+        compute_with_storage_grid_size=(8, 8),
+        in0_block_w=2,
+        out_subblock_h=1,
+        out_subblock_w=4,
+        per_core_M=4,
+        per_core_N=8,
+        transpose_mcast=False,
+        fused_activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.SILU),
+        fuse_batch=False,
+    ),
     ttnn.SDPAProgramConfig(compute_with_storage_grid_size=(8, 8), q_chunk_size=256, k_chunk_size=256),
     ttnn.UnaryWithParam(ttnn.UnaryOpType.CLAMP_TSS, -1.0, 1.0),
     (1, "a", 2.5, None, True, float("inf")),
@@ -52,7 +67,9 @@ def test_json_round_trip(v):
 
 
 def test_config_grid_accepts_corecoord():
-    cfg = ttnn.SDPAProgramConfig(compute_with_storage_grid_size=ttnn.CoreCoord(8, 7), q_chunk_size=64, k_chunk_size=64)
+    cfg = ttnn.SDPAProgramConfig(
+        compute_with_storage_grid_size=ttnn.CoreCoord(8, 7), q_chunk_size=64, k_chunk_size=64
+    )
     assert cfg.compute_with_storage_grid_size == (8, 7)
 
 

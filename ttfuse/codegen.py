@@ -169,7 +169,9 @@ class _Gen:
         self.const_text: dict[str, str] = {}
         self.need_dev = False
         self.op_globals: dict[str, Any] = {}
-        self.rename: dict[int, str] = {}  # value number -> the variable a call reads it from (in-place clones)
+        self.rename: dict[
+            int, str
+        ] = {}  # value number -> the variable a call reads it from (in-place clones)
 
     # value names
     @staticmethod
@@ -360,8 +362,13 @@ class _Gen:
                     body.append((f"v{n.id} = {self.var(target)}", None))
                     store.share(n.id, tv)
                 else:
-                    body.append((f"v{n.id} = ttnn.clone({self.var(target)})  # %{n.id}: in-place target "
-                                 f"%{tv} is read later", n.id))
+                    body.append(
+                        (
+                            f"v{n.id} = ttnn.clone({self.var(target)})  # %{n.id}: in-place target "
+                            f"%{tv} is read later",
+                            n.id,
+                        )
+                    )
                     self.rename[tv] = f"v{n.id}"
                     body.append((f"{self.op_expr(n)}({self.call_args(n)}){comment}", n.id))
                     del self.rename[tv]
@@ -377,8 +384,13 @@ class _Gen:
                     lhs = ""
                 body.append((f"{lhs}{call}{comment}", n.id))
                 store.produced(n)
-            dead = sorted({r.value for r in n.inputs
-                           if last.get(r.value) == k and r.value not in outputs and r.value not in written})
+            dead = sorted(
+                {
+                    r.value
+                    for r in n.inputs
+                    if last.get(r.value) == k and r.value not in outputs and r.value not in written
+                }
+            )
             dead += [n.id + j for j in range(len(n.outs)) if n.id + j not in last and n.id + j not in outputs]
             if dead:
                 body.append((f"del {', '.join(f'v{v}' for v in dead)}", None))
@@ -463,7 +475,9 @@ class _Storage:
         if op.traits.may_view and n.inputs and len(n.outs) == 1:
             from ttfuse.ir import substitute
 
-            specs = {k: substitute(v, lambda m: self.g.spec_of(n.inputs[m.i], self.index)) for k, v in n.attrs}
+            specs = {
+                k: substitute(v, lambda m: self.g.spec_of(n.inputs[m.i], self.index)) for k, v in n.attrs
+            }
             try:
                 free = op.num_launches(list(n.outs), specs) == 0
             except Exception:  # noqa: BLE001 - a launch rule that cannot judge: assume a view (the safe side)

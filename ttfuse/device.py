@@ -28,7 +28,14 @@ TILE_BYTES: dict[str, int] = {
     "uint8": 1024,
 }
 # Bytes per element in ROW_MAJOR layout (block floats are TILE-only).
-ELEMENT_BYTES: dict[str, int] = {"float32": 4, "bfloat16": 2, "int32": 4, "uint32": 4, "uint16": 2, "uint8": 1}
+ELEMENT_BYTES: dict[str, int] = {
+    "float32": 4,
+    "bfloat16": 2,
+    "int32": 4,
+    "uint32": 4,
+    "uint16": 2,
+    "uint8": 1,
+}
 
 TILE = 32
 # Matrix engine: 8x16 @ 16x16 per cycle = 2048 MAC = 4096 FLOP/cycle/core at LoFi (matrix_engine.md).
@@ -90,8 +97,15 @@ class DeviceSpec:
         return FLOP_PER_CYCLE_LOFI * self.clock_ghz * 1e9 * cores / FIDELITY_PHASES[fidelity] / 1e12
 
     def to_json(self) -> dict:
-        return {"name": self.name, "arch": self.arch, "board": self.board, "grid": list(self.grid),
-                "l1_per_core": self.l1_per_core, "dram_bytes": self.dram_bytes, "num_chips": self.num_chips}
+        return {
+            "name": self.name,
+            "arch": self.arch,
+            "board": self.board,
+            "grid": list(self.grid),
+            "l1_per_core": self.l1_per_core,
+            "dram_bytes": self.dram_bytes,
+            "num_chips": self.num_chips,
+        }
 
     def key_fields(self) -> tuple:
         """What identifies a device for the compile cache (arch, board, grid, L1, chips)."""
@@ -103,36 +117,77 @@ _L1 = 1_499_136  # 1464 KiB per core: the "max L1 size" in CB-overflow errors, a
 
 _SPECS: dict[str, DeviceSpec] = {
     "wormhole_b0:n150": DeviceSpec(
-        name="wormhole_b0:n150", arch="wormhole_b0", board="n150", grid=(8, 8), die_grid=(8, 10),
-        l1_per_core=_L1, dram_banks=12, dram_bytes=12 * _GIB,
+        name="wormhole_b0:n150",
+        arch="wormhole_b0",
+        board="n150",
+        grid=(8, 8),
+        die_grid=(8, 10),
+        l1_per_core=_L1,
+        dram_banks=12,
+        dram_bytes=12 * _GIB,
         dram_gbps=267.0,  # measured @12 Gbps (Saturating_DRAM_bandwidth.md)
-        dram_peak_gbps=288.0, clock_ghz=1.0,
+        dram_peak_gbps=288.0,
+        clock_ghz=1.0,
         notes=("8x8 compute grid: one row harvested, one row of dispatch cores",),
     ),
     "wormhole_b0:n300": DeviceSpec(
-        name="wormhole_b0:n300", arch="wormhole_b0", board="n300", grid=(8, 8), die_grid=(8, 10),
-        l1_per_core=_L1, dram_banks=12, dram_bytes=12 * _GIB, dram_gbps=267.0, dram_peak_gbps=288.0,
-        clock_ghz=1.0, num_chips=2,
+        name="wormhole_b0:n300",
+        arch="wormhole_b0",
+        board="n300",
+        grid=(8, 8),
+        die_grid=(8, 10),
+        l1_per_core=_L1,
+        dram_banks=12,
+        dram_bytes=12 * _GIB,
+        dram_gbps=267.0,
+        dram_peak_gbps=288.0,
+        clock_ghz=1.0,
+        num_chips=2,
         notes=("two Wormhole chips joined by ethernet; figures per chip",),
     ),
     "blackhole:p150:11x10": DeviceSpec(
-        name="blackhole:p150:11x10", arch="blackhole", board="p150", grid=(11, 10), die_grid=(14, 10),
-        l1_per_core=_L1, dram_banks=8, dram_bytes=32 * _GIB,
+        name="blackhole:p150:11x10",
+        arch="blackhole",
+        board="p150",
+        grid=(11, 10),
+        die_grid=(14, 10),
+        l1_per_core=_L1,
+        dram_banks=8,
+        dram_bytes=32 * _GIB,
         dram_gbps=500.0,  # bank-adjacent readers (Saturating_DRAM_bandwidth_Blackhole.md)
-        dram_peak_gbps=512.0, clock_ghz=1.35, noc_word_bytes=64,
+        dram_peak_gbps=512.0,
+        clock_ghz=1.35,
+        noc_word_bytes=64,
         notes=("firmware >= v19.5.0: 12x10 enabled, minus the fast-dispatch column (tt-metal #47014)",),
     ),
     "blackhole:p150:13x10": DeviceSpec(
-        name="blackhole:p150:13x10", arch="blackhole", board="p150", grid=(13, 10), die_grid=(14, 10),
-        l1_per_core=_L1, dram_banks=8, dram_bytes=32 * _GIB, dram_gbps=500.0, dram_peak_gbps=512.0,
-        clock_ghz=1.35, noc_word_bytes=64,
+        name="blackhole:p150:13x10",
+        arch="blackhole",
+        board="p150",
+        grid=(13, 10),
+        die_grid=(14, 10),
+        l1_per_core=_L1,
+        dram_banks=8,
+        dram_bytes=32 * _GIB,
+        dram_gbps=500.0,
+        dram_peak_gbps=512.0,
+        clock_ghz=1.35,
+        noc_word_bytes=64,
         notes=("older firmware: 14x10 minus the dispatch column",),
     ),
     "blackhole:p100:11x10": DeviceSpec(
-        name="blackhole:p100:11x10", arch="blackhole", board="p100", grid=(11, 10), die_grid=(14, 10),
-        l1_per_core=_L1, dram_banks=7, dram_bytes=28 * _GIB,
+        name="blackhole:p100:11x10",
+        arch="blackhole",
+        board="p100",
+        grid=(11, 10),
+        die_grid=(14, 10),
+        l1_per_core=_L1,
+        dram_banks=7,
+        dram_bytes=28 * _GIB,
         dram_gbps=437.5,  # 7 of p150's 8 banks (derived: 500 * 7/8)
-        dram_peak_gbps=448.0, clock_ghz=1.35, noc_word_bytes=64,
+        dram_peak_gbps=448.0,
+        clock_ghz=1.35,
+        noc_word_bytes=64,
         notes=("p100a: 120 Tensix cores (12x10) minus the dispatch column; 7 GDDR6 banks, 28 GB",),
     ),
 }
@@ -147,7 +202,9 @@ def device_spec(kind: str | None = None) -> DeviceSpec:
     parts = kind.split(":")
     arch = _ALIASES.get(parts[0], parts[0])
     if arch not in _DEFAULT_BOARD:
-        raise DeviceError(f"unknown device arch {parts[0]!r}; known: {sorted(_DEFAULT_BOARD)} (TTFUSE_ARCH={kind!r})")
+        raise DeviceError(
+            f"unknown device arch {parts[0]!r}; known: {sorted(_DEFAULT_BOARD)} (TTFUSE_ARCH={kind!r})"
+        )
     board = parts[1] if len(parts) > 1 and parts[1] else _DEFAULT_BOARD[arch]
     name = f"{arch}:{board}"
     if arch == "blackhole":

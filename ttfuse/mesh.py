@@ -63,8 +63,10 @@ class ShardTensorToMesh:
     def map(self, t: torch.Tensor) -> list[torch.Tensor]:
         n = self.mesh.get_num_devices()
         if t.shape[self.dim] % n:
-            raise SpecError(f"ttnn.ShardTensorToMesh: dim {self.dim} of size {t.shape[self.dim]} does not split "
-                            f"evenly over {n} devices")
+            raise SpecError(
+                f"ttnn.ShardTensorToMesh: dim {self.dim} of size {t.shape[self.dim]} does not split "
+                f"evenly over {n} devices"
+            )
         return list(torch.chunk(t, n, dim=self.dim))
 
 
@@ -89,8 +91,10 @@ def _split(t, dim, n, axis):
     if dim is None:
         return [t] * n
     if t.shape[dim] % n:
-        raise SpecError(f"ttnn.ShardTensor2dMesh: dim {dim} of size {t.shape[dim]} does not split evenly over the "
-                        f"{n} mesh {axis}")
+        raise SpecError(
+            f"ttnn.ShardTensor2dMesh: dim {dim} of size {t.shape[dim]} does not split evenly over the "
+            f"{n} mesh {axis}"
+        )
     return list(torch.chunk(t, n, dim=dim))
 
 
@@ -110,7 +114,7 @@ class ConcatMesh2dToTensor:
 
     def compose(self, shards: list[torch.Tensor]) -> torch.Tensor:
         rows, cols = self.mesh_shape
-        row_ts = [torch.cat(list(shards[r * cols:(r + 1) * cols]), dim=self.dims[1]) for r in range(rows)]
+        row_ts = [torch.cat(list(shards[r * cols : (r + 1) * cols]), dim=self.dims[1]) for r in range(rows)]
         return torch.cat(row_ts, dim=self.dims[0])
 
 

@@ -72,7 +72,9 @@ class Tensor:
         return self.spec.numel
 
     def element_size(self) -> int:
-        return {"float32": 4, "int32": 4, "uint32": 4, "bfloat16": 2, "uint16": 2, "uint8": 1}.get(self.dtype.value, 1)
+        return {"float32": 4, "int32": 4, "uint32": 4, "bfloat16": 2, "uint16": 2, "uint8": 1}.get(
+            self.dtype.value, 1
+        )
 
     # ----------------------------------------------------------------------------------------- conversions
     def to(self, device, memory_config=None):
@@ -98,7 +100,11 @@ class Tensor:
     def __getitem__(self, key):
         start, end, step, squeeze = _slice_bounds(self.spec.shape, key)
         out = OPS["slice"](self, start, end, step if any(s != 1 for s in step) else None)
-        return out if not squeeze else OPS["reshape"](out, [d for i, d in enumerate(out.shape) if i not in squeeze])
+        return (
+            out
+            if not squeeze
+            else OPS["reshape"](out, [d for i, d in enumerate(out.shape) if i not in squeeze])
+        )
 
     # ------------------------------------------------------------------------------------------- operators
     def __add__(self, other):
@@ -188,7 +194,7 @@ def _slice_bounds(shape, key):
         key = (key,)
     if any(k is Ellipsis for k in key):
         i = key.index(Ellipsis)
-        key = key[:i] + (slice(None),) * (len(shape) - len(key) + 1) + key[i + 1:]
+        key = key[:i] + (slice(None),) * (len(shape) - len(key) + 1) + key[i + 1 :]
     if len(key) > len(shape):
         raise TraceError(f"ttnn.Tensor.__getitem__: {len(key)} indices for a rank-{len(shape)} tensor")
     start, end, step, squeeze = [], [], [], []

@@ -148,7 +148,9 @@ def _cost(ring, n_local, links=1):
 
 
 def test_cost_counts_link_bytes_and_overlaps_them():
-    assert OPS["kernels.ring_joint_attention"].traits.overlaps_communication  # ttfuse.passes.cost: max, not sum
+    assert OPS[
+        "kernels.ring_joint_attention"
+    ].traits.overlaps_communication  # ttfuse.passes.cost: max, not sum
     c, spec, dev = _cost(4, 1024)
     assert c.link_bytes == 3 * 2 * spec.nbytes  # three K/V shards arrive at every device
     assert c.matmul_flops == 4.0 * 19 * (1024 + 333) * (4096 + 333) * 64

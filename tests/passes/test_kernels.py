@@ -326,7 +326,10 @@ def test_transition_intermediates_are_its_l1_working_set(device):
     # the spilled variant (what the chunk pass may pick instead of chunking): h and m in DRAM, no L1 working set
     assert op.traits.spill == {"hidden_memory_config": ttnn.DRAM_MEMORY_CONFIG}
     spilled = CostCtx(op, {}, [], {**args, **op.traits.spill}, device.chips[0].spec)
-    assert [s.memory_config.buffer_type.name for s in op.traits.intermediate_specs(spilled)] == ["DRAM", "DRAM"]
+    assert [s.memory_config.buffer_type.name for s in op.traits.intermediate_specs(spilled)] == [
+        "DRAM",
+        "DRAM",
+    ]
     assert op.traits.working_set(spilled) == 0
     calls.clear()
     K["transition"].ttnn_rule(Spy(), x, w12, w3, epsilon=1e-5, **op.traits.spill)

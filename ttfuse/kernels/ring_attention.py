@@ -372,8 +372,6 @@ def _sim(
     return out
 
 
-
-
 # -------------------------------------------------------------------------------------------------- cost
 def _fidelity(cfg) -> str:
     mf = getattr(cfg, "math_fidelity", None)

@@ -49,9 +49,22 @@ _FNS = {
     U.CLAMP_TSS: lambda x, a: torch.clamp(x, _p(a, 0, -math.inf), _p(a, 1, math.inf)),
 }
 
-_STRINGS = {"relu": U.RELU, "relu6": U.RELU6, "silu": U.SILU, "gelu": U.GELU, "sigmoid": U.SIGMOID, "exp": U.EXP,
-            "tanh": U.TANH, "sqrt": U.SQRT, "rsqrt": U.RSQRT, "recip": U.RECIP, "log": U.LOG, "abs": U.ABS,
-            "square": U.SQUARE, "identity": U.IDENTITY}
+_STRINGS = {
+    "relu": U.RELU,
+    "relu6": U.RELU6,
+    "silu": U.SILU,
+    "gelu": U.GELU,
+    "sigmoid": U.SIGMOID,
+    "exp": U.EXP,
+    "tanh": U.TANH,
+    "sqrt": U.SQRT,
+    "rsqrt": U.RSQRT,
+    "recip": U.RECIP,
+    "log": U.LOG,
+    "abs": U.ABS,
+    "square": U.SQUARE,
+    "identity": U.IDENTITY,
+}
 
 
 def normalize_activation(op: str, act, arg: str = "activation") -> UnaryWithParam | None:
@@ -66,11 +79,15 @@ def normalize_activation(op: str, act, arg: str = "activation") -> UnaryWithPara
     if isinstance(act, str):
         key = act.lower()
         if key not in _STRINGS:
-            raise SpecError(f"ttnn.{op}: argument {arg!r}: unknown activation {act!r}; "
-                            f"known: {', '.join(sorted(_STRINGS))}")
+            raise SpecError(
+                f"ttnn.{op}: argument {arg!r}: unknown activation {act!r}; "
+                f"known: {', '.join(sorted(_STRINGS))}"
+            )
         return UnaryWithParam(_STRINGS[key])
-    raise SpecError(f"ttnn.{op}: argument {arg!r} must be a string, ttnn.UnaryOpType or ttnn.UnaryWithParam, "
-                    f"got {type(act).__name__}")
+    raise SpecError(
+        f"ttnn.{op}: argument {arg!r} must be a string, ttnn.UnaryOpType or ttnn.UnaryWithParam, "
+        f"got {type(act).__name__}"
+    )
 
 
 def normalize_activations(op: str, acts, arg: str) -> tuple[UnaryWithParam, ...]:

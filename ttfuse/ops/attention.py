@@ -230,8 +230,13 @@ def _sdpa_fused(q, k, v, scale: float, mask, contiguous: bool = True) -> torch.T
 
 
 # -------------------------------------------------------------------------------------------------------- SDPA
-_NOT_SPLIT = ("sliding_window_size", "attention_sink", "cu_window_seqlens", "attn_mask_block_map",
-              "windowed_q_token_offset_tensor")
+_NOT_SPLIT = (
+    "sliding_window_size",
+    "attention_sink",
+    "cu_window_seqlens",
+    "attn_mask_block_map",
+    "windowed_q_token_offset_tensor",
+)
 
 
 def _sdpa_axes(node, in_specs) -> list[Axis]:

@@ -66,8 +66,12 @@ def norm_dim(op: str, dim: int, rank: int, arg: str = "dim") -> int:
 
 def out_spec(like: TensorSpec, *, shape=None, dtype=None, layout=None, memory_config=None) -> TensorSpec:
     """Output spec derived from an input: same shape/dtype/layout/memory config unless overridden."""
-    return TensorSpec(like.shape if shape is None else tuple(shape), dtype or like.dtype, layout or like.layout,
-                      memory_config or like.memory_config)
+    return TensorSpec(
+        like.shape if shape is None else tuple(shape),
+        dtype or like.dtype,
+        layout or like.layout,
+        memory_config or like.memory_config,
+    )
 
 
 def io_bytes(specs) -> tuple[int, int]:
@@ -94,4 +98,6 @@ def flat_specs(in_specs: dict) -> list[TensorSpec]:
 def default_cost(ctx: CostCtx) -> OpCost:
     dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))
     flops = float(sum(s.numel for s in ctx.out_specs))
-    return OpCost(flops=flops, dram_bytes=dram, l1_bytes=l1, launches=ctx.op.num_launches(ctx.out_specs, ctx.args))
+    return OpCost(
+        flops=flops, dram_bytes=dram, l1_bytes=l1, launches=ctx.op.num_launches(ctx.out_specs, ctx.args)
+    )

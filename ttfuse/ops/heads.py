@@ -164,7 +164,9 @@ def _batch_blocks(node, in_specs) -> list[Axis]:
 
 
 @register_op(
-    "transformer.split_query_key_value_and_split_heads", Group.DATA_MOVEMENT, traits=Traits(block=_batch_blocks)
+    "transformer.split_query_key_value_and_split_heads",
+    Group.DATA_MOVEMENT,
+    traits=Traits(block=_batch_blocks),
 )
 def split_query_key_value_and_split_heads(
     input_tensor,

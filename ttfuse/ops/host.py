@@ -23,22 +23,35 @@ from ttfuse.types import (
 )
 
 _FROM_TORCH_DTYPE = {
-    torch.float32: DataType.FLOAT32, torch.bfloat16: DataType.BFLOAT16, torch.float16: DataType.BFLOAT16,
-    torch.float64: DataType.FLOAT32, torch.int32: DataType.INT32, torch.int64: DataType.INT32,
-    torch.uint8: DataType.UINT8, torch.int16: DataType.UINT16, torch.bool: DataType.UINT8,
+    torch.float32: DataType.FLOAT32,
+    torch.bfloat16: DataType.BFLOAT16,
+    torch.float16: DataType.BFLOAT16,
+    torch.float64: DataType.FLOAT32,
+    torch.int32: DataType.INT32,
+    torch.int64: DataType.INT32,
+    torch.uint8: DataType.UINT8,
+    torch.int16: DataType.UINT16,
+    torch.bool: DataType.UINT8,
 }
 _TO_TORCH_DTYPE = {
-    DataType.FLOAT32: torch.float32, DataType.BFLOAT16: torch.bfloat16, DataType.BFLOAT8_B: torch.float32,
-    DataType.BFLOAT4_B: torch.float32, DataType.INT32: torch.int32, DataType.UINT32: torch.int32,
-    DataType.UINT16: torch.int16, DataType.UINT8: torch.uint8,
+    DataType.FLOAT32: torch.float32,
+    DataType.BFLOAT16: torch.bfloat16,
+    DataType.BFLOAT8_B: torch.float32,
+    DataType.BFLOAT4_B: torch.float32,
+    DataType.INT32: torch.int32,
+    DataType.UINT32: torch.int32,
+    DataType.UINT16: torch.int16,
+    DataType.UINT8: torch.uint8,
 }
 
 
 def check_dtype_layout(op_name: str, dtype: DataType, layout: Layout) -> None:
     """Real TTNN: block-float dtypes exist only in TILE layout."""
     if dtype.is_block_float and layout is not Layout.TILE:
-        raise SpecError(f"{op_name}: dtype={dtype!r} requires layout=ttnn.TILE_LAYOUT (block floats are tiled), "
-                        f"got {layout!r}")
+        raise SpecError(
+            f"{op_name}: dtype={dtype!r} requires layout=ttnn.TILE_LAYOUT (block floats are tiled), "
+            f"got {layout!r}"
+        )
 
 
 def to_values(t: torch.Tensor, dtype: DataType) -> torch.Tensor:
@@ -51,19 +64,45 @@ def to_values(t: torch.Tensor, dtype: DataType) -> torch.Tensor:
 
 
 @register_op("from_torch", Group.HOST)
-def from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layout=None, device=None,
-               memory_config=None, mesh_mapper=None, cq_id=None):
+def from_torch(
+    tensor,
+    dtype=None,
+    *,
+    spec=None,
+    tile=None,
+    pad_value=None,
+    layout=None,
+    device=None,
+    memory_config=None,
+    mesh_mapper=None,
+    cq_id=None,
+):
     """Convert a torch tensor into a ttnn tensor (on `device` when given), rounding to `dtype`."""
 
 
-def _from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layout=None, device=None,
-                memory_config=None, mesh_mapper=None, cq_id=None):
+def _from_torch(
+    tensor,
+    dtype=None,
+    *,
+    spec=None,
+    tile=None,
+    pad_value=None,
+    layout=None,
+    device=None,
+    memory_config=None,
+    mesh_mapper=None,
+    cq_id=None,
+):
     if not isinstance(tensor, torch.Tensor):
-        raise SpecError(f"ttnn.from_torch: argument 'tensor' must be a torch.Tensor, got {type(tensor).__name__}")
+        raise SpecError(
+            f"ttnn.from_torch: argument 'tensor' must be a torch.Tensor, got {type(tensor).__name__}"
+        )
     if dtype is None:
         dtype = _FROM_TORCH_DTYPE.get(tensor.dtype)
         if dtype is None:
-            raise SpecError(f"ttnn.from_torch: torch dtype {tensor.dtype} has no ttnn equivalent; pass dtype=")
+            raise SpecError(
+                f"ttnn.from_torch: torch dtype {tensor.dtype} has no ttnn equivalent; pass dtype="
+            )
     if not isinstance(dtype, DataType):
         raise SpecError(f"ttnn.from_torch: argument 'dtype' must be a ttnn.DataType, got {dtype!r}")
     layout = layout or Layout.ROW_MAJOR
@@ -76,8 +115,10 @@ def _from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, lay
     shards = mesh_mapper.map(tensor) if mesh_mapper is not None else [tensor]
     shapes = {tuple(s.shape) for s in shards}
     if len(shapes) != 1:
-        raise SpecError(f"ttnn.from_torch: mesh_mapper produced shards of different shapes {sorted(shapes)}; "
-                        "the sharded dim must divide evenly across the mesh")
+        raise SpecError(
+            f"ttnn.from_torch: mesh_mapper produced shards of different shapes {sorted(shapes)}; "
+            "the sharded dim must divide evenly across the mesh"
+        )
     values = [to_values(s, dtype) for s in shards]
     tspec = TensorSpec(tuple(shards[0].shape), dtype, layout, mc)
     host = Tensor(tspec, values, None, None)
@@ -93,18 +134,24 @@ def to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=
 
 def _to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=None, cq_id=None):
     if not isinstance(tensor, Tensor):
-        raise SpecError(f"ttnn.to_torch: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}")
+        raise SpecError(
+            f"ttnn.to_torch: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}"
+        )
     if tensor._shards is None:
-        raise TraceError("ttnn.to_torch on a traced tensor: values do not exist while tracing (or after the trace, "
-                         "for an escaped tracer); return the tensor from the @ttfuse.jit function and convert the result")
+        raise TraceError(
+            "ttnn.to_torch on a traced tensor: values do not exist while tracing (or after the trace, "
+            "for an escaped tracer); return the tensor from the @ttfuse.jit function and convert the result"
+        )
     tensor._check_alive("ttnn.to_torch", "tensor")
     if mesh_composer is not None:
         out = mesh_composer.compose(tensor._shards)
     elif len(tensor._shards) == 1:
         out = tensor._shards[0]
     else:
-        raise DeviceError(f"ttnn.to_torch: tensor lives on {len(tensor._shards)} devices; pass "
-                          "mesh_composer=ttnn.ConcatMeshToTensor(mesh, dim=...)")
+        raise DeviceError(
+            f"ttnn.to_torch: tensor lives on {len(tensor._shards)} devices; pass "
+            "mesh_composer=ttnn.ConcatMeshToTensor(mesh, dim=...)"
+        )
     target = dtype if dtype is not None else _TO_TORCH_DTYPE[tensor.dtype]
     out = out.to(target) if out.dtype != target else out.clone()
     if torch_rank is not None:
@@ -120,14 +167,18 @@ def to_device(tensor, device, memory_config=None, *, queue_id=None):
 
 def _to_device(tensor, device, memory_config=None, *, queue_id=None):
     if not isinstance(tensor, Tensor):
-        raise SpecError(f"ttnn.to_device: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}")
+        raise SpecError(
+            f"ttnn.to_device: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}"
+        )
     if not is_device(device):
         raise SpecError(f"ttnn.to_device: argument 'device' must be an open device, got {device!r}")
     device.check_open("ttnn.to_device")
     if tensor._device is not None:
         if tensor._device is device:
             return tensor
-        raise DeviceError(f"ttnn.to_device: tensor is already on device {tensor._device.id}; ttnn.from_device first")
+        raise DeviceError(
+            f"ttnn.to_device: tensor is already on device {tensor._device.id}; ttnn.from_device first"
+        )
     mc = memory_config or tensor.spec.memory_config
     spec = tensor.spec.replace(memory_config=mc)
     n = device.get_num_devices()
@@ -147,7 +198,9 @@ def from_device(tensor, blocking=True, *, queue_id=None):
 
 def _from_device(tensor, blocking=True, *, queue_id=None):
     if not isinstance(tensor, Tensor):
-        raise SpecError(f"ttnn.from_device: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}")
+        raise SpecError(
+            f"ttnn.from_device: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}"
+        )
     tensor._check_alive("ttnn.from_device", "tensor")
     return Tensor(tensor.spec, list(tensor._shards), None, None)
 
@@ -159,11 +212,18 @@ def deallocate(tensor, force=True):
 
 def _deallocate(tensor, force=True):
     if not isinstance(tensor, Tensor):
-        raise SpecError(f"ttnn.deallocate: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}")
+        raise SpecError(
+            f"ttnn.deallocate: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}"
+        )
     if tensor._device is not None:
         tensor._free()
 
 
-for _op, _impl in ((from_torch, _from_torch), (to_torch, _to_torch), (to_device, _to_device),
-                   (from_device, _from_device), (deallocate, _deallocate)):
+for _op, _impl in (
+    (from_torch, _from_torch),
+    (to_torch, _to_torch),
+    (to_device, _to_device),
+    (from_device, _from_device),
+    (deallocate, _deallocate),
+):
     _op.declare(eager_impl=_impl)

@@ -282,7 +282,9 @@ def _softmax_axes(node, in_specs) -> list[Axis]:
 
 
 # rows: the input (and a residual) split, weight / bias whole
-_NORM_TRAITS = Traits(split="rows", split_inputs=("input_tensor", "residual_input_tensor"), config_rule="norm")
+_NORM_TRAITS = Traits(
+    split="rows", split_inputs=("input_tensor", "residual_input_tensor"), config_rule="norm"
+)
 
 
 @register_op("layer_norm", Group.NORM, traits=_NORM_TRAITS)
@@ -635,7 +637,9 @@ def _attention_softmax_spec(tensor, **kw):
 attention_softmax.sim(_attn_sim)
 
 
-@register_op("transformer.attention_softmax_", Group.SOFTMAX, traits=Traits(inplace="tensor", config_rule="softmax"))
+@register_op(
+    "transformer.attention_softmax_", Group.SOFTMAX, traits=Traits(inplace="tensor", config_rule="softmax")
+)
 @signature_of(attention_softmax)
 def attention_softmax_(tensor, **kw):
     """In-place softmax(tensor / sqrt(head_size) + attention_mask); the mask is required."""

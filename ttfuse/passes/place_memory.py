@@ -70,8 +70,6 @@ def cb_limit_per_core(ctx) -> int | None:
     return max(ds.l1_per_core - min(per_core_tensors, ds.l1_per_core), ds.l1_per_core // 8)
 
 
-
-
 def set_attrs(attrs: tuple, **kw) -> tuple:
     """A copy of a node's attrs with some parameters replaced (they must exist)."""
     out, seen = [], set()

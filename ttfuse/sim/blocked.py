@@ -60,7 +60,9 @@ from ttfuse.opdef import CostCtx, Group, SimCtx, set_device_spec
 from ttfuse.sim.device import record_launches
 from ttfuse.types import TensorSpec
 
-MIN_ROWS = 64  # matrix rows per block (flattened leading dims): BLAS row results are independent of M above 32
+MIN_ROWS = (
+    64  # matrix rows per block (flattened leading dims): BLAS row results are independent of M above 32
+)
 MIN_NODES = 2  # a single op gains nothing from blocking
 HOIST_BYTES = 64 << 10  # a node moved in front of a region holds its outputs that much longer: keep it small
 _GEMM_GROUPS = frozenset({Group.MATMUL, Group.ATTENTION, Group.FUSED})  # ops that may run a matrix product
@@ -73,8 +75,14 @@ def _axes(node: Node, in_specs: list[TensorSpec]) -> list[Axis]:
     along (`Traits.split`, ttfuse.axes.axes_of), with every chunk alignment dropped (a block holds whole rows)."""
     op = node.opdef
     t = op.traits
-    if (t.eager_impl is not None or t.mesh_rule or t.inplace is not None or t.consumes is not None
-            or not node.outs or any(type(v) is DeviceArg for _, v in node.attrs)):
+    if (
+        t.eager_impl is not None
+        or t.mesh_rule
+        or t.inplace is not None
+        or t.consumes is not None
+        or not node.outs
+        or any(type(v) is DeviceArg for _, v in node.attrs)
+    ):
         return []
     if any(s.memory_config.is_sharded() for s in list(in_specs) + list(node.outs)):
         return []
@@ -146,7 +154,9 @@ def _size(region: RegionPlan, graph: Graph, block_bytes: int) -> bool:
     widest = 0
     min_rows = None  # matrix rows per unit of the blocked dim, over every blocked value
     for n, ax in zip(region.nodes, region.axes):
-        specs = list(n.outs) + [graph.spec_of(r, index) for r, k in zip(n.inputs, ax.in_dims) if k is not None]
+        specs = list(n.outs) + [
+            graph.spec_of(r, index) for r, k in zip(n.inputs, ax.in_dims) if k is not None
+        ]
         dims = [ax.out_dim] * len(n.outs) + [k for k in ax.in_dims if k is not None]
         gemm = n.opdef.group in _GEMM_GROUPS and n.op not in _NO_GEMM
         for s in _intermediates(n, graph, index):  # a fused kernel's internal tensors count as block values
@@ -208,7 +218,10 @@ def plan(graph: Graph, block_bytes: int) -> list:
             if ax is not None:
                 _add(region, n, ax)
                 continue
-            if not any(r.value in region.dims for r in n.inputs) and sum(o.nbytes for o in n.outs) <= HOIST_BYTES:
+            if (
+                not any(r.value in region.dims for r in n.inputs)
+                and sum(o.nbytes for o in n.outs) <= HOIST_BYTES
+            ):
                 hoisted.append(n)  # small and independent of the open region: runs before it
                 continue
             close()
@@ -275,9 +288,12 @@ class _Step:
         self.dims = ax
         self.launches = self.op.num_launches(self.outs, full)
         tensor_specs = list(in_specs)
-        self.keep = (self.op.group is Group.DATA_MOVEMENT and bool(tensor_specs)
-                     and all(s.dtype is self.outs[0].dtype and not s.dtype.is_block_float for s in tensor_specs)
-                     and all(s.dtype is self.outs[0].dtype for s in self.outs))
+        self.keep = (
+            self.op.group is Group.DATA_MOVEMENT
+            and bool(tensor_specs)
+            and all(s.dtype is self.outs[0].dtype and not s.dtype.is_block_float for s in tensor_specs)
+            and all(s.dtype is self.outs[0].dtype for s in self.outs)
+        )
         self.view = self.launches == 0 and self.op.traits.may_view  # no allocation of its own (a view)
         self.block_specs: dict[int, tuple] = {}
 
@@ -300,8 +316,9 @@ def _has_in(v) -> bool:
 def _sub_specs(spec, slot, rows: int):
     if isinstance(spec, TensorSpec):
         return _block_spec(spec, slot.dim, rows)
-    return type(spec)(_sub_specs(s, sl, rows) if isinstance(sl, _Slot | list | tuple) else s
-                      for s, sl in zip(spec, slot))
+    return type(spec)(
+        _sub_specs(s, sl, rows) if isinstance(sl, _Slot | list | tuple) else s for s, sl in zip(spec, slot)
+    )
 
 
 class Region:
@@ -345,8 +362,10 @@ class Region:
 
     def label(self) -> str:
         n = self.plan.nodes
-        return (f"%{n[0].id}..%{n[-1].id} ({len(n)} ops) row-blocked: {-(-self.plan.extent // self.plan.block)} "
-                f"blocks of {self.plan.block} of {self.plan.extent} rows")
+        return (
+            f"%{n[0].id}..%{n[-1].id} ({len(n)} ops) row-blocked: {-(-self.plan.extent // self.plan.block)} "
+            f"blocks of {self.plan.block} of {self.plan.extent} rows"
+        )
 
     # ----------------------------------------------------------------------------------- device model
     def _account(self, device, args: list) -> dict[int, list]:
@@ -375,13 +394,17 @@ class Region:
                 if self.last.get(r.value) != k or r.value in dead:
                     continue
                 dead.add(r.value)
-                if r.value in self.pos:  # an input dies here: drop the region's reference (frees it if unshared)
+                if (
+                    r.value in self.pos
+                ):  # an input dies here: drop the region's reference (frees it if unshared)
                     if not any(h in self.outputs_set for h in self.holders.get(r.value, [])):
                         args[self.pos[r.value]] = None  # (unless an output is a view of it: that keeps it)
                     continue
                 rt = self.root.get(r.value)
-                if rt is not None and rt in live and all(
-                    h in dead and h not in self.outputs_set for h in self.holders.get(rt, [])
+                if (
+                    rt is not None
+                    and rt in live
+                    and all(h in dead and h not in self.outputs_set for h in self.holders.get(rt, []))
                 ):
                     for a in live.pop(rt):
                         a.free()
@@ -402,8 +425,12 @@ class Region:
             t = args[i]
             if t._bufs is None or t._shards is None:
                 st = next(st for st in self.steps if any(r.value == v for r in st.node.inputs))
-                raise _tag(DeviceError(f"{st.op.qualname}: an input tensor was deallocated (use after "
-                                       "ttnn.deallocate)"), st.node)
+                raise _tag(
+                    DeviceError(
+                        f"{st.op.qualname}: an input tensor was deallocated (use after ttnn.deallocate)"
+                    ),
+                    st.node,
+                )
             device = device or t._device
         t = None  # the region holds its inputs through `args` only: _account drops the ones that die inside
         set_device_spec(device.spec, (device.shape.rows, device.shape.cols))
@@ -416,7 +443,10 @@ class Region:
         rp = self.plan
         results = {v: [] for v in rp.outputs}
         for ci, chip in enumerate(device.chips):
-            full = {v: torch.empty(tuple(self.specs[v].shape), dtype=_torch_dtype(self.specs[v])) for v in rp.outputs}
+            full = {
+                v: torch.empty(tuple(self.specs[v].shape), dtype=_torch_dtype(self.specs[v]))
+                for v in rp.outputs
+            }
             for start in range(0, rp.extent, rp.block):
                 rows = min(rp.block, rp.extent - start)
                 self._block(device, chip, ci, shards, full, start, rows)
@@ -459,7 +489,9 @@ class Region:
                 if not st.keep:
                     if taken is None:
                         taken = {x.untyped_storage().data_ptr() for x in _flat(vals.values())}
-                    fresh = r._base is None and r.is_contiguous() and r.untyped_storage().data_ptr() not in taken
+                    fresh = (
+                        r._base is None and r.is_contiguous() and r.untyped_storage().data_ptr() not in taken
+                    )
                     r = round_to_dtype(r, s.dtype.value, inplace=fresh)
                     if fresh:
                         taken.add(r.untyped_storage().data_ptr())
@@ -500,4 +532,3 @@ def _tag(e: BaseException, node: Node) -> BaseException:
     except AttributeError:
         pass
     return e
-

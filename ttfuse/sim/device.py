@@ -20,8 +20,17 @@ from ttfuse.mesh import MeshShape
 from ttfuse.sim.host_memory import tune_host_allocator
 from ttfuse.types import BufferType, CoreCoord, TensorSpec
 
-__all__ = ["Arch", "MeshShape", "MeshDevice", "SimChip", "Allocation", "open_mesh", "memory_report",
-           "count_launches", "record_launches"]  # Arch and MeshShape: core types, re-exported for sim users
+__all__ = [
+    "Arch",
+    "MeshShape",
+    "MeshDevice",
+    "SimChip",
+    "Allocation",
+    "open_mesh",
+    "memory_report",
+    "count_launches",
+    "record_launches",
+]  # Arch and MeshShape: core types, re-exported for sim users
 
 
 class Allocation:
@@ -47,17 +56,21 @@ class SimChip:
         self.peak = {"DRAM": 0, "L1": 0}
         self.counters: list = []
 
-    def allocate(self, nbytes: int, buffer_type: BufferType, op_name: str, per_core: int | None = None) -> Allocation:
+    def allocate(
+        self, nbytes: int, buffer_type: BufferType, op_name: str, per_core: int | None = None
+    ) -> Allocation:
         kind = "L1" if buffer_type in (BufferType.L1, BufferType.L1_SMALL) else "DRAM"
         free = self.capacity[kind] - self.used[kind]
         if nbytes > free:
             raise OutOfMemoryError(
                 f"{op_name}: out of {kind} memory on device {self.id} ({self.spec.name}): asked {nbytes:,} B, "
-                f"{free:,} B free of {self.capacity[kind]:,} B")
+                f"{free:,} B free of {self.capacity[kind]:,} B"
+            )
         if per_core is not None and per_core > self.spec.l1_per_core:
             raise OutOfMemoryError(
                 f"{op_name}: L1 shard of {per_core:,} B per core exceeds the {self.spec.l1_per_core:,} B of L1 per core "
-                f"on device {self.id}")
+                f"on device {self.id}"
+            )
         self.used[kind] += nbytes
         if self.used[kind] > self.peak[kind]:
             self.peak[kind] = self.used[kind]
@@ -123,7 +136,9 @@ class MeshDevice(Device):
         subs = []
         for i0 in range(0, self._shape.rows, r):
             for j0 in range(0, self._shape.cols, c):
-                chips = [self.chips[(i0 + i) * self._shape.cols + (j0 + j)] for i in range(r) for j in range(c)]
+                chips = [
+                    self.chips[(i0 + i) * self._shape.cols + (j0 + j)] for i in range(r) for j in range(c)
+                ]
                 subs.append(MeshDevice(MeshShape(r, c), self._spec, chips, parent=self))
         return subs
 
@@ -196,16 +211,26 @@ class MemoryReport:
 
     @property
     def per_device(self) -> list[dict]:
-        return [{"id": c.id, "l1": c.used["L1"], "dram": c.used["DRAM"], "peak_l1": c.peak["L1"],
-                 "peak_dram": c.peak["DRAM"]} for c in self._device.chips]
+        return [
+            {
+                "id": c.id,
+                "l1": c.used["L1"],
+                "dram": c.used["DRAM"],
+                "peak_l1": c.peak["L1"],
+                "peak_dram": c.peak["DRAM"],
+            }
+            for c in self._device.chips
+        ]
 
     def reset_peak(self) -> None:
         for c in self._device.chips:
             c.reset_peak()
 
     def __repr__(self) -> str:
-        return (f"MemoryReport(l1={self.l1_bytes:,}, peak_l1={self.peak_l1_bytes:,}, dram={self.dram_bytes:,}, "
-                f"peak_dram={self.peak_dram_bytes:,})")
+        return (
+            f"MemoryReport(l1={self.l1_bytes:,}, peak_l1={self.peak_l1_bytes:,}, dram={self.dram_bytes:,}, "
+            f"peak_dram={self.peak_dram_bytes:,})"
+        )
 
 
 def memory_report(device: MeshDevice) -> MemoryReport:

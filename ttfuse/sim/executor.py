@@ -53,7 +53,9 @@ class SimTrace(Trace):
         if op.traits.eager_impl is not None or op.traits.inplace is not None:
             return super().process_into(op, args, name, into)
         if not isinstance(into, Tensor):
-            raise SpecError(f"{op.qualname}: argument {name!r} must be a ttnn.Tensor, got {type(into).__name__}")
+            raise SpecError(
+                f"{op.qualname}: argument {name!r} must be a ttnn.Tensor, got {type(into).__name__}"
+            )
         if into._device is None or into._bufs is None:
             what = "on the host" if into._device is None else "deallocated"
             raise DeviceError(f"{op.qualname}: argument {name!r} (a preallocated output) is {what}")
@@ -80,18 +82,25 @@ class SimTrace(Trace):
                 raise TraceError(
                     f"{op.qualname}: argument {name!r} is an escaped tracer: a tensor of a @ttfuse.jit trace that "
                     "has ended (stored in a global, list or attribute while tracing); tracers have no values: return "
-                    "the tensor from the jit function and use the result")
+                    "the tensor from the jit function and use the result"
+                )
             if t._device is not None:
                 if t._bufs is None:
-                    raise DeviceError(f"{op.qualname}: argument {name!r} was deallocated (use after ttnn.deallocate)")
+                    raise DeviceError(
+                        f"{op.qualname}: argument {name!r} was deallocated (use after ttnn.deallocate)"
+                    )
                 if device is None:
                     device = t._device
                 elif t._device is not device and t._device.chips != device.chips:
-                    raise DeviceError(f"{op.qualname}: argument {name!r} is on device {t._device.id} but another "
-                                      f"input is on device {device.id}; move tensors to one device first")
+                    raise DeviceError(
+                        f"{op.qualname}: argument {name!r} is on device {t._device.id} but another "
+                        f"input is on device {device.id}; move tensors to one device first"
+                    )
             elif not op.traits.host_ok:
-                raise SpecError(f"{op.qualname}: argument {name!r} is on the host; ttnn runs this op on device "
-                                f"tensors only (use ttnn.to_device or from_torch(..., device=))")
+                raise SpecError(
+                    f"{op.qualname}: argument {name!r} is on the host; ttnn runs this op on device "
+                    f"tensors only (use ttnn.to_device or from_torch(..., device=))"
+                )
         if device is None:
             dev = args.get("device")
             if dev is not None:
@@ -131,24 +140,36 @@ class SimTrace(Trace):
             per_dev = op.sim_rule(SimCtx(op, out_spec, in_specs, None, 0, device), **_values(args, None))
         else:
             chips = device.chips if device is not None else (None,)
-            per_dev = [op.sim_rule(SimCtx(op, out_spec, in_specs, chip, i, device), **_values(args, i))
-                       for i, chip in enumerate(chips)]
+            per_dev = [
+                op.sim_rule(SimCtx(op, out_spec, in_specs, chip, i, device), **_values(args, i))
+                for i, chip in enumerate(chips)
+            ]
         # per_dev[i] is a tensor or a tuple/list of tensors; round once to the output dtype, in place when the
         # sim rule returned fresh storage (not an input's or a view of one: those must be left alone)
         outs_by_pos: list[list] = [[] for _ in out_specs]
         taken = None
         # data movement keeps values: when every input already has the output's (non-block) dtype, the values are
         # representable and rounding again is the identity (block floats re-block with a new shape: not skipped)
-        keep = op.group is Group.DATA_MOVEMENT and bool(tensors) and all(
-            s.dtype is out_specs[0].dtype and not s.dtype.is_block_float for s in (t.spec for _, t in tensors)
-        ) and all(s.dtype is out_specs[0].dtype for s in out_specs)
+        keep = (
+            op.group is Group.DATA_MOVEMENT
+            and bool(tensors)
+            and all(
+                s.dtype is out_specs[0].dtype and not s.dtype.is_block_float
+                for s in (t.spec for _, t in tensors)
+            )
+            and all(s.dtype is out_specs[0].dtype for s in out_specs)
+        )
         for res in per_dev:
             res_list = list(res) if multi else [res]
             if len(res_list) != len(out_specs):
-                raise TypeError(f"{op.qualname}: sim rule returned {len(res_list)} outputs, spec rule {len(out_specs)}")
+                raise TypeError(
+                    f"{op.qualname}: sim rule returned {len(res_list)} outputs, spec rule {len(out_specs)}"
+                )
             for j, (v, s) in enumerate(zip(res_list, out_specs)):
                 if tuple(v.shape) != tuple(s.shape):
-                    raise AssertionError(f"{op.qualname}: sim output {j} has shape {tuple(v.shape)}, spec {s}")
+                    raise AssertionError(
+                        f"{op.qualname}: sim output {j} has shape {tuple(v.shape)}, spec {s}"
+                    )
                 if keep:
                     outs_by_pos[j].append(v)
                     continue
@@ -166,8 +187,12 @@ class SimTrace(Trace):
             target.spec = out_specs[0]
             target._shards = outs_by_pos[0]
             return target
-        results = [Tensor(s, shards, device, b) for s, shards, b in
-                   zip(out_specs, outs_by_pos, bufs if bufs is not None else [None] * len(out_specs))]
+        results = [
+            Tensor(s, shards, device, b)
+            for s, shards, b in zip(
+                out_specs, outs_by_pos, bufs if bufs is not None else [None] * len(out_specs)
+            )
+        ]
         if op.traits.consumes is not None:
             args[op.traits.consumes]._free()
         if not multi:
@@ -187,7 +212,9 @@ def _values(args: dict, i: int | None) -> dict:
         if isinstance(v, Tensor):
             out[k] = v._shards if i is None else v._shards[i]
         elif isinstance(v, list | tuple) and v and any(isinstance(x, Tensor) for x in v):
-            out[k] = type(v)(((x._shards if i is None else x._shards[i]) if isinstance(x, Tensor) else x) for x in v)
+            out[k] = type(v)(
+                ((x._shards if i is None else x._shards[i]) if isinstance(x, Tensor) else x) for x in v
+            )
         else:
             out[k] = v
     return out

@@ -41,8 +41,10 @@ def tune_host_allocator() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    ok = all(mallopt(opt, val) == 1 for opt, val in (
-        (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _TRIM_THRESHOLD), (_M_TOP_PAD, _TOP_PAD)))
+    ok = all(
+        mallopt(opt, val) == 1
+        for opt, val in ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _TRIM_THRESHOLD), (_M_TOP_PAD, _TOP_PAD))
+    )
     _state["tuned"] = ok
     return ok
 

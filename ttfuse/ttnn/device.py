@@ -25,8 +25,15 @@ MeshDevice = _backend.eager_backend().device_class
 
 # NOTE: as in ttnn 0.81.1, MeshDevice / MeshShape / open_mesh_device / close_mesh_device are top-level ttnn names
 # only (ttfuse/ttnn/__init__.py exports them); ttnn.device keeps the single-device API.
-__all__ = ["Arch", "open_device", "close_device", "synchronize_device", "DispatchCoreConfig", "DispatchCoreType",
-           "DispatchCoreAxis"]
+__all__ = [
+    "Arch",
+    "open_device",
+    "close_device",
+    "synchronize_device",
+    "DispatchCoreConfig",
+    "DispatchCoreType",
+    "DispatchCoreAxis",
+]
 
 
 class DispatchCoreType:
@@ -44,17 +51,35 @@ class DispatchCoreConfig:
         self.type, self.axis = type, axis
 
 
-def open_device(*, device_id: int = 0, l1_small_size: int = 0, trace_region_size: int = 0,
-                dispatch_core_config=None, worker_l1_size: int = 0, num_command_queues: int = 1,
-                arch: str | None = None) -> MeshDevice:
+def open_device(
+    *,
+    device_id: int = 0,
+    l1_small_size: int = 0,
+    trace_region_size: int = 0,
+    dispatch_core_config=None,
+    worker_l1_size: int = 0,
+    num_command_queues: int = 1,
+    arch: str | None = None,
+) -> MeshDevice:
     if device_id != 0:
-        raise DeviceError(f"ttnn.open_device: the simulator has one device (id 0), asked for device_id={device_id}")
+        raise DeviceError(
+            f"ttnn.open_device: the simulator has one device (id 0), asked for device_id={device_id}"
+        )
     return _backend.eager_backend().open_mesh(MeshShape(1, 1), arch)
 
 
-def open_mesh_device(mesh_shape: MeshShape | None = None, *, l1_small_size: int = 0, trace_region_size: int = 0,
-                     num_command_queues: int = 1, dispatch_core_config=None, offset=None, physical_device_ids=None,
-                     worker_l1_size: int = 0, arch: str | None = None) -> MeshDevice:
+def open_mesh_device(
+    mesh_shape: MeshShape | None = None,
+    *,
+    l1_small_size: int = 0,
+    trace_region_size: int = 0,
+    num_command_queues: int = 1,
+    dispatch_core_config=None,
+    offset=None,
+    physical_device_ids=None,
+    worker_l1_size: int = 0,
+    arch: str | None = None,
+) -> MeshDevice:
     shape = mesh_shape if mesh_shape is not None else MeshShape(1, 1)
     if not isinstance(shape, MeshShape):
         shape = MeshShape(*shape)
