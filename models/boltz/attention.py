@@ -23,15 +23,11 @@ from models.boltz.common import (
     SIGMOID,
     Port,
     additive_mask,
-    crop_dims,
+    from_tokens,
     head_dims,
     linear_weight,
     norm_weights,
-    pad_dims,
     pad_heads,
-    round_up,
-    to_host,
-    to_tt,
     vector,
 )
 from ttfuse import ttnn
@@ -159,8 +155,6 @@ class AttentionPairBias(Port):
         if multiplicity != 1 and z.shape[0] != 1:
             raise ValueError("models.boltz AttentionPairBias: multiplicity > 1 needs a batch-1 z/bias")
         n = s.shape[1]
-        n_pad = round_up(n)
-        sp, kp = pad_dims(s, (1,), n_pad), pad_dims(k_in, (1,), n_pad)
-        zp, mp = pad_dims(z, (1, 2), n_pad), pad_dims(mask.float(), (1,), n_pad)
-        out = self.forward_ttnn(*(to_tt(t, self.device) for t in (sp, zp, mp, kp)), multiplicity=multiplicity)
-        return crop_dims(to_host(out), (1,), n)
+        st, kt = self.to_tokens(s, (1,), n), self.to_tokens(k_in, (1,), n)
+        zt, mt = self.to_tokens(z, (1, 2), n), self.to_tokens(mask.float(), (1,), n)
+        return from_tokens(self.forward_ttnn(st, zt, mt, kt, multiplicity=multiplicity), (1,), n)

@@ -74,6 +74,11 @@ def norm_weights(ln: torch.nn.Module, device) -> tuple:
     return vector(ln.weight, device), vector(ln.bias, device)
 
 
+def linear_weights(device, *linears: torch.nn.Linear, dtype=ttnn.bfloat16) -> tuple:
+    """The (bias-free) weights of `linears`, each uploaded as `linear_weight`, in order."""
+    return tuple(linear_weight(lin.weight, device, dtype) for lin in linears)
+
+
 # ------------------------------------------------------------------------------------------- boundary
 def to_tt(x: torch.Tensor | None, device, dtype=ttnn.bfloat16) -> ttnn.Tensor | None:
     """An activation or mask as a TILE tensor on `device` (None passes through)."""
@@ -105,6 +110,11 @@ def crop_dims(x: torch.Tensor, dims: Sequence[int], size: int) -> torch.Tensor:
     for d in dims:
         x = x.narrow(d % x.dim(), 0, size)
     return x
+
+
+def from_tokens(t: ttnn.Tensor, dims: Sequence[int], n: int) -> torch.Tensor:
+    """A port output back on the host (float32), cropped to the `n` real tokens along `dims`."""
+    return crop_dims(to_host(t), dims, n)
 
 
 def token_mask(mask: torch.Tensor | None, shape: Sequence[int], like: torch.Tensor) -> torch.Tensor:
@@ -185,6 +195,10 @@ class Port:
         """Call block function `fn` eagerly or through its jitted version."""
         f = jitted(fn) if self.jit else fn
         return f(*args, **kwargs)
+
+    def to_tokens(self, x: torch.Tensor | None, dims: Sequence[int], n: int) -> ttnn.Tensor | None:
+        """`x` with its `n` tokens along `dims` zero-padded to a tile multiple, on this port's device."""
+        return to_tt(pad_dims(x, dims, round_up(n)), self.device)
 
     def static(self, **kw) -> dict:
         """The static keyword arguments every block function takes (dtype and compute config) plus `kw`."""

@@ -33,10 +33,9 @@ from models.boltz.common import (
     SIGMOID,
     SILU,
     Port,
-    crop_dims,
+    from_tokens,
     linear_weight,
-    pad_dims,
-    round_up,
+    linear_weights,
     to_host,
     to_tt,
     vector,
@@ -96,9 +95,7 @@ def conditioned_transition_weights(ref, device) -> tuple:
         adaln_weights(ref.adaln, device),
         linear_weight(w[:inner], device),
         linear_weight(w[inner:], device),
-        linear_weight(ref.a_to_b.weight, device),
-        linear_weight(ref.b_to_a.weight, device),
-        linear_weight(ref.output_projection[0].weight, device),
+        *linear_weights(device, ref.a_to_b, ref.b_to_a, ref.output_projection[0]),
         vector(ref.output_projection[0].bias, device),
     )
 
@@ -296,11 +293,9 @@ def _call_transformer(port: Port, a, s, bias, mask, to_keys=None):
             "models.boltz diffusion transformer: the port runs a batch-1 bias (shared by samples)"
         )
     n = a.shape[1]
-    n_pad = round_up(n)
-    ap, sp = pad_dims(a, (1,), n_pad), pad_dims(s, (1,), n_pad)
-    bp, mp = pad_dims(bias, (1, 2), n_pad), pad_dims(mask.float(), (1,), n_pad)
-    out = port.forward_ttnn(*(to_tt(t, port.device) for t in (ap, sp, bp, mp)))
-    return crop_dims(to_host(out), (1,), n)
+    at, st = port.to_tokens(a, (1,), n), port.to_tokens(s, (1,), n)
+    bt, mt = port.to_tokens(bias, (1, 2), n), port.to_tokens(mask.float(), (1,), n)
+    return from_tokens(port.forward_ttnn(at, st, bt, mt), (1,), n)
 
 
 class DiffusionTransformer(Port):

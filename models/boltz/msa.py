@@ -19,13 +19,9 @@ from models.boltz.common import (
     SIGMOID,
     Port,
     additive_mask,
-    crop_dims,
-    linear_weight,
+    from_tokens,
+    linear_weights,
     norm_weights,
-    pad_dims,
-    round_up,
-    to_host,
-    to_tt,
     vector,
 )
 from models.boltz.pairformer import pairformer_z, z_weights
@@ -60,10 +56,7 @@ def pair_weighted_averaging_weights(ref, device) -> tuple:
     return (
         *norm_weights(ref.norm_m, device),
         *norm_weights(ref.norm_z, device),
-        linear_weight(ref.proj_m.weight, device),
-        linear_weight(ref.proj_g.weight, device),
-        linear_weight(ref.proj_z.weight, device),
-        linear_weight(ref.proj_o.weight, device),
+        *linear_weights(device, ref.proj_m, ref.proj_g, ref.proj_z, ref.proj_o),
     )
 
 
@@ -89,11 +82,9 @@ class PairWeightedAveraging(Port):
 
     def __call__(self, m, z, mask, chunk_heads=False):
         n = m.shape[2]
-        n_pad = round_up(n)
-        mt = to_tt(pad_dims(m, (2,), n_pad), self.device)
-        zt = to_tt(pad_dims(z, (1, 2), n_pad), self.device)
-        kt = to_tt(pad_dims(mask.float(), (1, 2), n_pad), self.device)
-        return crop_dims(to_host(self.forward_ttnn(mt, zt, kt)), (2,), n)
+        mt, zt = self.to_tokens(m, (2,), n), self.to_tokens(z, (1, 2), n)
+        kt = self.to_tokens(mask.float(), (1, 2), n)
+        return from_tokens(self.forward_ttnn(mt, zt, kt), (2,), n)
 
 
 # ------------------------------------------------------------------------------------ outer product mean
@@ -121,9 +112,7 @@ def outer_product_mean(m, mask, norm_w, norm_b, a_w, b_w, o_w, o_b, *, cfg):
 def outer_product_mean_weights(ref, device) -> tuple:
     return (
         *norm_weights(ref.norm, device),
-        linear_weight(ref.proj_a.weight, device),
-        linear_weight(ref.proj_b.weight, device),
-        linear_weight(ref.proj_o.weight, device),
+        *linear_weights(device, ref.proj_a, ref.proj_b, ref.proj_o),
         vector(ref.proj_o.bias, device),
     )
 
@@ -139,10 +128,8 @@ class OuterProductMean(Port):
 
     def __call__(self, m, mask, chunk_size=None):
         n = m.shape[2]
-        n_pad = round_up(n)
-        mt = to_tt(pad_dims(m, (2,), n_pad), self.device)
-        kt = to_tt(pad_dims(mask.float(), (2,), n_pad), self.device)
-        return crop_dims(to_host(self.forward_ttnn(mt, kt)), (1, 2), n)
+        mt, kt = self.to_tokens(m, (2,), n), self.to_tokens(mask.float(), (2,), n)
+        return from_tokens(self.forward_ttnn(mt, kt), (1, 2), n)
 
 
 # ------------------------------------------------------------------------------------------------ MSA layer
@@ -208,11 +195,7 @@ class MSALayer(Port):
         use_kernels=False,
     ):
         n = z.shape[1]
-        n_pad = round_up(n)
-        dev = self.device
-        zt = to_tt(pad_dims(z, (1, 2), n_pad), dev)
-        mt = to_tt(pad_dims(m, (2,), n_pad), dev)
-        tt = to_tt(pad_dims(token_mask.float(), (1, 2), n_pad), dev)
-        kt = to_tt(pad_dims(msa_mask.float(), (2,), n_pad), dev)
+        zt, mt = self.to_tokens(z, (1, 2), n), self.to_tokens(m, (2,), n)
+        tt, kt = self.to_tokens(token_mask.float(), (1, 2), n), self.to_tokens(msa_mask.float(), (2,), n)
         zo, mo = self.forward_ttnn(zt, mt, tt, kt)
-        return crop_dims(to_host(zo), (1, 2), n), crop_dims(to_host(mo), (2,), n)
+        return from_tokens(zo, (1, 2), n), from_tokens(mo, (2,), n)

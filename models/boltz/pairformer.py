@@ -14,16 +14,7 @@ across block boundaries (residual adds, layer norms).
 from __future__ import annotations
 
 from models.boltz.attention import attention_pair_bias, attention_weights, pair_bias_weights
-from models.boltz.common import (
-    Port,
-    crop_dims,
-    norm_weights,
-    pad_dims,
-    round_up,
-    to_host,
-    to_tt,
-    token_mask,
-)
+from models.boltz.common import Port, from_tokens, norm_weights, token_mask
 from models.boltz.transition import transition, transition_weights
 from models.boltz.triangle import (
     triangle_attention,
@@ -63,11 +54,7 @@ def pairformer_layer(
     z,
     mask,
     pair_mask,
-    w_mul_out,
-    w_mul_in,
-    w_att_start,
-    w_att_end,
-    w_trans_z,
+    w_z,
     w_pre_norm,
     w_att,
     w_trans_s,
@@ -79,20 +66,9 @@ def pairformer_layer(
     dtype,
     cfg,
 ):
-    """One Pairformer layer: s [1, N, c_s], z [1, N, N, c_z], mask [1, N], pair_mask [1, N, N] -> (s, z)."""
-    z = pairformer_z(
-        z,
-        pair_mask,
-        w_mul_out,
-        w_mul_in,
-        w_att_start,
-        w_att_end,
-        w_trans_z,
-        tri_heads=tri_heads,
-        tri_inf=tri_inf,
-        dtype=dtype,
-        cfg=cfg,
-    )
+    """One Pairformer layer: s [1, N, c_s], z [1, N, N, c_z], mask [1, N], pair_mask [1, N, N] -> (s, z).
+    `w_z` is the pair track's weights (`z_weights`)."""
+    z = pairformer_z(z, pair_mask, *w_z, tri_heads=tri_heads, tri_inf=tri_inf, dtype=dtype, cfg=cfg)
     s_n = ttnn.layer_norm(
         s, epsilon=1e-5, weight=w_pre_norm[0], bias=w_pre_norm[1], compute_kernel_config=cfg
     )
@@ -145,11 +121,7 @@ class PairformerNoSeqLayer(Port):
         use_cuequiv_mul=False,
         use_cuequiv_attn=False,
     ):
-        n = z.shape[1]
-        n_pad = round_up(n)
-        zt = to_tt(pad_dims(z, (1, 2), n_pad), self.device)
-        mt = to_tt(pad_dims(pair_mask.float(), (1, 2), n_pad), self.device)
-        return crop_dims(to_host(self.forward_ttnn(zt, mt)), (1, 2), n)
+        return _call_pair(self, z, pair_mask)
 
 
 class PairformerLayer(Port):
@@ -168,7 +140,7 @@ class PairformerLayer(Port):
         self.heads = ref.attention.num_heads
         self.inf = float(ref.attention.inf)
         self.weights = (
-            *z_weights(ref, self.device, self.dtype),
+            z_weights(ref, self.device, self.dtype),
             norm_weights(ref.pre_norm_s, self.device),
             (*attention_weights(ref.attention, self.device), *pair_bias_weights(ref.attention, self.device)),
             transition_weights(ref.transition_s, self.device, self.dtype),
@@ -197,16 +169,19 @@ class PairformerLayer(Port):
 def _call_stack(port: Port, layers, s, z, mask, pair_mask):
     """torch in/out around a chain of layer ports: pad tokens to a tile, run every layer, crop."""
     n = z.shape[1]
-    n_pad = round_up(n)
-    dev = port.device
     mask = token_mask(mask, z.shape[:2], z)
-    st = to_tt(pad_dims(s, (1,), n_pad), dev)
-    zt = to_tt(pad_dims(z, (1, 2), n_pad), dev)
-    mt = to_tt(pad_dims(mask, (1,), n_pad), dev)
-    pt = to_tt(pad_dims(pair_mask.float(), (1, 2), n_pad), dev)
+    st, zt = port.to_tokens(s, (1,), n), port.to_tokens(z, (1, 2), n)
+    mt, pt = port.to_tokens(mask, (1,), n), port.to_tokens(pair_mask.float(), (1, 2), n)
     for layer in layers:
         st, zt = layer.forward_ttnn(st, zt, mt, pt)
-    return crop_dims(to_host(st), (1,), n), crop_dims(to_host(zt), (1, 2), n)
+    return from_tokens(st, (1,), n), from_tokens(zt, (1, 2), n)
+
+
+def _call_pair(port: Port, z, pair_mask):
+    """torch in/out around a pair-track port (`forward_ttnn(z, pair_mask)`): pad tokens to a tile, run, crop."""
+    n = z.shape[1]
+    zt, mt = port.to_tokens(z, (1, 2), n), port.to_tokens(pair_mask.float(), (1, 2), n)
+    return from_tokens(port.forward_ttnn(zt, mt), (1, 2), n)
 
 
 class PairformerModule(Port):
@@ -236,8 +211,4 @@ class PairformerNoSeqModule(Port):
         return z
 
     def __call__(self, z, pair_mask, use_kernels: bool = False):
-        n = z.shape[1]
-        n_pad = round_up(n)
-        zt = to_tt(pad_dims(z, (1, 2), n_pad), self.device)
-        mt = to_tt(pad_dims(pair_mask.float(), (1, 2), n_pad), self.device)
-        return crop_dims(to_host(self.forward_ttnn(zt, mt)), (1, 2), n)
+        return _call_pair(self, z, pair_mask)

@@ -24,14 +24,13 @@ from models.boltz.common import (
     SIGMOID,
     Port,
     additive_mask,
-    crop_dims,
+    from_tokens,
     head_dims,
     linear_weight,
+    linear_weights,
     norm_weights,
-    pad_dims,
     pad_heads,
     round_up,
-    to_host,
     to_tt,
     token_mask,
 )
@@ -79,17 +78,10 @@ def triangle_multiplication(
 def triangle_multiplication_weights(ref, device, dtype) -> tuple:
     return (
         *norm_weights(ref.norm_in, device),
-        linear_weight(ref.p_in.weight, device, dtype),
-        linear_weight(ref.g_in.weight, device, dtype),
+        *linear_weights(device, ref.p_in, ref.g_in, dtype=dtype),
         *norm_weights(ref.norm_out, device),
-        linear_weight(ref.p_out.weight, device, dtype),
-        linear_weight(ref.g_out.weight, device, dtype),
+        *linear_weights(device, ref.p_out, ref.g_out, dtype=dtype),
     )
-
-
-def _pad_pair(x, mask, n_pad):
-    """Pad a pair tensor [B, N, N, C] and its mask [B, N, N] to n_pad tokens (mask zero on the padding)."""
-    return pad_dims(x, (1, 2), n_pad), pad_dims(mask, (1, 2), n_pad)
 
 
 class _TriangleMultiplication(Port):
@@ -105,9 +97,8 @@ class _TriangleMultiplication(Port):
 
     def __call__(self, x, mask, use_kernels: bool = False):
         n = x.shape[1]
-        xp, mp = _pad_pair(x, mask.float(), round_up(n))
-        out = self.forward_ttnn(to_tt(xp, self.device), to_tt(mp, self.device))
-        return crop_dims(to_host(out), (1, 2), n)
+        out = self.forward_ttnn(self.to_tokens(x, (1, 2), n), self.to_tokens(mask.float(), (1, 2), n))
+        return from_tokens(out, (1, 2), n)
 
 
 class TriangleMultiplicationOutgoing(_TriangleMultiplication):
@@ -206,14 +197,12 @@ class _TriangleAttention(Port):
 
     def __call__(self, x, mask=None, chunk_size=None, use_kernels: bool = False):
         n = x.shape[-2]
-        n_pad = round_up(n)
-        if mask is None and n_pad == n:
+        if mask is None and round_up(n) == n:
             out = self.forward_ttnn(to_tt(x, self.device))
-        else:
+        else:  # pad the pair tensor and its mask (zero on the padding) to a tile
             mask = token_mask(mask, x.shape[:-1], x)
-            xp, mp = _pad_pair(x, mask, n_pad)
-            out = self.forward_ttnn(to_tt(xp, self.device), to_tt(mp, self.device))
-        return crop_dims(to_host(out), (1, 2), n)
+            out = self.forward_ttnn(self.to_tokens(x, (1, 2), n), self.to_tokens(mask, (1, 2), n))
+        return from_tokens(out, (1, 2), n)
 
 
 class TriangleAttentionStartingNode(_TriangleAttention):
