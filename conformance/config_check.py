@@ -213,33 +213,22 @@ def class_samples() -> list[tuple[str, object]]:
         per_core_M=6,
         per_core_N=9,
     )
+    mcast = dict(**mm, out_block_h=3, fuse_batch=False, fused_activation=act, allowed_worker_cores=crs)
     return [
         (
             "sample 2D",
-            C.MatmulMultiCoreReuseMultiCastProgramConfig(
-                **mm,
-                out_block_h=3,
-                out_block_w=3,
-                transpose_mcast=True,
-                fused_activation=act,
-                fuse_batch=False,
-                allowed_worker_cores=crs,
-            ),
+            C.MatmulMultiCoreReuseMultiCastProgramConfig(**mcast, out_block_w=3, transpose_mcast=True),
         ),
         (
             "sample 1D",
             C.MatmulMultiCoreReuseMultiCast1DProgramConfig(
-                **mm,
-                out_block_h=3,
+                **mcast,
                 out_block_w=9,
-                fuse_batch=False,
-                fused_activation=act,
                 mcast_in0=False,
                 gather_in0=True,
                 num_global_cb_receivers=2,
                 untilize_out=True,
                 hop_cores=crs,
-                allowed_worker_cores=crs,
                 stream_in1=True,
             ),
         ),

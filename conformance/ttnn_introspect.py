@@ -64,26 +64,34 @@ def _kind(obj: Any) -> str:
 _DEFAULT_REF = re.compile(r"^\\(\d+)$")
 
 
-def _split_top(text: str, sep: str = ",") -> list[str]:
-    """Split at `sep` outside brackets and quotes."""
-    out, depth, quote, cur = [], 0, None, []
-    for ch in text:
+def _scan(text: str, start: int = 0):
+    """Yield (index, char, bracket depth after the char, quoted) for each char of text[start:]; brackets inside
+    quotes do not count, and the quote marks themselves are quoted."""
+    depth, quote = 0, None
+    for i in range(start, len(text)):
+        ch = text[i]
+        quoted = quote is not None
         if quote:
-            cur.append(ch)
             if ch == quote:
                 quote = None
-            continue
-        if ch in "\"'":
-            quote = ch
+        elif ch in "\"'":
+            quote, quoted = ch, True
         elif ch in "([{":
             depth += 1
         elif ch in ")]}":
             depth -= 1
-        elif ch == sep and depth == 0:
+        yield i, ch, depth, quoted
+
+
+def _split_top(text: str, sep: str = ",") -> list[str]:
+    """Split at `sep` outside brackets and quotes."""
+    out, cur = [], []
+    for _, ch, depth, quoted in _scan(text):
+        if ch == sep and depth == 0 and not quoted:
             out.append("".join(cur))
             cur = []
-            continue
-        cur.append(ch)
+        else:
+            cur.append(ch)
     if "".join(cur).strip():
         out.append("".join(cur))
     return out
@@ -92,20 +100,9 @@ def _split_top(text: str, sep: str = ",") -> list[str]:
 def _arglist(sig_text: str) -> str:
     """The text between the parentheses of `def name(...) -> R`."""
     start = sig_text.index("(")
-    depth, quote = 0, None
-    for i in range(start, len(sig_text)):
-        ch = sig_text[i]
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth == 0:
-                return sig_text[start + 1 : i]
+    for i, ch, depth, quoted in _scan(sig_text, start):
+        if ch in ")]}" and depth == 0 and not quoted:
+            return sig_text[start + 1 : i]
     raise ValueError(f"unbalanced signature: {sig_text[:120]!r}")
 
 

@@ -123,26 +123,18 @@ def test_eltwise_bad_programs(device, program, outputs, match):
 
 
 def test_eltwise_bad_inputs(device):
+    def exp(x, mc=ttnn.DRAM_MEMORY_CONFIG):
+        return K["eltwise"](
+            [x], program=(("exp", (0,), ()),), outputs=(1,), dtypes=(BF16,), memory_configs=(mc,)
+        )
+
     rm = ttnn.from_torch(rnd(32, 32), dtype=BF16, layout=ttnn.ROW_MAJOR_LAYOUT, device=device)
     with pytest.raises(
         SpecError, match=r"ttfuse.kernels.eltwise: argument 'inputs'\[0\] must be a TILE tensor"
     ):
-        K["eltwise"](
-            [rm],
-            program=(("exp", (0,), ()),),
-            outputs=(1,),
-            dtypes=(BF16,),
-            memory_configs=(ttnn.DRAM_MEMORY_CONFIG,),
-        )
-    x = dev_t(device, rnd(32, 32))
+        exp(rm)
     with pytest.raises(SpecError, match="argument 'memory_configs'"):
-        K["eltwise"](
-            [x],
-            program=(("exp", (0,), ()),),
-            outputs=(1,),
-            dtypes=(BF16,),
-            memory_configs=(ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG,),
-        )
+        exp(dev_t(device, rnd(32, 32)), ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG)
 
 
 def test_eltwise_circular_buffer_limit(device):
