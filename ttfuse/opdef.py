@@ -81,6 +81,16 @@ class OpCost:
     fidelity: str = "HiFi2"
     matmul_flops: float = 0.0  # the part of flops done on the matrix engine
 
+    def accumulate(self, other: OpCost, *, launches: bool = True) -> None:
+        """Add `other`'s work into this cost, its launches too unless told not; the fidelity stays."""
+        self.flops += other.flops
+        self.matmul_flops += other.matmul_flops
+        self.dram_bytes += other.dram_bytes
+        self.l1_bytes += other.l1_bytes
+        if launches:
+            self.launches += other.launches
+        self.link_bytes += other.link_bytes
+
 
 @dataclass
 class SimCtx:
