@@ -203,24 +203,25 @@ def _value(v: Any, at: str, *, ir: bool, n_inputs: int | None = None, depth: int
             _value(kv[0], f"{at}.$dict[{i}][0]", **plain)
             _value(kv[1], f"{at}.$dict[{i}][1]", **plain)
     elif tag == "$enum":
-        _keys(v, at, {"$enum", "v"})
-        enums, _ = _registries()
-        cls = enums.get(v["$enum"]) if type(v["$enum"]) is str else None
-        if cls is None:
-            _fail(at, f"$enum {v['$enum']!r} is not a registered enum")
+        cls = _registered(v, at, tag, "v", _registries()[0], "enum")
         _member(cls, v["v"], at)
     elif tag == "$obj":
-        _keys(v, at, {"$obj", "f"})
-        _, classes = _registries()
-        cls = classes.get(v["$obj"]) if type(v["$obj"]) is str else None
-        if cls is None:
-            _fail(at, f"$obj {v['$obj']!r} is not a registered type or config class")
+        cls = _registered(v, at, tag, "f", _registries()[1], "type or config class")
         _keys(v["f"], f"{at}.f", set(types.fields_of_class(cls)))
         for k, x in v["f"].items():
             _value(x, f"{at}.f.{k}", **plain)
     else:
         where = "" if ir else " (in a from_json_value form)"
         _fail(at, f"unknown value marker {tag!r}{where}")
+
+
+def _registered(v: dict, at: str, tag: str, body: str, registry: dict, what: str) -> type:
+    """The class a `{tag: name, body: ...}` value names in `registry` ($enum or $obj)."""
+    _keys(v, at, {tag, body})
+    cls = registry.get(v[tag]) if type(v[tag]) is str else None
+    if cls is None:
+        _fail(at, f"{tag} {v[tag]!r} is not a registered {what}")
+    return cls
 
 
 def _member(cls: type, name: Any, at: str) -> None:

@@ -148,8 +148,8 @@ def init_device_compute_kernel_config(
 
 
 @_kw_dataclass
-class _MulticastBlocks:
-    """The leading fields of the 1D and 2D multicast matmul program configs (in ttnn's order): grid and blocks."""
+class _MatmulBlocks:
+    """The leading fields of the matmul program configs with per-core blocks (in ttnn's order)."""
 
     compute_with_storage_grid_size: tuple[int, int]
     in0_block_w: int
@@ -157,6 +157,12 @@ class _MulticastBlocks:
     out_subblock_w: int
     per_core_M: int
     per_core_N: int
+
+
+@_kw_dataclass
+class _MulticastBlocks(_MatmulBlocks):
+    """The leading fields of the 1D and 2D multicast matmul program configs: grid, blocks and out blocks."""
+
     out_block_h: int | None = None  # None: per_core_M (filled in, as ttnn does)
     out_block_w: int | None = None  # None: per_core_N
 
@@ -204,15 +210,9 @@ class MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig:
 
 
 @_kw_dataclass
-class MatmulMultiCoreReuseProgramConfig:
+class MatmulMultiCoreReuseProgramConfig(_MatmulBlocks):
     """Batched matmul without multicast (each core owns whole output blocks of a batch)."""
 
-    compute_with_storage_grid_size: tuple[int, int]
-    in0_block_w: int
-    out_subblock_h: int
-    out_subblock_w: int
-    per_core_M: int
-    per_core_N: int
     allowed_worker_cores: CoreRangeSet | None = None
 
     def __post_init__(self):

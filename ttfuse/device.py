@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ttfuse.errors import DeviceError
 
@@ -115,81 +115,65 @@ class DeviceSpec:
 _GIB = 1024**3
 _L1 = 1_499_136  # 1464 KiB per core: the "max L1 size" in CB-overflow errors, after the firmware region
 
+_N150 = DeviceSpec(
+    name="wormhole_b0:n150",
+    arch="wormhole_b0",
+    board="n150",
+    grid=(8, 8),
+    die_grid=(8, 10),
+    l1_per_core=_L1,
+    dram_banks=12,
+    dram_bytes=12 * _GIB,
+    dram_gbps=267.0,  # measured @12 Gbps (Saturating_DRAM_bandwidth.md)
+    dram_peak_gbps=288.0,
+    clock_ghz=1.0,
+    notes=("8x8 compute grid: one row harvested, one row of dispatch cores",),
+)
+_P150 = DeviceSpec(
+    name="blackhole:p150:11x10",
+    arch="blackhole",
+    board="p150",
+    grid=(11, 10),
+    die_grid=(14, 10),
+    l1_per_core=_L1,
+    dram_banks=8,
+    dram_bytes=32 * _GIB,
+    dram_gbps=500.0,  # bank-adjacent readers (Saturating_DRAM_bandwidth_Blackhole.md)
+    dram_peak_gbps=512.0,
+    clock_ghz=1.35,
+    noc_word_bytes=64,
+    notes=("firmware >= v19.5.0: 12x10 enabled, minus the fast-dispatch column (tt-metal #47014)",),
+)
+# NOTE: the other boards differ from these two only in the fields `replace` names.
 _SPECS: dict[str, DeviceSpec] = {
-    "wormhole_b0:n150": DeviceSpec(
-        name="wormhole_b0:n150",
-        arch="wormhole_b0",
-        board="n150",
-        grid=(8, 8),
-        die_grid=(8, 10),
-        l1_per_core=_L1,
-        dram_banks=12,
-        dram_bytes=12 * _GIB,
-        dram_gbps=267.0,  # measured @12 Gbps (Saturating_DRAM_bandwidth.md)
-        dram_peak_gbps=288.0,
-        clock_ghz=1.0,
-        notes=("8x8 compute grid: one row harvested, one row of dispatch cores",),
-    ),
-    "wormhole_b0:n300": DeviceSpec(
-        name="wormhole_b0:n300",
-        arch="wormhole_b0",
-        board="n300",
-        grid=(8, 8),
-        die_grid=(8, 10),
-        l1_per_core=_L1,
-        dram_banks=12,
-        dram_bytes=12 * _GIB,
-        dram_gbps=267.0,
-        dram_peak_gbps=288.0,
-        clock_ghz=1.0,
-        num_chips=2,
-        notes=("two Wormhole chips joined by ethernet; figures per chip",),
-    ),
-    "blackhole:p150:11x10": DeviceSpec(
-        name="blackhole:p150:11x10",
-        arch="blackhole",
-        board="p150",
-        grid=(11, 10),
-        die_grid=(14, 10),
-        l1_per_core=_L1,
-        dram_banks=8,
-        dram_bytes=32 * _GIB,
-        dram_gbps=500.0,  # bank-adjacent readers (Saturating_DRAM_bandwidth_Blackhole.md)
-        dram_peak_gbps=512.0,
-        clock_ghz=1.35,
-        noc_word_bytes=64,
-        notes=("firmware >= v19.5.0: 12x10 enabled, minus the fast-dispatch column (tt-metal #47014)",),
-    ),
-    "blackhole:p150:13x10": DeviceSpec(
-        name="blackhole:p150:13x10",
-        arch="blackhole",
-        board="p150",
-        grid=(13, 10),
-        die_grid=(14, 10),
-        l1_per_core=_L1,
-        dram_banks=8,
-        dram_bytes=32 * _GIB,
-        dram_gbps=500.0,
-        dram_peak_gbps=512.0,
-        clock_ghz=1.35,
-        noc_word_bytes=64,
-        notes=("older firmware: 14x10 minus the dispatch column",),
-    ),
-    "blackhole:p100:11x10": DeviceSpec(
-        name="blackhole:p100:11x10",
-        arch="blackhole",
-        board="p100",
-        grid=(11, 10),
-        die_grid=(14, 10),
-        l1_per_core=_L1,
-        dram_banks=7,
-        dram_bytes=28 * _GIB,
-        dram_gbps=437.5,  # 7 of p150's 8 banks (derived: 500 * 7/8)
-        dram_peak_gbps=448.0,
-        clock_ghz=1.35,
-        noc_word_bytes=64,
-        notes=("p100a: 120 Tensix cores (12x10) minus the dispatch column; 7 GDDR6 banks, 28 GB",),
-    ),
+    spec.name: spec
+    for spec in (
+        _N150,
+        replace(
+            _N150,
+            name="wormhole_b0:n300",
+            board="n300",
+            num_chips=2,
+            notes=("two Wormhole chips joined by ethernet; figures per chip",),
+        ),
+        _P150,
+        replace(
+            _P150,
+            name="blackhole:p150:13x10",
+            grid=(13, 10),
+            notes=("older firmware: 14x10 minus the dispatch column",),
+        ),
+        replace(
+            _P150,
+            name="blackhole:p100:11x10",
+            board="p100",
+            dram_banks=7,
+            dram_bytes=28 * _GIB,
+            dram_gbps=437.5,  # 7 of p150's 8 banks (derived: 500 * 7/8)
+            dram_peak_gbps=448.0,
+            notes=("p100a: 120 Tensix cores (12x10) minus the dispatch column; 7 GDDR6 banks, 28 GB",),
+        ),
+    )
 }
 _DEFAULT_BOARD = {"wormhole_b0": "n150", "blackhole": "p150"}
 _DEFAULT_GRID = {"p150": "11x10", "p100": "11x10"}

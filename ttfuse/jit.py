@@ -48,7 +48,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ttfuse import cache
@@ -157,20 +157,22 @@ def _opt_json(v: Any) -> Any:
 
 
 def _make_options(
-    max_grid=None,
-    enable_cache=True,
-    graph_capture=True,
-    debug=False,
-    compile_only=False,
-    math_fidelity=None,
-    memory_config=None,
-    fallback=False,
-    passes=None,
-    backend=None,
-    l1_budget=None,
-    dram_budget=None,
-    fp32_dest_acc_en=None,
+    *,
+    max_grid,
+    enable_cache,
+    graph_capture,
+    debug,
+    compile_only,
+    math_fidelity,
+    memory_config,
+    fallback,
+    passes,
+    backend,
+    l1_budget,
+    dram_budget,
+    fp32_dest_acc_en,
 ) -> JitOptions:
+    """Validate jit()'s keyword arguments (their defaults are jit's) into a JitOptions."""
     if max_grid is not None:
         if (
             not isinstance(max_grid, tuple | list)
@@ -260,21 +262,9 @@ def jit(
     fp32_dest_acc_en=None,
 ):
     """Decorator: `@ttfuse.jit` or `@ttfuse.jit(max_grid=(7, 7), ...)`. See the module docstring."""
-    opts = _make_options(
-        max_grid,
-        enable_cache,
-        graph_capture,
-        debug,
-        compile_only,
-        math_fidelity,
-        memory_config,
-        fallback,
-        passes,
-        backend,
-        l1_budget,
-        dram_budget,
-        fp32_dest_acc_en,
-    )
+    # NOTE: jit's keywords are JitOptions' fields, one for one; this reads them before any other local.
+    args = locals()
+    opts = _make_options(**{f.name: args[f.name] for f in fields(JitOptions)})
     if fn is None:
         return lambda f: JitFunction(f, opts)
     if not callable(fn):

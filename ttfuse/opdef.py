@@ -81,6 +81,16 @@ class OpCost:
     fidelity: str = "HiFi2"
     matmul_flops: float = 0.0  # the part of flops done on the matrix engine
 
+    def accumulate(self, other: OpCost, *, launches: bool = True) -> None:
+        """Add `other`'s work into this cost, its launches too unless told not; the fidelity stays."""
+        self.flops += other.flops
+        self.matmul_flops += other.matmul_flops
+        self.dram_bytes += other.dram_bytes
+        self.l1_bytes += other.l1_bytes
+        if launches:
+            self.launches += other.launches
+        self.link_bytes += other.link_bytes
+
 
 @dataclass
 class SimCtx:
@@ -174,6 +184,16 @@ def _fast_binder(sig: inspect.Signature) -> tuple | None:
     return positional, template
 
 
+def _rule_setter(attr: str) -> Callable:
+    """An OpDef decorator method: store the decorated function as the op's `attr` rule and return it."""
+
+    def set_rule(self: OpDef, f: Callable) -> Callable:
+        setattr(self, attr, f)
+        return f
+
+    return set_rule
+
+
 class OpDef:
     """One TTNN op: name, signature and its rules. Callable like the ttnn function it models."""
 
@@ -215,22 +235,11 @@ class OpDef:
         ops the same behaviour (`with_launch_rule`, `declare_intermediates`); run at registration only."""
         self.traits = dataclasses.replace(self.traits, **traits)
 
-    # rule registration (decorators)
-    def spec(self, f: Callable) -> Callable:
-        self.spec_rule = f
-        return f
-
-    def sim(self, f: Callable) -> Callable:
-        self.sim_rule = f
-        return f
-
-    def cost(self, f: Callable) -> Callable:
-        self.cost_rule = f
-        return f
-
-    def ttnn(self, f: Callable) -> Callable:
-        self.ttnn_rule = f
-        return f
+    # rule registration (decorators): `@op.spec` sets op.spec_rule, and so on
+    spec = _rule_setter("spec_rule")
+    sim = _rule_setter("sim_rule")
+    cost = _rule_setter("cost_rule")
+    ttnn = _rule_setter("ttnn_rule")
 
     def bind_args(self, args: tuple, kwargs: dict) -> dict:
         """Arguments by parameter name, defaults applied; a SpecError for a call ttnn would reject."""

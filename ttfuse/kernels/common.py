@@ -201,11 +201,7 @@ def add_costs(costs: list[OpCost], launches: int) -> OpCost:
     out = OpCost(launches=launches)
     fid = None
     for c in costs:
-        out.flops += c.flops
-        out.matmul_flops += c.matmul_flops
-        out.dram_bytes += c.dram_bytes
-        out.l1_bytes += c.l1_bytes
-        out.link_bytes += c.link_bytes
+        out.accumulate(c, launches=False)
         if fid is None and c.matmul_flops:
             fid = c.fidelity
     out.fidelity = fid or "HiFi2"

@@ -8,6 +8,7 @@ it in float32 to a torch tensor. Add an activation by adding a row to `_FNS` (an
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -21,23 +22,19 @@ def _p(a: UnaryWithParam, i: int = 0, default: float = 0.0) -> float:
     return a.params[i] if len(a.params) > i else default
 
 
+def _of_x(f: Callable) -> Callable:
+    """An activation without parameters: `f(x)`."""
+    return lambda x, a: f(x)
+
+
+# the activations that are `torch.<name>(x)`, <name> their UnaryOpType's name in lower case
+_TORCH_NAMED = "relu sigmoid exp log tanh sqrt rsqrt sin cos abs neg erf".split()
 _FNS = {
-    U.RELU: lambda x, a: torch.relu(x),
+    **{U[name.upper()]: _of_x(getattr(torch, name)) for name in _TORCH_NAMED},
     U.RELU6: lambda x, a: torch.clamp(x, 0.0, 6.0),
-    U.SILU: lambda x, a: F.silu(x),
+    U.SILU: _of_x(F.silu),
     U.GELU: lambda x, a: F.gelu(x, approximate="tanh" if _p(a, 0, 0.0) else "none"),
-    U.SIGMOID: lambda x, a: torch.sigmoid(x),
-    U.EXP: lambda x, a: torch.exp(x),
-    U.LOG: lambda x, a: torch.log(x),
-    U.TANH: lambda x, a: torch.tanh(x),
-    U.SQRT: lambda x, a: torch.sqrt(x),
-    U.RSQRT: lambda x, a: torch.rsqrt(x),
-    U.RECIP: lambda x, a: torch.reciprocal(x),
-    U.SIN: lambda x, a: torch.sin(x),
-    U.COS: lambda x, a: torch.cos(x),
-    U.ABS: lambda x, a: torch.abs(x),
-    U.NEG: lambda x, a: torch.neg(x),
-    U.ERF: lambda x, a: torch.erf(x),
+    U.RECIP: _of_x(torch.reciprocal),
     U.SQUARE: lambda x, a: x * x,
     U.IDENTITY: lambda x, a: x,
     U.POWER: lambda x, a: torch.pow(x, _p(a, 0, 1.0)),

@@ -328,31 +328,32 @@ def _sdpa_spec(
     need_memory_config(op, memory_config)
     b, nqh, sq, dh = q.shape
     nkv, sk = k.shape[1], k.shape[2]
-    if dh % TILE:
-        raise fail(
-            op,
+    # NOTE: checked in this order, the first failing row raises (every row is cheap to evaluate).
+    for bad, message in (
+        (
+            dh % TILE,
             f"argument 'input_tensor_q': head_dim {dh} must be a multiple of {TILE} (padding is not "
             "supported on the head_dim dimension)",
-        )
-    if k.shape[0] != b or v.shape[0] != b:
-        raise fail(
-            op,
+        ),
+        (
+            k.shape[0] != b or v.shape[0] != b,
             f"arguments 'input_tensor_k'/'input_tensor_v': batch must match Q ({b}), got K {k.shape[0]}, "
             f"V {v.shape[0]}",
-        )
-    if v.shape[1] != nkv or v.shape[2] != sk:
-        raise fail(
-            op,
+        ),
+        (
+            v.shape[1] != nkv or v.shape[2] != sk,
             f"argument 'input_tensor_v' shape {list(v.shape)} must match K {list(k.shape)} in heads "
             "and sequence length",
-        )
-    if k.shape[3] != dh or v.shape[3] != dh:
-        raise fail(
-            op,
+        ),
+        (
+            k.shape[3] != dh or v.shape[3] != dh,
             f"arguments 'input_tensor_k'/'input_tensor_v': head_dim must match Q ({dh}), got K "
             f"{k.shape[3]}, V {v.shape[3]}",
-        )
-    if nqh < nkv or nqh % nkv:
+        ),
+    ):
+        if bad:
+            raise fail(op, message)
+    if nqh < nkv or nqh % nkv:  # after the table: K num_heads may be 0
         raise fail(
             op,
             f"argument 'input_tensor_k': Q num_heads ({nqh}) must be >= and divisible by K num_heads ({nkv})",

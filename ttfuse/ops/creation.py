@@ -100,25 +100,6 @@ def full(shape, fill_value, dtype=None, layout=None, device=None, memory_config=
     """A tensor filled with `fill_value` (bfloat16 ROW_MAJOR unless told; on `device` when given)."""
 
 
-@zeros.spec
-def _zeros_spec(shape, dtype=None, layout=None, device=None, memory_config=None):
-    return _spec("zeros", shape, dtype, layout, memory_config)
-
-
-@ones.spec
-def _ones_spec(shape, dtype=None, layout=None, device=None, memory_config=None):
-    return _spec("ones", shape, dtype, layout, memory_config)
-
-
-@full.spec
-def _full_spec(
-    shape, fill_value, dtype=None, layout=None, device=None, memory_config=None, optional_tensor=None
-):
-    _fill_value("full", fill_value)
-    _no_optional("full", optional_tensor)
-    return _spec("full", shape, dtype, layout, memory_config)
-
-
 def _fill_value(op: str, v) -> None:
     if not isinstance(v, int | float) or isinstance(v, bool):
         raise fail(op, f"argument 'fill_value' must be a number, got {v!r}")
@@ -151,27 +132,23 @@ def full_like(
     """`fill_value` shaped like `tensor` (its dtype, layout, device and memory config unless told)."""
 
 
-@zeros_like.spec
-def _zeros_like_spec(tensor, dtype=None, layout=None, device=None, memory_config=None, optional_tensor=None):
-    _no_optional("zeros_like", optional_tensor)
-    return _like("zeros_like", tensor, dtype, layout, memory_config)
+def _fill_spec_rule(op: str, like: bool):
+    """The spec rule of fill op `op`: a number for fill_value (full, full_like), no optional_tensor, then the
+    output spec of `shape`, or like `tensor` for the _like forms (spec rules get every argument by name)."""
+
+    def rule(dtype, layout, device, memory_config, fill_value=None, optional_tensor=None, **src):
+        if op.startswith("full"):
+            _fill_value(op, fill_value)
+        _no_optional(op, optional_tensor)
+        if like:
+            return _like(op, src["tensor"], dtype, layout, memory_config)
+        return _spec(op, src["shape"], dtype, layout, memory_config)
+
+    return rule
 
 
-@ones_like.spec
-def _ones_like_spec(tensor, dtype=None, layout=None, device=None, memory_config=None, optional_tensor=None):
-    _no_optional("ones_like", optional_tensor)
-    return _like("ones_like", tensor, dtype, layout, memory_config)
-
-
-@full_like.spec
-def _full_like_spec(
-    tensor, fill_value, dtype=None, layout=None, device=None, memory_config=None, optional_tensor=None
-):
-    _fill_value("full_like", fill_value)
-    _no_optional("full_like", optional_tensor)
-    return _like("full_like", tensor, dtype, layout, memory_config)
-
-
+for _op in (zeros, ones, full, zeros_like, ones_like, full_like):
+    _op.spec(_fill_spec_rule(_op.name, like=_op.name.endswith("_like")))
 zeros_like.sim(lambda ctx, **a: _fill(ctx, 0.0))
 ones_like.sim(lambda ctx, **a: _fill(ctx, 1.0))
 full_like.sim(lambda ctx, fill_value, **a: _fill(ctx, fill_value))

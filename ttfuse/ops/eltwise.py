@@ -648,44 +648,22 @@ _binary(
 
 # in-place forms: write into the first argument (no allocation); ttnn names their arguments input_a/input_b
 # except add_/subtract_
-_binary(
-    "add_",
-    "In-place a += b.",
-    lambda a, b, k: a + b,
-    inplace=True,
-    kw=(*_ACTS, ("fast_and_approximate_mode", True), *_SUB),
-)
-_binary(
-    "subtract_",
-    "In-place a -= b.",
-    lambda a, b, k: a - b,
-    inplace=True,
-    kw=(*_ACTS, ("fast_and_approximate_mode", True), *_SUB),
-)
-_binary(
-    "multiply_",
-    "In-place a *= b.",
-    lambda a, b, k: a * b,
-    inplace=True,
-    names=("input_a", "input_b"),
-    kw=(*_ACTS, ("fast_and_approximate_mode", False), *_SUB),
-)
-_binary(
-    "divide_",
-    "In-place a /= b.",
-    lambda a, b, k: a / b,
-    inplace=True,
-    names=("input_a", "input_b"),
-    kw=(*_ACTS, ("fast_and_approximate_mode", False), *_SUB),
-)
-_binary(
-    "rsub_",
-    "In-place a = b - a.",
-    lambda a, b, k: b - a,
-    inplace=True,
-    names=("input_a", "input_b"),
-    kw=(*_ACTS, ("fast_and_approximate_mode", True), *_SUB),
-)
+_INPUT_AB = ("input_a", "input_b")
+for _name, _doc, _fn, _names, _fast in (
+    ("add_", "In-place a += b.", lambda a, b, k: a + b, _AB, True),
+    ("subtract_", "In-place a -= b.", lambda a, b, k: a - b, _AB, True),
+    ("multiply_", "In-place a *= b.", lambda a, b, k: a * b, _INPUT_AB, False),
+    ("divide_", "In-place a /= b.", lambda a, b, k: a / b, _INPUT_AB, False),
+    ("rsub_", "In-place a = b - a.", lambda a, b, k: b - a, _INPUT_AB, True),
+):
+    _binary(
+        _name,
+        _doc,
+        _fn,
+        inplace=True,
+        names=_names,
+        kw=(*_ACTS, ("fast_and_approximate_mode", _fast), *_SUB),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ ternary

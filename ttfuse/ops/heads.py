@@ -82,6 +82,17 @@ def _head_dim(op: str, width: int, divisor: int, what: str) -> int:
     return d
 
 
+def _kv_head_dim(op: str, arg: str, kv_width: int, width: int, nq: int, nkv: int) -> int:
+    """head_dim from the query input's width; a separate K/V input `arg` holds K and V for num_kv_heads."""
+    d = _head_dim(op, width, nq, "num_heads")
+    if kv_width != 2 * nkv * d:
+        raise fail(
+            op,
+            f"argument {arg!r}: last dim {kv_width} must be 2 * num_kv_heads * head_dim = {2 * nkv * d}",
+        )
+    return d
+
+
 def _heads_args(op: str, num_heads, num_kv_heads) -> tuple[int, int]:
     need_int(op, "num_heads", num_heads, minimum=1)
     need_int(op, "num_kv_heads", num_kv_heads, minimum=1, optional=True)
@@ -217,13 +228,7 @@ def _split_qkv_spec(
             )
         if x.memory_config.is_sharded():
             raise fail(op, "argument 'kv_input_tensor' cannot be used with a sharded input_tensor")
-        d = _head_dim(op, w, nq, "num_heads")
-        if kv.shape[2] != 2 * nkv * d:
-            raise fail(
-                op,
-                f"argument 'kv_input_tensor': last dim {kv.shape[2]} must be 2 * num_kv_heads * head_dim "
-                f"= {2 * nkv * d}",
-            )
+        d = _kv_head_dim(op, "kv_input_tensor", kv.shape[2], w, nq, nkv)
     else:
         d = _head_dim(op, w, nq + 2 * nkv, "num_heads + 2 * num_kv_heads")
     if x.memory_config.is_sharded():
@@ -316,13 +321,7 @@ def _create_heads_spec(
                 f"argument 'input_kv' shape {list(kv.shape)} must match input {list(x.shape)} in all but "
                 "the last dim",
             )
-        d = _head_dim(op, w, nq, "num_heads")
-        if kv.shape[3] != 2 * nkv * d:
-            raise fail(
-                op,
-                f"argument 'input_kv': last dim {kv.shape[3]} must be 2 * num_kv_heads * head_dim = "
-                f"{2 * nkv * d}",
-            )
+        d = _kv_head_dim(op, "input_kv", kv.shape[3], w, nq, nkv)
     else:
         d = _head_dim(
             op,

@@ -80,19 +80,9 @@ def from_torch(
     """Convert a torch tensor into a ttnn tensor (on `device` when given), rounding to `dtype`."""
 
 
-def _from_torch(
-    tensor,
-    dtype=None,
-    *,
-    spec=None,
-    tile=None,
-    pad_value=None,
-    layout=None,
-    device=None,
-    memory_config=None,
-    mesh_mapper=None,
-    cq_id=None,
-):
+def _from_torch(tensor, dtype, *, layout, device, memory_config, mesh_mapper, **_):
+    # NOTE: the executor passes every argument bound to from_torch's signature; spec, tile, pad_value and
+    # cq_id change nothing here.
     if not isinstance(tensor, torch.Tensor):
         raise SpecError(
             f"ttnn.from_torch: argument 'tensor' must be a torch.Tensor, got {type(tensor).__name__}"

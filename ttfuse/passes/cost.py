@@ -327,12 +327,7 @@ def graph_cost(graph: Graph, spec, *, max_grid=None, mesh_shape=None) -> GraphCo
     interpret(graph.nodes, visit, graph_env(graph))
     total = OpCost(launches=0)
     for r in rows:
-        total.flops += r.flops
-        total.matmul_flops += r.matmul_flops
-        total.dram_bytes += r.dram_bytes
-        total.l1_bytes += r.l1_bytes
-        total.launches += r.launches
-        total.link_bytes += r.link_bytes
+        total.accumulate(r)
     return GraphCost(
         getattr(spec, "name", None),
         rows,

@@ -211,12 +211,7 @@ def _basic_cost_report(graph: Graph) -> CostReport:
         ctx = CostCtx(op, in_specs, list(n.outs), args, device_spec)
         c = (op.cost_rule or default_cost)(ctx)
         rows.append((n.id, n.op, c))
-        total.flops += c.flops
-        total.matmul_flops += c.matmul_flops
-        total.dram_bytes += c.dram_bytes
-        total.l1_bytes += c.l1_bytes
-        total.launches += c.launches
-        total.link_bytes += c.link_bytes
+        total.accumulate(c)
         return n.outs
 
     interpret(graph.nodes, visit, graph_env(graph))

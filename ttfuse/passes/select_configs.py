@@ -34,31 +34,8 @@ from ttfuse.configs import (
     WormholeComputeKernelConfig,
 )
 from ttfuse.device import TILE, TILE_BYTES, DeviceSpec
+from ttfuse.ops.matmul_config import pick_subblock
 from ttfuse.types import DataType
-
-# tt-metal SUBBLOCK_HW_CHOICES, priority order (ref/ttnn.md s5)
-SUBBLOCK_HW_CHOICES = (
-    (4, 2),
-    (2, 4),
-    (8, 1),
-    (1, 8),
-    (7, 1),
-    (1, 7),
-    (3, 2),
-    (2, 3),
-    (6, 1),
-    (1, 6),
-    (5, 1),
-    (1, 5),
-    (2, 2),
-    (4, 1),
-    (1, 4),
-    (3, 1),
-    (1, 3),
-    (2, 1),
-    (1, 2),
-    (1, 1),
-)
 
 
 @dataclass(frozen=True)
@@ -88,13 +65,6 @@ def max_grid_of(spec: DeviceSpec, max_grid: tuple[int, int] | None) -> tuple[int
     if max_grid is not None:
         gx, gy = min(gx, max_grid[0] + 1), min(gy, max_grid[1] + 1)
     return max(gx, 1), max(gy, 1)
-
-
-def pick_subblock(per_core_M: int, per_core_N: int, dst_tiles: int) -> tuple[int, int]:
-    for h, w in SUBBLOCK_HW_CHOICES:
-        if per_core_M % h == 0 and per_core_N % w == 0 and h * w <= dst_tiles:
-            return h, w
-    return 1, 1
 
 
 def compute_kernel_config_for(

@@ -180,30 +180,25 @@ def open_mesh(shape: MeshShape, arch: str | None = None) -> MeshDevice:
 
 
 # ---------------------------------------------------------------------------------------------- observability
+def _chips_max(what: str, kind: str) -> property:
+    """A MemoryReport property: the largest `chip.<what>[kind]` (used or peak bytes) over the mesh's chips."""
+
+    def get(self: MemoryReport) -> int:
+        return max(getattr(c, what)[kind] for c in self._device.chips)
+
+    return property(get)
+
+
 class MemoryReport:
     """`ttfuse.sim.memory_report(device)`: current and peak DRAM/L1 bytes (the maximum over the mesh's chips)."""
 
     def __init__(self, device: MeshDevice):
         self._device = device
 
-    def _max(self, what: str, kind: str) -> int:
-        return max(getattr(c, what)[kind] for c in self._device.chips)
-
-    @property
-    def l1_bytes(self) -> int:
-        return self._max("used", "L1")
-
-    @property
-    def dram_bytes(self) -> int:
-        return self._max("used", "DRAM")
-
-    @property
-    def peak_l1_bytes(self) -> int:
-        return self._max("peak", "L1")
-
-    @property
-    def peak_dram_bytes(self) -> int:
-        return self._max("peak", "DRAM")
+    l1_bytes = _chips_max("used", "L1")
+    dram_bytes = _chips_max("used", "DRAM")
+    peak_l1_bytes = _chips_max("peak", "L1")
+    peak_dram_bytes = _chips_max("peak", "DRAM")
 
     @property
     def l1_capacity(self) -> int:
