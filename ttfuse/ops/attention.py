@@ -578,29 +578,12 @@ def joint_scaled_dot_product_attention(
 
 
 @joint_scaled_dot_product_attention.spec
-def _joint_spec(
-    input_tensor_q,
-    input_tensor_k,
-    input_tensor_v,
-    joint_tensor_q,
-    joint_tensor_k,
-    joint_tensor_v,
-    *,
-    joint_strategy,
-    program_config,
-    scale,
-    compute_kernel_config,
-):
+def _joint_spec(*, joint_strategy, program_config, scale, compute_kernel_config, **tensors):
     op = JOINT
     if joint_strategy != "rear":
         raise fail(op, f"argument 'joint_strategy' must be 'rear', got {joint_strategy!r}")
     names = JOINT_TENSORS
-    specs = dict(
-        zip(
-            names,
-            (input_tensor_q, input_tensor_k, input_tensor_v, joint_tensor_q, joint_tensor_k, joint_tensor_v),
-        )
-    )
+    specs = {n: tensors[n] for n in names}
     for n in names:
         s = specs[n] = need_tiled_spec(op, n, specs[n], _JOINT_DTYPES)
         if s.memory_config.buffer_type is not BufferType.DRAM:
