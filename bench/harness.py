@@ -253,7 +253,7 @@ def _compile_pass(calls: list[tuple], timer: Timer, *, cold: bool) -> tuple[floa
 def _hit_overhead_us(call: tuple, timer: Timer, number: int = 200, rounds: int = 7) -> float | None:
     """The jit wrapper's own time on a cache hit (flatten args, fast key, LRU lookup, counters, rebuild the
     result): the hit entry's generated function is swapped for a stub returning the call's outputs."""
-    from ttfuse.capture.pytree import flatten_key, flatten_out, hashable_key
+    from ttfuse.capture.pytree import flatten_out, lookup
     from ttfuse.jit import _runner
     from ttfuse.tensor import Tensor
 
@@ -261,15 +261,7 @@ def _hit_overhead_us(call: tuple, timer: Timer, number: int = 200, rounds: int =
     lru = getattr(jf, "_lru", None)
     if lru is None:
         return None
-    leaves: list = []
-    key: list = []
-    flatten_key(args, kwargs, leaves, key)
-    try:
-        fast = tuple(key)
-        run = lru.get(fast)
-    except TypeError:
-        fast = hashable_key(key)
-        run = lru.get(fast)
+    run, fast, _ = lookup(lru, args, kwargs)
     if run is None:
         return None
     flat, tree = flatten_out(result, lambda v: isinstance(v, Tensor))

@@ -53,7 +53,7 @@ from typing import Any
 
 from ttfuse import cache
 from ttfuse.backend import backend_names, current_backend_name
-from ttfuse.capture.pytree import ByIdentity, describe, flatten_key, hashable_key
+from ttfuse.capture.pytree import ByIdentity, describe, flatten_key, lookup
 from ttfuse.capture.trace import GraphTrace, trace
 from ttfuse.codegen import generate
 from ttfuse.configs import MathFidelity
@@ -317,15 +317,7 @@ class JitFunction:
         guard = self._guard
         if guard is not None and not guard():  # a closure / global / default changed: re-key
             lru = self._reguard()
-        leaves: list = []
-        key: list = []
-        flatten_key(args, kwargs, leaves, key)
-        try:
-            fast = tuple(key)
-            run = lru.get(fast)
-        except TypeError:  # an unhashable static argument
-            fast = hashable_key(key)
-            run = lru.get(fast)
+        run, fast, leaves = lookup(lru, args, kwargs)
         if run is not None:
             cache.counters.hit += 1
             return run(leaves, args, kwargs)

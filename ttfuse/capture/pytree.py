@@ -160,6 +160,20 @@ def describe(args: tuple, kwargs: dict, *, specs_are_tensors: bool = False) -> t
     return tree, statics, leaves, paths
 
 
+def lookup(lru, args: tuple, kwargs: dict) -> tuple:
+    """(entry or None, key, tensor leaves) of a call in a jit function's LRU: the key from `flatten_key`, made
+    hashable the slow way only when a static argument is unhashable."""
+    leaves: list = []
+    key: list = []
+    flatten_key(args, kwargs, leaves, key)
+    try:
+        fast = tuple(key)
+        return lru.get(fast), fast, leaves
+    except TypeError:  # an unhashable static argument
+        fast = hashable_key(key)
+        return lru.get(fast), fast, leaves
+
+
 def _arg_name(i: int) -> str:
     return f"args[{i}]"
 
