@@ -406,24 +406,23 @@ def register_json_types(enums: dict[str, type], classes: dict[str, type]) -> Non
         _REGISTRIES.append((enums, classes))
 
 
-def _registered_enum(name: str):
-    cls = _ENUMS.get(name)
+def _registered(name: str, own: dict, which: int):
+    """The enum (which=0) or class (which=1) registered under `name`: ours first, then each registry's."""
+    cls = own.get(name)
     if cls is None:
-        for enums, _ in _REGISTRIES:
-            cls = enums.get(name)
+        for reg in _REGISTRIES:
+            cls = reg[which].get(name)
             if cls is not None:
                 break
     return cls
+
+
+def _registered_enum(name: str):
+    return _registered(name, _ENUMS, 0)
 
 
 def _registered_class(name: str):
-    cls = _DATACLASSES.get(name)
-    if cls is None:
-        for _, classes in _REGISTRIES:
-            cls = classes.get(name)
-            if cls is not None:
-                break
-    return cls
+    return _registered(name, _DATACLASSES, 1)
 
 
 def to_json_value(v):
