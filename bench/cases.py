@@ -61,7 +61,6 @@ class Case:
     full: tuple[int, ...]
     size_label: str = "rows"
     description: str = ""
-    speedup_target: float | None = None  # JIT/eager target of the issue (None: no target)
     torch_compile_quick: bool = False  # also run torch.compile in --quick (the outside anchor)
     requires: Callable[[], str | None] | None = None  # why the case cannot run here, or None
     tags: tuple[str, ...] = field(default=())
@@ -256,7 +255,6 @@ register(
         (1024, 4096),
         "rows, 128->512->128",
         "Transition in plain TTNN: LN -> linear(silu) * linear -> linear",
-        speedup_target=1.5,
     )
 )
 
@@ -320,7 +318,7 @@ def _ref(module: str, cls: str, *args, **kwargs) -> Callable[[], torch.nn.Module
 
 _B = "boltz.model"
 _boltz_cases = [
-    # name, port class, reference factory, seed, inputs(n), reference call, quick, full, speedup target, anchor
+    # name, port class, reference factory, seed, inputs(n), reference call, quick, full, anchor
     (
         "Transition",
         _ref(f"{_B}.layers.transition", "Transition", C_Z, 4 * C_Z),
@@ -329,7 +327,6 @@ _boltz_cases = [
         lambda r, x: r(x),
         (32,),
         (32, 64, 128),
-        1.5,
         True,
     ),
     (
@@ -340,7 +337,6 @@ _boltz_cases = [
         lambda r, a, s: r(a, s),
         (32,),
         (32, 128, 512),
-        None,
         False,
     ),
     (
@@ -351,7 +347,6 @@ _boltz_cases = [
         lambda r, z, m: r(z, mask=m),
         (32,),
         (32, 64, 128),
-        None,
         False,
     ),
     (
@@ -369,7 +364,6 @@ _boltz_cases = [
         lambda r, z, m: r(z, mask=m),
         (32,),
         (32, 64),
-        None,
         False,
     ),
     (
@@ -380,7 +374,6 @@ _boltz_cases = [
         lambda r, s, z, m, k: r(s=s, z=z, mask=m, k_in=k),
         (32,),
         (32, 64, 128),
-        None,
         False,
     ),
     (
@@ -391,11 +384,10 @@ _boltz_cases = [
         lambda r, s, z, m, pm: r(s, z, m, pm),
         (32,),
         (32, 64),
-        1.3,
         False,
     ),
 ]
-for _name, _mk, _seed, _inp, _call, _quick, _full, _target, _anchor in _boltz_cases:
+for _name, _mk, _seed, _inp, _call, _quick, _full, _anchor in _boltz_cases:
     register(
         Case(
             f"boltz.{_name}",
@@ -404,7 +396,6 @@ for _name, _mk, _seed, _inp, _call, _quick, _full, _target, _anchor in _boltz_ca
             _full,
             "N tokens",
             f"models.boltz.{_name} vs boltz 2.2.1",
-            speedup_target=_target,
             torch_compile_quick=_anchor,
             requires=_needs("models.boltz", _name, package="boltz"),
         )
@@ -486,7 +477,6 @@ register(
         (128, 512),
         "image tokens",
         "models.sd35.JointTransformerBlock vs diffusers (dim 128, 2 heads)",
-        speedup_target=1.3,
         requires=_sd35_needs,
     )
 )

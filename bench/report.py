@@ -15,7 +15,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import time
@@ -41,9 +40,11 @@ def clock_words(results: dict) -> str:
 
 
 def console() -> Console:
+    """The terminal's width, or $COLUMNS; piped with no $COLUMNS (make run | tee, CI): 160 columns. The tables
+    split by column groups to fit (fit_tables), so no figure is ever cut."""
     out = Console(highlight=False, soft_wrap=False)
-    if not out.is_terminal:  # piped (make run | tee, CI): wide enough that no column is cut
-        out = Console(highlight=False, soft_wrap=False, width=max(250, shutil.get_terminal_size().columns))
+    if not out.is_terminal and not os.environ.get("COLUMNS"):
+        out = Console(highlight=False, soft_wrap=False, width=160)
     return out
 
 
@@ -91,18 +92,12 @@ def _marked(text: str, met: bool | None, cmp: str, target: float | None, unit: s
 
 
 def _row_targets(row: dict, results: dict) -> dict[str, tuple[bool | None, str, float | None, str]]:
-    t = results.get("targets", {})
-    out = {
-        "speedup": (
-            check(row.get("speedup"), ">=", row.get("speedup_target")),
-            ">=",
-            row.get("speedup_target"),
-            "x",
-        )
-    }
-    for key in ("hit_overhead_us", "compile_cold_ms", "jit_vs_reference"):
-        spec = t.get(key)
-        if spec:
+    """The row's target checks (results["targets"]: compile and cache-hit costs). The simulator's wall-time
+    JIT-vs-eager ratios are figures only: both sides run the same float32 math on the CPU, so they say nothing
+    about a chip (device time is the cost model's prediction)."""
+    out = {}
+    for key, spec in results.get("targets", {}).items():
+        if isinstance(spec, dict) and "cmp" in spec:
             out[key] = (
                 check(row.get(key), spec["cmp"], spec["value"]),
                 spec["cmp"],
@@ -113,28 +108,66 @@ def _row_targets(row: dict, results: dict) -> dict[str, tuple[bool | None, str, 
 
 
 def target_checks(results: dict) -> list[dict]:
-    """Every target check of every row: what, value, target, met (None: not measured)."""
+    """Every target check of every row: what, value, target, met (None: not measured). A FAILED row's checks
+    count as MISSED (`failed`: True): a crash never hides a target."""
     out = []
     for row in results["cases"]:
-        if row.get("status") != "ok":
-            continue
+        failed = row.get("status") != "ok"
         for what, (met, cmp, target, unit) in _row_targets(row, results).items():
-            if target is None:
-                continue
             out.append(
                 {
                     "case": row["case"],
                     "size": row["size"],
                     "arch": row["arch"],
                     "what": what,
-                    "value": row.get(what),
+                    "value": None if failed else row.get(what),
                     "cmp": cmp,
                     "target": target,
                     "unit": unit,
-                    "met": met,
+                    "met": False if failed else met,
+                    "failed": failed,
                 }
             )
     return out
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The one tally the terminal report, the markdown and the exit code read."""
+
+    met: int
+    missed: list[dict]  # target checks MISSED, those of FAILED rows included (c["failed"])
+    not_measured: int  # target checks of rows that ran whose figure could not be measured
+    rows: int
+    failed_rows: list[dict]
+    unavailable: list[dict]  # cases not run at all (an optional dependency missing), with the reason
+
+    def line(self) -> str:
+        in_failed = sum(1 for c in self.missed if c.get("failed"))
+        miss = f"{len(self.missed)} MISSED" + (f" ({in_failed} in FAILED rows)" if in_failed else "")
+        out = f"targets: {self.met} met, {miss}, {self.not_measured} not measured"
+        out += f"; rows: {self.rows - len(self.failed_rows)} ok, {len(self.failed_rows)} FAILED"
+        return out + f"; cases not run: {len(self.unavailable)}"
+
+
+def _missed_words(c: dict) -> str:
+    value = "row FAILED" if c.get("failed") else _num(c["value"], "{:.3g}")
+    return (
+        f"MISSED {c['case']} {c['size']} {arch_short(c['arch'])}: {c['what']} = {value} "
+        f"(target {c['cmp']} {c['target']:g} {c['unit']})"
+    )
+
+
+def summary(results: dict) -> Summary:
+    checks = results.get("target_checks") or target_checks(results)
+    return Summary(
+        met=sum(1 for c in checks if c["met"]),
+        missed=[c for c in checks if c["met"] is False],
+        not_measured=sum(1 for c in checks if c["met"] is None),
+        rows=len(results["cases"]),
+        failed_rows=[r for r in results["cases"] if r.get("status") != "ok"],
+        unavailable=list(results.get("unavailable", [])),
+    )
 
 
 # --------------------------------------------------------------------------------------------- columns
@@ -162,7 +195,7 @@ def _target_cell(
 def _speedup_cell(row: dict, results: dict) -> tuple[str, str]:
     if row.get("status") != "ok":
         return "FAILED", "bold red"
-    return _target_cell("speedup", lambda v: _num(v, "{:.2f}x"), show=True)(row, results)
+    return _num(row.get("speedup"), "{:.2f}x"), ""
 
 
 def _pcc_cell(row: dict, results: dict) -> tuple[str, str]:
@@ -201,58 +234,116 @@ _KEY = [
     Col("size", _plain(lambda r: str(r["size"]))),
     Col("arch", _plain(lambda r: arch_short(r["arch"])), "left"),
 ]
-_COLUMNS_SIM = _KEY + [
-    Col("eager ms", _plain(lambda r: _ms(r.get("eager_ms")))),
-    Col("JIT ms", _plain(lambda r: _ms(r.get("jit_ms")))),
-    Col("speedup", _speedup_cell),
-    Col(
-        "launches",
-        _plain(lambda r: _pair(_num(r.get("launches_eager"), "{}"), _num(r.get("launches_jit"), "{}"))),
+GROUPS: list[tuple[str, list[Col]]] = [
+    (
+        "JIT vs eager on the simulator (CPU figures, no target)",
+        [
+            Col("eager ms", _plain(lambda r: _ms(r.get("eager_ms")))),
+            Col("JIT ms", _plain(lambda r: _ms(r.get("jit_ms")))),
+            Col("speedup", _speedup_cell),
+            Col(
+                "launches",
+                _plain(
+                    lambda r: _pair(_num(r.get("launches_eager"), "{}"), _num(r.get("launches_jit"), "{}"))
+                ),
+            ),
+        ],
     ),
-    Col("ref f32 ms", _plain(lambda r: _ms(r.get("reference_ms")))),
-    Col("torch.compile ms", _plain(lambda r: _ms(r.get("torch_compile_ms")))),
-    Col("JIT/ref (≤1.25x)", _target_cell("jit_vs_reference", lambda v: _num(v, "{:.2f}x"))),
-    Col("PCC", _pcc_cell),
+    (
+        "vs the PyTorch float32 reference",
+        [
+            Col("ref f32 ms", _plain(lambda r: _ms(r.get("reference_ms")))),
+            Col("JIT/ref", _plain(lambda r: _num(r.get("jit_vs_reference"), "{:.2f}x"))),
+            Col("PCC", _pcc_cell),
+        ],
+    ),
+    (
+        "compile and cache (targets: cold <= 100 ms, hit <= 20 us)",
+        [
+            Col("cold ms", _target_cell("compile_cold_ms", lambda v: _num(v, "{:.1f}"))),
+            Col("disk-warm ms", _plain(lambda r: _num(r.get("compile_warm_ms"), "{:.1f}"))),
+            Col("hit us", _target_cell("hit_overhead_us", lambda v: _num(v, "{:.1f}"))),
+        ],
+    ),
+    (
+        "torch.compile (inductor, CPU)",
+        [
+            Col("t.compile ms", _plain(lambda r: _ms(r.get("torch_compile_ms")))),
+            Col(
+                "cold s",
+                _plain(lambda r: _num((r.get("torch_compile_cold_ms") or 0) / 1e3 or None, "{:.1f}")),
+            ),
+        ],
+    ),
+    (
+        "cost model: predicted device time, eager→JIT",
+        [
+            Col(
+                "pred. us",
+                _plain(
+                    lambda r: _pair(
+                        _num(r.get("predicted_us_eager"), "{:.1f}"), _num(r.get("predicted_us_jit"), "{:.1f}")
+                    )
+                ),
+            ),
+            Col("pred. x", _plain(_pred_ratio)),
+            Col(
+                "untraced x",
+                _plain(
+                    lambda r: _ratio(r.get("predicted_untraced_us_eager"), r.get("predicted_untraced_us_jit"))
+                ),
+            ),
+        ],
+    ),
+    (
+        "memory, eager→JIT",
+        [
+            Col(
+                "DRAM MB",
+                _plain(lambda r: _pair(_mb(r.get("dram_bytes_eager")), _mb(r.get("dram_bytes_jit")))),
+            ),
+            Col(
+                "peak L1 KB",
+                _plain(
+                    lambda r: _pair(
+                        _num(_kb(r.get("peak_l1_bytes_eager")), "{:.0f}"),
+                        _num(_kb(r.get("peak_l1_bytes_jit")), "{:.0f}"),
+                    )
+                ),
+            ),
+            Col(
+                "peak DRAM MB",
+                _plain(
+                    lambda r: _pair(_mb(r.get("peak_dram_bytes_eager")), _mb(r.get("peak_dram_bytes_jit")))
+                ),
+            ),
+        ],
+    ),
 ]
-_COLUMNS_COST = _KEY + [
-    Col("cold ms (≤100)", _target_cell("compile_cold_ms", lambda v: _num(v, "{:.1f}"))),
-    Col("disk-warm ms", _plain(lambda r: _num(r.get("compile_warm_ms"), "{:.1f}"))),
-    Col("hit us (≤20)", _target_cell("hit_overhead_us", lambda v: _num(v, "{:.1f}"))),
-    Col(
-        "t.compile cold s",
-        _plain(lambda r: _num((r.get("torch_compile_cold_ms") or 0) / 1e3 or None, "{:.1f}")),
-    ),
-    Col(
-        "DRAM MB",
-        _plain(lambda r: _pair(_mb(r.get("dram_bytes_eager")), _mb(r.get("dram_bytes_jit")))),
-    ),
-    Col(
-        "pred. us",
-        _plain(
-            lambda r: _pair(
-                _num(r.get("predicted_us_eager"), "{:.1f}"), _num(r.get("predicted_us_jit"), "{:.1f}")
-            )
-        ),
-    ),
-    Col("pred. x", _plain(_pred_ratio)),
-    Col(
-        "untraced x",
-        _plain(lambda r: _ratio(r.get("predicted_untraced_us_eager"), r.get("predicted_untraced_us_jit"))),
-    ),
-    Col(
-        "peak L1 KB",
-        _plain(
-            lambda r: _pair(
-                _num(_kb(r.get("peak_l1_bytes_eager")), "{:.0f}"),
-                _num(_kb(r.get("peak_l1_bytes_jit")), "{:.0f}"),
-            )
-        ),
-    ),
-    Col(
-        "peak DRAM MB",
-        _plain(lambda r: _pair(_mb(r.get("peak_dram_bytes_eager")), _mb(r.get("peak_dram_bytes_jit")))),
-    ),
-]
+
+
+def _col_width(c: Col, results: dict) -> int:
+    return max([len(c.title)] + [len(c.cell(r, results)[0]) for r in results["cases"]])
+
+
+def fit_tables(results: dict, width: int) -> list[tuple[str, list[Col]]]:
+    """The terminal's tables: the key columns (case, size, arch) then as many whole column groups as fit in
+    `width` characters; a group wider than a table splits by column. Every figure is shown, none is cut."""
+    key_w = sum(_col_width(c, results) + 3 for c in _KEY) + 1  # a column: 2 padding + 1 rule
+    tables: list[list] = []  # [titles, cols, width]
+    for title, cols in GROUPS:
+        ws = [_col_width(c, results) + 3 for c in cols]
+        if tables and tables[-1][2] + sum(ws) <= width:
+            tables[-1][0].append(title)
+            tables[-1][1].extend(cols)
+            tables[-1][2] += sum(ws)
+            continue
+        for i, (c, w) in enumerate(zip(cols, ws)):
+            if i == 0 or tables[-1][2] + w > width:
+                tables.append([[title if i == 0 else f"{title} (cont.)"], [], key_w])
+            tables[-1][1].append(c)
+            tables[-1][2] += w
+    return [("; ".join(titles), _KEY + cols) for titles, cols, _ in tables]
 
 
 def _kb(v: int | None) -> float | None:
@@ -277,11 +368,11 @@ def render(results: dict, out: Console, paths: dict[str, str] | None = None) -> 
     """The terminal report: two tables, failures, unavailable cases, the target tally, --compare, files."""
     mode = results.get("mode", "?")
     out.print()
-    title = f"ttfuse bench ({mode}): JIT vs eager on the simulator, {clock_words(results)}"
-    out.print(_table(title, _COLUMNS_SIM, results))
     out.print(
-        _table("compile, cache and cost model (predicted device time per arch)", _COLUMNS_COST, results)
+        Text(f"ttfuse bench ({mode}): JIT vs eager on the simulator, {clock_words(results)}", style="bold")
     )
+    for title, cols in fit_tables(results, out.width):
+        out.print(_table(title, cols, results))
     failed = [r for r in results["cases"] if r.get("status") != "ok"]
     for r in failed:
         out.print(
@@ -291,21 +382,13 @@ def render(results: dict, out: Console, paths: dict[str, str] | None = None) -> 
             )
         )
     for u in results.get("unavailable", []):
-        out.print(Text(f"not measured: {u['case']}: {u['reason']}", style="yellow"))
+        out.print(Text(f"not run: {u['case']}: {u['reason']}", style="yellow"))
     for line in pcc_warnings(results):
         out.print(Text(line, style="bold red"))
-    checks = results.get("target_checks") or target_checks(results)
-    met = sum(1 for c in checks if c["met"])
-    missed = [c for c in checks if c["met"] is False]
-    unmeasured = sum(1 for c in checks if c["met"] is None)
-    style = "bold red" if missed else "green"
-    out.print(
-        Text(
-            f"targets: {met} met, {len(missed)} MISSED, {unmeasured} not measured "
-            f"(per-row marks above: {OK} met, {MISS} MISSED)",
-            style=style,
-        )
-    )
+    tally = summary(results)
+    out.print(Text(tally.line(), style="bold red" if tally.missed or tally.failed_rows else "green"))
+    for c in tally.missed:
+        out.print(Text(f"  {MISS} {_missed_words(c)}", style="red"))
     src = {r.get("predicted_source") for r in results["cases"] if r.get("predicted_source")}
     if src:
         out.print(Text(f"predicted device time: {', '.join(sorted(src))}", style="dim"))
@@ -415,7 +498,7 @@ def progress(out: Console, total: int):
 def list_cases(cases: dict, pending: dict) -> None:
     out = console()
     t = Table(title="bench cases", title_justify="left", header_style="bold", pad_edge=False)
-    for h in ("case", "quick", "full", "size", "target", "status", "what"):
+    for h in ("case", "quick", "full", "size", "status", "what"):
         t.add_column(h, justify="left")
     for c in cases.values():
         why = c.unavailable()
@@ -424,12 +507,11 @@ def list_cases(cases: dict, pending: dict) -> None:
             ",".join(map(str, c.quick)),
             ",".join(map(str, c.full)),
             c.size_label,
-            f">= {c.speedup_target}x" if c.speedup_target else "",
             Text(why or "ok", style="yellow" if why else "green"),
             c.description,
         )
     for n, why in pending.items():
-        t.add_row(n, "", "", "", "", Text(why, style="yellow"), "")
+        t.add_row(n, "", "", "", Text(why, style="yellow"), "")
     out.print(t)
 
 
@@ -594,15 +676,12 @@ def markdown(results: dict, paths: dict[str, str] | None = None) -> str:
         f"load average at start {(_num((m.get('loadavg_start') or [None])[0], '{:.1f}'))}; {len(results['cases'])} rows "
         f"in {results.get('wall_s', 0):.0f} s.",
         "",
-        f"Targets: {OK} met, {MISS} MISSED (JIT >= 1.5x eager on Transition, >= 1.3x on PairformerLayer and "
-        "JointTransformerBlock; cache-hit overhead <= 20 us; cold compile <= 100 ms per block; JIT sim within "
-        "1.25x of the PyTorch float32 reference).",
+        f"Targets: {OK} met, {MISS} MISSED: cache-hit overhead <= 20 us, cold compile <= 100 ms per block. "
+        "The JIT-vs-eager times on the simulator are figures, not targets: both sides run the same float32 "
+        "math on the CPU; device time is the cost model's prediction.",
         "",
     ]
-    for title, cols in (
-        (f"JIT vs eager on the simulator ({clock_words(results)})", _COLUMNS_SIM),
-        ("Compile, cache and cost model", _COLUMNS_COST),
-    ):
+    for title, cols in [(t, _KEY + c) for t, c in GROUPS]:
         lines += [
             f"## {title}",
             "",
@@ -614,29 +693,17 @@ def markdown(results: dict, paths: dict[str, str] | None = None) -> str:
         lines.append("")
     if pcc_warnings(results):
         lines += ["## Correctness", ""] + [f"- {w}" for w in pcc_warnings(results)] + [""]
-    failed = [r for r in results["cases"] if r.get("status") != "ok"]
-    if failed or results.get("unavailable"):
-        lines += ["## Not measured", ""]
+    tally = summary(results)
+    if tally.failed_rows or tally.unavailable:
+        lines += ["## FAILED rows and cases not run", ""]
         lines += [
             f"- FAILED `{r['case']}` {r['size']} {r['arch']} at {r.get('failed_step')}: {r.get('error')}"
-            for r in failed
+            for r in tally.failed_rows
         ]
-        lines += [f"- `{u['case']}`: {u['reason']}" for u in results.get("unavailable", [])]
+        lines += [f"- not run `{u['case']}`: {u['reason']}" for u in tally.unavailable]
         lines.append("")
-    checks = results.get("target_checks") or target_checks(results)
-    missed = [c for c in checks if c["met"] is False]
-    lines += [
-        "## Targets",
-        "",
-        f"{sum(1 for c in checks if c['met'])} met, {len(missed)} MISSED, "
-        f"{sum(1 for c in checks if c['met'] is None)} not measured.",
-        "",
-    ]
-    for c in missed:
-        lines.append(
-            f"- {MISS} MISSED `{c['case']}` {c['size']} {c['arch']}: {c['what']} = "
-            f"{_num(c['value'], '{:.3g}')} (target {c['cmp']} {c['target']:g}{c['unit']})"
-        )
+    lines += ["## Targets", "", tally.line() + ".", ""]
+    lines += [f"- {MISS} {_missed_words(c)}" for c in tally.missed]
     if results.get("compare"):
         cmp = results["compare"]
         lines += ["", f"## Compared with {cmp.get('old_path')}", ""]
@@ -696,11 +763,9 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
     bh = 0.8 / nb
     paths = {}
 
-    # speedup per case: bars from 1x (right: JIT faster, left: slower), one per arch; targets as ticks
+    # speedup per case: bars from 1x (right: JIT faster, left: slower), one per arch (a figure, no target)
     fig, ax = plt.subplots(figsize=(11, max(3.0, 0.34 * len(labels) * nb + 1.8)))
-    vals = [r["speedup"] for r in rows if r.get("speedup")] + [
-        r["speedup_target"] for r in rows if r.get("speedup_target")
-    ]
+    vals = [r["speedup"] for r in rows if r.get("speedup")]
     lo, hi = min(vals + [0.8]) / 1.6, max(vals + [1.25]) * 1.9
     seen = set()
     for j, arch in enumerate(archs):
@@ -709,7 +774,7 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
             if r is None:
                 continue
             yy = y + (nb / 2 - j - 0.5) * bh
-            sp, t = r.get("speedup"), r.get("speedup_target")
+            sp = r.get("speedup")
             if r.get("status") != "ok" or not sp:
                 why = "FAILED" if r.get("status") != "ok" else "n/a"
                 ax.text(1.0, yy, f" {why} ({arch_short(arch)})", va="center", fontsize=8, color="red")
@@ -724,16 +789,7 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
                 label=None if name in seen else name,
             )
             seen.add(name)
-            if t:
-                ax.plot([t, t], [yy - bh * 0.5, yy + bh * 0.5], color="green" if sp >= t else "red", lw=2.5)
-            ax.text(
-                max(sp, t or 0, 1.0) * 1.03,
-                yy,
-                f"{sp:.2f}x" + ("" if not t or sp >= t else " MISSED"),
-                va="center",
-                fontsize=8,
-                color="black" if not t or sp >= t else "red",
-            )
+            ax.text(max(sp, 1.0) * 1.03, yy, f"{sp:.2f}x", va="center", fontsize=8)
     ax.axvline(1.0, color="black", lw=1)
     _plain_log_axis(ax, (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.25, 1.5, 2, 3, 5, 10, 20, 50, 100))
     ax.set_xlim(lo, hi)
@@ -741,7 +797,7 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
     ax.set_yticks(ys)
     ax.set_yticklabels(labels, fontsize=9)
     ax.set_xlabel(
-        "speedup = eager sim time / JIT sim time (log scale; right of 1x: JIT faster; ticks: targets)"
+        "speedup = eager sim time / JIT sim time (log scale; right of 1x: JIT faster; CPU figures, not targets)"
     )
     ax.set_title(
         f"ttfuse bench ({results.get('mode')}): JIT speedup over eager on the simulator "
@@ -757,10 +813,12 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
     plt.close(fig)
     paths["speedup_png"] = str(p)
 
-    # predicted device time eager vs JIT, one panel per arch
+    # predicted device time eager vs JIT, one panel per arch, one x range for all panels, legend below them
+    # (outside every panel, so it hides no bar or label)
     fig, axes = plt.subplots(
-        1, nb, figsize=(6.5 * nb, max(3.0, 0.55 * len(labels) + 1.8)), squeeze=False, sharey=True
+        1, nb, figsize=(6.5 * nb, max(3.0, 0.55 * len(labels) + 2.2)), squeeze=False, sharey=True
     )
+    pred = [v for r in rows for v in (r.get("predicted_us_eager"), r.get("predicted_us_jit")) if v]
     for j, arch in enumerate(archs or ["?"]):
         ax = axes[0][j]
         drawn = False
@@ -779,9 +837,7 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
             drawn = True
         if drawn:
             _plain_log_axis(ax)
-            lo_, hi_ = ax.get_xlim()
-            ax.set_xlim(lo_, hi_ * 2.5)
-            ax.legend(loc="lower right", fontsize=9)
+            ax.set_xlim(min(pred) / 2, max(pred) * 2.5)
         ax.set_ylim(-0.7, len(labels) - 0.3)
         ax.set_title(f"{arch}: predicted device time", fontsize=10)
         ax.set_xlabel("us per call (log scale; label: eager / JIT)")
@@ -794,7 +850,10 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
         + (f"\n{'; '.join(src)}" if src else ""),
         fontsize=10,
     )
-    fig.tight_layout()
+    handles, names = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=9)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     p = out_dir / "predicted.png"
     fig.savefig(p, dpi=110)
     plt.close(fig)

