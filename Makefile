@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast conformance lint format bench clean-venv install
+.PHONY: run test test-fast conformance lint format bench clean-venv install docs
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (Python 3.11) on PATH"; exit 1; }
@@ -33,6 +33,11 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest tests/conformance
 	$(BIN)/python -m pytest tests -n 2 --ignore=tests/conformance
 	$(BIN)/python -m pytest bench --benchmark-disable
+	$(BIN)/python tools/docs_check.py
+
+# every python / shell block of README.md and docs/*.md runs, every relative link resolves (tools/docs_check.py)
+docs: $(STAMP)
+	$(BIN)/python tools/docs_check.py
 
 # the quick tier (under 3 minutes on an idle 2-core machine): no conformance, no test marked slow, 30 random programs
 test-fast: $(STAMP)

@@ -232,7 +232,9 @@ def explain_miss(fn_name: str, key: CacheKey) -> str | None:
             parts = []
             for f in diff:
                 was, now = prev_values.get(f), key.values.get(f)
-                parts.append(f"'{f}'" + (f" (was {_clip(was)}, now {_clip(now)})" if was and now else ""))
+                parts.append(
+                    f"'{f}'" + (f" (was {_clip(was, now)}, now {_clip(now, was)})" if was and now else "")
+                )
             msg = (
                 f"cache miss for {fn_name}: key field(s) {', '.join(parts)} differ from the nearest previous "
                 f"key {prev_hex[:12]} ({len(diff)} of {len(key.fields)} fields)"
@@ -241,8 +243,15 @@ def explain_miss(fn_name: str, key: CacheKey) -> str | None:
     return msg
 
 
-def _clip(s: str, n: int = 160) -> str:
-    return s if len(s) <= n else s[: n - 3] + "..."
+def _clip(s: str, other: str, n: int = 160) -> str:
+    """`s` cut to about `n` characters around where it first differs from `other`, so the was/now pair shows the
+    difference (both are cut at the same place)."""
+    if len(s) <= n:
+        return s
+    i = next((k for k, (a, b) in enumerate(zip(s, other)) if a != b), min(len(s), len(other)))
+    start = max(0, i - n // 3)
+    end = start + n
+    return ("..." if start else "") + s[start:end] + ("..." if end < len(s) else "")
 
 
 def _disk_keys_of(fn_name: str, limit: int = 512) -> list[tuple[str, dict[str, str]]]:

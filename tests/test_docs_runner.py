@@ -1,0 +1,106 @@
+"""The docs runner (tools/docs_check.py, run by `make test` over README.md and docs/*.md): it must fail on a
+broken snippet and on a broken link, say where, and count what it ran."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import docs_check  # noqa: E402
+
+GOOD = """# t
+
+```python
+x = 2
+```
+
+text, then a second block that sees the first one's names:
+
+```python
+assert x * 21 == 42
+```
+
+```sh
+test "$TTFUSE_DOCS" = 1
+```
+
+```
+not code: program output
+```
+
+<!-- docs: no-run (it would recurse) -->
+```sh
+exit 3
+```
+
+[the readme](../../README.md) and [a site](https://example.com) and [here](#t)
+"""
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    # inside the repository tree, so relative links resolve against it
+    d = docs_check.ROOT / "docs" / f".tmp-{tmp_path.name}"
+    d.mkdir(exist_ok=True)
+    p = d / name
+    p.write_text(text)
+    return p
+
+
+@pytest.fixture
+def docs_dir(tmp_path):
+    yield tmp_path
+    import shutil
+
+    shutil.rmtree(docs_check.ROOT / "docs" / f".tmp-{tmp_path.name}", ignore_errors=True)
+
+
+def test_a_good_file_runs_every_block_in_order(docs_dir, capsys):
+    p = _write(docs_dir, "good.md", GOOD)
+    assert docs_check.main([str(p), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "docs: 3 blocks executed (2 python, 1 shell) in 1 files, 1 skipped, 1 links checked, 0 failed" in out
+    )
+
+
+def test_a_planted_broken_snippet_fails_with_its_line(docs_dir, capsys):
+    p = _write(docs_dir, "bad.md", GOOD.replace("assert x * 21 == 42", "assert undefined_name"))
+    assert docs_check.main([str(p), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert f"{p}:9: python block failed" in err and "NameError" in err
+
+
+def test_a_planted_broken_shell_block_fails(docs_dir, capsys):
+    p = _write(docs_dir, "badsh.md", GOOD.replace('test "$TTFUSE_DOCS" = 1', "false"))
+    assert docs_check.main([str(p), "-q"]) == 1
+    assert "shell block failed (exit 1)" in capsys.readouterr().err
+
+
+def test_a_planted_broken_link_fails(docs_dir, capsys):
+    p = _write(docs_dir, "link.md", GOOD + "\nsee [the guide](../docs/no_such_guide.md#intro)\n")
+    assert docs_check.main([str(p), "--links-only", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "broken link '../docs/no_such_guide.md#intro'" in err and f"{p}:" in err
+
+
+def test_a_link_leaving_the_repository_fails(docs_dir, capsys):
+    p = _write(docs_dir, "out.md", "[outside](../../../)\n")
+    assert docs_check.main([str(p), "--links-only", "-q"]) == 1
+    assert "leaves the repository" in capsys.readouterr().err
+
+
+def test_the_repository_docs_links_resolve():
+    """Every relative link in README.md and docs/*.md (the blocks themselves run in `make test`'s docs step)."""
+    assert docs_check.main(["--links-only", "-q"]) == 0
+
+
+def test_explain_miss_cuts_both_strings_where_they_differ():
+    from ttfuse.cache import _clip
+
+    was = '{"a":' + "x" * 300 + ',"shape":[32,64]}'
+    now = '{"a":' + "x" * 300 + ',"shape":[64,64]}'
+    w, n = _clip(was, now), _clip(now, was)
+    assert "[32,64]" in w and "[64,64]" in n and w != n and len(w) < 200
