@@ -276,3 +276,14 @@ def test_doc_counts_follow_the_statuses():
 
 def test_data_path_matches_the_facade():
     assert gen_coverage.DATA == _stubs.DATA
+
+
+def test_check_command_tells_stale_from_current(tmp_path, monkeypatch, capsys):
+    doc = tmp_path / "ttnn_coverage.md"
+    doc.write_text(gen_coverage.DOC.read_text())
+    monkeypatch.setattr(gen_coverage, "DOC", doc)
+    assert gen_coverage.main(["--check"]) == 0
+    doc.write_text(doc.read_text().replace("| implemented |", "| stub |", 1))
+    assert gen_coverage.main(["--check"]) == 1
+    assert "stale" in capsys.readouterr().err
+    assert gen_coverage.main([]) == 0 and gen_coverage.main(["--check"]) == 0

@@ -30,7 +30,9 @@ def test_data_file_is_what_the_wheel_says(public_reply):
         old, new = json.loads(stored), json.loads(fresh)
         added = sorted(set(new["names"]) - set(old["names"]))
         removed = sorted(set(old["names"]) - set(new["names"]))
-        rekinded = sorted(q for q in set(old["names"]) & set(new["names"]) if old["names"][q] != new["names"][q])
+        rekinded = sorted(
+            q for q in set(old["names"]) & set(new["names"]) if old["names"][q] != new["names"][q]
+        )
         raise AssertionError(
             f"{gen_coverage.DATA} is stale (run .venv/bin/python conformance/gen_coverage.py --public): "
             f"added {added[:20]}, removed {removed[:20]}, kind changed {rekinded[:20]}, "

@@ -219,9 +219,7 @@ def install(facade: types.ModuleType) -> None:
         mod = vars(facade).get(short)
         if isinstance(mod, types.ModuleType) and not is_stub(mod):
             complete(mod, namespace)
-        elif mod is None:
-            _submodule(
-                facade, short
-            )  # a facade file (ttfuse/ttnn/types.py) not imported yet: import, complete
+        elif mod is None:  # a facade file (ttfuse/ttnn/types.py) not imported yet: import and complete it
+            _submodule(facade, short)
     for cls_name in MEMBER_CLASSES:
         errors.TTNN_MEMBERS[cls_name] = children(f"ttnn.{cls_name}")
