@@ -20,6 +20,10 @@ Commands:
             enum_value, module, value), and for callables the signatures (one parameter list per overload,
             read from nanobind's __nb_signature__ or inspect) and the names documented in the docstring;
             enum members, class attributes (ttnn_introspect.describe).
+  public    {} -> {"names": {qualname: kind}, "excluded": {qualname: why}, "ttnn_version": str}: the wheel's
+            whole public tree (ttnn, ttnn.experimental, ttnn.transformer, ttnn.types, MeshDevice and Tensor
+            members), kinds op / function / class / enum / constant / module / property / method
+            (ttnn_introspect.public_tree); re-exported stdlib and third-party names are listed as excluded.
   resolve   {"names": [...], "expressions": [source text]} -> {"results": {name: {"exists", "missing", "kind",
             and for callables "params" (names over all overloads), "var_keyword", "doc_params"}},
             "expressions": [{"ok", "error", "type"}]}: each expression (a static call such as
@@ -118,6 +122,14 @@ def cmd_api(request: dict) -> dict:
     return {"results": results, "ttnn_version": _ttnn_version()}
 
 
+def cmd_public(request: dict) -> dict:
+    """The whole public tree of the wheel: every public name of its namespaces and of MeshDevice / Tensor, kinded."""
+    from ttnn_introspect import public_tree
+
+    ttnn = _ttnn(request.get("arch"))
+    return {**public_tree(ttnn), "ttnn_version": _ttnn_version()}
+
+
 def cmd_resolve(request: dict) -> dict:
     """Resolve `ttnn.a.b` attribute chains against the real module; evaluate static ttnn expressions."""
     from ttnn_introspect import describe
@@ -201,6 +213,7 @@ def cmd_configs(request: dict) -> dict:
 COMMANDS: dict[str, Callable[[dict], dict]] = {
     "formats": cmd_formats,
     "api": cmd_api,
+    "public": cmd_public,
     "resolve": cmd_resolve,
     "configs": cmd_configs,
 }

@@ -306,6 +306,78 @@ def _enum_value(m: enum.Enum) -> Any:
     return v if isinstance(v, bool | int | float | str) else repr(v)
 
 
+# ------------------------------------------------------------------------------------------ public tree
+
+# The namespaces whose names docs/ttnn_coverage.md covers, and the classes whose members it lists.
+PUBLIC_NAMESPACES = ("ttnn", "ttnn.experimental", "ttnn.transformer", "ttnn.types")
+PUBLIC_MEMBER_CLASSES = ("ttnn.MeshDevice", "ttnn.Tensor")
+# Module-level variables ttnn/__init__.py leaves behind while it imports its submodules (loop variables of
+# `for _, name, ispkg in pkgutil.iter_modules(...)`, the root-dir lookup): public by spelling only.
+IMPORT_LEFTOVERS = ("ttnn.ispkg", "ttnn.name", "ttnn.submodule", "ttnn.root_dir", "ttnn.this_dir")
+
+
+def _public_kind(obj: Any) -> str:
+    """op | function | class | enum | constant | module (the vocabulary of the public-names data file)."""
+    kind = _kind(obj)
+    return {"operation": "op", "enum_value": "constant", "value": "constant"}.get(kind, kind)
+
+
+def _foreign(obj: Any) -> str | None:
+    """Why `obj` is a re-export of something outside ttnn (stdlib or third party), or None when it is ttnn's."""
+    if inspect.ismodule(obj):
+        top = obj.__name__.split(".")[0]
+        return None if top == "ttnn" else f"re-exported module {obj.__name__}"
+    if isinstance(obj, type) or inspect.isfunction(obj) or inspect.isbuiltin(obj):
+        mod = getattr(obj, "__module__", None) or ""
+        if mod.split(".")[0] not in ("ttnn", ""):
+            return f"re-exported {mod}.{getattr(obj, '__qualname__', '?')}"
+        return None
+    tmod = type(obj).__module__.split(".")[0]
+    if tmod not in ("ttnn", "builtins", "pathlib", "enum") and not callable(obj):
+        return f"re-exported {type(obj).__module__}.{type(obj).__name__} object"
+    return None
+
+
+def public_tree(ttnn: Any) -> dict:
+    """Every public name of ttnn's namespaces (PUBLIC_NAMESPACES: what `dir()` shows without a leading
+    underscore, re-exports included) and the members of MeshDevice and Tensor, each with its kind; and the names
+    left out with the reason: re-exported stdlib / third-party modules, classes, functions and objects
+    (`ttnn.os`, `ttnn.types.dataclasses`, `ttnn.logger`), the package's references to itself (`ttnn.ttnn`),
+    and IMPORT_LEFTOVERS. Members: `property` (a data descriptor) or `method`."""
+    names: dict[str, str] = {}
+    excluded: dict[str, str] = {}
+    for ns in PUBLIC_NAMESPACES:
+        mod, missing = resolve(ttnn, ns)
+        if missing is not None:
+            raise AttributeError(missing)
+        for short in dir(mod):
+            if short.startswith("_"):
+                continue
+            qualname = f"{ns}.{short}"
+            obj = getattr(mod, short)
+            if qualname in IMPORT_LEFTOVERS:
+                excluded[qualname] = "a variable left behind by ttnn/__init__.py's import-time setup"
+            elif obj is ttnn:
+                excluded[qualname] = "the ttnn package itself (a back-reference)"
+            elif (why := _foreign(obj)) is not None:
+                excluded[qualname] = why
+            else:
+                names[qualname] = _public_kind(obj)
+    for cls_name in PUBLIC_MEMBER_CLASSES:
+        cls, missing = resolve(ttnn, cls_name)
+        if missing is not None:
+            raise AttributeError(missing)
+        for short in dir(cls):
+            if short.startswith("_"):
+                continue
+            raw = inspect.getattr_static(cls, short)
+            is_data = hasattr(type(raw), "__get__") and (
+                hasattr(type(raw), "__set__") or isinstance(raw, property)
+            )
+            names[f"{cls_name}.{short}"] = "property" if is_data else "method"
+    return {"names": dict(sorted(names.items())), "excluded": dict(sorted(excluded.items()))}
+
+
 # ------------------------------------------------------------------------------------------ configs
 
 

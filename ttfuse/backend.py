@@ -32,7 +32,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ttfuse.errors import DeviceError
+from ttfuse.errors import DeviceError, missing_member
 from ttfuse.opdef import set_eager_trace
 
 if TYPE_CHECKING:
@@ -69,6 +69,11 @@ class Device(abc.ABC):
 
     def get_num_devices(self) -> int:
         return len(self.chips)
+
+    def __getattr__(self, name: str):
+        # only names normal lookup missed: a member of the real ttnn.MeshDevice that this backend lacks raises
+        # TtnnNotImplementedError naming it (a method when called); any other name AttributeError
+        return missing_member("MeshDevice", name)
 
     @abc.abstractmethod
     def check_open(self, op_name: str) -> None:

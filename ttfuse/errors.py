@@ -50,6 +50,46 @@ class OutOfMemoryError(DeviceError, MemoryError):
     """An allocation did not fit in the simulated device's DRAM or L1."""
 
 
+class TtnnNotImplementedError(TtfuseError, NotImplementedError):
+    """A name of the real ttnn (docs/ttnn_coverage.md) that the simulator does not implement was used.
+
+    `qualname` is the ttnn name (`ttnn.graph.begin_graph_capture`, `ttnn.Tensor.buffer_address`). The facade's
+    stubs (ttfuse/ttnn/_stubs.py) raise it when called, so importing code that names such a function still works.
+    """
+
+    def __init__(self, qualname: str, use: str = "") -> None:
+        self.qualname = qualname
+        where = f" (used as `{use}`)" if use and use != qualname else ""
+        super().__init__(
+            f"{qualname} is part of the real ttnn but not implemented by the ttfuse simulator{where}; "
+            "docs/ttnn_coverage.md lists what is"
+        )
+
+
+# The members of the real ttnn.Tensor / ttnn.MeshDevice, {"Tensor": {name: "method" | "property"}}, registered
+# by the facade from its data file (ttfuse/ttnn/_stubs.py); core classes read it through `missing_member`.
+TTNN_MEMBERS: dict[str, dict[str, str]] = {}
+
+
+def missing_member(cls_name: str, name: str):
+    """`__getattr__` fallback of the Tensor / device classes for a name normal lookup did not find: a stub
+    method raising TtnnNotImplementedError when called, TtnnNotImplementedError now for a property, and
+    AttributeError (as Python would) for a name the real ttnn class does not have."""
+    kind = TTNN_MEMBERS.get(cls_name, {}).get(name)
+    qualname = f"ttnn.{cls_name}.{name}"
+    if kind is None:
+        raise AttributeError(f"'ttnn.{cls_name}' object has no attribute {name!r}")
+    if kind == "property":
+        raise with_user_frame(TtnnNotImplementedError(qualname))
+
+    def not_implemented(*args, **kwargs):
+        raise with_user_frame(TtnnNotImplementedError(qualname, f"{qualname}(...)"))
+
+    not_implemented.__name__ = not_implemented.__qualname__ = name
+    not_implemented.__ttfuse_stub__ = qualname  # type: ignore[attr-defined]
+    return not_implemented
+
+
 def user_frame(skip_internal: bool = True) -> tuple[str, int, str] | None:
     """The innermost stack frame outside the ttfuse package: (filename, lineno, function)."""
     f = sys._getframe(1)

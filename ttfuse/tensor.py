@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ttfuse.errors import DeviceError, TraceError
+from ttfuse.errors import DeviceError, TraceError, missing_member
 from ttfuse.opdef import OPS
 from ttfuse.types import MemoryConfig, StorageType, TensorSpec
 
@@ -29,6 +29,11 @@ class Tensor:
         self._shards = shards
         self._device = device
         self._bufs = bufs
+
+    def __getattr__(self, name: str):
+        # only names normal lookup missed: a member of the real ttnn.Tensor that the simulator lacks raises
+        # TtnnNotImplementedError naming it (a method when called); any other name AttributeError
+        return missing_member("Tensor", name)
 
     # ----------------------------------------------------------------------------------- metadata (ttnn API)
     @property

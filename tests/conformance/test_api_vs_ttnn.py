@@ -3,7 +3,7 @@ keyword exists in the real op's signature, every type, enum member and constant 
 
 One oracle run describes every name (conftest `api_reply`); `conformance.api_check.compare` gives the findings.
 A new finding is either a facade bug (fix the op module) or a deliberate extension (EXTENSIONS, with the reason);
-known bugs already reported are in KNOWN. docs/ttnn_coverage.md is regenerated from the same data and compared.
+known bugs already reported are in KNOWN. docs/ttnn_signatures.md is regenerated from the same data and compared.
 """
 
 from __future__ import annotations
@@ -66,11 +66,11 @@ def test_allow_lists_are_exact(api_report):
 
 
 def test_coverage_doc_is_current(api_surface, api_report, api_reply):
-    from conformance.gen_coverage import DOC, render
+    from conformance.gen_signatures import DOC, render
 
     text = render(api_surface, api_report, api_reply["ttnn_version"])
-    assert DOC.exists(), f"{DOC} is missing: run .venv/bin/python conformance/gen_coverage.py"
-    assert DOC.read_text() == text, f"{DOC} is stale: run .venv/bin/python conformance/gen_coverage.py"
+    assert DOC.exists(), f"{DOC} is missing: run .venv/bin/python conformance/gen_signatures.py"
+    assert DOC.read_text() == text, f"{DOC} is stale: run .venv/bin/python conformance/gen_signatures.py"
 
 
 # ------------------------------------------------------------------------------------------- the checker itself

@@ -8,6 +8,7 @@ ttfuse/ttnn/device.py, see ttfuse/backend.py), unless a `@ttfuse.jit` trace is c
 
 from __future__ import annotations
 
+import sys as _sys
 import types as _types
 
 from ttfuse import opdef as _opdef
@@ -80,3 +81,9 @@ def _export_ops() -> None:
 
 
 _export_ops()
+
+# Last: every other public name of the real ttnn resolves to a stub raising TtnnNotImplementedError
+# (ttfuse/ttnn/_stubs.py; names defined above, or added later, win).
+from ttfuse.ttnn import _stubs  # noqa: E402
+
+_stubs.install(_sys.modules[__name__])
