@@ -20,7 +20,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m ttfuse bench --quick
-	$(BIN)/python -m ttfuse cache stats
+	$(BIN)/python -m ttfuse cache --namespace bench stats
 
 conformance: $(STAMP)
 	bash conformance/setup_venv.sh

@@ -636,14 +636,20 @@ def _sweep(cfg: Config, cases: dict[str, Case] | None, console, t_start: float) 
     return results
 
 
+BENCH_NAMESPACE = "bench"
+
+
 def _publish(entries: list[tuple[str, dict]]) -> int:
-    """Store the run's compiled entries in the user's cache (so `ttfuse cache list` shows what was built)."""
+    """Store the run's compiled entries in the bench's namespace of the user's cache (`ttfuse cache -n bench
+    list` shows what was built; a model's own entries in the main store never mix with them)."""
     from ttfuse import cache
+    from ttfuse.flags import flags
 
     n = 0
-    for key, entry in entries:
-        with contextlib.suppress(Exception):
-            n += bool(cache.disk_store(key, entry))
+    with flags(cache_namespace=BENCH_NAMESPACE):
+        for key, entry in entries:
+            with contextlib.suppress(Exception):
+                n += bool(cache.disk_store(key, entry))
     return n
 
 

@@ -104,3 +104,28 @@ def test_explain_miss_cuts_both_strings_where_they_differ():
     now = '{"a":' + "x" * 300 + ',"shape":[64,64]}'
     w, n = _clip(was, now), _clip(now, was)
     assert "[32,64]" in w and "[64,64]" in n and w != n and len(w) < 200
+
+
+def test_cache_namespaces_and_module_filter(tmp_path, monkeypatch):
+    """The bench's entries live in their own namespace; list/stats filter by module."""
+    from click.testing import CliRunner
+
+    from ttfuse import cache
+    from ttfuse.cli import main
+    from ttfuse.flags import flags
+
+    monkeypatch.setenv("TTFUSE_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("TTFUSE_CACHE_NAMESPACE", raising=False)
+    assert cache.store_root() == tmp_path
+    with flags(cache_namespace="bench"):
+        assert cache.entries_dir() == tmp_path / "bench" / f"v{cache.SCHEMA_VERSION}"
+    with flags(cache_namespace="v1"), pytest.raises(ValueError, match="not v<N>"):
+        cache.store_root()
+    assert cache.in_module("models.boltz.layers.f", "models.boltz")
+    assert not cache.in_module("models.boltzmann.f", "models.boltz")
+    (tmp_path / "bench" / "v1").mkdir(parents=True)
+    r = CliRunner().invoke(main, ["cache", "stats", "-m", "models.boltz"])
+    assert r.exit_code == 0, r.output
+    assert "others here: bench" in r.output and "models.boltz" in r.output
+    r = CliRunner().invoke(main, ["cache", "-n", "bench", "list"])
+    assert r.exit_code == 0 and str(tmp_path / "bench") in r.output, r.output

@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -282,9 +283,37 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("ttfuse", appauthor=False))
 
 
+_NAMESPACE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
+def store_root() -> Path:
+    """The store in use: the cache root, or `cache_dir()/<namespace>` with `$TTFUSE_CACHE_NAMESPACE` (the bench
+    publishes into the "bench" namespace, so its entries never mix with a model's)."""
+    ns = get_flag("cache_namespace")
+    if not ns:
+        return cache_dir()
+    if not _NAMESPACE.fullmatch(ns) or ns[0] == "v" and ns[1:].isdigit():
+        raise ValueError(
+            f"TTFUSE_CACHE_NAMESPACE={ns!r}: use lowercase letters, digits, '_', '-', '.' (not v<N>)"
+        )
+    return cache_dir() / ns
+
+
+def namespaces() -> list[str]:
+    """The namespaces present under the cache root."""
+    root = cache_dir()
+    if not root.is_dir():
+        return []
+    return sorted(
+        d.name
+        for d in root.iterdir()
+        if d.is_dir() and _NAMESPACE.fullmatch(d.name) and not (d.name[0] == "v" and d.name[1:].isdigit())
+    )
+
+
 def entries_dir() -> Path:
-    """Where entries of the current schema live: `cache_dir()/v{SCHEMA_VERSION}`."""
-    return cache_dir() / f"v{SCHEMA_VERSION}"
+    """Where entries of the current schema live: `store_root()/v{SCHEMA_VERSION}`."""
+    return store_root() / f"v{SCHEMA_VERSION}"
 
 
 def _check_hex(key_hex: str) -> str:
@@ -611,7 +640,7 @@ def clear(older_than_s: float | None = None) -> dict:
     Returns {"entries": n entry files removed, "files": all files removed, "bytes": bytes freed}.
     """
     flush_hits()
-    root = cache_dir()
+    root = store_root()
     now = time.time()
     removed = {"entries": 0, "files": 0, "bytes": 0}
     for p in list(_our_files(root)):
@@ -639,13 +668,21 @@ def clear(older_than_s: float | None = None) -> dict:
     return removed
 
 
-def stats() -> dict:
-    """Disk store summary plus this process's counters and flags."""
+def in_module(function: str, module: str) -> bool:
+    """Whether a qualified function name (`pkg.mod.fn`) is in `module` (a dotted module or package prefix)."""
+    return function == module or function.startswith(module.rstrip(".") + ".")
+
+
+def stats(module: str | None = None) -> dict:
+    """Disk store summary plus this process's counters and flags; `module`: only entries of functions in that
+    module (or package: a dotted prefix)."""
     from ttfuse.flags import current_flags
 
     entries = list_entries()
+    if module:
+        entries = [e for e in entries if in_module(e["function"], module)]
     ok = [e for e in entries if e["status"] == "ok"]
-    root = cache_dir()
+    root = store_root()
     corrupt = tmp = 0
     other_schemas = []
     if root.is_dir():
@@ -662,6 +699,9 @@ def stats() -> dict:
         by_dev[e["device"]] = by_dev.get(e["device"], 0) + 1
     return {
         "path": str(entries_dir()),
+        "namespace": get_flag("cache_namespace") or None,
+        "namespaces": namespaces(),
+        "module": module,
         "enabled": disk_enabled(),
         "schema": SCHEMA_VERSION,
         "entries": len(ok),

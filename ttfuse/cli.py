@@ -189,20 +189,44 @@ def main() -> None:
 
 
 @main.group()
-def cache() -> None:
+@click.option(
+    "--namespace",
+    "-n",
+    default=None,
+    metavar="NAME",
+    help="A separate store under the cache root (the bench publishes into 'bench'); "
+    "default $TTFUSE_CACHE_NAMESPACE, else the main store.",
+)
+def cache(namespace: str | None) -> None:
     """Inspect and manage the compile cache (entries under `ttfuse cache path`)."""
+    if namespace is not None:
+        os.environ["TTFUSE_CACHE_NAMESPACE"] = namespace
+        _cache.store_root()  # validates the name
+
+
+_MODULE_OPTION = click.option(
+    "--module",
+    "-m",
+    "module",
+    default=None,
+    metavar="MODULE",
+    help="Only entries of functions in MODULE (a dotted module or package, e.g. models.boltz).",
+)
 
 
 @cache.command("list")
 @click.option(
     "--function", "-f", "function", default=None, help="Only entries whose function name contains TEXT."
 )
+@_MODULE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def cache_list(function: str | None, as_json: bool) -> None:
+def cache_list(function: str | None, module: str | None, as_json: bool) -> None:
     """List cache entries, newest first."""
     rows = _cache.list_entries()
     if function:
         rows = [r for r in rows if function in r["function"]]
+    if module:
+        rows = [r for r in rows if _cache.in_module(r["function"], module)]
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
@@ -299,10 +323,11 @@ def _gen_name(function: str) -> str:
 
 
 @cache.command("stats")
+@_MODULE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def cache_stats(as_json: bool) -> None:
+def cache_stats(module: str | None, as_json: bool) -> None:
     """Summarise the disk store: entries, bytes, hits, functions, devices, damaged files."""
-    s = _cache.stats()
+    s = _cache.stats(module)
     if as_json:
         click.echo(json.dumps(s, indent=1))
         return
@@ -312,6 +337,16 @@ def cache_stats(as_json: bool) -> None:
     t.add_column(overflow="fold")
     rows = [
         ("path", s["path"]),
+        (
+            "namespace",
+            (s["namespace"] or "(main store)")
+            + (
+                f"; others here: {', '.join(n for n in s['namespaces'] if n != s['namespace'])}"
+                if [n for n in s["namespaces"] if n != s["namespace"]]
+                else ""
+            ),
+        ),
+        *([("module", s["module"])] if s["module"] else []),
         ("disk cache", "on" if s["enabled"] else "off (TTFUSE_CACHE=0)"),
         (
             "schema",

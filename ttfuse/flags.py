@@ -65,6 +65,13 @@ FLAGS: dict[str, Flag] = {
         Flag("debug", "TTFUSE_DEBUG", "level", 0, "debug level 0-4 (see DEBUG_LEVELS)"),
         Flag("cache", "TTFUSE_CACHE", "bool", True, "disk level of the compile cache on/off"),
         Flag("cache_dir", "TTFUSE_CACHE_DIR", "path", None, "disk cache root (default user cache dir)"),
+        Flag(
+            "cache_namespace",
+            "TTFUSE_CACHE_NAMESPACE",
+            "path",
+            None,
+            "a separate store under the cache root (the bench uses 'bench')",
+        ),
         Flag("strict_cache", "TTFUSE_STRICT_CACHE", "bool", False, "raise CacheError on corrupt entries"),
         Flag(
             "explain_cache_misses",
