@@ -129,3 +129,19 @@ def test_cache_namespaces_and_module_filter(tmp_path, monkeypatch):
     assert "others here: bench" in r.output and "models.boltz" in r.output
     r = CliRunner().invoke(main, ["cache", "-n", "bench", "list"])
     assert r.exit_code == 0 and str(tmp_path / "bench") in r.output, r.output
+
+
+def test_an_eager_op_given_a_torch_tensor_says_how_to_convert():
+    import torch
+
+    from ttfuse import ttnn
+    from ttfuse.errors import SpecError
+
+    dev = ttnn.open_device(device_id=0)
+    x = ttnn.from_torch(torch.ones(32, 32), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=dev)
+    with pytest.raises(
+        SpecError, match=r"'input_tensor_b' .* got a torch\.Tensor \(convert it first: ttnn\.from_torch"
+    ):
+        ttnn.add(x, torch.ones(32, 32))
+    with pytest.raises(SpecError, match=r"got a torch\.Tensor .*\n  at .*test_docs_runner\.py"):
+        ttnn.relu(torch.ones(32, 32))

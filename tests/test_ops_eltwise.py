@@ -191,7 +191,7 @@ def test_unary_bad_inputs(device, name):
     op = getattr(ttnn, name)
     kw = UNARY[name][2]
     with pytest.raises(
-        SpecError, match=f"ttnn.{name}: argument 'input_tensor' must be a ttnn.Tensor, got Tensor"
+        SpecError, match=f"ttnn.{name}: argument 'input_tensor' must be a ttnn.Tensor, got a torch.Tensor"
     ):
         op(torch.ones(4), **kw)
     if name not in INT_OK:
@@ -409,7 +409,7 @@ def test_scalar_operand_errors(device):
     ):
         ttnn.maximum(1.0, t)
     with pytest.raises(
-        SpecError, match="ttnn.add: argument 'input_tensor_b' must be a ttnn.Tensor or a number, got Tensor"
+        SpecError, match="ttnn.add: argument 'input_tensor_b' must be a ttnn.Tensor or a number, got a torch.Tensor"
     ):
         ttnn.add(t, torch.ones(32, 32))
 

@@ -71,6 +71,21 @@ class TtnnNotImplementedError(TtfuseError, NotImplementedError):
 TTNN_MEMBERS: dict[str, dict[str, str]] = {}
 
 
+def got(v) -> str:
+    """What a message says the caller passed: the type by its usual name, and for a host array (a torch.Tensor, a
+    numpy array) how to make the ttnn.Tensor the op wants."""
+    cls = type(v)
+    mod = cls.__module__.split(".")[0]
+    if mod == "torch" and cls.__name__ in ("Tensor", "Parameter"):
+        return (
+            f"a torch.{cls.__name__} (convert it first: ttnn.from_torch(t, dtype=ttnn.bfloat16, "
+            "layout=ttnn.TILE_LAYOUT, device=device))"
+        )
+    if mod == "numpy" and cls.__name__ == "ndarray":
+        return "a numpy.ndarray (convert it first: ttnn.from_torch(torch.from_numpy(a), ..., device=device))"
+    return cls.__name__ if mod == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
 def missing_member(cls_name: str, name: str):
     """`__getattr__` fallback of the Tensor / device classes for a name normal lookup did not find: a stub
     method raising TtnnNotImplementedError when called, TtnnNotImplementedError now for a property, and

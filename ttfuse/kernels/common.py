@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from ttfuse.errors import SpecError
+from ttfuse.errors import SpecError, got
 from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import (
     OPS,
@@ -210,7 +210,7 @@ def add_costs(costs: list[OpCost], launches: int) -> OpCost:
 
 def need_tensor(kernel: str, arg: str, v) -> TensorSpec:
     if not isinstance(v, TensorSpec):
-        raise kfail(kernel, f"argument {arg!r} must be a ttnn.Tensor, got {type(v).__name__}")
+        raise kfail(kernel, f"argument {arg!r} must be a ttnn.Tensor, got {got(v)}")
     return v
 
 

@@ -28,6 +28,7 @@ from collections import OrderedDict
 import torch
 
 from ttfuse.device import TILE
+from ttfuse.errors import got
 from ttfuse.kernels.common import kfail, register_kernel, set_ttnn_rule
 from ttfuse.opdef import CostCtx, OpCost, Traits
 from ttfuse.ops.common import io_bytes
@@ -50,7 +51,7 @@ def _spec(tensors, *, mode="concat", zero_widths=(), dtype=None):
     first = tensors[0]
     for i, t in enumerate(tensors):
         if not isinstance(t, TensorSpec):
-            raise kfail(NAME, f"argument 'tensors'[{i}] must be a ttnn.Tensor, got {type(t).__name__}")
+            raise kfail(NAME, f"argument 'tensors'[{i}] must be a ttnn.Tensor, got {got(t)}")
         if t.layout is not Layout.TILE or t.dtype not in _FLOATS:
             raise kfail(NAME, f"argument 'tensors'[{i}] must be a TILE tensor of a float dtype, got {t}")
         if t.rank != first.rank or tuple(t.shape[:-1]) != tuple(first.shape[:-1]):

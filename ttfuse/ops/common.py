@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 
-from ttfuse.errors import SpecError
+from ttfuse.errors import SpecError, got
 from ttfuse.opdef import CostCtx, OpCost, OpDef
 from ttfuse.types import BufferType, DataType, Layout, MemoryConfig, TensorSpec
 
@@ -33,7 +33,7 @@ def signature_of(src, *, drop=()):
 
 def need_spec(op: str, arg: str, v) -> TensorSpec:
     if not isinstance(v, TensorSpec):
-        raise fail(op, f"argument {arg!r} must be a ttnn.Tensor, got {type(v).__name__}")
+        raise fail(op, f"argument {arg!r} must be a ttnn.Tensor, got {got(v)}")
     return v
 
 

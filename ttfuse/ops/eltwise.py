@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from ttfuse import configs
 from ttfuse.configs import UnaryOpType as U
+from ttfuse.errors import got
 from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx, Group, OpCost, Traits, register_op
 from ttfuse.ops.activations import apply_activations, normalize_activations
@@ -380,9 +381,7 @@ def _clamp_like(name: str, doc: str, keywords):
                 need_dtype(name, arg, v, FLOATS)
                 shapes.append((arg, v.shape))
             elif v is not None and not _is_number(v):
-                raise fail(
-                    name, f"argument {arg!r} must be a ttnn.Tensor, a number or None, got {type(v).__name__}"
-                )
+                raise fail(name, f"argument {arg!r} must be a ttnn.Tensor, a number or None, got {got(v)}")
         # INT32 is supported only for the tensor-scalar-scalar form
         need_dtype(name, "input_tensor", s, FLOATS if len(shapes) > 1 else FLOATS | _I32)
         if broadcast_shape(name, shapes) != tuple(s.shape):
@@ -498,7 +497,7 @@ def binary_spec(op, k, an, bn, *, dtypes=ALL, scalar_a=False, inplace=False, int
         if not tb:
             raise fail(op, f"one of {an!r} and {bn!r} must be a ttnn.Tensor (there is no scalar-scalar form)")
     if not tb and not _is_number(b):
-        raise fail(op, f"argument {bn!r} must be a ttnn.Tensor or a number, got {type(b).__name__}")
+        raise fail(op, f"argument {bn!r} must be a ttnn.Tensor or a number, got {got(b)}")
     for arg in _ACT_ARGS:
         normalize_activations(op, k.get(arg), arg)
     for arg, s, is_t in ((an, a, ta), (bn, b, tb)):

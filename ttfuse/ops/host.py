@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ttfuse.backend import is_device
-from ttfuse.errors import DeviceError, SpecError, TraceError
+from ttfuse.errors import DeviceError, SpecError, TraceError, got
 from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import Group, register_op
 from ttfuse.tensor import Tensor
@@ -124,9 +124,7 @@ def to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=
 
 def _to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=None, cq_id=None):
     if not isinstance(tensor, Tensor):
-        raise SpecError(
-            f"ttnn.to_torch: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}"
-        )
+        raise SpecError(f"ttnn.to_torch: argument 'tensor' must be a ttnn.Tensor, got {got(tensor)}")
     if tensor._shards is None:
         raise TraceError(
             "ttnn.to_torch on a traced tensor: values do not exist while tracing (or after the trace, "
@@ -157,9 +155,7 @@ def to_device(tensor, device, memory_config=None, *, queue_id=None):
 
 def _to_device(tensor, device, memory_config=None, *, queue_id=None):
     if not isinstance(tensor, Tensor):
-        raise SpecError(
-            f"ttnn.to_device: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}"
-        )
+        raise SpecError(f"ttnn.to_device: argument 'tensor' must be a ttnn.Tensor, got {got(tensor)}")
     if not is_device(device):
         raise SpecError(f"ttnn.to_device: argument 'device' must be an open device, got {device!r}")
     device.check_open("ttnn.to_device")
@@ -188,9 +184,7 @@ def from_device(tensor, blocking=True, *, queue_id=None):
 
 def _from_device(tensor, blocking=True, *, queue_id=None):
     if not isinstance(tensor, Tensor):
-        raise SpecError(
-            f"ttnn.from_device: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}"
-        )
+        raise SpecError(f"ttnn.from_device: argument 'tensor' must be a ttnn.Tensor, got {got(tensor)}")
     tensor._check_alive("ttnn.from_device", "tensor")
     return Tensor(tensor.spec, list(tensor._shards), None, None)
 
@@ -202,9 +196,7 @@ def deallocate(tensor, force=True):
 
 def _deallocate(tensor, force=True):
     if not isinstance(tensor, Tensor):
-        raise SpecError(
-            f"ttnn.deallocate: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}"
-        )
+        raise SpecError(f"ttnn.deallocate: argument 'tensor' must be a ttnn.Tensor, got {got(tensor)}")
     if tensor._device is not None:
         tensor._free()
 
