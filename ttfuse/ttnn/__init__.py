@@ -3,7 +3,9 @@
 Types, configs, devices and mesh mappers are plain Python objects here; every op is an OpDef from
 ttfuse/ops, exported under its real name (`ttnn.linear`) or namespace (`ttnn.transformer.*`,
 `ttnn.experimental.*`). Calls run eagerly on the eager backend, the simulator (installed by
-ttfuse/ttnn/device.py, see ttfuse/backend.py), unless a `@ttfuse.jit` trace is capturing.
+ttfuse/ttnn/device.py, see ttfuse/backend.py), unless a `@ttfuse.jit` trace is capturing. `ttnn.types` and
+`ttnn.operations.<module>` are real submodules holding the same objects (ttfuse/ttnn/types.py, operations.py);
+every op carries its `golden_function` (ttfuse/ops/golden.py, `ttnn.get_golden_function(op)`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ from ttfuse.mesh import (  # noqa: F401
     shard_tensor_to_mesh_mapper,
 )
 from ttfuse.tensor import Tensor  # noqa: F401
-from ttfuse.ttnn import device  # noqa: F401  (ttnn.device.Arch)
+from ttfuse.ttnn import (
+    device,  # noqa: F401  (ttnn.device.Arch)
+    types,  # noqa: E402,F401  (ttnn.types: the same objects under the submodule real code reads)
+)
 from ttfuse.ttnn.device import (  # noqa: F401
     DispatchCoreAxis,
     DispatchCoreConfig,
@@ -49,6 +54,12 @@ from ttfuse.ttnn.device import (  # noqa: F401
     open_device,
     open_mesh_device,
     synchronize_device,
+)
+from ttfuse.ttnn.utilities import (  # noqa: F401
+    attach_golden_function,
+    get_device_tensors,
+    get_golden_function,
+    pearson_correlation_coefficient,
 )
 from ttfuse.types import *  # noqa: F401,F403  (its __all__: dtypes, layouts, memory configs, core grids)
 
@@ -80,3 +91,7 @@ def _export_ops() -> None:
 
 
 _export_ops()
+
+from ttfuse.ttnn import operations  # noqa: E402  (ttnn.operations.<module>: built from the names above)
+
+operations.build(globals())
