@@ -43,6 +43,12 @@ from ttfuse.ttnn import (
     device,  # noqa: F401  (ttnn.device.Arch)
     types,  # noqa: E402,F401  (ttnn.types: the same objects under the submodule real code reads)
 )
+from ttfuse.ttnn._utilities import (  # noqa: F401
+    attach_golden_function,
+    get_device_tensors,
+    get_golden_function,
+    pearson_correlation_coefficient,
+)
 from ttfuse.ttnn.device import (  # noqa: F401
     DispatchCoreAxis,
     DispatchCoreConfig,
@@ -54,12 +60,6 @@ from ttfuse.ttnn.device import (  # noqa: F401
     open_device,
     open_mesh_device,
     synchronize_device,
-)
-from ttfuse.ttnn.utilities import (  # noqa: F401
-    attach_golden_function,
-    get_device_tensors,
-    get_golden_function,
-    pearson_correlation_coefficient,
 )
 from ttfuse.types import *  # noqa: F401,F403  (its __all__: dtypes, layouts, memory configs, core grids)
 
