@@ -163,6 +163,32 @@ def test_goldens_match_the_facade_eagerly(device):
         assert pcc(got, want) >= 0.999, name
 
 
+_ELTWISE_EXTRA = {"leaky_relu": (0.1,), "clamp": (0.7, 1.2), "clip": (0.7, 1.2)}
+_ELTWISE = sorted(
+    n
+    for n, op in OPS.items()
+    if op.group in (Group.ELTWISE_UNARY, Group.ELTWISE_BINARY, Group.REDUCE)
+    and not n.startswith("bitwise")
+    and op.traits.inplace is None
+    and n != "argmax"
+)
+
+
+def test_eltwise_and_reduce_goldens_match_float32_eager(device):
+    """Every elementwise and reduction op: golden(torch) vs the facade on float32 tensors (positive inputs, so log,
+    sqrt, pow are defined); reductions over the last dim."""
+    assert len(_ELTWISE) >= 60
+    for name in _ELTWISE:
+        op = OPS[name]
+        x, y = torch.rand(64, 64) + 0.5, torch.rand(64, 64) + 0.5
+        tx, ty = (dev_t(device, data=v, dtype=ttnn.float32) for v in (x, y))
+        binary = op.group is Group.ELTWISE_BINARY
+        extra, kw = _ELTWISE_EXTRA.get(name, ()), ({"dim": -1} if op.group is Group.REDUCE else {})
+        want = op.golden_function(*((x, y) if binary else (x, *extra)), **kw)
+        got = ttnn.to_torch(op(*((tx, ty) if binary else (tx, *extra)), **kw)).float()
+        assert got.shape == want.shape and pcc(got, want) > 0.9999, name
+
+
 def test_golden_of_int_collective_and_host_ops():
     x = torch.randint(-100, 100, (32, 32), dtype=torch.int32)
     out = ttnn.get_golden_function(ttnn.bitwise_and)(x, 7)
@@ -219,6 +245,10 @@ def test_get_device_tensors_of_a_mesh_tensor():
             assert torch.equal(ttnn.to_torch(ttnn.relu(p)), full[i : i + 1].relu())  # usable as an op input
         ttnn.deallocate(parts[0])
         assert t.is_allocated() and torch.equal(ttnn.to_torch(parts[1]), full[1:])
+        host_parts = ttnn.get_device_tensors(t.cpu())  # ttnn-jit's mesh tests compare per-device host parts
+        assert len(host_parts) == 2
+        for i, p in enumerate(host_parts):
+            assert p.device() is None and torch.equal(p.cpu().to_torch(), full[i : i + 1])
     finally:
         ttnn.close_mesh_device(mesh)
 

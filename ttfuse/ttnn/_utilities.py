@@ -6,8 +6,9 @@ of a mesh tensor, and golden-function lookup.
   both all-NaN -> 1.0, one all-NaN -> 0.0, equal -> 1.0, and where the coefficient is undefined (a constant or
   all-zero operand) the `allclose(rtol=1e-5, atol=1e-4)` verdict as 1.0 / 0.0. Computed in float64 here.
 - `get_device_tensors(tensor)`: one tensor per device of a mesh tensor, each on a 1x1 submesh of its chip and
-  sharing the mesh tensor's storage (deallocating a part leaves the mesh tensor allocated); a single-device
-  tensor gives `[tensor]`.
+  sharing the mesh tensor's storage (deallocating a part leaves the mesh tensor allocated); of a multi-device
+  host tensor (`mesh_tensor.cpu()`, as ttnn-jit's mesh tests call it) one host tensor per device; a
+  single-device tensor gives `[tensor]`.
 - `get_golden_function` / `attach_golden_function`: ttfuse/ops/golden.py.
 """
 
@@ -78,9 +79,11 @@ def get_device_tensors(tensor) -> list:
             "ttnn.get_device_tensors on a traced tensor: per-device parts exist only eagerly; call it outside "
             "the @ttfuse.jit function"
         )
-    device = tensor._device
-    if device is None or len(tensor._shards) == 1:
+    if len(tensor._shards) == 1:
         return [tensor]
+    device = tensor._device
+    if device is None:  # a multi-device host tensor (`mesh_tensor.cpu()`): one host tensor per device
+        return [Tensor(tensor.spec, [shard]) for shard in tensor._shards]
     tensor._check_alive("ttnn.get_device_tensors", "tensor")
     subs = device.create_submeshes(MeshShape(1, 1))
     return [Tensor(tensor.spec, [shard], sub, [_Shared(tensor)]) for shard, sub in zip(tensor._shards, subs)]
