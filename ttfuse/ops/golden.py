@@ -48,6 +48,10 @@ for _name, _dt in (("uint16", DataType.UINT16), ("uint32", DataType.UINT32)):
 def get_golden_function(operation) -> Callable:
     """`ttnn.get_golden_function(op)`: the op's golden function; RuntimeError when it has none (as ttnn)."""
     golden = getattr(operation, "golden_function", None)
+    if (
+        golden is None and isinstance(operation, OpDef) and _is_api(operation)
+    ):  # registered after attach_all()
+        golden = operation.golden_function = make_golden(operation)
     if golden is None:
         raise RuntimeError(f"{operation} does not have a golden function")
     return golden
@@ -171,7 +175,10 @@ def make_golden(op: OpDef) -> Callable:
 def attach_all() -> None:
     """Give every ttnn op (not ttfuse's fused kernels) its golden function, unless it already has one."""
     for op in OPS.values():
-        if op.group is Group.FUSED or op.name.startswith("kernels."):
-            continue
-        if getattr(op, "golden_function", None) is None:
+        if _is_api(op) and op.golden_function is None:
             op.golden_function = make_golden(op)
+
+
+def _is_api(op: OpDef) -> bool:
+    """A ttnn op (ttfuse's fused kernels are not API and have no golden)."""
+    return op.group is not Group.FUSED and not op.name.startswith("kernels.")

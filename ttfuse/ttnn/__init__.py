@@ -38,6 +38,7 @@ from ttfuse.mesh import (  # noqa: F401
     replicate_tensor_to_mesh_mapper,
     shard_tensor_to_mesh_mapper,
 )
+from ttfuse.ops import golden as _golden
 from ttfuse.tensor import Tensor  # noqa: F401
 from ttfuse.ttnn import (
     device,  # noqa: F401  (ttnn.device.Arch)
@@ -84,6 +85,7 @@ def _export_ops() -> None:
             setattr(ns_mod, short, op)
         else:
             g[name] = op
+    _golden.attach_all()  # ops registered outside ttfuse/ops too (every exported op has its golden function)
     # non-op names an op module exports into the facade (e.g. create_sharded_memory_config)
     for mod in _ops.MODULES:
         for name in getattr(mod, "__ttnn_exports__", ()):
