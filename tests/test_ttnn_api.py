@@ -95,6 +95,33 @@ def test_operations_modules_are_real_modules_holding_the_facade_objects():
     assert "ttfuse.ttnn.operations.unary" in sys.modules
 
 
+def test_submodules_import_as_ttnn_once_the_facade_is_mapped(monkeypatch):
+    """What `import ttnn` on the simulator does (sys.modules["ttnn"] is the facade, every module attribute registered
+    under ttnn.<path>): the import statements of tt-metal's tests and tt-boltz then resolve to the facade."""
+
+    def register(mod, path):
+        monkeypatch.setitem(sys.modules, path, mod)
+        for name, v in vars(mod).items():
+            if (
+                isinstance(v, types.ModuleType)
+                and v.__name__.startswith("ttfuse.ttnn.")
+                and not name.startswith("_")
+            ):
+                register(v, f"{path}.{name}")
+
+    monkeypatch.delitem(sys.modules, "ttnn", raising=False)
+    register(ttnn, "ttnn")
+    ccl = importlib.import_module("ttnn.operations.ccl")
+    tt_types = importlib.import_module("ttnn.types")
+    assert (
+        ccl.Topology is ttnn.Topology
+        and tt_types.BlackholeComputeKernelConfig is ttnn.BlackholeComputeKernelConfig
+    )
+    ns: dict = {}
+    exec("from ttnn.operations.transformer import SDPAProgramConfig\nimport ttnn.operations.unary", ns)
+    assert ns["SDPAProgramConfig"] is ttnn.SDPAProgramConfig and ns["ttnn"] is ttnn
+
+
 # ---------------------------------------------------------------------------------------------- goldens
 def test_every_exported_op_has_a_golden_function():
     ops = facade_ops()
