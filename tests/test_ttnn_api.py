@@ -230,6 +230,12 @@ def test_golden_of_int_collective_and_host_ops():
     assert all(torch.allclose(r, parts[0] + parts[1]) for r in reduced)
     t = torch.randn(4, 4)
     assert ttnn.get_golden_function(ttnn.from_torch)(t, dtype=ttnn.bfloat16) is t
+    # ttnn's golden keyword spellings
+    assert torch.equal(ttnn.get_golden_function(ttnn.bitwise_and)(input_tensor_a=x, value=6), x & 6)
+    assert torch.equal(ttnn.get_golden_function(ttnn.abs)(input_tensor_a=t), t.abs())
+    assert ttnn.get_golden_function(ttnn.typecast)(t, output_dtype=ttnn.int32).dtype == torch.int32
+    with pytest.raises(SpecError, match="has no tensor parameter 'bias'"):
+        ttnn.get_golden_function(ttnn.matmul)(t, t, bias=t)
     with pytest.raises(SpecError, match="golden function"):
         ttnn.get_golden_function(ttnn.matmul)(torch.randn(32, 64), torch.randn(32, 64))
 

@@ -11,6 +11,8 @@ rounds from, never ttnn code. How a call becomes a sim call:
   gives the output specs the sim rule may read; integer outputs are wrapped to their dtype as a kernel packs them;
 - a collective (`Traits.mesh_rule`) takes a list of per-device torch tensors (a 1 x N mesh) in its tensor parameter,
   or one tensor (a single device), and returns one result per device;
+- keywords: the op's own names, ttnn's golden spellings of its first two inputs (`input_tensor_a=`, `value=`, ...)
+  and of typecast's `output_dtype=`; other keywords are ignored unless they carry a tensor (an error);
 - host and memory ops that run no device kernel (from_torch, to_torch, to_device, from_device, deallocate) return
   their tensor (ttnn's goldens of these are the identity too).
 
@@ -43,6 +45,15 @@ _INT_DTYPES = {
 for _name, _dt in (("uint16", DataType.UINT16), ("uint32", DataType.UINT32)):
     if hasattr(torch, _name):
         _INT_DTYPES[getattr(torch, _name)] = _dt
+
+
+# torch dtype of an integer result computed from float inputs (uint32 needs int64 for its range)
+_TORCH_INT = {
+    DataType.INT32: torch.int32,
+    DataType.UINT32: torch.int64,
+    DataType.UINT16: torch.int32,
+    DataType.UINT8: torch.uint8,
+}
 
 
 def get_golden_function(operation) -> Callable:
@@ -97,7 +108,9 @@ def _finish(v, spec: TensorSpec, like: torch.dtype | None):
         return v
     if spec.dtype.is_integer:
         v = round_to_dtype(v, spec.dtype.value)
-        return v.to(like) if like is not None and not like.is_floating_point and like is not torch.bool else v
+        if like is not None and not like.is_floating_point and like is not torch.bool:
+            return v.to(like)  # integer inputs: their torch dtype
+        return v.to(_TORCH_INT[spec.dtype])
     return v.to(torch.float32)
 
 
@@ -157,14 +170,50 @@ def _run(op: OpDef, args: dict):
     return results[0]
 
 
+# Keywords ttnn 0.81.1's golden functions name an op's first / second input by where the op's own parameter is
+# named otherwise (`ttnn.abs` golden: input_tensor_a; `ttnn.bitwise_and`: value; `ttnn.bitwise_left_shift`:
+# input_tensor, shift_amt; `ttnn.clone`: tensor; read from the wheel's `op.golden_function` signatures)
+_POSITION_KEYWORDS = {
+    "input_tensor": 0,
+    "input_tensor_a": 0,
+    "input_a": 0,
+    "tensor": 0,
+    "input": 0,
+    "input_tensor_b": 1,
+    "input_b": 1,
+    "value": 1,
+    "shift_amt": 1,
+}
+_RENAMES = {"typecast": {"output_dtype": "dtype"}, "repeat": {"shape": "repeat_dims"}}
+
+
+def _golden_kwargs(op: OpDef, n_args: int, kwargs: dict) -> dict:
+    """`kwargs` in the op's parameter names: ttnn's golden keyword spellings mapped, the keywords ttnn's goldens
+    swallow (device=, memory_config=, ...) dropped; a tensor under a keyword the op lacks is an error, never
+    silently ignored (ttnn's matmul golden takes bias=, ttnn.matmul does not)."""
+    renames = _RENAMES.get(op.name, {})
+    positional = [p for p in op.params if op.signature.parameters[p].kind.name == "POSITIONAL_OR_KEYWORD"]
+    out = {}
+    for k, v in kwargs.items():
+        if k not in op.params:
+            if k in renames:
+                k = renames[k]
+            elif k in _POSITION_KEYWORDS and _POSITION_KEYWORDS[k] < len(positional):
+                k = positional[_POSITION_KEYWORDS[k]]
+            elif isinstance(v, torch.Tensor):
+                raise SpecError(f"{op.qualname} golden function: {op.qualname} has no tensor parameter {k!r}")
+            else:
+                continue
+        out[k] = v
+    return out
+
+
 def make_golden(op: OpDef) -> Callable:
     """The golden function of `op` (see the module docstring)."""
-    known = set(op.params)
 
     def golden(*args, **kwargs):
-        kwargs = {k: v for k, v in kwargs.items() if k in known}
         args = args[: len(op.params)]
-        return _run(op, op.bind_args(args, kwargs))
+        return _run(op, op.bind_args(args, _golden_kwargs(op, len(args), kwargs)))
 
     golden.__name__ = f"golden_{op.short}"
     golden.__qualname__ = f"golden_function({op.qualname})"
