@@ -230,6 +230,9 @@ def test_golden_of_int_collective_and_host_ops():
     assert all(torch.allclose(r, parts[0] + parts[1]) for r in reduced)
     t = torch.randn(4, 4)
     assert ttnn.get_golden_function(ttnn.from_torch)(t, dtype=ttnn.bfloat16) is t
+    r = ttnn.get_golden_function(ttnn.rand)((32, 64), low=2.0, high=3.0)  # creation ops need no device here
+    assert r.shape == (32, 64) and bool((r >= 2.0).all()) and bool((r < 3.0).all())
+    assert ttnn.get_golden_function(ttnn.empty)((2, 3)).shape == (2, 3)
     # ttnn's golden keyword spellings
     assert torch.equal(ttnn.get_golden_function(ttnn.bitwise_and)(input_tensor_a=x, value=6), x & 6)
     assert torch.equal(ttnn.get_golden_function(ttnn.abs)(input_tensor_a=t), t.abs())

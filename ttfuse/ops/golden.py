@@ -89,9 +89,22 @@ def _is_torch_list(v) -> bool:
     return isinstance(v, list | tuple) and bool(v) and all(isinstance(x, torch.Tensor) for x in v)
 
 
+class _NoDevice:
+    """What a golden call's spec rule sees as `device=` when none is given: goldens run on the host, but creation
+    ops (`ttnn.empty`, `ttnn.rand`) refuse a missing device (ttnn's goldens of them take none)."""
+
+    def __repr__(self) -> str:
+        return "<golden: no device>"
+
+
+_NO_DEVICE = _NoDevice()
+
+
 def _spec_args(op: OpDef, args: dict, layout: Layout, fdt: DataType) -> tuple[dict, dict]:
     """(arguments with tensors as TensorSpecs, {tensor parameter: its spec(s)}) for one layout choice."""
     spec_args, in_specs = dict(args), {}
+    if "device" in args and args["device"] is None:
+        spec_args["device"] = _NO_DEVICE
     for k, v in args.items():
         if isinstance(v, torch.Tensor):
             spec_args[k] = in_specs[k] = _to_spec(v, layout, fdt)
