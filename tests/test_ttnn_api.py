@@ -14,7 +14,7 @@ import torch
 
 import ttfuse
 from ttfuse import ttnn
-from ttfuse.errors import SpecError
+from ttfuse.errors import SpecError, TraceError
 from ttfuse.opdef import OPS, Group, OpDef, register_op
 from ttfuse.testing import pcc
 
@@ -295,6 +295,8 @@ def test_get_device_tensors_of_a_mesh_tensor():
 def test_get_device_tensors_of_a_single_device_tensor(device):
     t = dev_t(device)
     assert ttnn.get_device_tensors(t) == [t]
+    with pytest.raises(TraceError, match="ttnn.get_device_tensors on a traced tensor"):
+        ttfuse.jit(lambda x: ttnn.get_device_tensors(ttnn.relu(x))[0])(t)
     with pytest.raises(SpecError, match="argument 'tensor' must be a ttnn.Tensor"):
         ttnn.get_device_tensors(torch.zeros(2))
 
