@@ -52,7 +52,6 @@ EXTENSIONS: dict[tuple[str, str | None, str], str] = {
         "arch",
         "missing_param",
     ): "ttfuse: names the simulated device kind (else $TTFUSE_ARCH)",
-    ("ttnn.device.open_device", "arch", "missing_param"): "ttfuse: names the simulated device kind",
     ("ttnn.open_mesh_device", "arch", "missing_param"): "ttfuse: names the simulated device kind",
     ("ttnn.CoreCoord", "x", "kind"): _POSITIONAL_DATACLASS,
     ("ttnn.CoreCoord", "y", "kind"): _POSITIONAL_DATACLASS,
@@ -111,7 +110,7 @@ class Param:
 @dataclass(frozen=True)
 class FacadeName:
     qualname: str  # "ttnn.linear", "ttnn.UnaryOpType.SILU", "ttnn.Tensor.shape"
-    category: str  # op | function | class | enum | enum_value | constant | module | attribute
+    category: str  # op | function | class | enum | enum_value | constant | module | attribute | alias
     params: tuple[Param, ...] = ()
     group: str = ""  # op group, or the defining module
     value: object = None  # constants and enum members: comparable value data (see _value_data)
@@ -179,12 +178,29 @@ def facade_surface() -> list[FacadeName]:
             continue
         q = f"ttnn.{name}"
         if isinstance(v, types.ModuleType):
-            out.append(FacadeName(q, "module", group=v.__name__))
-            if v.__name__.startswith("ttfuse."):  # the facade's own submodules (ttnn.device.Arch)
-                for sub in getattr(v, "__all__", ()):
-                    out.extend(_describe_value(f"{q}.{sub}", getattr(v, sub), attributes=False))
+            out.extend(_describe_module(q, v))
             continue
         out.extend(_describe_value(q, v))
+    return out
+
+
+def _describe_module(q: str, mod: types.ModuleType) -> list[FacadeName]:
+    """A facade submodule and, for the facade's own ones (ttnn.device, ttnn.types, ttnn.operations.ccl), every name
+    of its `__all__`, recursing into submodules (ttnn.operations.<module>)."""
+    from ttfuse import ttnn
+
+    out = [FacadeName(q, "module", group=mod.__name__)]
+    if mod.__name__.startswith("ttfuse."):
+        for sub in getattr(mod, "__all__", ()):
+            v = getattr(mod, sub)
+            if isinstance(v, types.ModuleType):
+                out.extend(_describe_module(f"{q}.{sub}", v))
+            elif getattr(ttnn, sub, None) is v and not isinstance(v, bool | int | float | str):
+                # the top-level object again (ttnn.types.bfloat16 is ttnn.bfloat16): its signature, members and
+                # value are compared under ttnn.<sub>; here only that the wheel has the name at this path
+                out.append(FacadeName(f"{q}.{sub}", "alias", group=f"ttnn.{sub}"))
+            else:
+                out.extend(_describe_value(f"{q}.{sub}", v, attributes=False))
     return out
 
 

@@ -74,6 +74,14 @@ def _data_movement(x):
     return ttnn.to_memory_config(ttnn.transpose(parts[0], 1, 2), ttnn.L1_MEMORY_CONFIG)
 
 
+def _bitwise(a, b):
+    from ttfuse import ttnn
+
+    m = ttnn.bitwise_and(a, b)
+    n = ttnn.bitwise_or(ttnn.bitwise_xor(a, 255), ttnn.bitwise_not(b))
+    return ttnn.bitwise_right_shift(ttnn.bitwise_left_shift(ttnn.add(m, n), 2), 1)
+
+
 def small_cases() -> list[Case]:
     from ttfuse import ttnn
 
@@ -96,6 +104,7 @@ def small_cases() -> list[Case]:
         Case("attention", _attention, (S((1, 128, 192), bf16), S((1, 1, 128, 128), bf16)), {"heads": 2}),
         Case("softmax_chain", _softmax_chain, (S((1, 2, 64, 128), bf16), S((1, 2, 64, 128), bf16))),
         Case("data_movement", _data_movement, (S((128, 128), bf16),)),
+        Case("bitwise", _bitwise, (S((64, 128), ttnn.int32), S((64, 128), ttnn.int32))),
     ]
 
 

@@ -125,6 +125,7 @@ def render(surface: list[FacadeName], report: Report, version: str) -> str:
             "function": f"{len(n.params)} keywords",
             "constant": "value",
             "module": "exists",
+            "alias": f"exists (`{n.group}` itself)",
         }[n.category]
         lines.append(f"| `{n.qualname}` | {n.category} | {what} | {_cell(_status(fs))} |")
     lines.append("")

@@ -225,6 +225,8 @@ class OpDef:
         self.sim_rule: Callable | None = None
         self.cost_rule: Callable | None = None
         self.ttnn_rule: Callable | None = None
+        # torch in, torch out reference, as ttnn attaches one to each op (ttfuse/ops/golden.py fills it)
+        self.golden_function: Callable | None = None
         self.__doc__ = fn.__doc__
         self.__name__ = self.short
         self.__qualname__ = self.qualname

@@ -164,9 +164,9 @@ class Tensor:
         return self.spec.shape[0] if self.spec.shape else 0
 
     def __bool__(self) -> bool:
-        if self.spec.numel != 1:
-            raise DeviceError("the truth value of a ttnn.Tensor with more than one element is ambiguous")
-        return bool(self.item())
+        # NOTE: as in ttnn 0.81.1, whose Tensor defines neither __bool__ nor __len__: a tensor is an object, so
+        # `if mask:` tests presence (an optional tensor that is not None), never the tensor's values.
+        return True
 
     def __float__(self) -> float:
         return float(self.item())

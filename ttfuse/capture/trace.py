@@ -10,7 +10,8 @@ and returns tracers for the outputs. Python control flow on static values is sim
 Errors (all TraceError, with the user's file:line and a fix-it hint):
 - a call that does not fit the function's signature (at the call), unbounded recursion (at the recursing
   line), a torch tensor returned;
-- data-dependent Python on a tracer: `bool(t)`, `t.item()`, `float(t)`, `int(t)`, iteration, `ttnn.to_torch`;
+- data-dependent Python on a tracer: `t.item()`, `float(t)`, `int(t)`, iteration, `ttnn.to_torch`
+  (`bool(t)` is True, as in ttnn: a tensor is an object, so `if mask:` tests presence);
 - escaped tracers: a tracer stored outside the function and used after its trace ended (eagerly, via the
   executor's check, or inside another trace);
 - concrete tensors captured from a closure or global: weights must be arguments;
@@ -94,7 +95,9 @@ class Tracer(Tensor):
         return with_user_frame(err)
 
     def __bool__(self) -> bool:
-        raise self._no_value("bool(tensor) (e.g. `if t:` / `while t:` / `t and ...`)")
+        # NOTE: truthiness is presence, as on a concrete ttnn.Tensor (ttfuse/tensor.py): `if mask:` on an
+        # optional tensor argument traces the branch taken for a tensor; it never reads values
+        return True
 
     def item(self):
         raise self._no_value("tensor.item()")

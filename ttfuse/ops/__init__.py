@@ -13,10 +13,12 @@ Recipes (one file each; ttfuse/opdef.py documents every `Traits` field):
 
 from ttfuse.ops import (  # noqa: F401
     attention,
+    bitwise,
     ccl,
     creation,
     data_movement,
     eltwise,
+    golden,
     heads,
     host,
     matmul,
@@ -25,4 +27,19 @@ from ttfuse.ops import (  # noqa: F401
     shapes,
 )
 
-MODULES = (host, data_movement, shapes, creation, eltwise, reduce, matmul, norm, attention, heads, ccl)
+MODULES = (
+    host,
+    data_movement,
+    shapes,
+    creation,
+    eltwise,
+    bitwise,
+    reduce,
+    matmul,
+    norm,
+    attention,
+    heads,
+    ccl,
+)
+
+golden.attach_all()  # every op above gets `golden_function` (ttnn.get_golden_function)

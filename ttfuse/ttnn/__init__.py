@@ -3,7 +3,9 @@
 Types, configs, devices and mesh mappers are plain Python objects here; every op is an OpDef from
 ttfuse/ops, exported under its real name (`ttnn.linear`) or namespace (`ttnn.transformer.*`,
 `ttnn.experimental.*`). Calls run eagerly on the eager backend, the simulator (installed by
-ttfuse/ttnn/device.py, see ttfuse/backend.py), unless a `@ttfuse.jit` trace is capturing.
+ttfuse/ttnn/device.py, see ttfuse/backend.py), unless a `@ttfuse.jit` trace is capturing. `ttnn.types` and
+`ttnn.operations.<module>` are real submodules holding the same objects (ttfuse/ttnn/types.py, operations.py);
+every op carries its `golden_function` (ttfuse/ops/golden.py, `ttnn.get_golden_function(op)`).
 """
 
 from __future__ import annotations
@@ -37,8 +39,18 @@ from ttfuse.mesh import (  # noqa: F401
     replicate_tensor_to_mesh_mapper,
     shard_tensor_to_mesh_mapper,
 )
+from ttfuse.ops import golden as _golden
 from ttfuse.tensor import Tensor  # noqa: F401
-from ttfuse.ttnn import device  # noqa: F401  (ttnn.device.Arch)
+from ttfuse.ttnn import (
+    device,  # noqa: F401  (ttnn.device.Arch)
+    types,  # noqa: E402,F401  (ttnn.types: the same objects under the submodule real code reads)
+)
+from ttfuse.ttnn._utilities import (  # noqa: F401
+    attach_golden_function,
+    get_device_tensors,
+    get_golden_function,
+    pearson_correlation_coefficient,
+)
 from ttfuse.ttnn.device import (  # noqa: F401
     DispatchCoreAxis,
     DispatchCoreConfig,
@@ -74,6 +86,7 @@ def _export_ops() -> None:
             setattr(ns_mod, short, op)
         else:
             g[name] = op
+    _golden.attach_all()  # ops registered outside ttfuse/ops too (every exported op has its golden function)
     # non-op names an op module exports into the facade (e.g. create_sharded_memory_config)
     for mod in _ops.MODULES:
         for name in getattr(mod, "__ttnn_exports__", ()):
@@ -81,6 +94,10 @@ def _export_ops() -> None:
 
 
 _export_ops()
+
+from ttfuse.ttnn import operations  # noqa: E402  (ttnn.operations.<module>: built from the names above)
+
+operations.build(globals())
 
 # Last: every other public name of the real ttnn resolves to a stub raising TtnnNotImplementedError
 # (ttfuse/ttnn/_stubs.py; names defined above, or added later, win).
