@@ -2,14 +2,17 @@
 
 Types, configs, devices and mesh mappers are plain Python objects here; every op is an OpDef from
 ttfuse/ops, exported under its real name (`ttnn.linear`) or namespace (`ttnn.transformer.*`,
-`ttnn.experimental.*`). Calls run eagerly on the eager backend, the simulator (installed by
-ttfuse/ttnn/device.py, see ttfuse/backend.py), unless a `@ttfuse.jit` trace is capturing.
+`ttnn.experimental.*`). Calls run eagerly on the eager backend, the simulator unless `$TTFUSE_BACKEND` names
+another that runs eagerly (chosen from the registry by ttfuse/ttnn/device.py, see ttfuse/backend.py), unless a
+`@ttfuse.jit` trace is capturing. `ttfuse.install()` makes this module `import ttnn` (ttfuse/install.py).
 """
 
 from __future__ import annotations
 
+import sys as _sys
 import types as _types
 
+from ttfuse import backend as _backend
 from ttfuse import opdef as _opdef
 from ttfuse import ops as _ops  # noqa: F401  (registers every op)
 from ttfuse.configs import *  # noqa: F401,F403
@@ -80,3 +83,5 @@ def _export_ops() -> None:
 
 
 _export_ops()
+# facade-API backends (the sim) generate code calling this module; the registry hands it to them
+_backend.set_facade(_sys.modules[__name__])
