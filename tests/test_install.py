@@ -157,14 +157,23 @@ import sys
 import torch
 import ttnn
 
+import ttfuse
+
+
+@ttfuse.jit
+def block(x):
+    return ttnn.relu(ttnn.multiply(x, 2.0))
+
+
 device = ttnn.open_device(device_id=0)
 a = torch.randn(64, 96)
 x = ttnn.from_torch(a, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
 y = ttnn.to_torch(ttnn.relu(ttnn.multiply(x, 2.0)))
 err = float((y - (2 * a).relu()).abs().max())
-print(f"name={__name__} module={ttnn.__name__} argv={sys.argv[1:]} err={err:.4f}")
+jit_err = float((ttnn.to_torch(block(x)) - y).abs().max())
+print(f"name={__name__} module={ttnn.__name__} argv={sys.argv[1:]} err={err:.4f} jit_err={jit_err:.4f}")
 ttnn.close_device(device)
-sys.exit(0 if err < 0.1 else 5)
+sys.exit(0 if err < 0.1 and jit_err < 0.1 else 5)
 """
 
 
@@ -181,9 +190,19 @@ def test_ttfuse_run_a_plain_ttnn_script(tmp_path):
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "name=__main__ module=ttfuse.ttnn argv=['one', '--two']" in r.stdout
+    assert (
+        "jit_err=0.0000" in r.stdout
+    )  # the jit of a function reading `ttnn` from its globals runs the facade
 
 
-def test_ttfuse_run_errors_as_python(tmp_path, clean_switch):
+@pytest.fixture
+def run_sandbox(monkeypatch, clean_switch):
+    """`ttfuse run` in-process sets sys.argv and prepends to sys.path, as python does: undone after the test."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+
+
+def test_ttfuse_run_errors_as_python(tmp_path, run_sandbox):
     """In-process: an uncaught exception prints the script's traceback and exits 1; sys.exit(code) keeps its
     code; a missing file exits 2; TTFUSE_INSTALL=0 leaves `import ttnn` alone."""
     bad = tmp_path / "bad.py"
@@ -204,6 +223,23 @@ def test_ttfuse_run_errors_as_python(tmp_path, clean_switch):
     off.write_text("import sys\nprint('ttnn' in sys.modules)\n")
     r = CliRunner().invoke(main, ["run", str(off)], env={"TTFUSE_INSTALL": "0"})
     assert r.exit_code == 0 and r.output.strip() == "False"
+
+
+def test_ttfuse_run_a_module(tmp_path, monkeypatch, run_sandbox):
+    pkg = tmp_path / "tt_user_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "job.py").write_text(
+        "import sys\nimport ttnn\n\nif __name__ == '__main__':\n    print(ttnn.__name__, sys.argv[1:])\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "tt_user_pkg", raising=False)
+    r = CliRunner().invoke(main, ["run", "-m", "tt_user_pkg.job", "--flag", "x"])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == "ttfuse.ttnn ['--flag', 'x']"
+    assert CliRunner().invoke(main, ["run", "-m", "tt_no_such_pkg"]).exit_code == 1
+    for k in [k for k in sys.modules if k.startswith("tt_user_pkg")]:
+        del sys.modules[k]
 
 
 # ---------------------------------------------------------------------------------------------- pytest plugin
