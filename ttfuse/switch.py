@@ -168,7 +168,9 @@ def _resolve(fullname: str) -> types.ModuleType | None:
             sub = ".".join([_FACADE_NAME, *parts[: i + 1]])
             try:
                 nxt = importlib.import_module(sub)
-            except ImportError:
+            except ModuleNotFoundError as e:
+                if e.name is not None and not sub.startswith(e.name):
+                    raise  # the facade's submodule exists but imports something missing: say so
                 return None
         mod = nxt
     return mod if isinstance(mod, types.ModuleType) else None
