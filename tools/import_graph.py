@@ -32,8 +32,11 @@ END = "<!-- import-graph:end -->"
 # "=name", that module alone (`=ttfuse` is ttfuse/__init__.py: a new ttfuse module must be placed here, not
 # fall into the facade). The longest matching entry wins. Imports may only go to the same layer or down.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("app", ("models", "bench", "ttfuse.cli", "ttfuse.__main__")),
-    ("facade", ("ttfuse.ttnn", "ttfuse.jit", "ttfuse.jit_runner", "=ttfuse", "ttfuse.testing")),
+    ("app", ("models", "bench", "ttfuse.cli", "ttfuse.__main__", "ttfuse.pytest")),
+    (
+        "facade",
+        ("ttfuse.ttnn", "ttfuse.jit", "ttfuse.jit_runner", "=ttfuse", "ttfuse.testing", "ttfuse.switch"),
+    ),
     (
         "capture, caches",
         ("ttfuse.capture", "ttfuse.cache", "ttfuse.cache_key", "ttfuse.cache_schema", "ttfuse.identity"),

@@ -5,6 +5,8 @@
     @ttfuse.jit
     def block(x, w): ...
 
+    ttfuse.install()                 # `import ttnn` is the simulator where no real ttnn device is usable
+
 Only this module exposes public API (`__all__`); everything else is internal.
 """
 
@@ -27,6 +29,7 @@ from ttfuse.errors import (
 )
 from ttfuse.flags import flags
 from ttfuse.jit import JitFunction, Lowered, jit
+from ttfuse.switch import install, uninstall
 
 __version__ = "0.1.0"
 
@@ -34,6 +37,8 @@ __all__ = [
     "ttnn",
     "sim",
     "jit",
+    "install",
+    "uninstall",
     "JitFunction",
     "Lowered",
     "flags",

@@ -11,24 +11,36 @@ Two interfaces, both in the core so that any layer may name them:
   are opened, the `ttnn` namespace generated code calls and, optionally, how generated code groups ops
   into regions (the simulator's row-blocked execution, ttfuse/sim/blocked.py).
 
-Registry: `register_backend(name, factory)`, `get_backend(name)`, `backend_names()`. Two selections:
-`eager_backend()`, the one the facade's eager op calls and `ttnn.open_device` use (set once by the facade,
-`set_eager_backend`), and `current_backend()`, the one `ttfuse.jit` generates code for by default
-(`$TTFUSE_BACKEND`, default "sim"; `ttfuse.jit(backend=...)` overrides it per function).
+Registry: `register_backend(name, factory)`, `get_backend(name)`, `backend_names()`. A backend registers
+itself when its package is imported (ttfuse/sim/__init__.py registers "sim"); `BUILTIN` names the package of
+each built-in backend, which `get_backend` imports on first use (the way an entry point names a plugin), so the
+core never imports a backend and the facade never names one. Two selections:
+`eager_backend()`, the one the facade's eager op calls and `ttnn.open_device` use (set once by the facade from
+`eager_backend_name()`, or later by `set_eager_backend`), and `current_backend()`, the one `ttfuse.jit`
+generates code for by default (`$TTFUSE_BACKEND`, default "sim"; `ttfuse.jit(backend=...)` overrides it per
+function). `eager_backend_name()` is `$TTFUSE_BACKEND` when that backend runs eager calls (`runs_eager`),
+else "sim".
 
-Implementations today: "sim", the simulator (ttfuse/sim/backend.py; the facade ttfuse/ttnn/device.py
-registers it and makes it the eager backend), and "ttnn" (`TtnnBackend` below), which so far only
-generates code for the real ttnn wheel: TTFUSE_BACKEND=ttnn compiles for the wheel and still runs eager
-calls on the simulator. A complete real-ttnn backend plugs in here: a `Backend` registered under "ttnn"
-whose `open_mesh` returns a `Device` subclass wrapping `ttnn.MeshDevice` and whose `eager_trace` forwards
-op calls to the wheel; the facade then makes it the eager backend when TTFUSE_BACKEND=ttnn. Nothing else
-above this module changes.
+The facade registers itself (`set_facade(module)`): a backend whose generated code calls the facade (the
+simulator) asks `facade()` for it instead of importing the layer above.
+
+Implementations today: "sim", the simulator (ttfuse/sim/backend.py, registered by ttfuse/sim/__init__.py), and
+"ttnn" (`TtnnBackend` below), which so far only generates code for the real ttnn wheel: TTFUSE_BACKEND=ttnn
+compiles for the wheel and still runs eager calls on the simulator (`runs_eager` is False). A complete real-ttnn
+backend plugs in here: a `Backend` registered under "ttnn" with `runs_eager = True`, whose `open_mesh` returns
+a `Device` subclass wrapping `ttnn.MeshDevice` and whose `eager_trace` forwards op calls to the wheel; the
+facade then makes it the eager backend when TTFUSE_BACKEND=ttnn. Nothing else above this module changes.
+
+`ttfuse.install()` (ttfuse/install.py) may make the facade `sys.modules["ttnn"]`; it hands the real wheel, when
+one imported but no device opened, to `set_real_ttnn`, so `TtnnBackend.api()` still finds the wheel.
 """
 
 from __future__ import annotations
 
 import abc
+import importlib
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +131,8 @@ class Backend(abc.ABC):
     requires: str = "its ttnn package"
     # the class `ttnn.MeshDevice` names in the facade (isinstance checks, attribute conformance)
     device_class: type[Device] = Device
+    # whether `eager_trace()` and `open_mesh()` work: only such a backend can be the eager backend
+    runs_eager: bool = True
 
     def plan(self, graph: Graph, block_bytes: int) -> list:
         """The graph's nodes in order, or runs of them grouped into region plans (objects with `nodes`,
@@ -139,11 +153,18 @@ class TtnnBackend(Backend):
 
     name = "ttnn"
     facade_api = False
+    runs_eager = False
     requires = "the real ttnn package"
 
     def api(self):
         import ttnn  # the real wheel, on a machine with a TT device
 
+        if ttnn is sys.modules.get("ttfuse.ttnn"):  # ttfuse.install() put the facade there
+            if _REAL_TTNN:
+                return _REAL_TTNN[0]
+            raise ImportError(
+                "`import ttnn` is ttfuse's facade (ttfuse.install()); the real ttnn is not installed"
+            )
         return ttnn
 
     def eager_trace(self) -> Trace:
@@ -161,6 +182,28 @@ class TtnnBackend(Backend):
 # --------------------------------------------------------------------------------------------------- registry
 _FACTORIES: dict[str, Callable[[], Backend]] = {"ttnn": TtnnBackend}
 _INSTANCES: dict[str, Backend] = {}
+# NOTE: built-in backends by the package whose import registers them (`register_backend`), imported by
+# `get_backend` on first use: data, like an entry point, so the core depends on no backend.
+BUILTIN: dict[str, str] = {"sim": "ttfuse.sim"}
+_FACADE: list = []
+_REAL_TTNN: list = []
+
+
+def set_facade(module) -> None:
+    """The facade registers itself (ttfuse/ttnn/__init__.py): the `ttnn` namespace of facade-API backends."""
+    _FACADE[:] = [module]
+
+
+def facade():
+    """The facade module registered by `set_facade` (importing ttfuse.ttnn registers it)."""
+    if not _FACADE:
+        raise DeviceError("the ttnn facade is not loaded (import ttfuse.ttnn first)")
+    return _FACADE[0]
+
+
+def set_real_ttnn(module) -> None:
+    """ttfuse.install() found the real ttnn but no device: keep it for `TtnnBackend.api()`."""
+    _REAL_TTNN[:] = [module] if module is not None else []
 
 
 def register_backend(name: str, factory: Callable[[], Backend]) -> None:
@@ -170,7 +213,7 @@ def register_backend(name: str, factory: Callable[[], Backend]) -> None:
 
 
 def backend_names() -> list[str]:
-    return sorted(_FACTORIES)
+    return sorted(set(_FACTORIES) | set(BUILTIN))
 
 
 def get_backend(name: str | None = None) -> Backend:
@@ -180,6 +223,9 @@ def get_backend(name: str | None = None) -> Backend:
     b = _INSTANCES.get(name)
     if b is None:
         factory = _FACTORIES.get(name)
+        if factory is None and name in BUILTIN:
+            importlib.import_module(BUILTIN[name])  # registers it
+            factory = _FACTORIES.get(name)
         if factory is None:
             known = ", ".join(repr(n) for n in backend_names())
             raise KeyError(f"unknown backend {name!r}; known: {known}")
@@ -197,19 +243,27 @@ def current_backend() -> Backend:
     return get_backend(current_backend_name())
 
 
+def eager_backend_name() -> str:
+    """The backend the facade runs eager calls on: `$TTFUSE_BACKEND` when it can (`runs_eager`), else "sim"."""
+    name = current_backend_name()
+    return name if get_backend(name).runs_eager else DEFAULT_BACKEND
+
+
 _EAGER: list[Backend] = []
 
 
 def set_eager_backend(name: str) -> Backend:
     """Run eager facade calls on backend `name` from now on (installs its eager trace); returns it."""
     b = get_backend(name)
+    if not b.runs_eager:
+        raise DeviceError(f"backend {name!r} cannot run eager calls (it only generates code)")
     set_eager_trace(b.eager_trace())
     _EAGER[:] = [b]
     return b
 
 
 def eager_backend() -> Backend:
-    """The backend eager facade calls run on and devices are opened on (the simulator, set by the facade)."""
+    """The backend eager facade calls run on and devices are opened on (set by the facade at import)."""
     if not _EAGER:
         raise DeviceError("no eager backend is installed (importing ttfuse.ttnn installs the simulator)")
     return _EAGER[0]

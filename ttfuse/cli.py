@@ -7,6 +7,8 @@
     ttfuse cache path                               print the cache root
     ttfuse explain MODULE:FUNC --args SPEC...       IR before/after each pass, generated code, cost report
     ttfuse bench [--quick|--full] [--case NAME]...  the benchmark sweep JIT vs eager (bench/harness.py; --help)
+    ttfuse run SCRIPT.py [ARGS...] | -m MODULE ...  run a plain-ttnn script with `import ttnn` resolved by
+                                                    ttfuse.install() (the simulator unless a real device opens)
 
 A SPEC is an abstract tensor, written like the IR prints it (`parse_spec`): `bf16[32,1024]`,
 `bfp8[1,128,128]@L1`, `f32[4,64]rm`, `bf16[256,1024]@L1/height[8x8:32x1024]`.
@@ -24,9 +26,11 @@ import importlib.util
 import json
 import os
 import re
+import runpy
 import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +188,7 @@ def main() -> None:
     """ttfuse: a JIT compilation and fusion layer for Tenstorrent TTNN (with a TTNN simulator).
 
     Environment: TTFUSE_DEBUG=0..4, TTFUSE_CACHE_DIR, TTFUSE_CACHE=0, TTFUSE_STRICT_CACHE=1,
-    TTFUSE_EXPLAIN_CACHE_MISSES=1, TTFUSE_ARCH (see docs/cache.md).
+    TTFUSE_EXPLAIN_CACHE_MISSES=1, TTFUSE_ARCH (see docs/cache.md), TTFUSE_INSTALL=0 (`run` leaves ttnn alone).
     """
 
 
@@ -568,6 +572,72 @@ def bench(args: tuple[str, ...]) -> None:
     rc = entry(list(args))
     if isinstance(rc, int) and rc:
         sys.exit(rc)
+
+
+# ---------------------------------------------------------------------------------------------------- run
+def _print_user_traceback(exc: BaseException, user_file: str | None) -> None:
+    """Print `exc` as python would for the script: frames from the script's own `<module>` on (the frames
+    of this command and runpy are dropped)."""
+    tb = exc.__traceback__
+    if user_file:
+        want = os.path.realpath(user_file)
+        t = tb
+        while t is not None and os.path.realpath(t.tb_frame.f_code.co_filename) != want:
+            t = t.tb_next
+        tb = t or tb
+    traceback.print_exception(type(exc), exc, tb)
+
+
+@main.command(
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("-m", "module", default=None, metavar="MODULE", help="Run library module MODULE as a script.")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="SCRIPT [ARGS]...")
+def run(module: str | None, args: tuple[str, ...]) -> None:
+    """Run SCRIPT (or `-m MODULE`) as __main__ with sys.argv = [SCRIPT, *ARGS], after `ttfuse.install()`:
+    `import ttnn` is ttfuse's simulator unless a real ttnn device opens (TTFUSE_INSTALL=0: left alone).
+
+    As python does: the script's directory goes first on sys.path, an uncaught exception prints its
+    traceback (from the script's frames) and exits 1, and sys.exit(code) exits with that code.
+    """
+    from ttfuse.switch import install
+
+    user_file: str | None
+    if module is None:
+        if not args:
+            raise click.UsageError("expected SCRIPT (a .py file) or -m MODULE")
+        script, argv = args[0], list(args)
+        if not os.path.isfile(script):
+            click.echo(
+                f"ttfuse run: can't open file {script!r}: [Errno 2] No such file or directory", err=True
+            )
+            sys.exit(2)
+        user_file = script
+        sys.path.insert(0, os.path.dirname(os.path.realpath(script)))
+    else:
+        sys.path.insert(0, os.getcwd())
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            click.echo(f"ttfuse run: No module named {module}", err=True)
+            sys.exit(1)
+        user_file, argv = spec.origin, [spec.origin or module, *args]
+    install()
+    sys.argv = argv
+    try:
+        if module is None:
+            runpy.run_path(argv[0], run_name="__main__")
+        else:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except KeyboardInterrupt as e:
+        _print_user_traceback(e, user_file)
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the script's own error, reported as python would
+        _print_user_traceback(e, user_file)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,26 @@ def pcc(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a @ b) / den)
 
 
+_pearson = pcc  # comp_pcc's keyword `pcc` (tt-metal's name) shadows the function
+
+
+def comp_pcc(expected: torch.Tensor, actual: torch.Tensor, pcc: float = 0.99) -> tuple[bool, float]:
+    """(whether the PCC of `actual` against `expected` reaches `pcc`, the PCC): tt-metal's test helper of that
+    name, for test files written in its style outside a tt-metal checkout (ttfuse/pytest.py)."""
+    value = _pearson(expected, actual)
+    return value >= pcc, value
+
+
+def assert_with_pcc(expected: torch.Tensor, actual: torch.Tensor, pcc: float = 0.9999) -> tuple[bool, float]:
+    """Assert equal shapes and a PCC of at least `pcc` (as tt-metal's `assert_with_pcc`); returns comp_pcc's."""
+    if tuple(expected.shape) != tuple(actual.shape):
+        raise AssertionError(f"shapes differ: expected {tuple(expected.shape)}, got {tuple(actual.shape)}")
+    ok, value = comp_pcc(expected, actual, pcc)
+    if not ok:
+        raise AssertionError(f"PCC {value:.6f} < {pcc}")
+    return ok, value
+
+
 def max_abs_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.double() - b.double()).abs().max())
 

@@ -1,13 +1,14 @@
 """The simulator as a ttfuse backend (ttfuse/backend.py): eager ops on `SimTrace`, devices from `open_mesh`,
 generated code calling the facade, with runs of row-independent ops grouped into row-blocked regions.
 
-The facade (ttfuse/ttnn/__init__.py) registers it as "sim", passing itself as the `ttnn` namespace generated
-code calls: the simulator does not import the facade above it.
+ttfuse/sim/__init__.py registers it as "sim"; the `ttnn` namespace its generated code calls is the facade,
+which registers itself with the backend registry (`ttfuse.backend.facade()`): the simulator does not import
+the facade above it.
 """
 
 from __future__ import annotations
 
-from ttfuse.backend import Backend, Device
+from ttfuse.backend import Backend, Device, facade
 from ttfuse.mesh import MeshShape
 from ttfuse.sim.device import MeshDevice, open_mesh
 from ttfuse.sim.executor import SimTrace
@@ -19,8 +20,7 @@ class SimBackend(Backend):
     requires = "ttfuse.ttnn"
     device_class = MeshDevice
 
-    def __init__(self, api):
-        self._api = api
+    def __init__(self):
         self._trace = SimTrace()
 
     def eager_trace(self) -> SimTrace:
@@ -30,7 +30,7 @@ class SimBackend(Backend):
         return open_mesh(shape, arch)
 
     def api(self):
-        return self._api
+        return facade()
 
     def plan(self, graph, block_bytes: int) -> list:
         if block_bytes <= 0:

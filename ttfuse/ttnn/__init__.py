@@ -2,10 +2,11 @@
 
 Types, configs, devices and mesh mappers are plain Python objects here; every op is an OpDef from
 ttfuse/ops, exported under its real name (`ttnn.linear`) or namespace (`ttnn.transformer.*`,
-`ttnn.experimental.*`). Calls run eagerly on the eager backend, the simulator (installed by
-ttfuse/ttnn/device.py, see ttfuse/backend.py), unless a `@ttfuse.jit` trace is capturing. `ttnn.types` and
-`ttnn.operations.<module>` are real submodules holding the same objects (ttfuse/ttnn/types.py, operations.py);
-every op carries its `golden_function` (ttfuse/ops/golden.py, `ttnn.get_golden_function(op)`).
+`ttnn.experimental.*`). Calls run eagerly on the eager backend, the simulator unless `$TTFUSE_BACKEND` names
+another that runs eagerly (chosen from the registry by ttfuse/ttnn/device.py, see ttfuse/backend.py), unless a
+`@ttfuse.jit` trace is capturing. `ttfuse.install()` makes this module `import ttnn` (ttfuse/switch.py).
+`ttnn.types` and `ttnn.operations.<module>` are real submodules holding the same objects (ttfuse/ttnn/types.py,
+operations.py); every op carries its `golden_function` (ttfuse/ops/golden.py, `ttnn.get_golden_function(op)`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import sys as _sys
 import types as _types
 
+from ttfuse import backend as _backend
 from ttfuse import opdef as _opdef
 from ttfuse import ops as _ops  # noqa: F401  (registers every op)
 from ttfuse.configs import *  # noqa: F401,F403
@@ -98,6 +100,9 @@ _export_ops()
 from ttfuse.ttnn import operations  # noqa: E402  (ttnn.operations.<module>: built from the names above)
 
 operations.build(globals())
+
+# facade-API backends (the sim) generate code calling this module; the registry hands it to them
+_backend.set_facade(_sys.modules[__name__])
 
 # Last: every other public name of the real ttnn resolves to a stub raising TtnnNotImplementedError
 # (ttfuse/ttnn/_stubs.py; names defined above, or added later, win).

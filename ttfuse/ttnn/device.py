@@ -3,24 +3,19 @@
 `open_device(device_id=0, ..., arch=None)`: `arch` is a ttfuse extension naming the device kind
 (`wormhole_b0`, `blackhole:p150:13x10`, ...); without it `$TTFUSE_ARCH` decides (default Wormhole n150).
 
-The facade's backend is the simulator: it is registered (as "sim") and installed as the eager backend here,
-the one place the facade names it (ttfuse/backend.py); everything else goes through the registry.
+The eager backend comes from the registry (ttfuse/backend.py): `eager_backend_name()` is `$TTFUSE_BACKEND`
+when that backend runs eager calls, else the simulator ("sim", which registers itself when the registry first
+imports it). The facade names no backend.
 """
 
 from __future__ import annotations
-
-import sys
 
 from ttfuse import backend as _backend
 from ttfuse.device import Arch
 from ttfuse.errors import DeviceError
 from ttfuse.mesh import MeshShape
-from ttfuse.sim.backend import SimBackend
 
-# the sim's generated code calls this facade (`ttnn.linear(...)`); looked up when first needed, by which
-# time the facade package has been imported
-_backend.register_backend("sim", lambda: SimBackend(sys.modules["ttfuse.ttnn"]))
-_backend.set_eager_backend("sim")
+_backend.set_eager_backend(_backend.eager_backend_name())
 MeshDevice = _backend.eager_backend().device_class
 
 # NOTE: as in ttnn 0.81.1, MeshDevice / MeshShape / open_mesh_device / close_mesh_device are top-level ttnn names
