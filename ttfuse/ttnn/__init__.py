@@ -39,6 +39,7 @@ from ttfuse.mesh import (  # noqa: F401
 from ttfuse.tensor import Tensor  # noqa: F401
 from ttfuse.ttnn import device  # noqa: F401  (ttnn.device.Arch)
 from ttfuse.ttnn.device import (  # noqa: F401
+    Arch,
     DispatchCoreAxis,
     DispatchCoreConfig,
     DispatchCoreType,
@@ -46,6 +47,7 @@ from ttfuse.ttnn.device import (  # noqa: F401
     MeshShape,
     close_device,
     close_mesh_device,
+    get_arch_name,
     open_device,
     open_mesh_device,
     synchronize_device,
