@@ -211,12 +211,12 @@ def test_program_cache_clear_disable_and_misses(device):
     x = _t(device, (32, 32))
     ttnn.relu(x)
     device.clear_program_cache()  # emptied, still enabled
-    assert device.num_program_cache_entries() == 0 and device.program_cache_enabled
+    assert device.num_program_cache_entries() == 0 and device.program_cache.enabled
     ttnn.relu(x)
     assert device.num_program_cache_entries() == 1
     device.disable_and_clear_program_cache()
     ttnn.relu(x)
-    assert device.num_program_cache_entries() == 0 and not device.program_cache_enabled
+    assert device.num_program_cache_entries() == 0 and not device.program_cache.enabled
     device.enable_program_cache()
     ttnn.relu(x)
     ttnn.relu(x)

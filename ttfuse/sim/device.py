@@ -245,10 +245,6 @@ class MeshDevice(Device):
     def set_program_cache_misses_allowed(self, allowed: bool, /) -> None:
         self.program_cache.misses_allowed = bool(allowed)
 
-    @property
-    def program_cache_enabled(self) -> bool:
-        return self.program_cache.enabled
-
     def get_submeshes(self) -> list[MeshDevice]:
         return list(self.submeshes)
 
