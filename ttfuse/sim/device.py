@@ -6,6 +6,11 @@ capacities come from the DeviceSpec (L1 = usable L1 per core x compute-grid core
 already excluded from the per-core figure, see ttfuse/device.py). Running out raises OutOfMemoryError naming the
 op, the memory, the bytes asked and the bytes free. Peaks are tracked until `reset_peak()`.
 
+The device API follows ttnn 0.81.1's `ttnn.MeshDevice` (tests/conformance/test_device_vs_ttnn.py checks which members
+are properties: `shape`, `core_grid`): `id()`, `arch()`, `compute_with_storage_grid_size()`, `dram_grid_size()`,
+submeshes, and a program cache with real counts (`ProgramCache`: every launch of an eager op or of jit-generated
+code is a program keyed by op, input/output specs and arguments; `num_program_cache_entries()`).
+
 Invariant: every live device tensor holds one Allocation per chip; freeing is idempotent.
 """
 
