@@ -126,21 +126,22 @@ class ProgramCache:
         self.misses = 0
 
     def record(self, key, n: int, op_name: str) -> None:
-        """Run `n` programs of one op call keyed by `key` (their launch index completes each key)."""
+        """Run `n` programs of one op call keyed by `key` (the launch index completes the key of launches > 0)."""
         if not self.enabled:
             if not self.misses_allowed:
                 raise DeviceError(f"{op_name}: program cache is disabled, but cache misses are forbidden")
             return
         entries = self.entries
         for i in range(n):
-            k = (key, i)
-            if k in entries:
-                self.hits += 1
-                continue
-            if not self.misses_allowed:
+            k = key if i == 0 else (key, i)  # launch i > 0 of the op: its own program
+            if not self.misses_allowed and k not in entries:
                 raise DeviceError(f"{op_name}: program cache miss occurred, but cache misses are forbidden")
-            entries.add(k)
-            self.misses += 1
+            before = len(entries)
+            entries.add(k)  # one hash of the key: a hit leaves the set as it was
+            if len(entries) == before:
+                self.hits += 1
+            else:
+                self.misses += 1
 
     def clear(self) -> None:
         self.entries.clear()
@@ -173,12 +174,15 @@ def program_key(op_name: str, spec_args: dict, out_specs) -> tuple:
     jit-generated code that makes it. `memory_config=None` and the memory config it resolves to are one program,
     as in ttnn (the output spec carries them); configs are frozen dataclasses (keyed by value); the device is not
     part of the key (each device has its own cache)."""
-    args = tuple(
-        (k, v if v is None or type(v) in _ATOMS else _frozen(v))
-        for k, v in spec_args.items()
-        if k not in _RESOLVED
-    )
-    return (op_name, tuple(out_specs), args)
+    # NOTE: on every eager op call: a plain loop, `_frozen` only for the rare sequence or unhashable argument
+    args = []
+    for k, v in spec_args.items():
+        if k in _RESOLVED:
+            continue
+        if v is not None and type(v) not in _ATOMS:
+            v = _frozen(v)
+        args.append((k, v))
+    return (op_name, tuple(out_specs), tuple(args))
 
 
 def record_programs(device: MeshDevice, key, n: int, op_name: str) -> None:
