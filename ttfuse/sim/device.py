@@ -163,9 +163,8 @@ def _frozen(v):
 
 # arguments a program's output specs already say (ttnn resolves them into the output spec it hashes)
 _RESOLVED = frozenset({"device", "memory_config", "dtype"})
-_ATOMS = frozenset(
-    {TensorSpec, bool, int, float, str}
-)  # hashable as they are (the common case: no _frozen call)
+# argument types hashable as they are (the common case: no _frozen call)
+_ATOMS = frozenset({TensorSpec, bool, int, float, str})
 
 
 def program_key(op_name: str, spec_args: dict, out_specs) -> tuple:
