@@ -217,9 +217,9 @@ def test_lower_on_specs_gives_the_artifact(monkeypatch):
     assert "linear %0 %1 %2 {activation=gelu}" in low.ir_before and low.ir == low.ir_before
     assert "ttnn.linear(v0, v1, bias=v2, activation='gelu')" in low.source
     assert [(r.name, r.skipped) for r in low.passes] == [(n, n != "dce") for n, _ in PIPELINE]
-    assert low.cost.total.flops > 2 * 4096 * 2048 * 2048 and low.cost.device == "blackhole:p150:11x10"
+    assert low.cost.total.flops > 2 * 4096 * 2048 * 2048 and low.cost.device == "blackhole:p150:13x10"
     assert len(low.key.hex) == 64 and set(low.key.fields) == set(cache.KEY_FIELDS)
-    assert low.graph.meta["device"] == "blackhole:p150:11x10"
+    assert low.graph.meta["device"] == "blackhole:p150:13x10"
     assert [c.node for c in low.program_configs] == [3]  # the linear: nothing chosen without select_configs
     assert (
         low.program_configs[0].program_config is None and low.program_configs[0].compute_kernel_config is None

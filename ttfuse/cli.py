@@ -487,7 +487,9 @@ def _lowered_sections(low: Any) -> list[tuple[str, str]]:
     help="A keyword argument: a tensor SPEC or a Python literal (repeatable).",
 )
 @click.option(
-    "--arch", default=None, help="Target device kind (wormhole_b0, blackhole, blackhole:p150:13x10)."
+    "--arch",
+    default=None,
+    help="Target device kind (wormhole_b0, wormhole_b0:n300, blackhole = p150 13x10, blackhole:p150:11x10, blackhole:p100).",
 )
 def explain(target: str, tokens: tuple[str, ...], kwargs: tuple[str, ...], arch: str | None) -> None:
     """Compile MODULE:FUNC for abstract inputs and print IR before/after each pass, code and cost.

@@ -3,8 +3,9 @@
 Every figure the passes and the cost model use comes from here, never from a literal in a pass.
 Sources are ../shared/ref/ttnn.md section 4 (hardware facts) unless a comment says otherwise.
 
-A device kind is named `arch[:board[:grid]]`, e.g. `wormhole_b0`, `wormhole_b0:n300`, `blackhole:p150`,
-`blackhole:p150:13x10`. `TTFUSE_ARCH` selects the kind of a simulated device when it is opened.
+A device kind is named `arch[:board[:grid]]`, e.g. `wormhole_b0` (n150, 8x8), `wormhole_b0:n300`, `blackhole`
+(= `blackhole:p150:13x10`, the 140-core p150), `blackhole:p150:11x10` (a p150 on firmware >= v19.5.0),
+`blackhole:p100`. `TTFUSE_ARCH` selects the kind of a simulated device when it is opened.
 Add a device by adding a DeviceSpec to `_SPECS` (and a default board to `_DEFAULT_BOARD`).
 """
 
@@ -113,8 +114,25 @@ class DeviceSpec:
 
 
 _GIB = 1024**3
-_L1 = 1_499_136  # 1464 KiB per core: the "max L1 size" in CB-overflow errors, after the firmware region
+# Per-core L1 and per-bank DRAM from tt-metal's SoC descriptors (tt_metal/soc_descriptors/wormhole_b0_80_arch.yaml
+# and blackhole_140_arch.yaml): `worker_l1_size: 1499136` on both (the "max L1 size" in CB-overflow errors) and
+# `dram_bank_size` 1073741824 (Wormhole: 12 views of 1 GiB, two per GDDR6 channel) / 4278190080 (Blackhole: 8).
+_L1 = 1_499_136
+_WH_DRAM_BANK = 1_073_741_824
+_BH_DRAM_BANK = 4_278_190_080
 
+# Compute grids (`compute_with_storage_grid_size` with the default dispatch config):
+# - the default dispatch config is ttnn/cpp/ttnn/device.cpp `create_cluster_aware_dispatch_config`: Tensix (WORKER)
+#   dispatch cores on a ROW, except on N300/T3K clusters (ETH dispatch) and on Blackhole (a COL of Tensix cores);
+# - the expected harvesting per board is tt-umd's `expected_tensix_harvested_units_map`
+#   (device/api/umd/device/types/cluster_descriptor_types.hpp): n150 1 row, n300 2 rows, p100 2 columns,
+#   p150 2 columns with firmware >= v19.5.0 (tt-umd PR #1942; 0 before);
+# - tt_metal/core_descriptors/*.yaml then give the grid: wormhole_b0_80_arch.yaml `nebula_x1` (n150) 8x8 (8x10 die,
+#   1 row harvested, 1 row of dispatch cores); wormhole_b0_80_arch_eth_dispatch.yaml `nebula_x2` (n300) 8x8 (2 rows
+#   harvested, dispatch on ethernet cores); blackhole_140_arch.yaml `unharvested` 13x10 (14x10 die minus the
+#   dispatch column) and `2xharvested` 11x10.
+# tech_reports/Blackhole/BlackholeBringUpProgrammingGuide.md: 11x10 since firmware v19.5.0, "before v19.5.0 this
+# was 13x10". tt-boltz and TT-DiT were run on the 140-core p150 (`ttnn.CoreGrid(x=13, y=10)`): that is `blackhole`.
 _N150 = DeviceSpec(
     name="wormhole_b0:n150",
     arch="wormhole_b0",
@@ -123,26 +141,28 @@ _N150 = DeviceSpec(
     die_grid=(8, 10),
     l1_per_core=_L1,
     dram_banks=12,
-    dram_bytes=12 * _GIB,
+    dram_bytes=12 * _WH_DRAM_BANK,
     dram_gbps=267.0,  # measured @12 Gbps (Saturating_DRAM_bandwidth.md)
     dram_peak_gbps=288.0,
     clock_ghz=1.0,
     notes=("8x8 compute grid: one row harvested, one row of dispatch cores",),
 )
 _P150 = DeviceSpec(
-    name="blackhole:p150:11x10",
+    name="blackhole:p150:13x10",
     arch="blackhole",
     board="p150",
-    grid=(11, 10),
+    grid=(13, 10),
     die_grid=(14, 10),
     l1_per_core=_L1,
     dram_banks=8,
-    dram_bytes=32 * _GIB,
+    dram_bytes=8 * _BH_DRAM_BANK,
     dram_gbps=500.0,  # bank-adjacent readers (Saturating_DRAM_bandwidth_Blackhole.md)
     dram_peak_gbps=512.0,
     clock_ghz=1.35,
     noc_word_bytes=64,
-    notes=("firmware >= v19.5.0: 12x10 enabled, minus the fast-dispatch column (tt-metal #47014)",),
+    notes=(
+        "140 Tensix cores (firmware < v19.5.0, as tt-boltz and TT-DiT ran): 14x10 minus the dispatch column",
+    ),
 )
 # NOTE: the other boards differ from these two only in the fields `replace` names.
 _SPECS: dict[str, DeviceSpec] = {
@@ -154,21 +174,26 @@ _SPECS: dict[str, DeviceSpec] = {
             name="wormhole_b0:n300",
             board="n300",
             num_chips=2,
-            notes=("two Wormhole chips joined by ethernet; figures per chip",),
+            notes=(
+                "two Wormhole chips joined by ethernet, 2 rows harvested, ethernet dispatch; figures per chip",
+            ),
         ),
         _P150,
         replace(
             _P150,
-            name="blackhole:p150:13x10",
-            grid=(13, 10),
-            notes=("older firmware: 14x10 minus the dispatch column",),
+            name="blackhole:p150:11x10",
+            grid=(11, 10),
+            notes=(
+                "firmware >= v19.5.0: 120 Tensix cores (12x10) minus the dispatch column (tt-metal #47014)",
+            ),
         ),
         replace(
             _P150,
             name="blackhole:p100:11x10",
             board="p100",
-            dram_banks=7,
-            dram_bytes=28 * _GIB,
+            grid=(11, 10),
+            dram_banks=7,  # tt-umd expected_dram_harvested_units_map: P100 1 (of 8)
+            dram_bytes=7 * _BH_DRAM_BANK,
             dram_gbps=437.5,  # 7 of p150's 8 banks (derived: 500 * 7/8)
             dram_peak_gbps=448.0,
             notes=("p100a: 120 Tensix cores (12x10) minus the dispatch column; 7 GDDR6 banks, 28 GB",),
@@ -176,7 +201,7 @@ _SPECS: dict[str, DeviceSpec] = {
     )
 }
 _DEFAULT_BOARD = {"wormhole_b0": "n150", "blackhole": "p150"}
-_DEFAULT_GRID = {"p150": "11x10", "p100": "11x10"}
+_DEFAULT_GRID = {"p150": "13x10", "p100": "11x10"}
 _ALIASES = {"wormhole": "wormhole_b0", "wh": "wormhole_b0", "bh": "blackhole"}
 
 
@@ -192,7 +217,7 @@ def device_spec(kind: str | None = None) -> DeviceSpec:
     board = parts[1] if len(parts) > 1 and parts[1] else _DEFAULT_BOARD[arch]
     name = f"{arch}:{board}"
     if arch == "blackhole":
-        grid = parts[2] if len(parts) > 2 else _DEFAULT_GRID.get(board, "11x10")
+        grid = parts[2] if len(parts) > 2 else _DEFAULT_GRID.get(board, "13x10")
         name = f"{name}:{grid}"
     elif len(parts) > 2:
         raise DeviceError(f"device kind {kind!r}: Wormhole boards have one grid; drop ':{parts[2]}'")

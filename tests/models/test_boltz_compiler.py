@@ -5,7 +5,7 @@ report), the pair Transition spilled on the Wormhole and chunked on the Blackhol
 
 Configs are read from `jit_fn.lower(...).program_configs` (one row per matmul / linear / SDPA / norm node);
 a config's grid must fit the device's compute grid, and the largest grid used must be the whole grid
-(8x8 on Wormhole n150, 11x10 on Blackhole p150), so the two lists differ because the devices differ.
+(8x8 on Wormhole n150, 13x10 on the 140-core Blackhole p150), so the two lists differ because the devices differ.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ttfuse.passes.select import grid_of
 from ttfuse.testing import redraw_parameters
 
 BOLTZ_DIR = pathlib.Path(mb.__file__).parent
-ARCHS = {"wormhole_b0": (8, 8), "blackhole:p150": (11, 10)}
+ARCHS = {"wormhole_b0": (8, 8), "blackhole:p150": (13, 10)}
 
 # Device branches and hand-picked grids that must not appear in the port (the passes choose them).
 # `device.arch()` passed to init_device_compute_kernel_config is allowed; comparing or branching on it is not.
@@ -255,7 +255,7 @@ def _lazy_figures(lo, spec) -> dict:
 def test_blackhole_compile_is_costed_on_blackhole_after_a_wormhole_op():
     """A compile for a Blackhole p150 keeps its device for everything evaluated later (the lazy cost report,
     program configs, coverage, the bench's cost columns): an eager op on a Wormhole device in between (which
-    leaves the Wormhole in the thread's device state) changes nothing. Its SDPA config uses the 11x10 grid, which
+    leaves the Wormhole in the thread's device state) changes nothing. Its SDPA config uses the 13x10 grid, which
     a Wormhole's 8x8 rejects; the per-device totals list the Wormhole as not valid for this graph instead."""
     bh = ttnn.open_device(device_id=0, arch="blackhole:p150")
     try:
@@ -265,7 +265,7 @@ def test_blackhole_compile_is_costed_on_blackhole_after_a_wormhole_op():
     finally:
         ttnn.close_device(bh)
     grids = {grid_of(r.program_config) for r in lo.program_configs if r.op.endswith("pair_bias_attention")}
-    assert grids == {(11, 10)}, grids
+    assert grids == {(13, 10)}, grids
     wh = ttnn.open_device(device_id=0, arch="wormhole_b0")
     try:
         x = ttnn.from_torch(torch.ones(32, 32), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=wh)

@@ -57,7 +57,7 @@ from ttfuse.ir import (
 )
 from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx, Group, SimCtx, set_device_spec
-from ttfuse.sim.device import record_launches
+from ttfuse.sim.device import program_key, record_launches, record_programs
 from ttfuse.types import TensorSpec
 
 MIN_ROWS = (
@@ -274,7 +274,19 @@ def _block_spec(s: TensorSpec, dim: int | None, rows: int) -> TensorSpec:
 
 
 class _Step:
-    __slots__ = ("node", "op", "args", "in_specs", "outs", "dims", "launches", "keep", "view", "block_specs")
+    __slots__ = (
+        "node",
+        "op",
+        "args",
+        "in_specs",
+        "outs",
+        "dims",
+        "launches",
+        "program",
+        "keep",
+        "view",
+        "block_specs",
+    )
 
     def __init__(self, node: Node, ax: Axis, in_specs: list[TensorSpec]):
         from ttfuse.verify import spec_args
@@ -287,6 +299,7 @@ class _Step:
         self.outs = list(node.outs)
         self.dims = ax
         self.launches = self.op.num_launches(self.outs, full)
+        self.program = program_key(self.op.qualname, full, self.outs)  # the key the eager call has
         tensor_specs = list(in_specs)
         self.keep = (
             self.op.group is Group.DATA_MOVEMENT
@@ -390,6 +403,7 @@ class Region:
                         outs[v] = [ViewStorage(args[self.pos[r]]) for _ in device.chips]
             if st.launches:
                 record_launches(device, st.op.short, st.launches)
+                record_programs(device, st.program, st.launches, st.op.qualname)
             for r in st.node.inputs:
                 if self.last.get(r.value) != k or r.value in dead:
                     continue

@@ -6,6 +6,11 @@ capacities come from the DeviceSpec (L1 = usable L1 per core x compute-grid core
 already excluded from the per-core figure, see ttfuse/device.py). Running out raises OutOfMemoryError naming the
 op, the memory, the bytes asked and the bytes free. Peaks are tracked until `reset_peak()`.
 
+The device API follows ttnn 0.81.1's `ttnn.MeshDevice` (tests/conformance/test_device_vs_ttnn.py checks which members
+are properties: `shape`, `core_grid`): `id()`, `arch()`, `compute_with_storage_grid_size()`, `dram_grid_size()`,
+submeshes, and a program cache with real counts (`ProgramCache`: every launch of an eager op or of jit-generated
+code is a program keyed by op, input/output specs and arguments; `num_program_cache_entries()`).
+
 Invariant: every live device tensor holds one Allocation per chip; freeing is idempotent.
 """
 
@@ -18,7 +23,7 @@ from ttfuse.device import Arch, DeviceSpec, device_spec
 from ttfuse.errors import DeviceError, OutOfMemoryError
 from ttfuse.mesh import MeshShape
 from ttfuse.sim.host_memory import tune_host_allocator
-from ttfuse.types import BufferType, CoreCoord, TensorSpec
+from ttfuse.types import BufferType, CoreCoord, CoreGrid, TensorSpec
 
 __all__ = [
     "Arch",
@@ -30,6 +35,9 @@ __all__ = [
     "memory_report",
     "count_launches",
     "record_launches",
+    "record_programs",
+    "program_key",
+    "ProgramCache",
 ]  # Arch and MeshShape: core types, re-exported for sim users
 
 
@@ -86,17 +94,113 @@ class SimChip:
 _ids = itertools.count()
 
 
+class DeviceId(int):
+    """A device's id: an int (ttfuse's messages and keys read `device.id`) that is also callable, as ttnn's
+    `MeshDevice.id()` method is (ttnn 0.81.1: `def id(self) -> int`)."""
+
+    __slots__ = ()
+
+    def __call__(self) -> int:
+        return int(self)
+
+
+class ProgramCache:
+    """A device's program cache, as ttnn keeps one per (mesh) device: one entry per distinct program.
+
+    ttnn hashes a device operation by its type, its attributes and its tensor arguments' specs, never their data
+    (ttnn/api/ttnn/device_operation.hpp `compute_program_hash`); here a program's key is the op, which of its
+    launches it is, the input TensorSpecs and the other arguments (`program_key`). So running an op again with the
+    same specs and arguments hits; another shape, dtype, memory or program config adds an entry. It is enabled
+    when a device opens (tt-metal enables it by default since PR #24210); `disable_and_clear_program_cache()`
+    empties and disables it. With misses forbidden (`set_program_cache_misses_allowed(False)`) a miss raises, as
+    ttnn's "Program cache miss occurred, but cache misses are forbidden".
+    """
+
+    __slots__ = ("enabled", "entries", "misses_allowed", "hits", "misses")
+
+    def __init__(self):
+        self.enabled = True
+        self.entries: set = set()
+        self.misses_allowed = True
+        self.hits = 0
+        self.misses = 0
+
+    def record(self, key, n: int, op_name: str) -> None:
+        """Run `n` programs of one op call keyed by `key` (the launch index completes the key of launches > 0)."""
+        if not self.enabled:
+            if not self.misses_allowed:
+                raise DeviceError(f"{op_name}: program cache is disabled, but cache misses are forbidden")
+            return
+        entries = self.entries
+        for i in range(n):
+            k = key if i == 0 else (key, i)  # launch i > 0 of the op: its own program
+            if not self.misses_allowed and k not in entries:
+                raise DeviceError(f"{op_name}: program cache miss occurred, but cache misses are forbidden")
+            before = len(entries)
+            entries.add(k)  # one hash of the key: a hit leaves the set as it was
+            if len(entries) == before:
+                self.hits += 1
+            else:
+                self.misses += 1
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+def _frozen(v):
+    """`v` as a hashable value: sequences (list, tuple, the IR's frozen lists) become tagged tuples, dicts sorted
+    item tuples, other unhashable values their type and repr."""
+    if isinstance(v, list | tuple):
+        return ("seq", tuple(_frozen(x) for x in v))
+    if isinstance(v, dict):
+        return ("dict", tuple(sorted((str(k), _frozen(x)) for k, x in v.items())))
+    try:
+        hash(v)
+    except TypeError:
+        return (type(v).__qualname__, repr(v))
+    return v
+
+
+# arguments a program's output specs already say (ttnn resolves them into the output spec it hashes)
+_RESOLVED = frozenset({"device", "memory_config", "dtype"})
+# argument types hashable as they are (the common case: no _frozen call)
+_ATOMS = frozenset({TensorSpec, bool, int, float, str})
+
+
+def program_key(op_name: str, spec_args: dict, out_specs) -> tuple:
+    """The program-cache key of one op call: its name, its output specs and its arguments with tensors as their
+    TensorSpecs (`spec_args`, as the spec rule sees them), the same for an eager call and for the node of
+    jit-generated code that makes it. `memory_config=None` and the memory config it resolves to are one program,
+    as in ttnn (the output spec carries them); configs are frozen dataclasses (keyed by value); the device is not
+    part of the key (each device has its own cache)."""
+    # NOTE: on every eager op call: a plain loop, `_frozen` only for the rare sequence or unhashable argument
+    args = []
+    for k, v in spec_args.items():
+        if k in _RESOLVED:
+            continue
+        if v is not None and type(v) not in _ATOMS:
+            v = _frozen(v)
+        args.append((k, v))
+    return (op_name, tuple(out_specs), tuple(args))
+
+
+def record_programs(device: MeshDevice, key, n: int, op_name: str) -> None:
+    """Run `n` programs of one op call on `device` through its program cache (eager and jit-generated code)."""
+    device.program_cache.record(key, n, op_name)
+
+
 class MeshDevice(Device):
     """A simulated (mesh) device (ttfuse.backend.Device). A single device is a 1x1 mesh, as in current ttnn."""
 
     def __init__(self, shape: MeshShape, spec: DeviceSpec, chips: list[SimChip] | None = None, parent=None):
-        self.id = next(_ids)
+        self.id = DeviceId(next(_ids))
         self._shape = shape
         self._spec = spec
         self.chips = chips if chips is not None else [SimChip(i, spec) for i in range(shape.num_devices())]
         self.parent = parent
+        self.submeshes: list[MeshDevice] = []
         self.is_open = True
-        self.program_cache_enabled = False
+        self.program_cache = ProgramCache()
 
     # ttnn API
     @property
@@ -112,22 +216,48 @@ class MeshDevice(Device):
     def arch(self) -> Arch:
         return Arch(self._spec.arch)
 
+    def get_device_id(self, coord) -> int:
+        """The chip id at mesh coordinate `coord` (indexable as (row, col), like ttnn.MeshCoordinate)."""
+        r, c = coord[0], coord[1]
+        if not (0 <= r < self._shape.rows and 0 <= c < self._shape.cols):
+            raise DeviceError(f"MeshDevice.get_device_id: {coord!r} is outside the {self._shape} mesh")
+        return self.chips[r * self._shape.cols + c].id
+
     def compute_with_storage_grid_size(self) -> CoreCoord:
         return CoreCoord(*self._spec.grid)
 
-    def core_grid(self):
-        from ttfuse.types import CoreGrid
-
+    @property
+    def core_grid(self) -> CoreGrid:
+        """The compute grid as a ttnn.CoreGrid (a property in ttnn 0.81.1, not a method)."""
         return CoreGrid(y=self._spec.grid[1], x=self._spec.grid[0])
 
     def dram_grid_size(self) -> CoreCoord:
+        """(DRAM views, 1), as tt-metal's `metal_SocDescriptor::get_dram_grid_size` (tt_metal/llrt/
+        metal_soc_descriptor.cpp): 12 on Wormhole, 8 on a p150, 7 on a p100 (one bank harvested)."""
         return CoreCoord(self._spec.dram_banks, 1)
 
+    # program cache (ttnn 0.81.1: device methods; see ProgramCache)
     def enable_program_cache(self) -> None:
-        self.program_cache_enabled = True
+        self.program_cache.enabled = True
 
     def disable_and_clear_program_cache(self) -> None:
-        self.program_cache_enabled = False
+        self.program_cache.enabled = False
+        self.program_cache.clear()
+
+    def clear_program_cache(self) -> None:
+        self.program_cache.clear()
+
+    def num_program_cache_entries(self) -> int:
+        return len(self.program_cache.entries)
+
+    def set_program_cache_misses_allowed(self, allowed: bool, /) -> None:
+        self.program_cache.misses_allowed = bool(allowed)
+
+    def get_submeshes(self) -> list[MeshDevice]:
+        return list(self.submeshes)
+
+    def quiesce_devices(self) -> None:
+        """Eager sim ops finish when they return; nothing to wait for."""
 
     def create_submeshes(self, submesh_shape: MeshShape) -> list[MeshDevice]:
         r, c = submesh_shape.rows, submesh_shape.cols
@@ -140,13 +270,16 @@ class MeshDevice(Device):
                     self.chips[(i0 + i) * self._shape.cols + (j0 + j)] for i in range(r) for j in range(c)
                 ]
                 subs.append(MeshDevice(MeshShape(r, c), self._spec, chips, parent=self))
+        self.submeshes.extend(subs)
         return subs
 
     def create_submesh(self, submesh_shape: MeshShape, offset=None) -> MeshDevice:
         oi, oj = (offset or (0, 0))[0], (offset or (0, 0))[1]
         r, c = submesh_shape.rows, submesh_shape.cols
         chips = [self.chips[(oi + i) * self._shape.cols + (oj + j)] for i in range(r) for j in range(c)]
-        return MeshDevice(MeshShape(r, c), self._spec, chips, parent=self)
+        sub = MeshDevice(MeshShape(r, c), self._spec, chips, parent=self)
+        self.submeshes.append(sub)
+        return sub
 
     # ttfuse extensions
     @property

@@ -7,7 +7,9 @@ reshape/permute/to_layout are free in ttnn); (4) storage: a zero-launch call of 
 (ttnn returns the input, or a view sharing its buffer: no allocation), otherwise the
 outputs are allocated on every chip of the mesh (OutOfMemoryError names op, memory, bytes); (5) run the sim rule
 once per chip on that chip's shards (or once with all shards for collectives, `Traits.mesh_rule`); (6) round each
-output to its dtype; (7) count the launches; (8) free an input the op consumes (`Traits.consumes`, e.g. reallocate).
+output to its dtype; (7) count the launches and run them through the device's program cache (keyed by op, input
+specs and the other arguments: ttfuse/sim/device.py `ProgramCache`); (8) free an input the op consumes
+(`Traits.consumes`, e.g. reallocate).
 
 Ops with an `eager_impl` (host conversions, deallocate) bypass all this and manage storage themselves.
 This is the simulator's per-op hot path: keep it allocation-light.
@@ -19,7 +21,7 @@ from ttfuse.backend import is_device
 from ttfuse.errors import DeviceError, SpecError, TraceError
 from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import Group, OpDef, SimCtx, Trace, check_preallocated, set_device_spec
-from ttfuse.sim.device import record_launches
+from ttfuse.sim.device import program_key, record_launches, record_programs
 from ttfuse.tensor import Tensor
 from ttfuse.types import TensorSpec
 
@@ -182,6 +184,7 @@ class SimTrace(Trace):
                 outs_by_pos[j].append(out)
         if device is not None and n:
             record_launches(device, op.short, n)
+            record_programs(device, program_key(op.qualname, spec_args, out_specs), n, op.qualname)
         if inplace is not None or into is not None:
             target = args[inplace] if into is None else into[1]
             target.spec = out_specs[0]

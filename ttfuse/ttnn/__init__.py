@@ -54,6 +54,7 @@ from ttfuse.ttnn._utilities import (  # noqa: F401
     pearson_correlation_coefficient,
 )
 from ttfuse.ttnn.device import (  # noqa: F401
+    Arch,
     DispatchCoreAxis,
     DispatchCoreConfig,
     DispatchCoreType,
@@ -61,6 +62,7 @@ from ttfuse.ttnn.device import (  # noqa: F401
     MeshShape,
     close_device,
     close_mesh_device,
+    get_arch_name,
     open_device,
     open_mesh_device,
     synchronize_device,

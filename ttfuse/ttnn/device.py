@@ -1,7 +1,9 @@
-"""Device management: open/close (mesh) devices on the eager backend; `ttnn.device.Arch`.
+"""Device management: open/close (mesh) devices on the eager backend; `ttnn.device.Arch`, `ttnn.get_arch_name()`,
+`ttnn.device.is_blackhole()` / `is_wormhole_b0()`.
 
 `open_device(device_id=0, ..., arch=None)`: `arch` is a ttfuse extension naming the device kind
-(`wormhole_b0`, `blackhole:p150:13x10`, ...); without it `$TTFUSE_ARCH` decides (default Wormhole n150).
+(`wormhole_b0`, `blackhole:p150:11x10`, ...); without it `$TTFUSE_ARCH` decides (default Wormhole n150; `blackhole`
+is the 140-core p150 with its 13x10 grid, see ttfuse/device.py).
 
 The eager backend comes from the registry (ttfuse/backend.py): `eager_backend_name()` is `$TTFUSE_BACKEND`
 when that backend runs eager calls, else the simulator ("sim", which registers itself when the registry first
@@ -10,8 +12,11 @@ imports it). The facade names no backend.
 
 from __future__ import annotations
 
+import os
+import weakref
+
 from ttfuse import backend as _backend
-from ttfuse.device import Arch
+from ttfuse.device import Arch, device_spec
 from ttfuse.errors import DeviceError
 from ttfuse.mesh import MeshShape
 
@@ -28,6 +33,8 @@ __all__ = [
     "DispatchCoreConfig",
     "DispatchCoreType",
     "DispatchCoreAxis",
+    "is_blackhole",
+    "is_wormhole_b0",
 ]
 
 
@@ -60,7 +67,7 @@ def open_device(
         raise DeviceError(
             f"ttnn.open_device: the simulator has one device (id 0), asked for device_id={device_id}"
         )
-    return _backend.eager_backend().open_mesh(MeshShape(1, 1), arch)
+    return _opened(_backend.eager_backend().open_mesh(MeshShape(1, 1), arch))
 
 
 def open_mesh_device(
@@ -80,7 +87,7 @@ def open_mesh_device(
         shape = MeshShape(*shape)
     if shape.rows < 1 or shape.cols < 1 or shape.num_devices() > 64:
         raise DeviceError(f"ttnn.open_mesh_device: unsupported mesh shape {shape}")
-    return _backend.eager_backend().open_mesh(shape, arch)
+    return _opened(_backend.eager_backend().open_mesh(shape, arch))
 
 
 def close_device(device: MeshDevice) -> None:
@@ -93,3 +100,41 @@ def close_mesh_device(mesh_device: MeshDevice) -> None:
 
 def synchronize_device(device: MeshDevice, cq_id=None, sub_device_ids=None) -> None:
     """Eager sim ops finish when they return; nothing to wait for."""
+
+
+# the device opened last (while open, it names the arch: a real machine has one kind of chip)
+_LAST: list[weakref.ref] = []
+
+
+def _opened(device: MeshDevice) -> MeshDevice:
+    _LAST[:] = [weakref.ref(device)]
+    return device
+
+
+def _arch_now() -> str:
+    if not os.environ.get("TTFUSE_ARCH"):
+        dev = _LAST[0]() if _LAST else None
+        if dev is not None and getattr(dev, "is_open", True):
+            return dev.spec.arch
+    return device_spec().arch
+
+
+def get_arch_name() -> str:
+    """`ttnn.get_arch_name()`: the machine's chip arch, `"wormhole_b0"` or `"blackhole"` (ttnn reads the cluster).
+    On the simulator: the arch of `$TTFUSE_ARCH` when set, else of the device opened last while it is open (an
+    `open_device(arch=...)`), else Wormhole."""
+    return _arch_now()
+
+
+def is_blackhole(device=None) -> bool:
+    """`ttnn.device.is_blackhole(device=None)`: the device's arch, or the machine's without one."""
+    if device is not None:
+        return device.arch() == Arch.BLACKHOLE
+    return "blackhole" in _arch_now()
+
+
+def is_wormhole_b0(device=None) -> bool:
+    """`ttnn.device.is_wormhole_b0(device=None)`: the device's arch, or the machine's without one."""
+    if device is not None:
+        return device.arch() == Arch.WORMHOLE_B0
+    return "wormhole_b0" in _arch_now()
