@@ -145,3 +145,4 @@ def test_an_eager_op_given_a_torch_tensor_says_how_to_convert():
         ttnn.add(x, torch.ones(32, 32))
     with pytest.raises(SpecError, match=r"got a torch\.Tensor .*\n  at .*test_docs_runner\.py"):
         ttnn.relu(torch.ones(32, 32))
+    assert "TTFUSE_CACHE_NAMESPACE" not in __import__("os").environ  # the option is for that command only

@@ -41,6 +41,7 @@ from rich.table import Table
 
 from ttfuse import cache as _cache
 from ttfuse.errors import CacheError, SpecError, TtfuseError
+from ttfuse.flags import flags as _flags_override
 from ttfuse.flags import get_flag
 from ttfuse.types import (
     BufferType,
@@ -201,10 +202,11 @@ def main() -> None:
     help="A separate store under the cache root (the bench publishes into 'bench'); "
     "default $TTFUSE_CACHE_NAMESPACE, else the main store.",
 )
-def cache(namespace: str | None) -> None:
+@click.pass_context
+def cache(ctx: click.Context, namespace: str | None) -> None:
     """Inspect and manage the compile cache (entries under `ttfuse cache path`)."""
-    if namespace is not None:
-        os.environ["TTFUSE_CACHE_NAMESPACE"] = namespace
+    if namespace is not None:  # for this command only (the process environment is left alone)
+        ctx.with_resource(_flags_override(cache_namespace=namespace))
         _cache.store_root()  # validates the name
 
 
