@@ -499,7 +499,7 @@ def list_cases(cases: dict, pending: dict) -> None:
     out = console()
     t = Table(title="bench cases", title_justify="left", header_style="bold", pad_edge=False)
     for h in ("case", "quick", "full", "size", "status", "what"):
-        t.add_column(h, justify="left")
+        t.add_column(h, justify="left", no_wrap=h == "case")
     for c in cases.values():
         why = c.unavailable()
         t.add_row(

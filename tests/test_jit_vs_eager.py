@@ -328,6 +328,15 @@ _PROG = (
 )
 _L1, _DRAM = ttnn.L1_MEMORY_CONFIG, ttnn.DRAM_MEMORY_CONFIG
 
+# bitwise ops on integer tensors (ttfuse/ops/bitwise.py): int32 operands, the binary forms with a tensor and an int
+for _n in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+    CASES[_n] = C(
+        lambda a, b, _n=_n: getattr(ttnn, _n)(a, b), T(dtype=I32, kind="int"), T(dtype=I32, kind="int")
+    )
+for _n in ("bitwise_left_shift", "bitwise_right_shift"):
+    CASES[_n] = C(lambda a, _n=_n: getattr(ttnn, _n)(a, 2), T(dtype=I32, kind="int"))
+CASES["bitwise_not"] = C(lambda a: ttnn.bitwise_not(a), T(dtype=I32, kind="int"))
+
 CASES.update(
     {
         "kernels.eltwise": C(

@@ -409,7 +409,8 @@ def test_scalar_operand_errors(device):
     ):
         ttnn.maximum(1.0, t)
     with pytest.raises(
-        SpecError, match="ttnn.add: argument 'input_tensor_b' must be a ttnn.Tensor or a number, got a torch.Tensor"
+        SpecError,
+        match="ttnn.add: argument 'input_tensor_b' must be a ttnn.Tensor or a number, got a torch.Tensor",
     ):
         ttnn.add(t, torch.ones(32, 32))
 

@@ -156,7 +156,7 @@ def test_reduce_bad_inputs(device):
     ):
         ttnn.min(t, -1, fast_and_approximate_mode=True)
     with pytest.raises(
-        SpecError, match="ttnn.var: argument 'input_tensor' must be a ttnn.Tensor, got Tensor"
+        SpecError, match="ttnn.var: argument 'input_tensor' must be a ttnn.Tensor, got a torch.Tensor"
     ):
         ttnn.var(torch.ones(3))
     with pytest.raises(SpecError, match="ttnn.sum: argument 'compute_kernel_config' must be a"):

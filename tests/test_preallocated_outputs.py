@@ -67,7 +67,7 @@ def test_mismatched_preallocated_output_names_op_and_argument(device):
     ):
         ttnn.add(a, a, output_tensor=dev(device, torch.zeros(32, 64), ttnn.float32))
     with pytest.raises(
-        SpecError, match="ttnn.add: argument 'output_tensor' must be a ttnn.Tensor, got Tensor"
+        SpecError, match="ttnn.add: argument 'output_tensor' must be a ttnn.Tensor, got a torch.Tensor"
     ):
         ttnn.add(a, a, output_tensor=torch.zeros(32, 64))
 

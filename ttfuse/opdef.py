@@ -47,7 +47,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ttfuse.errors import SpecError, TtfuseError, with_user_frame
+from ttfuse.errors import SpecError, TtfuseError, got, with_user_frame
 
 
 class Group(enum.Enum):
@@ -356,7 +356,7 @@ def check_preallocated(op: OpDef, name: str, into, out_spec) -> None:
 
     spec = getattr(into, "spec", None)
     if not isinstance(spec, TensorSpec):
-        raise SpecError(f"{op.qualname}: argument {name!r} must be a ttnn.Tensor, got {type(into).__name__}")
+        raise SpecError(f"{op.qualname}: argument {name!r} must be a ttnn.Tensor, got {got(into)}")
     if out_spec is None:
         raise SpecError(
             f"{op.qualname}: argument {name!r}: a preallocated output of a multi-output op is not supported"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import torch
 
 from ttfuse.configs import UnaryWithParam
+from ttfuse.errors import got
 from ttfuse.kernels.common import kfail, register_kernel, set_ttnn_rule
 from ttfuse.opdef import OPS, CostCtx, Group, OpCost, Traits, current_device_spec
 from ttfuse.ops.activations import apply_activations
@@ -134,7 +135,7 @@ def check_program(inputs: list, program, outputs, dtypes, memory_configs) -> lis
     shapes: list[tuple[int, ...]] = []
     for i, s in enumerate(inputs):
         if not isinstance(s, TensorSpec):
-            raise kfail(NAME, f"argument 'inputs'[{i}] must be a ttnn.Tensor, got {type(s).__name__}")
+            raise kfail(NAME, f"argument 'inputs'[{i}] must be a ttnn.Tensor, got {got(s)}")
         if s.layout is not Layout.TILE or s.dtype not in FLOATS:
             raise kfail(NAME, f"argument 'inputs'[{i}] must be a TILE tensor of a float dtype, got {s}")
         shapes.append(tuple(s.shape))

@@ -35,6 +35,7 @@ import torch
 
 from ttfuse.configs import SDPAProgramConfig
 from ttfuse.device import TILE
+from ttfuse.errors import got
 from ttfuse.kernels.common import kfail, register_kernel
 from ttfuse.opdef import CostCtx, OpCost, Traits, current_mesh_shape
 from ttfuse.ops.attention import JOINT_TENSORS, sdpa_scale
@@ -246,7 +247,7 @@ def _check(a: dict) -> tuple[dict, int]:
             specs[n] = None
             continue
         if not isinstance(s, TensorSpec):
-            raise kfail(NAME, f"argument {n!r} must be a ttnn.Tensor, got {type(s).__name__}")
+            raise kfail(NAME, f"argument {n!r} must be a ttnn.Tensor, got {got(s)}")
         if s.layout is not Layout.TILE:
             raise kfail(NAME, f"argument {n!r} must be in TILE layout, got {s.layout!r}")
         if s.rank != 4:

@@ -18,7 +18,7 @@ This is the simulator's per-op hot path: keep it allocation-light.
 from __future__ import annotations
 
 from ttfuse.backend import is_device
-from ttfuse.errors import DeviceError, SpecError, TraceError
+from ttfuse.errors import DeviceError, SpecError, TraceError, got
 from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import Group, OpDef, SimCtx, Trace, check_preallocated, set_device_spec
 from ttfuse.sim.device import program_key, record_launches, record_programs
@@ -55,9 +55,7 @@ class SimTrace(Trace):
         if op.traits.eager_impl is not None or op.traits.inplace is not None:
             return super().process_into(op, args, name, into)
         if not isinstance(into, Tensor):
-            raise SpecError(
-                f"{op.qualname}: argument {name!r} must be a ttnn.Tensor, got {type(into).__name__}"
-            )
+            raise SpecError(f"{op.qualname}: argument {name!r} must be a ttnn.Tensor, got {got(into)}")
         if into._device is None or into._bufs is None:
             what = "on the host" if into._device is None else "deallocated"
             raise DeviceError(f"{op.qualname}: argument {name!r} (a preallocated output) is {what}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from ttfuse.errors import SpecError, TraceError
+from ttfuse.errors import SpecError, TraceError, got
 from ttfuse.mesh import MeshShape
 from ttfuse.opdef import OPS
 from ttfuse.ops.golden import attach_golden_function, get_golden_function  # noqa: F401  (facade exports)
@@ -72,7 +72,7 @@ def get_device_tensors(tensor) -> list:
     """The per-device tensors of a (mesh) tensor, in the mesh's row-major device order."""
     if not isinstance(tensor, Tensor):
         raise SpecError(
-            f"ttnn.get_device_tensors: argument 'tensor' must be a ttnn.Tensor, got {type(tensor).__name__}"
+            f"ttnn.get_device_tensors: argument 'tensor' must be a ttnn.Tensor, got {got(tensor)}"
         )
     if tensor._shards is None:
         raise TraceError(
