@@ -63,6 +63,7 @@ __all__ = [
     "find_arg",
     "function_identity",
     "global_names",
+    "state_guard",
     "static_canon",
     "static_paths",
     "type_name",
@@ -349,8 +350,8 @@ class _Walk:
         from ttfuse.types import to_json_value
 
         if isinstance(v, Tensor):
-            # NOTE: a concrete tensor used by an op is a TraceError (weights are arguments); what else the
-            # trace can read of it without a value is its spec
+            # NOTE: a concrete tensor an op reads is an implicit parameter (ttfuse/capture/params.py): the
+            # compiled code reads it again on every call, so only its spec is part of the key
             return {"$tensor": str(v.spec)}
         if is_device(v):
             return {"$device": v.spec.name, "mesh": [v.shape.rows, v.shape.cols]}
@@ -660,6 +661,16 @@ def function_identity(fn: Any, source: str | None) -> Identity:
         memory = None if w.truncated else "mem:" + token
         return Identity(None, None, guard, w.problems, len(w.items), calls_print, memory, w.opaque)
     return Identity(canon, token, guard, [], len(w.items), calls_print, token)
+
+
+def state_guard(values: list) -> Callable[[], bool] | None:
+    """A guard that the mutable state reachable from `values` (a call's static arguments: a method's `self`, its
+    sub-modules, lists of layers, config objects) is still what it is now, by identity (`_make_guard`); None
+    when nothing in them can change. The jit checks it on every hit of the entry keyed for these values."""
+    w = _Walk()
+    for v in values:
+        w.value(v, "a static argument", 0)
+    return _make_guard(w.items)
 
 
 def content_of(v: Any, where: str) -> dict:

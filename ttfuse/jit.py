@@ -53,8 +53,9 @@ from typing import Any
 
 from ttfuse import cache
 from ttfuse.backend import backend_names, current_backend_name
-from ttfuse.capture.pytree import ByIdentity, describe, flatten_key, lookup
-from ttfuse.capture.trace import GraphTrace, trace
+from ttfuse.capture.params import ParamIndex, ParamRunner, split_params
+from ttfuse.capture.pytree import ByIdentity, describe, flatten_key, lookup, unflattener
+from ttfuse.capture.trace import GraphTrace, input_names, trace
 from ttfuse.codegen import generate
 from ttfuse.configs import MathFidelity
 from ttfuse.errors import TtfuseError, user_frame
@@ -65,11 +66,12 @@ from ttfuse.identity import (
     changed_reads,
     find_arg,
     function_identity,
+    state_guard,
     static_canon,
     static_paths,
     type_name,
 )
-from ttfuse.jit_runner import DiskEntries, Entry, Lowered, check_outputs, runner
+from ttfuse.jit_runner import DiskEntries, Entry, Lowered, alias_checked, check_outputs, runner
 from ttfuse.jit_runner import runner as _runner  # noqa: F401  (bench/ imports it from here)
 from ttfuse.opdef import _state, device_spec_context
 from ttfuse.passes.context import pass_options
@@ -305,6 +307,10 @@ class JitFunction:
         self._ident_changes = 0
         self._warned: set[str] = set()
         self._unkeyable_static: str | None = None  # why the last key had no disk form (not the function)
+        # the function reads device tensors from self / closures / globals (implicit parameters): its keys then
+        # say which of the reachable tensors are one object (ttfuse/capture/params.py)
+        self._lifts = False
+        self._restaling = False
 
     # ---------------------------------------------------------------------------------------- hot path
     def __call__(self, *args, **kwargs):
@@ -353,8 +359,40 @@ class JitFunction:
             else:
                 if any(type(t) is ByIdentity for t in fast):
                     self._warn_unhashable(args, kwargs, fast)
-                run = self._build(args, kwargs)
+                run = self._guarded(self._build(args, kwargs), args, kwargs)
                 self._lru.put(fast, run)  # NOTE: after _build, which may have moved to another identity's LRU
+        return run(leaves, args, kwargs)
+
+    def _guarded(self, run, args, kwargs):
+        """`run` checking, on every call, that the objects among the static arguments (a method's `self` and what
+        it holds) still hold what they held when this entry was keyed (ttfuse/identity.py `state_guard`): a
+        changed attribute re-keys the call by content (a retrace, or another entry's hit)."""
+        _tree, statics, _leaves, _paths = describe(args, kwargs)
+        guard = state_guard(statics)
+        if guard is None:
+            return run
+
+        def guarded(leaves, a, k):
+            if guard():
+                return run(leaves, a, k)
+            return self._stale(a, k)
+
+        return guarded
+
+    def _stale(self, args, kwargs):
+        """A call whose entry no longer fits what it reads (a changed attribute of `self`, a parameter now
+        reached differently): key it again by content, replace its memory entry, run."""
+        with self._lock:
+            if self._restaling:
+                raise TtfuseError(f"ttfuse.jit({self._name}): the recompiled entry does not fit its own call")
+            self._restaling = True
+            try:
+                _run, fast, leaves = lookup(self._lru, args, kwargs)
+                dlog(1, "jit %s: an argument's state changed since it was keyed; re-keying", self._name)
+                run = self._guarded(self._build(args, kwargs), args, kwargs)
+                self._lru.put(fast, run)
+            finally:
+                self._restaling = False
         return run(leaves, args, kwargs)
 
     def _uncached(self, args, kwargs):
@@ -421,8 +459,12 @@ class JitFunction:
             dspec, mesh = device_spec(), (1, 1)
         # everything below (passes, code generation, a disk entry's regeneration) checks ops against this device,
         # whatever device the caller's last eager op ran on
+        # the tensors the function may read from self, closures or globals (walked when first needed)
+        params = ParamIndex(
+            self.fn, args, kwargs, input_names(self.fn, [f"args[{i}]" for i in range(len(args))])
+        )
         with device_spec_context(dspec, mesh):
-            key = self._key(tree, statics, leaves, dspec, mesh)
+            key = self._key(tree, statics, leaves, dspec, mesh, params if self._lifts else None)
             self.last_key = key
             disk = use_cache and key is not None and cache.disk_enabled()
             if use_cache and key is not None:
@@ -449,8 +491,19 @@ class JitFunction:
                 device_spec=dspec,
                 mesh_shape=mesh,
                 specs_are_tensors=specs_are_tensors,
+                params=params,
             )
             check_outputs(g0, self._qual)
+            if params.lifted and not self._lifts:
+                # the first trace that lifted parameters: from now on keys say which tensors are one object
+                self._lifts = True
+                key = self._key(tree, statics, leaves, dspec, mesh, params)
+                self.last_key = key
+            if params.lifted:
+                disk = False  # NOTE: a disk entry has no form for parameter sources yet: memory only
+                dlog(
+                    1, "jit %s: %d implicit parameter(s): %s", self._name, len(params.lifted), params.names()
+                )
             if self._guard is not None and not self._guard():
                 # the trace changed what the function reads (a counter in a closure object): the calls that
                 # follow find the state as the trace left it
@@ -467,7 +520,20 @@ class JitFunction:
             verify_each = get_flag("debug") >= 1 or os.environ.get("TTFUSE_VERIFY") == "1"
             g, records = run_pipeline(g0, ctx, verify=verify_each)
             verify(g)
-            compiled = generate(g, name=self._short, backend=self.backend)
+            prologue = None
+            if params.lifted:
+                try:
+                    pre_g, main_g, read = split_params(g, len(leaves))
+                    for part in (pre_g, main_g):
+                        if part is not None:
+                            verify(part)
+                except TtfuseError:  # an op whose spec rule refuses its output in DRAM: keep it per call
+                    pre_g, main_g, read = split_params(g, len(leaves), demote=False)
+                compiled = generate(main_g, name=self._short, backend=self.backend)
+                if pre_g is not None:
+                    prologue = generate(pre_g, name=f"{self._short}_params", backend=self.backend)
+            else:
+                compiled = generate(g, name=self._short, backend=self.backend)
             ms = (time.perf_counter() - t0) * 1e3
             if get_flag("debug") >= 4:
                 logger.info("generated code for %s:\n%s", self._name, compiled.source)
@@ -485,11 +551,30 @@ class JitFunction:
                 dspec,
                 tuple(mesh),
             )
-            entry = Entry(
-                runner(compiled.fn, g.out_tree, self.fn if g.writes else None),
-                lowered,
-                key.hex if key else None,
-            )
+            if params.lifted:
+                lowered.prologue = prologue
+                run = ParamRunner(
+                    self.fn,
+                    params.names(),
+                    [t.spec for t, _ in params.lifted],
+                    params.sources(),
+                    compiled.fn,
+                    prologue.fn if prologue is not None else None,
+                    read,
+                    len(leaves),
+                    unflattener(g.out_tree),
+                    self._stale,
+                )
+                lowered.param_runner = run
+                entry = Entry(
+                    alias_checked(run, self.fn) if g.writes else run, lowered, key.hex if key else None
+                )
+            else:
+                entry = Entry(
+                    runner(compiled.fn, g.out_tree, self.fn if g.writes else None),
+                    lowered,
+                    key.hex if key else None,
+                )
             if use_cache:
                 cache.counters.miss += 1
                 dlog(
@@ -507,7 +592,7 @@ class JitFunction:
             return entry
 
     # ------------------------------------------------------------------------------------------------ keys
-    def _key(self, tree, statics, leaves, dspec, mesh) -> cache.CacheKey | None:
+    def _key(self, tree, statics, leaves, dspec, mesh, params=None) -> cache.CacheKey | None:
         """The full cache key, or None when the function or a static argument cannot be keyed by content
         (memory only; the jit warns once after compiling, naming the value)."""
         ident = self._identity()
@@ -537,6 +622,9 @@ class JitFunction:
                 "disabled": sorted(self.options.disabled_passes()),
             },
         }
+        if params is not None:
+            # which reachable tensors are one object: the compiled code reads each parameter through one path
+            fields["function"]["param_aliases"] = params.aliases()
         try:
             return cache.make_key(fields)
         except TtfuseError as e:

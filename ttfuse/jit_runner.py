@@ -48,6 +48,10 @@ class Lowered:
     # the target the graph was compiled for: everything read later (cost, coverage) is computed for it
     device_spec: Any = None
     mesh_shape: tuple[int, int] = (1, 1)
+    # with implicit parameters (weights read from self / closures / globals, ttfuse/capture/params.py): the code
+    # run once per parameter set (None when no op depends only on parameters), and the entry's runner
+    prologue: Compiled | None = None
+    param_runner: Any = None
 
     @property
     def ir_before(self) -> str:
