@@ -30,7 +30,6 @@ import dis
 import keyword
 import types
 import weakref
-from collections import OrderedDict
 from typing import Any
 
 from ttfuse.errors import DeviceError, TraceError, with_user_frame
@@ -310,10 +309,13 @@ def _expr(src: Source) -> str:
 
 
 def resolver(sources: list[list[Source]]):
-    """(fn, args, kwargs) -> tuple of this call's parameter tensors (first path of each), and a check that every
-    parameter reached by several paths is still one object (None when no parameter has aliases)."""
-    body = ", ".join(_expr(ps[0]) for ps in sources)
-    src = f"def resolve(fn, args, kwargs):\n    return ({body}{',' if len(sources) == 1 else ''})\n"
+    """(resolve, check): `resolve(fn, args, kwargs)` -> (this call's parameter tensors (first path of each), their
+    key: id and `_version` of each); `check` tells that every parameter reached by several paths is still one
+    object (None when no parameter has aliases). Generated straight-line code: this is on the jit's hit path."""
+    loads = "".join(f"    p{k} = {_expr(ps[0])}\n" for k, ps in enumerate(sources))
+    tup = ", ".join(f"p{k}" for k in range(len(sources))) + ("," if len(sources) == 1 else "")
+    key = ", ".join(f"id(p{k}), p{k}._version" for k in range(len(sources)))
+    src = f"def resolve(fn, args, kwargs):\n{loads}    return ({tup}), ({key})\n"
     conds = [f"{_expr(ps[0])} is {_expr(p)}" for ps in sources for p in ps[1:]]
     if conds:
         src += "def check(fn, args, kwargs):\n    try:\n        return " + " and ".join(conds)
@@ -451,7 +453,10 @@ class ParamRunner:
     """Runs a compiled entry whose graph has lifted parameters (see the module docstring).
 
     `main(*explicit, *read params, *prologue outputs)`, `prologue(*params)` (or None); `stale(args, kwargs)` is
-    called when a parameter reached by several paths is no longer one object (the jit recompiles)."""
+    called when a parameter reached by several paths is no longer one object, or a parameter is gone or has
+    another spec (the jit keys the call again by content).
+    `sets` maps (id, version) of each parameter of a set seen to its prologue outputs; an entry drops itself when
+    one of its tensors dies (a weakref callback), so an id in a live entry is never reused by another object."""
 
     MAX_SETS = 1024
 
@@ -466,7 +471,7 @@ class ParamRunner:
         self.all_read = self.read == list(range(len(sources)))
         self.run_out = run_out  # tuple of flat outputs -> result
         self.stale = stale
-        self.sets: OrderedDict = OrderedDict()  # ids -> (weakrefs, versions, prologue outputs)
+        self.sets: dict = {}  # (id, version, ...) -> (prologue outputs, weakrefs)
         self.prologue_runs = 0
 
     def __call__(self, leaves, args, kwargs):
@@ -474,25 +479,21 @@ class ParamRunner:
         if self.check is not None and not self.check(fn, args, kwargs):
             return self.stale(args, kwargs)
         try:
-            ps = self.resolve(fn, args, kwargs)
-        except Exception:  # noqa: BLE001 - an attribute gone: the guard missed it; recompile
+            ps, key = self.resolve(fn, args, kwargs)
+        except Exception:  # noqa: BLE001 - an attribute gone or not a tensor: the guard missed it; re-key
             return self.stale(args, kwargs)
-        ids = tuple(map(id, ps))
-        hit = self.sets.get(ids)
+        hit = self.sets.get(key)
         if hit is not None:
-            refs, versions, pre = hit
-            if all(r() is t and t._version == v for r, t, v in zip(refs, ps, versions)):
-                return self._run(leaves, ps, pre)
-        pre = self._prepare(ids, ps)
-        if pre is None:
-            return self.stale(args, kwargs)
-        return self._run(leaves, ps, pre)
+            pre = hit[0]
+        else:
+            pre = self._prepare(key, ps)
+            if pre is None:
+                return self.stale(args, kwargs)
+        if self.all_read:
+            return self.run_out(self.main(*leaves, *ps, *pre))
+        return self.run_out(self.main(*leaves, *(ps[i] for i in self.read), *pre))
 
-    def _run(self, leaves, ps, pre):
-        used = ps if self.all_read else tuple(ps[i] for i in self.read)
-        return self.run_out(self.main(*leaves, *used, *pre))
-
-    def _prepare(self, ids, ps) -> tuple | None:
+    def _prepare(self, key, ps) -> tuple | None:
         """Check this call's parameters (first time this set / version is seen) and run the prologue."""
         for name, spec, t in zip(self.names, self.specs, ps):
             if not isinstance(t, Tensor):
@@ -512,12 +513,11 @@ class ParamRunner:
             self.prologue_runs += 1
             pre = tuple(self.prologue(*ps))
         sets = self.sets
-        sets.pop(ids, None)
-        sets[ids] = (tuple(weakref.ref(t) for t in ps), tuple(t._version for t in ps), pre)
+
+        def drop(_ref, key=key, sets=sets):
+            sets.pop(key, None)
+
+        sets[key] = (pre, [weakref.ref(t, drop) for t in ps])
         while len(sets) > self.MAX_SETS:
-            sets.popitem(last=False)
-        # drop sets whose tensors died (their prologue values hold device memory)
-        if len(sets) % 64 == 0:
-            for k in [k for k, (refs, _, _) in sets.items() if any(r() is None for r in refs)]:
-                del sets[k]
+            sets.pop(next(iter(sets)), None)
         return pre
