@@ -30,11 +30,16 @@ device's DRAM), `fp32_dest_acc_en` (True/False forces fp32 accumulation on/off i
 select_configs chooses; None: by dtype). `TTFUSE_DISABLE_PASSES=a,b` disables passes by name.
 The IR is verified after passes on every compile, and after each pass with TTFUSE_DEBUG>=1 or TTFUSE_VERIFY=1.
 
+Implicit parameters: device tensors the function reads from `self`, closures or globals are lifted to graph
+inputs with source paths (ttfuse/capture/params.py); keys describe them by spec, so one entry serves every layer
+of a shape, and its `ParamRunner` reads each call's tensors and runs the parameter-only prologue once per
+parameter set and version. Such entries are memory-only.
+
 Invariants: what the function reads besides its arguments (closure cells, defaults, loaded globals, and what
 they hold) is keyed by content and re-checked on every call by identity, never by `==`. Static arguments are
-keyed by value per call (lists, dicts and sets by content); a hashable object (a method's `self`) is recognised
-by its hash (usually identity) and keyed by content when compiled, so mutating it later does not retrace; an
-unhashable one is recognised by identity, with a warning. The hit path allocates two lists and a tuple, runs
+keyed by value per call (lists, dicts and sets by content); another object (a method's `self`) is recognised
+by its hash (usually identity; an unhashable one by identity, with a warning), keyed by content when compiled,
+and its entry guards what it holds (`identity.state_guard`): a changed attribute re-keys the call. The hit path allocates two lists and a tuple, runs
 the guard (a flat `and` of `is` tests, none when nothing can change), does no hashing of big structures, no
 inspect calls and no logging.
 """
@@ -732,8 +737,8 @@ class JitFunction:
         self._warn_once(
             "unhashable",
             f"ttfuse.jit({self._name}): {where} (a {type_name(objs[0])}) is unhashable, so calls recognise it "
-            "by identity: it is keyed by content when compiled, and changing its content after a call is not "
-            "seen (a snapshot). Pass a hashable value (a tuple, a frozen dataclass) or a new object",
+            "by identity: it is keyed by content when compiled and its content is re-checked on every call. "
+            "Pass a hashable value (a tuple, a frozen dataclass) to share entries between equal objects",
         )
 
 
