@@ -338,3 +338,39 @@ def test_bare_trace_still_refuses_closure_tensors(device):
 
     with pytest.raises(TraceError, match="lifted to implicit parameters"):
         trace(f, (T(device, 32, 64),), {})
+
+
+# ------------------------------------------------------------------------------------------------ disk cache
+def test_an_entry_with_parameters_is_stored_and_loaded_from_disk(fresh, device):
+    JitCast, eager = wrapped(CastProj)
+    p, x = JitCast(device), T(device, 32, 64)
+    p(x)
+    assert cache.counters.miss == 1 and cache.counters.disk_write == 1
+    # a new wrapper of the same function (a new process would see the same): a disk hit, no trace
+    Again, _ = wrapped(CastProj)
+    q = Again(device)
+    with count_launches(device) as launches:
+        y = q(x)
+    assert Again.__call__.trace_count == 0 and cache.counters.hit == 1 and cache.counters.miss == 1
+    assert same(y, eager(q, x)) and launches.by_op.get("typecast") == 1  # its own prologue run
+    with count_launches(device) as launches:
+        q(x)
+    assert "typecast" not in launches.by_op
+
+
+def test_a_disk_entry_with_a_forged_parameter_path_is_refused(fresh, device):
+    import json
+
+    from ttfuse.cache_schema import SchemaError, check_entry
+
+    JitLinear, _ = wrapped(Linear)
+    JitLinear(device, 64, 64)(T(device, 32, 64))
+    (path,) = sorted(fresh.rglob("*.json"))
+    entry = json.loads(path.read_text())
+    assert entry["graph"]["meta"]["params"][0][0][:2] == [["arg", 0], ["a", "weight"]]
+    check_entry(entry)
+    for bad in (["i", 1.5], ["a", "x\ny"], ["b", "w"]):
+        forged = json.loads(json.dumps(entry))
+        forged["graph"]["meta"]["params"][0][0][1] = bad
+        with pytest.raises(SchemaError, match="graph.meta.params"):
+            check_entry(forged)

@@ -58,8 +58,8 @@ from typing import Any
 
 from ttfuse import cache
 from ttfuse.backend import backend_names, current_backend_name
-from ttfuse.capture.params import ParamIndex, ParamRunner, split_params
-from ttfuse.capture.pytree import ByIdentity, describe, flatten_key, lookup, unflattener
+from ttfuse.capture.params import ParamIndex
+from ttfuse.capture.pytree import ByIdentity, describe, flatten_key, lookup
 from ttfuse.capture.trace import GraphTrace, input_names, trace
 from ttfuse.codegen import generate
 from ttfuse.configs import MathFidelity
@@ -76,7 +76,7 @@ from ttfuse.identity import (
     static_paths,
     type_name,
 )
-from ttfuse.jit_runner import DiskEntries, Entry, Lowered, alias_checked, check_outputs, runner
+from ttfuse.jit_runner import DiskEntries, Entry, Lowered, check_outputs, param_run, runner
 from ttfuse.jit_runner import runner as _runner  # noqa: F401  (bench/ imports it from here)
 from ttfuse.opdef import _state, device_spec_context
 from ttfuse.passes.context import pass_options
@@ -312,9 +312,7 @@ class JitFunction:
         self._ident_changes = 0
         self._warned: set[str] = set()
         self._unkeyable_static: str | None = None  # why the last key had no disk form (not the function)
-        # the function reads device tensors from self / closures / globals (implicit parameters): its keys then
-        # say which of the reachable tensors are one object (ttfuse/capture/params.py)
-        self._lifts = False
+        self._disk.stale = self._stale  # entries with implicit parameters re-key a call that no longer fits
         self._restaling = False
 
     # ---------------------------------------------------------------------------------------- hot path
@@ -469,7 +467,7 @@ class JitFunction:
             self.fn, args, kwargs, input_names(self.fn, [f"args[{i}]" for i in range(len(args))])
         )
         with device_spec_context(dspec, mesh):
-            key = self._key(tree, statics, leaves, dspec, mesh, params if self._lifts else None)
+            key = self._key(tree, statics, leaves, dspec, mesh, params)
             self.last_key = key
             disk = use_cache and key is not None and cache.disk_enabled()
             if use_cache and key is not None:
@@ -499,13 +497,7 @@ class JitFunction:
                 params=params,
             )
             check_outputs(g0, self._qual)
-            if params.lifted and not self._lifts:
-                # the first trace that lifted parameters: from now on keys say which tensors are one object
-                self._lifts = True
-                key = self._key(tree, statics, leaves, dspec, mesh, params)
-                self.last_key = key
             if params.lifted:
-                disk = False  # NOTE: a disk entry has no form for parameter sources yet: memory only
                 dlog(
                     1, "jit %s: %d implicit parameter(s): %s", self._name, len(params.lifted), params.names()
                 )
@@ -525,18 +517,17 @@ class JitFunction:
             verify_each = get_flag("debug") >= 1 or os.environ.get("TTFUSE_VERIFY") == "1"
             g, records = run_pipeline(g0, ctx, verify=verify_each)
             verify(g)
-            prologue = None
+            prologue = pr = None
             if params.lifted:
-                try:
-                    pre_g, main_g, read = split_params(g, len(leaves))
-                    for part in (pre_g, main_g):
-                        if part is not None:
-                            verify(part)
-                except TtfuseError:  # an op whose spec rule refuses its output in DRAM: keep it per call
-                    pre_g, main_g, read = split_params(g, len(leaves), demote=False)
-                compiled = generate(main_g, name=self._short, backend=self.backend)
-                if pre_g is not None:
-                    prologue = generate(pre_g, name=f"{self._short}_params", backend=self.backend)
+                run, compiled, prologue, pr = param_run(
+                    g,
+                    len(leaves),
+                    params.sources(),
+                    fn=self.fn,
+                    short=self._short,
+                    backend=self.backend,
+                    stale=self._stale,
+                )
             else:
                 compiled = generate(g, name=self._short, backend=self.backend)
             ms = (time.perf_counter() - t0) * 1e3
@@ -557,23 +548,8 @@ class JitFunction:
                 tuple(mesh),
             )
             if params.lifted:
-                lowered.prologue = prologue
-                run = ParamRunner(
-                    self.fn,
-                    params.names(),
-                    [t.spec for t, _ in params.lifted],
-                    params.sources(),
-                    compiled.fn,
-                    prologue.fn if prologue is not None else None,
-                    read,
-                    len(leaves),
-                    unflattener(g.out_tree),
-                    self._stale,
-                )
-                lowered.param_runner = run
-                entry = Entry(
-                    alias_checked(run, self.fn) if g.writes else run, lowered, key.hex if key else None
-                )
+                lowered.prologue, lowered.param_runner = prologue, pr
+                entry = Entry(run, lowered, key.hex if key else None)
             else:
                 entry = Entry(
                     runner(compiled.fn, g.out_tree, self.fn if g.writes else None),
@@ -593,7 +569,7 @@ class JitFunction:
                 if key is not None:
                     self._by_hex.put(key.hex, entry)
                     if disk:
-                        self._disk.store(key, g, leaves, dspec, ms)
+                        self._disk.store(key, g, leaves, dspec, ms, params.sources())
             return entry
 
     # ------------------------------------------------------------------------------------------------ keys
@@ -627,9 +603,10 @@ class JitFunction:
                 "disabled": sorted(self.options.disabled_passes()),
             },
         }
-        if params is not None:
+        aliases = params.aliases() if params is not None else None
+        if aliases:
             # which reachable tensors are one object: the compiled code reads each parameter through one path
-            fields["function"]["param_aliases"] = params.aliases()
+            fields["function"]["param_aliases"] = aliases
         try:
             return cache.make_key(fields)
         except TtfuseError as e:

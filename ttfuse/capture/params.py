@@ -36,7 +36,15 @@ from ttfuse.errors import DeviceError, TraceError, with_user_frame
 from ttfuse.ir import Graph, Node, Ref
 from ttfuse.tensor import Tensor
 
-__all__ = ["ParamIndex", "ParamRunner", "Source", "resolver", "split_params"]
+__all__ = [
+    "ParamIndex",
+    "ParamRunner",
+    "Source",
+    "decode_sources",
+    "encode_sources",
+    "resolver",
+    "split_params",
+]
 
 _BUDGET = 20000  # objects the walk visits at most
 _DEPTH = 16  # nesting levels
@@ -284,6 +292,34 @@ class ParamIndex:
 def _freevars(fn: Any) -> tuple[str, ...]:
     code = getattr(fn, "__code__", None)
     return tuple(code.co_freevars) if isinstance(code, types.CodeType) else ()
+
+
+def encode_sources(sources: list[list[Source]]) -> list:
+    """JSON form of parameter sources (a disk entry's `graph.meta.params`): [[path, ...], ...], a path being
+    [["arg", i] | ["kw", name] | ["fn"], ["a", name] | ["i", key], ...]."""
+    out = []
+    for ps in sources:
+        paths = []
+        for p in ps:
+            root = p[0]
+            head = ["fn"] if root[0] == "fn" else [root[0], root[1]]
+            paths.append([head] + [[k, x] for k, x in p[1:]])
+        out.append(paths)
+    return out
+
+
+def decode_sources(data: list, fn: Any) -> list[list[Source]]:
+    """`encode_sources` undone (the form was checked by ttfuse/cache_schema.py)."""
+    fv = _freevars(fn)
+    out = []
+    for paths in data:
+        ps = []
+        for p in paths:
+            head = p[0]
+            root = ("fn", fv) if head[0] == "fn" else (str(head[0]), head[1])
+            ps.append((root,) + tuple((str(k), x) for k, x in p[1:]))
+        out.append(ps)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- resolving
