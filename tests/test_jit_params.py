@@ -250,6 +250,22 @@ def test_concatenated_weights_of_horizontal_fusion_are_computed_once(fresh, devi
     assert pcc(host(y), host(ref)) >= 0.9995
 
 
+def test_dict_items_and_keyword_arguments_are_sources(fresh, device):
+    class Attn:
+        def __init__(self):
+            self.weights = {"q": T(device, 64, 64), "o": T(device, 64, 64)}
+
+    @ttfuse.jit
+    def f(x, *, mod):
+        return ttnn.matmul(ttnn.matmul(x, mod.weights["q"]), mod.weights["o"])
+
+    x, a, b = T(device, 32, 64), Attn(), Attn()
+    assert same(f(x, mod=a), f.fn(x, mod=a)) and same(f(x, mod=b), f.fn(x, mod=b))
+    assert f.trace_count == 1
+    names = f.lower(x, mod=a).graph_before.meta["input_names"]
+    assert names[1:] == ["mod.weights['q']", "mod.weights['o']"]
+
+
 # ------------------------------------------------------------------------------------------------ aliasing
 def test_aliased_weights_follow_each_path(fresh, device):
     class Tied:
@@ -287,6 +303,20 @@ def test_in_place_write_into_a_weight_is_refused(fresh, device):
     with pytest.raises(TraceError, match=r"ttnn.add_: argument .* is self\.w, a tensor .* not supported"):
         b(T(device, 32, 64))
     assert torch.equal(host(b.w), before)
+
+
+def test_copy_into_a_weight_is_refused(fresh, device):
+    class Bad:
+        def __init__(self, w):
+            self.w = w
+
+        @ttfuse.jit
+        def __call__(self, x):
+            ttnn.copy(x, self.w)
+            return ttnn.relu(x)
+
+    with pytest.raises(TraceError, match=r"self\.w, a tensor .* not supported"):
+        Bad(T(device, 32, 64))(T(device, 32, 64))
 
 
 def test_host_and_deallocated_weights_name_the_path(fresh, device):

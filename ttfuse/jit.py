@@ -33,7 +33,7 @@ The IR is verified after passes on every compile, and after each pass with TTFUS
 Implicit parameters: device tensors the function reads from `self`, closures or globals are lifted to graph
 inputs with source paths (ttfuse/capture/params.py); keys describe them by spec, so one entry serves every layer
 of a shape, and its `ParamRunner` reads each call's tensors and runs the parameter-only prologue once per
-parameter set and version. Such entries are memory-only.
+parameter set and version. A disk entry keeps the sources as data (`graph.meta.params`).
 
 Invariants: what the function reads besides its arguments (closure cells, defaults, loaded globals, and what
 they hold) is keyed by content and re-checked on every call by identity, never by `==`. Static arguments are
