@@ -404,3 +404,41 @@ def test_a_disk_entry_with_a_forged_parameter_path_is_refused(fresh, device):
         forged["graph"]["meta"]["params"][0][0][1] = bad
         with pytest.raises(SchemaError, match="graph.meta.params"):
             check_entry(forged)
+
+
+# --------------------------------------------------------------------------------- torch tensors on self
+class FromStateDict:
+    """As tt-boltz's modules: the torch state dict kept on self, its weights converted in __init__."""
+
+    def __init__(self, device, scale):
+        self.state_dict = {"w": torch.randn(64, 64), "scale": torch.tensor(scale)}
+        self.w = ttnn.from_torch(
+            self.state_dict["w"], dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device
+        )
+
+    def __call__(self, x):
+        return ttnn.matmul(x, self.w)
+
+
+class ReadsTorchValue(FromStateDict):
+    def __call__(self, x):
+        return ttnn.multiply(ttnn.matmul(x, self.w), float(self.state_dict["scale"]))
+
+
+def test_torch_tensors_on_self_are_keyed_by_shape_when_the_trace_reads_none(fresh, device):
+    JitMod, eager = wrapped(FromStateDict)
+    x = T(device, 32, 64)
+    a, b = JitMod(device, 1.0), JitMod(device, 2.0)
+    assert same(a(x), eager(a, x)) and same(b(x), eager(b, x))
+    assert JitMod.__call__.trace_count == 1
+
+
+def test_a_trace_reading_a_torch_value_keys_torch_tensors_by_identity(fresh, device):
+    JitMod, eager = wrapped(ReadsTorchValue)
+    x = T(device, 32, 64)
+    a, b = JitMod(device, 1.0), JitMod(device, 2.0)
+    with pytest.warns(cache.CacheWarning, match="state_dict"):
+        ya = a(x)
+    yb = b(x)  # the scale is baked into a's entry: b must not share it
+    assert same(ya, eager(a, x)) and same(yb, eager(b, x)) and not same(ya, yb)
+    assert JitMod.__call__.trace_count == 2

@@ -56,6 +56,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, fields
 from typing import Any
 
+from torch.overrides import TorchFunctionMode
+
 from ttfuse import cache
 from ttfuse.backend import backend_names, current_backend_name
 from ttfuse.capture.params import ParamIndex
@@ -313,6 +315,9 @@ class JitFunction:
         self._warned: set[str] = set()
         self._unkeyable_static: str | None = None  # why the last key had no disk form (not the function)
         self._disk.stale = self._stale  # entries with implicit parameters re-key a call that no longer fits
+        # a trace called torch (read the values of a torch tensor, e.g. one in `self.state_dict`): from then on
+        # torch tensors in static arguments are unkeyable again (by identity, memory only), not keyed by shape
+        self._reads_torch = False
         self._restaling = False
 
     # ---------------------------------------------------------------------------------------- hot path
@@ -486,17 +491,30 @@ class JitFunction:
 
             # trace -> passes -> verify -> codegen
             self.trace_count += 1
-            g0 = trace(
-                self.fn,
-                args,
-                kwargs,
-                name=self._qual,
-                device_spec=dspec,
-                mesh_shape=mesh,
-                specs_are_tensors=specs_are_tensors,
-                params=params,
-            )
+            with _TorchCalls() as torch_calls:
+                g0 = trace(
+                    self.fn,
+                    args,
+                    kwargs,
+                    name=self._qual,
+                    device_spec=dspec,
+                    mesh_shape=mesh,
+                    specs_are_tensors=specs_are_tensors,
+                    params=params,
+                )
             check_outputs(g0, self._qual)
+            if torch_calls.seen is not None and not self._reads_torch:
+                # the key described torch tensors by shape only: not this entry's (it may hold their values)
+                self._reads_torch = True
+                dlog(
+                    1,
+                    "jit %s: the trace called torch (%s): torch tensors keyed by identity",
+                    self._name,
+                    torch_calls.seen,
+                )
+                key = self._key(tree, statics, leaves, dspec, mesh, params)
+                self.last_key = key
+                disk = use_cache and key is not None and cache.disk_enabled()
             if params.lifted:
                 dlog(
                     1, "jit %s: %d implicit parameter(s): %s", self._name, len(params.lifted), params.names()
@@ -582,7 +600,10 @@ class JitFunction:
             dlog(1, "jit %s: not cached on disk: %s", self._name, ident.problems[0])
             return None
         try:
-            static = [static_canon(v, w) for v, w in zip(statics, static_paths(tree, self.fn))]
+            meta = not self._reads_torch
+            static = [
+                static_canon(v, w, torch_meta=meta) for v, w in zip(statics, static_paths(tree, self.fn))
+            ]
         except Unkeyable as e:
             dlog(1, "jit %s: not cached on disk: %s", self._name, e)
             self._unkeyable_static = str(e)
@@ -717,6 +738,21 @@ class JitFunction:
             "by identity: it is keyed by content when compiled and its content is re-checked on every call. "
             "Pass a hashable value (a tuple, a frozen dataclass) to share entries between equal objects",
         )
+
+
+class _TorchCalls(TorchFunctionMode):
+    """Notes the first torch function a trace calls (`seen`), other than reading a tensor's metadata."""
+
+    _META = frozenset({"size", "dim", "__get__", "__len__"})
+
+    def __init__(self):
+        super().__init__()
+        self.seen = None
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if self.seen is None and getattr(func, "__name__", "") not in self._META:
+            self.seen = getattr(func, "__qualname__", None) or repr(func)
+        return func(*args, **(kwargs or {}))
 
 
 class _BoundJit:
