@@ -442,3 +442,11 @@ def test_a_trace_reading_a_torch_value_keys_torch_tensors_by_identity(fresh, dev
     yb = b(x)  # the scale is baked into a's entry: b must not share it
     assert same(ya, eager(a, x)) and same(yb, eager(b, x)) and not same(ya, yb)
     assert JitMod.__call__.trace_count == 2
+
+
+def test_jit_of_a_bound_method_reads_its_objects_weights(fresh, device):
+    lin, x = Linear(device, 64, 64), T(device, 32, 64)
+    jf = ttfuse.jit(lin.__call__)
+    assert same(jf(x), lin(x))
+    lin.weight = T(device, 64, 64)
+    assert same(jf(x), lin(x)) and jf.trace_count == 1
