@@ -450,3 +450,26 @@ def test_jit_of_a_bound_method_reads_its_objects_weights(fresh, device):
     assert same(jf(x), lin(x))
     lin.weight = T(device, 64, 64)
     assert same(jf(x), lin(x)) and jf.trace_count == 1
+
+
+def test_a_tensor_stored_on_self_while_tracing_is_rolled_back_with_a_warning(fresh, device):
+    class CachesOnSelf:  # tt-boltz's DiffusionTransformerLayer caches `self.s_o` on its first call
+        def __init__(self):
+            self.w = T(device, 64, 64)
+
+        def __call__(self, a, s):
+            if not hasattr(self, "s_o"):
+                s_o = ttnn.linear(s, self.w)
+                self.s_o = s_o
+            else:
+                s_o = self.s_o
+            return ttnn.multiply(s_o, a)
+
+    JitC, eager = wrapped(CachesOnSelf)
+    c, a, s = JitC(), T(device, 32, 64), T(device, 32, 64)
+    with pytest.warns(UserWarning, match=r"stored a tensor it computed on self\.s_o") as rec:
+        y = c(a, s)
+    assert any(w.filename.endswith("test_jit_params.py") for w in rec)
+    assert not hasattr(c, "s_o")  # no tracer left on the object
+    assert same(c(a, s), y) and JitC.__call__.trace_count == 1
+    assert pcc(host(y), host(eager(c, a, s))) >= 0.9995  # eager works on the object afterwards

@@ -118,6 +118,7 @@ class ParamIndex:
         self.arg_names = arg_names or []
         self._paths: dict[int, list[Source]] | None = None
         self._objs: dict[int, Tensor] = {}
+        self._tracers: tuple | None = None  # (trace, found) while `roll_back` looks for stored tracers
         self.truncated = False
         # the tensors lifted by a trace, in input order: (tensor, source paths)
         self.lifted: list[tuple[Tensor, list[Source]]] = []
@@ -137,6 +138,7 @@ class ParamIndex:
 
     def _build(self) -> None:
         self._paths = {}
+        self._objs = {}
         self._seen: set[int] = set()
         self._left = _BUDGET
         for i, a in enumerate(self.args):
@@ -146,6 +148,48 @@ class ParamIndex:
         fn = self.fn
         root: Source = (("fn", _freevars(fn)),)
         self._function(fn, root, 0)
+
+    def roll_back(self, trace_obj: Any, roots: tuple) -> list[str]:
+        """Undo what a finished trace stored on reachable objects (`self.cache = t` inside the function): each
+        tracer of `trace_obj` found there is replaced by the tensor the path held before the trace, or removed.
+        The compiled function recomputes such a value on every call (a jit function's graph is what runs; state
+        written on objects during the trace is not persisted). Returns the paths rolled back, for a warning."""
+        if self._paths is None:
+            self._build()
+        before: dict[Source, Tensor] = {}
+        for tid, ps in self._paths.items():
+            for p in ps:
+                before[p] = self._objs[tid]
+        saved = (self._paths, self._objs, self._seen, self._left)
+        found: list[tuple[Source, Any]] = []
+        self._tracers = (trace_obj, found)
+        try:
+            self._build()
+        finally:
+            self._paths, self._objs, self._seen, self._left = saved
+            self._tracers = None
+        done = []
+        fn, args, kwargs = roots
+        for path, _t in found:
+            parent_src, (kind, name) = path[:-1], path[-1]
+            try:
+                parent = eval(_expr(parent_src), {}, {"fn": fn, "args": args, "kwargs": kwargs})  # noqa: S307
+                old = before.get(path)
+                if kind == "a":
+                    if old is not None:
+                        setattr(parent, name, old)
+                    else:
+                        delattr(parent, name)
+                elif old is not None:
+                    parent[name] = old
+                elif isinstance(parent, dict):
+                    del parent[name]
+                else:
+                    continue
+            except Exception:  # noqa: BLE001 - a path that cannot be written back: left as it is (and named)
+                pass
+            done.append(path_text(path, self.arg_names))
+        return done
 
     def _add_tensor(self, t: Tensor, path: Source) -> None:
         ps = self._paths.setdefault(id(t), [])
@@ -157,6 +201,8 @@ class ParamIndex:
         if isinstance(v, Tensor):
             if type(v) is Tensor:  # tracers (explicit arguments) are not parameters
                 self._add_tensor(v, path)
+            elif self._tracers is not None and getattr(v, "_trace", None) is self._tracers[0]:
+                self._tracers[1].append((path, v))
             return
         t = type(v)
         if (

@@ -396,6 +396,21 @@ def trace(
         pop_trace(gt)
         set_device_spec(prev_spec, prev_mesh)
         gt.done = True
+        if params is not None:
+            stored = params.roll_back(gt, (fn, args, kwargs))
+            if stored:
+                import warnings
+
+                msg = (
+                    f"@ttfuse.jit {name}: the function stored a tensor it computed on {', '.join(stored)}; a jit "
+                    "function runs as its compiled graph, so that value is recomputed on every call and not kept "
+                    "(the attribute was restored). Compute it once outside the jit function, or return it"
+                )
+                frame = user_frame()
+                if frame is None:
+                    warnings.warn(msg, UserWarning, stacklevel=2)
+                else:
+                    warnings.warn_explicit(msg, UserWarning, frame[0], frame[1])
 
     _check_result(result, name)
     try:
