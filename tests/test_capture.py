@@ -288,7 +288,7 @@ def test_closure_tensor_is_an_error(device):
     ) as e:
         trace(f, (dev_t(device),), {})
     msg = str(e.value)
-    assert "Pass it as an argument" in msg and f"{THIS}:{line_of(f, 'closure weight')}" in msg
+    assert "pass it as an argument" in msg and f"{THIS}:{line_of(f, 'closure weight')}" in msg
 
     def g(x):
         return w  # returning a closure tensor

@@ -161,7 +161,7 @@ def test_jit_on_methods(device):
     assert isinstance(Block.__dict__["__call__"], JitFunction)
 
 
-def test_method_with_tensor_attribute_asks_for_an_argument(device):
+def test_method_with_tensor_attribute_is_an_implicit_parameter(device):
     class Linear:
         def __init__(self, w):
             self.w = w
@@ -170,8 +170,9 @@ def test_method_with_tensor_attribute_asks_for_an_argument(device):
         def forward(self, x):
             return ttnn.linear(x, self.w)
 
-    with pytest.raises(TraceError, match="Pass it as an argument of the jit function instead"):
-        Linear(dev_t(device, (64, 64))).forward(dev_t(device))
+    lin, x = Linear(dev_t(device, (64, 64))), dev_t(device)
+    assert torch.equal(ttnn.to_torch(lin.forward(x)), ttnn.to_torch(ttnn.linear(x, lin.w)))
+    assert lin.forward.lower(x).graph_before.meta["input_names"] == ["x", "self.w"]
 
 
 # ------------------------------------------------------------------------------------- pytrees and outputs

@@ -379,14 +379,16 @@ def test_the_warning_names_the_function_and_says_not_cached_on_disk(fresh, devic
     assert Path(w.filename).name == "test_jit_keys.py"  # at the user's call
 
 
-def test_a_ttnn_tensor_in_a_closure_is_still_a_trace_error(fresh, device):
+def test_a_ttnn_tensor_in_a_closure_is_read_on_every_call(fresh, device):
     w = tensor(device)
 
     def f(x):
         return ttnn.add(x, w)
 
-    with pytest.raises(ttfuse.errors.TraceError, match="captured from outside"):
-        ttfuse.jit(f)(tensor(device))
+    jf, x = ttfuse.jit(f), tensor(device)
+    assert torch.equal(ttnn.to_torch(jf(x)), ttnn.to_torch(f(x)))
+    w = ttnn.from_torch(torch.randn(w.shape), dtype=w.dtype, layout=w.layout, device=device)  # rebound
+    assert torch.equal(ttnn.to_torch(jf(x)), ttnn.to_torch(f(x))) and jf.trace_count == 1
 
 
 def test_many_new_values_of_a_global_warn_once_naming_it(fresh, device):

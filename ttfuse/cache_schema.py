@@ -14,8 +14,11 @@ violation (`schema [nodes] graph.nodes[2].side.loc[2]: ...`). `JitFunction._load
 Rules (what `Graph.to_json` and `cache.make_entry` write, nothing else):
 - envelope: `function` a dotted qualified name, `device` a device name, `arg_specs` printable strings.
 - graph: exactly the keys Graph.to_json writes, `ir_version` the current IR_VERSION.
-- meta: only `name` (a qualified name), `device` (a device name or null), `mesh` ([rows, cols] >= 1) and
-  `input_names` (printable strings, one per input at most).
+- meta: only `name` (a qualified name), `device` (a device name or null), `mesh` ([rows, cols] >= 1),
+  `input_names` (printable strings, one per input at most) and `params` (the source paths of the implicit
+  parameters, the last inputs: per parameter 1-4 paths, each a root `["arg", int]`, `["kw", text]` or `["fn"]`
+  then `["a", text]` / `["i", int or text]` steps; generated code reads them as `.name` when `name` is an
+  identifier, else `.__dict__[repr]`, and items as `[repr]`, so no text reaches the source unquoted).
 - inputs, outs: TensorSpecs (`$obj` TensorSpec with a `$Shape`, DataType, Layout and MemoryConfig).
 - nodes: only the keys Node.to_json writes; `id` an int (never a bool) >= the number of inputs, unique; `op`
   registered in `ttfuse.opdef.OPS`; `inputs` refs to a graph input or an earlier node's output; `attrs`
@@ -328,7 +331,9 @@ def _graph_keys(c: _Ctx) -> None:
 
 
 def _meta(c: _Ctx) -> None:
-    m = _keys(c.g["meta"], "graph.meta", set(), {"name", "device", "mesh", "input_names"})
+    m = _keys(c.g["meta"], "graph.meta", set(), {"name", "device", "mesh", "input_names", "params"})
+    if "params" in m:
+        _param_sources(m["params"], c.n_inputs)
     if "name" in m:
         _qualname(m["name"], "graph.meta.name")
     if m.get("device") is not None:
@@ -342,6 +347,35 @@ def _meta(c: _Ctx) -> None:
     if "input_names" in m:
         for i, s in enumerate(_list(m["input_names"], "graph.meta.input_names", c.n_inputs)):
             _text(s, f"graph.meta.input_names[{i}]")
+
+
+def _param_sources(v: Any, n_inputs: int) -> None:
+    """`graph.meta.params` (ttfuse/capture/params.py `encode_sources`)."""
+    for k, paths in enumerate(_list(v, "graph.meta.params", n_inputs)):
+        at = f"graph.meta.params[{k}]"
+        if not 1 <= len(_list(paths, at, 4)) <= 4:
+            _fail(at, "expected 1 to 4 source paths")
+        for j, path in enumerate(paths):
+            pat = f"{at}[{j}]"
+            if not 1 <= len(_list(path, pat, 64)):
+                _fail(pat, "an empty path")
+            head = _list(path[0], f"{pat}[0]", 2)
+            if not (
+                head == ["fn"]
+                or (len(head) == 2 and head[0] == "arg" and _is_int(head[1], 0, 1_000_000))
+                or (len(head) == 2 and head[0] == "kw" and type(head[1]) is str and head[1].isidentifier())
+            ):
+                _fail(f"{pat}[0]", f"{head!r} is not a root ['arg', i], ['kw', name] or ['fn']")
+            for i, step in enumerate(path[1:], 1):
+                st = _list(step, f"{pat}[{i}]", 2)
+                ok = len(st) == 2 and (
+                    (st[0] == "a" and type(st[1]) is str)
+                    or (st[0] == "i" and (type(st[1]) is str or _is_int(st[1], -MAX_INT, MAX_INT)))
+                )
+                if not ok:
+                    _fail(f"{pat}[{i}]", f"{st!r} is not a step ['a', name] or ['i', key]")
+                if type(st[1]) is str:
+                    _text(st[1], f"{pat}[{i}][1]")
 
 
 def _inputs(c: _Ctx) -> None:

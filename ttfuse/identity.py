@@ -63,6 +63,7 @@ __all__ = [
     "find_arg",
     "function_identity",
     "global_names",
+    "state_guard",
     "static_canon",
     "static_paths",
     "type_name",
@@ -177,6 +178,13 @@ def _heavy(t: type) -> str | None:
     return None
 
 
+def _is_torch_tensor(v: Any) -> bool:
+    t = type(v)
+    return t.__module__.split(".")[0] == "torch" and any(
+        c.__name__ == "Tensor" and c.__module__ == "torch" for c in t.__mro__
+    )
+
+
 def _small_repr(v: Any) -> Any | None:
     """Content of library values whose repr is exact and complete (dtypes, devices, numpy scalars)."""
     t = type(v)
@@ -236,7 +244,8 @@ def _dumps(v: Any) -> str:
 class _Walk:
     """One walk over a function's reachable values: content (for the key) and guard items (for the call)."""
 
-    def __init__(self, *, guard: bool = True, tensors: str = "spec"):
+    def __init__(self, *, guard: bool = True, tensors: str = "spec", torch_meta: bool = False):
+        self.torch_meta = torch_meta  # torch tensors by shape and dtype (see static_canon)
         self.left = _BUDGET
         self.do_guard = guard
         self.items: list[tuple] = []  # guard items, see _make_guard
@@ -322,6 +331,8 @@ class _Walk:
                 "f": self.state(v, where, depth),
             }
         heavy = _heavy(t)
+        if heavy is not None and self.torch_meta and _is_torch_tensor(v):
+            return {"$torch_meta": [list(v.shape), str(v.dtype)]}
         if heavy is not None:
             small = _small_repr(v)
             if small is not None:
@@ -349,8 +360,8 @@ class _Walk:
         from ttfuse.types import to_json_value
 
         if isinstance(v, Tensor):
-            # NOTE: a concrete tensor used by an op is a TraceError (weights are arguments); what else the
-            # trace can read of it without a value is its spec
+            # NOTE: a concrete tensor an op reads is an implicit parameter (ttfuse/capture/params.py): the
+            # compiled code reads it again on every call, so only its spec is part of the key
             return {"$tensor": str(v.spec)}
         if is_device(v):
             return {"$device": v.spec.name, "mesh": [v.shape.rows, v.shape.cols]}
@@ -662,10 +673,20 @@ def function_identity(fn: Any, source: str | None) -> Identity:
     return Identity(canon, token, guard, [], len(w.items), calls_print, token)
 
 
-def content_of(v: Any, where: str) -> dict:
+def state_guard(values: list) -> Callable[[], bool] | None:
+    """A guard that the mutable state reachable from `values` (a call's static arguments: a method's `self`, its
+    sub-modules, lists of layers, config objects) is still what it is now, by identity (`_make_guard`); None
+    when nothing in them can change. The jit checks it on every hit of the entry keyed for these values."""
+    w = _Walk()
+    for v in values:
+        w.value(v, "a static argument", 0)
+    return _make_guard(w.items)
+
+
+def content_of(v: Any, where: str, *, torch_meta: bool = False) -> dict:
     """Process-independent content of one value (a static argument), as {"type", "sha256"} (the content can
-    nest deeper than make_key walks); raises Unkeyable naming `where`."""
-    w = _Walk(guard=False)
+    nest deeper than make_key walks); raises Unkeyable naming `where`. `torch_meta`: see `static_canon`."""
+    w = _Walk(guard=False, torch_meta=torch_meta)
     out = w.value(v, where, 0)
     if w.problems:
         raise Unkeyable(w.problems[0])
@@ -677,8 +698,12 @@ def content_of(v: Any, where: str) -> dict:
 _SIMPLE = (type(None), bool, int, float, str, bytes)
 
 
-def static_canon(v: Any, where: str, depth: int = 0) -> Any:
-    """A content-based, process-independent description of a static argument (for the disk key)."""
+def static_canon(v: Any, where: str, depth: int = 0, *, torch_meta: bool = False) -> Any:
+    """A content-based, process-independent description of a static argument (for the disk key).
+
+    With `torch_meta`, torch tensors held by an object (a module's `self.state_dict` of the weights it converted
+    in `__init__`) are described by shape and dtype only: the jit passes it while the function's traces read no
+    torch values (ttfuse/jit.py watches every trace for torch calls), so two layers of a shape share an entry."""
     if depth > 6:
         raise Unkeyable(f"{where} is nested too deeply to key")
     if isinstance(v, _SIMPLE):
@@ -688,10 +713,13 @@ def static_canon(v: Any, where: str, depth: int = 0) -> Any:
     if isinstance(v, Tensor):
         return {"$tensor": str(v.spec)}
     if isinstance(v, tuple | list):
-        return [static_canon(x, f"{where}[{i}]", depth + 1) for i, x in enumerate(v)]
+        return [static_canon(x, f"{where}[{i}]", depth + 1, torch_meta=torch_meta) for i, x in enumerate(v)]
     if isinstance(v, dict):
         return {
-            "$dict": sorted([repr(k), static_canon(x, f"{where}[{k!r}]", depth + 1)] for k, x in v.items())
+            "$dict": sorted(
+                [repr(k), static_canon(x, f"{where}[{k!r}]", depth + 1, torch_meta=torch_meta)]
+                for k, x in v.items()
+            )
         }
     if isinstance(v, types.ModuleType):
         return {"$module": v.__name__}
@@ -702,7 +730,7 @@ def static_canon(v: Any, where: str, depth: int = 0) -> Any:
         except Exception:  # noqa: BLE001 - fall through to the object's content
             pass
     # NOTE: not by repr: a user __repr__ rarely shows every field the trace may read
-    return content_of(v, where)
+    return content_of(v, where, torch_meta=torch_meta)
 
 
 def static_paths(tree: dict, fn) -> list[str]:

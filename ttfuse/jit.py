@@ -30,11 +30,16 @@ device's DRAM), `fp32_dest_acc_en` (True/False forces fp32 accumulation on/off i
 select_configs chooses; None: by dtype). `TTFUSE_DISABLE_PASSES=a,b` disables passes by name.
 The IR is verified after passes on every compile, and after each pass with TTFUSE_DEBUG>=1 or TTFUSE_VERIFY=1.
 
+Implicit parameters: device tensors the function reads from `self`, closures or globals are lifted to graph
+inputs with source paths (ttfuse/capture/params.py); keys describe them by spec, so one entry serves every layer
+of a shape, and its `ParamRunner` reads each call's tensors and runs the parameter-only prologue once per
+parameter set and version. A disk entry keeps the sources as data (`graph.meta.params`).
+
 Invariants: what the function reads besides its arguments (closure cells, defaults, loaded globals, and what
 they hold) is keyed by content and re-checked on every call by identity, never by `==`. Static arguments are
-keyed by value per call (lists, dicts and sets by content); a hashable object (a method's `self`) is recognised
-by its hash (usually identity) and keyed by content when compiled, so mutating it later does not retrace; an
-unhashable one is recognised by identity, with a warning. The hit path allocates two lists and a tuple, runs
+keyed by value per call (lists, dicts and sets by content); another object (a method's `self`) is recognised
+by its hash (usually identity; an unhashable one by identity, with a warning), keyed by content when compiled,
+and its entry guards what it holds (`identity.state_guard`): a changed attribute re-keys the call. The hit path allocates two lists and a tuple, runs
 the guard (a flat `and` of `is` tests, none when nothing can change), does no hashing of big structures, no
 inspect calls and no logging.
 """
@@ -51,10 +56,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, fields
 from typing import Any
 
+from torch.overrides import TorchFunctionMode
+
 from ttfuse import cache
 from ttfuse.backend import backend_names, current_backend_name
+from ttfuse.capture.params import ParamIndex
 from ttfuse.capture.pytree import ByIdentity, describe, flatten_key, lookup
-from ttfuse.capture.trace import GraphTrace, trace
+from ttfuse.capture.trace import GraphTrace, input_names, trace
 from ttfuse.codegen import generate
 from ttfuse.configs import MathFidelity
 from ttfuse.errors import TtfuseError, user_frame
@@ -65,11 +73,12 @@ from ttfuse.identity import (
     changed_reads,
     find_arg,
     function_identity,
+    state_guard,
     static_canon,
     static_paths,
     type_name,
 )
-from ttfuse.jit_runner import DiskEntries, Entry, Lowered, check_outputs, runner
+from ttfuse.jit_runner import DiskEntries, Entry, Lowered, check_outputs, param_run, runner
 from ttfuse.jit_runner import runner as _runner  # noqa: F401  (bench/ imports it from here)
 from ttfuse.opdef import _state, device_spec_context
 from ttfuse.passes.context import pass_options
@@ -305,6 +314,11 @@ class JitFunction:
         self._ident_changes = 0
         self._warned: set[str] = set()
         self._unkeyable_static: str | None = None  # why the last key had no disk form (not the function)
+        self._disk.stale = self._stale  # entries with implicit parameters re-key a call that no longer fits
+        # a trace called torch (read the values of a torch tensor, e.g. one in `self.state_dict`): from then on
+        # torch tensors in static arguments are unkeyable again (by identity, memory only), not keyed by shape
+        self._reads_torch = False
+        self._restaling = False
 
     # ---------------------------------------------------------------------------------------- hot path
     def __call__(self, *args, **kwargs):
@@ -353,8 +367,40 @@ class JitFunction:
             else:
                 if any(type(t) is ByIdentity for t in fast):
                     self._warn_unhashable(args, kwargs, fast)
-                run = self._build(args, kwargs)
+                run = self._guarded(self._build(args, kwargs), args, kwargs)
                 self._lru.put(fast, run)  # NOTE: after _build, which may have moved to another identity's LRU
+        return run(leaves, args, kwargs)
+
+    def _guarded(self, run, args, kwargs):
+        """`run` checking, on every call, that the objects among the static arguments (a method's `self` and what
+        it holds) still hold what they held when this entry was keyed (ttfuse/identity.py `state_guard`): a
+        changed attribute re-keys the call by content (a retrace, or another entry's hit)."""
+        _tree, statics, _leaves, _paths = describe(args, kwargs)
+        guard = state_guard(statics)
+        if guard is None:
+            return run
+
+        def guarded(leaves, a, k):
+            if guard():
+                return run(leaves, a, k)
+            return self._stale(a, k)
+
+        return guarded
+
+    def _stale(self, args, kwargs):
+        """A call whose entry no longer fits what it reads (a changed attribute of `self`, a parameter now
+        reached differently): key it again by content, replace its memory entry, run."""
+        with self._lock:
+            if self._restaling:
+                raise TtfuseError(f"ttfuse.jit({self._name}): the recompiled entry does not fit its own call")
+            self._restaling = True
+            try:
+                _run, fast, leaves = lookup(self._lru, args, kwargs)
+                dlog(1, "jit %s: an argument's state changed since it was keyed; re-keying", self._name)
+                run = self._guarded(self._build(args, kwargs), args, kwargs)
+                self._lru.put(fast, run)
+            finally:
+                self._restaling = False
         return run(leaves, args, kwargs)
 
     def _uncached(self, args, kwargs):
@@ -421,8 +467,12 @@ class JitFunction:
             dspec, mesh = device_spec(), (1, 1)
         # everything below (passes, code generation, a disk entry's regeneration) checks ops against this device,
         # whatever device the caller's last eager op ran on
+        # the tensors the function may read from self, closures or globals (walked when first needed)
+        params = ParamIndex(
+            self.fn, args, kwargs, input_names(self.fn, [f"args[{i}]" for i in range(len(args))])
+        )
         with device_spec_context(dspec, mesh):
-            key = self._key(tree, statics, leaves, dspec, mesh)
+            key = self._key(tree, statics, leaves, dspec, mesh, params)
             self.last_key = key
             disk = use_cache and key is not None and cache.disk_enabled()
             if use_cache and key is not None:
@@ -441,16 +491,34 @@ class JitFunction:
 
             # trace -> passes -> verify -> codegen
             self.trace_count += 1
-            g0 = trace(
-                self.fn,
-                args,
-                kwargs,
-                name=self._qual,
-                device_spec=dspec,
-                mesh_shape=mesh,
-                specs_are_tensors=specs_are_tensors,
-            )
+            with _TorchCalls() as torch_calls:
+                g0 = trace(
+                    self.fn,
+                    args,
+                    kwargs,
+                    name=self._qual,
+                    device_spec=dspec,
+                    mesh_shape=mesh,
+                    specs_are_tensors=specs_are_tensors,
+                    params=params,
+                )
             check_outputs(g0, self._qual)
+            if torch_calls.seen is not None and not self._reads_torch:
+                # the key described torch tensors by shape only: not this entry's (it may hold their values)
+                self._reads_torch = True
+                dlog(
+                    1,
+                    "jit %s: the trace called torch (%s): torch tensors keyed by identity",
+                    self._name,
+                    torch_calls.seen,
+                )
+                key = self._key(tree, statics, leaves, dspec, mesh, params)
+                self.last_key = key
+                disk = use_cache and key is not None and cache.disk_enabled()
+            if params.lifted:
+                dlog(
+                    1, "jit %s: %d implicit parameter(s): %s", self._name, len(params.lifted), params.names()
+                )
             if self._guard is not None and not self._guard():
                 # the trace changed what the function reads (a counter in a closure object): the calls that
                 # follow find the state as the trace left it
@@ -467,7 +535,19 @@ class JitFunction:
             verify_each = get_flag("debug") >= 1 or os.environ.get("TTFUSE_VERIFY") == "1"
             g, records = run_pipeline(g0, ctx, verify=verify_each)
             verify(g)
-            compiled = generate(g, name=self._short, backend=self.backend)
+            prologue = pr = None
+            if params.lifted:
+                run, compiled, prologue, pr = param_run(
+                    g,
+                    len(leaves),
+                    params.sources(),
+                    fn=self.fn,
+                    short=self._short,
+                    backend=self.backend,
+                    stale=self._stale,
+                )
+            else:
+                compiled = generate(g, name=self._short, backend=self.backend)
             ms = (time.perf_counter() - t0) * 1e3
             if get_flag("debug") >= 4:
                 logger.info("generated code for %s:\n%s", self._name, compiled.source)
@@ -485,11 +565,15 @@ class JitFunction:
                 dspec,
                 tuple(mesh),
             )
-            entry = Entry(
-                runner(compiled.fn, g.out_tree, self.fn if g.writes else None),
-                lowered,
-                key.hex if key else None,
-            )
+            if params.lifted:
+                lowered.prologue, lowered.param_runner = prologue, pr
+                entry = Entry(run, lowered, key.hex if key else None)
+            else:
+                entry = Entry(
+                    runner(compiled.fn, g.out_tree, self.fn if g.writes else None),
+                    lowered,
+                    key.hex if key else None,
+                )
             if use_cache:
                 cache.counters.miss += 1
                 dlog(
@@ -503,11 +587,11 @@ class JitFunction:
                 if key is not None:
                     self._by_hex.put(key.hex, entry)
                     if disk:
-                        self._disk.store(key, g, leaves, dspec, ms)
+                        self._disk.store(key, g, leaves, dspec, ms, params.sources())
             return entry
 
     # ------------------------------------------------------------------------------------------------ keys
-    def _key(self, tree, statics, leaves, dspec, mesh) -> cache.CacheKey | None:
+    def _key(self, tree, statics, leaves, dspec, mesh, params=None) -> cache.CacheKey | None:
         """The full cache key, or None when the function or a static argument cannot be keyed by content
         (memory only; the jit warns once after compiling, naming the value)."""
         ident = self._identity()
@@ -516,7 +600,10 @@ class JitFunction:
             dlog(1, "jit %s: not cached on disk: %s", self._name, ident.problems[0])
             return None
         try:
-            static = [static_canon(v, w) for v, w in zip(statics, static_paths(tree, self.fn))]
+            meta = not self._reads_torch
+            static = [
+                static_canon(v, w, torch_meta=meta) for v, w in zip(statics, static_paths(tree, self.fn))
+            ]
         except Unkeyable as e:
             dlog(1, "jit %s: not cached on disk: %s", self._name, e)
             self._unkeyable_static = str(e)
@@ -537,6 +624,10 @@ class JitFunction:
                 "disabled": sorted(self.options.disabled_passes()),
             },
         }
+        aliases = params.aliases() if params is not None else None
+        if aliases:
+            # which reachable tensors are one object: the compiled code reads each parameter through one path
+            fields["function"]["param_aliases"] = aliases
         try:
             return cache.make_key(fields)
         except TtfuseError as e:
@@ -644,9 +735,24 @@ class JitFunction:
         self._warn_once(
             "unhashable",
             f"ttfuse.jit({self._name}): {where} (a {type_name(objs[0])}) is unhashable, so calls recognise it "
-            "by identity: it is keyed by content when compiled, and changing its content after a call is not "
-            "seen (a snapshot). Pass a hashable value (a tuple, a frozen dataclass) or a new object",
+            "by identity: it is keyed by content when compiled and its content is re-checked on every call. "
+            "Pass a hashable value (a tuple, a frozen dataclass) to share entries between equal objects",
         )
+
+
+class _TorchCalls(TorchFunctionMode):
+    """Notes the first torch function a trace calls (`seen`), other than reading a tensor's metadata."""
+
+    _META = frozenset({"size", "dim", "__get__", "__len__"})
+
+    def __init__(self):
+        super().__init__()
+        self.seen = None
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if self.seen is None and getattr(func, "__name__", "") not in self._META:
+            self.seen = getattr(func, "__qualname__", None) or repr(func)
+        return func(*args, **(kwargs or {}))
 
 
 class _BoundJit:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ttfuse import cache
 from ttfuse.cache_schema import check_entry
+from ttfuse.capture.params import ParamRunner, decode_sources, encode_sources, split_params
 from ttfuse.capture.pytree import unflattener
 from ttfuse.codegen import Compiled, generate
 from ttfuse.errors import TraceError, with_user_frame
@@ -28,7 +29,16 @@ from ttfuse.passes.select import program_configs
 from ttfuse.types import TensorSpec
 from ttfuse.verify import verify
 
-__all__ = ["DiskEntries", "Entry", "Lowered", "alias_checked", "check_outputs", "runner", "writes_arguments"]
+__all__ = [
+    "DiskEntries",
+    "Entry",
+    "Lowered",
+    "alias_checked",
+    "check_outputs",
+    "param_run",
+    "runner",
+    "writes_arguments",
+]
 
 
 # ------------------------------------------------------------------------------------------------ artifacts
@@ -48,6 +58,10 @@ class Lowered:
     # the target the graph was compiled for: everything read later (cost, coverage) is computed for it
     device_spec: Any = None
     mesh_shape: tuple[int, int] = (1, 1)
+    # with implicit parameters (weights read from self / closures / globals, ttfuse/capture/params.py): the code
+    # run once per parameter set (None when no op depends only on parameters), and the entry's runner
+    prologue: Compiled | None = None
+    param_runner: Any = None
 
     @property
     def ir_before(self) -> str:
@@ -139,6 +153,38 @@ def alias_checked(run, py_fn):
     return checked
 
 
+def param_run(g: Graph, n_explicit: int, sources, *, fn, short: str, backend: str, stale):
+    """(run, main code, prologue code or None, ParamRunner) of a graph with implicit parameters (its inputs after
+    the first `n_explicit` are the lifted tensors, reached through `sources`): split into the per-call graph and
+    the parameter-only prologue (ttfuse/capture/params.py), both verified and generated."""
+    from ttfuse.errors import TtfuseError
+
+    try:
+        pre_g, main_g, read = split_params(g, n_explicit)
+        for part in (pre_g, main_g):
+            if part is not None:
+                verify(part)
+    except TtfuseError:  # an op whose spec rule refuses its output in DRAM: that work stays per call
+        pre_g, main_g, read = split_params(g, n_explicit, demote=False)
+    compiled = generate(main_g, name=short, backend=backend)
+    prologue = generate(pre_g, name=f"{short}_params", backend=backend) if pre_g is not None else None
+    names = list(g.meta.get("input_names") or [])[n_explicit:]
+    names += [f"parameter {i}" for i in range(len(names), len(g.inputs) - n_explicit)]
+    pr = ParamRunner(
+        fn,
+        names,
+        list(g.inputs[n_explicit:]),
+        sources,
+        compiled.fn,
+        prologue.fn if prologue is not None else None,
+        read,
+        n_explicit,
+        unflattener(g.out_tree),
+        stale,
+    )
+    return (alias_checked(pr, fn) if g.writes else pr), compiled, prologue, pr
+
+
 # ---------------------------------------------------------------------------------------------- disk cache
 @dataclass
 class DiskEntries:
@@ -149,6 +195,9 @@ class DiskEntries:
     short: str
     backend: str
     py_fn: Any
+    stale: Any = (
+        None  # an entry with implicit parameters calls it when a call no longer fits (the jit's _stale)
+    )
 
     def load(self, key: cache.CacheKey, dspec, mesh, *, max_grid=None) -> Entry | None:
         """The disk entry under `key` as a memory entry (schema-checked, verified, code regenerated), or None
@@ -162,8 +211,23 @@ class DiskEntries:
             g = Graph.from_json(entry["graph"])
             verify(g)
             built["graph"] = g
-            built["compiled"] = generate(g, name=self.short, backend=self.backend)
-            built["run"] = runner(built["compiled"].fn, g.out_tree, self.py_fn if g.writes else None)
+            built["prologue"] = built["pr"] = None
+            params = g.meta.get("params")
+            if params:
+                n = len(g.inputs) - len(params)
+                run, compiled, prologue, pr = param_run(
+                    g,
+                    n,
+                    decode_sources(params, self.py_fn),
+                    fn=self.py_fn,
+                    short=self.short,
+                    backend=self.backend,
+                    stale=self.stale,
+                )
+                built.update(compiled=compiled, run=run, prologue=prologue, pr=pr)
+            else:
+                built["compiled"] = generate(g, name=self.short, backend=self.backend)
+                built["run"] = runner(built["compiled"].fn, g.out_tree, self.py_fn if g.writes else None)
 
         t0 = time.perf_counter()
         e = cache.disk_load(key.hex, check=check)
@@ -184,11 +248,16 @@ class DiskEntries:
             program_configs(g),
             dspec,
             tuple(mesh),
+            built["prologue"],
+            built["pr"],
         )
         return Entry(built["run"], lowered, key.hex)
 
-    def store(self, key: cache.CacheKey, g: Graph, leaves, dspec, ms: float) -> None:
-        """Write the compiled graph to the disk cache under `key` (data only; see ttfuse/cache.py)."""
+    def store(self, key: cache.CacheKey, g: Graph, leaves, dspec, ms: float, sources=None) -> None:
+        """Write the compiled graph to the disk cache under `key` (data only; see ttfuse/cache.py); `sources`:
+        the source paths of its implicit parameters (its last inputs), kept as `graph.meta.params`."""
+        if sources:
+            g = g.replace(meta={**g.meta, "params": encode_sources(sources)})
         try:
             gj = g.to_json()
         except (TypeError, ValueError) as e:

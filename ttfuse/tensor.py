@@ -22,13 +22,16 @@ from ttfuse.types import MemoryConfig, StorageType, TensorSpec
 
 
 class Tensor:
-    __slots__ = ("spec", "_shards", "_device", "_bufs", "__weakref__")
+    # NOTE: `_version` counts writes into the tensor (in-place ops, preallocated outputs, deallocation): what
+    # is computed once from a weight (ttfuse/capture/params.py, kernels.concat_weights) is keyed by it
+    __slots__ = ("spec", "_shards", "_device", "_bufs", "_version", "__weakref__")
 
     def __init__(self, spec: TensorSpec, shards: list[torch.Tensor] | None, device=None, bufs=None):
         self.spec = spec
         self._shards = shards
         self._device = device
         self._bufs = bufs
+        self._version = 0
 
     def __getattr__(self, name: str):
         # only names normal lookup missed: a member of the real ttnn.Tensor that the simulator lacks raises
@@ -192,6 +195,7 @@ class Tensor:
             for b in self._bufs:
                 b.free()
         self._bufs = None
+        self._version += 1
 
 
 def _slice_bounds(shape, key):

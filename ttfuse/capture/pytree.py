@@ -5,7 +5,7 @@ Three walks over the same order (positional args, then kwargs in call order; dic
   list in one pass (container markers, one token per tensor with its TensorSpec fields and device object,
   each static leaf with its type, so 1, 1.0 and True stay distinct). Mutable statics are keyed by content on
   every call: lists and dicts are containers, a set becomes a frozenset token; any other unhashable static is
-  recognised by identity (`ByIdentity`; the jit warns once that its content is a snapshot).
+  recognised by identity (`ByIdentity`; the jit warns once, and guards its content on every call).
 - `describe(args, kwargs)`: the slow path. A JSON-able tree (tensor leaves "*", static leaves {"s": k}) and
   the static values, for the cache key and for error messages (leaf paths like `args[1]['w']`).
 - `substitute(args, kwargs, new_leaves)`: the same structure with tensor leaves replaced (by tracers).

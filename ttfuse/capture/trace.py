@@ -14,10 +14,15 @@ Errors (all TraceError, with the user's file:line and a fix-it hint):
   (`bool(t)` is True, as in ttnn: a tensor is an object, so `if mask:` tests presence);
 - escaped tracers: a tracer stored outside the function and used after its trace ended (eagerly, via the
   executor's check, or inside another trace);
-- concrete tensors captured from a closure or global: weights must be arguments;
+- concrete tensors read from self, a closure or a global that no source path reaches (with `params`; without,
+  every captured concrete tensor), and in-place writes into such tensors;
 - host ops (from_torch, to_torch, to_device, from_device) inside a traced function.
 `ttnn.deallocate` inside a traced function records nothing (the JIT manages memory); using the tensor
 afterwards is an error, as in eager.
+
+Weights on `self`, in closures or globals: with a `ParamIndex` (ttfuse/capture/params.py, as `@ttfuse.jit` traces)
+a concrete device tensor an op reads is lifted to an implicit parameter, a graph input after the arguments'
+tensors, found again on every call through its source path (`self.proj.weight`).
 
 In-place writes are functionalised here, once, so that no pass reasons about aliasing: an in-place op
 (`Traits.inplace`: `add_`, `copy`, `softmax_in_place`, ...) or an op given a preallocated output (`output_tensor=`)
@@ -37,6 +42,7 @@ import inspect
 from typing import Any
 
 from ttfuse.backend import is_device
+from ttfuse.capture.params import ParamIndex, path_text
 from ttfuse.capture.pytree import describe, flatten_out, substitute
 from ttfuse.errors import DeviceError, TraceError, user_frame, with_user_frame
 from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, NodeSide, Ref, freeze, set_tracer
@@ -79,6 +85,7 @@ class Tracer(Tensor):
         self._shards = None
         self._device = device
         self._bufs = None
+        self._version = 0
         self._trace = trace
         self._ref = ref
         self._freed = False
@@ -137,8 +144,9 @@ class Tracer(Tensor):
 class GraphTrace(Trace):
     """Records op calls into IR nodes (one per call) while a jit function is traced."""
 
-    def __init__(self, name: str = "fn", device=None):
+    def __init__(self, name: str = "fn", device=None, params=None):
         self.name = name
+        self.params = params  # a ParamIndex: concrete tensors read from self / closures / globals are lifted
         self.device = device  # the device of the concrete inputs (None for abstract specs)
         self.nodes: list[Node] = []
         self.next_value = 0
@@ -165,11 +173,13 @@ class GraphTrace(Trace):
                     "function (use after ttnn.deallocate)"
                 )
             return v._ref
+        if self.params is not None:
+            # a weight on self, in a closure or a global: an implicit parameter (ttfuse/capture/params.py)
+            return Ref(-1 - self.params.lift(v, op_name, arg, self.device), 0)
         raise TraceError(
-            f"{op_name}: argument {arg!r} is a concrete ttnn.Tensor ({v.spec}) captured from outside the "
-            f"@ttfuse.jit function {self.name} (a closure variable, global or attribute). Pass it as an "
-            "argument of the jit function instead: weights are arguments, so one compiled entry serves "
-            "every layer with the same shapes"
+            f"{op_name}: argument {arg!r} is a concrete ttnn.Tensor ({v.spec}) captured from outside the traced "
+            f"function {self.name} (a closure variable, global or attribute). Under @ttfuse.jit such tensors are "
+            "lifted to implicit parameters; this bare trace has no way to find them again: pass it as an argument"
         )
 
     # ------------------------------------------------------------------------------------------ ops
@@ -184,6 +194,8 @@ class GraphTrace(Trace):
             )
         if op.spec_rule is None:
             raise TraceError(f"{op.qualname} has no spec rule, so it cannot be traced")
+        if op.traits.inplace is not None:
+            self._check_writable(op, op.traits.inplace, args.get(op.traits.inplace))
 
         inputs: list[Ref] = []
         attrs: list[tuple[str, Any]] = []
@@ -224,6 +236,7 @@ class GraphTrace(Trace):
         """A preallocated output: the op's result is a new value that the tensor `into` names from now on
         (functionalised like an in-place op; an argument of the function is written back at the end)."""
         if not (isinstance(into, Tracer) and into._trace is self):
+            self._check_writable(op, name, into)
             return super().process_into(op, args, name, into)  # a concrete tensor: ref_of names the error
         self.ref_of(op.qualname, name, into)
         if "memory_config" in op.params:
@@ -280,8 +293,23 @@ class GraphTrace(Trace):
                         return x._device
         return self.device
 
+    def _check_writable(self, op: OpDef, name: str, t: Any) -> None:
+        """An in-place write (or ttnn.deallocate) into a tensor read from outside the arguments is refused: the
+        compiled function writes back only into its arguments, and must never drop a write silently."""
+        if self.params is None or not isinstance(t, Tensor) or isinstance(t, Tracer):
+            return
+        ps = self.params.paths(t)
+        where = f"{path_text(ps[0], self.params.arg_names)}, " if ps else ""
+        raise TraceError(
+            f"{op.qualname}: argument {name!r} is {where}a tensor the @ttfuse.jit function reads from outside its "
+            "arguments (self, a closure or a global); writing into it (in place, as a preallocated output, or "
+            "deallocating it) inside the jit function is not supported. Pass it as an argument (writes into "
+            "arguments are written back), or write into it outside the jit function"
+        )
+
     def _deallocate(self, op: OpDef, args: dict) -> None:
         t = args.get("tensor")
+        self._check_writable(op, "tensor", t)
         if isinstance(t, Tensor):
             self.ref_of(op.qualname, "tensor", t)  # closure / escaped tensors are errors here too
             t._freed = True
@@ -314,11 +342,14 @@ def trace(
     device_spec=None,
     mesh_shape: tuple[int, int] | None = None,
     specs_are_tensors: bool = False,
+    params: ParamIndex | None = None,
 ) -> Graph:
     """Trace `fn(*args, **kwargs)` into a Graph (no passes). Tensor leaves of the arguments are the inputs.
 
     `device_spec`/`mesh_shape` name the target device for spec rules (default: the inputs' device).
     With `specs_are_tensors`, TensorSpec leaves are abstract inputs (for `jit_fn.lower`).
+    With `params`, concrete device tensors the function reads from self, closures or globals are lifted to
+    implicit parameters: graph inputs after the arguments' tensors, in the order met (`params.lifted`).
     """
     name = name or getattr(fn, "__qualname__", "fn")
     _check_call(fn, args, kwargs, name)
@@ -337,7 +368,7 @@ def trace(
         mesh_shape = mesh_shape or (device.shape.rows, device.shape.cols)
     mesh_shape = tuple(mesh_shape or (1, 1))
 
-    gt = GraphTrace(name, device)
+    gt = GraphTrace(name, device, params)
     in_specs: list[TensorSpec] = []
     tracers: list[Tracer] = []
     names = input_names(fn, paths)
@@ -368,6 +399,21 @@ def trace(
         pop_trace(gt)
         set_device_spec(prev_spec, prev_mesh)
         gt.done = True
+        if params is not None:
+            stored = params.roll_back(gt, (fn, args, kwargs))
+            if stored:
+                import warnings
+
+                msg = (
+                    f"@ttfuse.jit {name}: the function stored a tensor it computed on {', '.join(stored)}; a jit "
+                    "function runs as its compiled graph, so that value is recomputed on every call and not kept "
+                    "(the attribute was restored). Compute it once outside the jit function, or return it"
+                )
+                frame = user_frame()
+                if frame is None:
+                    warnings.warn(msg, UserWarning, stacklevel=2)
+                else:
+                    warnings.warn_explicit(msg, UserWarning, frame[0], frame[1])
 
     _check_result(result, name)
     try:
@@ -386,6 +432,10 @@ def trace(
             outputs.append(t._ref)
         elif isinstance(t, Tracer):
             raise TraceError(_escaped_msg(where))
+        elif params is not None:
+            outputs.append(
+                gt.ref_of(where, "output", t)
+            )  # a parameter returned as it is: eager's same tensor
         else:
             raise TraceError(
                 f"{where} is a concrete ttnn.Tensor from outside the function (a closure or global); "
@@ -400,7 +450,28 @@ def trace(
         "mesh": list(mesh_shape),
         "input_names": names,
     }
-    return Graph(tuple(in_specs), gt.nodes, tuple(outputs), out_tree, meta, tuple(k for k, _ in writes))
+    g = Graph(tuple(in_specs), gt.nodes, tuple(outputs), out_tree, meta, tuple(k for k, _ in writes))
+    if params is not None and params.lifted:
+        g = _with_params(g, params)
+    return g
+
+
+def _with_params(g: Graph, params: ParamIndex) -> Graph:
+    """The traced graph with the lifted parameters as inputs after the arguments' tensors: the provisional
+    refs `Ref(-1 - k, 0)` become inputs n + k, node values move up by the number of parameters."""
+    n, p = len(g.inputs), len(params.lifted)
+
+    def ref(r: Ref) -> Ref:
+        if r.node < 0:
+            return Ref(n - 1 - r.node, 0)
+        return r if r.node < n else Ref(r.node + p, r.out)
+
+    nodes = [m.replace(id=m.id + p, inputs=tuple(ref(r) for r in m.inputs)) for m in g.nodes]
+    specs = tuple(t.spec for t, _ in params.lifted)
+    meta = {**g.meta, "input_names": list(g.meta["input_names"]) + params.names()}
+    return g.replace(
+        inputs=g.inputs + specs, nodes=nodes, outputs=tuple(ref(r) for r in g.outputs), meta=meta
+    )
 
 
 def input_names(fn, paths: list[str]) -> list[str]:

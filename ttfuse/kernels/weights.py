@@ -5,8 +5,8 @@ weights. Concatenating on every call would cost a kernel and a DRAM round trip p
 *memoised by the runtime*: the generated code calls it like any op, and its eager implementation returns the
 tensor computed before when it is called again with the same weight tensors (same objects, same storage
 version) and the same static arguments. Design:
-- key: (id and storage version of every input tensor, static args); the storage version is the identity of the
-  tensor's shard list, which every write (in-place ops included) replaces, so a mutated weight misses;
+- key: (id and version of every input tensor, static args); `Tensor._version` counts the writes into a tensor
+  (in-place ops, preallocated outputs), so a mutated weight misses (an id of the old shard list could be reused);
 - entries hold weak references to the input tensors and drop themselves when one dies (a new model's
   weights never hit an old entry; no growth past `MAX_ENTRIES`, least recently used evicted);
 - a hit launches nothing (the launch counters show it) and returns the same device tensor; a deallocated
@@ -161,7 +161,7 @@ memo = _Memo()
 
 def _key(args: dict):
     ts = args["tensors"]
-    ids = tuple((id(t), id(t._shards)) for t in ts)
+    ids = tuple((id(t), t._version) for t in ts)
     return ids, args["mode"], tuple(args["zero_widths"]), args["dtype"]
 
 

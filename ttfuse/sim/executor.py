@@ -187,6 +187,7 @@ class SimTrace(Trace):
             target = args[inplace] if into is None else into[1]
             target.spec = out_specs[0]
             target._shards = outs_by_pos[0]
+            target._version += 1
             return target
         results = [
             Tensor(s, shards, device, b)
