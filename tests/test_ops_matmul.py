@@ -545,6 +545,28 @@ def test_minimal_matmul_swiglu_and_concat(device):
     torch.testing.assert_close(y, p @ wk[:40] + s @ wk[64:84], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "a_dtype, w_dtype",
+    [
+        (ttnn.bfloat16, ttnn.bfloat8_b),  # tt-boltz's triangle attention: bf8_b fused QKVG weight, bf16 input
+        (ttnn.bfloat16, ttnn.bfloat4_b),
+        (ttnn.float32, ttnn.bfloat16),
+        (ttnn.bfloat8_b, ttnn.bfloat16),
+    ],
+)
+def test_minimal_matmul_mixed_operand_dtypes(device, a_dtype, w_dtype):
+    """Each operand only has to be one of BF16/BFP8_B/BFP4_B/FP32 (tt-metal minimal_matmul_device_operation.cpp);
+    the product is of the operands as stored (each rounded to its own format), output dtype as asked."""
+    g = torch.Generator().manual_seed(3)
+    x, w = torch.randn(64, 96, generator=g), torch.randn(96, 64, generator=g) / 10
+    xt, wt = dev_tensor(device, x, a_dtype), dev_tensor(device, w, w_dtype)
+    y = ttnn.experimental.minimal_matmul(xt, wt, dtype=ttnn.float32, compute_kernel_config=HIFI4)
+    assert y.dtype == ttnn.float32 and tuple(y.shape) == (64, 64)
+    want = host(xt) @ host(wt)  # the stored (rounded) operands
+    torch.testing.assert_close(host(y), want, rtol=1e-4, atol=1e-4)
+    assert ttnn.experimental.minimal_matmul(xt, wt).dtype == a_dtype  # default output: the input's dtype
+
+
 def test_minimal_matmul_bad_inputs(device):
     mmx = ttnn.experimental.minimal_matmul
     x = dev_tensor(device, torch.randn(64, 96))
@@ -553,8 +575,14 @@ def test_minimal_matmul_bad_inputs(device):
         match="ttnn.experimental.minimal_matmul: argument 'weight_tensor' must be .* all leading dims 1",
     ):
         mmx(x, dev_tensor(device, torch.randn(2, 96, 32)))
-    with pytest.raises(SpecError, match="argument 'weight_tensor' has dtype bfloat16; it must match"):
-        mmx(x, dev_tensor(device, torch.randn(96, 32), ttnn.bfloat16))
+    with pytest.raises(SpecError, match="argument 'weight_tensor' has dtype uint32; supported: "):
+        mmx(x, dev_tensor(device, torch.randint(0, 4, (96, 32)), ttnn.uint32))
+    with pytest.raises(SpecError, match="argument 'bias_tensor' has dtype int32; supported: "):
+        mmx(
+            x,
+            dev_tensor(device, torch.randn(96, 32)),
+            bias_tensor=dev_tensor(device, torch.ones(32), ttnn.int32),
+        )
     with pytest.raises(
         SpecError, match="arguments 'fuse_swiglu' and 'fused_activation' are mutually exclusive"
     ):

@@ -118,7 +118,13 @@ class Case:
 
     def __init__(self, name, ref, tt, make_inputs, run_ref, run_tt, outputs, cls_names, note=""):
         self.name, self.ref, self.tt, self.make_inputs = name, ref, tt, make_inputs
-        self.run_ref, self.run_tt, self.outputs, self.cls_names, self.note = run_ref, run_tt, outputs, cls_names, note
+        self.run_ref, self.run_tt, self.outputs, self.cls_names, self.note = (
+            run_ref,
+            run_tt,
+            outputs,
+            cls_names,
+            note,
+        )
 
 
 def build_cases(ttnn, T, device):
@@ -129,7 +135,9 @@ def build_cases(ttnn, T, device):
     from boltz.model.layers.pairformer import PairformerModule as RefPairformerModule
     from boltz.model.layers.transition import Transition as RefTransition
     from boltz.model.layers.triangular_attention.attention import TriangleAttentionEndingNode as RefTriAttEnd
-    from boltz.model.layers.triangular_attention.attention import TriangleAttentionStartingNode as RefTriAttStart
+    from boltz.model.layers.triangular_attention.attention import (
+        TriangleAttentionStartingNode as RefTriAttStart,
+    )
     from boltz.model.layers.triangular_mult import TriangleMultiplicationIncoming as RefTriMulIn
     from boltz.model.layers.triangular_mult import TriangleMultiplicationOutgoing as RefTriMulOut
     from boltz.model.modules.transformersv2 import AdaLN as RefAdaLN
@@ -169,7 +177,9 @@ def build_cases(ttnn, T, device):
         bias = torch.randn(1, n, n, layers * heads, generator=i["g"])
         # tt-boltz's DiffusionModule prepares the token bias so: pad, scale by sqrt(head_dim), heads first.
         b = padded(bias, (1, 2)) * math.sqrt(dim / heads)
-        return dict(i, bias=bias, tt_in=(i["tt_in"][0], i["tt_in"][1], tt(b.permute(0, 3, 1, 2).contiguous())))
+        return dict(
+            i, bias=bias, tt_in=(i["tt_in"][0], i["tt_in"][1], tt(b.permute(0, 3, 1, 2).contiguous()))
+        )
 
     def msa_in(n):
         i = token_inputs(n)
@@ -287,7 +297,12 @@ def build_cases(ttnn, T, device):
             lambda r, i: (r(i["a"], i["s"], i["bias"], ones(i["mask"].shape)),),
             lambda m, i: (m(*i["tt_in"]),),
             [("a", ())],
-            ["DiffusionTransformer", "DiffusionTransformerLayer", "AttentionPairBias", "ConditionedTransitionBlock"],
+            [
+                "DiffusionTransformer",
+                "DiffusionTransformerLayer",
+                "AttentionPairBias",
+                "ConditionedTransitionBlock",
+            ],
         ),
         Case(
             "PairWeightedAveraging",
@@ -317,10 +332,19 @@ def build_cases(ttnn, T, device):
             # tt-boltz's AttentionPairBias has no token mask: the reference gets the full token mask for s.
             lambda r, i: r(i["s"], i["z"], ones(i["mask"].shape), i["pair_mask"]),
             lambda m, i: m(
-                i["tt"](i["s"]), i["tt"](i["z"]), i["tt"](i["pair_mask"]), i["tt"](padded(i["pair_mask"], (1, 2)))
+                i["tt"](i["s"]),
+                i["tt"](i["z"]),
+                i["tt"](i["pair_mask"]),
+                i["tt"](padded(i["pair_mask"], (1, 2))),
             ),
             [("s", (1,)), ("z", (1, 2))],
-            ["PairformerLayer", "TriangleMultiplication", "TriangleAttention", "AttentionPairBias", "Transition"],
+            [
+                "PairformerLayer",
+                "TriangleMultiplication",
+                "TriangleAttention",
+                "AttentionPairBias",
+                "Transition",
+            ],
         ),
         Case(
             "PairformerModule(2)",
@@ -393,7 +417,10 @@ def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) ->
     device = ttnn.open_device(device_id=0)
     T.device = device  # the module-level device tt-boltz's TorchWrapper would open
     cfg = ttnn.types.BlackholeComputeKernelConfig(
-        math_fidelity=ttnn.MathFidelity.HiFi4, math_approx_mode=False, fp32_dest_acc_en=True, packer_l1_acc=True
+        math_fidelity=ttnn.MathFidelity.HiFi4,
+        math_approx_mode=False,
+        fp32_dest_acc_en=True,
+        packer_l1_acc=True,
     )
     cases, wrappers, tt = build_cases(ttnn, T, device)
     rows = []
@@ -416,7 +443,7 @@ def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) ->
                 else:
                     call = mod = case.tt(ref.state_dict(), cfg)
 
-                def run_once(call=call, inp=inp):
+                def run_once(call=call, inp=inp, case=case):
                     with ttfuse.sim.count_launches(device) as launches:
                         t0 = time.perf_counter()
                         out = case.run_tt(call, inp)
@@ -463,7 +490,7 @@ def run_jit(T, case, call, run_once, eager_out) -> dict:
         return dict(jit_error=f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300])
     finally:
         for name, fn in saved.items():
-            setattr(getattr(T, name), "__call__", fn)
+            getattr(T, name).__call__ = fn
 
 
 def table(rows: list[dict], jit: bool) -> str:
@@ -476,7 +503,14 @@ def table(rows: list[dict], jit: bool) -> str:
             cells = [r["module"], r["n"], r["arch"], "FAIL", r["error"], ""]
         else:
             flag = "" if r["pcc"] >= PCC_TARGET else " (<0.999)"
-            cells = [r["module"], r["n"], r["arch"], f"{r['pcc']:.5f}{flag}", f"{r['max_err']:.3g}", r["launches"]]
+            cells = [
+                r["module"],
+                r["n"],
+                r["arch"],
+                f"{r['pcc']:.5f}{flag}",
+                f"{r['max_err']:.3g}",
+                r["launches"],
+            ]
         if jit:
             if "jit_error" in r:
                 cells += ["FAIL", r["jit_error"]]

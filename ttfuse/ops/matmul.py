@@ -473,6 +473,8 @@ linear.cost(_mm_cost)
 
 
 # ---------------------------------------------------------------------------------------------- addmm
+# Each of input/mat1/mat2 on its own (no bfloat4_b; input only checked when beta != 0): tt-metal
+# ttnn/cpp/ttnn/operations/matmul/matmul.cpp, AddmmOperation::validate.
 _ADDMM_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B})
 
 
