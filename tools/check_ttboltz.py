@@ -23,6 +23,7 @@ its fix lands: `ttnn.types`, `ttnn.get_arch_name`, and tensor truthiness (`if ma
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import math
@@ -36,6 +37,7 @@ import types
 import torch
 
 TOKEN_S, TOKEN_Z, MSA_S = 384, 128, 64
+ATOM_S, ATOM_W, ATOM_H, ATOM_HEADS, ATOM_LAYERS = 128, 32, 128, 4, 3  # boltz's atom encoder/decoder
 DEFAULT_ARCHS = ("wormhole_b0", "blackhole:p150:13x10")
 PCC_TARGET = 0.999
 
@@ -141,6 +143,7 @@ def build_cases(ttnn, T, device):
     from boltz.model.layers.triangular_mult import TriangleMultiplicationIncoming as RefTriMulIn
     from boltz.model.layers.triangular_mult import TriangleMultiplicationOutgoing as RefTriMulOut
     from boltz.model.modules.transformersv2 import AdaLN as RefAdaLN
+    from boltz.model.modules.transformersv2 import AtomTransformer as RefAtomTransformer
     from boltz.model.modules.transformersv2 import ConditionedTransitionBlock as RefCTB
     from boltz.model.modules.transformersv2 import DiffusionTransformer as RefDT
     from boltz.model.modules.transformersv2 import DiffusionTransformerLayer as RefDTL
@@ -149,6 +152,9 @@ def build_cases(ttnn, T, device):
 
     def tt(x, dtype=None):
         return ttnn.from_torch(x, layout=ttnn.TILE_LAYOUT, device=device, dtype=dtype or ttnn.bfloat16)
+
+    def filter_prefix(sd, prefix):
+        return {k[len(prefix) :]: v for k, v in sd.items() if k.startswith(prefix)}
 
     def no_mha(sd):
         return {k.replace("mha.", ""): v for k, v in sd.items()}
@@ -179,6 +185,34 @@ def build_cases(ttnn, T, device):
         b = padded(bias, (1, 2)) * math.sqrt(dim / heads)
         return dict(
             i, bias=bias, tt_in=(i["tt_in"][0], i["tt_in"][1], tt(b.permute(0, 3, 1, 2).contiguous()))
+        )
+
+    def atom_in(n):
+        """Atom level: 4 atoms per token (a multiple of W=32), the last 7 atoms padding; tt-boltz's
+        DiffusionModule prepares bias and key mask so: bias [K*B, L*heads, W, H] plus (1 - keys(mask)) * -1e9,
+        scaled by sqrt(head_dim); keys_indexing in bfloat4_b."""
+        from boltz.model.modules.encodersv2 import get_indexing_matrix, single_to_keys
+
+        i = token_inputs(n)
+        atoms = -(-4 * n // ATOM_W) * ATOM_W
+        k = atoms // ATOM_W
+        q = torch.randn(1, atoms, ATOM_S, generator=i["g"])
+        c = torch.randn(1, atoms, ATOM_S, generator=i["g"])
+        bias = torch.randn(1, k, ATOM_W, ATOM_H, ATOM_LAYERS * ATOM_HEADS, generator=i["g"])
+        mask = torch.ones(1, atoms)
+        mask[:, -7:] = 0
+        index = get_indexing_matrix(k, ATOM_W, ATOM_H, "cpu")
+        to_keys = functools.partial(single_to_keys, indexing_matrix=index, W=ATOM_W, H=ATOM_H)
+        key_mask = to_keys(mask.unsqueeze(-1)).reshape(k, 1, 1, ATOM_H)
+        b = (bias.reshape(k, ATOM_W, ATOM_H, -1).permute(0, 3, 1, 2) + (1 - key_mask) * -1e9) * math.sqrt(32)
+        tt_in = (
+            tt(q.reshape(1, k, ATOM_W, ATOM_S)),
+            tt(c.reshape(1, k, ATOM_W, ATOM_S)),
+            tt(b.contiguous()),
+            tt(index, ttnn.bfloat4_b),
+        )
+        return dict(
+            i, q=q, c=c, bias=bias, to_keys=to_keys, atom_mask=mask, valid=mask[0].bool(), tt_in=tt_in
         )
 
     def msa_in(n):
@@ -297,6 +331,30 @@ def build_cases(ttnn, T, device):
             lambda r, i: (r(i["a"], i["s"], i["bias"], ones(i["mask"].shape)),),
             lambda m, i: (m(*i["tt_in"]),),
             [("a", ())],
+            [
+                "DiffusionTransformer",
+                "DiffusionTransformerLayer",
+                "AttentionPairBias",
+                "ConditionedTransitionBlock",
+            ],
+        ),
+        Case(
+            f"AtomTransformer({ATOM_LAYERS}, atom level)",
+            lambda: RefAtomTransformer(
+                attn_window_queries=ATOM_W,
+                attn_window_keys=ATOM_H,
+                dim=ATOM_S,
+                dim_single_cond=ATOM_S,
+                depth=ATOM_LAYERS,
+                heads=ATOM_HEADS,
+            ),
+            lambda sd, cfg: T.DiffusionTransformer(
+                ATOM_LAYERS, ATOM_S, ATOM_HEADS, True, filter_prefix(sd, "diffusion_transformer."), cfg
+            ),
+            atom_in,
+            lambda r, i: (r(i["q"], i["c"], i["bias"], i["to_keys"], i["atom_mask"]),),
+            lambda m, i: (m(*i["tt_in"]),),
+            [("q", (1,))],
             [
                 "DiffusionTransformer",
                 "DiffusionTransformerLayer",
