@@ -33,6 +33,7 @@ import sys
 import time
 import traceback
 import types
+import zlib
 
 import torch
 
@@ -467,14 +468,14 @@ def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) ->
     )
     cases, wrappers, tt = build_cases(ttnn, T, device)
     rows = []
-    for seed, case in enumerate(cases):
+    for case in cases:
         if only and not any(o.lower() in case.name.lower() for o in only):
             continue
         for n in ns:
             row = dict(module=case.name, n=n, arch=arch)
             rows.append(row)
             try:
-                ref = redraw_parameters(case.ref(), 100 + seed)
+                ref = redraw_parameters(case.ref(), zlib.crc32(case.name.encode()))  # stable per module
                 inp = case.make_inputs(n)
                 inp["tt"] = tt
                 with torch.no_grad():
