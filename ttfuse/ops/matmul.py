@@ -208,6 +208,8 @@ def _mm_spec(
 ) -> TensorSpec:
     a = need_spec(op, names[0], a)
     b = need_spec(op, names[1], b)
+    # NOTE: each operand on its own (`is_floating_point`: BF16/FP32/BFP8_B/BFP4_B; they need not match): tt-metal
+    # ttnn/cpp/ttnn/operations/matmul/device/matmul_device_operation.cpp ("Unsupported data format for input A/B").
     for nm, s in zip(names, (a, b)):
         need_tile(op, nm, s)
         need_dtype(op, nm, s, FLOAT_DTYPES)
