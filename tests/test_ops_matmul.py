@@ -545,6 +545,58 @@ def test_minimal_matmul_swiglu_and_concat(device):
     torch.testing.assert_close(y, p @ wk[:40] + s @ wk[64:84], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "a_dtype, w_dtype",
+    [
+        (ttnn.bfloat16, ttnn.bfloat8_b),  # tt-boltz's triangle attention: bf8_b fused QKVG weight, bf16 input
+        (ttnn.bfloat16, ttnn.bfloat4_b),
+        (ttnn.float32, ttnn.bfloat16),
+        (ttnn.bfloat8_b, ttnn.bfloat16),
+    ],
+)
+def test_minimal_matmul_mixed_operand_dtypes(device, a_dtype, w_dtype):
+    """Each operand only has to be one of BF16/BFP8_B/BFP4_B/FP32 (tt-metal minimal_matmul_device_operation.cpp);
+    the product is of the operands as stored (each rounded to its own format), output dtype as asked."""
+    g = torch.Generator().manual_seed(3)
+    x, w = torch.randn(64, 96, generator=g), torch.randn(96, 64, generator=g) / 10
+    xt, wt = dev_tensor(device, x, a_dtype), dev_tensor(device, w, w_dtype)
+    y = ttnn.experimental.minimal_matmul(xt, wt, dtype=ttnn.float32, compute_kernel_config=HIFI4)
+    assert y.dtype == ttnn.float32 and tuple(y.shape) == (64, 64)
+    want = host(xt) @ host(wt)  # the stored (rounded) operands
+    torch.testing.assert_close(host(y), want, rtol=1e-4, atol=1e-4)
+    assert ttnn.experimental.minimal_matmul(xt, wt).dtype == a_dtype  # default output: the input's dtype
+
+
+@pytest.mark.parametrize(
+    "a_dtype, b_dtype",
+    [(ttnn.bfloat16, ttnn.bfloat8_b), (ttnn.bfloat16, ttnn.bfloat4_b), (ttnn.float32, ttnn.bfloat8_b)],
+)
+def test_matmul_and_linear_mixed_operand_dtypes(device, a_dtype, b_dtype):
+    """matmul/linear/addmm: each operand's dtype is checked on its own (tt-metal matmul_device_operation.cpp,
+    matmul.cpp AddmmOperation::validate); the product is of the stored operands."""
+    g = torch.Generator().manual_seed(5)
+    at = dev_tensor(device, torch.randn(64, 96, generator=g), a_dtype)
+    bt = dev_tensor(device, torch.randn(96, 64, generator=g) / 10, b_dtype)
+    want = host(at) @ host(bt)
+    for y in (
+        ttnn.matmul(at, bt, dtype=ttnn.float32, compute_kernel_config=HIFI4),
+        ttnn.linear(at, bt, dtype=ttnn.float32, compute_kernel_config=HIFI4),
+    ):
+        assert y.dtype == ttnn.float32
+        torch.testing.assert_close(host(y), want, rtol=1e-4, atol=1e-4)
+    with pytest.raises(
+        SpecError, match="ttnn.matmul: argument 'input_tensor_b' has dtype uint32; supported: "
+    ):
+        ttnn.matmul(at, dev_tensor(device, torch.randint(0, 4, (96, 64)), ttnn.uint32))
+    if b_dtype is not ttnn.bfloat4_b:  # addmm takes bf16/fp32/bf8_b operands, each on its own
+        c = dev_tensor(device, torch.randn(64, 64, generator=g), ttnn.bfloat8_b)
+        y = ttnn.addmm(c, at, bt, dtype=ttnn.float32, compute_kernel_config=HIFI4)
+        torch.testing.assert_close(host(y), host(c) + want, rtol=1e-4, atol=1e-4)
+    else:
+        with pytest.raises(SpecError, match="addmm: argument 'mat2_tensor' has dtype bfloat4_b; supported: "):
+            ttnn.addmm(at, at, bt)
+
+
 def test_minimal_matmul_bad_inputs(device):
     mmx = ttnn.experimental.minimal_matmul
     x = dev_tensor(device, torch.randn(64, 96))
@@ -553,8 +605,14 @@ def test_minimal_matmul_bad_inputs(device):
         match="ttnn.experimental.minimal_matmul: argument 'weight_tensor' must be .* all leading dims 1",
     ):
         mmx(x, dev_tensor(device, torch.randn(2, 96, 32)))
-    with pytest.raises(SpecError, match="argument 'weight_tensor' has dtype bfloat16; it must match"):
-        mmx(x, dev_tensor(device, torch.randn(96, 32), ttnn.bfloat16))
+    with pytest.raises(SpecError, match="argument 'weight_tensor' has dtype uint32; supported: "):
+        mmx(x, dev_tensor(device, torch.randint(0, 4, (96, 32)), ttnn.uint32))
+    with pytest.raises(SpecError, match="argument 'bias_tensor' has dtype int32; supported: "):
+        mmx(
+            x,
+            dev_tensor(device, torch.randn(96, 32)),
+            bias_tensor=dev_tensor(device, torch.ones(32), ttnn.int32),
+        )
     with pytest.raises(
         SpecError, match="arguments 'fuse_swiglu' and 'fused_activation' are mutually exclusive"
     ):

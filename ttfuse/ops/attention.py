@@ -44,6 +44,8 @@ SDPA = "transformer.scaled_dot_product_attention"
 JOINT = "transformer.joint_scaled_dot_product_attention"
 SIM_SCORE_BYTES = 128 * 1024**2  # largest float32 score block the sim allocates at once
 
+# q, k, v and attn_mask each on its own (they need not match): tt-metal
+# ttnn/cpp/ttnn/operations/transformer/sdpa/device/sdpa_device_operation.cpp, validate_on_program_cache_miss.
 _SDPA_DTYPES = frozenset({DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B})
 _JOINT_DTYPES = frozenset({DataType.BFLOAT16, DataType.BFLOAT8_B})
 _INT_DTYPES = frozenset({DataType.INT32, DataType.UINT32})

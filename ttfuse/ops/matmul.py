@@ -208,6 +208,8 @@ def _mm_spec(
 ) -> TensorSpec:
     a = need_spec(op, names[0], a)
     b = need_spec(op, names[1], b)
+    # NOTE: each operand on its own (`is_floating_point`: BF16/FP32/BFP8_B/BFP4_B; they need not match): tt-metal
+    # ttnn/cpp/ttnn/operations/matmul/device/matmul_device_operation.cpp ("Unsupported data format for input A/B").
     for nm, s in zip(names, (a, b)):
         need_tile(op, nm, s)
         need_dtype(op, nm, s, FLOAT_DTYPES)
@@ -473,6 +475,8 @@ linear.cost(_mm_cost)
 
 
 # ---------------------------------------------------------------------------------------------- addmm
+# Each of input/mat1/mat2 on its own (no bfloat4_b; input only checked when beta != 0): tt-metal
+# ttnn/cpp/ttnn/operations/matmul/matmul.cpp, AddmmOperation::validate.
 _ADDMM_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B})
 
 
@@ -631,12 +635,11 @@ def _minimal_matmul_spec(
             )
     w = need_spec(op, "weight_tensor", weight_tensor)
     need_tile(op, "weight_tensor", w)
-    if w.dtype is not parts[0].dtype:
-        raise fail(
-            op,
-            f"argument 'weight_tensor' has dtype {w.dtype.value}; it must match input_tensor's "
-            f"{parts[0].dtype.value}",
-        )
+    # NOTE: each operand's dtype is checked on its own (BF16/BFP8_B/BFP4_B/FP32); the dtypes need not match
+    # (a bfloat8_b weight with a bfloat16 activation is tt-boltz's triangle attention). tt-metal:
+    # ttnn/cpp/ttnn/operations/experimental/minimal_matmul/device/minimal_matmul_device_operation.cpp,
+    # validate_on_program_cache_miss (`dtype_supported(act) && dtype_supported(weight)`).
+    need_dtype(op, "weight_tensor", w, FLOAT_DTYPES)
     if w.rank < 2 or any(x != 1 for x in w.shape[:-2]):
         raise fail(
             op, f"argument 'weight_tensor' must be [..., K, N] with all leading dims 1, got {list(w.shape)}"
