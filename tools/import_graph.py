@@ -33,7 +33,10 @@ END = "<!-- import-graph:end -->"
 # fall into the facade). The longest matching entry wins. Imports may only go to the same layer or down.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("app", ("models", "bench", "ttfuse.cli", "ttfuse.__main__")),
-    ("facade", ("ttfuse.ttnn", "ttfuse.jit", "ttfuse.jit_runner", "=ttfuse", "ttfuse.testing")),
+    (
+        "facade",
+        ("ttfuse.ttnn", "ttfuse.ttnn_jit", "ttfuse.jit", "ttfuse.jit_runner", "=ttfuse", "ttfuse.testing"),
+    ),
     (
         "capture, caches",
         ("ttfuse.capture", "ttfuse.cache", "ttfuse.cache_key", "ttfuse.cache_schema", "ttfuse.identity"),
