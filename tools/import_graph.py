@@ -35,7 +35,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("app", ("models", "bench", "ttfuse.cli", "ttfuse.__main__", "ttfuse.pytest")),
     (
         "facade",
-        ("ttfuse.ttnn", "ttfuse.jit", "ttfuse.jit_runner", "=ttfuse", "ttfuse.testing", "ttfuse.switch"),
+        (
+            "ttfuse.ttnn",
+            "ttfuse.ttnn_jit",
+            "ttfuse.jit",
+            "ttfuse.jit_runner",
+            "=ttfuse",
+            "ttfuse.testing",
+            "ttfuse.switch",
+        ),
     ),
     (
         "capture, caches",

@@ -81,6 +81,37 @@ def test_decorator_memory_config_places_outputs(make_ctx, spec):
     assert out.nodes[-1].outs[0].buffer_type is ttnn.BufferType.L1
 
 
+def test_a_final_move_is_written_in_place(make_ctx, spec, device, tt):
+    """`return ttnn.to_memory_config(op(x), mc)`: the op writes its output in mc, so the move is a no-op that
+    launches nothing (what ttnn_jit's output placement and hand-written code ending in a move rely on)."""
+    sharded = ttnn.create_sharded_memory_config(
+        shape=(256, 256), core_grid=ttnn.CoreGrid(x=8, y=8), strategy=ttnn.ShardStrategy.BLOCK
+    )
+
+    def f(a, b, *, mc):
+        return ttnn.to_memory_config(ttnn.abs(ttnn.matmul(a, b)), mc)
+
+    def g(a, b, *, mc):
+        y = ttnn.abs(ttnn.matmul(a, b))
+        return ttnn.to_memory_config(y, mc), y  # y is an output too: it keeps its own placement
+
+    for mc in (sharded, L1):
+        out = place_memory(traced(f, spec((256, 256)), spec((256, 256)), mc=mc), make_ctx())
+        *_, producer, move = out.nodes
+        assert producer.outs[0] == move.outs[0] and producer.outs[0].memory_config == mc
+        assert "written where its move puts it" in producer.side.notes[-1]
+    out = place_memory(traced(g, spec((256, 256)), spec((256, 256)), mc=sharded), make_ctx())
+    assert out.nodes[-2].outs[0].memory_config != sharded
+    a, b = tt(torch.randn(256, 256)), tt(torch.randn(256, 256))
+    jf = ttfuse.jit(f)
+    jf(a, b, mc=sharded)
+    with ttfuse.sim.count_launches(device) as launches:
+        y = jf(a, b, mc=sharded)
+    assert launches.by_op == {"matmul": 1, "abs": 1}
+    assert y.memory_config() == sharded
+    assert pcc(ttnn.to_torch(y), ttnn.to_torch(f(a, b, mc=sharded))) > 0.9999
+
+
 def test_budget_defaults_to_l1_minus_the_cb_reserve(make_ctx):
     ctx = make_ctx("blackhole:p150:13x10")
     assert tensor_budget(ctx) == ctx.device_spec.l1_bytes // 2 and tensor_budget(make_ctx(l1_budget=7)) == 7

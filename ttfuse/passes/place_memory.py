@@ -4,7 +4,10 @@ Pre: a verified graph (after chunk and select_configs). Post: a verified graph c
 every node output whose placement was left to ttfuse (the op's `memory_config` argument is None) has an explicit
 interleaved `memory_config`: L1 when, over the value's whole lifetime (from its node to its last use), the L1
 bytes live at every step plus the value fit the L1 tensor budget; DRAM otherwise. Graph outputs keep the
-traced placement unless `jit(memory_config=...)` names one (then they get it). User-given memory configs,
+traced placement unless `jit(memory_config=...)` names one (then they get it). A value whose only reader is a
+graph output `to_memory_config(v, mc)` (same dtype and layout) is written in `mc` when its op can write it
+there, so the move is a no-op that launches nothing (ttnn_jit's output placement ends every function so).
+User-given memory configs,
 sharded layouts and in-place ops are respected as they are. Every decision is mirrored in the node's side data
 (`side.config["memory"] = "L1" | "DRAM"`, `side.config["placed_by"] = "place_memory"`).
 
@@ -166,6 +169,7 @@ def _place(graph: Graph, ctx) -> Graph:
         add(-1, [s])
     outputs = {r.value for r in graph.outputs}
     out_mc: MemoryConfig | None = ctx.options.memory_config
+    into = _moved_into(graph, outputs)
     # values placed by someone else (the user, ttnn's rules) are live first: ours must fit around them
     ours = [_ours(n, outputs) for n in graph.nodes]
     index = graph.node_index()
@@ -193,7 +197,13 @@ def _place(graph: Graph, ctx) -> Graph:
 
     for k, n in enumerate(graph.nodes):
         ins = [specs[r.value] for r in n.inputs]
-        m = _decide(n, k, ins, last, usage, budget, outputs, out_mc, readers_accept) if ours[k] else n
+        m = n
+        if ours[k] and n.id in into:  # written straight into the placement a final move gives it
+            m = _try(
+                n, ins, into[n.id], kind_of_mc(into[n.id]), "graph output: written where its move puts it"
+            )
+        if m is n:
+            m = _decide(n, k, ins, last, usage, budget, outputs, out_mc, readers_accept) if ours[k] else n
         if m is n and any(r.value in respecced for r in n.inputs):
             outs, multi = infer(n, ins)
             m = n.replace(outs=outs, multi=multi) if outs != n.outs else n
@@ -210,6 +220,30 @@ def _place(graph: Graph, ctx) -> Graph:
             specs[m.id + j] = s
         nodes.append(m)
     return graph.replace(nodes=nodes) if changed else graph
+
+
+def kind_of_mc(mc: MemoryConfig) -> str:
+    return "L1" if mc.buffer_type in (BufferType.L1, BufferType.L1_SMALL) else "DRAM"
+
+
+def _moved_into(graph: Graph, outputs: set[int]) -> dict[int, MemoryConfig]:
+    """Producers whose value only feeds a graph output `to_memory_config(v, mc)` that keeps its dtype: node id ->
+    mc. Writing such a value in `mc` makes the move a no-op, which launches no kernel (ttfuse/ops/data_movement.py:
+    ttnn returns the input of a move to the memory config it has), as `op(..., memory_config=mc)` would."""
+    users = graph.users()
+    producer = {n.id + j: n for n in graph.nodes for j in range(len(n.outs))}
+    into: dict[int, MemoryConfig] = {}
+    for n in graph.nodes:
+        if n.op != "to_memory_config" or n.id not in outputs or len(n.outs) != 1 or not n.inputs:
+            continue
+        v = n.inputs[0].value
+        p = producer.get(v)
+        if p is None or len(p.outs) != 1 or v in outputs or len(users.get(v, ())) != 1:
+            continue
+        if p.outs[0].dtype != n.outs[0].dtype or p.outs[0].layout != n.outs[0].layout:
+            continue
+        into[p.id] = n.outs[0].memory_config
+    return into
 
 
 def _ours(n: Node, outputs: set[int]) -> bool:
