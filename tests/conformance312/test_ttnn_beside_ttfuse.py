@@ -188,3 +188,25 @@ def test_data_formats_bit_exact_in_process(real_ttnn):
     assert all(compared[f] > 100_000 for f in FLOAT_FORMATS) and all(
         compared[f] > 500 for f in INT_FORMATS
     ), compared
+
+
+def test_subprocess_oracle_client_runs_in_process(monkeypatch):
+    """TTFUSE_ORACLE=inprocess: tests/conformance's client calls the oracle's commands here, no subprocess."""
+    from conformance import client
+    from conformance.cases import hard_cases
+
+    def no_subprocess(*a, **k):
+        raise AssertionError("the in-process oracle started a subprocess")
+
+    monkeypatch.setattr(client.subprocess, "run", no_subprocess)
+    monkeypatch.setenv("TTFUSE_ORACLE", "inprocess")
+    monkeypatch.setenv("TTFUSE_ORACLE_PYTHON", "/nonexistent/python")  # never used in process
+    assert client.oracle_available()
+    case = next(c for c in hard_cases() if c.dtype == "bfloat8_b")
+    reply = client.run_oracle("formats", {"cases": [{"x": case.x, "dtype": case.dtype}]})
+    assert reply["ttnn_version"] == "0.81.1"
+    assert reply["results"][0].shape == case.x.shape
+    with pytest.raises(client.OracleError, match="failed in process"):
+        client.run_oracle("formats", {"cases": [{"x": case.x, "dtype": "bfloat99"}]})
+    monkeypatch.delenv("TTFUSE_ORACLE")
+    assert not client.oracle_available()  # back to the subprocess client: that interpreter does not exist
