@@ -116,6 +116,34 @@ def test_corpus_compiles_with_the_ttnn_backend(ttnn_backend_corpus, real_ttnn):
     assert all(glb["ttnn"] is real_ttnn for _, _, glb in compiled)
 
 
+def test_generated_code_holds_no_ttfuse_objects(ttnn_backend_corpus):
+    """Dtypes, memory and program configs are written as `ttnn.X(...)` literals the real module evaluates, not
+    globals holding ttfuse objects that real ops reject (they were, until codegen checked the literal's round
+    trip against ttfuse's API instead of the real module: ttfuse/codegen.py `_Gen.__init__`)."""
+    compiled, _ = ttnn_backend_corpus
+    found = {}
+    for name, src, glb in compiled:
+        for gname, _tname, where in bk.scan(src, f"graph {name}", glb=glb).globals:
+            t = type(glb[gname])
+            if t.__module__.split(".")[0] == "ttfuse":
+                found.setdefault(t.__name__, f"{gname} in {where}")
+    assert not found, f"generated ttnn code passes ttfuse objects to real ttnn: {found}"
+
+
+def test_generated_config_literals_construct_in_real_ttnn(ttnn_backend_corpus):
+    """Every static `ttnn.X(...)` expression of the generated code (program, compute-kernel and memory configs,
+    dtypes) evaluated with the real ttnn here, by the oracle's own `resolve` command."""
+    from conformance import oracle
+
+    compiled, _ = ttnn_backend_corpus
+    exprs = sorted({e[0] for name, src, glb in compiled for e in bk.scan(src, name, glb=glb).expressions})
+    reply = oracle.cmd_resolve({"expressions": exprs})
+    bad = [(text, r["error"]) for text, r in zip(exprs, reply["expressions"], strict=True) if not r["ok"]]
+    assert not bad, f"{len(bad)} generated literals real ttnn rejects:\n" + "\n".join(map(str, bad))
+    types_made = {r["type"] for r in reply["expressions"]}
+    assert len(exprs) > 10 and {"WormholeComputeKernelConfig", "SDPAProgramConfig"} <= types_made, types_made
+
+
 def test_every_generated_ttnn_call_resolves_and_binds(ttnn_backend_corpus, real_ttnn, capsys):
     compiled, _ = ttnn_backend_corpus
     sites = [s for name, src, _ in compiled for s in ip.call_sites(src, f"graph {name}")]
