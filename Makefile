@@ -31,10 +31,12 @@ conformance: $(STAMP)
 	bash conformance/setup_venv.sh
 	$(BIN)/python -m pytest tests/conformance
 
-# ttnn 0.81.1, torch and ttfuse in one Python 3.12 process (the venv: ~2.5 min and 5.6 GB cold, the CUDA torch build)
+# ttnn 0.81.1, torch and ttfuse in one Python 3.12 process (the venv: ~2.5 min and 5.6 GB cold, the CUDA torch build):
+# tests/conformance312, then the oracle suite with its commands run in process (~40 s)
 conformance312:
 	bash conformance/setup_venv.sh --full
 	TTFUSE_REQUIRE_TTNN=1 $(VENV312)/bin/python -m pytest tests/conformance312
+	TTFUSE_ORACLE=inprocess $(VENV312)/bin/python -m pytest tests/conformance
 
 # everything, slow tests included (CI): lint first (seconds); conformance runs in one process (its summary counts
 # what it compared); the rest on both cores
