@@ -14,21 +14,24 @@
 # on Python 3.12 the only torch on PyPI for x86_64 is the CUDA build (a ~530 MB wheel plus ~3 GB of nvidia-*
 # libraries it needs to import; it then runs on the CPU), so a warm cache saves most of a cold install.
 # Finds python3.12 via $TTFUSE_PYTHON312, PATH (pyenv shims included) or $(pyenv root)/versions/3.12*.
-# Usage: bash conformance/setup_venv.sh [--full] [--force] [--venv PATH]
+# --check installs nothing: exit 0 when the venv is up to date, 1 when a run would install.
+# Usage: bash conformance/setup_venv.sh [--full] [--force | --check] [--venv PATH]
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"
 FULL=0
 FORCE=0
+CHECK=0
 VENV="${TTFUSE_VENV312:-}"
 while [ $# -gt 0 ]; do
     case "$1" in
         --full) FULL=1 ;;
         --force) FORCE=1 ;;
+        --check) CHECK=1 ;;
         --venv) VENV="$2"; shift ;;
         --venv=*) VENV="${1#--venv=}" ;;
-        *) echo "usage: $0 [--full] [--force] [--venv PATH]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--full] [--force | --check] [--venv PATH]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -78,6 +81,10 @@ flock 9 2>/dev/null || true
 if [ "$FORCE" = 0 ] && [ -f "$STAMP" ] && is_py312 "$VENV/bin/python" && [ "$(cat "$STAMP")" = "$(want_stamp)" ]; then
     say "up to date: $VENV (ttnn $(grep '^ttnn==' "$REQS" | cut -d= -f3)$([ "$FULL" = 1 ] && echo ', torch, ttfuse')); --force to reinstall"
     exit 0
+fi
+if [ "$CHECK" = 1 ]; then
+    say "not up to date: $VENV (run without --check to install)"
+    exit 1
 fi
 
 if ! is_py312 "$VENV/bin/python"; then

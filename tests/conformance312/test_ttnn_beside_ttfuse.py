@@ -238,3 +238,34 @@ def test_subprocess_oracle_client_runs_in_process(monkeypatch):
         client.run_oracle("formats", {"cases": [{"x": case.x, "dtype": "bfloat99"}]})
     monkeypatch.delenv("TTFUSE_ORACLE")
     assert not client.oracle_available()  # back to the subprocess client: that interpreter does not exist
+
+
+# ------------------------------------------------------------------------------------------ the setup script
+def test_setup_script_knows_this_venv_is_up_to_date():
+    """setup_venv.sh --full --check on the venv running this test: its stamp matches (--check never installs)."""
+    import time
+    from pathlib import Path
+
+    from conformance.inprocess import HERE
+
+    script = HERE / "setup_venv.sh"
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        ["bash", str(script), "--full", "--check", "--venv", sys.prefix],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "up to date" in proc.stdout and "torch, ttfuse" in proc.stdout, proc.stdout
+    assert time.perf_counter() - t0 < 30
+    assert (Path(sys.prefix) / ".ttfuse-stamp").is_file()
+    # the oracle kind's stamp differs (no torch, no ttfuse): the same venv is not an up-to-date oracle venv
+    other = subprocess.run(
+        ["bash", str(script), "--check", "--venv", sys.prefix], capture_output=True, text=True, timeout=120
+    )
+    assert other.returncode == 1 and "not up to date" in other.stdout, other.stdout + other.stderr
+    bad = subprocess.run(
+        ["bash", str(script), "--no-such-option"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2 and "usage" in bad.stderr
