@@ -41,10 +41,13 @@ conformance312:
 # Python 3.10 (not in `make test`: another CUDA torch, ~6.5 min and 4.8 GB cold): the package installs and a sample of
 # the suite passes
 VENV310 := .venv310
+# a python3.10 that runs (a pyenv shim may exist without the version selected), else pyenv's newest 3.10
+PY310 ?= $(shell for c in python3.10 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10 2>/dev/null | sort -V -r); do \
+	$$c -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo $$c; break; }; done)
 SMOKE310 := tests/test_packaging.py tests/test_jit.py tests/test_cache.py tests/test_capture.py tests/test_numerics.py
 smoke310:
-	@command -v python3.10 >/dev/null 2>&1 || { echo "need python3.10 on PATH (e.g. pyenv install 3.10)"; exit 1; }
-	test -x $(VENV310)/bin/python || python3.10 -m venv $(VENV310)
+	@test -n "$(PY310)" || { echo "need Python 3.10 (python3.10 on PATH or pyenv install 3.10)"; exit 1; }
+	test -x $(VENV310)/bin/python || $(PY310) -m venv $(VENV310)
 	test -f $(VENV310)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1) || { \
 		$(VENV310)/bin/python -m pip install -q torch==2.13.0 -e ".[test]" && \
 		rm -f $(VENV310)/.installed-* && touch $(VENV310)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1); }

@@ -24,7 +24,9 @@ Invariants:
 - No text from the graph reaches the source unescaped (a graph may come from an edited disk cache entry,
   ttfuse/cache_schema.py): comments go through `comment_text` (no line breaks of any kind, no control
   characters), values through `repr`, names through `_ident`, op names are registry keys. `repr` is eval'd
-  (`_roundtrips`) only for the value kinds a cache entry can decode to (`_evaluable`), never a user object's.
+  (`_roundtrips`) only for the value kinds a cache entry can decode to (`_evaluable`), never a user object's,
+  and always against ttfuse's own API (the facade), also for the real-ttnn backend, which then evaluates the same
+  text to its own objects (tests/conformance312 constructs every such literal with the real wheel).
 Extend: a new static value kind needs a branch in `_Gen.lit` (and in `_evaluable` if its repr is a literal);
 a new backend is a `ttfuse.backend.Backend` in the registry: its `api()` is the `ttnn` the code calls,
 its `plan()` / `region()` group ops into regions (the simulator's row-blocked execution, ttfuse/sim/blocked.py,
