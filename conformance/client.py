@@ -8,7 +8,11 @@ reads the reply.
     from conformance.client import oracle_available, run_oracle
     reply = run_oracle("formats", {"cases": [{"x": np.float32 array, "dtype": "bfloat8_b"}]})
 
-Environment: ``TTFUSE_ORACLE_PYTHON`` overrides the interpreter (a venv elsewhere).
+Environment: ``TTFUSE_ORACLE_PYTHON`` overrides the interpreter (a venv elsewhere). ``TTFUSE_ORACLE=inprocess``
+runs the oracle's commands in this process instead, where the real ttnn is installed beside ttfuse (the Python 3.12
+venv of ``setup_venv.sh --full``): the same command functions, the request and reply still passed through the wire
+format. The cluster descriptor is then the one of the first import (Wormhole n150 unless the caller set
+TT_METAL_MOCK_CLUSTER_DESC_PATH); a request's ``arch`` cannot change it.
 """
 
 from __future__ import annotations
@@ -37,8 +41,20 @@ def oracle_python() -> Path:
     return Path(override) if override else VENV / "bin" / "python"
 
 
+def in_process() -> bool:
+    """True when TTFUSE_ORACLE=inprocess asks for the oracle's commands in this process."""
+    return os.environ.get("TTFUSE_ORACLE") == "inprocess"
+
+
 def oracle_available() -> bool:
-    """True when the oracle venv exists and setup_venv.sh finished installing it."""
+    """True when the oracle venv exists and setup_venv.sh finished installing it (in-process: ttnn is installed)."""
+    if in_process():
+        from importlib import metadata
+
+        try:
+            return bool(metadata.version("ttnn"))
+        except metadata.PackageNotFoundError:
+            return False
     python = oracle_python()
     if os.environ.get("TTFUSE_ORACLE_PYTHON"):
         return python.exists()
@@ -52,6 +68,15 @@ def run_oracle(command: str, payload: dict[str, Any], *, timeout: float = 600.0)
     with tempfile.TemporaryDirectory(prefix="ttfuse-oracle-") as tmp:
         in_path, out_path = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
         save_message(in_path, payload)
+        if in_process():
+            from conformance import oracle
+
+            try:
+                reply = oracle.COMMANDS[command](load_message(in_path))
+            except Exception as e:
+                raise OracleError(f"oracle {command!r} failed in process: {type(e).__name__}: {e}") from e
+            save_message(out_path, reply)
+            return load_message(out_path)
         try:
             proc = subprocess.run(
                 [str(oracle_python()), str(ORACLE), command, str(in_path), str(out_path)],

@@ -69,7 +69,7 @@ def _canon(v: Any, depth: int = 0, seen: frozenset = frozenset()) -> Any:
         return {"$dc": _qual(type(v)), "f": fields}
     if isinstance(v, types.CodeType):
         return {
-            "$code": v.co_qualname,
+            "$code": getattr(v, "co_qualname", v.co_name),  # co_qualname is 3.11+
             "b": v.co_code.hex(),
             "n": list(v.co_names),
             "c": [_canon(c, d, seen) for c in v.co_consts],

@@ -24,7 +24,9 @@ Invariants:
 - No text from the graph reaches the source unescaped (a graph may come from an edited disk cache entry,
   ttfuse/cache_schema.py): comments go through `comment_text` (no line breaks of any kind, no control
   characters), values through `repr`, names through `_ident`, op names are registry keys. `repr` is eval'd
-  (`_roundtrips`) only for the value kinds a cache entry can decode to (`_evaluable`), never a user object's.
+  (`_roundtrips`) only for the value kinds a cache entry can decode to (`_evaluable`), never a user object's,
+  and always against ttfuse's own API (the facade), also for the real-ttnn backend, which then evaluates the same
+  text to its own objects (tests/conformance312 constructs every such literal with the real wheel).
 Extend: a new static value kind needs a branch in `_Gen.lit` (and in `_evaluable` if its repr is a literal);
 a new backend is a `ttfuse.backend.Backend` in the registry: its `api()` is the `ttnn` the code calls,
 its `plan()` / `region()` group ops into regions (the simulator's row-blocked execution, ttfuse/sim/blocked.py,
@@ -76,6 +78,15 @@ def _backend(name: str) -> tuple[Backend, Any]:
         return b, b.api()
     except ImportError as e:
         raise CodegenError(f"backend {name!r} needs {b.requires}: {e}") from None
+
+
+def _facade_api():
+    """The module ttfuse's facade backends give generated code as `ttnn` (ttfuse's own API)."""
+    for name in backend_names():
+        b = get_backend(name)
+        if b.facade_api:
+            return b.api()
+    raise CodegenError("no facade backend is registered (ttfuse.sim registers one)")
 
 
 def _resolve(mod, dotted: str):
@@ -164,7 +175,11 @@ class _Gen:
         self.backend = backend
         self.facade = backend.facade_api  # the code calls ttfuse's facade: every op is an OpDef there
         self.mod = mod
-        self.ns = {"ttnn": mod}
+        # NOTE: a static value's text is checked against ttfuse's own API (the facade, whose names conformance checks
+        # against real ttnn): for the real wheel `eval` would give a ttnn object that never equals ttfuse's, and
+        # every dtype and config would become a global holding a ttfuse object that real ops reject
+        # (found with ttnn and ttfuse in one process, tests/conformance312)
+        self.ns = {"ttnn": mod if self.facade else _facade_api()}
         self.consts: dict[str, Any] = {}  # global name -> value
         self.const_text: dict[str, str] = {}
         self.need_dev = False
@@ -203,7 +218,7 @@ class _Gen:
         text = repr(v)
         if _roundtrips(v, text, self.ns):
             return text
-        if is_dataclass(v) and getattr(self.mod, t.__name__, None) is t:
+        if is_dataclass(v) and getattr(self.ns["ttnn"], t.__name__, None) is t:
             text = self._dataclass_lit(v, node)
             if text is not None and _roundtrips(v, text, self.ns):
                 return text

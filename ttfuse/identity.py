@@ -207,7 +207,8 @@ _SCALAR_BASES = (
     (float, float.__float__),
     (str, str.__str__),
     (bytes, lambda v: bytes(memoryview(v))),
-    (complex, complex.__complex__),
+    # complex.__complex__ is 3.11+: the base type's real/imag descriptors bypass a subclass's overrides too
+    (complex, lambda v: complex(complex.real.__get__(v), complex.imag.__get__(v))),
 )
 _REPR_TYPES = (range, slice, datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, uuid.UUID)
 _BUILTIN_CALLABLES = (
