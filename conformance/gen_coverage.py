@@ -31,6 +31,8 @@ DATA = (
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from conformance.docgen import write_or_check  # noqa: E402
+
 KINDS = ("op", "function", "class", "enum", "constant", "module", "property", "method")
 SECTIONS = (
     "ttnn",
@@ -218,15 +220,7 @@ def main(argv: list[str]) -> int:
         print(f"wrote {write_public()}")
         return 0
     text = build()
-    if argv[:1] == ["--check"]:
-        if not DOC.exists() or DOC.read_text() != text:
-            print(f"{DOC} is stale: run .venv/bin/python conformance/gen_coverage.py", file=sys.stderr)
-            return 1
-        print(f"{DOC} is up to date")
-        return 0
-    DOC.write_text(text)
-    print(f"wrote {DOC}")
-    return 0
+    return write_or_check(DOC, text, argv, "conformance/gen_coverage.py")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from conformance.api_check import FacadeName, Finding, Report  # noqa: E402
+from conformance.docgen import write_or_check  # noqa: E402
 
 
 def _cell(text: str) -> str:
@@ -144,15 +145,7 @@ def build() -> str:
 
 def main(argv: list[str]) -> int:
     text = build()
-    if argv[:1] == ["--check"]:
-        if not DOC.exists() or DOC.read_text() != text:
-            print(f"{DOC} is stale: run .venv/bin/python conformance/gen_signatures.py", file=sys.stderr)
-            return 1
-        print(f"{DOC} is up to date")
-        return 0
-    DOC.write_text(text)
-    print(f"wrote {DOC}")
-    return 0
+    return write_or_check(DOC, text, argv, "conformance/gen_signatures.py")
 
 
 if __name__ == "__main__":

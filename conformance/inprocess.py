@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance.backend_check import _chain
+
 HERE = Path(__file__).resolve().parent
 CLUSTERS = {
     "wormhole_b0": HERE / "cluster" / "wormhole_n150.yaml",
@@ -51,16 +53,6 @@ class CallSite:
     keywords: tuple[str, ...]
     star: bool  # *args or **kwargs in the call: arity unknown, only names checked
     where: str
-
-
-def _chain(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name) and node.id == "ttnn" and parts:
-        return ".".join(["ttnn", *reversed(parts)])
-    return None
 
 
 def call_sites(source: str, where: str) -> list[CallSite]:

@@ -139,6 +139,14 @@ def _python_program(path: Path, blocks: list[Block]) -> str:
     return "".join(parts)
 
 
+def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+
+
+def _tail(r: subprocess.CompletedProcess, n: int = 15) -> str:
+    return "\n".join((r.stdout + r.stderr).strip().splitlines()[-n:])
+
+
 def run_file(path: Path, *, quiet: bool = False) -> FileReport:
     text = path.read_text()
     rep = FileReport(path, blocks_of(text))
@@ -149,18 +157,11 @@ def run_file(path: Path, *, quiet: bool = False) -> FileReport:
         py = [b for b in runnable if b.lang == "python"]
         if py:
             t0 = time.perf_counter()
-            r = subprocess.run(
-                [sys.executable, "-c", _python_program(path, py)],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=TIMEOUT_S,
-            )
+            r = _run([sys.executable, "-c", _python_program(path, py)], env)
             if r.returncode:
                 done = r.stdout.count("--- docs block ")
                 bad = py[max(0, done - 1)]
-                tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-15:])
+                tail = _tail(r)
                 rep.errors.append(f"{path}:{bad.line}: python block failed:\n{tail}")
                 rep.ran += max(0, done - 1)
             else:
@@ -170,16 +171,9 @@ def run_file(path: Path, *, quiet: bool = False) -> FileReport:
                     f"  {path.relative_to(ROOT)}: {len(py)} python block(s), {time.perf_counter() - t0:.1f} s"
                 )
         for b in (b for b in runnable if b.lang == "sh"):
-            r = subprocess.run(
-                ["bash", "-e", "-o", "pipefail", "-c", b.code],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=TIMEOUT_S,
-            )
+            r = _run(["bash", "-e", "-o", "pipefail", "-c", b.code], env)
             if r.returncode:
-                tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-15:])
+                tail = _tail(r)
                 rep.errors.append(f"{path}:{b.line}: shell block failed (exit {r.returncode}):\n{tail}")
             else:
                 rep.ran += 1
