@@ -146,3 +146,28 @@ def test_an_eager_op_given_a_torch_tensor_says_how_to_convert():
     with pytest.raises(SpecError, match=r"got a torch\.Tensor .*\n  at .*test_docs_runner\.py"):
         ttnn.relu(torch.ones(32, 32))
     assert "TTFUSE_CACHE_NAMESPACE" not in __import__("os").environ  # the option is for that command only
+
+
+def test_bench_doc_lists_the_compare_floors_in_use():
+    """docs/bench.md's --compare table says the floors bench/report.py applies (a changed floor fails here)."""
+    import re
+
+    from bench.report import COMPARE_METRICS
+
+    text = (docs_check.ROOT / "docs" / "bench.md").read_text()
+    rows = dict(re.findall(r"^\| ([^|]+?) \| (?:higher|lower) \| ([^|]+?) \|$", text, re.M))
+    docs = {
+        "speedup": rows["speedup"],
+        "jit_ms": rows["JIT ms, eager ms"],
+        "eager_ms": rows["JIT ms, eager ms"],
+        "compile_cold_ms": rows["cold compile ms"],
+        "hit_overhead_us": rows["hit overhead us"],
+        "predicted_us_jit": rows["predicted JIT us"],
+        "pcc": rows["PCC"],
+    }
+    assert set(docs) == {m for m, _, _ in COMPARE_METRICS}
+    for metric, _, floor in COMPARE_METRICS:
+        if floor == 0:
+            assert docs[metric] == "none", metric
+        else:
+            assert re.search(rf"(?<![\d.]){floor:g}(?![\d])", docs[metric]), (metric, floor, docs[metric])
