@@ -338,6 +338,11 @@ def _foreign(obj: Any) -> str | None:
     return None
 
 
+# ttnn's torch graph tracer modules: imported by ttnn/__init__.py only when torch is importable (so the oracle venv
+# has them not, the 3.12 venv with torch has them)
+TORCH_ONLY = frozenset({"ttnn.tracer", "ttnn.torch_tracer"})
+
+
 def public_tree(ttnn: Any) -> dict:
     """Every public name of ttnn's namespaces (PUBLIC_NAMESPACES: what `dir()` shows without a leading
     underscore, re-exports included) and the members of MeshDevice and Tensor, each with its kind; and the names
@@ -354,6 +359,8 @@ def public_tree(ttnn: Any) -> dict:
             if short.startswith("_"):
                 continue
             qualname = f"{ns}.{short}"
+            if qualname in TORCH_ONLY:
+                continue  # exists only where torch imports: the tree must read the same with or without torch
             obj = getattr(mod, short)
             if qualname in IMPORT_LEFTOVERS:
                 excluded[qualname] = "a variable left behind by ttnn/__init__.py's import-time setup"
