@@ -102,8 +102,9 @@ def crop(x: torch.Tensor, valid: torch.Tensor, dims: tuple[int, ...]) -> torch.T
 class Case:
     """One module: `ref()` builds the redrawn reference, `tt(T, sd, cfg)` the tt-boltz module,
     `run_ref(ref, x)` / `run_tt(mod, tt_in)` run them, `outputs` names what is compared (and on which dims
-    the valid tokens are selected); `cls_names`: the tt-boltz class whose `__call__` --jit wraps (the module's
-    own class only: the classes it calls are traced through)."""
+    the valid tokens are selected); `cls_names`: the tt-boltz class whose `__call__` --jit wraps: the module's
+    own class (the classes it calls are traced through), or for a stack of layers the layer's class (so the
+    traces/entries column shows one compiled entry serving every layer of a shape)."""
 
     def __init__(self, name, ref, tt, make_inputs, run_ref, run_tt, outputs, cls_names, note=""):
         self.name, self.ref, self.tt, self.make_inputs = name, ref, tt, make_inputs
@@ -318,7 +319,7 @@ def build_cases(ttnn, T, device):
             lambda r, i: (r(i["a"], i["s"], i["bias"], ones(i["mask"].shape)),),
             lambda m, i: (m(*i["tt_in"]),),
             [("a", ())],
-            ["DiffusionTransformer"],
+            ["DiffusionTransformerLayer"],
         ),
         Case(
             f"AtomTransformer({ATOM_LAYERS}, atom level)",
@@ -337,7 +338,7 @@ def build_cases(ttnn, T, device):
             lambda r, i: (r(i["q"], i["c"], i["bias"], i["to_keys"], i["atom_mask"]),),
             lambda m, i: (m(*i["tt_in"]),),
             [("q", (1,))],
-            ["DiffusionTransformer"],
+            ["DiffusionTransformerLayer"],
         ),
         Case(
             "PairWeightedAveraging",
@@ -383,7 +384,7 @@ def build_cases(ttnn, T, device):
             lambda r, i: r(i["s"], i["z"], ones(i["mask"].shape), i["pair_mask"]),
             lambda m, i: m(i["s"], i["z"], ones(i["mask"].shape), i["pair_mask"]),
             [("s", (1,)), ("z", (1, 2))],
-            ["Pairformer"],
+            ["PairformerLayer"],
         ),
         Case(
             "MSALayer",
@@ -403,7 +404,7 @@ def build_cases(ttnn, T, device):
             lambda r, i: (r(i["z"], i["emb"], i["feats"]),),
             lambda m, i: (m(i["z"], i["emb"], i["feats"]),),
             [("z", ())],
-            ["MSA"],
+            ["MSALayer"],
         ),
     ]
     wrappers = {
@@ -437,6 +438,11 @@ def pcc(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) -> list[dict]:
     os.environ["TTFUSE_ARCH"] = arch
+    if jit and "TTFUSE_CACHE_DIR" not in os.environ:
+        # an empty disk cache, so that `traces` counts this run's compiles (not entries stored by earlier runs)
+        import tempfile
+
+        os.environ["TTFUSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="check_ttboltz_cache_")
     ttnn = map_ttnn()
     import ttfuse
     import ttfuse.sim
@@ -465,14 +471,15 @@ def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) ->
                 inp["tt"] = tt
                 with torch.no_grad():
                     want = case.run_ref(ref, inp)
-                if case.tt == "wrapper":
-                    mod = wrappers[case.name]()
-                    mod.load_state_dict(ref.state_dict(), strict=False)
-                    call = mod
-                else:
-                    call = mod = case.tt(ref.state_dict(), cfg)
 
-                def run_once(call=call, inp=inp, case=case):
+                def make_module(case=case, ref=ref):
+                    if case.tt == "wrapper":
+                        mod = wrappers[case.name]()
+                        mod.load_state_dict(ref.state_dict(), strict=False)
+                        return mod
+                    return case.tt(ref.state_dict(), cfg)
+
+                def run_once(call, inp=inp, case=case):
                     with ttfuse.sim.count_launches(device) as launches:
                         t0 = time.perf_counter()
                         out = case.run_tt(call, inp)
@@ -480,7 +487,7 @@ def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) ->
                     out = [o if isinstance(o, torch.Tensor) else ttnn.to_torch(o).float() for o in out]
                     return out, launches.total, dt
 
-                got, row["launches"], row["seconds"] = run_once()
+                got, row["launches"], row["seconds"] = run_once(make_module())
                 worst, errs = 1.0, []
                 for (what, dims), g_, w_ in zip(case.outputs, got, want, strict=False):
                     g_ = g_.reshape(w_.shape)
@@ -491,7 +498,7 @@ def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) ->
                     row["max_err"] = max(row.get("max_err", 0.0), float((g_ - w_).abs().max()))
                 row["pcc"], row["pcc_by_output"] = worst, " ".join(errs)
                 if jit:
-                    row.update(run_jit(T, case, call, run_once, got))
+                    row.update(run_jit(T, case, make_module, run_once, got))
             except Exception as e:  # noqa: BLE001 (the table reports every failure)
                 row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
                 if os.environ.get("CHECK_TTBOLTZ_TRACEBACK"):
@@ -500,9 +507,13 @@ def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) ->
     return rows
 
 
-def run_jit(T, case, call, run_once, eager_out) -> dict:
-    """Wrap `Cls.__call__` of the case's tt-boltz classes with ttfuse.jit, run twice (compile, then the cached
-    call), restore the classes; JIT vs eager PCC and launches of the cached call."""
+def run_jit(T, case, make_module, run_once, eager_out) -> dict:
+    """Wrap `Cls.__call__` of the case's tt-boltz classes with ttfuse.jit, build a fresh module (nothing cached
+    on `self` by an eager call) and run it twice (trace + compile + run, then the cached call); restore the
+    classes. JIT vs eager PCC (the worse of both calls), launches of the cached call, traces and entries
+    (summed over the wrapped classes: one entry serves every layer of a shape), warnings the jit gave."""
+    import warnings
+
     import ttfuse
 
     saved, jitted = {}, {}
@@ -511,12 +522,27 @@ def run_jit(T, case, call, run_once, eager_out) -> dict:
             cls = getattr(T, name)
             saved[name] = cls.__call__
             cls.__call__ = jitted[name] = ttfuse.jit(cls.__call__)
-        run_once()
-        got, launches, dt = run_once()
-        p = min(pcc(g_.reshape(e_.shape), e_) for g_, e_ in zip(got, eager_out, strict=False))
+        mod = make_module()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            first, _, _ = run_once(mod)
+            got, launches, dt = run_once(mod)
+        p = min(
+            pcc(g_.reshape(e_.shape), e_)
+            for out in (first, got)
+            for g_, e_ in zip(out, eager_out, strict=False)
+        )
         traces = sum(j.trace_count for j in jitted.values())
         entries = sum(j.num_entries for j in jitted.values())
-        return dict(jit_pcc=p, jit_launches=launches, jit_seconds=dt, jit_traces=traces, jit_entries=entries)
+        warned = sorted({str(w.message).splitlines()[0][:160] for w in caught})
+        return dict(
+            jit_pcc=p,
+            jit_launches=launches,
+            jit_seconds=dt,
+            jit_traces=traces,
+            jit_entries=entries,
+            jit_warnings=warned,
+        )
     except Exception as e:  # noqa: BLE001
         return dict(jit_error=f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300])
     finally:
