@@ -3,10 +3,10 @@
 Usage (the tt-boltz file is fetched by the user, never copied into this repo):
 
     PYTHONPATH=. .venv/bin/python tools/check_ttboltz.py /tmp/ttboltz/tenstorrent.py \
-        [--n 32 100] [--arch wormhole_b0 blackhole:p150:13x10] [--only NAME ...] [--jit]
+        [--n 32 100] [--arch wormhole_b0 blackhole] [--only NAME ...] [--jit]
 
 `tenstorrent.py` is moritztng/tt-boltz `src/boltz/model/modules/tenstorrent.py` at commit 0247de6. It is
-imported with `import ttnn` resolved to `ttfuse.ttnn` (a local sys.modules mapping, submodules included) and
+imported with `import ttnn` resolved to the simulator by `ttfuse.install()` (the documented switch) and
 tt-metal's `models.common.utility_functions` answered from the simulated device. For every module class with
 a boltz 2.2.1 counterpart, the reference is built with every parameter re-drawn from a fixed seed
 (`ttfuse.testing.redraw_parameters`), its state dict is handed to the tt-boltz constructor, both run on the
@@ -16,8 +16,9 @@ launches eager vs JIT (or the failure).
 
 Each `--arch` runs in its own process (TTFUSE_ARCH is read when the device opens).
 
-WORKAROUNDS (marked `WORKAROUND` below) stand in for gaps other parts of issue 18 close; remove each when
-its fix lands: `ttnn.types`, `ttnn.get_arch_name`, and tensor truthiness (`if mask:` tests presence).
+No workaround stands in for ttnn: `ttnn.types`, `ttnn.get_arch_name`, tensor truthiness and the p150 grid
+are the facade's own. The one fake is tt-metal's `models.common.utility_functions` (a helper of the tt-metal
+checkout, not of ttnn), labelled `FAKE` below.
 """
 
 from __future__ import annotations
@@ -39,40 +40,24 @@ import torch
 
 TOKEN_S, TOKEN_Z, MSA_S = 384, 128, 64
 ATOM_S, ATOM_W, ATOM_H, ATOM_HEADS, ATOM_LAYERS = 128, 32, 128, 4, 3  # boltz's atom encoder/decoder
-DEFAULT_ARCHS = ("wormhole_b0", "blackhole:p150:13x10")
+DEFAULT_ARCHS = ("wormhole_b0", "blackhole")
 PCC_TARGET = 0.999
 
 
 # ------------------------------------------------------------------------------------ ttnn -> ttfuse.ttnn
 def map_ttnn():
-    """Resolve `import ttnn` (and `ttnn.<sub>`) to ttfuse.ttnn; answer tt-metal's utility_functions."""
-    from ttfuse import ttnn
+    """`import ttnn` is the simulator (`ttfuse.install()`); answer tt-metal's utility_functions."""
+    import ttfuse
 
-    sys.modules["ttnn"] = ttnn
-    for name, mod in list(sys.modules.items()):
-        if name.startswith("ttfuse.ttnn."):
-            sys.modules["ttnn." + name[len("ttfuse.ttnn.") :]] = mod
-
-    # WORKAROUND (issue 18, API surface part): ttnn.types and ttnn.get_arch_name.
-    if not hasattr(ttnn, "types"):
-        ttnn.types = types.SimpleNamespace(
-            **{k: getattr(ttnn, k) for k in dir(ttnn) if k.endswith(("ComputeKernelConfig", "Config"))}
+    active = ttfuse.install()
+    if active != "ttfuse":
+        raise SystemExit(
+            f"ttfuse.install() -> {active!r}: this harness compares the simulator; unset TTFUSE_INSTALL"
         )
-        sys.modules["ttnn.types"] = ttnn.types
-    if not hasattr(ttnn, "get_arch_name"):
-        from ttfuse.device import device_spec
+    import ttnn
 
-        ttnn.get_arch_name = lambda: device_spec().arch
-
-    # WORKAROUND (issue 18, truthiness part): `if mask:` tests presence, as on a ttnn.Tensor (a plain object).
-    from ttfuse.tensor import Tensor
-
-    Tensor.__bool__ = lambda self: True
-    from ttfuse.capture.trace import Tracer  # the jit proxy
-
-    Tracer.__bool__ = lambda self: True
-
-    # tt-metal's models/common/utility_functions.py: is_wormhole_b0 / is_blackhole read the arch name.
+    # FAKE (not part of ttnn): tt-metal's models/common/utility_functions.py, a helper module of the tt-metal
+    # checkout that tt-boltz imports for is_wormhole_b0 / is_blackhole. Minimal stand-in reading the arch name.
     util = types.ModuleType("models.common.utility_functions")
     util.is_wormhole_b0 = lambda device=None: ttnn.get_arch_name() == "wormhole_b0"
     util.is_blackhole = lambda device=None: ttnn.get_arch_name() == "blackhole"
@@ -117,8 +102,9 @@ def crop(x: torch.Tensor, valid: torch.Tensor, dims: tuple[int, ...]) -> torch.T
 class Case:
     """One module: `ref()` builds the redrawn reference, `tt(T, sd, cfg)` the tt-boltz module,
     `run_ref(ref, x)` / `run_tt(mod, tt_in)` run them, `outputs` names what is compared (and on which dims
-    the valid tokens are selected); `cls_names`: the tt-boltz class whose `__call__` --jit wraps (the module's
-    own class only: the classes it calls are traced through)."""
+    the valid tokens are selected); `cls_names`: the tt-boltz class whose `__call__` --jit wraps: the module's
+    own class (the classes it calls are traced through), or for a stack of layers the layer's class (so the
+    traces/entries column shows one compiled entry serving every layer of a shape)."""
 
     def __init__(self, name, ref, tt, make_inputs, run_ref, run_tt, outputs, cls_names, note=""):
         self.name, self.ref, self.tt, self.make_inputs = name, ref, tt, make_inputs
@@ -333,7 +319,7 @@ def build_cases(ttnn, T, device):
             lambda r, i: (r(i["a"], i["s"], i["bias"], ones(i["mask"].shape)),),
             lambda m, i: (m(*i["tt_in"]),),
             [("a", ())],
-            ["DiffusionTransformer"],
+            ["DiffusionTransformerLayer"],
         ),
         Case(
             f"AtomTransformer({ATOM_LAYERS}, atom level)",
@@ -352,7 +338,7 @@ def build_cases(ttnn, T, device):
             lambda r, i: (r(i["q"], i["c"], i["bias"], i["to_keys"], i["atom_mask"]),),
             lambda m, i: (m(*i["tt_in"]),),
             [("q", (1,))],
-            ["DiffusionTransformer"],
+            ["DiffusionTransformerLayer"],
         ),
         Case(
             "PairWeightedAveraging",
@@ -398,7 +384,7 @@ def build_cases(ttnn, T, device):
             lambda r, i: r(i["s"], i["z"], ones(i["mask"].shape), i["pair_mask"]),
             lambda m, i: m(i["s"], i["z"], ones(i["mask"].shape), i["pair_mask"]),
             [("s", (1,)), ("z", (1, 2))],
-            ["Pairformer"],
+            ["PairformerLayer"],
         ),
         Case(
             "MSALayer",
@@ -418,7 +404,7 @@ def build_cases(ttnn, T, device):
             lambda r, i: (r(i["z"], i["emb"], i["feats"]),),
             lambda m, i: (m(i["z"], i["emb"], i["feats"]),),
             [("z", ())],
-            ["MSA"],
+            ["MSALayer"],
         ),
     ]
     wrappers = {
@@ -452,6 +438,11 @@ def pcc(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) -> list[dict]:
     os.environ["TTFUSE_ARCH"] = arch
+    if jit and "TTFUSE_CACHE_DIR" not in os.environ:
+        # an empty disk cache, so that `traces` counts this run's compiles (not entries stored by earlier runs)
+        import tempfile
+
+        os.environ["TTFUSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="check_ttboltz_cache_")
     ttnn = map_ttnn()
     import ttfuse
     import ttfuse.sim
@@ -480,14 +471,15 @@ def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) ->
                 inp["tt"] = tt
                 with torch.no_grad():
                     want = case.run_ref(ref, inp)
-                if case.tt == "wrapper":
-                    mod = wrappers[case.name]()
-                    mod.load_state_dict(ref.state_dict(), strict=False)
-                    call = mod
-                else:
-                    call = mod = case.tt(ref.state_dict(), cfg)
 
-                def run_once(call=call, inp=inp, case=case):
+                def make_module(case=case, ref=ref):
+                    if case.tt == "wrapper":
+                        mod = wrappers[case.name]()
+                        mod.load_state_dict(ref.state_dict(), strict=False)
+                        return mod
+                    return case.tt(ref.state_dict(), cfg)
+
+                def run_once(call, inp=inp, case=case):
                     with ttfuse.sim.count_launches(device) as launches:
                         t0 = time.perf_counter()
                         out = case.run_tt(call, inp)
@@ -495,7 +487,7 @@ def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) ->
                     out = [o if isinstance(o, torch.Tensor) else ttnn.to_torch(o).float() for o in out]
                     return out, launches.total, dt
 
-                got, row["launches"], row["seconds"] = run_once()
+                got, row["launches"], row["seconds"] = run_once(make_module())
                 worst, errs = 1.0, []
                 for (what, dims), g_, w_ in zip(case.outputs, got, want, strict=False):
                     g_ = g_.reshape(w_.shape)
@@ -506,7 +498,7 @@ def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) ->
                     row["max_err"] = max(row.get("max_err", 0.0), float((g_ - w_).abs().max()))
                 row["pcc"], row["pcc_by_output"] = worst, " ".join(errs)
                 if jit:
-                    row.update(run_jit(T, case, call, run_once, got))
+                    row.update(run_jit(T, case, make_module, run_once, got))
             except Exception as e:  # noqa: BLE001 (the table reports every failure)
                 row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
                 if os.environ.get("CHECK_TTBOLTZ_TRACEBACK"):
@@ -515,21 +507,42 @@ def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) ->
     return rows
 
 
-def run_jit(T, case, call, run_once, eager_out) -> dict:
-    """Wrap `Cls.__call__` of the case's tt-boltz classes with ttfuse.jit, run twice (compile, then the cached
-    call), restore the classes; JIT vs eager PCC and launches of the cached call."""
+def run_jit(T, case, make_module, run_once, eager_out) -> dict:
+    """Wrap `Cls.__call__` of the case's tt-boltz classes with ttfuse.jit, build a fresh module (nothing cached
+    on `self` by an eager call) and run it twice (trace + compile + run, then the cached call); restore the
+    classes. JIT vs eager PCC (the worse of both calls), launches of the cached call, traces and entries
+    (summed over the wrapped classes: one entry serves every layer of a shape), warnings the jit gave."""
+    import warnings
+
     import ttfuse
 
-    saved = {}
+    saved, jitted = {}, {}
     try:
         for name in case.cls_names:
             cls = getattr(T, name)
             saved[name] = cls.__call__
-            cls.__call__ = ttfuse.jit(cls.__call__)
-        run_once()
-        got, launches, dt = run_once()
-        p = min(pcc(g_.reshape(e_.shape), e_) for g_, e_ in zip(got, eager_out, strict=False))
-        return dict(jit_pcc=p, jit_launches=launches, jit_seconds=dt)
+            cls.__call__ = jitted[name] = ttfuse.jit(cls.__call__)
+        mod = make_module()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            first, _, _ = run_once(mod)
+            got, launches, dt = run_once(mod)
+        p = min(
+            pcc(g_.reshape(e_.shape), e_)
+            for out in (first, got)
+            for g_, e_ in zip(out, eager_out, strict=False)
+        )
+        traces = sum(j.trace_count for j in jitted.values())
+        entries = sum(j.num_entries for j in jitted.values())
+        warned = sorted({str(w.message).splitlines()[0][:160] for w in caught})
+        return dict(
+            jit_pcc=p,
+            jit_launches=launches,
+            jit_seconds=dt,
+            jit_traces=traces,
+            jit_entries=entries,
+            jit_warnings=warned,
+        )
     except Exception as e:  # noqa: BLE001
         return dict(jit_error=f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300])
     finally:
@@ -540,7 +553,7 @@ def run_jit(T, case, call, run_once, eager_out) -> dict:
 def table(rows: list[dict], jit: bool) -> str:
     head = "| module | N | arch | PCC | max abs err | launches/call |"
     if jit:
-        head += " JIT vs eager PCC | launches JIT |"
+        head += " JIT vs eager PCC | launches JIT | traces/entries |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         if "error" in r:
@@ -557,12 +570,45 @@ def table(rows: list[dict], jit: bool) -> str:
             ]
         if jit:
             if "jit_error" in r:
-                cells += ["FAIL", r["jit_error"]]
+                cells += ["FAIL", r["jit_error"], ""]
             elif "jit_pcc" in r:
-                cells += [f"{r['jit_pcc']:.6f}", r["jit_launches"]]
+                cells += [f"{r['jit_pcc']:.6f}", r["jit_launches"], f"{r['jit_traces']}/{r['jit_entries']}"]
             else:
-                cells += ["", ""]
+                cells += ["", "", ""]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+ARCH_LABEL = {"wormhole_b0": "Wormhole n150", "blackhole": "Blackhole p150 (13x10)"}
+
+
+def wide_table(rows: list[dict], jit: bool) -> str:
+    """One row per module, one column per (arch, N): eager `PCC / max abs err / launches`, or with `jit`
+    `JIT vs eager PCC / launches eager -> JIT / traces, entries` (failures as `FAIL: reason`)."""
+    cols = sorted({(r["arch"], r["n"]) for r in rows}, key=lambda c: (c[0] != "wormhole_b0", c[0], c[1]))
+    modules = list(dict.fromkeys(r["module"] for r in rows))
+    by = {(r["module"], r["arch"], r["n"]): r for r in rows}
+
+    def cell(r):
+        if r is None:
+            return ""
+        if "error" in r:
+            return f"FAIL: {r['error']}"
+        if not jit:
+            flag = "" if r["pcc"] >= PCC_TARGET else "*"
+            return f"{r['pcc']:.5f}{flag} / {r['max_err']:.3g} / {r['launches']}"
+        if "jit_error" in r:
+            return f"FAIL: {r['jit_error']}"
+        flag = "" if r["jit_pcc"] >= 0.9995 else "*"
+        return (
+            f"{r['jit_pcc']:.6f}{flag} / {r['launches']} -> {r['jit_launches']} / "
+            f"{r['jit_traces']}, {r['jit_entries']}"
+        )
+
+    head = ["module"] + [f"{ARCH_LABEL.get(a, a)}, N={n}" for a, n in cols]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in modules:
+        lines.append("| " + " | ".join([m] + [cell(by.get((m, a, n))) for a, n in cols]) + " |")
     return "\n".join(lines)
 
 
@@ -574,7 +620,14 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=[], help="substrings of module names to run")
     ap.add_argument("--jit", action="store_true", help="also wrap each class's __call__ with ttfuse.jit")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--rows", nargs="+", default=[], help="render the table from JSON-lines files of earlier --child runs"
+    )
     a = ap.parse_args(argv)
+    if a.rows:
+        rows = [json.loads(ln) for f in a.rows for ln in open(f) if ln.startswith("{")]
+        print(wide_table(rows, a.jit))
+        return 0
     if a.child:
         run_arch(a.path, a.arch[0], a.n, a.only, a.jit)
         return 0
