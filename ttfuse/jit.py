@@ -427,7 +427,9 @@ class JitFunction:
         try:
             return self._compile(args, kwargs, use_cache=use_cache).run
         except Exception as e:
-            if not self.options.fallback or isinstance(e, ArgumentError):  # a bad call is not a compile failure
+            if not self.options.fallback or isinstance(
+                e, ArgumentError
+            ):  # a bad call is not a compile failure
                 raise
             reason = f"{type(e).__name__}: {e}"
             first = not self.fallback_used
