@@ -297,3 +297,26 @@ def test_open_device_bad_arch_names_the_argument_and_line(monkeypatch):
     msg = str(e.value)
     assert "from ttnn.open_device(arch='grayskull')" in msg and "TTFUSE_ARCH" not in msg
     assert "valid kinds: " in msg and f"test_first_hour.py:{line}" in msg
+
+
+# -------------------------------------------------------------------------------- 5. predicted.png's legend
+def test_predicted_png_legend_shows_each_panels_jit_colour(tmp_path, monkeypatch):
+    """One panel per arch, each with its own JIT colour: the shared legend names them all (it showed one)."""
+    import matplotlib.figure
+
+    from bench import report
+
+    legends = []
+    real = matplotlib.figure.Figure.legend
+    monkeypatch.setattr(
+        matplotlib.figure.Figure,
+        "legend",
+        lambda self, handles, names, **kw: legends.append(list(names)) or real(self, handles, names, **kw),
+    )
+    rows = [
+        dict(case="chain.x", size=512, arch=a, speedup=1.5, predicted_us_eager=40.0, predicted_us_jit=20.0)
+        for a in ("wormhole_b0:n150", "blackhole:p150")
+    ]
+    paths = report.write_plots({"cases": rows, "archs": [r["arch"] for r in rows]}, tmp_path)
+    assert Path(paths["predicted_png"]).stat().st_size > 0
+    assert legends[-1] == ["eager", "JIT (wormhole_b0:n150)", "JIT (blackhole:p150)"]
