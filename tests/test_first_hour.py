@@ -19,7 +19,7 @@ import ttfuse
 from ttfuse import cache, ttnn
 from ttfuse.cache import CacheWarning
 from ttfuse.cli import main
-from ttfuse.errors import ArgumentError, DeviceError, TraceError, TtfuseError
+from ttfuse.errors import DeviceError, TraceError, TtfuseError
 
 REPO = Path(__file__).resolve().parents[1]
 # the module (the package attribute `ttfuse.flags` is the `flags(...)` context manager)
@@ -212,7 +212,7 @@ def test_unknown_keyword_is_a_ttfuse_type_error_naming_all(device):
     for warm in (False, True):  # before the first compile and on the hit path's miss
         if warm:
             jf(x, x)
-        with pytest.raises(ArgumentError) as e:
+        with pytest.raises(ttfuse.ArgumentError) as e:
             line = sys._getframe().f_lineno + 1
             jf(x, x, sclae=2.0)
         err = e.value
@@ -235,12 +235,12 @@ def test_missing_and_extra_arguments_are_argument_errors(device, args, kwargs, t
     x = tensor(device)
     with pytest.raises(TypeError, match=re.escape(text)) as e:
         ttfuse.jit(block_kw)(*([x] * args), **kwargs)
-    assert type(e.value) is ArgumentError and "block_kw(x, y, *, scale=1.0)" in str(e.value)
+    assert type(e.value) is ttfuse.ArgumentError and "block_kw(x, y, *, scale=1.0)" in str(e.value)
 
 
 def test_fallback_does_not_hide_a_bad_call(device):
     jf = ttfuse.jit(block_kw, fallback=True)
-    with pytest.raises(ArgumentError, match="sclae"):
+    with pytest.raises(ttfuse.ArgumentError, match="sclae"):
         jf(tensor(device), tensor(device), sclae=2.0)
     assert not jf.fallback_used
 
@@ -252,7 +252,7 @@ def test_a_method_names_its_parameters(device):
             return ttnn.relu(x)
 
     with pytest.raises(
-        ArgumentError, match=r"forward\(self, x, \*, eps=1e-05\): got an unexpected keyword .*'esp'"
+        ttfuse.ArgumentError, match=r"forward\(self, x, \*, eps=1e-05\): got an unexpected keyword .*'esp'"
     ):
         Layer().forward(tensor(device), esp=1e-6)
 
