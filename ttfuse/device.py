@@ -218,7 +218,7 @@ def device_spec(kind: str | None = None, *, source: str | None = None) -> Device
     A bad kind is a DeviceError naming where it came from: `source` (what the caller wrote, e.g. "the --arch
     option", "ttnn.open_device(arch=...)"), else "the environment variable TTFUSE_ARCH" when `kind` is None."""
     if kind:
-        where = source or f"device kind {kind!r}"
+        where = source or "the kind passed to ttfuse.device_spec()"
     else:
         env = os.environ.get("TTFUSE_ARCH")
         where = "the environment variable TTFUSE_ARCH" if env else "the default"
