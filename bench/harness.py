@@ -767,6 +767,13 @@ def main(
         threads=threads,
         timer=Timer(primary=clock),
     )
+    from ttfuse import DeviceError, device_spec
+
+    for a in cfg.archs:  # a bad --arch is a usage error naming the option, before anything runs
+        try:
+            device_spec(a, source="the --arch option")
+        except DeviceError as e:
+            raise click.BadParameter(str(e), param_hint="--arch") from None
     try:
         results = run_sweep(cfg)
     except KeyError as e:

@@ -832,7 +832,10 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
                 )
                 continue
             ax.barh(y + 0.2, e, height=0.38, color="#999999", label=None if drawn else "eager")
-            ax.barh(y - 0.2, jt, height=0.38, color=colors[j % len(colors)], label=None if drawn else "JIT")
+            jit_label = f"JIT ({arch})" if len(archs) > 1 else "JIT"  # each panel's JIT colour in the legend
+            ax.barh(
+                y - 0.2, jt, height=0.38, color=colors[j % len(colors)], label=None if drawn else jit_label
+            )
             ax.text(max(e, jt) * 1.05, y, f"{e / jt:.2f}x", va="center", fontsize=8)
             drawn = True
         if drawn:
@@ -850,9 +853,12 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
         + (f"\n{'; '.join(src)}" if src else ""),
         fontsize=10,
     )
-    handles, names = axes[0][0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=9)
+    legend: dict = {}
+    for ax in axes[0]:
+        for h, n in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(n, h)
+    if legend:
+        fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=len(legend), fontsize=9)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     p = out_dir / "predicted.png"
     fig.savefig(p, dpi=110)

@@ -17,6 +17,7 @@ from ttfuse import (
 )
 from ttfuse.device import DeviceSpec, device_spec
 from ttfuse.errors import (
+    ArgumentError,
     CacheError,
     CodegenError,
     DeviceError,
@@ -46,6 +47,7 @@ __all__ = [
     "device_spec",
     "TtfuseError",
     "TraceError",
+    "ArgumentError",
     "SpecError",
     "VerifyError",
     "PassError",

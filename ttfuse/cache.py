@@ -39,7 +39,6 @@ import re
 import tempfile
 import threading
 import time
-import warnings
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
@@ -55,7 +54,7 @@ from ttfuse.cache_key import (
     make_key,
     source_hash,
 )
-from ttfuse.errors import CacheError
+from ttfuse.errors import CacheError, warn
 from ttfuse.flags import dlog, get_flag, logger
 
 __all__ = [
@@ -472,7 +471,7 @@ def _reject(path: Path, msg: str) -> None:
         where = f"could not move it aside ({e})"
     with contextlib.suppress(OSError):
         path.with_suffix(".hits").unlink()
-    warnings.warn(f"ttfuse: {msg}; {where}; recompiling", CacheWarning, stacklevel=3)
+    warn(f"ttfuse: {msg}; {where}; recompiling", CacheWarning)
 
 
 def disk_store(key_hex: str, entry: dict) -> bool:
@@ -509,7 +508,7 @@ def disk_store(key_hex: str, entry: dict) -> bool:
         msg = f"cache entry {path}: could not write ({type(exc).__name__}: {exc})"
         if get_flag("strict_cache"):
             raise CacheError(msg + " (TTFUSE_STRICT_CACHE=1)") from exc
-        warnings.warn(f"ttfuse: {msg}", CacheWarning, stacklevel=2)
+        warn(f"ttfuse: {msg}", CacheWarning)
         return False
     finally:
         if tmp is not None:

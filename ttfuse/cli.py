@@ -519,6 +519,12 @@ def explain(target: str, tokens: tuple[str, ...], kwargs: tuple[str, ...], arch:
         fn = jit(fn)
     saved = os.environ.get("TTFUSE_ARCH")
     if arch:
+        from ttfuse.device import device_spec
+
+        try:  # a bad --arch is named as the option, not as the TTFUSE_ARCH it is passed on through
+            device_spec(arch, source="the --arch option")
+        except TtfuseError as e:
+            raise click.BadParameter(str(e), param_hint="--arch") from None
         os.environ["TTFUSE_ARCH"] = arch
     try:
         low = fn.lower(*args, **kw)

@@ -205,24 +205,40 @@ _DEFAULT_GRID = {"p150": "13x10", "p100": "11x10"}
 _ALIASES = {"wormhole": "wormhole_b0", "wh": "wormhole_b0", "bh": "blackhole"}
 
 
-def device_spec(kind: str | None = None) -> DeviceSpec:
-    """Resolve a device kind (`arch[:board[:grid]]`, default `$TTFUSE_ARCH` or `wormhole_b0:n150`)."""
-    kind = (kind or os.environ.get("TTFUSE_ARCH") or "wormhole_b0").strip().lower()
+def valid_kinds() -> str:
+    """The device kinds `device_spec` accepts, for messages: every full kind, the short forms and aliases."""
+    short = ", ".join(f"{a} (= {device_spec(a).name})" for a in _DEFAULT_BOARD)
+    aliases = ", ".join(f"{k} = {v}" for k, v in _ALIASES.items())
+    return f"valid kinds: {', '.join(sorted(_SPECS))}; short forms {short}; aliases {aliases}"
+
+
+def device_spec(kind: str | None = None, *, source: str | None = None) -> DeviceSpec:
+    """Resolve a device kind (`arch[:board[:grid]]`, default `$TTFUSE_ARCH` or `wormhole_b0:n150`).
+
+    A bad kind is a DeviceError naming where it came from: `source` (what the caller wrote, e.g. "the --arch
+    option", "ttnn.open_device(arch=...)"), else "the environment variable TTFUSE_ARCH" when `kind` is None."""
+    if kind:
+        where = source or "the kind passed to ttfuse.device_spec()"
+    else:
+        env = os.environ.get("TTFUSE_ARCH")
+        where = "the environment variable TTFUSE_ARCH" if env else "the default"
+        kind = env or "wormhole_b0"
+    kind = kind.strip().lower()
     parts = kind.split(":")
     arch = _ALIASES.get(parts[0], parts[0])
     if arch not in _DEFAULT_BOARD:
-        raise DeviceError(
-            f"unknown device arch {parts[0]!r}; known: {sorted(_DEFAULT_BOARD)} (TTFUSE_ARCH={kind!r})"
-        )
+        raise DeviceError(f"unknown device arch {parts[0]!r} (from {where}); {valid_kinds()}")
     board = parts[1] if len(parts) > 1 and parts[1] else _DEFAULT_BOARD[arch]
     name = f"{arch}:{board}"
     if arch == "blackhole":
         grid = parts[2] if len(parts) > 2 else _DEFAULT_GRID.get(board, "13x10")
         name = f"{name}:{grid}"
     elif len(parts) > 2:
-        raise DeviceError(f"device kind {kind!r}: Wormhole boards have one grid; drop ':{parts[2]}'")
+        raise DeviceError(
+            f"device kind {kind!r} (from {where}): Wormhole boards have one grid; drop ':{parts[2]}'"
+        )
     if name not in _SPECS:
-        raise DeviceError(f"unknown device kind {kind!r}; known: {sorted(_SPECS)}")
+        raise DeviceError(f"unknown device kind {kind!r} (from {where}); {valid_kinds()}")
     return _SPECS[name]
 
 

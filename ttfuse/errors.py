@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -24,6 +25,11 @@ class SpecError(TtfuseError, ValueError):
 
 class TraceError(TtfuseError):
     """Capture failed: data-dependent Python on a traced tensor, escaped tracer, unsupported value."""
+
+
+class ArgumentError(TraceError, TypeError):
+    """A call of a jit function whose arguments do not bind to its signature (an unknown keyword, a missing or
+    extra positional argument). A TypeError too, as Python's own message for the same call is."""
 
 
 class VerifyError(TtfuseError):
@@ -110,10 +116,36 @@ def user_frame(skip_internal: bool = True) -> tuple[str, int, str] | None:
     f = sys._getframe(1)
     while f is not None:
         fn = f.f_code.co_filename
-        if not skip_internal or not (fn.startswith(_PKG_DIR) or fn.startswith("<ttfuse")):
+        if not skip_internal or not _internal(fn):
             return fn, f.f_lineno, f.f_code.co_name
         f = f.f_back
     return None
+
+
+def _internal(filename: str) -> bool:
+    return filename.startswith(_PKG_DIR) or filename.startswith("<ttfuse")
+
+
+def warn(msg: str, category: type[Warning] = UserWarning) -> None:
+    """Issue a warning at the user's line: the innermost frame outside the ttfuse package (generated code
+    included), as `warnings.warn` would for a call written there (same module name, same once-per-location
+    registry, so `-W` filters by module work). Every warning ttfuse issues goes through here."""
+    f = sys._getframe(1)
+    while f is not None and _internal(f.f_code.co_filename):
+        f = f.f_back
+    if f is None:  # called from ttfuse itself with nothing above (an atexit hook): its caller's line
+        warnings.warn(msg, category, stacklevel=2)
+        return
+    g = f.f_globals
+    warnings.warn_explicit(
+        msg,
+        category,
+        f.f_code.co_filename,
+        f.f_lineno,
+        module=g.get("__name__", "<unknown>"),
+        registry=g.setdefault("__warningregistry__", {}),
+        module_globals=g,
+    )
 
 
 def format_frame(frame: tuple[str, int, str] | None) -> str:

@@ -15,7 +15,8 @@
 
 Invariants: an override set by `flags(...)` wins over the environment; the environment is re-read on every
 `get_flag` (so `monkeypatch.setenv` works) but parsed once per distinct value, so a read costs well under a
-microsecond (`debug_level()` is called on hot paths). Overrides live in a ContextVar: nested blocks stack,
+microsecond (`debug_level()` is called on hot paths). The jit's cache-hit path does not even read it while
+`DEBUG_WATCH[0]` is False (no level >= 1 is in effect anywhere; see the note at its definition). Overrides live in a ContextVar: nested blocks stack,
 and threads / asyncio tasks see the value of the context they were started in.
 
 All diagnostics go through the `ttfuse` logger, which writes to the current `sys.stderr` (not propagated
@@ -32,12 +33,14 @@ import contextvars
 import logging
 import os
 import sys
-import warnings
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FLAGS", "Flag", "flags", "get_flag", "debug_level", "dlog", "logger", "MAX_DEBUG"]
+from ttfuse.errors import warn
+
+__all__ = ["FLAGS", "Flag", "flags", "get_flag", "debug_level", "dlog", "logger", "MAX_DEBUG", "DEBUG_WATCH"]
 
 MAX_DEBUG = 4
 # What each debug level adds (documented in docs/cache.md; the levels are cumulative).
@@ -102,6 +105,21 @@ if _RAW_ENV is not None and not all(isinstance(k, bytes) for k in list(_RAW_ENV)
 _ENV_KEYS = {name: os.fsencode(f.env) if _RAW_ENV is not None else f.env for name, f in FLAGS.items()}
 _parsed: dict[tuple[str, object], Any] = {}
 
+# NOTE: the jit's cache-hit path reads `DEBUG_WATCH[0]` (one global load and a subscript, ~20 ns) instead of the
+# debug level (~300 ns): False means no debug level >= 1 can be in effect in any context, so a hit logs nothing
+# without reading the flag. It is True while some `flags(debug>=1)` block is open (in any thread) or the last
+# read of TTFUSE_DEBUG saw a level >= 1; the hit path then reads the real level of its context. The environment
+# is re-read by every `get_flag("debug")` (each compile, each dlog, each `flags()` block), so an
+# `os.environ["TTFUSE_DEBUG"] = "1"` made while a program only hits takes effect at its next compile or
+# `flags()` block (docs/cache.md).
+DEBUG_WATCH = [False]
+_debug_blocks = 0  # open flags(debug>=1) blocks, all contexts together
+_watch_lock = threading.Lock()
+
+
+def _watch(env_level: int) -> None:
+    DEBUG_WATCH[0] = env_level >= 1 or _debug_blocks > 0
+
 
 def _coerce(flag: Flag, value: Any, source: str) -> Any:
     """Validate a flag value given in code or (as a string) in the environment."""
@@ -142,7 +160,7 @@ def _from_env(name: str, raw: object) -> Any:
         v = _coerce(flag, text, f"{flag.env}={text!r}")
     except ValueError as e:
         # A typo in an environment variable must not crash the user's program: warn once, use the default.
-        warnings.warn(f"ttfuse: ignoring {e}; using {flag.default!r}", RuntimeWarning, stacklevel=3)
+        warn(f"ttfuse: ignoring {e}; using {flag.default!r}", RuntimeWarning)
         v = flag.default
     _parsed[(name, raw)] = v
     return v
@@ -159,11 +177,29 @@ def get_flag(name: str) -> Any:
         raise KeyError(f"unknown ttfuse flag {name!r}; known: {sorted(FLAGS)}") from None
     raw = _RAW_ENV.get(key) if _RAW_ENV is not None else os.environ.get(key)
     if raw is None:
-        return FLAGS[name].default
+        v = FLAGS[name].default
+    else:
+        try:
+            v = _parsed[(name, raw)]
+        except KeyError:
+            v = _from_env(name, raw)
+    if name == "debug":
+        _watch(v)
+    return v
+
+
+def _env_debug() -> int:
+    """The debug level the environment asks for (overrides ignored)."""
+    raw = _RAW_ENV.get(_ENV_KEYS["debug"]) if _RAW_ENV is not None else os.environ.get(_ENV_KEYS["debug"])
+    if raw is None:
+        return 0
     try:
-        return _parsed[(name, raw)]
+        return _parsed[("debug", raw)]
     except KeyError:
-        return _from_env(name, raw)
+        return _from_env("debug", raw)
+
+
+_watch(_env_debug())  # TTFUSE_DEBUG set when the program started
 
 
 def debug_level() -> int:
@@ -183,11 +219,21 @@ def flags(**overrides: Any) -> Iterator[dict[str, Any]]:
             raise TypeError(f"ttfuse.flags: unknown flag {name!r}; known: {sorted(FLAGS)}")
         if value is not None:
             new[name] = _coerce(FLAGS[name], value, f"ttfuse.flags({name}=...)")
+    global _debug_blocks
+    watched = new.get("debug", 0) >= 1
+    if watched:
+        with _watch_lock:
+            _debug_blocks += 1
+    _watch(_env_debug())
     token = _overrides.set(new)
     try:
         yield new
     finally:
         _overrides.reset(token)
+        if watched:
+            with _watch_lock:
+                _debug_blocks -= 1
+        _watch(_env_debug())
 
 
 def current_flags() -> dict[str, Any]:

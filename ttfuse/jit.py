@@ -41,7 +41,8 @@ keyed by value per call (lists, dicts and sets by content); another object (a me
 by its hash (usually identity; an unhashable one by identity, with a warning), keyed by content when compiled,
 and its entry guards what it holds (`identity.state_guard`): a changed attribute re-keys the call. The hit path allocates two lists and a tuple, runs
 the guard (a flat `and` of `is` tests, none when nothing can change), does no hashing of big structures, no
-inspect calls and no logging.
+inspect calls, and reads no flag: `TTFUSE_DEBUG>=1` logs every hit (memory and disk), but the hit path only tests
+`flags.DEBUG_WATCH[0]`, a bool that is False while no debug level >= 1 is in effect anywhere.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ import inspect
 import os
 import threading
 import time
-import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, fields
 from typing import Any
@@ -65,8 +65,8 @@ from ttfuse.capture.pytree import ByIdentity, describe, flatten_key, lookup
 from ttfuse.capture.trace import GraphTrace, input_names, trace
 from ttfuse.codegen import generate
 from ttfuse.configs import MathFidelity
-from ttfuse.errors import TtfuseError, user_frame
-from ttfuse.flags import dlog, flags, get_flag, logger
+from ttfuse.errors import ArgumentError, TtfuseError, warn
+from ttfuse.flags import DEBUG_WATCH, dlog, flags, get_flag, logger
 from ttfuse.identity import (
     Identity,
     Unkeyable,
@@ -334,8 +334,16 @@ class JitFunction:
         run, fast, leaves = lookup(lru, args, kwargs)
         if run is not None:
             cache.counters.hit += 1
+            if DEBUG_WATCH[0]:  # NOTE: False unless some debug level >= 1 may be on (ttfuse/flags.py)
+                self._log_hit(leaves)
             return run(leaves, args, kwargs)
         return self._miss(args, kwargs, leaves, fast)
+
+    def _log_hit(self, leaves) -> None:
+        """TTFUSE_DEBUG>=1: a memory hit of the fast path, with the input specs it was keyed by."""
+        if get_flag("debug") >= 1:
+            specs = ", ".join(str(x.spec) for x in leaves if isinstance(x, Tensor)) or "no tensors"
+            logger.info("jit %s: memory hit (%s)", self._name, specs)
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -363,7 +371,8 @@ class JitFunction:
         with self._lock:
             run = self._lru.get(fast)
             if run is not None:
-                cache.counters.hit += 1
+                cache.counters.hit += 1  # another thread compiled it meanwhile
+                self._log_hit(leaves)
             else:
                 if any(type(t) is ByIdentity for t in fast):
                     self._warn_unhashable(args, kwargs, fast)
@@ -418,17 +427,18 @@ class JitFunction:
         try:
             return self._compile(args, kwargs, use_cache=use_cache).run
         except Exception as e:
-            if not self.options.fallback:
+            if not self.options.fallback or isinstance(
+                e, ArgumentError
+            ):  # a bad call is not a compile failure
                 raise
             reason = f"{type(e).__name__}: {e}"
             first = not self.fallback_used
             self.fallback_used = True
             self.fallback_reason = reason
             if first:
-                warnings.warn(
+                warn(
                     f"ttfuse.jit({self._name}): compiling failed, running eagerly instead: {reason}",
                     RuntimeWarning,
-                    stacklevel=4,
                 )
             dlog(1, "jit %s: fallback to eager (%s)", self._name, reason)
             fn = self.fn
@@ -698,11 +708,7 @@ class JitFunction:
         if what in self._warned:
             return
         self._warned.add(what)
-        frame = user_frame()
-        if frame is None:
-            warnings.warn(msg, category, stacklevel=2)
-        else:
-            warnings.warn_explicit(msg, category, frame[0], frame[1], module=frame[2])
+        warn(msg, category)
 
     def _warn_after_compile(self, use_cache: bool) -> None:
         """Once per function: why it is not on disk (a value not keyable by content), and print() calls."""

@@ -10,7 +10,6 @@ Invariant: nothing here decides what is compiled; ttfuse/jit.py (the wrapper) do
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +18,7 @@ from ttfuse.cache_schema import check_entry
 from ttfuse.capture.params import ParamRunner, decode_sources, encode_sources, split_params
 from ttfuse.capture.pytree import unflattener
 from ttfuse.codegen import Compiled, generate
-from ttfuse.errors import TraceError, with_user_frame
+from ttfuse.errors import TraceError, warn, with_user_frame
 from ttfuse.flags import dlog
 from ttfuse.ir import Graph
 from ttfuse.opdef import OPS
@@ -142,11 +141,10 @@ def alias_checked(run, py_fn):
             return run(leaves, args, kwargs)
         if not warned:
             warned.append(True)
-            warnings.warn(
+            warn(
                 f"ttfuse.jit({getattr(py_fn, '__qualname__', py_fn)}): the same tensor is passed as two arguments "
                 "and the function writes into an argument in place; this call runs eagerly",
                 cache.CacheWarning,
-                stacklevel=3,
             )
         return py_fn(*args, **kwargs)
 

@@ -38,13 +38,15 @@ Invariant: a Tracer belongs to exactly one GraphTrace; `trace.done` is set when 
 
 from __future__ import annotations
 
+import difflib
 import inspect
+import re
 from typing import Any
 
 from ttfuse.backend import is_device
 from ttfuse.capture.params import ParamIndex, path_text
 from ttfuse.capture.pytree import describe, flatten_out, substitute
-from ttfuse.errors import DeviceError, TraceError, user_frame, with_user_frame
+from ttfuse.errors import ArgumentError, DeviceError, TraceError, user_frame, warn, with_user_frame
 from ttfuse.ir import DeviceArg, FrozenList, Graph, In, Node, NodeSide, Ref, freeze, set_tracer
 from ttfuse.opdef import (
     OPS,
@@ -402,18 +404,12 @@ def trace(
         if params is not None:
             stored = params.roll_back(gt, (fn, args, kwargs))
             if stored:
-                import warnings
-
                 msg = (
                     f"@ttfuse.jit {name}: the function stored a tensor it computed on {', '.join(stored)}; a jit "
                     "function runs as its compiled graph, so that value is recomputed on every call and not kept "
                     "(the attribute was restored). Compute it once outside the jit function, or return it"
                 )
-                frame = user_frame()
-                if frame is None:
-                    warnings.warn(msg, UserWarning, stacklevel=2)
-                else:
-                    warnings.warn_explicit(msg, UserWarning, frame[0], frame[1])
+                warn(msg, UserWarning)
 
     _check_result(result, name)
     try:
@@ -496,8 +492,9 @@ def input_names(fn, paths: list[str]) -> list[str]:
 
 # ------------------------------------------------------------------------------------- call and result checks
 def _check_call(fn, args: tuple, kwargs: dict, name: str) -> None:
-    """TraceError at the caller's line when the arguments do not fit the function's signature (checked before
-    tracing, so a missing argument is not reported from inside the trace machinery)."""
+    """ArgumentError (a TraceError and a TypeError) at the caller's line when the arguments do not fit the
+    function's signature (checked before tracing, so a missing argument is not reported from inside the trace
+    machinery): it names the function, its parameters, the argument and the nearest parameter name."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):  # a builtin or an object without a signature: the call itself says
@@ -505,7 +502,13 @@ def _check_call(fn, args: tuple, kwargs: dict, name: str) -> None:
     try:
         sig.bind(*args, **kwargs)
     except TypeError as e:
-        raise with_user_frame(TraceError(f"@ttfuse.jit {name}{sig}: {e}")) from None
+        msg = f"@ttfuse.jit {name}{sig}: {e}"
+        bad = re.search(r"unexpected keyword argument '(\w+)'", str(e))
+        if bad:
+            near = difflib.get_close_matches(bad.group(1), list(sig.parameters), n=1)
+            accepted = ", ".join(repr(p) for p in sig.parameters) or "none"
+            msg += f" (its parameters: {accepted}{f'; did you mean {near[0]!r}?' if near else ''})"
+        raise with_user_frame(ArgumentError(msg)) from None
 
 
 def _recursion_error(name: str, e: RecursionError) -> TraceError:

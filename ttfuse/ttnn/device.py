@@ -17,7 +17,7 @@ import weakref
 
 from ttfuse import backend as _backend
 from ttfuse.device import Arch, device_spec
-from ttfuse.errors import DeviceError
+from ttfuse.errors import DeviceError, with_user_frame
 from ttfuse.mesh import MeshShape
 
 _backend.set_eager_backend(_backend.eager_backend_name())
@@ -53,6 +53,15 @@ class DispatchCoreConfig:
         self.type, self.axis = type, axis
 
 
+def _check_arch(arch: str | None, op: str) -> None:
+    """A bad `arch=` is an error naming the argument (not TTFUSE_ARCH) and the user's line."""
+    if arch is not None:
+        try:
+            device_spec(arch, source=f"{op}(arch={arch!r})")
+        except DeviceError as e:
+            raise with_user_frame(e) from None
+
+
 def open_device(
     *,
     device_id: int = 0,
@@ -67,6 +76,7 @@ def open_device(
         raise DeviceError(
             f"ttnn.open_device: the simulator has one device (id 0), asked for device_id={device_id}"
         )
+    _check_arch(arch, "ttnn.open_device")
     return _opened(_backend.eager_backend().open_mesh(MeshShape(1, 1), arch))
 
 
@@ -87,6 +97,7 @@ def open_mesh_device(
         shape = MeshShape(*shape)
     if shape.rows < 1 or shape.cols < 1 or shape.num_devices() > 64:
         raise DeviceError(f"ttnn.open_mesh_device: unsupported mesh shape {shape}")
+    _check_arch(arch, "ttnn.open_mesh_device")
     return _opened(_backend.eager_backend().open_mesh(shape, arch))
 
 
