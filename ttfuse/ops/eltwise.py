@@ -257,11 +257,15 @@ def _selu(x, a):
 
 
 _I32 = frozenset({D.INT32})
+_BF16_F32 = frozenset({D.BFLOAT16, D.FLOAT32})
 _unary("exp", "Elementwise e**x.", lambda x, a: torch.exp(x), kw=_FAST, activation=U.EXP)
 _unary("exp2", "Elementwise 2**x.", lambda x, a: torch.exp2(x))
 _unary("expm1", "Elementwise e**x - 1.", lambda x, a: torch.expm1(x))
 _unary("log", "Elementwise natural logarithm.", lambda x, a: torch.log(x), kw=_FAST, activation=U.LOG)
 _unary("log1p", "Elementwise log(1 + x).", lambda x, a: torch.log1p(x), kw=_FAST)
+# ttnn.digamma: a composite unary (tt-metal ttnn/cpp/ttnn/operations/eltwise/unary/device/unary_composite_op.cpp,
+# `_digamma`: log(x) minus an asymptotic series in 1/x); its docs list BFLOAT16 and FLOAT32 "for values > 0"
+_unary("digamma", "Elementwise digamma (psi), for x > 0.", lambda x, a: torch.digamma(x), dtypes=_BF16_F32)
 _unary("sqrt", "Elementwise square root.", lambda x, a: torch.sqrt(x), kw=_FAST, activation=U.SQRT)
 _unary("rsqrt", "Elementwise 1 / sqrt(x).", lambda x, a: torch.rsqrt(x), kw=_FAST, activation=U.RSQRT)
 _unary("reciprocal", "Elementwise 1 / x.", lambda x, a: torch.reciprocal(x), activation=U.RECIP)
