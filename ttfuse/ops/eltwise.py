@@ -264,8 +264,23 @@ _unary("expm1", "Elementwise e**x - 1.", lambda x, a: torch.expm1(x))
 _unary("log", "Elementwise natural logarithm.", lambda x, a: torch.log(x), kw=_FAST, activation=U.LOG)
 _unary("log1p", "Elementwise log(1 + x).", lambda x, a: torch.log1p(x), kw=_FAST)
 # ttnn.digamma: a composite unary (tt-metal ttnn/cpp/ttnn/operations/eltwise/unary/device/unary_composite_op.cpp,
-# `_digamma`: log(x) minus an asymptotic series in 1/x); its docs list BFLOAT16 and FLOAT32 "for values > 0"
-_unary("digamma", "Elementwise digamma (psi), for x > 0.", lambda x, a: torch.digamma(x), dtypes=_BF16_F32)
+# `_digamma`, "support for the range of (1, inf)"): log(x) minus the asymptotic series
+# 1/(2x) - B2/(2x^2) - B4/(4x^4) - ... with seven Bernoulli terms, not the exact psi; the sim computes that series
+# (below 1 it departs from psi as the device's op does). Docs list BFLOAT16 and FLOAT32.
+_DIGAMMA_TERMS = (-1 / 12, 1 / 120, -1 / 252, 1 / 240, -1 / 132, 691 / 32760, -1 / 12)
+
+
+def _digamma(x, a):
+    r = torch.reciprocal(x)
+    r2 = r * r
+    series, p = r * 0.5, r2
+    for c in _DIGAMMA_TERMS:
+        series = series + p * c
+        p = p * r2
+    return torch.log(x) - series
+
+
+_unary("digamma", "Elementwise digamma as ttnn's asymptotic series (x > 1).", _digamma, dtypes=_BF16_F32)
 _unary("sqrt", "Elementwise square root.", lambda x, a: torch.sqrt(x), kw=_FAST, activation=U.SQRT)
 _unary("rsqrt", "Elementwise 1 / sqrt(x).", lambda x, a: torch.rsqrt(x), kw=_FAST, activation=U.RSQRT)
 _unary("reciprocal", "Elementwise 1 / x.", lambda x, a: torch.reciprocal(x), activation=U.RECIP)
