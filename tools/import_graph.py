@@ -69,6 +69,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ttfuse.errors",
             "ttfuse.flags",
             "ttfuse.numerics",
+            "ttfuse.metal_trace",
         ),
     ),
 )

@@ -56,6 +56,12 @@ if TYPE_CHECKING:
 
 DEFAULT_BACKEND = "sim"
 
+# The family of the programs device work launches now (None: ttnn's own op programs). A backend's program
+# cache keys programs under it: ttnn-jit compiles a function into `ttnn.generic_op` programs of its own
+# (tt-mlir tools/ttnn-jit: D2M kernels run through ttnn.generic_op), so the drop-in (ttfuse/ttnn_jit.py) runs
+# its compiled code under "ttnn.generic_op" and those are program-cache entries apart from the eager ops'.
+PROGRAM_FAMILY: list = [None]
+
 
 class Device(abc.ABC):
     """An open (mesh) device; a single device is a 1x1 mesh, as in current ttnn.

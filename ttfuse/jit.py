@@ -59,6 +59,7 @@ from typing import Any
 from torch.overrides import TorchFunctionMode
 
 from ttfuse import cache
+from ttfuse import metal_trace as _metal_trace
 from ttfuse.backend import backend_names, current_backend_name
 from ttfuse.capture.params import ParamIndex
 from ttfuse.capture.pytree import ByIdentity, describe, flatten_key, lookup
@@ -325,6 +326,11 @@ class JitFunction:
         stack = _state.stack
         if stack and type(stack[-1]) is GraphTrace:  # called while tracing another jit function: inline
             return self.fn(*args, **kwargs)
+        if _metal_trace.ACTIVE:  # a device captures a metal trace: record this call (ttfuse/metal_trace.py)
+            return _metal_trace.call(self._call, args, kwargs)
+        return self._call(*args, **kwargs)
+
+    def _call(self, *args, **kwargs):
         lru = self._lru
         if lru is None:
             return self._uncached(args, kwargs)

@@ -47,6 +47,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ttfuse import metal_trace as _metal_trace
 from ttfuse.errors import SpecError, TtfuseError, got, with_user_frame
 
 
@@ -262,6 +263,16 @@ class OpDef:
         return bound.arguments
 
     def __call__(self, *args, **kwargs):
+        if _metal_trace.ACTIVE:  # a device is capturing a metal trace (ttfuse/metal_trace.py)
+            if self.group is Group.HOST:
+                try:
+                    _metal_trace.check_host_transfer(self.qualname, (*args, *kwargs.values()))
+                except TtfuseError as e:
+                    raise with_user_frame(e) from None
+            return _metal_trace.call(self._call, args, kwargs)
+        return self._call(*args, **kwargs)
+
+    def _call(self, *args, **kwargs):
         a = self.bind_args(args, kwargs)
         trace = _state.stack[-1]
         try:

@@ -48,6 +48,7 @@ import inspect
 import math
 import textwrap
 
+from ttfuse.backend import PROGRAM_FAMILY
 from ttfuse.configs import MathFidelity
 from ttfuse.errors import SpecError, with_user_frame
 from ttfuse.jit import jit as _ttfuse_jit
@@ -66,6 +67,9 @@ from ttfuse.types import (
 __all__ = ["jit", "JitFunction", "get_maximal_block_sharding_grid", "default_output_memory_config"]
 
 TILE = 32
+# ttnn-jit runs a compiled function as ttnn.generic_op programs (tt-mlir tools/ttnn-jit: the D2M flatbuffer's
+# kernels through ttnn.generic_op): the program family its programs are cached under (ttfuse/backend.py)
+GENERIC_OP = "ttnn.generic_op"
 # the keyword (never a user's) that carries the device's compute grid into the traced function: a static
 # argument, so it is part of the cache key like the input specs
 _GRID_KW = "_ttnn_jit_core_grid"
@@ -277,7 +281,12 @@ class JitFunction:
             raise with_user_frame(
                 SpecError(f"{where}: Device is required: pass at least one ttnn.Tensor on a device")
             )
-        return self._jit(*args, **kwargs, **{_GRID_KW: _device_grid(device)})
+        # its programs are ttnn-jit's generic_op programs, not the eager ops' (program cache entries apart)
+        family, PROGRAM_FAMILY[0] = PROGRAM_FAMILY[0], GENERIC_OP
+        try:
+            return self._jit(*args, **kwargs, **{_GRID_KW: _device_grid(device)})
+        finally:
+            PROGRAM_FAMILY[0] = family
 
     def __repr__(self) -> str:
         return f"<ttnn_jit.jit {self._name} (ttfuse) entries={self._jit.num_entries}>"

@@ -335,12 +335,34 @@ class TensorSpec:
     _padded: Shape = field(default=None, compare=False, hash=False, repr=False)  # type: ignore[assignment]
     _hash: int = field(default=0, compare=False, hash=False, repr=False)
 
-    def __post_init__(self):
-        if not isinstance(self.shape, Shape):
-            object.__setattr__(self, "shape", Shape(self.shape))
-        object.__setattr__(self, "_padded", padded_shape_of(self.shape, self.layout))
+    def __init__(
+        self,
+        shape,
+        dtype: DataType,
+        layout: Layout = Layout.TILE,
+        memory_config=DRAM_MEMORY_CONFIG,
+        shard_spec: ShardSpec | None = None,
+        buffer_type: BufferType | None = None,
+        tile=None,
+        *,
+        memory_layout: TensorMemoryLayout | None = None,
+    ):
+        """`TensorSpec(shape, dtype, layout, memory_config)` (ttfuse), or ttnn's constructors
+        (ttnn/core/tensor/tensor_spec.cpp, nanobind `TensorSpec.__init__` of ttnn 0.81.1):
+        `TensorSpec(shape, dtype, layout, buffer_type=BufferType.DRAM, tile=None)` (interleaved) and
+        `TensorSpec(shape, dtype, layout, memory_layout, shard_spec=None, buffer_type=DRAM, tile=None)`: the 4th
+        argument (or `memory_config=` / `buffer_type=` / `memory_layout=`) may be a MemoryConfig, a BufferType
+        or a TensorMemoryLayout."""
+        mc = memory_config
+        if type(mc) is not MemoryConfig or not (buffer_type is memory_layout is shard_spec is tile is None):
+            mc = _spec_memory_config(mc, shard_spec, buffer_type, memory_layout, tile)
+        object.__setattr__(self, "shape", shape if isinstance(shape, Shape) else Shape(shape))
+        object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "layout", layout)
+        object.__setattr__(self, "memory_config", mc)
+        object.__setattr__(self, "_padded", padded_shape_of(self.shape, layout))
         # NOTE: specs are hashed on every jit call and in every pass: compute the hash once
-        object.__setattr__(self, "_hash", hash((self.shape, self.dtype, self.layout, self.memory_config)))
+        object.__setattr__(self, "_hash", hash((self.shape, dtype, layout, mc)))
 
     def __hash__(self) -> int:
         return self._hash
@@ -366,6 +388,51 @@ class TensorSpec:
     def buffer_type(self) -> BufferType:
         return self.memory_config.buffer_type
 
+    def _physical_2d(self) -> tuple[int, int]:
+        """ttnn's physical 2-D shape: the padded shape with leading dims folded into the height."""
+        p = self.padded_shape
+        if not p:
+            return 1, 1
+        return math.prod(p[:-1]), p[-1]
+
+    def _sharded(self, strategy: TensorMemoryLayout, grid, shard: tuple[int, int], orientation) -> TensorSpec:
+        if self.layout is Layout.TILE:  # shard shapes align up to whole tiles (ShardShapeAlignment)
+            shard = (round_up(shard[0], TILE), round_up(shard[1], TILE))
+        if isinstance(grid, CoreRange):
+            grid = CoreRangeSet([grid])
+        mc = MemoryConfig(strategy, self.buffer_type, ShardSpec(grid, shard, orientation))
+        return self.replace(memory_config=mc)
+
+    def block_sharded(self, grid, orientation: ShardOrientation = ShardOrientation.ROW_MAJOR) -> TensorSpec:
+        """`TensorSpec.block_sharded(grid, orientation)`: the physical 2-D shape split into contiguous blocks over
+        the grid's rectangle, the shard height over its rows and width over its columns (ROW_MAJOR; the other way
+        for COL_MAJOR), tile aligned (tt-metal ttnn/core/tensor/tensor_spec.cpp, `TensorSpec::block_sharded`)."""
+        rect = grid if isinstance(grid, CoreRange) else _one_rectangle("TensorSpec.block_sharded", grid)
+        g = rect.grid_size
+        rows, cols = (g.y, g.x) if orientation is ShardOrientation.ROW_MAJOR else (g.x, g.y)
+        h, w = self._physical_2d()
+        return self._sharded(
+            TensorMemoryLayout.BLOCK_SHARDED, rect, (-(-h // rows), -(-w // cols)), orientation
+        )
+
+    def height_sharded(self, grid, orientation: ShardOrientation = ShardOrientation.ROW_MAJOR) -> TensorSpec:
+        """`TensorSpec.height_sharded(grid, orientation)`: the physical height split over the grid's cores
+        (tt-metal ttnn/core/tensor/tensor_spec.cpp, `TensorSpec::height_sharded`)."""
+        grid = CoreRangeSet([grid]) if isinstance(grid, CoreRange) else grid
+        h, w = self._physical_2d()
+        return self._sharded(
+            TensorMemoryLayout.HEIGHT_SHARDED, grid, (-(-h // grid.num_cores()), w), orientation
+        )
+
+    def width_sharded(self, grid, orientation: ShardOrientation = ShardOrientation.ROW_MAJOR) -> TensorSpec:
+        """`TensorSpec.width_sharded(grid, orientation)`: the physical width split over the grid's cores
+        (tt-metal ttnn/core/tensor/tensor_spec.cpp, `TensorSpec::width_sharded`)."""
+        grid = CoreRangeSet([grid]) if isinstance(grid, CoreRange) else grid
+        h, w = self._physical_2d()
+        return self._sharded(
+            TensorMemoryLayout.WIDTH_SHARDED, grid, (h, -(-w // grid.num_cores())), orientation
+        )
+
     def replace(self, **kw) -> TensorSpec:
         d = {
             "shape": self.shape,
@@ -379,6 +446,42 @@ class TensorSpec:
     def __str__(self) -> str:
         lay = "" if self.layout is Layout.TILE else "rm"
         return f"{self.dtype.short}[{','.join(map(str, self.shape))}]{lay}@{self.memory_config.short}"
+
+
+def _one_rectangle(op: str, grid) -> CoreRange:
+    if not isinstance(grid, CoreRangeSet) or len(grid.ranges) != 1:
+        raise SpecError(f"ttnn.{op}: argument 'grid' must be one rectangular CoreRange, got {grid!r}")
+    return grid.ranges[0]
+
+
+def _spec_memory_config(mc, shard_spec, buffer_type, memory_layout, tile) -> MemoryConfig:
+    """The MemoryConfig of ttnn's TensorSpec constructor arguments (see TensorSpec.__init__)."""
+    if isinstance(mc, BufferType):  # ttnn's first overload: (shape, dtype, layout, buffer_type, tile)
+        if shard_spec is not None and not isinstance(shard_spec, ShardSpec) and tile is None:
+            shard_spec, tile = None, shard_spec  # its 5th positional argument is the tile
+        mc, buffer_type = None, mc if buffer_type is None else buffer_type
+    elif isinstance(
+        mc, TensorMemoryLayout
+    ):  # the second: (..., memory_layout, shard_spec, buffer_type, tile)
+        mc, memory_layout = None, mc
+    elif mc is DRAM_MEMORY_CONFIG and (buffer_type is not None or memory_layout is not None):
+        mc = None  # the default, with ttnn's keywords
+    elif not isinstance(mc, MemoryConfig):
+        raise SpecError(
+            "ttnn.TensorSpec: argument 'memory_config' must be a ttnn.MemoryConfig (or a BufferType / "
+            f"TensorMemoryLayout as in ttnn's constructors), got {mc!r}"
+        )
+    if tile is not None and tuple(getattr(tile, "tile_shape", (TILE, TILE))) != (TILE, TILE):
+        raise SpecError(f"ttnn.TensorSpec: argument 'tile': only 32x32 tiles are simulated, got {tile!r}")
+    if mc is not None:
+        if buffer_type is not None or memory_layout is not None or shard_spec is not None:
+            raise SpecError(
+                "ttnn.TensorSpec: pass either memory_config or buffer_type/memory_layout/shard_spec"
+            )
+        return mc
+    return MemoryConfig(
+        memory_layout or TensorMemoryLayout.INTERLEAVED, buffer_type or BufferType.DRAM, shard_spec
+    )
 
 
 def tensor_bytes(shape: tuple, dtype: DataType, layout: Layout) -> int:

@@ -12,8 +12,10 @@ with `value`, lerp), "clamp" (x, min, max) or "act" (params `acts`: fused UnaryW
 binary op's `input_tensor_{a,b}_activations` / `activations`). Shapes broadcast as ttnn binary ops do.
 `outputs` names the slots written out (several: a multi-output kernel), each with its dtype and memory config.
 
-Semantics: the sim evaluates the whole program in float32 and rounds each output once (by the executor): the
-kernel holds intermediates in DST registers, as ttnn-jit's D2M fused generic kernels do (ref/ttnn.md s7).
+Semantics: the kernel holds intermediates in DST registers, as ttnn-jit's D2M fused generic kernels do
+(ref/ttnn.md s7), and DST has the tiles' format (`dst_dtype`): for bf16/bfp8 tensors each instruction's result
+is a bf16 value (what the eager op-by-op chain computes too), for float32 ones float32; the sim evaluates each
+instruction in float32 and rounds its result to that format; the executor rounds each output to its dtype.
 Scalars are used as stored (the fuse pass stores them as the eager op would see them).
 Limits: inputs TILE layout with float dtypes; at most `DeviceSpec.max_cb_inputs` circular buffers (inputs +
 outputs), and at most FP32_MAX_INPUTS inputs when any tensor is 32-bit (D2M's limit). SpecErrors name the kernel.
@@ -29,6 +31,7 @@ import torch
 from ttfuse.configs import UnaryWithParam
 from ttfuse.errors import got
 from ttfuse.kernels.common import kfail, register_kernel, set_ttnn_rule
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import OPS, CostCtx, Group, OpCost, Traits, current_device_spec
 from ttfuse.ops.activations import apply_activations
 from ttfuse.ops.common import io_bytes
@@ -209,28 +212,49 @@ def _spec(inputs, *, program, outputs, dtypes, memory_configs):
     return outs[0] if len(outs) == 1 else outs
 
 
-def evaluate(values: list, program) -> list:
-    """All slot values of the program (float32, no rounding)."""
+def dst_dtype(input_dtypes, output_dtypes) -> DataType:
+    """The format of the DST registers the kernel's intermediates live in: float32 when any input or output tile
+    is float32, else bfloat16 (block floats unpack to bfloat16). tt-mlir D2M sizes and types DST by the tiles'
+    element type (lib/Dialect/D2M, `computeDSTCapacity`: f16/bf16 8 tiles, f32 4 tiles), so a bf16 chain's
+    intermediates are bf16 values, as the stock op-by-op calls of the ttnn rule give too."""
+    if DataType.FLOAT32 in output_dtypes or any(d is DataType.FLOAT32 for d in input_dtypes):
+        return DataType.FLOAT32
+    return DataType.BFLOAT16
+
+
+def evaluate(values: list, program, dst: DataType = DataType.FLOAT32) -> list:
+    """All slot values of the program: float32, each instruction's result rounded to the DST format `dst`
+    (no rounding for float32), except a value an `act` instruction reads (a binary op and its fused activations
+    are one computation, rounded once, as the eager op)."""
     vals = list(values)
+    pre_act = (
+        {x for op, args, _ in program if op == "act" for x in args if type(x) is int}
+        if dst is not DataType.FLOAT32
+        else ()
+    )
     for op, args, params in program:
         p = dict(params)
         a = [vals[x] if type(x) is int else x for x in args]
         if op == "act":
-            vals.append(apply_activations(a[0], p["acts"]))
+            v = apply_activations(a[0], p["acts"])
         elif op in _BINARY:
-            vals.append(_BINARY[op](a[0], a[1], p))
+            v = _BINARY[op](a[0], a[1], p)
         elif op in _TERNARY:
-            vals.append(_TERNARY[op](a[0], a[1], a[2], p))
+            v = _TERNARY[op](a[0], a[1], a[2], p)
         elif op == "clamp":
-            vals.append(_clamp(a[0], a[1], a[2], p))
+            v = _clamp(a[0], a[1], a[2], p)
         else:
-            vals.append(OPS[op].sim_rule(None, a[0], **p))
+            v = OPS[op].sim_rule(None, a[0], **p)
+        if dst is not DataType.FLOAT32 and isinstance(v, torch.Tensor) and len(vals) not in pre_act:
+            v = round_to_dtype(v.float(), dst.value)
+        vals.append(v)
     return vals
 
 
 @eltwise.sim
 def _sim(ctx, inputs, *, program, outputs, dtypes, memory_configs):
-    vals = evaluate(list(inputs), program)
+    in_specs = (ctx.in_specs.get("inputs") if ctx is not None else None) or ()
+    vals = evaluate(list(inputs), program, dst_dtype([s.dtype for s in in_specs], dtypes))
     shapes = [s.shape for s in (ctx.out_spec if isinstance(ctx.out_spec, tuple) else (ctx.out_spec,))]
     res = []
     for o, shape in zip(outputs, shapes):

@@ -35,7 +35,7 @@ from ttfuse import configs
 from ttfuse.configs import UnaryOpType as U
 from ttfuse.errors import got
 from ttfuse.numerics import round_to_dtype
-from ttfuse.opdef import CostCtx, Group, OpCost, Traits, register_op
+from ttfuse.opdef import OPS, CostCtx, Group, OpCost, Traits, register_op
 from ttfuse.ops.activations import apply_activations, normalize_activations
 from ttfuse.ops.common import (
     default_cost,
@@ -78,7 +78,7 @@ class SigmoidMode(TtnnEnum):
 configs.register_enum(GeluVariant)
 configs.register_enum(SigmoidMode)
 
-__ttnn_exports__ = ("GeluVariant", "SigmoidMode")
+__ttnn_exports__ = ("GeluVariant", "SigmoidMode", "sub", "mul", "div", "sub_", "mul_", "div_")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -257,11 +257,30 @@ def _selu(x, a):
 
 
 _I32 = frozenset({D.INT32})
+_BF16_F32 = frozenset({D.BFLOAT16, D.FLOAT32})
 _unary("exp", "Elementwise e**x.", lambda x, a: torch.exp(x), kw=_FAST, activation=U.EXP)
 _unary("exp2", "Elementwise 2**x.", lambda x, a: torch.exp2(x))
 _unary("expm1", "Elementwise e**x - 1.", lambda x, a: torch.expm1(x))
 _unary("log", "Elementwise natural logarithm.", lambda x, a: torch.log(x), kw=_FAST, activation=U.LOG)
 _unary("log1p", "Elementwise log(1 + x).", lambda x, a: torch.log1p(x), kw=_FAST)
+# ttnn.digamma: a composite unary (tt-metal ttnn/cpp/ttnn/operations/eltwise/unary/device/unary_composite_op.cpp,
+# `_digamma`, "support for the range of (1, inf)"): log(x) minus the asymptotic series
+# 1/(2x) - B2/(2x^2) - B4/(4x^4) - ... with seven Bernoulli terms, not the exact psi; the sim computes that series
+# (below 1 it departs from psi as the device's op does). Docs list BFLOAT16 and FLOAT32.
+_DIGAMMA_TERMS = (-1 / 12, 1 / 120, -1 / 252, 1 / 240, -1 / 132, 691 / 32760, -1 / 12)
+
+
+def _digamma(x, a):
+    r = torch.reciprocal(x)
+    r2 = r * r
+    series, p = r * 0.5, r2
+    for c in _DIGAMMA_TERMS:
+        series = series + p * c
+        p = p * r2
+    return torch.log(x) - series
+
+
+_unary("digamma", "Elementwise digamma as ttnn's asymptotic series (x > 1).", _digamma, dtypes=_BF16_F32)
 _unary("sqrt", "Elementwise square root.", lambda x, a: torch.sqrt(x), kw=_FAST, activation=U.SQRT)
 _unary("rsqrt", "Elementwise 1 / sqrt(x).", lambda x, a: torch.rsqrt(x), kw=_FAST, activation=U.RSQRT)
 _unary("reciprocal", "Elementwise 1 / x.", lambda x, a: torch.reciprocal(x), activation=U.RECIP)
@@ -355,6 +374,10 @@ _unary(
 _unary("sin", "Elementwise sine.", lambda x, a: torch.sin(x), activation=U.SIN)
 _unary("cos", "Elementwise cosine.", lambda x, a: torch.cos(x), activation=U.COS)
 _unary("tan", "Elementwise tangent.", lambda x, a: torch.tan(x))
+_unary(
+    "cosh", "Elementwise hyperbolic cosine (ttnn documents the range -9 to 9).", lambda x, a: torch.cosh(x)
+)
+_unary("sinh", "Elementwise hyperbolic sine (ttnn documents the range -9 to 9).", lambda x, a: torch.sinh(x))
 _unary("erf", "Elementwise Gauss error function.", lambda x, a: torch.erf(x), kw=_FAST, activation=U.ERF)
 _unary("erfc", "Elementwise 1 - erf(x).", lambda x, a: torch.erfc(x))
 _unary("floor", "Elementwise floor.", lambda x, a: torch.floor(x))
@@ -774,3 +797,7 @@ def _lerp_sim(ctx, input, end, weight, **_):  # noqa: A002
 
 for _op in (addcmul, where, lerp):
     _op.cost(_eltwise_cost)
+
+# ttnn's short names are the same operation objects (`ttnn.sub is ttnn.subtract` in ttnn 0.81.1)
+sub, mul, div = OPS["subtract"], OPS["multiply"], OPS["divide"]
+sub_, mul_, div_ = OPS["subtract_"], OPS["multiply_"], OPS["divide_"]

@@ -80,13 +80,30 @@ def from_torch(
     """Convert a torch tensor into a ttnn tensor (on `device` when given), rounding to `dtype`."""
 
 
-def _from_torch(tensor, dtype, *, layout, device, memory_config, mesh_mapper, **_):
-    # NOTE: the executor passes every argument bound to from_torch's signature; spec, tile, pad_value and
-    # cq_id change nothing here.
+def _from_torch(tensor, dtype, *, spec, layout, device, memory_config, mesh_mapper, tile, **_):
+    # NOTE: the executor passes every argument bound to from_torch's signature; pad_value and cq_id change
+    # nothing here.
     if not isinstance(tensor, torch.Tensor):
         raise SpecError(
             f"ttnn.from_torch: argument 'tensor' must be a torch.Tensor, got {type(tensor).__name__}"
         )
+    if spec is not None:  # ttnn/operations/core.py (ttnn 0.81.1) `from_torch`: the spec says all of these
+        if not isinstance(spec, TensorSpec):
+            raise SpecError(f"ttnn.from_torch: argument 'spec' must be a ttnn.TensorSpec, got {got(spec)}")
+        if tuple(spec.shape) != tuple(tensor.shape):
+            raise SpecError(
+                f"ttnn.from_torch: spec shape {list(spec.shape)} must be the same as tensor shape "
+                f"{list(tensor.shape)}"
+            )
+        for name, v in (
+            ("dtype", dtype),
+            ("layout", layout),
+            ("memory_config", memory_config),
+            ("tile", tile),
+        ):
+            if v is not None:
+                raise SpecError(f"ttnn.from_torch: argument {name!r} must be None when spec is specified")
+        dtype, layout, memory_config = spec.dtype, spec.layout, spec.memory_config
     if dtype is None:
         dtype = _FROM_TORCH_DTYPE.get(tensor.dtype)
         if dtype is None:
@@ -189,6 +206,79 @@ def _from_device(tensor, blocking=True, *, queue_id=None):
     return Tensor(tensor.spec, list(tensor._shards), None, None)
 
 
+@register_op("allocate_tensor_on_device", Group.MEMORY, launches=0)
+def allocate_tensor_on_device(tensor_spec, mesh_device=None, *args, memory_config=None):
+    """Allocate an uninitialised device tensor: `(tensor_spec, mesh_device)` or ttnn's other overload
+    `(shape, dtype, layout, mesh_device, memory_config=None)`."""
+
+
+def _allocate_tensor_on_device(tensor_spec, mesh_device=None, args=(), memory_config=None):
+    # the executor binds the stub's signature: `args` is the tuple of the other positional arguments
+    if isinstance(tensor_spec, TensorSpec):
+        if args or memory_config is not None:
+            raise SpecError(
+                "ttnn.allocate_tensor_on_device: with a TensorSpec the arguments are (tensor_spec, mesh_device)"
+            )
+        spec, device = tensor_spec, mesh_device
+    else:  # (shape, dtype, layout, mesh_device, memory_config=None)
+        rest = (mesh_device, *args)
+        if len(rest) < 3 or len(rest) > 4:
+            raise SpecError(
+                "ttnn.allocate_tensor_on_device: arguments are (tensor_spec, mesh_device) or (shape, dtype, "
+                f"layout, mesh_device, memory_config=None), got {1 + len(rest)} positional arguments"
+            )
+        dtype, layout, device = rest[:3]
+        if len(rest) == 4:
+            memory_config = rest[3]
+        if not isinstance(dtype, DataType) or not isinstance(layout, Layout):
+            raise SpecError(
+                f"ttnn.allocate_tensor_on_device: dtype and layout must be a ttnn.DataType and a ttnn.Layout, got "
+                f"{dtype!r}, {layout!r}"
+            )
+        spec = TensorSpec(tuple(tensor_spec), dtype, layout, memory_config or DRAM_MEMORY_CONFIG)
+    if not is_device(device):
+        raise SpecError(
+            f"ttnn.allocate_tensor_on_device: argument 'mesh_device' must be an open device, got {device!r}"
+        )
+    device.check_open("ttnn.allocate_tensor_on_device")
+    check_dtype_layout("ttnn.allocate_tensor_on_device", spec.dtype, spec.layout)
+    bufs = device.allocate(spec, "ttnn.allocate_tensor_on_device")
+    # uninitialised memory on hardware: zeros here
+    zeros = to_values(torch.zeros(tuple(spec.shape)), spec.dtype)
+    return Tensor(spec, [zeros for _ in device.chips], device, bufs)
+
+
+@register_op("copy_host_to_device_tensor", Group.HOST)
+def copy_host_to_device_tensor(host_tensor, device_tensor, cq_id=None):
+    """Copy a host tensor's values into an allocated device tensor of the same shape, dtype and layout."""
+
+
+def _copy_host_to_device_tensor(host_tensor, device_tensor, cq_id=None):
+    op = "ttnn.copy_host_to_device_tensor"
+    for name, t in (("host_tensor", host_tensor), ("device_tensor", device_tensor)):
+        if not isinstance(t, Tensor):
+            raise SpecError(f"{op}: argument {name!r} must be a ttnn.Tensor, got {got(t)}")
+    if host_tensor._device is not None:
+        raise SpecError(f"{op}: argument 'host_tensor' is on a device; it must be a host tensor")
+    if device_tensor._device is None:
+        raise SpecError(f"{op}: argument 'device_tensor' is on the host; allocate it on a device first")
+    device_tensor._check_alive(op, "device_tensor")
+    # tt-metal ttnn/core/tensor/tensor_impl.cpp (copy_to_device): same shape, dtype and layout on both sides
+    h, d = host_tensor.spec, device_tensor.spec
+    if (tuple(h.shape), h.dtype, h.layout) != (tuple(d.shape), d.dtype, d.layout):
+        raise SpecError(
+            f"{op}: host and device tensors must have the same shape, dtype and layout, got {h} and {d}"
+        )
+    n = device_tensor._device.get_num_devices()
+    shards = host_tensor._shards
+    if len(shards) == 1 and n > 1:
+        shards = shards * n
+    elif len(shards) != n:
+        raise DeviceError(f"{op}: host tensor has {len(shards)} shards but the mesh has {n} devices")
+    device_tensor._shards = list(shards)
+    device_tensor._version += 1
+
+
 @register_op("deallocate", Group.MEMORY, launches=0)
 def deallocate(tensor, force=True):
     """Free a device tensor's storage now; any later use raises."""
@@ -207,5 +297,7 @@ for _op, _impl in (
     (to_device, _to_device),
     (from_device, _from_device),
     (deallocate, _deallocate),
+    (allocate_tensor_on_device, _allocate_tensor_on_device),
+    (copy_host_to_device_tensor, _copy_host_to_device_tensor),
 ):
     _op.declare(eager_impl=_impl)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 
-from ttfuse.backend import Device
+from ttfuse.backend import PROGRAM_FAMILY, Device
 from ttfuse.device import Arch, DeviceSpec, device_spec
 from ttfuse.errors import DeviceError, OutOfMemoryError
 from ttfuse.mesh import MeshShape
@@ -181,7 +181,8 @@ def program_key(op_name: str, spec_args: dict, out_specs) -> tuple:
         if v is not None and type(v) not in _ATOMS:
             v = _frozen(v)
         args.append((k, v))
-    return (op_name, tuple(out_specs), tuple(args))
+    family = PROGRAM_FAMILY[0]  # ttfuse/backend.py: e.g. ttnn-jit's generic_op programs
+    return (op_name if family is None else (family, op_name), tuple(out_specs), tuple(args))
 
 
 def record_programs(device: MeshDevice, key, n: int, op_name: str) -> None:

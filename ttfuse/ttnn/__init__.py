@@ -60,11 +60,16 @@ from ttfuse.ttnn.device import (  # noqa: F401
     DispatchCoreType,
     MeshDevice,
     MeshShape,
+    MeshTraceId,
+    begin_trace_capture,
     close_device,
     close_mesh_device,
+    end_trace_capture,
+    execute_trace,
     get_arch_name,
     open_device,
     open_mesh_device,
+    release_trace,
     synchronize_device,
 )
 from ttfuse.types import *  # noqa: F401,F403  (its __all__: dtypes, layouts, memory configs, core grids)

@@ -16,9 +16,11 @@ import os
 import weakref
 
 from ttfuse import backend as _backend
+from ttfuse import metal_trace as _metal_trace
 from ttfuse.device import Arch, device_spec
 from ttfuse.errors import DeviceError, with_user_frame
 from ttfuse.mesh import MeshShape
+from ttfuse.metal_trace import MeshTraceId
 
 _backend.set_eager_backend(_backend.eager_backend_name())
 MeshDevice = _backend.eager_backend().device_class
@@ -111,6 +113,28 @@ def close_mesh_device(mesh_device: MeshDevice) -> None:
 
 def synchronize_device(device: MeshDevice, cq_id=None, sub_device_ids=None) -> None:
     """Eager sim ops finish when they return; nothing to wait for."""
+
+
+def begin_trace_capture(mesh_device: MeshDevice, *, cq_id=None) -> MeshTraceId:
+    """`ttnn.begin_trace_capture(mesh_device, *, cq_id=None)`: start recording the device's work; returns the
+    trace id (ttfuse/metal_trace.py: the captured calls, replayed by `execute_trace`)."""
+    return _metal_trace.begin(mesh_device)
+
+
+def end_trace_capture(mesh_device: MeshDevice, trace_id, *, cq_id=None) -> None:
+    """`ttnn.end_trace_capture(mesh_device, trace_id, *, cq_id=None)`: stop recording trace `trace_id`."""
+    _metal_trace.end(mesh_device, trace_id)
+
+
+def execute_trace(mesh_device: MeshDevice, trace_id, *, cq_id=None, blocking: bool = True) -> None:
+    """`ttnn.execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True)`: replay the captured work into
+    the tensors it produced, reading its inputs as they are now."""
+    _metal_trace.execute(mesh_device, trace_id)
+
+
+def release_trace(mesh_device: MeshDevice, trace_id) -> None:
+    """`ttnn.release_trace(mesh_device, trace_id)`: free a captured trace."""
+    _metal_trace.release(mesh_device, trace_id)
 
 
 # the device opened last (while open, it names the arch: a real machine has one kind of chip)
