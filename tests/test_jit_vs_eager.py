@@ -112,6 +112,8 @@ UNARY = [
     "sin",
     "cos",
     "tan",
+    "cosh",
+    "sinh",
     "erf",
     "erfc",
     "floor",
@@ -163,6 +165,7 @@ CASES.update(
         "divide": C(lambda a, b: ttnn.divide(a, b), T(), T(kind="positive")),
         "divide_": C(lambda a, b: ttnn.divide_(a, b), T(), T(kind="positive")),
         "pow": C(lambda x: ttnn.pow(x, 2.0), T(kind="positive")),
+        "digamma": C(lambda x: ttnn.digamma(x), T(kind="positive")),
         "addcmul": C(lambda a, b, c: ttnn.addcmul(a, b, c, value=0.5), T(), T(), T()),
         "where": C(lambda p, a, b: ttnn.where(p, a, b), T(kind="bool"), T(), T()),
         "lerp": C(lambda a, b, w: ttnn.lerp(a, b, w), T(), T(), T(kind="unit")),
@@ -431,11 +434,20 @@ CASES.update(
 )
 
 # host ops: they move data between torch and the device, so they cannot be inside a traced function
+_HOST = ttnn.from_torch(torch.zeros(32, 64), dtype=BF16, layout=TILE)  # a host tensor (no device)
 NOT_JITTABLE: dict[str, tuple[str, Callable]] = {
     "from_torch": ("host -> device conversion", lambda x: ttnn.from_torch(torch.zeros(2), device=x.device())),
     "to_torch": ("device -> torch conversion", lambda x: ttnn.to_torch(x)),
     "to_device": ("host -> device copy", lambda x: ttnn.to_device(x, x.device())),
     "from_device": ("device -> host copy", lambda x: ttnn.from_device(x)),
+    "allocate_tensor_on_device": (
+        "allocates outside the JIT's memory plan",
+        lambda x: ttnn.allocate_tensor_on_device(x.spec, x.device()),
+    ),
+    "copy_host_to_device_tensor": (
+        "host -> device copy",
+        lambda x: ttnn.copy_host_to_device_tensor(_HOST, x),
+    ),
 }
 # graphs holding runtime objects as static arguments: compiled and cached in memory, not storable on disk
 NOT_ON_DISK = {
