@@ -283,3 +283,36 @@ def test_invalid_arguments_and_no_device(device):
         f(dev_tensor(device, (32, 32)), dev_tensor(device, (32, 32)))
     with pytest.raises(SpecError, match="Device is required"):
         f(ttnn.from_torch(torch.randn(32, 32), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT))
+
+
+# ------------------------------------------------------------------ tools/run_ttnnjit_suite.py (tt-mlir's tests)
+_JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
+<testcase classname="test_eltwise_smoketest" name="test_a[x]" time="0.1"/>
+<testcase classname="test_eltwise_smoketest" name="test_a[y]" time="0.1"/>
+<testcase classname="test_eltwise_smoketest" name="test_b" time="0.1">
+  <skipped type="pytest.xfail" message="failing allclose for some shapes"/></testcase>
+<testcase classname="demo.test_cosh" name="test_cosh" time="0.1">
+  <failure message="AssertionError: PCC 0.98 below 0.99">trace</failure></testcase>
+<testcase classname="test_matmul_smoketest" name="test_m" time="0.1">
+  <skipped type="pytest.skip" message="Skipping large matmul for float32"/></testcase>
+<testcase classname="" name="test_memory_analyzer" time="0.0">
+  <error message="collection failure">Traceback
+E   ModuleNotFoundError: No module named 'ttnn_jit._src.memory_analyzer'</error></testcase>
+</testsuite></testsuites>"""
+
+
+def test_suite_runner_tabulates_outcomes_and_counts_uncollected_files(tmp_path):
+    from tools.run_ttnnjit_suite import tabulate
+
+    junit = tmp_path / "junit.xml"
+    junit.write_text(_JUNIT)
+    (tmp_path / "test_memory_analyzer.py").write_text("def test_one():\n    pass\n\n\ndef test_two():\n    pass\n")
+    text, bad = tabulate(junit, tmp_path)
+    assert bad == 2
+    assert "| test_eltwise_smoketest | 2 | 1 | 0 | 0 | 0 |" in text
+    assert "| test_cosh | 0 | 0 | 0 | 1 | 0 |" in text
+    assert "| **all** | 2 | 1 | 1 | 1 | 1 |" in text
+    # the uncollected file counts as its two test functions: 2 passed of 2 + 1 failure + 2 lost
+    assert "pass rate: 2 / 5 = 40.0%" in text
+    assert "collection of test_memory_analyzer (2 test functions): ModuleNotFoundError" in text
+    assert "1 x failed in test_cosh: AssertionError: PCC 0.98 below 0.99" in text
