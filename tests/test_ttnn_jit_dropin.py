@@ -306,7 +306,9 @@ def test_suite_runner_tabulates_outcomes_and_counts_uncollected_files(tmp_path):
 
     junit = tmp_path / "junit.xml"
     junit.write_text(_JUNIT)
-    (tmp_path / "test_memory_analyzer.py").write_text("def test_one():\n    pass\n\n\ndef test_two():\n    pass\n")
+    (tmp_path / "test_memory_analyzer.py").write_text(
+        "def test_one():\n    pass\n\n\ndef test_two():\n    pass\n"
+    )
     text, bad = tabulate(junit, tmp_path)
     assert bad == 2
     assert "| test_eltwise_smoketest | 2 | 1 | 0 | 0 | 0 |" in text
