@@ -260,9 +260,10 @@ def explain_miss(
                     changes += _changes(f, was, now, prev_names, here)
             msg = (
                 f"cache miss for {fn_name}: {', '.join(repr(f) for f in diff)} changed ({len(diff)} of "
-                f"{len(key.fields)} key fields; nearest previous key {prev_hex[:12]})"
+                f"{len(key.fields)} key fields)"
             )
-            msg += "".join(f"\n  {c}" for c in changes)  # one line per change, under the header
+            # one line per change under the header, then the key compared with (`ttfuse cache show` if on disk)
+            msg += "".join(f"\n  {c}" for c in changes) + f"\n  nearest previous key: {prev_hex[:12]}"
     logger.info(msg)
     return msg
 

@@ -236,7 +236,7 @@ _RUN_OPTION = click.option(
 
 def _run_rows(rows: list[dict], run: str | None) -> tuple[list[dict], str | None]:
     rows, resolved = _cache.select_run(rows, run)
-    if run is not None and not rows:
+    if run not in (None, "last") and not rows:  # a run id that names nothing is a typo; an empty store is not
         _fail(
             f"no cache entries of run {run!r} in {_cache.entries_dir()} (see `ttfuse cache stats --by run`)"
         )
@@ -381,7 +381,7 @@ def _gen_name(function: str) -> str:
 def cache_stats(module: str | None, run: str | None, by: str | None, as_json: bool) -> None:
     """Summarise the disk store: entries, bytes, hits, runs, functions, devices, damaged files."""
     s = _cache.stats(module, run)
-    if run is not None and not s["runs"]:
+    if run not in (None, "last") and not s["runs"]:
         _fail(
             f"no cache entries of run {run!r} in {_cache.entries_dir()} (see `ttfuse cache stats --by run`)"
         )
@@ -433,7 +433,13 @@ def cache_stats(module: str | None, run: str | None, by: str | None, as_json: bo
 
 def _stats_by(s: dict, by: str) -> Table:
     """`cache stats --by`: one row per run (newest first), function or device (most entries first)."""
-    t = Table(title=f"entries by {by}", title_justify="left", header_style="bold", pad_edge=False)
+    t = Table(
+        title=f"entries by {by}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+    )
     t.add_column(by, justify="left", overflow="fold")
     t.add_column("entries", justify="right")
     if by != "run":
