@@ -521,3 +521,31 @@ def test_bench_publishes_under_its_own_run_id(fresh):
         assert _publish([(key.hex, e)]) == 1
     rows = json.loads(run("cache", "-n", "bench", "list", "--json").output)
     assert [r["run"] for r in rows] == ["bench-run-1"]
+
+
+def test_cache_list_and_stats_fit_100_columns(fresh):
+    """At COLUMNS=100 the list keeps every entry on its lines within 100 columns: a column that holds one value
+    in every row (the device, the run) moves into the title; the stats tables fit too."""
+    keys = [
+        put(f"models.boltz.layers.triangular_mult.TriangleMultiplicationOutgoing{i}.forward", eps=float(i))
+        for i in range(3)
+    ]
+    for args in (
+        ["cache", "list"],
+        ["cache", "stats", "--by", "run"],
+        ["cache", "stats", "--by", "function"],
+    ):
+        r = CliRunner().invoke(main, args, env={"COLUMNS": "100"})
+        assert r.exit_code == 0, r.output
+        lines = r.output.splitlines()
+        assert max(len(ln.rstrip()) for ln in lines) <= 100, (args, r.output)
+        assert "…" not in r.output
+    r = CliRunner().invoke(main, ["cache", "list"], env={"COLUMNS": "100"})
+    assert all(k.hex[:12] in r.output for k in keys)
+    title = " ".join(r.output.split("\n\n")[0].split())  # the title may wrap
+    assert f"; run {cache.run_id()}; device wormhole_b0:n150" in title, r.output
+    header = next(ln for ln in r.output.splitlines() if ln.lstrip().startswith("key"))
+    assert "device" not in header and "run" not in header and "function" in header
+    wide = CliRunner().invoke(main, ["cache", "list"], env={"COLUMNS": "200"}).output
+    header = next(ln for ln in wide.splitlines() if ln.lstrip().startswith("key"))
+    assert "device" in header and "run" in header  # room enough: every column
