@@ -4,7 +4,7 @@
 normalised, floats exact with their sign, `1`/`1.0`/`True` distinct, functions by code and closure content,
 ttnn types and configs through `ttfuse.types.to_json_value`) and hashes it; `CacheKey.diff` names the fields
 two keys disagree on and `field_changes` says what changed inside one, as spec text (`arg x: bf16[32,64]@DRAM
--> bf16[32,128]@DRAM`, `scale: 1.0 -> 2.0`, `call: (T) -> (T, S)`). `source_hash()` covers ttfuse's own source
+-> bf16[32,128]@DRAM`, `arg scale: 1.0 -> 2.0`, `call: (T) -> (T, S)`). `source_hash()` covers ttfuse's own source
 files, so a ttfuse edit starts a new cache.
 
 Invariant: equal values give equal keys in every process (no ids, no addresses); a value that cannot be
