@@ -288,7 +288,8 @@ def cache_list(function: str | None, module: str | None, run: str | None, as_jso
         if natural > out.width and len(values) == 1:
             natural -= max(len(c), len(next(iter(values)))) + 2
             cols.remove(c)
-            title += f"; {c} {next(iter(values))}"
+            if not (c == "run" and resolved):  # "of run ID" is in the title already
+                title += f"; {c} {next(iter(values))}"
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
     for c in cols:
         folds = c in ("function", "arg specs")
