@@ -37,7 +37,8 @@ def fresh():
 
 
 def run(*args):
-    r = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    # 200 columns whatever the caller's $COLUMNS (tables honour it), so no cell folds under the asserts
+    r = CliRunner().invoke(main, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
     return r
 
 
