@@ -25,7 +25,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m ttfuse bench --quick
-	$(BIN)/python -m ttfuse cache --namespace bench stats
+	$(BIN)/python -m ttfuse cache --namespace bench stats --run last
 
 conformance: $(STAMP)
 	bash conformance/setup_venv.sh

@@ -269,10 +269,8 @@ GROUPS: list[tuple[str, list[Col]]] = [
         "torch.compile (inductor, CPU)",
         [
             Col("t.compile ms", _plain(lambda r: _ms(r.get("torch_compile_ms")))),
-            Col(
-                "cold s",
-                _plain(lambda r: _num((r.get("torch_compile_cold_ms") or 0) / 1e3 or None, "{:.1f}")),
-            ),
+            # ms like every other time column (UNITS); seconds here once read as milliseconds next to "cold ms"
+            Col("t.c. cold ms", _plain(lambda r: _num(r.get("torch_compile_cold_ms"), "{:.0f}"))),
         ],
     ),
     (
@@ -320,6 +318,11 @@ GROUPS: list[tuple[str, list[Col]]] = [
         ],
     ),
 ]
+
+
+# The unit a column title may end with: times in ms or us (never s), memory in MB or KB, ratios in x. A title
+# without one of these (case, speedup, launches, PCC) holds a count, a ratio or a name.
+UNITS = ("ms", "us", "MB", "KB", "x")
 
 
 def _col_width(c: Col, results: dict) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 
 import pytest
 import torch
@@ -18,6 +19,8 @@ from bench import report
 from bench.cases import Built, Case, Inputs
 from bench.harness import REQUIRED_KEYS, Config, Timer, run_sweep
 from ttfuse import ttnn
+
+LOAD_LABEL = re.compile(r"\(load \d+\.\d\)\s*$")  # bench/conftest.py's label of an absolute figure
 
 
 class FakeClock:
@@ -252,3 +255,81 @@ def test_report_fits_the_terminal_width(tmp_path):
         for col in report.GROUPS[0][1] + report.GROUPS[-1][1]:
             assert col.title in buf.getvalue(), (width, col.title)
     assert len(report.fit_tables(results, 100)) > len(report.fit_tables(results, 160))
+
+
+def test_report_units_are_consistent(tmp_path):
+    """Every column title that names a unit uses one of report.UNITS (times in ms or us, never s), the cell holds
+    the figure in that unit, and the terminal and markdown tables use the same titles (issue 19: torch.compile's
+    cold compile was "cold s" beside the JIT's "cold ms")."""
+    clock = FakeClock()
+    results, _ = _run(_config(tmp_path, clock), {"a": fake_case(clock)})
+    row = results["cases"][0]
+    row.update(torch_compile_ms=0.25, torch_compile_cold_ms=2500.0, compile_cold_ms=12.5, hit_overhead_us=7.5)
+    unit_words = {"s", "sec", "ms", "us", "ns", "min", "MB", "KB", "GB", "MiB", "KiB", "B", "x"}
+    cols = {c.title: c for _, cols in report.GROUPS for c in cols}
+    for title in cols:
+        last = title.split()[-1]
+        assert last not in unit_words or last in report.UNITS, title
+    cell = {t: c.cell(row, results)[0] for t, c in cols.items()}
+    assert cell["t.c. cold ms"] == "2500" and cell["t.compile ms"] == "0.250"
+    assert cell["cold ms"].startswith("12.5") and cell["hit us"].startswith("7.5")
+    md = report.markdown(results)
+    buf = io.StringIO()
+    report.render(results, Console(file=buf, width=100, highlight=False, soft_wrap=False))
+    for text in (md, buf.getvalue()):
+        assert "t.c. cold ms" in text and "cold s " not in text and "2500" in text
+
+
+def test_report_labels_absolute_times_with_the_load_average(tmp_path, monkeypatch):
+    """The report's absolute figures (ms, us) move with the machine's load: the report says the load average
+    measured at the start of the run, in the terminal and the markdown (issue 19)."""
+    monkeypatch.setattr(report.os, "getloadavg", lambda: (3.25, 2.0, 1.0))
+    clock = FakeClock()
+    results, text = _run(_config(tmp_path, clock), {"a": fake_case(clock)})
+    assert results["machine"]["loadavg_start"][0] == 3.25
+    assert "load average 3.2 at start" in text  # 3.25 rounds to even
+    assert "load average at start 3.2" in report.markdown(results)
+    results["machine"]["loadavg_start"] = [9.0, 9.0, 9.0]
+    results["machine"]["cpus"] = 2
+    buf = io.StringIO()
+    report.render(results, Console(file=buf, width=100, highlight=False, soft_wrap=False))
+    assert "load average 9.0 at start (a busy machine" in buf.getvalue()
+
+
+def test_bench_smoke_summary_labels_absolute_figures_with_the_load(tmp_path):
+    """bench/conftest.py (the bench smoke in `make test`): a target or figure in an absolute unit (us, ms, s, GB/s)
+    carries the load average when it was recorded; a ratio carries none; the summary opens with the load."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "bench" / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "test_figs.py").write_text(
+        "def test_figs(target, figure):\n"
+        "    target('rounding throughput', 0.063, 1.0, 'GB/s', higher_is_better=True)\n"
+        "    target('hit overhead', 7.0, 20, 'us')\n"
+        "    target('sim / torch', 1.1, 1.3, 'x')\n"
+        "    figure('JIT / eager', 0.9, 'x')\n"
+        "    figure('cold compile', 42.0, 'ms')\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_figs.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = [ln for ln in r.stdout.splitlines() if ln.startswith("  ")]
+    assert any("load average" in ln and "at start" in ln and "now" in ln for ln in summary), r.stdout
+
+    def line(name: str) -> str:
+        return next(ln for ln in summary if name in ln)
+
+    for name in ("rounding throughput", "hit overhead", "cold compile"):
+        assert LOAD_LABEL.search(line(name)), line(name)
+    for name in ("sim / torch", "JIT / eager"):
+        assert not LOAD_LABEL.search(line(name)), line(name)
+    assert "MISSED" in line("rounding throughput") and "MET" in line("hit overhead")

@@ -459,9 +459,79 @@ def test_explain_miss_names_the_differing_field(fresh, capsys):
         first = cache.explain_miss("mod.f", key_of())
         assert "first compile" in first
         msg = cache.explain_miss("mod.f", key_of(inputs=(SPEC.replace(dtype=ttnn.float32),)))
-    assert "'inputs'" in msg and "1 of 8 fields" in msg and "was " in msg
+    assert "'inputs'" in msg and "1 of 8 key fields" in msg
+    # the change as spec text, both sides (not the canonical JSON of the key)
+    assert "\n  arg 0: bf16[32,64]@DRAM -> f32[32,64]@DRAM" in msg and "$obj" not in msg
     assert "'static'" not in msg
     assert "'inputs'" in capsys.readouterr().err
+
+
+def _changes(field, was, now, names=None):
+    from ttfuse.cache_key import field_changes
+
+    a, b = cache.make_key({field: was}), cache.make_key({field: now})
+    return field_changes(field, a.values[field], b.values[field], names, names)
+
+
+@pytest.mark.parametrize(
+    "field,was,now,names,want",
+    [
+        (
+            "inputs",
+            [SPEC, SPEC],
+            [SPEC, SPEC.replace(dtype=ttnn.bfloat8_b)],
+            ["x", "w"],
+            [("arg w", "bf16[32,64]@DRAM", "bfp8[32,64]@DRAM")],
+        ),
+        (
+            "inputs",
+            [SPEC],
+            [SPEC.replace(layout=ttnn.ROW_MAJOR_LAYOUT)],
+            None,
+            [("arg 0", "bf16[32,64]@DRAM", "bf16[32,64]rm@DRAM")],
+        ),
+        ("static", [1e-5, (8, 8)], [1e-5, (8, 7)], ["eps", "grid"], [("arg grid", "(8, 8)", "(8, 7)")]),
+        ("static", ["relu"], ["gelu"], None, [("static 0", "'relu'", "'gelu'")]),
+        (
+            "static",
+            [ttnn.MathFidelity.HiFi4],
+            [ttnn.MathFidelity.LoFi],
+            ["fidelity"],
+            [("arg fidelity", "MathFidelity.HiFi4", "MathFidelity.LoFi")],
+        ),
+        (
+            "options",
+            {"max_grid": (8, 8), "fp32": False},
+            {"max_grid": (8, 8), "fp32": True},
+            None,
+            [("options.fp32", "False", "True")],
+        ),
+        (
+            "tree",
+            {"args": ["*"], "kwargs": []},
+            {"args": ["*", {"t": ["*", {"s": 0}]}], "kwargs": [["act", {"s": 1}]]},
+            None,
+            [("call", "(T)", "(T, (T, S), act=S)")],
+        ),
+        (
+            "function",
+            {"qualname": "m.f", "content": "a" * 64},
+            {"qualname": "m.f", "content": "b" * 64},
+            None,
+            [("function content (code, closures, globals, defaults)", "a" * 12, "b" * 12)],
+        ),
+        (
+            "device",
+            {"spec": list(device_spec("wormhole_b0").key_fields())},
+            {"spec": list(device_spec("wormhole_b0:n300").key_fields())},
+            None,
+            [("device.spec.board", "'n150'", "'n300'"), ("device.spec.num_chips", "1", "2")],
+        ),
+    ],
+)
+def test_field_changes_read_as_spec_text(field, was, now, names, want):
+    """Each key field's change as the user would write the values (tensors as spec text), both sides."""
+    assert _changes(field, was, now, names) == want
 
 
 def test_explain_miss_picks_the_nearest_previous_key(fresh):

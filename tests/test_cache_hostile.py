@@ -190,6 +190,7 @@ STRING_FIELDS = {
     "function": (lambda e, s: e.__setitem__("function", s), 0, False),
     "device": (_set_device, 0, False),
     "arg_spec": (lambda e, s: e["arg_specs"].__setitem__(0, s), 0, True),
+    "run": (lambda e, s: e.__setitem__("run", s), 0, False),
 }
 
 STRING_CASES = [
@@ -289,6 +290,8 @@ STRUCTURE = {
     "out_tree_nt_callable": lambda e: e["graph"]["out_tree"]["d"][0][1].__setitem__("nt", "os:system"),
     "out_tree_leaf_count": lambda e: e["graph"].__setitem__("out_tree", {"t": ["*", "*"]}),
     "key_fields_not_hex": lambda e: e["key_fields"].__setitem__("device", "x\ny"),
+    "run_not_a_string": lambda e: e.__setitem__("run", ["a"]),
+    "run_markup": lambda e: e.__setitem__("run", "[link=file:///etc/passwd]x[/link]"),
 }
 
 
@@ -344,6 +347,20 @@ def test_pristine_entry_loads_from_disk_and_passes_the_schema(fresh, pristine):
     out = f(*pristine.inputs)
     _check_out(out, pristine)
     assert f.trace_count == 0 and cache.counters.disk_read == 1 and cache.counters.load_error == 0
+
+
+def test_entry_of_an_older_ttfuse_without_a_run_id_loads(fresh, pristine):
+    """Entries written before run ids existed have no `run`: still a disk hit, listed as run "-"."""
+    assert pristine.entry["run"]
+
+    def drop_run(e):
+        del e["run"]
+
+    _write(fresh, pristine, drop_run, checksum=True)
+    f = jit(hostile_fn)
+    _check_out(f(*pristine.inputs), pristine)
+    assert f.trace_count == 0 and cache.counters.disk_read == 1 and cache.counters.load_error == 0
+    assert [r["run"] for r in cache.list_entries()] == ["-"]
 
 
 @pytest.mark.parametrize("checksum", [True, False], ids=["checksum_recomputed", "checksum_stale"])

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 from ttfuse import cache, ttnn
 from ttfuse.cli import main, parse_duration, parse_spec
 from ttfuse.errors import SpecError
+from ttfuse.flags import flags as run_flags
 from ttfuse.ir import Graph, In, Node, Ref
 from ttfuse.types import (
     BufferType,
@@ -35,7 +37,8 @@ def fresh():
 
 
 def run(*args):
-    r = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    # 200 columns whatever the caller's $COLUMNS (tables honour it), so no cell folds under the asserts
+    r = CliRunner().invoke(main, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
     return r
 
 
@@ -382,3 +385,168 @@ def test_explain_user_error_is_a_message(tmp_path):
     assert r.exit_code == 1 and "ttnn.add" in r.output and "explain_err_mod.py:4" in r.output
     r = CliRunner().invoke(main, ["explain", f"{mod}:f", "--args", "bf16[32,64]"])
     assert r.exit_code == 1 and "missing a required argument: 'y'" in r.output
+
+
+# ----------------------------------------------------------------------------------------------------- runs
+RUN_SCRIPT = textwrap.dedent(
+    """
+    import sys
+
+    import torch
+
+    from ttfuse import cache, ttnn
+    from ttfuse.jit import jit
+
+
+    @jit
+    def act(x):
+        return ttnn.relu(x)
+
+
+    dev = ttnn.open_device(device_id=0)
+    for rows in map(int, sys.argv[1:]):
+        act(ttnn.from_torch(torch.randn(rows, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=dev))
+    print(cache.run_id())
+    """
+)
+
+
+def _specs(rows: list[dict]) -> set[str]:
+    return {s for r in rows for s in r["arg_specs"]}
+
+
+@pytest.mark.slow  # two fresh Python processes
+def test_two_runs_write_entries_and_list_filters_by_run(fresh, tmp_path):
+    """Two processes compile into one store; each entry carries its process's run id; `--run ID` returns only
+    that run's entries, `--run last` the newest run's; `list` shows the run; `stats --by run` counts per run."""
+    script = tmp_path / "two_runs.py"
+    script.write_text(RUN_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k != "TTFUSE_RUN_ID"}  # the default id: start time + pid
+    ids = []
+    for rows in (["32", "64"], ["96"]):
+        r = subprocess.run(
+            [sys.executable, str(script), *rows], env=env, capture_output=True, text=True, timeout=600
+        )
+        assert r.returncode == 0, r.stderr
+        ids.append(r.stdout.split()[-1])
+    first, second = ids
+    assert first != second and all(re.fullmatch(r"\d{8}-\d{6}-\d+", i) for i in ids), ids
+    rows = json.loads(run("cache", "list", "--json").output)
+    assert sorted(r["run"] for r in rows) == sorted([first, first, second])
+    for rid, want in (
+        (first, {"bf16[32,64]@DRAM", "bf16[64,64]@DRAM"}),
+        (second, {"bf16[96,64]@DRAM"}),
+        ("last", {"bf16[96,64]@DRAM"}),
+    ):
+        r = run("cache", "list", "--run", rid, "--json")
+        assert r.exit_code == 0, r.output
+        assert _specs(json.loads(r.output)) == want, rid
+    table = run("cache", "list").output
+    assert second in next(ln for ln in table.splitlines() if "bf16[96,64]@DRAM" in ln)
+    assert first in next(ln for ln in table.splitlines() if "bf16[32,64]@DRAM" in ln)
+    assert "of run " + second in run("cache", "list", "--run", "last").output
+
+    s = json.loads(run("cache", "stats", "--json").output)
+    assert {k: v["entries"] for k, v in s["runs"].items()} == {first: 2, second: 1}
+    assert list(s["runs"]) == [second, first]  # newest first
+    s = json.loads(run("cache", "stats", "--run", first, "--json").output)
+    assert s["entries"] == 2 and s["run"] == first and list(s["runs"]) == [first]
+    text = run("cache", "stats", "--by", "run").output
+    assert "entries by run" in text
+    assert re.search(rf"{first}[\s│]+2[\s│]", text) and re.search(rf"{second}[\s│]+1[\s│]", text), text
+
+    r = CliRunner().invoke(main, ["cache", "list", "--run", "20000101-000000-1"])
+    assert r.exit_code == 1 and "no cache entries of run '20000101-000000-1'" in r.output
+
+
+def test_entry_without_a_run_id_is_run_dash(fresh):
+    """An entry written before run ids existed stays readable (envelope and schema), lists as run "-" and is
+    selected by `--run -`; `--run last` is the newest entry's run."""
+    old = put()
+    p = cache.entry_path(old.hex)
+    e = json.loads(p.read_text())
+    assert e["run"] == cache.run_id()
+    del e["run"]
+    e.pop("checksum")
+    e["checksum"] = cache._checksum(e)
+    p.write_text(json.dumps(e))
+    from ttfuse.cache_schema import check_entry
+
+    check_entry(cache.read_entry(p, old.hex))
+    os.utime(p, (time.time() - 60, time.time() - 60))
+    with run_flags(run_id="run-b"):
+        new = put(eps=2.0)
+    rows = {r["key"]: r for r in json.loads(run("cache", "list", "--json").output)}
+    assert rows[old.hex]["run"] == "-" and rows[new.hex]["run"] == "run-b"
+    assert rows[old.hex]["status"] == rows[new.hex]["status"] == "ok"
+    assert [r["key"] for r in json.loads(run("cache", "list", "--run", "-", "--json").output)] == [old.hex]
+    assert [r["key"] for r in json.loads(run("cache", "list", "--run", "last", "--json").output)] == [new.hex]
+    line = next(ln for ln in run("cache", "list").output.splitlines() if old.hex[:12] in ln)
+    assert " - " in line
+    assert "run " in run("cache", "show", old.hex[:10]).output
+
+
+def test_run_id_from_the_environment(fresh, monkeypatch):
+    monkeypatch.setenv("TTFUSE_RUN_ID", "nightly-42")
+    key = put()
+    assert cache.read_entry(cache.entry_path(key.hex), key.hex)["run"] == "nightly-42"
+    monkeypatch.setenv("TTFUSE_RUN_ID", "../x [red]y")  # not an id: warned, the process's own id is used
+    with pytest.warns(RuntimeWarning, match="ignoring TTFUSE_RUN_ID"):
+        rid = cache.run_id()
+    assert re.fullmatch(r"\d{8}-\d{6}-\d+", rid)
+
+
+def test_a_bad_run_id_in_an_entry_is_corrupt(fresh):
+    """The run id is data the CLI prints: an edited one (markup, a line break, not a string) is a corrupt
+    entry, even with its checksum recomputed."""
+    for bad in ("[red]x", "a\nb", 5, ""):
+        key = put(eps=float(len(str(bad))))
+        p = cache.entry_path(key.hex)
+        e = json.loads(p.read_text())
+        e["run"] = bad
+        e.pop("checksum")
+        e["checksum"] = cache._checksum(e)
+        p.write_text(json.dumps(e))
+        with pytest.raises(cache.CacheError, match="run"):
+            cache.read_entry(p, key.hex)
+        p.unlink()
+
+
+def test_bench_publishes_under_its_own_run_id(fresh):
+    """The bench's workers compile; the bench process publishes their entries stamped with its own run id."""
+    from bench.harness import _publish
+
+    key = put()
+    e = dict(cache.read_entry(cache.entry_path(key.hex), key.hex), run="worker-1")
+    with run_flags(run_id="bench-run-1"):
+        assert _publish([(key.hex, e)]) == 1
+    rows = json.loads(run("cache", "-n", "bench", "list", "--json").output)
+    assert [r["run"] for r in rows] == ["bench-run-1"]
+
+
+def test_cache_list_and_stats_fit_100_columns(fresh):
+    """At COLUMNS=100 the list keeps every entry on its lines within 100 columns: a column that holds one value
+    in every row (the device, the run) moves into the title; the stats tables fit too."""
+    keys = [
+        put(f"models.boltz.layers.triangular_mult.TriangleMultiplicationOutgoing{i}.forward", eps=float(i))
+        for i in range(3)
+    ]
+    for args in (
+        ["cache", "list"],
+        ["cache", "stats", "--by", "run"],
+        ["cache", "stats", "--by", "function"],
+    ):
+        r = CliRunner().invoke(main, args, env={"COLUMNS": "100"})
+        assert r.exit_code == 0, r.output
+        lines = r.output.splitlines()
+        assert max(len(ln.rstrip()) for ln in lines) <= 100, (args, r.output)
+        assert "…" not in r.output
+    r = CliRunner().invoke(main, ["cache", "list"], env={"COLUMNS": "100"})
+    assert all(k.hex[:12] in r.output for k in keys)
+    title = " ".join(r.output.split("\n\n")[0].split())  # the title may wrap
+    assert f"; run {cache.run_id()}; device wormhole_b0:n150" in title, r.output
+    header = next(ln for ln in r.output.splitlines() if ln.lstrip().startswith("key"))
+    assert "device" not in header and "run" not in header and "function" in header
+    wide = CliRunner().invoke(main, ["cache", "list"], env={"COLUMNS": "200"}).output
+    header = next(ln for ln in wide.splitlines() if ln.lstrip().startswith("key"))
+    assert "device" in header and "run" in header  # room enough: every column

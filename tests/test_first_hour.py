@@ -139,6 +139,31 @@ def scaled(x, cfg):
     return ttnn.multiply(x, cfg.k)
 
 
+def relu_scaled(x, *, scale=1.0):
+    return ttnn.multiply(ttnn.relu(x), scale)
+
+
+def test_explain_cache_misses_reads_as_spec_text(device, capsys):
+    """TTFUSE_EXPLAIN_CACHE_MISSES=1: each change reads as the argument and its spec text or value, both sides
+    (not the canonical JSON of the key, cut before the part that differs)."""
+    x, wide = tensor(device), tensor(device, 32, 128)
+    with flags_mod.flags(explain_cache_misses=True):
+        jf = ttfuse.jit(relu_scaled)
+        jf(x, scale=1.0)
+        assert "first compile" in capsys.readouterr().err
+        jf(wide, scale=1.0)
+        err = capsys.readouterr().err
+        assert "'inputs' changed (1 of 8 key fields" in err, err
+        assert "\n  arg x: bf16[32,64]@DRAM -> bf16[32,128]@DRAM\n" in err, err
+        jf(wide, scale=2.0)
+        err = capsys.readouterr().err
+        assert "'static' changed" in err and "\n  arg scale: 1.0 -> 2.0\n" in err, err
+        jf(wide)  # the keyword left out: the static value and the call's shape change
+        err = capsys.readouterr().err
+        assert "arg scale: 2.0 -> (not passed)" in err and "call: (T, scale=S) -> (T)" in err, err
+    assert "$obj" not in err and '{"' not in err
+
+
 def test_cache_warning_of_the_jit_points_at_the_call(device):
     jf, x = ttfuse.jit(scaled), tensor(device)
     with pytest.warns(CacheWarning, match="unhashable") as rec:

@@ -25,6 +25,9 @@ Invariants:
   in batches (at exit or on `flush_hits()`), never on the hot path.
 - A schema change bumps `SCHEMA_VERSION`, which changes the directory: older entries are simply not seen.
 - `TTFUSE_CACHE=0` turns the disk level off (load returns None, store returns False).
+- Every entry written carries the id of the run (process) that wrote it (`run`: `run_id()`, the process's start
+  time and pid, or `TTFUSE_RUN_ID`); an entry written before run ids existed has none and lists as run "-".
+  `list_entries` / `stats` filter by it (`select_run`, with "last" for the newest run in the store).
 
 Extend: a new key component is a new name in `KEY_FIELDS` (bump `SCHEMA_VERSION` if the entry layout
 changes); a new entry field goes in `ENTRY_FIELDS` with its type.
@@ -51,6 +54,7 @@ from ttfuse.cache_key import (
     _combine,
     _dumps,
     _sha,
+    field_changes,
     make_key,
     source_hash,
 )
@@ -77,6 +81,8 @@ __all__ = [
     "disk_store",
     "disk_reject",
     "record_hit",
+    "run_id",
+    "select_run",
     "flush_hits",
     "read_entry",
     "resolve_key",
@@ -103,6 +109,12 @@ ENTRY_FIELDS: dict[str, type | tuple[type, ...]] = {
     "pipeline_version": int,
     "checksum": str,
 }
+# Optional envelope fields (absent from entries written by older ttfuse versions): field -> accepted type.
+OPTIONAL_FIELDS: dict[str, type] = {"run": str}
+NO_RUN = "-"  # the run of an entry written before run ids existed
+
+# A run id: what `ttfuse cache list` prints and `--run` matches; never markup, never a path.
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}")
 
 
 class CacheWarning(UserWarning):
@@ -196,32 +208,44 @@ def clear_memory() -> None:
 
 # ------------------------------------------------------------------------------------------ explain misses
 _HISTORY_PER_FN = 32
-_history: dict[str, deque[CacheKey]] = {}
+_MAX_CHANGES = 4  # per key field in one message
+# per function: (key, the names of its inputs and statics, when they were asked for)
+_history: dict[str, deque[tuple[CacheKey, dict | None]]] = {}
 
 
-def explain_miss(fn_name: str, key: CacheKey) -> str | None:
+def explain_miss(
+    fn_name: str, key: CacheKey, names: Callable[[], dict[str, list[str]]] | None = None
+) -> str | None:
     """Say which key fields differ from the nearest previous key of the same function, and remember `key`.
 
     Computed and logged only with `TTFUSE_EXPLAIN_CACHE_MISSES=1` (or debug level >= 1); returns the
-    message (None when off). Previous keys come from this process and from the disk store.
+    message (None when off). Previous keys come from this process and from the disk store. Each differing
+    field shows what changed in it as spec text, both sides (`arg x: bf16[32,64]@DRAM -> bf16[32,128]@DRAM`);
+    `names()` gives {"inputs": [...], "static": [...]}, the names of the call's tensors and static values
+    (called only when the explanation is on; the jit passes the argument names). Keys read from disk have
+    only their field hashes: the fields are named, the values are not.
     """
     hist = _history.setdefault(fn_name, deque(maxlen=_HISTORY_PER_FN))
     if not (get_flag("explain_cache_misses") or get_flag("debug") >= 1):
-        hist.append(key)
+        hist.append((key, None))
         return None
-    candidates: list[tuple[str, dict[str, str], dict[str, str]]] = [
-        (k.hex, k.fields, k.values) for k in reversed(hist)
+    try:
+        here = names() if names is not None else None
+    except Exception:  # noqa: BLE001 - names only label the message
+        here = None
+    candidates: list[tuple[str, dict[str, str], dict[str, str], dict | None]] = [
+        (k.hex, k.fields, k.values, n) for k, n in reversed(hist)
     ]
     if disk_enabled():
         seen = {c[0] for c in candidates}
         for info in _disk_keys_of(fn_name):
             if info[0] not in seen:
-                candidates.append((info[0], info[1], {}))
-    hist.append(key)
+                candidates.append((info[0], info[1], {}, None))
+    hist.append((key, here))
     if not candidates:
         msg = f"cache miss for {fn_name}: first compile (no previous key for this function)"
     else:
-        prev_hex, prev_fields, prev_values = min(candidates, key=lambda c: len(key.diff(c[1])))
+        prev_hex, prev_fields, prev_values, prev_names = min(candidates, key=lambda c: len(key.diff(c[1])))
         diff = key.diff(prev_fields)
         if not diff:
             msg = (
@@ -229,18 +253,31 @@ def explain_miss(fn_name: str, key: CacheKey) -> str | None:
                 f"memory, or the disk cache is off or was cleared)"
             )
         else:
-            parts = []
+            changes = []
             for f in diff:
                 was, now = prev_values.get(f), key.values.get(f)
-                parts.append(
-                    f"'{f}'" + (f" (was {_clip(was, now)}, now {_clip(now, was)})" if was and now else "")
-                )
+                if was and now:
+                    changes += _changes(f, was, now, prev_names, here)
             msg = (
-                f"cache miss for {fn_name}: key field(s) {', '.join(parts)} differ from the nearest previous "
-                f"key {prev_hex[:12]} ({len(diff)} of {len(key.fields)} fields)"
+                f"cache miss for {fn_name}: {', '.join(repr(f) for f in diff)} changed ({len(diff)} of "
+                f"{len(key.fields)} key fields)"
             )
+            # one line per change under the header, then the key compared with (`ttfuse cache show` if on disk)
+            msg += "".join(f"\n  {c}" for c in changes) + f"\n  nearest previous key: {prev_hex[:12]}"
     logger.info(msg)
     return msg
+
+
+def _changes(field: str, was: str, now: str, names_was: dict | None, names_now: dict | None) -> list[str]:
+    """`where: was -> now` for each change inside one key field (at most _MAX_CHANGES, then a count)."""
+    try:
+        found = field_changes(field, was, now, (names_was or {}).get(field), (names_now or {}).get(field))
+    except Exception:  # noqa: BLE001 - a value the reader does not know: show the canonical JSON
+        found = [(field, was, now)]
+    out = [f"{where}: {_clip(a, b, 60)} -> {_clip(b, a, 60)}" for where, a, b in found[:_MAX_CHANGES]]
+    if len(found) > _MAX_CHANGES:
+        out.append(f"{len(found) - _MAX_CHANGES} more change(s) in {field!r}")
+    return out
 
 
 def _clip(s: str, other: str, n: int = 160) -> str:
@@ -264,6 +301,45 @@ def _disk_keys_of(fn_name: str, limit: int = 512) -> list[tuple[str, dict[str, s
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return out
+
+
+# ------------------------------------------------------------------------------------------------- run ids
+_PROCESS_START = time.time()
+_run_ids: dict[int, str] = {}  # pid -> the default id (a forked child gets its own)
+
+
+def run_id() -> str:
+    """The id of this run, stamped on every entry this process writes: `$TTFUSE_RUN_ID` (or a `flags(run_id=)`
+    override) when it is a valid id, else `<start date>-<start time>-<pid>` (e.g. 20261205-120228-4711), one
+    per process. Sorting ids of the default form sorts runs by start time (to the second)."""
+    given = get_flag("run_id")
+    if given:
+        if _RUN_ID.fullmatch(given):
+            return given
+        warn(
+            f"ttfuse: ignoring TTFUSE_RUN_ID={given!r} (use letters, digits, '_', '.', ':', '+', '-', at most "
+            "64, not starting with a punctuation mark); using the process's own run id",
+            RuntimeWarning,
+        )
+    pid = os.getpid()
+    rid = _run_ids.get(pid)
+    if rid is None:
+        start = _PROCESS_START if not _run_ids else time.time()  # a forked child starts now
+        rid = _run_ids[pid] = time.strftime("%Y%m%d-%H%M%S", time.localtime(start)) + f"-{pid}"
+    return rid
+
+
+def select_run(entries: list[dict], run: str | None) -> tuple[list[dict], str | None]:
+    """The entries (`list_entries` rows) of run `run`: an id, "-" (entries without one) or "last" (the run of
+    the newest entry in `entries`). Returns (rows, the run id resolved); `run` None: all rows."""
+    if run is None:
+        return entries, None
+    if run == "last":
+        ok = [e for e in entries if e["status"] == "ok"]
+        if not ok:
+            return [], None
+        run = max(ok, key=lambda e: e["created"])["run"]
+    return [e for e in entries if e["run"] == run], run
 
 
 # ---------------------------------------------------------------------------------------------- disk paths
@@ -397,6 +473,11 @@ def _validate(entry: Any, key_hex: str | None) -> dict:
         raise _Corrupt("key_fields do not hash to the entry key")
     if not all(isinstance(s, str) for s in entry["arg_specs"]):
         raise _Corrupt("arg_specs must be strings")
+    for name, typ in OPTIONAL_FIELDS.items():
+        if name in entry and not isinstance(entry[name], typ):
+            raise _Corrupt(f"field {name!r} has type {type(entry[name]).__name__}")
+    if "run" in entry and (not _RUN_ID.fullmatch(entry["run"])):
+        raise _Corrupt(f"run {entry['run'][:70]!r} is not a run id")
     if _checksum(entry) != entry["checksum"]:
         raise _Corrupt("checksum mismatch (the file was edited or damaged)")
     return entry
@@ -491,6 +572,9 @@ def disk_store(key_hex: str, entry: dict) -> bool:
             raise ValueError(f"entry key {e['key']!r} differs from {key_hex!r}")
         e["key"] = key_hex
         e.setdefault("hits", 0)
+        e["run"] = (
+            run_id()
+        )  # the run that wrote it (the bench's parent when it publishes its workers' entries)
         e.pop("checksum", None)
         e["checksum"] = _checksum(e)
         _validate(e, key_hex)  # never write what we would refuse to read
@@ -602,6 +686,7 @@ def list_entries() -> list[dict]:
             "hits": _sidecar_hits(p),
             "created": st.st_mtime,
             "compile_ms": None,
+            "run": NO_RUN,
         }
         try:
             e = read_entry(p, p.stem)
@@ -613,6 +698,7 @@ def list_entries() -> list[dict]:
                 compile_ms=e["compile_ms"],
                 hits=e["hits"] + info["hits"],
                 pipeline_version=e["pipeline_version"],
+                run=e.get("run", NO_RUN),
             )
         except (CacheError, FileNotFoundError) as exc:
             info["status"] = f"corrupt: {exc}"
@@ -672,12 +758,13 @@ def in_module(function: str, module: str) -> bool:
     return function == module or function.startswith(module.rstrip(".") + ".")
 
 
-def stats(module: str | None = None) -> dict:
+def stats(module: str | None = None, run: str | None = None) -> dict:
     """Disk store summary plus this process's counters and flags; `module`: only entries of functions in that
-    module (or package: a dotted prefix)."""
+    module (or package: a dotted prefix); `run`: only entries of that run ("last": the newest run in the store,
+    "-": entries without a run id). `runs` summarises the entries shown per run."""
     from ttfuse.flags import current_flags
 
-    entries = list_entries()
+    entries, run = select_run(list_entries(), run)
     if module:
         entries = [e for e in entries if in_module(e["function"], module)]
     ok = [e for e in entries if e["status"] == "ok"]
@@ -693,14 +780,23 @@ def stats(module: str | None = None) -> dict:
             tmp += p.name.endswith(".tmp")
     by_fn: dict[str, int] = {}
     by_dev: dict[str, int] = {}
+    runs: dict[str, dict] = {}
     for e in ok:
         by_fn[e["function"]] = by_fn.get(e["function"], 0) + 1
         by_dev[e["device"]] = by_dev.get(e["device"], 0) + 1
+        r = runs.setdefault(
+            e["run"], {"entries": 0, "bytes": 0, "hits": 0, "first": e["created"], "last": e["created"]}
+        )
+        r["entries"] += 1
+        r["bytes"] += e["size"]
+        r["hits"] += e["hits"]
+        r["first"], r["last"] = min(r["first"], e["created"]), max(r["last"], e["created"])
     return {
         "path": str(entries_dir()),
         "namespace": get_flag("cache_namespace") or None,
         "namespaces": namespaces(),
         "module": module,
+        "run": run,
         "enabled": disk_enabled(),
         "schema": SCHEMA_VERSION,
         "entries": len(ok),
@@ -709,6 +805,7 @@ def stats(module: str | None = None) -> dict:
         "hits": sum(e["hits"] for e in ok),
         "functions": by_fn,
         "devices": by_dev,
+        "runs": dict(sorted(runs.items(), key=lambda kv: -kv[1]["last"])),
         "corrupt_files": corrupt,
         "temp_files": tmp,
         "other_schemas": other_schemas,

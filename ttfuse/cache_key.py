@@ -3,7 +3,9 @@
 `make_key(fields)` canonicalises every component to deterministic JSON (`_canon`: dict and set order
 normalised, floats exact with their sign, `1`/`1.0`/`True` distinct, functions by code and closure content,
 ttnn types and configs through `ttfuse.types.to_json_value`) and hashes it; `CacheKey.diff` names the fields
-two keys disagree on. `source_hash()` covers ttfuse's own source files, so a ttfuse edit starts a new cache.
+two keys disagree on and `field_changes` says what changed inside one, as spec text (`arg x: bf16[32,64]@DRAM
+-> bf16[32,128]@DRAM`, `arg scale: 1.0 -> 2.0`, `call: (T) -> (T, S)`). `source_hash()` covers ttfuse's own source
+files, so a ttfuse edit starts a new cache.
 
 Invariant: equal values give equal keys in every process (no ids, no addresses); a value that cannot be
 described by content raises CacheError rather than risk two different values sharing a key.
@@ -25,7 +27,7 @@ from typing import Any
 from ttfuse.errors import CacheError
 from ttfuse.types import to_json_value
 
-__all__ = ["KEY_FIELDS", "CacheKey", "make_key", "source_hash"]
+__all__ = ["KEY_FIELDS", "CacheKey", "make_key", "source_hash", "field_changes"]
 
 KEY_FIELDS = ("function", "inputs", "static", "tree", "options", "device", "ttfuse", "pipeline")
 
@@ -179,6 +181,158 @@ def make_key(fields: dict[str, object]) -> CacheKey:
             raise CacheError(f"cannot build the cache key field {k!r}: {e}") from None
     hashes = {k: _sha(s) for k, s in values.items()}
     return CacheKey(_combine(hashes), hashes, values)
+
+
+# ------------------------------------------------------------------------------------ readable differences
+class _Text(str):
+    """Decoded canonical JSON that prints as itself (a spec, an enum member, a function), not as a quoted str."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _decode(v: Any) -> Any:
+    """Canonical key JSON (what `_canon` wrote, parsed) -> plain Python values that print as the user wrote them:
+    tuples, lists, dicts, TensorSpecs as spec text (`bf16[32,64]@DRAM`), enums as `Class.member`. For messages
+    only: the values come from keys this process built, never from a file."""
+    if isinstance(v, list):
+        return [_decode(x) for x in v]
+    if not isinstance(v, dict):
+        return v
+    if "$list" in v:
+        return [_decode(x) for x in v["$list"]]
+    if "$tuple" in v:
+        return tuple(_decode(x) for x in v["$tuple"])
+    if "$dict" in v:
+        return {_hashable(_decode(json.loads(k))): _decode(x) for k, x in v["$dict"]}
+    if "$set" in v:
+        return _Text("{" + ", ".join(repr(_decode(json.loads(x))) for x in v["$set"]) + "}")
+    if "$float" in v:
+        return _Text(v["$float"])
+    if "$enum" in v:
+        return _Text(f"{str(v['$enum']).rsplit('.', 1)[-1]}.{v.get('v')}")
+    if "$obj" in v and v["$obj"] == "TensorSpec":
+        try:
+            from ttfuse.types import from_json_value
+
+            return _Text(str(from_json_value(v)))
+        except Exception:  # noqa: BLE001 - a message: fall back to the fields
+            pass
+    for tag in ("$obj", "$dc", "$keyed"):
+        if tag in v:
+            name = str(v[tag]).rsplit(".", 1)[-1]
+            fields = _decode(v.get("f"))
+            if isinstance(fields, dict):
+                return _Text(f"{name}(" + ", ".join(f"{k}={x!r}" for k, x in fields.items()) + ")")
+            return _Text(f"{name}({fields!r})")
+    for tag, word in (("$fn", "function"), ("$method", "method"), ("$code", "code"), ("$cycle", "cycle")):
+        if tag in v:
+            return _Text(f"<{word} {v[tag] if isinstance(v[tag], str) else '...'}>")
+    for tag in ("$ref", "$path", "$module"):
+        if tag in v:
+            return _Text(str(v[tag]))
+    if "$repr" in v:
+        return _Text(str(v.get("r")))
+    if "$bytes" in v:
+        return _Text(f"bytes.fromhex({v['$bytes']!r})")
+    return {k: _decode(x) for k, x in v.items()}
+
+
+def _hashable(v: Any) -> Any:
+    return _Text(repr(v)) if isinstance(v, list | dict) else v
+
+
+def _call_shape(tree: Any) -> str:
+    """The call's pytree (`tree` field) as a signature: T a tensor, S a static value, `(T, S, act=S)`."""
+
+    def node(n: Any) -> str:
+        if n == "*":
+            return "T"
+        if isinstance(n, dict):
+            if "s" in n:
+                return "S"
+            if "t" in n or "l" in n or "k" in n:
+                kids = ", ".join(node(c) for c in n.get("t", n.get("l", n.get("k", []))))
+                return f"[{kids}]" if "l" in n else f"({kids}{',' if len(n.get('t', ())) == 1 else ''})"
+            if "d" in n:
+                return "{" + ", ".join(f"{k!r}: {node(c)}" for k, c in n["d"]) + "}"
+        return repr(n)
+
+    if not isinstance(tree, dict) or "args" not in tree:
+        return repr(tree)
+    parts = [node(a) for a in tree.get("args", [])]
+    parts += [f"{k}={node(c)}" for k, c in tree.get("kwargs", [])]
+    return "(" + ", ".join(parts) + ")"
+
+
+_MISSING = _Text("(not passed)")
+# the order of ttfuse/device.py DeviceSpec.key_fields(), for messages
+_DEVICE_KEY_FIELDS = ("arch", "board", "grid", "l1_per_core", "dram_bytes", "num_chips")
+
+
+def _walk(path: str, a: Any, b: Any, out: list[tuple[str, str, str]]) -> None:
+    if a == b:
+        return
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            sub = f"{path}.{k}" if isinstance(k, str) and k.isidentifier() else f"{path}[{k!r}]"
+            _walk(sub, a.get(k, _MISSING), b.get(k, _MISSING), out)
+        return
+    # a short sequence reads best whole (`(8, 8) -> (8, 7)`), a long one by its items that differ
+    long = len(repr(a)) + len(repr(b)) > 80
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple) and len(a) == len(b) > 1 and long:
+        for i, (x, y) in enumerate(zip(a, b)):
+            _walk(f"{path}[{i}]", x, y, out)
+        return
+    out.append((path, repr(a), repr(b)))
+
+
+def field_changes(
+    field: str,
+    was: str,
+    now: str,
+    names_was: list[str] | None = None,
+    names_now: list[str] | None = None,
+) -> list[tuple[str, str, str]]:
+    """What changed inside key field `field` between two canonical values (`CacheKey.values[field]`), as
+    (where, was, now) text: `("arg x", "bf16[32,64]@DRAM", "bf16[32,128]@DRAM")`. `names_*`: the names of the
+    field's items (the jit passes the input names for `inputs` and the argument names for `static`), else
+    items are numbered. Only the innermost values that differ are listed."""
+    a, b = _decode(json.loads(was)), _decode(json.loads(now))
+    out: list[tuple[str, str, str]] = []
+    if field == "tree":
+        a, b = _call_shape(a), _call_shape(b)
+        return [("call", a, b)] if a != b else []
+    if field in ("inputs", "static") and isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        what = "arg" if field == "inputs" else "static"
+
+        def named(items: list, names: list[str] | None) -> dict[str, Any]:
+            if names is None or len(names) != len(items):
+                names = [f"{what} {i}" for i in range(len(items))]
+            else:
+                names = [f"arg {n}" for n in names]
+            return dict(zip(names, items))
+
+        na, nb = named(a, names_was), named(b, names_now)
+        for k in list(na) + [k for k in nb if k not in na]:
+            _walk(k, na.get(k, _MISSING), nb.get(k, _MISSING), out)
+        return out
+    if field == "function" and isinstance(a, dict) and isinstance(b, dict):
+        short = {k: _Text(v[:12]) if isinstance(v, str) and len(v) == 64 else v for k, v in a.items()}
+        a, b = short, {k: _Text(v[:12]) if isinstance(v, str) and len(v) == 64 else v for k, v in b.items()}
+        _walk(field, a, b, out)
+        return [
+            (w.replace("function.content", "function content (code, closures, globals, defaults)"), x, y)
+            for w, x, y in out
+        ]
+    if field == "device" and isinstance(a, dict) and isinstance(b, dict):
+        for d in (a, b):  # name DeviceSpec.key_fields() (ttfuse/device.py) by its fields
+            if isinstance(d.get("spec"), list) and len(d["spec"]) == len(_DEVICE_KEY_FIELDS):
+                d["spec"] = dict(zip(_DEVICE_KEY_FIELDS, d["spec"]))
+    if field == "ttfuse":
+        return [("ttfuse source hash (ttfuse was edited)", repr(a)[1:13], repr(b)[1:13])]
+    _walk(field, a, b, out)
+    return out
 
 
 _source_hash: str | None = None

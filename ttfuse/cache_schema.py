@@ -12,7 +12,8 @@ violation (`schema [nodes] graph.nodes[2].side.loc[2]: ...`). `JitFunction._load
 (ttfuse/cache.py: warned, moved aside, recompiled; `TTFUSE_STRICT_CACHE=1` raises CacheError).
 
 Rules (what `Graph.to_json` and `cache.make_entry` write, nothing else):
-- envelope: `function` a dotted qualified name, `device` a device name, `arg_specs` printable strings.
+- envelope: `function` a dotted qualified name, `device` a device name, `arg_specs` printable strings, `run`
+  (absent in entries written before run ids) a run id (ttfuse/cache.py `run_id`).
 - graph: exactly the keys Graph.to_json writes, `ir_version` the current IR_VERSION.
 - meta: only `name` (a qualified name), `device` (a device name or null), `mesh` ([rows, cols] >= 1),
   `input_names` (printable strings, one per input at most) and `params` (the source paths of the implicit
@@ -61,6 +62,7 @@ MAX_TEXT = 10_000  # characters in any string
 MAX_DEPTH = 32  # nesting of values and out_tree nodes
 MAX_INT = 2**31  # value numbers, input positions, line numbers, shape dims
 _DEVICE_NAME = re.compile(r"[A-Za-z0-9_.:+\-]{1,200}")
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}")  # as ttfuse/cache.py writes it
 _ANGLE = re.compile(r"<\w+>")  # <locals>, <lambda>, <module>, <genexpr> ...
 
 
@@ -311,6 +313,8 @@ def _envelope(c: _Ctx) -> None:
     _device_name(e.get("device"), "device")
     for i, s in enumerate(_list(e.get("arg_specs"), "arg_specs")):
         _text(s, f"arg_specs[{i}]")
+    if "run" in e and (type(e["run"]) is not str or not _RUN_ID.fullmatch(e["run"])):
+        _fail("run", f"{str(e['run'])[:70]!r} is not a run id")
     kf = e.get("key_fields")
     if type(kf) is not dict or not all(
         type(k) is str and k.isidentifier() and type(h) is str and re.fullmatch(r"[0-9a-f]{64}", h)

@@ -1,8 +1,8 @@
 """The `ttfuse` command line (console script and `python -m ttfuse`).
 
-    ttfuse cache list [--function TEXT] [--json]    table: key, function, arg specs, device, size, hits, age
+    ttfuse cache list [-f TEXT] [-m MOD] [--run ID]  table: key, function, arg specs, device, run, size, hits, age
     ttfuse cache show KEY [--json]                  metadata, IR and regenerated source (a key prefix is enough)
-    ttfuse cache stats [--json]                     disk store summary
+    ttfuse cache stats [-m MOD] [--run ID] [--by run]  disk store summary (--by: a table per run/function/device)
     ttfuse cache clear [--older-than 7d]            remove entries (all, or not touched for a while)
     ttfuse cache path                               print the cache root
     ttfuse explain MODULE:FUNC --args SPEC...       IR before/after each pass, generated code, cost report
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.rule import Rule
 from rich.table import Table
@@ -61,7 +62,9 @@ __all__ = ["main", "parse_spec", "parse_duration"]
 
 def _console() -> Console:
     out = Console(highlight=False, soft_wrap=False)
-    if not out.is_terminal:  # piped or under CliRunner: wide, so nothing is cut
+    if not out.is_terminal and not os.environ.get(
+        "COLUMNS"
+    ):  # piped or under CliRunner: wide, nothing is cut
         out = Console(highlight=False, soft_wrap=False, width=max(200, shutil.get_terminal_size().columns))
     return out
 
@@ -220,15 +223,36 @@ _MODULE_OPTION = click.option(
 )
 
 
+_RUN_OPTION = click.option(
+    "--run",
+    "-r",
+    "run",
+    default=None,
+    metavar="ID",
+    help="Only entries written by run ID (the `run` column; 'last': the newest run in the store; "
+    "'-': entries from before run ids).",
+)
+
+
+def _run_rows(rows: list[dict], run: str | None) -> tuple[list[dict], str | None]:
+    rows, resolved = _cache.select_run(rows, run)
+    if run not in (None, "last") and not rows:  # a run id that names nothing is a typo; an empty store is not
+        _fail(
+            f"no cache entries of run {run!r} in {_cache.entries_dir()} (see `ttfuse cache stats --by run`)"
+        )
+    return rows, resolved
+
+
 @cache.command("list")
 @click.option(
     "--function", "-f", "function", default=None, help="Only entries whose function name contains TEXT."
 )
 @_MODULE_OPTION
+@_RUN_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def cache_list(function: str | None, module: str | None, as_json: bool) -> None:
-    """List cache entries, newest first."""
-    rows = _cache.list_entries()
+def cache_list(function: str | None, module: str | None, run: str | None, as_json: bool) -> None:
+    """List cache entries, newest first (`run`: the process that wrote each; set it with TTFUSE_RUN_ID)."""
+    rows, resolved = _run_rows(_cache.list_entries(), run)
     if function:
         rows = [r for r in rows if function in r["function"]]
     if module:
@@ -240,28 +264,43 @@ def cache_list(function: str | None, module: str | None, as_json: bool) -> None:
     if not rows:
         _plain(out, f"no cache entries in {_cache.entries_dir()}")
         return
-    t = Table(title=f"ttfuse cache: {len(rows)} entries in {_cache.entries_dir()}", title_justify="left")
-    for col, just in (
-        ("key", "left"),
-        ("function", "left"),
-        ("arg specs", "left"),
-        ("device", "left"),
-        ("size", "right"),
-        ("hits", "right"),
-        ("age", "right"),
-    ):
-        t.add_column(col, justify=just, overflow="fold")
-    for r in rows:
-        fn = r["function"] if r["status"] == "ok" else f"({r['status'][:60]})"
-        t.add_row(
-            r["key"][:12],
-            fn,
-            " ".join(r["arg_specs"]),
-            r["device"],
-            _human_bytes(r["size"]),
-            str(r["hits"]),
-            _human_age(r["age_s"]),
+    cells = [
+        {
+            "key": r["key"][:12],
+            "function": r["function"] if r["status"] == "ok" else f"({r['status'][:60]})",
+            "arg specs": " ".join(r["arg_specs"]),
+            "device": r["device"],
+            "run": r["run"],
+            "size": _human_bytes(r["size"]),
+            "hits": str(r["hits"]),
+            "age": _human_age(r["age_s"]),
+        }
+        for r in rows
+    ]
+    cols = list(cells[0])
+    of_run = f" of run {resolved}" if resolved else ""
+    title = f"ttfuse cache: {len(rows)} entries{of_run} in {_cache.entries_dir()}"
+    # NOTE: a column is its widest cell + 2; on a narrow terminal a column that holds one value in every row (the
+    # run when filtered, the device) moves into the title, so the function and arg specs keep room
+    natural = sum(max(len(c), *(len(x[c]) for x in cells)) + 2 for c in cols)
+    for c in ("run", "device"):
+        values = {x[c] for x in cells}
+        if natural > out.width and len(values) == 1:
+            natural -= max(len(c), len(next(iter(values)))) + 2
+            cols.remove(c)
+            if not (c == "run" and resolved):  # "of run ID" is in the title already
+                title += f"; {c} {next(iter(values))}"
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    for c in cols:
+        folds = c in ("function", "arg specs")
+        t.add_column(
+            c,
+            justify="left" if folds or c in ("key", "device", "run") else "right",
+            overflow="fold",
+            no_wrap=not folds,
         )
+    for x in cells:
+        t.add_row(*(x[c] for c in cols))
     out.print(t)
 
 
@@ -289,6 +328,7 @@ def cache_show(key: str, as_json: bool) -> None:
         ("key", full),
         ("function", entry["function"]),
         ("device", entry["device"]),
+        ("run", entry.get("run", _cache.NO_RUN)),
         ("arg specs", " ".join(entry["arg_specs"])),
         ("created", f"{created} ({_human_age(time.time() - entry['created'])} ago)"),
         ("compile", f"{entry['compile_ms']:.1f} ms"),
@@ -330,10 +370,22 @@ def _gen_name(function: str) -> str:
 
 @cache.command("stats")
 @_MODULE_OPTION
+@_RUN_OPTION
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["run", "function", "device"]),
+    default=None,
+    help="Add a table of the entries per run (entries, size, hits, first and last write), function or device.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def cache_stats(module: str | None, as_json: bool) -> None:
-    """Summarise the disk store: entries, bytes, hits, functions, devices, damaged files."""
-    s = _cache.stats(module)
+def cache_stats(module: str | None, run: str | None, by: str | None, as_json: bool) -> None:
+    """Summarise the disk store: entries, bytes, hits, runs, functions, devices, damaged files."""
+    s = _cache.stats(module, run)
+    if run not in (None, "last") and not s["runs"]:
+        _fail(
+            f"no cache entries of run {run!r} in {_cache.entries_dir()} (see `ttfuse cache stats --by run`)"
+        )
     if as_json:
         click.echo(json.dumps(s, indent=1))
         return
@@ -353,6 +405,7 @@ def cache_stats(module: str | None, as_json: bool) -> None:
             ),
         ),
         *([("module", s["module"])] if s["module"] else []),
+        *([("run", s["run"])] if s["run"] else []),
         ("disk cache", "on" if s["enabled"] else "off (TTFUSE_CACHE=0)"),
         (
             "schema",
@@ -362,17 +415,50 @@ def cache_stats(module: str | None, as_json: bool) -> None:
         ("entries", str(s["entries"])),
         ("size", _human_bytes(s["bytes"])),
         ("hits", str(s["hits"])),
+        ("runs", str(len(s["runs"])) + (f" (newest {next(iter(s['runs']))})" if s["runs"] else "")),
         ("functions", str(len(s["functions"]))),
         ("corrupt", f"{s['bad_entries']} entries, {s['corrupt_files']} moved aside"),
         ("temp files", str(s["temp_files"])),
     ]
     for k, v in rows:
         t.add_row(k, v)
-    for dev, n in sorted(s["devices"].items()):
-        t.add_row("  device", f"{dev}: {n}")
-    for fn, n in sorted(s["functions"].items(), key=lambda kv: (-kv[1], kv[0]))[:20]:
-        t.add_row("  function", f"{fn}: {n}")
+    if by is None:
+        for dev, n in sorted(s["devices"].items()):
+            t.add_row("  device", f"{dev}: {n}")
+        for fn, n in sorted(s["functions"].items(), key=lambda kv: (-kv[1], kv[0]))[:20]:
+            t.add_row("  function", f"{fn}: {n}")
     out.print(t)
+    if by is not None:
+        out.print(_stats_by(s, by))
+
+
+def _stats_by(s: dict, by: str) -> Table:
+    """`cache stats --by`: one row per run (newest first), function or device (most entries first)."""
+    t = Table(
+        title=f"entries by {by}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    t.add_column(by, justify="left", overflow="fold")
+    t.add_column("entries", justify="right")
+    if by != "run":
+        for name, n in sorted(s[f"{by}s"].items(), key=lambda kv: (-kv[1], kv[0])):
+            t.add_row(name, str(n))
+        return t
+    for col in ("size", "hits", "first write", "last write"):
+        t.add_column(col, justify="right")
+    for rid, r in s["runs"].items():
+        t.add_row(
+            rid,
+            str(r["entries"]),
+            _human_bytes(r["bytes"]),
+            str(r["hits"]),
+            time.strftime("%m-%d %H:%M:%S", time.localtime(r["first"])),
+            time.strftime("%m-%d %H:%M:%S", time.localtime(r["last"])),
+        )
+    return t
 
 
 @cache.command("clear")

@@ -6,6 +6,8 @@
     TTFUSE_CACHE_DIR=PATH           where the disk cache lives (default: the user cache dir / "ttfuse")
     TTFUSE_STRICT_CACHE=1           a corrupt or unwritable cache entry raises CacheError instead of warning
     TTFUSE_EXPLAIN_CACHE_MISSES=1   log which cache-key field differed from the nearest previous key
+    TTFUSE_RUN_ID=NAME              the run id written into this process's cache entries (default: start time
+                                    and pid; `ttfuse cache list --run ID`)
     TTFUSE_SIM_BLOCK_BYTES=N        row-block size of JIT regions on the simulator (default 16 MiB, 0: off;
                                     read when code is generated, see ttfuse/sim/blocked.py)
 
@@ -82,6 +84,13 @@ FLAGS: dict[str, Flag] = {
             "bool",
             False,
             "log the differing key field",
+        ),
+        Flag(
+            "run_id",
+            "TTFUSE_RUN_ID",
+            "path",
+            None,
+            "the run id stamped on the cache entries this process writes (default: start time + pid)",
         ),
         Flag(
             "sim_block_bytes",

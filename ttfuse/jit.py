@@ -50,6 +50,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -503,7 +504,7 @@ class JitFunction:
                         cache.counters.hit += 1
                         self._by_hex.put(key.hex, entry)
                         return entry
-                cache.explain_miss(self._name, key)
+                cache.explain_miss(self._name, key, lambda: self._key_names(tree, _paths))
 
             # trace -> passes -> verify -> codegen
             self.trace_count += 1
@@ -607,6 +608,12 @@ class JitFunction:
             return entry
 
     # ------------------------------------------------------------------------------------------------ keys
+    def _key_names(self, tree: dict, paths: list[str]) -> dict[str, list[str]]:
+        """The names of the key's tensor inputs and static values (`x`, `params['w']`, `scale`), for the
+        explanation of a cache miss."""
+        statics = [re.sub(r"^argument '(.*)'$", r"\1", p) for p in static_paths(tree, self.fn)]
+        return {"inputs": input_names(self.fn, list(paths)), "static": statics}
+
     def _key(self, tree, statics, leaves, dspec, mesh, params=None) -> cache.CacheKey | None:
         """The full cache key, or None when the function or a static argument cannot be keyed by content
         (memory only; the jit warns once after compiling, naming the value)."""
