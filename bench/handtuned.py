@@ -180,7 +180,10 @@ def harness():
     `load_ttboltz`, `build_cases`, `reference` and `compute_kernel_config` build the hand-tuned side."""
     mod = sys.modules.get("check_ttboltz")
     if mod is None:
-        spec = importlib.util.spec_from_file_location("check_ttboltz", ROOT / "tools" / "check_ttboltz.py")
+        path = ROOT / "tools" / "check_ttboltz.py"
+        if not path.is_file():
+            raise SystemExit(f"bench.handtuned: {path} is missing; run it from a ttfuse checkout")
+        spec = importlib.util.spec_from_file_location("check_ttboltz", path)
         mod = importlib.util.module_from_spec(spec)
         sys.modules["check_ttboltz"] = mod
         spec.loader.exec_module(mod)
