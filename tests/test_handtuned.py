@@ -131,6 +131,16 @@ def test_rendered_table_matches_the_rows(rows):
     assert f"met on {sum(r.met for r in rows)} of {len(rows)} rows" in text
 
 
+def test_a_missed_goal_brings_the_breakdown(rows, monkeypatch):
+    """With a goal no row meets, every row says MISSED and gets its side-by-side breakdown."""
+    monkeypatch.setattr(ht, "GOAL", min(min(r.ratio("traced"), r.ratio("untraced")) for r in rows) / 2)
+    text = ht.render(rows, "cmd")
+    assert [c[9] for c in _table(text)] == ["MISSED"] * len(rows)
+    assert text.count("Predicted per block and per op") == len(rows)
+    assert f"met on 0 of {len(rows)} rows" in text
+    assert "Predicted per block" not in ht.render(rows, "cmd", breakdowns="never")
+
+
 def test_cli_writes_its_section_only(rows, tmp_path, monkeypatch, capsys):
     doc = tmp_path / "performance.md"
     doc.write_text("# Performance\n\n<!-- costval:begin -->\nother section\n<!-- costval:end -->\n")
