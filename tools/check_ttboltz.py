@@ -65,6 +65,25 @@ def map_ttnn():
     return ttnn
 
 
+def compute_kernel_config(ttnn):
+    """The compute kernel config every tt-boltz module gets here: HiFi4, exact math, fp32 accumulation, packer
+    L1 accumulation (tt-boltz's TorchWrapper passes this one config to every module)."""
+    return ttnn.types.BlackholeComputeKernelConfig(
+        math_fidelity=ttnn.MathFidelity.HiFi4,
+        math_approx_mode=False,
+        fp32_dest_acc_en=True,
+        packer_l1_acc=True,
+    )
+
+
+def reference(case):
+    """The case's boltz reference module, every parameter re-drawn from a seed derived from the case's name
+    (stable per module: rows do not shift when cases are added)."""
+    from ttfuse.testing import redraw_parameters
+
+    return redraw_parameters(case.ref(), zlib.crc32(case.name.encode()))
+
+
 def load_ttboltz(path: str):
     spec = importlib.util.spec_from_file_location("ttboltz_under_test", path)
     mod = importlib.util.module_from_spec(spec)
@@ -446,17 +465,11 @@ def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) ->
     ttnn = map_ttnn()
     import ttfuse
     import ttfuse.sim
-    from ttfuse.testing import redraw_parameters
 
     T = load_ttboltz(path)
     device = ttnn.open_device(device_id=0)
     T.device = device  # the module-level device tt-boltz's TorchWrapper would open
-    cfg = ttnn.types.BlackholeComputeKernelConfig(
-        math_fidelity=ttnn.MathFidelity.HiFi4,
-        math_approx_mode=False,
-        fp32_dest_acc_en=True,
-        packer_l1_acc=True,
-    )
+    cfg = compute_kernel_config(ttnn)
     cases, wrappers, tt = build_cases(ttnn, T, device)
     rows = []
     for case in cases:
@@ -466,7 +479,7 @@ def run_arch(path: str, arch: str, ns: list[int], only: list[str], jit: bool) ->
             row = dict(module=case.name, n=n, arch=arch)
             rows.append(row)
             try:
-                ref = redraw_parameters(case.ref(), zlib.crc32(case.name.encode()))  # stable per module
+                ref = reference(case)
                 inp = case.make_inputs(n)
                 inp["tt"] = tt
                 with torch.no_grad():
