@@ -54,8 +54,9 @@ class OpRecord:
     args: dict  # every argument; tensors as TensorSpecs (device objects as they were)
     out_specs: list
     launches: int
-    node: object | None  # the IR node when jit-generated code ran it
+    node: object | None  # the IR node when a row-blocked region of jit-generated code ran it
     loc: tuple | None  # (file, line, function) of the user's call
+    jit_fn: str | None = None  # the jit function whose generated code ran it (None: an eager call)
     inputs: list = field(default_factory=list)  # per tensor argument (in order): (tensor id, address or None)
     outputs: list = field(default_factory=list)  # per output: (tensor id, address or None)
     live_after: list = field(default_factory=list)  # per chip: [(address, per-bank bytes, kind)] after the op
@@ -63,7 +64,7 @@ class OpRecord:
 
     @property
     def jit(self) -> bool:
-        return self.node is not None
+        return self.jit_fn is not None or self.node is not None
 
     def cost(self):
         """The op's NodeCost on its device (ttfuse.passes.cost.node_cost), computed once."""
@@ -115,7 +116,10 @@ class Profile:
 
     def on_op(self, device, op, args, out_specs, launches, inputs, outputs, node) -> None:
         loc = node.side.loc if node is not None and node.side.loc else user_frame()
-        rec = OpRecord(len(self.records), op, device, dict(args), list(out_specs), launches, node, loc)
+        jit_fn = _backend.JIT_STACK[-1] if _backend.JIT_STACK else None
+        rec = OpRecord(
+            len(self.records), op, device, dict(args), list(out_specs), launches, node, loc, jit_fn
+        )
         rec.inputs = [self._tensor_id(b) for b in inputs]
         outs = list(outputs) if outputs is not None else [None] * len(out_specs)
         rec.outputs = [self._tensor_id(b) for b in outs]
@@ -193,7 +197,7 @@ def _stamp() -> str:
     return time.strftime("%Y_%m_%d_%H_%M_%S")
 
 
-def from_environment(env=None) -> Profile | None:
+def from_environment(env=None, at_exit: bool = True) -> Profile | None:
     """The profile that tt-metal's and ttnn's switches ask for, started, or None: TT_METAL_DEVICE_PROFILER=1
     (ops perf CSV under $TT_METAL_PROFILER_DIR, default generated/profiler/reports/<stamp>/) and
     TTNN_CONFIG_OVERRIDES with "enable_logging": true (the report folder root_report_path/report_name)."""
@@ -216,7 +220,8 @@ def from_environment(env=None) -> Profile | None:
     if csv_path is None and report_path is None:
         return None
     prof = Profile(csv_path=csv_path, report_path=report_path, name=name).start()
-    atexit.register(_finish, prof)
+    if at_exit:  # written when the process ends, as tt-metal's profiler dumps at device close / exit
+        atexit.register(_finish, prof)
     return prof
 
 

@@ -63,6 +63,13 @@ _TABLES = {
     "rank int NOT NULL DEFAULT 0",
     "operation_executions": "execution_id int, operation_id int, device_id int, physical_device_id int, "
     "runtime_id int, global_call_count int, command_queue_id int, rank int NOT NULL DEFAULT 0",
+    "tensor_lifetime": "tensor_id int, producer_operation_id int, last_use_operation_id int, "
+    "deallocate_operation_id int, producer_source_file text, producer_source_line int, last_use_source_file text, "
+    "last_use_source_line int, rank int NOT NULL DEFAULT 0, UNIQUE(tensor_id, rank)",
+    "local_tensor_comparison_records": "tensor_id int, golden_tensor_id int, matches int, desired_pcc float, "
+    "actual_pcc float, rank int NOT NULL DEFAULT 0, UNIQUE(tensor_id, rank)",
+    "global_tensor_comparison_records": "tensor_id int, golden_tensor_id int, matches int, desired_pcc float, "
+    "actual_pcc float, rank int NOT NULL DEFAULT 0, UNIQUE(tensor_id, rank)",
     "buffer_chunks": "operation_id int, device_id int, address int, bank_id int, core_x int, core_y int, "
     "chunk_address int, chunk_size int, page_size int, num_pages int, buffer_type int, "
     "rank int NOT NULL DEFAULT 0",
