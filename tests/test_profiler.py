@@ -210,3 +210,35 @@ def test_mesh_rows_per_chip(tmp_path):
         assert p.report_path is None
     finally:
         ttnn.close_mesh_device(mesh)
+
+
+def test_ttfuse_run_profile(tmp_path):
+    """`ttfuse run --profile DIR script.py`: a plain `import ttnn` script, profiled without a line changed."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import torch, ttnn\n"
+        "dev = ttnn.open_device(device_id=0)\n"
+        "x = ttnn.from_torch(torch.randn(64, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=dev)\n"
+        "y = ttnn.matmul(ttnn.gelu(x), x)\n"
+        "raise SystemExit(3)\n"  # the run's exit code is kept, and the profile still written
+    )
+    out = tmp_path / "prof"
+    r = subprocess.run(
+        [sys.executable, "-m", "ttfuse", "run", "--profile", str(out), str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 3, r.stderr
+    assert "predicted" in r.stderr
+    rows = read_csv(out / "ops_perf_results.csv")
+    assert [row["TTFUSE OP"] for row in rows] == ["ttnn.gelu", "ttnn.matmul"]
+    assert rows[0]["TTFUSE LOCATION"].endswith("script.py:4")
+    con = sqlite3.connect(out / "report" / "db.sqlite")
+    try:
+        assert con.execute("select count(*) from operations").fetchone()[0] == 2
+    finally:
+        con.close()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,7 @@ class OpRecord:
     args: dict  # every argument; tensors as TensorSpecs (device objects as they were)
     out_specs: list
     launches: int
-    node: object | None  # the IR node when a row-blocked region of jit-generated code ran it
+    node: object | None  # the IR node when jit-generated code ran it
     loc: tuple | None  # (file, line, function) of the user's call
     jit_fn: str | None = None  # the jit function whose generated code ran it (None: an eager call)
     inputs: list = field(default_factory=list)  # per tensor argument (in order): (tensor id, address or None)
@@ -115,6 +116,8 @@ class Profile:
         self._tensor_ids.pop(allocation, None)
 
     def on_op(self, device, op, args, out_specs, launches, inputs, outputs, node) -> None:
+        if node is None and _backend.JIT_STACK:
+            node = _generated_node()
         loc = node.side.loc if node is not None and node.side.loc else user_frame()
         jit_fn = _backend.JIT_STACK[-1] if _backend.JIT_STACK else None
         rec = OpRecord(
@@ -175,6 +178,17 @@ class Profile:
         """Op count and predicted total device time (a traced run: kernels + dispatch), per device kind."""
         total = sum(r.cost().device_us for r in self.records)
         return f"{len(self.records)} ops, predicted device time {total / 1e3:.4f} ms ({PREDICTED_NOTE})"
+
+
+def _generated_node():
+    """The IR node of the jit-generated line running now (ttfuse/codegen.py `_ttfuse_line_nodes`), or None."""
+    f = sys._getframe(2)
+    while f is not None:
+        nodes = f.f_globals.get("_ttfuse_line_nodes")
+        if nodes is not None:
+            return nodes.get(f.f_lineno)
+        f = f.f_back
+    return None
 
 
 def profile(out_dir=None, **kw) -> Profile:
