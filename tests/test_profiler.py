@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
 
 import pytest
@@ -170,27 +171,72 @@ def test_profile_needs_a_destination():
         ttfuse.profile()
 
 
-def test_ttnn_switches_turn_it_on(tmp_path):
-    env = {
-        "TT_METAL_DEVICE_PROFILER": "1",
-        "TT_METAL_PROFILER_DIR": str(tmp_path / "prof"),
-        "TTNN_CONFIG_OVERRIDES": json.dumps(
-            {"enable_logging": True, "report_name": "r1", "root_report_path": str(tmp_path / "reports")}
-        ),
-    }
+def test_tt_metal_profiler_switch(tmp_path):
+    env = {"TT_METAL_DEVICE_PROFILER": "1", "TT_METAL_PROFILER_DIR": str(tmp_path / "prof")}
     p = from_environment(env, at_exit=False)
     try:
-        assert p is not None and p.active
-        assert p.report_path == tmp_path / "reports" / "r1"
+        assert p is not None and p.active and p.report_path is None
         assert p.csv_path.parent.parent == tmp_path / "prof" and p.csv_path.name.startswith(
             "ops_perf_results_"
         )
     finally:
         p.stop()
     assert from_environment({}, at_exit=False) is None
-    assert from_environment({"TTNN_CONFIG_OVERRIDES": '{"enable_logging": false}'}, at_exit=False) is None
-    with pytest.raises(ttfuse.TtfuseError, match="TTNN_CONFIG_OVERRIDES"):
-        from_environment({"TTNN_CONFIG_OVERRIDES": "{nope"})
+    assert from_environment({"TT_METAL_DEVICE_PROFILER": "0"}, at_exit=False) is None
+
+
+def test_ttnn_config_enable_logging_writes_the_report(device, tmp_path):
+    """ttnn's way: CONFIG.enable_logging with a report_name; the report lands at CONFIG.report_path
+    (root_report_path/<name>_<mon><dd>_<HHMM>, as ttnn names it) when logging is switched off."""
+    x = ttnn.from_torch(torch.randn(32, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    with ttnn.manage_config("root_report_path", str(tmp_path)), ttnn.manage_config("report_name", "my run"):
+        with ttnn.manage_config("enable_logging", True):
+            ttnn.relu(x)
+            ttnn.exp(x)
+        path = ttnn.CONFIG.report_path
+        ttnn.relu(x)  # not logged any more
+    assert path.parent == tmp_path and path.name.startswith("my_run_")
+    cfg = json.loads((path / "config.json").read_text())
+    assert cfg["report_name"] == "my run" and cfg["ttfuse_durations"] == PREDICTED_NOTE
+    con = sqlite3.connect(path / "db.sqlite")
+    try:
+        assert [n for (n,) in con.execute("select name from operations order by operation_id")] == [
+            "ttnn.relu",
+            "ttnn.exp",
+        ]
+    finally:
+        con.close()
+    assert ttnn.CONFIG.enable_logging is False and not ttfuse.profiler.active_profiles()
+    with pytest.raises(AttributeError, match="no field"):
+        ttnn.CONFIG.enable_loging = True
+
+
+def test_ttnn_config_overrides_env_at_import(tmp_path):
+    """TTNN_CONFIG_OVERRIDES is applied when ttnn (here the facade) is imported; the report is written at exit."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch, ttfuse\n"
+        "from ttfuse import ttnn\n"
+        "assert ttnn.CONFIG.enable_logging is True\n"
+        "dev = ttnn.open_device(device_id=0)\n"
+        "x = ttnn.from_torch(torch.randn(32, 32), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=dev)\n"
+        "ttnn.softmax(x, dim=-1)\n"
+    )
+    env = dict(os.environ)
+    env["TTNN_CONFIG_OVERRIDES"] = json.dumps(
+        {"enable_logging": True, "report_name": "env_run", "root_report_path": str(tmp_path)}
+    )
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    (folder,) = list(tmp_path.iterdir())
+    assert folder.name.startswith("env_run_")
+    con = sqlite3.connect(folder / "db.sqlite")
+    try:
+        assert [n for (n,) in con.execute("select name from operations")] == ["ttnn.softmax"]
+    finally:
+        con.close()
 
 
 def test_mesh_rows_per_chip(tmp_path):

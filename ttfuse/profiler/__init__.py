@@ -16,18 +16,17 @@ free. A `Profile` records one `OpRecord` per op call (its arguments as TensorSpe
 device, the user's line) and keeps a model of device addresses (`addresses.py`) so that each op has the list of
 buffers alive after it, as ttnn's detailed buffer report does. Writing happens when the profile ends.
 
-Turning it on, the ttnn way (the same switches as on a TT machine, read when ttfuse is imported):
-- `TT_METAL_DEVICE_PROFILER=1`: the ops perf CSV is written at exit to `$TT_METAL_PROFILER_DIR` (default
-  `generated/profiler/reports/<timestamp>/ops_perf_results_<timestamp>.csv`, tt-metal's layout).
-- `TTNN_CONFIG_OVERRIDES='{"enable_logging": true, "report_name": "run"}'` (or `ttnn.CONFIG.enable_logging =
-  True` before ops run): the report folder is written at exit to `root_report_path/report_name`.
+Turning it on, the ttnn way (the same switches as on a TT machine):
+- `TT_METAL_DEVICE_PROFILER=1` (read when ttfuse is imported): the ops perf CSV is written at exit to
+  `$TT_METAL_PROFILER_DIR` (default `generated/profiler/reports`)`/<stamp>/ops_perf_results_<stamp>.csv`.
+- `ttnn.CONFIG.enable_logging = True` with a `report_name` (or TTNN_CONFIG_OVERRIDES='{"enable_logging": true,
+  "report_name": "run"}'): the report folder goes to `ttnn.CONFIG.report_path` (ttfuse/ttnn/config.py).
 Extend: a new CSV column goes into perf_csv.py, a new report table into report_db.py.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import sys
 import time
@@ -90,7 +89,7 @@ class Profile:
         csv_path: str | os.PathLike | None = None,
         report_path: str | os.PathLike | None = None,
     ):
-        if out_dir is None and csv_path is None and report_path is None:
+        if out_dir is None and csv_path is None and report_path is None and (csv or report):
             raise TtfuseError("ttfuse.profile: give an output folder (out_dir) or csv_path / report_path")
         base = Path(out_dir) if out_dir is not None else None
         self.name = name or "ttfuse_profile"
@@ -212,28 +211,15 @@ def _stamp() -> str:
 
 
 def from_environment(env=None, at_exit: bool = True) -> Profile | None:
-    """The profile that tt-metal's and ttnn's switches ask for, started, or None: TT_METAL_DEVICE_PROFILER=1
-    (ops perf CSV under $TT_METAL_PROFILER_DIR, default generated/profiler/reports/<stamp>/) and
-    TTNN_CONFIG_OVERRIDES with "enable_logging": true (the report folder root_report_path/report_name)."""
+    """The profile tt-metal's device profiler switch asks for, started, or None: TT_METAL_DEVICE_PROFILER=1 writes
+    the ops perf CSV under $TT_METAL_PROFILER_DIR (default generated/profiler/reports)/<stamp>/ at exit. (ttnn's
+    report switches, `ttnn.CONFIG.enable_logging` and TTNN_CONFIG_OVERRIDES, are ttfuse/ttnn/config.py's.)"""
     env = os.environ if env is None else env
-    csv_path = report_path = None
-    name = None
-    if _truthy(env.get("TT_METAL_DEVICE_PROFILER")):
-        stamp = _stamp()
-        base = Path(env.get("TT_METAL_PROFILER_DIR") or "generated/profiler/reports") / stamp
-        csv_path = base / f"ops_perf_results_{stamp}.csv"
-    overrides = env.get("TTNN_CONFIG_OVERRIDES")
-    if overrides:
-        try:
-            cfg = json.loads(overrides)
-        except json.JSONDecodeError as e:
-            raise TtfuseError(f"TTNN_CONFIG_OVERRIDES is not JSON: {e}") from None
-        if isinstance(cfg, dict) and cfg.get("enable_logging"):
-            name = cfg.get("report_name") or _stamp()
-            report_path = Path(cfg.get("root_report_path") or "generated/ttnn/reports") / str(name)
-    if csv_path is None and report_path is None:
+    if not _truthy(env.get("TT_METAL_DEVICE_PROFILER")):
         return None
-    prof = Profile(csv_path=csv_path, report_path=report_path, name=name).start()
+    stamp = _stamp()
+    base = Path(env.get("TT_METAL_PROFILER_DIR") or "generated/profiler/reports") / stamp
+    prof = Profile(csv_path=base / f"ops_perf_results_{stamp}.csv", report=False, name=stamp).start()
     if at_exit:  # written when the process ends, as tt-metal's profiler dumps at device close / exit
         atexit.register(_finish, prof)
     return prof

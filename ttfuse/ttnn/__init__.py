@@ -53,6 +53,15 @@ from ttfuse.ttnn._utilities import (  # noqa: F401
     get_golden_function,
     pearson_correlation_coefficient,
 )
+from ttfuse.ttnn.config import (  # noqa: F401  (ttnn.CONFIG: enable_logging writes the sim's report)
+    CONFIG,
+    CONFIG_OVERRIDES,
+    CONFIG_PATH,
+    load_config_from_dictionary,
+    load_config_from_json_file,
+    manage_config,
+    save_config_to_json_file,
+)
 from ttfuse.ttnn.device import (  # noqa: F401
     Arch,
     DispatchCoreAxis,
