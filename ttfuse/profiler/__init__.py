@@ -20,7 +20,7 @@ Turning it on, the ttnn way (the same switches as on a TT machine):
 - `TT_METAL_DEVICE_PROFILER=1` (read when ttfuse is imported): the ops perf CSV is written at exit to
   `$TT_METAL_PROFILER_DIR` (default `generated/profiler/reports`)`/<stamp>/ops_perf_results_<stamp>.csv`.
 - `ttnn.CONFIG.enable_logging = True` with a `report_name` (or TTNN_CONFIG_OVERRIDES='{"enable_logging": true,
-  "report_name": "run"}'): the report folder goes to `ttnn.CONFIG.report_path` (ttfuse/ttnn/config.py).
+  "report_name": "run"}'): the report folder goes to `ttnn.CONFIG.report_path` (ttfuse/ttnn/_config.py).
 Extend: a new CSV column goes into perf_csv.py, a new report table into report_db.py.
 """
 
@@ -213,7 +213,7 @@ def _stamp() -> str:
 def from_environment(env=None, at_exit: bool = True) -> Profile | None:
     """The profile tt-metal's device profiler switch asks for, started, or None: TT_METAL_DEVICE_PROFILER=1 writes
     the ops perf CSV under $TT_METAL_PROFILER_DIR (default generated/profiler/reports)/<stamp>/ at exit. (ttnn's
-    report switches, `ttnn.CONFIG.enable_logging` and TTNN_CONFIG_OVERRIDES, are ttfuse/ttnn/config.py's.)"""
+    report switches, `ttnn.CONFIG.enable_logging` and TTNN_CONFIG_OVERRIDES, are ttfuse/ttnn/_config.py's.)"""
     env = os.environ if env is None else env
     if not _truthy(env.get("TT_METAL_DEVICE_PROFILER")):
         return None

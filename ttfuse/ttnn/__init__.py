@@ -47,13 +47,7 @@ from ttfuse.ttnn import (
     device,  # noqa: F401  (ttnn.device.Arch)
     types,  # noqa: E402,F401  (ttnn.types: the same objects under the submodule real code reads)
 )
-from ttfuse.ttnn._utilities import (  # noqa: F401
-    attach_golden_function,
-    get_device_tensors,
-    get_golden_function,
-    pearson_correlation_coefficient,
-)
-from ttfuse.ttnn.config import (  # noqa: F401  (ttnn.CONFIG: enable_logging writes the sim's report)
+from ttfuse.ttnn._config import (  # noqa: F401  (ttnn.CONFIG: enable_logging writes the sim's report)
     CONFIG,
     CONFIG_OVERRIDES,
     CONFIG_PATH,
@@ -61,6 +55,12 @@ from ttfuse.ttnn.config import (  # noqa: F401  (ttnn.CONFIG: enable_logging wri
     load_config_from_json_file,
     manage_config,
     save_config_to_json_file,
+)
+from ttfuse.ttnn._utilities import (  # noqa: F401
+    attach_golden_function,
+    get_device_tensors,
+    get_golden_function,
+    pearson_correlation_coefficient,
 )
 from ttfuse.ttnn.device import (  # noqa: F401
     Arch,
