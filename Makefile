@@ -7,7 +7,7 @@ VENV312 := conformance/.venv312full
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast conformance conformance312 smoke310 lint format bench clean-venv install docs
+.PHONY: run test test-fast conformance conformance312 smoke310 lint format bench clean-venv install docs profiler-venv
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (Python 3.11) on PATH"; exit 1; }
@@ -55,7 +55,7 @@ smoke310:
 
 # everything, slow tests included (CI): lint first (seconds); conformance runs in one process (its summary counts
 # what it compared); the rest on both cores
-test: $(STAMP) lint
+test: $(STAMP) lint profiler-venv
 	bash conformance/setup_venv.sh
 	$(BIN)/python -m pytest tests/conformance
 	$(MAKE) conformance312
@@ -63,8 +63,13 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest bench --benchmark-disable
 	$(BIN)/python tools/docs_check.py
 
+# tt-perf-report and ttnn-visualizer, the readers of the simulator's profiler output (docs/profiler.md), in a venv of
+# their own (their pins would replace packages of .venv); tests/test_profiler_readers.py needs it
+profiler-venv:
+	bash tools/setup_profiler_venv.sh
+
 # every python / shell block of README.md and docs/*.md runs, every relative link resolves (tools/docs_check.py)
-docs: $(STAMP)
+docs: $(STAMP) profiler-venv
 	$(BIN)/python tools/docs_check.py
 
 # the quick tier (under 3 minutes on an idle 2-core machine): no conformance, no test marked slow, 30 random programs

@@ -43,6 +43,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "=ttfuse",
             "ttfuse.testing",
             "ttfuse.switch",
+            "ttfuse.profiler",
         ),
     ),
     (

@@ -30,6 +30,8 @@ from ttfuse.errors import (
 )
 from ttfuse.flags import flags
 from ttfuse.jit import JitFunction, Lowered, jit
+from ttfuse.profiler import Profile, profile
+from ttfuse.profiler import from_environment as _profile_from_environment
 from ttfuse.switch import install, uninstall
 
 __version__ = "0.1.0"
@@ -55,4 +57,10 @@ __all__ = [
     "CacheError",
     "DeviceError",
     "OutOfMemoryError",
+    "profile",
+    "Profile",
 ]
+
+# tt-metal's and ttnn's profiler switches (TT_METAL_DEVICE_PROFILER=1, TTNN_CONFIG_OVERRIDES enable_logging):
+# the simulator writes the same outputs, with predicted durations (docs/profiler.md)
+_profile_from_environment()

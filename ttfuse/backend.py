@@ -273,3 +273,38 @@ def eager_backend() -> Backend:
     if not _EAGER:
         raise DeviceError("no eager backend is installed (importing ttfuse.ttnn installs the simulator)")
     return _EAGER[0]
+
+
+# Profilers watching every device of every backend (ttfuse/profiler; the simulator calls them):
+# objects with `on_alloc(allocation, buffer_type)`,
+# `on_free(allocation)` and `on_op(device, op, args, out_specs, launches, inputs, outputs, node)`. Empty unless a profile
+# is active, so the per-op cost of the hook is one truth test of this list.
+OBSERVERS: list = []
+
+
+# Names of the jit functions whose generated code is running now (innermost last), kept only while a profiler
+# watches (ttfuse/jit_runner.py `runner`): a profiler marks the ops they launch as jit ops.
+JIT_STACK: list = []
+
+
+class jit_scope:
+    """`with jit_scope(name):` marks the ops run inside as ops of jit-generated code (for profilers)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __enter__(self):
+        JIT_STACK.append(self.name)
+
+    def __exit__(self, *exc):
+        JIT_STACK.pop()
+
+
+def notify_op(device, op, args: dict, out_specs, launches: int, inputs, outputs, node=None) -> None:
+    """Tell every active profiler that `op` ran `launches` kernels on `device`: `args` the call's arguments with
+    tensors as TensorSpecs, `inputs` / `outputs` the per-tensor lists of per-chip storages (Allocations; a view's
+    or an unknown one may be anything else or None), `node` the IR node when jit-generated code ran it."""
+    for o in OBSERVERS:
+        o.on_op(device, op, args, out_specs, launches, inputs, outputs, node)

@@ -689,10 +689,19 @@ def _print_user_traceback(exc: BaseException, user_file: str | None) -> None:
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
 @click.option("-m", "module", default=None, metavar="MODULE", help="Run library module MODULE as a script.")
+@click.option(
+    "--profile",
+    "profile_dir",
+    default=None,
+    metavar="DIR",
+    help="Write the device profiler's outputs for the run to DIR: ops_perf_results.csv (tt-perf-report) and "
+    "report/ (ttnn-visualizer); durations predicted by the cost model (docs/profiler.md).",
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="SCRIPT [ARGS]...")
-def run(module: str | None, args: tuple[str, ...]) -> None:
+def run(module: str | None, args: tuple[str, ...], profile_dir: str | None = None) -> None:
     """Run SCRIPT (or `-m MODULE`) as __main__ with sys.argv = [SCRIPT, *ARGS], after `ttfuse.install()`:
     `import ttnn` is ttfuse's simulator unless a real ttnn device opens (TTFUSE_INSTALL=0: left alone).
+    With `--profile DIR` every simulated op of the run is profiled and DIR written when it ends (even on error).
 
     As python does: the script's directory goes first on sys.path, an uncaught exception prints its
     traceback (from the script's frames) and exits 1, and sys.exit(code) exits with that code.
@@ -723,6 +732,12 @@ def run(module: str | None, args: tuple[str, ...]) -> None:
         user_file, argv = spec.origin, [spec.origin or module, *args]
     install()
     sys.argv = argv
+    prof = None
+    if profile_dir is not None:
+        from ttfuse.profiler import Profile
+
+        name = os.path.splitext(os.path.basename(user_file or module or "run"))[0]
+        prof = Profile(profile_dir, name=name).start()
     try:
         if module is None:
             runpy.run_path(argv[0], run_name="__main__")
@@ -734,6 +749,12 @@ def run(module: str | None, args: tuple[str, ...]) -> None:
     except Exception as e:  # noqa: BLE001 - the script's own error, reported as python would
         _print_user_traceback(e, user_file)
         sys.exit(1)
+    finally:
+        if prof is not None:
+            prof.stop().write()
+            click.echo(
+                f"ttfuse run --profile: {prof.summary()}; wrote {prof.csv_path}, {prof.report_path}", err=True
+            )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -615,6 +615,8 @@ def generate(
     glb["_ttfuse_rethrow"] = _make_rethrow(graph, line_map, filename)
     glb["_ttfuse_device"] = _first_device
     glb["__name__"] = "ttfuse_generated"
+    index = graph.node_index()  # generated line -> its node: profilers name the node an op call came from
+    glb["_ttfuse_line_nodes"] = {ln: index[nid] for ln, nid in line_map.items() if nid in index}
     try:
         code = compile(src, filename, "exec")
     except SyntaxError as e:

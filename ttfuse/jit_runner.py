@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ttfuse import cache
+from ttfuse.backend import OBSERVERS, jit_scope
 from ttfuse.cache_schema import check_entry
 from ttfuse.capture.params import ParamRunner, decode_sources, encode_sources, split_params
 from ttfuse.capture.pytree import unflattener
@@ -117,14 +118,21 @@ class Entry:
 def runner(fn, out_tree, py_fn=None):
     """(leaves, args, kwargs) -> result for generated code `fn`; with `py_fn` (the graph writes into its
     arguments) a call passing one tensor object twice runs `py_fn` eagerly instead (see alias_checked)."""
+    name = getattr(fn, "__name__", "jit")
     if out_tree == "*":
 
         def run(leaves, args, kwargs):
+            if OBSERVERS:  # a profile is active: it marks the ops of generated code (ttfuse/profiler)
+                with jit_scope(name):
+                    return fn(*leaves)[0]
             return fn(*leaves)[0]
     else:
         unflatten = unflattener(out_tree)
 
         def run(leaves, args, kwargs):
+            if OBSERVERS:
+                with jit_scope(name):
+                    return unflatten(fn(*leaves))
             return unflatten(fn(*leaves))
 
     return run if py_fn is None else alias_checked(run, py_fn)

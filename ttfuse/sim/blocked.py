@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ttfuse.axes import Axis, axes_of
+from ttfuse.backend import OBSERVERS, notify_op
 from ttfuse.errors import DeviceError, SpecError
 from ttfuse.ir import (
     DeviceArg,
@@ -286,6 +287,7 @@ class _Step:
         "keep",
         "view",
         "block_specs",
+        "full_args",
     )
 
     def __init__(self, node: Node, ax: Axis, in_specs: list[TensorSpec]):
@@ -295,6 +297,7 @@ class _Step:
         self.op = node.opdef
         self.args = _template(node, ax)
         full = spec_args(node, in_specs)
+        self.full_args = full  # every argument, tensors as their full TensorSpecs (the profiler's view)
         self.in_specs = {k: full[k] for k, v in node.attrs if _has_in(v)}
         self.outs = list(node.outs)
         self.dims = ax
@@ -404,6 +407,15 @@ class Region:
             if st.launches:
                 record_launches(device, st.op.short, st.launches)
                 record_programs(device, st.program, st.launches, st.op.qualname)
+                if OBSERVERS:  # a profile is active (ttfuse/profiler): the node, at full size
+                    ins = [
+                        getattr(args[self.pos[r.value]], "_bufs", None)
+                        if r.value in self.pos
+                        else live.get(self.root.get(r.value))
+                        for r in st.node.inputs
+                    ]
+                    bufs = [live.get(self.root.get(st.node.id + j)) for j in range(len(st.outs))]
+                    notify_op(device, st.op, st.full_args, st.outs, st.launches, ins, bufs, st.node)
             for r in st.node.inputs:
                 if self.last.get(r.value) != k or r.value in dead:
                     continue

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 
-from ttfuse.backend import PROGRAM_FAMILY, Device
+from ttfuse.backend import OBSERVERS, PROGRAM_FAMILY, Device
 from ttfuse.device import Arch, DeviceSpec, device_spec
 from ttfuse.errors import DeviceError, OutOfMemoryError
 from ttfuse.mesh import MeshShape
@@ -51,6 +51,9 @@ class Allocation:
         if self.live:
             self.live = False
             self.chip._release(self)
+            if OBSERVERS:
+                for o in OBSERVERS:
+                    o.on_free(self)
 
 
 class SimChip:
@@ -82,7 +85,11 @@ class SimChip:
         self.used[kind] += nbytes
         if self.used[kind] > self.peak[kind]:
             self.peak[kind] = self.used[kind]
-        return Allocation(self, kind, nbytes)
+        a = Allocation(self, kind, nbytes)
+        if OBSERVERS:
+            for o in OBSERVERS:
+                o.on_alloc(a, buffer_type)
+        return a
 
     def _release(self, a: Allocation) -> None:
         self.used[a.kind] -= a.nbytes

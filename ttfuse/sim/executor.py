@@ -17,7 +17,7 @@ This is the simulator's per-op hot path: keep it allocation-light.
 
 from __future__ import annotations
 
-from ttfuse.backend import is_device
+from ttfuse.backend import OBSERVERS, is_device, notify_op
 from ttfuse.errors import DeviceError, SpecError, TraceError, got
 from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import Group, OpDef, SimCtx, Trace, check_preallocated, set_device_spec
@@ -183,6 +183,8 @@ class SimTrace(Trace):
         if device is not None and n:
             record_launches(device, op.short, n)
             record_programs(device, program_key(op.qualname, spec_args, out_specs), n, op.qualname)
+            if OBSERVERS:  # a profile is active (ttfuse/profiler)
+                notify_op(device, op, spec_args, out_specs, n, [t._bufs for _, t in tensors], bufs)
         if inplace is not None or into is not None:
             target = args[inplace] if into is None else into[1]
             target.spec = out_specs[0]

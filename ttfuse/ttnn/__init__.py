@@ -47,6 +47,15 @@ from ttfuse.ttnn import (
     device,  # noqa: F401  (ttnn.device.Arch)
     types,  # noqa: E402,F401  (ttnn.types: the same objects under the submodule real code reads)
 )
+from ttfuse.ttnn._config import (  # noqa: F401  (ttnn.CONFIG: enable_logging writes the sim's report)
+    CONFIG,
+    CONFIG_OVERRIDES,
+    CONFIG_PATH,
+    load_config_from_dictionary,
+    load_config_from_json_file,
+    manage_config,
+    save_config_to_json_file,
+)
 from ttfuse.ttnn._utilities import (  # noqa: F401
     attach_golden_function,
     get_device_tensors,
