@@ -53,6 +53,12 @@ EXTENSIONS: dict[tuple[str, str | None, str], str] = {
         "missing_param",
     ): "ttfuse: names the simulated device kind (else $TTFUSE_ARCH)",
     ("ttnn.open_mesh_device", "arch", "missing_param"): "ttfuse: names the simulated device kind",
+    (
+        "ttnn.TensorSpec",
+        "buffer_type",
+        "default",
+    ): "None means 'not given': the facade's TensorSpec also takes memory_config= (its own constructor), "
+    "and an omitted buffer_type is BufferType.DRAM as in ttnn (ttfuse/types.py _spec_memory_config)",
     ("ttnn.CoreCoord", "x", "kind"): _POSITIONAL_DATACLASS,
     ("ttnn.CoreCoord", "y", "kind"): _POSITIONAL_DATACLASS,
     ("ttnn.UnaryWithParam", "op_type", "kind"): _POSITIONAL_DATACLASS,
@@ -388,6 +394,8 @@ def _check_params(n: FacadeName, desc: dict, report: Report, out: list[Finding])
 def _same_default(a: object, b: object) -> bool:
     if a == b and type(a) is type(b):
         return True
+    if isinstance(b, str) and not isinstance(a, str) and b == repr(a):
+        return True  # a Python-level ttnn function whose signature text the oracle kept as is ("None", "True")
     if isinstance(a, bool) or isinstance(b, bool):
         return False
     if isinstance(a, int | float) and isinstance(b, int | float):
