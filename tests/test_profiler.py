@@ -104,7 +104,7 @@ def test_jit_run_fuses_what_eager_runs_op_by_op(pairformer_profile, request):
 def test_durations_are_the_cost_models(pairformer_profile, device):
     """Each jit row's prediction is the cost model's for its node of `lower().graph` (one source of predictions):
     the profile's ops are the graph's launching nodes, less the parameter-only work the runtime does once per
-    weight version (kernels.concat_weights: lower().cost still counts it on every call)."""
+    weight version (kernels.concat_weights: in the graph, its time kept apart as `once`)."""
     mode, p, _, port, args = pairformer_profile
     assert sum(r.cost().device_us for r in p.records) > 0
     if mode == "jit":

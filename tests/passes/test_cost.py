@@ -138,3 +138,29 @@ def test_cost_rules_see_the_compile_device_whatever_the_thread_holds(spec, monke
         assert {cur for cur, _ in seen} == {bh.name}
         assert current_device_spec().name == "wormhole_b0:n150"  # restored
     assert cost.device == bh.name
+
+
+def test_memoised_weight_concat_is_paid_once_not_per_call():
+    """kernels.concat_weights is memoised by the runtime (Traits.persistent: a hit launches nothing): a call's
+    totals leave it out and `once_ms` holds it; the per-call figure is the matmul alone."""
+    from ttfuse.opdef import OPS
+
+    cat = OPS["kernels.concat_weights"]
+
+    def f(x, a, b):
+        return ttnn.matmul(x, cat([a, b], mode="swiglu"))
+
+    def g(x, w):
+        return ttnn.matmul(x, w)
+
+    s = lambda *shape: ttnn.TensorSpec(shape, BF16, ttnn.TILE_LAYOUT)  # noqa: E731
+    lo = ttfuse.jit(f, passes=[]).lower(s(64, 64), s(64, 64), s(64, 64))
+    ref = ttfuse.jit(g, passes=[]).lower(s(64, 64), s(64, 128))
+    spec = lo.device_spec
+    c, r = graph_cost(lo.graph, spec), graph_cost(ref.graph, spec)
+    once = [n for n in c.nodes if n.once]
+    assert [n.op for n in once] == ["kernels.concat_weights"] and once[0].device_us > 0
+    assert c.device_ms == pytest.approx(r.device_ms) and c.untraced_ms == pytest.approx(r.untraced_ms)
+    assert c.total.launches == r.total.launches
+    assert c.once_ms == pytest.approx(once[0].device_us / 1e3)
+    assert "once per weight set" in c.table()

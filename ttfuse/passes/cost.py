@@ -15,7 +15,9 @@ the matrix-engine part), DRAM and L1 bytes, kernel launches, ethernet link bytes
   `DeviceSpec.launch_overhead_us` per kernel launch (device dispatch: what a metal-traced run pays).
 - untraced time per node = max(launches x `HOST_US_PER_LAUNCH`, device time): without a trace every launch
   costs a fixed host + dispatch round trip that hides small kernels.
-Graph totals: `device_ms` (sum of device times: a traced run) and `untraced_ms` (sum of untraced times).
+Graph totals: `device_ms` (sum of device times: a traced run) and `untraced_ms` (sum of untraced times), per
+call: a node the runtime memoises (`Traits.persistent`, kernels.concat_weights: computed once per weight set)
+is listed with `once` set and its time kept apart in `once_ms`.
 
 Device: every entry point takes the DeviceSpec (and mesh shape; default the graph's `meta["mesh"]`) it costs
 for and runs the cost rules, and the spec rules they call (a fused kernel's steps), with it as the device
@@ -73,6 +75,9 @@ class NodeCost:
     device_us: float
     untraced_us: float
     bound: str  # what decides the time: "math" | "dram" | "l1" | "link" | "launch"
+    once: bool = (
+        False  # memoised by the runtime (`Traits.persistent`): paid once per weight set, not per call
+    )
 
     def __iter__(self):  # (node id, op, cost) like the rows of the basic pipeline.CostReport
         return iter((self.node, self.op, self))
@@ -87,6 +92,7 @@ class GraphCost:
     total: OpCost
     device_ms: float  # traced: kernels + device dispatch
     untraced_ms: float  # every launch also pays the host round trip
+    once_ms: float = 0.0  # traced time of the memoised nodes (`NodeCost.once`), not in the per-call totals
 
     @property
     def predicted_us(self) -> float:
@@ -108,6 +114,7 @@ class GraphCost:
             lines.append(
                 f"  {'%' + str(c.node):>6}  {c.op:<34} {c.flops / 1e6:10.3f} {c.dram_bytes / 1024:9.1f} "
                 f"{c.l1_bytes / 1024:9.1f} {c.launches:6d} {c.device_us:9.2f} {c.bound:>6}"
+                + ("  once" if c.once else "")
             )
         t = self.total
         lines.append(
@@ -115,6 +122,8 @@ class GraphCost:
             f"{t.launches:6d} {self.device_ms * 1e3:9.2f}"
         )
         lines.append(f"  predicted: {self.device_ms:.4f} ms traced, {self.untraced_ms:.4f} ms untraced")
+        if self.once_ms:
+            lines.append(f"  once per weight set (memoised, not in the totals): {self.once_ms:.4f} ms traced")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -325,15 +334,21 @@ def graph_cost(graph: Graph, spec, *, max_grid=None, mesh_shape=None) -> GraphCo
         return n.outs
 
     interpret(graph.nodes, visit, graph_env(graph))
-    total = OpCost(launches=0)
+    # a memoised op (kernels.concat_weights: `Traits.persistent`) computes on the first call per weight set and
+    # launches nothing after (ttfuse/kernels/weights.py): a call's totals leave it out, `once_ms` holds it
     for r in rows:
+        r.once = index[r.node].opdef.traits.persistent
+    per_call = [r for r in rows if not r.once]
+    total = OpCost(launches=0)
+    for r in per_call:
         total.accumulate(r)
     return GraphCost(
         getattr(spec, "name", None),
         rows,
         total,
-        sum(r.device_us for r in rows) / 1e3,
-        sum(r.untraced_us for r in rows) / 1e3,
+        sum(r.device_us for r in per_call) / 1e3,
+        sum(r.untraced_us for r in per_call) / 1e3,
+        sum(r.device_us for r in rows if r.once) / 1e3,
     )
 
 
