@@ -11,6 +11,12 @@ User-given memory configs,
 sharded layouts and in-place ops are respected as they are. Every decision is mirrored in the node's side data
 (`side.config["memory"] = "L1" | "DRAM"`, `side.config["placed_by"] = "place_memory"`).
 
+Views (`OpDef.is_view` on the traced specs: a reshape/unsqueeze/squeeze on ttnn's view path, which launches no
+kernel) get no placement of their own: they live in their input's buffer, so that buffer is placed for the
+lifetime of all its views, as a graph output when one of them is returned, and in L1 only when every view stays
+a view there and its readers accept it. Invariant: a traced view is a view after this pass (no kernel that the
+eager call would not launch; tests/test_jit_launches.py).
+
 Fused kernels' internal L1 intermediates (`Traits.working_set`, `internal_bytes`) count at their step.
 Liveness: values are numbered by node position; a value is live from its node to its last reader (graph
 outputs and graph inputs: the whole function, since the caller holds them). Generated code releases each value
@@ -179,7 +185,9 @@ def _place(graph: Graph, ctx) -> Graph:
     # a value a view of which is returned is returned: it keeps its traced placement as a graph output would
     outputs |= {alias[v] for v in outputs if v in views}
     # values placed by someone else (the user, ttnn's rules) are live first: ours must fit around them. A view is
-    # never ours: given a placement of its own, ttnn would copy (a kernel eager code does not launch)
+    # never ours: given a placement of its own, ttnn would copy (a kernel eager code does not launch; tt-metal
+    # reshape_view/reshape.cpp `this_is_view` needs the input's sharded-ness and L1-ness; tt-mlir's optimizer
+    # likewise leaves view-eligible reshapes on their input's memory config)
     ours = [_ours(n, outputs) and n.id not in views for n in graph.nodes]
     # a kernel's working set comes from its steps' spec rules, which check the device
     for k, n in enumerate(graph.nodes):
