@@ -161,7 +161,7 @@ def _place(graph: Graph, ctx) -> Graph:
     views: set[int] = set()
     for n in graph.nodes:
         t = _inplace_target(n)
-        if t is None and _is_view(n, [graph.spec_of(r, index) for r in n.inputs]):
+        if t is None and is_view_node(n, [graph.spec_of(r, index) for r in n.inputs]):
             t = n.inputs[0].value
             views.add(n.id)
         if t is not None:
@@ -267,7 +267,7 @@ def _moved_into(graph: Graph, outputs: set[int]) -> dict[int, MemoryConfig]:
     return into
 
 
-def _is_view(n: Node, in_specs: list[TensorSpec]) -> bool:
+def is_view_node(n: Node, in_specs: list[TensorSpec]) -> bool:
     """Whether the traced call is free (`OpDef.is_view`: ttnn returns its input or a view of its buffer)."""
     if not n.inputs or len(n.outs) != 1:
         return False
