@@ -473,3 +473,22 @@ def test_a_tensor_stored_on_self_while_tracing_is_rolled_back_with_a_warning(fre
     assert not hasattr(c, "s_o")  # no tracer left on the object
     assert same(c(a, s), y) and JitC.__call__.trace_count == 1
     assert pcc(host(y), host(eager(c, a, s))) >= 0.9995  # eager works on the object afterwards
+
+
+def test_num_entries_counts_compiles_not_layer_objects(fresh, device):
+    """A jitted method keys `self` by identity (one memory slot per layer object); `num_entries` counts the
+    compiled entries behind the slots, as ttnn-jit's JitFunction.num_entries counts compiled programs."""
+    JitLinear, eager = wrapped(Linear)
+    jf = JitLinear.__call__
+    x = T(device, 32, 64)
+    layers = [JitLinear(device, 64, 96) for _ in range(3)]
+    for layer in layers:
+        assert same(layer(x), eager(layer, x))
+    assert jf.trace_count == 1 and jf.num_entries == 1  # three slots, one compile
+    wide = JitLinear(device, 64, 128)  # another weight shape: a second compile
+    wide(x)
+    assert jf.trace_count == 2 and jf.num_entries == 2
+    layers[0](T(device, 64, 64))  # another input shape for a known layer: a third
+    assert jf.num_entries == 3
+    jf.clear_cache()
+    assert jf.num_entries == 0

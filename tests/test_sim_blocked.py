@@ -44,7 +44,10 @@ def assert_same_as_op_by_op(fn, device, *args, block_bytes=(1 << 12, 1 << 16), *
         assert len(got[0]) == len(base[0])
         for x, y in zip(got[0], base[0]):
             assert torch.equal(x, y), f"block_bytes={bb}: values differ from the op-by-op run"
-        assert got[1:4] == base[1:4], f"block_bytes={bb}: launches/peaks {got[1:4]} != op by op {base[1:4]}"
+        assert got[1] == base[1], f"block_bytes={bb}: {got[1]} launches != {base[1]} op by op"
+        # peaks: those of the op-by-op run, up to the small nodes hoisted in front of a region (ttfuse/sim/blocked.py)
+        for what, g, b in (("L1", got[2], base[2]), ("DRAM", got[3], base[3])):
+            assert b <= g <= b + HOIST_BYTES, f"block_bytes={bb}: peak {what} {g} vs {b} op by op"
         regions = max(regions, got[4])
     return low, regions
 

@@ -318,3 +318,23 @@ def test_suite_runner_tabulates_outcomes_and_counts_uncollected_files(tmp_path):
     assert "pass rate: 2 / 5 = 40.0%" in text
     assert "collection of test_memory_analyzer (2 test functions): ModuleNotFoundError" in text
     assert "1 x failed in test_cosh: AssertionError: PCC 0.98 below 0.99" in text
+
+
+def test_num_entries_of_a_method_counts_compiled_programs_not_objects(device):
+    class Scale:
+        def __init__(self, w):
+            self.w = w
+
+        @ttnn_jit.jit(enable_cache=True)
+        def __call__(self, x):
+            return ttnn.multiply(ttnn.exp(x), self.w)
+
+    x = dev_tensor(device, (64, 64))
+    a, b = Scale(dev_tensor(device, (64, 64))), Scale(dev_tensor(device, (64, 64)))
+    ya, yb = a(x), b(x)
+    assert not torch.equal(ttnn.to_torch(ya), ttnn.to_torch(yb))  # each layer reads its own weight
+    jf = Scale.__dict__["__call__"]
+    assert jf.jit_function.trace_count == 1
+    assert jf.num_entries == 1  # two layer objects, one compiled program
+    Scale(dev_tensor(device, (64, 128)))(dev_tensor(device, (64, 128)))
+    assert jf.num_entries == 2

@@ -494,7 +494,7 @@ class _Storage:
                 k: substitute(v, lambda m: self.g.spec_of(n.inputs[m.i], self.index)) for k, v in n.attrs
             }
             try:
-                free = op.num_launches(list(n.outs), specs) == 0
+                free = op.is_view(list(n.outs), specs)
             except Exception:  # noqa: BLE001 - a launch rule that cannot judge: assume a view (the safe side)
                 free = True
             if free:

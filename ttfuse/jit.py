@@ -359,8 +359,14 @@ class JitFunction:
 
     @property
     def num_entries(self) -> int:
-        """Compiled entries in memory for the current state of the function's closure and globals."""
-        return len(self._lru) if self._lru is not None else 0
+        """Compiled entries in memory for the current state of the function's closure and globals: distinct
+        compiles, not fast-path slots (a method's `self` is a static argument keyed by identity, so two layers of
+        one shape hold two slots and one compiled entry, as ttnn-jit's JitFunction.num_entries counts its cache
+        of compiled programs). Calls that fell back to eager are no entry."""
+        if self._lru is None:
+            return 0
+        runs = {id(r) for r in map(_compiled_of, self._lru.values()) if r is not None}
+        return len(runs)
 
     def clear_cache(self) -> None:
         """Forget this function's compiled entries in memory (the disk store is untouched)."""
@@ -401,6 +407,7 @@ class JitFunction:
                 return run(leaves, a, k)
             return self._stale(a, k)
 
+        guarded._ttfuse_compiled = _compiled_of(run)  # what num_entries counts: one per compile, not per slot
         return guarded
 
     def _stale(self, args, kwargs):
@@ -453,6 +460,7 @@ class JitFunction:
             def eager(leaves, a, k):
                 return fn(*a, **k)
 
+            eager._ttfuse_compiled = None  # not a compiled entry (num_entries)
             return eager
 
     def lower(self, *args, **kwargs) -> Lowered:
@@ -757,6 +765,11 @@ class JitFunction:
             "by identity: it is keyed by content when compiled and its content is re-checked on every call. "
             "Pass a hashable value (a tuple, a frozen dataclass) to share entries between equal objects",
         )
+
+
+def _compiled_of(run):
+    """The compiled runner a memory slot's runner calls (itself unless wrapped by a guard; None: eager)."""
+    return getattr(run, "_ttfuse_compiled", run)
 
 
 class _TorchCalls(TorchFunctionMode):

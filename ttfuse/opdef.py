@@ -288,18 +288,28 @@ class OpDef:
         """Kernels one eager call launches; a `launches` callable gets (out_specs, spec args or None)."""
         return self.launches(out_specs, args) if callable(self.launches) else self.launches
 
+    def is_view(self, out_specs, spec_args: dict, launches: int | None = None) -> bool:
+        """Whether this call is free: no kernel, its output is its first tensor input or a view sharing that
+        input's buffer (ttnn's view path of reshape, an identity permute, a move to the config it has).
+        `launches`: this call's `num_launches` when the caller has it already.
+        NOTE: the one rule for "is this call a launch": the eager executor, the compiled plan (ttfuse/sim/
+        blocked.py, codegen's buffer sharing) and place_memory (which must not turn a view into a copy) all ask
+        it, so a JIT never counts a launch the same eager call would not."""
+        if not self.traits.may_view:
+            return False
+        return (self.num_launches(out_specs, spec_args) if launches is None else launches) == 0
+
     def returns_input(self, out_specs, spec_args: dict, base_spec, multi: bool) -> bool:
         """Whether this call returns its first tensor argument itself, as ttnn does for a free call (no kernel)
         whose result would equal the input (a reshape to the same shape, a to_memory_config to the same config).
         The eager executor and the graph trace both ask this, so an in-place write later is seen the same way."""
         t = self.traits
         return (
-            t.may_view
-            and not multi
+            not multi
             and t.inplace is None
             and t.consumes is None
             and out_specs[0] == base_spec
-            and self.num_launches(out_specs, spec_args) == 0
+            and self.is_view(out_specs, spec_args)
         )
 
     def __repr__(self) -> str:

@@ -196,8 +196,7 @@ JIT_LAUNCHES_BY_OP = {
     "linear": 7,
     "max": 2,
     "pair_bias_attention": 19,  # the single attention (7) and both triangle attentions (6 each, self form)
-    "permute": 6,
-    "reshape": 1,
+    "permute": 6,  # no reshape: views stay views under JIT, as eagerly (tests/test_jit_launches.py)
     "transition": 6,
     "triangle_mult": 10,
 }
@@ -244,7 +243,7 @@ def test_pairformer_layer_runs_on_both_archs(pairformer_layer, pcc, pcc_report, 
 
 def test_pairformer_layer_kernel_counts(device, pairformer_layer, pcc_report):
     """Kernel launches of one Pairformer layer at N=32, eager and JIT: both by-op breakdowns pinned exactly
-    (eager 93, JIT 69) and printed in the terminal summary."""
+    (eager 93, JIT 68) and printed in the terminal summary."""
     s, z, mask, pm, _ = inputs(32)
     tt = [mb.common.to_tt(t, device) for t in (s, z, mask, pm)]
     counts = {}
@@ -259,6 +258,6 @@ def test_pairformer_layer_kernel_counts(device, pairformer_layer, pcc_report):
     assert counts[False].by_op == EAGER_LAUNCHES_BY_OP
     assert counts[False].total == sum(EAGER_LAUNCHES_BY_OP.values()) == 93
     assert counts[True].by_op == JIT_LAUNCHES_BY_OP
-    assert counts[True].total == sum(JIT_LAUNCHES_BY_OP.values()) == 69
+    assert counts[True].total == sum(JIT_LAUNCHES_BY_OP.values()) == 68
     assert counts[True].total < counts[False].total
     pcc_report("launches per PairformerLayer eager -> JIT", f"{counts[False].total} -> {counts[True].total}")

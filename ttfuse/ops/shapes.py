@@ -73,7 +73,9 @@ def _last2(shape: tuple) -> tuple[int, int]:
 
 def _is_view(s: TensorSpec, shape: tuple, mc: MemoryConfig | None = None) -> bool:
     """ttnn's zero-cost reshape: last dim kept and, when tiled, the second-last kept or tile-aligned on both
-    sides; same sharded-ness and L1-ness of the memory config."""
+    sides; same sharded-ness and L1-ness of the memory config (tt-metal
+    ttnn/cpp/ttnn/operations/data_movement/reshape_view/reshape.cpp, `this_is_view` -> PerformView). A reshape
+    given another placement than its input's is a copy: place_memory never gives a view one."""
     mc = mc or s.memory_config
     if tuple(shape) == tuple(s.shape):
         return True

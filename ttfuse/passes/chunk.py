@@ -12,7 +12,7 @@ chunked region's per-chunk working set exceeds the budget of its placement. Node
 their shape and get a note saying why (`chunk: ...`), as do regions that do not fit even at the smallest chunk.
 
 Working set of a node: its distinct inputs and its outputs in one memory kind (L1 or DRAM), at their dtypes,
-layouts and placements (`TensorSpec.nbytes`), plus, in L1, the internal intermediates a fused kernel declares
+layouts and placements (`TensorSpec.nbytes`; a view's output is its input's buffer: `OpDef.is_view`), plus, in L1, the internal intermediates a fused kernel declares
 (`Traits.working_set(ctx: CostCtx) -> int`, bytes held beyond its inputs and outputs). A node whose working set
 exceeds the budget of its kind (see place_memory.tensor_budget: `jit(l1_budget=...)`, else the device's L1
 minus the circular-buffer reserve; DRAM: the chip's DRAM) seeds a region.
@@ -60,6 +60,7 @@ from ttfuse.ir import (
 from ttfuse.passes.place_memory import (
     infer,
     internal_bytes,
+    is_view_node,
     kind_of,
     set_attrs,
     target_device,
@@ -80,7 +81,8 @@ def working_set(node: Node, in_specs: list[TensorSpec], kind: str, device_spec=N
         if r.value not in seen and kind_of(s) == kind:
             seen.add(r.value)
             total += s.nbytes
-    if node.opdef.traits.inplace is None:
+    # an in-place op's or a view's output is an input's buffer (counted above)
+    if node.opdef.traits.inplace is None and not is_view_node(node, in_specs):
         total += sum(s.nbytes for s in node.outs if kind_of(s) == kind)
     if kind == "L1":
         total += internal_bytes(node, in_specs, device_spec)

@@ -11,6 +11,12 @@ User-given memory configs,
 sharded layouts and in-place ops are respected as they are. Every decision is mirrored in the node's side data
 (`side.config["memory"] = "L1" | "DRAM"`, `side.config["placed_by"] = "place_memory"`).
 
+Views (`OpDef.is_view` on the traced specs: a reshape/unsqueeze/squeeze on ttnn's view path, which launches no
+kernel) get no placement of their own: they live in their input's buffer, so that buffer is placed for the
+lifetime of all its views, as a graph output when one of them is returned, and in L1 only when every view stays
+a view there and its readers accept it. Invariant: a traced view is a view after this pass (no kernel that the
+eager call would not launch; tests/test_jit_launches.py).
+
 Fused kernels' internal L1 intermediates (`Traits.working_set`, `internal_bytes`) count at their step.
 Liveness: values are numbered by node position; a value is live from its node to its last reader (graph
 outputs and graph inputs: the whole function, since the caller holds them). Generated code releases each value
@@ -148,10 +154,16 @@ def _place(graph: Graph, ctx) -> Graph:
     if budget is None or not graph.nodes:
         return graph
     _first, last = lifetimes(graph)
-    # in-place ops extend their target's storage to the last use of their output
+    index = graph.node_index()
+    # in-place ops and views (free calls: `OpDef.is_view`) live in their target's / input's storage: that storage
+    # lives to the last use of any of them, and is a graph output when one of them is
     alias: dict[int, int] = {}
+    views: set[int] = set()
     for n in graph.nodes:
         t = _inplace_target(n)
+        if t is None and is_view_node(n, [graph.spec_of(r, index) for r in n.inputs]):
+            t = n.inputs[0].value
+            views.add(n.id)
         if t is not None:
             root = alias.get(t, t)
             alias[n.id] = root
@@ -170,9 +182,13 @@ def _place(graph: Graph, ctx) -> Graph:
     outputs = {r.value for r in graph.outputs}
     out_mc: MemoryConfig | None = ctx.options.memory_config
     into = _moved_into(graph, outputs)
-    # values placed by someone else (the user, ttnn's rules) are live first: ours must fit around them
-    ours = [_ours(n, outputs) for n in graph.nodes]
-    index = graph.node_index()
+    # a value a view of which is returned is returned: it keeps its traced placement as a graph output would
+    outputs |= {alias[v] for v in outputs if v in views}
+    # values placed by someone else (the user, ttnn's rules) are live first: ours must fit around them. A view is
+    # never ours: given a placement of its own, ttnn would copy (a kernel eager code does not launch; tt-metal
+    # reshape_view/reshape.cpp `this_is_view` needs the input's sharded-ness and L1-ness; tt-mlir's optimizer
+    # likewise leaves view-eligible reshapes on their input's memory config)
+    ours = [_ours(n, outputs) and n.id not in views for n in graph.nodes]
     # a kernel's working set comes from its steps' spec rules, which check the device
     for k, n in enumerate(graph.nodes):
         if not ours[k] and n.id not in alias:
@@ -185,14 +201,19 @@ def _place(graph: Graph, ctx) -> Graph:
     users = graph.users()
 
     def readers_accept(n: Node, outs) -> bool:
-        """Every reader of n's outputs still validates with them in L1 (e.g. joint SDPA wants DRAM inputs)."""
+        """Every reader of n's outputs still validates with them in L1 (e.g. joint SDPA wants DRAM inputs), and so
+        do the readers of views of them (which follow their input's placement)."""
         new = {n.id + j: o for j, o in enumerate(outs)}
         for u in {id(x): x for j in range(len(outs)) for x in users.get(n.id + j, ())}.values():
             u_ins = [new.get(r.value) or specs.get(r.value) or graph.spec_of(r, index) for r in u.inputs]
             try:
-                infer(u, u_ins)
+                u_outs, _ = infer(u, u_ins)
             except SpecError:
                 return False
+            if u.id in views and not (
+                u.opdef.is_view(list(u_outs), spec_args(u, u_ins)) and readers_accept(u, u_outs)
+            ):
+                return False  # the view would become a copy, or a reader of it rejects L1
         return True
 
     for k, n in enumerate(graph.nodes):
@@ -246,6 +267,16 @@ def _moved_into(graph: Graph, outputs: set[int]) -> dict[int, MemoryConfig]:
     return into
 
 
+def is_view_node(n: Node, in_specs: list[TensorSpec]) -> bool:
+    """Whether the traced call is free (`OpDef.is_view`: ttnn returns its input or a view of its buffer)."""
+    if not n.inputs or len(n.outs) != 1:
+        return False
+    try:
+        return n.opdef.is_view(list(n.outs), spec_args(n, in_specs))
+    except SpecError:
+        return False
+
+
 def _ours(n: Node, outputs: set[int]) -> bool:
     """Whether this pass chooses the node's placement: a memory_config left to the default, not in place."""
     op = n.opdef
@@ -279,7 +310,13 @@ def _decide(n: Node, k: int, ins, last, usage, budget, outputs, out_mc, readers_
     except SpecError:
         l1_outs = None
     if l1_outs is not None and not readers_accept(n, l1_outs):
-        return _try(n, ins, DRAM_MEMORY_CONFIG, "DRAM", "DRAM: a reader of this value takes DRAM inputs only")
+        return _try(
+            n,
+            ins,
+            DRAM_MEMORY_CONFIG,
+            "DRAM",
+            "DRAM: a reader (or a view) of this value takes DRAM inputs only",
+        )
     if l1_outs is not None and all(not s.memory_config.is_sharded() for s in l1_outs):
         need = sum(s.nbytes for s in l1_outs)
         peak = max(usage[k + 1 : hi + 2])

@@ -310,7 +310,7 @@ class _Step:
             and all(s.dtype is self.outs[0].dtype and not s.dtype.is_block_float for s in tensor_specs)
             and all(s.dtype is self.outs[0].dtype for s in self.outs)
         )
-        self.view = self.launches == 0 and self.op.traits.may_view  # no allocation of its own (a view)
+        self.view = self.op.is_view(self.outs, full, self.launches)  # no allocation of its own (a view)
         self.block_specs: dict[int, tuple] = {}
 
     def specs_for(self, rows: int) -> tuple:

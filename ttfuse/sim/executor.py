@@ -3,7 +3,7 @@
 Per call: (1) gather tensor arguments, check they are alive and on one device (a `device=` argument names the
 device of ops without tensor inputs, like ttnn.zeros); (2) spec rule on their TensorSpecs -> output spec(s)
 (SpecError for input real TTNN rejects); (3) launches: `op.num_launches(out_specs, spec_args)` (some calls of
-reshape/permute/to_layout are free in ttnn); (4) storage: a zero-launch call of an op with `may_view` is a view
+reshape/permute/to_layout are free in ttnn); (4) storage: a free call (`OpDef.is_view`: `may_view`, no launch) is a view
 (ttnn returns the input, or a view sharing its buffer: no allocation), otherwise the
 outputs are allocated on every chip of the mesh (OutOfMemoryError names op, memory, bytes); (5) run the sim rule
 once per chip on that chip's shards (or once with all shards for collectives, `Traits.mesh_rule`); (6) round each
@@ -127,7 +127,9 @@ class SimTrace(Trace):
         inplace = op.traits.inplace  # in-place ops write into an argument: its storage is reused
         bufs = None
         if device is not None and inplace is None and into is None:
-            if n == 0 and op.traits.may_view and tensors:  # a free call: the first input or a view of it
+            if tensors and op.is_view(
+                out_specs, spec_args, n
+            ):  # a free call: the first input or a view of it
                 base = tensors[0][1]
                 if op.returns_input(out_specs, spec_args, base.spec, multi):
                     return base
