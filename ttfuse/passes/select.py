@@ -24,7 +24,7 @@ Rules (ref/ttnn.md s3-5; the pure selection functions live in ttfuse/passes/sele
   config this pass chooses; `ctx.options.fp32_dest_acc_en` (True/False) forces fp32 accumulation.
 - the grid of every config lies within the device grid and `jit(max_grid=(x_end, y_end))`.
 Which rule an op gets is its `Traits.config_rule`: a kind below (`RULE_KINDS`: "matmul", "sdpa", "norm",
-"softmax", "fused", "fused_sdpa"; Group.FUSED ops default to "fused") or its own callable
+"softmax", "minimal_matmul", "fused", "fused_sdpa"; Group.FUSED ops default to "fused") or its own callable
 `(node, in_specs, sctx) -> (updates, notes)`.
 `program_configs(graph)` lists the decisions for `jit_fn.lower(...).program_configs`.
 Extend: declare `Traits(config_rule=...)` on the op (a new kind: a row of RULE_KINDS); a rule returns (attr
@@ -34,6 +34,7 @@ updates, notes) and never mutates.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -56,6 +57,7 @@ from ttfuse.passes.select_configs import (
     select_batched_matmul_config,
     select_dram_sharded_config,
     select_matmul_config,
+    select_minimal_matmul_config,
     select_sdpa_config,
     softmax_sharded_config,
 )
@@ -87,18 +89,42 @@ class ConfigRecord:
     program_config: object
     compute_kernel_config: object
     chosen_by: dict = field(default_factory=dict)  # field -> "select_configs" | "user" | "none"
+    step: str | None = None  # a fused kernel's step, "transition.w12" (None: the node itself)
+    step_op: str | None = None  # the step's stock op, "ttnn.experimental.minimal_matmul"
 
     def __str__(self) -> str:
         shapes = ", ".join("[" + ",".join(map(str, s)) + "]" for s in self.input_shapes)
-        return f"%{self.node} {self.op}({shapes}): {self.program_config!r}; {self.compute_kernel_config!r}"
+        head = (
+            f"%{self.node} {self.op}" if self.step is None else f"%{self.node} {self.step} = {self.step_op}"
+        )
+        return f"{head}({shapes}): {self.program_config!r}; {self.compute_kernel_config!r}"
 
 
 # -------------------------------------------------------------------------------------------------- rules
+class StepNode:
+    """A fused kernel's step seen as a node by the rules below: the stock op and its arguments by name
+    (TensorSpecs for tensors; `kernels.common.StepCall`), so a step gets its configs from the same rule as the
+    stock op in a graph."""
+
+    def __init__(self, op: str, args: dict, out):
+        from ttfuse.opdef import OPS
+
+        self.op, self.opdef, self.args = op, OPS[op], args
+        self.outs = tuple(out) if isinstance(out, tuple | list) else (out,)
+
+    def attr(self, name: str, default=None):
+        v = self.args.get(name, default)
+        return default if isinstance(v, TensorSpec) else v
+
+
 def _pos(node: Node) -> dict[str, list[int]]:
     return {k: attr_tensor_positions(v) for k, v in node.attrs if attr_tensor_positions(v)}
 
 
-def _arg(node: Node, ins: list[TensorSpec], name: str) -> TensorSpec | None:
+def _arg(node: Node | StepNode, ins: list[TensorSpec], name: str) -> TensorSpec | None:
+    if isinstance(node, StepNode):
+        v = node.args.get(name)
+        return v if isinstance(v, TensorSpec) else None
     p = _pos(node).get(name)
     return ins[p[0]] if p else None
 
@@ -249,6 +275,58 @@ def _select_matmul(node: Node, ins: list[TensorSpec], sc: SelectCtx):
     return upd, notes
 
 
+def _select_minimal_matmul(node, ins: list[TensorSpec], sc: SelectCtx):
+    """ttnn.experimental.minimal_matmul: a MinimalMatmulConfig (`config`) by `select_minimal_matmul_config`,
+    validated by the op's own check; the compute kernel config is ttnn's default for it (HiFi2, fp32
+    accumulation) with the decorator's overrides."""
+    from ttfuse.ops.matmul_config import (
+        check_minimal_matmul_config,
+        minimal_matmul_default_compute_kernel_config,
+    )
+
+    upd: dict = {}
+    notes: list[str] = []
+    x, w = _arg(node, ins, "input_tensor"), _arg(node, ins, "weight_tensor")
+    ckc = node.attr("compute_kernel_config")
+    if ckc is None:
+        ckc = upd["compute_kernel_config"] = _override(minimal_matmul_default_compute_kernel_config(), sc)
+    if node.attr("config") is not None:
+        return upd, notes
+    if x is None or w is None:  # the [prefix, suffix] form: ttnn's default blocks
+        notes.append("no config for a concatenated input; ttnn picks its default")
+        return upd, notes
+    bias = _arg(node, ins, "bias_tensor")
+    swiglu = bool(node.attr("fuse_swiglu"))
+    out_dt = node.attr("dtype") or x.dtype
+    mt = math.prod(tuple(x.padded_shape)[:-1]) // TILE
+    kt, nt = -(-w.shape[-2] // TILE), -(-w.shape[-1] // TILE)
+    cfg = select_minimal_matmul_config(
+        mt,
+        kt,
+        nt,
+        (x.dtype, w.dtype, out_dt),
+        sc.spec,
+        max_grid=sc.max_grid,
+        fp32_acc=ckc.fp32_dest_acc_en,
+        dst_full_sync=ckc.dst_full_sync_en,
+        fuse_swiglu=swiglu,
+        bias_dtype=None if bias is None else bias.dtype,
+        l1_reserved_per_core=sc.spec.l1_per_core - sc.cb_limit,
+    )
+    if cfg is None:
+        notes.append("no minimal_matmul config fits the circular buffers in L1; ttnn picks its default")
+        return upd, notes
+    try:
+        check_minimal_matmul_config(
+            node.op, cfg, ckc, a=x, w=w, out_dtype=out_dt, bias=bias, fuse_swiglu=swiglu
+        )
+    except SpecError as e:
+        notes.append(f"no config ({e}); ttnn picks its default")
+        return upd, notes
+    upd["config"] = cfg
+    return upd, notes
+
+
 def _select_sdpa(node: Node, ins: list[TensorSpec], sc: SelectCtx):
     q, k = _arg(node, ins, "input_tensor_q"), _arg(node, ins, "input_tensor_k")
     mask = _arg(node, ins, "attn_mask")
@@ -309,7 +387,7 @@ def _select_norm(node: Node, ins: list[TensorSpec], sc: SelectCtx):
 def _select_softmax(node: Node, ins: list[TensorSpec], sc: SelectCtx):
     from ttfuse.ops.norm import softmax_default_compute_kernel_config
 
-    x = ins[0]
+    x = ins[0] if ins else next(v for v in node.args.values() if isinstance(v, TensorSpec))
     upd: dict = {}
     ckc = node.attr("compute_kernel_config")
     if "compute_kernel_config" in node.opdef.params and ckc is None:
@@ -363,7 +441,75 @@ def _select_fused(node: Node, ins: list[TensorSpec], sc: SelectCtx):
         upd["compute_kernel_config"] = _ckc(tuple(dict.fromkeys(dts + [o.dtype for o in node.outs])), sc)
     if "norm_compute_kernel_config" in params and node.attr("norm_compute_kernel_config") is None:
         upd["norm_compute_kernel_config"] = _override(layernorm_default_compute_kernel_config(), sc)
-    return upd, []
+    notes: list[str] = []
+    if "step_configs" in params and node.attr("step_configs") is None:
+        _step_configs(node, ins, sc, upd, notes)
+    return upd, notes
+
+
+# the argument a step op takes its program config in (minimal_matmul: `config`)
+_PC_ARG = {"experimental.minimal_matmul": "config"}
+
+
+def _step_configs(node: Node, ins: list[TensorSpec], sc: SelectCtx, upd: dict, notes: list[str]) -> None:
+    """`step_configs` of a fused kernel: every step its spec rule names (`kernels.common.record_steps`) whose
+    stock op has a config rule gets the program config that rule gives the stock op on the step's inputs (the
+    compute kernel config is the kernel's own, already in the step's arguments); nested kernels' steps nest."""
+    from ttfuse.kernels.common import record_steps
+    from ttfuse.opdef import OPS
+
+    args = {**spec_args(node, ins), **upd}
+    try:
+        steps = record_steps(node.opdef, args)
+    except SpecError as e:
+        notes.append(f"no step configs: {str(e).splitlines()[0]}")
+        return
+    chosen: dict[tuple[str, ...], object] = {}
+    for st in steps:
+        op = OPS[st.op]
+        if op.group is Group.FUSED:
+            continue
+        rule = rule_of(op)
+        if rule is None:
+            continue
+        pc_arg = _PC_ARG.get(st.op, "program_config")
+        if st.args.get(pc_arg) is not None:
+            continue
+        step_args = dict(st.args)
+        if "activation" in step_args:  # the step keeps its own activation: no fused_activation in its config
+            step_args["activation"] = None
+        try:
+            sub, sub_notes = rule(StepNode(st.op, step_args, st.out), [], sc)
+        except SpecError as e:
+            sub, sub_notes = {}, [f"no configs: {e}"]
+        name = ".".join(st.path)
+        notes.extend(f"step {name}: {x}" for x in sub_notes)
+        if sub.get(pc_arg) is not None:
+            chosen[st.path] = sub[pc_arg]
+    if chosen:
+        upd["step_configs"] = _nest(chosen)
+
+
+def _nest(chosen: dict[tuple[str, ...], object]) -> tuple:
+    """{("ss", "mm"): cfg, ("w3",): cfg} -> (("ss", (("mm", cfg),)), ("w3", cfg)), in step order."""
+    out: dict[str, object] = {}
+    for path, cfg in chosen.items():
+        if len(path) == 1:
+            out[path[0]] = cfg
+        else:
+            out.setdefault(path[0], {})[path[1:]] = cfg
+    return tuple((k, _nest(v) if isinstance(v, dict) else v) for k, v in out.items())
+
+
+def _flat(step_configs, prefix: str = "") -> list[tuple[str, object]]:
+    """Inverse of `_nest`: (dotted step name, config) pairs."""
+    rows = []
+    for name, v in step_configs or ():
+        if isinstance(v, tuple):
+            rows += _flat(v, f"{prefix}{name}.")
+        else:
+            rows.append((prefix + name, v))
+    return rows
 
 
 def _select_gated_attention(node: Node, ins: list[TensorSpec], sc: SelectCtx):
@@ -380,6 +526,7 @@ def _select_gated_attention(node: Node, ins: list[TensorSpec], sc: SelectCtx):
 # Traits.config_rule kind -> rule(node, in_specs, sctx) -> (updates, notes)
 RULE_KINDS: dict[str, Callable] = {
     "matmul": _select_matmul,  # matmul, linear
+    "minimal_matmul": _select_minimal_matmul,  # experimental.minimal_matmul
     "sdpa": _select_sdpa,
     "norm": _select_norm,  # layer_norm, rms_norm
     "softmax": _select_softmax,  # softmax ops (in place too)
@@ -441,8 +588,8 @@ def _apply(n: Node, ins: list[TensorSpec], upd: dict, notes: list[str]) -> Node:
     """The node with the updates applied when its spec rule accepts them (else without the program config),
     its configs mirrored in side data."""
     tries = [upd]
-    if "program_config" in upd:
-        tries.append({k: v for k, v in upd.items() if k not in ("program_config", "activation")})
+    if any(k in upd for k in _PROGRAM_FIELDS):
+        tries.append({k: v for k, v in upd.items() if k not in (*_PROGRAM_FIELDS, "activation")})
     attrs, outs, multi, applied = n.attrs, n.outs, n.multi, {}
     for t in tries:
         if not t:
@@ -467,7 +614,14 @@ def _apply(n: Node, ins: list[TensorSpec], upd: dict, notes: list[str]) -> Node:
     return n.replace(attrs=attrs, outs=outs, multi=multi, side=side)
 
 
-_CONFIG_FIELDS = ("program_config", "compute_kernel_config", "norm_compute_kernel_config")
+_CONFIG_FIELDS = (
+    "program_config",
+    "config",
+    "compute_kernel_config",
+    "norm_compute_kernel_config",
+    "step_configs",
+)
+_PROGRAM_FIELDS = ("program_config", "config", "step_configs")
 
 
 def program_configs(graph: Graph) -> list[ConfigRecord]:
@@ -477,6 +631,9 @@ def program_configs(graph: Graph) -> list[ConfigRecord]:
     rows = []
     for n in graph.nodes:
         op = n.opdef
+        if n.attr("step_configs") is not None:
+            rows += _step_rows(n, [graph.spec_of(r, index) for r in n.inputs])
+            continue
         if op.group not in CONFIG_OPS and "program_config" not in n.side.config:
             continue
         shapes = tuple(tuple(graph.spec_of(r, index).shape) for r in n.inputs)
@@ -487,6 +644,44 @@ def program_configs(graph: Graph) -> list[ConfigRecord]:
         pc = n.attr("program_config", n.attr("config"))  # minimal_matmul names it `config`
         rows.append(ConfigRecord(n.id, op.qualname, shapes, pc, n.attr("compute_kernel_config"), dict(by)))
     return rows
+
+
+def _step_rows(n: Node, ins: list[TensorSpec]) -> list[ConfigRecord]:
+    """One row per configured step of fused kernel node `n`: "<kernel>.<step>", the step's stock op and input
+    shapes, its program config and the compute kernel config it runs with (the kernel's, in the step's args)."""
+    from ttfuse.kernels.common import record_steps
+
+    kernel = n.opdef.name.removeprefix("kernels.")
+    by_path = {".".join(st.path): st for st in record_steps(n.opdef, spec_args(n, ins))}
+    who = (n.side.config.get("configs_by") or {}).get("step_configs", "user")
+    rows = []
+    for name, cfg in _flat(n.attr("step_configs")):
+        st = by_path.get(name)
+        if st is None:
+            continue
+        shapes = tuple(
+            tuple(v.shape) for k, v in st.args.items() if isinstance(v, TensorSpec) and k != "memory_config"
+        )
+        step_op = _qualname(st.op)
+        rows.append(
+            ConfigRecord(
+                n.id,
+                n.opdef.qualname,
+                shapes,
+                cfg,
+                st.args.get("compute_kernel_config"),
+                {"program_config": who, "compute_kernel_config": who},
+                f"{kernel}.{name}",
+                step_op,
+            )
+        )
+    return rows
+
+
+def _qualname(op: str) -> str:
+    from ttfuse.opdef import OPS
+
+    return OPS[op].qualname
 
 
 def grid_of(cfg) -> tuple[int, int] | None:
