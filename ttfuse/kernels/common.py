@@ -122,11 +122,12 @@ def record_steps(op, args: dict) -> list[StepCall]:
 
 def step_config(a: dict, step: str):
     """The config the select_configs pass chose for `step` of a kernel called with arguments `a` (None: none
-    chosen; ttnn picks its default). For a nested kernel step: its `step_configs` tuple."""
-    for name, cfg in a.get("step_configs") or ():
-        if name == step:
-            return cfg
-    return None
+    chosen; ttnn picks its default). For a nested kernel step: its `step_configs` tuple; a dotted name
+    ("qg.mm") reads a nested kernel's step."""
+    entries = a.get("step_configs") or ()
+    for part in step.split("."):
+        entries = next((cfg for name, cfg in entries or () if name == part), None)
+    return entries
 
 
 def step_spec(kernel: str, op: str, *, step: str | None = None, **args: Any) -> Any:

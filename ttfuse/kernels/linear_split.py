@@ -6,17 +6,29 @@ this is `ttnn.experimental.minimal_matmul_split` (one kernel writing k output ch
 applied in the kernel); the ttnn rule uses it when the installed ttnn has it, else `ttnn.linear` + slices.
 Semantics: y = act(a @ b + bias) in float32, split into `sizes` columns (multiples of 32); each part rounded
 once to `dtype`. Validation: the stock `ttnn.linear` spec rule on the whole product, then the split sizes.
+Config: step "mm" (the minimal_matmul(_split) kernel) takes the MinimalMatmulConfig select_configs puts in
+`step_configs`; the ttnn rule passes it to minimal_matmul_split (the ttnn.linear fallback runs on defaults).
 """
 
 from __future__ import annotations
 
 from ttfuse.device import TILE
-from ttfuse.kernels.common import kfail, register_kernel, set_ttnn_rule, step_cost, step_fidelity, step_spec
+from ttfuse.errors import SpecError
+from ttfuse.kernels.common import (
+    kfail,
+    register_kernel,
+    set_ttnn_rule,
+    step_config,
+    step_cost,
+    step_fidelity,
+    step_spec,
+)
 from ttfuse.opdef import CostCtx, OpCost
 from ttfuse.ops.activations import apply_activation, normalize_activation
 from ttfuse.ops.matmul import matmul_values
 
 NAME = "linear_split"
+MM = "experimental.minimal_matmul"
 
 
 @register_kernel(NAME)
@@ -30,6 +42,7 @@ def linear_split(
     dtype=None,
     memory_config=None,
     compute_kernel_config=None,
+    step_configs=None,
 ):
     """act(a @ b + bias) split along the last dim into `sizes` outputs, in one matmul kernel."""
 
@@ -50,11 +63,37 @@ def _whole(a, b, bias, activation, dtype, memory_config, compute_kernel_config):
 
 @linear_split.spec
 def _spec(
-    input_tensor_a, input_tensor_b, *, sizes, bias, activation, dtype, memory_config, compute_kernel_config
+    input_tensor_a,
+    input_tensor_b,
+    *,
+    sizes,
+    bias,
+    activation,
+    dtype,
+    memory_config,
+    compute_kernel_config,
+    step_configs,
 ):
     out = _whole(
         input_tensor_a, input_tensor_b, bias, activation, dtype, memory_config, compute_kernel_config
     )
+    cfg = step_config({"step_configs": step_configs}, "mm")
+    try:  # the one minimal_matmul(_split) kernel it is on hardware: step "mm" takes a MinimalMatmulConfig
+        step_spec(
+            NAME,
+            MM,
+            step="mm",
+            input_tensor=input_tensor_a,
+            weight_tensor=input_tensor_b,
+            bias_tensor=bias,
+            fused_activation=activation,
+            dtype=dtype,
+            config=cfg,
+            compute_kernel_config=compute_kernel_config,
+        )
+    except SpecError:
+        if cfg is not None:  # the chosen config is invalid; without one ttnn.linear's rule decides
+            raise
     if not isinstance(sizes, tuple) or len(sizes) < 2 or not all(isinstance(s, int) and s > 0 for s in sizes):
         raise kfail(NAME, f"argument 'sizes' must be a tuple of at least two positive ints, got {sizes!r}")
     if sum(sizes) != out.shape[-1]:
@@ -97,6 +136,7 @@ def _cost(ctx: CostCtx) -> OpCost:
         input_tensor=a["input_tensor_a"],
         weight_tensor=a["input_tensor_b"],
         bias_tensor=a["bias"],
+        config=step_config(a, "mm"),
         compute_kernel_config=a["compute_kernel_config"],
     )
 
@@ -112,6 +152,7 @@ def _ttnn(
     dtype,
     memory_config,
     compute_kernel_config,
+    step_configs=None,
 ):
     mm_split = getattr(getattr(ttnn, "experimental", None), "minimal_matmul_split", None)
     if getattr(
@@ -127,6 +168,7 @@ def _ttnn(
                 chunks=len(sizes),
                 dim=-1,
                 fused_activation=activation,
+                config=step_config({"step_configs": step_configs}, "mm"),
                 compute_kernel_config=compute_kernel_config,
             )
         )

@@ -24,7 +24,7 @@ Rules (ref/ttnn.md s3-5; the pure selection functions live in ttfuse/passes/sele
   config this pass chooses; `ctx.options.fp32_dest_acc_en` (True/False) forces fp32 accumulation.
 - the grid of every config lies within the device grid and `jit(max_grid=(x_end, y_end))`.
 Which rule an op gets is its `Traits.config_rule`: a kind below (`RULE_KINDS`: "matmul", "sdpa", "norm",
-"softmax", "minimal_matmul", "fused", "fused_sdpa"; Group.FUSED ops default to "fused") or its own callable
+"softmax", "minimal_matmul", "fused"; Group.FUSED ops default to "fused") or its own callable
 `(node, in_specs, sctx) -> (updates, notes)`.
 `program_configs(graph)` lists the decisions for `jit_fn.lower(...).program_configs`.
 Extend: declare `Traits(config_rule=...)` on the op (a new kind: a row of RULE_KINDS); a rule returns (attr
@@ -512,17 +512,6 @@ def _flat(step_configs, prefix: str = "") -> list[tuple[str, object]]:
     return rows
 
 
-def _select_gated_attention(node: Node, ins: list[TensorSpec], sc: SelectCtx):
-    """kernels.pair_bias_attention: the fused kernel's compute kernel config, and its SDPA step's chunk sizes
-    by the stock SDPA rule on the heads it splits."""
-    from ttfuse.kernels.attention import sdpa_step_inputs
-
-    upd, notes = _select_fused(node, ins, sc)
-    if node.attr("program_config") is None:
-        _sdpa_chunks(*sdpa_step_inputs(spec_args(node, ins)), sc, upd, notes)
-    return upd, notes
-
-
 # Traits.config_rule kind -> rule(node, in_specs, sctx) -> (updates, notes)
 RULE_KINDS: dict[str, Callable] = {
     "matmul": _select_matmul,  # matmul, linear
@@ -531,7 +520,6 @@ RULE_KINDS: dict[str, Callable] = {
     "norm": _select_norm,  # layer_norm, rms_norm
     "softmax": _select_softmax,  # softmax ops (in place too)
     "fused": _select_fused,  # Group.FUSED kernels without a rule of their own
-    "fused_sdpa": _select_gated_attention,  # kernels.pair_bias_attention
 }
 
 
