@@ -153,7 +153,7 @@ class Traits:
     ops and linear epilogues absorb it (passes/fuse.py)."""
     config_rule: str | Callable | None = None
     """How select_configs chooses the op's program / compute kernel configs: a rule kind the pass knows ("matmul",
-    "sdpa", "norm", "softmax", "minimal_matmul", "fused") or `(node, in_specs, select_ctx) -> (updates, notes)`.
+    "sdpa", "norm", "softmax", "minimal_matmul", "fused", "ring_sdpa") or `(node, in_specs, select_ctx) -> (updates, notes)`.
     None: no configs (Group.FUSED ops default to "fused")."""
     overlaps_communication: bool = False
     """The cost model overlaps the op's link time with its compute (max), instead of adding it."""

@@ -24,7 +24,7 @@ Rules (ref/ttnn.md s3-5; the pure selection functions live in ttfuse/passes/sele
   config this pass chooses; `ctx.options.fp32_dest_acc_en` (True/False) forces fp32 accumulation.
 - the grid of every config lies within the device grid and `jit(max_grid=(x_end, y_end))`.
 Which rule an op gets is its `Traits.config_rule`: a kind below (`RULE_KINDS`: "matmul", "sdpa", "norm",
-"softmax", "minimal_matmul", "fused"; Group.FUSED ops default to "fused") or its own callable
+"softmax", "minimal_matmul", "fused", "ring_sdpa"; Group.FUSED ops default to "fused") or its own callable
 `(node, in_specs, sctx) -> (updates, notes)`.
 `program_configs(graph)` lists the decisions for `jit_fn.lower(...).program_configs`.
 Extend: declare `Traits(config_rule=...)` on the op (a new kind: a row of RULE_KINDS); a rule returns (attr
@@ -41,13 +41,14 @@ from dataclasses import dataclass, field
 from ttfuse.configs import (
     LayerNormDefaultProgramConfig,
     MathFidelity,
+    SDPAProgramConfig,
     SoftmaxDefaultProgramConfig,
     WormholeComputeKernelConfig,
 )
 from ttfuse.device import TILE
 from ttfuse.errors import SpecError
 from ttfuse.ir import Decision, Graph, Node, attr_tensor_positions, infer, respec, spec_args
-from ttfuse.opdef import Group
+from ttfuse.opdef import Group, current_mesh_shape
 from ttfuse.passes.place_memory import cb_limit_per_core, set_attrs, target_device, with_side
 from ttfuse.passes.select_configs import (
     MatmulProblem,
@@ -512,6 +513,38 @@ def _flat(step_configs, prefix: str = "") -> list[tuple[str, object]]:
     return rows
 
 
+def _select_ring_sdpa(node: Node, ins: list[TensorSpec], sc: SelectCtx):
+    """kernels.ring_joint_attention: its compute kernel config, and an SDPAProgramConfig whose grid leaves the
+    device grid's last row to the fused all-gather's workers (TT-DiT; the kernel's ttnn rule places them there)
+    and whose chunk sizes the stock SDPA rule gives for the local queries (+ joint) against the gathered keys."""
+    upd, notes = _select_fused(node, ins, sc)
+    if node.attr("program_config") is not None:
+        return upd, notes
+    a = spec_args(node, ins)
+    q, jq = a["input_tensor_q"], a["joint_tensor_q"]
+    b, h, n_local, d = q.shape
+    n_joint = jq.shape[2] if isinstance(jq, TensorSpec) else 0
+    ring = current_mesh_shape()[a["cluster_axis"]] if a["cluster_axis"] in (0, 1) else 1
+    keys = (a["logical_n"] or ring * n_local) + n_joint
+    gx, gy = sc.grid
+    if gy < 2:
+        notes.append("no ring SDPA config: the grid has no row left for the all-gather workers")
+        return upd, notes
+    cfg = select_sdpa_config(
+        b, h, n_local + n_joint, keys, d, q.dtype, sc.spec, max_grid=(gx - 1, gy - 2), cb_limit=sc.cb_limit
+    )
+    if cfg is None:
+        notes.append("no ring SDPA chunk sizes fit the circular buffers; the ttnn rule's default runs")
+        return upd, notes
+    upd["program_config"] = SDPAProgramConfig(
+        compute_with_storage_grid_size=cfg.compute_with_storage_grid_size,
+        q_chunk_size=cfg.q_chunk_size,
+        k_chunk_size=cfg.k_chunk_size,
+        exp_approx_mode=False,
+    )
+    return upd, notes
+
+
 # Traits.config_rule kind -> rule(node, in_specs, sctx) -> (updates, notes)
 RULE_KINDS: dict[str, Callable] = {
     "matmul": _select_matmul,  # matmul, linear
@@ -519,7 +552,8 @@ RULE_KINDS: dict[str, Callable] = {
     "sdpa": _select_sdpa,
     "norm": _select_norm,  # layer_norm, rms_norm
     "softmax": _select_softmax,  # softmax ops (in place too)
-    "fused": _select_fused,  # Group.FUSED kernels without a rule of their own
+    "fused": _select_fused,  # Group.FUSED kernels without a rule of their own (steps: `step_configs`)
+    "ring_sdpa": _select_ring_sdpa,  # kernels.ring_joint_attention
 }
 
 
