@@ -6,8 +6,9 @@ this is `ttnn.experimental.minimal_matmul_split` (one kernel writing k output ch
 applied in the kernel); the ttnn rule uses it when the installed ttnn has it, else `ttnn.linear` + slices.
 Semantics: y = act(a @ b + bias) in float32, split into `sizes` columns (multiples of 32); each part rounded
 once to `dtype`. Validation: the stock `ttnn.linear` spec rule on the whole product, then the split sizes.
-Config: step "mm" (the minimal_matmul(_split) kernel) takes the MinimalMatmulConfig select_configs puts in
-`step_configs`; the ttnn rule passes it to minimal_matmul_split (the ttnn.linear fallback runs on defaults).
+Config: step "mm" takes the config select_configs puts in `step_configs`: with equal parts a MinimalMatmulConfig
+for minimal_matmul_split (a ttnn without it falls back to ttnn.linear on defaults), else a matmul program config
+for the ttnn.linear.
 """
 
 from __future__ import annotations
@@ -47,10 +48,14 @@ def linear_split(
     """act(a @ b + bias) split along the last dim into `sizes` outputs, in one matmul kernel."""
 
 
-def _whole(a, b, bias, activation, dtype, memory_config, compute_kernel_config):
+def _whole(
+    a, b, bias, activation, dtype, memory_config, compute_kernel_config, step=None, program_config=None
+):
     return step_spec(
         NAME,
         "linear",
+        step=step,
+        program_config=program_config,
         input_tensor_a=a,
         input_tensor_b=b,
         bias=bias,
@@ -59,6 +64,12 @@ def _whole(a, b, bias, activation, dtype, memory_config, compute_kernel_config):
         memory_config=memory_config,
         compute_kernel_config=compute_kernel_config,
     )
+
+
+def _uses_split(sizes) -> bool:
+    """Equal parts: hardware runs ttnn.experimental.minimal_matmul_split (chunks=len(sizes)); else ttnn.linear
+    and slices."""
+    return isinstance(sizes, tuple) and len(sizes) >= 2 and len(set(sizes)) == 1
 
 
 @linear_split.spec
@@ -74,11 +85,22 @@ def _spec(
     compute_kernel_config,
     step_configs,
 ):
-    out = _whole(
-        input_tensor_a, input_tensor_b, bias, activation, dtype, memory_config, compute_kernel_config
-    )
     cfg = step_config({"step_configs": step_configs}, "mm")
-    try:  # the one minimal_matmul(_split) kernel it is on hardware: step "mm" takes a MinimalMatmulConfig
+    split = _uses_split(sizes)
+    out = _whole(
+        input_tensor_a,
+        input_tensor_b,
+        bias,
+        activation,
+        dtype,
+        memory_config,
+        compute_kernel_config,
+        step=None if split else "mm",
+        program_config=None if split else cfg,
+    )
+    try:  # minimal_matmul_split on hardware: step "mm" takes a MinimalMatmulConfig
+        if not split:
+            raise SpecError("")
         step_spec(
             NAME,
             MM,
@@ -92,7 +114,7 @@ def _spec(
             compute_kernel_config=compute_kernel_config,
         )
     except SpecError:
-        if cfg is not None:  # the chosen config is invalid; without one ttnn.linear's rule decides
+        if split and cfg is not None:  # the chosen config is invalid; without one ttnn.linear's rule decides
             raise
     if not isinstance(sizes, tuple) or len(sizes) < 2 or not all(isinstance(s, int) and s > 0 for s in sizes):
         raise kfail(NAME, f"argument 'sizes' must be a tuple of at least two positive ints, got {sizes!r}")
@@ -154,12 +176,13 @@ def _ttnn(
     compute_kernel_config,
     step_configs=None,
 ):
+    cfg = step_config({"step_configs": step_configs}, "mm")
     mm_split = getattr(getattr(ttnn, "experimental", None), "minimal_matmul_split", None)
     if getattr(
         mm_split, "__ttfuse_stub__", None
     ):  # the facade lists it (the real ttnn has it) but cannot run it
         mm_split = None
-    if mm_split is not None and len(set(sizes)) == 1:
+    if mm_split is not None and _uses_split(sizes):
         return tuple(
             mm_split(
                 input_tensor_a,
@@ -168,7 +191,7 @@ def _ttnn(
                 chunks=len(sizes),
                 dim=-1,
                 fused_activation=activation,
-                config=step_config({"step_configs": step_configs}, "mm"),
+                config=cfg,
                 compute_kernel_config=compute_kernel_config,
             )
         )
@@ -179,6 +202,8 @@ def _ttnn(
         activation=activation,
         dtype=dtype,
         memory_config=memory_config,
+        # unequal parts: step "mm" is this linear; equal parts where ttnn lacks minimal_matmul_split: defaults
+        program_config=None if _uses_split(sizes) else cfg,
         compute_kernel_config=compute_kernel_config,
     )
     lead = tuple(y.shape[:-1])
