@@ -405,3 +405,22 @@ def test_every_kernel_with_matmul_steps_declares_them():
         if op.group is not Group.FUSED or name in ("kernels.eltwise", "kernels.concat_weights"):
             continue
         assert "step_configs" in op.params or op.traits.config_rule == "ring_sdpa", name
+
+
+def test_step_configs_survive_the_disk_cache_format(monkeypatch):
+    """The kernels' step configs are static data of the graph: the JSON round trip (what the disk cache stores)
+    gives them back equal, and the code generated from the reloaded graph passes the same literals."""
+    import json
+
+    from ttfuse.codegen import generate_source
+    from ttfuse.ir import Graph
+
+    for block in ("transition", "conditioned_transition", "pair_bias_attention (cross)"):
+        low, node = _lower(block, "blackhole:p150", monkeypatch)
+        back = Graph.from_json(json.loads(json.dumps(low.graph.to_json())))
+        n2 = next(n for n in back.nodes if n.id == node.id)
+        assert n2.attr("step_configs") == node.attr("step_configs") and node.attr("step_configs")
+        src, _, _ = generate_source(back, name="f")
+        assert "step_configs=((" in src and "ttnn.MinimalMatmulConfig(" in src
+        if block != "conditioned_transition":  # large enough for the whole 13x10 grid
+            assert "compute_with_storage_grid_size=(13, 10)" in src

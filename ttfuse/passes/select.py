@@ -672,6 +672,7 @@ def _step_rows(n: Node, ins: list[TensorSpec]) -> list[ConfigRecord]:
     """One row per configured step of fused kernel node `n`: "<kernel>.<step>", the step's stock op and input
     shapes, its program config and the compute kernel config it runs with (the kernel's, in the step's args)."""
     from ttfuse.kernels.common import record_steps
+    from ttfuse.opdef import OPS
 
     kernel = n.opdef.name.removeprefix("kernels.")
     by_path = {".".join(st.path): st for st in record_steps(n.opdef, spec_args(n, ins))}
@@ -682,7 +683,7 @@ def _step_rows(n: Node, ins: list[TensorSpec]) -> list[ConfigRecord]:
         if st is None:
             continue
         shapes = tuple(
-            tuple(v.shape) for k, v in st.args.items() if isinstance(v, TensorSpec) and k != "memory_config"
+            tuple(st.args[k].shape) for k in OPS[st.op].params if isinstance(st.args.get(k), TensorSpec)
         )
         step_op = _qualname(st.op)
         rows.append(
