@@ -759,10 +759,9 @@ def _minimal_matmul_cost(ctx: CostCtx) -> OpCost:
     )
     cfg = ctx.args.get("config")
     ds = ctx.device_spec
-    if cfg is None and ds is not None:  # ttnn's default: the device grid, 8-tile blocks (program factory)
-        cfg = MinimalMatmulConfig(
-            M_block_size=8, K_block_size=8, N_block_size=8, compute_with_storage_grid_size=tuple(ds.grid)
-        )
+    # NOTE: without a config the work is spread evenly over the grid (node_cost), as before configs are chosen
+    # (the chunk pass prices fused kernels then); ttnn's default 8-tile K block, which pads K < 8 tiles, is not
+    # modelled here, so a pre-selection estimate is not skewed by a default the selected config replaces
     if isinstance(cfg, MinimalMatmulConfig) and (ds is None or _fits_grid(cfg, ds)):
         kt, nt = -(-w.shape[-2] // TILE), -(-w.shape[-1] // TILE)
         mt = math.prod(tuple(out.padded_shape)[:-1]) // TILE

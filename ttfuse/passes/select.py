@@ -47,7 +47,7 @@ from ttfuse.configs import (
 )
 from ttfuse.device import TILE
 from ttfuse.errors import SpecError
-from ttfuse.ir import Decision, Graph, Node, attr_tensor_positions, infer, respec, spec_args
+from ttfuse.ir import Decision, Graph, Node, attr_tensor_positions, graph_device, infer, respec, spec_args
 from ttfuse.opdef import Group, current_mesh_shape
 from ttfuse.passes.place_memory import cb_limit_per_core, set_attrs, target_device, with_side
 from ttfuse.passes.select_configs import (
@@ -632,6 +632,12 @@ def _apply(n: Node, ins: list[TensorSpec], upd: dict, notes: list[str]) -> Node:
     chosen = dict(attrs)
     cfg = {f: chosen.get(f) for f in fields}
     cfg["configs_by"] = by
+    if chosen.get("step_configs") is not None:  # what `program_configs` reports, without re-running the steps
+        try:
+            args = spec_args(n.replace(attrs=attrs), ins)
+            cfg["steps"] = _describe_steps(n.opdef, args, chosen["step_configs"])
+        except SpecError:
+            pass
     side = with_side(n, config=cfg, decisions=tuple(Decision("select_configs", "", x) for x in notes))
     return n.replace(attrs=attrs, outs=outs, multi=multi, side=side)
 
@@ -650,11 +656,12 @@ def program_configs(graph: Graph) -> list[ConfigRecord]:
     """For every matmul / linear / SDPA / norm / softmax node: op, input shapes, program and compute kernel
     configs (the facade's config objects) and who chose them."""
     index = graph.node_index()
+    device = graph_device(graph)
     rows = []
     for n in graph.nodes:
         op = n.opdef
         if n.attr("step_configs") is not None:
-            rows += _step_rows(n, [graph.spec_of(r, index) for r in n.inputs])
+            rows += _step_rows(n, [graph.spec_of(r, index) for r in n.inputs], device)
             continue
         if op.group not in CONFIG_OPS and "program_config" not in n.side.config:
             continue
@@ -668,37 +675,56 @@ def program_configs(graph: Graph) -> list[ConfigRecord]:
     return rows
 
 
-def _step_rows(n: Node, ins: list[TensorSpec]) -> list[ConfigRecord]:
-    """One row per configured step of fused kernel node `n`: "<kernel>.<step>", the step's stock op and input
-    shapes, its program config and the compute kernel config it runs with (the kernel's, in the step's args)."""
+def _describe_steps(opdef, args: dict, step_configs) -> tuple:
+    """((step name, stock op qualname, input shapes, compute kernel config), ...) of the configured steps of a fused
+    kernel called with `args` (TensorSpecs for tensors), in `step_configs` order. Runs the kernel's spec rule."""
     from ttfuse.kernels.common import record_steps
     from ttfuse.opdef import OPS
 
-    kernel = n.opdef.name.removeprefix("kernels.")
-    by_path = {".".join(st.path): st for st in record_steps(n.opdef, spec_args(n, ins))}
-    who = (n.side.config.get("configs_by") or {}).get("step_configs", "user")
-    rows = []
-    for name, cfg in _flat(n.attr("step_configs")):
+    by_path = {".".join(st.path): st for st in record_steps(opdef, args)}
+    out = []
+    for name, _ in _flat(step_configs):
         st = by_path.get(name)
         if st is None:
             continue
         shapes = tuple(
             tuple(st.args[k].shape) for k in OPS[st.op].params if isinstance(st.args.get(k), TensorSpec)
         )
-        step_op = _qualname(st.op)
-        rows.append(
-            ConfigRecord(
-                n.id,
-                n.opdef.qualname,
-                shapes,
-                cfg,
-                st.args.get("compute_kernel_config"),
-                {"program_config": who, "compute_kernel_config": who},
-                f"{kernel}.{name}",
-                step_op,
-            )
+        out.append((name, OPS[st.op].qualname, shapes, st.args.get("compute_kernel_config")))
+    return tuple(out)
+
+
+def _step_rows(n: Node, ins: list[TensorSpec], device: tuple) -> list[ConfigRecord]:
+    """One row per configured step of fused kernel node `n`: "<kernel>.<step>", the step's stock op and input
+    shapes, its program config and the compute kernel config it runs with (the kernel's, in the step's args).
+    The step descriptions come from side data written by the pass; step configs given otherwise (a user's) are
+    described by running the kernel's spec rule on the graph's device."""
+    from ttfuse.opdef import device_spec_context
+
+    kernel = n.opdef.name.removeprefix("kernels.")
+    who = (n.side.config.get("configs_by") or {}).get("step_configs", "user")
+    steps = n.side.config.get("steps")
+    if steps is None:
+        try:
+            with device_spec_context(*device):
+                steps = _describe_steps(n.opdef, spec_args(n, ins), n.attr("step_configs"))
+        except SpecError:
+            steps = ()
+    cfgs = dict(_flat(n.attr("step_configs")))
+    return [
+        ConfigRecord(
+            n.id,
+            n.opdef.qualname,
+            tuple(tuple(s) for s in shapes),
+            cfgs.get(name),
+            ckc,
+            {"program_config": who, "compute_kernel_config": who},
+            f"{kernel}.{name}",
+            step_op,
         )
-    return rows
+        for name, step_op, shapes, ckc in steps
+        if name in cfgs
+    ]
 
 
 def _qualname(op: str) -> str:
