@@ -135,9 +135,13 @@ def _lower(block: str, arch: str, monkeypatch, **jit_kw):
 
 
 def _steps(low, node) -> dict:
+    """The kernel's named steps, its spec rule run on the device the graph was compiled for."""
+    from ttfuse.ir import graph_device
+
     index = low.graph.node_index()
     ins = [low.graph.spec_of(r, index) for r in node.inputs]
-    return {".".join(st.path): st for st in record_steps(node.opdef, spec_args(node, ins))}
+    with device_spec_context(*graph_device(low.graph)):
+        return {".".join(st.path): st for st in record_steps(node.opdef, spec_args(node, ins))}
 
 
 @pytest.mark.parametrize("arch", ARCHS)
