@@ -299,7 +299,12 @@ def declare_intermediates(op, steps: Callable[[dict], tuple], *, in_l1: bool = T
                 for x in v:
                     walk(x)
 
-        for v in steps(dict(ctx.args))[:-1]:
+        # NOTE: without the step configs: the tensors the steps write do not depend on them, and a config chosen
+        # for another device's grid would fail the steps' checks on whatever device asks
+        args = dict(ctx.args)
+        if args.get("step_configs") is not None:
+            args["step_configs"] = None
+        for v in steps(args)[:-1]:
             walk(v)
         return out
 
