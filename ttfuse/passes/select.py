@@ -22,6 +22,14 @@ Rules (ref/ttnn.md s3-5; the pure selection functions live in ttfuse/passes/sele
   LoFi with bfp4, HiFi4 and fp32 accumulation for f32, packer L1 accumulation); norms and softmax keep ttnn's
   defaults (HiFi4, fp32 accumulation for norms). `jit(math_fidelity=...)` overrides the fidelity of every
   config this pass chooses; `ctx.options.fp32_dest_acc_en` (True/False) forces fp32 accumulation.
+- minimal_matmul: a MinimalMatmulConfig (`config`) by `select_minimal_matmul_config` (tt-metal's work split and
+  circular buffers), checked by the op's own rule.
+- fused kernels ("fused"): their compute kernel configs, and `step_configs`: every step the kernel's spec rule
+  names (`kernels.common.record_steps`: matmul, linear, minimal_matmul, SDPA, layer_norm, ... inside it) gets
+  the program config the stock op's rule above gives it on the step's inputs, nested kernels' steps nested
+  (("ss", (("mm", cfg),)),); the kernel's spec rule then validates them all on the device. `program_configs`
+  lists one row per step ("transition.w_in"), from side data (`side.config["steps"]`).
+  kernels.ring_joint_attention ("ring_sdpa"): an SDPAProgramConfig off the all-gather workers' grid row.
 - the grid of every config lies within the device grid and `jit(max_grid=(x_end, y_end))`.
 Which rule an op gets is its `Traits.config_rule`: a kind below (`RULE_KINDS`: "matmul", "sdpa", "norm",
 "softmax", "minimal_matmul", "fused", "ring_sdpa"; Group.FUSED ops default to "fused") or its own callable
