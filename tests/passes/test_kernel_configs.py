@@ -428,3 +428,19 @@ def test_step_configs_survive_the_disk_cache_format(monkeypatch):
         assert "step_configs=((" in src and "ttnn.MinimalMatmulConfig(" in src
         if block != "conditioned_transition":  # large enough for the whole 13x10 grid
             assert "compute_with_storage_grid_size=(13, 10)" in src
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_configured_kernel_is_costed_by_its_configs(arch, monkeypatch):
+    """The cost rule of every kernel runs with its step configs on its device, and times its configured matmul
+    steps by their configs (`OpCost.core_tiles`): those tiles are what the busiest core of each config does, never
+    less than an even spread of the same work over the whole grid."""
+    from ttfuse.passes.cost import TILE_MAC_FLOPS, graph_cost, op_cost
+
+    ds = device_spec(arch)
+    for block in BLOCKS:
+        low, node = _lower(block, arch, monkeypatch)
+        graph_cost(low.graph, ds)  # every node, the kernel included, costs without error
+        c = op_cost(low.graph, node, low.graph.node_index(), ds, None, None)
+        assert c.core_tiles > 0 and 0 < c.core_tiles_flops <= c.matmul_flops * (1 + 1e-9), block
+        assert c.core_tiles >= c.core_tiles_flops / TILE_MAC_FLOPS / ds.num_cores * (1 - 1e-9), block
