@@ -242,7 +242,11 @@ def _cost(ctx: CostCtx) -> OpCost:
         full = d // (min(a["chunk_channels"] or d, d)) if n_chunks > 1 else 1
         w_chunk = w if n_chunks == 1 else w.replace(shape=(*w.shape[:-1], p_s.shape[-1]))
         for name, dims, mm in (
-            ("proj", MatmulDims("linear", x, w_chunk, False, False), 2.0 * rows * x.shape[-1] * p_s.shape[-1]),
+            (
+                "proj",
+                MatmulDims("linear", x, w_chunk, False, False),
+                2.0 * rows * x.shape[-1] * p_s.shape[-1],
+            ),
             ("tri", MatmulDims("matmul", ch, ch, not a["outgoing"], a["outgoing"]), tri / d * ch.shape[1]),
         ):
             cfg = step_config(a, name)
