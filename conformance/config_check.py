@@ -118,6 +118,7 @@ def selection_sweep() -> list[tuple[str, object]]:
             if cfg is not None:
                 out.append((f"matmul {kind} 1024^3 max_grid=(3,3) full_sync", cfg))
     out += _more_variants()
+    out += _minimal_matmul_variants()
     dtype_sets = (
         ("bfloat16",),
         ("bfloat8_b",),
@@ -134,6 +135,30 @@ def selection_sweep() -> list[tuple[str, object]]:
                 ckc = compute_kernel_config_for(tuple(DataType(x) for x in ds), fidelity=fid, fp32_acc=fp32)
                 out.append((f"ckc {'+'.join(ds)} fidelity={fid and fid.name} fp32={fp32}", ckc))
     return _unique(out)
+
+
+def _minimal_matmul_variants() -> list[tuple[str, object]]:
+    """MinimalMatmulConfigs `select_minimal_matmul_config` gives (the fused kernels' SwiGLU / split projections)
+    over devices, shapes, SwiGLU and fp32 accumulation."""
+    from ttfuse.device import device_spec
+    from ttfuse.passes.select_configs import select_minimal_matmul_config
+    from ttfuse.types import DataType
+
+    bf = DataType.BFLOAT16
+    out = []
+    for kind in SWEEP_DEVICES:
+        spec = device_spec(kind)
+        for mt, kt, nt in ((64, 4, 32), (2, 12, 8), (512, 12, 96), (8, 4, 2)):
+            for swiglu in (False, True):
+                for fp32 in (False, True):
+                    cfg = select_minimal_matmul_config(
+                        mt, kt, nt, (bf, bf, bf), spec, fp32_acc=fp32, fuse_swiglu=swiglu
+                    )
+                    if cfg is not None:
+                        out.append(
+                            (f"minimal_matmul {kind} {mt}x{kt}x{nt}t swiglu={swiglu} fp32={fp32}", cfg)
+                        )
+    return out
 
 
 def _more_variants() -> list[tuple[str, object]]:
@@ -318,12 +343,19 @@ def graph_configs(graphs) -> list[tuple[str, object]]:
     from ttfuse.configs import CONFIG_CLASSES
 
     out = []
+
+    def walk(where: str, v) -> None:
+        if type(v).__name__ in CONFIG_CLASSES and type(v) is CONFIG_CLASSES[type(v).__name__]:
+            out.append((where, v))
+        elif isinstance(v, tuple):  # a fused kernel's step_configs: ((step, config | nested steps), ...)
+            for x in v:
+                walk(f"{where}[{x[0]}]" if isinstance(x, tuple) and x and isinstance(x[0], str) else where, x)
+
     for g in graphs:
         for n in g.nodes:
             items = list(dict(n.attrs).items()) + list(dict(n.side.config).items())
             for k, v in items:
-                if type(v).__name__ in CONFIG_CLASSES and type(v) is CONFIG_CLASSES[type(v).__name__]:
-                    out.append((f"graph {g.meta.get('name', '?')} %{n.id} {n.op} {k}", v))
+                walk(f"graph {g.meta.get('name', '?')} %{n.id} {n.op} {k}", v)
     return _unique(out)
 
 

@@ -378,6 +378,34 @@ def test_explain(tmp_path, fresh):
     assert "removed %3 exp (explain_mod.py:6) [dce]" in coverage
 
 
+def test_explain_shows_fused_kernel_step_configs(tmp_path, fresh):
+    """`ttfuse explain` lists the program config of every step of a fused kernel (issue 20): the Boltz Transition's
+    layer_norm, SwiGLU minimal_matmul and output linear, each named by its step."""
+    mod = tmp_path / "explain_transition_mod.py"
+    mod.write_text(
+        textwrap.dedent("""
+        from ttfuse import ttnn
+
+        def transition(x, g, b, w1, w2, w3):
+            h = ttnn.layer_norm(x, epsilon=1e-5, weight=g, bias=b)
+            return ttnn.linear(ttnn.multiply(ttnn.linear(h, w1, activation="silu"), ttnn.linear(h, w2)), w3)
+    """)
+    )
+    args = ["bf16[1,1,2048,128]", "bf16[128]", "bf16[128]", "bf16[128,512]", "bf16[128,512]", "bf16[512,128]"]
+    r = CliRunner().invoke(main, ["explain", f"{mod}:transition", "--args", *args], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    section = r.output.split("program configs (per op; fused kernels per step)", 1)[1].split(
+        "fusion coverage", 1
+    )[0]
+    assert "transition.norm = ttnn.layer_norm(" in section and "LayerNormDefaultProgramConfig(" in section
+    assert "transition.w_in = ttnn.experimental.minimal_matmul([1,1,2048,128], [128,1024]): " in section
+    assert "MinimalMatmulConfig(" in section and "compute_with_storage_grid_size=(8, 8)" in section
+    assert (
+        "transition.w_out = ttnn.linear([1,1,2048,512], [512,128]): MatmulMultiCoreReuseMultiCast" in section
+    )
+    assert section.count("[by select_configs]") == 3
+
+
 def test_explain_user_error_is_a_message(tmp_path):
     mod = tmp_path / "explain_err_mod.py"
     mod.write_text("from ttfuse import ttnn\n\ndef f(x, y):\n    return ttnn.add(x, y)\n")

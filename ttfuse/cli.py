@@ -539,8 +539,9 @@ def _split_args(tokens: tuple[str, ...]) -> list[str]:
 
 
 def _lowered_sections(low: Any) -> list[tuple[str, str]]:
-    """(title, text) sections of a lowered artifact: IR before, per pass, after, source, fusion coverage
-    (which traced ops went into which kernel, which stayed single and why), cost, cache key."""
+    """(title, text) sections of a lowered artifact: IR before, per pass, after, source, program configs (per op,
+    and per step of a fused kernel: "%12 transition.w_in = ttnn.experimental.minimal_matmul(...): cfg; ckc"),
+    fusion coverage (which traced ops went into which kernel, which stayed single and why), cost, cache key."""
     sections = [("IR before passes", str(getattr(low, "ir_before", "")))]
     for rec in getattr(low, "passes", None) or ():
         name = getattr(rec, "name", "?")
@@ -552,6 +553,12 @@ def _lowered_sections(low: Any) -> list[tuple[str, str]]:
         sections.append((head, str(after) if after is not None else ""))
     sections.append(("IR after passes", str(getattr(low, "ir", ""))))
     sections.append(("generated source", str(getattr(low, "source", ""))))
+    rows = getattr(low, "program_configs", None)
+    if rows is not None:  # one per matmul / SDPA / norm / softmax node, and per step of a fused kernel
+        text = "\n".join(
+            f"{r}  [by {r.chosen_by.get('program_config', r.chosen_by.get('config', '?'))}]" for r in rows
+        )
+        sections.append(("program configs (per op; fused kernels per step)", text or "(none)"))
     if hasattr(type(low), "coverage"):  # a property computed on demand (ttfuse.passes.coverage)
         sections.append(("fusion coverage", str(low.coverage)))
     cost = getattr(low, "cost", None)

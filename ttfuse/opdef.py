@@ -81,11 +81,17 @@ class OpCost:
     link_bytes: int = 0
     fidelity: str = "HiFi2"
     matmul_flops: float = 0.0  # the part of flops done on the matrix engine
+    # tile multiply-accumulates of the busiest core for the part `core_tiles_flops` of matmul_flops whose program
+    # config says how it spreads over cores (fused kernels' configured steps); the rest is spread evenly
+    core_tiles: float = 0.0
+    core_tiles_flops: float = 0.0
 
     def accumulate(self, other: OpCost, *, launches: bool = True) -> None:
         """Add `other`'s work into this cost, its launches too unless told not; the fidelity stays."""
         self.flops += other.flops
         self.matmul_flops += other.matmul_flops
+        self.core_tiles += getattr(other, "core_tiles", 0.0)  # NodeCost rows have none
+        self.core_tiles_flops += getattr(other, "core_tiles_flops", 0.0)
         self.dram_bytes += other.dram_bytes
         self.l1_bytes += other.l1_bytes
         if launches:
@@ -147,7 +153,7 @@ class Traits:
     ops and linear epilogues absorb it (passes/fuse.py)."""
     config_rule: str | Callable | None = None
     """How select_configs chooses the op's program / compute kernel configs: a rule kind the pass knows ("matmul",
-    "sdpa", "norm", "softmax", "fused", "fused_sdpa") or `(node, in_specs, select_ctx) -> (updates, notes)`.
+    "sdpa", "norm", "softmax", "minimal_matmul", "fused", "ring_sdpa") or `(node, in_specs, select_ctx) -> (updates, notes)`.
     None: no configs (Group.FUSED ops default to "fused")."""
     overlaps_communication: bool = False
     """The cost model overlaps the op's link time with its compute (max), instead of adding it."""

@@ -463,7 +463,7 @@ def test_compile_checks_ops_against_its_own_device(device, monkeypatch, block):
         ttnn.close_device(bh)
     assert seen and set(seen) == {"blackhole:p150:13x10"}, set(seen)
     if block != "transition":
-        (row,) = [r for r in low.program_configs if r.op == "ttfuse.kernels.pair_bias_attention"]
+        (row,) = [r for r in low.program_configs if r.step == "pair_bias_attention.sdpa"]
         assert tuple(row.program_config.compute_with_storage_grid_size)[0] > 8  # sized for the Blackhole grid
 
 

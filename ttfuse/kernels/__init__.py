@@ -14,11 +14,14 @@ Recipe: a new fused kernel touches 2 files (plus its tests):
    function, with its spec, sim and cost rules and `set_ttnn_rule` (the stock composite); the traits say how
    the passes may treat it: `split="rows"` (+ `split_inputs`) or a callable for the chunk pass and the
    simulator's row blocks, `spill` (its spilled variant), `config_rule`, ...; `declare_intermediates(op, steps)`
-   declares its internal tensors (`working_set`, `intermediate_specs`). This package imports every module in it
-   (below), so nothing else registers it.
+   declares its internal tensors (`working_set`, `intermediate_specs`). A kernel with matmul / SDPA / norm /
+   softmax steps takes `step_configs=None`, names those steps (`step_spec(..., step="w_in", config=step_config(a,
+   "w_in"))`) and passes `step_config(a, name)` in its ttnn, sim and cost rules: select_configs fills it.
+   This package imports every module in it (below), so nothing else registers it.
 2. ttfuse/passes/fuse_blocks.py: a rule `(Pat(root op), callback)` in `rules_blocks` recognising the block in
    model code and emitting `kernels.<name>` (shared matchers: ttfuse/passes/predicates.py).
-Tests: tests/passes/test_kernels.py (its sim against its ttnn rule run on the simulator) and a fuse test.
+Tests: tests/passes/test_kernels.py (its sim against its ttnn rule run on the simulator), a fuse test, and a row
+in tests/passes/test_kernel_configs.py::BLOCKS when it has configured steps.
 """
 
 import importlib

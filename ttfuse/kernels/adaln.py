@@ -11,6 +11,8 @@ ConditionedTransitionBlock (expansion 2):                                       
   gate = linear(s, W_o, bias=b_o);  ba = linear(b, W_ba);  out = multiply(ba, gate, b_activations=[SIGMOID]).
 Each step uses the stock op's numerics and rounds what it writes; inputs are validated by the steps' stock
 spec rules (errors name the kernel and the step). Both are row-wise (any leading dim may be chunked).
+Configs (`step_configs`, chosen by select_configs): "norm_a", "norm_s" (layer_norm), "ss.mm" (the scale|shift
+minimal_matmul), and for the ConditionedTransition "swiglu" (minimal_matmul), "ab", "gate", "ba" (linear).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ttfuse.kernels.common import (
     memo_steps,
     register_kernel,
     set_ttnn_rule,
+    step_config,
     step_cost,
     step_sim,
     step_spec,
@@ -57,6 +60,7 @@ def adaln(
     memory_config=None,
     compute_kernel_config=None,
     norm_compute_kernel_config=None,
+    step_configs=None,
 ):
     """LN(a) * sigmoid(LN(s) @ W_scale + b) + LN(s) @ W_shift, scale|shift as one matmul (4 kernels)."""
 
@@ -66,16 +70,20 @@ def _adaln_steps(k: str, a: dict) -> tuple:
     an = step_spec(
         k,
         "layer_norm",
+        step="norm_a",
         input_tensor=a["input_tensor"],
         epsilon=a["epsilon"],
+        program_config=step_config(a, "norm_a"),
         compute_kernel_config=a["norm_compute_kernel_config"],
     )
     sn = step_spec(
         k,
         "layer_norm",
+        step="norm_s",
         input_tensor=a["cond"],
         epsilon=a["cond_epsilon"],
         weight=a["cond_norm_weight"],
+        program_config=step_config(a, "norm_s"),
         compute_kernel_config=a["norm_compute_kernel_config"],
     )
     w = a["weight_ss"]
@@ -85,6 +93,8 @@ def _adaln_steps(k: str, a: dict) -> tuple:
     ss = step_spec(
         k,
         "kernels.linear_split",
+        step="ss",
+        step_configs=step_config(a, "ss"),
         input_tensor_a=sn,
         input_tensor_b=w,
         sizes=(d, d),
@@ -164,7 +174,16 @@ def _adaln_costs(k: str, a: dict, device_spec) -> list:
     return [
         step_cost("layer_norm", {"input_tensor": a["input_tensor"]}, an, device_spec),
         step_cost("layer_norm", {"input_tensor": a["cond"]}, sn, device_spec),
-        step_cost(MM, mm_ins, list(ss), device_spec, compute_kernel_config=a["compute_kernel_config"]),
+        step_cost(
+            MM,
+            mm_ins,
+            list(ss),
+            device_spec,
+            input_tensor=sn,
+            weight_tensor=a["weight_ss"],
+            config=step_config(a, "ss.mm"),
+            compute_kernel_config=a["compute_kernel_config"],
+        ),
         step_cost("add", {"input_tensor_a": an, "input_tensor_b": ss[0], "shift": ss[1]}, out, device_spec),
     ]
 
@@ -176,12 +195,16 @@ def _adaln_cost(ctx):
 
 def _adaln_ttnn(ttnn, input_tensor, cond, weight_ss, **a):
     an = ttnn.layer_norm(
-        input_tensor, epsilon=a["epsilon"], compute_kernel_config=a["norm_compute_kernel_config"]
+        input_tensor,
+        epsilon=a["epsilon"],
+        program_config=step_config(a, "norm_a"),
+        compute_kernel_config=a["norm_compute_kernel_config"],
     )
     sn = ttnn.layer_norm(
         cond,
         epsilon=a["cond_epsilon"],
         weight=a["cond_norm_weight"],
+        program_config=step_config(a, "norm_s"),
         compute_kernel_config=a["norm_compute_kernel_config"],
     )
     d = weight_ss.shape[-1] // 2
@@ -195,6 +218,7 @@ def _adaln_ttnn(ttnn, input_tensor, cond, weight_ss, **a):
         dtype=None,
         memory_config=None,
         compute_kernel_config=a["compute_kernel_config"],
+        step_configs=step_config(a, "ss"),
     )
     prod = ttnn.multiply(an, scale, input_tensor_b_activations=[SIGMOID])
     return ttnn.add(prod, shift, dtype=a["dtype"], memory_config=a["memory_config"])
@@ -223,6 +247,7 @@ def conditioned_transition(
     memory_config=None,
     compute_kernel_config=None,
     norm_compute_kernel_config=None,
+    step_configs=None,
 ):
     """sigmoid(s @ W_o + b_o) * ((silu(a2 @ W_g) * (a2 @ W_x) * (a2 @ W_ab)) @ W_ba), a2 = AdaLN(a, s)."""
 
@@ -233,19 +258,44 @@ def _ctb_steps(a: dict) -> tuple:
     a2 = _adaln_steps(k, a)[3]
     ckc = a["compute_kernel_config"]
     sw = step_spec(
-        k, MM, input_tensor=a2, weight_tensor=a["weight_gx"], fuse_swiglu=True, compute_kernel_config=ckc
+        k,
+        MM,
+        step="swiglu",
+        input_tensor=a2,
+        weight_tensor=a["weight_gx"],
+        fuse_swiglu=True,
+        config=step_config(a, "swiglu"),
+        compute_kernel_config=ckc,
     )
-    ab = step_spec(k, "linear", input_tensor_a=a2, input_tensor_b=a["weight_ab"], compute_kernel_config=ckc)
+    ab = step_spec(
+        k,
+        "linear",
+        step="ab",
+        input_tensor_a=a2,
+        input_tensor_b=a["weight_ab"],
+        program_config=step_config(a, "ab"),
+        compute_kernel_config=ckc,
+    )
     b = step_spec(k, "multiply", input_tensor_a=sw, input_tensor_b=ab)
     gate = step_spec(
         k,
         "linear",
+        step="gate",
         input_tensor_a=a["cond"],
         input_tensor_b=a["weight_o"],
         bias=a["bias_o"],
+        program_config=step_config(a, "gate"),
         compute_kernel_config=ckc,
     )
-    ba = step_spec(k, "linear", input_tensor_a=b, input_tensor_b=a["weight_ba"], compute_kernel_config=ckc)
+    ba = step_spec(
+        k,
+        "linear",
+        step="ba",
+        input_tensor_a=b,
+        input_tensor_b=a["weight_ba"],
+        program_config=step_config(a, "ba"),
+        compute_kernel_config=ckc,
+    )
     out = step_spec(
         k,
         "multiply",
@@ -272,7 +322,16 @@ def _ctb_sim(ctx, input_tensor, cond, weight_ss, weight_gx, weight_ab, weight_ba
     a2 = round_to_dtype(adaln_values(a, vals, specs), a2_s.dtype.value)
     ckc = a["compute_kernel_config"]
     sw = swiglu_step_sim(sw_s, a2_s, specs["weight_gx"], a2, weight_gx, ckc)
-    ab = ab_step_sim("linear", ab_s, a2_s, specs["weight_ab"], a2, weight_ab, compute_kernel_config=ckc)
+    ab = ab_step_sim(
+        "linear",
+        ab_s,
+        a2_s,
+        specs["weight_ab"],
+        a2,
+        weight_ab,
+        compute_kernel_config=ckc,
+        program_config=step_config(a, "ab"),
+    )
     b = ab_step_sim("multiply", b_s, sw_s, ab_s, sw, ab)
     gate_in = {"input_tensor_a": specs["cond"], "input_tensor_b": specs["weight_o"]}
     if a.get("bias_o") is not None:
@@ -285,8 +344,18 @@ def _ctb_sim(ctx, input_tensor, cond, weight_ss, weight_gx, weight_ab, weight_ba
         input_tensor_b=weight_o,
         bias=a.get("bias_o"),
         compute_kernel_config=ckc,
+        program_config=step_config(a, "gate"),
     )
-    ba = ab_step_sim("linear", ba_s, b_s, specs["weight_ba"], b, weight_ba, compute_kernel_config=ckc)
+    ba = ab_step_sim(
+        "linear",
+        ba_s,
+        b_s,
+        specs["weight_ba"],
+        b,
+        weight_ba,
+        compute_kernel_config=ckc,
+        program_config=step_config(a, "ba"),
+    )
     return ab_step_sim(
         "multiply", out_s, ba_s, gate_s, ba, gate, round_out=False, input_tensor_b_activations=[SIGMOID]
     )
@@ -300,12 +369,20 @@ def _ctb_cost(ctx):
     ds = ctx.device_spec
     costs = _adaln_costs("conditioned_transition", a, ds) + [
         step_cost(
-            MM, {"input_tensor": a2, "weight_tensor": a["weight_gx"]}, sw, ds, compute_kernel_config=ckc
+            MM,
+            {"input_tensor": a2, "weight_tensor": a["weight_gx"]},
+            sw,
+            ds,
+            input_tensor=a2,
+            weight_tensor=a["weight_gx"],
+            fuse_swiglu=True,
+            config=step_config(a, "swiglu"),
+            compute_kernel_config=ckc,
         ),
-        linear_step_cost(a2, a["weight_ab"], ab, ds, ckc),
+        linear_step_cost(a2, a["weight_ab"], ab, ds, ckc, step_config(a, "ab")),
         step_cost("multiply", {"input_tensor_a": sw, "input_tensor_b": ab}, b, ds),
-        linear_step_cost(a["cond"], a["weight_o"], gate, ds, ckc),
-        linear_step_cost(b, a["weight_ba"], ba, ds, ckc),
+        linear_step_cost(a["cond"], a["weight_o"], gate, ds, ckc, step_config(a, "gate")),
+        linear_step_cost(b, a["weight_ba"], ba, ds, ckc, step_config(a, "ba")),
         step_cost("multiply", {"input_tensor_a": ba, "input_tensor_b": gate}, out, ds),
     ]
     return add_costs(costs, 10)
@@ -321,14 +398,20 @@ def _ctb_ttnn(ttnn, input_tensor, cond, weight_ss, weight_gx, weight_ab, weight_
             "cond_epsilon",
             "compute_kernel_config",
             "norm_compute_kernel_config",
+            "step_configs",
         )
     }
     a2 = _adaln_ttnn(ttnn, input_tensor, cond, weight_ss, dtype=None, memory_config=None, **ada)
     ckc = a["compute_kernel_config"]
-    sw = ttnn.experimental.minimal_matmul(a2, weight_gx, fuse_swiglu=True, compute_kernel_config=ckc)
-    b = ttnn.multiply(sw, ttnn.linear(a2, weight_ab, compute_kernel_config=ckc))
-    gate = ttnn.linear(cond, weight_o, bias=a["bias_o"], compute_kernel_config=ckc)
-    ba = ttnn.linear(b, weight_ba, compute_kernel_config=ckc)
+    sw = ttnn.experimental.minimal_matmul(
+        a2, weight_gx, fuse_swiglu=True, config=step_config(a, "swiglu"), compute_kernel_config=ckc
+    )
+    ab = ttnn.linear(a2, weight_ab, program_config=step_config(a, "ab"), compute_kernel_config=ckc)
+    b = ttnn.multiply(sw, ab)
+    gate = ttnn.linear(
+        cond, weight_o, bias=a["bias_o"], program_config=step_config(a, "gate"), compute_kernel_config=ckc
+    )
+    ba = ttnn.linear(b, weight_ba, program_config=step_config(a, "ba"), compute_kernel_config=ckc)
     return ttnn.multiply(
         ba, gate, input_tensor_b_activations=[SIGMOID], dtype=a["dtype"], memory_config=a["memory_config"]
     )

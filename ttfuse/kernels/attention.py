@@ -30,6 +30,7 @@ from ttfuse.kernels.common import (
     memo_steps,
     register_kernel,
     set_ttnn_rule,
+    step_config,
     step_cost,
     step_sim,
     step_spec,
@@ -70,8 +71,9 @@ def _split_axes(node, in_specs) -> list[Axis]:
     return [Axis(0, tuple(dims), 1)]
 
 
-# configs: the fused compute kernel config plus the SDPA step's chunk sizes (passes/select.py, "fused_sdpa")
-@register_kernel(NAME, launches=_launches, traits=Traits(split=_split_axes, config_rule="fused_sdpa"))
+# configs (passes/select.py, the "fused" rule): the compute kernel config, and in `step_configs` the program
+# configs of the steps "qg.mm" (the split projection's minimal_matmul), "kv" and "out" (linear) and "sdpa"
+@register_kernel(NAME, launches=_launches, traits=Traits(split=_split_axes))
 def pair_bias_attention(
     input_tensor,
     kv_input_tensor,
@@ -86,11 +88,11 @@ def pair_bias_attention(
     dtype=None,
     memory_config=None,
     compute_kernel_config=None,
-    program_config=None,
+    step_configs=None,
 ):
     """Gated attention with an additive bias: q|g (or q|k|v|g) and k|v projections, SDPA, sigmoid gate, output
     linear. kv_input_tensor=None (and weight_kv=None) is the self form: weight_qg holds q|k|v|g.
-    program_config: the SDPA step's SDPAProgramConfig (chunk sizes, grid), chosen by select_configs."""
+    step_configs: the steps' program configs ("qg", "kv", "sdpa", "out"), chosen by select_configs."""
 
 
 def _split_sizes(a: dict) -> tuple[int, ...]:
@@ -120,6 +122,7 @@ def _steps(a: dict) -> tuple:
     qg = step_spec(
         k,
         "kernels.linear_split",
+        step="qg",
         input_tensor_a=a["input_tensor"],
         input_tensor_b=a["weight_qg"],
         sizes=_split_sizes(a),
@@ -128,14 +131,17 @@ def _steps(a: dict) -> tuple:
         dtype=None,
         memory_config=None,
         compute_kernel_config=ckc,
+        step_configs=step_config(a, "qg"),
     )
     kv = None
     if a["kv_input_tensor"] is not None:
         kv = step_spec(
             k,
             "linear",
+            step="kv",
             input_tensor_a=a["kv_input_tensor"],
             input_tensor_b=a["weight_kv"],
+            program_config=step_config(a, "kv"),
             compute_kernel_config=ckc,
         )
     heads = step_spec(
@@ -144,13 +150,14 @@ def _steps(a: dict) -> tuple:
     o = step_spec(
         k,
         SDPA,
+        step="sdpa",
         input_tensor_q=heads[0],
         input_tensor_k=heads[1],
         input_tensor_v=heads[2],
         attn_mask=a["attn_mask"],
         is_causal=False,
         scale=a["scale"],
-        program_config=a["program_config"],
+        program_config=step_config(a, "sdpa"),
         compute_kernel_config=ckc,
     )
     oc = step_spec(k, CONCAT, input_tensor=o)
@@ -160,10 +167,12 @@ def _steps(a: dict) -> tuple:
     out = step_spec(
         k,
         "linear",
+        step="out",
         input_tensor_a=gated,
         input_tensor_b=a["weight_o"],
         dtype=a["dtype"],
         memory_config=a["memory_config"],
+        program_config=step_config(a, "out"),
         compute_kernel_config=ckc,
     )
     return qg, kv, heads, o, oc, gated, out
@@ -208,7 +217,7 @@ def _sim_views(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
         q, k, v = qkv[:, :nh], qkv[:, nh : 2 * nh], qkv[:, 2 * nh :]
         g = proj[..., 3 * hd :]
     else:
-        kv = _kv(steps, specs, kv_in, w_kv, ckc)
+        kv = _kv(steps, specs, kv_in, w_kv, ckc, step_config(a, "kv"))
         kvh = kv.reshape(b, kv.shape[-2], 2 * nh, d).transpose(1, 2)
         q = proj[..., :hd].unflatten(-1, (nh, d)).transpose(1, 2)
         k, v = kvh[:, :nh], kvh[:, nh:]
@@ -219,21 +228,33 @@ def _sim_views(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
     scale = 1.0 / d**0.5 if a["scale"] is None else float(a["scale"])
     o = sdpa_reference(q, k, v, scale=scale, mask=a.get("attn_mask"), contiguous=False)
     oc = round_to_dtype(o.transpose(1, 2).reshape(oc_s.shape), fmt)
-    return _gate_out(steps, specs, oc, g.reshape(qg_s[1].shape).contiguous(), w_o, ckc)
+    return _gate_out(steps, specs, oc, g.reshape(qg_s[1].shape).contiguous(), w_o, ckc, step_config(a, "out"))
 
 
-def _kv(steps, specs, kv_in, w_kv, ckc):
+def _kv(steps, specs, kv_in, w_kv, ckc, pc=None):
     """The cross form's k|v linear step, rounded as written."""
     kv_s, w_s = specs["kv_input_tensor"], specs["weight_kv"]
-    return ab_step_sim("linear", steps[1], kv_s, w_s, kv_in, w_kv, compute_kernel_config=ckc)
+    return ab_step_sim(
+        "linear", steps[1], kv_s, w_s, kv_in, w_kv, compute_kernel_config=ckc, program_config=pc
+    )
 
 
-def _gate_out(steps, specs, oc, g, w_o, ckc):
+def _gate_out(steps, specs, oc, g, w_o, ckc, pc=None):
     """The last two steps: concatenated heads * sigmoid(gate) (rounded as written), then the output linear."""
     qg_s, _, _, _, oc_s, gated_s, out_s = steps
     gated = ab_step_sim("multiply", gated_s, oc_s, qg_s[1], oc, g, input_tensor_b_activations=[SIGMOID])
     w_s = specs["weight_o"]
-    return ab_step_sim("linear", out_s, gated_s, w_s, gated, w_o, round_out=False, compute_kernel_config=ckc)
+    return ab_step_sim(
+        "linear",
+        out_s,
+        gated_s,
+        w_s,
+        gated,
+        w_o,
+        round_out=False,
+        compute_kernel_config=ckc,
+        program_config=pc,
+    )
 
 
 def _sim_steps(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
@@ -258,7 +279,7 @@ def _sim_steps(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
             qg_s,
         )
     )
-    kv = None if kv_in is None else _kv(steps, specs, kv_in, w_kv, ckc)
+    kv = None if kv_in is None else _kv(steps, specs, kv_in, w_kv, ckc, step_config(a, "kv"))
     split_in = {"input_tensor": qg_s[0]}
     if kv_s is not None:
         split_in["kv_input_tensor"] = kv_s
@@ -284,10 +305,11 @@ def _sim_steps(steps, specs, x, kv_in, w_qg, w_kv, w_o, a):
         attn_mask=a.get("attn_mask"),
         is_causal=False,
         scale=a["scale"],
+        program_config=step_config(a, "sdpa"),
         compute_kernel_config=ckc,
     )
     oc = step_sim(CONCAT, oc_s, {"input_tensor": o_s}, input_tensor=o)
-    return _gate_out(steps, specs, oc, g, w_o, ckc)
+    return _gate_out(steps, specs, oc, g, w_o, ckc, step_config(a, "out"))
 
 
 @pair_bias_attention.cost
@@ -306,9 +328,16 @@ def _cost(ctx):
             {"input_tensor": a["input_tensor"], "weight_tensor": a["weight_qg"]},
             list(qg),
             ds,
+            input_tensor=a["input_tensor"],
+            weight_tensor=a["weight_qg"],
+            config=step_config(a, "qg.mm"),
             compute_kernel_config=ckc,
         ),
-        *([] if kv is None else [linear_step_cost(a["kv_input_tensor"], a["weight_kv"], kv, ds, ckc)]),
+        *(
+            []
+            if kv is None
+            else [linear_step_cost(a["kv_input_tensor"], a["weight_kv"], kv, ds, ckc, step_config(a, "kv"))]
+        ),
         step_cost(SPLIT, split_in, list(heads), ds, num_heads=a["num_heads"], transpose_key=False),
         step_cost(
             SDPA,
@@ -317,13 +346,13 @@ def _cost(ctx):
             ds,
             is_causal=False,
             scale=a["scale"],
-            program_config=a["program_config"],
+            program_config=step_config(a, "sdpa"),
             compute_kernel_config=ckc,
             **sd_in,
         ),
         step_cost(CONCAT, {"input_tensor": o}, oc, ds),
         step_cost("multiply", {"input_tensor_a": oc, "input_tensor_b": qg[1]}, gated, ds),
-        linear_step_cost(gated, a["weight_o"], out, ds, ckc),
+        linear_step_cost(gated, a["weight_o"], out, ds, ckc, step_config(a, "out")),
     ]
     return add_costs(costs, len(costs))
 
@@ -343,11 +372,14 @@ def _ttnn(ttnn, input_tensor, kv_input_tensor, weight_qg, weight_kv, weight_o, *
         dtype=None,
         memory_config=None,
         compute_kernel_config=ckc,
+        step_configs=step_config(a, "qg"),
     )
     kv = (
         None
         if kv_input_tensor is None
-        else ttnn.linear(kv_input_tensor, weight_kv, compute_kernel_config=ckc)
+        else ttnn.linear(
+            kv_input_tensor, weight_kv, program_config=step_config(a, "kv"), compute_kernel_config=ckc
+        )
     )
     qh, kh, vh = ttnn.transformer.split_query_key_value_and_split_heads(
         q, kv, num_heads=a["num_heads"], transpose_key=False
@@ -359,20 +391,18 @@ def _ttnn(ttnn, input_tensor, kv_input_tensor, weight_qg, weight_kv, weight_o, *
         attn_mask=a["attn_mask"],
         is_causal=False,
         scale=a["scale"],
-        program_config=a["program_config"],
+        program_config=step_config(a, "sdpa"),
         compute_kernel_config=ckc,
     )
     o = ttnn.multiply(ttnn.transformer.concatenate_heads(o), g, input_tensor_b_activations=[SIGMOID])
     return ttnn.linear(
-        o, weight_o, dtype=a["dtype"], memory_config=a["memory_config"], compute_kernel_config=ckc
+        o,
+        weight_o,
+        dtype=a["dtype"],
+        memory_config=a["memory_config"],
+        program_config=step_config(a, "out"),
+        compute_kernel_config=ckc,
     )
-
-
-def sdpa_step_inputs(args: dict) -> tuple:
-    """(q, k, mask) TensorSpecs the SDPA step reads, for the kernel's spec args (select_configs sizes its
-    chunks from them)."""
-    _, _, heads, _, _, _, _ = _steps(args)
-    return heads[0], heads[1], args["attn_mask"]
 
 
 set_ttnn_rule(pair_bias_attention, _ttnn)

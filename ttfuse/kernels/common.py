@@ -8,14 +8,21 @@ kernel reuse the stock ops' rules step by step:
   is re-raised naming the kernel and the step, so a kernel accepts exactly what its composite would;
 - `step_sim(op, out_spec, in_specs, **args)`: the stock op's sim rule on float32 values, rounded once to the
   step's output dtype: the tensor that step really writes out (one rounding per written tensor);
-- `composite_cost(ctx, steps)`: the sum of the steps' cost rules, with the kernel's own launch count.
+- `composite_cost(ctx, steps)`: the sum of the steps' cost rules, with the kernel's own launch count;
+- configs all the way down: a kernel with matmul / SDPA / norm / softmax steps takes `step_configs`, a tuple of
+  `(step name, program config)` pairs chosen by the select_configs pass (a nested kernel step's entry is its own
+  `step_configs` tuple). Its step-spec function names those steps (`step_spec(..., step="w12", config=
+  step_config(a, "w12"))`), its ttnn rule passes `step_config(a, name)` to the stock call, its sim and cost rules
+  pass it to the stock rules; `record_steps(op, args)` lists the named steps for the pass.
 Invariant: a kernel's sim equals running its ttnn rule (the composite of stock calls) on the simulator, up to
 the intermediate roundings the fused form saves (tests/passes/test_kernels.py checks each kernel).
 """
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -84,26 +91,76 @@ _STEP_SPECS: dict = {}  # (op, args, device spec) -> output spec(s): spec rules 
 _STEP_SPECS_MAX = 4096
 
 
-def step_spec(kernel: str, op: str, **args: Any) -> Any:
+# ------------------------------------------------------------------------------------------ step configs
+@dataclass(frozen=True)
+class StepCall:
+    """One named step of a composite kernel as its spec rule asked for it: the path of step names (nested kernels
+    prefix theirs), the stock op, its arguments by parameter name (TensorSpecs for tensors, defaults applied) and
+    its output spec(s)."""
+
+    path: tuple[str, ...]
+    op: str
+    args: dict
+    out: Any
+
+
+_RECORD: contextvars.ContextVar[list | None] = contextvars.ContextVar("ttfuse_step_record", default=None)
+_PREFIX: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("ttfuse_step_prefix", default=())
+
+
+def record_steps(op, args: dict) -> list[StepCall]:
+    """The named steps (`step_spec(..., step=...)`) kernel `op`'s spec rule runs for `args` (defaults applied,
+    TensorSpecs for tensors), nested kernels' steps included, in order. SpecErrors propagate."""
+    log: list[StepCall] = []
+    tok = _RECORD.set(log)
+    try:
+        op.spec_rule(**args)
+    finally:
+        _RECORD.reset(tok)
+    return log
+
+
+def step_config(a: dict, step: str):
+    """The config the select_configs pass chose for `step` of a kernel called with arguments `a` (None: none
+    chosen; ttnn picks its default). For a nested kernel step: its `step_configs` tuple; a dotted name
+    ("qg.mm") reads a nested kernel's step."""
+    entries = a.get("step_configs") or ()
+    for part in step.split("."):
+        entries = next((cfg for name, cfg in entries or () if name == part), None)
+    return entries
+
+
+def step_spec(kernel: str, op: str, *, step: str | None = None, **args: Any) -> Any:
     """The spec rule of stock op `op` for one step of `kernel`; SpecErrors name the kernel and the step.
 
+    `step`: the step's name when it takes a program config (`step_configs`), listed by `record_steps`.
     Memoised (a kernel's spec and sim rules ask for the same steps on every call; a rejection is not stored, so
     it is raised again). Arguments that cannot be hashed (lists) skip the memo."""
+    log = _RECORD.get()
 
     def compute():
+        tok = _PREFIX.set(_PREFIX.get() + (step,)) if log is not None and step is not None else None
         try:
             return OPS[op].spec_rule(**bind(op, args))
         except SpecError as e:
             raise kfail(kernel, f"step {OPS[op].qualname} rejects its inputs: {e}") from None
+        finally:
+            if tok is not None:
+                _PREFIX.reset(tok)
 
-    return _memoised((op,), args, compute)
+    if log is None:
+        return _memoised((op,), args, compute)
+    out = compute()  # recording: no memo, so nested steps are seen
+    if step is not None:
+        log.append(StepCall(_PREFIX.get() + (step,), op, bind(op, args), out))
+    return out
 
 
 def _memoised(head: tuple, args: dict, compute: Callable) -> Any:
     """compute() memoised in _STEP_SPECS under head + the sorted `args` + the current device and mesh; arguments
     holding torch tensors or unhashable values are computed every time (an exception is never stored)."""
     try:
-        if any(isinstance(v, torch.Tensor) for v in args.values()):
+        if _RECORD.get() is not None or any(isinstance(v, torch.Tensor) for v in args.values()):
             raise TypeError
         key = (*head, tuple(sorted(args.items())), current_device_spec(), current_mesh_shape())
         hit = _STEP_SPECS.get(key)
@@ -174,8 +231,8 @@ def step_cost(op: str, in_specs: dict, out_specs, device_spec=None, **args: Any)
     return (opdef.cost_rule or default_cost)(ctx)
 
 
-def linear_step_cost(x, w, out, device_spec, compute_kernel_config) -> OpCost:
-    """`step_cost` of a stock `ttnn.linear` step x @ w (TensorSpecs) -> out."""
+def linear_step_cost(x, w, out, device_spec, compute_kernel_config, program_config=None) -> OpCost:
+    """`step_cost` of a stock `ttnn.linear` step x @ w (TensorSpecs) -> out, with the step's program config."""
     return step_cost(
         "linear",
         {"input_tensor_a": x, "input_tensor_b": w},
@@ -184,6 +241,7 @@ def linear_step_cost(x, w, out, device_spec, compute_kernel_config) -> OpCost:
         input_tensor_a=x,
         input_tensor_b=w,
         compute_kernel_config=compute_kernel_config,
+        program_config=program_config,
     )
 
 
@@ -241,7 +299,12 @@ def declare_intermediates(op, steps: Callable[[dict], tuple], *, in_l1: bool = T
                 for x in v:
                     walk(x)
 
-        for v in steps(dict(ctx.args))[:-1]:
+        # NOTE: without the step configs: the tensors the steps write do not depend on them, and a config chosen
+        # for another device's grid would fail the steps' checks on whatever device asks
+        args = dict(ctx.args)
+        if args.get("step_configs") is not None:
+            args["step_configs"] = None
+        for v in steps(args)[:-1]:
             walk(v)
         return out
 

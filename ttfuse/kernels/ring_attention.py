@@ -210,7 +210,8 @@ def ring_all_ranks(qs, ks, vs, jk, jv, *, logical_n: int, scale: float):
 # ---------------------------------------------------------------------------------------------- the kernel
 # mesh_rule: the sim rule sees every device's shard; overlaps_communication: the cost model max'es link time with
 # compute (ttfuse.passes.cost), not adds it
-@register_kernel(NAME, traits=Traits(mesh_rule=True, overlaps_communication=True))
+# config_rule: select_configs gives it an SDPAProgramConfig off the CCL workers' row (passes/select.py)
+@register_kernel(NAME, traits=Traits(mesh_rule=True, overlaps_communication=True, config_rule="ring_sdpa"))
 def ring_joint_attention(
     input_tensor_q,
     input_tensor_k,

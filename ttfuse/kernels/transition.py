@@ -16,6 +16,8 @@ rows do not fit, the chunk pass weighs chunking against spilling them (`Traits.s
 The sim runs those steps with the stock ops' numerics and rounds what each step writes (h, m, y). Inputs are
 validated by the stock spec rules of the three steps (errors name the kernel and the step). The op is
 row-wise: any leading dims may be chunked (the chunk pass may split rows).
+Configs: the steps "norm" (layer_norm), "w_in" (minimal_matmul: a MinimalMatmulConfig) and "w_out" (linear) take
+the program configs select_configs puts in `step_configs`; the ttnn rule passes them to the three calls.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ttfuse.kernels.common import (
     memo_steps,
     register_kernel,
     set_ttnn_rule,
+    step_config,
     step_cost,
     step_sim,
     step_spec,
@@ -59,6 +62,7 @@ def transition(
     memory_config=None,
     compute_kernel_config=None,
     norm_compute_kernel_config=None,
+    step_configs=None,
 ):
     """fc3(silu(LN(x) @ W1) * (LN(x) @ W2)) with fc1|fc2 as one SwiGLU matmul (3 kernels)."""
 
@@ -77,30 +81,36 @@ def _steps(a: dict) -> tuple:
     h = step_spec(
         NAME,
         "layer_norm",
+        step="norm",
         input_tensor=a["input_tensor"],
         epsilon=a["epsilon"],
         weight=a["norm_weight"],
         bias=a["norm_bias"],
         memory_config=hidden_mc,
+        program_config=step_config(a, "norm"),
         compute_kernel_config=a["norm_compute_kernel_config"],
     )
     m = step_spec(
         NAME,
         MM,
+        step="w_in",
         input_tensor=h,
         weight_tensor=a["weight12"],
         fuse_swiglu=True,
         dtype=a["hidden_dtype"],
         memory_config=hidden_mc,
+        config=step_config(a, "w_in"),
         compute_kernel_config=a["compute_kernel_config"],
     )
     y = step_spec(
         NAME,
         "linear",
+        step="w_out",
         input_tensor_a=m,
         input_tensor_b=a["weight3"],
         dtype=a["dtype"],
         memory_config=a["memory_config"],
+        program_config=step_config(a, "w_out"),
         compute_kernel_config=a["compute_kernel_config"],
     )
     return h, m, y
@@ -127,7 +137,15 @@ def _sim(ctx, input_tensor, weight12, weight3, **a):
     )
     m = swiglu_step_sim(m_s, h_s, specs["weight12"], h, weight12, ckc)
     return ab_step_sim(
-        "linear", y_s, m_s, specs["weight3"], m, weight3, round_out=False, compute_kernel_config=ckc
+        "linear",
+        y_s,
+        m_s,
+        specs["weight3"],
+        m,
+        weight3,
+        round_out=False,
+        compute_kernel_config=ckc,
+        program_config=step_config(a, "w_out"),
     )
 
 
@@ -144,9 +162,13 @@ def _cost(ctx):
                 {"input_tensor": h, "weight_tensor": a["weight12"]},
                 m,
                 ctx.device_spec,
+                input_tensor=h,
+                weight_tensor=a["weight12"],
+                fuse_swiglu=True,
+                config=step_config(a, "w_in"),
                 compute_kernel_config=ckc,
             ),
-            linear_step_cost(m, a["weight3"], y, ctx.device_spec, ckc),
+            linear_step_cost(m, a["weight3"], y, ctx.device_spec, ckc, step_config(a, "w_out")),
         ],
         3,
     )
@@ -160,6 +182,7 @@ def _ttnn(ttnn, input_tensor, weight12, weight3, **a):
         weight=a["norm_weight"],
         bias=a["norm_bias"],
         memory_config=hidden_mc,
+        program_config=step_config(a, "norm"),
         compute_kernel_config=a["norm_compute_kernel_config"],
     )
     m = ttnn.experimental.minimal_matmul(
@@ -168,6 +191,7 @@ def _ttnn(ttnn, input_tensor, weight12, weight3, **a):
         fuse_swiglu=True,
         dtype=a["hidden_dtype"],
         memory_config=hidden_mc,
+        config=step_config(a, "w_in"),
         compute_kernel_config=a["compute_kernel_config"],
     )
     ttnn.deallocate(h)
@@ -176,6 +200,7 @@ def _ttnn(ttnn, input_tensor, weight12, weight3, **a):
         weight3,
         dtype=a["dtype"],
         memory_config=a["memory_config"],
+        program_config=step_config(a, "w_out"),
         compute_kernel_config=a["compute_kernel_config"],
     )
     ttnn.deallocate(m)

@@ -15,6 +15,8 @@ Numerics: each step as its stock op, rounded where it writes: projections to `pr
 are written channel-major as they are produced (row blocks of x), so the batched product reads contiguous N x N
 matrices and only the output is transposed once (`_sim_channel_major`); block-float projections, whose shared
 exponents run along channels, take the chunked channel-last walk instead (`_sim_channel_chunks`).
+Configs (`step_configs`, chosen by select_configs): "proj" (one chunk's projection linear) and "tri" (one chunk's
+batched matmul); a last chunk narrower than `chunk_channels` runs on ttnn's defaults.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ import math
 
 import torch
 
-from ttfuse.kernels.common import kfail, register_kernel, set_ttnn_rule, step_fidelity, step_spec
+from ttfuse.kernels.common import (
+    kfail,
+    register_kernel,
+    set_ttnn_rule,
+    step_config,
+    step_fidelity,
+    step_spec,
+)
 from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx, OpCost
 from ttfuse.ops.common import io_bytes
@@ -56,19 +65,32 @@ def triangle_mult(
     dtype=None,
     memory_config=None,
     compute_kernel_config=None,
+    step_configs=None,
 ):
     """Gated projections and the per-channel N x N x N triangle product, chunked over channels."""
 
 
 @triangle_mult.spec
 def _spec(input_tensor, weight_pg, *, mask, outgoing, chunk_channels, proj_dtype, compute_kernel_config, **a):
+    return _steps(
+        input_tensor, weight_pg, mask, outgoing, chunk_channels, proj_dtype, compute_kernel_config, a
+    )[-1]
+
+
+def _steps(input_tensor, weight_pg, mask, outgoing, chunk_channels, proj_dtype, compute_kernel_config, a):
+    """(projection of one chunk, the chunk's batched matmul, the output) specs; the steps "proj" and "tri" run
+    once per channel chunk and take `step_configs` (chunks narrower than `chunk_channels`, the last one when
+    it does not divide D, run on ttnn's defaults)."""
     k = NAME
+    whole = chunk_channels is None or chunk_channels >= weight_pg.shape[-1] // 4
     proj = step_spec(
         k,
         "linear",
+        step="proj" if whole else None,
         input_tensor_a=input_tensor,
         input_tensor_b=weight_pg,
         dtype=proj_dtype,
+        program_config=step_config(a, "proj") if whole else None,
         compute_kernel_config=compute_kernel_config,
     )
     if proj.rank != 4 or proj.shape[1] != proj.shape[2]:
@@ -86,19 +108,32 @@ def _spec(input_tensor, weight_pg, *, mask, outgoing, chunk_channels, proj_dtype
     if not isinstance(outgoing, bool):
         raise kfail(k, f"argument 'outgoing' must be a bool, got {outgoing!r}")
     cs = min(chunk_channels or d, d)
+    if not whole:  # one chunk's projection: the weight's columns of `cs` channels of P, G (x2)
+        proj = step_spec(
+            k,
+            "linear",
+            step="proj",
+            input_tensor_a=input_tensor,
+            input_tensor_b=weight_pg.replace(shape=(*weight_pg.shape[:-1], 4 * cs)),
+            dtype=proj_dtype,
+            program_config=step_config(a, "proj"),
+            compute_kernel_config=compute_kernel_config,
+        )
     ch = proj.replace(shape=(b, cs, n, n))
     mm = step_spec(
         k,
         "matmul",
+        step="tri",
         input_tensor_a=ch,
         input_tensor_b=ch,
         transpose_a=not outgoing,
         transpose_b=outgoing,
         dtype=a["dtype"],
+        program_config=step_config(a, "tri"),
         compute_kernel_config=compute_kernel_config,
     )
     out = step_spec(k, "permute", input_tensor=mm, dims=(0, 2, 3, 1), memory_config=a["memory_config"])
-    return out.replace(shape=(b, n, n, d))
+    return proj, ch, mm, out.replace(shape=(b, n, n, d))
 
 
 @triangle_mult.sim
@@ -187,13 +222,41 @@ def _cost(ctx: CostCtx) -> OpCost:
     tri = 2.0 * b * d * n * n * n
     inter = rows * w.shape[-1] * 2 * x.nbytes // max(1, x.numel)  # projections + gated operands, read back
     dram, l1 = io_bytes(list(ctx.in_specs.values()) + [out])
-    return OpCost(
+    c = OpCost(
         flops=proj + tri + 4.0 * rows * d,
         dram_bytes=dram + 2 * inter,
         l1_bytes=l1,
         launches=_launches([out], dict(ctx.args)),
         matmul_flops=proj + tri,
     )
+    a = dict(ctx.args)
+    ds = ctx.device_spec
+    if ds is not None and a.get("step_configs"):  # the configured steps' busiest core, chunk by chunk
+        from ttfuse.ops.matmul_config import MatmulDims, matmul_core_tiles_of, matmul_run_grid
+
+        p_s, ch, _, _ = _steps(
+            a["input_tensor"], w, a["mask"], a["outgoing"], a["chunk_channels"], a["proj_dtype"],
+            a["compute_kernel_config"], a,
+        )  # fmt: skip
+        n_chunks = _n_chunks(a)
+        full = d // (min(a["chunk_channels"] or d, d)) if n_chunks > 1 else 1
+        w_chunk = w if n_chunks == 1 else w.replace(shape=(*w.shape[:-1], p_s.shape[-1]))
+        for name, dims, mm in (
+            (
+                "proj",
+                MatmulDims("linear", x, w_chunk, False, False),
+                2.0 * rows * x.shape[-1] * p_s.shape[-1],
+            ),
+            ("tri", MatmulDims("matmul", ch, ch, not a["outgoing"], a["outgoing"]), tri / d * ch.shape[1]),
+        ):
+            cfg = step_config(a, name)
+            if cfg is None:
+                continue
+            grid = matmul_run_grid(cfg, tuple(ds.grid), ds.grid)
+            tiles, _ = matmul_core_tiles_of(dims, cfg, grid, ds.num_cores)
+            c.core_tiles += tiles * full
+            c.core_tiles_flops += mm * full
+    return c
 
 
 def _ttnn(ttnn, input_tensor, weight_pg, *, mask, outgoing, chunk_channels, proj_dtype, **a):
@@ -216,7 +279,13 @@ def _ttnn(ttnn, input_tensor, weight_pg, *, mask, outgoing, chunk_channels, proj
             wc = ttnn.concat(
                 [ttnn.slice(weight_pg, (0, o + c0), (kd, o + c1)) for o in (0, d, 2 * d, 3 * d)], dim=-1
             )
-        proj = ttnn.linear(input_tensor, wc, dtype=proj_dtype, compute_kernel_config=compute_kernel_config)
+        proj = ttnn.linear(
+            input_tensor,
+            wc,
+            dtype=proj_dtype,
+            program_config=step_config(a, "proj") if w == cs else None,
+            compute_kernel_config=compute_kernel_config,
+        )
         parts = [ttnn.slice(proj, (0, 0, 0, i * w), (b, n, n, (i + 1) * w)) for i in range(4)]
         ops = []
         for p, g in ((parts[0], parts[2]), (parts[1], parts[3])):
@@ -230,6 +299,7 @@ def _ttnn(ttnn, input_tensor, weight_pg, *, mask, outgoing, chunk_channels, proj
             transpose_a=not outgoing,
             transpose_b=outgoing,
             dtype=dtype,
+            program_config=step_config(a, "tri") if w == cs else None,
             compute_kernel_config=compute_kernel_config,
         )
         outs.append(ttnn.permute(o, (0, 2, 3, 1)))

@@ -36,10 +36,12 @@ tests/test_ops_matmul.py.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ttfuse.axes import Axis, broadcast_axes, positions, row_dims, sharded
-from ttfuse.configs import MathFidelity
+from ttfuse.configs import MathFidelity, MinimalMatmulConfig
 from ttfuse.device import TILE
 from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx, Group, OpCost, Traits, register_op
@@ -60,9 +62,12 @@ from ttfuse.ops.matmul_config import (
     MatmulDims,
     check_minimal_matmul_config,
     device_spec_or_default,
+    matmul_core_tiles_of,
     matmul_default_compute_kernel_config,
     matmul_output_shard_spec,
+    matmul_run_grid,
     minimal_matmul_default_compute_kernel_config,
+    minimal_matmul_work,
     validate_compute_kernel_config,
     validate_matmul_program_config,
 )
@@ -363,7 +368,7 @@ def _mm_cost(ctx: CostCtx) -> OpCost:
         has_core_grid=ctx.args.get("core_grid") is not None,
     )
     eltwise = out.numel * ((ctx.args.get("bias") is not None) + (ctx.args.get("activation") is not None))
-    return OpCost(
+    c = OpCost(
         flops=mm + eltwise,
         dram_bytes=dram,
         l1_bytes=l1,
@@ -371,6 +376,15 @@ def _mm_cost(ctx: CostCtx) -> OpCost:
         fidelity=ckc.math_fidelity.name,
         matmul_flops=mm,
     )
+    cfg, ds = ctx.args.get("program_config"), ctx.device_spec
+    if cfg is not None and ds is not None:  # a fused kernel's step: its busiest core by the config
+        try:
+            d = MatmulDims(ctx.op.name, a, b, ta, bool(ctx.args.get("transpose_b")))
+        except Exception:  # noqa: BLE001 - an invalid call is costed by FLOPs alone
+            return c
+        tiles, _ = matmul_core_tiles_of(d, cfg, matmul_run_grid(cfg, tuple(ds.grid), ds.grid), ds.num_cores)
+        c.core_tiles, c.core_tiles_flops = tiles, mm
+    return c
 
 
 # ----------------------------------------------------------------------------------------------- split axes
@@ -587,7 +601,11 @@ def _addmm_cost(ctx: CostCtx) -> OpCost:
 
 
 # -------------------------------------------------------------------------------------- minimal_matmul
-@register_op("experimental.minimal_matmul", Group.MATMUL, traits=Traits(split=_minimal_matmul_axes))
+@register_op(
+    "experimental.minimal_matmul",
+    Group.MATMUL,
+    traits=Traits(split=_minimal_matmul_axes, config_rule="minimal_matmul"),
+)
 def minimal_matmul(
     input_tensor,
     weight_tensor,
@@ -671,9 +689,12 @@ def _minimal_matmul_spec(
             raise fail(op, f"argument 'fuse_swiglu': N={n} must be divisible by 64 (two tile-aligned halves)")
     validate_compute_kernel_config(op, compute_kernel_config)
     ckc = compute_kernel_config or minimal_matmul_default_compute_kernel_config()
-    if config is not None:
-        check_minimal_matmul_config(op, config, ckc)
     need_dtype_arg(op, dtype)
+    if config is not None:
+        a0 = parts[0] if len(parts) == 1 else parts[0].replace(shape=(*parts[0].shape[:-1], w.shape[-2]))
+        check_minimal_matmul_config(
+            op, config, ckc, a=a0, w=w, out_dtype=dtype, bias=bias_tensor, fuse_swiglu=fuse_swiglu
+        )
     need_memory_config(op, memory_config)
     out_dt = dtype or parts[0].dtype
     if out_dt not in FLOAT_DTYPES:
@@ -728,7 +749,7 @@ def _minimal_matmul_cost(ctx: CostCtx) -> OpCost:
     mm = 2.0 * rows * w.shape[-2] * w.shape[-1]
     dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))
     ckc = ctx.args.get("compute_kernel_config") or minimal_matmul_default_compute_kernel_config()
-    return OpCost(
+    c = OpCost(
         flops=mm + out.numel,
         dram_bytes=dram,
         l1_bytes=l1,
@@ -736,3 +757,19 @@ def _minimal_matmul_cost(ctx: CostCtx) -> OpCost:
         fidelity=ckc.math_fidelity.name,
         matmul_flops=mm,
     )
+    cfg = ctx.args.get("config")
+    ds = ctx.device_spec
+    # NOTE: without a config the work is spread evenly over the grid (node_cost), as before configs are chosen
+    # (the chunk pass prices fused kernels then); ttnn's default 8-tile K block, which pads K < 8 tiles, is not
+    # modelled here, so a pre-selection estimate is not skewed by a default the selected config replaces
+    if isinstance(cfg, MinimalMatmulConfig) and (ds is None or _fits_grid(cfg, ds)):
+        kt, nt = -(-w.shape[-2] // TILE), -(-w.shape[-1] // TILE)
+        mt = math.prod(tuple(out.padded_shape)[:-1]) // TILE
+        work = minimal_matmul_work(mt, kt, nt, cfg, fuse_swiglu=bool(ctx.args.get("fuse_swiglu")))
+        c.core_tiles, c.core_tiles_flops = float(work.core_tiles), mm
+    return c
+
+
+def _fits_grid(cfg, ds) -> bool:
+    gx, gy = cfg.compute_with_storage_grid_size
+    return gx <= ds.grid[0] and gy <= ds.grid[1]

@@ -20,6 +20,7 @@ counted. Extend a variant in `_check_variant`.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from ttfuse.configs import (
     MATMUL_PROGRAM_CONFIGS,
@@ -515,7 +516,67 @@ def minimal_matmul_default_compute_kernel_config() -> WormholeComputeKernelConfi
     )
 
 
-def check_minimal_matmul_config(op: str, cfg, ckc) -> None:
+@dataclass(frozen=True)
+class MinimalMatmulWork:
+    """How minimal_matmul spreads its output over a config's grid (tiles): the M axis over `m_cores` (grid y, or
+    grid x when the grid is transposed for M > N), N over `n_cores`, `m_per_core` x `n_per_core` tiles each (both
+    axes padded up to a multiple of their cores; with fuse_swiglu N is split in gate/up pairs, n_per_core counts
+    weight tiles). tt-metal: ttnn/cpp/ttnn/operations/experimental/minimal_matmul/device/
+    minimal_matmul_program_factory.cpp (transpose_core_grid, padded_M_tiles, N_tiles_per_core)."""
+
+    m_cores: int
+    n_cores: int
+    m_per_core: int
+    n_per_core: int
+    kt_padded: int
+    m_blocks_per_core: int
+
+    @property
+    def cores(self) -> int:
+        return self.m_cores * self.n_cores
+
+    @property
+    def core_tiles(self) -> int:
+        """Tile multiply-accumulates of one core (every core gets the same padded share)."""
+        return self.m_per_core * self.n_per_core * self.kt_padded
+
+
+def minimal_matmul_work(Mt: int, Kt: int, Nt: int, cfg, *, fuse_swiglu: bool = False) -> MinimalMatmulWork:
+    """The per-core work of minimal_matmul (Mt x Kt @ Kt x Nt tiles, M with the leading dims folded in) under
+    MinimalMatmulConfig `cfg`."""
+    gx, gy = cfg.compute_with_storage_grid_size
+    transpose = Mt > Nt
+    m_cores, n_cores = (gx, gy) if transpose else (gy, gx)
+    m_pc = _cdiv(Mt, m_cores)
+    n_pc = 2 * _cdiv(Nt // 2, n_cores) if fuse_swiglu else _cdiv(Nt, n_cores)
+    kt = _cdiv(Kt, cfg.K_block_size) * cfg.K_block_size
+    return MinimalMatmulWork(m_cores, n_cores, m_pc, n_pc, kt, _cdiv(m_pc, cfg.M_block_size))
+
+
+def minimal_matmul_cb_bytes(
+    cfg, a_dtype, w_dtype, out_dtype, *, fp32_acc: bool, fuse_swiglu=False, bias_dtype=None, m_blocks=2
+) -> dict[str, int]:
+    """Circular-buffer bytes per core of minimal_matmul by buffer (same program factory): in0 / in1 blocks double
+    buffered, an in1 scratch block, the output block (halved with fuse_swiglu, double buffered when a core has
+    several M blocks), an intermediate block in the DST format, a bias row."""
+    mb, kb, nb = cfg.M_block_size, cfg.K_block_size, cfg.N_block_size
+    out_tiles = mb * nb // (2 if fuse_swiglu else 1)
+    parts = {
+        "in0": 2 * mb * kb * TILE_BYTES[a_dtype.value],
+        "in1": 3 * kb * nb * TILE_BYTES[w_dtype.value],
+        "out": out_tiles * (2 if m_blocks > 1 else 1) * TILE_BYTES[out_dtype.value],
+        "interm": mb * nb * TILE_BYTES["float32" if fp32_acc else "bfloat16"],
+    }
+    if bias_dtype is not None:
+        parts["bias"] = nb * TILE_BYTES[bias_dtype.value]
+    return parts
+
+
+def check_minimal_matmul_config(
+    op: str, cfg, ckc, *, a=None, w=None, out_dtype=None, bias=None, fuse_swiglu: bool = False
+) -> None:
+    """The config's own invariants (ttnn's docstring), the grid, the DST budget; with the operands (`a`, `w` the
+    input and weight TensorSpecs): SwiGLU's even N blocks and the circular buffers within a core's L1."""
     if not isinstance(cfg, MinimalMatmulConfig):
         raise fail(op, f"argument 'config' must be a ttnn.MinimalMatmulConfig, got {type(cfg).__name__}")
     for f in ("M_block_size", "K_block_size", "N_block_size", "subblock_h", "subblock_w"):
@@ -543,3 +604,65 @@ def check_minimal_matmul_config(op: str, cfg, ckc) -> None:
             f"argument 'config': subblock_h*subblock_w = {cfg.subblock_h}*{cfg.subblock_w} exceeds the "
             f"DST register budget of {dst} tiles (fp32_dest_acc_en={ckc.fp32_dest_acc_en})",
         )
+    if a is None or w is None:
+        return
+    if fuse_swiglu and cfg.N_block_size % 2:
+        # program factory: TT_FATAL(N_tiles % 2 == 0 && N_tiles_per_core % 2 == 0 && N_block_tiles % 2 == 0)
+        raise fail(op, f"argument 'config': N_block_size={cfg.N_block_size} must be even with fuse_swiglu")
+    mt = math.prod(tuple(a.padded_shape)[:-1]) // TILE
+    work = minimal_matmul_work(
+        mt, _cdiv(w.shape[-2], TILE), _cdiv(w.shape[-1], TILE), cfg, fuse_swiglu=fuse_swiglu
+    )
+    parts = minimal_matmul_cb_bytes(
+        cfg,
+        a.dtype,
+        w.dtype,
+        out_dtype or a.dtype,
+        fp32_acc=ckc.fp32_dest_acc_en,
+        fuse_swiglu=fuse_swiglu,
+        bias_dtype=None if bias is None else bias.dtype,
+        m_blocks=work.m_blocks_per_core,
+    )
+    total = sum(parts.values())
+    if total > ds.l1_per_core:
+        detail = ", ".join(f"{k} {v:,} B" for k, v in parts.items())
+        raise fail(
+            op,
+            f"argument 'config': circular buffers need {total:,} B per core ({detail}) but a core has "
+            f"{ds.l1_per_core:,} B of L1 on {ds.name}; reduce M_block_size, K_block_size or N_block_size",
+        )
+
+
+def matmul_core_tiles_of(d: MatmulDims, cfg, grid: tuple[int, int], num_cores: int) -> tuple[float, int]:
+    """(tile multiply-accumulates of the busiest core, cores used) of matmul `d` under program config `cfg` (None:
+    ttnn's default, 2D over `grid`, batches fused into M); `grid`: the (x, y) grid it runs on (`matmul_run_grid`)."""
+    gx, gy = grid
+    if isinstance(
+        cfg, MatmulMultiCoreReuseMultiCastProgramConfig | MatmulMultiCoreReuseMultiCast1DProgramConfig
+    ):
+        fuse = cfg.fuse_batch and not d.b_batched
+        m = d.batch * d.Mt if fuse else d.Mt
+        blocks = _cdiv(m, cfg.per_core_M) * _cdiv(d.Nt, cfg.per_core_N)
+        per_batch = 1 if fuse else d.batch
+        cores = min(blocks, gx * gy)
+        rounds = _cdiv(blocks, max(cores, 1))
+        return float(cfg.per_core_M * cfg.per_core_N * d.Kt * rounds * per_batch), cores
+    if isinstance(cfg, MatmulMultiCoreReuseProgramConfig):
+        blocks = _cdiv(d.batch * d.Mt, cfg.per_core_M)
+        cores = min(blocks, gx * gy)
+        rounds = _cdiv(blocks, max(cores, 1))
+        return float(cfg.per_core_M * cfg.per_core_N * d.Kt * rounds), cores
+    if isinstance(cfg, MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig):
+        cores = min(_cdiv(d.Nt, cfg.per_core_N), num_cores)
+        return float(cfg.per_core_M * cfg.per_core_N * d.Kt), cores
+    m = d.batch * d.Mt
+    cy, cx = min(gy, m), min(gx, d.Nt)
+    return float(_cdiv(m, cy) * _cdiv(d.Nt, cx) * d.Kt), cx * cy
+
+
+def matmul_run_grid(cfg, usable: tuple[int, int], device_grid) -> tuple[int, int]:
+    """The grid a matmul runs on: its program config's when that fits the device, else the usable grid."""
+    cg = getattr(cfg, "compute_with_storage_grid_size", None)
+    if cg is not None and cg[0] <= device_grid[0] and cg[1] <= device_grid[1]:
+        return int(cg[0]), int(cg[1])
+    return usable

@@ -230,13 +230,7 @@ def matmul_core_tiles(n: Node, graph: Graph, index: dict, spec, max_grid=None) -
     config (else the 2D default over the grid); None for other nodes."""
     if n.op not in _MATMULS:
         return None
-    from ttfuse.configs import (
-        MatmulMultiCoreReuseMultiCast1DProgramConfig,
-        MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig,
-        MatmulMultiCoreReuseMultiCastProgramConfig,
-        MatmulMultiCoreReuseProgramConfig,
-    )
-    from ttfuse.ops.matmul_config import MatmulDims
+    from ttfuse.ops.matmul_config import MatmulDims, matmul_core_tiles_of, matmul_run_grid
 
     pos = {k: attr_tensor_positions(v) for k, v in n.attrs if attr_tensor_positions(v)}
     a = graph.spec_of(n.inputs[pos["input_tensor_a"][0]], index)
@@ -246,35 +240,11 @@ def matmul_core_tiles(n: Node, graph: Graph, index: dict, spec, max_grid=None) -
     except Exception:  # noqa: BLE001 - an invalid node is costed by FLOPs alone
         return None
     cfg = n.attr("program_config")
-    gx, gy = _grid(spec, max_grid)
-    cg = getattr(cfg, "compute_with_storage_grid_size", None)
-    if cg is not None and cg[0] <= spec.grid[0] and cg[1] <= spec.grid[1]:
-        gx, gy = cg
+    gx, gy = matmul_run_grid(cfg, _grid(spec, max_grid), spec.grid)
     core_grid = n.attr("core_grid")
     if cfg is None and core_grid is not None:
         gx, gy = min(core_grid.x, spec.grid[0]), min(core_grid.y, spec.grid[1])
-    if isinstance(
-        cfg, MatmulMultiCoreReuseMultiCastProgramConfig | MatmulMultiCoreReuseMultiCast1DProgramConfig
-    ):
-        fuse = cfg.fuse_batch and not d.b_batched
-        m = d.batch * d.Mt if fuse else d.Mt
-        blocks = -(-m // cfg.per_core_M) * -(-d.Nt // cfg.per_core_N)
-        per_batch = 1 if fuse else d.batch
-        cores = min(blocks, gx * gy)
-        rounds = -(-blocks // max(cores, 1))
-        return float(cfg.per_core_M * cfg.per_core_N * d.Kt * rounds * per_batch), cores
-    if isinstance(cfg, MatmulMultiCoreReuseProgramConfig):
-        blocks = -(-(d.batch * d.Mt) // cfg.per_core_M)
-        cores = min(blocks, gx * gy)
-        rounds = -(-blocks // max(cores, 1))
-        return float(cfg.per_core_M * cfg.per_core_N * d.Kt * rounds), cores
-    if isinstance(cfg, MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig):
-        cores = min(-(-d.Nt // cfg.per_core_N), spec.num_cores)
-        return float(cfg.per_core_M * cfg.per_core_N * d.Kt), cores
-    # ttnn's default: 2D over the grid (M over y, N over x), batches fused into M
-    m = d.batch * d.Mt
-    cy, cx = min(gy, m), min(gx, d.Nt)
-    return float(-(-m // cy) * -(-d.Nt // cx) * d.Kt), cx * cy
+    return matmul_core_tiles_of(d, cfg, (gx, gy), spec.num_cores)
 
 
 def node_cost(
@@ -294,7 +264,10 @@ def node_cost(
         if mt is not None:
             tiles, cores = mt
         else:
-            tiles = c.matmul_flops / TILE_MAC_FLOPS / cores
+            # fused kernels: their configured steps' busiest-core tiles (`OpCost.core_tiles`, from the steps'
+            # program configs), the rest of the matrix work spread evenly over the grid
+            rest = max(0.0, c.matmul_flops - c.core_tiles_flops)
+            tiles = c.core_tiles + rest / TILE_MAC_FLOPS / cores
         math_us = tiles * per_tile / clock
     vector_flops = max(0.0, c.flops - c.matmul_flops)
     math_us += vector_flops / (TILE * TILE) / max(cores, 1) * VECTOR_CYCLES_PER_TILE / clock

@@ -22,9 +22,17 @@ Rules (ref/ttnn.md s3-5; the pure selection functions live in ttfuse/passes/sele
   LoFi with bfp4, HiFi4 and fp32 accumulation for f32, packer L1 accumulation); norms and softmax keep ttnn's
   defaults (HiFi4, fp32 accumulation for norms). `jit(math_fidelity=...)` overrides the fidelity of every
   config this pass chooses; `ctx.options.fp32_dest_acc_en` (True/False) forces fp32 accumulation.
+- minimal_matmul: a MinimalMatmulConfig (`config`) by `select_minimal_matmul_config` (tt-metal's work split and
+  circular buffers), checked by the op's own rule.
+- fused kernels ("fused"): their compute kernel configs, and `step_configs`: every step the kernel's spec rule
+  names (`kernels.common.record_steps`: matmul, linear, minimal_matmul, SDPA, layer_norm, ... inside it) gets
+  the program config the stock op's rule above gives it on the step's inputs, nested kernels' steps nested
+  (("ss", (("mm", cfg),)),); the kernel's spec rule then validates them all on the device. `program_configs`
+  lists one row per step ("transition.w_in"), from side data (`side.config["steps"]`).
+  kernels.ring_joint_attention ("ring_sdpa"): an SDPAProgramConfig off the all-gather workers' grid row.
 - the grid of every config lies within the device grid and `jit(max_grid=(x_end, y_end))`.
 Which rule an op gets is its `Traits.config_rule`: a kind below (`RULE_KINDS`: "matmul", "sdpa", "norm",
-"softmax", "fused", "fused_sdpa"; Group.FUSED ops default to "fused") or its own callable
+"softmax", "minimal_matmul", "fused", "ring_sdpa"; Group.FUSED ops default to "fused") or its own callable
 `(node, in_specs, sctx) -> (updates, notes)`.
 `program_configs(graph)` lists the decisions for `jit_fn.lower(...).program_configs`.
 Extend: declare `Traits(config_rule=...)` on the op (a new kind: a row of RULE_KINDS); a rule returns (attr
@@ -34,19 +42,21 @@ updates, notes) and never mutates.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ttfuse.configs import (
     LayerNormDefaultProgramConfig,
     MathFidelity,
+    SDPAProgramConfig,
     SoftmaxDefaultProgramConfig,
     WormholeComputeKernelConfig,
 )
 from ttfuse.device import TILE
 from ttfuse.errors import SpecError
-from ttfuse.ir import Decision, Graph, Node, attr_tensor_positions, infer, respec, spec_args
-from ttfuse.opdef import Group
+from ttfuse.ir import Decision, Graph, Node, attr_tensor_positions, graph_device, infer, respec, spec_args
+from ttfuse.opdef import Group, current_mesh_shape
 from ttfuse.passes.place_memory import cb_limit_per_core, set_attrs, target_device, with_side
 from ttfuse.passes.select_configs import (
     MatmulProblem,
@@ -56,6 +66,7 @@ from ttfuse.passes.select_configs import (
     select_batched_matmul_config,
     select_dram_sharded_config,
     select_matmul_config,
+    select_minimal_matmul_config,
     select_sdpa_config,
     softmax_sharded_config,
 )
@@ -87,18 +98,42 @@ class ConfigRecord:
     program_config: object
     compute_kernel_config: object
     chosen_by: dict = field(default_factory=dict)  # field -> "select_configs" | "user" | "none"
+    step: str | None = None  # a fused kernel's step, "transition.w12" (None: the node itself)
+    step_op: str | None = None  # the step's stock op, "ttnn.experimental.minimal_matmul"
 
     def __str__(self) -> str:
         shapes = ", ".join("[" + ",".join(map(str, s)) + "]" for s in self.input_shapes)
-        return f"%{self.node} {self.op}({shapes}): {self.program_config!r}; {self.compute_kernel_config!r}"
+        head = (
+            f"%{self.node} {self.op}" if self.step is None else f"%{self.node} {self.step} = {self.step_op}"
+        )
+        return f"{head}({shapes}): {self.program_config!r}; {self.compute_kernel_config!r}"
 
 
 # -------------------------------------------------------------------------------------------------- rules
+class StepNode:
+    """A fused kernel's step seen as a node by the rules below: the stock op and its arguments by name
+    (TensorSpecs for tensors; `kernels.common.StepCall`), so a step gets its configs from the same rule as the
+    stock op in a graph."""
+
+    def __init__(self, op: str, args: dict, out):
+        from ttfuse.opdef import OPS
+
+        self.op, self.opdef, self.args = op, OPS[op], args
+        self.outs = tuple(out) if isinstance(out, tuple | list) else (out,)
+
+    def attr(self, name: str, default=None):
+        v = self.args.get(name, default)
+        return default if isinstance(v, TensorSpec) else v
+
+
 def _pos(node: Node) -> dict[str, list[int]]:
     return {k: attr_tensor_positions(v) for k, v in node.attrs if attr_tensor_positions(v)}
 
 
-def _arg(node: Node, ins: list[TensorSpec], name: str) -> TensorSpec | None:
+def _arg(node: Node | StepNode, ins: list[TensorSpec], name: str) -> TensorSpec | None:
+    if isinstance(node, StepNode):
+        v = node.args.get(name)
+        return v if isinstance(v, TensorSpec) else None
     p = _pos(node).get(name)
     return ins[p[0]] if p else None
 
@@ -249,6 +284,58 @@ def _select_matmul(node: Node, ins: list[TensorSpec], sc: SelectCtx):
     return upd, notes
 
 
+def _select_minimal_matmul(node, ins: list[TensorSpec], sc: SelectCtx):
+    """ttnn.experimental.minimal_matmul: a MinimalMatmulConfig (`config`) by `select_minimal_matmul_config`,
+    validated by the op's own check; the compute kernel config is ttnn's default for it (HiFi2, fp32
+    accumulation) with the decorator's overrides."""
+    from ttfuse.ops.matmul_config import (
+        check_minimal_matmul_config,
+        minimal_matmul_default_compute_kernel_config,
+    )
+
+    upd: dict = {}
+    notes: list[str] = []
+    x, w = _arg(node, ins, "input_tensor"), _arg(node, ins, "weight_tensor")
+    ckc = node.attr("compute_kernel_config")
+    if ckc is None:
+        ckc = upd["compute_kernel_config"] = _override(minimal_matmul_default_compute_kernel_config(), sc)
+    if node.attr("config") is not None:
+        return upd, notes
+    if x is None or w is None:  # the [prefix, suffix] form: ttnn's default blocks
+        notes.append("no config for a concatenated input; ttnn picks its default")
+        return upd, notes
+    bias = _arg(node, ins, "bias_tensor")
+    swiglu = bool(node.attr("fuse_swiglu"))
+    out_dt = node.attr("dtype") or x.dtype
+    mt = math.prod(tuple(x.padded_shape)[:-1]) // TILE
+    kt, nt = -(-w.shape[-2] // TILE), -(-w.shape[-1] // TILE)
+    cfg = select_minimal_matmul_config(
+        mt,
+        kt,
+        nt,
+        (x.dtype, w.dtype, out_dt),
+        sc.spec,
+        max_grid=sc.max_grid,
+        fp32_acc=ckc.fp32_dest_acc_en,
+        dst_full_sync=ckc.dst_full_sync_en,
+        fuse_swiglu=swiglu,
+        bias_dtype=None if bias is None else bias.dtype,
+        l1_reserved_per_core=sc.spec.l1_per_core - sc.cb_limit,
+    )
+    if cfg is None:
+        notes.append("no minimal_matmul config fits the circular buffers in L1; ttnn picks its default")
+        return upd, notes
+    try:
+        check_minimal_matmul_config(
+            node.op, cfg, ckc, a=x, w=w, out_dtype=out_dt, bias=bias, fuse_swiglu=swiglu
+        )
+    except SpecError as e:
+        notes.append(f"no config ({e}); ttnn picks its default")
+        return upd, notes
+    upd["config"] = cfg
+    return upd, notes
+
+
 def _select_sdpa(node: Node, ins: list[TensorSpec], sc: SelectCtx):
     q, k = _arg(node, ins, "input_tensor_q"), _arg(node, ins, "input_tensor_k")
     mask = _arg(node, ins, "attn_mask")
@@ -309,7 +396,7 @@ def _select_norm(node: Node, ins: list[TensorSpec], sc: SelectCtx):
 def _select_softmax(node: Node, ins: list[TensorSpec], sc: SelectCtx):
     from ttfuse.ops.norm import softmax_default_compute_kernel_config
 
-    x = ins[0]
+    x = ins[0] if ins else next(v for v in node.args.values() if isinstance(v, TensorSpec))
     upd: dict = {}
     ckc = node.attr("compute_kernel_config")
     if "compute_kernel_config" in node.opdef.params and ckc is None:
@@ -363,28 +450,118 @@ def _select_fused(node: Node, ins: list[TensorSpec], sc: SelectCtx):
         upd["compute_kernel_config"] = _ckc(tuple(dict.fromkeys(dts + [o.dtype for o in node.outs])), sc)
     if "norm_compute_kernel_config" in params and node.attr("norm_compute_kernel_config") is None:
         upd["norm_compute_kernel_config"] = _override(layernorm_default_compute_kernel_config(), sc)
-    return upd, []
+    notes: list[str] = []
+    if "step_configs" in params and node.attr("step_configs") is None:
+        _step_configs(node, ins, sc, upd, notes)
+    return upd, notes
 
 
-def _select_gated_attention(node: Node, ins: list[TensorSpec], sc: SelectCtx):
-    """kernels.pair_bias_attention: the fused kernel's compute kernel config, and its SDPA step's chunk sizes
-    by the stock SDPA rule on the heads it splits."""
-    from ttfuse.kernels.attention import sdpa_step_inputs
+# the argument a step op takes its program config in (minimal_matmul: `config`)
+_PC_ARG = {"experimental.minimal_matmul": "config"}
 
+
+def _step_configs(node: Node, ins: list[TensorSpec], sc: SelectCtx, upd: dict, notes: list[str]) -> None:
+    """`step_configs` of a fused kernel: every step its spec rule names (`kernels.common.record_steps`) whose
+    stock op has a config rule gets the program config that rule gives the stock op on the step's inputs (the
+    compute kernel config is the kernel's own, already in the step's arguments); nested kernels' steps nest."""
+    from ttfuse.kernels.common import record_steps
+    from ttfuse.opdef import OPS
+
+    args = {**spec_args(node, ins), **upd}
+    try:
+        steps = record_steps(node.opdef, args)
+    except SpecError as e:
+        notes.append(f"no step configs: {str(e).splitlines()[0]}")
+        return
+    chosen: dict[tuple[str, ...], object] = {}
+    for st in steps:
+        op = OPS[st.op]
+        if op.group is Group.FUSED:
+            continue
+        rule = rule_of(op)
+        if rule is None:
+            continue
+        pc_arg = _PC_ARG.get(st.op, "program_config")
+        if st.args.get(pc_arg) is not None:
+            continue
+        step_args = dict(st.args)
+        if "activation" in step_args:  # the step keeps its own activation: no fused_activation in its config
+            step_args["activation"] = None
+        try:
+            sub, sub_notes = rule(StepNode(st.op, step_args, st.out), [], sc)
+        except SpecError as e:
+            sub, sub_notes = {}, [f"no configs: {e}"]
+        name = ".".join(st.path)
+        notes.extend(f"step {name}: {x}" for x in sub_notes)
+        if sub.get(pc_arg) is not None:
+            chosen[st.path] = sub[pc_arg]
+    if chosen:
+        upd["step_configs"] = _nest(chosen)
+
+
+def _nest(chosen: dict[tuple[str, ...], object]) -> tuple:
+    """{("ss", "mm"): cfg, ("w3",): cfg} -> (("ss", (("mm", cfg),)), ("w3", cfg)), in step order."""
+    out: dict[str, object] = {}
+    for path, cfg in chosen.items():
+        if len(path) == 1:
+            out[path[0]] = cfg
+        else:
+            out.setdefault(path[0], {})[path[1:]] = cfg
+    return tuple((k, _nest(v) if isinstance(v, dict) else v) for k, v in out.items())
+
+
+def _flat(step_configs, prefix: str = "") -> list[tuple[str, object]]:
+    """Inverse of `_nest`: (dotted step name, config) pairs."""
+    rows = []
+    for name, v in step_configs or ():
+        if isinstance(v, tuple):
+            rows += _flat(v, f"{prefix}{name}.")
+        else:
+            rows.append((prefix + name, v))
+    return rows
+
+
+def _select_ring_sdpa(node: Node, ins: list[TensorSpec], sc: SelectCtx):
+    """kernels.ring_joint_attention: its compute kernel config, and an SDPAProgramConfig whose grid leaves the
+    device grid's last row to the fused all-gather's workers (TT-DiT; the kernel's ttnn rule places them there)
+    and whose chunk sizes the stock SDPA rule gives for the local queries (+ joint) against the gathered keys."""
     upd, notes = _select_fused(node, ins, sc)
-    if node.attr("program_config") is None:
-        _sdpa_chunks(*sdpa_step_inputs(spec_args(node, ins)), sc, upd, notes)
+    if node.attr("program_config") is not None:
+        return upd, notes
+    a = spec_args(node, ins)
+    q, jq = a["input_tensor_q"], a["joint_tensor_q"]
+    b, h, n_local, d = q.shape
+    n_joint = jq.shape[2] if isinstance(jq, TensorSpec) else 0
+    ring = current_mesh_shape()[a["cluster_axis"]] if a["cluster_axis"] in (0, 1) else 1
+    keys = (a["logical_n"] or ring * n_local) + n_joint
+    gx, gy = sc.grid
+    if gy < 2:
+        notes.append("no ring SDPA config: the grid has no row left for the all-gather workers")
+        return upd, notes
+    cfg = select_sdpa_config(
+        b, h, n_local + n_joint, keys, d, q.dtype, sc.spec, max_grid=(gx - 1, gy - 2), cb_limit=sc.cb_limit
+    )
+    if cfg is None:
+        notes.append("no ring SDPA chunk sizes fit the circular buffers; the ttnn rule's default runs")
+        return upd, notes
+    upd["program_config"] = SDPAProgramConfig(
+        compute_with_storage_grid_size=cfg.compute_with_storage_grid_size,
+        q_chunk_size=cfg.q_chunk_size,
+        k_chunk_size=cfg.k_chunk_size,
+        exp_approx_mode=False,
+    )
     return upd, notes
 
 
 # Traits.config_rule kind -> rule(node, in_specs, sctx) -> (updates, notes)
 RULE_KINDS: dict[str, Callable] = {
     "matmul": _select_matmul,  # matmul, linear
+    "minimal_matmul": _select_minimal_matmul,  # experimental.minimal_matmul
     "sdpa": _select_sdpa,
     "norm": _select_norm,  # layer_norm, rms_norm
     "softmax": _select_softmax,  # softmax ops (in place too)
-    "fused": _select_fused,  # Group.FUSED kernels without a rule of their own
-    "fused_sdpa": _select_gated_attention,  # kernels.pair_bias_attention
+    "fused": _select_fused,  # Group.FUSED kernels without a rule of their own (steps: `step_configs`)
+    "ring_sdpa": _select_ring_sdpa,  # kernels.ring_joint_attention
 }
 
 
@@ -441,8 +618,8 @@ def _apply(n: Node, ins: list[TensorSpec], upd: dict, notes: list[str]) -> Node:
     """The node with the updates applied when its spec rule accepts them (else without the program config),
     its configs mirrored in side data."""
     tries = [upd]
-    if "program_config" in upd:
-        tries.append({k: v for k, v in upd.items() if k not in ("program_config", "activation")})
+    if any(k in upd for k in _PROGRAM_FIELDS):
+        tries.append({k: v for k, v in upd.items() if k not in (*_PROGRAM_FIELDS, "activation")})
     attrs, outs, multi, applied = n.attrs, n.outs, n.multi, {}
     for t in tries:
         if not t:
@@ -463,20 +640,37 @@ def _apply(n: Node, ins: list[TensorSpec], upd: dict, notes: list[str]) -> Node:
     chosen = dict(attrs)
     cfg = {f: chosen.get(f) for f in fields}
     cfg["configs_by"] = by
+    if chosen.get("step_configs") is not None:  # what `program_configs` reports, without re-running the steps
+        try:
+            args = spec_args(n.replace(attrs=attrs), ins)
+            cfg["steps"] = _describe_steps(n.opdef, args, chosen["step_configs"])
+        except SpecError:
+            pass
     side = with_side(n, config=cfg, decisions=tuple(Decision("select_configs", "", x) for x in notes))
     return n.replace(attrs=attrs, outs=outs, multi=multi, side=side)
 
 
-_CONFIG_FIELDS = ("program_config", "compute_kernel_config", "norm_compute_kernel_config")
+_CONFIG_FIELDS = (
+    "program_config",
+    "config",
+    "compute_kernel_config",
+    "norm_compute_kernel_config",
+    "step_configs",
+)
+_PROGRAM_FIELDS = ("program_config", "config", "step_configs")
 
 
 def program_configs(graph: Graph) -> list[ConfigRecord]:
     """For every matmul / linear / SDPA / norm / softmax node: op, input shapes, program and compute kernel
     configs (the facade's config objects) and who chose them."""
     index = graph.node_index()
+    device = graph_device(graph)
     rows = []
     for n in graph.nodes:
         op = n.opdef
+        if n.attr("step_configs") is not None:
+            rows += _step_rows(n, [graph.spec_of(r, index) for r in n.inputs], device)
+            continue
         if op.group not in CONFIG_OPS and "program_config" not in n.side.config:
             continue
         shapes = tuple(tuple(graph.spec_of(r, index).shape) for r in n.inputs)
@@ -487,6 +681,64 @@ def program_configs(graph: Graph) -> list[ConfigRecord]:
         pc = n.attr("program_config", n.attr("config"))  # minimal_matmul names it `config`
         rows.append(ConfigRecord(n.id, op.qualname, shapes, pc, n.attr("compute_kernel_config"), dict(by)))
     return rows
+
+
+def _describe_steps(opdef, args: dict, step_configs) -> tuple:
+    """((step name, stock op qualname, input shapes, compute kernel config), ...) of the configured steps of a fused
+    kernel called with `args` (TensorSpecs for tensors), in `step_configs` order. Runs the kernel's spec rule."""
+    from ttfuse.kernels.common import record_steps
+    from ttfuse.opdef import OPS
+
+    by_path = {".".join(st.path): st for st in record_steps(opdef, args)}
+    out = []
+    for name, _ in _flat(step_configs):
+        st = by_path.get(name)
+        if st is None:
+            continue
+        shapes = tuple(
+            tuple(st.args[k].shape) for k in OPS[st.op].params if isinstance(st.args.get(k), TensorSpec)
+        )
+        out.append((name, OPS[st.op].qualname, shapes, st.args.get("compute_kernel_config")))
+    return tuple(out)
+
+
+def _step_rows(n: Node, ins: list[TensorSpec], device: tuple) -> list[ConfigRecord]:
+    """One row per configured step of fused kernel node `n`: "<kernel>.<step>", the step's stock op and input
+    shapes, its program config and the compute kernel config it runs with (the kernel's, in the step's args).
+    The step descriptions come from side data written by the pass; step configs given otherwise (a user's) are
+    described by running the kernel's spec rule on the graph's device."""
+    from ttfuse.opdef import device_spec_context
+
+    kernel = n.opdef.name.removeprefix("kernels.")
+    who = (n.side.config.get("configs_by") or {}).get("step_configs", "user")
+    steps = n.side.config.get("steps")
+    if steps is None:
+        try:
+            with device_spec_context(*device):
+                steps = _describe_steps(n.opdef, spec_args(n, ins), n.attr("step_configs"))
+        except SpecError:
+            steps = ()
+    cfgs = dict(_flat(n.attr("step_configs")))
+    return [
+        ConfigRecord(
+            n.id,
+            n.opdef.qualname,
+            tuple(tuple(s) for s in shapes),
+            cfgs.get(name),
+            ckc,
+            {"program_config": who, "compute_kernel_config": who},
+            f"{kernel}.{name}",
+            step_op,
+        )
+        for name, step_op, shapes, ckc in steps
+        if name in cfgs
+    ]
+
+
+def _qualname(op: str) -> str:
+    from ttfuse.opdef import OPS
+
+    return OPS[op].qualname
 
 
 def grid_of(cfg) -> tuple[int, int] | None:

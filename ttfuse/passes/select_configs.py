@@ -11,8 +11,8 @@ by the pass, `ttfuse explain` and the conformance suite. Rules (ref/ttnn.md s3-5
 - when even in0_block_w = 1 overflows L1, out_block_h / out_block_w halve (they must divide per_core_M / N).
 Every config returned is validated by `ttfuse.ops.matmul.validate_matmul_program_config` (the same check the
 simulator applies when a program config is passed to ttnn.matmul / ttnn.linear).
-Also here (used by ttfuse/passes/select.py): batched-B reuse configs, DRAM-sharded configs, SDPA chunk sizes, and
-the sharded layernorm / softmax configs a sharded input implies.
+Also here (used by ttfuse/passes/select.py): batched-B reuse configs, DRAM-sharded configs, minimal_matmul configs,
+SDPA chunk sizes, and the sharded layernorm / softmax configs a sharded input implies.
 Extend: add a variant by adding a builder and a branch in `select_matmul_config`; keep the rule in the docstring.
 """
 
@@ -28,13 +28,19 @@ from ttfuse.configs import (
     MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig,
     MatmulMultiCoreReuseMultiCastProgramConfig,
     MatmulMultiCoreReuseProgramConfig,
+    MinimalMatmulConfig,
     SDPAProgramConfig,
     SoftmaxShardedMultiCoreProgramConfig,
     UnaryWithParam,
     WormholeComputeKernelConfig,
 )
 from ttfuse.device import TILE, TILE_BYTES, DeviceSpec
-from ttfuse.ops.matmul_config import pick_subblock
+from ttfuse.ops.matmul_config import (
+    SUBBLOCK_HW_CHOICES,
+    minimal_matmul_cb_bytes,
+    minimal_matmul_work,
+    pick_subblock,
+)
 from ttfuse.types import DataType
 
 
@@ -254,6 +260,68 @@ def select_dram_sharded_config(
             return MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig(
                 in0_block_w=w, per_core_M=Mt, per_core_N=pn, fused_activation=fused_activation
             )
+    return None
+
+
+def select_minimal_matmul_config(
+    Mt: int,
+    Kt: int,
+    Nt: int,
+    dtypes: tuple[DataType, DataType, DataType],
+    spec: DeviceSpec,
+    *,
+    max_grid: tuple[int, int] | None = None,
+    fp32_acc: bool = True,
+    dst_full_sync: bool = False,
+    fuse_swiglu: bool = False,
+    bias_dtype: DataType | None = None,
+    l1_reserved_per_core: int = 0,
+) -> MinimalMatmulConfig | None:
+    """`ttnn.experimental.minimal_matmul` (M with the leading dims folded in, tiles): the grid within max_grid with
+    no more cores on an axis than it has tiles (output pairs with fuse_swiglu; M runs over grid x when M > N,
+    else over y: `ttfuse.ops.matmul_config.minimal_matmul_work`); blocks of up to 8 tiles as ttnn's defaults
+    (M_block/N_block = the per-core share up to 8, even with fuse_swiglu; K_block the largest divisor of Kt up to
+    8, so K is not padded); subblock by SUBBLOCK_HW_CHOICES within the DST budget (an even width with
+    fuse_swiglu); blocks shrink (K first, then N, then M) until the circular buffers fit the L1 left per core.
+    None when even 1-tile blocks do not fit."""
+    gx, gy = max_grid_of(spec, max_grid)
+    n_units = Nt // 2 if fuse_swiglu else Nt
+    if Mt > Nt:  # transposed grid: M over x, N over y
+        gx, gy = min(gx, Mt), min(gy, n_units)
+    else:
+        gx, gy = min(gx, n_units), min(gy, Mt)
+    probe = MinimalMatmulConfig(compute_with_storage_grid_size=(max(gx, 1), max(gy, 1)))
+    w = minimal_matmul_work(Mt, Kt, Nt, probe, fuse_swiglu=fuse_swiglu)
+    dst = spec.dst_tiles(fp32_acc, dst_full_sync)
+    l1_free = spec.l1_per_core - l1_reserved_per_core
+    step = 2 if fuse_swiglu else 1
+    mbs = [m for m in (8, 4, 2, 1) if m <= w.m_per_core] or [1]
+    nbs = [n for n in (8, 4, 2) if n <= w.n_per_core and n % step == 0] or [step]
+    if not fuse_swiglu:
+        nbs.append(1)
+    for mb in mbs:
+        for nb in nbs:
+            for kb in _divisors_desc(Kt, 8):
+                sh, sw = next(
+                    ((h, x) for h, x in SUBBLOCK_HW_CHOICES
+                     if mb % h == 0 and nb % x == 0 and h * x <= dst and x % step == 0),
+                    (1, step),
+                )  # fmt: skip
+                cfg = MinimalMatmulConfig(
+                    M_block_size=mb,
+                    K_block_size=kb,
+                    N_block_size=nb,
+                    subblock_h=sh,
+                    subblock_w=sw,
+                    compute_with_storage_grid_size=probe.compute_with_storage_grid_size,
+                )
+                m_blocks = -(-w.m_per_core // mb)
+                parts = minimal_matmul_cb_bytes(
+                    cfg, *dtypes, fp32_acc=fp32_acc, fuse_swiglu=fuse_swiglu, bias_dtype=bias_dtype,
+                    m_blocks=m_blocks,
+                )  # fmt: skip
+                if sum(parts.values()) <= l1_free:
+                    return cfg
     return None
 
 
