@@ -138,3 +138,52 @@ def test_cost_rules_see_the_compile_device_whatever_the_thread_holds(spec, monke
         assert {cur for cur, _ in seen} == {bh.name}
         assert current_device_spec().name == "wormhole_b0:n150"  # restored
     assert cost.device == bh.name
+
+
+def _mm_node_cost(dtype, fidelity, n=2048, arch="wormhole_b0"):
+    ckc = ttnn.WormholeComputeKernelConfig(math_fidelity=getattr(ttnn.MathFidelity, fidelity))
+
+    def f(a, b):
+        return ttnn.matmul(a, b, dtype=dtype, compute_kernel_config=ckc)
+
+    low = ttfuse.jit(f, passes=[]).lower(ttnn.TensorSpec((n, n), dtype), ttnn.TensorSpec((n, n), dtype))
+    (c,) = graph_cost(low.graph, device_spec(arch)).nodes
+    return c
+
+
+def test_matmul_tile_time_is_math_plus_unpacking_the_operand_tiles():
+    """Cycles per tile multiply = 16 per fidelity phase + (in0 + in1 tile bytes) / MM_UNPACK_BYTES_PER_CYCLE: at one
+    shape and fidelity, block-float operands (fewer bytes per tile) take proportionally less of the second term
+    (GEMM_FLOPS.md: bf8 LoFi reaches ~55-62% of peak where bf4 LoFi reaches ~76%)."""
+    from ttfuse.device import TILE_BYTES
+    from ttfuse.passes.cost import MM_UNPACK_BYTES_PER_CYCLE
+
+    per_tile = {}
+    for dt in (ttnn.bfloat16, ttnn.bfloat8_b, ttnn.bfloat4_b):
+        per_tile[dt.value] = 16.0 + 2 * TILE_BYTES[dt.value] / MM_UNPACK_BYTES_PER_CYCLE
+    t = {
+        dt.value: _mm_node_cost(dt, "LoFi").math_us for dt in (ttnn.bfloat16, ttnn.bfloat8_b, ttnn.bfloat4_b)
+    }
+    assert t["bfloat16"] > t["bfloat8_b"] > t["bfloat4_b"]
+    assert t["bfloat16"] / t["bfloat8_b"] == pytest.approx(per_tile["bfloat16"] / per_tile["bfloat8_b"])
+    assert t["bfloat8_b"] / t["bfloat4_b"] == pytest.approx(per_tile["bfloat8_b"] / per_tile["bfloat4_b"])
+    # fidelity multiplies only the math part: HiFi4 - LoFi = 3 x 16 cycles per tile, whatever the dtype
+    for dt in (ttnn.bfloat16, ttnn.bfloat8_b):
+        lo, hi = _mm_node_cost(dt, "LoFi"), _mm_node_cost(dt, "HiFi4")
+        tiles = 8 * 8 * 64  # 2048^3 on 8x8: 8x8 output tiles per core, Kt 64
+        assert hi.math_us - lo.math_us == pytest.approx(tiles * 48 / 1e3)
+
+
+def test_matrix_kernels_pay_a_pipeline_fill_once_and_eltwise_kernels_do_not(spec):
+    from ttfuse.passes.cost import MM_STARTUP_CYCLES
+
+    ds = device_spec("blackhole")
+    c = _mm_node_cost(ttnn.bfloat16, "HiFi2", n=512, arch="blackhole")
+    busy = max(c.math_us, c.memory_us)
+    fill = MM_STARTUP_CYCLES / (ds.clock_ghz * 1e3)
+    assert c.device_us == pytest.approx(busy + fill + c.launches * ds.launch_overhead_us)
+
+    low = ttfuse.jit(lambda x, y: ttnn.add(x, y), passes=[]).lower(spec((512, 512)), spec((512, 512)))
+    (e,) = graph_cost(low.graph, ds).nodes
+    assert e.matmul_flops == 0
+    assert e.device_us == pytest.approx(max(e.math_us, e.memory_us) + e.launches * ds.launch_overhead_us)
