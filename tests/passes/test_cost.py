@@ -187,3 +187,28 @@ def test_matrix_kernels_pay_a_pipeline_fill_once_and_eltwise_kernels_do_not(spec
     (e,) = graph_cost(low.graph, ds).nodes
     assert e.matmul_flops == 0
     assert e.device_us == pytest.approx(max(e.math_us, e.memory_us) + e.launches * ds.launch_overhead_us)
+
+
+def test_sdpa_runs_on_its_program_config_grid_and_pays_its_softmax_per_score(monkeypatch):
+    """An SDPA node's work is spread over the grid its SDPAProgramConfig names (tt_transformers prefill runs on 8x8
+    of a Blackhole's 11x10), and its vector time grows with SDPA_SOFTMAX_FLOPS_PER_SCORE per score."""
+    import ttfuse.ops.attention as attention
+
+    monkeypatch.setenv("TTFUSE_ARCH", "blackhole:p150:11x10")
+    ds = device_spec("blackhole:p150:11x10")
+
+    def node(grid):
+        pc = ttnn.SDPAProgramConfig(compute_with_storage_grid_size=grid, q_chunk_size=128, k_chunk_size=128)
+
+        def f(q, k, v):
+            return ttnn.transformer.scaled_dot_product_attention(q, k, v, is_causal=False, program_config=pc)
+
+        s = ttnn.TensorSpec((1, 8, 2048, 64), BF16)
+        (c,) = graph_cost(ttfuse.jit(f, passes=[]).lower(s, s, s).graph, ds).nodes
+        return c
+
+    full, small = node((11, 10)), node((8, 8))
+    assert (full.cores, small.cores) == (110, 64)
+    assert small.math_us == pytest.approx(full.math_us * 110 / 64)
+    scores = 8 * 2048 * 2048
+    assert full.flops - full.matmul_flops == pytest.approx(attention.SDPA_SOFTMAX_FLOPS_PER_SCORE * scores)

@@ -7,10 +7,12 @@ the matrix-engine part), DRAM and L1 bytes, kernel launches, ethernet link bytes
   source registers ((in0 tile bytes + in1 tile bytes) / `MM_UNPACK_BYTES_PER_CYCLE`: bf16 ~19.5 cycles, bfloat8_b
   ~10, bfloat4_b ~5.5), which the math does not hide. Matmul/linear nodes count the tiles of the busiest core from
   their program config (per_core_M x per_core_N x Kt, the grid the config uses) and their operands' dtypes; other
-  matrix work (SDPA, fused kernels) is spread evenly over the device grid within `max_grid`, with the tile size
-  of the node's tile-layout inputs. A node with matrix work also pays `MM_STARTUP_CYCLES` once (pipeline fill:
+  matrix work (SDPA, fused kernels) is spread evenly over the grid of the node's program config
+  (`compute_with_storage_grid_size`), else the device grid within `max_grid`, with the tile size of the node's
+  tile-layout inputs. A node with matrix work also pays `MM_STARTUP_CYCLES` once (pipeline fill:
   the first in0/in1 blocks reach the cores before the first multiply, the last output block leaves after it).
-- vector work (FLOPs not on the matrix engine): `VECTOR_CYCLES_PER_TILE` cycles per 1024 results per core.
+- vector work (FLOPs not on the matrix engine): `VECTOR_CYCLES_PER_TILE` cycles per 1024 results per core (an
+  SDPA charges `ttfuse.ops.attention.SDPA_SOFTMAX_FLOPS_PER_SCORE` of them per score, fit on Blackhole SDPA times).
 - memory: DRAM bytes at `DeviceSpec.dram_gbps`; L1 bytes over the NoC (`noc_word_bytes` per cycle per core).
 - device time = max(math + vector, DRAM, L1) (compute and data movement overlap in TT kernels), plus ethernet
   time for collectives (link bytes / link bandwidth x links)
@@ -225,6 +227,16 @@ def _grid(spec, max_grid) -> tuple[int, int]:
     return gx, gy
 
 
+def _config_grid(n: Node) -> tuple[int, int] | None:
+    """The compute grid a node's program config names (`compute_with_storage_grid_size`), if any."""
+    cg = getattr(n.attr("program_config"), "compute_with_storage_grid_size", None)
+    try:
+        x, y = (cg.x, cg.y) if hasattr(cg, "x") else cg
+    except (TypeError, ValueError):
+        return None
+    return int(x), int(y)
+
+
 def matmul_core_tiles(n: Node, graph: Graph, index: dict, spec, max_grid=None) -> tuple[float, int] | None:
     """(tile multiply-accumulates of the busiest core, cores used) of a matmul/linear node, from its program
     config (else the 2D default over the grid); None for other nodes."""
@@ -308,6 +320,10 @@ def node_cost(
     c = op_cost(graph, n, index, spec, mesh_shape, in_specs)
     phases = FIDELITY_PHASES.get(c.fidelity, 2)
     gx, gy = _grid(spec, max_grid)
+    cg = _config_grid(n)
+    # the op runs on the grid its program config names (SDPA, sharded norms), when the device has it
+    if cg is not None and cg[0] <= gx and cg[1] <= gy:
+        gx, gy = cg
     cores = gx * gy
     clock = spec.clock_ghz * 1e3  # cycles per microsecond
     math_us = startup_us = 0.0
