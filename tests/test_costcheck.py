@@ -52,6 +52,25 @@ def test_doc_holds_the_current_table(section):
     assert cc.updated_doc(text, section) == text
 
 
+def test_whole_model_section_matches_the_data(data):
+    """The whole-model rows (predicted by `--slow`, about a minute, so not recomputed here) list every slow point
+    with the measured value and source the data file gives."""
+    text = cc.DOC.read_text()
+    section = cc.current_section(text, slow=True)
+    assert section is not None, (
+        "docs/performance.md has no whole-model section: run tools/costcheck.py --slow --write"
+    )
+    table = [line for line in section.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    slow = cc.points(data, slow=True)
+    assert slow and len(table) == len(slow)
+    for line, p in zip(table, slow, strict=True):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[1] == cc._describe(p) and cells[2] == p["device"]
+        assert cells[3] == f"{cc._num(p['measured'])} {p['unit']}" and cells[8] == cc._source(data, p)
+        predicted = float(cells[4].split()[0].replace(",", ""))
+        assert abs(float(cells[5].rstrip("%")) - (predicted / p["measured"] - 1) * 100) < 0.2  # rounded cells
+
+
 def test_every_point_has_a_source_and_a_role(data):
     assert cc.check_points(data) == []
     for p in data["points"]:
@@ -64,7 +83,7 @@ def test_every_point_has_a_source_and_a_role(data):
 
 def test_the_goal_holds_and_every_held_out_point_is_reported(data, rows, section):
     """>= 20 points within 25%; every point (held-out misses too) is a row of the table, in the data's order."""
-    assert len(rows) == len(data["points"])
+    assert len(rows) == len(cc.points(data)) == len(data["points"]) - len(cc.points(data, slow=True))
     assert sum(r.within for r in rows) >= 20
     held = [r for r in rows if r.point["role"] == "held_out"]
     assert sum(r.within for r in held) >= 10
@@ -87,7 +106,10 @@ def test_rows_are_the_model_not_the_data(data, rows, monkeypatch):
     assert slower > 1.2 * p.predicted
 
 
-def test_check_catches_a_stale_doc_and_a_bad_data_file(data, rows, section, tmp_path, capsys):
+def test_check_catches_a_stale_doc_and_a_bad_data_file(data, rows, section, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(
+        cc, "predict_all", lambda data, slow=False: [] if slow else rows
+    )  # predicted once above
     doc = tmp_path / "performance.md"
     doc.write_text(cc.updated_doc(None, section))
     data_file = tmp_path / "points.json"
