@@ -8,7 +8,7 @@ import torch
 import ttfuse
 from ttfuse import ttnn
 from ttfuse.device import device_spec
-from ttfuse.passes.cost import HOST_US_PER_LAUNCH, graph_cost, node_cost
+from ttfuse.passes.cost import ETH_HOP_US, HOST_US_PER_LAUNCH, graph_cost, node_cost
 
 BF16 = ttnn.bfloat16
 
@@ -96,6 +96,8 @@ def test_collectives_pay_link_time_and_overlap_when_declared(monkeypatch):
         n = low.graph.nodes[0]
         c = node_cost(low.graph, n, ds)
         assert c.link_bytes > 0 and c.link_us > 0
+        # link time: bytes over one link, plus the hop latency of a 4-device line (3 hops)
+        assert c.link_us == pytest.approx(c.link_bytes / (ds.eth_link_gbps * 1e3) + 3 * ETH_HOP_US)
         launch = c.launches * ds.launch_overhead_us
         assert c.device_us == pytest.approx(max(c.math_us, c.memory_us) + c.link_us + launch)  # serial
         traits = dataclasses.replace(n.opdef.traits, overlaps_communication=True)

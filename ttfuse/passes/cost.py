@@ -15,7 +15,7 @@ the matrix-engine part), DRAM and L1 bytes, kernel launches, ethernet link bytes
   SDPA charges `ttfuse.ops.attention.SDPA_SOFTMAX_FLOPS_PER_SCORE` of them per score, fit on Blackhole SDPA times).
 - memory: DRAM bytes at `DeviceSpec.dram_gbps`; L1 bytes over the NoC (`noc_word_bytes` per cycle per core).
 - device time = max(math + vector, DRAM, L1) (compute and data movement overlap in TT kernels), plus ethernet
-  time for collectives (link bytes / link bandwidth x links)
+  time for collectives (link bytes / link bandwidth x links, plus `ETH_HOP_US` per hop: devices on the axis - 1)
   added, or overlapped (max) when the op says so (`Traits.overlaps_communication`), plus
   `DeviceSpec.launch_overhead_us` per kernel launch (device dispatch: what a metal-traced run pays).
 - untraced time per node = max(launches x `HOST_US_PER_LAUNCH`, device time): without a trace every launch
@@ -40,6 +40,9 @@ points there are held out, and `python tools/costcheck.py` reports both in docs/
   (4096 / 20 = 205, 2176 / 9.8 = 222 B/cycle); it then predicts bfloat4_b and HiFi4 (held out).
 - MM_STARTUP_CYCLES = 5000: with trace, 512^3 bf16 HiFi2 takes 13.05 us, of which the rule above gives 3.3 us of
   multiplies (64 tiles per core) and the device dispatch 4.5 us: ~5 us (5000 cycles at 1 GHz) of pipeline fill.
+- ETH_HOP_US = 1.9: tt-metal tech_reports/CCLs/results/SUMMARY_wormhole_b0_bfloat16_6144.md @ 3a4ad18, all_gather
+  on a line of 2 chips (4 KiB: 7.09 us) and of 4 chips (8 KiB: 10.50 us): 2.4 us over dispatch and link time
+  for one hop, 5.5 us for three (the summary's own fit: 1.91 us per device after the first).
 - VECTOR_CYCLES_PER_TILE = 32: an estimate (one FPU/SFPU pass over a tile in ~32 cycles), not calibrated;
   elementwise ops are DRAM-bound here, so it rarely decides a time.
 `tests/passes/test_cost.py` checks the model against the measurements (within 25%); `tests/test_costcheck.py`
@@ -59,6 +62,7 @@ from ttfuse.opdef import CostCtx, OpCost, device_spec_context
 HOST_US_PER_LAUNCH = 360.0
 MM_UNPACK_BYTES_PER_CYCLE = 210.0
 MM_STARTUP_CYCLES = 5000.0
+ETH_HOP_US = 1.9
 VECTOR_CYCLES_PER_TILE = 32.0
 TILE_MAC_FLOPS = 2 * TILE**3  # one 32x32x32 multiply-accumulate
 _MATMULS = ("matmul", "linear")
@@ -312,6 +316,14 @@ def matmul_operand_tile_bytes(n: Node, graph: Graph, index: dict, in_specs=None)
     return 2.0 * sum(sizes) / len(sizes)
 
 
+def _hops(n: Node, graph: Graph, mesh_shape) -> int:
+    """Ethernet hops across the node's collective: devices on its `cluster_axis` (all of them without one) - 1."""
+    rows, cols = _mesh(graph, mesh_shape)
+    axis = n.attr("cluster_axis")
+    p = rows * cols if axis not in (0, 1) else (rows, cols)[axis]
+    return max(p - 1, 0)
+
+
 def node_cost(
     graph: Graph, n: Node, spec, *, index=None, max_grid=None, mesh_shape=None, in_specs=None
 ) -> NodeCost:
@@ -343,7 +355,9 @@ def node_cost(
     dram_us = c.dram_bytes / (spec.dram_gbps * 1e3)
     l1_us = c.l1_bytes / (spec.num_cores * spec.noc_word_bytes * clock)
     links = n.attr("num_links") or 1
-    link_us = c.link_bytes / (spec.eth_link_gbps * 1e3 * links) if c.link_bytes else 0.0
+    link_us = 0.0
+    if c.link_bytes:
+        link_us = c.link_bytes / (spec.eth_link_gbps * 1e3 * links) + _hops(n, graph, mesh_shape) * ETH_HOP_US
     parts = {"math": math_us, "dram": dram_us, "l1": l1_us}
     bound = max(parts, key=parts.get)
     busy = parts[bound]
@@ -476,6 +490,7 @@ def cost(graph: Graph, ctx) -> Graph:
 
 __all__ = [
     "HOST_US_PER_LAUNCH",
+    "ETH_HOP_US",
     "MM_STARTUP_CYCLES",
     "MM_UNPACK_BYTES_PER_CYCLE",
     "VECTOR_CYCLES_PER_TILE",
