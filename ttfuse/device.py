@@ -160,6 +160,9 @@ _P150 = DeviceSpec(
     dram_peak_gbps=512.0,
     clock_ghz=1.35,
     noc_word_bytes=64,
+    # tt-metal tech_reports/CCLs/results/SUMMARY_blackhole_bfloat16_8192.md: "line rate 25.0 GB/s per link per
+    # direction" (Wormhole's SUMMARY_wormhole_b0_bfloat16_6144.md: 12.5, the default)
+    eth_link_gbps=25.0,
     notes=(
         "140 Tensix cores (firmware < v19.5.0, as tt-boltz and TT-DiT ran): 14x10 minus the dispatch column",
     ),

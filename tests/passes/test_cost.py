@@ -8,7 +8,7 @@ import torch
 import ttfuse
 from ttfuse import ttnn
 from ttfuse.device import device_spec
-from ttfuse.passes.cost import HOST_US_PER_LAUNCH, graph_cost, node_cost
+from ttfuse.passes.cost import ETH_HOP_US, HOST_US_PER_LAUNCH, graph_cost, node_cost
 
 BF16 = ttnn.bfloat16
 
@@ -96,6 +96,8 @@ def test_collectives_pay_link_time_and_overlap_when_declared(monkeypatch):
         n = low.graph.nodes[0]
         c = node_cost(low.graph, n, ds)
         assert c.link_bytes > 0 and c.link_us > 0
+        # link time: bytes over one link, plus the hop latency of a 4-device line (3 hops)
+        assert c.link_us == pytest.approx(c.link_bytes / (ds.eth_link_gbps * 1e3) + 3 * ETH_HOP_US)
         launch = c.launches * ds.launch_overhead_us
         assert c.device_us == pytest.approx(max(c.math_us, c.memory_us) + c.link_us + launch)  # serial
         traits = dataclasses.replace(n.opdef.traits, overlaps_communication=True)
@@ -164,3 +166,77 @@ def test_memoised_weight_concat_is_paid_once_not_per_call():
     assert c.total.launches == r.total.launches
     assert c.once_ms == pytest.approx(once[0].device_us / 1e3)
     assert "once per weight set" in c.table()
+
+
+def _mm_node_cost(dtype, fidelity, n=2048, arch="wormhole_b0"):
+    ckc = ttnn.WormholeComputeKernelConfig(math_fidelity=getattr(ttnn.MathFidelity, fidelity))
+
+    def f(a, b):
+        return ttnn.matmul(a, b, dtype=dtype, compute_kernel_config=ckc)
+
+    low = ttfuse.jit(f, passes=[]).lower(ttnn.TensorSpec((n, n), dtype), ttnn.TensorSpec((n, n), dtype))
+    (c,) = graph_cost(low.graph, device_spec(arch)).nodes
+    return c
+
+
+def test_matmul_tile_time_is_math_plus_unpacking_the_operand_tiles():
+    """Cycles per tile multiply = 16 per fidelity phase + (in0 + in1 tile bytes) / MM_UNPACK_BYTES_PER_CYCLE: at one
+    shape and fidelity, block-float operands (fewer bytes per tile) take proportionally less of the second term
+    (GEMM_FLOPS.md: bf8 LoFi reaches ~55-62% of peak where bf4 LoFi reaches ~76%)."""
+    from ttfuse.device import TILE_BYTES
+    from ttfuse.passes.cost import MM_UNPACK_BYTES_PER_CYCLE
+
+    per_tile = {}
+    for dt in (ttnn.bfloat16, ttnn.bfloat8_b, ttnn.bfloat4_b):
+        per_tile[dt.value] = 16.0 + 2 * TILE_BYTES[dt.value] / MM_UNPACK_BYTES_PER_CYCLE
+    t = {
+        dt.value: _mm_node_cost(dt, "LoFi").math_us for dt in (ttnn.bfloat16, ttnn.bfloat8_b, ttnn.bfloat4_b)
+    }
+    assert t["bfloat16"] > t["bfloat8_b"] > t["bfloat4_b"]
+    assert t["bfloat16"] / t["bfloat8_b"] == pytest.approx(per_tile["bfloat16"] / per_tile["bfloat8_b"])
+    assert t["bfloat8_b"] / t["bfloat4_b"] == pytest.approx(per_tile["bfloat8_b"] / per_tile["bfloat4_b"])
+    # fidelity multiplies only the math part: HiFi4 - LoFi = 3 x 16 cycles per tile, whatever the dtype
+    for dt in (ttnn.bfloat16, ttnn.bfloat8_b):
+        lo, hi = _mm_node_cost(dt, "LoFi"), _mm_node_cost(dt, "HiFi4")
+        tiles = 8 * 8 * 64  # 2048^3 on 8x8: 8x8 output tiles per core, Kt 64
+        assert hi.math_us - lo.math_us == pytest.approx(tiles * 48 / 1e3)
+
+
+def test_matrix_kernels_pay_a_pipeline_fill_once_and_eltwise_kernels_do_not(spec):
+    from ttfuse.passes.cost import MM_STARTUP_CYCLES
+
+    ds = device_spec("blackhole")
+    c = _mm_node_cost(ttnn.bfloat16, "HiFi2", n=512, arch="blackhole")
+    busy = max(c.math_us, c.memory_us)
+    fill = MM_STARTUP_CYCLES / (ds.clock_ghz * 1e3)
+    assert c.device_us == pytest.approx(busy + fill + c.launches * ds.launch_overhead_us)
+
+    low = ttfuse.jit(lambda x, y: ttnn.add(x, y), passes=[]).lower(spec((512, 512)), spec((512, 512)))
+    (e,) = graph_cost(low.graph, ds).nodes
+    assert e.matmul_flops == 0
+    assert e.device_us == pytest.approx(max(e.math_us, e.memory_us) + e.launches * ds.launch_overhead_us)
+
+
+def test_sdpa_runs_on_its_program_config_grid_and_pays_its_softmax_per_score(monkeypatch):
+    """An SDPA node's work is spread over the grid its SDPAProgramConfig names (tt_transformers prefill runs on 8x8
+    of a Blackhole's 11x10), and its vector time grows with SDPA_SOFTMAX_FLOPS_PER_SCORE per score."""
+    import ttfuse.ops.attention as attention
+
+    monkeypatch.setenv("TTFUSE_ARCH", "blackhole:p150:11x10")
+    ds = device_spec("blackhole:p150:11x10")
+
+    def node(grid):
+        pc = ttnn.SDPAProgramConfig(compute_with_storage_grid_size=grid, q_chunk_size=128, k_chunk_size=128)
+
+        def f(q, k, v):
+            return ttnn.transformer.scaled_dot_product_attention(q, k, v, is_causal=False, program_config=pc)
+
+        s = ttnn.TensorSpec((1, 8, 2048, 64), BF16)
+        (c,) = graph_cost(ttfuse.jit(f, passes=[]).lower(s, s, s).graph, ds).nodes
+        return c
+
+    full, small = node((11, 10)), node((8, 8))
+    assert (full.cores, small.cores) == (110, 64)
+    assert small.math_us == pytest.approx(full.math_us * 110 / 64)
+    scores = 8 * 2048 * 2048
+    assert full.flops - full.matmul_flops == pytest.approx(attention.SDPA_SOFTMAX_FLOPS_PER_SCORE * scores)

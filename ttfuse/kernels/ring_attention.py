@@ -38,7 +38,7 @@ from ttfuse.device import TILE
 from ttfuse.errors import got
 from ttfuse.kernels.common import kfail, register_kernel
 from ttfuse.opdef import CostCtx, OpCost, Traits, current_mesh_shape
-from ttfuse.ops.attention import JOINT_TENSORS, sdpa_scale
+from ttfuse.ops.attention import JOINT_TENSORS, SDPA_SOFTMAX_FLOPS_PER_SCORE, sdpa_scale
 from ttfuse.ops.ccl import Topology, axis_groups
 from ttfuse.ops.common import io_bytes
 from ttfuse.types import DRAM_MEMORY_CONFIG, BufferType, DataType, Layout, TensorSpec
@@ -46,7 +46,7 @@ from ttfuse.types import DRAM_MEMORY_CONFIG, BufferType, DataType, Layout, Tenso
 NAME = "ring_joint_attention"
 _DTYPES = frozenset({DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.FLOAT32})
 _NAMES = JOINT_TENSORS
-SOFTMAX_FLOPS = 5.0  # per score: scale, max, subtract, exp, sum (as ttfuse/ops/attention.py counts)
+SOFTMAX_FLOPS = SDPA_SOFTMAX_FLOPS_PER_SCORE  # per score, as ttfuse/ops/attention.py counts
 
 
 # ------------------------------------------------------------------------------------------------ the math

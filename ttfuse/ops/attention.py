@@ -43,6 +43,14 @@ from ttfuse.types import (
 SDPA = "transformer.scaled_dot_product_attention"
 JOINT = "transformer.joint_scaled_dot_product_attention"
 SIM_SCORE_BYTES = 128 * 1024**2  # largest float32 score block the sim allocates at once
+# Vector (FPU/SFPU) operations per attention score of the online softmax: scale, running max, subtract, exp (a
+# range reduction and polynomial on the SFPU, tens of operations), row sum, and the rescale of the running output
+# and sum. The cost model charges VECTOR_CYCLES_PER_TILE per operation per tile (ttfuse/passes/cost.py), so 48 is
+# ~1500 cycles per 32x32 score tile. Fit (bench/published_perf.json, role "fit") on three Blackhole P150 SDPA
+# times of tt-metal tech_reports/FlashAttention/SDPAPrecisionRecipes.md @ 031c320 (legacy kernel): causal 32/8
+# heads D128 S4096 on 8x8 (7.62 ms), 16 heads D64 S8192 with a mask (10.02 ms), joint 24 heads S4096 + L128
+# (6.16 ms); the matmul part alone explains 18-46% of them. The other rows of that table are held out.
+SDPA_SOFTMAX_FLOPS_PER_SCORE = 48.0
 
 # q, k, v and attn_mask each on its own (they need not match): tt-metal
 # ttnn/cpp/ttnn/operations/transformer/sdpa/device/sdpa_device_operation.cpp, validate_on_program_cache_miss.
@@ -535,7 +543,7 @@ def _fidelity(cfg, default: str = "HiFi2") -> str:
 def _attention_cost(ctx: CostCtx, b: int, nqh: int, sq: int, sk: int, dh: int, causal: bool) -> OpCost:
     qc = getattr(ctx.args.get("program_config"), "q_chunk_size", TILE)
     mm = 4.0 * b * nqh * sq * sk * dh * (0.5 if causal else 1.0)
-    soft = 5.0 * b * nqh * sq * sk * (0.5 if causal else 1.0)
+    soft = SDPA_SOFTMAX_FLOPS_PER_SCORE * b * nqh * sq * sk * (0.5 if causal else 1.0)
     dram, l1 = io_bytes([s for s in ctx.in_specs.values() if isinstance(s, TensorSpec)] + list(ctx.out_specs))
     # NOTE: every (batch, head, q chunk) work unit streams that head's K and V once.
     kv = [

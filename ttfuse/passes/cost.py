@@ -3,14 +3,19 @@
 Work per node comes from the op's cost rule (`OpDef.cost`, else `ttfuse.ops.common.default_cost`): FLOPs (and
 the matrix-engine part), DRAM and L1 bytes, kernel launches, ethernet link bytes. Time per node, per device:
 - matrix engine: a 32x32x32 tile multiply-accumulate takes 16 cycles per fidelity phase (LoFi 1, HiFi2 2,
-  HiFi3 3, HiFi4 4; ref/ttnn.md s4) plus `MM_TILE_OVERHEAD_CYCLES` of unpack/pack/synchronisation that the math
-  does not hide. Matmul/linear nodes count the tiles of the busiest core from their program config (per_core_M x
-  per_core_N x Kt, the grid the config uses); other matrix work (SDPA, fused kernels) is spread evenly over
-  the device grid within `max_grid`.
-- vector work (FLOPs not on the matrix engine): `VECTOR_CYCLES_PER_TILE` cycles per 1024 results per core.
+  HiFi3 3, HiFi4 4; ref/ttnn.md s4) plus the unpacker's time to bring its in0 and in1 tiles from L1 into the
+  source registers ((in0 tile bytes + in1 tile bytes) / `MM_UNPACK_BYTES_PER_CYCLE`: bf16 ~19.5 cycles, bfloat8_b
+  ~10, bfloat4_b ~5.5), which the math does not hide. Matmul/linear nodes count the tiles of the busiest core from
+  their program config (per_core_M x per_core_N x Kt, the grid the config uses) and their operands' dtypes; other
+  matrix work (SDPA, fused kernels) is spread evenly over the grid of the node's program config
+  (`compute_with_storage_grid_size`), else the device grid within `max_grid`, with the tile size of the node's
+  tile-layout inputs. A node with matrix work also pays `MM_STARTUP_CYCLES` once (pipeline fill:
+  the first in0/in1 blocks reach the cores before the first multiply, the last output block leaves after it).
+- vector work (FLOPs not on the matrix engine): `VECTOR_CYCLES_PER_TILE` cycles per 1024 results per core (an
+  SDPA charges `ttfuse.ops.attention.SDPA_SOFTMAX_FLOPS_PER_SCORE` of them per score, fit on Blackhole SDPA times).
 - memory: DRAM bytes at `DeviceSpec.dram_gbps`; L1 bytes over the NoC (`noc_word_bytes` per cycle per core).
 - device time = max(math + vector, DRAM, L1) (compute and data movement overlap in TT kernels), plus ethernet
-  time for collectives (link bytes / link bandwidth x links)
+  time for collectives (link bytes / link bandwidth x links, plus `ETH_HOP_US` per hop: devices on the axis - 1)
   added, or overlapped (max) when the op says so (`Traits.overlaps_communication`), plus
   `DeviceSpec.launch_overhead_us` per kernel launch (device dispatch: what a metal-traced run pays).
 - untraced time per node = max(launches x `HOST_US_PER_LAUNCH`, device time): without a trace every launch
@@ -26,16 +31,24 @@ its compile's device and re-enters it when read, however late. `compare` costs t
 device too; a graph whose configs that device rejects (an 11x10 SDPA grid on an 8x8 Wormhole) is listed in
 `per_arch_invalid` with the reason, not costed.
 
-Constants and where they come from (ref/ttnn.md s4, GEMM_FLOPS.md measurements on Wormhole n150, 8x8, bf16,
-no trace; no fitting to model-level results):
-- HOST_US_PER_LAUNCH = 360: 512^3 and 1024^3 matmuls both take ~0.36 ms (0.7 TFLOP/s at 512^3), which their
-  compute (2 us and 27 us by the rule above) cannot explain: a fixed per-launch time.
-- MM_TILE_OVERHEAD_CYCLES = 21: bf16 HiFi4 reaches 72-80% of its 65.5 TFLOP/s peak at 2k-3k^3 (3072^3:
-  ~50 TFLOP/s) and HiFi2 58-62% of 131 TFLOP/s at 8k-16k^3 (76-82 TFLOP/s). One per-tile overhead c explains
-  both: 64/(64+c) = 0.75 and 32/(32+c) = 0.60 give c = 21.3 and 21.3.
+Constants and where they come from (ref/ttnn.md s4; tt-metal tech_reports/GEMM_FLOPS/GEMM_FLOPS.md @ b7c30ff,
+Wormhole n150, 8x8 grid). They are derived from the points marked `fit` in bench/published_perf.json; the other
+points there are held out, and `python tools/costcheck.py` reports both in docs/performance.md:
+- HOST_US_PER_LAUNCH = 360: without trace 512^3 and 1024^3 matmuls both take ~0.36 ms (0.7 TFLOP/s at 512^3),
+  which their compute (a few us by the rule above) cannot explain: a fixed per-launch time.
+- MM_UNPACK_BYTES_PER_CYCLE = 210: with trace, 8192^3 bf16 HiFi2 takes 13.63 ms = 52.0 cycles per tile of the
+  busiest core (32 x 32 x 256 tiles): 20 cycles over the 32 of the math for 2 x 2048 B of operand tiles; 16384^3
+  bfloat8_b LoFi: 25.8 cycles per tile, 9.8 over the 16 of the math for 2 x 1088 B. One rate explains both
+  (4096 / 20 = 205, 2176 / 9.8 = 222 B/cycle); it then predicts bfloat4_b and HiFi4 (held out).
+- MM_STARTUP_CYCLES = 5000: with trace, 512^3 bf16 HiFi2 takes 13.05 us, of which the rule above gives 3.3 us of
+  multiplies (64 tiles per core) and the device dispatch 4.5 us: ~5 us (5000 cycles at 1 GHz) of pipeline fill.
+- ETH_HOP_US = 1.9: tt-metal tech_reports/CCLs/results/SUMMARY_wormhole_b0_bfloat16_6144.md @ 3a4ad18, all_gather
+  on a line of 2 chips (4 KiB: 7.09 us) and of 4 chips (8 KiB: 10.50 us): 2.4 us over dispatch and link time
+  for one hop, 5.5 us for three (the summary's own fit: 1.91 us per device after the first).
 - VECTOR_CYCLES_PER_TILE = 32: an estimate (one FPU/SFPU pass over a tile in ~32 cycles), not calibrated;
   elementwise ops are DRAM-bound here, so it rarely decides a time.
-`tests/passes/test_cost.py` checks the model against the measurements (within 25%).
+`tests/passes/test_cost.py` checks the model against the measurements (within 25%); `tests/test_costcheck.py`
+that docs/performance.md holds the current table.
 Extend: a new kind of time (e.g. a fabric model) goes into `node_cost`; keep each constant's source here.
 """
 
@@ -43,13 +56,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ttfuse.device import FIDELITY_PHASES, TILE
+from ttfuse.device import FIDELITY_PHASES, TILE, TILE_BYTES
 from ttfuse.errors import TtfuseError
 from ttfuse.ir import Graph, Node, attr_tensor_positions, graph_device, graph_env, interpret, spec_args
 from ttfuse.opdef import CostCtx, OpCost, device_spec_context
 
 HOST_US_PER_LAUNCH = 360.0
-MM_TILE_OVERHEAD_CYCLES = 21.0
+MM_UNPACK_BYTES_PER_CYCLE = 210.0
+MM_STARTUP_CYCLES = 5000.0
+ETH_HOP_US = 1.9
 VECTOR_CYCLES_PER_TILE = 32.0
 TILE_MAC_FLOPS = 2 * TILE**3  # one 32x32x32 multiply-accumulate
 _MATMULS = ("matmul", "linear")
@@ -225,6 +240,16 @@ def _grid(spec, max_grid) -> tuple[int, int]:
     return gx, gy
 
 
+def _config_grid(n: Node) -> tuple[int, int] | None:
+    """The compute grid a node's program config names (`compute_with_storage_grid_size`), if any."""
+    cg = getattr(n.attr("program_config"), "compute_with_storage_grid_size", None)
+    try:
+        x, y = (cg.x, cg.y) if hasattr(cg, "x") else cg
+    except (TypeError, ValueError):
+        return None
+    return int(x), int(y)
+
+
 def matmul_core_tiles(n: Node, graph: Graph, index: dict, spec, max_grid=None) -> tuple[float, int] | None:
     """(tile multiply-accumulates of the busiest core, cores used) of a matmul/linear node, from its program
     config (else the 2D default over the grid); None for other nodes."""
@@ -247,6 +272,37 @@ def matmul_core_tiles(n: Node, graph: Graph, index: dict, spec, max_grid=None) -
     return matmul_core_tiles_of(d, cfg, (gx, gy), spec.num_cores)
 
 
+def matmul_operand_tile_bytes(n: Node, graph: Graph, index: dict, in_specs=None) -> float:
+    """Bytes of one in0 tile plus one in1 tile of the node's matrix work, what the unpacker reads per tile
+    multiply: a matmul/linear's two operands; for other nodes twice the mean tile size of their tile-layout
+    inputs (SDPA: q, k, v); bf16 tiles where a node has none."""
+    from ttfuse.types import Layout
+
+    ins = list(in_specs) if in_specs is not None else [graph.spec_of(r, index) for r in n.inputs]
+    sizes = [TILE_BYTES.get(s.dtype.value, TILE_BYTES["bfloat16"]) for s in ins if s.layout is Layout.TILE]
+    if n.op in _MATMULS:
+        pos = {k: attr_tensor_positions(v) for k, v in n.attrs if attr_tensor_positions(v)}
+        try:
+            a, b = ins[pos["input_tensor_a"][0]], ins[pos["input_tensor_b"][0]]
+            return float(
+                TILE_BYTES.get(a.dtype.value, TILE_BYTES["bfloat16"])
+                + TILE_BYTES.get(b.dtype.value, TILE_BYTES["bfloat16"])
+            )
+        except (KeyError, IndexError):
+            pass
+    if not sizes:
+        return 2.0 * TILE_BYTES["bfloat16"]
+    return 2.0 * sum(sizes) / len(sizes)
+
+
+def _hops(n: Node, graph: Graph, mesh_shape) -> int:
+    """Ethernet hops across the node's collective: devices on its `cluster_axis` (all of them without one) - 1."""
+    rows, cols = _mesh(graph, mesh_shape)
+    axis = n.attr("cluster_axis")
+    p = rows * cols if axis not in (0, 1) else (rows, cols)[axis]
+    return max(p - 1, 0)
+
+
 def node_cost(
     graph: Graph, n: Node, spec, *, index=None, max_grid=None, mesh_shape=None, in_specs=None
 ) -> NodeCost:
@@ -255,11 +311,18 @@ def node_cost(
     c = op_cost(graph, n, index, spec, mesh_shape, in_specs)
     phases = FIDELITY_PHASES.get(c.fidelity, 2)
     gx, gy = _grid(spec, max_grid)
+    cg = _config_grid(n)
+    # the op runs on the grid its program config names (SDPA, sharded norms), when the device has it
+    if cg is not None and cg[0] <= gx and cg[1] <= gy:
+        gx, gy = cg
     cores = gx * gy
     clock = spec.clock_ghz * 1e3  # cycles per microsecond
-    per_tile = 16.0 * phases + MM_TILE_OVERHEAD_CYCLES
-    math_us = 0.0
+    math_us = startup_us = 0.0
     if c.matmul_flops > 0:
+        per_tile = (
+            16.0 * phases + matmul_operand_tile_bytes(n, graph, index, in_specs) / MM_UNPACK_BYTES_PER_CYCLE
+        )
+        startup_us = MM_STARTUP_CYCLES / clock
         mt = matmul_core_tiles(n, graph, index, spec, max_grid)
         if mt is not None:
             tiles, cores = mt
@@ -274,7 +337,9 @@ def node_cost(
     dram_us = c.dram_bytes / (spec.dram_gbps * 1e3)
     l1_us = c.l1_bytes / (spec.num_cores * spec.noc_word_bytes * clock)
     links = n.attr("num_links") or 1
-    link_us = c.link_bytes / (spec.eth_link_gbps * 1e3 * links) if c.link_bytes else 0.0
+    link_us = 0.0
+    if c.link_bytes:
+        link_us = c.link_bytes / (spec.eth_link_gbps * 1e3 * links) + _hops(n, graph, mesh_shape) * ETH_HOP_US
     parts = {"math": math_us, "dram": dram_us, "l1": l1_us}
     bound = max(parts, key=parts.get)
     busy = parts[bound]
@@ -285,7 +350,7 @@ def node_cost(
             busy += link_us
         if link_us >= busy - link_us:
             bound = "link"
-    device_us = busy + c.launches * spec.launch_overhead_us
+    device_us = busy + startup_us + c.launches * spec.launch_overhead_us
     untraced_us = max(c.launches * HOST_US_PER_LAUNCH, device_us)
     if c.launches and c.launches * HOST_US_PER_LAUNCH >= device_us:
         bound = "launch"
@@ -413,7 +478,9 @@ def cost(graph: Graph, ctx) -> Graph:
 
 __all__ = [
     "HOST_US_PER_LAUNCH",
-    "MM_TILE_OVERHEAD_CYCLES",
+    "ETH_HOP_US",
+    "MM_STARTUP_CYCLES",
+    "MM_UNPACK_BYTES_PER_CYCLE",
     "VECTOR_CYCLES_PER_TILE",
     "CostComparison",
     "GraphCost",
@@ -423,6 +490,7 @@ __all__ = [
     "cost",
     "graph_cost",
     "matmul_core_tiles",
+    "matmul_operand_tile_bytes",
     "node_cost",
     "op_cost",
 ]
