@@ -18,7 +18,11 @@ Per row (case, size, arch), in one process and one run:
   dispatch, a traced run) and untraced time (every launch also pays the host round trip);
 - the PyTorch float32 reference time, `torch.compile` (inductor, in a child process with a fresh inductor cache
   and a timeout, alongside the sweep with the CPU clock: cold compile and steady state), and PCC of the JIT
-  (and eager) outputs vs the reference.
+  (and eager) outputs vs the reference;
+- for a case with a hand-tuned TTNN version (`Case.handtuned`), the predicted device time of the hand-tuned
+  code op for op and of the port under jit (bench/handtuned.py), traced and untraced.
+Targets (`TARGETS`, reported with MISSED, never fatal): cold compile, warm start from disk and cache-hit overhead
+per block, JIT / float32 reference, predicted JIT / hand-tuned; JIT vs eager on the simulator is a figure.
 A case that fails is recorded (status "failed", the step, the reason, the traceback) and the sweep goes on;
 the command then exits with status 1 after printing everything (a FAILED row is an error, not a figure).
 `bench/test_quick_sweep.py` (in `make test`) runs every row of the quick sweep once (`Config(smoke=True)`)

@@ -154,11 +154,28 @@ class Summary:
         return out + f"; cases not run: {len(self.unavailable)}"
 
 
+def _with_unit(v: str, unit: str) -> str:
+    """'1.59x' for a ratio (as the tables write it), '46.5 ms' for the rest."""
+    return f"{v}{unit}" if unit == "x" else f"{v} {unit}" if unit else v
+
+
+# the words a MISSED line uses for a target (the column's title; a line at 100 columns must not wrap)
+TARGET_WORDS = {
+    "compile_cold_ms": "cold compile",
+    "compile_warm_ms": "disk-warm",
+    "hit_overhead_us": "hit",
+    "jit_vs_reference": "JIT/ref",
+    "jit_vs_handtuned": "JIT/hand",
+    "jit_vs_handtuned_untraced": "untr. JIT/hand",
+}
+
+
 def _missed_words(c: dict) -> str:
-    value = "row FAILED" if c.get("failed") else _num(c["value"], "{:.3g}")
+    value = "row FAILED" if c.get("failed") else _with_unit(_num(c["value"], "{:.3g}"), c["unit"])
+    target = _with_unit(f"{c['target']:g}", c["unit"])
     return (
-        f"MISSED {c['case']} {c['size']} {arch_short(c['arch'])}: {c['what']} = {value} "
-        f"(target {c['cmp']} {c['target']:g} {c['unit']})"
+        f"MISSED {c['case']} {c['size']} {arch_short(c['arch'])}: {TARGET_WORDS.get(c['what'], c['what'])} "
+        f"{value} (target {c['cmp']} {target})"
     )
 
 
@@ -254,7 +271,7 @@ GROUPS: list[tuple[str, list[Col]]] = [
         ],
     ),
     (
-        "JIT vs the PyTorch float32 reference, side by side (target JIT/ref <= 1.25x)",
+        "vs the PyTorch float32 reference, side by side (target JIT/ref <= 1.25x)",
         [
             Col("ref f32 ms", _plain(lambda r: _ms(r.get("reference_ms")))),
             Col("JIT/ref", _target_cell("jit_vs_reference", lambda v: _num(v, "{:.2f}x"))),
@@ -301,7 +318,7 @@ GROUPS: list[tuple[str, list[Col]]] = [
         "predicted device time vs hand-tuned TTNN (target JIT/hand <= 0.9x)",
         [
             Col(
-                "pred. hand→JIT us",
+                "hand→JIT us",
                 _plain(
                     lambda r: _pair(
                         _num(r.get("handtuned_us"), "{:.1f}"), _num(r.get("handtuned_jit_us"), "{:.1f}")
@@ -309,7 +326,7 @@ GROUPS: list[tuple[str, list[Col]]] = [
                 ),
             ),
             Col("JIT/hand", _target_cell("jit_vs_handtuned", lambda v: _num(v, "{:.2f}x"))),
-            Col("untraced JIT/hand", _target_cell("jit_vs_handtuned_untraced", lambda v: _num(v, "{:.2f}x"))),
+            Col("untr. JIT/hand", _target_cell("jit_vs_handtuned_untraced", lambda v: _num(v, "{:.2f}x"))),
         ],
     ),
     (
@@ -365,7 +382,8 @@ def fit_tables(results: dict, width: int) -> list[tuple[str, list[Col]]]:
                 tables.append([[title if i == 0 else f"{title} (cont.)"], [], key_w])
             tables[-1][1].append(c)
             tables[-1][2] += w
-    return [("; ".join(titles), _KEY + cols) for titles, cols, _ in tables]
+    # one line per group title: joined on one line, the titles of merged groups wrapped mid-phrase
+    return [("\n".join(titles), _KEY + cols) for titles, cols, _ in tables]
 
 
 def _kb(v: int | None) -> float | None:
@@ -436,9 +454,9 @@ def handtuned_notes(results: dict) -> list[str]:
         cases = sorted({r["case"] for r in results["cases"] if r.get("handtuned_source") == src})
         dt = sorted({r["handtuned_port_dtype"] for r in results["cases"] if r.get("handtuned_port_dtype")})
         out.append(
-            f"hand-tuned (predicted, bench/handtuned.py): {', '.join(cases)} from {src}; JIT/hand = the port "
-            f"under ttfuse.jit{' in ' + ', '.join(dt) if dt else ''} / the hand-tuned code op for op"
-            " (--ttboltz PATH for tt-boltz's tenstorrent.py)"
+            f"hand-tuned (predicted, bench/handtuned.py) of {', '.join(cases)}: {src}; JIT/hand: the port "
+            f"under ttfuse.jit{' in ' + ', '.join(dt) if dt else ''} / the hand-tuned code op for op "
+            "(--ttboltz PATH: tt-boltz's tenstorrent.py)"
         )
     return out
 
@@ -762,9 +780,9 @@ def markdown(results: dict, paths: dict[str, str] | None = None) -> str:
         "- launches: kernels counted by the simulator (one eager call, one JIT call). DRAM MB and predicted us: "
         "cost model on the row's device, eager = the traced graph (one kernel per op), JIT = after passes "
         f"({', '.join(src) or 'n/a'}); untraced x: the same ratio when every launch also pays the host round trip.",
-        "- pred. hand→JIT us, JIT/hand: predicted device time (traced) of the case's hand-tuned TTNN code op "
+        "- hand→JIT us, JIT/hand: predicted device time (traced) of the case's hand-tuned TTNN code op "
         "for op and of the port under ttfuse.jit in the hand-tuned code's dtypes (bench/handtuned.py); untraced "
-        "JIT/hand: every launch also pays the host round trip."
+        "JIT/hand: the same ratio when every launch also pays the host round trip."
         + "".join(f" {n}." for n in handtuned_notes(results)),
         "- peak L1 / DRAM: the most allocated during one call above what was resident before it.",
         "- ref f32 ms: the PyTorch float32 reference; torch.compile: inductor on CPU, steady state per call, "

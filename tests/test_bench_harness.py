@@ -396,7 +396,7 @@ def test_handtuned_columns_targets_and_source(tmp_path, monkeypatch):
     for out in (text, md):
         assert "500.0→400.0" in out and "0.80x ✓" in out and "0.95x ✗ MISSED" in out
         assert "hand-tuned (predicted" in out and "stand-in tests/fixtures/handtuned_pairformer.py" in out
-        assert "MISSED fake.tuned_missed 1 WH: jit_vs_handtuned = 0.95 (target <= 0.9 x)" in out
+        assert "MISSED fake.tuned_missed 1 WH: JIT/hand 0.95x (target <= 0.9x)" in out
     # a tt-boltz checkout: --ttboltz (Config.ttboltz) wins over the environment, both over the stand-in
     monkeypatch.setenv(TTBOLTZ_ENV, "/env/tenstorrent.py")
     assert Config().handtuned_path == ("/env/tenstorrent.py", "tt-boltz /env/tenstorrent.py")
