@@ -810,7 +810,7 @@ def _plain_log_axis(ax, ticks: tuple[float, ...] | None = None) -> None:
 
 def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
     """speedup.png (JIT speedup per case and arch, log scale around 1x, targets as ticks) and predicted.png
-    (cost-model device time eager vs JIT, one panel per arch)."""
+    (cost-model device time eager vs JIT, and hand-tuned TTNN where a case has it; one panel per arch)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -881,10 +881,15 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
     fig, axes = plt.subplots(
         1, nb, figsize=(6.5 * nb, max(3.0, 0.55 * len(labels) + 2.2)), squeeze=False, sharey=True
     )
-    pred = [v for r in rows for v in (r.get("predicted_us_eager"), r.get("predicted_us_jit")) if v]
+    pred = [
+        v
+        for r in rows
+        for v in (r.get("predicted_us_eager"), r.get("predicted_us_jit"), r.get("handtuned_us"))
+        if v
+    ]
     for j, arch in enumerate(archs or ["?"]):
         ax = axes[0][j]
-        drawn = False
+        drawn = drawn_hand = False
         for y, lab in zip(ys, labels):
             r = by.get((lab, arch)) or {}
             e, jt = r.get("predicted_us_eager"), r.get("predicted_us_jit")
@@ -894,12 +899,17 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
                     0.02, y, why, va="center", fontsize=8, color="gray", transform=ax.get_yaxis_transform()
                 )
                 continue
-            ax.barh(y + 0.2, e, height=0.38, color="#999999", label=None if drawn else "eager")
+            hand = r.get("handtuned_us")  # a case with a hand-tuned version: a third bar below the JIT's
+            off, h = (0.27, 0.26) if hand else (0.2, 0.38)
+            ax.barh(y + off, e, height=h, color="#999999", label=None if drawn else "eager")
             jit_label = f"JIT ({arch})" if len(archs) > 1 else "JIT"  # each panel's JIT colour in the legend
-            ax.barh(
-                y - 0.2, jt, height=0.38, color=colors[j % len(colors)], label=None if drawn else jit_label
-            )
-            ax.text(max(e, jt) * 1.05, y, f"{e / jt:.2f}x", va="center", fontsize=8)
+            ax.barh(y, jt, height=h, color=colors[j % len(colors)], label=None if drawn else jit_label)
+            if hand:
+                ax.barh(
+                    y - off, hand, height=h, color="#d62728", label=None if drawn_hand else "hand-tuned TTNN"
+                )
+                drawn_hand = True
+            ax.text(max(e, jt, hand or 0) * 1.05, y, f"{e / jt:.2f}x", va="center", fontsize=8)
             drawn = True
         if drawn:
             _plain_log_axis(ax)
@@ -912,7 +922,8 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
         ax.set_yticklabels(labels, fontsize=9)
     src = sorted({r.get("predicted_source") for r in rows if r.get("predicted_source")})
     fig.suptitle(
-        "cost model: eager (traced graph, one kernel per op) vs JIT (after passes)"
+        "cost model, predicted: eager (traced graph, one kernel per op) vs JIT (after passes)"
+        + (" vs hand-tuned TTNN (op for op)" if any(r.get("handtuned_us") for r in rows) else "")
         + (f"\n{'; '.join(src)}" if src else ""),
         fontsize=10,
     )

@@ -212,6 +212,9 @@ def test_ttfuse_bench_command_wiring(tmp_path):
     assert r.exit_code == 0 and "--compare" in r.output and "--quick / --full" in r.output
     r = CliRunner().invoke(main, ["bench", "--case", "no_such_case", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "no bench case matches" in r.output
+    missing = str(tmp_path / "no_tenstorrent.py")
+    r = CliRunner().invoke(main, ["bench", "--ttboltz", missing, "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "--ttboltz" in r.output and "no such file" in r.output, r.output
 
 
 def test_bench_command_exits_1_when_a_row_failed(tmp_path, monkeypatch):
