@@ -447,3 +447,48 @@ def test_new_targets_tally_and_width(tmp_path):
         assert len(
             [ln for ln in lines if "✗ MISSED boltz." in ln or ln.strip().startswith("✗ MISSED")]
         ) == len(tally.missed)
+
+
+def test_predicted_png_draws_the_hand_tuned_bar(tmp_path, monkeypatch):
+    """predicted.png: a row with a hand-tuned figure gets a third bar (eager, JIT, hand-tuned), named in the
+    legend once; a sweep without one has no such entry."""
+    import matplotlib.axes
+    import matplotlib.figure
+
+    legends, bars = [], []
+    real_legend, real_barh = matplotlib.figure.Figure.legend, matplotlib.axes.Axes.barh
+    monkeypatch.setattr(
+        matplotlib.figure.Figure,
+        "legend",
+        lambda self, handles, names, **kw: (
+            legends.append(list(names)) or real_legend(self, handles, names, **kw)
+        ),
+    )
+    monkeypatch.setattr(
+        matplotlib.axes.Axes, "barh", lambda self, y, w, **kw: bars.append(w) or real_barh(self, y, w, **kw)
+    )
+    rows = [
+        dict(
+            case="chain.x",
+            size=64,
+            arch="wormhole_b0:n150",
+            speedup=1.5,
+            predicted_us_eager=40.0,
+            predicted_us_jit=20.0,
+        ),
+        dict(
+            case="boltz.PairformerLayer",
+            size=32,
+            arch="wormhole_b0:n150",
+            speedup=1.2,
+            predicted_us_eager=650.0,
+            predicted_us_jit=500.0,
+            handtuned_us=672.5,
+        ),
+    ]
+    report.write_plots({"cases": rows, "archs": ["wormhole_b0:n150"]}, tmp_path)
+    assert legends[-1] == ["eager", "JIT", "hand-tuned TTNN"]
+    assert 672.5 in bars and bars.count(672.5) == 1
+    legends.clear()
+    report.write_plots({"cases": rows[:1], "archs": ["wormhole_b0:n150"]}, tmp_path)
+    assert legends[-1] == ["eager", "JIT"]
