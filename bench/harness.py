@@ -472,6 +472,10 @@ def _measure_into(row: dict, case: Case, size: int, device, cfg: Config) -> None
             row["speedup"] = row["eager_ms"] / row["jit_ms"]
         if row["reference_ms"]:
             row["jit_vs_reference"] = row["jit_ms"] / row["reference_ms"]
+            # per round too (the JSON): the spread of the side-by-side ratio
+            row["samples"]["jit_vs_reference"] = [
+                j / r for j, r in zip(samples["jit"][main], samples["reference"][main], strict=True) if r > 0
+            ]
 
         if calls:
             step("hit overhead")

@@ -69,6 +69,7 @@ def test_known_timings_and_marks(tmp_path):
     assert row["speedup"] == pytest.approx(2.5)
     assert row["reference_ms"] == pytest.approx(5.0)
     assert row["jit_vs_reference"] == pytest.approx(0.8)
+    assert row["samples"]["jit_vs_reference"] == pytest.approx([0.8] * row["rounds"])
     assert row["pcc"] == pytest.approx(1.0)
     assert row["launches_eager"] == row["launches_jit"] == 0
     assert (
