@@ -64,6 +64,9 @@ class Case:
     torch_compile_quick: bool = False  # also run torch.compile in --quick (the outside anchor)
     requires: Callable[[], str | None] | None = None  # why the case cannot run here, or None
     tags: tuple[str, ...] = field(default=())
+    # predicted device time of the case's hand-tuned TTNN version: (size, arch, path of the hand-tuned code) ->
+    # {handtuned_us, handtuned_untraced_us, handtuned_jit_us, handtuned_jit_untraced_us} (bench/harness.py)
+    handtuned: Callable[[int, str, str], dict] | None = None
 
     @property
     def group(self) -> str:
@@ -387,6 +390,24 @@ _boltz_cases = [
         False,
     ),
 ]
+
+
+def _handtuned_pairformer(size: int, arch: str, path: str) -> dict:
+    """bench/handtuned.py at N = size on `arch`: the hand-tuned PairformerLayer of `path` (tt-boltz's
+    tenstorrent.py or the stand-in) op for op, and the port under ttfuse.jit in its dtypes; predicted us."""
+    from bench.handtuned import measure
+
+    (r,) = measure(path, (size,), (arch,))
+    return {
+        "handtuned_us": r.hand.traced_ms * 1e3,
+        "handtuned_untraced_us": r.hand.untraced_ms * 1e3,
+        "handtuned_jit_us": r.jit.traced_ms * 1e3,
+        "handtuned_jit_untraced_us": r.jit.untraced_ms * 1e3,
+        "handtuned_port_dtype": r.port_dtype,
+    }
+
+
+_HANDTUNED = {"PairformerLayer": _handtuned_pairformer}
 for _name, _mk, _seed, _inp, _call, _quick, _full, _anchor in _boltz_cases:
     register(
         Case(
@@ -398,6 +419,7 @@ for _name, _mk, _seed, _inp, _call, _quick, _full, _anchor in _boltz_cases:
             f"models.boltz.{_name} vs boltz 2.2.1",
             torch_compile_quick=_anchor,
             requires=_needs("models.boltz", _name, package="boltz"),
+            handtuned=_HANDTUNED.get(_name),
         )
     )
 

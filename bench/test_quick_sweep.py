@@ -39,6 +39,11 @@ def test_quick_sweep_row_does_not_fail(name, size, arch, tmp_path):
     # the cost-model columns are filled for every row with a compiled block
     if row["jit_functions"]:
         assert row["predicted_us_jit"] is not None and row["dram_bytes_jit"] is not None, row["case"]
+    # a case with a hand-tuned version (boltz.PairformerLayer): its predicted time and JIT / hand-tuned are filled
+    if case.handtuned is not None:
+        assert row["handtuned_us"] > 0 and row["handtuned_untraced_us"] > row["handtuned_us"], row
+        assert row["jit_vs_handtuned"] > 0 and row["jit_vs_handtuned_untraced"] > 0, row
+        assert row["handtuned_source"], row
 
 
 def test_quick_sweep_covers_both_archs():
