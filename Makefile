@@ -59,7 +59,7 @@ test: $(STAMP) lint profiler-venv
 	bash conformance/setup_venv.sh
 	$(BIN)/python -m pytest tests/conformance
 	$(MAKE) conformance312
-	$(BIN)/python -m pytest tests -n 2 --ignore=tests/conformance --ignore=tests/conformance312
+	TTFUSE_REQUIRE_PROFILER_READERS=1 $(BIN)/python -m pytest tests -n 2 --ignore=tests/conformance --ignore=tests/conformance312
 	$(BIN)/python -m pytest bench --benchmark-disable
 	$(BIN)/python tools/docs_check.py
 

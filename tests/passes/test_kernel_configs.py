@@ -5,6 +5,8 @@ and costed from its grid and blocking."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -368,6 +370,28 @@ def test_kernel_cost_follows_its_step_configs(monkeypatch):
     # and a config on fewer cores than the grid is not costed as if spread over all of it
     unset = node.replace(attrs=set_attrs(node.attrs, step_configs=None))
     assert node_cost(low.graph, unset, ds).math_us < slow_c.math_us
+
+
+def test_kernel_sdpa_step_is_costed_from_its_config(monkeypatch):
+    """A kernel's SDPA step is timed by its config: tt-metal's SDPA gives each core whole (batch, head, q chunk)
+    units, so the same step on a 1x1 grid, or with fewer q chunks than cores, costs its busiest core's units."""
+    low, node = _lower("pair_bias_attention (self)", "wormhole_b0:n150", monkeypatch)
+    ds = device_spec("wormhole_b0:n150")
+    sel = dict(node.attr("step_configs"))
+    sdpa = sel["sdpa"]
+    assert grid_of(sdpa) != (1, 1)
+
+    def with_sdpa(cfg):
+        steps = tuple((k, cfg if k == "sdpa" else v) for k, v in node.attr("step_configs"))
+        return node_cost(low.graph, node.replace(attrs=set_attrs(node.attrs, step_configs=steps)), ds)
+
+    fast = node_cost(low.graph, node, ds)
+    one = with_sdpa(dataclasses.replace(sdpa, compute_with_storage_grid_size=(1, 1)))
+    assert one.math_us > 2 * fast.math_us, (one.math_us, fast.math_us)
+    # one q chunk per (batch, head): the busiest core does one unit however many cores the grid has
+    q_len = next(n for n in low.graph.nodes if n is node).outs[0].shape[-2]
+    whole = with_sdpa(dataclasses.replace(sdpa, q_chunk_size=-(-q_len // TILE) * TILE))
+    assert whole.math_us >= fast.math_us
 
 
 def test_minimal_matmul_config_is_checked(device):

@@ -552,7 +552,7 @@ def _attention_cost(ctx: CostCtx, b: int, nqh: int, sq: int, sk: int, dh: int, c
         if isinstance(ctx.in_specs.get(n), TensorSpec)
     ]
     dram += sum(s.nbytes for s in kv) * max(0, -(-sq // qc) - 1)
-    return OpCost(
+    cost = OpCost(
         flops=mm + soft,
         matmul_flops=mm,
         dram_bytes=dram,
@@ -560,6 +560,17 @@ def _attention_cost(ctx: CostCtx, b: int, nqh: int, sq: int, sk: int, dh: int, c
         launches=1,
         fidelity=_fidelity(ctx.args.get("compute_kernel_config")),
     )
+    grid = getattr(ctx.args.get("program_config"), "compute_with_storage_grid_size", None)
+    if grid is not None and mm > 0:
+        # the config's grid: tt-metal's SDPA program factory hands each core whole (batch, head, q chunk) work
+        # units (sdpa_program_factory.cpp: q_per_core over B * NQH * q_num_chunks), so the busiest core does
+        # ceil(units / cores) of them; costed here as that core's tile multiply-accumulates (`core_tiles`)
+        gx, gy = (grid.x, grid.y) if hasattr(grid, "x") else tuple(grid)
+        units = b * nqh * -(-sq // qc)
+        per_core = -(-units // max(gx * gy, 1))
+        cost.core_tiles = per_core * (mm / units) / (2 * TILE**3)
+        cost.core_tiles_flops = mm
+    return cost
 
 
 @scaled_dot_product_attention.cost
