@@ -192,7 +192,9 @@ def test_random_programs_jit_equals_eager(tmp_path, record_property):
 
     # 4. a fresh process: every entry is a disk hit with the same bits
     (tmp_path / "index.json").write_text(json.dumps(saved))
-    env = dict(os.environ)
+    # the same device kind as this process's device (whatever an earlier test left in TTFUSE_ARCH), and the
+    # reason of any miss in the report
+    env = dict(os.environ, TTFUSE_ARCH=device.spec.name, TTFUSE_EXPLAIN_CACHE_MISSES="1")
     r = subprocess.run(
         [sys.executable, str(Path(__file__).parent / "fuzz_programs.py"), "replay", str(tmp_path)],
         capture_output=True,
