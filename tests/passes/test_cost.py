@@ -218,8 +218,9 @@ def test_matrix_kernels_pay_a_pipeline_fill_once_and_eltwise_kernels_do_not(spec
 
 
 def test_sdpa_runs_on_its_program_config_grid_and_pays_its_softmax_per_score(monkeypatch):
-    """An SDPA node's work is spread over the grid its SDPAProgramConfig names (tt_transformers prefill runs on 8x8
-    of a Blackhole's 11x10), and its vector time grows with SDPA_SOFTMAX_FLOPS_PER_SCORE per score."""
+    """An SDPA node runs on the grid its SDPAProgramConfig names (tt_transformers prefill runs on 8x8 of a
+    Blackhole's 11x10): its matrix work by the busiest core's whole work units, its vector time (growing with
+    SDPA_SOFTMAX_FLOPS_PER_SCORE per score) spread over that grid."""
     import ttfuse.ops.attention as attention
 
     monkeypatch.setenv("TTFUSE_ARCH", "blackhole:p150:11x10")
@@ -235,8 +236,11 @@ def test_sdpa_runs_on_its_program_config_grid_and_pays_its_softmax_per_score(mon
         (c,) = graph_cost(ttfuse.jit(f, passes=[]).lower(s, s, s).graph, ds).nodes
         return c
 
-    full, small = node((11, 10)), node((8, 8))
-    assert (full.cores, small.cores) == (110, 64)
-    assert small.math_us == pytest.approx(full.math_us * 110 / 64)
+    full, small, tiny = node((11, 10)), node((8, 8)), node((4, 4))
+    assert (full.cores, small.cores, tiny.cores) == (110, 64, 16)
+    # the busiest core's (batch, head, q chunk) units: 8 heads x 16 q chunks = 128 units, 2 per core on 110 or
+    # 64 cores, 8 on 16: the matrix part is equal on the first two, x4 on 4x4; the softmax spreads over the cores
+    assert tiny.math_us == pytest.approx(small.math_us * 4)
+    assert small.math_us * 64 / 110 < full.math_us < small.math_us
     scores = 8 * 2048 * 2048
     assert full.flops - full.matmul_flops == pytest.approx(attention.SDPA_SOFTMAX_FLOPS_PER_SCORE * scores)
