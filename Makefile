@@ -17,7 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	@echo "== installing ttfuse and its dependencies into $(VENV) (torch==2.13.0 CPU)"
 	@# torch first, pinned: on 3.11 pip takes the CPU wheel on disk; `-e .` alone could pick a CUDA build from the registry
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[test,models]"
+	$(BIN)/python -m pip install -q -e ".[test,models,symbiote]"
 	$(BIN)/python -m pip install -q --no-deps boltz==2.2.1
 	@rm -f $(VENV)/.installed-*; touch $@
 
