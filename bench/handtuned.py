@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import argparse
 import ast
-import contextlib
 import importlib.util
-import os
 import sys
 import time
 from collections import defaultdict
@@ -191,20 +189,6 @@ def harness():
     return mod
 
 
-@contextlib.contextmanager
-def _arch(arch: str):
-    """TTFUSE_ARCH set for the block (a sim device reads it when it opens; lower() on specs targets it)."""
-    old = os.environ.get("TTFUSE_ARCH")
-    os.environ["TTFUSE_ARCH"] = arch
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("TTFUSE_ARCH", None)
-        else:
-            os.environ["TTFUSE_ARCH"] = old
-
-
 def _specs(ttnn, *shapes):
     from ttfuse.types import TensorSpec
 
@@ -251,11 +235,12 @@ def measure(
     h = harness()
     ttnn = h.map_ttnn()
     import models.boltz as mb
+    from ttfuse.device import arch_env
 
     dtype = getattr(ttnn, port_dtype)
     rows, ref = [], None
     for arch in archs:
-        with _arch(arch):
+        with arch_env(arch):
             dev = ttnn.open_device(device_id=0)
             try:
                 T = h.load_ttboltz(path)  # a fresh module per device: its `device` and arch checks

@@ -1,10 +1,12 @@
 """DeviceSpec table and device-kind selection (TTFUSE_ARCH, open_device(arch=...))."""
 
+import os
+
 import pytest
 import torch
 
 from ttfuse import ttnn
-from ttfuse.device import all_specs, device_spec
+from ttfuse.device import all_specs, arch_env, device_spec
 from ttfuse.errors import DeviceError
 
 
@@ -34,6 +36,25 @@ def test_env_selects_kind(monkeypatch):
     assert (g.x, g.y) == (13, 10)
     monkeypatch.delenv("TTFUSE_ARCH")
     assert ttnn.open_device(device_id=0).arch() == ttnn.device.Arch.WORMHOLE_B0
+
+
+@pytest.mark.parametrize("before", [None, "wormhole_b0:n300"])
+def test_arch_env_restores(monkeypatch, before):
+    """arch_env sets TTFUSE_ARCH for the block and puts back what was there (unset stays unset), on an error too."""
+    if before is None:
+        monkeypatch.delenv("TTFUSE_ARCH", raising=False)
+    else:
+        monkeypatch.setenv("TTFUSE_ARCH", before)
+    with arch_env("blackhole"):
+        assert device_spec().name == "blackhole:p150:13x10"
+    assert os.environ.get("TTFUSE_ARCH") == before
+    with pytest.raises(RuntimeError, match="inside"), arch_env("blackhole:p100"):
+        assert os.environ["TTFUSE_ARCH"] == "blackhole:p100"
+        raise RuntimeError("inside")
+    assert os.environ.get("TTFUSE_ARCH") == before
+    with arch_env(None):  # None leaves the variable alone
+        assert os.environ.get("TTFUSE_ARCH") == before
+    assert os.environ.get("TTFUSE_ARCH") == before
 
 
 def test_open_device_arch_kwarg():

@@ -22,9 +22,7 @@ points, and those within, per kind. Add a point by adding it to the JSON (with i
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,24 +84,10 @@ def load(path: Path = DATA) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ predictions
-@contextlib.contextmanager
-def _arch(kind: str):
-    """Compile for the point's device kind: `ttfuse.jit` targets `$TTFUSE_ARCH` when no argument is on a device."""
-    old = os.environ.get("TTFUSE_ARCH")
-    os.environ["TTFUSE_ARCH"] = kind
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["TTFUSE_ARCH"]
-        else:
-            os.environ["TTFUSE_ARCH"] = old
-
-
 def _matmul(p: dict) -> float:
     import ttfuse
     from ttfuse import ttnn
-    from ttfuse.device import device_spec
+    from ttfuse.device import arch_env, device_spec
     from ttfuse.passes.cost import graph_cost
 
     m, k, n = p["shape"]
@@ -115,7 +99,7 @@ def _matmul(p: dict) -> float:
     def mm(a, b):
         return ttnn.matmul(a, b, dtype=dt, memory_config=out_mc, compute_kernel_config=ckc)
 
-    with _arch(p["device"]):
+    with arch_env(p["device"]):
         low = ttfuse.jit(mm, passes=[]).lower(
             ttnn.TensorSpec((m, k), dt, memory_config=mem[p["memory"]["in0"]]),
             ttnn.TensorSpec((k, n), dt, memory_config=mem[p["memory"]["in1"]]),
@@ -127,7 +111,7 @@ def _matmul(p: dict) -> float:
 def _dram_bandwidth(p: dict) -> float:
     import ttfuse
     from ttfuse import ttnn
-    from ttfuse.device import device_spec
+    from ttfuse.device import arch_env, device_spec
     from ttfuse.passes.cost import graph_cost
 
     def copy(x):
@@ -136,7 +120,7 @@ def _dram_bandwidth(p: dict) -> float:
     spec = ttnn.TensorSpec(
         tuple(p["shape"]), getattr(ttnn, p["dtype"]), memory_config=ttnn.DRAM_MEMORY_CONFIG
     )
-    with _arch(p["device"]):
+    with arch_env(p["device"]):
         low = ttfuse.jit(copy, passes=[]).lower(spec)
     g = graph_cost(low.graph, device_spec(p["device"]))
     return g.total.dram_bytes / (g.device_ms * 1e-3) / 1e9
@@ -184,7 +168,7 @@ def _ccl(p: dict) -> float:
 def _sdpa(p: dict) -> float:
     import ttfuse
     from ttfuse import ttnn
-    from ttfuse.device import device_spec
+    from ttfuse.device import arch_env, device_spec
     from ttfuse.passes.cost import graph_cost
 
     ds = device_spec(p["device"])
@@ -224,7 +208,7 @@ def _sdpa(p: dict) -> float:
                 q, k, v, is_causal=p["causal"], program_config=pc, compute_kernel_config=ckc
             )
 
-    with _arch(p["device"]):  # the spec rules check the grid against the point's device
+    with arch_env(p["device"]):  # the spec rules check the grid against the point's device
         low = ttfuse.jit(f, passes=[]).lower(*specs)
     return graph_cost(low.graph, ds).device_ms
 
@@ -232,7 +216,7 @@ def _sdpa(p: dict) -> float:
 def _reshard(p: dict) -> float:
     import ttfuse
     from ttfuse import ttnn
-    from ttfuse.device import device_spec
+    from ttfuse.device import arch_env, device_spec
     from ttfuse.passes.cost import graph_cost
 
     shape = tuple(p["shape"])
@@ -249,7 +233,7 @@ def _reshard(p: dict) -> float:
         return ttnn.to_memory_config(x, memory_config=mc)
 
     ds = device_spec(p["device"])
-    with _arch(p["device"]):
+    with arch_env(p["device"]):
         low = ttfuse.jit(f, passes=[]).lower(ttnn.TensorSpec(shape, getattr(ttnn, p["dtype"])))
     g = graph_cost(low.graph, ds)
     return _kernel_only(p, g, ds)

@@ -610,28 +610,21 @@ def explain(target: str, tokens: tuple[str, ...], kwargs: tuple[str, ...], arch:
             _fail("explain needs ttfuse.jit, which is not available in this build")
             return
         fn = jit(fn)
-    saved = os.environ.get("TTFUSE_ARCH")
-    if arch:
-        from ttfuse.device import device_spec
+    from ttfuse.device import arch_env, device_spec
 
+    if arch:
         try:  # a bad --arch is named as the option, not as the TTFUSE_ARCH it is passed on through
             device_spec(arch, source="the --arch option")
         except TtfuseError as e:
             raise click.BadParameter(str(e), param_hint="--arch") from None
-        os.environ["TTFUSE_ARCH"] = arch
     try:
-        low = fn.lower(*args, **kw)
+        with arch_env(arch or None):
+            low = fn.lower(*args, **kw)
     except Exception as e:  # noqa: BLE001 - a user error in the target is a message (traceback at TTFUSE_DEBUG>=1)
         if get_flag("debug") >= 1 or not isinstance(e, TtfuseError | TypeError | ValueError):
             raise
         _fail(f"explain {target}: {type(e).__name__}: {e}")
         return
-    finally:
-        if arch:
-            if saved is None:
-                os.environ.pop("TTFUSE_ARCH", None)
-            else:
-                os.environ["TTFUSE_ARCH"] = saved
     out = _console()
     for title, text in _lowered_sections(low):
         _section(out, title)

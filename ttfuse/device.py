@@ -11,8 +11,10 @@ Add a device by adding a DeviceSpec to `_SPECS` (and a default board to `_DEFAUL
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from ttfuse.errors import DeviceError
@@ -243,6 +245,26 @@ def device_spec(kind: str | None = None, *, source: str | None = None) -> Device
     if name not in _SPECS:
         raise DeviceError(f"unknown device kind {kind!r} (from {where}); {valid_kinds()}")
     return _SPECS[name]
+
+
+@contextlib.contextmanager
+def arch_env(kind: str | None) -> Iterator[None]:
+    """`$TTFUSE_ARCH` set to `kind` for the block, then restored (unset again if it was unset), also on an error.
+
+    A sim device reads the variable when it opens and `jit(...).lower()` on specs targets it; `kind=None` leaves
+    the variable as it is. The kind is not checked here: `device_spec` names a bad one where it is read."""
+    if kind is None:
+        yield
+        return
+    old = os.environ.get("TTFUSE_ARCH")
+    os.environ["TTFUSE_ARCH"] = kind
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("TTFUSE_ARCH", None)
+        else:
+            os.environ["TTFUSE_ARCH"] = old
 
 
 def all_specs() -> list[DeviceSpec]:
