@@ -1,6 +1,8 @@
-"""Shared fixtures: a fresh simulated device per test, seeded torch, a private compile-cache directory; and
-small builders several test modules use (`pcc`, matmul program configs)."""
+"""Shared fixtures: a fresh simulated device per test (or per module), seeded torch, a private compile-cache
+directory, a small Boltz Pairformer layer; and small builders several test modules use (`pcc`, matmul program
+configs, `read_csv`)."""
 
+import csv
 import os
 import random
 import tempfile
@@ -29,6 +31,14 @@ def pytest_report_header(config):
 
 @pytest.fixture
 def device():
+    dev = ttnn.open_device(device_id=0)
+    yield dev
+    ttnn.close_device(dev)
+
+
+@pytest.fixture(scope="module")
+def module_device():
+    """One simulated device shared by a module's tests (for module-scoped fixtures that run a model once)."""
     dev = ttnn.open_device(device_id=0)
     yield dev
     ttnn.close_device(dev)
@@ -64,3 +74,38 @@ def cfg2d(gx=8, gy=8, w=2, sh=1, sw=1, pm=1, pn=1, *, cls=None, **kw):
 def cfg1d(gx=8, gy=1, w=2, sh=1, sw=1, pm=1, pn=1, **kw):
     """The 1D multicast matmul program config, in cfg2d's keywords."""
     return cfg2d(gx, gy, w, sh, sw, pm, pn, cls=ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig, **kw)
+
+
+def read_csv(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def small_pairformer(device, jit: bool, n: int = 32):
+    """A seeded Boltz PairformerLayer (c_s=64, c_z=32, 2 heads) ported to `device`, and its (s, z, mask,
+    mask_padded) inputs of N=`n` tokens. Needs the `boltz` package (callers importorskip it)."""
+    from boltz.model.layers.pairformer import PairformerLayer as Ref
+
+    import models.boltz as mb
+    from models.boltz.common import to_tt
+
+    torch.manual_seed(0)
+    ref = Ref(64, 32, 2, dropout=0.0, v2=True).eval()
+    port = mb.PairformerLayer.from_torch(ref, device, jit=jit)
+    g = torch.Generator().manual_seed(1)
+    s = torch.randn(1, n, 64, generator=g)
+    z = torch.randn(1, n, n, 32, generator=g)
+    mask = torch.ones(1, n)
+    args = [to_tt(t, device) for t in (s, z, mask, mask[:, :, None] * mask[:, None, :])]
+    return port, args
+
+
+@pytest.fixture(scope="module", params=["eager", "jit"])
+def pairformer32(request, module_device):
+    """(mode, port, args): small_pairformer on the module's device, eager and under jit; the jit one has run once
+    (compiled), so a profile around the next call sees one run."""
+    jit = request.param == "jit"
+    port, args = small_pairformer(module_device, jit)
+    if jit:
+        port.forward_ttnn(*args)
+    return request.param, port, args

@@ -7,7 +7,6 @@ jit; both runs' rows must carry the cost model's predictions for the ops that ra
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sqlite3
@@ -16,6 +15,7 @@ import pytest
 import torch
 
 import ttfuse
+from tests.conftest import read_csv
 from ttfuse import ttnn
 from ttfuse.passes.cost import graph_cost
 from ttfuse.profiler import PREDICTED_NOTE, from_environment
@@ -24,48 +24,17 @@ from ttfuse.profiler.perf_csv import METAL_COLUMNS
 pytest.importorskip("boltz")
 
 
-def read_csv(path) -> list[dict]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def small_pairformer(device, jit: bool, n: int = 32):
-    from boltz.model.layers.pairformer import PairformerLayer as Ref
-
-    import models.boltz as mb
-    from models.boltz.common import to_tt
-
-    torch.manual_seed(0)
-    ref = Ref(64, 32, 2, dropout=0.0, v2=True).eval()
-    port = mb.PairformerLayer.from_torch(ref, device, jit=jit)
-    g = torch.Generator().manual_seed(1)
-    s = torch.randn(1, n, 64, generator=g)
-    z = torch.randn(1, n, n, 32, generator=g)
-    mask = torch.ones(1, n)
-    args = [to_tt(t, device) for t in (s, z, mask, mask[:, :, None] * mask[:, None, :])]
-    return port, args
-
-
 @pytest.fixture(scope="module")
-def device():
-    dev = ttnn.open_device(device_id=0)
-    yield dev
-    ttnn.close_device(dev)
-
-
-@pytest.fixture(scope="module", params=["eager", "jit"])
-def pairformer_profile(request, device, tmp_path_factory):
-    jit = request.param == "jit"
-    port, args = small_pairformer(device, jit)
-    if jit:
-        port.forward_ttnn(*args)  # compile outside the profile: the profile sees one run
-    out = tmp_path_factory.mktemp(f"prof_{request.param}")
+def pairformer_profile(pairformer32, module_device, tmp_path_factory):
+    """The profile of one run of the Pairformer layer (compiled first under jit), and the launches it made."""
+    mode, port, args = pairformer32
+    out = tmp_path_factory.mktemp(f"prof_{mode}")
     with (
-        ttfuse.sim.count_launches(device) as launches,
-        ttfuse.profile(out, name=f"pairformer_{request.param}") as p,
+        ttfuse.sim.count_launches(module_device) as launches,
+        ttfuse.profile(out, name=f"pairformer_{mode}") as p,
     ):
         port.forward_ttnn(*args)
-    return request.param, p, launches, port, args
+    return mode, p, launches, port, args
 
 
 def test_csv_has_tt_metal_columns_and_one_row_per_op(pairformer_profile):
@@ -101,7 +70,7 @@ def test_jit_run_fuses_what_eager_runs_op_by_op(pairformer_profile, request):
         assert not fused
 
 
-def test_durations_are_the_cost_models(pairformer_profile, device):
+def test_durations_are_the_cost_models(pairformer_profile, module_device):
     """Each jit row's prediction is the cost model's for its node of `lower().graph` (one source of predictions):
     the profile's ops are the graph's launching nodes, less the parameter-only work the runtime does once per
     weight version (kernels.concat_weights: in the graph, its time kept apart as `once`)."""
@@ -115,7 +84,9 @@ def test_durations_are_the_cost_models(pairformer_profile, device):
 
         lo = jitted(pairformer_layer).lower(*args, *port.weights, **port._static())
         graph = Counter(
-            (n.op, round(n.device_us, 6)) for n in graph_cost(lo.graph, device.spec).nodes if n.launches
+            (n.op, round(n.device_us, 6))
+            for n in graph_cost(lo.graph, module_device.spec).nodes
+            if n.launches
         )
         prof = Counter((r.op.name, round(r.cost().device_us, 6)) for r in p.records)
         assert not prof - graph, prof - graph

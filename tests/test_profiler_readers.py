@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import ttfuse
-from ttfuse import ttnn
+from tests.conftest import read_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("TTFUSE_PROFILER_VENV", ROOT / ".venv-profiler"))
@@ -31,9 +30,6 @@ if not READER.exists():
     if os.environ.get("CI") or os.environ.get("TTFUSE_REQUIRE_PROFILER_READERS"):
         raise RuntimeError(f"{READER} is missing: run `bash tools/setup_profiler_venv.sh` (make test does)")
     pytest.skip("no .venv-profiler (bash tools/setup_profiler_venv.sh makes it)", allow_module_level=True)
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_profiler import read_csv, small_pairformer  # noqa: E402
 
 
 def read_back(p) -> dict:
@@ -49,21 +45,11 @@ def read_back(p) -> dict:
 
 
 @pytest.fixture(scope="module")
-def device():
-    dev = ttnn.open_device(device_id=0)
-    yield dev
-    ttnn.close_device(dev)
-
-
-@pytest.fixture(scope="module", params=["eager", "jit"])
-def read(request, device, tmp_path_factory):
-    jit = request.param == "jit"
-    port, args = small_pairformer(device, jit)
-    if jit:
+def read(pairformer32, tmp_path_factory):
+    mode, port, args = pairformer32
+    with ttfuse.profile(tmp_path_factory.mktemp(f"readers_{mode}"), name=mode) as p:
         port.forward_ttnn(*args)
-    with ttfuse.profile(tmp_path_factory.mktemp(f"readers_{request.param}"), name=request.param) as p:
-        port.forward_ttnn(*args)
-    return request.param, p, read_back(p)
+    return mode, p, read_back(p)
 
 
 def test_tt_perf_report_reads_every_op(read):
