@@ -10,7 +10,7 @@ import tempfile
 import pytest
 import torch
 
-from ttfuse import ttnn
+from ttfuse import cache, ttnn
 from ttfuse.testing import pcc  # noqa: F401  (re-exported for tests)
 
 # NOTE: set before any test imports ttfuse.cache, so no test ever writes to the user's ~/.cache/ttfuse.
@@ -42,6 +42,13 @@ def module_device():
     dev = ttnn.open_device(device_id=0)
     yield dev
     ttnn.close_device(dev)
+
+
+@pytest.fixture
+def fresh():
+    """An empty compile cache (memory and a private disk directory) for the test; yields the directory."""
+    with cache.fresh_cache() as d:
+        yield d
 
 
 @pytest.fixture(autouse=True)
@@ -109,3 +116,10 @@ def pairformer32(request, module_device):
     if jit:
         port.forward_ttnn(*args)
     return request.param, port, args
+
+
+def T(device, *shape, dtype=None):
+    """A random TILE-layout device tensor of `shape` (bfloat16 unless `dtype`)."""
+    return ttnn.from_torch(
+        torch.randn(*shape), dtype=dtype or ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device
+    )

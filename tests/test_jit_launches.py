@@ -12,24 +12,13 @@ import pytest
 import torch
 
 import ttfuse
-from ttfuse import cache, ttnn
+from tests.conftest import T
+from ttfuse import ttnn
 from ttfuse.ir import spec_args
 from ttfuse.sim import count_launches
 from ttfuse.testing import pcc
 
 VIEWS = ("reshape", "unsqueeze", "squeeze")
-
-
-@pytest.fixture
-def fresh():
-    with cache.fresh_cache() as d:
-        yield d
-
-
-def T(device, *shape, dtype=None):
-    return ttnn.from_torch(
-        torch.randn(*shape), dtype=dtype or ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device
-    )
 
 
 class Block:

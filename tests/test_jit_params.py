@@ -11,22 +11,11 @@ import pytest
 import torch
 
 import ttfuse
+from tests.conftest import T
 from ttfuse import cache, ttnn
 from ttfuse.errors import DeviceError, TraceError
 from ttfuse.sim import count_launches
 from ttfuse.testing import pcc
-
-
-@pytest.fixture
-def fresh():
-    with cache.fresh_cache() as d:
-        yield d
-
-
-def T(device, *shape, dtype=None):
-    return ttnn.from_torch(
-        torch.randn(*shape), dtype=dtype or ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device
-    )
 
 
 def host(t) -> torch.Tensor:
