@@ -35,13 +35,6 @@ def _verify_every_pass():
             os.environ[k] = v
 
 
-@pytest.fixture(scope="module")
-def dev():
-    d = ttnn.open_device(device_id=0)
-    yield d
-    ttnn.close_device(d)
-
-
 @st.composite
 def programs(draw):
     """(steps, outputs): each step reads earlier values (by index) of matching shape; weights are inputs."""
@@ -188,7 +181,8 @@ def close(got: torch.Tensor, want: torch.Tensor) -> bool:
     ],
 )
 @given(program=programs())
-def test_jit_with_all_passes_equals_eager(dev, program):
+def test_jit_with_all_passes_equals_eager(module_device, program):
+    dev = module_device
     torch.manual_seed(len(program[0]))
     x = ttnn.from_torch(torch.randn(SHAPES[0]), dtype=BF16, layout=ttnn.TILE_LAYOUT, device=dev)
     y = ttnn.from_torch(torch.randn(SHAPES[0]), dtype=BF16, layout=ttnn.TILE_LAYOUT, device=dev)
