@@ -1,11 +1,14 @@
 """Shared fixtures: a fresh simulated device per test (or per module), seeded torch, a private compile-cache
 directory, a small Boltz Pairformer layer; and small builders several test modules use (`pcc`, matmul program
-configs, `read_csv`)."""
+configs, `read_csv`, `load_tool`)."""
 
 import csv
+import importlib.util
 import os
 import random
+import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -123,3 +126,15 @@ def T(device, *shape, dtype=None):
     return ttnn.from_torch(
         torch.randn(*shape), dtype=dtype or ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device
     )
+
+
+def load_tool(name: str):
+    """tools/<name>.py (not a package) imported as the module `name`; registered in sys.modules first, since
+    dataclasses look their module up by name."""
+    spec = importlib.util.spec_from_file_location(
+        name, Path(__file__).resolve().parent.parent / "tools" / f"{name}.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, mod)
+    spec.loader.exec_module(mod)
+    return mod

@@ -6,25 +6,17 @@ The checker is tools/import_graph.py (ast only: nothing is imported), loaded her
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import load_tool
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("import_graph", ROOT / "tools" / "import_graph.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("import_graph", mod)  # dataclasses look their module up by name
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ig = _load_tool()
+ig = load_tool("import_graph")
 
 
 @pytest.fixture(scope="module")

@@ -8,24 +8,16 @@ The tool is loaded by path (tools/ is not a package); the model's predictions ar
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import load_tool
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("costcheck", ROOT / "tools" / "costcheck.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("costcheck", mod)  # dataclasses look their module up by name
-    spec.loader.exec_module(mod)
-    return mod
-
-
-cc = _load_tool()
+cc = load_tool("costcheck")
 
 
 @pytest.fixture(scope="module")

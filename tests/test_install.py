@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 import ttfuse
+from tests.conftest import load_tool
 from ttfuse import backend
 from ttfuse import ttnn as facade
 from ttfuse.cli import main
@@ -359,10 +360,7 @@ def test_eager_backend_is_chosen_through_the_registry(monkeypatch):
 
 
 def test_the_facade_names_no_backend():
-    spec = importlib.util.spec_from_file_location("import_graph", REPO / "tools" / "import_graph.py")
-    ig = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("import_graph", ig)
-    spec.loader.exec_module(ig)
+    ig = load_tool("import_graph")
     bad = [
         e
         for e in ig.collect()
