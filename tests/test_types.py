@@ -79,3 +79,33 @@ def test_compute_kernel_config_defaults():
     assert ttnn.BlackholeComputeKernelConfig is ttnn.WormholeComputeKernelConfig
     with pytest.raises(TypeError):
         ttnn.WormholeComputeKernelConfig(ttnn.MathFidelity.HiFi4)  # keyword-only as in ttnn
+
+
+def test_spec_key_token_compares_as_the_spec():
+    """`TensorSpec._key` (the jit hit path's key token, built once per spec) is equal exactly when the specs are:
+    a spec differing in any compared field (shape, dtype, layout, memory layout, buffer, shard spec) differs."""
+    import pickle
+
+    from tests.conftest import sharded
+
+    base = ttnn.TensorSpec((64, 128), ttnn.bfloat16, ttnn.TILE_LAYOUT, ttnn.DRAM_MEMORY_CONFIG)
+    shard = ttnn.TensorMemoryLayout.HEIGHT_SHARDED
+    variants = [
+        base,
+        ttnn.TensorSpec(
+            (64, 128), ttnn.bfloat16, ttnn.TILE_LAYOUT, ttnn.DRAM_MEMORY_CONFIG
+        ),  # equal, not same
+        base.replace(shape=(128, 64)),
+        base.replace(shape=(1, 64, 128)),
+        base.replace(dtype=ttnn.bfloat8_b),
+        base.replace(layout=ttnn.ROW_MAJOR_LAYOUT),
+        base.replace(memory_config=ttnn.L1_MEMORY_CONFIG),
+        base.replace(memory_config=sharded(shard, (2, 1), (32, 128))),
+        base.replace(memory_config=sharded(shard, (1, 2), (32, 128))),
+        base.replace(memory_config=sharded(shard, (2, 1), (32, 128), ttnn.ShardOrientation.COL_MAJOR)),
+        pickle.loads(pickle.dumps(base)),  # a spec read back from a disk entry
+    ]
+    for a in variants:
+        for b in variants:
+            assert (a == b) == (a._key == b._key), (a, b)
+    assert sum(v == base for v in variants) == 3

@@ -334,6 +334,8 @@ class TensorSpec:
     memory_config: MemoryConfig = DRAM_MEMORY_CONFIG
     _padded: Shape = field(default=None, compare=False, hash=False, repr=False)  # type: ignore[assignment]
     _hash: int = field(default=0, compare=False, hash=False, repr=False)
+    # the jit's hit-path key token (ttfuse/capture/pytree.py `_walk`): every field that compares, as a plain tuple
+    _key: tuple = field(default=(), compare=False, hash=False, repr=False)
 
     def __init__(
         self,
@@ -363,6 +365,12 @@ class TensorSpec:
         object.__setattr__(self, "_padded", padded_shape_of(self.shape, layout))
         # NOTE: specs are hashed on every jit call and in every pass: compute the hash once
         object.__setattr__(self, "_hash", hash((self.shape, dtype, layout, mc)))
+        # NOTE: built once here, not on every jit call (the hit path keys ~50 tensors of a model layer per call);
+        # enum values, not members: an Enum's __hash__/__eq__ run in Python
+        v = getattr
+        key = (tuple(self.shape), v(dtype, "_value_", dtype), v(layout, "_value_", layout))
+        mem = (v(mc.memory_layout, "_value_", mc.memory_layout), v(mc.buffer_type, "_value_", mc.buffer_type))
+        object.__setattr__(self, "_key", (*key, *mem, mc.shard_spec))
 
     def __hash__(self) -> int:
         return self._hash

@@ -2,8 +2,8 @@
 
 Three walks over the same order (positional args, then kwargs in call order; dicts in insertion order):
 - `flatten_key(args, kwargs, leaves, key)`: the jit hot path. Fills the tensor leaves and a flat hashable key
-  list in one pass (container markers, one token per tensor with its TensorSpec fields and device object,
-  each static leaf with its type, so 1, 1.0 and True stay distinct). Mutable statics are keyed by content on
+  list in one pass (container markers, two tokens per tensor: its spec's `TensorSpec._key`, made once with the
+  spec, and its device object; each static leaf with its type, so 1, 1.0 and True stay distinct). Mutable statics are keyed by content on
   every call: lists and dicts are containers, a set becomes a frozenset token; any other unhashable static is
   recognised by identity (`ByIdentity`; the jit warns once, and guards its content on every call).
 - `describe(args, kwargs)`: the slow path. A JSON-able tree (tensor leaves "*", static leaves {"s": k}) and
@@ -27,6 +27,7 @@ from ttfuse.tensor import Tensor
 from ttfuse.types import TensorSpec
 
 _LIST, _TUPLE, _DICT, _KW = list, tuple, dict, "**"
+_SCALARS = frozenset((int, str, bool, type(None)))
 
 
 def _is_namedtuple(t: type) -> bool:
@@ -49,32 +50,30 @@ def flatten_key(args: tuple, kwargs: dict, leaves: list, key: list) -> None:
 def _walk(v: Any, leaves: list, key: list) -> None:
     t = type(v)
     if t is Tensor:
-        # NOTE: a token of the spec's fields, not the TensorSpec: hashing/comparing the frozen dataclass (and
-        # its enums) costs ~1 us per tensor, this tuple of strs and a plain tuple ~0.2 us. Same equality.
-        s = v.spec
-        mc = s.memory_config
+        # NOTE: the spec's token (`TensorSpec._key`, built once with the spec: its compared fields as a tuple of
+        # strs and a plain tuple), not the TensorSpec: hashing/comparing the frozen dataclass (and its enums)
+        # costs ~1 us per tensor. Same equality.
         leaves.append(v)
-        key.append(
-            (
-                tuple(s.shape),
-                s.dtype._value_,
-                s.layout._value_,
-                mc.memory_layout._value_,
-                mc.buffer_type._value_,
-                mc.shard_spec,
-                v._device,
-            )
-        )
+        key.append(v.spec._key)
+        key.append(v._device)
     elif t is tuple or t is list:
         key.append(t)
         key.append(len(v))
         for x in v:
-            _walk(x, leaves, key)
+            if type(x) is Tensor:  # inlined: a layer's weights are lists of tensors (one call less per leaf)
+                leaves.append(x)
+                key.append(x.spec._key)
+                key.append(x._device)
+            else:
+                _walk(x, leaves, key)
     elif t is dict:
         key.append(t)
         key.append(tuple(v))
         for x in v.values():
             _walk(x, leaves, key)
+    elif t in _SCALARS:  # the common statics, before the isinstance/namedtuple tests below
+        key.append(t)
+        key.append(v)
     elif isinstance(v, Tensor):  # tracers (escaped ones are reported on the slow path)
         leaves.append(v)
         key.append((v.spec, v._device))
