@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, fields
 
-from ttfuse.types import CoreRangeSet, TtnnEnum, register_json_types
+from ttfuse.types import CoreRangeSet, Layout, TtnnEnum, register_json_types
 
 __all__ = [
     "MathFidelity", "ThrottleLevel", "UnaryOpType", "UnaryWithParam", "WormholeComputeKernelConfig",
@@ -334,7 +334,7 @@ class Conv2dConfig:
     shard_layout: object = None  # ttnn.TensorMemoryLayout | None
     core_grid: CoreRangeSet | None = None
     transpose_shards: bool = False
-    output_layout: object = None  # ttnn.Layout; None reads as TILE (ttnn's default)
+    output_layout: Layout = Layout.TILE
     enable_act_double_buffer: bool = False
     enable_weights_double_buffer: bool = False
     full_inner_dim: bool = False
@@ -345,7 +345,7 @@ class Conv2dConfig:
     padding_mode: PaddingMode = PaddingMode.Zeros
 
 
-class _SliceType(TtnnEnum):
+class SliceTypeEnum(TtnnEnum):
     """`ttnn.Conv2dSliceConfig.SliceTypeEnum` (0.81.1: L1Full, DRAMSliceHeight, DRAMSliceWidth)."""
 
     L1Full = 0
@@ -357,15 +357,15 @@ class _SliceType(TtnnEnum):
 class Conv2dSliceConfig:
     """`ttnn.Conv2dSliceConfig` (= `ttnn.Op2DSliceConfig` in 0.81.1): how conv2d slices a DRAM activation."""
 
-    SliceTypeEnum = _SliceType  # ttnn.Conv2dSliceConfig.SliceTypeEnum
-    slice_type: _SliceType = _SliceType.L1Full
+    SliceTypeEnum = SliceTypeEnum  # ttnn.Conv2dSliceConfig.SliceTypeEnum (a class attribute, not a field)
+    slice_type: SliceTypeEnum = SliceTypeEnum.L1Full
     num_slices: int = 0
 
 
 Op2DSliceConfig = Conv2dSliceConfig
-Conv2dL1Full = Op2DL1Full = _SliceType.L1Full
-Conv2dDRAMSliceHeight = Op2DDRAMSliceHeight = _SliceType.DRAMSliceHeight
-Conv2dDRAMSliceWidth = Op2DDRAMSliceWidth = _SliceType.DRAMSliceWidth
+Conv2dL1Full = Op2DL1Full = SliceTypeEnum.L1Full
+Conv2dDRAMSliceHeight = Op2DDRAMSliceHeight = SliceTypeEnum.DRAMSliceHeight
+Conv2dDRAMSliceWidth = Op2DDRAMSliceWidth = SliceTypeEnum.DRAMSliceWidth
 
 
 MATMUL_PROGRAM_CONFIGS = (
@@ -396,7 +396,7 @@ CONFIG_ENUMS = {
     "UnaryOpType": UnaryOpType,
     "ThrottleLevel": ThrottleLevel,
     "PaddingMode": PaddingMode,
-    "_SliceType": _SliceType,
+    "SliceTypeEnum": SliceTypeEnum,
 }
 # static values the IR and the disk cache encode by name (ttfuse.types.to_json_value): types reads these two
 # dicts (kept by reference, so register_enum below and later additions count) without importing this module
