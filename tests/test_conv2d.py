@@ -1,5 +1,7 @@
 """ttnn.conv2d / prepare_conv_weights / prepare_conv_bias on the simulator, against torch.nn.functional.conv2d."""
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -7,6 +9,7 @@ import torch.nn.functional as F
 import ttfuse
 from tests.conftest import pcc
 from ttfuse import ttnn
+from ttfuse.device import device_spec
 from ttfuse.errors import SpecError
 from ttfuse.testing import max_abs_error
 
@@ -265,3 +268,89 @@ def test_keywords_are_ttnn_0_81_1():
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params.values())
     with pytest.raises(TypeError):
         ttnn.Conv2dConfig(ttnn.bfloat16)  # keyword-only, as the wheel's __init__
+
+
+# ------------------------------------------------------------------------------ config selection and cost
+def _sd_conv(c, hw, oc, k=3, conv_config=None, compute_config=None):
+    """An SD1.4 UNet-shaped conv as a jit function of (x, prepared w, b) specs."""
+
+    def f(x, w, b):
+        return ttnn.conv2d(
+            input_tensor=x, weight_tensor=w, bias_tensor=b, device=None, in_channels=c, out_channels=oc,
+            batch_size=1, input_height=hw, input_width=hw, kernel_size=(k, k), stride=(1, 1),
+            padding=(k // 2, k // 2), conv_config=conv_config, compute_config=compute_config,
+        )  # fmt: skip
+
+    from ttfuse.types import TensorSpec
+
+    specs = (
+        TensorSpec((1, 1, hw * hw, c), ttnn.bfloat16, ttnn.TILE_LAYOUT),
+        TensorSpec((1, 1, k * k * c, oc), ttnn.bfloat16, ttnn.TILE_LAYOUT),
+        TensorSpec((1, 1, 1, oc), ttnn.bfloat16, ttnn.TILE_LAYOUT),
+    )
+    return f, specs
+
+
+def _lower(monkeypatch, arch, f, specs):
+    monkeypatch.setenv("TTFUSE_ARCH", arch)
+    low = ttfuse.jit(f).lower(*specs)
+    (row,) = low.program_configs
+    (node,) = [n for n in low.graph.nodes if n.op == "conv2d"]
+    (cost,) = [c for c in low.cost.jit.nodes if c.op == "conv2d"]
+    return row, node, cost
+
+
+@pytest.mark.parametrize("c, hw", [(640, 32), (320, 64)])
+def test_wormhole_and_blackhole_pick_different_valid_configs(monkeypatch, c, hw):
+    f, specs = _sd_conv(c, hw, c)
+    picked = {}
+    for arch in ("wormhole_b0", "blackhole"):
+        row, node, _ = _lower(monkeypatch, arch, f, specs)
+        cfg = row.program_config
+        assert isinstance(cfg, ttnn.Conv2dConfig) and row.chosen_by["conv_config"] == "select_configs"
+        assert cfg.shard_layout in (ttnn.TensorMemoryLayout.HEIGHT_SHARDED, ttnn.TensorMemoryLayout.BLOCK_SHARDED,
+                                    ttnn.TensorMemoryLayout.WIDTH_SHARDED)  # fmt: skip
+        assert cfg.act_block_h_override > 0 and cfg.act_block_h_override % 32 == 0
+        assert row.compute_kernel_config.math_fidelity == ttnn.MathFidelity.HiFi4  # conv2d's default
+        assert node.attr("conv_config") == cfg  # on the node: the generated code passes it to ttnn.conv2d
+        (note,) = [d.reason for d in node.side.decisions if d.by == "select_configs"]
+        assert arch in note and cfg.shard_layout.name in note
+        gx, gy = map(int, re.search(r" on (\d+)x(\d+) cores", note).groups())
+        dev_grid = device_spec(arch).grid
+        assert gx <= dev_grid[0] and gy <= dev_grid[1]  # the cores it uses exist on that chip
+        picked[arch] = (cfg.shard_layout, cfg.act_block_h_override, (gx, gy))
+    assert picked["wormhole_b0"] != picked["blackhole"]
+
+
+def test_user_shard_layout_is_kept(monkeypatch):
+    user = ttnn.Conv2dConfig(shard_layout=ttnn.TensorMemoryLayout.HEIGHT_SHARDED)
+    f, specs = _sd_conv(320, 32, 320, conv_config=user)
+    row, _, _ = _lower(monkeypatch, "wormhole_b0", f, specs)
+    assert row.program_config.shard_layout == ttnn.TensorMemoryLayout.HEIGHT_SHARDED
+    assert row.program_config.act_block_h_override > 0
+
+
+def test_cost_follows_grid_and_fidelity(monkeypatch):
+    c, hw, oc = 320, 64, 320
+    f, specs = _sd_conv(c, hw, oc)
+    _, _, wh = _lower(monkeypatch, "wormhole_b0", f, specs)
+    _, _, bh = _lower(monkeypatch, "blackhole", f, specs)
+    assert wh.flops == bh.flops == 2.0 * hw * hw * oc * 9 * c
+    assert wh.fidelity == "HiFi4" and bh.math_us < wh.math_us  # a larger grid: less work on the busiest core
+    lofi = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.LoFi)
+    f2, _ = _sd_conv(c, hw, oc, compute_config=lofi)
+    _, _, wh_lofi = _lower(monkeypatch, "wormhole_b0", f2, specs)
+    assert wh_lofi.fidelity == "LoFi" and wh_lofi.math_us < 0.5 * wh.math_us
+
+
+def test_bad_conv_config_fields(device):
+    tx = ttnn.from_torch(torch.randn(1, 1, 36, 4), dtype=ttnn.bfloat16, device=device)
+    tw = ttnn.from_torch(torch.randn(8, 4, 3, 3))
+    for bad in (
+        ttnn.Conv2dConfig(act_block_h_override=48),
+        ttnn.Conv2dConfig(shard_layout=ttnn.TensorMemoryLayout.INTERLEAVED),
+    ):
+        with pytest.raises(SpecError, match="conv_config"):
+            ttnn.conv2d(
+                input_tensor=tx, weight_tensor=tw, **_conv_args(device, 4, 8, 1, 6, 6, conv_config=bad)
+            )

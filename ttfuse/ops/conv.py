@@ -37,9 +37,10 @@ from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import OPS, CostCtx, Group, OpCost, OpDef, Traits, register_op
 from ttfuse.ops.activations import apply_activation, normalize_activation
 from ttfuse.ops.common import fail, flat_specs, io_bytes, need_dtype, need_memory_config, need_spec
+from ttfuse.ops.conv_config import core_tile_macs, select_conv_config
 from ttfuse.ops.matmul import matmul_values
-from ttfuse.ops.matmul_config import validate_compute_kernel_config
-from ttfuse.types import DRAM_MEMORY_CONFIG, DataType, Layout, TensorSpec
+from ttfuse.ops.matmul_config import device_spec_or_default, validate_compute_kernel_config
+from ttfuse.types import DRAM_MEMORY_CONFIG, DataType, Layout, TensorMemoryLayout, TensorSpec
 
 _IN_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B})
 _W_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B})
@@ -128,6 +129,18 @@ def _check_conv_config(op: str, cfg) -> Conv2dConfig:
     if cfg.weights_dtype is not None and cfg.weights_dtype not in _W_DTYPES:
         raise fail(op, f"argument 'conv_config': weights_dtype={cfg.weights_dtype!r} is not supported")
     normalize_activation(op, cfg.activation, "conv_config.activation")
+    abh = cfg.act_block_h_override
+    if not isinstance(abh, int) or abh < 0 or abh % 32:
+        raise fail(op, f"argument 'conv_config': act_block_h_override={abh!r} must be 0 or a multiple of 32")
+    if cfg.shard_layout is not None and cfg.shard_layout not in (
+        TensorMemoryLayout.HEIGHT_SHARDED,
+        TensorMemoryLayout.BLOCK_SHARDED,
+        TensorMemoryLayout.WIDTH_SHARDED,
+    ):
+        raise fail(
+            op,
+            f"argument 'conv_config': shard_layout={cfg.shard_layout!r} must be HEIGHT, BLOCK or WIDTH sharded",
+        )
     return cfg
 
 
@@ -277,7 +290,7 @@ def _conv2d(
     """2-D convolution of a flattened NHWC activation ([1, 1, N*H*W, C]) with OIHW or prepared weights."""
 
 
-conv2d = Conv2dOp("conv2d", _conv2d, Group.CONV, traits=Traits(host_ok=True))
+conv2d = Conv2dOp("conv2d", _conv2d, Group.CONV, traits=Traits(host_ok=True, config_rule="conv2d"))
 OPS["conv2d"] = conv2d
 
 
@@ -366,12 +379,36 @@ def _im2col_conv(x: torch.Tensor, wm: torch.Tensor, g: dict, fid: MathFidelity) 
     return y.permute(1, 0, 2).reshape(1, 1, -1, g["out_channels"])
 
 
+def conv_parallel_config(args: dict, in_specs: dict, device_spec, l1_budget: int | None = None):
+    """(chosen ConvChoice, candidates) of a conv2d call (its args by name, tensor args as TensorSpecs) on a device:
+    ttfuse/ops/conv_config.py's rule, keeping what the call's conv_config fixes (shard_layout, act_block_h)."""
+    g = conv_geometry("conv2d", args)
+    cfg = args.get("conv_config") or Conv2dConfig()
+    x, w = in_specs["input_tensor"], in_specs["weight_tensor"]
+    ds = device_spec_or_default(device_spec)
+    w_dtype = w.dtype if is_prepared_weight(w) else (cfg.weights_dtype or w.dtype)
+    return select_conv_config(
+        g,
+        tuple(ds.grid),
+        in_dtype=x.dtype,
+        w_dtype=w_dtype,
+        out_dtype=args.get("dtype") or x.dtype,
+        in_layout=x.layout,
+        shard_layout=cfg.shard_layout,
+        act_block_h_override=cfg.act_block_h_override,
+        l1_budget=ds.l1_per_core if l1_budget is None else l1_budget,
+    )
+
+
 @conv2d.cost
 def _conv2d_cost(ctx: CostCtx) -> OpCost:
+    """FLOPs on the matrix engine at the call's math fidelity, spread as the chosen parallel config spreads them
+    (the busiest core's tile multiply-accumulates, as matmul's cost does); inputs and output moved once."""
     g = conv_geometry("conv2d", ctx.args)
     flops = 2.0 * g["batch_size"] * g["oh"] * g["ow"] * g["out_channels"] * g["k"]
     dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))
     fid = (ctx.args.get("compute_config") or conv_default_compute_config()).math_fidelity
+    choice, _ = conv_parallel_config(ctx.args, ctx.args, ctx.device_spec)
     return OpCost(
         flops=flops,
         matmul_flops=flops,
@@ -379,6 +416,8 @@ def _conv2d_cost(ctx: CostCtx) -> OpCost:
         l1_bytes=l1,
         launches=1,
         fidelity=fid.name if fid is not MathFidelity.Invalid else "HiFi4",
+        core_tiles=core_tile_macs(choice),
+        core_tiles_flops=flops,
     )
 
 
