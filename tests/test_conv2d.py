@@ -354,3 +354,34 @@ def test_bad_conv_config_fields(device):
             ttnn.conv2d(
                 input_tensor=tx, weight_tensor=tw, **_conv_args(device, 4, 8, 1, 6, 6, conv_config=bad)
             )
+
+
+# ------------------------------------------------------------------------------------------------ max_pool2d
+@pytest.mark.parametrize(
+    "n, c, h, w, k, s, p, d, ceil",
+    [
+        (1, 3, 8, 8, (2, 2), (2, 2), (0, 0), (1, 1), False),
+        (2, 40, 9, 11, (3, 3), (2, 2), (1, 1), (1, 1), False),
+        (1, 16, 9, 9, (3, 3), (2, 2), (1, 1), (1, 1), True),
+        (1, 8, 10, 10, (3, 2), (1, 2), (1, 0), (2, 1), False),
+    ],
+)
+def test_max_pool2d_matches_torch(device, n, c, h, w, k, s, p, d, ceil):
+    x = torch.randn(n, c, h, w)
+    tx = ttnn.from_torch(nhwc_flat(x), dtype=ttnn.float32, device=device)
+    out = ttnn.max_pool2d(tx, n, h, w, c, k, s, p, d, ceil, dtype=ttnn.float32)
+    ref = F.max_pool2d(x, k, s, p, d, ceil_mode=ceil)
+    oh, ow = ref.shape[2:]
+    assert tuple(out.shape) == (1, 1, n * oh * ow, c) and out.layout == ttnn.ROW_MAJOR_LAYOUT
+    assert torch.equal(nchw(out, n, oh, ow), ref)
+    bf = ttnn.max_pool2d(tx, n, h, w, c, k, s, p, d, ceil)  # default output dtype: bfloat16
+    assert (
+        bf.dtype == ttnn.bfloat16
+        and max_abs_error(nchw(bf, n, oh, ow), ref) <= 2**-7 * ref.abs().max().item()
+    )
+
+
+def test_max_pool2d_bad_channels(device):
+    tx = ttnn.from_torch(torch.randn(1, 1, 64, 4), device=device)
+    with pytest.raises(SpecError, match=r"ttnn.max_pool2d: argument 'channels'"):
+        ttnn.max_pool2d(tx, 1, 8, 8, 5, (2, 2), (2, 2), (0, 0), (1, 1))

@@ -518,3 +518,105 @@ def _prepare_conv_bias_spec(bias_tensor, **a):
 @prepare_conv_bias.sim
 def _prepare_conv_bias_sim(ctx, bias_tensor, **_):
     return bias_tensor.float().clone()
+
+
+# ------------------------------------------------------------------------------------------------ max_pool2d
+@register_op("max_pool2d", Group.CONV, traits=Traits(host_ok=False))
+def max_pool2d(
+    input_tensor,
+    batch_size,
+    input_h,
+    input_w,
+    channels,
+    kernel_size,
+    stride,
+    padding,
+    dilation,
+    ceil_mode=False,
+    *,
+    memory_config=None,
+    dram_slice_config=None,
+    applied_shard_scheme=None,
+    deallocate_input=False,
+    reallocate_halo_output=True,
+    return_indices=False,
+    dtype=DataType.BFLOAT16,
+    output_layout=Layout.ROW_MAJOR,
+    config_tensor_in_dram=False,
+):
+    """Max over kh x kw windows of a flattened NHWC activation ([1, 1, N*H*W, C] or [N, H, W, C]); padding reads
+    as -inf; output [1, 1, N*OH*OW, C] in `dtype` / `output_layout` (ttnn 0.81.1 defaults: bfloat16 ROW_MAJOR)."""
+
+
+def _pool_geometry(op: str, a: dict) -> dict:
+    g = conv_geometry(
+        op,
+        {
+            "in_channels": a["channels"],
+            "out_channels": a["channels"],
+            "batch_size": a["batch_size"],
+            "input_height": a["input_h"],
+            "input_width": a["input_w"],
+            "kernel_size": a["kernel_size"],
+            "stride": a["stride"],
+            "padding": a["padding"],
+            "dilation": a["dilation"],
+            "groups": 1,
+        },
+    )
+    if a[
+        "ceil_mode"
+    ]:  # one more window where a partial one starts inside the (left-)padded input (torch's rule)
+        for o, size, k, s, d, lo, hi in (
+            ("oh", g["input_height"], g["kh"], g["sh"], g["dh"], g["pt"], g["pb"]),
+            ("ow", g["input_width"], g["kw"], g["sw"], g["dw"], g["pl"], g["pr"]),
+        ):
+            span = size + lo + hi - d * (k - 1) - 1
+            n = -(-span // s) + 1
+            if (n - 1) * s >= size + lo:
+                n -= 1
+            g[o] = n
+    return g
+
+
+@max_pool2d.spec
+def _max_pool2d_spec(
+    input_tensor, memory_config, return_indices, dtype, output_layout, dram_slice_config, **a
+):
+    op = "max_pool2d"
+    x = need_spec(op, "input_tensor", input_tensor)
+    g = _pool_geometry(op, a)
+    n, h, w, c = g["batch_size"], g["input_height"], g["input_width"], g["in_channels"]
+    if x.rank != 4 or tuple(x.shape[:3]) not in ((1, 1, n * h * w), (n, h, w)):
+        raise fail(
+            op, f"argument 'input_tensor' has shape {list(x.shape)}; expected [1, 1, {n * h * w}, {c}]"
+        )
+    if x.shape[3] != c:
+        raise fail(op, f"argument 'channels'={c} does not match the input tensor's {x.shape[3]} channels")
+    need_dtype(op, "input_tensor", x, _IN_DTYPES)
+    if return_indices:
+        raise fail(op, "argument 'return_indices'=True is not supported by the ttfuse simulator")
+    need_memory_config(op, memory_config)
+    need_dtype(op, "dtype", TensorSpec((1,), dtype, Layout.TILE), _IN_DTYPES)
+    if dtype is DataType.BFLOAT8_B and output_layout is not Layout.TILE:
+        raise fail(op, "argument 'dtype': a bfloat8_b output needs output_layout TILE")
+    if dram_slice_config is not None and not isinstance(dram_slice_config, Conv2dSliceConfig):
+        raise fail(
+            op, f"argument 'dram_slice_config' must be a ttnn.Conv2dSliceConfig, got {dram_slice_config!r}"
+        )
+    shape = (1, 1, n * g["oh"] * g["ow"], c)
+    return TensorSpec(shape, dtype, output_layout, memory_config or DRAM_MEMORY_CONFIG)
+
+
+@max_pool2d.sim
+def _max_pool2d_sim(ctx, input_tensor, **a):
+    g = _pool_geometry("max_pool2d", a)
+    n, h, w, c = g["batch_size"], g["input_height"], g["input_width"], g["in_channels"]
+    x = input_tensor.float().reshape(n, h, w, c).permute(0, 3, 1, 2)
+    x = F.pad(x, (g["pl"], g["pr"], g["pt"], g["pb"]), value=float("-inf"))
+    # ceil_mode windows past the padded edge: extend with -inf so every window counted by the spec exists
+    need_h = (g["oh"] - 1) * g["sh"] + g["dh"] * (g["kh"] - 1) + 1
+    need_w = (g["ow"] - 1) * g["sw"] + g["dw"] * (g["kw"] - 1) + 1
+    x = F.pad(x, (0, max(0, need_w - x.shape[3]), 0, max(0, need_h - x.shape[2])), value=float("-inf"))
+    y = F.max_pool2d(x, (g["kh"], g["kw"]), (g["sh"], g["sw"]), 0, (g["dh"], g["dw"]))
+    return y[:, :, : g["oh"], : g["ow"]].permute(0, 2, 3, 1).reshape(1, 1, -1, c).contiguous()
