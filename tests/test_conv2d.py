@@ -385,3 +385,47 @@ def test_max_pool2d_bad_channels(device):
     tx = ttnn.from_torch(torch.randn(1, 1, 64, 4), device=device)
     with pytest.raises(SpecError, match=r"ttnn.max_pool2d: argument 'channels'"):
         ttnn.max_pool2d(tx, 1, 8, 8, 5, (2, 2), (2, 2), (0, 0), (1, 1))
+
+
+# ------------------------------------------------------------------------------------------ conv_transpose2d
+@pytest.mark.parametrize(
+    "n, c, h, w, oc, k, s, p, op, d, g",
+    [
+        (1, 4, 5, 6, 8, (3, 3), (2, 2), (1, 1), (1, 1), (1, 1), 1),
+        (2, 8, 4, 4, 6, (4, 4), (2, 2), (1, 1), (0, 0), (1, 1), 2),
+        (1, 3, 6, 5, 5, (3, 2), (1, 2), (0, 1), (0, 1), (2, 1), 1),
+    ],
+)
+def test_conv_transpose2d_matches_torch(device, n, c, h, w, oc, k, s, p, op, d, g):
+    x, wt, b = torch.randn(n, c, h, w), torch.randn(c, oc // g, *k), torch.randn(oc)
+    ref = F.conv_transpose2d(x.double(), wt.double(), b.double(), s, p, op, g, d).float()
+    tx = ttnn.from_torch(nhwc_flat(x), dtype=ttnn.float32, device=device)
+    args = dict(
+        device=device, in_channels=c, out_channels=oc, batch_size=n, input_height=h, input_width=w, kernel_size=k,
+        stride=s, padding=p, output_padding=op, dilation=d, groups=g,
+        bias_tensor=ttnn.from_torch(b.reshape(1, 1, 1, -1)),
+    )  # fmt: skip
+    out, (oh, ow) = ttnn.conv_transpose2d(
+        input_tensor=tx, weight_tensor=ttnn.from_torch(wt), return_output_dim=True, **args
+    )
+    assert (oh, ow) == tuple(ref.shape[2:])
+    assert max_abs_error(nchw(out, n, oh, ow), ref) < 1e-4 * ref.abs().max().item()
+    mirrored = ttnn.conv_transpose2d(
+        input_tensor=tx, weight_tensor=ttnn.from_torch(wt.flip(-1, -2)), mirror_kernel=False, **args
+    )
+    assert torch.equal(ttnn.to_torch(mirrored), ttnn.to_torch(out))
+    bf = ttnn.conv_transpose2d(
+        input_tensor=tx, weight_tensor=ttnn.from_torch(wt), conv_config=ttnn.Conv2dConfig(weights_dtype=ttnn.bfloat8_b),
+        dtype=ttnn.bfloat16, **args,
+    )  # fmt: skip
+    got = nchw(bf, n, oh, ow)
+    assert pcc(ref, got) > 0.998 and 0 < max_abs_error(got, ref) < 0.08 * ref.abs().max().item()
+
+
+def test_conv_transpose2d_bad_weight(device):
+    tx = ttnn.from_torch(torch.randn(1, 1, 16, 4), device=device)
+    with pytest.raises(SpecError, match=r"ttnn.conv_transpose2d: argument 'weight_tensor'"):
+        ttnn.conv_transpose2d(
+            input_tensor=tx, weight_tensor=ttnn.from_torch(torch.randn(8, 4, 3, 3)), device=device, in_channels=4,
+            out_channels=8, batch_size=1, input_height=4, input_width=4, kernel_size=(3, 3),
+        )  # fmt: skip

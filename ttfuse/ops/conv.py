@@ -214,6 +214,9 @@ def _check_input(op: str, x: TensorSpec, g: dict) -> None:
 class Conv2dOp(OpDef):
     """ttnn.conv2d: the traced op computes the output only; the optional extra returns are assembled here."""
 
+    def geometry(self, a: dict) -> dict:
+        return conv_geometry(self.short, a)
+
     def __call__(self, *args, **kwargs):
         a = self.bind_args(args, kwargs)
         dims, wb = a["return_output_dim"], a["return_weights_and_bias"]
@@ -222,7 +225,7 @@ class Conv2dOp(OpDef):
         out = super().__call__(**{**a, "return_output_dim": False, "return_weights_and_bias": False})
         res = [out]
         if dims:
-            g = conv_geometry(self.short, a)
+            g = self.geometry(a)
             res.append((g["oh"], g["ow"]))
         if wb:
             res.append(_prepared_weights_and_bias(a))
@@ -620,3 +623,161 @@ def _max_pool2d_sim(ctx, input_tensor, **a):
     x = F.pad(x, (0, max(0, need_w - x.shape[3]), 0, max(0, need_h - x.shape[2])), value=float("-inf"))
     y = F.max_pool2d(x, (g["kh"], g["kw"]), (g["sh"], g["sw"]), 0, (g["dh"], g["dw"]))
     return y[:, :, : g["oh"], : g["ow"]].permute(0, 2, 3, 1).reshape(1, 1, -1, c).contiguous()
+
+
+# ------------------------------------------------------------------------------------------- conv_transpose2d
+class ConvTranspose2dOp(Conv2dOp):
+    """ttnn.conv_transpose2d: output dims from the transposed geometry; weights are torch's IOHW, on the fly."""
+
+    def geometry(self, a: dict) -> dict:
+        return transpose_geometry(a)
+
+
+def transpose_geometry(a: dict) -> dict:
+    """conv_geometry of a transposed conv: OH = (H-1)*s - (pt+pb) + d*(k-1) + output_padding + 1 (tt-metal
+    conv2d_utils.cpp `calculate_ct2d_output_image_size`)."""
+    op = "conv_transpose2d"
+    g = conv_geometry(op, {**a, "stride": (1, 1), "padding": (0, 0)})  # channels, groups, kernel, dilation
+    g["sh"], g["sw"] = _pair(op, "stride", a["stride"], minimum=1)
+    g["pt"], g["pb"], g["pl"], g["pr"] = _padding(op, a["padding"])
+    g["oph"], g["opw"] = _pair(op, "output_padding", a["output_padding"], minimum=0)
+    if g["oph"] >= max(g["sh"], g["dh"]) or g["opw"] >= max(g["sw"], g["dw"]):
+        raise fail(
+            op,
+            f"argument 'output_padding'={a['output_padding']!r} must be smaller than the stride or dilation",
+        )
+    g["oh"] = (g["input_height"] - 1) * g["sh"] - g["pt"] - g["pb"] + g["dh"] * (g["kh"] - 1) + g["oph"] + 1
+    g["ow"] = (g["input_width"] - 1) * g["sw"] - g["pl"] - g["pr"] + g["dw"] * (g["kw"] - 1) + g["opw"] + 1
+    if g["oh"] < 1 or g["ow"] < 1:
+        raise fail(op, f"argument 'padding'={a['padding']!r} leaves no output ({g['oh']}x{g['ow']})")
+    return g
+
+
+def _conv_transpose2d(
+    *,
+    input_tensor,
+    weight_tensor,
+    device,
+    in_channels,
+    out_channels,
+    batch_size,
+    input_height,
+    input_width,
+    kernel_size,
+    stride=(1, 1),
+    padding=(0, 0),
+    output_padding=(0, 0),
+    dilation=(1, 1),
+    groups=1,
+    dtype=None,
+    bias_tensor=None,
+    conv_config=None,
+    compute_config=None,
+    memory_config=None,
+    dram_slice_config=None,
+    mirror_kernel=True,
+    return_output_dim=False,
+    return_weights_and_bias=False,
+):
+    """Transposed 2-D convolution of a flattened NHWC activation with torch's IOHW weights [IC, OC/groups, KH, KW]
+    (`mirror_kernel=False`: the kernel is already mirrored)."""
+
+
+conv_transpose2d = ConvTranspose2dOp(
+    "conv_transpose2d", _conv_transpose2d, Group.CONV, traits=Traits(host_ok=True)
+)
+OPS["conv_transpose2d"] = conv_transpose2d
+
+
+@conv_transpose2d.spec
+def _conv_transpose2d_spec(
+    input_tensor, weight_tensor, bias_tensor, conv_config, compute_config, memory_config, **a
+):
+    op = "conv_transpose2d"
+    x = need_spec(op, "input_tensor", input_tensor)
+    w = need_spec(op, "weight_tensor", weight_tensor)
+    g = transpose_geometry(a)
+    _check_input(op, x, g)
+    cfg = _check_conv_config(op, conv_config)
+    want = (g["in_channels"], g["out_channels"] // g["groups"], g["kh"], g["kw"])
+    if w.layout is not Layout.ROW_MAJOR or tuple(w.shape) != want:
+        raise fail(
+            op,
+            f"argument 'weight_tensor' must be torch's ConvTranspose2d weight [in_channels, out_channels/groups, KH, "
+            f"KW] = {list(want)} in ROW_MAJOR (prepared weights are not supported by the simulator); got {w}",
+        )
+    need_dtype(op, "weight_tensor", w, _RAW_W_DTYPES)
+    _check_bias(op, bias_tensor, g)
+    validate_compute_kernel_config(op, compute_config, "compute_config")
+    need_memory_config(op, memory_config)
+    if a["return_weights_and_bias"]:
+        raise fail(op, "argument 'return_weights_and_bias'=True is not supported by the ttfuse simulator")
+    dtype = a["dtype"]
+    if dtype is not None:
+        need_dtype(op, "dtype", TensorSpec((1,), dtype, Layout.TILE), _IN_DTYPES)
+    layout = cfg.output_layout or Layout.TILE
+    n = g["batch_size"] * g["oh"] * g["ow"]
+    return TensorSpec(
+        (1, 1, n, g["out_channels"]), dtype or x.dtype, layout, memory_config or DRAM_MEMORY_CONFIG
+    )
+
+
+def _iohw_to_oihw(w: torch.Tensor, groups: int) -> torch.Tensor:
+    """ConvTranspose2d weights [IC, OC/g, KH, KW] -> the equivalent conv2d weights [OC, IC/g, KH, KW], mirrored."""
+    ic, ocg, kh, kw = w.shape
+    v = (
+        w.reshape(groups, ic // groups, ocg, kh, kw)
+        .transpose(1, 2)
+        .reshape(groups * ocg, ic // groups, kh, kw)
+    )
+    return v.flip(-1, -2)
+
+
+def _oihw_to_iohw(v: torch.Tensor, groups: int) -> torch.Tensor:
+    oc, icg, kh, kw = v.shape
+    v = v.flip(-1, -2).reshape(groups, oc // groups, icg, kh, kw).transpose(1, 2)
+    return v.reshape(groups * icg, oc // groups, kh, kw)
+
+
+@conv_transpose2d.sim
+def _conv_transpose2d_sim(ctx, input_tensor, weight_tensor, bias_tensor, conv_config, mirror_kernel, **a):
+    g = transpose_geometry(a)
+    cfg = conv_config or Conv2dConfig()
+    w = weight_tensor.float()
+    if not mirror_kernel:  # the caller mirrored the kernel already: undo it to get torch's form
+        w = w.flip(-1, -2)
+    # stored as ttnn stores it: the equivalent conv2d weight, prepared and rounded to weights_dtype
+    wdt = cfg.weights_dtype or ctx.in_specs["weight_tensor"].dtype
+    v = _iohw_to_oihw(w, g["groups"])
+    wm = round_to_dtype(prepared_weight_matrix(v), wdt.value)
+    w = _oihw_to_iohw(_oihw(wm, g), g["groups"]).contiguous()
+    n, h, wd, c = g["batch_size"], g["input_height"], g["input_width"], g["in_channels"]
+    x = input_tensor.float().reshape(n, h, wd, c).permute(0, 3, 1, 2)
+    y = F.conv_transpose2d(x, w, stride=(g["sh"], g["sw"]), groups=g["groups"], dilation=(g["dh"], g["dw"]))
+    y = F.pad(y, (0, g["opw"], 0, g["oph"]))  # output_padding: extra rows / columns at the end
+    y = y[:, :, g["pt"] : y.shape[2] - g["pb"], g["pl"] : y.shape[3] - g["pr"]]
+    y = y.permute(0, 2, 3, 1).reshape(1, 1, -1, g["out_channels"])
+    if bias_tensor is not None:
+        b_spec = ctx.in_specs["bias_tensor"]
+        b = bias_tensor.float().contiguous()
+        if b_spec.layout is not Layout.TILE:
+            b = round_to_dtype(b, (cfg.weights_dtype or b_spec.dtype).value)
+        y = y + b.reshape(1, 1, 1, -1)
+    act = normalize_activation("conv_transpose2d", cfg.activation, "conv_config.activation")
+    return apply_activation(y, act).contiguous()
+
+
+@conv_transpose2d.cost
+def _conv_transpose2d_cost(ctx: CostCtx) -> OpCost:
+    """The MACs of the equivalent conv2d (every input pixel times the kernel), spread over the whole grid."""
+    g = transpose_geometry(ctx.args)
+    flops = 2.0 * g["batch_size"] * g["input_height"] * g["input_width"] * g["out_channels"] * g["k"]
+    dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))
+    fid = (ctx.args.get("compute_config") or conv_default_compute_config()).math_fidelity
+    return OpCost(
+        flops=flops,
+        matmul_flops=flops,
+        dram_bytes=dram,
+        l1_bytes=l1,
+        fidelity=fid.name if fid is not MathFidelity.Invalid else "HiFi4",
+    )
