@@ -224,7 +224,7 @@ def _more_variants() -> list[tuple[str, object]]:
 def class_samples() -> list[tuple[str, object]]:
     """One object per config class with every field set away from its default (nested types included)."""
     from ttfuse import configs as C
-    from ttfuse.types import CoreCoord, CoreRange, CoreRangeSet
+    from ttfuse.types import CoreCoord, CoreRange, CoreRangeSet, DataType, Layout, TensorMemoryLayout
 
     act = C.UnaryWithParam(C.UnaryOpType.LEAKY_RELU, 0.125)
     crs = CoreRangeSet(
@@ -335,6 +335,34 @@ def class_samples() -> list[tuple[str, object]]:
         ("sample compute kernel defaults", C.WormholeComputeKernelConfig()),
         ("sample activation 2 params", C.UnaryWithParam(C.UnaryOpType.POWER, [2.0, 0.5])),
         ("sample activation float32 param", C.UnaryWithParam(C.UnaryOpType.MUL_UNARY_SFPU, 0.1)),
+        (
+            "sample conv2d",
+            C.Conv2dConfig(
+                weights_dtype=DataType.BFLOAT8_B,
+                activation=C.UnaryWithParam(C.UnaryOpType.SILU),
+                deallocate_activation=True,
+                reallocate_halo_output=False,
+                config_tensors_in_dram=True,
+                act_block_h_override=64,
+                act_block_w_div=2,
+                reshard_if_not_optimal=True,
+                override_sharding_config=True,
+                shard_layout=TensorMemoryLayout.BLOCK_SHARDED,
+                core_grid=crs,
+                transpose_shards=True,
+                output_layout=Layout.ROW_MAJOR,
+                enable_act_double_buffer=True,
+                enable_weights_double_buffer=True,
+                full_inner_dim=True,
+                enable_kernel_stride_folding=True,
+                enable_activation_reuse=True,
+                force_split_reader=True,
+                override_output_sharding_config=True,
+                padding_mode=C.PaddingMode.Replicate,
+            ),
+        ),
+        ("sample conv2d defaults", C.Conv2dConfig()),
+        ("sample conv2d slice", C.Conv2dSliceConfig(slice_type=C.Conv2dDRAMSliceWidth, num_slices=4)),
     ]
 
 

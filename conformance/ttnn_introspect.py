@@ -388,11 +388,22 @@ def public_tree(ttnn: Any) -> dict:
 # ------------------------------------------------------------------------------------------ configs
 
 
+# enums ttnn nests in a class rather than exporting at the top level: ttfuse's class name -> ttnn's path
+NESTED_ENUMS = {"SliceTypeEnum": ("Conv2dSliceConfig", "SliceTypeEnum")}
+
+
+def _enum_class(ttnn: Any, name: str) -> Any:
+    obj = ttnn
+    for part in NESTED_ENUMS.get(name, (name,)):
+        obj = getattr(obj, part)
+    return obj
+
+
 def decode_value(ttnn: Any, v: Any, field: str | None = None) -> Any:
     """ttfuse.types.to_json_value data -> a real ttnn value ($enum, $obj, $tuple/$list, grids as CoreCoord)."""
     if isinstance(v, dict):
         if "$enum" in v:
-            return getattr(getattr(ttnn, v["$enum"]), v["v"])
+            return getattr(_enum_class(ttnn, v["$enum"]), v["v"])
         if "$float" in v:
             return float(v["$float"])
         if "$tuple" in v or "$list" in v:

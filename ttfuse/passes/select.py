@@ -553,8 +553,35 @@ def _select_ring_sdpa(node: Node, ins: list[TensorSpec], sc: SelectCtx):
     return upd, notes
 
 
+def _select_conv2d(node: Node, ins: list[TensorSpec], sc: SelectCtx):
+    """conv2d: the sharding scheme, core grid and act_block_h of ttfuse/ops/conv_config.py's rule (tt-metal's
+    auto-shard) on the usable grid, written into the node's `conv_config` (fields the user left at their defaults
+    only), and ttnn's default compute config (HiFi4) unless the user gave one."""
+    import dataclasses
+
+    from ttfuse.configs import Conv2dConfig
+    from ttfuse.ops.conv import conv_default_compute_config, conv_parallel_config
+
+    args = spec_args(node, ins)
+    cfg = args.get("conv_config") or Conv2dConfig()
+    spec = dataclasses.replace(sc.spec, grid=sc.grid)  # the grid jit(max_grid=...) leaves usable
+    choice, cands = conv_parallel_config(args, args, spec, sc.cb_limit)
+    upd: dict = {}
+    if cfg.shard_layout is None or not cfg.act_block_h_override:
+        upd["conv_config"] = dataclasses.replace(
+            cfg,
+            shard_layout=cfg.shard_layout or choice.scheme,
+            act_block_h_override=cfg.act_block_h_override or choice.act_block_h,
+        )
+    if args.get("compute_config") is None:
+        upd["compute_config"] = _override(conv_default_compute_config(), sc)
+    l1 = ", ".join(f"{k.split('_')[0]} {v.l1_bytes // 1024} KiB" for k, v in cands.items())
+    return upd, [f"conv2d on {sc.spec.name}: {choice.describe()} (per-core L1 estimates: {l1})"]
+
+
 # Traits.config_rule kind -> rule(node, in_specs, sctx) -> (updates, notes)
 RULE_KINDS: dict[str, Callable] = {
+    "conv2d": _select_conv2d,  # conv2d: shard scheme, grid, act_block_h
     "matmul": _select_matmul,  # matmul, linear
     "minimal_matmul": _select_minimal_matmul,  # experimental.minimal_matmul
     "sdpa": _select_sdpa,
@@ -652,12 +679,14 @@ def _apply(n: Node, ins: list[TensorSpec], upd: dict, notes: list[str]) -> Node:
 
 _CONFIG_FIELDS = (
     "program_config",
+    "conv_config",
+    "compute_config",
     "config",
     "compute_kernel_config",
     "norm_compute_kernel_config",
     "step_configs",
 )
-_PROGRAM_FIELDS = ("program_config", "config", "step_configs")
+_PROGRAM_FIELDS = ("program_config", "config", "step_configs", "conv_config")
 
 
 def program_configs(graph: Graph) -> list[ConfigRecord]:
@@ -671,15 +700,17 @@ def program_configs(graph: Graph) -> list[ConfigRecord]:
         if n.attr("step_configs") is not None:
             rows += _step_rows(n, [graph.spec_of(r, index) for r in n.inputs], device)
             continue
-        if op.group not in CONFIG_OPS and "program_config" not in n.side.config:
+        if op.group not in CONFIG_OPS and not {"program_config", "conv_config"} & n.side.config.keys():
             continue
         shapes = tuple(tuple(graph.spec_of(r, index).shape) for r in n.inputs)
         by = n.side.config.get("configs_by") or {
             f: ("user" if n.attr(f) is not None else "none")
             for f in ("program_config", "compute_kernel_config")
         }
-        pc = n.attr("program_config", n.attr("config"))  # minimal_matmul names it `config`
-        rows.append(ConfigRecord(n.id, op.qualname, shapes, pc, n.attr("compute_kernel_config"), dict(by)))
+        # minimal_matmul names it `config`, conv2d `conv_config` (and its compute kernel config `compute_config`)
+        pc = n.attr("program_config", n.attr("config", n.attr("conv_config")))
+        ckc = n.attr("compute_kernel_config", n.attr("compute_config"))
+        rows.append(ConfigRecord(n.id, op.qualname, shapes, pc, ckc, dict(by)))
     return rows
 
 

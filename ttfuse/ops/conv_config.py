@@ -1,0 +1,211 @@
+"""conv2d's parallel config per device: sharding scheme (HEIGHT / BLOCK / WIDTH), core grid and act_block_h.
+
+The rule follows tt-metal `ttnn/cpp/ttnn/operations/conv/conv2d/conv2d_utils.cpp`:
+- `determine_parallel_config`: the cores along N*H*W are the largest count <= the limit (the whole grid for
+  HEIGHT, the grid's y for BLOCK) whose tile padding stays under one share; the cores along channels (BLOCK: <= the
+  grid's x; WIDTH: <= the whole grid) likewise over the input channel blocks (channels aligned to 8 for ROW_MAJOR
+  inputs, 32 otherwise and for depthwise convs);
+- `determine_conv_config_for_auto_shard`: HEIGHT unless BLOCK needs less L1 per core and spans at least a grid row
+  of cores, or WIDTH needs less still (never for a 1x1 conv that runs as a matmul);
+- `determine_per_core_conv_block_config`: act_block_h is the per-core output height unless overridden.
+ttfuse's L1 figure per core is a simplified sum (input shard + output shard + one activation block + the weights
+the core holds), not tt-metal's circular-buffer list; and where the default act block does not fit the core's
+L1, ttfuse picks the largest divisor of the per-core height that does (what TT's model code sets
+`act_block_h_override` for). Grouped convs count all input channels per output channel: tt-metal runs them as one
+matmul with block-diagonal weights (`convert_conv_weight_tensor_to_grouped_layout`). The choice feeds the cost rule (the busiest core's tiles) and is recorded by the
+select_configs pass as the node's `conv_config` (shard_layout, act_block_h_override).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ttfuse.types import DataType, Layout, TensorMemoryLayout
+
+TILE = 32
+_BYTES = {
+    DataType.FLOAT32: 4.0,
+    DataType.BFLOAT16: 2.0,
+    DataType.BFLOAT8_B: 1088 / 1024,  # a tile of bytes plus 64 shared exponents
+    DataType.BFLOAT4_B: 576 / 1024,
+}
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _divisor_with_padding(num: int, start: int, mult: int = 1) -> int:
+    """The largest d <= start whose padding of `num` up to a multiple of d*mult stays under one share (num/d)."""
+    d = max(1, min(start, num)) if num else 1
+    while d > 1:
+        padded = _cdiv(num, d * mult) * d * mult
+        if padded - num < padded // d:
+            break
+        d -= 1
+    return d
+
+
+@dataclass(frozen=True)
+class ConvChoice:
+    """One parallel config of a conv2d: scheme, cores along N*H*W and channels, and the per-core figures."""
+
+    scheme: TensorMemoryLayout
+    grid: tuple[int, int]  # (x, y) of the cores used
+    cores_nhw: int
+    cores_c: int  # cores along the input channels
+    cores_c_out: int
+    m_tiles: int  # output rows (tiles) per core
+    n_tiles: int  # output channels (tiles) per core
+    k_tiles: int  # inner dim (tiles) per core: the weight rows it multiplies
+    act_block_h: int  # rows (a multiple of 32)
+    l1_bytes: int  # the per-core estimate this choice was compared by
+
+    @property
+    def cores(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    def describe(self) -> str:
+        return (
+            f"{self.scheme.name} on {self.grid[0]}x{self.grid[1]} cores (nhw {self.cores_nhw} x c {self.cores_c}), "
+            f"act_block_h {self.act_block_h} rows, per core {self.m_tiles}x{self.n_tiles} out tiles, "
+            f"~{self.l1_bytes // 1024} KiB L1"
+        )
+
+
+def _grid_of(n: int, gx: int) -> tuple[int, int]:
+    """(x, y) bounding box of n cores filled row by row on a gx-wide grid (num_cores_to_corerangeset)."""
+    return (min(n, gx), _cdiv(n, gx))
+
+
+def conv_choice(
+    scheme: TensorMemoryLayout,
+    g: dict,
+    grid: tuple[int, int],
+    *,
+    in_dtype: DataType,
+    w_dtype: DataType,
+    out_dtype: DataType,
+    in_layout: Layout,
+    act_block_h_override: int = 0,
+    l1_budget: int | None = None,
+) -> ConvChoice:
+    """The parallel config of `scheme` for conv geometry `g` (ttfuse.ops.conv.conv_geometry) on a (x, y) grid."""
+    gx, gy = grid
+    kh, kw, groups = g["kh"], g["kw"], g["groups"]
+    ic, oc = g["in_channels"], g["out_channels"]
+    depthwise = groups == ic == oc
+    mm_conv = kh == kw == 1 and g["sh"] == g["sw"] == 1 and not any(g[p] for p in ("pt", "pb", "pl", "pr"))
+    align = (
+        TILE if (depthwise or in_layout is Layout.TILE or scheme is TensorMemoryLayout.WIDTH_SHARDED) else 8
+    )
+    nhw_t = _cdiv(g["batch_size"] * g["oh"] * g["ow"], TILE)
+    oc_t = _cdiv(oc, TILE)
+    abh_mult = act_block_h_override // TILE if act_block_h_override else 1
+    if scheme is TensorMemoryLayout.HEIGHT_SHARDED:
+        cores_nhw = _divisor_with_padding(nhw_t, gx * gy, abh_mult)
+        cores_c = cores_c_out = 1
+        grid_used = _grid_of(cores_nhw, gx)
+    elif scheme is TensorMemoryLayout.BLOCK_SHARDED:
+        cores_nhw = _divisor_with_padding(nhw_t, gy, abh_mult)
+        ic_blocks = _cdiv(ic, align)
+        if mm_conv:  # no channel padding: a common divisor of the in and out channel tiles
+            cores_c = next(
+                d for d in range(min(gx, ic_blocks, oc_t), 0, -1) if ic_blocks % d == 0 and oc_t % d == 0
+            )
+        else:
+            cores_c = _divisor_with_padding(ic_blocks, gx)
+        cores_c_out = _divisor_with_padding(oc_t, gx)
+        grid_used = (max(cores_c, cores_c_out), cores_nhw)
+    elif scheme is TensorMemoryLayout.WIDTH_SHARDED:
+        cores_nhw = 1
+        cores_c = _divisor_with_padding(_cdiv(ic, TILE), gx * gy)
+        cores_c_out = _divisor_with_padding(oc_t, gx * gy)
+        grid_used = _grid_of(max(cores_c, cores_c_out), gx)
+    else:
+        raise ValueError(f"conv2d shards HEIGHT, BLOCK or WIDTH, not {scheme}")
+    ic_pad = _cdiv(ic, cores_c * align) * cores_c * align
+    m_t = _cdiv(nhw_t, cores_nhw)
+    n_t = _cdiv(oc_t, cores_c_out)
+    icg_core = ic_pad // cores_c  # the input channels a core holds
+    # every output tile needs the whole inner dim (the other cores' channels arrive by multicast); grouped convs
+    # run as one block-diagonal matmul over all input channels
+    k_t = _cdiv(kh * kw * ic_pad, TILE)
+    if scheme is TensorMemoryLayout.WIDTH_SHARDED:
+        abw_t = _cdiv(kh * kw * icg_core, TILE)
+    else:  # one kernel row of the core's channels per activation block
+        abw_t = _cdiv(icg_core * kw, TILE)
+    bi, bw, bo = _BYTES[in_dtype], _BYTES[w_dtype], _BYTES[out_dtype]
+    tile = TILE * TILE
+    in_rows = _cdiv(g["batch_size"] * g["input_height"] * g["input_width"], cores_nhw)
+
+    def l1_for(abh_t: int) -> int:
+        return int(
+            in_rows * icg_core * bi  # input shard
+            + m_t * n_t * tile * bo  # output shard
+            + abh_t * abw_t * tile * bi  # one activation block
+            + k_t * n_t * tile * bw  # the weights of the core's output channels
+        )
+
+    if act_block_h_override:
+        want = act_block_h_override // TILE
+        abh = next(d for d in range(min(want, m_t), 0, -1) if m_t % d == 0)
+    else:
+        abh = m_t
+        if l1_budget is not None:
+            divisors = [d for d in range(m_t, 0, -1) if m_t % d == 0]
+            abh = next((d for d in divisors if l1_for(d) <= l1_budget), divisors[-1])
+    return ConvChoice(
+        scheme, grid_used, cores_nhw, cores_c, cores_c_out, m_t, n_t, k_t, abh * TILE, l1_for(abh)
+    )
+
+
+def select_conv_config(
+    g: dict,
+    grid: tuple[int, int],
+    *,
+    in_dtype: DataType,
+    w_dtype: DataType,
+    out_dtype: DataType,
+    in_layout: Layout,
+    shard_layout: TensorMemoryLayout | None = None,
+    act_block_h_override: int = 0,
+    l1_budget: int | None = None,
+) -> tuple[ConvChoice, dict]:
+    """(the chosen ConvChoice, {scheme name: candidate}) by tt-metal's auto-shard rule (module docstring); a
+    `shard_layout` the user set is kept."""
+    kw = dict(
+        in_dtype=in_dtype,
+        w_dtype=w_dtype,
+        out_dtype=out_dtype,
+        in_layout=in_layout,
+        act_block_h_override=act_block_h_override,
+        l1_budget=l1_budget,
+    )
+    if shard_layout is not None and shard_layout is not TensorMemoryLayout.INTERLEAVED:
+        c = conv_choice(shard_layout, g, grid, **kw)
+        return c, {shard_layout.name: c}
+    h = conv_choice(TensorMemoryLayout.HEIGHT_SHARDED, g, grid, **kw)
+    cands = {"HEIGHT_SHARDED": h}
+    depthwise_1d = g["groups"] == g["in_channels"] == g["out_channels"] and g["kh"] == g["kw"] == 1
+    if depthwise_1d and g["input_height"] == 1:
+        return h, cands
+    b = conv_choice(TensorMemoryLayout.BLOCK_SHARDED, g, grid, **kw)
+    w = conv_choice(TensorMemoryLayout.WIDTH_SHARDED, g, grid, **kw)
+    cands.update(BLOCK_SHARDED=b, WIDTH_SHARDED=w)
+    mm_conv = (
+        g["kh"] == g["kw"] == 1
+        and g["sh"] == g["sw"] == 1
+        and not any(g[p] for p in ("pt", "pb", "pl", "pr"))
+    )
+    best = h
+    if b.l1_bytes < best.l1_bytes and b.cores >= grid[0]:
+        best = b
+    if w.l1_bytes < best.l1_bytes and not mm_conv:
+        best = w
+    return best, cands
+
+
+def core_tile_macs(c: ConvChoice) -> float:
+    """Tile multiply-accumulates of the busiest core: its output tiles times the inner tiles it multiplies."""
+    return float(c.m_tiles * c.n_tiles * c.k_tiles)
