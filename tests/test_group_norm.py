@@ -42,7 +42,7 @@ def test_group_norm_vs_torch(device, n, c, h, w, groups, dtype):
     wgt, bias = torch.randn(c), torch.randn(c)
     td = getattr(ttnn, dtype)
     xt, wt, bt, m = _inputs(device, x, wgt, bias, groups, td)
-    y = ttnn.group_norm(xt, num_groups=groups, input_mask=m, weight=wt, bias=bt, epsilon=1e-5)
+    y = ttnn.group_norm(xt, num_groups=groups, inplace=False, input_mask=m, weight=wt, bias=bt, epsilon=1e-5)
     assert list(y.shape) == [n, 1, h * w, c] and y.dtype == td
     out = _nchw(ttnn.to_torch(y), n, c, h, w)
     ref = F.group_norm(x, groups, wgt, bias, 1e-5)
@@ -58,11 +58,15 @@ def test_group_norm_is_per_group(device):
     torch.manual_seed(1)
     x = torch.randn(1, 64, 4, 4)
     ones, zeros = torch.ones(64), torch.zeros(64)
-    y0 = ttnn.to_torch(ttnn.group_norm(_inputs(device, x, ones, zeros, 4, ttnn.float32)[0], num_groups=4))
+    y0 = ttnn.to_torch(
+        ttnn.group_norm(_inputs(device, x, ones, zeros, 4, ttnn.float32)[0], num_groups=4, inplace=False)
+    )
     x2 = x.clone()
     x2[:, 16:32] = x2[:, 16:32] * 5 + 3  # group 1 only: its normalized values stay, the others too
     x2[:, 0] += 10  # group 0 changes
-    y1 = ttnn.to_torch(ttnn.group_norm(_inputs(device, x2, ones, zeros, 4, ttnn.float32)[0], num_groups=4))
+    y1 = ttnn.to_torch(
+        ttnn.group_norm(_inputs(device, x2, ones, zeros, 4, ttnn.float32)[0], num_groups=4, inplace=False)
+    )
     d = (y1 - y0).abs().reshape(16, 64).amax(0)
     assert d[16:].max() < 1e-4 and d[:16].max() > 0.1
 
@@ -85,7 +89,9 @@ def test_group_norm_jit_equals_eager(device):
     xt, wt, bt, m = _inputs(device, x, torch.randn(320), torch.randn(320), 32, ttnn.bfloat16)
 
     def block(a):
-        return ttnn.silu(ttnn.group_norm(a, num_groups=32, input_mask=m, weight=wt, bias=bt, epsilon=1e-5))
+        return ttnn.silu(
+            ttnn.group_norm(a, num_groups=32, inplace=False, input_mask=m, weight=wt, bias=bt, epsilon=1e-5)
+        )
 
     eager = ttnn.to_torch(block(xt)).float()
     jit = ttnn.to_torch(ttfuse.jit(block)(xt)).float()
@@ -97,21 +103,64 @@ def test_group_norm_bad_arguments(device):
     x = torch.randn(1, 64, 4, 4)
     xt, wt, _, m = _inputs(device, x, torch.ones(64), torch.zeros(64), 32, ttnn.bfloat16)
     with pytest.raises(SpecError, match=r"ttnn\.group_norm.*'num_groups'"):
-        ttnn.group_norm(xt, num_groups=3)
+        ttnn.group_norm(xt, num_groups=3, inplace=False)
     x48 = ttnn.from_torch(
         torch.randn(1, 1, 16, 48), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device
     )
     with pytest.raises(SpecError, match=r"ttnn\.group_norm.*'input_tensor'.*multiple of 32"):
-        ttnn.group_norm(x48, num_groups=3)
+        ttnn.group_norm(x48, num_groups=3, inplace=False)
     with pytest.raises(SpecError, match=r"ttnn\.group_norm.*'dtype'"):
-        ttnn.group_norm(xt, num_groups=32, dtype=ttnn.float32)
+        ttnn.group_norm(xt, num_groups=32, inplace=False, dtype=ttnn.float32)
     with pytest.raises(SpecError, match=r"ttnn\.group_norm.*'input_mask'"):
-        ttnn.group_norm(xt, num_groups=8, input_mask=m)
+        ttnn.group_norm(xt, num_groups=8, inplace=False, input_mask=m)
     with pytest.raises(SpecError, match=r"ttnn\.group_norm.*'core_grid'"):
-        ttnn.group_norm(xt, num_groups=32, core_grid=ttnn.CoreGrid(y=20, x=20))
+        ttnn.group_norm(xt, num_groups=32, inplace=False, core_grid=ttnn.CoreGrid(y=20, x=20))
     bad_w = ttnn.from_torch(torch.ones(1, 1, 1, 32), dtype=ttnn.bfloat16, device=device)
     with pytest.raises(SpecError, match=r"ttnn\.group_norm.*'weight'"):
-        ttnn.group_norm(xt, num_groups=32, weight=bad_w)
+        ttnn.group_norm(xt, num_groups=32, inplace=False, weight=bad_w)
     rm = ttnn.from_torch(_nhwc(x), dtype=ttnn.bfloat16, device=device)
     with pytest.raises(SpecError, match=r"ttnn\.group_norm.*'input_tensor'.*TILE"):
-        ttnn.group_norm(rm, num_groups=32)
+        ttnn.group_norm(rm, num_groups=32, inplace=False)
+
+
+def test_group_norm_inplace_and_dram_grid_rules(device):
+    """TILE inputs reject inplace=True (the binding's default); an explicit core_grid for an interleaved input
+    must split the row tiles into whole virtual rows (tt-metal groupnorm.cpp validate_dram_grid)."""
+    x = ttnn.from_torch(
+        torch.randn(1, 1, 64, 320), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device
+    )
+    with pytest.raises(SpecError, match=r"ttnn\.group_norm.*'inplace'"):
+        ttnn.group_norm(x, num_groups=32)
+    # 2 row tiles; x=8 -> 2 cores across C=320 (40 channels per core do not tile), 4 virtual rows > 2
+    with pytest.raises(SpecError, match=r"ttnn\.group_norm.*'core_grid'.*2 cores across C"):
+        ttnn.group_norm(x, num_groups=32, inplace=False, core_grid=ttnn.CoreGrid(y=1, x=8))
+    # x=2 -> 2 cores across C, 1 virtual row per grid row: y=2 gives 2 virtual rows, valid
+    y = ttnn.group_norm(x, num_groups=32, inplace=False, core_grid=ttnn.CoreGrid(y=2, x=2))
+    assert list(y.shape) == [1, 1, 64, 320]
+    with pytest.raises(SpecError, match=r"ttnn\.group_norm.*'num_out_blocks'"):
+        ttnn.group_norm(x, num_groups=32, inplace=False, num_out_blocks=2)
+
+
+def test_group_norm_and_upsample_cost_memory_bound():
+    """Both are costed by their bytes (no matmul work): DRAM traffic = inputs + output, linear in the size."""
+    from ttfuse.device import device_spec
+    from ttfuse.opdef import OPS, CostCtx
+    from ttfuse.ops.common import io_bytes
+    from ttfuse.types import DRAM_MEMORY_CONFIG, DataType, Layout, TensorSpec
+
+    ds = device_spec("wormhole_b0:n150")
+    cases = (
+        ("group_norm", lambda hw: (1, 1, hw, 320), {"num_groups": 32, "inplace": False}, Layout.TILE),
+        ("upsample", lambda hw: (1, hw // 32, 32, 320), {"scale_factor": 2}, Layout.ROW_MAJOR),
+    )
+    for name, shape, kw, layout in cases:
+        op = OPS[name]
+        got = []
+        for hw in (1024, 2048):
+            x = TensorSpec(shape(hw), DataType.BFLOAT16, layout, DRAM_MEMORY_CONFIG)
+            args = op.bind_args((x,), kw)
+            out = op.spec_rule(**args)
+            c = op.cost_rule(CostCtx(op, {"input_tensor": x}, [out], args, ds))
+            assert c.dram_bytes == io_bytes([x, out])[0] > 0 and c.launches == 1 and c.matmul_flops == 0
+            got.append(c.dram_bytes)
+        assert got[1] == 2 * got[0]

@@ -274,7 +274,7 @@ CASES.update(
         "transpose": C(lambda x: ttnn.transpose(x, -2, -1)),
         "upsample": C(lambda x: ttnn.upsample(x, [2, 3]), T((1, 4, 4, 40), layout=RM)),
         "group_norm": C(
-            lambda x, w, b: ttnn.group_norm(x, num_groups=8, weight=w, bias=b, epsilon=1e-5),
+            lambda x, w, b: ttnn.group_norm(x, num_groups=8, inplace=False, weight=w, bias=b, epsilon=1e-5),
             T((2, 1, 40, 64)),
             T((1, 1, 2, 32), layout=RM),
             T((1, 1, 2, 32), layout=RM),

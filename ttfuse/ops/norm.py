@@ -693,6 +693,34 @@ def _gn_padded_channels(c: int, cores: int) -> int:
     return cores * (-(-per // TILE) * TILE)
 
 
+def group_norm_virtual_cols(grid_x: int, num_groups: int, channels: int) -> int:
+    """Cores splitting C for an interleaved input: the largest n <= min(grid_x, num_groups) with
+    (channels / n) % 32 == 0 and num_groups % n == 0 (0: none); tt-metal groupnorm_grid_utils.cpp."""
+    n = min(grid_x, num_groups)
+    while n > 0 and (channels % n or (channels // n) % TILE or num_groups % n):
+        n -= 1
+    return n
+
+
+def _check_dram_grid(op: str, core_grid, c: int, num_groups: int, padded_shape) -> None:
+    """An explicit core_grid for an interleaved input (tt-metal groupnorm.cpp validate_dram_grid): with
+    nvc = group_norm_virtual_cols(x) and rows = (x / nvc) * y virtual rows, the N*H*W/32 row tiles must be
+    >= rows and divisible by rows, and rows < N or rows % N == 0."""
+    n = padded_shape[0]
+    ht = n * padded_shape[1] * padded_shape[2] // TILE
+    nvc = group_norm_virtual_cols(core_grid.x, num_groups, c)
+    rows = (core_grid.x // nvc) * core_grid.y if nvc else 0
+    if nvc and rows and ht >= rows and ht % rows == 0 and (rows < n or rows % n == 0):
+        return
+    raise fail(
+        op,
+        f"argument 'core_grid'=(x={core_grid.x}, y={core_grid.y}) is invalid for an interleaved input with "
+        f"{ht} row tiles, C={c}, num_groups={num_groups}, N={n}: it gives {nvc} cores across C and {rows} "
+        "virtual rows; the row tiles must be >= and divisible by the virtual rows (and those < N or a multiple "
+        "of N)",
+    )
+
+
 @register_op("group_norm", Group.NORM)
 def group_norm(
     input_tensor,
@@ -823,12 +851,19 @@ def _group_norm_spec(
             )
     if negative_mask is not None and not (mc_in.is_sharded() and x.layout is Layout.ROW_MAJOR):
         raise fail(op, "argument 'negative_mask' is for ROW_MAJOR sharded inputs only")
-    if inplace and x.layout is Layout.TILE and mc_in.is_sharded():
-        # the wheel's default inplace=True is ignored for interleaved TILE inputs (they get a new buffer);
-        # a sharded TILE input cannot be normalized in place
-        pass
-    if output_layout is not None and output_layout is not x.layout and inplace and mc_in.is_sharded():
+    # ttnn/cpp/ttnn/operations/normalization/groupnorm/groupnorm.cpp: inplace (default True in the binding) is
+    # rejected for TILE inputs, and with an output_layout different from the input's
+    if inplace and x.layout is Layout.TILE:
+        raise fail(
+            op,
+            "argument 'inplace'=True is not supported for a TILE input (ttnn rejects it): pass inplace=False",
+        )
+    if output_layout is not None and output_layout is not x.layout and inplace:
         raise fail(op, "argument 'output_layout' must equal the input's layout when inplace=True")
+    if not mc_in.is_sharded() and output_layout not in (None, Layout.TILE):
+        raise fail(op, "argument 'output_layout' must be TILE for an interleaved input")
+    if not mc_in.is_sharded() and core_grid is not None:
+        _check_dram_grid(op, core_grid, c, num_groups, x.padded_shape)
     validate_compute_kernel_config(op, compute_kernel_config)
     need_memory_config(op, memory_config)
     mc = memory_config or mc_in
