@@ -164,3 +164,37 @@ def test_group_norm_and_upsample_cost_memory_bound():
             assert c.dram_bytes == io_bytes([x, out])[0] > 0 and c.launches == 1 and c.matmul_flops == 0
             got.append(c.dram_bytes)
         assert got[1] == 2 * got[0]
+
+
+def test_group_norm_block_sharded_row_major_padded_params(device):
+    """Block sharded over a 4x4 grid: C=320 splits into 80 channels per core column, so the weight/bias sticks
+    are padded to 96 per core ([1, 1, 12, 32]); the padding must not shift the channels (inplace=True allowed)."""
+    c, g, hw = 320, 32, 256
+    torch.manual_seed(3)
+    x, w, b = torch.randn(1, 1, hw, c), torch.randn(c), torch.randn(c)
+    grid = ttnn.CoreGrid(y=4, x=4)
+    mc = ttnn.create_sharded_memory_config((1, 1, hw, c), core_grid=grid, strategy=ttnn.ShardStrategy.BLOCK)
+    xt = ttnn.from_torch(
+        x, dtype=ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT, device=device, memory_config=mc
+    )
+    cores = ttnn.get_group_norm_cores_across_channel(
+        ttnn.TensorMemoryLayout.BLOCK_SHARDED, grid, ttnn.ShardOrientation.ROW_MAJOR
+    )
+    assert cores == 4
+    wt, bt = (
+        ttnn.from_torch(
+            ttnn.create_group_norm_weight_bias_rm(v, c, cores), dtype=ttnn.bfloat16, device=device
+        )
+        for v in (w, b)
+    )
+    assert list(wt.shape) == [1, 1, 12, 32]
+    m = ttnn.to_device(ttnn.create_group_norm_input_mask(c, g, cores), device)
+    y = ttnn.group_norm(xt, num_groups=g, input_mask=m, weight=wt, bias=bt, epsilon=1e-5, core_grid=grid)
+    assert y.memory_config() == mc and y.layout == ttnn.ROW_MAJOR_LAYOUT
+    ref = F.group_norm(x.reshape(1, hw, c).permute(0, 2, 1), g, w, b, 1e-5).permute(0, 2, 1).reshape(x.shape)
+    out = ttnn.to_torch(y).float()
+    assert pcc(ref, out) > 0.999 and (out - ref).abs().max() < 0.15
+    # the [1, 1, 10, 32] form of one core (unpadded) is the wrong shape for this grid
+    w1 = ttnn.from_torch(ttnn.create_group_norm_weight_bias_rm(w, c, 1), dtype=ttnn.bfloat16, device=device)
+    with pytest.raises(SpecError, match=r"ttnn\.group_norm.*'weight'.*\[1, 1, 12, 32\]"):
+        ttnn.group_norm(xt, num_groups=g, weight=w1, core_grid=grid)

@@ -18,6 +18,9 @@ the reshape kernel). The same rule feeds the cost rule, so eager counts and the 
 Invariants: spec rules validate like ttnn and never look at values; sim rules are vectorized torch and
 dtype-agnostic (integer shards may be integer tensors); ops ttnn also runs on host tensors set `host_ok`.
 
+upsample (ttnn.upsample, nearest) lives here too: an NHWC [N, H, W, C] gather of rows and columns, one launch,
+costed by its bytes like the other movement ops; mode='bilinear' is rejected as not modelled yet.
+
 Extend: register the op with its real ttnn signature, write spec and sim rules, and wrap it with
 `with_launch_rule(op, rule)` if some calls are free or launch more than one kernel. Tests live in
 tests/test_ops_data_movement.py.

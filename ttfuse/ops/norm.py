@@ -22,7 +22,14 @@ numeric_stable=False, as ttnn does. Default compute config: HiFi4, math_approx_m
 
 Program configs (sharded inputs only) are checked by `validate_norm_program_config`: positive fields,
 block_w % subblock_w, subblock_w within the DST budget, grid within the device, block sizes matching the shard
-layout. All math is float32 on the stored values; the executor rounds the output once. Add an op with its
+layout. All math is float32 on the stored values; the executor rounds the output once.
+
+group_norm (section at the end): TT's [N, 1, H*W, C] layout, groups along C; weight/bias in the [1, 1, -1, 32]
+stick form of `create_group_norm_weight_bias_rm` (C split over the cores across the channel axis, each chunk
+padded to 32), the mask of `create_group_norm_input_mask` (shape checked; the sim normalizes each group of
+C/num_groups channels, which is what a mask made by the helper selects). TILE inputs need inplace=False (the
+binding's default True is rejected by ttnn); an explicit core_grid for an interleaved input is checked as
+groupnorm.cpp's validate_dram_grid does. The host helpers are exported into the facade (`__ttnn_exports__`). Add an op with its
 rules here and a test in tests/test_ops_norm.py.
 """
 
