@@ -198,3 +198,22 @@ def test_group_norm_block_sharded_row_major_padded_params(device):
     w1 = ttnn.from_torch(ttnn.create_group_norm_weight_bias_rm(w, c, 1), dtype=ttnn.bfloat16, device=device)
     with pytest.raises(SpecError, match=r"ttnn\.group_norm.*'weight'.*\[1, 1, 12, 32\]"):
         ttnn.group_norm(xt, num_groups=g, weight=w1, core_grid=grid)
+
+
+def test_group_norm_dram_grid_helper_agrees_with_validation(device):
+    """ttnn.determine_expected_group_norm_dram_grid_size picks the largest grid (x first) group_norm accepts."""
+    grid = ttnn.determine_expected_group_norm_dram_grid_size(
+        device=device, num_channels=320, num_groups=32, input_nhw=2 * 4096, num_batches=2
+    )
+    assert (grid.x, grid.y) == (8, 8)  # 2 cores across C=320 at x=8: 4 x 8 = 32 virtual rows | 256 row tiles
+    # 2 row tiles: x=8..6 leave more virtual rows than tiles; x=5 -> 2 cores across C, 2 virtual rows
+    small = ttnn.determine_expected_group_norm_dram_grid_size(
+        device=device, num_channels=320, num_groups=32, input_nhw=64
+    )
+    assert (small.x, small.y) == (5, 1)
+    x = ttnn.from_torch(
+        torch.randn(1, 1, 64, 320), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device
+    )
+    ttnn.group_norm(x, num_groups=32, inplace=False, core_grid=small)
+    with pytest.raises(SpecError, match=r"'core_grid'"):
+        ttnn.group_norm(x, num_groups=32, inplace=False, core_grid=ttnn.CoreGrid(y=1, x=6))

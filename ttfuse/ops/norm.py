@@ -63,7 +63,7 @@ from ttfuse.ops.common import (
     signature_of,
 )
 from ttfuse.ops.matmul_config import device_spec_or_default, validate_compute_kernel_config
-from ttfuse.types import DataType, Layout, TensorMemoryLayout, TensorSpec
+from ttfuse.types import CoreGrid, DataType, Layout, TensorMemoryLayout, TensorSpec
 
 DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B})
 _GAMMA_RM_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32})
@@ -715,10 +715,10 @@ def _check_dram_grid(op: str, core_grid, c: int, num_groups: int, padded_shape) 
     >= rows and divisible by rows, and rows < N or rows % N == 0."""
     n = padded_shape[0]
     ht = n * padded_shape[1] * padded_shape[2] // TILE
+    if _dram_grid_ok(core_grid.x, core_grid.y, c, num_groups, ht, n):
+        return
     nvc = group_norm_virtual_cols(core_grid.x, num_groups, c)
     rows = (core_grid.x // nvc) * core_grid.y if nvc else 0
-    if nvc and rows and ht >= rows and ht % rows == 0 and (rows < n or rows % n == 0):
-        return
     raise fail(
         op,
         f"argument 'core_grid'=(x={core_grid.x}, y={core_grid.y}) is invalid for an interleaved input with "
@@ -961,8 +961,34 @@ def get_group_norm_cores_across_channel(memory_layout, core_grid, shard_orientat
     return core_grid.y if col else core_grid.x
 
 
+def _dram_grid_ok(gx: int, gy: int, c: int, num_groups: int, ht: int, n: int) -> bool:
+    nvc = group_norm_virtual_cols(gx, num_groups, c)
+    rows = (gx // nvc) * gy if nvc else 0
+    return bool(rows) and ht >= rows and ht % rows == 0 and (rows < n or rows % n == 0)
+
+
+def determine_expected_group_norm_dram_grid_size(
+    *, device, num_channels, num_groups, input_nhw, num_batches=1
+):
+    """The largest core grid (x first, then y) within the device's compute grid that an interleaved group_norm
+    accepts (tt-metal groupnorm_grid_utils.cpp find_expected_dram_grid, with groupnorm.cpp's batch rule)."""
+    op = "determine_expected_group_norm_dram_grid_size"
+    g = device.compute_with_storage_grid_size()
+    ht = -(-int(input_nhw) // TILE)
+    for gx in range(int(g.x), 0, -1):
+        for gy in range(int(g.y), 0, -1):
+            if _dram_grid_ok(gx, gy, num_channels, num_groups, ht, num_batches):
+                return CoreGrid(y=gy, x=gx)
+    raise fail(
+        op,
+        f"arguments 'num_channels'={num_channels}, 'num_groups'={num_groups}, 'input_nhw'={input_nhw}: no core "
+        "grid fits an interleaved group_norm",
+    )
+
+
 __ttnn_exports__ = (
     "create_group_norm_weight_bias_rm",
     "create_group_norm_input_mask",
     "get_group_norm_cores_across_channel",
+    "determine_expected_group_norm_dram_grid_size",
 )
