@@ -272,6 +272,13 @@ CASES.update(
         "unsqueeze": C(lambda x: ttnn.unsqueeze(x, 0)),
         "permute": C(lambda x: ttnn.permute(x, [0, 2, 1]), T((2, 32, 64))),
         "transpose": C(lambda x: ttnn.transpose(x, -2, -1)),
+        "upsample": C(lambda x: ttnn.upsample(x, [2, 3]), T((1, 4, 4, 40), layout=RM)),
+        "group_norm": C(
+            lambda x, w, b: ttnn.group_norm(x, num_groups=8, inplace=False, weight=w, bias=b, epsilon=1e-5),
+            T((2, 1, 40, 64)),
+            T((1, 1, 2, 32), layout=RM),
+            T((1, 1, 2, 32), layout=RM),
+        ),
         "slice": C(lambda x: ttnn.slice(x, [0, 32], [32, 64])),
         "concat": C(lambda a, b: ttnn.concat([a, b], dim=-1), T(), T()),
         "split": C(lambda x: ttnn.split(x, 32, dim=-1)),

@@ -18,6 +18,10 @@ the reshape kernel). The same rule feeds the cost rule, so eager counts and the 
 Invariants: spec rules validate like ttnn and never look at values; sim rules are vectorized torch and
 dtype-agnostic (integer shards may be integer tensors); ops ttnn also runs on host tensors set `host_ok`.
 
+upsample (ttnn.upsample, nearest) lives here too: an NHWC [N, H, W, C] gather of rows and columns with the
+device's source indices, ROW_MAJOR output, one launch, costed by its bytes like the other movement ops;
+mode='bilinear' is rejected as not modelled yet.
+
 Extend: register the op with its real ttnn signature, write spec and sim rules, and wrap it with
 `with_launch_rule(op, rule)` if some calls are free or launch more than one kernel. Tests live in
 tests/test_ops_data_movement.py.
@@ -35,6 +39,7 @@ from ttfuse.ops.common import (
     fail,
     flat_specs,
     io_bytes,
+    need_dtype,
     need_dtype_arg,
     need_memory_config,
     need_spec,
@@ -601,3 +606,111 @@ def create_sharded_memory_config(
             )
         shard = (hh // parts[0], w // parts[1])
     return MemoryConfig(layouts[strategy], BufferType.L1, ShardSpec(grid, shard, orientation))
+
+
+# -------------------------------------------------------------------------------------------- upsample
+# ttnn.upsample (ttnn 0.81.1): input [N, H, W, C]; scale_factor an int/float or [sh, sw]; mode "nearest" or
+# "bilinear" (integer scales, BF16). Facts from tt-metal ttnn/cpp/ttnn/operations/pool/upsample/upsample.cpp and
+# device/upsample_device_operation.cpp: output [N, floor(H*sh), floor(W*sw), C], always ROW_MAJOR, dtype the
+# input's (BFLOAT8_B -> BFLOAT16), memory config the input's by default; a TILE input must be tile aligned.
+# Nearest source index: integer scales dst // s; other scales (upsample_nearest_float_program_factory.cpp and
+# its reader kernel) (dst * ceil(float32(1/s) * 2^16)) >> 16, clamped to the input size. ttfuse models
+# "nearest" on interleaved inputs and on height-sharded inputs with integer scales (shard height * sh * sw).
+_UPSAMPLE_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B})
+
+
+def _upsample_scales(op: str, scale_factor) -> tuple[float, float]:
+    sf = scale_factor
+    if isinstance(sf, list | tuple):
+        if len(sf) != 2:
+            raise fail(op, f"argument 'scale_factor' must be a number or [scale_h, scale_w], got {sf!r}")
+        vals = tuple(sf)
+    else:
+        vals = (sf, sf)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in vals):
+        raise fail(op, f"argument 'scale_factor' must hold positive numbers, got {scale_factor!r}")
+    return vals
+
+
+def _is_int_scale(v) -> bool:
+    return float(v).is_integer()
+
+
+def upsample_source_index(out_size: int, in_size: int, scale) -> torch.Tensor:
+    """The input row (or column) each output row reads, as the device computes it (see above)."""
+    dst = torch.arange(out_size, dtype=torch.int64)
+    if _is_int_scale(scale):
+        src = dst // int(scale)
+    else:
+        recip = torch.tensor(1.0, dtype=torch.float32) / torch.tensor(float(scale), dtype=torch.float32)
+        fixed = int(torch.ceil(recip * torch.tensor(65536.0, dtype=torch.float32)).item())
+        src = (dst * fixed) >> 16
+    return src.clamp(max=in_size - 1)
+
+
+@register_op("upsample", Group.DATA_MOVEMENT)
+def upsample(input_tensor, scale_factor, *, mode="nearest", memory_config=None, compute_kernel_config=None):
+    """Nearest-neighbour upsampling of an [N, H, W, C] tensor by scale_factor along H and W."""
+
+
+@upsample.spec
+def _upsample_spec(input_tensor, scale_factor, *, mode, memory_config, compute_kernel_config):
+    op = "upsample"
+    x = need_spec(op, "input_tensor", input_tensor)
+    need_dtype(op, "input_tensor", x, _UPSAMPLE_DTYPES)
+    if x.rank != 4:
+        raise fail(op, f"argument 'input_tensor' must be 4-D [N, H, W, C], got {list(x.shape)}")
+    sh, sw = _upsample_scales(op, scale_factor)
+    if mode not in ("nearest", "bilinear"):
+        raise fail(op, f"argument 'mode' must be 'nearest' or 'bilinear', got {mode!r}")
+    if mode == "bilinear":
+        if not (_is_int_scale(sh) and _is_int_scale(sw)):
+            raise fail(op, f"argument 'scale_factor'={scale_factor!r}: mode='bilinear' needs integer scales")
+        raise fail(op, "argument 'mode'='bilinear' is not modelled by ttfuse yet (use 'nearest')")
+    if x.layout is Layout.TILE and tuple(x.padded_shape) != tuple(x.shape):
+        raise fail(
+            op,
+            f"argument 'input_tensor' is TILE with padding ({list(x.shape)} padded to {list(x.padded_shape)}); "
+            "a tiled input must be tile aligned (W and C multiples of 32) or ROW_MAJOR",
+        )
+    need_memory_config(op, memory_config)
+    n, h, w, c = x.shape
+    oh, ow = math.floor(h * sh), math.floor(w * sw)
+    if oh < 1 or ow < 1:
+        raise fail(op, f"argument 'scale_factor'={scale_factor!r} gives an empty output ({oh}x{ow})")
+    mc = memory_config or x.memory_config
+    if mc.is_sharded():
+        xs = x.memory_config
+        if not xs.is_sharded():
+            raise fail(
+                op, "argument 'memory_config' is sharded but the input is not; ttnn needs a sharded input"
+            )
+        if (
+            xs.memory_layout is not TensorMemoryLayout.HEIGHT_SHARDED
+            or not (_is_int_scale(sh) and _is_int_scale(sw))
+            or xs.shard_spec is None
+        ):
+            raise fail(
+                op,
+                f"argument 'input_tensor' is {xs.short}: ttfuse models sharded upsample only for height-sharded "
+                "inputs with integer scales",
+            )
+        sp = xs.shard_spec
+        shard = (sp.shape[0] * int(sh) * int(sw), sp.shape[1])
+        mc = MemoryConfig(
+            TensorMemoryLayout.HEIGHT_SHARDED, BufferType.L1, ShardSpec(sp.grid, shard, sp.orientation)
+        )
+    dtype = DataType.BFLOAT16 if x.dtype is DataType.BFLOAT8_B else x.dtype
+    return TensorSpec((n, oh, ow, c), dtype, Layout.ROW_MAJOR, mc)
+
+
+@upsample.sim
+def _upsample_sim(ctx, input_tensor, scale_factor, *, mode, **_):
+    sh, sw = _upsample_scales("upsample", scale_factor)
+    n, h, w, c = input_tensor.shape
+    ih = upsample_source_index(math.floor(h * sh), h, sh)
+    iw = upsample_source_index(math.floor(w * sw), w, sw)
+    return input_tensor[:, ih][:, :, iw]
+
+
+upsample.cost(static_cost)

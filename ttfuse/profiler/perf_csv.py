@@ -60,6 +60,7 @@ _NAME_CODES = {
     "rms_norm": "LayerNormDeviceOperation",
     "scaled_dot_product_attention": "SDPAOperation",
     "group_norm": "GroupNormDeviceOperation",
+    "upsample": "UpsampleOperation",  # tt-metal pool/upsample/device/upsample_device_operation.hpp
 }
 
 
