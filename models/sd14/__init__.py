@@ -1,0 +1,11 @@
+"""Stable Diffusion 1.4 port on the ttfuse simulator (issue 21): torch in, torch out, hot blocks `ttfuse.jit`.
+
+    from models.sd14 import CLIPTextModel, DDIMScheduler
+
+Modules: common.py (Port base, upload, jit switch), clip.py (CLIPTextModel, CLIPEncoderLayer),
+scheduler.py (DDIM step on the host). See docs/sd14.md.
+"""
+
+from models.sd14.clip import CLIPEncoderLayer, CLIPTextModel
+
+__all__ = ["CLIPTextModel", "CLIPEncoderLayer"]
