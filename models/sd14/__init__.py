@@ -7,5 +7,6 @@ scheduler.py (DDIM step on the host). See docs/sd14.md.
 """
 
 from models.sd14.clip import CLIPEncoderLayer, CLIPTextModel
+from models.sd14.scheduler import SD14_DDIM, DDIMConfig, DDIMScheduler
 
-__all__ = ["CLIPTextModel", "CLIPEncoderLayer"]
+__all__ = ["CLIPTextModel", "CLIPEncoderLayer", "DDIMScheduler", "DDIMConfig", "SD14_DDIM"]
