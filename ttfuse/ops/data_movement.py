@@ -35,9 +35,11 @@ from ttfuse.ops.common import (
     fail,
     flat_specs,
     io_bytes,
+    need_dtype,
     need_dtype_arg,
     need_memory_config,
     need_spec,
+    out_spec,
 )
 from ttfuse.types import (
     DRAM_MEMORY_CONFIG,
@@ -601,3 +603,64 @@ def create_sharded_memory_config(
             )
         shard = (hh // parts[0], w // parts[1])
     return MemoryConfig(layouts[strategy], BufferType.L1, ShardSpec(grid, shard, orientation))
+
+
+# -------------------------------------------------------------------------------------------- upsample
+# ttnn.upsample (ttnn 0.81.1, ttnn/cpp/ttnn/operations/pool/upsample/upsample.cpp): input [N, H, W, C];
+# scale_factor an int/float or [sh, sw]; mode "nearest" or "bilinear" (bilinear: integer scales only). Output
+# [N, floor(H*sh), floor(W*sw), C] in the input's dtype and layout. ttfuse models "nearest" (BF16/F32 inputs).
+_UPSAMPLE_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32})
+
+
+def _upsample_scales(op: str, scale_factor) -> tuple[float, float]:
+    sf = scale_factor
+    if isinstance(sf, list | tuple):
+        if len(sf) != 2:
+            raise fail(op, f"argument 'scale_factor' must be a number or [scale_h, scale_w], got {sf!r}")
+        vals = tuple(sf)
+    else:
+        vals = (sf, sf)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in vals):
+        raise fail(op, f"argument 'scale_factor' must hold positive numbers, got {scale_factor!r}")
+    return vals
+
+
+@register_op("upsample", Group.DATA_MOVEMENT)
+def upsample(input_tensor, scale_factor, *, mode="nearest", memory_config=None, compute_kernel_config=None):
+    """Nearest-neighbour upsampling of an [N, H, W, C] tensor by scale_factor along H and W."""
+
+
+@upsample.spec
+def _upsample_spec(input_tensor, scale_factor, *, mode, memory_config, compute_kernel_config):
+    op = "upsample"
+    x = need_spec(op, "input_tensor", input_tensor)
+    need_dtype(op, "input_tensor", x, _UPSAMPLE_DTYPES)
+    if x.rank != 4:
+        raise fail(op, f"argument 'input_tensor' must be 4-D [N, H, W, C], got {list(x.shape)}")
+    sh, sw = _upsample_scales(op, scale_factor)
+    if mode not in ("nearest", "bilinear"):
+        raise fail(op, f"argument 'mode' must be 'nearest' or 'bilinear', got {mode!r}")
+    if mode == "bilinear":
+        if not (float(sh).is_integer() and float(sw).is_integer()):
+            raise fail(op, f"argument 'scale_factor'={scale_factor!r}: mode='bilinear' needs integer scales")
+        raise fail(op, "argument 'mode'='bilinear' is not modelled by ttfuse yet (use 'nearest')")
+    need_memory_config(op, memory_config)
+    n, h, w, c = x.shape
+    oh, ow = math.floor(h * sh), math.floor(w * sw)
+    if oh < 1 or ow < 1:
+        raise fail(op, f"argument 'scale_factor'={scale_factor!r} gives an empty output ({oh}x{ow})")
+    return out_spec(x, shape=(n, oh, ow, c), memory_config=memory_config or x.memory_config)
+
+
+@upsample.sim
+def _upsample_sim(ctx, input_tensor, scale_factor, *, mode, **_):
+    sh, sw = _upsample_scales("upsample", scale_factor)
+    n, h, w, c = input_tensor.shape
+    oh, ow = math.floor(h * sh), math.floor(w * sw)
+    # nearest: source index floor(dst * in / out) per axis (torch's 'nearest' with explicit output size)
+    ih = torch.div(torch.arange(oh) * h, oh, rounding_mode="floor")
+    iw = torch.div(torch.arange(ow) * w, ow, rounding_mode="floor")
+    return input_tensor[:, ih][:, :, iw]
+
+
+upsample.cost(static_cost)

@@ -658,3 +658,269 @@ scale_mask_softmax.cost(_elementwise_cost(7.0))
 scale_mask_softmax_in_place.cost(_elementwise_cost(7.0))
 attention_softmax.cost(_elementwise_cost(7.0, _attn_launches))
 attention_softmax_.cost(_elementwise_cost(7.0))
+
+
+# ------------------------------------------------------------------------------------------- group_norm
+# ttnn.group_norm (ttnn 0.81.1): input [N, 1, H*W, C] (NHWC flattened), groups formed along C (the last dim).
+# Rules from the wheel's docstring and tt-metal ttnn/cpp/ttnn/operations/normalization/groupnorm/device/
+# groupnorm_device_operation.cpp: input BF16/F32; TILE (ROW_MAJOR only when sharded); C % 32 == 0 and
+# C % num_groups == 0; weight/bias ROW_MAJOR BF16/F32 of the same dtype, in the [1, 1, -1, 32] stick form of
+# ttnn.create_group_norm_weight_bias_rm; input_mask TILE BF16/BFP8 of shape [1, G (or 2G), 32, 32*k];
+# width sharding rejected; an explicit dtype must equal the input's. Block sharding splits C over the
+# grid's columns (ROW_MAJOR orientation) or rows (COL_MAJOR), so the groups must split evenly over them.
+_GN_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32})
+_GN_MASK_DTYPES = frozenset({DataType.BFLOAT16, DataType.BFLOAT8_B})
+
+
+def group_norm_cores_across_channel(memory_config, core_grid) -> int:
+    """Cores splitting the channel axis (ttnn.get_group_norm_cores_across_channel): 1 unless block sharded."""
+    if memory_config is None or memory_config.memory_layout is not TensorMemoryLayout.BLOCK_SHARDED:
+        return 1
+    sp = memory_config.shard_spec
+    if core_grid is None and sp is not None:
+        bb = sp.grid.bounding_box()
+        gx, gy = bb.end.x - bb.start.x + 1, bb.end.y - bb.start.y + 1
+    elif core_grid is not None:
+        gx, gy = core_grid.x, core_grid.y
+    else:
+        return 1
+    col_major = sp is not None and sp.orientation.value == "COL_MAJOR"
+    return gy if col_major else gx
+
+
+def _gn_padded_channels(c: int, cores: int) -> int:
+    per = c // cores
+    return cores * (-(-per // TILE) * TILE)
+
+
+@register_op("group_norm", Group.NORM)
+def group_norm(
+    input_tensor,
+    *,
+    num_groups,
+    epsilon=1e-12,
+    input_mask=None,
+    weight=None,
+    bias=None,
+    memory_config=None,
+    dtype=None,
+    core_grid=None,
+    inplace=True,
+    output_layout=None,
+    num_out_blocks=None,
+    compute_kernel_config=None,
+    negative_mask=None,
+    use_welford=False,
+):
+    """Group norm of [N, 1, H*W, C] over groups of C/num_groups channels (and all H*W rows) * weight + bias."""
+
+
+@group_norm.spec
+def _group_norm_spec(
+    input_tensor,
+    *,
+    num_groups,
+    epsilon,
+    input_mask,
+    weight,
+    bias,
+    memory_config,
+    dtype,
+    core_grid,
+    inplace,
+    output_layout,
+    num_out_blocks,
+    compute_kernel_config,
+    negative_mask,
+    use_welford,
+):
+    op = "group_norm"
+    x = need_spec(op, "input_tensor", input_tensor)
+    need_dtype(op, "input_tensor", x, _GN_DTYPES)
+    if x.rank != 4 or x.shape[1] != 1:
+        raise fail(op, f"argument 'input_tensor' must be 4-D [N, 1, H*W, C], got {list(x.shape)}")
+    mc_in = x.memory_config
+    if x.layout is not Layout.TILE and not mc_in.is_sharded():
+        raise fail(
+            op,
+            "argument 'input_tensor' is ROW_MAJOR and interleaved; an interleaved input must be TILE "
+            "(ttnn.to_layout(x, ttnn.TILE_LAYOUT))",
+        )
+    if mc_in.memory_layout is TensorMemoryLayout.WIDTH_SHARDED:
+        raise fail(op, "argument 'input_tensor' is width sharded; ttnn supports interleaved, height or block")
+    c = x.shape[-1]
+    if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
+        raise fail(op, f"argument 'num_groups' must be a positive int, got {num_groups!r}")
+    if c % TILE:
+        raise fail(op, f"argument 'input_tensor' has C={c} channels; C must be a multiple of 32")
+    if c % num_groups:
+        raise fail(op, f"argument 'num_groups'={num_groups} does not divide the C={c} channels")
+    if x.layout is Layout.ROW_MAJOR and x.shape[2] % TILE:
+        raise fail(
+            op, f"argument 'input_tensor' is ROW_MAJOR with H*W={x.shape[2]}; it must be a multiple of 32"
+        )
+    if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or epsilon < 0:
+        raise fail(op, f"argument 'epsilon' must be a non-negative float, got {epsilon!r}")
+    if dtype is not None and dtype is not x.dtype:
+        raise fail(op, f"argument 'dtype'={dtype} must equal the input's dtype {x.dtype} (or be None)")
+    ds = device_spec_or_default(None)
+    if core_grid is not None:
+        gx, gy = getattr(core_grid, "x", None), getattr(core_grid, "y", None)
+        if not all(isinstance(v, int) and v >= 1 for v in (gx, gy)):
+            raise fail(op, f"argument 'core_grid' must be a ttnn.CoreGrid(x, y), got {core_grid!r}")
+        if gx > ds.grid[0] or gy > ds.grid[1]:
+            raise fail(
+                op, f"argument 'core_grid'=({gx}, {gy}) does not fit the compute grid {ds.grid} of {ds.name}"
+            )
+    elif num_out_blocks is not None and not mc_in.is_sharded():
+        raise fail(op, "argument 'num_out_blocks' needs an explicit 'core_grid' for an interleaved input")
+    if num_out_blocks is not None and (
+        isinstance(num_out_blocks, bool)
+        or not isinstance(num_out_blocks, int)
+        or num_out_blocks == 0
+        or num_out_blocks < -1
+    ):
+        raise fail(op, f"argument 'num_out_blocks' must be -1 or a positive int, got {num_out_blocks!r}")
+    cores = group_norm_cores_across_channel(mc_in, core_grid)
+    if cores > 1 and (c % cores or num_groups % cores):
+        raise fail(
+            op,
+            f"argument 'core_grid': block sharding splits C={c} channels and num_groups={num_groups} over "
+            f"{cores} cores across the channel axis; both must divide evenly",
+        )
+    gs = []
+    for arg, g in (("weight", weight), ("bias", bias)):
+        if g is None:
+            continue
+        g = need_spec(op, arg, g)
+        need_dtype(op, arg, g, _GN_DTYPES)
+        want = _gn_padded_channels(c, cores)
+        if g.layout is not Layout.ROW_MAJOR or g.shape[-1] != TILE or g.numel != want:
+            raise fail(
+                op,
+                f"argument {arg!r} must be ROW_MAJOR [1, 1, {want // TILE}, 32] (from "
+                f"ttnn.create_group_norm_weight_bias_rm(w, {c}, {cores})), got {g.layout.name} {list(g.shape)}",
+            )
+        gs.append(g)
+    if len(gs) == 2 and gs[0].dtype is not gs[1].dtype:
+        raise fail(op, "arguments 'weight' and 'bias' must have the same dtype")
+    for arg, m in (("input_mask", input_mask), ("negative_mask", negative_mask)):
+        if m is None:
+            continue
+        m = need_spec(op, arg, m)
+        need_tile(op, arg, m)
+        need_dtype(op, arg, m, _GN_MASK_DTYPES)
+        if (
+            m.rank != 4
+            or m.shape[0] != 1
+            or m.shape[1] not in (num_groups, 2 * num_groups)
+            or m.shape[2] != TILE
+        ):
+            raise fail(
+                op,
+                f"argument {arg!r} must be [1, num_groups={num_groups} (or 2x), 32, 32*k] "
+                f"(ttnn.create_group_norm_input_mask({c}, {num_groups}, {cores})), got {list(m.shape)}",
+            )
+    if negative_mask is not None and not (mc_in.is_sharded() and x.layout is Layout.ROW_MAJOR):
+        raise fail(op, "argument 'negative_mask' is for ROW_MAJOR sharded inputs only")
+    if inplace and x.layout is Layout.TILE and mc_in.is_sharded():
+        # the wheel's default inplace=True is ignored for interleaved TILE inputs (they get a new buffer);
+        # a sharded TILE input cannot be normalized in place
+        pass
+    if output_layout is not None and output_layout is not x.layout and inplace and mc_in.is_sharded():
+        raise fail(op, "argument 'output_layout' must equal the input's layout when inplace=True")
+    validate_compute_kernel_config(op, compute_kernel_config)
+    need_memory_config(op, memory_config)
+    mc = memory_config or mc_in
+    return TensorSpec(x.shape, x.dtype, output_layout or x.layout, mc)
+
+
+@group_norm.sim
+def _group_norm_sim(ctx, input_tensor, *, num_groups, epsilon, weight, bias, memory_config, core_grid, **_):
+    """float32 group norm of the stored input (biased variance over the group's channels and all H*W rows)."""
+    x = input_tensor.float()
+    n, _, hw, c = x.shape
+    xg = x.reshape(n, hw, num_groups, c // num_groups)
+    mean = xg.mean(dim=(1, 3), keepdim=True)
+    var = (xg - mean).square().mean(dim=(1, 3), keepdim=True)
+    y = ((xg - mean) * torch.rsqrt(var + float(epsilon))).reshape(x.shape)
+    cores = group_norm_cores_across_channel(ctx.in_specs["input_tensor"].memory_config, core_grid)
+    for g in (weight, bias):
+        if g is None:
+            continue
+        v = g.float().reshape(cores, -1)[:, : c // cores].reshape(c)
+        y = y * v if g is weight else y + v
+    return y
+
+
+group_norm.cost(_elementwise_cost(10.0))
+
+
+# host-side helpers of ttnn/ttnn/operations/normalization.py (their shapes; written here, not copied)
+def create_group_norm_weight_bias_rm(input_tensor, num_channels, num_cores_x):
+    """gamma/beta [C] -> [1, 1, -1, 32]: C split into num_cores_x chunks, each zero-padded to a multiple of 32."""
+    per = num_channels // num_cores_x
+    chunks = torch.as_tensor(input_tensor).reshape(num_cores_x, per)
+    pad = -(-per // TILE) * TILE - per
+    return torch.nn.functional.pad(chunks, (0, pad)).reshape(1, 1, -1, TILE)
+
+
+def group_norm_mask_torch(
+    num_channel: int, num_groups: int, num_cores_across_channel: int, rows_in_last_tile=0
+):
+    """The [1, G (2G with rows_in_last_tile), 32, 32*k] mask of ttnn.create_group_norm_input_mask as torch:
+    row block g holds ones on the columns of group g inside the tiles that group spans on its core."""
+    per_core = num_channel // num_cores_across_channel
+    groups_per_core = num_groups // num_cores_across_channel
+    cpg = num_channel // num_groups
+    spans = []
+    for g in range(groups_per_core):
+        lo, hi = g * cpg, (g + 1) * cpg
+        spans.append((lo // TILE, (hi - 1) // TILE, lo, hi))
+    k = max(b - a + 1 for a, b, _, _ in spans)
+    del per_core
+    m = torch.zeros(1, num_groups, TILE, TILE * k)
+    for g in range(num_groups):
+        t0, _, lo, hi = spans[g % groups_per_core]
+        m[0, g, :, lo - t0 * TILE : hi - t0 * TILE] = 1.0
+    if rows_in_last_tile:
+        m2 = m.clone()
+        m2[:, :, rows_in_last_tile:, :] = 0
+        m = torch.cat([m, m2], dim=1)
+    return m
+
+
+def create_group_norm_input_mask(
+    num_channel,
+    num_groups,
+    num_cores_across_channel,
+    data_type=DataType.BFLOAT16,
+    tile_height=32,
+    tile_width=32,
+    rows_in_last_tile=0,
+):
+    """ttnn.create_group_norm_input_mask: a host TILE tensor [1, num_groups, 32, 32*k] (see group_norm_mask_torch)."""
+    from ttfuse.ops.host import from_torch
+
+    if tile_height != TILE or tile_width != TILE:
+        raise fail("create_group_norm_input_mask", "arguments 'tile_height'/'tile_width' must be 32")
+    m = group_norm_mask_torch(num_channel, num_groups, num_cores_across_channel, rows_in_last_tile)
+    return from_torch(m, dtype=data_type, layout=Layout.TILE)
+
+
+def get_group_norm_cores_across_channel(memory_layout, core_grid, shard_orientation=None):
+    """Cores splitting C: 1 unless BLOCK_SHARDED (then core_grid.x, or .y for COL_MAJOR orientation)."""
+    if memory_layout is not TensorMemoryLayout.BLOCK_SHARDED:
+        return 1
+    col = (
+        shard_orientation is not None
+        and getattr(shard_orientation, "value", shard_orientation) == "COL_MAJOR"
+    )
+    return core_grid.y if col else core_grid.x
+
+
+__ttnn_exports__ = (
+    "create_group_norm_weight_bias_rm",
+    "create_group_norm_input_mask",
+    "get_group_norm_cores_across_channel",
+)
