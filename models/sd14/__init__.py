@@ -3,10 +3,19 @@
     from models.sd14 import CLIPTextModel, DDIMScheduler
 
 Modules: common.py (Port base, upload, jit switch), clip.py (CLIPTextModel, CLIPEncoderLayer),
-scheduler.py (DDIM step on the host). See docs/sd14.md.
+scheduler.py (DDIM step on the host), transformer2d.py (Transformer2DModel, BasicTransformerBlock). See docs/sd14.md.
 """
 
 from models.sd14.clip import CLIPEncoderLayer, CLIPTextModel
 from models.sd14.scheduler import SD14_DDIM, DDIMConfig, DDIMScheduler
+from models.sd14.transformer2d import BasicTransformerBlock, Transformer2DModel
 
-__all__ = ["CLIPTextModel", "CLIPEncoderLayer", "DDIMScheduler", "DDIMConfig", "SD14_DDIM"]
+__all__ = [
+    "CLIPTextModel",
+    "CLIPEncoderLayer",
+    "DDIMScheduler",
+    "DDIMConfig",
+    "SD14_DDIM",
+    "Transformer2DModel",
+    "BasicTransformerBlock",
+]
