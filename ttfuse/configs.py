@@ -23,6 +23,8 @@ __all__ = [
     "MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig", "MatmulMultiCoreReuseProgramConfig",
     "MinimalMatmulConfig", "SDPAProgramConfig", "LayerNormDefaultProgramConfig",
     "LayerNormShardedMultiCoreProgramConfig", "SoftmaxDefaultProgramConfig", "SoftmaxShardedMultiCoreProgramConfig",
+    "PaddingMode", "Conv2dConfig", "Conv2dSliceConfig", "Op2DSliceConfig", "Conv2dL1Full", "Conv2dDRAMSliceHeight",
+    "Conv2dDRAMSliceWidth", "Op2DL1Full", "Op2DDRAMSliceHeight", "Op2DDRAMSliceWidth",
 ]  # fmt: skip
 
 
@@ -305,6 +307,67 @@ def _grid_tuple(cfg) -> None:
         object.__setattr__(cfg, "compute_with_storage_grid_size", (int(g[0]), int(g[1])))
 
 
+class PaddingMode(TtnnEnum):
+    """`ttnn.PaddingMode` of a Conv2dConfig (0.81.1: Zeros, Replicate)."""
+
+    Zeros = 0
+    Replicate = 1
+
+
+@_kw_dataclass
+class Conv2dConfig:
+    """`ttnn.Conv2dConfig`: the fields and defaults of ttnn 0.81.1 (its `__init__` is keyword-only).
+
+    `activation` is a `UnaryWithParam` as in 0.81.1; ttfuse also takes the string form older ttnn used ("relu",
+    "silu"), normalised by the conv2d spec rule. `shard_layout` None / `act_block_h_override` 0 mean "let the op
+    choose" (ttfuse/ops/conv.py records the choice on the node)."""
+
+    weights_dtype: object = None  # ttnn.DataType | None
+    activation: object = None  # ttnn.UnaryWithParam | None
+    deallocate_activation: bool = False
+    reallocate_halo_output: bool = True
+    config_tensors_in_dram: bool = False
+    act_block_h_override: int = 0
+    act_block_w_div: int = 1
+    reshard_if_not_optimal: bool = False
+    override_sharding_config: bool = False
+    shard_layout: object = None  # ttnn.TensorMemoryLayout | None
+    core_grid: CoreRangeSet | None = None
+    transpose_shards: bool = False
+    output_layout: object = None  # ttnn.Layout; None reads as TILE (ttnn's default)
+    enable_act_double_buffer: bool = False
+    enable_weights_double_buffer: bool = False
+    full_inner_dim: bool = False
+    enable_kernel_stride_folding: bool | None = None
+    enable_activation_reuse: bool = False
+    force_split_reader: bool | None = None
+    override_output_sharding_config: bool = False
+    padding_mode: PaddingMode = PaddingMode.Zeros
+
+
+class _SliceType(TtnnEnum):
+    """`ttnn.Conv2dSliceConfig.SliceTypeEnum` (0.81.1: L1Full, DRAMSliceHeight, DRAMSliceWidth)."""
+
+    L1Full = 0
+    DRAMSliceHeight = 1
+    DRAMSliceWidth = 2
+
+
+@_kw_dataclass
+class Conv2dSliceConfig:
+    """`ttnn.Conv2dSliceConfig` (= `ttnn.Op2DSliceConfig` in 0.81.1): how conv2d slices a DRAM activation."""
+
+    SliceTypeEnum = _SliceType  # ttnn.Conv2dSliceConfig.SliceTypeEnum
+    slice_type: _SliceType = _SliceType.L1Full
+    num_slices: int = 0
+
+
+Op2DSliceConfig = Conv2dSliceConfig
+Conv2dL1Full = Op2DL1Full = _SliceType.L1Full
+Conv2dDRAMSliceHeight = Op2DDRAMSliceHeight = _SliceType.DRAMSliceHeight
+Conv2dDRAMSliceWidth = Op2DDRAMSliceWidth = _SliceType.DRAMSliceWidth
+
+
 MATMUL_PROGRAM_CONFIGS = (
     MatmulMultiCoreReuseMultiCastProgramConfig,
     MatmulMultiCoreReuseMultiCast1DProgramConfig,
@@ -324,9 +387,17 @@ CONFIG_CLASSES = {
         LayerNormShardedMultiCoreProgramConfig,
         SoftmaxDefaultProgramConfig,
         SoftmaxShardedMultiCoreProgramConfig,
+        Conv2dConfig,
+        Conv2dSliceConfig,
     )
 }
-CONFIG_ENUMS = {"MathFidelity": MathFidelity, "UnaryOpType": UnaryOpType, "ThrottleLevel": ThrottleLevel}
+CONFIG_ENUMS = {
+    "MathFidelity": MathFidelity,
+    "UnaryOpType": UnaryOpType,
+    "ThrottleLevel": ThrottleLevel,
+    "PaddingMode": PaddingMode,
+    "_SliceType": _SliceType,
+}
 # static values the IR and the disk cache encode by name (ttfuse.types.to_json_value): types reads these two
 # dicts (kept by reference, so register_enum below and later additions count) without importing this module
 register_json_types(CONFIG_ENUMS, CONFIG_CLASSES)

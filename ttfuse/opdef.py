@@ -63,6 +63,7 @@ class Group(enum.Enum):
     NORM = "norm"
     SOFTMAX = "softmax"
     ATTENTION = "attention"
+    CONV = "conv"  # sliding-window ops: conv2d (ttfuse/ops/conv.py)
     CCL = "ccl"
     FUSED = "fused"  # ttfuse kernels emitted by passes
 

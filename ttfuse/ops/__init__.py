@@ -15,6 +15,7 @@ from ttfuse.ops import (  # noqa: F401
     attention,
     bitwise,
     ccl,
+    conv,
     creation,
     data_movement,
     eltwise,
@@ -38,6 +39,7 @@ MODULES = (
     matmul,
     norm,
     attention,
+    conv,
     heads,
     ccl,
 )

@@ -1,0 +1,267 @@
+"""ttnn.conv2d / prepare_conv_weights / prepare_conv_bias on the simulator, against torch.nn.functional.conv2d."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import ttfuse
+from tests.conftest import pcc
+from ttfuse import ttnn
+from ttfuse.errors import SpecError
+from ttfuse.testing import max_abs_error
+
+
+def nhwc_flat(x: torch.Tensor) -> torch.Tensor:
+    """torch NCHW -> TT's [1, 1, N*H*W, C]."""
+    n, c, h, w = x.shape
+    return x.permute(0, 2, 3, 1).reshape(1, 1, n * h * w, c)
+
+
+def nchw(t, n: int, oh: int, ow: int) -> torch.Tensor:
+    y = ttnn.to_torch(t).float()
+    return y.reshape(n, oh, ow, -1).permute(0, 3, 1, 2)
+
+
+def torch_conv(x, w, b, stride, padding, dilation, groups):
+    if len(padding) == 2:
+        padding = (padding[0], padding[0], padding[1], padding[1])
+    top, bottom, left, right = padding
+    xp = F.pad(x.double(), (left, right, top, bottom))
+    return F.conv2d(xp, w.double(), None if b is None else b.double(), stride, 0, dilation, groups).float()
+
+
+def run_conv(device, x, w, b=None, *, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+             in_dtype=ttnn.bfloat16, w_dtype=None, layout=ttnn.ROW_MAJOR_LAYOUT, **kw):  # fmt: skip
+    n, c, h, wd = x.shape
+    tx = ttnn.from_torch(nhwc_flat(x), dtype=in_dtype, layout=layout, device=device)
+    tw = ttnn.from_torch(w, dtype=ttnn.float32)
+    tb = None if b is None else ttnn.from_torch(b.reshape(1, 1, 1, -1), dtype=ttnn.float32)
+    cfg = ttnn.Conv2dConfig(weights_dtype=w_dtype) if w_dtype is not None else kw.pop("conv_config", None)
+    out, (oh, ow) = ttnn.conv2d(
+        input_tensor=tx, weight_tensor=tw, bias_tensor=tb, device=device, in_channels=c, out_channels=w.shape[0],
+        batch_size=n, input_height=h, input_width=wd, kernel_size=tuple(w.shape[2:]), stride=stride,
+        padding=padding, dilation=dilation, groups=groups, conv_config=cfg, return_output_dim=True, **kw,
+    )  # fmt: skip
+    assert tuple(out.shape) == (1, 1, n * oh * ow, w.shape[0])
+    return nchw(out, n, oh, ow)
+
+
+# (N, C, H, W, OC, kernel, stride, padding, dilation, groups): non-tile channel counts (3, 4, 8), SD's 320,
+# strided, asymmetric 4-sided padding, dilation, grouped and depthwise
+CASES = [
+    (1, 3, 16, 16, 32, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+    (2, 4, 9, 11, 8, (3, 3), (2, 1), (1, 2), (1, 1), 1),
+    (1, 16, 12, 12, 24, (3, 3), (1, 1), (2, 2), (2, 2), 4),
+    (1, 8, 7, 7, 8, (3, 3), (1, 1), (1, 1), (1, 1), 8),
+    (1, 320, 8, 8, 320, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+    (2, 12, 6, 10, 40, (1, 1), (1, 1), (0, 0), (1, 1), 1),
+    (1, 5, 10, 9, 7, (2, 3), (2, 2), (0, 1, 2, 0), (1, 1), 1),
+]
+
+
+@pytest.mark.parametrize(
+    "case", CASES, ids=lambda c: "x".join(map(str, c[:5])) + f"_k{c[5][0]}s{c[6][0]}g{c[9]}"
+)
+def test_conv2d_float32_matches_torch(device, case):
+    """float32 activations and weights: the layout, padding, stride, dilation and group logic is exact."""
+    n, c, h, w, oc, k, s, p, d, g = case
+    x, wt, b = torch.randn(n, c, h, w), torch.randn(oc, c // g, *k), torch.randn(oc)
+    got = run_conv(device, x, wt, b, stride=s, padding=p, dilation=d, groups=g, in_dtype=ttnn.float32)
+    ref = torch_conv(x, wt, b, s, p, d, g)
+    assert got.shape == ref.shape
+    assert max_abs_error(got, ref) < 1e-4 * max(1.0, ref.abs().max().item())
+
+
+@pytest.mark.parametrize(
+    "case", CASES, ids=lambda c: "x".join(map(str, c[:5])) + f"_k{c[5][0]}s{c[6][0]}g{c[9]}"
+)
+@pytest.mark.parametrize("w_dtype", [ttnn.bfloat16, ttnn.bfloat8_b], ids=["bf16w", "bf8w"])
+def test_conv2d_bf16_activations_vs_torch(device, case, w_dtype):
+    n, c, h, w, oc, k, s, p, d, g = case
+    x, wt, b = torch.randn(n, c, h, w), torch.randn(oc, c // g, *k), torch.randn(oc)
+    got = run_conv(device, x, wt, b, stride=s, padding=p, dilation=d, groups=g, w_dtype=w_dtype)
+    ref = torch_conv(x, wt, b, s, p, d, g)
+    scale = ref.abs().max().item()
+    if w_dtype is ttnn.bfloat16:
+        assert pcc(ref, got) >= 0.9995
+        assert max_abs_error(got, ref) < 0.03 * scale
+    else:
+        assert pcc(ref, got) >= 0.998
+        assert max_abs_error(got, ref) < 0.08 * scale
+
+
+def test_conv2d_bf8_weights_are_coarser_than_bf16(device):
+    """bfloat8_b weights really are rounded to the block format: a larger error than bfloat16 weights."""
+    x, wt = torch.randn(1, 32, 8, 8), torch.randn(64, 32, 3, 3)
+    ref = torch_conv(x, wt, None, (1, 1), (1, 1), (1, 1), 1)
+    e16 = max_abs_error(
+        run_conv(device, x, wt, padding=(1, 1), w_dtype=ttnn.bfloat16, in_dtype=ttnn.float32), ref
+    )
+    e8 = max_abs_error(
+        run_conv(device, x, wt, padding=(1, 1), w_dtype=ttnn.bfloat8_b, in_dtype=ttnn.float32), ref
+    )
+    assert e8 > 2 * e16 > 0
+
+
+def test_conv2d_accepts_nhwc_input_and_tile_layout(device):
+    x, wt = torch.randn(2, 4, 6, 5), torch.randn(6, 4, 3, 3)
+    ref = torch_conv(x, wt, None, (1, 1), (1, 1), (1, 1), 1)
+    tx = ttnn.from_torch(x.permute(0, 2, 3, 1), dtype=ttnn.float32, layout=ttnn.TILE_LAYOUT, device=device)
+    out = ttnn.conv2d(
+        input_tensor=tx, weight_tensor=ttnn.from_torch(wt), device=device, in_channels=4, out_channels=6,
+        batch_size=2, input_height=6, input_width=5, kernel_size=(3, 3), padding=(1, 1),
+    )  # fmt: skip
+    assert tuple(out.shape) == (1, 1, 2 * 6 * 5, 6) and out.layout == ttnn.TILE_LAYOUT
+    assert max_abs_error(nchw(out, 2, 6, 5), ref) < 1e-4 * ref.abs().max().item()
+
+
+def _conv_args(device, c, oc, n, h, w, k=(3, 3), **kw):
+    return dict(
+        device=device, in_channels=c, out_channels=oc, batch_size=n, input_height=h, input_width=w,
+        kernel_size=k, stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, **kw,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("w_dtype", [ttnn.bfloat16, ttnn.bfloat8_b])
+def test_prepared_weights_equal_on_the_fly(device, w_dtype):
+    n, c, h, w, oc = 1, 20, 7, 9, 48
+    x, wt, b = torch.randn(n, h, w, c), torch.randn(oc, c, 3, 3), torch.randn(1, 1, 1, oc)
+    tx = ttnn.from_torch(x.reshape(1, 1, -1, c), dtype=ttnn.bfloat16, device=device)
+    tw, tb = ttnn.from_torch(wt, dtype=ttnn.float32), ttnn.from_torch(b, dtype=ttnn.float32)
+    cfg = ttnn.Conv2dConfig(weights_dtype=w_dtype)
+    args = _conv_args(device, c, oc, n, h, w, conv_config=cfg)
+    pw = ttnn.prepare_conv_weights(
+        weight_tensor=tw, input_memory_config=tx.memory_config(), input_layout=tx.layout, weights_format="OIHW",
+        has_bias=True, input_dtype=ttnn.bfloat16, **args,
+    )  # fmt: skip
+    pb = ttnn.prepare_conv_bias(
+        bias_tensor=tb, input_memory_config=tx.memory_config(), input_layout=tx.layout, input_dtype=ttnn.bfloat16,
+        **args,
+    )  # fmt: skip
+    assert pw.dtype == w_dtype and pw.layout == ttnn.TILE_LAYOUT and pb.layout == ttnn.TILE_LAYOUT
+    assert pw.device() is device and pb.device() is device
+    fly = ttnn.conv2d(input_tensor=tx, weight_tensor=tw, bias_tensor=tb, **args)
+    prep = ttnn.conv2d(input_tensor=tx, weight_tensor=pw, bias_tensor=pb, **args)
+    assert torch.equal(ttnn.to_torch(fly), ttnn.to_torch(prep))
+    # and the returned weights and bias are the prepared ones (the same values as prepare_conv_*)
+    out, (oh, ow), (rw, rb) = ttnn.conv2d(
+        input_tensor=tx,
+        weight_tensor=tw,
+        bias_tensor=tb,
+        return_output_dim=True,
+        return_weights_and_bias=True,
+        **args,
+    )
+    assert (oh, ow) == (h, w)
+    assert torch.equal(ttnn.to_torch(rw), ttnn.to_torch(pw)) and torch.equal(
+        ttnn.to_torch(rb), ttnn.to_torch(pb)
+    )
+    assert torch.equal(ttnn.to_torch(out), ttnn.to_torch(fly))
+
+
+def test_return_forms(device):
+    n, c, h, w, oc = 1, 3, 9, 9, 4
+    tx = ttnn.from_torch(torch.randn(1, 1, n * h * w, c), dtype=ttnn.bfloat16, device=device)
+    tw = ttnn.from_torch(torch.randn(oc, c, 3, 3))
+    args = dict(_conv_args(device, c, oc, n, h, w), stride=(2, 2), padding=(0, 0))
+    plain = ttnn.conv2d(input_tensor=tx, weight_tensor=tw, **args)
+    assert isinstance(plain, ttnn.Tensor) and tuple(plain.shape) == (1, 1, 16, oc)
+    out, dims = ttnn.conv2d(input_tensor=tx, weight_tensor=tw, return_output_dim=True, **args)
+    assert tuple(dims) == (4, 4)
+    out, (rw, rb) = ttnn.conv2d(input_tensor=tx, weight_tensor=tw, return_weights_and_bias=True, **args)
+    assert rb is None and tuple(rw.shape) == (1, 1, 27, oc)
+    # prepared weights passed back in are returned as they are
+    out2, dims2, (rw2, _) = ttnn.conv2d(
+        input_tensor=tx, weight_tensor=rw, return_output_dim=True, return_weights_and_bias=True, **args
+    )
+    assert rw2 is rw and tuple(dims2) == (4, 4)
+    assert torch.equal(ttnn.to_torch(out2), ttnn.to_torch(out))
+
+
+@pytest.mark.parametrize(
+    "act, fn",
+    [
+        (ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU), F.relu),
+        (ttnn.UnaryWithParam(ttnn.UnaryOpType.SILU), F.silu),
+        ("relu", F.relu),
+    ],
+)
+def test_fused_activation(device, act, fn):
+    x, wt, b = torch.randn(1, 8, 6, 6), torch.randn(16, 8, 3, 3), torch.randn(16)
+    cfg = ttnn.Conv2dConfig(activation=act)
+    got = run_conv(device, x, wt, b, padding=(1, 1), in_dtype=ttnn.float32, conv_config=cfg)
+    raw = torch_conv(x, wt, b, (1, 1), (1, 1), (1, 1), 1)
+    ref = fn(raw)
+    assert max_abs_error(ref, raw) > 1.0  # the activation changes the result
+    assert max_abs_error(got, ref) < 1e-3 * ref.abs().max().item()
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_low_fidelity_runs_the_matmul_emulation(device, groups):
+    """LoFi goes through im2col + matmul_values: exact on small integers (few mantissa bits), lossy on randn."""
+    x, wt = torch.randint(-3, 4, (2, 4, 6, 7)).float(), torch.randint(-3, 4, (6, 4 // groups, 3, 3)).float()
+    ck = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.LoFi)
+    got = run_conv(device, x, wt, padding=(1, 0), in_dtype=ttnn.float32, groups=groups, compute_config=ck)
+    assert torch.equal(got, torch_conv(x, wt, None, (1, 1), (1, 0), (1, 1), groups))
+    xr, wr = torch.randn(1, 16, 6, 6), torch.randn(16, 16, 3, 3)
+    lofi = run_conv(device, xr, wr, in_dtype=ttnn.float32, compute_config=ck)
+    hifi = run_conv(device, xr, wr, in_dtype=ttnn.float32)
+    ref = torch_conv(xr, wr, None, (1, 1), (0, 0), (1, 1), 1)
+    assert max_abs_error(lofi, ref) > 10 * max_abs_error(hifi, ref)
+    assert pcc(ref, lofi) > 0.999
+
+
+def test_conv2d_under_jit_equals_eager(device):
+    n, c, h, w, oc = 1, 16, 8, 8, 32
+    x, wt, b = torch.randn(1, 1, n * h * w, c), torch.randn(oc, c, 3, 3), torch.randn(1, 1, 1, oc)
+    tx = ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    args = _conv_args(device, c, oc, n, h, w, conv_config=ttnn.Conv2dConfig(activation="silu"))
+    _, _, (pw, pb) = ttnn.conv2d(
+        input_tensor=tx, weight_tensor=ttnn.from_torch(wt), bias_tensor=ttnn.from_torch(b), return_output_dim=True,
+        return_weights_and_bias=True, **args,
+    )  # fmt: skip
+
+    def block(x, pw, pb):
+        y = ttnn.conv2d(input_tensor=x, weight_tensor=pw, bias_tensor=pb, **args)
+        return ttnn.add(y, 1.0)
+
+    eager = ttnn.to_torch(block(tx, pw, pb))
+    jitted = ttnn.to_torch(ttfuse.jit(block)(tx, pw, pb))
+    assert torch.equal(eager, jitted)
+
+
+@pytest.mark.parametrize(
+    "change, arg",
+    [
+        (dict(in_channels=5), "in_channels"),
+        (dict(out_channels=12), "weight_tensor"),
+        (dict(groups=3), "groups"),
+        (dict(batch_size=2), "input_tensor"),
+        (dict(kernel_size=(3,)), "kernel_size"),
+        (dict(padding=(1, 1, 1)), "padding"),
+        (dict(conv_config="relu"), "conv_config"),
+    ],
+)
+def test_bad_arguments_name_the_op_and_argument(device, change, arg):
+    tx = ttnn.from_torch(torch.randn(1, 1, 36, 4), dtype=ttnn.bfloat16, device=device)
+    tw = ttnn.from_torch(torch.randn(8, 4, 3, 3))
+    args = {**_conv_args(device, 4, 8, 1, 6, 6), **change}
+    with pytest.raises(SpecError) as e:
+        ttnn.conv2d(input_tensor=tx, weight_tensor=tw, **args)
+    msg = str(e.value)
+    assert "ttnn.conv2d" in msg and repr(arg) in msg and "test_conv2d.py" in msg
+
+
+def test_keywords_are_ttnn_0_81_1():
+    import inspect
+
+    params = inspect.signature(ttnn.conv2d).parameters
+    assert list(params) == [
+        "input_tensor", "weight_tensor", "device", "in_channels", "out_channels", "batch_size", "input_height",
+        "input_width", "kernel_size", "stride", "padding", "dilation", "groups", "dtype", "bias_tensor",
+        "conv_config", "compute_config", "memory_config", "slice_config", "return_output_dim",
+        "return_weights_and_bias",
+    ]  # fmt: skip
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params.values())
+    with pytest.raises(TypeError):
+        ttnn.Conv2dConfig(ttnn.bfloat16)  # keyword-only, as the wheel's __init__

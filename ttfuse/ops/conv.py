@@ -1,0 +1,481 @@
+"""Convolution: ttnn.conv2d, ttnn.prepare_conv_weights, ttnn.prepare_conv_bias (ttnn 0.81.1 conventions).
+
+Layout (tt-metal `ttnn/cpp/ttnn/operations/conv/conv2d/conv2d.cpp`, the op's docstring in the 0.81.1 wheel):
+- the activation is NHWC flattened to `[1, 1, N*H*W, C]` (`[N, H, W, C]` is accepted too), ROW_MAJOR or TILE;
+  the output is `[1, 1, N*OH*OW, OC]`, TILE unless `conv_config.output_layout` says ROW_MAJOR, dtype `dtype` or
+  the input's, in `memory_config` (default DRAM interleaved: ttfuse's simplification of ttnn's sharded L1 output);
+- weights come as torch's `[OC, IC/groups, KH, KW]` ROW_MAJOR tensor (host or device, prepared on the fly) or
+  prepared by `prepare_conv_weights`: ttfuse's prepared form is the logical matrix `[1, 1, KH*KW*IC/groups, OC]`
+  in TILE layout, rows ordered (kh, kw, ic) as tt-metal's `convert_conv_weight_tensor_to_tiled_layout` orders them
+  (ttfuse does not pad IC / OC to tiles or block-interleave the rows as ttnn does);
+- bias is `[1, 1, 1, OC]`, ROW_MAJOR (raw) or TILE (prepared);
+- `conv_config.weights_dtype` (default: the weight tensor's dtype) is the dtype weights and bias are stored in.
+Numerics: float32 convolution of the stored values: weights rounded to weights_dtype in the prepared layout (so
+bfloat8_b shares one exponent per 16 output channels, as the tiled matrix blocks them), the bias added, the
+fused activation (`conv_config.activation`) applied, and the executor rounds the output once. A math fidelity
+below HiFi4 runs as an im2col matmul through `matmul_values` (the mantissa-slice emulation matmul uses).
+
+The keyword-only signature is ttnn 0.81.1's `conv2d_t.__call__`; `return_output_dim` / `return_weights_and_bias`
+are handled by `Conv2dOp.__call__` outside the traced op, so a captured node always has one output: the tuple is
+`(out, (oh, ow))`, `(out, (w, b))` or `(out, (oh, ow), (w, b))` as the 0.81.1 docstring and nanobind signature
+give it. Extend: a new sliding-window op gets its registration here and a test in tests/test_conv2d.py.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ttfuse.configs import (
+    Conv2dConfig,
+    Conv2dSliceConfig,
+    MathFidelity,
+    PaddingMode,
+    WormholeComputeKernelConfig,
+)
+from ttfuse.numerics import round_to_dtype
+from ttfuse.opdef import OPS, CostCtx, Group, OpCost, OpDef, Traits, register_op
+from ttfuse.ops.activations import apply_activation, normalize_activation
+from ttfuse.ops.common import fail, flat_specs, io_bytes, need_dtype, need_memory_config, need_spec
+from ttfuse.ops.matmul import matmul_values
+from ttfuse.ops.matmul_config import validate_compute_kernel_config
+from ttfuse.types import DRAM_MEMORY_CONFIG, DataType, Layout, TensorSpec
+
+_IN_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B})
+_W_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B})
+_RAW_W_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32})
+
+
+def conv_default_compute_config() -> WormholeComputeKernelConfig:
+    """conv2d's default compute kernel config: HiFi4, approximate math, no fp32 accumulation (tt-metal
+    conv2d_utils.cpp `get_conv_default_compute_kernel_config`)."""
+    return WormholeComputeKernelConfig(
+        math_fidelity=MathFidelity.HiFi4, math_approx_mode=True, fp32_dest_acc_en=False
+    )
+
+
+# ------------------------------------------------------------------------------------------ argument parsing
+def _pair(op: str, arg: str, v, *, minimum: int) -> tuple[int, int]:
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = (v, v)
+    if not (
+        isinstance(v, list | tuple)
+        and len(v) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) and x >= minimum for x in v)
+    ):
+        raise fail(op, f"argument {arg!r} must be two integers >= {minimum}, got {v!r}")
+    return int(v[0]), int(v[1])
+
+
+def _padding(op: str, v) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) from ttnn's [pad_h, pad_w] or [top, bottom, left, right]."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = (v, v)
+    if isinstance(v, list | tuple) and all(
+        isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v
+    ):
+        if len(v) == 2:
+            return v[0], v[0], v[1], v[1]
+        if len(v) == 4:
+            return tuple(v)
+    raise fail(
+        op, f"argument 'padding' must be [pad_h, pad_w] or [top, bottom, left, right] (>= 0), got {v!r}"
+    )
+
+
+def conv_geometry(op: str, a: dict) -> dict:
+    """The checked integer geometry of a conv call (its arguments by name): N, H, W, IC, OC, KH, KW, strides,
+    dilations, paddings, groups, OH, OW. SpecError naming the argument otherwise."""
+    g = {}
+    for k in ("in_channels", "out_channels", "batch_size", "input_height", "input_width"):
+        v = a[k]
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise fail(op, f"argument {k!r} must be a positive integer, got {v!r}")
+        g[k] = v
+    g["kh"], g["kw"] = _pair(op, "kernel_size", a["kernel_size"], minimum=1)
+    g["sh"], g["sw"] = _pair(op, "stride", a["stride"], minimum=1)
+    g["dh"], g["dw"] = _pair(op, "dilation", a["dilation"], minimum=1)
+    g["pt"], g["pb"], g["pl"], g["pr"] = _padding(op, a["padding"])
+    groups = a["groups"]
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise fail(op, f"argument 'groups' must be a positive integer, got {groups!r}")
+    if g["in_channels"] % groups or g["out_channels"] % groups:
+        raise fail(
+            op,
+            f"argument 'groups'={groups} must divide in_channels={g['in_channels']} and "
+            f"out_channels={g['out_channels']}",
+        )
+    g["groups"] = groups
+    eff_h = g["dh"] * (g["kh"] - 1) + 1
+    eff_w = g["dw"] * (g["kw"] - 1) + 1
+    g["oh"] = (g["input_height"] + g["pt"] + g["pb"] - eff_h) // g["sh"] + 1
+    g["ow"] = (g["input_width"] + g["pl"] + g["pr"] - eff_w) // g["sw"] + 1
+    if g["oh"] < 1 or g["ow"] < 1:
+        raise fail(
+            op,
+            f"argument 'kernel_size'={(g['kh'], g['kw'])} (dilation {(g['dh'], g['dw'])}) is larger than the padded "
+            f"input {g['input_height'] + g['pt'] + g['pb']}x{g['input_width'] + g['pl'] + g['pr']}",
+        )
+    g["k"] = g["kh"] * g["kw"] * (g["in_channels"] // groups)  # rows of the prepared weight matrix
+    return g
+
+
+def _check_conv_config(op: str, cfg) -> Conv2dConfig:
+    if cfg is None:
+        return Conv2dConfig()
+    if not isinstance(cfg, Conv2dConfig):
+        raise fail(op, f"argument 'conv_config' must be a ttnn.Conv2dConfig, got {type(cfg).__name__}")
+    if cfg.weights_dtype is not None and cfg.weights_dtype not in _W_DTYPES:
+        raise fail(op, f"argument 'conv_config': weights_dtype={cfg.weights_dtype!r} is not supported")
+    normalize_activation(op, cfg.activation, "conv_config.activation")
+    return cfg
+
+
+def is_prepared_weight(s: TensorSpec) -> bool:
+    """Whether a weight spec is ttfuse's prepared form ([1, 1, K, OC] TILE) rather than torch's OIHW."""
+    return s.layout is Layout.TILE and s.rank == 4 and s.shape[:2] == (1, 1)
+
+
+def _check_weight(op: str, w: TensorSpec, g: dict, cfg: Conv2dConfig) -> DataType:
+    """Validate the weight tensor; returns the dtype the weights are used in."""
+    oc, icg = g["out_channels"], g["in_channels"] // g["groups"]
+    if is_prepared_weight(w):
+        if w.shape != (1, 1, g["k"], oc):
+            raise fail(
+                op,
+                f"argument 'weight_tensor' (prepared, TILE) has shape {list(w.shape)}; this conv needs "
+                f"[1, 1, {g['k']}, {oc}] (KH*KW*in_channels/groups, out_channels): prepare it with the same arguments",
+            )
+        need_dtype(op, "weight_tensor", w, _W_DTYPES)
+        return w.dtype
+    want = (oc, icg, g["kh"], g["kw"])
+    if w.layout is not Layout.ROW_MAJOR or w.rank != 4:
+        raise fail(
+            op,
+            f"argument 'weight_tensor' must be torch's [out_channels, in_channels/groups, KH, KW] = {list(want)} in "
+            f"ROW_MAJOR, or a tensor from ttnn.prepare_conv_weights; got {w}",
+        )
+    if w.shape != want:
+        raise fail(
+            op,
+            f"argument 'weight_tensor' has shape {list(w.shape)}; in_channels={g['in_channels']}, out_channels={oc}, "
+            f"groups={g['groups']}, kernel_size={(g['kh'], g['kw'])} need {list(want)}",
+        )
+    need_dtype(op, "weight_tensor", w, _RAW_W_DTYPES)
+    return cfg.weights_dtype or w.dtype
+
+
+def _check_bias(op: str, b, g: dict) -> None:
+    if b is None:
+        return
+    b = need_spec(op, "bias_tensor", b)
+    if b.shape != (1, 1, 1, g["out_channels"]):
+        raise fail(
+            op, f"argument 'bias_tensor' has shape {list(b.shape)}; expected [1, 1, 1, {g['out_channels']}]"
+        )
+    need_dtype(op, "bias_tensor", b, _W_DTYPES)
+
+
+def _check_input(op: str, x: TensorSpec, g: dict) -> None:
+    n, h, w, c = g["batch_size"], g["input_height"], g["input_width"], g["in_channels"]
+    if x.rank != 4:
+        raise fail(op, f"argument 'input_tensor' must be 4-D ([1, 1, N*H*W, C] or [N, H, W, C]), got {x}")
+    shape = tuple(x.shape)
+    if shape[:3] not in ((1, 1, n * h * w), (n, h, w)):
+        raise fail(
+            op,
+            f"argument 'input_tensor' has shape {list(shape)}; batch_size={n}, input_height={h}, input_width={w} "
+            f"need [1, 1, {n * h * w}, C] or [{n}, {h}, {w}, C]",
+        )
+    if shape[3] != c:
+        raise fail(
+            op,
+            f"argument 'in_channels'={c} does not match the input tensor's {shape[3]} channels (its last dim)",
+        )
+    need_dtype(op, "input_tensor", x, _IN_DTYPES)
+    if x.dtype is DataType.BFLOAT8_B and x.layout is not Layout.TILE:
+        raise fail(op, "argument 'input_tensor': bfloat8_b needs TILE layout")
+
+
+# ------------------------------------------------------------------------------------------------- conv2d
+class Conv2dOp(OpDef):
+    """ttnn.conv2d: the traced op computes the output only; the optional extra returns are assembled here."""
+
+    def __call__(self, *args, **kwargs):
+        a = self.bind_args(args, kwargs)
+        dims, wb = a["return_output_dim"], a["return_weights_and_bias"]
+        if not dims and not wb:
+            return super().__call__(**a)
+        out = super().__call__(**{**a, "return_output_dim": False, "return_weights_and_bias": False})
+        res = [out]
+        if dims:
+            g = conv_geometry(self.short, a)
+            res.append((g["oh"], g["ow"]))
+        if wb:
+            res.append(_prepared_weights_and_bias(a))
+        return tuple(res)
+
+
+def _prepared_weights_and_bias(a: dict):
+    """(weights, bias) as conv2d used them: prepared tensors are returned as given, raw ones prepared."""
+    common = {
+        k: a[k]
+        for k in (
+            "in_channels",
+            "out_channels",
+            "batch_size",
+            "input_height",
+            "input_width",
+            "kernel_size",
+            "stride",
+            "padding",
+            "dilation",
+            "groups",
+            "device",
+            "conv_config",
+            "compute_config",
+            "slice_config",
+        )
+    }
+    x = a["input_tensor"]
+    common.update(input_memory_config=x.memory_config(), input_layout=x.layout, input_dtype=x.dtype)
+    w = a["weight_tensor"]
+    if not is_prepared_weight(w.spec):
+        w = OPS["prepare_conv_weights"](
+            weight_tensor=w, weights_format="OIHW", has_bias=a["bias_tensor"] is not None, **common
+        )
+    b = a["bias_tensor"]
+    if b is not None and b.spec.layout is not Layout.TILE:
+        b = OPS["prepare_conv_bias"](bias_tensor=b, **common)
+    return (w, b)
+
+
+def _conv2d(
+    *,
+    input_tensor,
+    weight_tensor,
+    device,
+    in_channels,
+    out_channels,
+    batch_size,
+    input_height,
+    input_width,
+    kernel_size,
+    stride=(1, 1),
+    padding=(0, 0),
+    dilation=(1, 1),
+    groups=1,
+    dtype=None,
+    bias_tensor=None,
+    conv_config=None,
+    compute_config=None,
+    memory_config=None,
+    slice_config=None,
+    return_output_dim=False,
+    return_weights_and_bias=False,
+):
+    """2-D convolution of a flattened NHWC activation ([1, 1, N*H*W, C]) with OIHW or prepared weights."""
+
+
+conv2d = Conv2dOp("conv2d", _conv2d, Group.CONV, traits=Traits(host_ok=True))
+OPS["conv2d"] = conv2d
+
+
+@conv2d.spec
+def _conv2d_spec(input_tensor, weight_tensor, bias_tensor, conv_config, compute_config, memory_config, **a):
+    op = "conv2d"
+    x = need_spec(op, "input_tensor", input_tensor)
+    w = need_spec(op, "weight_tensor", weight_tensor)
+    g = conv_geometry(op, a)
+    _check_input(op, x, g)
+    cfg = _check_conv_config(op, conv_config)
+    _check_weight(op, w, g, cfg)
+    _check_bias(op, bias_tensor, g)
+    validate_compute_kernel_config(op, compute_config, "compute_config")
+    need_memory_config(op, memory_config)
+    if a["slice_config"] is not None and not isinstance(a["slice_config"], Conv2dSliceConfig):
+        raise fail(op, f"argument 'slice_config' must be a ttnn.Conv2dSliceConfig, got {a['slice_config']!r}")
+    dtype = a["dtype"]
+    if dtype is not None:
+        need_dtype(op, "dtype", TensorSpec((1,), dtype, Layout.TILE), _IN_DTYPES)
+    layout = cfg.output_layout or Layout.TILE
+    out_dtype = dtype or x.dtype
+    if out_dtype is DataType.BFLOAT8_B and layout is not Layout.TILE:
+        raise fail(op, "argument 'dtype': a bfloat8_b output needs conv_config.output_layout TILE")
+    n = g["batch_size"] * g["oh"] * g["ow"]
+    return TensorSpec((1, 1, n, g["out_channels"]), out_dtype, layout, memory_config or DRAM_MEMORY_CONFIG)
+
+
+def prepared_weight_matrix(w: torch.Tensor) -> torch.Tensor:
+    """torch OIHW [OC, IC/g, KH, KW] -> the prepared [1, 1, KH*KW*IC/g, OC] matrix (rows ordered kh, kw, ic)."""
+    oc = w.shape[0]
+    return w.permute(2, 3, 1, 0).reshape(1, 1, -1, oc).contiguous()
+
+
+def _oihw(wm: torch.Tensor, g: dict) -> torch.Tensor:
+    """The prepared matrix back to OIHW (exact: a permutation of the stored values)."""
+    icg = g["in_channels"] // g["groups"]
+    return wm.reshape(g["kh"], g["kw"], icg, g["out_channels"]).permute(3, 2, 0, 1)
+
+
+@conv2d.sim
+def _conv2d_sim(ctx, input_tensor, weight_tensor, bias_tensor, conv_config, compute_config, **a):
+    g = conv_geometry("conv2d", a)
+    cfg = conv_config or Conv2dConfig()
+    w_spec = ctx.in_specs["weight_tensor"]
+    if is_prepared_weight(w_spec):
+        wm = weight_tensor.float()
+    else:  # on the fly: the same preparation prepare_conv_weights does, rounded to weights_dtype
+        wdt = cfg.weights_dtype or w_spec.dtype
+        wm = round_to_dtype(prepared_weight_matrix(weight_tensor.float()), wdt.value)
+    n, h, w, c = g["batch_size"], g["input_height"], g["input_width"], g["in_channels"]
+    x = input_tensor.float().reshape(n, h, w, c).permute(0, 3, 1, 2)
+    mode = "replicate" if cfg.padding_mode is PaddingMode.Replicate else "constant"
+    x = F.pad(x, (g["pl"], g["pr"], g["pt"], g["pb"]), mode=mode)
+    fid = (compute_config or conv_default_compute_config()).math_fidelity
+    if fid in (MathFidelity.HiFi4, MathFidelity.Invalid):
+        y = F.conv2d(
+            x, _oihw(wm, g), stride=(g["sh"], g["sw"]), dilation=(g["dh"], g["dw"]), groups=g["groups"]
+        )
+        y = y.permute(0, 2, 3, 1).reshape(1, 1, -1, g["out_channels"])
+    else:
+        y = _im2col_conv(x, wm, g, fid)
+    if bias_tensor is not None:
+        b = bias_tensor.float()
+        b_spec = ctx.in_specs["bias_tensor"]
+        if (
+            b_spec.layout is not Layout.TILE
+        ):  # raw bias: stored in the weights' dtype as prepare_conv_bias does
+            wdt = cfg.weights_dtype or b_spec.dtype
+            b = round_to_dtype(b.contiguous(), wdt.value)
+        y = y + b.reshape(1, 1, 1, -1)
+    act = normalize_activation("conv2d", cfg.activation, "conv_config.activation")
+    return apply_activation(y, act).contiguous()
+
+
+def _im2col_conv(x: torch.Tensor, wm: torch.Tensor, g: dict, fid: MathFidelity) -> torch.Tensor:
+    """The conv as one matmul per group on im2col rows ordered (kh, kw, ic), with the fidelity emulation."""
+    n = x.shape[0]
+    cols = F.unfold(x, (g["kh"], g["kw"]), dilation=(g["dh"], g["dw"]), stride=(g["sh"], g["sw"]))
+    icg, ocg, groups = g["in_channels"] // g["groups"], g["out_channels"] // g["groups"], g["groups"]
+    # unfold rows are (c, kh, kw); reorder to (kh, kw, c) per group, the prepared matrix's row order
+    cols = cols.reshape(n, groups, icg, g["kh"] * g["kw"], -1).transpose(2, 3).reshape(n, groups, g["k"], -1)
+    a = cols.permute(1, 0, 3, 2).reshape(groups, -1, g["k"])  # [groups, N*OH*OW, K]
+    wg = wm.reshape(g["k"], groups, ocg).permute(1, 0, 2)  # [groups, K, OC/g]
+    y = torch.stack([matmul_values(a[i].contiguous(), wg[i].contiguous(), fid) for i in range(groups)])
+    return y.permute(1, 0, 2).reshape(1, 1, -1, g["out_channels"])
+
+
+@conv2d.cost
+def _conv2d_cost(ctx: CostCtx) -> OpCost:
+    g = conv_geometry("conv2d", ctx.args)
+    flops = 2.0 * g["batch_size"] * g["oh"] * g["ow"] * g["out_channels"] * g["k"]
+    dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))
+    fid = (ctx.args.get("compute_config") or conv_default_compute_config()).math_fidelity
+    return OpCost(
+        flops=flops,
+        matmul_flops=flops,
+        dram_bytes=dram,
+        l1_bytes=l1,
+        launches=1,
+        fidelity=fid.name if fid is not MathFidelity.Invalid else "HiFi4",
+    )
+
+
+# --------------------------------------------------------------------------------- weight / bias preparation
+@register_op("prepare_conv_weights", Group.DATA_MOVEMENT, traits=Traits(host_ok=True))
+def prepare_conv_weights(
+    *,
+    weight_tensor,
+    input_memory_config,
+    input_layout,
+    weights_format,
+    in_channels,
+    out_channels,
+    batch_size,
+    input_height,
+    input_width,
+    kernel_size,
+    stride,
+    padding,
+    dilation,
+    has_bias,
+    groups,
+    device,
+    input_dtype,
+    output_dtype=None,
+    conv_config=None,
+    compute_config=None,
+    slice_config=None,
+):
+    """OIHW conv weights -> the device form conv2d reads ([1, 1, KH*KW*IC/groups, OC], TILE, weights_dtype)."""
+
+
+def _prep_checks(op: str, a: dict) -> tuple[dict, Conv2dConfig]:
+    g = conv_geometry(op, a)
+    cfg = _check_conv_config(op, a["conv_config"])
+    if a["device"] is None:
+        raise fail(op, "argument 'device' is required (the prepared tensor lives on the device)")
+    if not isinstance(a["input_dtype"], DataType):
+        raise fail(op, f"argument 'input_dtype' must be a ttnn.DataType, got {a['input_dtype']!r}")
+    return g, cfg
+
+
+@prepare_conv_weights.spec
+def _prepare_conv_weights_spec(weight_tensor, weights_format, **a):
+    op = "prepare_conv_weights"
+    w = need_spec(op, "weight_tensor", weight_tensor)
+    if weights_format != "OIHW":
+        raise fail(op, f"argument 'weights_format'={weights_format!r}: only 'OIHW' is supported (as in ttnn)")
+    g, cfg = _prep_checks(op, a)
+    if is_prepared_weight(w):
+        raise fail(
+            op, "argument 'weight_tensor' is already prepared (TILE [1, 1, K, OC]); pass torch's OIHW weights"
+        )
+    dt = _check_weight(op, w, g, cfg)
+    return TensorSpec((1, 1, g["k"], g["out_channels"]), dt, Layout.TILE, DRAM_MEMORY_CONFIG)
+
+
+@prepare_conv_weights.sim
+def _prepare_conv_weights_sim(ctx, weight_tensor, **_):
+    return prepared_weight_matrix(weight_tensor.float())
+
+
+@register_op("prepare_conv_bias", Group.DATA_MOVEMENT, traits=Traits(host_ok=True))
+def prepare_conv_bias(
+    *,
+    bias_tensor,
+    input_memory_config,
+    input_layout,
+    in_channels,
+    out_channels,
+    batch_size,
+    input_height,
+    input_width,
+    kernel_size,
+    stride,
+    padding,
+    dilation,
+    groups,
+    device,
+    input_dtype,
+    output_dtype=None,
+    conv_config=None,
+    compute_config=None,
+    slice_config=None,
+):
+    """Conv bias [1, 1, 1, OC] -> its device form (TILE, in conv_config.weights_dtype)."""
+
+
+@prepare_conv_bias.spec
+def _prepare_conv_bias_spec(bias_tensor, **a):
+    op = "prepare_conv_bias"
+    b = need_spec(op, "bias_tensor", bias_tensor)
+    g, cfg = _prep_checks(op, a)
+    _check_bias(op, b, g)
+    return TensorSpec(b.shape, cfg.weights_dtype or b.dtype, Layout.TILE, DRAM_MEMORY_CONFIG)
+
+
+@prepare_conv_bias.sim
+def _prepare_conv_bias_sim(ctx, bias_tensor, **_):
+    return bias_tensor.float().clone()
