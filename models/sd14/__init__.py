@@ -1,12 +1,14 @@
 """Stable Diffusion 1.4 port on the ttfuse simulator (issue 21): torch in, torch out, hot blocks `ttfuse.jit`.
 
-    from models.sd14 import CLIPTextModel, DDIMScheduler
+    from models.sd14 import CLIPTextModel, DDIMScheduler, ResnetBlock2D, Transformer2DModel
 
 Modules: common.py (Port base, upload, jit switch), clip.py (CLIPTextModel, CLIPEncoderLayer),
-scheduler.py (DDIM step on the host), transformer2d.py (Transformer2DModel, BasicTransformerBlock). See docs/sd14.md.
+scheduler.py (DDIM step on the host), transformer2d.py
+(Transformer2DModel, BasicTransformerBlock), resnet.py (ResnetBlock2D). See docs/sd14.md.
 """
 
 from models.sd14.clip import CLIPEncoderLayer, CLIPTextModel
+from models.sd14.resnet import ResnetBlock2D
 from models.sd14.scheduler import SD14_DDIM, DDIMConfig, DDIMScheduler
 from models.sd14.transformer2d import BasicTransformerBlock, Transformer2DModel
 
@@ -18,4 +20,5 @@ __all__ = [
     "SD14_DDIM",
     "Transformer2DModel",
     "BasicTransformerBlock",
+    "ResnetBlock2D",
 ]

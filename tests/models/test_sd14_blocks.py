@@ -1,5 +1,5 @@
 """SD1.4 UNet blocks (models/sd14) against diffusers at tiny random-weight configs (every parameter re-drawn):
-Transformer2DModel (GroupNorm, 1x1 projections, BasicTransformerBlock with self + cross attention and GEGLU).
+ResnetBlock2D (GroupNorm, SiLU, 3x3 ttnn.conv2d, time embedding, 1x1 shortcut) and Transformer2DModel (GroupNorm, 1x1 projections, BasicTransformerBlock with self + cross attention and GEGLU).
 Targets: PCC >= 0.999 per block vs the float32 reference (also on the block's update, output - input, so the
 residual cannot carry the score); JIT vs eager PCC >= 0.9995 with fewer launches."""
 
@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from diffusers.models.resnet import ResnetBlock2D as RefResnetBlock2D
 from diffusers.models.transformers.transformer_2d import Transformer2DModel as RefTransformer2DModel
 
 import ttfuse.sim
-from models.sd14 import Transformer2DModel
+from models.sd14 import ResnetBlock2D, Transformer2DModel
 from models.sd14.common import upload
 from models.sd14.transformer2d import nchw_to_tt
 
@@ -71,3 +72,64 @@ def test_transformer2d_jit_vs_eager(device, redraw, pcc, pcc_report):
         counts[port.jit] = c.total
     pcc_report("Transformer2DModel launches eager -> JIT", f"{counts[False]} -> {counts[True]}")
     assert counts[True] < counts[False]
+
+
+# ------------------------------------------------------------------------------------------ ResnetBlock2D
+def resnet(redraw, seed: int, cin: int, cout: int, temb: int = 128):
+    return redraw(
+        RefResnetBlock2D(in_channels=cin, out_channels=cout, temb_channels=temb, groups=32, eps=1e-5), seed
+    )
+
+
+@pytest.mark.parametrize(
+    "cin, cout, hw",
+    [(64, 64, (8, 8)), (64, 96, (6, 5)), (96, 64, (4, 4))],
+    ids=["same", "widen-hw30", "narrow"],
+)
+def test_resnet_block_vs_diffusers(device, redraw, pcc, pcc_report, cin, cout, hw):
+    ref = resnet(redraw, 0, cin, cout)
+    x, temb = latents((2, cin, *hw), 1), latents((2, 128), 2)
+    with torch.no_grad():
+        want = ref(x, temb)
+        shortcut = x if ref.conv_shortcut is None else ref.conv_shortcut(x)
+    got = ResnetBlock2D.from_torch(ref, device, jit=False)(x, temb)
+    assert got.shape == want.shape
+    p, pu = pcc(got, want), pcc(got - shortcut, want - shortcut)
+    pcc_report(f"ResnetBlock2D {cin}->{cout} HW={hw}", p)
+    pcc_report(f"ResnetBlock2D {cin}->{cout} HW={hw} update", pu)
+    assert p >= PCC_BLOCK and pu >= PCC_BLOCK
+
+
+def test_resnet_block_uses_temb(device, redraw, pcc):
+    """A different time embedding changes the output the way the reference's does (temb is not dropped): the
+    difference of two bfloat16 outputs (~1 against outputs ~20) carries their rounding, hence PCC >= 0.99; a
+    dropped or mis-projected temb gives PCC near 0."""
+    ref = resnet(redraw, 3, 64, 64)
+    x, t1, t2 = latents((1, 64, 4, 4), 1), latents((1, 128), 2), latents((1, 128), 3)
+    port = ResnetBlock2D.from_torch(ref, device, jit=False)
+    with torch.no_grad():
+        want = ref(x, t2) - ref(x, t1)
+    assert pcc(port(x, t2) - port(x, t1), want) >= 0.99
+
+
+def test_resnet_block_jit_vs_eager(device, redraw, pcc, pcc_report):
+    ref = resnet(redraw, 5, 64, 96)
+    x, temb = latents((1, 64, 8, 8), 6), latents((1, 128), 7)
+    eager = ResnetBlock2D.from_torch(ref, device, jit=False)
+    jit = ResnetBlock2D.from_torch(ref, device, jit=True)
+    p = pcc(jit(x, temb), eager(x, temb))
+    pcc_report("ResnetBlock2D JIT vs eager", p)
+    assert p >= 0.9995
+    xt, tt = nchw_to_tt(x, device), upload(temb.reshape(1, 1, 1, -1), device)
+    counts = {}
+    for port in (eager, jit):
+        port.forward_ttnn(xt, tt, hw=(8, 8))  # JIT: compile outside the count
+        with ttfuse.sim.count_launches(device) as c:
+            port.forward_ttnn(xt, tt, hw=(8, 8))
+        counts[port.jit] = c.total
+    pcc_report("ResnetBlock2D launches eager -> JIT", f"{counts[False]} -> {counts[True]}")
+    # group_norm, silu, conv2d, silu, linear, add, group_norm, silu, conv2d, linear (shortcut), add: no chain of
+    # two elementwise ops and no pass rule for group_norm / conv2d yet, so the JIT cannot save a launch here
+    # (a silu after group_norm has no fused form in tt-metal; conv2d's fused activation acts on its output)
+    assert counts[False] == 11
+    assert counts[True] <= counts[False]
