@@ -4,11 +4,13 @@
 
 Modules: common.py (Port base, upload, jit switch), clip.py (CLIPTextModel, CLIPEncoderLayer),
 scheduler.py (DDIM step on the host), transformer2d.py
-(Transformer2DModel, BasicTransformerBlock), resnet.py (ResnetBlock2D). See docs/sd14.md.
+(Transformer2DModel, BasicTransformerBlock), resnet.py (ResnetBlock2D),
+sampling.py (Downsample2D, Upsample2D, TimestepEmbedding, timestep_features). See docs/sd14.md.
 """
 
 from models.sd14.clip import CLIPEncoderLayer, CLIPTextModel
 from models.sd14.resnet import ResnetBlock2D
+from models.sd14.sampling import Downsample2D, TimestepEmbedding, Upsample2D, timestep_features
 from models.sd14.scheduler import SD14_DDIM, DDIMConfig, DDIMScheduler
 from models.sd14.transformer2d import BasicTransformerBlock, Transformer2DModel
 
@@ -21,4 +23,8 @@ __all__ = [
     "Transformer2DModel",
     "BasicTransformerBlock",
     "ResnetBlock2D",
+    "Downsample2D",
+    "Upsample2D",
+    "TimestepEmbedding",
+    "timestep_features",
 ]

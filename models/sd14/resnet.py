@@ -20,16 +20,43 @@ from models.sd14.transformer2d import conv1x1_weight, group_norm_params, nchw_to
 from ttfuse import ttnn
 
 
-def conv3x3(x, w, b, *, hw: tuple[int, int], cin: int, cout: int, device, conv_config, cfg):
-    """3x3, stride 1, padding 1 on x [B, 1, HW, Cin] -> [B, 1, HW, Cout]."""
+def conv_out_hw(hw: tuple[int, int], stride: int) -> tuple[int, int]:
+    """Output size of a 3x3 conv with padding 1."""
+    return ((hw[0] - 1) // stride + 1, (hw[1] - 1) // stride + 1)
+
+
+def conv3x3(x, w, b, *, hw: tuple[int, int], cin: int, cout: int, device, conv_config, cfg, stride: int = 1):
+    """3x3, padding 1 on x [B, 1, H*W, Cin] -> [B, 1, OH*OW, Cout]."""
     bsz, _, n, _ = x.shape
     y = ttnn.conv2d(
         input_tensor=ttnn.reshape(x, (1, 1, bsz * n, cin)), weight_tensor=w, bias_tensor=b, device=device,
         in_channels=cin, out_channels=cout, batch_size=bsz, input_height=hw[0], input_width=hw[1],
-        kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1,
+        kernel_size=(3, 3), stride=(stride, stride), padding=(1, 1), dilation=(1, 1), groups=1,
         conv_config=conv_config, compute_config=cfg,
     )  # fmt: skip
-    return ttnn.reshape(y, (bsz, 1, n, cout))
+    oh, ow = conv_out_hw(hw, stride)
+    return ttnn.reshape(y, (bsz, 1, oh * ow, cout))
+
+
+def prepare_conv3x3(
+    port: Port, w: torch.Tensor, b: torch.Tensor, *, bsz: int, hw: tuple[int, int], stride: int = 1
+):
+    """A torch 3x3 Conv2d's weight [OC, IC, 3, 3] and bias [OC] as conv2d's prepared device tensors for this input
+    geometry (tt-metal's prepare_conv_weights / prepare_conv_bias, ttnn/cpp/ttnn/operations/conv/conv2d/
+    prepare_conv2d_weights.cpp)."""
+    args = dict(
+        input_memory_config=ttnn.DRAM_MEMORY_CONFIG, input_layout=ttnn.TILE_LAYOUT, in_channels=w.shape[1],
+        out_channels=w.shape[0], batch_size=bsz, input_height=hw[0], input_width=hw[1], kernel_size=(3, 3),
+        stride=(stride, stride), padding=(1, 1), dilation=(1, 1), groups=1, device=port.device,
+        input_dtype=ttnn.bfloat16, conv_config=port.conv_config, compute_config=port.cfg,
+    )  # fmt: skip
+    pw = ttnn.prepare_conv_weights(
+        weight_tensor=ttnn.from_torch(w, dtype=ttnn.float32), weights_format="OIHW", has_bias=True, **args
+    )
+    pb = ttnn.prepare_conv_bias(
+        bias_tensor=ttnn.from_torch(b.reshape(1, 1, 1, -1), dtype=ttnn.float32), **args
+    )
+    return pw, pb
 
 
 def resnet_block(
@@ -82,26 +109,11 @@ class ResnetBlock2D(Port):
 
     def conv_weights(self, bsz: int, hw: tuple[int, int]) -> tuple:
         """Both convs' prepared device weights and biases for this input geometry (made once)."""
-        key = (bsz, hw)
+        key = (bsz, tuple(hw))
         if key not in self._prepared:
-            out = []
-            for (w, b), cin in zip(self.conv_torch, (self.cin, self.cout)):
-                args = dict(
-                    input_memory_config=ttnn.DRAM_MEMORY_CONFIG, input_layout=ttnn.TILE_LAYOUT, in_channels=cin,
-                    out_channels=self.cout, batch_size=bsz, input_height=hw[0], input_width=hw[1],
-                    kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1,
-                    device=self.device, input_dtype=ttnn.bfloat16, conv_config=self.conv_config,
-                    compute_config=self.cfg,
-                )  # fmt: skip
-                pw = ttnn.prepare_conv_weights(
-                    weight_tensor=ttnn.from_torch(w, dtype=ttnn.float32),
-                    weights_format="OIHW",
-                    has_bias=True,
-                    **args,
-                )
-                pb = ttnn.prepare_conv_bias(bias_tensor=ttnn.from_torch(b.reshape(1, 1, 1, -1), dtype=ttnn.float32), **args)  # fmt: skip
-                out += [pw, pb]
-            self._prepared[key] = tuple(out)
+            self._prepared[key] = tuple(
+                t for w, b in self.conv_torch for t in prepare_conv3x3(self, w, b, bsz=bsz, hw=tuple(hw))
+            )
         return self._prepared[key]
 
     def forward_ttnn(self, x, temb, *, hw: tuple[int, int]):

@@ -1,7 +1,9 @@
 """SD1.4 UNet blocks (models/sd14) against diffusers at tiny random-weight configs (every parameter re-drawn):
-ResnetBlock2D (GroupNorm, SiLU, 3x3 ttnn.conv2d, time embedding, 1x1 shortcut) and Transformer2DModel (GroupNorm, 1x1 projections, BasicTransformerBlock with self + cross attention and GEGLU).
-Targets: PCC >= 0.999 per block vs the float32 reference (also on the block's update, output - input, so the
-residual cannot carry the score); JIT vs eager PCC >= 0.9995 with fewer launches."""
+ResnetBlock2D (GroupNorm, SiLU, 3x3 ttnn.conv2d, time embedding, 1x1 shortcut), Downsample2D / Upsample2D,
+TimestepEmbedding and Transformer2DModel (GroupNorm, 1x1 projections, BasicTransformerBlock with self + cross
+attention and GEGLU). Targets: PCC >= 0.999 per block vs the float32 reference (also on the block's update,
+output - input, so the residual cannot carry the score); JIT vs eager PCC >= 0.9995, with fewer launches where
+the passes can fuse (Transformer2DModel; ResnetBlock2D has nothing to fuse yet, see its test)."""
 
 from __future__ import annotations
 
@@ -133,3 +135,44 @@ def test_resnet_block_jit_vs_eager(device, redraw, pcc, pcc_report):
     # (a silu after group_norm has no fused form in tt-metal; conv2d's fused activation acts on its output)
     assert counts[False] == 11
     assert counts[True] <= counts[False]
+
+
+# ------------------------------------------------------------------ Downsample2D, Upsample2D, time embedding
+@pytest.mark.parametrize("hw", [(8, 6), (5, 7)], ids=["even", "odd"])
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_resample_vs_diffusers(device, redraw, pcc, pcc_report, hw, jit):
+    from diffusers.models.downsampling import Downsample2D as RefDown
+    from diffusers.models.upsampling import Upsample2D as RefUp
+
+    from models.sd14 import Downsample2D, Upsample2D
+
+    x = latents((2, 64, *hw), 1)
+    for ref, port_cls in (
+        (redraw(RefDown(64, use_conv=True, out_channels=96, padding=1, name="op"), 0), Downsample2D),
+        (redraw(RefUp(64, use_conv=True, out_channels=96), 0), Upsample2D),
+    ):
+        with torch.no_grad():
+            want = ref(x)
+        got = port_cls.from_torch(ref, device, jit=jit)(x)
+        assert got.shape == want.shape
+        p = pcc(got, want)
+        pcc_report(f"{port_cls.__name__} HW={hw} jit={jit}", p)
+        assert p >= PCC_BLOCK
+
+
+def test_timestep_embedding_vs_diffusers(device, redraw, pcc, pcc_report):
+    from diffusers.models.embeddings import TimestepEmbedding as RefTimestepEmbedding
+    from diffusers.models.embeddings import Timesteps
+
+    from models.sd14 import TimestepEmbedding, timestep_features
+
+    t = torch.tensor([981, 500, 1])
+    feats = Timesteps(64, flip_sin_to_cos=True, downscale_freq_shift=0)(t)  # SD1.4's time_proj
+    torch.testing.assert_close(timestep_features(t, 64), feats, rtol=1e-5, atol=1e-5)
+    ref = redraw(RefTimestepEmbedding(64, 256), 0)
+    with torch.no_grad():
+        want = ref(feats)
+    for jit in (False, True):
+        p = pcc(TimestepEmbedding.from_torch(ref, device, jit=jit)(feats), want)
+        pcc_report(f"TimestepEmbedding jit={jit}", p)
+        assert p >= PCC_BLOCK
