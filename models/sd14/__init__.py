@@ -5,7 +5,8 @@
 Modules: common.py (Port base, upload, jit switch), clip.py (CLIPTextModel, CLIPEncoderLayer),
 scheduler.py (DDIM step on the host), transformer2d.py
 (Transformer2DModel, BasicTransformerBlock), resnet.py (ResnetBlock2D),
-sampling.py (Downsample2D, Upsample2D, TimestepEmbedding, timestep_features). See docs/sd14.md.
+sampling.py (Downsample2D, Upsample2D, TimestepEmbedding, timestep_features),
+unet.py (UNet2DConditionModel). See docs/sd14.md.
 """
 
 from models.sd14.clip import CLIPEncoderLayer, CLIPTextModel
@@ -13,6 +14,7 @@ from models.sd14.resnet import ResnetBlock2D
 from models.sd14.sampling import Downsample2D, TimestepEmbedding, Upsample2D, timestep_features
 from models.sd14.scheduler import SD14_DDIM, DDIMConfig, DDIMScheduler
 from models.sd14.transformer2d import BasicTransformerBlock, Transformer2DModel
+from models.sd14.unet import UNet2DConditionModel
 
 __all__ = [
     "CLIPTextModel",
@@ -27,4 +29,5 @@ __all__ = [
     "Upsample2D",
     "TimestepEmbedding",
     "timestep_features",
+    "UNet2DConditionModel",
 ]
