@@ -63,12 +63,13 @@ def resnet_block(
     x, temb, gn1_w, gn1_b, gn1_m, c1_w, c1_b, t_w, t_b, gn2_w, gn2_b, gn2_m, c2_w, c2_b, sc_w, sc_b, *,
     groups: int, eps: float, hw: tuple[int, int], cin: int, cout: int, scale: float, device, conv_config, dtype, cfg,
 ):  # fmt: skip
-    """ResnetBlock2D: x [B, 1, HW, Cin], temb [B, 1, 1, T] -> [B, 1, HW, Cout] (sc_w None: identity shortcut)."""
+    """ResnetBlock2D: x [B, 1, HW, Cin], temb [B, 1, 1, T] -> [B, 1, HW, Cout] (sc_w None: identity shortcut;
+    t_w None: no time embedding, as in the VAE)."""
     conv = {"hw": hw, "device": device, "conv_config": conv_config, "cfg": cfg}
     h = ttnn.group_norm(x, num_groups=groups, input_mask=gn1_m, weight=gn1_w, bias=gn1_b, epsilon=eps)
     h = conv3x3(ttnn.silu(h), c1_w, c1_b, cin=cin, cout=cout, **conv)
-    t = ttnn.linear(ttnn.silu(temb), t_w, bias=t_b, dtype=dtype, compute_kernel_config=cfg)
-    h = ttnn.add(h, t)
+    if t_w is not None:  # the VAE's resnets have no time embedding
+        h = ttnn.add(h, ttnn.linear(ttnn.silu(temb), t_w, bias=t_b, dtype=dtype, compute_kernel_config=cfg))
     h = ttnn.group_norm(h, num_groups=groups, input_mask=gn2_m, weight=gn2_w, bias=gn2_b, epsilon=eps)
     h = conv3x3(ttnn.silu(h), c2_w, c2_b, cin=cout, cout=cout, **conv)
     if sc_w is not None:
@@ -84,9 +85,9 @@ class ResnetBlock2D(Port):
     `forward_ttnn(x [B, 1, HW, C], temb [B, 1, 1, T], hw=(H, W))` -> [B, 1, HW, Cout]."""
 
     def load(self, ref) -> None:
-        if ref.up or ref.down or ref.time_emb_proj is None or ref.time_embedding_norm != "default":
+        if ref.up or ref.down or (ref.time_emb_proj is not None and ref.time_embedding_norm != "default"):
             raise ValueError(
-                "ResnetBlock2D: only SD1.4's form is ported (time embedding added, no up/down sampling)"
+                "ResnetBlock2D: only SD1.4's form is ported (time embedding added or absent, no up/down sampling)"
             )
         if ref.conv1.kernel_size != (3, 3) or ref.conv2.kernel_size != (3, 3):
             raise ValueError(f"ResnetBlock2D: conv kernels {ref.conv1.kernel_size} are not ported (3x3)")
@@ -100,7 +101,8 @@ class ResnetBlock2D(Port):
         self.conv_config = ttnn.Conv2dConfig(weights_dtype=dt)
         self.gn1, self.gn2 = group_norm_params(ref.norm1, dev), group_norm_params(ref.norm2, dev)
         self.conv_torch = [(_t(c.weight), _t(c.bias)) for c in (ref.conv1, ref.conv2)]
-        self.temb = (upload(_t(ref.time_emb_proj.weight).t(), dev, dt), vector(ref.time_emb_proj.bias, dev))
+        tp = ref.time_emb_proj
+        self.temb = (None, None) if tp is None else (upload(_t(tp.weight).t(), dev, dt), vector(tp.bias, dev))
         sc = ref.conv_shortcut
         self.shortcut = (
             (None, None) if sc is None else (upload(conv1x1_weight(sc), dev, dt), vector(sc.bias, dev))
@@ -138,8 +140,8 @@ class ResnetBlock2D(Port):
             **st,
         )
 
-    def __call__(self, input_tensor: torch.Tensor, temb: torch.Tensor, **_) -> torch.Tensor:
+    def __call__(self, input_tensor: torch.Tensor, temb: torch.Tensor | None, **_) -> torch.Tensor:
         b, _, h, w = input_tensor.shape
-        t = upload(temb.reshape(b, 1, 1, -1), self.device)
+        t = None if temb is None else upload(temb.reshape(b, 1, 1, -1), self.device)
         out = self.forward_ttnn(nchw_to_tt(input_tensor, self.device), t, hw=(h, w))
         return tt_to_nchw(out, h, w)
