@@ -176,3 +176,26 @@ def test_timestep_embedding_vs_diffusers(device, redraw, pcc, pcc_report):
         p = pcc(TimestepEmbedding.from_torch(ref, device, jit=jit)(feats), want)
         pcc_report(f"TimestepEmbedding jit={jit}", p)
         assert p >= PCC_BLOCK
+
+
+def test_blocks_on_blackhole(redraw, pcc, pcc_report):
+    """The same port code on a Blackhole sim device (13x10 grid, its own compute config defaults) as on the
+    default Wormhole n150: PCC vs diffusers holds there too."""
+    from ttfuse import ttnn
+
+    dev = ttnn.open_device(device_id=0, arch="blackhole")
+    try:
+        assert dev.arch() == ttnn.Arch.BLACKHOLE
+        res = resnet(redraw, 0, 64, 96)
+        x, temb = latents((1, 64, 8, 8), 1), latents((1, 128), 2)
+        t2d = transformer2d(redraw, 0)
+        ctx = latents((1, 77, 48), 3)
+        with torch.no_grad():
+            want_r, want_t = res(x, temb), t2d(x, encoder_hidden_states=ctx).sample
+        p_r = pcc(ResnetBlock2D.from_torch(res, dev, jit=True)(x, temb), want_r)
+        p_t = pcc(Transformer2DModel.from_torch(t2d, dev, jit=True)(x, ctx), want_t)
+        pcc_report("Blackhole ResnetBlock2D", p_r)
+        pcc_report("Blackhole Transformer2DModel", p_t)
+        assert p_r >= PCC_BLOCK and p_t >= PCC_BLOCK
+    finally:
+        ttnn.close_device(dev)
