@@ -1,0 +1,152 @@
+"""CLIP text encoder of SD1.4: port of transformers' `CLIPTextModel` (`last_hidden_state`).
+
+Embedding: ttfuse's ttnn facade does not implement `ttnn.embedding` yet, so the token + position embedding
+lookup is done on the host (torch gather of the uploaded-once tables' float32 copies) and the sum uploaded,
+as tt-metal's first SD1.4 demo did with its whole text encoder on the host. Everything after it runs in TTNN:
+pre-norm encoder layers (LayerNorm -> fused q|k|v linear -> causal SDPA -> out_proj -> residual; LayerNorm ->
+fc1 -> quick_gelu -> fc2 -> residual), then the final LayerNorm.
+
+Padding: the sequence (77 for SD1.4) is zero-padded at the END to a tile multiple; attention is causal, so
+padded tokens never reach real ones, and the output is cropped back. Head dims that are not a tile multiple are
+zero-padded per head (q/k/v columns, out_proj rows), with the softmax scale kept at the real head dim.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from models.sd14.common import TILE, Port, _t, linear_weight, norm_weights, round_up, to_host, upload, vector
+from ttfuse import ttnn
+
+QUICK_GELU_ALPHA = 1.702  # transformers' QuickGELUActivation: x * sigmoid(1.702 x)
+
+
+def mlp_activation(h, *, act: str):
+    if act == "quick_gelu":
+        return ttnn.multiply(h, ttnn.sigmoid(ttnn.multiply(h, QUICK_GELU_ALPHA)))
+    return ttnn.gelu(h)  # "gelu" (exact erf form)
+
+
+def encoder_layer(
+    x, ln1_w, ln1_b, qkv_w, qkv_b, out_w, out_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b, *,
+    heads: int, scale: float, eps: float, act: str, dtype, cfg,
+):  # fmt: skip
+    """One CLIPEncoderLayer: x [B, S, D] -> [B, S, D] (S a tile multiple, padding at the end)."""
+    h = ttnn.layer_norm(x, epsilon=eps, weight=ln1_w, bias=ln1_b, compute_kernel_config=cfg)
+    qkv = ttnn.linear(h, qkv_w, bias=qkv_b, dtype=dtype, compute_kernel_config=cfg)
+    q, k, v = ttnn.transformer.split_query_key_value_and_split_heads(
+        qkv, num_heads=heads, transpose_key=False
+    )
+    o = ttnn.transformer.scaled_dot_product_attention(
+        q, k, v, is_causal=True, scale=scale, compute_kernel_config=cfg
+    )
+    o = ttnn.linear(
+        ttnn.transformer.concatenate_heads(o), out_w, bias=out_b, dtype=dtype, compute_kernel_config=cfg
+    )
+    x = ttnn.add(x, o)
+    h = ttnn.layer_norm(x, epsilon=eps, weight=ln2_w, bias=ln2_b, compute_kernel_config=cfg)
+    h = ttnn.linear(h, fc1_w, bias=fc1_b, dtype=dtype, compute_kernel_config=cfg)
+    h = ttnn.linear(mlp_activation(h, act=act), fc2_w, bias=fc2_b, dtype=dtype, compute_kernel_config=cfg)
+    return ttnn.add(x, h)
+
+
+def final_norm(x, w, b, *, eps: float, cfg):
+    return ttnn.layer_norm(x, epsilon=eps, weight=w, bias=b, compute_kernel_config=cfg)
+
+
+def _pad_head_cols(w: torch.Tensor, heads: int, hd: int, padded: int) -> torch.Tensor:
+    """[..., heads*hd] -> [..., heads*padded], each head's block zero-padded at its end."""
+    if padded == hd:
+        return w
+    w = w.reshape(*w.shape[:-1], heads, hd)
+    return torch.nn.functional.pad(w, (0, padded - hd)).reshape(*w.shape[:-2], heads * padded)
+
+
+class CLIPEncoderLayer(Port):
+    """Port of transformers' `CLIPEncoderLayer` (causal self-attention, as CLIPTextModel runs it)."""
+
+    def load(self, ref) -> None:
+        attn = ref.self_attn
+        self.heads, hd = attn.num_heads, attn.head_dim
+        self.scale = float(attn.scale)
+        self.eps = float(ref.layer_norm1.eps)
+        self.act = ref.mlp.config.hidden_act
+        if self.act not in ("quick_gelu", "gelu"):
+            raise ValueError(f"CLIPEncoderLayer: hidden_act {self.act!r} is not ported (quick_gelu, gelu)")
+        p = round_up(hd, TILE)
+        qkv_w = torch.cat([_pad_head_cols(_t(m.weight).t(), self.heads, hd, p) for m in (attn.q_proj, attn.k_proj, attn.v_proj)], -1)  # fmt: skip
+        qkv_b = torch.cat([_pad_head_cols(_t(m.bias), self.heads, hd, p) for m in (attn.q_proj, attn.k_proj, attn.v_proj)])  # fmt: skip
+        out_w = _t(attn.out_proj.weight).t()  # [H*hd, D] -> zero rows for the padded head dims
+        out_w = _pad_head_cols(out_w.t(), self.heads, hd, p).t()
+        dev, dt = self.device, self.dtype
+        self.weights = (
+            *norm_weights(ref.layer_norm1, dev),
+            upload(qkv_w, dev, dt),
+            vector(qkv_b, dev),
+            upload(out_w, dev, dt),
+            vector(attn.out_proj.bias, dev),
+            *norm_weights(ref.layer_norm2, dev),
+            linear_weight(ref.mlp.fc1.weight, dev, dt),
+            vector(ref.mlp.fc1.bias, dev),
+            linear_weight(ref.mlp.fc2.weight, dev, dt),
+            vector(ref.mlp.fc2.bias, dev),
+        )
+
+    def static(self) -> dict:
+        return {"heads": self.heads, "scale": self.scale, "eps": self.eps, "act": self.act, "dtype": self.dtype, "cfg": self.cfg}  # fmt: skip
+
+    def forward_ttnn(self, x):
+        return self.run(encoder_layer, x, *self.weights, **self.static())
+
+
+class CLIPTextModel(Port):
+    """Port of transformers' `CLIPTextModel`: `port(input_ids [B, S]) -> last_hidden_state [B, S, D]` (float32).
+
+    No attention mask (SD1.4 pads prompts to 77 tokens and runs the encoder unmasked, causal only);
+    `pooled_output(input_ids, last_hidden_state)` reproduces transformers' pooler_output on the host."""
+
+    def load(self, ref) -> None:
+        self.config = ref.config
+        emb = ref.embeddings
+        self.token_table = _t(
+            emb.token_embedding.weight
+        )  # host-side lookup (no ttnn.embedding in the facade)
+        self.position_table = _t(emb.position_embedding.weight)
+        self.layers = [CLIPEncoderLayer.from_torch(lyr, self.device, dtype=self.dtype, jit=self.jit) for lyr in ref.encoder.layers]  # fmt: skip
+        self.final = norm_weights(ref.final_layer_norm, self.device)
+        self.eps = float(ref.final_layer_norm.eps)
+
+    def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Token + position embedding on the host, [B, S, D] float32."""
+        s = input_ids.shape[-1]
+        if s > self.position_table.shape[0]:
+            raise ValueError(
+                f"CLIPTextModel: input_ids has {s} tokens, more than max_position_embeddings "
+                f"{self.position_table.shape[0]}"
+            )
+        return self.token_table[input_ids.long()] + self.position_table[:s]
+
+    def forward_ttnn(self, x):
+        """x [B, S, D] (S a tile multiple, padding at the end) -> last hidden state [B, S, D]."""
+        for layer in self.layers:
+            x = layer.forward_ttnn(x)
+        return final_norm(x, *self.final, eps=self.eps, cfg=self.cfg)
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask=None) -> torch.Tensor:
+        if attention_mask is not None:
+            raise ValueError(
+                "CLIPTextModel: attention_mask is not ported (SD1.4 runs the text encoder unmasked)"
+            )
+        input_ids = input_ids.reshape(-1, input_ids.shape[-1])
+        b, s = input_ids.shape
+        x = self.embed(input_ids)
+        x = torch.nn.functional.pad(x, (0, 0, 0, round_up(s) - s))
+        out = self.forward_ttnn(upload(x, self.device))
+        return to_host(out)[:, :s]
+
+    def pooled_output(self, input_ids: torch.Tensor, last_hidden_state: torch.Tensor) -> torch.Tensor:
+        """transformers' pooler_output: the hidden state at the (first) EOS token of each sequence."""
+        ids = input_ids.reshape(-1, input_ids.shape[-1]).int()
+        eos = self.config.eos_token_id
+        pos = ids.argmax(-1) if eos == 2 else (ids == eos).int().argmax(-1)
+        return last_hidden_state[torch.arange(ids.shape[0]), pos]
