@@ -18,6 +18,7 @@ from ttfuse.ops import (  # noqa: F401
     creation,
     data_movement,
     eltwise,
+    embedding,
     golden,
     heads,
     host,
@@ -40,6 +41,7 @@ MODULES = (
     attention,
     heads,
     ccl,
+    embedding,
 )
 
 golden.attach_all()  # every op above gets `golden_function` (ttnn.get_golden_function)
