@@ -38,7 +38,6 @@ NOT_YET = {
     "ttnn.experimental.rotary_embedding",
     "ttnn.experimental.rotary_embedding_llama",
     "ttnn.experimental.rotary_embedding_hf",
-    "ttnn.topk",
     "ttnn.fill_cache",
     "ttnn.experimental.paged_fill_cache",
     "ttnn.experimental.paged_update_cache",

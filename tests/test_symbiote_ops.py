@@ -111,3 +111,18 @@ def test_rms_norm_takes_a_one_tile_row_weight_as_tt_symbiote_passes_it(device, r
     out = ttnn.to_torch(ttnn.rms_norm(tx, weight=tw, epsilon=1e-6)).float()
     ref = x * torch.rsqrt(x.square().mean(-1, keepdim=True) + 1e-6) * gamma
     assert pcc(out, ref) > 0.999
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_values_and_indices(device, largest):
+    x = torch.randn(2, 3, 64)
+    t = ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    values, indices = ttnn.topk(t, 5, dim=-1, largest=largest)
+    assert tuple(values.shape) == (2, 3, 5) and values.dtype == ttnn.bfloat16 and indices.dtype == ttnn.uint16
+    ref_v, ref_i = torch.topk(round_to_dtype(x, "bfloat16"), 5, largest=largest)
+    torch.testing.assert_close(ttnn.to_torch(values).float(), ref_v)
+    assert torch.equal(ttnn.to_torch(indices).long(), ref_i)
+    f32 = ttnn.from_torch(x, dtype=ttnn.float32, layout=ttnn.TILE_LAYOUT, device=device)
+    assert ttnn.topk(f32, 3)[1].dtype == ttnn.uint32  # float32 inputs need 32-bit indices
+    with pytest.raises(SpecError, match=r"ttnn.topk: argument 'k'=65 must be an int in \[1, 64\]"):
+        ttnn.topk(t, 65)

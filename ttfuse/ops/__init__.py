@@ -25,6 +25,7 @@ from ttfuse.ops import (  # noqa: F401
     matmul,
     norm,
     reduce,
+    selection,
     shapes,
 )
 
@@ -42,6 +43,7 @@ MODULES = (
     heads,
     ccl,
     embedding,
+    selection,
 )
 
 golden.attach_all()  # every op above gets `golden_function` (ttnn.get_golden_function)
