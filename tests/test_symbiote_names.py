@@ -35,7 +35,6 @@ CONV_FAMILY = {
 }
 
 NOT_YET = {
-    "ttnn.experimental.rotary_embedding",
     "ttnn.experimental.rotary_embedding_llama",
     "ttnn.experimental.rotary_embedding_hf",
     "ttnn.fill_cache",

@@ -126,3 +126,38 @@ def test_topk_values_and_indices(device, largest):
     assert ttnn.topk(f32, 3)[1].dtype == ttnn.uint32  # float32 inputs need 32-bit indices
     with pytest.raises(SpecError, match=r"ttnn.topk: argument 'k'=65 must be an int in \[1, 64\]"):
         ttnn.topk(t, 65)
+
+
+def _rotate_half_ref(x, cos, sin):
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat((-x[..., half:], x[..., :half]), -1) * sin
+
+
+def test_rotary_embedding_prefill_pads_the_sequence_like_ttnn(device):
+    b, h, s, d, cache = 1, 2, 20, 64, 48
+    x, ang = torch.randn(b, h, s, d), torch.randn(1, 1, cache, d)
+    cos, sin = ang.cos(), ang.sin()
+    tt = [
+        ttnn.from_torch(v, dtype=ttnn.float32, layout=ttnn.TILE_LAYOUT, device=device) for v in (x, cos, sin)
+    ]
+    out = ttnn.experimental.rotary_embedding(*tt)
+    assert tuple(out.shape) == (b, h, 32, d)  # tt-metal computes on the tile-padded sequence
+    got = ttnn.to_torch(out).float()
+    assert pcc(got[:, :, :s], _rotate_half_ref(x, cos[..., :s, :], sin[..., :s, :])) > 0.9999
+    assert bool((got[:, :, s:] == 0).all())
+    with pytest.raises(
+        SpecError, match="experimental.rotary_embedding: argument 'input_tensor' has head dim 32"
+    ):
+        ttnn.experimental.rotary_embedding(*(t[..., :32] for t in tt))
+
+
+def test_rotary_embedding_decode_uses_the_token_row(device):
+    x, ang = torch.randn(1, 1, 4, 64), torch.randn(1, 1, 16, 64)
+    cos, sin = ang.cos(), ang.sin()
+    tt = [
+        ttnn.from_torch(v, dtype=ttnn.float32, layout=ttnn.TILE_LAYOUT, device=device) for v in (x, cos, sin)
+    ]
+    got = ttnn.to_torch(ttnn.experimental.rotary_embedding(*tt, 7)).float()
+    assert pcc(got, _rotate_half_ref(x, cos[..., 7:8, :], sin[..., 7:8, :])) > 0.9999
+    with pytest.raises(SpecError, match="'token_index'=16 is past the cos/sin cache"):
+        ttnn.experimental.rotary_embedding(*tt, 16)

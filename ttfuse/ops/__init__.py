@@ -25,6 +25,7 @@ from ttfuse.ops import (  # noqa: F401
     matmul,
     norm,
     reduce,
+    rotary,
     selection,
     shapes,
 )
@@ -44,6 +45,7 @@ MODULES = (
     ccl,
     embedding,
     selection,
+    rotary,
 )
 
 golden.attach_all()  # every op above gets `golden_function` (ttnn.get_golden_function)

@@ -48,7 +48,6 @@ def embedding(
     dtype=None,
     output_tensor=None,
     memory_config=None,
-    queue_id=None,
 ):
     """Word embeddings: row `input_tensor[i]` of `weight` for every index (output shape: input shape + [H])."""
 

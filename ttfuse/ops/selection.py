@@ -27,7 +27,7 @@ _UINT16_MAX_DIM = 65536
 @register_op("topk", Group.DATA_MOVEMENT, traits=Traits())
 def topk(
     input_tensor,
-    k,
+    k=32,
     dim=-1,
     largest=True,
     sorted=True,
@@ -44,7 +44,7 @@ def topk(
 @topk.spec
 def _topk_spec(
     input_tensor,
-    k,
+    k=32,
     dim=-1,
     largest=True,
     sorted=True,
@@ -81,7 +81,7 @@ def _topk_spec(
 
 
 @topk.sim
-def _topk_sim(ctx, input_tensor, k, dim=-1, largest=True, sorted=True, **_):
+def _topk_sim(ctx, input_tensor, k=32, dim=-1, largest=True, sorted=True, **_):
     values, indices = torch.topk(input_tensor, k, dim=dim, largest=largest, sorted=True)
     return values, indices.float()
 

@@ -57,7 +57,12 @@ from ttfuse.ttnn._config import (  # noqa: F401  (ttnn.CONFIG: enable_logging wr
     manage_config,
     save_config_to_json_file,
 )
-from ttfuse.ttnn._core import as_tensor, is_tensor_storage_on_device, unsqueeze_to_4D  # noqa: F401
+from ttfuse.ttnn._core import (  # noqa: F401
+    DumpTensorMode,
+    as_tensor,
+    is_tensor_storage_on_device,
+    unsqueeze_to_4D,
+)
 from ttfuse.ttnn._utilities import (  # noqa: F401
     attach_golden_function,
     get_device_tensors,

@@ -9,10 +9,19 @@ a reshape (free on ttnn's view path).
 
 from __future__ import annotations
 
+import enum
+
 from ttfuse.errors import SpecError, with_user_frame
 from ttfuse.ops.host import from_torch
 from ttfuse.ops.shapes import reshape
 from ttfuse.types import Layout, StorageType
+
+
+class DumpTensorMode(enum.Enum):
+    """`ttnn.DumpTensorMode`: how as_tensor writes a cache miss (nothing is written on the simulator)."""
+
+    DISTRIBUTED_GATHER = 0
+    LOCAL = 1
 
 
 def as_tensor(
@@ -25,7 +34,7 @@ def as_tensor(
     cache_file_name=None,
     preprocess=None,
     mesh_mapper=None,
-    cache_dump_mode=None,
+    cache_dump_mode=DumpTensorMode.DISTRIBUTED_GATHER,
 ):
     """`ttnn.as_tensor`: `from_torch(preprocess(tensor), ...)` (no weight cache on the simulator)."""
     if device is not None and memory_config is None:
