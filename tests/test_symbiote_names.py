@@ -49,7 +49,6 @@ NOT_YET = {
     "ttnn.transformer.paged_scaled_dot_product_attention_decode",
     "ttnn.transformer.chunked_scaled_dot_product_attention",
     "ttnn.scatter",
-    "ttnn.gather",
     "ttnn.all_to_all_dispatch",
     "ttnn.all_to_all_combine",
     "ttnn.moe_expert_token_remap",

@@ -161,3 +161,20 @@ def test_rotary_embedding_decode_uses_the_token_row(device):
     assert pcc(got, _rotate_half_ref(x, cos[..., 7:8, :], sin[..., 7:8, :])) > 0.9999
     with pytest.raises(SpecError, match="'token_index'=16 is past the cos/sin cache"):
         ttnn.experimental.rotary_embedding(*tt, 16)
+
+
+def test_gather_is_torch_gather(device):
+    x = torch.randn(4, 64)
+    idx = torch.randint(0, 64, (4, 10))
+    tx = ttnn.from_torch(x, dtype=ttnn.float32, layout=ttnn.TILE_LAYOUT, device=device)
+    ti = ttnn.from_torch(idx, dtype=ttnn.uint32, layout=ttnn.TILE_LAYOUT, device=device)
+    out = ttnn.gather(tx, -1, ti)
+    assert tuple(out.shape) == (4, 10) and out.dtype == ttnn.float32
+    torch.testing.assert_close(ttnn.to_torch(out).float(), torch.gather(x, -1, idx))
+    wide = ttnn.from_torch(
+        torch.zeros(5, 10, dtype=torch.int32), dtype=ttnn.uint32, layout=ttnn.TILE_LAYOUT, device=device
+    )
+    with pytest.raises(
+        SpecError, match=r"ttnn.gather: argument 'index' \[5, 10\] exceeds the input \[4, 64\]"
+    ):
+        ttnn.gather(tx, -1, wide)

@@ -1,4 +1,4 @@
-"""Selection ops: `ttnn.topk` (values and indices of the k largest / smallest along a dim).
+"""Selection ops: `ttnn.topk` (values and indices of the k largest / smallest along a dim), `ttnn.gather`.
 
 Validation follows tt-metal ttnn/cpp/ttnn/operations/reduction/topk/device/topk_device_operation.cpp and the
 ttnn 0.81.1 docstring: the input is a TILE tensor (BFLOAT16, BFLOAT8_B or FLOAT32) on the device; `k` is in
@@ -87,3 +87,53 @@ def _topk_sim(ctx, input_tensor, k=32, dim=-1, largest=True, sorted=True, **_):
 
 
 topk.cost_rule = static_cost
+
+
+# ------------------------------------------------------------------------------------------------- gather
+# ttnn 0.81.1 `ttnn.gather` docstring (tt-metal ttnn/cpp/ttnn/operations/data_movement/gather): torch.gather
+# semantics, no broadcasting; values TILE in BFLOAT16/FLOAT32/UINT16/UINT32/INT32, indices TILE UINT16/UINT32;
+# the output has the index's shape and the input's dtype. Indices outside [0, input.shape[dim]) give unspecified
+# values on the device; the simulator raises instead.
+_GATHER_DTYPES = (DataType.BFLOAT16, DataType.FLOAT32, DataType.UINT16, DataType.UINT32, DataType.INT32)
+_GATHER_INDEX_DTYPES = (DataType.UINT16, DataType.UINT32)
+
+
+@register_op("gather", Group.DATA_MOVEMENT, traits=Traits())
+def gather(input, dim, index, *, sparse_grad=False, memory_config=None, out=None, sub_core_grids=None):
+    """torch.gather: `out[i][j] = input[index[i][j]][j]` along `dim` (output shape = index shape)."""
+
+
+@gather.spec
+def _gather_spec(input, dim, index, *, sparse_grad=False, memory_config=None, out=None, **_):
+    op = "gather"
+    s = need_spec(op, "input", input)
+    i = need_spec(op, "index", index)
+    need_tile(op, "input", s)
+    need_tile(op, "index", i)
+    need_dtype(op, "input", s, _GATHER_DTYPES)
+    need_dtype(op, "index", i, _GATHER_INDEX_DTYPES)
+    if i.rank != s.rank:
+        raise fail(op, f"argument 'index' has rank {i.rank}; it must have the input's rank {s.rank}")
+    d = norm_dim(op, dim, s.rank)
+    if any(a > b for k, (a, b) in enumerate(zip(i.shape, s.shape, strict=True)) if k != d):
+        raise fail(op, f"argument 'index' {list(i.shape)} exceeds the input {list(s.shape)} off dim {dim}")
+    if sparse_grad:
+        raise fail(op, "argument 'sparse_grad'=True is not supported (as in ttnn)")
+    if out is not None:
+        raise fail(op, "argument 'out' is not modelled by the simulator")
+    need_memory_config(op, memory_config)
+    return TensorSpec(i.shape, s.dtype, Layout.TILE, memory_config or s.memory_config)
+
+
+@gather.sim
+def _gather_sim(ctx, input, dim, index, **_):
+    idx = index.long()
+    size = input.shape[dim]
+    if bool(((idx < 0) | (idx >= size)).any()):
+        raise fail(
+            "gather", f"argument 'index' holds a value outside [0, {size}) (unspecified on the device)"
+        )
+    return torch.gather(input, dim, idx)
+
+
+gather.cost_rule = static_cost
