@@ -40,6 +40,7 @@ def sym():
 
 
 def _run(sym, model, inputs, mapping, arch, out_of):
+    """The torch model's output, then tt-symbiote's: swap `mapping`, bind the opened sim device, run."""
     import ttnn
     from tt_symbiote.utils import compatibility
 
@@ -53,12 +54,13 @@ def _run(sym, model, inputs, mapping, arch, out_of):
     try:
         assert ttnn.get_arch_name() == arch  # the architecture comes from the opened device
         sym.set_device(model, dev)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             with torch.no_grad():
                 out = out_of(model(**inputs))
     finally:
         ttnn.close_device(dev)
+    _run.messages = [str(w.message) for w in caught]  # tt-symbiote's fallback warnings say why
     return ref, torch.as_tensor(out).float(), swapped, compatibility.report(model)
 
 
@@ -131,3 +133,54 @@ def test_tiny_vit_features_on_the_simulator(sym, arch):
         lambda o: o.last_hidden_state,
     )
     _check(ref, out, swapped, report, linears, {"LayerNorm"})
+
+
+def _tiny_llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=256,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
+    return cfg, LlamaForCausalLM(cfg).eval().to(torch.bfloat16)
+
+
+def _llama_mapping():
+    from transformers.models.llama.modeling_llama import LlamaRMSNorm
+    from tt_symbiote.modules.ttnn_embedding import TTNNEmbedding
+    from tt_symbiote.modules.ttnn_linear import TTNNLinear
+    from tt_symbiote.modules.ttnn_normalization import TTNNRMSNorm
+
+    return {torch.nn.Embedding: TTNNEmbedding, torch.nn.Linear: TTNNLinear, LlamaRMSNorm: TTNNRMSNorm}
+
+
+@pytest.mark.parametrize("arch", ["wormhole_b0", "blackhole"])
+def test_with_its_t3k_modules_enabled_llama_runs_on_the_simulator_and_a_rejected_op_falls_back(
+    sym, arch, monkeypatch
+):
+    # MESH_DEVICE=T3K lets tt-symbiote's T3K-pinned norms run (it reads only the variable): they run ttnn.rms_norm
+    # with the [32, H] TILE weight. TTNNEmbedding falls back, genuinely: tt-symbiote converts the token ids with
+    # its own map (tt_symbiote/core/utils.py: torch.int64 -> ttnn.int32), and ttnn.embedding takes UINT32 or
+    # BFLOAT16 ids only (tt-metal embedding_device_operation.cpp "Input must be UINT32 or BFLOAT16"), so the
+    # simulator raises a SpecError naming the op, the argument and tt-symbiote's line, and tt-symbiote runs that
+    # module in torch and records it. The output stays correct.
+    monkeypatch.setenv("MESH_DEVICE", "T3K")
+    cfg, model = _tiny_llama()
+    linears = sum(isinstance(m, torch.nn.Linear) for m in model.modules())
+    ids = torch.randint(0, 256, (1, 32))
+    ref, out, swapped, report = _run(
+        sym, model, {"input_ids": ids}, _llama_mapping(), arch, lambda o: o.logits
+    )
+    _check(ref, out, swapped, report, linears, {"Embedding"})
+    observed = report["runtime_observed"]
+    norms = 2 * cfg.num_hidden_layers + 1
+    assert observed["successes_by_class"] == {"Linear": linears, "LlamaRMSNorm": norms}
+    assert observed["fallbacks_by_module"] == {"model.embed_tokens": "Embedding"}
+    why = [m for m in _run.messages if "model.embed_tokens" in m]
+    assert any("ttnn.embedding: argument 'input_tensor' has dtype int32" in m for m in why), why

@@ -2,7 +2,7 @@
 
 Validation follows tt-metal ttnn/cpp/ttnn/operations/embedding/embedding.cpp and
 device/embedding_device_operation.cpp (ttnn 0.81.1): the weight is a ROW_MAJOR table [V, H] (or [1, 1, V, H]),
-BFLOAT16 or FLOAT32; the indices are UINT32 or BFLOAT16 (integers stored exactly), ROW_MAJOR or TILE; the output
+BFLOAT16; the indices are UINT32 or BFLOAT16 (integers stored exactly), ROW_MAJOR or TILE; the output
 is the indices' shape plus H ([B, S] -> [B, S, H]), in `layout` (default ROW_MAJOR) and `dtype` (default the
 weight's). `padding_idx` only changes the backward pass and the PADDED kernel's rows; as in ttnn the forward
 value is the table row. Indices outside [0, V) raise a SpecError at run time (the device would read garbage).
@@ -32,7 +32,7 @@ class EmbeddingsType(enum.Enum):
     BINARY = 2
 
 
-_WEIGHT_DTYPES = (DataType.BFLOAT16, DataType.FLOAT32)
+_WEIGHT_DTYPES = (DataType.BFLOAT16,)  # "Weights tensor must have BFLOAT16 dtype"
 _INDEX_DTYPES = (DataType.UINT32, DataType.BFLOAT16)
 _OUT_DTYPES = (DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B)
 
