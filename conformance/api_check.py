@@ -53,6 +53,8 @@ EXTENSIONS: dict[tuple[str, str | None, str], str] = {
         "missing_param",
     ): "ttfuse: names the simulated device kind (else $TTFUSE_ARCH)",
     ("ttnn.open_mesh_device", "arch", "missing_param"): "ttfuse: names the simulated device kind",
+    ("ttnn.model_preprocessing", None, "missing_name"): "the wheel's ttnn/model_preprocessing.py, a module "
+    "its `ttnn/__init__` does not import (`import ttnn.model_preprocessing` there); the facade attaches it",
     (
         "ttnn.TensorSpec",
         "buffer_type",
@@ -395,7 +397,9 @@ def _same_default(a: object, b: object) -> bool:
     if a == b and type(a) is type(b):
         return True
     if isinstance(b, str) and not isinstance(a, str) and b == repr(a):
-        return True  # a Python-level ttnn function whose signature text the oracle kept as is ("None", "True")
+        return (
+            True  # a Python-level ttnn function whose signature text the oracle kept as is ("None", "True")
+        )
     if isinstance(a, bool) or isinstance(b, bool):
         return False
     if isinstance(a, int | float) and isinstance(b, int | float):

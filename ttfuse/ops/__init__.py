@@ -19,12 +19,15 @@ from ttfuse.ops import (  # noqa: F401
     creation,
     data_movement,
     eltwise,
+    embedding,
     golden,
     heads,
     host,
     matmul,
     norm,
     reduce,
+    rotary,
+    selection,
     shapes,
 )
 
@@ -42,6 +45,9 @@ MODULES = (
     conv,
     heads,
     ccl,
+    embedding,
+    selection,
+    rotary,
 )
 
 golden.attach_all()  # every op above gets `golden_function` (ttnn.get_golden_function)

@@ -28,7 +28,7 @@ _FROM_TORCH_DTYPE = {
     torch.float16: DataType.BFLOAT16,
     torch.float64: DataType.FLOAT32,
     torch.int32: DataType.INT32,
-    torch.int64: DataType.INT32,
+    torch.int64: DataType.UINT32,  # as ttnn 0.81.1 from_torch does (checked on the wheel: int64 -> UINT32)
     torch.uint8: DataType.UINT8,
     torch.int16: DataType.UINT16,
     torch.bool: DataType.UINT8,

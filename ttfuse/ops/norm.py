@@ -6,7 +6,8 @@ inputs TILE, BF16/F32/BFP8; output dtype = input dtype; memory_config defaults t
 
 Norms normalize over the last dim (layer_norm: biased variance; rms_norm: x / sqrt(mean(x^2) + eps)), with
 `residual_input_tensor` added to the input first, then `* weight + bias`. Weight/bias (gamma/beta) forms:
-TILE with last dim W and all other dims 1 ([W], [1, W], [1, 1, W], [1, 1, 1, W]); or ROW_MAJOR sticks of 32,
+TILE with last dim W, at most one tile row (row 0 is read) and other dims 1 ([W], [1, 1, 1, W], [32, W]); or
+ROW_MAJOR sticks of 32,
 [..., W_pad/32, 32] (ttnn's `torch_weight.reshape(W // 32, 32)`), read in row order. Default compute config:
 HiFi4, math_approx_mode=False, fp32_dest_acc_en=True (ttnn ExecuteLayerNorm).
 
@@ -183,11 +184,20 @@ def _check_gamma(op: str, arg: str, g, x: TensorSpec) -> TensorSpec:
     w, wp = x.shape[-1], x.padded_shape[-1]
     if g.layout is Layout.TILE:
         need_dtype(op, arg, g, DTYPES)
-        if g.rank == 0 or g.shape[-1] != w or any(d != 1 for d in g.shape[:-1]):
+        # tt-metal ttnn/cpp/ttnn/operations/normalization/layernorm/device/layernorm_device_operation.cpp: a TILE
+        # gamma has the input's padded width and padded height TILE_HEIGHT (one tile row: [W], [1, W], or
+        # tt-symbiote's `weight.unsqueeze(0).expand(32, -1)`); the kernel broadcasts row 0 of each gamma tile.
+        if (
+            g.rank == 0
+            or g.shape[-1] != w
+            or (g.rank > 1 and g.shape[-2] > TILE)
+            or any(d != 1 for d in g.shape[:-2])
+        ):
             raise fail(
                 op,
-                f"argument {arg!r} in TILE layout must have last dim {w} (the input's) and all other dims 1, "
-                f"e.g. [{w}] or [1, 1, 1, {w}]; got {list(g.shape)}",
+                f"argument {arg!r} in TILE layout must have last dim {w} (the input's), at most 32 rows (one "
+                f"tile row, row 0 is read) and all other dims 1, e.g. [{w}], [1, 1, 1, {w}] or [32, {w}]; "
+                f"got {list(g.shape)}",
             )
     else:
         need_dtype(op, arg, g, _GAMMA_RM_DTYPES)
@@ -251,6 +261,8 @@ def _norm_spec(
 
 
 def _norm_sim(x, *, epsilon, weight, bias, residual_input_tensor, rms: bool, **_) -> torch.Tensor:
+    # a TILE gamma of up to 32 rows is read by its row 0 (the first W values in row order); ROW_MAJOR sticks
+    # are the W values in row order: both are `reshape(-1)[:w]`
     if residual_input_tensor is not None:
         x = x + residual_input_tensor
     w = x.shape[-1]

@@ -43,6 +43,7 @@ from ttfuse.mesh import (  # noqa: F401
 )
 from ttfuse.ops import golden as _golden
 from ttfuse.tensor import Tensor  # noqa: F401
+from ttfuse.ttnn import _core as _core_helpers
 from ttfuse.ttnn import (
     device,  # noqa: F401  (ttnn.device.Arch)
     types,  # noqa: E402,F401  (ttnn.types: the same objects under the submodule real code reads)
@@ -55,6 +56,12 @@ from ttfuse.ttnn._config import (  # noqa: F401  (ttnn.CONFIG: enable_logging wr
     load_config_from_json_file,
     manage_config,
     save_config_to_json_file,
+)
+from ttfuse.ttnn._core import (  # noqa: F401
+    DumpTensorMode,
+    as_tensor,
+    is_tensor_storage_on_device,
+    unsqueeze_to_4D,
 )
 from ttfuse.ttnn._utilities import (  # noqa: F401
     attach_golden_function,
@@ -82,6 +89,17 @@ from ttfuse.ttnn.device import (  # noqa: F401
     synchronize_device,
 )
 from ttfuse.types import *  # noqa: F401,F403  (its __all__: dtypes, layouts, memory configs, core grids)
+
+Device = MeshDevice  # ttnn 0.81.1: `ttnn.Device is ttnn.MeshDevice` (every device is a mesh)
+
+# `ttnn.core` (the wheel's ttnn/core.py: divup, roundup, storage predicates) and the binding path
+# `ttnn._ttnn.multi_device.MeshDevice` that code checks devices against (the same class as ttnn.MeshDevice)
+core = _types.ModuleType("ttfuse.ttnn.core", "ttnn.core: host-side helpers")
+for _name in ("divup", "roundup", "has_storage_type_of", "is_tensor_storage_on_device"):
+    setattr(core, _name, getattr(_core_helpers, _name))
+_ttnn = _types.ModuleType("ttfuse.ttnn._ttnn", "ttnn._ttnn: the binding module's paths")
+_ttnn.multi_device = _types.ModuleType("ttfuse.ttnn._ttnn.multi_device")
+_ttnn.multi_device.MeshDevice = MeshDevice
 
 TILE_SIZE = 32
 
@@ -113,7 +131,8 @@ def _export_ops() -> None:
 
 _export_ops()
 
-from ttfuse.ttnn import operations  # noqa: E402  (ttnn.operations.<module>: built from the names above)
+# ttnn.operations.<module>: built from the names above; ttnn.model_preprocessing.preprocess_*
+from ttfuse.ttnn import model_preprocessing, operations  # noqa: E402,F401
 
 operations.build(globals())
 
