@@ -66,11 +66,15 @@ def resnet_block(
     """ResnetBlock2D: x [B, 1, HW, Cin], temb [B, 1, 1, T] -> [B, 1, HW, Cout] (sc_w None: identity shortcut;
     t_w None: no time embedding, as in the VAE)."""
     conv = {"hw": hw, "device": device, "conv_config": conv_config, "cfg": cfg}
-    h = ttnn.group_norm(x, num_groups=groups, input_mask=gn1_m, weight=gn1_w, bias=gn1_b, epsilon=eps)
+    h = ttnn.group_norm(
+        x, num_groups=groups, input_mask=gn1_m, weight=gn1_w, bias=gn1_b, epsilon=eps, inplace=False
+    )
     h = conv3x3(ttnn.silu(h), c1_w, c1_b, cin=cin, cout=cout, **conv)
     if t_w is not None:  # the VAE's resnets have no time embedding
         h = ttnn.add(h, ttnn.linear(ttnn.silu(temb), t_w, bias=t_b, dtype=dtype, compute_kernel_config=cfg))
-    h = ttnn.group_norm(h, num_groups=groups, input_mask=gn2_m, weight=gn2_w, bias=gn2_b, epsilon=eps)
+    h = ttnn.group_norm(
+        h, num_groups=groups, input_mask=gn2_m, weight=gn2_w, bias=gn2_b, epsilon=eps, inplace=False
+    )
     h = conv3x3(ttnn.silu(h), c2_w, c2_b, cin=cout, cout=cout, **conv)
     if sc_w is not None:
         x = ttnn.linear(x, sc_w, bias=sc_b, dtype=dtype, compute_kernel_config=cfg)

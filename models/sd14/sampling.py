@@ -26,6 +26,8 @@ def downsample(x, w, b, *, hw: tuple[int, int], cin: int, cout: int, device, con
 
 def upsample(x, w, b, *, hw: tuple[int, int], cin: int, cout: int, device, conv_config, cfg):
     bsz = x.shape[0]
+    # a TILE input to ttnn.upsample must be tile aligned (W and C multiples of 32); ROW_MAJOR takes any shape
+    x = ttnn.to_layout(x, ttnn.ROW_MAJOR_LAYOUT)
     u = ttnn.upsample(ttnn.reshape(x, (bsz, hw[0], hw[1], cin)), 2)
     u = ttnn.reshape(u, (bsz, 1, 4 * hw[0] * hw[1], cin))
     return conv3x3(u, w, b, hw=(2 * hw[0], 2 * hw[1]), cin=cin, cout=cout, device=device, conv_config=conv_config, cfg=cfg)  # fmt: skip

@@ -63,7 +63,9 @@ def basic_transformer_block(
 def proj_in(x, gn_w, gn_b, gn_mask, w, b, *, groups: int, dtype, cfg):
     """GroupNorm then the 1x1 proj_in: x [B, 1, HW, C] -> tokens [B, HW, D]."""
     bsz, _, n, c = x.shape
-    h = ttnn.group_norm(x, num_groups=groups, input_mask=gn_mask, weight=gn_w, bias=gn_b, epsilon=GN_EPS)
+    h = ttnn.group_norm(
+        x, num_groups=groups, input_mask=gn_mask, weight=gn_w, bias=gn_b, epsilon=GN_EPS, inplace=False
+    )
     h = ttnn.linear(h, w, bias=b, dtype=dtype, compute_kernel_config=cfg)
     return ttnn.reshape(h, (bsz, n, h.shape[-1]))
 

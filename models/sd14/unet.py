@@ -28,7 +28,11 @@ def conv_in(x, w, b, *, hw, cin: int, cout: int, device, conv_config, cfg):
 
 
 def conv_out(x, gn_w, gn_b, gn_m, w, b, *, groups: int, eps: float, hw, cin: int, cout: int, device, conv_config, cfg):  # fmt: skip
-    h = ttnn.silu(ttnn.group_norm(x, num_groups=groups, input_mask=gn_m, weight=gn_w, bias=gn_b, epsilon=eps))
+    h = ttnn.silu(
+        ttnn.group_norm(
+            x, num_groups=groups, input_mask=gn_m, weight=gn_w, bias=gn_b, epsilon=eps, inplace=False
+        )
+    )
     return conv3x3(h, w, b, hw=hw, cin=cin, cout=cout, device=device, conv_config=conv_config, cfg=cfg)
 
 

@@ -27,7 +27,9 @@ def vae_attention(x, gn_w, gn_b, gn_m, qkv_w, qkv_b, o_w, o_b, *, groups: int, e
                   rescale: float, dtype, cfg):  # fmt: skip
     """x [B, 1, HW, C] -> x + out(SDPA(qkv(GN x))) (divided by `rescale`)."""
     bsz, _, n, c = x.shape
-    h = ttnn.group_norm(x, num_groups=groups, input_mask=gn_m, weight=gn_w, bias=gn_b, epsilon=eps)
+    h = ttnn.group_norm(
+        x, num_groups=groups, input_mask=gn_m, weight=gn_w, bias=gn_b, epsilon=eps, inplace=False
+    )
     qkv = ttnn.linear(ttnn.reshape(h, (bsz, n, c)), qkv_w, bias=qkv_b, dtype=dtype, compute_kernel_config=cfg)
     q, k, v = ttnn.transformer.split_query_key_value_and_split_heads(
         qkv, num_heads=heads, transpose_key=False
