@@ -6,7 +6,7 @@ Modules: common.py (Port base, upload, jit switch), clip.py (CLIPTextModel, CLIP
 scheduler.py (DDIM step on the host), transformer2d.py
 (Transformer2DModel, BasicTransformerBlock), resnet.py (ResnetBlock2D),
 sampling.py (Downsample2D, Upsample2D, TimestepEmbedding, timestep_features),
-unet.py (UNet2DConditionModel and its down / up blocks), vae.py (VAEDecoder, VAEAttention). See docs/sd14.md.
+unet.py (UNet2DConditionModel and its down / up blocks), vae.py (AutoencoderKL's decode, VAEDecoder, VAEAttention). See docs/sd14.md.
 """
 
 from models.sd14.clip import CLIPEncoderLayer, CLIPTextModel
@@ -21,7 +21,7 @@ from models.sd14.unet import (
     UNet2DConditionModel,
     UpBlock2D,
 )
-from models.sd14.vae import VAEAttention, VAEDecoder
+from models.sd14.vae import AutoencoderKL, VAEAttention, VAEDecoder
 
 __all__ = [
     "CLIPTextModel",
@@ -42,5 +42,6 @@ __all__ = [
     "CrossAttnUpBlock2D",
     "UpBlock2D",
     "VAEDecoder",
+    "AutoencoderKL",
     "VAEAttention",
 ]

@@ -7,8 +7,8 @@
 
 The mid-block attention (diffusers `Attention` with a group norm, one head of the full channel width, residual
 connection) is one jitted block: group_norm -> fused q|k|v linear (with biases) -> SDPA -> out linear -> + x.
-`AutoencoderKL.decode` also applies `post_quant_conv` (1x1, 4 -> 4) and the 1 / 0.18215 latent scale first:
-both are left to the caller (host) in this increment.
+`AutoencoderKL` ports diffusers' `AutoencoderKL.decode`: `post_quant_conv` (1x1, 4 -> 4, a linear over channels on
+the device) then the decoder. As in diffusers, the 1 / scaling_factor (0.18215) latent scale is the pipeline's.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from models.sd14.common import Port, _t, upload, vector
 from models.sd14.resnet import ResnetBlock2D, prepare_conv3x3
 from models.sd14.sampling import Upsample2D
-from models.sd14.transformer2d import group_norm_params, nchw_to_tt, tt_to_nchw
+from models.sd14.transformer2d import conv1x1_weight, group_norm_params, nchw_to_tt, tt_to_nchw
 from models.sd14.unet import conv_in, conv_out
 from ttfuse import ttnn
 
@@ -127,4 +127,32 @@ class VAEDecoder(Port):
             raise ValueError("VAEDecoder: latent_embeds (spatial norm) is not ported (SD1.4 has none)")
         _, _, h, w = sample.shape
         out, hw = self.forward_ttnn(nchw_to_tt(sample, self.device), hw=(h, w))
+        return tt_to_nchw(out, *hw)
+
+
+def post_quant_conv(z, w, b, *, dtype, cfg):
+    """The 1x1 post_quant_conv as a linear over channels: z [B, 1, hw, C] -> [B, 1, hw, C]."""
+    return ttnn.linear(z, w, bias=b, dtype=dtype, compute_kernel_config=cfg)
+
+
+class AutoencoderKL(Port):
+    """Port of diffusers' `AutoencoderKL` decode path: `port.decode(z [B, 4, h, w]) -> image [B, 3, H, W]`
+    (float32, what `AutoencoderKL.decode(z).sample` returns; the encoder is not ported)."""
+
+    def load(self, ref) -> None:
+        sub = {"dtype": self.dtype, "jit": self.jit}
+        self.decoder = VAEDecoder.from_torch(ref.decoder, self.device, **sub)
+        pq = ref.post_quant_conv
+        self.post_quant = None if pq is None else (upload(conv1x1_weight(pq), self.device, self.dtype), vector(pq.bias, self.device))  # fmt: skip
+        self.scaling_factor = float(ref.config.scaling_factor)
+
+    def decode_ttnn(self, z, *, hw: tuple[int, int]):
+        """z [B, 1, hw, 4] -> (image [B, 1, HW, 3], HW)."""
+        if self.post_quant is not None:
+            z = self.run(post_quant_conv, z, *self.post_quant, dtype=self.dtype, cfg=self.cfg)
+        return self.decoder.forward_ttnn(z, hw=hw)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        _, _, h, w = z.shape
+        out, hw = self.decode_ttnn(nchw_to_tt(z, self.device), hw=(h, w))
         return tt_to_nchw(out, *hw)
