@@ -54,3 +54,19 @@ def test_vae_attention_vs_diffusers(device, pcc, pcc_report, decoder_ref):
     pcc_report("VAE mid attention", p)
     pcc_report("VAE mid attention update", pu)
     assert p >= 0.999 and pu >= 0.999
+
+
+def test_autoencoder_kl_decode_vs_diffusers(device, pcc, pcc_report):
+    """`AutoencoderKL.decode` whole: post_quant_conv (a linear over channels on the device) then the decoder."""
+    from models.sd14 import AutoencoderKL
+    from models.sd14.tiny import tiny_vae
+
+    ref = tiny_vae(3)
+    z = torch.randn(1, 4, 8, 6, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        want = ref.decode(z).sample
+    got = AutoencoderKL.from_torch(ref, device, jit=True).decode(z)
+    assert got.shape == want.shape == (1, 3, 16, 12)
+    p = pcc(got, want)
+    pcc_report("AutoencoderKL.decode (JIT) vs diffusers", p)
+    assert p >= 0.998
