@@ -616,7 +616,7 @@ _sd14_cases = [
             out_channels=96,
             temb_channels=128,
             groups=32,
-        ),  # fmt: skip
+        ),
         lambda n: _sd14_randn(42, (1, 64, n, n), (1, 128)),
         lambda r, x, t: r(x, t),
         lambda p, x, t, hw: p.forward_ttnn(x, t, hw=hw),
@@ -634,7 +634,7 @@ _sd14_cases = [
             in_channels=64,
             cross_attention_dim=_SD14_CTX,
             norm_num_groups=32,
-        ),  # fmt: skip
+        ),
         lambda n: _sd14_randn(44, (1, 64, n, n), (1, 77, _SD14_CTX)),
         lambda r, x, c: r(x, encoder_hidden_states=c).sample,
         lambda p, x, c, hw: p.forward_ttnn(x, c),
@@ -654,7 +654,7 @@ _sd14_cases = [
             resnet_groups=32,
             num_attention_heads=2,
             cross_attention_dim=_SD14_CTX,
-        ),  # fmt: skip
+        ),
         lambda n: _sd14_randn(46, (1, 32, n, n), (1, 128), (1, 77, _SD14_CTX)),
         lambda r, x, t, c: r(x, t, encoder_hidden_states=c),
         lambda p, x, t, c, hw: p.forward_ttnn(x, t, c, hw=hw),
@@ -675,7 +675,7 @@ _sd14_cases = [
             resnet_groups=32,
             num_attention_heads=2,
             cross_attention_dim=_SD14_CTX,
-        ),  # fmt: skip
+        ),
         lambda n: _sd14_randn(48, (1, 64, n, n), (1, 32, n, n), (1, 64, n, n), (1, 128), (1, 77, _SD14_CTX)),
         lambda r, x, s1, s2, t, c: r(x, (s1, s2), t, encoder_hidden_states=c),
         lambda p, x, s1, s2, t, c, hw: p.forward_ttnn(x, [(s1, hw), (s2, hw)], t, c, hw=hw),
@@ -699,7 +699,7 @@ for _name, _mk, _inp, _call, _port_call, _to_dev, _desc in _sd14_cases:
             f"sd14.{_name}",
             _sd14(_mk, _inp, _call, _name, _to_dev, _port_call, _sd14_nchw),
             (8,),
-            (16, 32) if _name == "UNet2DConditionModel" else (8, 16, 32),
+            (8, 16, 32),
             "H = W latents",
             f"models.sd14.{_name} vs diffusers: {_desc}",
             requires=_sd14_needs,
