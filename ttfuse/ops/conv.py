@@ -31,16 +31,23 @@ from ttfuse.configs import (
     Conv2dSliceConfig,
     MathFidelity,
     PaddingMode,
+    SliceTypeEnum,
     WormholeComputeKernelConfig,
 )
 from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import OPS, CostCtx, Group, OpCost, OpDef, Traits, register_op
 from ttfuse.ops.activations import apply_activation, normalize_activation
 from ttfuse.ops.common import fail, flat_specs, io_bytes, need_dtype, need_memory_config, need_spec
-from ttfuse.ops.conv_config import core_tile_macs, select_conv_config
+from ttfuse.ops.conv_config import (
+    core_tile_macs,
+    select_conv_config,
+    select_slicing,
+    slice_geometry,
+    slice_ranges,
+)
 from ttfuse.ops.matmul import matmul_values
 from ttfuse.ops.matmul_config import device_spec_or_default, validate_compute_kernel_config
-from ttfuse.types import DRAM_MEMORY_CONFIG, DataType, Layout, TensorMemoryLayout, TensorSpec
+from ttfuse.types import DRAM_MEMORY_CONFIG, BufferType, DataType, Layout, TensorMemoryLayout, TensorSpec
 
 _IN_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B})
 _W_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B})
@@ -309,17 +316,53 @@ def _conv2d_spec(input_tensor, weight_tensor, bias_tensor, conv_config, compute_
     _check_bias(op, bias_tensor, g)
     validate_compute_kernel_config(op, compute_config, "compute_config")
     need_memory_config(op, memory_config)
-    if a["slice_config"] is not None and not isinstance(a["slice_config"], Conv2dSliceConfig):
-        raise fail(op, f"argument 'slice_config' must be a ttnn.Conv2dSliceConfig, got {a['slice_config']!r}")
     dtype = a["dtype"]
     if dtype is not None:
         need_dtype(op, "dtype", TensorSpec((1,), dtype, Layout.TILE), _IN_DTYPES)
     layout = cfg.output_layout or Layout.TILE
+    check_slice_config(op, "slice_config", a["slice_config"], g, layout)
     out_dtype = dtype or x.dtype
     if out_dtype is DataType.BFLOAT8_B and layout is not Layout.TILE:
         raise fail(op, "argument 'dtype': a bfloat8_b output needs conv_config.output_layout TILE")
     n = g["batch_size"] * g["oh"] * g["ow"]
     return TensorSpec((1, 1, n, g["out_channels"]), out_dtype, layout, memory_config or DRAM_MEMORY_CONFIG)
+
+
+def check_slice_config(op: str, arg: str, sc, g: dict, out_layout: Layout) -> None:
+    """A `Conv2dSliceConfig` argument: its type, and at most as many slices as the sliced output dim has units
+    (tt-metal op_slicing `compute_max_num_slices`: output rows, or tile columns for DRAM_WIDTH with a TILE output)."""
+    if sc is None:
+        return
+    if not isinstance(sc, Conv2dSliceConfig):
+        raise fail(op, f"argument {arg!r} must be a ttnn.Conv2dSliceConfig, got {sc!r}")
+    if not isinstance(sc.slice_type, SliceTypeEnum):
+        raise fail(
+            op, f"argument {arg!r}: slice_type={sc.slice_type!r} must be a Conv2dSliceConfig.SliceTypeEnum"
+        )
+    n = sc.num_slices
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise fail(op, f"argument {arg!r}: num_slices={n!r} must be an integer >= 0 (0: ttnn chooses)")
+    if sc.slice_type is SliceTypeEnum.L1Full:
+        return
+    width = sc.slice_type is SliceTypeEnum.DRAMSliceWidth
+    tiled = width and out_layout is Layout.TILE
+    units = -(-g["ow"] // 32) if tiled else (g["ow"] if width else g["oh"])
+    if n > units:
+        what = "32-column tile groups" if tiled else ("columns" if width else "rows")
+        raise fail(
+            op,
+            f"argument {arg!r}: num_slices={n} is more than the {g['oh']}x{g['ow']} output's {units} {what} "
+            f"({sc.slice_type.name} slices)",
+        )
+
+
+def sliced_ranges(a: dict, g: dict, out_layout: Layout) -> tuple[str, list[tuple[int, int]]] | None:
+    """(axis, output ranges) a conv call with a DRAM slice config of more than one slice runs as; None: one conv."""
+    sc = a.get("slice_config", a.get("dram_slice_config"))
+    if sc is None or sc.slice_type is SliceTypeEnum.L1Full or sc.num_slices <= 1:
+        return None
+    axis, ranges = slice_ranges(g, sc.slice_type.name, sc.num_slices, out_layout is Layout.TILE)
+    return (axis, ranges) if len(ranges) > 1 else None
 
 
 def prepared_weight_matrix(w: torch.Tensor) -> torch.Tensor:
@@ -349,13 +392,21 @@ def _conv2d_sim(ctx, input_tensor, weight_tensor, bias_tensor, conv_config, comp
     mode = "replicate" if cfg.padding_mode is PaddingMode.Replicate else "constant"
     x = F.pad(x, (g["pl"], g["pr"], g["pt"], g["pb"]), mode=mode)
     fid = (compute_config or conv_default_compute_config()).math_fidelity
-    if fid in (MathFidelity.HiFi4, MathFidelity.Invalid):
-        y = F.conv2d(
-            x, _oihw(wm, g), stride=(g["sh"], g["sw"]), dilation=(g["dh"], g["dw"]), groups=g["groups"]
+    sliced = sliced_ranges(a, g, ctx.out_spec.layout)
+    if sliced is None:
+        y = _conv_nhwc(x, wm, g, fid)
+    else:  # one conv per slice of output rows (columns) over its input window, halo included, as ttnn runs it
+        axis, ranges = sliced
+        dim, s, reach = (
+            (2, g["sh"], g["dh"] * (g["kh"] - 1) + 1)
+            if axis == "h"
+            else (3, g["sw"], g["dw"] * (g["kw"] - 1) + 1)
         )
-        y = y.permute(0, 2, 3, 1).reshape(1, 1, -1, g["out_channels"])
-    else:
-        y = _im2col_conv(x, wm, g, fid)
+        parts = [
+            _conv_nhwc(x.narrow(dim, a0 * s, (b0 - 1 - a0) * s + reach), wm, g, fid) for a0, b0 in ranges
+        ]
+        y = torch.cat(parts, dim=dim - 1)
+    y = y.reshape(1, 1, -1, g["out_channels"])
     if bias_tensor is not None:
         b = bias_tensor.float()
         b_spec = ctx.in_specs["bias_tensor"]
@@ -367,6 +418,18 @@ def _conv2d_sim(ctx, input_tensor, weight_tensor, bias_tensor, conv_config, comp
         y = y + b.reshape(1, 1, 1, -1)
     act = normalize_activation("conv2d", cfg.activation, "conv_config.activation")
     return apply_activation(y, act).contiguous()
+
+
+def _conv_nhwc(x: torch.Tensor, wm: torch.Tensor, g: dict, fid: MathFidelity) -> torch.Tensor:
+    """The conv of an already padded NCHW input with the prepared matrix `wm`: [N, OH, OW, OC]."""
+    if fid in (MathFidelity.HiFi4, MathFidelity.Invalid):
+        y = F.conv2d(
+            x, _oihw(wm, g), stride=(g["sh"], g["sw"]), dilation=(g["dh"], g["dw"]), groups=g["groups"]
+        )
+        return y.permute(0, 2, 3, 1)
+    oh = (x.shape[2] - g["dh"] * (g["kh"] - 1) - 1) // g["sh"] + 1
+    ow = (x.shape[3] - g["dw"] * (g["kw"] - 1) - 1) // g["sw"] + 1
+    return _im2col_conv(x, wm, g, fid).reshape(x.shape[0], oh, ow, g["out_channels"])
 
 
 def _im2col_conv(x: torch.Tensor, wm: torch.Tensor, g: dict, fid: MathFidelity) -> torch.Tensor:
@@ -382,17 +445,25 @@ def _im2col_conv(x: torch.Tensor, wm: torch.Tensor, g: dict, fid: MathFidelity) 
     return y.permute(1, 0, 2).reshape(1, 1, -1, g["out_channels"])
 
 
-def conv_parallel_config(args: dict, in_specs: dict, device_spec, l1_budget: int | None = None):
+def conv_parallel_config(
+    args: dict,
+    in_specs: dict,
+    device_spec,
+    l1_budget: int | None = None,
+    g: dict | None = None,
+    *,
+    sliced: bool = False,
+):
     """(chosen ConvChoice, candidates) of a conv2d call (its args by name, tensor args as TensorSpecs) on a device:
-    ttfuse/ops/conv_config.py's rule, keeping what the call's conv_config fixes (shard_layout, act_block_h)."""
-    g = conv_geometry("conv2d", args)
+    ttfuse/ops/conv_config.py's rule, keeping what the call's conv_config fixes (shard_layout, act_block_h). `g`:
+    the geometry (default: the call's; a transposed conv passes its equivalent conv's). With `sliced`, the result is
+    `select_slicing`'s (num_slices, the config of the slice needing the most L1) instead."""
+    g = conv_geometry("conv2d", args) if g is None else g
     cfg = args.get("conv_config") or Conv2dConfig()
     x, w = in_specs["input_tensor"], in_specs["weight_tensor"]
     ds = device_spec_or_default(device_spec)
     w_dtype = w.dtype if is_prepared_weight(w) else (cfg.weights_dtype or w.dtype)
-    return select_conv_config(
-        g,
-        tuple(ds.grid),
+    kw = dict(
         in_dtype=x.dtype,
         w_dtype=w_dtype,
         out_dtype=args.get("dtype") or x.dtype,
@@ -401,27 +472,65 @@ def conv_parallel_config(args: dict, in_specs: dict, device_spec, l1_budget: int
         act_block_h_override=cfg.act_block_h_override,
         l1_budget=ds.l1_per_core if l1_budget is None else l1_budget,
     )
+    if sliced:
+        return select_slicing(g, tuple(ds.grid), **kw)
+    return select_conv_config(g, tuple(ds.grid), **kw)
 
 
-@conv2d.cost
-def _conv2d_cost(ctx: CostCtx) -> OpCost:
-    """FLOPs on the matrix engine at the call's math fidelity, spread as the chosen parallel config spreads them
-    (the busiest core's tile multiply-accumulates, as matmul's cost does); inputs and output moved once."""
-    g = conv_geometry("conv2d", ctx.args)
-    flops = 2.0 * g["batch_size"] * g["oh"] * g["ow"] * g["out_channels"] * g["k"]
-    dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))
+def conv_cost(ctx: CostCtx, g: dict, work: dict) -> OpCost:
+    """The cost of a conv (conv2d, or a transposed conv through its equivalent conv `work`): FLOPs on the matrix
+    engine at the call's math fidelity, spread as the chosen parallel config spreads them (the busiest core's tile
+    multiply-accumulates, as matmul's cost does); inputs and output moved once. A DRAM-sliced call (`slice_config`
+    with num_slices > 1) sums its slices: each a `padded_slice` reading its input window (halo rows read twice),
+    the conv re-reading the weights and bias, and a `slice_write` of its rows: 3 launches per slice."""
+    flops = 2.0 * work["batch_size"] * work["oh"] * work["ow"] * work["out_channels"] * work["k"]
+    specs = flat_specs(ctx.in_specs)
+    dram, l1 = io_bytes(specs + list(ctx.out_specs))
     fid = (ctx.args.get("compute_config") or conv_default_compute_config()).math_fidelity
-    choice, _ = conv_parallel_config(ctx.args, ctx.args, ctx.device_spec)
+    out_layout = ctx.out_specs[0].layout if ctx.out_specs else Layout.TILE
+    sliced = sliced_ranges(ctx.args, work, out_layout) if work is g else None
+    if sliced is None:
+        core_tiles, launches = (
+            core_tile_macs(conv_parallel_config(ctx.args, ctx.args, ctx.device_spec, g=work)[0]),
+            1,
+        )
+    else:
+        axis, ranges = sliced
+        subs = [slice_geometry(work, a, b, axis) for a, b in ranges]
+        core_tiles = sum(
+            core_tile_macs(conv_parallel_config(ctx.args, ctx.args, ctx.device_spec, g=sg)[0]) for sg in subs
+        )
+        launches = 3 * len(subs)
+        size_k = "input_height" if axis == "h" else "input_width"
+        halo = sum(sg[size_k] for sg in subs) / work[size_k] - 1.0  # the input re-read where slices overlap
+        extra = [(ctx.args["input_tensor"], halo)] + [
+            (ctx.args[k], len(subs) - 1.0)
+            for k in ("weight_tensor", "bias_tensor")
+            if ctx.args.get(k) is not None
+        ]
+        for spec, times in extra:
+            more = int(spec.nbytes * times)
+            if spec.memory_config.buffer_type is BufferType.L1:
+                l1 += more
+            else:
+                dram += more
     return OpCost(
         flops=flops,
         matmul_flops=flops,
         dram_bytes=dram,
         l1_bytes=l1,
-        launches=1,
+        launches=launches,
         fidelity=fid.name if fid is not MathFidelity.Invalid else "HiFi4",
-        core_tiles=core_tile_macs(choice),
+        core_tiles=core_tiles,
         core_tiles_flops=flops,
     )
+
+
+@conv2d.cost
+def _conv2d_cost(ctx: CostCtx) -> OpCost:
+    """conv_cost of the call's geometry."""
+    g = conv_geometry("conv2d", ctx.args)
+    return conv_cost(ctx, g, g)
 
 
 # --------------------------------------------------------------------------------- weight / bias preparation
@@ -603,10 +712,7 @@ def _max_pool2d_spec(
     need_dtype(op, "dtype", TensorSpec((1,), dtype, Layout.TILE), _IN_DTYPES)
     if dtype is DataType.BFLOAT8_B and output_layout is not Layout.TILE:
         raise fail(op, "argument 'dtype': a bfloat8_b output needs output_layout TILE")
-    if dram_slice_config is not None and not isinstance(dram_slice_config, Conv2dSliceConfig):
-        raise fail(
-            op, f"argument 'dram_slice_config' must be a ttnn.Conv2dSliceConfig, got {dram_slice_config!r}"
-        )
+    check_slice_config(op, "dram_slice_config", dram_slice_config, g, output_layout)
     shape = (1, 1, n * g["oh"] * g["ow"], c)
     return TensorSpec(shape, dtype, output_layout, memory_config or DRAM_MEMORY_CONFIG)
 
@@ -684,7 +790,10 @@ def _conv_transpose2d(
 
 
 conv_transpose2d = ConvTranspose2dOp(
-    "conv_transpose2d", _conv_transpose2d, Group.CONV, traits=Traits(host_ok=True)
+    "conv_transpose2d",
+    _conv_transpose2d,
+    Group.CONV,
+    traits=Traits(host_ok=True, config_rule="conv_transpose2d"),
 )
 OPS["conv_transpose2d"] = conv_transpose2d
 
@@ -716,6 +825,7 @@ def _conv_transpose2d_spec(
     if dtype is not None:
         need_dtype(op, "dtype", TensorSpec((1,), dtype, Layout.TILE), _IN_DTYPES)
     layout = cfg.output_layout or Layout.TILE
+    check_slice_config(op, "dram_slice_config", a["dram_slice_config"], g, layout)
     n = g["batch_size"] * g["oh"] * g["ow"]
     return TensorSpec(
         (1, 1, n, g["out_channels"]), dtype or x.dtype, layout, memory_config or DRAM_MEMORY_CONFIG
@@ -767,17 +877,19 @@ def _conv_transpose2d_sim(ctx, input_tensor, weight_tensor, bias_tensor, conv_co
     return apply_activation(y, act).contiguous()
 
 
+def transpose_as_conv(g: dict) -> dict:
+    """The conv2d a transposed conv runs as on TT (tt-metal conv_transpose2d.cpp: a halo that spreads the input
+    `stride` apart and pads it by dilation*(k-1) - padding, then a stride-1 conv of the mirrored kernel): its input
+    is the spread, padded image of OH + dh*(KH-1) by OW + dw*(KW-1) pixels."""
+    eq = dict(g, sh=1, sw=1, pt=0, pb=0, pl=0, pr=0)
+    eq["input_height"] = g["oh"] + g["dh"] * (g["kh"] - 1)
+    eq["input_width"] = g["ow"] + g["dw"] * (g["kw"] - 1)
+    return eq
+
+
 @conv_transpose2d.cost
 def _conv_transpose2d_cost(ctx: CostCtx) -> OpCost:
-    """The MACs of the equivalent conv2d (every input pixel times the kernel), spread over the whole grid."""
+    """conv_cost of the equivalent conv (`transpose_as_conv`): the matrix engine multiplies the zeros the
+    halo spreads in too, so the work is OH*OW*OC*KH*KW*IC/groups MACs, spread by the equivalent conv's config."""
     g = transpose_geometry(ctx.args)
-    flops = 2.0 * g["batch_size"] * g["input_height"] * g["input_width"] * g["out_channels"] * g["k"]
-    dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))
-    fid = (ctx.args.get("compute_config") or conv_default_compute_config()).math_fidelity
-    return OpCost(
-        flops=flops,
-        matmul_flops=flops,
-        dram_bytes=dram,
-        l1_bytes=l1,
-        fidelity=fid.name if fid is not MathFidelity.Invalid else "HiFi4",
-    )
+    return conv_cost(ctx, g, transpose_as_conv(g))

@@ -14,6 +14,15 @@ L1, ttfuse picks the largest divisor of the per-core height that does (what TT's
 `act_block_h_override` for). Grouped convs count all input channels per output channel: tt-metal runs them as one
 matmul with block-diagonal weights (`convert_conv_weight_tensor_to_grouped_layout`). The choice feeds the cost rule (the busiest core's tiles) and is recorded by the
 select_configs pass as the node's `conv_config` (shard_layout, act_block_h_override).
+
+Slicing (tt-metal `ttnn/cpp/ttnn/operations/sliding_window/op_slicing/op_slicing.cpp`, `Op2DSliceConfig`): a conv
+whose per-core figure does not fit even at the smallest act block runs as `num_slices` convs over ranges of output
+rows (DRAM_HEIGHT) or columns (DRAM_WIDTH), each reading its input window with the halo rows its kernel needs
+(`slice_geometry`) from DRAM and writing its rows back (`padded_slice` -> conv2d -> `slice_write` per slice). The
+ranges are tt-metal's: ceil(size / rounding) units cut evenly, the first `rem` slices one unit longer (rounding 32
+for DRAM_WIDTH with a TILE output, else 1); `select_slicing` is `determine_slice_config`'s search: the smallest count
+whose every slice fits. ttfuse searches DRAM_HEIGHT only (tt-metal's first guess is DRAM_WIDTH for wide TILE
+outputs); the simulator and the cost rule run both kinds.
 """
 
 from __future__ import annotations
@@ -204,6 +213,67 @@ def select_conv_config(
     if w.l1_bytes < best.l1_bytes and not mm_conv:
         best = w
     return best, cands
+
+
+# ------------------------------------------------------------------------------------------------- slicing
+def output_slices(size: int, num_slices: int, rounding: int = 1) -> list[tuple[int, int]]:
+    """[start, end) ranges of an output dim of `size` cut into `num_slices` as tt-metal's op_slicing cuts it
+    (ceil(size / rounding) units shared evenly, the first `rem` slices one unit more); empty ones dropped."""
+    units = _cdiv(size, rounding)
+    base, rem = divmod(units, num_slices)
+    out, start = [], 0
+    for i in range(num_slices):
+        end = min(size, start + rounding * (base + (i < rem)))
+        if end > start:
+            out.append((start, end))
+        start = end
+    return out
+
+
+def slice_geometry(g: dict, start: int, end: int, axis: str = "h") -> dict:
+    """The geometry of the conv computing output rows (axis "h") or columns ("w") [start, end) of conv `g`: its input
+    window (halo included) clipped to the image, the padding that is left at the image's edges, and in `in_start` the
+    first input row / column it reads (tt-metal's `get_input_slice`)."""
+    size_k, lo_k, hi_k, out_k = (
+        ("input_height", "pt", "pb", "oh") if axis == "h" else ("input_width", "pl", "pr", "ow")
+    )
+    s, d, k = (g["sh"], g["dh"], g["kh"]) if axis == "h" else (g["sw"], g["dw"], g["kw"])
+    first = start * s - g[lo_k]  # in unpadded coordinates: may lie in the padding
+    last = (end - 1) * s - g[lo_k] + d * (k - 1) + 1  # exclusive
+    size = g[size_k]
+    sub = dict(g)
+    sub[size_k] = max(1, min(size, last) - max(0, first))
+    sub[lo_k], sub[hi_k], sub[out_k] = max(0, -first), max(0, last - size), end - start
+    sub["in_start"] = max(0, first)
+    return sub
+
+
+def slice_ranges(
+    g: dict, slice_type_name: str, num_slices: int, out_tile: bool
+) -> tuple[str, list[tuple[int, int]]]:
+    """(axis, output ranges) of a `Conv2dSliceConfig` (its slice type's name, num_slices) on conv `g`."""
+    if slice_type_name == "DRAMSliceWidth":
+        return "w", output_slices(g["ow"], num_slices, TILE if out_tile else 1)
+    return "h", output_slices(g["oh"], num_slices)
+
+
+def select_slicing(g: dict, grid: tuple[int, int], *, l1_budget: int, **kw) -> tuple[int, ConvChoice]:
+    """(num_slices, the chosen config of the slice needing the most L1): 1 when the whole conv's chosen config
+    fits `l1_budget` per core, else the smallest count of DRAM_HEIGHT slices whose every slice's config fits
+    (tt-metal's `determine_slice_config` search); one slice per output row when none fits. `kw`: select_conv_config's
+    dtype / layout / user-fixed arguments."""
+    worst = None
+    for n in range(1, g["oh"] + 1):
+        seen: dict[tuple, ConvChoice] = {}
+        for a, b in output_slices(g["oh"], n):
+            sg = slice_geometry(g, a, b) if n > 1 else g
+            key = (sg["input_height"], sg["oh"], sg["pt"], sg["pb"])
+            if key not in seen:
+                seen[key] = select_conv_config(sg, grid, l1_budget=l1_budget, **kw)[0]
+        worst = max(seen.values(), key=lambda c: c.l1_bytes)
+        if worst.l1_bytes <= l1_budget:
+            return n, worst
+    return g["oh"], worst
 
 
 def core_tile_macs(c: ConvChoice) -> float:
