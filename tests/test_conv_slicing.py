@@ -48,7 +48,13 @@ def test_slice_geometry_reads_the_halo_rows():
     g = conv_geometry("conv2d", a)
     first, mid, last = (slice_geometry(g, *r) for r in output_slices(10, 3))
     # output rows 0..3 read input rows 0..4 and one row of top padding; 4..6 read rows 3..7 (1 halo row each side)
-    assert (first["in_start"], first["input_height"], first["pt"], first["pb"], first["oh"]) == (0, 5, 1, 0, 4)
+    assert (first["in_start"], first["input_height"], first["pt"], first["pb"], first["oh"]) == (
+        0,
+        5,
+        1,
+        0,
+        4,
+    )
     assert (mid["in_start"], mid["input_height"], mid["pt"], mid["pb"], mid["oh"]) == (3, 5, 0, 0, 3)
     assert (last["in_start"], last["input_height"], last["pt"], last["pb"], last["oh"]) == (6, 4, 0, 1, 3)
     s2 = conv_geometry("conv2d", {**a, "stride": (2, 2), "dilation": (2, 1)})  # 5 output rows, reach 5
@@ -100,3 +106,192 @@ def test_bad_slice_config(device):
     with pytest.raises(SpecError, match=r"ttnn.max_pool2d: argument 'dram_slice_config': num_slices=9"):
         ttnn.max_pool2d(ttnn.from_torch(torch.randn(1, 1, 64, 4), device=device), 1, 8, 8, 4, (2, 2), (2, 2),
                         (0, 0), (1, 1), dram_slice_config=ttnn.Conv2dSliceConfig(slice_type=HEIGHT, num_slices=9))  # fmt: skip
+
+
+# --------------------------------------------------------------------------------- the pass slices, JIT = eager
+def _prepared(device, c, hw, oc, seed=0):
+    torch.manual_seed(seed)
+    x, w, b = torch.randn(1, c, hw, hw), torch.randn(oc, c, 3, 3) * 0.05, torch.randn(oc)
+    args = dict(device=device, in_channels=c, out_channels=oc, batch_size=1, input_height=hw, input_width=hw,
+                kernel_size=(3, 3), padding=(1, 1))  # fmt: skip
+    tx = ttnn.from_torch(nhwc_flat(x), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    _, (pw, pb) = ttnn.conv2d(
+        input_tensor=tx, weight_tensor=ttnn.from_torch(w), bias_tensor=ttnn.from_torch(b.reshape(1, 1, 1, -1)),
+        return_weights_and_bias=True, **args,
+    )  # fmt: skip
+    return tx, pw, pb, args
+
+
+def test_jit_slices_a_conv_whose_activations_overflow_l1(device):
+    """On one core (max_grid) a 64x64x64 conv needs ~1.2 MB of L1: the pass slices it by output rows; the values
+    are the eager conv's bit for bit, and lower() shows the slice count, shard layout and act block."""
+    tx, pw, pb, args = _prepared(device, 64, 64, 64)
+
+    def f(x, w, b):
+        return ttnn.relu(ttnn.conv2d(input_tensor=x, weight_tensor=w, bias_tensor=b, **args))
+
+    jf = ttfuse.jit(f, max_grid=(0, 0))
+    low = jf.lower(tx, pw, pb)
+    (row,) = low.program_configs
+    (node,) = [n for n in low.graph.nodes if n.op == "conv2d"]
+    sl = node.attr("slice_config")
+    assert sl == row.slice_config and sl.slice_type == HEIGHT and sl.num_slices == 2
+    assert row.chosen_by["slice_config"] == "select_configs"
+    (note,) = [d.reason for d in node.side.decisions if d.by == "select_configs"]
+    assert "DRAMSliceHeight x 2 slices" in note and "on 1x1 cores" in note
+    assert (
+        "num_slices=2" in str(row) and "act_block_h_override=32" in str(row) and "shard_layout=" in str(row)
+    )
+    assert torch.equal(ttnn.to_torch(jf(tx, pw, pb)), ttnn.to_torch(f(tx, pw, pb)))
+    # a slice_config the user gave is kept, even L1Full
+    keep = ttnn.Conv2dSliceConfig(slice_type=ttnn.Conv2dSliceConfig.SliceTypeEnum.L1Full)
+
+    def g(x, w, b):
+        return ttnn.conv2d(input_tensor=x, weight_tensor=w, bias_tensor=b, slice_config=keep, **args)
+
+    (row,) = ttfuse.jit(g, max_grid=(0, 0)).lower(tx, pw, pb).program_configs
+    assert row.slice_config == keep and row.chosen_by["slice_config"] == "user"
+
+
+def _conv_fn(c, hw, oc, slice_config=None):
+    def f(x, w, b):
+        return ttnn.conv2d(
+            input_tensor=x, weight_tensor=w, bias_tensor=b, device=None, in_channels=c, out_channels=oc,
+            batch_size=1, input_height=hw, input_width=hw, kernel_size=(3, 3), padding=(1, 1),
+            slice_config=slice_config,
+        )  # fmt: skip
+
+    specs = (
+        TensorSpec((1, 1, hw * hw, c), ttnn.bfloat16, ttnn.TILE_LAYOUT),
+        TensorSpec((1, 1, 9 * c, oc), ttnn.bfloat16, ttnn.TILE_LAYOUT),
+        TensorSpec((1, 1, 1, oc), ttnn.bfloat16, ttnn.TILE_LAYOUT),
+    )
+    return f, specs
+
+
+def _lower_conv(monkeypatch, arch, f, specs):
+    monkeypatch.setenv("TTFUSE_ARCH", arch)
+    low = ttfuse.jit(f).lower(*specs)
+    (node,) = [n for n in low.graph.nodes if n.op == "conv2d"]
+    (cost,) = [c for c in low.cost.jit.nodes if c.op == "conv2d"]
+    return low, node, cost
+
+
+def test_sliced_cost_shows_the_trade(monkeypatch):
+    """VAE-decoder size 256x256x256 on n150: the whole conv's per-core figure overflows, each slice's fits; the sliced
+    call costs 3 launches per slice and reads its halo rows and the weights again (figures PREDICTED)."""
+    f, specs = _conv_fn(256, 256, 256)
+    _, node, sliced = _lower_conv(monkeypatch, "wormhole_b0", f, specs)
+    n = node.attr("slice_config").num_slices
+    assert n > 1 and sliced.launches == 3 * n
+    full = ttnn.Conv2dSliceConfig(slice_type=ttnn.Conv2dSliceConfig.SliceTypeEnum.L1Full)
+    f1, _ = _conv_fn(256, 256, 256, slice_config=full)
+    _, node1, whole = _lower_conv(monkeypatch, "wormhole_b0", f1, specs)
+    assert whole.launches == 1 and whole.flops == sliced.flops
+    weights = specs[1].nbytes + specs[2].nbytes
+    halo = (n - 1) * 2 * 256 * 256 * 2  # each inner slice boundary: two input rows read by both neighbours
+    assert sliced.dram_bytes + sliced.l1_bytes == whole.dram_bytes + whole.l1_bytes + (n - 1) * weights + halo
+    budget, spec = cb_limit("wormhole_b0"), device_spec("wormhole_b0")
+    a = {k: v for k, v in node.attrs}
+    ins = {"input_tensor": specs[0], "weight_tensor": specs[1]}
+    assert (
+        conv_parallel_config({**dict(node1.attrs), "conv_config": None}, ins, spec, budget)[0].l1_bytes
+        > budget
+    )
+    n_again, largest = conv_parallel_config({**a, "conv_config": None}, ins, spec, budget, sliced=True)
+    assert n_again == n and largest.l1_bytes <= budget
+    print(f"\n256x256x256 conv on n150 (PREDICTED): whole {whole.launches} launch, {whole.dram_bytes / 2**20:.1f} MiB; "
+          f"{n} slices {sliced.launches} launches, {sliced.dram_bytes / 2**20:.1f} MiB")  # fmt: skip
+
+
+# ------------------------------------------------------------------------- SD1.4 blocks spec-only, per device
+def _resnet_specs(c: int, hw: int, *, temb: int | None):
+    """(args, static kwargs) of models.sd14.resnet.resnet_block as TensorSpecs: nothing is allocated."""
+    bf, tile = ttnn.bfloat16, ttnn.TILE_LAYOUT
+    gw = ttnn.from_torch(ttnn.create_group_norm_weight_bias_rm(torch.ones(c), c, 1), dtype=bf).spec
+    gn = (gw, gw, ttnn.create_group_norm_input_mask(c, 32, 1).spec)
+    conv = (TensorSpec((1, 1, 9 * c, c), bf, tile), TensorSpec((1, 1, 1, c), bf, tile))
+    t = (None, None, None)
+    if temb:
+        t = (
+            TensorSpec((1, 1, 1, temb), bf, tile),
+            TensorSpec((temb, c), bf, tile),
+            TensorSpec((1, c), bf, tile),
+        )
+    x = TensorSpec((1, 1, hw * hw, c), bf, tile)
+    args = (x, t[0], *gn, *conv, t[1], t[2], *gn, *conv, None, None)
+    static = dict(groups=32, eps=1e-5, hw=(hw, hw), cin=c, cout=c, scale=1.0, device=None,
+                  conv_config=ttnn.Conv2dConfig(weights_dtype=bf), dtype=bf, cfg=None)  # fmt: skip
+    return args, static
+
+
+def _block_configs(monkeypatch, arch: str, c: int, hw: int, temb: int | None) -> list:
+    from models.sd14.resnet import resnet_block
+
+    monkeypatch.setenv("TTFUSE_ARCH", arch)
+    args, static = _resnet_specs(c, hw, temb=temb)
+    low = ttfuse.jit(resnet_block).lower(*args, **static)
+    convs = [n for n in low.graph.nodes if n.op == "conv2d"]
+    rows = [r for r in low.program_configs if r.op == "ttnn.conv2d"]
+    assert len(convs) == len(rows) == 2
+    return [(n, r) for n, r in zip(convs, rows)]
+
+
+def _check_valid(node, row, arch: str) -> tuple:
+    """The config the pass chose for `node` (the call's args as lowered), checked: a scheme ttnn takes, a multiple
+    of 32 rows per act block, its cores within the device grid and its per-core L1 figure (of the largest slice
+    when sliced) within a core's L1. Returns (shard layout, act_block_h, grid, num_slices)."""
+    cfg, sl = row.program_config, row.slice_config
+    assert cfg.shard_layout in (ttnn.TensorMemoryLayout.HEIGHT_SHARDED, ttnn.TensorMemoryLayout.BLOCK_SHARDED,
+                                ttnn.TensorMemoryLayout.WIDTH_SHARDED)  # fmt: skip
+    assert cfg.act_block_h_override > 0 and cfg.act_block_h_override % 32 == 0
+    a = dict(node.attrs)
+    g = conv_geometry("conv2d", a)
+    spec = device_spec(arch)
+    ranges = output_slices(g["oh"], sl.num_slices) if sl is not None else [(0, g["oh"])]
+    worst = None
+    for lo, hi in ranges:
+        sg = slice_geometry(g, lo, hi) if sl is not None else g
+        ch = conv_choice(cfg.shard_layout, sg, spec.grid, in_dtype=ttnn.bfloat16, w_dtype=ttnn.bfloat16,
+                         out_dtype=ttnn.bfloat16, in_layout=ttnn.TILE_LAYOUT,
+                         act_block_h_override=cfg.act_block_h_override)  # fmt: skip
+        worst = ch if worst is None or ch.l1_bytes > worst.l1_bytes else worst
+    assert worst.grid[0] <= spec.grid[0] and worst.grid[1] <= spec.grid[1], (arch, worst)
+    assert worst.l1_bytes <= spec.l1_per_core, (arch, worst.describe())
+    return cfg.shard_layout.name, cfg.act_block_h_override, worst.grid, sl.num_slices if sl else 1
+
+
+# SD1.4 UNet at 512x512 (64x64 latents): the ResnetBlock2D of each down level, time embedding 1280
+UNET_LEVELS = [(320, 64), (640, 32), (1280, 16), (1280, 8)]
+
+
+def test_sd14_unet_resnets_pick_different_valid_configs_per_device(monkeypatch, capsys):
+    picked = {}
+    for arch in ARCHS:
+        picked[arch] = []
+        for c, hw in UNET_LEVELS:
+            for node, row in _block_configs(monkeypatch, arch, c, hw, temb=1280):
+                picked[arch].append(((c, hw), _check_valid(node, row, arch)))
+    with capsys.disabled():
+        print("\nSD1.4 UNet ResnetBlock2D convs (shard layout, act_block_h, grid, slices):")
+        for arch, rows in picked.items():
+            for (c, hw), cfg in rows[::2]:  # both convs of a block get the same config
+                print(f"  {ARCHS[arch]:22s} {c:5d}ch {hw:3d}x{hw:<3d} {cfg}")
+    assert picked["wormhole_b0"] != picked["blackhole"]
+    differ = [wh[0] for wh, bh in zip(picked["wormhole_b0"], picked["blackhole"]) if wh[1] != bh[1]]
+    assert (320, 64) in differ  # the 64x64 level: the grids differ (8x8 vs 13x10) and so does its config
+
+
+@pytest.mark.parametrize("c, hw", [(128, 512), (256, 256)])
+def test_vae_decoder_convs_are_sliced_on_n150(monkeypatch, c, hw):
+    """SD1.4's VAE decoder at 512x512: its last up blocks' 3x3 convs (128ch at 512x512, 256ch at 256x256) do not
+    fit a core's L1 whole on n150: each gets DRAMSliceHeight slices whose largest fits; the p150's larger grid
+    needs no more slices than the n150's."""
+    counts = {}
+    for arch in ARCHS:
+        for node, row in _block_configs(monkeypatch, arch, c, hw, temb=None):
+            layout, abh, grid, n = _check_valid(node, row, arch)
+            assert row.slice_config.slice_type == HEIGHT and n > 1, (arch, row)
+            assert dataclasses.asdict(row.slice_config)["num_slices"] == n
+            counts.setdefault(arch, set()).add(n)
+    assert max(counts["blackhole"]) <= min(counts["wormhole_b0"])

@@ -257,23 +257,29 @@ def slice_ranges(
     return "h", output_slices(g["oh"], num_slices)
 
 
-def select_slicing(g: dict, grid: tuple[int, int], *, l1_budget: int, **kw) -> tuple[int, ConvChoice]:
-    """(num_slices, the chosen config of the slice needing the most L1): 1 when the whole conv's chosen config
-    fits `l1_budget` per core, else the smallest count of DRAM_HEIGHT slices whose every slice's config fits
-    (tt-metal's `determine_slice_config` search); one slice per output row when none fits. `kw`: select_conv_config's
-    dtype / layout / user-fixed arguments."""
-    worst = None
-    for n in range(1, g["oh"] + 1):
+def select_slicing(g: dict, grid: tuple[int, int], *, l1_budget: int, **kw) -> tuple[int, ConvChoice] | None:
+    """(num_slices, the chosen config of the slice needing the most L1): 1 when the whole conv's chosen config fits
+    `l1_budget` per core, else the smallest count of DRAM_HEIGHT slices whose every slice's config fits (tt-metal's
+    `determine_slice_config` search). None when even one output row per slice does not fit (what overflows is then
+    not the activations: slicing would only add launches). `kw`: select_conv_config's dtype / layout / user-fixed
+    arguments."""
+
+    def worst(n: int) -> ConvChoice:
         seen: dict[tuple, ConvChoice] = {}
         for a, b in output_slices(g["oh"], n):
             sg = slice_geometry(g, a, b) if n > 1 else g
             key = (sg["input_height"], sg["oh"], sg["pt"], sg["pb"])
             if key not in seen:
                 seen[key] = select_conv_config(sg, grid, l1_budget=l1_budget, **kw)[0]
-        worst = max(seen.values(), key=lambda c: c.l1_bytes)
-        if worst.l1_bytes <= l1_budget:
-            return n, worst
-    return g["oh"], worst
+        return max(seen.values(), key=lambda c: c.l1_bytes)
+
+    if worst(g["oh"]).l1_bytes > l1_budget:
+        return None
+    for n in range(1, g["oh"] + 1):
+        c = worst(n)
+        if c.l1_bytes <= l1_budget:
+            return n, c
+    return None  # not reached: n = oh fits
 
 
 def core_tile_macs(c: ConvChoice) -> float:

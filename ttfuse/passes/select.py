@@ -562,7 +562,8 @@ def _select_conv2d(node: Node, ins: list[TensorSpec], sc: SelectCtx, *, transpos
 
     Slicing lives here, not in the chunk pass: a conv whose chosen config does not fit the circular-buffer budget
     per core (`sc.cb_limit`) even at the smallest act block gets the smallest `slice_config` DRAMSliceHeight count
-    whose every slice fits (`select_slicing`, tt-metal's determine_slice_config). The node stays one conv2d whose
+    whose every slice fits (`select_slicing`, tt-metal's determine_slice_config); none when even one output row
+    per slice would not fit (then the weights overflow, not the activations). The node stays one conv2d whose
     ttnn call slices itself (padded_slice -> conv -> slice_write per slice, the halo rows read by both neighbours),
     as tt-metal's own mechanism does; the chunk pass would cut the [1, 1, N*H*W, C] rows with no halo, which a
     kernel window spanning rows cannot use. A slice_config the user gave (even L1Full) is kept.
@@ -584,16 +585,16 @@ def _select_conv2d(node: Node, ins: list[TensorSpec], sc: SelectCtx, *, transpos
     g = transpose_as_conv(transpose_geometry(args)) if transposed else None
     choice, cands = conv_parallel_config(args, args, spec, sc.cb_limit, g)
     upd: dict = {}
-    slicing = ""
+    slicing = ""  # the slicing decision, for the note
     if not transposed and args.get("slice_config") is None and choice.l1_bytes > sc.cb_limit:
-        whole = choice.l1_bytes
-        n, choice = conv_parallel_config(args, args, spec, sc.cb_limit, sliced=True)
-        upd["slice_config"] = Conv2dSliceConfig(slice_type=SliceTypeEnum.DRAMSliceHeight, num_slices=n)
-        fits = "fits" if choice.l1_bytes <= sc.cb_limit else "still does not fit"
-        slicing = (
-            f"; the whole conv needs ~{whole // 1024} KiB per core > "
-            f"{sc.cb_limit // 1024} KiB: DRAMSliceHeight x {n} slices, the largest {fits} as {choice.describe()}"
-        )
+        whole = f"; the whole conv needs ~{choice.l1_bytes // 1024} KiB per core > {sc.cb_limit // 1024} KiB"
+        sliced = conv_parallel_config(args, args, spec, sc.cb_limit, sliced=True)
+        if sliced is None:
+            slicing = f"{whole}, and so does one output row per slice: not sliced"
+        else:
+            n, choice = sliced
+            upd["slice_config"] = Conv2dSliceConfig(slice_type=SliceTypeEnum.DRAMSliceHeight, num_slices=n)
+            slicing = f"{whole}: DRAMSliceHeight x {n} slices, the largest as {choice.describe()}"
     if cfg.shard_layout is None or not cfg.act_block_h_override:
         upd["conv_config"] = dataclasses.replace(
             cfg,
