@@ -295,3 +295,65 @@ def test_vae_decoder_convs_are_sliced_on_n150(monkeypatch, c, hw):
             assert dataclasses.asdict(row.slice_config)["num_slices"] == n
             counts.setdefault(arch, set()).add(n)
     assert max(counts["blackhole"]) <= min(counts["wormhole_b0"])
+
+
+# ------------------------------------------------------------------------------------------ conv_transpose2d
+def test_conv_transpose2d_gets_conv_configs_and_cost(device, monkeypatch):
+    """conv_transpose2d is chosen for and costed as the stride-1 conv tt-metal runs it as (its input spread by the
+    stride and padded): the pass writes its conv_config; JIT equals eager; the cost counts the equivalent conv's
+    MACs spread as its config spreads them (PREDICTED)."""
+    n, c, h, w, oc = 1, 32, 32, 32, 64
+    torch.manual_seed(2)
+    tx = ttnn.from_torch(nhwc_flat(torch.randn(n, c, h, w)), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT,
+                         device=device)  # fmt: skip
+    tw = ttnn.from_torch(torch.randn(c, oc, 4, 4) * 0.1)
+    a = dict(device=device, in_channels=c, out_channels=oc, batch_size=n, input_height=h, input_width=w,
+             kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), output_padding=(0, 0), dilation=(1, 1), groups=1)  # fmt: skip
+
+    def f(x, wt):
+        return ttnn.conv_transpose2d(input_tensor=x, weight_tensor=wt, **a)
+
+    g = transpose_geometry(a)
+    eq = transpose_as_conv(g)
+    assert (eq["input_height"], eq["sh"], eq["pt"], eq["oh"]) == (67, 1, 0, 64)
+    rows = {}
+    for arch in ARCHS:
+        monkeypatch.setenv("TTFUSE_ARCH", arch)
+        low = ttfuse.jit(f).lower(tx.spec, tw.spec)  # spec-only: the target is TTFUSE_ARCH's device
+        (row,) = low.program_configs
+        (cost,) = [x for x in low.cost.jit.nodes if x.op == "conv_transpose2d"]
+        assert ARCHS[arch] in [d.reason for d in low.graph.nodes[-1].side.decisions][0]
+        assert row.op == "ttnn.conv_transpose2d" and row.chosen_by["conv_config"] == "select_configs"
+        assert row.program_config.act_block_h_override % 32 == 0 and row.slice_config is None
+        assert cost.flops == 2.0 * 64 * 64 * oc * 16 * c  # OH*OW*OC*KH*KW*IC: the zeros are multiplied too
+        rows[arch] = (row.program_config, cost.math_us)
+    assert rows["blackhole"][1] < rows["wormhole_b0"][1]  # more cores share the tiles
+    monkeypatch.setenv("TTFUSE_ARCH", "wormhole_b0")
+    assert torch.equal(ttnn.to_torch(ttfuse.jit(f)(tx, tw)), ttnn.to_torch(f(tx, tw)))
+
+
+# ------------------------------------------------------------------------------------------------- explain
+def test_explain_shows_slices_shard_layout_and_act_block(tmp_path):
+    from click.testing import CliRunner
+
+    from ttfuse.cli import main
+
+    mod = tmp_path / "explain_conv_mod.py"
+    mod.write_text(
+        "from ttfuse import ttnn\n\n"
+        "def conv(x, w, b):\n"
+        "    return ttnn.conv2d(input_tensor=x, weight_tensor=w, bias_tensor=b, device=None, in_channels=256,\n"
+        "                       out_channels=256, batch_size=1, input_height=256, input_width=256,\n"
+        "                       kernel_size=(3, 3), padding=(1, 1))\n"
+    )
+    specs = ["bf16[1,1,65536,256]", "bf16[1,1,2304,256]", "bf16[1,1,1,256]"]
+    r = CliRunner().invoke(main, ["explain", f"{mod}:conv", "--arch", "wormhole_b0", "--args", *specs])
+    assert r.exit_code == 0, r.output
+    configs = r.output.split("program configs", 1)[1].split("fusion coverage", 1)[0]
+    assert "%3 ttnn.conv2d" in configs and "slice_type=ttnn.SliceTypeEnum.DRAMSliceHeight" in configs
+    assert "num_slices=2" in configs and "shard_layout=ttnn.TensorMemoryLayout.BLOCK_SHARDED" in configs
+    assert "act_block_h_override=256" in configs
+    after = r.output.split("IR after passes", 1)[1].split("generated source", 1)[0]
+    assert "slice_config=Conv2dSliceConfig(" in after
+    cost = r.output.split("cost report", 1)[1]
+    assert "conv2d" in cost and "predicted" in cost
