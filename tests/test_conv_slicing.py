@@ -357,3 +357,23 @@ def test_explain_shows_slices_shard_layout_and_act_block(tmp_path):
     assert "slice_config=Conv2dSliceConfig(" in after
     cost = r.output.split("cost report", 1)[1]
     assert "conv2d" in cost and "predicted" in cost
+
+
+def test_max_pool2d_dram_slices_cost_launches_and_halo(device):
+    """max_pool2d with a dram_slice_config: the same values (a max needs no order), 3 launches per slice and the
+    shared window rows read again (PREDICTED)."""
+    x = ttnn.from_torch(torch.randn(1, 1, 16 * 12, 8), dtype=ttnn.bfloat16, device=device)
+    sl = ttnn.Conv2dSliceConfig(slice_type=HEIGHT, num_slices=3)
+
+    def pool(t, cfg=None):
+        return ttnn.max_pool2d(t, 1, 16, 12, 8, (3, 3), (1, 1), (1, 1), (1, 1), dram_slice_config=cfg)
+
+    assert torch.equal(ttnn.to_torch(pool(x, sl)), ttnn.to_torch(pool(x)))
+    costs = {}
+    for cfg in (None, sl):
+        low = ttfuse.jit(pool).lower(x.spec, cfg)
+        (costs[cfg],) = [c for c in low.cost.jit.nodes if c.op == "max_pool2d"]
+    whole, sliced = costs[None], costs[sl]
+    assert (whole.launches, sliced.launches) == (1, 9)
+    # slices of output rows 0-5, 6-10, 11-15 read input rows 0-6, 5-11, 10-15: 4 rows twice
+    assert sliced.dram_bytes + sliced.l1_bytes - whole.dram_bytes - whole.l1_bytes == 4 * 12 * 8 * 2

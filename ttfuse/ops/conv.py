@@ -477,6 +477,24 @@ def conv_parallel_config(
     return select_conv_config(g, tuple(ds.grid), **kw)
 
 
+def sliced_rereads(
+    ctx: CostCtx, g: dict, axis: str, subs: list[dict], per_slice: tuple[str, ...]
+) -> tuple[int, int]:
+    """(DRAM, L1) bytes a DRAM-sliced call reads beyond one pass over its tensors: the input rows (columns) that
+    neighbouring slices' windows share, and the `per_slice` tensors (weights, bias) once more per extra slice."""
+    size_k = "input_height" if axis == "h" else "input_width"
+    halo = sum(sg[size_k] for sg in subs) / g[size_k] - 1.0
+    extra = [(ctx.args["input_tensor"], halo)]
+    extra += [(ctx.args[k], len(subs) - 1.0) for k in per_slice if ctx.args.get(k) is not None]
+    dram = l1 = 0
+    for spec, times in extra:
+        if spec.memory_config.buffer_type is BufferType.L1:
+            l1 += int(spec.nbytes * times)
+        else:
+            dram += int(spec.nbytes * times)
+    return dram, l1
+
+
 def conv_cost(ctx: CostCtx, g: dict, work: dict) -> OpCost:
     """The cost of a conv (conv2d, or a transposed conv through its equivalent conv `work`): FLOPs on the matrix
     engine at the call's math fidelity, spread as the chosen parallel config spreads them (the busiest core's tile
@@ -501,19 +519,8 @@ def conv_cost(ctx: CostCtx, g: dict, work: dict) -> OpCost:
             core_tile_macs(conv_parallel_config(ctx.args, ctx.args, ctx.device_spec, g=sg)[0]) for sg in subs
         )
         launches = 3 * len(subs)
-        size_k = "input_height" if axis == "h" else "input_width"
-        halo = sum(sg[size_k] for sg in subs) / work[size_k] - 1.0  # the input re-read where slices overlap
-        extra = [(ctx.args["input_tensor"], halo)] + [
-            (ctx.args[k], len(subs) - 1.0)
-            for k in ("weight_tensor", "bias_tensor")
-            if ctx.args.get(k) is not None
-        ]
-        for spec, times in extra:
-            more = int(spec.nbytes * times)
-            if spec.memory_config.buffer_type is BufferType.L1:
-                l1 += more
-            else:
-                dram += more
+        more_dram, more_l1 = sliced_rereads(ctx, work, axis, subs, ("weight_tensor", "bias_tensor"))
+        dram, l1 = dram + more_dram, l1 + more_l1
     return OpCost(
         flops=flops,
         matmul_flops=flops,
@@ -715,6 +722,21 @@ def _max_pool2d_spec(
     check_slice_config(op, "dram_slice_config", dram_slice_config, g, output_layout)
     shape = (1, 1, n * g["oh"] * g["ow"], c)
     return TensorSpec(shape, dtype, output_layout, memory_config or DRAM_MEMORY_CONFIG)
+
+
+@max_pool2d.cost
+def _max_pool2d_cost(ctx: CostCtx) -> OpCost:
+    """KH*KW comparisons per output element on the vector engine, the input and output moved once; a DRAM-sliced
+    call (`dram_slice_config`, num_slices > 1) reads its halo rows again and launches 3 ops per slice, as conv2d."""
+    g = _pool_geometry("max_pool2d", ctx.args)
+    dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))
+    flops = float(ctx.out_specs[0].numel * g["kh"] * g["kw"])
+    sliced = sliced_ranges(ctx.args, g, ctx.out_specs[0].layout)
+    if sliced is None:
+        return OpCost(flops=flops, dram_bytes=dram, l1_bytes=l1)
+    axis, ranges = sliced
+    more_dram, more_l1 = sliced_rereads(ctx, g, axis, [slice_geometry(g, a, b, axis) for a, b in ranges], ())
+    return OpCost(flops=flops, dram_bytes=dram + more_dram, l1_bytes=l1 + more_l1, launches=3 * len(ranges))
 
 
 @max_pool2d.sim
