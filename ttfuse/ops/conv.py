@@ -28,10 +28,8 @@ import torch.nn.functional as F
 
 from ttfuse.configs import (
     Conv2dConfig,
-    Conv2dSliceConfig,
     MathFidelity,
     PaddingMode,
-    SliceTypeEnum,
     WormholeComputeKernelConfig,
 )
 from ttfuse.numerics import round_to_dtype
@@ -39,15 +37,18 @@ from ttfuse.opdef import OPS, CostCtx, Group, OpCost, OpDef, Traits, register_op
 from ttfuse.ops.activations import apply_activation, normalize_activation
 from ttfuse.ops.common import fail, flat_specs, io_bytes, need_dtype, need_memory_config, need_spec
 from ttfuse.ops.conv_config import (
+    check_slice_config,
     core_tile_macs,
     select_conv_config,
     select_slicing,
     slice_geometry,
-    slice_ranges,
+    sliced_ranges,
+    sliced_rereads,
+    transpose_as_conv,
 )
 from ttfuse.ops.matmul import matmul_values
 from ttfuse.ops.matmul_config import device_spec_or_default, validate_compute_kernel_config
-from ttfuse.types import DRAM_MEMORY_CONFIG, BufferType, DataType, Layout, TensorMemoryLayout, TensorSpec
+from ttfuse.types import DRAM_MEMORY_CONFIG, DataType, Layout, TensorMemoryLayout, TensorSpec
 
 _IN_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B})
 _W_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B})
@@ -328,43 +329,6 @@ def _conv2d_spec(input_tensor, weight_tensor, bias_tensor, conv_config, compute_
     return TensorSpec((1, 1, n, g["out_channels"]), out_dtype, layout, memory_config or DRAM_MEMORY_CONFIG)
 
 
-def check_slice_config(op: str, arg: str, sc, g: dict, out_layout: Layout) -> None:
-    """A `Conv2dSliceConfig` argument: its type, and at most as many slices as the sliced output dim has units
-    (tt-metal op_slicing `compute_max_num_slices`: output rows, or tile columns for DRAM_WIDTH with a TILE output)."""
-    if sc is None:
-        return
-    if not isinstance(sc, Conv2dSliceConfig):
-        raise fail(op, f"argument {arg!r} must be a ttnn.Conv2dSliceConfig, got {sc!r}")
-    if not isinstance(sc.slice_type, SliceTypeEnum):
-        raise fail(
-            op, f"argument {arg!r}: slice_type={sc.slice_type!r} must be a Conv2dSliceConfig.SliceTypeEnum"
-        )
-    n = sc.num_slices
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise fail(op, f"argument {arg!r}: num_slices={n!r} must be an integer >= 0 (0: ttnn chooses)")
-    if sc.slice_type is SliceTypeEnum.L1Full:
-        return
-    width = sc.slice_type is SliceTypeEnum.DRAMSliceWidth
-    tiled = width and out_layout is Layout.TILE
-    units = -(-g["ow"] // 32) if tiled else (g["ow"] if width else g["oh"])
-    if n > units:
-        what = "32-column tile groups" if tiled else ("columns" if width else "rows")
-        raise fail(
-            op,
-            f"argument {arg!r}: num_slices={n} is more than the {g['oh']}x{g['ow']} output's {units} {what} "
-            f"({sc.slice_type.name} slices)",
-        )
-
-
-def sliced_ranges(a: dict, g: dict, out_layout: Layout) -> tuple[str, list[tuple[int, int]]] | None:
-    """(axis, output ranges) a conv call with a DRAM slice config of more than one slice runs as; None: one conv."""
-    sc = a.get("slice_config", a.get("dram_slice_config"))
-    if sc is None or sc.slice_type is SliceTypeEnum.L1Full or sc.num_slices <= 1:
-        return None
-    axis, ranges = slice_ranges(g, sc.slice_type.name, sc.num_slices, out_layout is Layout.TILE)
-    return (axis, ranges) if len(ranges) > 1 else None
-
-
 def prepared_weight_matrix(w: torch.Tensor) -> torch.Tensor:
     """torch OIHW [OC, IC/g, KH, KW] -> the prepared [1, 1, KH*KW*IC/g, OC] matrix (rows ordered kh, kw, ic)."""
     oc = w.shape[0]
@@ -475,24 +439,6 @@ def conv_parallel_config(
     if sliced:
         return select_slicing(g, tuple(ds.grid), **kw)
     return select_conv_config(g, tuple(ds.grid), **kw)
-
-
-def sliced_rereads(
-    ctx: CostCtx, g: dict, axis: str, subs: list[dict], per_slice: tuple[str, ...]
-) -> tuple[int, int]:
-    """(DRAM, L1) bytes a DRAM-sliced call reads beyond one pass over its tensors: the input rows (columns) that
-    neighbouring slices' windows share, and the `per_slice` tensors (weights, bias) once more per extra slice."""
-    size_k = "input_height" if axis == "h" else "input_width"
-    halo = sum(sg[size_k] for sg in subs) / g[size_k] - 1.0
-    extra = [(ctx.args["input_tensor"], halo)]
-    extra += [(ctx.args[k], len(subs) - 1.0) for k in per_slice if ctx.args.get(k) is not None]
-    dram = l1 = 0
-    for spec, times in extra:
-        if spec.memory_config.buffer_type is BufferType.L1:
-            l1 += int(spec.nbytes * times)
-        else:
-            dram += int(spec.nbytes * times)
-    return dram, l1
 
 
 def conv_cost(ctx: CostCtx, g: dict, work: dict) -> OpCost:
@@ -897,16 +843,6 @@ def _conv_transpose2d_sim(ctx, input_tensor, weight_tensor, bias_tensor, conv_co
         y = y + b.reshape(1, 1, 1, -1)
     act = normalize_activation("conv_transpose2d", cfg.activation, "conv_config.activation")
     return apply_activation(y, act).contiguous()
-
-
-def transpose_as_conv(g: dict) -> dict:
-    """The conv2d a transposed conv runs as on TT (tt-metal conv_transpose2d.cpp: a halo that spreads the input
-    `stride` apart and pads it by dilation*(k-1) - padding, then a stride-1 conv of the mirrored kernel): its input
-    is the spread, padded image of OH + dh*(KH-1) by OW + dw*(KW-1) pixels."""
-    eq = dict(g, sh=1, sw=1, pt=0, pb=0, pl=0, pr=0)
-    eq["input_height"] = g["oh"] + g["dh"] * (g["kh"] - 1)
-    eq["input_width"] = g["ow"] + g["dw"] * (g["kw"] - 1)
-    return eq
 
 
 @conv_transpose2d.cost
