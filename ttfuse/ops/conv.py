@@ -448,16 +448,13 @@ def conv_cost(ctx: CostCtx, g: dict, work: dict) -> OpCost:
     with num_slices > 1) sums its slices: each a `padded_slice` reading its input window (halo rows read twice),
     the conv re-reading the weights and bias, and a `slice_write` of its rows: 3 launches per slice."""
     flops = 2.0 * work["batch_size"] * work["oh"] * work["ow"] * work["out_channels"] * work["k"]
-    specs = flat_specs(ctx.in_specs)
-    dram, l1 = io_bytes(specs + list(ctx.out_specs))
+    dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))
     fid = (ctx.args.get("compute_config") or conv_default_compute_config()).math_fidelity
     out_layout = ctx.out_specs[0].layout if ctx.out_specs else Layout.TILE
     sliced = sliced_ranges(ctx.args, work, out_layout) if work is g else None
     if sliced is None:
-        core_tiles, launches = (
-            core_tile_macs(conv_parallel_config(ctx.args, ctx.args, ctx.device_spec, g=work)[0]),
-            1,
-        )
+        core_tiles = core_tile_macs(conv_parallel_config(ctx.args, ctx.args, ctx.device_spec, g=work)[0])
+        launches = 1
     else:
         axis, ranges = sliced
         subs = [slice_geometry(work, a, b, axis) for a, b in ranges]
@@ -848,6 +845,7 @@ def _conv_transpose2d_sim(ctx, input_tensor, weight_tensor, bias_tensor, conv_co
 @conv_transpose2d.cost
 def _conv_transpose2d_cost(ctx: CostCtx) -> OpCost:
     """conv_cost of the equivalent conv (`transpose_as_conv`): the matrix engine multiplies the zeros the
-    halo spreads in too, so the work is OH*OW*OC*KH*KW*IC/groups MACs, spread by the equivalent conv's config."""
+    halo spreads in too, so the work is OH*OW*OC*KH*KW*IC/groups MACs, spread by the equivalent conv's config.
+    A `dram_slice_config` is validated but not costed or run sliced (the simulator's transposed conv runs whole)."""
     g = transpose_geometry(ctx.args)
     return conv_cost(ctx, g, transpose_as_conv(g))
