@@ -1,6 +1,9 @@
-"""Helpers shared by the model ports (plain TTNN through `ttfuse.ttnn`): tile rounding and compute configs."""
+"""Helpers shared by the model ports (plain TTNN through `ttfuse.ttnn`): tile rounding, compute configs, weight upload
+and the torch <-> ttnn boundary."""
 
 from __future__ import annotations
+
+import torch
 
 from ttfuse import ttnn
 
@@ -21,3 +24,36 @@ def kernel_config(device, fidelity, *, fp32_acc: bool, packer_l1_acc: bool):
         fp32_dest_acc_en=fp32_acc,
         packer_l1_acc=packer_l1_acc,
     )
+
+
+def exact_compute_config(device):
+    """HiFi4, exact math, fp32 accumulation: the one compute config of the Boltz and SD1.4 ports (tt-boltz's)."""
+    return kernel_config(device, ttnn.MathFidelity.HiFi4, fp32_acc=True, packer_l1_acc=True)
+
+
+def _t(w) -> torch.Tensor:
+    return w.detach().float()
+
+
+def upload(t: torch.Tensor, device, dtype=ttnn.bfloat16) -> ttnn.Tensor:
+    """A torch tensor as a TILE tensor on `device`."""
+    return ttnn.from_torch(_t(t).contiguous(), dtype=dtype, layout=ttnn.TILE_LAYOUT, device=device)
+
+
+def linear_weight(w: torch.Tensor, device, dtype=ttnn.bfloat16, *, scale: float = 1.0) -> ttnn.Tensor:
+    """A torch Linear weight [out, in] uploaded transposed, [in, out] (optionally scaled first)."""
+    return upload(_t(w).t() * scale, device, dtype)
+
+
+def vector(v: torch.Tensor, device, dtype=ttnn.bfloat16, *, scale: float = 1.0) -> ttnn.Tensor:
+    """A norm weight/bias or a linear bias [n] uploaded as [1, n]."""
+    return upload((_t(v) * scale).reshape(1, -1), device, dtype)
+
+
+def norm_weights(norm: torch.nn.Module, device) -> tuple:
+    """(weight, bias) of a LayerNorm / GroupNorm as [1, n] vectors."""
+    return vector(norm.weight, device), vector(norm.bias, device)
+
+
+def to_host(t: ttnn.Tensor) -> torch.Tensor:
+    return ttnn.to_torch(t).float()

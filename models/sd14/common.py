@@ -16,41 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch
-
-from models.common import TILE, kernel_config, round_up  # noqa: F401 (re-exported)
+from models.common import (  # noqa: F401 (re-exported)
+    TILE,
+    _t,
+    exact_compute_config,
+    kernel_config,
+    linear_weight,
+    norm_weights,
+    round_up,
+    to_host,
+    upload,
+    vector,
+)
 from ttfuse import ttnn
 
-
-def compute_config(device):
-    return kernel_config(device, ttnn.MathFidelity.HiFi4, fp32_acc=True, packer_l1_acc=True)
-
-
-def _t(w) -> torch.Tensor:
-    return w.detach().float()
-
-
-def upload(t: torch.Tensor, device, dtype=ttnn.bfloat16) -> ttnn.Tensor:
-    """A torch tensor as a TILE tensor on `device`."""
-    return ttnn.from_torch(_t(t).contiguous(), dtype=dtype, layout=ttnn.TILE_LAYOUT, device=device)
-
-
-def linear_weight(w: torch.Tensor, device, dtype=ttnn.bfloat16) -> ttnn.Tensor:
-    """A torch Linear weight [out, in] uploaded as [in, out]."""
-    return upload(_t(w).t(), device, dtype)
-
-
-def vector(v: torch.Tensor, device) -> ttnn.Tensor:
-    """A norm weight / bias or a linear bias [n] uploaded as [1, n] (bfloat16)."""
-    return upload(_t(v).reshape(1, -1), device)
-
-
-def norm_weights(norm: torch.nn.Module, device) -> tuple:
-    return vector(norm.weight, device), vector(norm.bias, device)
-
-
-def to_host(t: ttnn.Tensor) -> torch.Tensor:
-    return ttnn.to_torch(t).float()
+compute_config = exact_compute_config
 
 
 # ---------------------------------------------------------------------------------------------------- jit
