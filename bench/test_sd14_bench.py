@@ -54,9 +54,8 @@ def test_sd14_block(benchmark, figure, target, name, arch, tmp_path):
     )  # fmt: skip
     dev = ttnn.open_device(device_id=0, arch=arch)
     threads = torch.get_num_threads()
-    torch.set_num_threads(
-        cfg.threads
-    )  # as the sweep runs its rows (run_sweep): one torch thread on every side
+    # as the sweep runs its rows (run_sweep): one torch thread on every side
+    torch.set_num_threads(cfg.threads)
     try:
         built = case.build(size, dev)
         row = measure_row(dataclasses.replace(case, build=lambda *_: built), size, arch, dev, cfg)
