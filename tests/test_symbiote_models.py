@@ -250,8 +250,11 @@ def _greedy(model, ids, steps):
 def test_tiny_decoder_prefill_and_greedy_decode_on_the_simulator(sym, arch, family, monkeypatch):
     """Prefill 32 tokens then 3 greedy decode steps with the KV cache: logits PCC >= 0.999 at every step, the
     same tokens. MESH_DEVICE=T3K enables tt-symbiote's T3K-pinned modules (norms, attention). Its LlamaAttention
-    falls back at every call, on tt-symbiote 0.1.6's own bug: with grouped KV heads it calls `.view` on a
-    ttnn.Tensor (ttnn 0.81.1's Tensor has no `view`); the ledger records it and the output stays correct."""
+    falls back at every call, on tt-symbiote 0.1.6's own bug: its set_device makes a TTNN module nested in another
+    return a raw ttnn.Tensor (`_bypass_tensor_wrapping`, tt_symbiote/utils/device_management.py), and with grouped
+    KV heads LlamaAttention calls `.view` on its q_proj output (ttnn 0.81.1's Tensor has no `view`; with equal
+    heads it reads `.ttnn_tensor` off it instead, the same bug). The ledger records the fallback and the output
+    stays correct; no paged-cache op is on this path (the HF DynamicCache holds K/V)."""
     import ttnn
     from tt_symbiote.utils import compatibility
 
