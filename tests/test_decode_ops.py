@@ -210,14 +210,14 @@ def test_paged_fill_cache_scatters_blocks_through_the_page_table(device):
 def test_paged_update_cache_writes_one_token_per_user(device, paged):
     users, nkv, d, seq = 3, 2, 64, 64
     x = bf16(torch.randn(1, users, nkv, d))
-    pos = [5, -1, 63]  # user 1 is inactive: skipped
+    pos = [5, -1, 63]  # user 1 is inactive: -1 in the index tensor skips it
+    kw = {"update_idxs_tensor": ints(pos, device)}
     if paged:
         bs, table = 32, torch.tensor([[4, 0], [1, 2], [3, 5]], dtype=torch.int32)
         cache = torch.randn(6, nkv, bs, d)
-        kw = {"update_idxs_tensor": ints(pos, device), "page_table": ints(table, device)}
+        kw["page_table"] = ints(table, device)
     else:
         cache = torch.randn(users, nkv, seq, d)
-        kw = {"update_idxs": pos}
     t = dev(cache, device)
     X.paged_update_cache(t, dev(x, device, memory_config=per_user(users, d)), **kw)
     ref = bf16(cache).clone()
@@ -229,6 +229,10 @@ def test_paged_update_cache_writes_one_token_per_user(device, paged):
         else:
             ref[u, :, p] = x[0, u]
     assert torch.equal(host(t), ref)
+    if not paged:  # the host list form: no skipping, every user written
+        X.paged_update_cache(t, dev(x, device, memory_config=per_user(users, d)), update_idxs=[5, 0, 63])
+        ref[1, :, 0] = x[0, 1]
+        assert torch.equal(host(t), ref)
 
 
 def test_paged_update_cache_rejects_what_tt_metal_rejects(device):
@@ -239,6 +243,8 @@ def test_paged_update_cache_rejects_what_tt_metal_rejects(device):
     xs = dev(x, device, memory_config=per_user(2, 32))
     with pytest.raises(SpecError, match="exactly one of 'update_idxs' and 'update_idxs_tensor'"):
         X.paged_update_cache(t, xs)
+    with pytest.raises(SpecError, match="'update_idxs' must be a list of non-negative ints"):
+        X.paged_update_cache(t, xs, update_idxs=[0, -1])
     with pytest.raises(SpecError, match="'update_idxs' has 1 indices for 2 users"):
         X.paged_update_cache(t, xs, update_idxs=[0])
     with pytest.raises(SpecError, match="a paged cache \\(page_table=\\) needs 'update_idxs_tensor'"):

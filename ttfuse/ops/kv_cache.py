@@ -8,7 +8,7 @@ reuses the cache's storage, capture functionalises the write, so a jitted functi
                         page_table[batch_idx, i] (batch_idx_tensor, one int per input row, replaces batch_idx)
     paged_update_cache  one token per user: input [1, B, H, D] (H padded to a tile) row b goes to position
                         update_idxs[b] of user b: cache[b, :, pos] (non-paged; cache[0] with share_cache) or, paged,
-                        cache[page_table[b, pos // bs], :, pos % bs]; a negative index skips the user
+                        cache[page_table[b, pos // bs], :, pos % bs]; index -1 (tensor form) skips the user
 
 Validation follows tt-metal (ttnn 0.81.1): kv_cache/device/update_cache_device_operation.cpp (fill: TILE operands,
 float32/bfloat16/bfloat8_b, the input's dtype the cache's, input [1, H, s, D] with H and D the cache's, s <= the
@@ -19,7 +19,8 @@ sequence fits the page table's blocks) and update_cache/paged_update_cache_devic
 float32/bfloat16, repacked into a float32/bfloat16/bfloat8_b/bfloat4_b cache; input dim 0 is 1; interleaved
 cache; exactly one of `update_idxs` / `update_idxs_tensor` (INT32, ROW_MAJOR), one index per user; paged mode needs
 the tensor and an INT32 ROW_MAJOR page table with one row per user; the input HEIGHT_SHARDED, ROW_MAJOR shard
-orientation, shard width the head dim, one user per core; batch_offset 0). Positions outside the cache raise at
+orientation, shard width the head dim, one user per core; batch_offset 0; a -1 in `update_idxs_tensor` skips that
+user, per the writer kernel). Positions outside the cache raise at
 run time (the device would write past the cache). Not modelled (a SpecError names them): the HMA geometry overrides
 `block_size` / `num_kv_heads`, `cache_position_modulo`, `valid_seq_len_tensor`, `mesh_coords`, a sharded page
 table.
@@ -326,10 +327,11 @@ def _paged_update_spec(
                 f"argument 'update_idxs_tensor' must hold one index per user ({users}), got {list(u.shape)}",
             )
     else:
+        # NOTE: ttnn takes the list as uint32 (no -1 to skip a user: only the index tensor's -1 skips one)
         if not isinstance(update_idxs, list | tuple) or not all(
-            isinstance(i, int) and not isinstance(i, bool) for i in update_idxs
+            isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in update_idxs
         ):
-            raise fail(op, f"argument 'update_idxs' must be a list of ints, got {update_idxs!r}")
+            raise fail(op, f"argument 'update_idxs' must be a list of non-negative ints, got {update_idxs!r}")
         if len(update_idxs) != users:
             raise fail(op, f"argument 'update_idxs' has {len(update_idxs)} indices for {users} users")
     if page_table is not None:
@@ -376,7 +378,9 @@ def _paged_update_sim(
     )
     bs = out.shape[2]
     for user, pos in enumerate(idxs):
-        if pos < 0:  # an inactive user: the kernel skips it
+        if (
+            pos < 0
+        ):  # -1 in the index tensor: the kernel skips the user (writer_update_cache_interleaved_start_id)
             continue
         row = input_tensor[0, user]
         if page_table is not None:
