@@ -419,3 +419,20 @@ def test_a_jitted_decode_step_writes_the_cache_and_matches_eager(device):
     for u, p in enumerate(pos):
         assert (ec[int(table[u, p // bs]), 0, p % bs] - krot[0, u, 0]).abs().max() < 0.05
     assert math.isfinite(float(eo.abs().max()))
+
+
+def test_goldens_of_the_paged_ops_take_row_major_page_tables():
+    """ttnn.get_golden_function works for ops mixing TILE activations and ROW_MAJOR integer tables."""
+    gen = torch.Generator().manual_seed(0)
+    q, kv = torch.randn(1, 2, 4, 32, generator=gen), torch.randn(4, 1, 32, 32, generator=gen)
+    table, cur = torch.tensor([[0, 1], [2, 3]], dtype=torch.int32), torch.tensor([3, 40], dtype=torch.int32)
+    out = ttnn.get_golden_function(TR.paged_scaled_dot_product_attention_decode)(
+        q, kv, kv, table, cur_pos_tensor=cur
+    )
+    for u, p in enumerate(cur.tolist()):
+        seq = kv[table[u].long()].permute(1, 0, 2, 3).reshape(1, 64, 32)[:, : p + 1]
+        ref = F.scaled_dot_product_attention(q[0, u][:, None], seq, seq)[:, 0]
+        assert torch.allclose(out[0, u], ref, atol=1e-5)
+    cache = torch.zeros(4, 1, 32, 32)
+    filled = ttnn.get_golden_function(X.paged_fill_cache)(cache, kv[:1, :, :, :].reshape(1, 1, 32, 32), table)
+    assert torch.equal(filled[0], kv[0]) and torch.equal(filled[1:], cache[1:])
