@@ -485,11 +485,13 @@ def _boltz_concat_sim(ctx, input_tensor, *, memory_config, output_tensor):
 
 # ------------------------------------------------------------------------------------------ decode heads
 # nlp_create_qkv_heads_decode: [1, 1, B, (nh + 2 nkv) d] -> q [1, B, nh, d], k, v [1, B, nkv, d] (heads padded to a
-# tile by the TILE layout), each HEIGHT_SHARDED in L1, one user per core; nlp_concat_heads_decode: [1, B, >= nh, d]
-# HEIGHT_SHARDED -> [1, 1, B, nh d] WIDTH_SHARDED over nh cores. tt-metal (ttnn 0.81.1)
-# nlp_create_qkv_heads_decode_device_operation.cpp / nlp_concat_heads_decode_device_operation.cpp: bfloat16 or
-# float32 input, TILE, B <= 32 users, head dim a multiple of 32, heads <= 32 (one tile of heads per user);
-# `batch_offset` / `slice_size` (a slice of the users) are not modelled.
+# tile by the TILE layout), each HEIGHT_SHARDED (the memory_config must be) one user per core; a sharded input must
+# be WIDTH_SHARDED. nlp_concat_heads_decode: [1, B, 32 (padded heads), d] HEIGHT_SHARDED in [32, d] shards, one user
+# per core -> [1, 1, max(B, 32), nh d] (the batch padded to a tile, as ttnn's output spec; rows past B are zeros
+# here, unwritten on the device) WIDTH_SHARDED in L1 over nh cores; ttnn ignores its memory_config. tt-metal
+# (ttnn 0.81.1) nlp_create_qkv_heads_decode_device_operation.cpp / nlp_concat_heads_decode_device_operation.cpp:
+# bfloat16 or float32 input, TILE, B <= 32 users, head dim a multiple of 32, heads <= 32; `batch_offset` /
+# `slice_size` (a slice of the users) and `sub_core_grids` are not modelled.
 _DECODE_DTYPES = frozenset({DataType.FLOAT32, DataType.BFLOAT16})
 
 
@@ -543,6 +545,10 @@ def _create_decode_spec(
         raise fail(op, f"argument 'overlap_qk_coregrid' must be a bool, got {overlap_qk_coregrid!r}")
     if x.shape[0] != 1 or x.shape[1] != 1 or x.shape[2] > TILE:
         raise fail(op, f"argument 'input_tensor' must be [1, 1, B <= {TILE}, width], got {list(x.shape)}")
+    if x.memory_config.is_sharded() and x.memory_config.memory_layout is not TensorMemoryLayout.WIDTH_SHARDED:
+        raise fail(
+            op, f"a sharded 'input_tensor' must be WIDTH_SHARDED, got {x.memory_config.memory_layout.name}"
+        )
     if nq > TILE or nkv > nq or nq % nkv:
         raise fail(
             op, f"arguments 'num_heads'/'num_kv_heads' ({nq}/{nkv}): need num_kv_heads | num_heads <= {TILE}"
@@ -552,7 +558,12 @@ def _create_decode_spec(
     if memory_config is not None and memory_config.memory_layout is not TensorMemoryLayout.HEIGHT_SHARDED:
         raise fail(op, f"argument 'memory_config' must be HEIGHT_SHARDED, got {memory_config!r}")
     users = x.shape[2]
+    grid = _decode_grid()
+    if not overlap_qk_coregrid and 2 * users > grid.x * grid.y:
+        raise fail(op, f"overlap_qk_coregrid=False needs {2 * users} cores (q and k on separate cores)")
     qmc = _per_core_mc(TensorMemoryLayout.HEIGHT_SHARDED, users, (TILE, d))
+    if memory_config is not None:
+        qmc = MemoryConfig(qmc.memory_layout, memory_config.buffer_type, qmc.shard_spec)
     outs = (
         TensorSpec((1, users, nq, d), x.dtype, Layout.TILE, qmc),
         TensorSpec((1, users, nkv, d), x.dtype, Layout.TILE, qmc),
@@ -593,20 +604,35 @@ def _concat_decode_spec(
         raise fail(
             op, f"argument 'input_tensor' must be [1, B <= {TILE}, heads <= {TILE}, d], got {list(x.shape)}"
         )
+    sp = x.memory_config.shard_spec
+    if sp is not None and (
+        tuple(sp.shape) != (TILE, x.padded_shape[-1]) or sp.grid.num_cores() != x.shape[1]
+    ):
+        raise fail(
+            op,
+            f"argument 'input_tensor' must be sharded in [{TILE}, {x.shape[-1]}] shards, one user per core "
+            f"({x.shape[1]} cores), got {sp}",
+        )
+    if sub_core_grids is not None:
+        raise fail(op, "argument 'sub_core_grids' is not modelled by the simulator")
     if num_heads > x.shape[2]:
         raise fail(op, f"argument 'num_heads'={num_heads} exceeds the input's {x.shape[2]} heads")
     if x.shape[-1] % TILE:
         raise fail(op, f"argument 'input_tensor' has head dim {x.shape[-1]}; it must be a multiple of {TILE}")
     need_memory_config(op, memory_config)
-    d = x.shape[-1]
-    mc = memory_config or _per_core_mc(TensorMemoryLayout.WIDTH_SHARDED, num_heads, (TILE, d))
-    return TensorSpec((1, 1, x.shape[1], num_heads * d), x.dtype, Layout.TILE, mc)
+    d, rows = x.shape[-1], max(x.shape[1], TILE)
+    mc = _per_core_mc(
+        TensorMemoryLayout.WIDTH_SHARDED, num_heads, (rows, d)
+    )  # NOTE: ttnn ignores memory_config
+    return TensorSpec((1, 1, rows, num_heads * d), x.dtype, Layout.TILE, mc)
 
 
 @nlp_concat_heads_decode.sim
 def _concat_decode_sim(ctx, input_tensor, *, num_heads, **_):
     users, d = input_tensor.shape[1], input_tensor.shape[-1]
-    return input_tensor[0, :, :num_heads].reshape(1, 1, users, num_heads * d)
+    out = torch.zeros(ctx.out_spec.shape, dtype=torch.float32)
+    out[0, 0, :users] = input_tensor[0, :, :num_heads].reshape(users, num_heads * d)
+    return out
 
 
 for _op in (
