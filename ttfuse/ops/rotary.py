@@ -179,7 +179,14 @@ def rotary_embedding_llama(
 
 @rotary_embedding_llama.spec
 def _llama_spec(
-    input_tensor, cos_cache, sin_cache, trans_mat, *, is_decode_mode=False, memory_config=None, **_
+    input_tensor,
+    cos_cache,
+    sin_cache,
+    trans_mat,
+    *,
+    is_decode_mode=False,
+    memory_config=None,
+    compute_kernel_config=None,
 ):
     op = _LLAMA
     named = (
@@ -200,6 +207,8 @@ def _llama_spec(
         raise fail(
             op, f"argument 'input_tensor' has head dim {d}; it must be a multiple of {TILE} and <= 256"
         )
+    if d > 128 and getattr(compute_kernel_config, "fp32_dest_acc_en", False):
+        raise fail(op, f"argument 'compute_kernel_config': head dim {d} > 128 needs fp32_dest_acc_en=False")
     if c.shape != s.shape:
         raise fail(op, f"arguments 'cos_cache' {list(c.shape)} and 'sin_cache' {list(s.shape)} must match")
     if t.rank != 4 or t.shape[0] != 1 or t.shape[1] != 1:
@@ -223,6 +232,7 @@ def _llama_spec(
             raise fail(
                 op, f"argument 'cos_cache' must be [1, 1, S, {d}] (or [1, H, S, {d}]), got {list(c.shape)}"
             )
+        # NOTE: stricter than ttnn, whose prefill kernel would read rows past a short cos/sin cache
         if c.shape[-2] < x.shape[-2]:
             raise fail(op, f"argument 'cos_cache' has {c.shape[-2]} positions; the input has {x.shape[-2]}")
         if t.shape[-2:] != (TILE, TILE):
