@@ -16,6 +16,7 @@ import ttfuse
 from tests.conftest import sharded
 from ttfuse import ttnn
 from ttfuse.errors import SpecError
+from ttfuse.opdef import CostCtx
 from ttfuse.testing import pcc
 
 X, TR = ttnn.experimental, ttnn.transformer
@@ -439,3 +440,33 @@ def test_goldens_of_the_paged_ops_take_row_major_page_tables():
     cache = torch.zeros(4, 1, 32, 32)
     filled = ttnn.get_golden_function(X.paged_fill_cache)(cache, kv[:1, :, :, :].reshape(1, 1, 32, 32), table)
     assert torch.equal(filled[0], kv[0]) and torch.equal(filled[1:], cache[1:])
+
+
+def test_costs_bill_a_decode_write_for_the_token_not_the_cache():
+    """A one-token cache write moves the token's bytes (in and out), whatever the cache's size; rotary embedding
+    counts its vector work and, in the Meta form, the 32x32 tile matmul (predicted costs)."""
+    cache = ttnn.TensorSpec((64, 8, 64, 128), BF16)  # 8 MiB
+    tok = ttnn.TensorSpec((1, 32, 8, 128), BF16)
+    idx = ttnn.TensorSpec((32,), I32, ttnn.ROW_MAJOR_LAYOUT)
+    op = X.paged_update_cache
+    c = op.cost_rule(
+        CostCtx(op, {"cache_tensor": cache, "input_tensor": tok, "update_idxs_tensor": idx}, [cache], {})
+    )
+    assert c.launches == 1 and c.flops == 0
+    assert c.dram_bytes == 2 * tok.nbytes + idx.nbytes < cache.nbytes // 10
+    x = ttnn.TensorSpec((1, 8, 128, 64), BF16)
+    cs = ttnn.TensorSpec((1, 1, 128, 64), BF16)
+    t = ttnn.TensorSpec((1, 1, 32, 32), BF16)
+    hf = X.rotary_embedding_hf.cost_rule(
+        CostCtx(X.rotary_embedding_hf, {"input_tensor": x, "cos_cache": cs, "sin_cache": cs}, [x], {})
+    )
+    meta = X.rotary_embedding_llama.cost_rule(
+        CostCtx(
+            X.rotary_embedding_llama,
+            {"input_tensor": x, "cos_cache": cs, "sin_cache": cs, "trans_mat": t},
+            [x],
+            {},
+        )
+    )
+    assert hf.flops == 3 * x.numel and hf.matmul_flops == 0
+    assert meta.matmul_flops == 64 * x.numel and meta.flops == hf.flops + meta.matmul_flops

@@ -31,9 +31,8 @@ from __future__ import annotations
 import torch
 
 from ttfuse.device import TILE
-from ttfuse.opdef import Group, Traits, register_op
-from ttfuse.ops.common import fail, need_dtype, need_spec, need_tile
-from ttfuse.ops.data_movement import static_cost
+from ttfuse.opdef import CostCtx, Group, OpCost, Traits, register_op
+from ttfuse.ops.common import fail, io_bytes, need_dtype, need_spec, need_tile
 from ttfuse.types import DataType, Layout, ShardOrientation, TensorMemoryLayout, TensorSpec
 
 _FILL = "fill_cache"
@@ -78,6 +77,21 @@ def _int_table(op: str, arg: str, t, *, dtypes=(DataType.INT32,)) -> TensorSpec:
 def _need_index(op: str, arg: str, v, limit: int) -> None:
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < limit:
         raise fail(op, f"argument {arg!r} must be an int in [0, {limit}), got {v!r}")
+
+
+def _write_cost(ctx: CostCtx) -> OpCost:
+    """One launch reading the input (and the index tables) and writing the input's worth of cache rows, in the
+    cache's format and memory: the rest of the cache is not touched (costing it whole would bill a decode step for
+    the entire cache)."""
+    c, x = ctx.in_specs["cache_tensor"], ctx.in_specs["input_tensor"]
+    written = TensorSpec(x.shape, c.dtype, c.layout, c.memory_config)
+    tables = [
+        s
+        for k, s in ctx.in_specs.items()
+        if k not in ("cache_tensor", "input_tensor") and isinstance(s, TensorSpec)
+    ]
+    dram, l1 = io_bytes([x, written, *tables])
+    return OpCost(flops=0.0, dram_bytes=dram, l1_bytes=l1, launches=1)
 
 
 def _fill_dtype(op: str, c: TensorSpec, x: TensorSpec) -> None:
@@ -128,7 +142,7 @@ def _fill_sim(ctx, cache_tensor, input_tensor, batch_idx, *, update_idx=0):
     return out
 
 
-fill_cache.cost_rule = static_cost
+fill_cache.cost_rule = _write_cost
 
 
 # ---------------------------------------------------------------------------------------- paged_fill_cache
@@ -239,7 +253,7 @@ def _paged_fill_sim(ctx, cache_tensor, input_tensor, page_table, *, batch_idx_te
     return out
 
 
-paged_fill_cache.cost_rule = static_cost
+paged_fill_cache.cost_rule = _write_cost
 
 
 # -------------------------------------------------------------------------------------- paged_update_cache
@@ -399,4 +413,4 @@ def _paged_update_sim(
     return out
 
 
-paged_update_cache.cost_rule = static_cost
+paged_update_cache.cost_rule = _write_cost

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from ttfuse.device import TILE
-from ttfuse.opdef import Group, Traits, current_device_spec, register_op
+from ttfuse.opdef import Group, OpCost, Traits, current_device_spec, register_op
 from ttfuse.ops.common import fail, need_dtype, need_memory_config, need_spec, need_tile
 from ttfuse.ops.data_movement import static_cost
 from ttfuse.types import DataType, Layout, MemoryConfig, TensorMemoryLayout, TensorSpec
@@ -261,7 +261,18 @@ def _llama_sim(ctx, input_tensor, cos_cache, sin_cache, trans_mat, *, is_decode_
     return x * cos + _tilewise(x, trans) * sin
 
 
-rotary_embedding_llama.cost_rule = static_cost
+def _rope_cost(ctx) -> OpCost:
+    """Data movement of the operands plus 3 vector ops per output element (x*cos, r*sin, add); the Meta form adds
+    the 32x32 tile matmul x @ trans_mat on the matrix engine (64 FLOPs per element)."""
+    cost = static_cost(ctx)
+    n = ctx.out_specs[0].numel
+    mm = 2.0 * TILE * n if ctx.op.name == _LLAMA else 0.0
+    cost.flops += 3.0 * n + mm
+    cost.matmul_flops += mm
+    return cost
+
+
+rotary_embedding_llama.cost_rule = _rope_cost
 
 
 @register_op(_HF, Group.DATA_MOVEMENT, traits=Traits())
@@ -335,4 +346,4 @@ def _hf_sim(ctx, input_tensor, cos_cache, sin_cache, *, is_decode_mode=False, **
     return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
 
 
-rotary_embedding_hf.cost_rule = static_cost
+rotary_embedding_hf.cost_rule = _rope_cost
