@@ -1,7 +1,8 @@
 """tt-symbiote, unmodified, replaces modules of tiny random-weight HF models and runs them on ttfuse's simulator
-through the `import ttnn` switch (issue 22): ViT (encoder) and Llama (decoder, prefill) on Wormhole and Blackhole
-sim devices, PCC >= 0.999 against the bf16 torch model, with tt-symbiote's own ledger
-(`tt_symbiote.utils.compatibility.report`) of modules swapped, run on TTNN and fallen back.
+through the `import ttnn` switch (issue 22): ViT (encoder), Llama (decoder, prefill) and Llama / Qwen3 prefill plus
+greedy decode steps with the KV cache, on Wormhole and Blackhole sim devices, PCC >= 0.999 against the bf16 torch
+model, with tt-symbiote's own ledger (`tt_symbiote.utils.compatibility.report`) of modules swapped, run on TTNN and
+fallen back; and tt-symbiote's paged KV cache (TTNNPagedAttentionKVCache) through prefill and decode.
 
 Expected fallbacks are tt-symbiote's, not the simulator's: TTNNLayerNorm and TTNNRMSNorm are decorated
 `@run_on_devices(DeviceArch.T3K)` in tt_symbiote/modules/ttnn_normalization.py, so on a single N150/P150 device
