@@ -393,6 +393,59 @@ CASES.update(
             T((1, 1, 32, 64)),
             T((1, 1, 32, 64)),
         ),
+        # decode path (tests/test_decode_ops.py has their torch references); the cache ops write in place
+        "experimental.rotary_embedding_llama": C(
+            lambda x, c, s, t: X.rotary_embedding_llama(x, c, s, t),
+            T((1, 2, 32, 64)),
+            T((1, 1, 32, 64)),
+            T((1, 1, 32, 64)),
+            T((1, 1, 32, 32)),
+        ),
+        "experimental.rotary_embedding_hf": C(
+            lambda x, c, s: X.rotary_embedding_hf(x, c, s),
+            T((1, 2, 32, 64)),
+            T((1, 1, 32, 64)),
+            T((1, 1, 32, 64)),
+        ),
+        "fill_cache": C(
+            lambda c, x: ttnn.fill_cache(c, x, 1, update_idx=32), T((2, 2, 64, 32)), T((1, 2, 32, 32))
+        ),
+        "experimental.paged_fill_cache": C(
+            lambda c, x, pt: X.paged_fill_cache(c, x, pt, batch_idx=0),
+            T((8, 2, 32, 32)),
+            T((1, 2, 64, 32)),
+            T((1, 2), dtype=I32, layout=RM, kind="int"),
+        ),
+        "experimental.paged_update_cache": C(
+            lambda c, x, i: X.paged_update_cache(c, x, update_idxs_tensor=i),
+            T((2, 1, 64, 32)),
+            T((1, 2, 1, 32), mc=sharded(ttnn.TensorMemoryLayout.HEIGHT_SHARDED, (2, 1), (32, 32))),
+            T((2,), dtype=I32, layout=RM, kind="int"),
+        ),
+        "experimental.nlp_create_qkv_heads_decode": C(
+            lambda x: X.nlp_create_qkv_heads_decode(x, num_heads=4, num_kv_heads=2), T((1, 1, 4, 256))
+        ),
+        "experimental.nlp_concat_heads_decode": C(
+            lambda x: X.nlp_concat_heads_decode(x, num_heads=4),
+            T((1, 4, 4, 32), mc=sharded(ttnn.TensorMemoryLayout.HEIGHT_SHARDED, (4, 1), (32, 32))),
+        ),
+        "transformer.paged_scaled_dot_product_attention_decode": C(
+            lambda q, k, v, pt, cp: TR.paged_scaled_dot_product_attention_decode(
+                q, k, v, pt, cur_pos_tensor=cp
+            ),
+            T((1, 2, 4, 32)),
+            T((8, 1, 32, 32)),
+            T((8, 1, 32, 32)),
+            T((2, 2), dtype=I32, layout=RM, kind="int"),
+            T((2,), dtype=I32, layout=RM, kind="int"),
+        ),
+        "transformer.chunked_scaled_dot_product_attention": C(
+            lambda q, k, v, pt: TR.chunked_scaled_dot_product_attention(q, k, v, pt, 0),
+            T((1, 2, 32, 32)),
+            T((8, 1, 32, 32)),
+            T((8, 1, 32, 32)),
+            T((1, 2), dtype=I32, layout=RM, kind="int"),
+        ),
         "slice": C(lambda x: ttnn.slice(x, [0, 32], [32, 64])),
         "concat": C(lambda a, b: ttnn.concat([a, b], dim=-1), T(), T()),
         "split": C(lambda x: ttnn.split(x, 32, dim=-1)),

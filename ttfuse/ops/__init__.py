@@ -23,8 +23,10 @@ from ttfuse.ops import (  # noqa: F401
     golden,
     heads,
     host,
+    kv_cache,
     matmul,
     norm,
+    paged_attention,
     reduce,
     rotary,
     selection,
@@ -48,6 +50,8 @@ MODULES = (
     embedding,
     selection,
     rotary,
+    kv_cache,
+    paged_attention,
 )
 
 golden.attach_all()  # every op above gets `golden_function` (ttnn.get_golden_function)

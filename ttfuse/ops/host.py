@@ -31,6 +31,8 @@ _FROM_TORCH_DTYPE = {
     torch.int64: DataType.UINT32,  # as ttnn 0.81.1 from_torch does (checked on the wheel: int64 -> UINT32)
     torch.uint8: DataType.UINT8,
     torch.int16: DataType.UINT16,
+    torch.uint16: DataType.UINT16,
+    torch.uint32: DataType.UINT32,
     torch.bool: DataType.UINT8,
 }
 _TO_TORCH_DTYPE = {
@@ -39,8 +41,10 @@ _TO_TORCH_DTYPE = {
     DataType.BFLOAT8_B: torch.float32,
     DataType.BFLOAT4_B: torch.float32,
     DataType.INT32: torch.int32,
-    DataType.UINT32: torch.int32,
-    DataType.UINT16: torch.int16,
+    # as the 0.81.1 wheel's to_torch (checked: UINT32 -> torch.uint32, UINT16 -> torch.uint16); torch's unsigned
+    # types have few kernels (no add), so callers doing arithmetic convert, e.g. to_torch(t, dtype=torch.int64)
+    DataType.UINT32: torch.uint32,
+    DataType.UINT16: torch.uint16,
     DataType.UINT8: torch.uint8,
 }
 
