@@ -387,6 +387,25 @@ CASES.update(
         ),
         "topk": C(lambda x: ttnn.topk(x, 32, dim=-1)),
         "gather": C(lambda x, i: ttnn.gather(x, -1, index=i), T(), T((32, 16), dtype=U32, kind="int")),
+        # tt-symbiote's MoE / distributed / misc names (tests/test_symbiote_ops_extra.py)
+        "scatter": C(
+            lambda x, i, v: ttnn.scatter(x, -1, i, v), T(), T((32, 4), dtype=U32, kind="int"), T((32, 8))
+        ),
+        "experimental.fast_reduce_nc": C(lambda x: X.fast_reduce_nc(x, dims=[0, 1]), T((2, 3, 32, 64))),
+        "move": C(lambda x: ttnn.move(ttnn.exp(x), memory_config=ttnn.L1_MEMORY_CONFIG)),
+        "fold": C(lambda x: ttnn.fold(x, 2, 2), T((1, 8, 8, 4), layout=RM)),
+        "rms_norm_pre_all_gather": C(
+            lambda x, r: ttnn.rms_norm_pre_all_gather(x, residual_input_tensor=r),
+            T((1, 1, 32, 64)),
+            T((1, 1, 32, 64)),
+        ),
+        "rms_norm_post_all_gather": C(
+            lambda x, w: ttnn.rms_norm_post_all_gather(
+                x, ttnn.concat([ttnn.rms_norm_pre_all_gather(x)] * 2, dim=3), epsilon=1e-6, weight=w
+            ),
+            T((1, 1, 32, 64)),
+            T((1, 1, 2, 32), layout=RM, kind="positive"),
+        ),
         "experimental.rotary_embedding": C(
             lambda x, c, s: X.rotary_embedding(x, c, s),
             T((1, 2, 32, 64)),

@@ -20,11 +20,13 @@ from ttfuse.ops import (  # noqa: F401
     data_movement,
     eltwise,
     embedding,
+    fold,
     golden,
     heads,
     host,
     matmul,
     norm,
+    norm_distributed,
     reduce,
     rotary,
     selection,
@@ -41,6 +43,7 @@ MODULES = (
     reduce,
     matmul,
     norm,
+    norm_distributed,
     attention,
     conv,
     heads,
@@ -48,6 +51,7 @@ MODULES = (
     embedding,
     selection,
     rotary,
+    fold,
 )
 
 golden.attach_all()  # every op above gets `golden_function` (ttnn.get_golden_function)

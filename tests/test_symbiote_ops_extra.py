@@ -1,0 +1,226 @@
+"""The ttnn 0.81.1 names from tt-symbiote's NOT_YET / CONV_FAMILY lists that the facade gained (issue 22): the
+distributed RMSNorm pair (rms_norm_pre/post_all_gather, on one device and across a 1x2 mesh with all_gather),
+scatter, experimental.fast_reduce_nc, move, fold, and the types Tile, MeshComposerConfig, Conv2dL1FullSliceConfig.
+Each is checked against a torch reference and its rejections name the op and the argument."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.conftest import pcc
+from ttfuse import ttnn
+from ttfuse.errors import SpecError
+from ttfuse.numerics import round_to_dtype
+
+BF16, TILE = ttnn.bfloat16, ttnn.TILE_LAYOUT
+
+
+def _dev(x, device, dtype=BF16, layout=TILE, **kw):
+    return ttnn.from_torch(x, dtype=dtype, layout=layout, device=device, **kw)
+
+
+def _bf(x):
+    return round_to_dtype(x, "bfloat16")
+
+
+def _rms_ref(x, w, eps):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+# ------------------------------------------------------------------------------------ distributed RMSNorm
+def test_rms_norm_pre_all_gather_puts_the_row_sum_of_squares_in_column_0(device):
+    g = torch.Generator().manual_seed(0)
+    x, r = torch.randn(1, 2, 32, 96, generator=g), torch.randn(1, 2, 32, 96, generator=g)
+    st = ttnn.rms_norm_pre_all_gather(_dev(x, device), residual_input_tensor=_dev(r, device))
+    assert tuple(st.shape) == (1, 2, 32, 32) and st.dtype == BF16 and st.layout == TILE
+    got = ttnn.to_torch(st).float()
+    torch.testing.assert_close(got[..., 0], _bf((_bf(x) + _bf(r)).pow(2).sum(-1)), rtol=0, atol=0)
+    assert not got[..., 1:].any()
+    f32 = ttnn.rms_norm_pre_all_gather(_dev(x, device), dtype=ttnn.float32)
+    assert f32.dtype == ttnn.float32
+
+
+def test_rms_norm_over_width_shards_matches_torch(device):
+    # two "devices" by hand: each shard's stats, concatenated as all_gather would, then post per shard
+    g = torch.Generator().manual_seed(1)
+    x, w = torch.randn(1, 1, 64, 128, generator=g), 1 + 0.1 * torch.randn(128, generator=g)
+    shards = [_dev(x[..., i * 64 : (i + 1) * 64], device) for i in range(2)]
+    stats = ttnn.concat([ttnn.rms_norm_pre_all_gather(s) for s in shards], dim=3)
+    assert tuple(stats.shape) == (1, 1, 64, 64)
+    outs = []
+    for i, s in enumerate(shards):  # tt-symbiote's weight form: ROW_MAJOR sticks [1, 1, W/32, 32] per shard
+        wi = _dev(w[i * 64 : (i + 1) * 64].reshape(1, 1, 2, 32), device, layout=ttnn.ROW_MAJOR_LAYOUT)
+        outs.append(ttnn.to_torch(ttnn.rms_norm_post_all_gather(s, stats, epsilon=1e-6, weight=wi)).float())
+    got = torch.cat(outs, -1)
+    ref = _rms_ref(_bf(x), _bf(w), 1e-6)
+    assert pcc(got, ref) >= 0.9999 and (got - ref).abs().max() < 0.05
+    # one device: the pair is ttnn.rms_norm
+    one = ttnn.rms_norm_post_all_gather(
+        _dev(x, device), ttnn.rms_norm_pre_all_gather(_dev(x, device)), epsilon=1e-6
+    )
+    assert pcc(ttnn.to_torch(one).float(), _rms_ref(_bf(x), 1.0, 1e-6)) >= 0.9999
+
+
+@pytest.fixture
+def mesh():
+    m = ttnn.open_mesh_device(ttnn.MeshShape(1, 2))
+    yield m
+    ttnn.close_mesh_device(m)
+
+
+def test_rms_norm_across_a_mesh_with_all_gather(mesh):
+    g = torch.Generator().manual_seed(2)
+    x, w = torch.randn(1, 1, 32, 128, generator=g), 1 + 0.1 * torch.randn(128, generator=g)
+    t = _dev(x, mesh, mesh_mapper=ttnn.ShardTensorToMesh(mesh, 3))
+    tw = _dev(
+        w.reshape(1, 1, 4, 32),
+        mesh,
+        layout=ttnn.ROW_MAJOR_LAYOUT,
+        mesh_mapper=ttnn.ShardTensorToMesh(mesh, 2),
+    )
+    stats = ttnn.all_gather(ttnn.rms_norm_pre_all_gather(t), 3)
+    out = ttnn.rms_norm_post_all_gather(t, stats, epsilon=1e-6, weight=tw)
+    got = ttnn.to_torch(
+        out, mesh_composer=ttnn.create_mesh_composer(mesh, ttnn.MeshComposerConfig([3]))
+    ).float()
+    assert got.shape == x.shape
+    assert pcc(got, _rms_ref(_bf(x), _bf(w), 1e-6)) >= 0.9999
+
+
+def test_distributed_rms_norm_rejects_what_ttnn_rejects(device):
+    x = _dev(torch.randn(1, 1, 32, 64), device)
+    with pytest.raises(
+        SpecError, match="ttnn.rms_norm_pre_all_gather: argument 'input_tensor' must be in TILE"
+    ):
+        ttnn.rms_norm_pre_all_gather(_dev(torch.randn(1, 1, 32, 64), device, layout=ttnn.ROW_MAJOR_LAYOUT))
+    with pytest.raises(
+        SpecError, match="ttnn.rms_norm_pre_all_gather: argument 'input_tensor' must be rank 4"
+    ):
+        ttnn.rms_norm_pre_all_gather(_dev(torch.randn(32, 64), device))
+    bad = _dev(torch.randn(1, 1, 64, 32), device)
+    with pytest.raises(SpecError, match="ttnn.rms_norm_post_all_gather: argument 'stats'"):
+        ttnn.rms_norm_post_all_gather(x, bad)
+    with pytest.raises(SpecError, match="ttnn.rms_norm_post_all_gather: argument 'weight'"):
+        ttnn.rms_norm_post_all_gather(
+            x, ttnn.rms_norm_pre_all_gather(x), weight=_dev(torch.ones(1, 1, 32, 32), device)
+        )
+
+
+# ------------------------------------------------------------------------------------------------ scatter
+def test_scatter_is_torch_scatter_in_the_input_layout(device):
+    g = torch.Generator().manual_seed(3)
+    inp, src = torch.randn(2, 32, 64, generator=g), torch.randn(2, 32, 8, generator=g)
+    idx = torch.stack([torch.randperm(64, generator=g)[:8] for _ in range(64)]).reshape(2, 32, 8)
+    for dim, i, s in ((-1, idx, src), (1, idx.transpose(1, 2)[:, :, :8] % 32, src[:, :8, :8])):
+        out = ttnn.scatter(_dev(inp, device), dim, _dev(i, device, ttnn.uint32), _dev(s, device))
+        assert tuple(out.shape) == tuple(inp.shape) and out.layout == TILE and out.dtype == BF16
+        torch.testing.assert_close(
+            ttnn.to_torch(out).float(), _bf(inp).scatter(dim, i, _bf(s)), rtol=0, atol=0
+        )
+
+
+def test_scatter_rejects_what_ttnn_rejects(device):
+    x, i = _dev(torch.randn(1, 32, 32), device), _dev(torch.zeros(1, 32, 4), device, ttnn.uint32)
+    with pytest.raises(SpecError, match="ttnn.scatter: argument 'src' has dtype float32"):
+        ttnn.scatter(x, -1, i, _dev(torch.randn(1, 32, 4), device, ttnn.float32, ttnn.ROW_MAJOR_LAYOUT))
+    with pytest.raises(SpecError, match="ttnn.scatter: argument 'index' has dtype bfloat16; supported"):
+        ttnn.scatter(x, -1, _dev(torch.zeros(1, 32, 4), device), _dev(torch.randn(1, 32, 4), device))
+    with pytest.raises(SpecError, match="ttnn.scatter: argument 'reduce'"):
+        ttnn.scatter(x, -1, i, _dev(torch.randn(1, 32, 4), device), reduce="add")
+    with pytest.raises(SpecError, match="ttnn.scatter: argument 'input' is FLOAT32 in TILE"):
+        ttnn.scatter(
+            _dev(torch.randn(1, 32, 32), device, ttnn.float32),
+            -1,
+            i,
+            _dev(torch.randn(1, 32, 4), device, ttnn.float32),
+        )
+
+
+# ------------------------------------------------------------------------------------- fast_reduce_nc, move
+def test_fast_reduce_nc_sums_outer_dims_and_keeps_them(device):
+    x = torch.randn(4, 3, 32, 64)
+    out = ttnn.experimental.fast_reduce_nc(_dev(x, device, ttnn.float32), dims=[0, 1])
+    assert tuple(out.shape) == (1, 1, 32, 64) and out.memory_config() == ttnn.DRAM_MEMORY_CONFIG
+    torch.testing.assert_close(ttnn.to_torch(out), x.sum((0, 1), keepdim=True), rtol=1e-5, atol=1e-5)
+    one = ttnn.experimental.fast_reduce_nc(_dev(x, device), dims=[1], memory_config=ttnn.L1_MEMORY_CONFIG)
+    assert tuple(one.shape) == (4, 1, 32, 64) and one.memory_config() == ttnn.L1_MEMORY_CONFIG
+    torch.testing.assert_close(ttnn.to_torch(one).float(), _bf(_bf(x).sum(1, keepdim=True)))
+    golden = ttnn.get_golden_function(ttnn.experimental.fast_reduce_nc)(x, dims=[0, 1])
+    torch.testing.assert_close(golden, x.sum((0, 1), keepdim=True))
+    with pytest.raises(SpecError, match="ttnn.experimental.fast_reduce_nc: argument 'dims'=\\[3\\]"):
+        ttnn.experimental.fast_reduce_nc(_dev(x, device), dims=[3])
+    with pytest.raises(
+        SpecError, match="ttnn.experimental.fast_reduce_nc: argument 'dims' must be a non-empty"
+    ):
+        ttnn.experimental.fast_reduce_nc(_dev(x, device))
+
+
+def test_move_copies_and_frees_the_input(device):
+    x = torch.randn(1, 1, 32, 64)
+    t = _dev(x, device)
+    out = ttnn.move(t, memory_config=ttnn.L1_MEMORY_CONFIG)
+    assert not t.is_allocated() and out.memory_config() == ttnn.L1_MEMORY_CONFIG
+    torch.testing.assert_close(ttnn.to_torch(out).float(), _bf(x))
+
+
+# -------------------------------------------------------------------------------------------------- fold
+def _fold_ref(x, sh, sw):
+    """Space-to-depth by loops: channel block (i * sw + j) holds x[:, i::sh, j::sw, :]."""
+    n, h, w, c = x.shape
+    out = torch.empty(n, h // sh, w // sw, c * sh * sw)
+    for i in range(sh):
+        for j in range(sw):
+            out[..., (i * sw + j) * c : (i * sw + j + 1) * c] = x[:, i::sh, j::sw, :]
+    return out
+
+
+@pytest.mark.parametrize("stride", [(2, 2), (4, 1), (1, 3)])
+def test_fold_is_space_to_depth(device, stride):
+    x = torch.randn(2, 8, 12, 4)
+    out = ttnn.fold(_dev(x, device, layout=ttnn.ROW_MAJOR_LAYOUT), *stride)
+    assert out.layout == ttnn.ROW_MAJOR_LAYOUT and out.dtype == BF16
+    torch.testing.assert_close(ttnn.to_torch(out).float(), _fold_ref(_bf(x), *stride), rtol=0, atol=0)
+    flat = ttnn.fold(_dev(x, device, layout=ttnn.ROW_MAJOR_LAYOUT), *stride, collapse_output=True)
+    assert tuple(flat.shape) == (1, 1, 2 * 8 * 12 // (stride[0] * stride[1]), 4 * stride[0] * stride[1])
+
+
+def test_fold_rejects_what_it_does_not_model(device):
+    x = _dev(torch.randn(1, 8, 8, 4), device, layout=ttnn.ROW_MAJOR_LAYOUT)
+    with pytest.raises(SpecError, match="ttnn.fold: input height 8 and width 8 must divide by stride_h=3"):
+        ttnn.fold(x, 3, 1)
+    with pytest.raises(SpecError, match="ttnn.fold: argument 'padding'"):
+        ttnn.fold(x, 2, 2, padding=[1, 1])
+    with pytest.raises(SpecError, match="ttnn.fold: argument 'input' is in TILE layout"):
+        ttnn.fold(_dev(torch.randn(1, 8, 8, 32), device), 2, 2)
+
+
+# ------------------------------------------------------------------------------------------------- types
+def test_tile_reports_the_fields_the_real_binding_reports():
+    # values read from ttnn 0.81.1's ttnn.Tile (conformance venv): face shape, faces, flags, bytes per tile
+    t = ttnn.Tile([16, 32])
+    assert (t.tile_shape, t.face_shape, t.num_faces, t.partial_face, t.narrow_tile) == (
+        [16, 32],
+        [16, 16],
+        2,
+        1,
+        0,
+    )
+    assert t.get_tile_size(ttnn.bfloat16) == 1024 and t.get_tile_size(ttnn.bfloat8_b) == 544
+    assert ttnn.Tile([32, 16]).narrow_tile == 1 and ttnn.Tile([1, 32]).face_shape == [1, 16]
+    assert ttnn.Tile([32, 32], transpose_tile=True).transpose_of_faces and t == ttnn.Tile([16, 32])
+    assert repr(t) == "Tile with shape: [16, 32]"
+    with pytest.raises(SpecError, match="ttnn.Tile: argument 'tile_shape'"):
+        ttnn.Tile([3, 32])
+
+
+def test_conv2d_l1_full_slice_config_and_mesh_composer_config(device):
+    assert ttnn.Conv2dL1FullSliceConfig == ttnn.Conv2dSliceConfig(slice_type=ttnn.Conv2dL1Full)
+    assert ttnn.Op2DL1FullSliceConfig == ttnn.Conv2dL1FullSliceConfig
+    # tt-symbiote's use (core/run_config.py): compose a replicated tensor over [0, rank]
+    x = torch.randn(2, 32, 64)
+    t = _dev(x, device)
+    back = ttnn.to_torch(t, mesh_composer=ttnn.create_mesh_composer(device, ttnn.MeshComposerConfig([0, 3])))
+    torch.testing.assert_close(back.float(), _bf(x))
+    with pytest.raises(SpecError, match="ttnn.MeshComposerConfig: argument 'dims'"):
+        ttnn.MeshComposerConfig([0, 1, 2])
