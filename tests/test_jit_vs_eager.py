@@ -88,6 +88,21 @@ def C(fn, *ins, mesh=None) -> Case:
     return Case(list(ins) or [T()], fn, mesh)
 
 
+_SPARSE_CFG = ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(
+    compute_with_storage_grid_size=(8, 8),
+    in0_block_w=1,
+    out_subblock_h=1,
+    out_subblock_w=1,
+    out_block_h=1,
+    out_block_w=1,
+    per_core_M=1,
+    per_core_N=1,
+    fuse_batch=False,
+    fused_activation=None,
+    mcast_in0=True,
+)
+
+
 # --------------------------------------------------------------------------------------------- the table
 UNARY = [
     "exp",
@@ -390,6 +405,12 @@ CASES.update(
         # tt-symbiote's MoE / distributed / misc names (tests/test_symbiote_ops_extra.py)
         "scatter": C(
             lambda x, i, v: ttnn.scatter(x, -1, i, v), T(), T((32, 4), dtype=U32, kind="int"), T((32, 8))
+        ),
+        "sparse_matmul": C(
+            lambda a, b, m: ttnn.sparse_matmul(a, b, sparsity=m, program_config=_SPARSE_CFG),
+            T((2, 1, 32, 64)),
+            T((1, 3, 64, 32)),
+            T((2, 1, 1, 3), layout=RM, kind="bool"),
         ),
         "experimental.fast_reduce_nc": C(lambda x: X.fast_reduce_nc(x, dims=[0, 1]), T((2, 3, 32, 64))),
         "move": C(lambda x: ttnn.move(ttnn.exp(x), memory_config=ttnn.L1_MEMORY_CONFIG)),

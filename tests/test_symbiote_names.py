@@ -31,7 +31,6 @@ NOT_YET = {
     "ttnn.experimental.paged_update_cache",
     "ttnn.experimental.nlp_concat_heads_decode",
     "ttnn.experimental.nlp_create_qkv_heads_decode",
-    "ttnn.sparse_matmul",
     "ttnn.transformer.paged_scaled_dot_product_attention_decode",
     "ttnn.transformer.chunked_scaled_dot_product_attention",
     "ttnn.all_to_all_dispatch",

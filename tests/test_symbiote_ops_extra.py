@@ -224,3 +224,79 @@ def test_conv2d_l1_full_slice_config_and_mesh_composer_config(device):
     torch.testing.assert_close(back.float(), _bf(x))
     with pytest.raises(SpecError, match="ttnn.MeshComposerConfig: argument 'dims'"):
         ttnn.MeshComposerConfig([0, 1, 2])
+
+
+# ------------------------------------------------------------------------------------------- sparse_matmul
+def _cfg1d(mcast_in0=True):
+    return ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(
+        compute_with_storage_grid_size=(8, 8),
+        in0_block_w=1,
+        out_subblock_h=1,
+        out_subblock_w=1,
+        out_block_h=1,
+        out_block_w=1,
+        per_core_M=1,
+        per_core_N=1,
+        fuse_batch=False,
+        fused_activation=None,
+        mcast_in0=mcast_in0,
+    )
+
+
+_HIFI4 = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4, fp32_dest_acc_en=True)
+
+
+@pytest.mark.parametrize(
+    "a_sparse, b_sparse, a_shape, mask_shape",
+    [
+        (True, True, (1, 4, 32, 64), (1, 1, 1, 4)),
+        (False, True, (2, 3, 32, 64), (2, 3, 1, 4)),
+        (True, False, (3, 4, 32, 64), (1, 1, 3, 4)),
+    ],
+)
+def test_sparse_matmul_computes_only_the_unmasked_pairs(device, a_sparse, b_sparse, a_shape, mask_shape):
+    g = torch.Generator().manual_seed(4)
+    a, b = torch.randn(a_shape, generator=g), torch.randn(1, 4, 64, 32, generator=g)
+    mask = (torch.rand(mask_shape, generator=g) > 0.4).float()
+    ab, bb = _bf(a), _bf(b)[0]
+    if a_sparse and b_sparse:  # pair (0, e): a[0, e] @ b[e]
+        ref = torch.einsum("emk,ekn->emn", ab[0], bb)[None] * mask[0, 0, 0][None, :, None, None]
+    elif b_sparse:  # every token block against every expert: [A, B, 1, E, M, N]
+        ref = torch.einsum("ijmk,ekn->ijemn", ab, bb)[:, :, None] * mask[..., None, None]
+    else:  # pair (i, e): a[i, e] @ b[e]
+        ref = torch.einsum("iemk,ekn->iemn", ab, bb) * mask[0, 0][..., None, None]
+    out = ttnn.sparse_matmul(
+        _dev(a, device),
+        _dev(b, device),
+        sparsity=_dev(mask, device, layout=ttnn.ROW_MAJOR_LAYOUT),
+        program_config=_cfg1d(),
+        compute_kernel_config=_HIFI4,
+        is_input_a_sparse=a_sparse,
+        is_input_b_sparse=b_sparse,
+        nnz=int(mask.count_nonzero()),
+        output_tile=ttnn.Tile([32, 32]),
+    )
+    got = ttnn.to_torch(out).float()
+    assert got.shape == ref.shape and out.memory_config() == ttnn.DRAM_MEMORY_CONFIG
+    assert not got[ref == 0].any()  # masked pairs are zero
+    assert pcc(got, ref) >= 0.9999 and (got - _bf(ref)).abs().max() <= 0.07 * ref.abs().max()
+
+
+def test_sparse_matmul_rejects_what_ttnn_rejects(device):
+    a, b = _dev(torch.randn(1, 2, 32, 64), device), _dev(torch.randn(1, 2, 64, 32), device)
+    mask = _dev(torch.ones(1, 2, 1, 2), device, layout=ttnn.ROW_MAJOR_LAYOUT)
+    with pytest.raises(SpecError, match="ttnn.sparse_matmul: argument 'program_config' must be"):
+        ttnn.sparse_matmul(a, b, sparsity=mask, program_config=_cfg1d(mcast_in0=False))
+    with pytest.raises(
+        SpecError, match="ttnn.sparse_matmul: is_input_a_sparse=False with is_input_b_sparse=False"
+    ):
+        ttnn.sparse_matmul(a, b, sparsity=mask, program_config=_cfg1d(), is_input_b_sparse=False)
+    with pytest.raises(SpecError, match="ttnn.sparse_matmul: argument 'sparsity' must be \\[1, 2, 1, 2\\]"):
+        ttnn.sparse_matmul(
+            a,
+            b,
+            sparsity=_dev(torch.ones(1, 1, 1, 2), device, layout=ttnn.ROW_MAJOR_LAYOUT),
+            program_config=_cfg1d(),
+        )
+    with pytest.raises(SpecError, match="ttnn.sparse_matmul: argument 'nnz'=3 but 'sparsity' has 4 non-zero"):
+        ttnn.sparse_matmul(a, b, sparsity=mask, program_config=_cfg1d(), nnz=3)

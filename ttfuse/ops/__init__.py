@@ -31,6 +31,7 @@ from ttfuse.ops import (  # noqa: F401
     rotary,
     selection,
     shapes,
+    sparse_matmul,
 )
 
 MODULES = (
@@ -52,6 +53,7 @@ MODULES = (
     selection,
     rotary,
     fold,
+    sparse_matmul,
 )
 
 golden.attach_all()  # every op above gets `golden_function` (ttnn.get_golden_function)
