@@ -278,6 +278,16 @@ def test_sparse_matmul_computes_only_the_unmasked_pairs(device, a_sparse, b_spar
     )
     got = ttnn.to_torch(out).float()
     assert got.shape == ref.shape and out.memory_config() == ttnn.DRAM_MEMORY_CONFIG
+    if mask_shape == (2, 3, 1, 4):  # the volume counts, not the shape: tt-symbiote's [1, 1, blocks, E] mask
+        flat = _dev(mask.reshape(1, 1, 6, 4), device, layout=ttnn.ROW_MAJOR_LAYOUT)
+        again = ttnn.sparse_matmul(
+            _dev(a, device),
+            _dev(b, device),
+            sparsity=flat,
+            program_config=_cfg1d(),
+            compute_kernel_config=_HIFI4,
+        )
+        assert torch.equal(ttnn.to_torch(again), ttnn.to_torch(out))
     assert not got[ref == 0].any()  # masked pairs are zero
     assert pcc(got, ref) >= 0.9999 and (got - _bf(ref)).abs().max() <= 0.07 * ref.abs().max()
 
@@ -291,7 +301,9 @@ def test_sparse_matmul_rejects_what_ttnn_rejects(device):
         SpecError, match="ttnn.sparse_matmul: is_input_a_sparse=False with is_input_b_sparse=False"
     ):
         ttnn.sparse_matmul(a, b, sparsity=mask, program_config=_cfg1d(), is_input_b_sparse=False)
-    with pytest.raises(SpecError, match="ttnn.sparse_matmul: argument 'sparsity' must be \\[1, 2, 1, 2\\]"):
+    with pytest.raises(
+        SpecError, match="ttnn.sparse_matmul: argument 'sparsity' \\[1, 1, 1, 2\\] must hold 4 entries"
+    ):
         ttnn.sparse_matmul(
             a,
             b,

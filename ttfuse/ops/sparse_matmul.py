@@ -1,8 +1,10 @@
 """`ttnn.sparse_matmul` (ttnn 0.81.1): batched expert matmuls that skip the (batch, expert) pairs a sparsity mask
 zeroes, the MoE building block tt-symbiote's TTNN MoE uses.
 
-Modes (the 0.81.1 docstring's table; `sparsity` is a rank-4 BFLOAT16 ROW_MAJOR mask, a pair runs where it is
-non-zero and its output block is 0 elsewhere):
+Modes (the 0.81.1 docstring's table; `sparsity` is a rank-4 BFLOAT16 ROW_MAJOR mask read in row-major order, one
+entry per (batch, expert) pair: tt-metal checks its volume, not its shape, so tt-symbiote's [1, 1, blocks, E] from
+moe_expert_token_remap serves the [blocks, 1, 1, E]-shaped slot; a pair runs where its entry is non-zero and its
+output block is 0 elsewhere):
 - is_input_a_sparse and is_input_b_sparse: a [1, E, M, K], b [1, E, K, N], sparsity [1, 1, 1, E] -> [1, E, M, N];
 - b sparse only: a [A, B, M, K], b [1, E, K, N], sparsity [A, B, 1, E] -> [A, B, 1, E, M, N] (every token block
   against every expert);
@@ -19,6 +21,8 @@ Cost: FLOPs of every pair (the mask is data, unknown to a spec-only cost rule): 
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -131,8 +135,12 @@ def _sparse_matmul_spec(
         if not isinstance(v, bool):
             raise fail(_OP, f"argument {arg!r} must be a bool, got {v!r}")
     want_s, out_shape = _shapes(a, b, s, is_input_a_sparse, is_input_b_sparse)
-    if s.shape != want_s:
-        raise fail(_OP, f"argument 'sparsity' must be {list(want_s)} in this mode, got {list(s.shape)}")
+    if s.numel != math.prod(want_s):  # sparse_matmul_device_operation.cpp: logical_volume == batch length
+        raise fail(
+            _OP,
+            f"argument 'sparsity' {list(s.shape)} must hold {math.prod(want_s)} entries (one per pair, e.g. "
+            f"{list(want_s)}) in this mode",
+        )
     if (
         not isinstance(program_config, MatmulMultiCoreReuseMultiCast1DProgramConfig)
         or not program_config.mcast_in0
@@ -182,7 +190,9 @@ def _sparse_matmul_sim(
     compute_kernel_config=None,
     **_,
 ):
-    active = sparsity != 0
+    sa, sb = ctx.in_specs["input_tensor_a"], ctx.in_specs["input_tensor_b"]
+    want_s, _ = _shapes(sa, sb, ctx.in_specs["sparsity"], is_input_a_sparse, is_input_b_sparse)
+    active = (sparsity != 0).reshape(want_s)  # the mask in row-major pair order
     count = int(active.sum())
     if nnz is not None and nnz != count:
         raise fail(
