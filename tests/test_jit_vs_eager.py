@@ -48,7 +48,7 @@ class T:
     dtype: Any = BF16
     layout: Any = TILE
     mc: Any = None
-    kind: str = "normal"  # normal | positive | unit (in (0, 1)) | int | bool
+    kind: str = "normal"  # normal | positive | unit (in (0, 1)) | int | bool | ones
     shard_dim: int | None = None  # mesh cases: shard dim over the mesh (None: replicate)
 
     def torch(self, gen: torch.Generator) -> torch.Tensor:
@@ -60,6 +60,8 @@ class T:
             return torch.randint(0, 7, self.shape, generator=gen).float()
         if self.kind == "bool":
             return (torch.rand(self.shape, generator=gen) > 0.5).float()
+        if self.kind == "ones":
+            return torch.ones(self.shape)
         return torch.randn(self.shape, generator=gen)
 
     def make(self, device, gen: torch.Generator):
@@ -411,6 +413,12 @@ CASES.update(
             T((2, 1, 32, 64)),
             T((1, 3, 64, 32)),
             T((2, 1, 1, 3), layout=RM, kind="bool"),
+        ),
+        "moe_expert_token_remap": C(
+            lambda t, m, md: ttnn.moe_expert_token_remap(t, m, md, reduction_size=16),
+            T((1, 1, 32, 4), layout=RM, kind="positive"),
+            T((1, 1, 4, 1), dtype=ttnn.uint16, layout=RM, kind="ones"),  # every expert on the one device
+            T((1, 1, 32, 2), dtype=ttnn.uint16, layout=RM, kind="int"),
         ),
         "experimental.fast_reduce_nc": C(lambda x: X.fast_reduce_nc(x, dims=[0, 1]), T((2, 3, 32, 64))),
         "move": C(lambda x: ttnn.move(ttnn.exp(x), memory_config=ttnn.L1_MEMORY_CONFIG)),

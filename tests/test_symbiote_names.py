@@ -35,7 +35,6 @@ NOT_YET = {
     "ttnn.transformer.chunked_scaled_dot_product_attention",
     "ttnn.all_to_all_dispatch",
     "ttnn.all_to_all_combine",
-    "ttnn.moe_expert_token_remap",
 }
 
 

@@ -312,3 +312,74 @@ def test_sparse_matmul_rejects_what_ttnn_rejects(device):
         )
     with pytest.raises(SpecError, match="ttnn.sparse_matmul: argument 'nnz'=3 but 'sparsity' has 4 non-zero"):
         ttnn.sparse_matmul(a, b, sparsity=mask, program_config=_cfg1d(), nnz=3)
+
+
+# ---------------------------------------------------------------------------------- moe_expert_token_remap
+def _remap_ref(topk, mapping, meta, device_index, r):
+    """By loops: local expert j of the device is its j-th expert; keep the score where the token chose it."""
+    local = [g for g in range(mapping.shape[2]) if mapping[0, 0, g, device_index]]
+    _, b, s, _ = topk.shape
+    out = torch.zeros(1, b, s, len(local))
+    for i in range(b):
+        for t in range(s):
+            for j, g in enumerate(local):
+                if g in meta[0, i, t].tolist():
+                    out[0, i, t, j] = topk[0, i, t, g]
+    flat = out.reshape(-1, len(local))
+    red = torch.stack([(flat[c : c + r] != 0).any(0) for c in range(0, flat.shape[0], r)]).float()
+    return out, red[None, None]
+
+
+def _routing(g, b, s, experts, k, devices):
+    topk = torch.rand(1, b, s, experts, generator=g) + 0.1
+    meta = torch.stack([torch.randperm(experts, generator=g)[:k] for _ in range(b * s)]).reshape(1, b, s, k)
+    mapping = torch.zeros(1, 1, experts, devices)
+    for e in range(experts):
+        mapping[0, 0, e, (e * 7) % devices] = 1  # interleaved placement: local order is not contiguous
+    return topk, mapping, meta
+
+
+def _rm(x, device, dtype, **kw):
+    return ttnn.from_torch(x, dtype=dtype, layout=ttnn.ROW_MAJOR_LAYOUT, device=device, **kw)
+
+
+def test_moe_expert_token_remap_on_one_device(device):
+    g = torch.Generator().manual_seed(5)
+    topk, mapping, meta = _routing(g, 2, 16, 4, 2, 1)
+    got_map, got_red = ttnn.moe_expert_token_remap(
+        _rm(topk, device, BF16),
+        _rm(mapping, device, ttnn.uint16),
+        _rm(meta, device, ttnn.uint16),
+        reduction_size=8,
+    )
+    want_map, want_red = _remap_ref(_bf(topk), mapping, meta, 0, 8)
+    assert tuple(got_map.shape) == (1, 2, 16, 4) and got_red.dtype == ttnn.uint16
+    torch.testing.assert_close(ttnn.to_torch(got_map).float(), want_map, rtol=0, atol=0)
+    torch.testing.assert_close(ttnn.to_torch(got_red).float(), want_red, rtol=0, atol=0)
+    with pytest.raises(
+        SpecError, match="ttnn.moe_expert_token_remap: argument 'reduction_size'=5 must divide"
+    ):
+        ttnn.moe_expert_token_remap(
+            _rm(topk, device, BF16),
+            _rm(mapping, device, ttnn.uint16),
+            _rm(meta, device, ttnn.uint16),
+            reduction_size=5,
+        )
+
+
+def test_moe_expert_token_remap_per_device_of_a_mesh(mesh):
+    g = torch.Generator().manual_seed(6)
+    topk, mapping, meta = _routing(g, 1, 32, 8, 2, 2)
+    rep = ttnn.ReplicateTensorToMesh(mesh)
+    got_map, got_red = ttnn.moe_expert_token_remap(
+        _rm(topk, mesh, BF16, mesh_mapper=rep),
+        _rm(mapping, mesh, ttnn.uint16, mesh_mapper=rep),
+        _rm(meta, mesh, ttnn.uint16, mesh_mapper=rep),
+        reduction_size=32,
+    )
+    for d, (m, r) in enumerate(
+        zip(ttnn.get_device_tensors(got_map), ttnn.get_device_tensors(got_red), strict=True)
+    ):
+        want_map, want_red = _remap_ref(_bf(topk), mapping, meta, d, 32)
+        torch.testing.assert_close(ttnn.to_torch(m).float(), want_map, rtol=0, atol=0)
+        torch.testing.assert_close(ttnn.to_torch(r).float(), want_red, rtol=0, atol=0)

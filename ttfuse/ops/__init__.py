@@ -25,6 +25,7 @@ from ttfuse.ops import (  # noqa: F401
     heads,
     host,
     matmul,
+    moe,
     norm,
     norm_distributed,
     reduce,
@@ -54,6 +55,7 @@ MODULES = (
     rotary,
     fold,
     sparse_matmul,
+    moe,
 )
 
 golden.attach_all()  # every op above gets `golden_function` (ttnn.get_golden_function)
