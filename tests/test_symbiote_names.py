@@ -33,6 +33,9 @@ NOT_YET = {
     "ttnn.experimental.nlp_create_qkv_heads_decode",
     "ttnn.transformer.paged_scaled_dot_product_attention_decode",
     "ttnn.transformer.chunked_scaled_dot_product_attention",
+    # MoE all-to-all (issue 22, left): ttnn 0.81.1's output-shape rule for dispatch/combine cannot be pinned from the
+    # wheel (host-only) and tt-metal's device op changed it across revisions (the docstring's [B, S, 1, H] tokens vs
+    # the [B, 1, S, H] tt-symbiote passes): not modelled rather than guessed
     "ttnn.all_to_all_dispatch",
     "ttnn.all_to_all_combine",
 }
