@@ -122,7 +122,7 @@ def _cat(ts, dim: int) -> torch.Tensor:
     """Concatenate along `dim`; a mesh axis of one device concatenates nothing, so its dim is never read (as in
     ttnn: tt-symbiote composes a replicated tensor with dims [0, rank] on a 1x1 mesh)."""
     ts = list(ts)
-    return ts[0] if len(ts) == 1 else torch.cat(ts, dim=dim)
+    return ts[0].clone() if len(ts) == 1 else torch.cat(ts, dim=dim)  # a copy either way, never a shard
 
 
 @dataclass(frozen=True)
