@@ -383,3 +383,12 @@ def test_moe_expert_token_remap_per_device_of_a_mesh(mesh):
         want_map, want_red = _remap_ref(_bf(topk), mapping, meta, d, 32)
         torch.testing.assert_close(ttnn.to_torch(m).float(), want_map, rtol=0, atol=0)
         torch.testing.assert_close(ttnn.to_torch(r).float(), want_red, rtol=0, atol=0)
+
+
+def test_from_torch_of_a_parameter_leaves_no_autograd_in_device_storage(device):
+    # tt-symbiote uploads nn.Parameters; a requires-grad tensor in storage broke later out= kernels (bfloat8_b
+    # rounding of any op reading it: "functions with out=... arguments don't support automatic differentiation")
+    w = torch.nn.Parameter(torch.randn(64, 64))
+    t = ttnn.from_torch(w, dtype=ttnn.float32, layout=TILE, device=device)
+    out = ttnn.add(_dev(torch.randn(64, 64), device, ttnn.bfloat8_b), t)
+    assert out.dtype == ttnn.bfloat8_b and not ttnn.to_torch(t).requires_grad
