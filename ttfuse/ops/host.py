@@ -60,6 +60,9 @@ def check_dtype_layout(op_name: str, dtype: DataType, layout: Layout) -> None:
 
 def to_values(t: torch.Tensor, dtype: DataType) -> torch.Tensor:
     """A torch tensor as simulator storage: float32 rounded to `dtype` (integers per ttfuse.numerics)."""
+    # NOTE: ttnn copies the data and never tracks autograd; an nn.Parameter (tt-symbiote passes module weights)
+    # must not leave a requires-grad tensor in device storage, where later out= kernels would refuse it
+    t = t.detach()
     if t.is_floating_point() and t.dtype is not torch.float32:
         t = t.float()
     elif not t.is_floating_point() and not dtype.is_integer:
