@@ -36,7 +36,13 @@ GN_FLOPS_PER_ELEM = 10.0  # as the stock group_norm's cost rule (ttfuse/ops/norm
 ACT_FLOPS_PER_ELEM = 4.0  # one SFPU activation per element, as the eltwise kernel counts a unary instruction
 
 
-@register_kernel(NAME, launches=1, traits=Traits())
+def keep_default_configs(node, in_specs, sctx) -> tuple[dict, list]:
+    """select_configs rule: none chosen. ttfuse selects no config for the stock group_norm either (ttnn's default
+    compute kernel config runs), so the kernel keeps the one the code passed and rounds as the eager op does."""
+    return {}, []
+
+
+@register_kernel(NAME, launches=1, traits=Traits(config_rule=keep_default_configs))
 def group_norm_act(
     input_tensor,
     *,
