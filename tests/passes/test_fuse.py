@@ -269,10 +269,10 @@ def test_group_norm_activation_jit_vs_eager(device):
 
 
 # ------------------------------------------------------------------------------------------ (b') conv2d epilogues
-def _conv(x, w, b=None, *, act=None, oc=64):
+def _conv(x, w, b=None, *, act=None, oc=64, cin=32, n=1):
     return ttnn.conv2d(
-        input_tensor=x, weight_tensor=w, bias_tensor=b, device=None, in_channels=32, out_channels=oc,
-        batch_size=1, input_height=8, input_width=8, kernel_size=(3, 3), padding=(1, 1),
+        input_tensor=x, weight_tensor=w, bias_tensor=b, device=None, in_channels=cin, out_channels=oc,
+        batch_size=n, input_height=8, input_width=8, kernel_size=(3, 3), padding=(1, 1),
         conv_config=ttnn.Conv2dConfig(weights_dtype=BF16, activation=act),
     )  # fmt: skip
 
@@ -720,3 +720,27 @@ def test_fuse_pass_leaves_unfusable_graphs_alone():
 
 def test_scale_semantics_documented():
     assert "inside the exponent" in FU.__doc__ and math.isclose(1 / 0.125, 8.0)
+
+
+def test_group_norm_and_conv_fusions_survive_the_disk_cache_format():
+    """The fused nodes' static data (activation lists, a Conv2dConfig holding a UnaryWithParam) round-trip through
+    the JSON the disk cache stores, and the code generated from the reloaded graph passes them as literals."""
+    import json
+
+    from ttfuse.codegen import generate_source
+    from ttfuse.ir import Graph
+
+    x, w, b, m = _gn_specs()
+
+    def block(x, t, w, b, m, cw, cb):
+        h = ttnn.silu(_gn(ttnn.add(x, t), w, b, m))
+        return ttnn.relu(_conv(ttnn.reshape(h, (1, 1, 128, GN_C)), cw, cb, oc=64, cin=GN_C, n=2))
+
+    g = traced(block, x, S(2, 1, 1, GN_C), w, b, m, S(1, 1, 9 * GN_C, 64), _CB)
+    out = apply(g, FU.rules_group_norm() + FU.rules_conv())
+    assert [op for op in ops(out) if op != "reshape"] == ["kernels.group_norm_act", "conv2d"]
+    back = Graph.from_json(json.loads(json.dumps(out.to_json())))
+    assert str(back) == str(out)
+    src, _, _ = generate_source(back, name="f")
+    assert "activations=[ttnn.UnaryWithParam(ttnn.UnaryOpType.SILU)]" in src
+    assert "activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU)" in src
