@@ -29,6 +29,9 @@ that rule alone in tests/passes/test_fuse.py.
 
 from __future__ import annotations
 
+import dataclasses
+
+from ttfuse.configs import Conv2dConfig
 from ttfuse.ir import Graph, Ref, dce
 from ttfuse.ops.activations import normalize_activations
 from ttfuse.passes.predicates import act_ops, no_acts, plain_binary, plain_mm, plain_unary, unary_act
@@ -178,9 +181,7 @@ rules_linear = [
 CONV_ACT = frozenset(LINEAR_ACT.values())
 
 
-def _conv_cfg(node):
-    from ttfuse.configs import Conv2dConfig
-
+def _conv_cfg(node) -> Conv2dConfig:
     return node.attr("conv_config") or Conv2dConfig()
 
 
@@ -197,8 +198,6 @@ def _conv_emit(rw: Rewriter, conv, root, **override):
 
 @named("conv_activation")
 def _conv_activation(rw: Rewriter, m):
-    import dataclasses
-
     root, conv = m.root, m.node("conv")
     act = unary_act(root)
     if act is None:
@@ -232,8 +231,6 @@ def _prepared_bias(rw: Rewriter, conv, b: Ref) -> str | None:
 
 @named("conv_bias")
 def _conv_bias(rw: Rewriter, m):
-    import dataclasses
-
     root, conv, b = m.root, m.node("conv"), m.ref("b")
     if not plain_binary(root):
         return None
