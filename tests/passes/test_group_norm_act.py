@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from ttfuse import ttnn
 from ttfuse.errors import SpecError
+from ttfuse.kernels.common import step_cost
 from ttfuse.opdef import OPS
 from ttfuse.sim import count_launches
 
@@ -112,6 +113,11 @@ def test_spec_and_cost(device):
     specs = {k: v.spec for k, v in dev.items() if v is not None}
     out = GNA.spec_rule(num_groups=G, activations=["silu"], epsilon=1e-5, memory_config=ttnn.L1_MEMORY_CONFIG, compute_kernel_config=None, **specs)  # fmt: skip
     assert out.shape == (2, 1, HW, C) and out.dtype == BF16 and out.memory_config == ttnn.L1_MEMORY_CONFIG
+    args = {k: v for k, v in specs.items() if k != "input_mask"}
+    cost = step_cost("kernels.group_norm_act", specs, out, None, num_groups=G, activations=["silu"], **args)
+    # one launch; the group norm's arithmetic, one activation and the add per element; each tensor moved once
+    assert cost.launches == 1 and cost.flops == (10 + 4 + 1) * out.numel
+    assert cost.dram_bytes == sum(s.nbytes for s in specs.values()) and cost.l1_bytes == out.nbytes
 
 
 @pytest.mark.parametrize(
