@@ -589,6 +589,15 @@ CASES.update(
             T((64,)),
             T((64,)),
         ),
+        "kernels.group_norm_act": C(
+            lambda x, r, w, b: K("group_norm_act")(
+                x, num_groups=8, activations=["silu"], residual=r, weight=w, bias=b, epsilon=1e-5
+            ),
+            T((2, 1, 40, 64)),
+            T((2, 1, 1, 64)),
+            T((1, 1, 2, 32), layout=RM),
+            T((1, 1, 2, 32), layout=RM),
+        ),
         "kernels.adaln": C(
             lambda a, s, w, b, sw: K("adaln")(
                 a, s, w, bias_ss=b, cond_norm_weight=sw, epsilon=1e-5, cond_epsilon=1e-5
