@@ -288,10 +288,12 @@ def vit_layer(p: types.SimpleNamespace, x, mask):
     """ViTLayer.forward (eval) in ttnn."""
     h = ttnn.layer_norm(x, weight=p.ln1[0], bias=p.ln1[1], epsilon=p.ln1[2])
     q, k, v = _qkv_heads(p, h)
-    x = ttnn.add(_lin(_attention(p, q, k, v, mask), p.o), x)
-    h = ttnn.layer_norm(x, weight=p.ln2[0], bias=p.ln2[1], epsilon=p.ln2[2])
+    a = _lin(_attention(p, q, k, v, mask), p.o)
+    h = ttnn.layer_norm(
+        a, residual_input_tensor=x, weight=p.ln2[0], bias=p.ln2[1], epsilon=p.ln2[2]
+    )  # norm(x + a)
     h = ttnn.gelu(_lin(h, p.fc1))
-    return ttnn.add(_lin(h, p.fc2), x)
+    return ttnn.add(ttnn.add(a, x), _lin(h, p.fc2))
 
 
 def _vit_finish(block: Any, out: Any, args: tuple, kwargs: dict) -> Any:
@@ -325,7 +327,7 @@ class JitBlocks:
     """The blocks `jit_blocks` replaced: `records` (name -> BlockRecord), `functions` (HF class name -> the
     JitFunction shared by its blocks), `report()`, `restore()` (put the original forwards back)."""
 
-    def __init__(self, functions: dict[str, JitFunction]):
+    def __init__(self, functions: dict[str, Callable]):
         self.functions = functions
         self.records: dict[str, BlockRecord] = {}
         self.memo: dict = {}  # uploads shared by the blocks of one forward (RoPE cos/sin)
@@ -339,7 +341,7 @@ class JitBlocks:
             "per_module": {r.name: r.reason for r in recs if r.mode != "jit"},
             "jit_calls": sum(r.jit_calls for r in recs),
             "per_module_calls": sum(r.per_module_calls for r in recs),
-            "compiled_entries": {k: f.num_entries for k, f in self.functions.items()},
+            "compiled_entries": {k: getattr(f, "num_entries", 0) for k, f in self.functions.items()},
         }
 
     def restore(self) -> None:
@@ -420,19 +422,34 @@ def _ttnn_modules(block: Any):
             yield v
 
 
+_FUNCTIONS: dict = {}  # (recipe function, options) -> its JitFunction, shared by every model of the process
+
+
+def _jit_of(fn: Callable, options: dict) -> JitFunction:
+    """One JitFunction per recipe function and options: every model's blocks of a shape share its entries."""
+    key = (fn, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    got = _FUNCTIONS.get(key)
+    if got is None:
+        got = _FUNCTIONS[key] = jit(fn, **options)
+    return got
+
+
 def jit_blocks(
     model: Any,
     block_types: tuple | None = None,
     *,
     device: Any = None,
     recipes: dict[str, Recipe] | None = None,
+    eager: bool = False,
     **jit_options: Any,
 ) -> JitBlocks:
     """Replace the forward of every block of `model` whose class has a recipe (or of `block_types`, classes or
     class names) with one `@ttfuse.jit` graph over the block; returns the JitBlocks ledger.
 
     Call after `tt_symbiote.register_modules` and `tt_symbiote.set_device` (or pass `device`). `recipes` adds or
-    overrides recipes by class name; other keywords are `ttfuse.jit` options (`max_grid`, `math_fidelity`, ...).
+    overrides recipes by class name; `eager=True` runs each recipe's ttnn function op by op (the same graph, not
+    compiled: the baseline the JIT is measured against); other keywords are `ttfuse.jit` options (`max_grid`,
+    `math_fidelity`, ...).
     A block type with no recipe raises ttfuse's ArgumentError naming it."""
     from ttfuse.errors import ArgumentError
 
@@ -447,11 +464,13 @@ def jit_blocks(
                 f"ttfuse.symbiote.jit_blocks: argument 'block_types' names {missing}, which have no recipe; "
                 f"known: {sorted(table)} (add one with recipes={{name: Recipe(...)}})"
             )
-    functions = {n: jit(table[n].fn, **jit_options) for n in sorted(wanted)}
+    functions = {n: table[n].fn if eager else _jit_of(table[n].fn, jit_options) for n in sorted(wanted)}
     blocks = JitBlocks(functions)
     for name, mod in model.named_modules():
         cls = type(mod).__name__
         if cls in wanted:
+            if isinstance(mod.__dict__.get("forward"), _JitBlock):  # jitted before: wrap the original forward
+                mod.__dict__.pop("forward")
             blocks._originals.append((mod, mod.__dict__.get("forward")))
             mod.forward = _JitBlock(blocks, name, mod, table[cls], functions[cls], device)
     return blocks
