@@ -137,7 +137,9 @@ def test_llama_decoder_layers_jitted(sym, t3k, arch):
     assert pcc(jit, eager) >= 0.9995
     assert pcc(op_by_op, eager) >= 0.9995
     n_eager, n_ops, n_jit = launches
-    assert n_jit < n_ops, launches  # the same graph: fusion removes launches
+    # fewer launches than the same graph op by op, and than tt-symbiote, which runs the head split, RoPE,
+    # attention, residual adds and SiLU * up on the host
+    assert n_jit < n_ops and n_jit < n_eager, launches
     rep = blocks.report()
     assert rep["jit"] == ["model.layers.0", "model.layers.1"] and rep["per_module"] == {}
     assert rep["jit_calls"] == 4 and rep["per_module_calls"] == 0  # two forwards x two layers

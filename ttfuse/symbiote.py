@@ -166,10 +166,11 @@ def _qkv_heads(p, h):
 
 
 def _attention(p, q, k, v, mask):
+    """SDPA with its heads concatenated in the kernel (`output_concat_heads`: [B, 1, S, H*d]), back to [B, S, H*d]."""
     o = ttnn.transformer.scaled_dot_product_attention(
-        q, k, v, attn_mask=mask, is_causal=p.causal and mask is None, scale=p.scale
+        q, k, v, attn_mask=mask, is_causal=p.causal and mask is None, scale=p.scale, output_concat_heads=True
     )
-    return ttnn.transformer.concatenate_heads(o)
+    return ttnn.reshape(o, [o.shape[0], o.shape[2], o.shape[3]])
 
 
 def _mask_input(mask: Any, device: Any) -> Any:
@@ -242,7 +243,9 @@ def llama_decoder_layer(p: types.SimpleNamespace, x, cos, sin, mask):
     h = ttnn.rms_norm(
         a, residual_input_tensor=x, weight=p.post_norm[0], epsilon=p.post_norm[2]
     )  # norm(x + a)
-    h = ttnn.mul(ttnn.silu(_lin(h, p.gate)), _lin(h, p.up))
+    # silu(gate) * up with the SiLU on the multiply's input (tt-metal's Llama MLP does the same), so the gate and
+    # up linears stay plain siblings and fuse horizontally
+    h = ttnn.mul(_lin(h, p.gate), _lin(h, p.up), input_tensor_a_activations=[ttnn.UnaryOpType.SILU])
     return ttnn.add(ttnn.add(x, a), _lin(h, p.down)), k, v
 
 
