@@ -2,8 +2,9 @@
 LlamaDecoderLayer (prefill) and ViTLayer of a tiny random-weight HF model, whose linears and norms tt-symbiote
 replaced, into one graph on the simulator, on Wormhole and Blackhole.
 
-Measured per forward: PCC of the jitted model vs tt-symbiote's own eager (per-module) run >= 0.9995, kernel
-launches of the JIT below the same block graph run op by op (`jit_blocks(..., eager=True)`), one compiled entry
+Measured per forward (bench/symbiote_cases.py): PCC of the jitted model vs tt-symbiote's own eager (per-module)
+run >= 0.9995, kernel launches of the JIT below both tt-symbiote's eager run and the same block graphs run op by op
+(`jit_blocks(..., eager=True)`), predicted device time below op by op, one compiled entry
 for every layer of a shape (the weights are lifted parameters: the second layer and a second model with other
 weights reuse it), and the per-module fallback of a block that cannot be captured, with its reason recorded.
 MESH_DEVICE=T3K lets tt-symbiote's T3K-pinned norm modules run on the simulator in its eager run (as in
@@ -22,7 +23,9 @@ import torch
 
 from tests.conftest import pcc
 
-transformers = pytest.importorskip("transformers")
+transformers = pytest.importorskip("transformers")  # a pinned test dependency (pyproject)
+
+from bench import symbiote_cases as C  # noqa: E402  (the tiny models and the three-way run, shared with the bench)
 
 ARCHS = ["wormhole_b0", "blackhole"]
 
@@ -47,118 +50,48 @@ def t3k(monkeypatch):
     monkeypatch.setenv("MESH_DEVICE", "T3K")
 
 
-def _llama(seed=0, hidden=128, heads=2, kv=1):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(
-        vocab_size=256,
-        hidden_size=hidden,
-        intermediate_size=2 * hidden,
-        num_hidden_layers=2,
-        num_attention_heads=heads,
-        num_key_value_heads=kv,
-        max_position_embeddings=64,
-    )
-    return LlamaForCausalLM(cfg).eval().to(torch.bfloat16)
-
-
 def _llama_mapping(norms=True):
-    from transformers.models.llama.modeling_llama import LlamaRMSNorm
-    from tt_symbiote.modules.ttnn_linear import TTNNLinear
-    from tt_symbiote.modules.ttnn_normalization import TTNNRMSNorm
-
-    return {torch.nn.Linear: TTNNLinear, **({LlamaRMSNorm: TTNNRMSNorm} if norms else {})}
+    mapping = C.llama()[1]
+    return mapping if norms else {torch.nn.Linear: mapping[torch.nn.Linear]}
 
 
-def _vit(seed=0):
-    from transformers import ViTConfig, ViTModel
-
-    torch.manual_seed(seed)
-    cfg = ViTConfig(
-        hidden_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=256,
-        image_size=32,
-        patch_size=8,
-        num_channels=3,
-    )
-    return ViTModel(cfg, add_pooling_layer=False).eval().to(torch.bfloat16)
-
-
-def _vit_mapping():
-    from tt_symbiote.modules.ttnn_linear import TTNNLinear
-    from tt_symbiote.modules.ttnn_normalization import TTNNLayerNorm
-
-    return {torch.nn.Linear: TTNNLinear, torch.nn.LayerNorm: TTNNLayerNorm}
+def _quiet(model, inputs, out_of):
+    """One forward with tt-symbiote's per-module prints kept off the log, warnings left to the caller."""
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+        return torch.as_tensor(out_of(model(**inputs))).float()
 
 
 def _forward(model, inputs, out_of, device):
-    """One forward (tt-symbiote prints a line per module call: kept off the test log) and its launches."""
-    import ttfuse
-
-    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with ttfuse.sim.count_launches(device) as launches:
-            out = out_of(model(**inputs))
-    return torch.as_tensor(out).float(), launches.total
-
-
-def _three_ways(sym, model, mapping, inputs, out_of, arch, kind):
-    """tt-symbiote eager, the block graph op by op, the block graph jitted: (outputs, launches, ledger)."""
-    import ttnn
-
-    import ttfuse.symbiote as S
-
-    sym.register_modules(model, mapping)
-    dev = ttnn.open_device(device_id=0, arch=arch)
-    sym.set_device(model, dev)
-    eager, n_eager = _forward(model, inputs, out_of, dev)
-    blocks = S.jit_blocks(model, [kind], eager=True)
-    op_by_op, n_ops = _forward(model, inputs, out_of, dev)
-    blocks.restore()
-    blocks = S.jit_blocks(model, [kind])
-    fn = blocks.functions[kind]
-    before = fn.trace_count
-    _forward(model, inputs, out_of, dev)  # compiles
-    jit, n_jit = _forward(model, inputs, out_of, dev)
-    return (eager, op_by_op, jit), (n_eager, n_ops, n_jit), blocks, fn.trace_count - before
+    side = C.run(model, inputs, out_of, device)
+    return side.out, side.launches
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-def test_llama_decoder_layers_jitted(sym, t3k, arch):
-    model = _llama()
-    ids = torch.randint(0, 256, (1, 32))
-    outs, launches, blocks, traces = _three_ways(
-        sym, model, _llama_mapping(), {"input_ids": ids}, lambda o: o.logits, arch, "LlamaDecoderLayer"
-    )
-    eager, op_by_op, jit = outs
-    assert pcc(jit, eager) >= 0.9995
-    assert pcc(op_by_op, eager) >= 0.9995
-    n_eager, n_ops, n_jit = launches
-    # fewer launches than the same graph op by op, and than tt-symbiote, which runs the head split, RoPE,
-    # attention, residual adds and SiLU * up on the host
-    assert n_jit < n_ops and n_jit < n_eager, launches
+@pytest.mark.parametrize("name", list(C.MODELS))
+def test_blocks_jitted(sym, t3k, name, arch):
+    sides, blocks = C.three_ways(sym, name, arch)
+    eager, op_by_op, jit = sides["eager"], sides["op_by_op"], sides["jit"]
+    assert pcc(jit.out, eager.out) >= 0.9995
+    assert pcc(op_by_op.out, eager.out) >= 0.9995
+    # fewer launches than the same graphs op by op, and than tt-symbiote, which runs the head split, attention,
+    # residual adds and activations (and, for Llama, RoPE and SiLU * up) in torch on the host
+    launches = (eager.launches, op_by_op.launches, jit.launches)
+    assert jit.launches < op_by_op.launches and jit.launches < eager.launches, launches
+    assert jit.predicted_us < op_by_op.predicted_us  # the cost model's prediction, the same op table
     rep = blocks.report()
-    assert rep["jit"] == ["model.layers.0", "model.layers.1"] and rep["per_module"] == {}
+    layers = "model.layers" if name.startswith("Llama") else "layers"
+    assert rep["jit"] == [f"{layers}.0", f"{layers}.1"] and rep["per_module"] == {}
     assert rep["jit_calls"] == 4 and rep["per_module_calls"] == 0  # two forwards x two layers
-    assert traces == 1  # both layers (other weights, same shapes) run one compiled entry
+    assert blocks.traces == 1  # both layers (other weights, same shapes) run one compiled entry
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-def test_vit_layers_jitted(sym, t3k, arch):
-    model = _vit()
-    pixels = torch.randn(1, 3, 32, 32, dtype=torch.bfloat16)
-    outs, launches, blocks, traces = _three_ways(
-        sym, model, _vit_mapping(), {"pixel_values": pixels}, lambda o: o.last_hidden_state, arch, "ViTLayer"
-    )
-    eager, op_by_op, jit = outs
-    assert pcc(jit, eager) >= 0.9995
-    n_eager, n_ops, n_jit = launches
-    assert n_jit < n_ops and n_jit < n_eager, launches
-    assert blocks.report()["jit"] == ["layers.0", "layers.1"]
-    assert traces == 1
+def test_on_n150_tt_symbiote_runs_its_norms_in_torch_and_the_jitted_block_on_the_device(sym, monkeypatch):
+    """Without MESH_DEVICE=T3K tt-symbiote's T3K-pinned norms fall back to torch in its eager run; the jitted
+    block runs the same ttnn.rms_norm call with the module's weights, and agrees with that eager run."""
+    monkeypatch.delenv("MESH_DEVICE", raising=False)
+    sides, blocks = C.three_ways(sym, "Llama prefill", "wormhole_b0")
+    assert pcc(sides["jit"].out, sides["eager"].out) >= 0.9995
+    assert blocks.report()["per_module"] == {}
 
 
 def test_weights_are_lifted_a_second_model_reuses_the_entry(sym, t3k):
@@ -170,14 +103,14 @@ def test_weights_are_lifted_a_second_model_reuses_the_entry(sym, t3k):
     pixels = torch.randn(1, 3, 32, 32, dtype=torch.bfloat16)
     outs = []
     for seed in (1, 2):  # two models, other weights, same shapes
-        model = _vit(seed)
-        sym.register_modules(model, _vit_mapping())
+        model, mapping, _, out_of = C.vit(seed)
+        sym.register_modules(model, mapping)
         sym.set_device(model, dev)
-        eager, _ = _forward(model, {"pixel_values": pixels}, lambda o: o.last_hidden_state, dev)
+        eager, _ = _forward(model, {"pixel_values": pixels}, out_of, dev)
         blocks = S.jit_blocks(model)
         fn = blocks.functions["ViTLayer"]
         traces = fn.trace_count
-        jit, _ = _forward(model, {"pixel_values": pixels}, lambda o: o.last_hidden_state, dev)
+        jit, _ = _forward(model, {"pixel_values": pixels}, out_of, dev)
         assert pcc(jit, eager) >= 0.9995  # each model's own weights were read
         outs.append((traces, fn.trace_count, jit))
     (_, after_first, a), (before_second, after_second, b) = outs
@@ -191,7 +124,7 @@ def test_llama_kv_cache_is_filled_by_the_jitted_prefill(sym, t3k):
 
     import ttfuse.symbiote as S
 
-    model = _llama()
+    model = C.llama()[0]
     sym.register_modules(model, _llama_mapping())
     dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
     sym.set_device(model, dev)
@@ -220,7 +153,7 @@ def test_a_block_the_simulator_rejects_falls_back_to_the_per_module_path(sym, t3
 
     import ttfuse.symbiote as S
 
-    model = _llama(hidden=64, heads=4, kv=2)
+    model = C.llama(hidden=64, heads=4, kv=2)[0]
     sym.register_modules(model, _llama_mapping())
     dev = ttnn.open_device(device_id=0, arch="blackhole")
     sym.set_device(model, dev)
@@ -229,9 +162,7 @@ def test_a_block_the_simulator_rejects_falls_back_to_the_per_module_path(sym, t3
     blocks = S.jit_blocks(model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
-            out = model(input_ids=ids).logits.float()
-            again = model(input_ids=ids).logits.float()
+        out, again = (_quiet(model, {"input_ids": ids}, lambda o: o.logits) for _ in range(2))
     assert torch.equal(out, eager) and torch.equal(again, eager)  # the per-module path, unchanged
     ours = [str(w.message) for w in caught if "ttfuse.symbiote" in str(w.message)]
     assert len(ours) == 2, ours  # one warning per block, not per call
@@ -246,7 +177,7 @@ def test_a_torch_norm_mid_block_falls_back_and_names_it(sym, t3k):
 
     import ttfuse.symbiote as S
 
-    model = _llama()
+    model = C.llama()[0]
     sym.register_modules(model, _llama_mapping(norms=False))
     dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
     sym.set_device(model, dev)
@@ -254,14 +185,9 @@ def test_a_torch_norm_mid_block_falls_back_and_names_it(sym, t3k):
     eager, _ = _forward(model, {"input_ids": ids}, lambda o: o.logits, dev)
     blocks = S.jit_blocks(model, ["LlamaDecoderLayer"])
     with pytest.warns(UserWarning, match="input_layernorm is LlamaRMSNorm, a torch module"):
-        out, _ = _forward_warn(model, {"input_ids": ids}, lambda o: o.logits)
-    assert torch.equal(out, eager)
+        out = _quiet(model, {"input_ids": ids}, lambda o: o.logits)
+    assert torch.equal(out, eager)  # tt-symbiote's per-module path, untouched
     assert "NotCapturable" in blocks.report()["per_module"]["model.layers.1"]
-
-
-def _forward_warn(model, inputs, out_of):
-    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
-        return torch.as_tensor(out_of(model(**inputs))).float(), None
 
 
 def test_unknown_block_type_is_a_clear_error(sym):
