@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["MODELS", "Side", "llama", "vit", "run", "three_ways"]
+__all__ = ["MODELS", "Side", "ThreeWays", "llama", "vit", "run", "three_ways", "median_ms"]
 
 
 def llama(seed: int = 0, hidden: int = 128, heads: int = 2, kv: int = 1):
@@ -112,10 +112,17 @@ def run(model, inputs: dict, out_of: Callable, device: Any, *, timed: int = 0) -
     return Side(torch.as_tensor(out).float(), launches.total, predicted, times)
 
 
-def three_ways(sym, name: str, arch: str, *, timed: int = 0, seed: int = 0) -> tuple[dict[str, Side], Any]:
+@dataclass
+class ThreeWays:
+    sides: dict[str, Side]  # "eager", "op_by_op", "jit"
+    blocks: Any  # the JitBlocks ledger of the jitted model
+    traces: int  # traces the JIT made (the compiling forward and the measured one)
+    forward: Callable[[], Any]  # one more forward of the jitted model
+
+
+def three_ways(sym, name: str, arch: str, *, timed: int = 0, seed: int = 0) -> ThreeWays:
     """tt-symbiote eager, the block graphs op by op, the block graphs jitted (compiled by a first forward that is
-    not measured): {"eager", "op_by_op", "jit"} -> Side, and the JitBlocks ledger (its `traces` attribute: traces
-    the JIT made during this call)."""
+    not measured), on a fresh sim device of `arch`."""
     import ttnn
 
     import ttfuse.symbiote as S
@@ -133,8 +140,7 @@ def three_ways(sym, name: str, arch: str, *, timed: int = 0, seed: int = 0) -> t
     before = fn.trace_count
     run(model, inputs, out_of, device)  # compiles
     sides["jit"] = run(model, inputs, out_of, device, timed=timed)
-    blocks.traces = fn.trace_count - before
-    return sides, blocks
+    return ThreeWays(sides, blocks, fn.trace_count - before, lambda: run(model, inputs, out_of, device))
 
 
 def median_ms(side: Side) -> float | None:

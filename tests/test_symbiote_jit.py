@@ -69,8 +69,8 @@ def _forward(model, inputs, out_of, device):
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("name", list(C.MODELS))
 def test_blocks_jitted(sym, t3k, name, arch):
-    sides, blocks = C.three_ways(sym, name, arch)
-    eager, op_by_op, jit = sides["eager"], sides["op_by_op"], sides["jit"]
+    got = C.three_ways(sym, name, arch)
+    eager, op_by_op, jit = got.sides["eager"], got.sides["op_by_op"], got.sides["jit"]
     assert pcc(jit.out, eager.out) >= 0.9995
     assert pcc(op_by_op.out, eager.out) >= 0.9995
     # fewer launches than the same graphs op by op, and than tt-symbiote, which runs the head split, attention,
@@ -78,20 +78,20 @@ def test_blocks_jitted(sym, t3k, name, arch):
     launches = (eager.launches, op_by_op.launches, jit.launches)
     assert jit.launches < op_by_op.launches and jit.launches < eager.launches, launches
     assert jit.predicted_us < op_by_op.predicted_us  # the cost model's prediction, the same op table
-    rep = blocks.report()
+    rep = got.blocks.report()
     layers = "model.layers" if name.startswith("Llama") else "layers"
     assert rep["jit"] == [f"{layers}.0", f"{layers}.1"] and rep["per_module"] == {}
     assert rep["jit_calls"] == 4 and rep["per_module_calls"] == 0  # two forwards x two layers
-    assert blocks.traces == 1  # both layers (other weights, same shapes) run one compiled entry
+    assert got.traces == 1  # both layers (other weights, same shapes) run one compiled entry
 
 
 def test_on_n150_tt_symbiote_runs_its_norms_in_torch_and_the_jitted_block_on_the_device(sym, monkeypatch):
     """Without MESH_DEVICE=T3K tt-symbiote's T3K-pinned norms fall back to torch in its eager run; the jitted
     block runs the same ttnn.rms_norm call with the module's weights, and agrees with that eager run."""
     monkeypatch.delenv("MESH_DEVICE", raising=False)
-    sides, blocks = C.three_ways(sym, "Llama prefill", "wormhole_b0")
-    assert pcc(sides["jit"].out, sides["eager"].out) >= 0.9995
-    assert blocks.report()["per_module"] == {}
+    got = C.three_ways(sym, "Llama prefill", "wormhole_b0")
+    assert pcc(got.sides["jit"].out, got.sides["eager"].out) >= 0.9995
+    assert got.blocks.report()["per_module"] == {}
 
 
 def test_weights_are_lifted_a_second_model_reuses_the_entry(sym, t3k):
