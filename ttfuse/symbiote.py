@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ttfuse import ttnn
+from ttfuse.cache import CacheWarning
 from ttfuse.errors import TtfuseError
 from ttfuse.jit import JitFunction, jit
 
@@ -356,6 +357,9 @@ class JitBlocks:
         self._originals.clear()
 
 
+_HOLDER_NOTE = r".*\(a types\.SimpleNamespace\) is unhashable, so calls recognise it by identity"
+
+
 class _JitBlock:
     """The replaced `forward` of one block: the compiled graph, or the original forward with the reason."""
 
@@ -364,6 +368,7 @@ class _JitBlock:
         self.original = block.forward
         self.record = blocks.records[name] = BlockRecord(name, type(block).__name__)
         self.params: types.SimpleNamespace | None = None
+        self.quiet = False  # the first call of the block has run (see _HOLDER_NOTE)
 
     def _device(self) -> Any:
         if self.device is not None:
@@ -390,7 +395,15 @@ class _JitBlock:
         except Exception as e:  # noqa: BLE001 - any failure to prepare the block: its per-module path runs
             return self._fail(e, args, kwargs)
         try:
-            outs = self.fn(self.params, *inputs)
+            if self.quiet:
+                outs = self.fn(self.params, *inputs)
+            else:
+                with warnings.catch_warnings():
+                    # NOTE: the holder is unhashable by design (a SimpleNamespace: see BlockParams), so the jit
+                    # recognises each block's holder by identity and keys it by content, as intended: not news
+                    warnings.filterwarnings("ignore", message=_HOLDER_NOTE, category=CacheWarning)
+                    outs = self.fn(self.params, *inputs)
+                self.quiet = True
         except Exception as e:  # noqa: BLE001 - the function is pure (inputs are fresh uploads): safe to rerun
             return self._fail(e, args, kwargs)
         rec.jit_calls += 1
@@ -457,8 +470,8 @@ def jit_blocks(
     from ttfuse.errors import ArgumentError
 
     table = {**RECIPES, **(recipes or {})}
-    if block_types is None:
-        wanted = set(table)
+    if block_types is None:  # the recipe types the model has
+        wanted = {type(m).__name__ for _, m in model.named_modules()} & set(table)
     else:
         wanted = {t if isinstance(t, str) else t.__name__ for t in block_types}
         missing = sorted(wanted - set(table))
