@@ -146,6 +146,28 @@ def test_llama_kv_cache_is_filled_by_the_jitted_prefill(sym, t3k):
     assert rec.per_module_reasons == {"decode step with a filled KV cache": 1}
 
 
+def test_an_attention_mask_from_hf_enters_the_graph(sym, t3k):
+    """Padding: HF builds a 4-D mask outside the blocks; each jitted block takes it as an input (SDPA attn_mask)."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model, mapping, inputs, out_of = C.llama()
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    sym.set_device(model, dev)
+    mask = torch.ones(1, 32, dtype=torch.long)
+    mask[0, 20:] = 0
+    inputs = {**inputs, "attention_mask": mask}
+    eager, _ = _forward(model, inputs, out_of, dev)
+    blocks = S.jit_blocks(model)
+    jit, _ = _forward(model, inputs, out_of, dev)
+    assert pcc(jit[:, :20], eager[:, :20]) >= 0.9995  # the tokens that are not padding
+    assert blocks.report()["jit_calls"] == 2
+    unmasked, _ = _forward(model, {"input_ids": inputs["input_ids"]}, out_of, dev)
+    assert pcc(unmasked[:, 20:], jit[:, 20:]) < 0.9995  # the mask changed the padded rows: it was applied
+
+
 def test_a_block_the_simulator_rejects_falls_back_to_the_per_module_path(sym, t3k):
     """head_dim 16: tt-metal's nlp_create_qkv_heads needs a head dim of whole tiles, so capture fails in the sim's
     spec check; the block runs tt-symbiote's per-module path, warns once, records why, and the output is eager's."""
@@ -184,7 +206,7 @@ def test_a_torch_norm_mid_block_falls_back_and_names_it(sym, t3k):
     ids = torch.randint(0, 256, (1, 32))
     eager, _ = _forward(model, {"input_ids": ids}, lambda o: o.logits, dev)
     blocks = S.jit_blocks(model, ["LlamaDecoderLayer"])
-    with pytest.warns(UserWarning, match="input_layernorm is LlamaRMSNorm, a torch module"):
+    with pytest.warns(UserWarning, match="input_layernorm is LlamaRMSNorm, a torch module: map it to"):
         out = _quiet(model, {"input_ids": ids}, lambda o: o.logits)
     assert torch.equal(out, eager)  # tt-symbiote's per-module path, untouched
     assert "NotCapturable" in blocks.report()["per_module"]["model.layers.1"]

@@ -78,28 +78,43 @@ class BlockRecord:
 
 @dataclass(frozen=True)
 class Recipe:
-    params: Callable[[Any, Any], types.SimpleNamespace]  # (block, device) -> holder; raises NotCapturable
-    inputs: Callable[
-        ..., tuple
-    ]  # (block, args, kwargs, device, memo) -> ttnn inputs (memo: per-model uploads)
-    fn: Callable  # the traced ttnn function: fn(params, *inputs)
-    finish: Callable[
-        [Any, Any, tuple, dict], Any
-    ]  # (block, outputs, args, kwargs) -> the HF forward's return
+    """How one HF block class runs as a graph. `params(block, device)`: the holder (`BlockParams`) of the
+    block's device weights and sizes, or NotCapturable. `inputs(block, args, kwargs, device, memo)`: the HF
+    forward's torch arguments as ttnn inputs of `fn` (`memo`: uploads shared by the blocks of one forward).
+    `fn(params, *inputs)`: the ttnn function traced by the jit. `finish(block, outputs, args, kwargs)`: what
+    the HF forward returns (torch), with any host-side effect (the KV cache update)."""
+
+    params: Callable[[Any, Any], types.SimpleNamespace]
+    inputs: Callable[..., tuple]
+    fn: Callable
+    finish: Callable[[Any, Any, tuple, dict], Any]
 
 
 # ------------------------------------------------------------------------------------------ module weights
+def _module(mod: Any, cls: type, where: str) -> None:
+    """`mod` must be tt-symbiote's `cls` itself or a subclass running its forward (a sharded linear is not it),
+    with its weights on the device (prepared by its own preprocess_weights / move_weights_to_device)."""
+    if type(mod).forward is not cls.forward:
+        what = (
+            "a torch module"
+            if not hasattr(mod, "preprocess_weights")
+            else "a TTNN module with another forward"
+        )
+        raise NotCapturable(
+            f"{where} is {type(mod).__name__}, {what}: map it to tt-symbiote's {cls.__name__} so the block's "
+            "graph can hold it"
+        )
+    if mod.device is None:
+        raise NotCapturable(f"{where} has no device: call tt_symbiote.set_device(model, device) first")
+    mod.preprocess_weights()
+    mod.move_weights_to_device()
+
+
 def _linear(mod: Any, where: str) -> tuple:
-    """(weight, bias) device tensors of a tt-symbiote TTNNLinear, prepared by its own methods."""
+    """(weight, bias or None) device tensors of a tt-symbiote TTNNLinear."""
     from tt_symbiote.modules.ttnn_linear import TTNNLinear
 
-    if (
-        type(mod).forward is not TTNNLinear.forward
-    ):  # a subclass with another forward (sharded, ...) is not it
-        raise NotCapturable(
-            f"{where} is {type(mod).__name__}, not tt-symbiote's TTNNLinear (map nn.Linear to TTNNLinear)"
-        )
-    _on_device(mod, where)
+    _module(mod, TTNNLinear, where)
     return mod.tt_weight, mod.tt_bias
 
 
@@ -107,24 +122,11 @@ def _norm(mod: Any, where: str, kind: str) -> tuple:
     """(weight, bias or None, epsilon) of a tt-symbiote TTNNRMSNorm (kind 'rms') or TTNNLayerNorm ('layer')."""
     from tt_symbiote.modules.ttnn_normalization import TTNNLayerNorm, TTNNRMSNorm
 
-    cls = TTNNRMSNorm if kind == "rms" else TTNNLayerNorm
-    if not isinstance(mod, cls):
-        raise NotCapturable(
-            f"{where} is {type(mod).__name__}, a torch module: map it to tt-symbiote's {cls.__name__} so the "
-            "block's graph can hold it"
-        )
-    _on_device(mod, where)
+    _module(mod, TTNNRMSNorm if kind == "rms" else TTNNLayerNorm, where)
     layer = mod.torch_layer
     if kind == "rms":
         return mod.tt_weight, None, float(layer.variance_epsilon)
     return mod.tt_weight, mod.tt_bias, float(layer.eps)
-
-
-def _on_device(mod: Any, where: str) -> None:
-    if mod.device is None:
-        raise NotCapturable(f"{where} has no device: call tt_symbiote.set_device(model, device) first")
-    mod.preprocess_weights()
-    mod.move_weights_to_device()
 
 
 def _to_device(t: Any, device: Any) -> Any:
