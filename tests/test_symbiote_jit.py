@@ -168,6 +168,34 @@ def test_an_attention_mask_from_hf_enters_the_graph(sym, t3k):
     assert pcc(unmasked[:, 20:], jit[:, 20:]) < 0.9995  # the mask changed the padded rows: it was applied
 
 
+def test_an_argument_the_recipe_does_not_handle_takes_the_per_module_path(sym, t3k):
+    """No argument is ignored silently: a block called with one its recipe does not account for (here HF's
+    `cache_position`) runs tt-symbiote's per-module path for that call, named in the ledger."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model, mapping, _, _ = C.llama()
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    sym.set_device(model, dev)
+    blocks = S.jit_blocks(model)
+    layer = model.model.layers[0]
+    x = torch.randn(1, 32, 128, dtype=torch.bfloat16)
+    pe = model.model.rotary_emb(x, torch.arange(32)[None])
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        jit = layer(x, position_embeddings=pe)
+        other = layer(x, position_embeddings=pe, cache_position=torch.arange(32))
+    assert pcc(other.float(), jit.float()) >= 0.9995
+    rec = blocks.records["model.layers.0"]
+    assert rec.jit_calls == 1 and rec.mode == "jit"
+    assert list(rec.per_module_reasons) == [
+        "argument 'cache_position' (the recipe handles ['attention_mask', 'hidden_states', 'past_key_values', "
+        "'position_embeddings', 'position_ids', 'use_cache'])"
+    ]
+
+
 def test_a_block_the_simulator_rejects_falls_back_to_the_per_module_path(sym, t3k):
     """head_dim 16: tt-metal's nlp_create_qkv_heads needs a head dim of whole tiles, so capture fails in the sim's
     spec check; the block runs tt-symbiote's per-module path, warns once, records why, and the output is eager's."""

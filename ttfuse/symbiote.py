@@ -29,13 +29,14 @@ step) only sends that call down the per-module path and is counted.
 tt-symbiote pins `TTNNRMSNorm` / `TTNNLayerNorm.forward` to T3K (`run_on_devices`, its own policy: on N150/P150
 its eager run falls back to the torch norm); a jitted block runs the same `ttnn.rms_norm` / `ttnn.layer_norm` call
 with the module's weights on any device. A norm left as a torch module makes the block fall back.
-Extend: a new block type is a `Recipe` (params: the holder from the block's modules; inputs: torch args -> ttnn
-inputs; fn: the traced ttnn function; finish: outputs -> what the HF forward returns) registered in `RECIPES`
-under the HF class name.
+Extend: a new block type is a `Recipe` (params: the holder from the block's modules; inputs: torch arguments ->
+ttnn inputs; fn: the traced ttnn function; finish: outputs -> what the HF forward returns; handles: the argument
+names it accounts for) registered in `RECIPES` under the HF class name.
 """
 
 from __future__ import annotations
 
+import inspect
 import types
 import warnings
 from collections.abc import Callable
@@ -79,15 +80,18 @@ class BlockRecord:
 @dataclass(frozen=True)
 class Recipe:
     """How one HF block class runs as a graph. `params(block, device)`: the holder (`BlockParams`) of the
-    block's device weights and sizes, or NotCapturable. `inputs(block, args, kwargs, device, memo)`: the HF
-    forward's torch arguments as ttnn inputs of `fn` (`memo`: uploads shared by the blocks of one forward).
-    `fn(params, *inputs)`: the ttnn function traced by the jit. `finish(block, outputs, args, kwargs)`: what
-    the HF forward returns (torch), with any host-side effect (the KV cache update)."""
+    block's device weights and sizes, or NotCapturable. `inputs(block, a, device, memo)`: the HF forward's
+    torch arguments `a` (bound by name, its **kwargs merged in) as ttnn inputs of `fn` (`memo`: uploads shared
+    by the blocks of one forward). `fn(params, *inputs)`: the ttnn function traced by the jit.
+    `finish(block, outputs, a)`: what the HF forward returns (torch), with any host-side effect (the KV cache
+    update). `handles`: the argument names the recipe reads or knows to be irrelevant; a call passing any other
+    argument (not None) runs the per-module path, so no argument is ever ignored silently."""
 
     params: Callable[[Any, Any], types.SimpleNamespace]
-    inputs: Callable[..., tuple]
+    inputs: Callable[[Any, dict, Any, dict], tuple]
     fn: Callable
-    finish: Callable[[Any, Any, tuple, dict], Any]
+    finish: Callable[[Any, Any, dict], Any]
+    handles: frozenset[str]
 
 
 # ------------------------------------------------------------------------------------------ module weights
@@ -213,12 +217,11 @@ def _llama_params(block: Any, device: Any) -> types.SimpleNamespace:
     )
 
 
-def _llama_inputs(block: Any, args: tuple, kwargs: dict, device: Any, memo: dict) -> tuple:
-    x = args[0] if args else kwargs["hidden_states"]
-    cache = kwargs.get("past_key_values")
+def _llama_inputs(block: Any, a: dict, device: Any, memo: dict) -> tuple:
+    cache = a.get("past_key_values")
     if cache is not None and cache.get_seq_length(block.self_attn.layer_idx) > 0:
         raise _PerCall("decode step with a filled KV cache")
-    pe = kwargs.get("position_embeddings")
+    pe = a.get("position_embeddings")
     if pe is None:
         raise _PerCall("no position_embeddings passed (the HF model computes them once per forward)")
     if pe[0].shape[0] != 1:
@@ -226,7 +229,7 @@ def _llama_inputs(block: Any, args: tuple, kwargs: dict, device: Any, memo: dict
     cos, sin = _uploaded(
         memo, "rope", tuple(pe), device, lambda ts: [_to_device(t.unsqueeze(1), device) for t in ts]
     )
-    return _to_device(x, device), cos, sin, _mask_input(kwargs.get("attention_mask"), device)
+    return _to_device(a["hidden_states"], device), cos, sin, _mask_input(a.get("attention_mask"), device)
 
 
 def _rope(x, cos, sin, s: int):
@@ -252,10 +255,10 @@ def llama_decoder_layer(p: types.SimpleNamespace, x, cos, sin, mask):
     return ttnn.add(ttnn.add(x, a), _lin(h, p.down)), k, v
 
 
-def _llama_finish(block: Any, outs: Any, args: tuple, kwargs: dict) -> Any:
-    x = args[0] if args else kwargs["hidden_states"]
+def _llama_finish(block: Any, outs: Any, a: dict) -> Any:
+    x = a["hidden_states"]
     out, k, v = outs
-    cache = kwargs.get("past_key_values")
+    cache = a.get("past_key_values")
     if cache is not None:  # what LlamaAttention does with its K/V (after RoPE)
         cache.update(_to_torch(k, x.dtype), _to_torch(v, x.dtype), block.self_attn.layer_idx)
     return _to_torch(out, x.dtype)
@@ -284,10 +287,8 @@ def _vit_params(block: Any, device: Any) -> types.SimpleNamespace:
     )
 
 
-def _vit_inputs(block: Any, args: tuple, kwargs: dict, device: Any, memo: dict) -> tuple:
-    x = args[0] if args else kwargs["hidden_states"]
-    mask = args[1] if len(args) > 1 else kwargs.get("attention_mask")
-    return _to_device(x, device), _mask_input(mask, device)
+def _vit_inputs(block: Any, a: dict, device: Any, memo: dict) -> tuple:
+    return _to_device(a["hidden_states"], device), _mask_input(a.get("attention_mask"), device)
 
 
 def vit_layer(p: types.SimpleNamespace, x, mask):
@@ -302,14 +303,31 @@ def vit_layer(p: types.SimpleNamespace, x, mask):
     return ttnn.add(ttnn.add(a, x), _lin(h, p.fc2))
 
 
-def _vit_finish(block: Any, out: Any, args: tuple, kwargs: dict) -> Any:
-    x = args[0] if args else kwargs["hidden_states"]
-    return _to_torch(out, x.dtype)
+def _vit_finish(block: Any, out: Any, a: dict) -> Any:
+    return _to_torch(out, a["hidden_states"].dtype)
 
 
 RECIPES: dict[str, Recipe] = {
-    "LlamaDecoderLayer": Recipe(_llama_params, _llama_inputs, llama_decoder_layer, _llama_finish),
-    "ViTLayer": Recipe(_vit_params, _vit_inputs, vit_layer, _vit_finish),
+    # position_ids and use_cache: the positions are in position_embeddings, the cache is updated when passed
+    "LlamaDecoderLayer": Recipe(
+        _llama_params,
+        _llama_inputs,
+        llama_decoder_layer,
+        _llama_finish,
+        frozenset(
+            {
+                "hidden_states",
+                "attention_mask",
+                "position_ids",
+                "past_key_values",
+                "use_cache",
+                "position_embeddings",
+            }
+        ),
+    ),
+    "ViTLayer": Recipe(
+        _vit_params, _vit_inputs, vit_layer, _vit_finish, frozenset({"hidden_states", "attention_mask"})
+    ),
 }
 
 
@@ -368,6 +386,7 @@ class _JitBlock:
     def __init__(self, blocks: JitBlocks, name: str, block: Any, recipe: Recipe, fn: JitFunction, device):
         self.blocks, self.block, self.recipe, self.fn, self.device = blocks, block, recipe, fn, device
         self.original = block.forward
+        self.signature = inspect.signature(self.original)
         self.record = blocks.records[name] = BlockRecord(name, type(block).__name__)
         self.params: types.SimpleNamespace | None = None
         self.quiet = False  # the first call of the block has run (see _HOLDER_NOTE)
@@ -386,12 +405,13 @@ class _JitBlock:
             rec.per_module_calls += 1
             return self.original(*args, **kwargs)
         try:
+            a = self._arguments(args, kwargs)
             if self.block.training:
                 raise _PerCall("training mode (dropout)")
             dev = self._device()
             if self.params is None:
                 self.params = self.recipe.params(self.block, dev)
-            inputs = self.recipe.inputs(self.block, args, kwargs, dev, self.blocks.memo)
+            inputs = self.recipe.inputs(self.block, a, dev, self.blocks.memo)
         except _PerCall as e:
             return self._per_module(str(e), args, kwargs)
         except Exception as e:  # noqa: BLE001 - any failure to prepare the block: its per-module path runs
@@ -409,7 +429,20 @@ class _JitBlock:
         except Exception as e:  # noqa: BLE001 - the function is pure (inputs are fresh uploads): safe to rerun
             return self._fail(e, args, kwargs)
         rec.jit_calls += 1
-        return self.recipe.finish(self.block, outs, args, kwargs)
+        return self.recipe.finish(self.block, outs, a)
+
+    def _arguments(self, args: tuple, kwargs: dict) -> dict:
+        """The call's arguments by name (the original forward's signature; its **kwargs merged in), or _PerCall
+        naming one the recipe does not handle."""
+        bound = self.signature.bind(*args, **kwargs)
+        a: dict = {}
+        for name, v in bound.arguments.items():
+            kind = self.signature.parameters[name].kind
+            a.update(v if kind is inspect.Parameter.VAR_KEYWORD else {name: v})
+        for name, v in a.items():
+            if v is not None and name not in self.recipe.handles:
+                raise _PerCall(f"argument {name!r} (the recipe handles {sorted(self.recipe.handles)})")
+        return a
 
     def _per_module(self, why: str, args, kwargs):
         rec = self.record
