@@ -118,6 +118,28 @@ def test_weights_are_lifted_a_second_model_reuses_the_entry(sym, t3k):
     assert pcc(a, b) < 0.99  # and computed with its own weights
 
 
+def test_weights_are_graph_parameters_and_their_concatenation_runs_once(sym, t3k):
+    """The QKV (and gate/up) weight concatenations depend only on lifted parameters: they are the entry's
+    prologue, run once per parameter set, not per call."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model, mapping, _, _ = C.llama()
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    sym.set_device(model, dev)
+    blocks = S.jit_blocks(model)
+    x = torch.randn(1, 32, 128, dtype=torch.bfloat16)
+    pe = model.model.rotary_emb(x, torch.arange(32)[None])
+    low = blocks.lower("model.layers.1", x, position_embeddings=pe)
+    assert low.prologue is not None
+    assert "ttnn.concat" in low.prologue.source and "concat_weights" in low.prologue.source
+    ops = [n.op for n in low.graph.nodes]
+    assert ops.count("rms_norm") == 2 and ops.count("experimental.nlp_create_qkv_heads") == 1
+    assert "kernels.linear_split" in ops  # gate and up, fused horizontally
+
+
 def test_llama_kv_cache_is_filled_by_the_jitted_prefill(sym, t3k):
     """The jitted prefill hands its K/V to HF's cache; the decode step that follows takes the per-module path."""
     import ttnn

@@ -349,12 +349,14 @@ def _uploaded(memo: dict, key: str, ts: tuple, device: Any, make: Callable) -> A
 
 class JitBlocks:
     """The blocks `jit_blocks` replaced: `records` (name -> BlockRecord), `functions` (HF class name -> the
-    JitFunction shared by its blocks), `report()`, `restore()` (put the original forwards back)."""
+    JitFunction shared by its blocks), `report()`, `lower(name, *args, **kwargs)` (the compiled artifact of one
+    block), `restore()` (put the original forwards back)."""
 
     def __init__(self, functions: dict[str, Callable]):
         self.functions = functions
         self.records: dict[str, BlockRecord] = {}
         self.memo: dict = {}  # uploads shared by the blocks of one forward (RoPE cos/sin)
+        self._wrappers: dict[str, _JitBlock] = {}
         self._originals: list[tuple[Any, Any]] = []
 
     def report(self) -> dict:
@@ -367,6 +369,18 @@ class JitBlocks:
             "per_module_calls": sum(r.per_module_calls for r in recs),
             "compiled_entries": {k: getattr(f, "num_entries", 0) for k, f in self.functions.items()},
         }
+
+    def lower(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """The `Lowered` artifact of block `name` for these forward arguments (torch, as HF passes them): IR
+        before and after the passes, the generated code and its parameter prologue, the cost; runs nothing."""
+        fwd = self._wrappers[name]
+        if not isinstance(fwd.fn, JitFunction):
+            raise TtfuseError(f"ttfuse.symbiote: block {name} runs op by op (jit_blocks(..., eager=True))")
+        dev = fwd._device()
+        if fwd.params is None:
+            fwd.params = fwd.recipe.params(fwd.block, dev)
+        inputs = fwd.recipe.inputs(fwd.block, fwd._arguments(args, kwargs), dev, {})
+        return fwd.fn.lower(fwd.params, *inputs)
 
     def restore(self) -> None:
         for block, had in self._originals:
@@ -388,6 +402,7 @@ class _JitBlock:
         self.original = block.forward
         self.signature = inspect.signature(self.original)
         self.record = blocks.records[name] = BlockRecord(name, type(block).__name__)
+        blocks._wrappers[name] = self
         self.params: types.SimpleNamespace | None = None
         self.quiet = False  # the first call of the block has run (see _HOLDER_NOTE)
 
