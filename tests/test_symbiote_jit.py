@@ -140,6 +140,22 @@ def test_weights_are_graph_parameters_and_their_concatenation_runs_once(sym, t3k
     assert "kernels.linear_split" in ops  # gate and up, fused horizontally
 
 
+def test_weights_tt_symbiote_moves_again_are_read_again(sym, t3k):
+    """tt-symbiote's deallocate_weights() then move_weights_to_device() replace a module's device tensors: the
+    block's holder is rebuilt (no freed tensor is read), the compiled entry is the same, the answer unchanged."""
+    got = C.three_ways(sym, "ViT", "wormhole_b0")
+    model_blocks = got.blocks
+    fwd = model_blocks._wrappers["layers.0"]
+    q = fwd.block.attention.q_proj
+    q.deallocate_weights()
+    q.move_weights_to_device()
+    traces = model_blocks.functions["ViTLayer"].trace_count
+    again = got.forward()
+    assert pcc(again.out, got.sides["jit"].out) >= 0.99999
+    assert model_blocks.functions["ViTLayer"].trace_count == traces
+    assert model_blocks.report()["per_module"] == {}  # (a stale holder fails on the freed tensor: per-module)
+
+
 def test_llama_kv_cache_is_filled_by_the_jitted_prefill(sym, t3k):
     """The jitted prefill hands its K/V to HF's cache; the decode step that follows takes the per-module path."""
     import ttnn

@@ -377,10 +377,8 @@ class JitBlocks:
         if not isinstance(fwd.fn, JitFunction):
             raise TtfuseError(f"ttfuse.symbiote: block {name} runs op by op (jit_blocks(..., eager=True))")
         dev = fwd._device()
-        if fwd.params is None:
-            fwd.params = fwd.recipe.params(fwd.block, dev)
         inputs = fwd.recipe.inputs(fwd.block, fwd._arguments(args, kwargs), dev, {})
-        return fwd.fn.lower(fwd.params, *inputs)
+        return fwd.fn.lower(fwd._params(dev), *inputs)
 
     def restore(self) -> None:
         for block, had in self._originals:
@@ -404,6 +402,7 @@ class _JitBlock:
         self.record = blocks.records[name] = BlockRecord(name, type(block).__name__)
         blocks._wrappers[name] = self
         self.params: types.SimpleNamespace | None = None
+        self._watch: list = []  # (TTNN module, its tt_weight, its tt_bias) when the holder was built
         self.quiet = False  # the first call of the block has run (see _HOLDER_NOTE)
 
     def _device(self) -> Any:
@@ -424,27 +423,42 @@ class _JitBlock:
             if self.block.training:
                 raise _PerCall("training mode (dropout)")
             dev = self._device()
-            if self.params is None:
-                self.params = self.recipe.params(self.block, dev)
             inputs = self.recipe.inputs(self.block, a, dev, self.blocks.memo)
+            params = self._params(dev)
         except _PerCall as e:
             return self._per_module(str(e), args, kwargs)
         except Exception as e:  # noqa: BLE001 - any failure to prepare the block: its per-module path runs
             return self._fail(e, args, kwargs)
         try:
             if self.quiet:
-                outs = self.fn(self.params, *inputs)
+                outs = self.fn(params, *inputs)
             else:
                 with warnings.catch_warnings():
                     # NOTE: the holder is unhashable by design (a SimpleNamespace: see BlockParams), so the jit
                     # recognises each block's holder by identity and keys it by content, as intended: not news
                     warnings.filterwarnings("ignore", message=_HOLDER_NOTE, category=CacheWarning)
-                    outs = self.fn(self.params, *inputs)
+                    outs = self.fn(params, *inputs)
                 self.quiet = True
         except Exception as e:  # noqa: BLE001 - the function is pure (inputs are fresh uploads): safe to rerun
             return self._fail(e, args, kwargs)
         rec.jit_calls += 1
         return self.recipe.finish(self.block, outs, a)
+
+    def _params(self, device: Any) -> types.SimpleNamespace:
+        """The block's holder, rebuilt when tt-symbiote replaced a module's device weights since (its
+        `deallocate_weights()` then `move_weights_to_device()` make new tensors): a stale holder would read freed
+        tensors. The rebuilt holder has the same content, so the compiled entry is the same."""
+        stale = self.params is None or any(
+            not m.__dict__.get("_weights_on_device")
+            or m.__dict__.get("tt_weight") is not w
+            or m.__dict__.get("tt_bias") is not b
+            for m, w, b in self._watch
+        )
+        if stale:
+            self.params = self.recipe.params(self.block, device)
+            mods = dict.fromkeys(_ttnn_modules(self.block))
+            self._watch = [(m, m.__dict__.get("tt_weight"), m.__dict__.get("tt_bias")) for m in mods]
+        return self.params
 
     def _arguments(self, args: tuple, kwargs: dict) -> dict:
         """The call's arguments by name (the original forward's signature; its **kwargs merged in), or _PerCall
