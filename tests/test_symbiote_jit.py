@@ -184,6 +184,25 @@ def test_llama_kv_cache_is_filled_by_the_jitted_prefill(sym, t3k):
     assert rec.per_module_reasons == {"decode step with a filled KV cache": 1}
 
 
+@pytest.mark.parametrize("shape", [(1, 20), (2, 32)], ids=["seq20", "batch2"])
+def test_llama_prefill_of_other_shapes(sym, t3k, shape):
+    """A sequence that is not a whole tile (RoPE's padded output is sliced back) and a batch of two."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model, mapping, _, out_of = C.llama()
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch="blackhole")
+    sym.set_device(model, dev)
+    inputs = {"input_ids": torch.randint(0, 256, shape)}
+    eager, _ = _forward(model, inputs, out_of, dev)
+    blocks = S.jit_blocks(model)
+    jit, _ = _forward(model, inputs, out_of, dev)
+    assert pcc(jit, eager) >= 0.9995
+    assert blocks.report()["jit_calls"] == 2
+
+
 def test_an_attention_mask_from_hf_enters_the_graph(sym, t3k):
     """Padding: HF builds a 4-D mask outside the blocks; each jitted block takes it as an input (SDPA attn_mask)."""
     import ttnn
