@@ -1,7 +1,7 @@
 """tt-symbiote models with their blocks under @ttfuse.jit, measured three ways (issue 22): shared by
 tests/test_symbiote_jit.py and bench/test_symbiote_bench.py.
 
-Cases are tiny random-weight HF models (`MODELS`: ViT encoder, Llama decoder prefill) with tt-symbiote's module
+Cases are tiny random-weight HF models (`MODELS`: ViT encoder, Llama and Qwen2 decoder prefill) with tt-symbiote's module
 mapping, head dim 64 (tt-metal's nlp_create_qkv_heads and SDPA take whole-tile head dims). `three_ways` runs one
 model on a simulated device:
 - **eager**: tt-symbiote's own per-module path (each TTNN module converts torch <-> ttnn at its boundary; the HF
@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["MODELS", "Side", "ThreeWays", "llama", "vit", "run", "three_ways", "median_ms"]
+__all__ = ["MODELS", "Side", "ThreeWays", "llama", "qwen2", "vit", "run", "three_ways", "median_ms"]
 
 
 def llama(seed: int = 0, hidden: int = 128, heads: int = 2, kv: int = 1):
@@ -49,6 +49,33 @@ def llama(seed: int = 0, hidden: int = 128, heads: int = 2, kv: int = 1):
     )
     model = LlamaForCausalLM(cfg).eval().to(torch.bfloat16)
     mapping = {torch.nn.Linear: TTNNLinear, LlamaRMSNorm: TTNNRMSNorm}
+    inputs = {"input_ids": torch.randint(0, 256, (1, 32))}
+    return model, mapping, inputs, lambda o: o.logits
+
+
+def qwen2(seed: int = 0):
+    """A tiny Qwen2ForCausalLM (2 layers, GQA, Q/K/V biases), its tt-symbiote mapping, inputs, output selector."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
+    from tt_symbiote.modules.ttnn_linear import TTNNLinear
+    from tt_symbiote.modules.ttnn_normalization import TTNNRMSNorm
+
+    torch.manual_seed(seed)
+    cfg = Qwen2Config(
+        vocab_size=256,
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=64,
+    )
+    model = Qwen2ForCausalLM(cfg).eval().to(torch.bfloat16)
+    with torch.no_grad():  # HF initialises the biases to zero: draw them, so the run exercises them
+        for layer in model.model.layers:
+            for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                proj.bias.normal_(0.0, 0.5)
+    mapping = {torch.nn.Linear: TTNNLinear, Qwen2RMSNorm: TTNNRMSNorm}
     inputs = {"input_ids": torch.randint(0, 256, (1, 32))}
     return model, mapping, inputs, lambda o: o.logits
 
@@ -78,6 +105,7 @@ def vit(seed: int = 0):
 MODELS: dict[str, tuple[Callable, str]] = {
     "ViT": (vit, "ViTLayer"),
     "Llama prefill": (llama, "LlamaDecoderLayer"),
+    "Qwen2 prefill": (qwen2, "Qwen2DecoderLayer"),
 }
 
 

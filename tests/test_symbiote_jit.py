@@ -1,6 +1,6 @@
 """tt-symbiote blocks under @ttfuse.jit (issue 22, build item 2): `ttfuse.symbiote.jit_blocks` compiles each
-LlamaDecoderLayer (prefill) and ViTLayer of a tiny random-weight HF model, whose linears and norms tt-symbiote
-replaced, into one graph on the simulator, on Wormhole and Blackhole.
+Llama / Qwen2 decoder layer (prefill) and ViT layer of a tiny random-weight HF model, whose linears and norms
+tt-symbiote replaced, into one graph on the simulator, on Wormhole and Blackhole.
 
 Measured per forward (bench/symbiote_cases.py): PCC of the jitted model vs tt-symbiote's own eager (per-module)
 run >= 0.9995, kernel launches of the JIT below both tt-symbiote's eager run and the same block graphs run op by op
@@ -79,7 +79,7 @@ def test_blocks_jitted(sym, t3k, name, arch):
     assert jit.launches < op_by_op.launches and jit.launches < eager.launches, launches
     assert jit.predicted_us < op_by_op.predicted_us  # the cost model's prediction, the same op table
     rep = got.blocks.report()
-    layers = "model.layers" if name.startswith("Llama") else "layers"
+    layers = "layers" if name == "ViT" else "model.layers"
     assert rep["jit"] == [f"{layers}.0", f"{layers}.1"] and rep["per_module"] == {}
     assert rep["jit_calls"] == 4 and rep["per_module_calls"] == 0  # two forwards x two layers
     assert got.traces == 1  # both layers (other weights, same shapes) run one compiled entry

@@ -3,7 +3,7 @@
     ttfuse.install()                                   # `import ttnn` is the simulator
     swapped = tt_symbiote.register_modules(model, {nn.Linear: TTNNLinear, LlamaRMSNorm: TTNNRMSNorm})
     tt_symbiote.set_device(model, device)
-    blocks = ttfuse.symbiote.jit_blocks(model)         # every LlamaDecoderLayer / ViTLayer (or block_types=...)
+    blocks = ttfuse.symbiote.jit_blocks(model)         # every Llama/Qwen2 decoder, ViT layer (or block_types=...)
     logits = model(input_ids=ids).logits               # each block runs as one compiled graph
     blocks.report()                                    # per block: jit or per-module, calls, why
 
@@ -198,6 +198,10 @@ def _llama_params(block: Any, device: Any) -> types.SimpleNamespace:
     act = getattr(mlp.config, "hidden_act", None)
     if act != "silu":
         raise NotCapturable(f"{name}.mlp: activation {act!r}; the recipe handles 'silu'")
+    if getattr(at, "sliding_window", None) is not None:  # Qwen2's sliding-attention layers, Mistral
+        raise NotCapturable(
+            f"{name}.self_attn: sliding-window attention ({at.sliding_window}); the recipe is causal"
+        )
     cfg = at.config
     return BlockParams(
         in_norm=_norm(block.input_layernorm, "input_layernorm", "rms"),
@@ -307,24 +311,26 @@ def _vit_finish(block: Any, out: Any, a: dict) -> Any:
     return _to_torch(out, a["hidden_states"].dtype)
 
 
-RECIPES: dict[str, Recipe] = {
-    # position_ids and use_cache: the positions are in position_embeddings, the cache is updated when passed
-    "LlamaDecoderLayer": Recipe(
-        _llama_params,
-        _llama_inputs,
-        llama_decoder_layer,
-        _llama_finish,
-        frozenset(
-            {
-                "hidden_states",
-                "attention_mask",
-                "position_ids",
-                "past_key_values",
-                "use_cache",
-                "position_embeddings",
-            }
-        ),
+# position_ids and use_cache: the positions are in position_embeddings, the cache is updated when passed
+_LLAMA = Recipe(
+    _llama_params,
+    _llama_inputs,
+    llama_decoder_layer,
+    _llama_finish,
+    frozenset(
+        {
+            "hidden_states",
+            "attention_mask",
+            "position_ids",
+            "past_key_values",
+            "use_cache",
+            "position_embeddings",
+        }
     ),
+)
+RECIPES: dict[str, Recipe] = {
+    "LlamaDecoderLayer": _LLAMA,
+    "Qwen2DecoderLayer": _LLAMA,  # Llama's structure with Q/K/V biases (concatenated with the weights)
     "ViTLayer": Recipe(
         _vit_params, _vit_inputs, vit_layer, _vit_finish, frozenset({"hidden_states", "attention_mask"})
     ),
