@@ -297,6 +297,39 @@ def test_a_torch_norm_mid_block_falls_back_and_names_it(sym, t3k):
     assert "NotCapturable" in blocks.report()["per_module"]["model.layers.1"]
 
 
+def test_a_sliding_window_layer_is_refused_not_computed_causally(sym, t3k):
+    """Qwen2 with sliding-window attention: the recipe's causal SDPA would attend too far back, so the block is
+    not captured (NotCapturable naming the window) and tt-symbiote's per-module path keeps the answer."""
+    import ttnn
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    import ttfuse.symbiote as S
+
+    torch.manual_seed(0)
+    cfg = Qwen2Config(
+        vocab_size=256,
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        use_sliding_window=True,
+        sliding_window=16,
+        max_window_layers=0,
+    )
+    model = Qwen2ForCausalLM(cfg).eval().to(torch.bfloat16)
+    sym.register_modules(model, C.qwen2()[1])
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    sym.set_device(model, dev)
+    ids = torch.randint(0, 256, (1, 32))
+    eager, _ = _forward(model, {"input_ids": ids}, lambda o: o.logits, dev)
+    blocks = S.jit_blocks(model)
+    jit, _ = _forward(model, {"input_ids": ids}, lambda o: o.logits, dev)
+    assert torch.equal(jit, eager)
+    why = blocks.report()["per_module"]["model.layers.0"]
+    assert why.startswith("NotCapturable: Qwen2DecoderLayer.self_attn: sliding-window attention (16)"), why
+
+
 def test_unknown_block_type_is_a_clear_error(sym):
     import ttfuse
     import ttfuse.symbiote as S
