@@ -27,7 +27,39 @@ from typing import Any
 
 import torch
 
-__all__ = ["MODELS", "Side", "ThreeWays", "llama", "qwen2", "vit", "run", "three_ways", "median_ms"]
+__all__ = [
+    "symbiote_installed",
+    "MODELS",
+    "Side",
+    "ThreeWays",
+    "llama",
+    "qwen2",
+    "vit",
+    "run",
+    "three_ways",
+    "median_ms",
+]
+
+
+@contextlib.contextmanager
+def symbiote_installed():
+    """tt-symbiote imported on ttfuse's simulator (`ttfuse.install()`: its `import ttnn` is the facade), with its
+    per-module torch fallback on; the switch is put back after unless it was installed before."""
+    import os
+
+    import ttfuse
+    from ttfuse import switch
+
+    was = switch.installed()
+    os.environ.setdefault("TT_SYMBIOTE_RUN_MODE", "NORMAL_WITH_FALLBACK")
+    ttfuse.install(force=True)
+    import tt_symbiote
+
+    try:
+        yield tt_symbiote
+    finally:
+        if not was:
+            switch.uninstall()
 
 
 def llama(seed: int = 0, hidden: int = 128, heads: int = 2, kv: int = 1):

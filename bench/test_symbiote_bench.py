@@ -15,8 +15,6 @@ With --benchmark-disable (`make test`) each body runs once; the timed forwards a
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 pytest.importorskip("transformers")  # a pinned test dependency (pyproject)
@@ -29,17 +27,8 @@ ARCHS = {"wormhole_b0": "WH n150", "blackhole": "BH p150"}
 
 @pytest.fixture(scope="module")
 def sym():
-    import ttfuse
-    from ttfuse import switch
-
-    was = switch.installed()
-    os.environ.setdefault("TT_SYMBIOTE_RUN_MODE", "NORMAL_WITH_FALLBACK")
-    ttfuse.install(force=True)
-    import tt_symbiote
-
-    yield tt_symbiote
-    if not was:
-        switch.uninstall()
+    with C.symbiote_installed() as tt_symbiote:
+        yield tt_symbiote
 
 
 @pytest.mark.parametrize("arch", list(ARCHS))

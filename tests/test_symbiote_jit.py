@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import warnings
 
 import pytest
@@ -32,17 +31,8 @@ ARCHS = ["wormhole_b0", "blackhole"]
 
 @pytest.fixture(scope="module")
 def sym():
-    import ttfuse
-    from ttfuse import switch
-
-    was = switch.installed()
-    os.environ.setdefault("TT_SYMBIOTE_RUN_MODE", "NORMAL_WITH_FALLBACK")
-    ttfuse.install(force=True)
-    import tt_symbiote
-
-    yield tt_symbiote
-    if not was:
-        switch.uninstall()
+    with C.symbiote_installed() as tt_symbiote:
+        yield tt_symbiote
 
 
 @pytest.fixture
