@@ -267,6 +267,7 @@ def test_a_block_the_simulator_rejects_falls_back_to_the_per_module_path(sym, t3
     assert rep["jit"] == [] and rep["jit_calls"] == 0 and rep["per_module_calls"] == 4
     why = rep["per_module"]["model.layers.0"]
     assert "SpecError" in why and "nlp_create_qkv_heads" in why and "head_dim 16" in why, why
+    assert "ttfuse/symbiote.py:" in why and "in _qkv_heads" in why, why  # the recipe line, not torch's
 
 
 def test_a_torch_norm_mid_block_falls_back_and_names_it(sym, t3k):

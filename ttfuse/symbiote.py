@@ -45,10 +45,15 @@ from typing import Any
 
 from ttfuse import ttnn
 from ttfuse.cache import CacheWarning
-from ttfuse.errors import TtfuseError
+from ttfuse.errors import MODEL_CODE, TtfuseError
 from ttfuse.jit import JitFunction, jit
 
 __all__ = ["jit_blocks", "JitBlocks", "BlockRecord", "BlockParams", "Recipe", "RECIPES", "NotCapturable"]
+
+
+MODEL_CODE.add(
+    inspect.currentframe().f_code.co_filename
+)  # the recipes are model code: errors name their line
 
 
 class NotCapturable(TtfuseError):
