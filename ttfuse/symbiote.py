@@ -89,7 +89,7 @@ class Recipe:
     torch arguments `a` (bound by name, its **kwargs merged in) as ttnn inputs of `fn` (`memo`: uploads shared
     by the blocks of one forward). `fn(params, *inputs)`: the ttnn function traced by the jit.
     `finish(block, outputs, a)`: what the HF forward returns (torch), with any host-side effect (the KV cache
-    update). `handles`: the argument names the recipe reads or knows to be irrelevant; a call passing any other
+    update). `variants` / `route`: other graphs over the same holder and the call that takes them. `handles`: the argument names the recipe reads or knows to be irrelevant; a call passing any other
     argument (not None) runs the per-module path, so no argument is ever ignored silently."""
 
     params: Callable[[Any, Any], types.SimpleNamespace]
@@ -97,6 +97,14 @@ class Recipe:
     fn: Callable
     finish: Callable[[Any, Any, dict], Any]
     handles: frozenset[str]
+    # other graphs of the same block and holder (e.g. Llama's decode step), by tag; `route(block, a)` picks the
+    # tag of a call ("" = this recipe). Each variant is its own JitFunction ("<class> <tag>" in JitBlocks.functions)
+    variants: dict[str, Recipe] = field(default_factory=dict)
+    route: Callable[[Any, dict], str] | None = None
+
+    def pick(self, block: Any, a: dict) -> tuple[str, Recipe]:
+        tag = self.route(block, a) if self.route is not None else ""
+        return tag, (self if not tag else self.variants[tag])
 
 
 # ------------------------------------------------------------------------------------------ module weights
@@ -156,18 +164,18 @@ def _lin(x, wb):
     return ttnn.linear(x, wb[0], bias=wb[1], memory_config=ttnn.DRAM_MEMORY_CONFIG)
 
 
+def _qkv_linear(p, h):
+    """`h` times the concatenated Q/K/V weights (plus biases): [..., (nh + 2 nkv) d]."""
+    w = ttnn.concat([p.q[0], p.k[0], p.v[0]], dim=-1)
+    b = None if p.q[1] is None else ttnn.concat([p.q[1], p.k[1], p.v[1]], dim=-1)
+    return ttnn.linear(h, w, bias=b, memory_config=ttnn.DRAM_MEMORY_CONFIG)
+
+
 def _qkv_heads(p, h):
     """Q [B, H, S, d], K and V [B, Hkv, S, d] of `h` [B, S, D]: one linear over the concatenated Q/K/V weights
     (parameter-only work: the jit computes the concatenation once per weight version) and tt-metal's
     nlp_create_qkv_heads, as tt-metal's own Llama code does (HF: three linears, `.view(...).transpose(1, 2)`)."""
-    w = ttnn.concat([p.q[0], p.k[0], p.v[0]], dim=-1)
-    b = None if p.q[1] is None else ttnn.concat([p.q[1], p.k[1], p.v[1]], dim=-1)
-    qkv = ttnn.linear(
-        ttnn.reshape(h, [h.shape[0], 1, h.shape[1], h.shape[2]]),
-        w,
-        bias=b,
-        memory_config=ttnn.DRAM_MEMORY_CONFIG,
-    )
+    qkv = _qkv_linear(p, ttnn.reshape(h, [h.shape[0], 1, h.shape[1], h.shape[2]]))
     return ttnn.experimental.nlp_create_qkv_heads(
         qkv,
         num_heads=p.n_heads,
@@ -248,20 +256,29 @@ def _rope(x, cos, sin, s: int):
     return y
 
 
-def llama_decoder_layer(p: types.SimpleNamespace, x, cos, sin, mask):
-    """LlamaDecoderLayer.forward (prefill) in ttnn: returns (hidden_states, key_states, value_states)."""
+def _llama_qkv(p, x, cos, sin):
+    """Q, K, V heads of the prefill `x` [B, S, D], Q and K rotated."""
     s = x.shape[1]
-    h = ttnn.rms_norm(x, weight=p.in_norm[0], epsilon=p.in_norm[2])
-    q, k, v = _qkv_heads(p, h)
-    q, k = _rope(q, cos, sin, s), _rope(k, cos, sin, s)
-    a = _lin(_attention(p, q, k, v, mask), p.o)
+    q, k, v = _qkv_heads(p, ttnn.rms_norm(x, weight=p.in_norm[0], epsilon=p.in_norm[2]))
+    return _rope(q, cos, sin, s), _rope(k, cos, sin, s), v
+
+
+def _llama_tail(p, x, attn):
+    """The rest of the layer after attention (before o_proj): x + a + mlp(norm(x + a))."""
+    a = _lin(attn, p.o)
     h = ttnn.rms_norm(
         a, residual_input_tensor=x, weight=p.post_norm[0], epsilon=p.post_norm[2]
     )  # norm(x + a)
     # silu(gate) * up with the SiLU on the multiply's input (tt-metal's Llama MLP does the same), so the gate and
     # up linears stay plain siblings and fuse horizontally
     h = ttnn.mul(_lin(h, p.gate), _lin(h, p.up), input_tensor_a_activations=[ttnn.UnaryOpType.SILU])
-    return ttnn.add(ttnn.add(x, a), _lin(h, p.down)), k, v
+    return ttnn.add(ttnn.add(x, a), _lin(h, p.down))
+
+
+def llama_decoder_layer(p: types.SimpleNamespace, x, cos, sin, mask):
+    """LlamaDecoderLayer.forward (prefill) in ttnn: returns (hidden_states, key_states, value_states)."""
+    q, k, v = _llama_qkv(p, x, cos, sin)
+    return _llama_tail(p, x, _attention(p, q, k, v, mask)), k, v
 
 
 def _llama_finish(block: Any, outs: Any, a: dict) -> Any:
@@ -316,22 +333,287 @@ def _vit_finish(block: Any, out: Any, a: dict) -> Any:
     return _to_torch(out, a["hidden_states"].dtype)
 
 
+# ------------------------------------------------------------------------------------------ Llama decode (device KV cache)
+# A decode step of a Llama/Qwen2 layer is one graph over a KV cache that lives on the device, as tt-metal's
+# tt_transformers decode does: the cache is paged ([users * pages, n_kv, 32, d] per layer, an identity page table
+# [users, pages]), allocated once at `max_len`; the prefill graph writes its K/V with paged_fill_cache, each decode
+# step writes its token's K/V in place with paged_update_cache and attends with paged SDPA decode up to the
+# position, which enters as an int32 device tensor: every step has the same input specs, so one compiled entry
+# serves every step and layer. The cache is a transformers `Cache` (`device_kv_cache`): HF reads its length for
+# the positions and the mask; a call that takes tt-symbiote's per-module path writes and reads it through the host.
+_BLOCK = 32  # the page (block) size: one tile of positions
+
+
+def device_kv_cache(model: Any, device: Any, max_len: int, batch: int = 1) -> Any:
+    """A transformers `Cache` holding each decoder layer's K and V on `device` (bf16, paged, `max_len` positions
+    for each of `batch` users): pass it as `past_key_values=` to the prefill and to every decode step; the jitted
+    blocks write it in place. `max_len` is rounded up to whole pages of 32 positions."""
+    from ttfuse.errors import ArgumentError
+
+    where = "ttfuse.symbiote.device_kv_cache"
+    for arg, v, hi in (("max_len", max_len, None), ("batch", batch, _BLOCK)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1 or (hi is not None and v > hi):
+            raise ArgumentError(f"{where}: argument {arg!r} must be an int in [1, {hi or 'inf'}], got {v!r}")
+    cfg = getattr(model, "config", None)
+    if cfg is None or getattr(cfg, "num_key_value_heads", None) is None:
+        raise ArgumentError(
+            f"{where}: argument 'model' must be a HF decoder LLM (a config with num_key_value_heads)"
+        )
+    return _device_cache_class()(cfg, device, max_len, batch)
+
+
+_CACHE_CLASS: list = []
+
+
+def _device_cache_class() -> type:
+    """The transformers Cache subclass, made on first use (transformers is imported only by a user of it)."""
+    if _CACHE_CLASS:
+        return _CACHE_CLASS[0]
+    import torch
+    from transformers.cache_utils import Cache, CacheLayerMixin
+
+    class DeviceLayer(CacheLayerMixin):
+        """One layer's K and V on the device; `length` positions written."""
+
+        is_sliding = False
+
+        def __init__(self, owner: Any):
+            super().__init__()
+            self.owner, self.length, self.is_initialized = owner, 0, True
+            self.k, self.v = owner._zeros(), owner._zeros()
+
+        def lazy_initialization(self, key_states, value_states) -> None:
+            return None
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            """tt-symbiote's per-module path (HF attention in torch): write the K/V rows into the device cache
+            through the host and return the cache's first `length` positions, as DynamicLayer does."""
+            o, s = self.owner, key_states.shape[-2]
+            o._check_room(self.length, s)
+            self.k = o._host_write(self.k, key_states, self.length)
+            self.v = o._host_write(self.v, value_states, self.length)
+            self.length += s
+            return o._host_read(self.k, self.length, key_states.dtype), o._host_read(
+                self.v, self.length, value_states.dtype
+            )
+
+        def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+            return self.length + query_length, 0
+
+        def get_seq_length(self) -> int:
+            return self.length
+
+        def get_max_cache_shape(self) -> int:
+            return self.owner.max_len
+
+    class DeviceKVCache(Cache):
+        """Per layer a paged K and V cache on the device (see `device_kv_cache`)."""
+
+        def __init__(self, cfg: Any, device: Any, max_len: int, batch: int):
+            self.device, self.batch = device, batch
+            self.pages = -(-max_len // _BLOCK)
+            self.max_len = self.pages * _BLOCK
+            self.n_kv = int(cfg.num_key_value_heads)
+            self.head_dim = int(getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads)
+            table = torch.arange(batch * self.pages, dtype=torch.int32).reshape(batch, self.pages)
+            self.page_table = _int_input(table, device)
+            self._pos: tuple | None = None  # (position, its device tensor)
+            super().__init__(layers=[DeviceLayer(self) for _ in range(cfg.num_hidden_layers)])
+
+        def _zeros(self) -> Any:
+            shape = (self.batch * self.pages, self.n_kv, _BLOCK, self.head_dim)
+            return _to_device(torch.zeros(shape, dtype=torch.bfloat16), self.device)
+
+        def _check_room(self, length: int, s: int) -> None:
+            if length + s > self.max_len:
+                raise TtfuseError(
+                    f"ttfuse.symbiote.device_kv_cache: {length + s} positions do not fit the cache's max_len "
+                    f"{self.max_len}: make it with a larger max_len"
+                )
+
+        def _sequence(self, t: Any) -> Any:
+            """[users * pages, n_kv, 32, d] device -> [users, n_kv, max_len, d] torch (float32)."""
+            c = ttnn.to_torch(t).float().reshape(self.batch, self.pages, self.n_kv, _BLOCK, self.head_dim)
+            return c.permute(0, 2, 1, 3, 4).reshape(self.batch, self.n_kv, self.max_len, self.head_dim)
+
+        def _host_write(self, t: Any, rows: Any, at: int) -> Any:
+            seq = self._sequence(t)
+            seq[:, :, at : at + rows.shape[-2]] = rows.float()
+            paged = seq.reshape(self.batch, self.n_kv, self.pages, _BLOCK, self.head_dim).permute(
+                0, 2, 1, 3, 4
+            )
+            return _to_device(paged.reshape(-1, self.n_kv, _BLOCK, self.head_dim), self.device)
+
+        def _host_read(self, t: Any, length: int, dtype: Any) -> Any:
+            return self._sequence(t)[:, :, :length].to(dtype)
+
+        def position(self, pos: int) -> Any:
+            """The decode position of every user as an int32 device tensor [users] (one upload per step)."""
+            if self._pos is None or self._pos[0] != pos:
+                self._pos = (pos, _int_input(torch.full((self.batch,), pos, dtype=torch.int32), self.device))
+            return self._pos[1]
+
+    DeviceKVCache._ttfuse_device_cache = True
+    _CACHE_CLASS.append(DeviceKVCache)
+    return DeviceKVCache
+
+
+def _int_input(t: Any, device: Any) -> Any:
+    return ttnn.from_torch(t, dtype=ttnn.int32, layout=ttnn.ROW_MAJOR_LAYOUT, device=device)
+
+
+def _device_cache(a: dict) -> Any:
+    cache = a.get("past_key_values")
+    return cache if getattr(cache, "_ttfuse_device_cache", False) else None
+
+
+def _llama_route(block: Any, a: dict) -> str:
+    """ "" (prefill, K/V to HF's host cache), "prefill" (into a device cache) or "decode" (a device cache)."""
+    cache = _device_cache(a)
+    if cache is None:
+        return ""
+    return "decode" if cache.get_seq_length(block.self_attn.layer_idx) > 0 else "prefill"
+
+
+def _per_user_mc(users: int, d: int) -> Any:
+    """HEIGHT_SHARDED L1, one user's [32, d] tile per core: the decode layout of heads and of RoPE's cos/sin."""
+    grid = ttnn.num_cores_to_corerangeset(users, ttnn.CoreCoord(8, 8), True)
+    return ttnn.MemoryConfig(
+        ttnn.TensorMemoryLayout.HEIGHT_SHARDED,
+        ttnn.BufferType.L1,
+        ttnn.ShardSpec(grid, (_BLOCK, d), ttnn.ShardOrientation.ROW_MAJOR),
+    )
+
+
+def _cache_inputs(cache: Any, layer: int) -> tuple:
+    lay = cache.layers[layer]
+    return lay.k, lay.v, cache.page_table
+
+
+def _llama_prefill_inputs(block: Any, a: dict, device: Any, memo: dict) -> tuple:
+    cache = _device_cache(a)
+    cache._check_room(0, a["hidden_states"].shape[1])
+    if a["hidden_states"].shape[0] != cache.batch:
+        raise _PerCall(f"batch {a['hidden_states'].shape[0]}; the device cache holds {cache.batch} users")
+    return (*_llama_inputs(block, a, device, memo), *_cache_inputs(cache, block.self_attn.layer_idx))
+
+
+def llama_prefill_to_cache(p: types.SimpleNamespace, x, cos, sin, mask, kc, vc, table):
+    """The prefill layer writing its K/V into the paged device cache (paged_fill_cache, one call per user)."""
+    q, k, v = _llama_qkv(p, x, cos, sin)
+    for cache, t in ((kc, k), (vc, v)):
+        for b in range(t.shape[0]):
+            row = t if t.shape[0] == 1 else ttnn.slice(t, [b, 0, 0, 0], [b + 1, *t.shape[1:]])
+            ttnn.experimental.paged_fill_cache(cache, row, table, batch_idx=b)
+    return _llama_tail(p, x, _attention(p, q, k, v, mask))
+
+
+def _llama_decode_inputs(block: Any, a: dict, device: Any, memo: dict) -> tuple:
+    import torch
+
+    cache = _device_cache(a)
+    layer = block.self_attn.layer_idx
+    x, pos = a["hidden_states"], cache.get_seq_length(layer)
+    users = x.shape[0]
+    if x.shape[1] != 1:
+        raise _PerCall(f"{x.shape[1]} new positions after a filled device cache (the decode graph takes one)")
+    if users != cache.batch:
+        raise _PerCall(f"batch {users}; the device cache holds {cache.batch} users")
+    cache._check_room(pos, 1)
+    ids = a.get("position_ids")
+    if ids is not None and not bool((ids == pos).all()):
+        raise _PerCall(
+            "position_ids other than the cache length (the decode graph writes at the cache length)"
+        )
+    mask = a.get("attention_mask")
+    if mask is not None and not bool((mask if mask.dtype == torch.bool else mask == 0).all()):
+        raise _PerCall(
+            "a decode step with a padding mask (the decode graph attends to every cached position)"
+        )
+    pe = a.get("position_embeddings")
+    if pe is None:
+        raise _PerCall("no position_embeddings passed (the HF model computes them once per forward)")
+    d = pe[0].shape[-1]
+    mc = _per_user_mc(users, d)
+
+    def upload(ts):  # cos/sin [1 or B, 1, d] -> [1, B, 1, d], one user's row per core
+        return [
+            ttnn.from_torch(
+                t.expand(users, 1, d).reshape(1, users, 1, d).to(torch.bfloat16).contiguous(),
+                dtype=ttnn.bfloat16,
+                layout=ttnn.TILE_LAYOUT,
+                device=device,
+                memory_config=mc,
+            )
+            for t in ts
+        ]
+
+    cos, sin = _uploaded(memo, "rope decode", tuple(pe), device, upload)
+    h = _to_device(x.reshape(1, 1, users, x.shape[-1]), device)
+    return (h, cos, sin, cache.position(pos), *_cache_inputs(cache, layer))
+
+
+def llama_decode_step(p: types.SimpleNamespace, x, cos, sin, pos, kc, vc, table):
+    """One decode step of LlamaDecoderLayer in ttnn, `x` [1, 1, users, D], as tt-metal's Llama decode: fused QKV
+    linear, nlp_create_qkv_heads_decode, RoPE (HF's rotate-half form, decode mode), paged_update_cache of K and V
+    at `pos` (in place), paged SDPA decode up to `pos`, nlp_concat_heads_decode, then the same tail as prefill."""
+    users = x.shape[2]
+    h = ttnn.rms_norm(x, weight=p.in_norm[0], epsilon=p.in_norm[2])
+    q, k, v = ttnn.experimental.nlp_create_qkv_heads_decode(
+        _qkv_linear(p, h),
+        num_heads=p.n_heads,
+        num_kv_heads=p.n_kv,
+        memory_config=ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG,
+    )
+    heads_mc = q.memory_config()
+    # NOTE: explicit memory configs: the jit re-places a None memory_config as interleaved, which
+    # paged_update_cache (sharded input only) rejects
+    q = ttnn.experimental.rotary_embedding_hf(q, cos, sin, is_decode_mode=True, memory_config=heads_mc)
+    k = ttnn.experimental.rotary_embedding_hf(
+        k, cos, sin, is_decode_mode=True, memory_config=k.memory_config()
+    )
+    ttnn.experimental.paged_update_cache(kc, k, update_idxs_tensor=pos, page_table=table)
+    ttnn.experimental.paged_update_cache(vc, v, update_idxs_tensor=pos, page_table=table)
+    o = ttnn.transformer.paged_scaled_dot_product_attention_decode(
+        ttnn.to_memory_config(q, ttnn.DRAM_MEMORY_CONFIG), kc, vc, table, cur_pos_tensor=pos, scale=p.scale
+    )
+    o = ttnn.experimental.nlp_concat_heads_decode(ttnn.to_memory_config(o, heads_mc), num_heads=p.n_heads)
+    o = ttnn.slice(  # [1, 1, 32 (users padded to a tile), H d] -> the users
+        ttnn.to_memory_config(o, ttnn.DRAM_MEMORY_CONFIG), [0, 0, 0, 0], [1, 1, users, o.shape[3]]
+    )
+    return _llama_tail(p, x, o)
+
+
+def _llama_to_cache_finish(block: Any, out: Any, a: dict) -> Any:
+    """The device cache holds the new positions now (written by the graph)."""
+    x = a["hidden_states"]
+    _device_cache(a).layers[block.self_attn.layer_idx].length += x.shape[1]
+    return _to_torch(out, x.dtype).reshape(x.shape)
+
+
+_LLAMA_HANDLES = frozenset(
+    {"hidden_states", "attention_mask", "position_ids", "past_key_values", "use_cache", "position_embeddings"}
+)
+_LLAMA_DECODE_VARIANTS = {
+    "prefill": Recipe(
+        _llama_params, _llama_prefill_inputs, llama_prefill_to_cache, _llama_to_cache_finish, _LLAMA_HANDLES
+    ),
+    "decode": Recipe(
+        _llama_params, _llama_decode_inputs, llama_decode_step, _llama_to_cache_finish, _LLAMA_HANDLES
+    ),
+}
+
+
 # position_ids and use_cache: the positions are in position_embeddings, the cache is updated when passed
+# (a host DynamicCache: from the graph's K/V; a device_kv_cache: by the "prefill" / "decode" variants' graphs)
 _LLAMA = Recipe(
     _llama_params,
     _llama_inputs,
     llama_decoder_layer,
     _llama_finish,
-    frozenset(
-        {
-            "hidden_states",
-            "attention_mask",
-            "position_ids",
-            "past_key_values",
-            "use_cache",
-            "position_embeddings",
-        }
-    ),
+    _LLAMA_HANDLES,
+    variants=_LLAMA_DECODE_VARIANTS,
+    route=_llama_route,
 )
 RECIPES: dict[str, Recipe] = {
     "LlamaDecoderLayer": _LLAMA,
@@ -388,8 +670,10 @@ class JitBlocks:
         if not isinstance(fwd.fn, JitFunction):
             raise TtfuseError(f"ttfuse.symbiote: block {name} runs op by op (jit_blocks(..., eager=True))")
         dev = fwd._device()
-        inputs = fwd.recipe.inputs(fwd.block, fwd._arguments(args, kwargs), dev, {})
-        return fwd.fn.lower(fwd._params(dev), *inputs)
+        a = fwd._arguments(args, kwargs)
+        tag, recipe = fwd.recipe.pick(fwd.block, a)
+        inputs = recipe.inputs(fwd.block, a, dev, {})
+        return fwd.fns[tag].lower(fwd._params(dev), *inputs)
 
     def restore(self) -> None:
         for block, had in self._originals:
@@ -406,8 +690,11 @@ _HOLDER_NOTE = r".*\(a types\.SimpleNamespace\) is unhashable, so calls recognis
 class _JitBlock:
     """The replaced `forward` of one block: the compiled graph, or the original forward with the reason."""
 
-    def __init__(self, blocks: JitBlocks, name: str, block: Any, recipe: Recipe, fn: JitFunction, device):
-        self.blocks, self.block, self.recipe, self.fn, self.device = blocks, block, recipe, fn, device
+    def __init__(
+        self, blocks: JitBlocks, name: str, block: Any, recipe: Recipe, fns: dict[str, Callable], device
+    ):
+        self.blocks, self.block, self.recipe, self.fns, self.device = blocks, block, recipe, fns, device
+        self.fn = fns[""]
         self.original = block.forward
         self.signature = inspect.signature(self.original)
         self.record = blocks.records[name] = BlockRecord(name, type(block).__name__)
@@ -434,26 +721,29 @@ class _JitBlock:
             if self.block.training:
                 raise _PerCall("training mode (dropout)")
             dev = self._device()
-            inputs = self.recipe.inputs(self.block, a, dev, self.blocks.memo)
+            tag, recipe = self.recipe.pick(self.block, a)
+            inputs = recipe.inputs(self.block, a, dev, self.blocks.memo)
             params = self._params(dev)
+            fn = self.fns[tag]
         except _PerCall as e:
             return self._per_module(str(e), args, kwargs)
         except Exception as e:  # noqa: BLE001 - any failure to prepare the block: its per-module path runs
             return self._fail(e, args, kwargs)
         try:
             if self.quiet:
-                outs = self.fn(params, *inputs)
+                outs = fn(params, *inputs)
             else:
                 with warnings.catch_warnings():
                     # NOTE: the holder is unhashable by design (a SimpleNamespace: see BlockParams), so the jit
                     # recognises each block's holder by identity and keys it by content, as intended: not news
                     warnings.filterwarnings("ignore", message=_HOLDER_NOTE, category=CacheWarning)
-                    outs = self.fn(params, *inputs)
+                    outs = fn(params, *inputs)
                 self.quiet = True
-        except Exception as e:  # noqa: BLE001 - the function is pure (inputs are fresh uploads): safe to rerun
+        except Exception as e:  # noqa: BLE001 - the function is pure (inputs are fresh uploads; what a failed
+            # call wrote into a device cache, the per-module path writes again at the same positions): safe to rerun
             return self._fail(e, args, kwargs)
         rec.jit_calls += 1
-        return self.recipe.finish(self.block, outs, a)
+        return recipe.finish(self.block, outs, a)
 
     def _params(self, device: Any) -> types.SimpleNamespace:
         """The block's holder, rebuilt when tt-symbiote replaced a module's device weights since (its
@@ -555,7 +845,13 @@ def jit_blocks(
                 f"ttfuse.symbiote.jit_blocks: argument 'block_types' names {missing}, which have no recipe; "
                 f"known: {sorted(table)} (add one with recipes={{name: Recipe(...)}})"
             )
-    functions = {n: table[n].fn if eager else _jit_of(table[n].fn, jit_options) for n in sorted(wanted)}
+    functions: dict[str, Callable] = {}
+    fns_of: dict[str, dict[str, Callable]] = {}
+    for n in sorted(wanted):
+        fns_of[n] = {}
+        for tag, r in (("", table[n]), *table[n].variants.items()):
+            f = fns_of[n][tag] = r.fn if eager else _jit_of(r.fn, jit_options)
+            functions[f"{n} {tag}" if tag else n] = f
     blocks = JitBlocks(functions)
     for name, mod in model.named_modules():
         cls = type(mod).__name__
@@ -563,5 +859,5 @@ def jit_blocks(
             if isinstance(mod.__dict__.get("forward"), _JitBlock):  # jitted before: wrap the original forward
                 mod.__dict__.pop("forward")
             blocks._originals.append((mod, mod.__dict__.get("forward")))
-            mod.forward = _JitBlock(blocks, name, mod, table[cls], functions[cls], device)
+            mod.forward = _JitBlock(blocks, name, mod, table[cls], fns_of[cls], device)
     return blocks
