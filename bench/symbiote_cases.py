@@ -11,6 +11,9 @@ model on a simulated device:
 Per side: the output, kernel launches per forward (`ttfuse.sim.count_launches`), the PREDICTED device time of
 every op the forward ran (`ttfuse.profile` records, each op costed by ttfuse/passes/cost.py on the device it ran on:
 kernels + device dispatch; host work and host <-> device transfers are not in it) and the simulator's wall time.
+`decode_ways` runs a prefill and greedy decode steps of a decoder the same three ways: eager with HF's host
+DynamicCache, op by op and jit with `ttfuse.symbiote.device_kv_cache` (the K/V stay on the device; each decode step
+is one graph), per step the same figures.
 Set MESH_DEVICE=T3K first so tt-symbiote's T3K-pinned norm modules run on the simulator in its eager run.
 """
 
@@ -38,6 +41,9 @@ __all__ = [
     "run",
     "three_ways",
     "median_ms",
+    "DECODERS",
+    "Decode",
+    "decode_ways",
 ]
 
 
@@ -205,3 +211,59 @@ def three_ways(sym, name: str, arch: str, *, timed: int = 0, seed: int = 0) -> T
 
 def median_ms(side: Side) -> float | None:
     return statistics.median(side.wall_s) * 1e3 if side.wall_s else None
+
+
+# ------------------------------------------------------------------------------------------ decode steps
+DECODERS: dict[str, tuple[Callable, str]] = {
+    "Llama decode": (llama, "LlamaDecoderLayer"),
+    "Qwen2 decode": (qwen2, "Qwen2DecoderLayer"),
+}
+
+
+@dataclass
+class Decode:
+    sides: dict[str, list[Side]]  # per way ("eager", "op_by_op", "jit"): the prefill, then each decode step
+    tokens: dict[str, list[int]]  # per way: the greedy token after the prefill and after each step
+    blocks: Any  # the JitBlocks ledger of the jitted model
+    traces: int  # traces the measured JIT generation made (0: every step and layer reused the entries)
+    entries: dict[str, int]  # compiled entries this model's two JIT generations added, per function
+
+
+def decode_ways(sym, name: str, arch: str, *, steps: int = 3, seed: int = 0, max_len: int = 64) -> Decode:
+    """A prefill and `steps` greedy decode steps three ways on a fresh sim device of `arch`: tt-symbiote eager
+    (HF's DynamicCache on the host), the block graphs op by op and jitted, both over a device KV cache
+    (`ttfuse.symbiote.device_kv_cache`); the JIT's generation is measured after one that compiles it."""
+    import ttnn
+    from transformers import DynamicCache
+
+    import ttfuse.symbiote as S
+
+    make, kind = DECODERS[name]
+    model, mapping, inputs, out_of = make(seed)
+    sym.register_modules(model, mapping)
+    device = ttnn.open_device(device_id=0, arch=arch)
+    sym.set_device(model, device)
+
+    def generate(cache) -> tuple[list[Side], list[int]]:
+        sides, tokens, ids = [], [], inputs["input_ids"]
+        for _ in range(steps + 1):
+            side = run(model, {"input_ids": ids, "past_key_values": cache, "use_cache": True}, out_of, device)
+            ids = side.out[:, -1:].argmax(-1)
+            sides.append(side)
+            tokens.append(int(ids[0, 0]))
+        return sides, tokens
+
+    ways = {"eager": generate(DynamicCache(config=model.config))}
+    S.jit_blocks(model, [kind], eager=True)
+    ways["op_by_op"] = generate(S.device_kv_cache(model, device, max_len))
+    blocks = S.jit_blocks(model, [kind])
+    fns = blocks.functions
+    entries = {k: f.num_entries for k, f in fns.items()}  # (the JitFunctions are shared by every model)
+    generate(S.device_kv_cache(model, device, max_len))  # compiles the prefill and decode graphs
+    before = sum(f.trace_count for f in fns.values())
+    ways["jit"] = generate(S.device_kv_cache(model, device, max_len))
+    traces = sum(f.trace_count for f in fns.values()) - before
+    entries = {k: f.num_entries - entries[k] for k, f in fns.items()}
+    return Decode(
+        {k: v[0] for k, v in ways.items()}, {k: v[1] for k, v in ways.items()}, blocks, traces, entries
+    )

@@ -327,3 +327,95 @@ def test_unknown_block_type_is_a_clear_error(sym):
 
     with pytest.raises(ttfuse.ArgumentError, match="block_types.*GPT2Block.*no recipe"):
         S.jit_blocks(torch.nn.Linear(2, 2), ["GPT2Block"])
+
+
+# ------------------------------------------------------------------------------------------ decode steps
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("name", list(C.DECODERS))
+def test_decode_steps_jitted_over_a_device_kv_cache(sym, t3k, name, arch):
+    """Prefill + 3 greedy decode steps: each decode step of each layer is one compiled graph over the device KV
+    cache (paged_fill_cache by the prefill graph, paged_update_cache in place each step, the position a device
+    tensor): the logits agree with tt-symbiote eager (HF's host cache) at every step, the tokens are the same, one
+    compiled decode entry serves every step and layer, and a step launches fewer kernels than the same graph op by
+    op. NOTE: not fewer than tt-symbiote eager, which runs RoPE, attention, the cache and the residual adds of a
+    decode step in torch on the host (no launches, but host round trips at every module): the jitted step runs the
+    whole layer on the device (launches per step: bench/test_symbiote_bench.py)."""
+    got = C.decode_ways(sym, name, arch)
+    eager, op_by_op, jit = (got.sides[k] for k in ("eager", "op_by_op", "jit"))
+    for step, (e, o, j) in enumerate(zip(eager, op_by_op, jit, strict=True)):
+        assert pcc(j.out, e.out) >= 0.9995, (step, pcc(j.out, e.out))
+        assert pcc(o.out, e.out) >= 0.9995, (step, pcc(o.out, e.out))
+    assert got.tokens["jit"] == got.tokens["eager"] == got.tokens["op_by_op"]
+    assert len(set(got.tokens["eager"])) > 1  # the steps feed different tokens (not one repeated answer)
+    kind = C.DECODERS[name][1]
+    # one compiled decode entry for the 2 x 3 steps of both layers (and one prefill entry): positions 32..35
+    assert got.entries == {kind: 0, f"{kind} prefill": 1, f"{kind} decode": 1}
+    assert got.traces == 0  # the measured generation compiled nothing: no recompile per step or per length
+    for e, o, j in zip(eager[1:], op_by_op[1:], jit[1:], strict=True):  # per decode step
+        assert j.launches < o.launches, (e.launches, o.launches, j.launches)
+        assert j.predicted_us < o.predicted_us  # the cost model's prediction, the same op table
+    rep = got.blocks.report()
+    assert rep["per_module"] == {} and rep["per_module_calls"] == 0
+    assert rep["jit_calls"] == 2 * 2 * 4  # two generations (compile, measured) x two layers x (prefill + 3)
+
+
+def _generate(model, cache, ids, steps):
+    outs = []
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(steps + 1):
+            logits = model(input_ids=ids, past_key_values=cache, use_cache=True).logits.float()
+            outs.append(logits)
+            ids = logits[:, -1:].argmax(-1)
+    return outs
+
+
+def test_the_per_module_path_reads_and_writes_the_device_cache(sym, t3k):
+    """A device KV cache under tt-symbiote's per-module path (no jit, or a block that falls back): HF's attention
+    writes and reads it through the host and gets eager's answers; after a jitted prefill the per-module decode
+    reads what the prefill graph wrote."""
+    import ttnn
+    from transformers import DynamicCache
+
+    import ttfuse.symbiote as S
+
+    model, mapping, inputs, _ = C.llama()
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    sym.set_device(model, dev)
+    ids = inputs["input_ids"]
+    eager = _generate(model, DynamicCache(config=model.config), ids, 2)
+    host = _generate(model, S.device_kv_cache(model, dev, 64), ids, 2)
+    assert all(pcc(h, e) >= 0.9999 for h, e in zip(host, eager, strict=True))
+    blocks = S.jit_blocks(model)
+    cache = S.device_kv_cache(model, dev, 64)
+    prefill = _generate(model, cache, ids, 0)[0]
+    blocks.restore()
+    rest = _generate(model, cache, prefill[:, -1:].argmax(-1), 1)
+    for got, want in zip([prefill, *rest], eager, strict=True):
+        assert pcc(got, want) >= 0.9995
+    assert blocks.records["model.layers.0"].jit_calls == 1
+
+
+def test_a_device_cache_refuses_what_it_cannot_hold(sym, t3k):
+    import ttnn
+
+    import ttfuse
+    import ttfuse.symbiote as S
+
+    model, mapping, _, _ = C.llama()
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch="blackhole")
+    sym.set_device(model, dev)
+    with pytest.raises(
+        ttfuse.ArgumentError, match="device_kv_cache: argument 'batch' must be an int in \\[1, 32\\]"
+    ):
+        S.device_kv_cache(model, dev, 64, batch=33)
+    with pytest.raises(ttfuse.ArgumentError, match="argument 'model' must be a HF decoder LLM"):
+        S.device_kv_cache(torch.nn.Linear(2, 2), dev, 64)
+    blocks = S.jit_blocks(model)
+    cache = S.device_kv_cache(model, dev, 32)  # one page: the 32-token prefill fills it
+    out = _generate(model, cache, torch.randint(0, 256, (1, 32)), 0)[0]
+    with pytest.raises(ttfuse.TtfuseError, match="33 positions do not fit the cache's max_len 32"):
+        _generate(model, cache, out[:, -1:].argmax(-1), 0)
+    assert blocks.records["model.layers.0"].jit_calls == 1

@@ -574,13 +574,13 @@ def llama_decode_step(p: types.SimpleNamespace, x, cos, sin, pos, kc, vc, table)
     )
     ttnn.experimental.paged_update_cache(kc, k, update_idxs_tensor=pos, page_table=table)
     ttnn.experimental.paged_update_cache(vc, v, update_idxs_tensor=pos, page_table=table)
+    # q stays height-sharded (SDPA decode reads it so); the output is interleaved (GQA: no sharded output), sharded
+    # per user again for nlp_concat_heads_decode, whose [1, 1, 32 (users padded to a tile), H d] is sliced back
     o = ttnn.transformer.paged_scaled_dot_product_attention_decode(
-        ttnn.to_memory_config(q, ttnn.DRAM_MEMORY_CONFIG), kc, vc, table, cur_pos_tensor=pos, scale=p.scale
+        q, kc, vc, table, cur_pos_tensor=pos, scale=p.scale, memory_config=ttnn.DRAM_MEMORY_CONFIG
     )
     o = ttnn.experimental.nlp_concat_heads_decode(ttnn.to_memory_config(o, heads_mc), num_heads=p.n_heads)
-    o = ttnn.slice(  # [1, 1, 32 (users padded to a tile), H d] -> the users
-        ttnn.to_memory_config(o, ttnn.DRAM_MEMORY_CONFIG), [0, 0, 0, 0], [1, 1, users, o.shape[3]]
-    )
+    o = ttnn.slice(o, [0, 0, 0, 0], [1, 1, users, o.shape[3]], memory_config=ttnn.DRAM_MEMORY_CONFIG)
     return _llama_tail(p, x, o)
 
 
