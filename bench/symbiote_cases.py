@@ -227,6 +227,7 @@ class Decode:
     blocks: Any  # the JitBlocks ledger of the jitted model
     traces: int  # traces the measured JIT generation made (0: every step and layer reused the entries)
     entries: dict[str, int]  # compiled entries this model's two JIT generations added, per function
+    again: Callable[[], Any]  # one more JIT generation (a fresh device cache)
 
 
 def decode_ways(sym, name: str, arch: str, *, steps: int = 3, seed: int = 0, max_len: int = 64) -> Decode:
@@ -265,5 +266,10 @@ def decode_ways(sym, name: str, arch: str, *, steps: int = 3, seed: int = 0, max
     traces = sum(f.trace_count for f in fns.values()) - before
     entries = {k: f.num_entries - entries[k] for k, f in fns.items()}
     return Decode(
-        {k: v[0] for k, v in ways.items()}, {k: v[1] for k, v in ways.items()}, blocks, traces, entries
+        {k: v[0] for k, v in ways.items()},
+        {k: v[1] for k, v in ways.items()},
+        blocks,
+        traces,
+        entries,
+        lambda: generate(S.device_kv_cache(model, device, max_len)),
     )

@@ -1,5 +1,7 @@
 """tt-symbiote models with their blocks under @ttfuse.jit (issue 22): per model (tiny ViT encoder, tiny Llama and
-Qwen2 prefill; bench/symbiote_cases.py) and device kind (Wormhole n150, Blackhole p150), per forward:
+Qwen2 prefill; bench/symbiote_cases.py) and device kind (Wormhole n150, Blackhole p150), per forward (and for Llama
+and Qwen2 decode, per greedy decode step after a 32-token prefill, `decode_ways`: eager with HF's host cache, JIT
+with the device KV cache, each step one graph per layer):
 
 - kernel launches: tt-symbiote eager (its per-module path; the HF glue between its modules runs in torch on the
   host), the block graphs op by op (`jit_blocks(..., eager=True)`: the same device work as the JIT) and JIT;
@@ -53,3 +55,34 @@ def test_symbiote_blocks_eager_vs_jit(benchmark, figure, sym, monkeypatch, name,
         f"traces {got.traces}"
     )
     assert p >= 0.9995  # a bench row with a wrong answer is an error, not a figure
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+@pytest.mark.parametrize("name", list(C.DECODERS))
+def test_symbiote_decode_eager_vs_jit(benchmark, figure, sym, monkeypatch, name, arch):
+    monkeypatch.setenv("MESH_DEVICE", "T3K")
+    got = C.decode_ways(sym, name, arch)
+    benchmark(got.again)
+    where = f"symbiote {name} {ARCHS[arch]}"
+    steps = {k: v[1:] for k, v in got.sides.items()}  # the decode steps (positions 32..34), not the prefill
+
+    def mean(way: str, attr: str) -> float:
+        return sum(getattr(s, attr) for s in steps[way]) / len(steps[way])
+
+    e, o, j = (mean(k, "launches") for k in ("eager", "op_by_op", "jit"))
+    ep, op, jp = (mean(k, "predicted_us") for k in ("eager", "op_by_op", "jit"))
+    figure(f"{where}: launches/step eager", e)
+    figure(f"{where}: launches/step JIT", j)
+    figure(f"{where}: predicted device us/step eager", ep, "us")
+    figure(f"{where}: predicted device us/step JIT", jp, "us")
+    p = min(pcc(js.out, es.out) for js, es in zip(got.sides["jit"], got.sides["eager"], strict=True))
+    figure(f"{where}: min PCC JIT vs eager over the steps", p)
+    print(
+        f"\n{where}: per decode step launches eager {e:.0f} / op-by-op {o:.0f} / JIT {j:.0f}; PREDICTED device "
+        f"time eager {ep:.1f} us / op-by-op {op:.1f} us / JIT {jp:.1f} us (eager runs attention, RoPE and the "
+        f"cache on the host: not in its device time); min PCC JIT vs eager {p:.6f}; tokens "
+        f"{got.tokens['jit']} (eager {got.tokens['eager']}); decode entries {got.entries}; traces {got.traces}"
+    )
+    assert (
+        p >= 0.9995 and got.tokens["jit"] == got.tokens["eager"]
+    )  # a wrong answer is an error, not a figure
