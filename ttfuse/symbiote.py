@@ -17,11 +17,16 @@ same device weights as tt-symbiote's modules (`TTNNLinear.tt_weight` / `tt_bias`
 module boundaries: the passes fuse linear + bias + activation, residual adds, the Q/K/V linears sharing an input
 (horizontal fusion), and the weights are lifted as parameters from a per-block holder (`BlockParams`), so one
 compiled entry serves every block of the same shapes. Torch-only inputs (RoPE cos/sin, the attention mask) are
-computed by the HF model outside the block, as before, and enter the graph as inputs; the KV cache is updated on
-the host from the graph's K/V outputs.
+computed by the HF model outside the block, as before, and enter the graph as inputs; HF's DynamicCache is updated
+on the host from the graph's K/V outputs.
+
+Decode: over `device_kv_cache(model, device, max_len)` (a transformers Cache whose K/V live on the device, paged)
+the prefill graph writes K/V with paged_fill_cache and each decode step of a Llama/Qwen2 layer is one graph
+(`llama_decode_step`: paged_update_cache in place, paged SDPA decode, the position a device tensor), the same
+compiled entry for every step and layer. See the "Llama decode" section.
 
 Fallback: a block that cannot be captured (a submodule that is not a tt-symbiote TTNN module the recipe knows, an
-op the simulator rejects, training mode, a decode step with a filled KV cache) runs tt-symbiote's per-module path
+op the simulator rejects, training mode, a decode step with a filled host KV cache) runs tt-symbiote's per-module path
 (the original forward). A capture failure disables the block's jit path for good, warns once and is recorded with
 its reason (`JitBlocks.report()`, like tt-symbiote's `compatibility.report`); a per-call condition (a decode
 step) only sends that call down the per-module path and is counted.
@@ -48,7 +53,16 @@ from ttfuse.cache import CacheWarning
 from ttfuse.errors import MODEL_CODE, TtfuseError
 from ttfuse.jit import JitFunction, jit
 
-__all__ = ["jit_blocks", "JitBlocks", "BlockRecord", "BlockParams", "Recipe", "RECIPES", "NotCapturable"]
+__all__ = [
+    "jit_blocks",
+    "JitBlocks",
+    "BlockRecord",
+    "BlockParams",
+    "Recipe",
+    "RECIPES",
+    "NotCapturable",
+    "device_kv_cache",
+]
 
 
 MODEL_CODE.add(
