@@ -465,3 +465,26 @@ def test_decode_of_two_users_and_the_decode_graph(sym, t3k):
     assert "transformer.paged_scaled_dot_product_attention_decode" in ops
     assert "experimental.nlp_create_qkv_heads_decode" in ops and "experimental.nlp_concat_heads_decode" in ops
     assert "to_layout" not in ops and "from_torch" not in ops
+
+
+def test_hf_generate_runs_over_the_device_cache(sym, t3k):
+    """`model.generate(..., past_key_values=device_kv_cache(...))`: HF's own greedy loop, every layer call jitted
+    (its mask and cache_position from the cache's length), the same tokens as tt-symbiote eager."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model, mapping, inputs, _ = C.llama()
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    sym.set_device(model, dev)
+    ids = inputs["input_ids"]
+    kw = {"max_new_tokens": 4, "do_sample": False, "attention_mask": torch.ones_like(ids), "pad_token_id": 0}
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        eager = model.generate(ids, **kw)
+        blocks = S.jit_blocks(model)
+        jit = model.generate(ids, past_key_values=S.device_kv_cache(model, dev, 64), **kw)
+    assert torch.equal(jit, eager) and jit.shape[1] == 36
+    rep = blocks.report()
+    assert rep["jit_calls"] == 2 * 4 and rep["per_module_calls"] == 0  # prefill + 3 decode steps, 2 layers
