@@ -488,3 +488,32 @@ def test_hf_generate_runs_over_the_device_cache(sym, t3k):
     assert torch.equal(jit, eager) and jit.shape[1] == 36
     rep = blocks.report()
     assert rep["jit_calls"] == 2 * 4 and rep["per_module_calls"] == 0  # prefill + 3 decode steps, 2 layers
+
+
+def test_a_padded_decode_step_takes_the_per_module_path_over_the_device_cache(sym, t3k):
+    """Left padding: the decode graph attends to every cached position, so a step whose mask hides some runs
+    tt-symbiote's per-module path (HF's attention over the device cache through the host), named in the ledger,
+    and the tokens are eager's."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model, mapping, inputs, _ = C.llama()
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch="blackhole")
+    sym.set_device(model, dev)
+    ids = inputs["input_ids"]
+    mask = torch.ones_like(ids)
+    mask[0, :4] = 0
+    kw = {"max_new_tokens": 3, "do_sample": False, "attention_mask": mask, "pad_token_id": 0}
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        eager = model.generate(ids, **kw)
+        blocks = S.jit_blocks(model)
+        jit = model.generate(ids, past_key_values=S.device_kv_cache(model, dev, 64), **kw)
+    assert torch.equal(jit, eager)
+    rec = blocks.records["model.layers.0"]
+    assert rec.mode == "jit" and rec.jit_calls == 1  # the prefill (its mask enters the graph)
+    assert rec.per_module_reasons == {
+        "a decode step with a padding mask (the decode graph attends to every cached position)": 2
+    }

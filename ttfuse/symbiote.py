@@ -534,11 +534,8 @@ def _llama_decode_inputs(block: Any, a: dict, device: Any, memo: dict) -> tuple:
     if users != cache.batch:
         raise _PerCall(f"batch {users}; the device cache holds {cache.batch} users")
     cache._check_room(pos, 1)
-    ids = a.get("position_ids")
-    if ids is not None and not bool((ids == pos).all()):
-        raise _PerCall(
-            "position_ids other than the cache length (the decode graph writes at the cache length)"
-        )
+    # the rotary positions are HF's (position_embeddings, from position_ids); the cache slot is the cache length,
+    # as in HF's own caches
     mask = a.get("attention_mask")
     if mask is not None and not bool((mask if mask.dtype == torch.bool else mask == 0).all()):
         raise _PerCall(
