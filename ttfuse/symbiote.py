@@ -50,7 +50,7 @@ from typing import Any
 
 from ttfuse import ttnn
 from ttfuse.cache import CacheWarning
-from ttfuse.errors import MODEL_CODE, TtfuseError
+from ttfuse.errors import MODEL_CODE, ArgumentError, TtfuseError
 from ttfuse.jit import JitFunction, jit
 
 __all__ = [
@@ -362,8 +362,6 @@ def device_kv_cache(model: Any, device: Any, max_len: int, batch: int = 1) -> An
     """A transformers `Cache` holding each decoder layer's K and V on `device` (bf16, paged, `max_len` positions
     for each of `batch` users): pass it as `past_key_values=` to the prefill and to every decode step; the jitted
     blocks write it in place. `max_len` is rounded up to whole pages of 32 positions."""
-    from ttfuse.errors import ArgumentError
-
     where = "ttfuse.symbiote.device_kv_cache"
     for arg, v, hi in (("max_len", max_len, None), ("batch", batch, _BLOCK)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1 or (hi is not None and v > hi):
