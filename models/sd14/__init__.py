@@ -6,7 +6,8 @@ Modules: common.py (Port base, upload, jit switch), clip.py (CLIPTextModel, CLIP
 scheduler.py (DDIM step on the host), transformer2d.py
 (Transformer2DModel, BasicTransformerBlock), resnet.py (ResnetBlock2D),
 sampling.py (Downsample2D, Upsample2D, TimestepEmbedding, timestep_features),
-unet.py (UNet2DConditionModel), vae.py (VAEDecoder, VAEAttention). See docs/sd14.md.
+unet.py (UNet2DConditionModel), vae.py (AutoencoderKL, VAEDecoder, VAEAttention), perf.py (full-size
+spec-only predictions). See docs/sd14.md.
 """
 
 from models.sd14.clip import CLIPEncoderLayer, CLIPTextModel
@@ -15,7 +16,7 @@ from models.sd14.sampling import Downsample2D, TimestepEmbedding, Upsample2D, ti
 from models.sd14.scheduler import SD14_DDIM, DDIMConfig, DDIMScheduler
 from models.sd14.transformer2d import BasicTransformerBlock, Transformer2DModel
 from models.sd14.unet import UNet2DConditionModel
-from models.sd14.vae import VAEAttention, VAEDecoder
+from models.sd14.vae import AutoencoderKL, VAEAttention, VAEDecoder
 
 __all__ = [
     "CLIPTextModel",
@@ -31,6 +32,7 @@ __all__ = [
     "TimestepEmbedding",
     "timestep_features",
     "UNet2DConditionModel",
+    "AutoencoderKL",
     "VAEDecoder",
     "VAEAttention",
 ]

@@ -10,11 +10,16 @@ Invariants:
   made once per function and shared by every layer.
 * Linear weights are uploaded transposed ([in, out]) in `dtype`; norm weights and biases as [1, n] bfloat16.
 * One numerical config for every op: HiFi4 with fp32 accumulation (no approximation mode).
+* Spec-only capture (`spec_only()`, used by models/sd14/perf.py): ports built from a reference on torch's meta
+  device hold their weights as device tensors with a spec and no storage; the same `forward_ttnn` is captured by
+  `lower_spec_only` (`ttfuse.jit(...).lower`, nothing runs), conv weights prepared inside the trace (a
+  parameter-only prologue, run once per weight set, outside the per-call graph).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -30,9 +35,44 @@ def _t(w) -> torch.Tensor:
     return w.detach().float()
 
 
+# ---------------------------------------------------------------------------------------------- spec-only
+_SPEC_ONLY = [False]
+
+
+@contextmanager
+def spec_only() -> Iterator[None]:
+    """Ports built (and captured) inside hold spec-only weights: `place` makes device tensors with a spec and no
+    storage, so a full-size model on torch's meta device is captured without materialising a parameter."""
+    prev, _SPEC_ONLY[0] = _SPEC_ONLY[0], True
+    try:
+        yield
+    finally:
+        _SPEC_ONLY[0] = prev
+
+
+def is_spec_only() -> bool:
+    return _SPEC_ONLY[0]
+
+
+def spec_tensor(spec: ttnn.TensorSpec, device) -> ttnn.Tensor:
+    """A device tensor with `spec` and no storage (nor allocation): capture reads its spec only; running an op on
+    it is an error."""
+    from ttfuse.tensor import Tensor
+
+    return Tensor(spec, None, device, [])
+
+
+def place(t: torch.Tensor, device, *, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT) -> ttnn.Tensor:
+    """A torch tensor on `device` (`from_torch`); in spec-only mode a spec-only tensor of its shape."""
+    if _SPEC_ONLY[0]:
+        spec = ttnn.TensorSpec(tuple(t.shape), dtype, layout, ttnn.DRAM_MEMORY_CONFIG)
+        return spec_tensor(spec, device)
+    return ttnn.from_torch(_t(t).contiguous(), dtype=dtype, layout=layout, device=device)
+
+
 def upload(t: torch.Tensor, device, dtype=ttnn.bfloat16) -> ttnn.Tensor:
     """A torch tensor as a TILE tensor on `device`."""
-    return ttnn.from_torch(_t(t).contiguous(), dtype=dtype, layout=ttnn.TILE_LAYOUT, device=device)
+    return place(t, device, dtype=dtype)
 
 
 def linear_weight(w: torch.Tensor, device, dtype=ttnn.bfloat16) -> ttnn.Tensor:
@@ -75,6 +115,7 @@ class Port:
         self.dtype = dtype
         self.jit = jit
         self.cfg = compute_config(device)
+        self._prepared: dict = {}
 
     @classmethod
     def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
@@ -84,6 +125,15 @@ class Port:
 
     def load(self, ref) -> None:
         raise NotImplementedError(f"{type(self).__name__}.load")
+
+    def prepared(self, key, make: Callable):
+        """`make()` (weights prepared for one input geometry) once per key; not kept in spec-only mode, where the
+        preparation is traced into the capture's parameter prologue and must not outlive the trace."""
+        if _SPEC_ONLY[0]:
+            return make()
+        if key not in self._prepared:
+            self._prepared[key] = make()
+        return self._prepared[key]
 
     def run(self, fn: Callable, *args, **kwargs):
         """Call block function `fn` eagerly or through its jitted version."""

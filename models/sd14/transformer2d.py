@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from models.sd14.common import Port, _t, linear_weight, norm_weights, to_host, upload, vector
+from models.sd14.common import Port, _t, linear_weight, norm_weights, place, to_host, upload, vector
 from ttfuse import ttnn
 
 GN_EPS = 1e-6
@@ -84,9 +84,9 @@ def conv1x1_weight(conv: torch.nn.Module) -> torch.Tensor:
 
 def group_norm_params(norm: torch.nn.GroupNorm, device) -> tuple:
     """(weight, bias, input mask) of a GroupNorm for `ttnn.group_norm` on an interleaved input (one core)."""
-    c = norm.num_channels
-    w = ttnn.from_torch(ttnn.create_group_norm_weight_bias_rm(_t(norm.weight), c, 1), dtype=ttnn.bfloat16, device=device)  # fmt: skip
-    b = ttnn.from_torch(ttnn.create_group_norm_weight_bias_rm(_t(norm.bias), c, 1), dtype=ttnn.bfloat16, device=device)  # fmt: skip
+    c, rm = norm.num_channels, {"dtype": ttnn.bfloat16, "layout": ttnn.ROW_MAJOR_LAYOUT}
+    w = place(ttnn.create_group_norm_weight_bias_rm(_t(norm.weight), c, 1), device, **rm)
+    b = place(ttnn.create_group_norm_weight_bias_rm(_t(norm.bias), c, 1), device, **rm)
     mask = ttnn.to_device(ttnn.create_group_norm_input_mask(c, norm.num_groups, 1), device)
     return w, b, mask
 
