@@ -85,6 +85,16 @@ def vector(v: torch.Tensor, device) -> ttnn.Tensor:
     return upload(_t(v).reshape(1, -1), device)
 
 
+def pad_head_cols(w: torch.Tensor, heads: int, hd: int, padded: int) -> torch.Tensor:
+    """[..., heads*hd] -> [..., heads*padded], each head's block zero-padded at its end (ttnn's head split needs a
+    tile-multiple head dim; the zero columns add nothing to q.k and produce zero outputs the out-projection's zero
+    rows drop)."""
+    if padded == hd:
+        return w
+    w = w.reshape(*w.shape[:-1], heads, hd)
+    return torch.nn.functional.pad(w, (0, padded - hd)).reshape(*w.shape[:-2], heads * padded)
+
+
 def norm_weights(norm: torch.nn.Module, device) -> tuple:
     return vector(norm.weight, device), vector(norm.bias, device)
 
@@ -138,3 +148,35 @@ class Port:
     def run(self, fn: Callable, *args, **kwargs):
         """Call block function `fn` eagerly or through its jitted version."""
         return (jitted(fn) if self.jit else fn)(*args, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------ spec-only capture
+def _forward(port: Port, *inputs, **statics):
+    return port.forward_ttnn(*inputs, **statics)
+
+
+def lower_spec_only(
+    port_cls, reference, device, inputs: tuple, *, dtype=ttnn.bfloat16, passes=None, **statics
+):
+    """`port_cls.from_torch(reference, device)` in spec-only mode (the reference may live on torch's meta device)
+    and its `forward_ttnn(*inputs, **statics)` captured from the TensorSpecs `inputs`: the `ttfuse.jit` Lowered
+    (graph before and after `passes`, None: the whole pipeline; [] : the ops as written). Nothing runs and no
+    weight is materialised; the target is `device`'s kind."""
+    import ttfuse
+
+    with spec_only():
+        port = port_cls.from_torch(reference, device, dtype=dtype, jit=True)
+        return ttfuse.jit(_forward, passes=passes).lower(port, *inputs, **statics)
+
+
+def per_call_cost(lowered):
+    """`ttfuse.passes.cost.graph_cost` of what one call runs: the lowered graph less its parameter prologue (the
+    conv weight preparation, run once per weight set; `Lowered.cost` counts it in every call)."""
+    from ttfuse.capture.params import split_params
+    from ttfuse.passes.cost import graph_cost
+
+    g = lowered.graph
+    runner = lowered.param_runner
+    if runner is not None:
+        _, g, _ = split_params(g, len(g.inputs) - len(runner.specs))
+    return graph_cost(g, lowered.device_spec)
