@@ -150,11 +150,10 @@ def predict_vae(
 
 
 # ------------------------------------------------------------------------------------------- published figures
-def published(model: str) -> tuple[dict, dict]:
-    """({part: point}, sources) of bench/published_perf.json's points for `model` (their `part` field)."""
+def published(model: str) -> tuple[list[dict], dict]:
+    """(points, sources) of bench/published_perf.json for `model` ("sd14", "sd35")."""
     data = json.loads(PUBLISHED.read_text())
-    points = {p["part"]: p for p in data["points"] if p.get("model") == model and "part" in p}
-    return points, data["sources"]
+    return [p for p in data["points"] if p.get("model") == model], data["sources"]
 
 
 def _ms(p: dict) -> float:
@@ -163,7 +162,10 @@ def _ms(p: dict) -> float:
 
 def format_table(parts: list[Part], model: str = "sd14", title: str = "") -> str:
     """The parts, the image total (calls x per-call time), and the published figure of each part by its side."""
-    pub, sources = published(model)
+    points, sources = published(model)
+    pub: dict[str, list[dict]] = {}
+    for p in points:
+        pub.setdefault(p["part"], []).append(p)
     lines = [
         title
         or f"SD1.4 512x512 on one Wormhole n150, UNet batch {BATCH} (CFG); PREDICTED by ttfuse's cost model "
@@ -173,13 +175,10 @@ def format_table(parts: list[Part], model: str = "sd14", title: str = "") -> str
     ]
 
     def row(name, batch, calls, e, j, ke, kj, le, lj, tf, key):
-        p = pub.get(key)
-        ref = _ms(p) if p else None
-        cmp = "" if ref is None else f"{ref:10.1f}  {j / ref:7.2f} {kj / ref:14.2f}"
-        return (
-            f"{name:<18} {batch:>5} {calls:>5} {e:9.1f} {j:8.1f} {ke:6.1f}/{kj:6.1f} {le:6d}->{lj:<6d} {tf:6.2f}  "
-            + cmp
-        )
+        head = f"{name:<18} {batch:>5} {calls:>5} {e:9.1f} {j:8.1f} {ke:6.1f}/{kj:6.1f} {le:6d}->{lj:<6d} {tf:6.2f}  "
+        refs = [_ms(p) for p in pub.get(key, [])]
+        cmps = [f"{ref:10.1f}  {j / ref:7.2f} {kj / ref:14.2f}" for ref in refs] or [""]
+        return "\n".join([head + cmps[0]] + [" " * len(head) + c for c in cmps[1:]])
 
     tot = dict(e=0.0, j=0.0, ke=0.0, kj=0.0, le=0, lj=0, tf=0.0)
     for q in parts:
@@ -201,15 +200,33 @@ def format_table(parts: list[Part], model: str = "sd14", title: str = "") -> str
             + "".join(f"; {n}" for n in q.notes)
         )
     lines.append("Published (measured on hardware, each with its source in bench/published_perf.json):")
-    for key, p in pub.items():
-        s = sources[p["source"]]
-        lines.append(f"  {key}: {p['measured']} {p['unit']}: {p['what']}; {p.get('note', '')}")
-        lines.append(f"    {s['url']}")
+    for p in points:
+        lines.append(f"  {p['part']}: {p['measured']} {p['unit']}: {p['what']}")
+        lines.append(f"    {p.get('note', '')}; {sources[p['source']]['url']}")
     return "\n".join(lines)
 
 
 def predict_all(arch: str = ARCH) -> list[Part]:
     return [predict_unet(arch=arch), predict_vae(arch=arch)]
+
+
+_CACHED: dict[str, list[Part]] = {}
+
+
+def predict_point(p: dict) -> float:
+    """tools/costcheck.py's prediction of a published sd14 point (its `part`, in its unit): the JIT graph's
+    per-call time (`kernel_only`: without the dispatch); "image": the calls of every part."""
+    parts = _CACHED.get(p["device"])
+    if parts is None:
+        parts = _CACHED[p["device"]] = predict_all(p["device"])
+    chosen = parts if p["part"] == "image" else [q for q in parts if q.name == p["part"]]
+    if not chosen:
+        raise ValueError(f"point {p['id']!r}: no sd14 part {p['part']!r}")
+    ms = sum(
+        (q.calls if p["part"] == "image" else 1) * (q.jit_kernel_ms if p.get("kernel_only") else q.jit_ms)
+        for q in chosen
+    )
+    return ms / {"s": 1e3, "ms": 1.0, "us": 1e-3}[p["unit"]]
 
 
 if __name__ == "__main__":
