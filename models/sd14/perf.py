@@ -156,8 +156,11 @@ def published(model: str) -> tuple[list[dict], dict]:
     return [p for p in data["points"] if p.get("model") == model], data["sources"]
 
 
+_MS_PER = {"s": 1e3, "ms": 1.0, "us": 1e-3}
+
+
 def _ms(p: dict) -> float:
-    return p["measured"] * {"s": 1e3, "ms": 1.0, "us": 1e-3}[p["unit"]]
+    return p["measured"] * _MS_PER[p["unit"]]
 
 
 def format_table(parts: list[Part], model: str = "sd14", title: str = "") -> str:
@@ -226,7 +229,7 @@ def predict_point(p: dict) -> float:
         (q.calls if p["part"] == "image" else 1) * (q.jit_kernel_ms if p.get("kernel_only") else q.jit_ms)
         for q in chosen
     )
-    return ms / {"s": 1e3, "ms": 1.0, "us": 1e-3}[p["unit"]]
+    return ms / _MS_PER[p["unit"]]
 
 
 if __name__ == "__main__":

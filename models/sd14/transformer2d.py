@@ -10,6 +10,8 @@ with the weight/bias/mask helpers of ttnn; the 1x1 convolutions proj_in/proj_out
     x += ff2(h * gelu(g)), h|g = ff1(LN3 x)                           GEGLU (exact gelu)
 Cross-attention heads are made with reshape + permute (K/V have the text's length L, Q the image's H*W, which
 `split_query_key_value_and_split_heads(kv_input_tensor=)` does not allow); L needs no padding to a tile.
+Head dims that are not a tile multiple (SD1.4's 40/80/160 at 320/640/1280 channels, 8 heads) are zero-padded per
+head in the q/k/v columns and the out-projections' rows (`pad_head_cols`), the softmax scale kept at the real one.
 """
 
 from __future__ import annotations
