@@ -248,8 +248,9 @@ def format_image_table(rows: list[Prediction], vae) -> str:
         f"({vae.tflop:.2f} TFLOP, JIT DRAM {vae.dram_gb:.1f} GB; {vae.nodes_traced} nodes, captured spec-only in "
         f"{vae.lower_s:.1f} s)"
     )
-    for system, (_, url) in pub.items():
-        lines.append(f"  published {system}: {url}")
+    for p in rows:
+        if p.system in pub:
+            lines.append(f"  published {p.system}: {pub[p.system][1]}")
     return "\n".join(lines)
 
 
