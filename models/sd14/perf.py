@@ -98,13 +98,17 @@ def predict_part(
     """Capture `port_cls(reference).forward_ttnn(*inputs, **statics)` spec-only on a sim device of kind `arch`,
     eagerly (no passes) and through the pass pipeline, and cost one call of each."""
     from models.sd14.common import lower_spec_only, per_call_cost
+    from ttfuse.device import arch_env
 
-    device = ttnn.open_device(device_id=0, arch=arch)
     part = Part(name, inputs[0].shape[0], calls)
     t0 = time.perf_counter()
-    eager = lower_spec_only(port_cls, reference, device, inputs, passes=[], **statics)
-    jit = lower_spec_only(port_cls, reference, device, inputs, passes=None, **statics)
+    with arch_env(arch):  # a lowering from TensorSpecs targets $TTFUSE_ARCH's device kind
+        device = ttnn.open_device(device_id=0, arch=arch)
+        eager = lower_spec_only(port_cls, reference, device, inputs, passes=[], **statics)
+        jit = lower_spec_only(port_cls, reference, device, inputs, passes=None, **statics)
     part.lower_s = time.perf_counter() - t0
+    if jit.device_spec.name != arch:
+        raise RuntimeError(f"{name}: lowered for {jit.device_spec.name}, asked for {arch}")
     part.nodes_traced, part.nodes_jit = len(eager.graph.nodes), len(jit.graph.nodes)
     ds = jit.device_spec
     for lo, kind in ((eager, "eager"), (jit, "jit")):
@@ -163,15 +167,16 @@ def _ms(p: dict) -> float:
     return p["measured"] * _MS_PER[p["unit"]]
 
 
-def format_table(parts: list[Part], model: str = "sd14", title: str = "") -> str:
-    """The parts, the image total (calls x per-call time), and the published figure of each part by its side."""
+def format_table(parts: list[Part], model: str = "sd14", title: str = "", arch: str = ARCH) -> str:
+    """The parts, the image total (calls x per-call time), and the published figure of each part on `arch`."""
     points, sources = published(model)
+    points = [p for p in points if p["device"] == arch]
     pub: dict[str, list[dict]] = {}
     for p in points:
         pub.setdefault(p["part"], []).append(p)
     lines = [
         title
-        or f"SD1.4 512x512 on one Wormhole n150, UNet batch {BATCH} (CFG); PREDICTED by ttfuse's cost model "
+        or f"SD1.4 512x512 on one {arch}, UNet batch {BATCH} (CFG); PREDICTED by ttfuse's cost model "
         "(ms per call; kernel = without dispatch) beside tt-metal's published measurements:",
         f"{'part':<18} {'batch':>5} {'calls':>5} {'eager ms':>9} {'JIT ms':>8} {'kernel e/J':>13} "
         f"{'launches e->J':>13} {'TFLOP':>6}  {'published':>10}  {'JIT/pub':>7} {'kernel JIT/pub':>14}",
@@ -233,4 +238,5 @@ def predict_point(p: dict) -> float:
 
 
 if __name__ == "__main__":
-    print(format_table(predict_all()))
+    for kind in (ARCH, "blackhole:p150:13x10"):
+        print(format_table(predict_all(kind), arch=kind) + "\n")

@@ -87,3 +87,26 @@ def test_sd14_prediction_beside_published(pcc_report):
     for line in table.splitlines()[2:5]:
         pcc_report("prediction", line.strip())
     print("\n" + table)
+
+
+def test_spec_only_weights_hold_no_values(device):
+    """A port built in spec-only mode holds no data: running it eagerly is an error, never silent zeros."""
+    import torch
+    from diffusers.models.resnet import ResnetBlock2D as RefResnet
+
+    from models.sd14.common import is_spec_only, spec_only
+    from models.sd14.resnet import ResnetBlock2D
+    from models.sd14.transformer2d import nchw_to_tt
+    from ttfuse.errors import TtfuseError
+
+    with torch.device("meta"):
+        ref = RefResnet(in_channels=32, out_channels=32, temb_channels=None, groups=32)
+    with spec_only():
+        assert is_spec_only()
+        port = ResnetBlock2D.from_torch(ref, device, jit=False)
+    assert not is_spec_only()
+    assert tuple(port.gn1[0].shape) == (1, 1, 1, 32)  # group_norm's [1, 1, C/32, 32] weight form, no storage
+    with pytest.raises(TtfuseError):
+        ttnn.to_torch(port.gn1[0])
+    with pytest.raises(TtfuseError):
+        port.forward_ttnn(nchw_to_tt(torch.randn(1, 32, 4, 4), device), None, hw=(4, 4))
