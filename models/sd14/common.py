@@ -163,8 +163,9 @@ def lower_spec_only(
     (graph before and after `passes`, None: the whole pipeline; [] : the ops as written). Nothing runs and no
     weight is materialised; the target is `device`'s kind."""
     import ttfuse
+    from ttfuse.device import arch_env
 
-    with spec_only():
+    with spec_only(), arch_env(device.spec.name):  # a lowering from TensorSpecs targets $TTFUSE_ARCH's kind
         port = port_cls.from_torch(reference, device, dtype=dtype, jit=True)
         return ttfuse.jit(_forward, passes=passes).lower(port, *inputs, **statics)
 

@@ -98,14 +98,12 @@ def predict_part(
     """Capture `port_cls(reference).forward_ttnn(*inputs, **statics)` spec-only on a sim device of kind `arch`,
     eagerly (no passes) and through the pass pipeline, and cost one call of each."""
     from models.sd14.common import lower_spec_only, per_call_cost
-    from ttfuse.device import arch_env
 
     part = Part(name, inputs[0].shape[0], calls)
     t0 = time.perf_counter()
-    with arch_env(arch):  # a lowering from TensorSpecs targets $TTFUSE_ARCH's device kind
-        device = ttnn.open_device(device_id=0, arch=arch)
-        eager = lower_spec_only(port_cls, reference, device, inputs, passes=[], **statics)
-        jit = lower_spec_only(port_cls, reference, device, inputs, passes=None, **statics)
+    device = ttnn.open_device(device_id=0, arch=arch)
+    eager = lower_spec_only(port_cls, reference, device, inputs, passes=[], **statics)
+    jit = lower_spec_only(port_cls, reference, device, inputs, passes=None, **statics)
     part.lower_s = time.perf_counter() - t0
     if jit.device_spec.name != arch:
         raise RuntimeError(f"{name}: lowered for {jit.device_spec.name}, asked for {arch}")

@@ -47,6 +47,7 @@ def test_unet_full_size_capture_is_spec_only(pcc_report):
     assert ops["conv2d"] == 52 and ops["transformer.scaled_dot_product_attention"] == 32
     assert ops["group_norm"] == 61 and ops["prepare_conv_weights"] == 52
     assert lo.graph.spec_of(lo.graph.outputs[0]).shape == (BATCH, 1, LATENT * LATENT, 4)
+    assert lo.device_spec.name == "wormhole_b0:n150"
     g = per_call_cost(lo)
     assert all(c.op != "prepare_conv_weights" for c in g.nodes)  # once per weight set: not per call
     tflop = g.total.flops / 1e12
@@ -73,6 +74,12 @@ def test_vae_full_size_capture_is_spec_only(pcc_report):
     assert abs(tflop / TORCH_VAE_TFLOP - 1) < 0.02
     assert mem.peak_dram_bytes < 8 << 20
     pcc_report("SD1.4 VAE 512x512 captured TFLOP vs torch FlopCounter", f"{tflop:.3f} vs {TORCH_VAE_TFLOP}")
+    # the target is the device's kind (not $TTFUSE_ARCH): a Blackhole p150 costs the same graph faster
+    bh = ttnn.open_device(device_id=0, arch="blackhole:p150:13x10")
+    lo_bh = lower_spec_only(AutoencoderKL, meta_vae(), bh, (spec((1, 1, LATENT * LATENT, 4)),), passes=[],
+                            hw=(LATENT, LATENT))  # fmt: skip
+    assert lo.device_spec.name == "wormhole_b0:n150" and lo_bh.device_spec.name == "blackhole:p150:13x10"
+    assert per_call_cost(lo_bh).device_ms < per_call_cost(lo).device_ms
 
 
 @pytest.mark.slow
