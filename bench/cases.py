@@ -515,6 +515,198 @@ register(
 )
 
 
+# ------------------------------------------------------------------------------------------------- SD1.4
+def _sd14(
+    make_ref, make_inputs, call_ref, port_name: str, to_device, call_port, to_host
+) -> Callable[[int, Any], Built]:
+    """Builder of an SD1.4 UNet block case (issue 21): the diffusers module (tiny, every parameter re-drawn) in
+    float32 on `size` x `size` latents vs its port `models.sd14.<port_name>` (forward_ttnn on uploaded inputs).
+
+    make_inputs(size) -> torch inputs; call_ref(ref, *torch inputs); to_device(port, torch inputs, device) -> ttnn
+    inputs; call_port(port, *ttnn inputs, hw=) -> output; to_host(output, hw) -> torch tensors in reference order.
+    The eager port runs once here: its 3x3 convs' weights are prepared on first use per input geometry
+    (`prepare_conv_weights`, as tt-metal's SD ports do at load), work the block's launches must not count."""
+
+    def build(size: int, device) -> Built:
+        ref = make_ref()
+        torch_in = make_inputs(size)
+
+        def reference(*xs):
+            with torch.no_grad():
+                return call_ref(ref, *xs)
+
+        if device is None:
+            return Built(None, None, reference, Inputs((), torch_in), keep=ref)
+        import models.sd14 as sd
+
+        cls = getattr(sd, port_name)
+        eager, jit = cls.from_torch(ref, device, jit=False), cls.from_torch(ref, device, jit=True)
+        hw = (size, size)
+        tt = to_device(eager, torch_in, device)
+        call_port(eager, *tt, hw=hw)  # one-time conv weight preparation, outside the measured calls
+        return Built(
+            lambda *xs: call_port(eager, *xs, hw=hw),
+            lambda *xs: call_port(jit, *xs, hw=hw),
+            reference,
+            Inputs(tt, torch_in),
+            to_torch=lambda out: to_host(out, hw),
+            keep=(ref, eager, jit),
+        )
+
+    return build
+
+
+def _sd14_randn(seed: int, *shapes: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    return tuple(torch.randn(*s, generator=g) for s in shapes)
+
+
+def _sd14_up(port, xs, device) -> tuple:
+    """Torch inputs on the device: [B, C, H, W] as [B, 1, HW, C]; a temb [B, T] as [B, 1, 1, T]; others as they are."""
+    from models.sd14.common import upload
+    from models.sd14.transformer2d import nchw_to_tt
+
+    return tuple(
+        nchw_to_tt(x, device)
+        if x.dim() == 4
+        else upload(x.reshape(x.shape[0], 1, 1, -1) if x.dim() == 2 else x, device)
+        for x in xs
+    )
+
+
+def _sd14_nchw(out, hw) -> list[torch.Tensor]:
+    """A block's output on the host: a [B, 1, HW, C] tensor; (h, hw) of an up block; (h, hw, [(skip, hw)]) of a down
+    block (its skips after h, diffusers' (hidden_states, output_states) order)."""
+    from models.sd14.transformer2d import tt_to_nchw
+
+    if not isinstance(out, tuple):
+        return [tt_to_nchw(out, *hw)]
+    h, h_hw, *skips = out
+    return [tt_to_nchw(h, *h_hw)] + [tt_to_nchw(t, *t_hw) for t, t_hw in (skips[0] if skips else [])]
+
+
+def _diffusers(module: str, cls: str, seed: int, **kwargs) -> Callable[[], torch.nn.Module]:
+    return lambda: redraw_parameters(getattr(importlib.import_module(module), cls)(**kwargs), seed)
+
+
+def _sd14_unet_inputs(port, xs, device) -> tuple:
+    from models.sd14.common import upload
+    from models.sd14.transformer2d import nchw_to_tt
+
+    x, t, ctx = xs
+    b = x.shape[0]
+    return (
+        nchw_to_tt(x, device),
+        upload(port.time_features(int(t), b).reshape(b, 1, 1, -1), device),
+        upload(ctx, device),
+    )
+
+
+_SD14_CTX = 32  # models/sd14/tiny.py TEXT_DIM: the cross-attention width of every block case
+_UNET_BLOCKS = "diffusers.models.unets.unet_2d_blocks"
+_sd14_cases = [
+    # name, reference factory, inputs(size), reference call, port call, to_device, description
+    (
+        "ResnetBlock2D",
+        _diffusers(
+            "diffusers.models.resnet",
+            "ResnetBlock2D",
+            41,
+            in_channels=64,
+            out_channels=96,
+            temb_channels=128,
+            groups=32,
+        ),
+        lambda n: _sd14_randn(42, (1, 64, n, n), (1, 128)),
+        lambda r, x, t: r(x, t),
+        lambda p, x, t, hw: p.forward_ttnn(x, t, hw=hw),
+        _sd14_up,
+        "64 -> 96 channels, temb 128: group_norm, silu, 3x3 conv2d x2, 1x1 shortcut",
+    ),
+    (
+        "Transformer2DModel",
+        _diffusers(
+            "diffusers.models.transformers.transformer_2d",
+            "Transformer2DModel",
+            43,
+            num_attention_heads=2,
+            attention_head_dim=32,
+            in_channels=64,
+            cross_attention_dim=_SD14_CTX,
+            norm_num_groups=32,
+        ),
+        lambda n: _sd14_randn(44, (1, 64, n, n), (1, 77, _SD14_CTX)),
+        lambda r, x, c: r(x, encoder_hidden_states=c).sample,
+        lambda p, x, c, hw: p.forward_ttnn(x, c),
+        _sd14_up,
+        "C 64, 2 heads, text 77 x 32: self + cross attention, GEGLU",
+    ),
+    (
+        "CrossAttnDownBlock2D",
+        _diffusers(
+            _UNET_BLOCKS,
+            "CrossAttnDownBlock2D",
+            45,
+            in_channels=32,
+            out_channels=64,
+            temb_channels=128,
+            num_layers=1,
+            resnet_groups=32,
+            num_attention_heads=2,
+            cross_attention_dim=_SD14_CTX,
+        ),
+        lambda n: _sd14_randn(46, (1, 32, n, n), (1, 128), (1, 77, _SD14_CTX)),
+        lambda r, x, t, c: r(x, t, encoder_hidden_states=c),
+        lambda p, x, t, c, hw: p.forward_ttnn(x, t, c, hw=hw),
+        _sd14_up,
+        "32 -> 64 channels: resnet, transformer, downsample (output and skips)",
+    ),
+    (
+        "CrossAttnUpBlock2D",
+        _diffusers(
+            _UNET_BLOCKS,
+            "CrossAttnUpBlock2D",
+            47,
+            in_channels=32,
+            prev_output_channel=64,
+            out_channels=64,
+            temb_channels=128,
+            num_layers=2,
+            resnet_groups=32,
+            num_attention_heads=2,
+            cross_attention_dim=_SD14_CTX,
+        ),
+        lambda n: _sd14_randn(48, (1, 64, n, n), (1, 32, n, n), (1, 64, n, n), (1, 128), (1, 77, _SD14_CTX)),
+        lambda r, x, s1, s2, t, c: r(x, (s1, s2), t, encoder_hidden_states=c),
+        lambda p, x, s1, s2, t, c, hw: p.forward_ttnn(x, [(s1, hw), (s2, hw)], t, c, hw=hw),
+        _sd14_up,
+        "64 -> 64 channels, 2 layers: skip concat, resnet, transformer; upsample 2x",
+    ),
+    (
+        "UNet2DConditionModel",
+        lambda: importlib.import_module("models.sd14.tiny").tiny_unet(49),
+        lambda n: (*_sd14_randn(50, (2, 4, n, n)), torch.tensor(500), *_sd14_randn(51, (2, 77, _SD14_CTX))),
+        lambda r, x, t, c: r(x, t, encoder_hidden_states=c).sample,
+        lambda p, x, t, c, hw: p.forward_ttnn(x, t, c, hw=hw),
+        _sd14_unet_inputs,
+        "whole tiny UNet (32/64 channels, SD1.4's block kinds), batch 2 (guidance), t=500",
+    ),
+]
+_sd14_needs = _needs("models.sd14", *(c[0] for c in _sd14_cases), package="diffusers")
+for _name, _mk, _inp, _call, _port_call, _to_dev, _desc in _sd14_cases:
+    register(
+        Case(
+            f"sd14.{_name}",
+            _sd14(_mk, _inp, _call, _name, _to_dev, _port_call, _sd14_nchw),
+            (8,),
+            (8, 16, 32),
+            "H = W latents",
+            f"models.sd14.{_name} vs diffusers: {_desc}",
+            requires=_sd14_needs,
+        )
+    )
+
+
 # Cases named by the issue whose port does not exist yet in any form the harness can drive (shown as "not
 # measured" with the reason; move them to `register(...)` when the port lands).
 PENDING: dict[str, str] = {}

@@ -25,12 +25,6 @@ REPO = Path(__file__).resolve().parents[1]
 SPEC = ttnn.TensorSpec((32, 64), ttnn.bfloat16)
 
 
-@pytest.fixture
-def fresh():
-    with cache.fresh_cache() as d:
-        yield d
-
-
 def key_of(**over):
     fields = {
         "function": ("mod.f", "def f(x): ...", ()),

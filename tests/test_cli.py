@@ -30,12 +30,6 @@ SPEC = ttnn.TensorSpec((32, 64), ttnn.bfloat16)
 HAVE_CODEGEN = importlib.util.find_spec("ttfuse.codegen") is not None
 
 
-@pytest.fixture
-def fresh():
-    with cache.fresh_cache() as d:
-        yield d
-
-
 def run(*args):
     # 200 columns whatever the caller's $COLUMNS (tables honour it), so no cell folds under the asserts
     r = CliRunner().invoke(main, list(args), catch_exceptions=False, env={"COLUMNS": "200"})

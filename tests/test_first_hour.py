@@ -26,10 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 flags_mod = importlib.import_module("ttfuse.flags")
 
 
-@pytest.fixture(autouse=True)
-def fresh():
-    with cache.fresh_cache() as d:
-        yield d
+pytestmark = pytest.mark.usefixtures("fresh")  # an empty compile cache per test (tests/conftest.py)
 
 
 def tensor(dev, rows=32, cols=64):

@@ -29,12 +29,6 @@ from ttfuse.jit import jit
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def fresh():
-    with cache.fresh_cache() as d:
-        yield d
-
-
 def block(x, y, *, scale=2.0):
     z = ttnn.add(x, y)
     return ttnn.multiply(ttnn.relu(z), scale)

@@ -12,15 +12,11 @@ import pytest
 import torch
 
 import ttfuse
-from ttfuse import cache, ttnn
+from ttfuse import ttnn
 from ttfuse.cache import CacheWarning
 from ttfuse.errors import OutOfMemoryError, TraceError, TtfuseError
 
-
-@pytest.fixture(autouse=True)
-def fresh():
-    with cache.fresh_cache() as d:
-        yield d
+pytestmark = pytest.mark.usefixtures("fresh")  # an empty compile cache per test (tests/conftest.py)
 
 
 def tensor(dev, value=2.0, shape=(32, 32)):

@@ -28,12 +28,6 @@ from ttfuse.cache import CacheWarning
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def fresh():
-    with cache.fresh_cache() as d:
-        yield d
-
-
 def entries(root: Path) -> list[Path]:
     return sorted(root.glob(f"v{cache.SCHEMA_VERSION}/??/*.json"))
 

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from tests.conftest import pcc
+from ttfuse.testing import redraw_parameters
 
 transformers = pytest.importorskip(
     "transformers"
@@ -90,7 +91,7 @@ def test_tiny_llama_prefill_on_the_simulator(sym, arch):
         num_key_value_heads=2,
         max_position_embeddings=64,
     )
-    model = LlamaForCausalLM(cfg).eval().to(torch.bfloat16)
+    model = redraw_parameters(LlamaForCausalLM(cfg), seed=0).to(torch.bfloat16)
     linears = sum(isinstance(m, torch.nn.Linear) for m in model.modules())
     ids = torch.randint(0, 256, (1, 32))
     ref, out, swapped, report = _run(
@@ -121,7 +122,7 @@ def test_tiny_vit_features_on_the_simulator(sym, arch):
         patch_size=8,
         num_channels=3,
     )
-    model = ViTModel(cfg, add_pooling_layer=False).eval().to(torch.bfloat16)
+    model = redraw_parameters(ViTModel(cfg, add_pooling_layer=False), seed=0).to(torch.bfloat16)
     linears = sum(isinstance(m, torch.nn.Linear) for m in model.modules())
     pixels = torch.randn(1, 3, 32, 32, dtype=torch.bfloat16)
     ref, out, swapped, report = _run(

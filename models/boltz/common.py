@@ -27,36 +27,25 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from models.common import TILE, kernel_config, round_up  # noqa: F401 (re-exported)
+from models.common import (  # noqa: F401 (re-exported)
+    TILE,
+    _t,
+    exact_compute_config,
+    kernel_config,
+    linear_weight,
+    norm_weights,
+    round_up,
+    to_host,
+    upload,
+    vector,
+)
 from ttfuse import ttnn
 
 SIGMOID = ttnn.UnaryOpType.SIGMOID
 SILU = ttnn.UnaryOpType.SILU
 
 
-def compute_config(device):
-    """The one compute kernel config of the port (tt-boltz: HiFi4, exact math, fp32 accumulation)."""
-    return kernel_config(device, ttnn.MathFidelity.HiFi4, fp32_acc=True, packer_l1_acc=True)
-
-
-# ------------------------------------------------------------------------------------------------ upload
-def _t(w) -> torch.Tensor:
-    return w.detach().float()
-
-
-def upload(t: torch.Tensor, device, dtype=ttnn.bfloat16) -> ttnn.Tensor:
-    """A torch tensor as a TILE tensor on `device`."""
-    return ttnn.from_torch(_t(t).contiguous(), dtype=dtype, layout=ttnn.TILE_LAYOUT, device=device)
-
-
-def linear_weight(w: torch.Tensor, device, dtype=ttnn.bfloat16, *, scale: float = 1.0) -> ttnn.Tensor:
-    """A torch Linear weight [out, in] uploaded transposed, [in, out] (optionally scaled first)."""
-    return upload(_t(w).t() * scale, device, dtype)
-
-
-def vector(v: torch.Tensor, device, dtype=ttnn.bfloat16, *, scale: float = 1.0) -> ttnn.Tensor:
-    """A norm weight/bias or a linear bias [n] uploaded as [1, n]."""
-    return upload((_t(v) * scale).reshape(1, -1), device, dtype)
+compute_config = exact_compute_config  # tt-boltz: HiFi4, exact math, fp32 accumulation, for every op
 
 
 def pad_heads(w: torch.Tensor, n_heads: int, head_dim: int, padded: int, dim: int) -> torch.Tensor:
@@ -67,11 +56,6 @@ def pad_heads(w: torch.Tensor, n_heads: int, head_dim: int, padded: int, dim: in
     w = w.reshape(n_heads, head_dim, *w.shape[1:])
     w = torch.nn.functional.pad(w.movedim(1, -1), (0, padded - head_dim)).movedim(-1, 1)
     return w.reshape(n_heads * padded, *w.shape[2:]).movedim(0, dim)
-
-
-def norm_weights(ln: torch.nn.Module, device) -> tuple:
-    """(weight, bias) of a LayerNorm as [1, n] vectors."""
-    return vector(ln.weight, device), vector(ln.bias, device)
 
 
 def linear_weights(device, *linears: torch.nn.Linear, dtype=ttnn.bfloat16) -> tuple:
@@ -85,10 +69,6 @@ def to_tt(x: torch.Tensor | None, device, dtype=ttnn.bfloat16) -> ttnn.Tensor | 
     if x is None:
         return None
     return upload(x, device, dtype)
-
-
-def to_host(t: ttnn.Tensor) -> torch.Tensor:
-    return ttnn.to_torch(t).float()
 
 
 def pad_dims(

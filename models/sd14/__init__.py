@@ -6,8 +6,8 @@ Modules: common.py (Port base, upload, jit switch), clip.py (CLIPTextModel, CLIP
 scheduler.py (DDIM step on the host), transformer2d.py
 (Transformer2DModel, BasicTransformerBlock), resnet.py (ResnetBlock2D),
 sampling.py (Downsample2D, Upsample2D, TimestepEmbedding, timestep_features),
-unet.py (UNet2DConditionModel), vae.py (AutoencoderKL, VAEDecoder, VAEAttention), perf.py (full-size
-spec-only predictions). See docs/sd14.md.
+unet.py (UNet2DConditionModel and its down / up blocks), vae.py (AutoencoderKL's decode, VAEDecoder, VAEAttention),
+perf.py (full-size spec-only predictions). See docs/sd14.md.
 """
 
 from models.sd14.clip import CLIPEncoderLayer, CLIPTextModel
@@ -15,7 +15,13 @@ from models.sd14.resnet import ResnetBlock2D
 from models.sd14.sampling import Downsample2D, TimestepEmbedding, Upsample2D, timestep_features
 from models.sd14.scheduler import SD14_DDIM, DDIMConfig, DDIMScheduler
 from models.sd14.transformer2d import BasicTransformerBlock, Transformer2DModel
-from models.sd14.unet import UNet2DConditionModel
+from models.sd14.unet import (
+    CrossAttnDownBlock2D,
+    CrossAttnUpBlock2D,
+    DownBlock2D,
+    UNet2DConditionModel,
+    UpBlock2D,
+)
 from models.sd14.vae import AutoencoderKL, VAEAttention, VAEDecoder
 
 __all__ = [
@@ -32,7 +38,11 @@ __all__ = [
     "TimestepEmbedding",
     "timestep_features",
     "UNet2DConditionModel",
-    "AutoencoderKL",
+    "CrossAttnDownBlock2D",
+    "DownBlock2D",
+    "CrossAttnUpBlock2D",
+    "UpBlock2D",
     "VAEDecoder",
+    "AutoencoderKL",
     "VAEAttention",
 ]

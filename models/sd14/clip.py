@@ -1,13 +1,12 @@
 """CLIP text encoder of SD1.4: port of transformers' `CLIPTextModel` (`last_hidden_state`).
 
-Embedding: ttfuse's ttnn facade does not implement `ttnn.embedding` yet, so the token + position embedding
-lookup is done on the host (torch gather of the uploaded-once tables' float32 copies) and the sum uploaded,
-as tt-metal's first SD1.4 demo did with its whole text encoder on the host. Everything after it runs in TTNN:
-pre-norm encoder layers (LayerNorm -> fused q|k|v linear -> causal SDPA -> out_proj -> residual; LayerNorm ->
+Embedding: on the device, `ttnn.embedding` of the token ids and of the position ids (uint32, ROW_MAJOR) in the
+bfloat16 ROW_MAJOR tables (ttnn's weight form), summed in TILE layout (one jitted block, `embed`). Then pre-norm
+encoder layers (LayerNorm -> fused q|k|v linear -> causal SDPA -> out_proj -> residual; LayerNorm ->
 fc1 -> quick_gelu -> fc2 -> residual), then the final LayerNorm.
 
-Padding: the sequence (77 for SD1.4) is zero-padded at the END to a tile multiple; attention is causal, so
-padded tokens never reach real ones, and the output is cropped back. Head dims that are not a tile multiple are
+Padding: the sequence (77 for SD1.4) is padded at the END to a tile multiple (token id and position 0 there);
+attention is causal, so padded tokens never reach real ones, and the output is cropped back. Head dims that are not a tile multiple are
 zero-padded per head (q/k/v columns, out_proj rows), with the softmax scale kept at the real head dim.
 """
 
@@ -61,6 +60,13 @@ def encoder_layer(
     return ttnn.add(x, h)
 
 
+def embed(ids, positions, token_table, position_table):
+    """Token + position embedding: ids [B, S], positions [1, S] (uint32) -> [B, S, D] TILE."""
+    tok = ttnn.embedding(ids, token_table, layout=ttnn.TILE_LAYOUT)
+    pos = ttnn.embedding(positions, position_table, layout=ttnn.TILE_LAYOUT)
+    return ttnn.add(tok, pos)
+
+
 def final_norm(x, w, b, *, eps: float, cfg):
     return ttnn.layer_norm(x, epsilon=eps, weight=w, bias=b, compute_kernel_config=cfg)
 
@@ -111,23 +117,35 @@ class CLIPTextModel(Port):
     def load(self, ref) -> None:
         self.config = ref.config
         emb = ref.embeddings
-        self.token_table = _t(
-            emb.token_embedding.weight
-        )  # host-side lookup (no ttnn.embedding in the facade)
-        self.position_table = _t(emb.position_embedding.weight)
+        self.tables = tuple(
+            ttnn.from_torch(
+                _t(e.weight), dtype=ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT, device=self.device
+            )
+            for e in (emb.token_embedding, emb.position_embedding)
+        )
+        self.max_positions = emb.position_embedding.weight.shape[0]
         self.layers = [CLIPEncoderLayer.from_torch(lyr, self.device, dtype=self.dtype, jit=self.jit) for lyr in ref.encoder.layers]  # fmt: skip
         self.final = norm_weights(ref.final_layer_norm, self.device)
         self.eps = float(ref.final_layer_norm.eps)
 
-    def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """Token + position embedding on the host, [B, S, D] float32."""
+    def embed(self, input_ids: torch.Tensor):
+        """Token + position embedding on the device: input_ids [B, S] -> [B, S', D] (S' = S padded to a tile
+        multiple at the end, token id and position 0 there)."""
         s = input_ids.shape[-1]
-        if s > self.position_table.shape[0]:
+        if s > self.max_positions:
             raise ValueError(
-                f"CLIPTextModel: input_ids has {s} tokens, more than max_position_embeddings "
-                f"{self.position_table.shape[0]}"
+                f"CLIPTextModel: input_ids has {s} tokens, more than max_position_embeddings {self.max_positions}"
             )
-        return self.token_table[input_ids.long()] + self.position_table[:s]
+        pad = round_up(s) - s
+        ids = torch.nn.functional.pad(input_ids.long(), (0, pad))
+        positions = torch.nn.functional.pad(torch.arange(s), (0, pad)).reshape(1, -1)
+
+        def put(t):
+            return ttnn.from_torch(
+                t.int(), dtype=ttnn.uint32, layout=ttnn.ROW_MAJOR_LAYOUT, device=self.device
+            )
+
+        return self.run(embed, put(ids), put(positions), *self.tables)
 
     def forward_ttnn(self, x):
         """x [B, S, D] (S a tile multiple, padding at the end) -> last hidden state [B, S, D]."""
@@ -141,11 +159,8 @@ class CLIPTextModel(Port):
                 "CLIPTextModel: attention_mask is not ported (SD1.4 runs the text encoder unmasked)"
             )
         input_ids = input_ids.reshape(-1, input_ids.shape[-1])
-        b, s = input_ids.shape
-        x = self.embed(input_ids)
-        x = torch.nn.functional.pad(x, (0, 0, 0, round_up(s) - s))
-        out = self.forward_ttnn(upload(x, self.device))
-        return to_host(out)[:, :s]
+        out = self.forward_ttnn(self.embed(input_ids))
+        return to_host(out)[:, : input_ids.shape[1]]
 
     def pooled_output(self, input_ids: torch.Tensor, last_hidden_state: torch.Tensor) -> torch.Tensor:
         """transformers' pooler_output: the hidden state at the (first) EOS token of each sequence."""

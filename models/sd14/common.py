@@ -18,71 +18,29 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import torch
 
-from models.common import TILE, kernel_config, round_up  # noqa: F401 (re-exported)
+from models.common import (  # noqa: F401 (re-exported)
+    TILE,
+    _t,
+    exact_compute_config,
+    is_spec_only,
+    kernel_config,
+    linear_weight,
+    norm_weights,
+    place,
+    round_up,
+    spec_only,
+    spec_tensor,
+    to_host,
+    upload,
+    vector,
+)
 from ttfuse import ttnn
 
-
-def compute_config(device):
-    return kernel_config(device, ttnn.MathFidelity.HiFi4, fp32_acc=True, packer_l1_acc=True)
-
-
-def _t(w) -> torch.Tensor:
-    return w.detach().float()
-
-
-# ---------------------------------------------------------------------------------------------- spec-only
-_SPEC_ONLY = [False]
-
-
-@contextmanager
-def spec_only() -> Iterator[None]:
-    """Ports built (and captured) inside hold spec-only weights: `place` makes device tensors with a spec and no
-    storage, so a full-size model on torch's meta device is captured without materialising a parameter."""
-    prev, _SPEC_ONLY[0] = _SPEC_ONLY[0], True
-    try:
-        yield
-    finally:
-        _SPEC_ONLY[0] = prev
-
-
-def is_spec_only() -> bool:
-    return _SPEC_ONLY[0]
-
-
-def spec_tensor(spec: ttnn.TensorSpec, device) -> ttnn.Tensor:
-    """A device tensor with `spec` and no storage (nor allocation): capture reads its spec only; running an op on
-    it is an error."""
-    from ttfuse.tensor import Tensor
-
-    return Tensor(spec, None, device, [])
-
-
-def place(t: torch.Tensor, device, *, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT) -> ttnn.Tensor:
-    """A torch tensor on `device` (`from_torch`); in spec-only mode a spec-only tensor of its shape."""
-    if _SPEC_ONLY[0]:
-        spec = ttnn.TensorSpec(tuple(t.shape), dtype, layout, ttnn.DRAM_MEMORY_CONFIG)
-        return spec_tensor(spec, device)
-    return ttnn.from_torch(_t(t).contiguous(), dtype=dtype, layout=layout, device=device)
-
-
-def upload(t: torch.Tensor, device, dtype=ttnn.bfloat16) -> ttnn.Tensor:
-    """A torch tensor as a TILE tensor on `device`."""
-    return place(t, device, dtype=dtype)
-
-
-def linear_weight(w: torch.Tensor, device, dtype=ttnn.bfloat16) -> ttnn.Tensor:
-    """A torch Linear weight [out, in] uploaded as [in, out]."""
-    return upload(_t(w).t(), device, dtype)
-
-
-def vector(v: torch.Tensor, device) -> ttnn.Tensor:
-    """A norm weight / bias or a linear bias [n] uploaded as [1, n] (bfloat16)."""
-    return upload(_t(v).reshape(1, -1), device)
+compute_config = exact_compute_config
 
 
 def pad_head_cols(w: torch.Tensor, heads: int, hd: int, padded: int) -> torch.Tensor:
@@ -93,14 +51,6 @@ def pad_head_cols(w: torch.Tensor, heads: int, hd: int, padded: int) -> torch.Te
         return w
     w = w.reshape(*w.shape[:-1], heads, hd)
     return torch.nn.functional.pad(w, (0, padded - hd)).reshape(*w.shape[:-2], heads * padded)
-
-
-def norm_weights(norm: torch.nn.Module, device) -> tuple:
-    return vector(norm.weight, device), vector(norm.bias, device)
-
-
-def to_host(t: ttnn.Tensor) -> torch.Tensor:
-    return ttnn.to_torch(t).float()
 
 
 # ---------------------------------------------------------------------------------------------------- jit
@@ -139,7 +89,7 @@ class Port:
     def prepared(self, key, make: Callable):
         """`make()` (weights prepared for one input geometry) once per key; not kept in spec-only mode, where the
         preparation is traced into the capture's parameter prologue and must not outlive the trace."""
-        if _SPEC_ONLY[0]:
+        if is_spec_only():
             return make()
         if key not in self._prepared:
             self._prepared[key] = make()

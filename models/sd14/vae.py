@@ -7,9 +7,9 @@
 
 The mid-block attention (diffusers `Attention` with a group norm, one head of the full channel width, residual
 connection) is one jitted block: group_norm -> fused q|k|v linear (with biases) -> SDPA -> out linear -> + x.
-`AutoencoderKL` ports diffusers' decode path: `post_quant_conv` (1x1, a linear over channels, when the config's
-`use_post_quant_conv`; SD3.5's VAE has none), then the `Decoder`. The pipeline's latent scale (1 / 0.18215 for
-SD1.4; SD3.5 also shifts) stays with the caller, as diffusers' `vae.decode` leaves it to the pipeline.
+`AutoencoderKL` ports diffusers' `AutoencoderKL.decode`: `post_quant_conv` (1x1, a linear over channels on the
+device; absent when the config's `use_post_quant_conv` is False, as in SD3.5's VAE) then the decoder. As in
+diffusers, the latent scale (1 / scaling_factor, 0.18215 for SD1.4; SD3.5 also shifts) is the pipeline's.
 """
 
 from __future__ import annotations
@@ -128,43 +128,40 @@ class VAEDecoder(Port):
         return tt_to_nchw(out, *hw)
 
 
-def post_quant(z, w, b, *, dtype, cfg):
-    """`post_quant_conv` (1x1) as a linear over channels: z [B, 1, hw, C] -> [B, 1, hw, C]."""
+def post_quant_conv(z, w, b, *, dtype, cfg):
+    """The 1x1 post_quant_conv as a linear over channels: z [B, 1, hw, C] -> [B, 1, hw, C]."""
     return ttnn.linear(z, w, bias=b, dtype=dtype, compute_kernel_config=cfg)
 
 
 class AutoencoderKL(Port):
-    """Port of diffusers' `AutoencoderKL` decode path: `port.decode(z [B, C_lat, h, w]).sample` ->
-    [B, 3, 8h, 8w] (float32; 2^(levels-1) times h, w), as `AutoencoderKL.decode(z).sample`;
-    `forward_ttnn(z [B, 1, hw, C_lat], hw=(h, w))` -> ([B, 1, HW, 3], (H, W))."""
+    """Port of diffusers' `AutoencoderKL` decode path: `port.decode(z [B, C_lat, h, w]) -> image [B, 3, H, W]`
+    (float32, what `AutoencoderKL.decode(z).sample` returns; the encoder is not ported);
+    `decode_ttnn(z [B, 1, hw, C_lat], hw=(h, w))` (also `forward_ttnn`) -> (image [B, 1, HW, 3], (H, W))."""
 
     def load(self, ref) -> None:
-        cfg = ref.config
         if getattr(ref, "use_slicing", False) or getattr(ref, "use_tiling", False):
             raise ValueError("AutoencoderKL: sliced / tiled decoding is not ported")
-        dev, dt = self.device, self.dtype
-        self.latent_channels = int(cfg.latent_channels)
-        self.scaling_factor = float(cfg.scaling_factor)
-        self.shift_factor = float(cfg.shift_factor or 0.0)
-        pq = ref.post_quant_conv if cfg.use_post_quant_conv else None
-        self.post_quant = None if pq is None else (upload(conv1x1_weight(pq), dev, dt), vector(pq.bias, dev))
-        self.decoder = VAEDecoder.from_torch(ref.decoder, dev, dtype=dt, jit=self.jit)
+        sub = {"dtype": self.dtype, "jit": self.jit}
+        self.decoder = VAEDecoder.from_torch(ref.decoder, self.device, **sub)
+        pq = ref.post_quant_conv  # None when config.use_post_quant_conv is False
+        self.post_quant = None if pq is None else (upload(conv1x1_weight(pq), self.device, self.dtype), vector(pq.bias, self.device))  # fmt: skip
+        self.latent_channels = int(ref.config.latent_channels)
+        self.scaling_factor = float(ref.config.scaling_factor)
+        self.shift_factor = float(ref.config.shift_factor or 0.0)
 
-    def forward_ttnn(self, z, *, hw: tuple[int, int]):
+    def decode_ttnn(self, z, *, hw: tuple[int, int]):
+        """z [B, 1, hw, C_lat] -> (image [B, 1, HW, 3], HW)."""
         if self.post_quant is not None:
-            z = self.run(post_quant, z, *self.post_quant, dtype=self.dtype, cfg=self.cfg)
+            z = self.run(post_quant_conv, z, *self.post_quant, dtype=self.dtype, cfg=self.cfg)
         return self.decoder.forward_ttnn(z, hw=hw)
 
-    def decode(self, z: torch.Tensor, return_dict: bool = True):
+    forward_ttnn = decode_ttnn  # the ports' entry name (models/sd14/common.py lower_spec_only captures it)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
         if z.shape[1] != self.latent_channels:
             raise ValueError(
                 f"AutoencoderKL.decode: argument 'z' has {z.shape[1]} channels; the VAE takes {self.latent_channels}"
             )
         _, _, h, w = z.shape
-        out, hw = self.forward_ttnn(nchw_to_tt(z, self.device), hw=(h, w))
-        sample = tt_to_nchw(out, *hw)
-        if not return_dict:
-            return (sample,)
-        from diffusers.models.autoencoders.vae import DecoderOutput
-
-        return DecoderOutput(sample=sample)
+        out, hw = self.decode_ttnn(nchw_to_tt(z, self.device), hw=(h, w))
+        return tt_to_nchw(out, *hw)

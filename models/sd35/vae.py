@@ -3,11 +3,12 @@ SD1.4 port's blocks (models/sd14/vae.py: conv2d, group_norm, upsample, the mid-b
 
     vae = AutoencoderKL.from_torch(diffusers_vae, device, jit=True)
     image = vae.decode_latents(latents)       # the pipeline's unscale + shift, then decode: [B, 3, 8h, 8w]
+    image = vae.decode(z)                     # diffusers' vae.decode(z).sample
 
 SD3.5 Large's vae/config.json: 16 latent channels, block_out_channels 128/256/512/512, 2 layers per block,
 32 groups, no quant / post-quant conv, scaling_factor 1.5305, shift_factor 0.0609 (`SD35_VAE`). The pipeline
-(diffusers `StableDiffusion3Pipeline`) decodes `latents / scaling_factor + shift_factor`; `decode` alone is
-diffusers' `AutoencoderKL.decode`. The decode runs on one device (TT-DiT runs it tensor-parallel on a cfg
+(diffusers `StableDiffusion3Pipeline`) decodes `latents / scaling_factor + shift_factor`; `decode(z)` alone is
+diffusers' `AutoencoderKL.decode(z).sample`. The decode runs on one device (TT-DiT runs it tensor-parallel on a cfg
 submesh; not ported).
 """
 
@@ -36,10 +37,11 @@ SD35_VAE = dict(
 
 class AutoencoderKL(_SD14AutoencoderKL):
     """Port of diffusers' `AutoencoderKL` (SD3.5's: 16 latent channels, no post-quant conv) with the SD3 pipeline's
-    latent transform: `decode_latents(latents)` = `decode(latents / scaling_factor + shift_factor).sample`."""
+    latent transform: `decode_latents(latents)` = `decode(latents / scaling_factor + shift_factor)` (`decode` returns
+    what diffusers' `.decode(z).sample` holds)."""
 
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.decode(latents / self.scaling_factor + self.shift_factor).sample
+        return self.decode(latents / self.scaling_factor + self.shift_factor)
 
 
 def meta_vae(**overrides):

@@ -199,3 +199,59 @@ def test_blocks_on_blackhole(redraw, pcc, pcc_report):
         assert p_r >= PCC_BLOCK and p_t >= PCC_BLOCK
     finally:
         ttnn.close_device(dev)
+
+
+# ------------------------------------------------------------------------------- down and up blocks
+def cross_attn_down(redraw, seed: int, cin: int = 32, cout: int = 64, ctx_dim: int = 48):
+    from diffusers.models.unets.unet_2d_blocks import CrossAttnDownBlock2D as Ref
+
+    ref = Ref(in_channels=cin, out_channels=cout, temb_channels=128, num_layers=1, resnet_groups=32,
+              num_attention_heads=2, cross_attention_dim=ctx_dim, add_downsample=True)  # fmt: skip
+    return redraw(ref, seed)
+
+
+def up_block(redraw, seed: int, cross: bool, ctx_dim: int = 48):
+    """SD1.4's up-block shape at two levels: in 64 (skip channels), prev 64 -> out 32, 2 layers."""
+    from diffusers.models.unets.unet_2d_blocks import CrossAttnUpBlock2D, UpBlock2D
+
+    kw = dict(in_channels=32, prev_output_channel=64, out_channels=64, temb_channels=128, num_layers=2,
+              resnet_groups=32, add_upsample=True)  # fmt: skip
+    ref = (
+        CrossAttnUpBlock2D(**kw, num_attention_heads=2, cross_attention_dim=ctx_dim)
+        if cross
+        else UpBlock2D(**kw)
+    )
+    return redraw(ref, seed)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_cross_attn_down_block_vs_diffusers(device, redraw, pcc, pcc_report, jit):
+    from models.sd14 import CrossAttnDownBlock2D
+
+    ref = cross_attn_down(redraw, 0)
+    x, temb, ctx = latents((1, 32, 8, 8), 1), latents((1, 128), 2), latents((1, 77, 48), 3)
+    with torch.no_grad():
+        want, want_skips = ref(x, temb, encoder_hidden_states=ctx)
+    got, skips = CrossAttnDownBlock2D.from_torch(ref, device, jit=jit)(x, temb, ctx)
+    assert got.shape == want.shape and len(skips) == len(want_skips) == 2
+    ps = [pcc(g, w) for g, w in zip(skips, want_skips)]
+    pcc_report(f"CrossAttnDownBlock2D jit={jit} output / skips", f"{pcc(got, want):.6f} / {min(ps):.6f}")
+    assert pcc(got, want) >= PCC_BLOCK and min(ps) >= PCC_BLOCK
+
+
+@pytest.mark.parametrize("cross", [False, True], ids=["UpBlock2D", "CrossAttnUpBlock2D"])
+def test_up_block_vs_diffusers(device, redraw, pcc, pcc_report, cross):
+    from models.sd14 import CrossAttnUpBlock2D, UpBlock2D
+
+    ref = up_block(redraw, 4, cross)
+    x, temb, ctx = latents((1, 64, 4, 4), 5), latents((1, 128), 6), latents((1, 77, 48), 7)
+    skips = (latents((1, 32, 4, 4), 8), latents((1, 64, 4, 4), 9))  # popped from the end: 64 first, then 32
+    with torch.no_grad():
+        kw = {"encoder_hidden_states": ctx} if cross else {}
+        want = ref(x, skips, temb, **kw)
+    port = (CrossAttnUpBlock2D if cross else UpBlock2D).from_torch(ref, device, jit=True)
+    got = port(x, skips, temb, ctx if cross else None)
+    assert got.shape == want.shape == (1, 64, 8, 8)
+    p = pcc(got, want)
+    pcc_report(f"{type(port).__name__} (JIT) vs diffusers", p)
+    assert p >= PCC_BLOCK

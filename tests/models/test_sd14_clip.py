@@ -16,7 +16,7 @@ from transformers import CLIPTextModel as RefCLIPTextModel
 import ttfuse
 import ttfuse.sim
 from models.sd14 import CLIPTextModel
-from models.sd14.common import round_up, upload
+from ttfuse import ttnn
 
 VOCAB = 1000
 
@@ -81,13 +81,11 @@ def test_clip_text_model_jit_vs_eager(device, pcc, pcc_report, sd14_clip):
     assert p >= 0.9995
     assert pcc(got_j, out.last_hidden_state) >= 0.999
 
-    s = ids.shape[1]
-    x = upload(torch.nn.functional.pad(eager.embed(ids), (0, 0, 0, round_up(s) - s)), device)
     counts = {}
     for port in (eager, jit):
-        port.forward_ttnn(x)  # JIT: compile outside the count
+        port(ids)  # JIT: compile outside the count
         with ttfuse.sim.count_launches(device) as c:
-            port.forward_ttnn(x)
+            port.forward_ttnn(port.embed(ids))
         counts[port.jit] = c.total
     pcc_report("CLIPTextModel launches eager -> JIT", f"{counts[False]} -> {counts[True]}")
     assert counts[True] < counts[False]
@@ -111,3 +109,21 @@ def test_clip_text_model_errors(device, redraw, sd14_clip):
         port(torch.zeros(1, 80, dtype=torch.long))
     with pytest.raises(ValueError, match="attention_mask"):
         port(ids, attention_mask=torch.ones_like(ids))
+
+
+def test_clip_embedding_on_device(device, pcc_report, sd14_clip):
+    """Token + position embedding runs as `ttnn.embedding` on the device (no host lookup): the [B, S', D] tile
+    tensor equals the reference's embeddings in bfloat16 (the tables are bfloat16 in ttnn's embedding), with the
+    sequence padded at the end to a tile multiple."""
+    ref, ids, _ = sd14_clip
+    port = CLIPTextModel.from_torch(ref, device, jit=False)
+    with ttfuse.sim.count_launches(device) as c:
+        x = port.embed(ids)
+    assert c.by_op.get("embedding") == 2, dict(c.by_op)
+    assert tuple(x.shape) == (2, 96, 64) and x.layout == ttnn.TILE_LAYOUT
+    with torch.no_grad():
+        want = ref.embeddings(input_ids=ids)
+    got = ttnn.to_torch(x).float()[:, :77]
+    err = (got - want).abs().max().item()
+    pcc_report("CLIP embeddings (ttnn.embedding) max error", err)
+    assert err <= 2 * 2**-8 * want.abs().max().item()

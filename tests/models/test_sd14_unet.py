@@ -7,41 +7,19 @@ from __future__ import annotations
 
 import pytest
 import torch
-from diffusers import DDIMScheduler as RefDDIM
-from diffusers import UNet2DConditionModel as RefUNet
 from transformers import CLIPTextConfig
 from transformers import CLIPTextModel as RefCLIP
 
 import ttfuse.sim
 from models.sd14 import CLIPTextModel, DDIMScheduler, UNet2DConditionModel
 from models.sd14.common import upload
+from models.sd14.tiny import TEXT_DIM, sd14_ddim, tiny_unet
 from models.sd14.transformer2d import nchw_to_tt
-
-TEXT_DIM = 32
-
-
-def tiny_unet(redraw, seed: int) -> RefUNet:
-    """SD1.4's block kinds at two levels (32, 64 channels), one layer per block, head dim 32."""
-    unet = RefUNet(
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        cross_attention_dim=TEXT_DIM,
-        attention_head_dim=(1, 2),
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        norm_num_groups=32,
-    )
-    return redraw(unet, seed)
 
 
 @pytest.fixture(scope="module")
 def unet_ref():
-    from ttfuse.testing import redraw_parameters
-
-    return tiny_unet(redraw_parameters, 0)
+    return tiny_unet(0)
 
 
 def noise(shape, seed: int) -> torch.Tensor:
@@ -101,9 +79,7 @@ def test_five_ddim_steps_end_to_end(device, redraw, pcc, pcc_report, unet_ref):
     ids = torch.cat([torch.full((1, 77), 999), torch.randint(1, 999, (1, 77), generator=torch.Generator().manual_seed(8))])  # fmt: skip
     ids[0, 0] = ids[1, 0] = 0  # BOS; row 0 is the empty prompt (BOS then EOS padding)
     guidance, steps = 7.5, 5
-    ref_sched = RefDDIM(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                        set_alpha_to_one=False, steps_offset=1)  # fmt: skip
-    ref_sched.set_timesteps(steps)
+    ref_sched = sd14_ddim(steps)
     sched = DDIMScheduler()
     sched.set_timesteps(steps)
     assert torch.equal(sched.timesteps, ref_sched.timesteps)

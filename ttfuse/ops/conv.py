@@ -28,7 +28,6 @@ import torch.nn.functional as F
 
 from ttfuse.configs import (
     Conv2dConfig,
-    Conv2dSliceConfig,
     MathFidelity,
     PaddingMode,
     WormholeComputeKernelConfig,
@@ -37,7 +36,16 @@ from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import OPS, CostCtx, Group, OpCost, OpDef, Traits, register_op
 from ttfuse.ops.activations import apply_activation, normalize_activation
 from ttfuse.ops.common import fail, flat_specs, io_bytes, need_dtype, need_memory_config, need_spec
-from ttfuse.ops.conv_config import core_tile_macs, select_conv_config
+from ttfuse.ops.conv_config import (
+    check_slice_config,
+    core_tile_macs,
+    select_conv_config,
+    select_slicing,
+    slice_geometry,
+    sliced_ranges,
+    sliced_rereads,
+    transpose_as_conv,
+)
 from ttfuse.ops.matmul import matmul_values
 from ttfuse.ops.matmul_config import device_spec_or_default, validate_compute_kernel_config
 from ttfuse.types import DRAM_MEMORY_CONFIG, DataType, Layout, TensorMemoryLayout, TensorSpec
@@ -309,12 +317,11 @@ def _conv2d_spec(input_tensor, weight_tensor, bias_tensor, conv_config, compute_
     _check_bias(op, bias_tensor, g)
     validate_compute_kernel_config(op, compute_config, "compute_config")
     need_memory_config(op, memory_config)
-    if a["slice_config"] is not None and not isinstance(a["slice_config"], Conv2dSliceConfig):
-        raise fail(op, f"argument 'slice_config' must be a ttnn.Conv2dSliceConfig, got {a['slice_config']!r}")
     dtype = a["dtype"]
     if dtype is not None:
         need_dtype(op, "dtype", TensorSpec((1,), dtype, Layout.TILE), _IN_DTYPES)
     layout = cfg.output_layout or Layout.TILE
+    check_slice_config(op, "slice_config", a["slice_config"], g, layout)
     out_dtype = dtype or x.dtype
     if out_dtype is DataType.BFLOAT8_B and layout is not Layout.TILE:
         raise fail(op, "argument 'dtype': a bfloat8_b output needs conv_config.output_layout TILE")
@@ -349,13 +356,21 @@ def _conv2d_sim(ctx, input_tensor, weight_tensor, bias_tensor, conv_config, comp
     mode = "replicate" if cfg.padding_mode is PaddingMode.Replicate else "constant"
     x = F.pad(x, (g["pl"], g["pr"], g["pt"], g["pb"]), mode=mode)
     fid = (compute_config or conv_default_compute_config()).math_fidelity
-    if fid in (MathFidelity.HiFi4, MathFidelity.Invalid):
-        y = F.conv2d(
-            x, _oihw(wm, g), stride=(g["sh"], g["sw"]), dilation=(g["dh"], g["dw"]), groups=g["groups"]
+    sliced = sliced_ranges(a, g, ctx.out_spec.layout)
+    if sliced is None:
+        y = _conv_nhwc(x, wm, g, fid)
+    else:  # one conv per slice of output rows (columns) over its input window, halo included, as ttnn runs it
+        axis, ranges = sliced
+        dim, s, reach = (
+            (2, g["sh"], g["dh"] * (g["kh"] - 1) + 1)
+            if axis == "h"
+            else (3, g["sw"], g["dw"] * (g["kw"] - 1) + 1)
         )
-        y = y.permute(0, 2, 3, 1).reshape(1, 1, -1, g["out_channels"])
-    else:
-        y = _im2col_conv(x, wm, g, fid)
+        parts = [
+            _conv_nhwc(x.narrow(dim, a0 * s, (b0 - 1 - a0) * s + reach), wm, g, fid) for a0, b0 in ranges
+        ]
+        y = torch.cat(parts, dim=dim - 1)
+    y = y.reshape(1, 1, -1, g["out_channels"])
     if bias_tensor is not None:
         b = bias_tensor.float()
         b_spec = ctx.in_specs["bias_tensor"]
@@ -367,6 +382,18 @@ def _conv2d_sim(ctx, input_tensor, weight_tensor, bias_tensor, conv_config, comp
         y = y + b.reshape(1, 1, 1, -1)
     act = normalize_activation("conv2d", cfg.activation, "conv_config.activation")
     return apply_activation(y, act).contiguous()
+
+
+def _conv_nhwc(x: torch.Tensor, wm: torch.Tensor, g: dict, fid: MathFidelity) -> torch.Tensor:
+    """The conv of an already padded NCHW input with the prepared matrix `wm`: [N, OH, OW, OC]."""
+    if fid in (MathFidelity.HiFi4, MathFidelity.Invalid):
+        y = F.conv2d(
+            x, _oihw(wm, g), stride=(g["sh"], g["sw"]), dilation=(g["dh"], g["dw"]), groups=g["groups"]
+        )
+        return y.permute(0, 2, 3, 1)
+    oh = (x.shape[2] - g["dh"] * (g["kh"] - 1) - 1) // g["sh"] + 1
+    ow = (x.shape[3] - g["dw"] * (g["kw"] - 1) - 1) // g["sw"] + 1
+    return _im2col_conv(x, wm, g, fid).reshape(x.shape[0], oh, ow, g["out_channels"])
 
 
 def _im2col_conv(x: torch.Tensor, wm: torch.Tensor, g: dict, fid: MathFidelity) -> torch.Tensor:
@@ -382,17 +409,25 @@ def _im2col_conv(x: torch.Tensor, wm: torch.Tensor, g: dict, fid: MathFidelity) 
     return y.permute(1, 0, 2).reshape(1, 1, -1, g["out_channels"])
 
 
-def conv_parallel_config(args: dict, in_specs: dict, device_spec, l1_budget: int | None = None):
+def conv_parallel_config(
+    args: dict,
+    in_specs: dict,
+    device_spec,
+    l1_budget: int | None = None,
+    g: dict | None = None,
+    *,
+    sliced: bool = False,
+):
     """(chosen ConvChoice, candidates) of a conv2d call (its args by name, tensor args as TensorSpecs) on a device:
-    ttfuse/ops/conv_config.py's rule, keeping what the call's conv_config fixes (shard_layout, act_block_h)."""
-    g = conv_geometry("conv2d", args)
+    ttfuse/ops/conv_config.py's rule, keeping what the call's conv_config fixes (shard_layout, act_block_h). `g`:
+    the geometry (default: the call's; a transposed conv passes its equivalent conv's). With `sliced`, the result is
+    `select_slicing`'s (num_slices, the config of the slice needing the most L1) instead."""
+    g = conv_geometry("conv2d", args) if g is None else g
     cfg = args.get("conv_config") or Conv2dConfig()
     x, w = in_specs["input_tensor"], in_specs["weight_tensor"]
     ds = device_spec_or_default(device_spec)
     w_dtype = w.dtype if is_prepared_weight(w) else (cfg.weights_dtype or w.dtype)
-    return select_conv_config(
-        g,
-        tuple(ds.grid),
+    kw = dict(
         in_dtype=x.dtype,
         w_dtype=w_dtype,
         out_dtype=args.get("dtype") or x.dtype,
@@ -401,27 +436,51 @@ def conv_parallel_config(args: dict, in_specs: dict, device_spec, l1_budget: int
         act_block_h_override=cfg.act_block_h_override,
         l1_budget=ds.l1_per_core if l1_budget is None else l1_budget,
     )
+    if sliced:
+        return select_slicing(g, tuple(ds.grid), **kw)
+    return select_conv_config(g, tuple(ds.grid), **kw)
 
 
-@conv2d.cost
-def _conv2d_cost(ctx: CostCtx) -> OpCost:
-    """FLOPs on the matrix engine at the call's math fidelity, spread as the chosen parallel config spreads them
-    (the busiest core's tile multiply-accumulates, as matmul's cost does); inputs and output moved once."""
-    g = conv_geometry("conv2d", ctx.args)
-    flops = 2.0 * g["batch_size"] * g["oh"] * g["ow"] * g["out_channels"] * g["k"]
+def conv_cost(ctx: CostCtx, g: dict, work: dict) -> OpCost:
+    """The cost of a conv (conv2d, or a transposed conv through its equivalent conv `work`): FLOPs on the matrix
+    engine at the call's math fidelity, spread as the chosen parallel config spreads them (the busiest core's tile
+    multiply-accumulates, as matmul's cost does); inputs and output moved once. A DRAM-sliced call (`slice_config`
+    with num_slices > 1) sums its slices: each a `padded_slice` reading its input window (halo rows read twice),
+    the conv re-reading the weights and bias, and a `slice_write` of its rows: 3 launches per slice."""
+    flops = 2.0 * work["batch_size"] * work["oh"] * work["ow"] * work["out_channels"] * work["k"]
     dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))
     fid = (ctx.args.get("compute_config") or conv_default_compute_config()).math_fidelity
-    choice, _ = conv_parallel_config(ctx.args, ctx.args, ctx.device_spec)
+    out_layout = ctx.out_specs[0].layout if ctx.out_specs else Layout.TILE
+    sliced = sliced_ranges(ctx.args, work, out_layout) if work is g else None
+    if sliced is None:
+        core_tiles = core_tile_macs(conv_parallel_config(ctx.args, ctx.args, ctx.device_spec, g=work)[0])
+        launches = 1
+    else:
+        axis, ranges = sliced
+        subs = [slice_geometry(work, a, b, axis) for a, b in ranges]
+        core_tiles = sum(
+            core_tile_macs(conv_parallel_config(ctx.args, ctx.args, ctx.device_spec, g=sg)[0]) for sg in subs
+        )
+        launches = 3 * len(subs)
+        more_dram, more_l1 = sliced_rereads(ctx, work, axis, subs, ("weight_tensor", "bias_tensor"))
+        dram, l1 = dram + more_dram, l1 + more_l1
     return OpCost(
         flops=flops,
         matmul_flops=flops,
         dram_bytes=dram,
         l1_bytes=l1,
-        launches=1,
+        launches=launches,
         fidelity=fid.name if fid is not MathFidelity.Invalid else "HiFi4",
-        core_tiles=core_tile_macs(choice),
+        core_tiles=core_tiles,
         core_tiles_flops=flops,
     )
+
+
+@conv2d.cost
+def _conv2d_cost(ctx: CostCtx) -> OpCost:
+    """conv_cost of the call's geometry."""
+    g = conv_geometry("conv2d", ctx.args)
+    return conv_cost(ctx, g, g)
 
 
 # --------------------------------------------------------------------------------- weight / bias preparation
@@ -603,12 +662,24 @@ def _max_pool2d_spec(
     need_dtype(op, "dtype", TensorSpec((1,), dtype, Layout.TILE), _IN_DTYPES)
     if dtype is DataType.BFLOAT8_B and output_layout is not Layout.TILE:
         raise fail(op, "argument 'dtype': a bfloat8_b output needs output_layout TILE")
-    if dram_slice_config is not None and not isinstance(dram_slice_config, Conv2dSliceConfig):
-        raise fail(
-            op, f"argument 'dram_slice_config' must be a ttnn.Conv2dSliceConfig, got {dram_slice_config!r}"
-        )
+    check_slice_config(op, "dram_slice_config", dram_slice_config, g, output_layout)
     shape = (1, 1, n * g["oh"] * g["ow"], c)
     return TensorSpec(shape, dtype, output_layout, memory_config or DRAM_MEMORY_CONFIG)
+
+
+@max_pool2d.cost
+def _max_pool2d_cost(ctx: CostCtx) -> OpCost:
+    """KH*KW comparisons per output element on the vector engine, the input and output moved once; a DRAM-sliced
+    call (`dram_slice_config`, num_slices > 1) reads its halo rows again and launches 3 ops per slice, as conv2d."""
+    g = _pool_geometry("max_pool2d", ctx.args)
+    dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))
+    flops = float(ctx.out_specs[0].numel * g["kh"] * g["kw"])
+    sliced = sliced_ranges(ctx.args, g, ctx.out_specs[0].layout)
+    if sliced is None:
+        return OpCost(flops=flops, dram_bytes=dram, l1_bytes=l1)
+    axis, ranges = sliced
+    more_dram, more_l1 = sliced_rereads(ctx, g, axis, [slice_geometry(g, a, b, axis) for a, b in ranges], ())
+    return OpCost(flops=flops, dram_bytes=dram + more_dram, l1_bytes=l1 + more_l1, launches=3 * len(ranges))
 
 
 @max_pool2d.sim
@@ -684,7 +755,10 @@ def _conv_transpose2d(
 
 
 conv_transpose2d = ConvTranspose2dOp(
-    "conv_transpose2d", _conv_transpose2d, Group.CONV, traits=Traits(host_ok=True)
+    "conv_transpose2d",
+    _conv_transpose2d,
+    Group.CONV,
+    traits=Traits(host_ok=True, config_rule="conv_transpose2d"),
 )
 OPS["conv_transpose2d"] = conv_transpose2d
 
@@ -716,6 +790,7 @@ def _conv_transpose2d_spec(
     if dtype is not None:
         need_dtype(op, "dtype", TensorSpec((1,), dtype, Layout.TILE), _IN_DTYPES)
     layout = cfg.output_layout or Layout.TILE
+    check_slice_config(op, "dram_slice_config", a["dram_slice_config"], g, layout)
     n = g["batch_size"] * g["oh"] * g["ow"]
     return TensorSpec(
         (1, 1, n, g["out_channels"]), dtype or x.dtype, layout, memory_config or DRAM_MEMORY_CONFIG
@@ -769,15 +844,8 @@ def _conv_transpose2d_sim(ctx, input_tensor, weight_tensor, bias_tensor, conv_co
 
 @conv_transpose2d.cost
 def _conv_transpose2d_cost(ctx: CostCtx) -> OpCost:
-    """The MACs of the equivalent conv2d (every input pixel times the kernel), spread over the whole grid."""
+    """conv_cost of the equivalent conv (`transpose_as_conv`): the matrix engine multiplies the zeros the
+    halo spreads in too, so the work is OH*OW*OC*KH*KW*IC/groups MACs, spread by the equivalent conv's config.
+    A `dram_slice_config` is validated but not costed or run sliced (the simulator's transposed conv runs whole)."""
     g = transpose_geometry(ctx.args)
-    flops = 2.0 * g["batch_size"] * g["input_height"] * g["input_width"] * g["out_channels"] * g["k"]
-    dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))
-    fid = (ctx.args.get("compute_config") or conv_default_compute_config()).math_fidelity
-    return OpCost(
-        flops=flops,
-        matmul_flops=flops,
-        dram_bytes=dram,
-        l1_bytes=l1,
-        fidelity=fid.name if fid is not MathFidelity.Invalid else "HiFi4",
-    )
+    return conv_cost(ctx, g, transpose_as_conv(g))

@@ -14,13 +14,25 @@ L1, ttfuse picks the largest divisor of the per-core height that does (what TT's
 `act_block_h_override` for). Grouped convs count all input channels per output channel: tt-metal runs them as one
 matmul with block-diagonal weights (`convert_conv_weight_tensor_to_grouped_layout`). The choice feeds the cost rule (the busiest core's tiles) and is recorded by the
 select_configs pass as the node's `conv_config` (shard_layout, act_block_h_override).
+
+Slicing (tt-metal `ttnn/cpp/ttnn/operations/sliding_window/op_slicing/op_slicing.cpp`, `Op2DSliceConfig`): a conv
+whose per-core figure does not fit even at the smallest act block runs as `num_slices` convs over ranges of output
+rows (DRAM_HEIGHT) or columns (DRAM_WIDTH), each reading its input window with the halo rows its kernel needs
+(`slice_geometry`) from DRAM and writing its rows back (`padded_slice` -> conv2d -> `slice_write` per slice). The
+ranges are tt-metal's: ceil(size / rounding) units cut evenly, the first `rem` slices one unit longer (rounding 32
+for DRAM_WIDTH with a TILE output, else 1); `select_slicing` is `determine_slice_config`'s search: the smallest count
+whose every slice fits. ttfuse searches DRAM_HEIGHT only (tt-metal's first guess is DRAM_WIDTH for wide TILE
+outputs); the simulator and the cost rule run both kinds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ttfuse.types import DataType, Layout, TensorMemoryLayout
+from ttfuse.configs import Conv2dSliceConfig, SliceTypeEnum
+from ttfuse.opdef import CostCtx
+from ttfuse.ops.common import fail
+from ttfuse.types import BufferType, DataType, Layout, TensorMemoryLayout
 
 TILE = 32
 _BYTES = {
@@ -204,6 +216,138 @@ def select_conv_config(
     if w.l1_bytes < best.l1_bytes and not mm_conv:
         best = w
     return best, cands
+
+
+# ------------------------------------------------------------------------------------------------- slicing
+def output_slices(size: int, num_slices: int, rounding: int = 1) -> list[tuple[int, int]]:
+    """[start, end) ranges of an output dim of `size` cut into `num_slices` as tt-metal's op_slicing cuts it
+    (ceil(size / rounding) units shared evenly, the first `rem` slices one unit more); empty ones dropped."""
+    units = _cdiv(size, rounding)
+    base, rem = divmod(units, num_slices)
+    out, start = [], 0
+    for i in range(num_slices):
+        end = min(size, start + rounding * (base + (i < rem)))
+        if end > start:
+            out.append((start, end))
+        start = end
+    return out
+
+
+def slice_geometry(g: dict, start: int, end: int, axis: str = "h") -> dict:
+    """The geometry of the conv computing output rows (axis "h") or columns ("w") [start, end) of conv `g`: its input
+    window (halo included) clipped to the image, the padding that is left at the image's edges, and in `in_start` the
+    first input row / column it reads (tt-metal's `get_input_slice`)."""
+    size_k, lo_k, hi_k, out_k = (
+        ("input_height", "pt", "pb", "oh") if axis == "h" else ("input_width", "pl", "pr", "ow")
+    )
+    s, d, k = (g["sh"], g["dh"], g["kh"]) if axis == "h" else (g["sw"], g["dw"], g["kw"])
+    first = start * s - g[lo_k]  # in unpadded coordinates: may lie in the padding
+    last = (end - 1) * s - g[lo_k] + d * (k - 1) + 1  # exclusive
+    size = g[size_k]
+    sub = dict(g)
+    sub[size_k] = max(1, min(size, last) - max(0, first))
+    sub[lo_k], sub[hi_k], sub[out_k] = max(0, -first), max(0, last - size), end - start
+    sub["in_start"] = max(0, first)
+    return sub
+
+
+def slice_ranges(
+    g: dict, slice_type_name: str, num_slices: int, out_tile: bool
+) -> tuple[str, list[tuple[int, int]]]:
+    """(axis, output ranges) of a `Conv2dSliceConfig` (its slice type's name, num_slices) on conv `g`."""
+    if slice_type_name == "DRAMSliceWidth":
+        return "w", output_slices(g["ow"], num_slices, TILE if out_tile else 1)
+    return "h", output_slices(g["oh"], num_slices)
+
+
+def select_slicing(g: dict, grid: tuple[int, int], *, l1_budget: int, **kw) -> tuple[int, ConvChoice] | None:
+    """(num_slices, the chosen config of the slice needing the most L1): 1 when the whole conv's chosen config fits
+    `l1_budget` per core, else the smallest count of DRAM_HEIGHT slices whose every slice's config fits (tt-metal's
+    `determine_slice_config` search). None when even one output row per slice does not fit (what overflows is then
+    not the activations: slicing would only add launches). `kw`: select_conv_config's dtype / layout / user-fixed
+    arguments."""
+
+    def worst(n: int) -> ConvChoice:
+        seen: dict[tuple, ConvChoice] = {}
+        for a, b in output_slices(g["oh"], n):
+            sg = slice_geometry(g, a, b) if n > 1 else g
+            key = (sg["input_height"], sg["oh"], sg["pt"], sg["pb"])
+            if key not in seen:
+                seen[key] = select_conv_config(sg, grid, l1_budget=l1_budget, **kw)[0]
+        return max(seen.values(), key=lambda c: c.l1_bytes)
+
+    if worst(g["oh"]).l1_bytes > l1_budget:
+        return None
+    for n in range(1, g["oh"] + 1):
+        c = worst(n)
+        if c.l1_bytes <= l1_budget:
+            return n, c
+    return None  # not reached: n = oh fits
+
+
+def check_slice_config(op: str, arg: str, sc, g: dict, out_layout: Layout) -> None:
+    """A `Conv2dSliceConfig` argument: its type, and at most as many slices as the sliced output dim has units
+    (tt-metal op_slicing `compute_max_num_slices`: output rows, or tile columns for DRAM_WIDTH with a TILE output)."""
+    if sc is None:
+        return
+    if not isinstance(sc, Conv2dSliceConfig):
+        raise fail(op, f"argument {arg!r} must be a ttnn.Conv2dSliceConfig, got {sc!r}")
+    if not isinstance(sc.slice_type, SliceTypeEnum):
+        raise fail(
+            op, f"argument {arg!r}: slice_type={sc.slice_type!r} must be a Conv2dSliceConfig.SliceTypeEnum"
+        )
+    n = sc.num_slices
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise fail(op, f"argument {arg!r}: num_slices={n!r} must be an integer >= 0 (0: ttnn chooses)")
+    if sc.slice_type is SliceTypeEnum.L1Full:
+        return
+    width = sc.slice_type is SliceTypeEnum.DRAMSliceWidth
+    tiled = width and out_layout is Layout.TILE
+    units = -(-g["ow"] // 32) if tiled else (g["ow"] if width else g["oh"])
+    if n > units:
+        what = "32-column tile groups" if tiled else ("columns" if width else "rows")
+        raise fail(
+            op,
+            f"argument {arg!r}: num_slices={n} is more than the {g['oh']}x{g['ow']} output's {units} {what} "
+            f"({sc.slice_type.name} slices)",
+        )
+
+
+def sliced_ranges(a: dict, g: dict, out_layout: Layout) -> tuple[str, list[tuple[int, int]]] | None:
+    """(axis, output ranges) a conv call with a DRAM slice config of more than one slice runs as; None: one conv."""
+    sc = a.get("slice_config", a.get("dram_slice_config"))
+    if sc is None or sc.slice_type is SliceTypeEnum.L1Full or sc.num_slices <= 1:
+        return None
+    axis, ranges = slice_ranges(g, sc.slice_type.name, sc.num_slices, out_layout is Layout.TILE)
+    return (axis, ranges) if len(ranges) > 1 else None
+
+
+def sliced_rereads(
+    ctx: CostCtx, g: dict, axis: str, subs: list[dict], per_slice: tuple[str, ...]
+) -> tuple[int, int]:
+    """(DRAM, L1) bytes a DRAM-sliced call reads beyond one pass over its tensors: the input rows (columns) that
+    neighbouring slices' windows share, and the `per_slice` tensors (weights, bias) once more per extra slice."""
+    size_k = "input_height" if axis == "h" else "input_width"
+    halo = sum(sg[size_k] for sg in subs) / g[size_k] - 1.0
+    extra = [(ctx.args["input_tensor"], halo)]
+    extra += [(ctx.args[k], len(subs) - 1.0) for k in per_slice if ctx.args.get(k) is not None]
+    dram = l1 = 0
+    for spec, times in extra:
+        if spec.memory_config.buffer_type is BufferType.L1:
+            l1 += int(spec.nbytes * times)
+        else:
+            dram += int(spec.nbytes * times)
+    return dram, l1
+
+
+def transpose_as_conv(g: dict) -> dict:
+    """The conv2d a transposed conv runs as on TT (tt-metal conv_transpose2d.cpp: a halo that spreads the input
+    `stride` apart and pads it by dilation*(k-1) - padding, then a stride-1 conv of the mirrored kernel): its input
+    is the spread, padded image of OH + dh*(KH-1) by OW + dw*(KW-1) pixels."""
+    eq = dict(g, sh=1, sw=1, pt=0, pb=0, pl=0, pr=0)
+    eq["input_height"] = g["oh"] + g["dh"] * (g["kh"] - 1)
+    eq["input_width"] = g["ow"] + g["dw"] * (g["kw"] - 1)
+    return eq
 
 
 def core_tile_macs(c: ConvChoice) -> float:

@@ -100,13 +100,15 @@ class ConfigRecord:
     chosen_by: dict = field(default_factory=dict)  # field -> "select_configs" | "user" | "none"
     step: str | None = None  # a fused kernel's step, "transition.w12" (None: the node itself)
     step_op: str | None = None  # the step's stock op, "ttnn.experimental.minimal_matmul"
+    slice_config: object = None  # conv2d: the Conv2dSliceConfig it runs with (None: unsliced)
 
     def __str__(self) -> str:
         shapes = ", ".join("[" + ",".join(map(str, s)) + "]" for s in self.input_shapes)
         head = (
             f"%{self.node} {self.op}" if self.step is None else f"%{self.node} {self.step} = {self.step_op}"
         )
-        return f"{head}({shapes}): {self.program_config!r}; {self.compute_kernel_config!r}"
+        tail = "" if self.slice_config is None else f"; {self.slice_config!r}"
+        return f"{head}({shapes}): {self.program_config!r}; {self.compute_kernel_config!r}{tail}"
 
 
 # -------------------------------------------------------------------------------------------------- rules
@@ -553,20 +555,46 @@ def _select_ring_sdpa(node: Node, ins: list[TensorSpec], sc: SelectCtx):
     return upd, notes
 
 
-def _select_conv2d(node: Node, ins: list[TensorSpec], sc: SelectCtx):
+def _select_conv2d(node: Node, ins: list[TensorSpec], sc: SelectCtx, *, transposed: bool = False):
     """conv2d: the sharding scheme, core grid and act_block_h of ttfuse/ops/conv_config.py's rule (tt-metal's
     auto-shard) on the usable grid, written into the node's `conv_config` (fields the user left at their defaults
-    only), and ttnn's default compute config (HiFi4) unless the user gave one."""
+    only), and ttnn's default compute config (HiFi4) unless the user gave one.
+
+    Slicing lives here, not in the chunk pass: a conv whose chosen config does not fit the circular-buffer budget
+    per core (`sc.cb_limit`) even at the smallest act block gets the smallest `slice_config` DRAMSliceHeight count
+    whose every slice fits (`select_slicing`, tt-metal's determine_slice_config); none when even one output row
+    per slice would not fit (then the weights overflow, not the activations). The node stays one conv2d whose
+    ttnn call slices itself (padded_slice -> conv -> slice_write per slice, the halo rows read by both neighbours),
+    as tt-metal's own mechanism does; the chunk pass would cut the [1, 1, N*H*W, C] rows with no halo, which a
+    kernel window spanning rows cannot use. A slice_config the user gave (even L1Full) is kept.
+    A transposed conv (`transposed`) is chosen for as the stride-1 conv it runs as (`transpose_as_conv`); it is not
+    sliced (the simulator's conv_transpose2d runs whole)."""
     import dataclasses
 
-    from ttfuse.configs import Conv2dConfig
-    from ttfuse.ops.conv import conv_default_compute_config, conv_parallel_config
+    from ttfuse.configs import Conv2dConfig, Conv2dSliceConfig, SliceTypeEnum
+    from ttfuse.ops.conv import (
+        conv_default_compute_config,
+        conv_parallel_config,
+        transpose_as_conv,
+        transpose_geometry,
+    )
 
     args = spec_args(node, ins)
     cfg = args.get("conv_config") or Conv2dConfig()
     spec = dataclasses.replace(sc.spec, grid=sc.grid)  # the grid jit(max_grid=...) leaves usable
-    choice, cands = conv_parallel_config(args, args, spec, sc.cb_limit)
+    g = transpose_as_conv(transpose_geometry(args)) if transposed else None
+    choice, cands = conv_parallel_config(args, args, spec, sc.cb_limit, g)
     upd: dict = {}
+    slicing = ""  # the slicing decision, for the note
+    if not transposed and args.get("slice_config") is None and choice.l1_bytes > sc.cb_limit:
+        whole = f"; the whole conv needs ~{choice.l1_bytes // 1024} KiB per core > {sc.cb_limit // 1024} KiB"
+        sliced = conv_parallel_config(args, args, spec, sc.cb_limit, sliced=True)
+        if sliced is None:
+            slicing = f"{whole}, and so does one output row per slice: not sliced"
+        else:
+            n, choice = sliced
+            upd["slice_config"] = Conv2dSliceConfig(slice_type=SliceTypeEnum.DRAMSliceHeight, num_slices=n)
+            slicing = f"{whole}: DRAMSliceHeight x {n} slices, the largest as {choice.describe()}"
     if cfg.shard_layout is None or not cfg.act_block_h_override:
         upd["conv_config"] = dataclasses.replace(
             cfg,
@@ -576,12 +604,14 @@ def _select_conv2d(node: Node, ins: list[TensorSpec], sc: SelectCtx):
     if args.get("compute_config") is None:
         upd["compute_config"] = _override(conv_default_compute_config(), sc)
     l1 = ", ".join(f"{k.split('_')[0]} {v.l1_bytes // 1024} KiB" for k, v in cands.items())
-    return upd, [f"conv2d on {sc.spec.name}: {choice.describe()} (per-core L1 estimates: {l1})"]
+    op = node.opdef.short
+    return upd, [f"{op} on {sc.spec.name}: {choice.describe()} (per-core L1 estimates: {l1}){slicing}"]
 
 
 # Traits.config_rule kind -> rule(node, in_specs, sctx) -> (updates, notes)
 RULE_KINDS: dict[str, Callable] = {
-    "conv2d": _select_conv2d,  # conv2d: shard scheme, grid, act_block_h
+    "conv2d": _select_conv2d,  # conv2d: shard scheme, grid, act_block_h, DRAM slices when L1 overflows
+    "conv_transpose2d": functools.partial(_select_conv2d, transposed=True),  # as its equivalent stride-1 conv
     "matmul": _select_matmul,  # matmul, linear
     "minimal_matmul": _select_minimal_matmul,  # experimental.minimal_matmul
     "sdpa": _select_sdpa,
@@ -680,13 +710,14 @@ def _apply(n: Node, ins: list[TensorSpec], upd: dict, notes: list[str]) -> Node:
 _CONFIG_FIELDS = (
     "program_config",
     "conv_config",
+    "slice_config",
     "compute_config",
     "config",
     "compute_kernel_config",
     "norm_compute_kernel_config",
     "step_configs",
 )
-_PROGRAM_FIELDS = ("program_config", "config", "step_configs", "conv_config")
+_PROGRAM_FIELDS = ("program_config", "config", "step_configs", "conv_config", "slice_config")
 
 
 def program_configs(graph: Graph) -> list[ConfigRecord]:
@@ -710,7 +741,8 @@ def program_configs(graph: Graph) -> list[ConfigRecord]:
         # minimal_matmul names it `config`, conv2d `conv_config` (and its compute kernel config `compute_config`)
         pc = n.attr("program_config", n.attr("config", n.attr("conv_config")))
         ckc = n.attr("compute_kernel_config", n.attr("compute_config"))
-        rows.append(ConfigRecord(n.id, op.qualname, shapes, pc, ckc, dict(by)))
+        sl = n.attr("slice_config") if "slice_config" in op.params else None
+        rows.append(ConfigRecord(n.id, op.qualname, shapes, pc, ckc, dict(by), slice_config=sl))
     return rows
 
 
