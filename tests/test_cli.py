@@ -331,6 +331,50 @@ def test_explain_bad_spec(tmp_path):
     assert r.exit_code == 2 and "expected DTYPE" in r.output
 
 
+def test_explain_shows_resnet_block_fusions(tmp_path, fresh):
+    """A ResnetBlock2D-like function (group_norm -> silu -> conv2d, + time embedding -> group_norm -> silu -> conv2d
+    with a relu epilogue, + x): explain's IR and coverage show kernels.group_norm_act (the second one absorbing the
+    time-embedding add) and the conv2d with its activation in Conv2dConfig."""
+    mod = tmp_path / "explain_resnet_mod.py"
+    mod.write_text(
+        textwrap.dedent("""
+        from ttfuse import ttnn
+
+        def conv(x, w, b):
+            return ttnn.conv2d(
+                input_tensor=x, weight_tensor=w, bias_tensor=b, device=None, in_channels=64, out_channels=64,
+                batch_size=1, input_height=8, input_width=8, kernel_size=(3, 3), padding=(1, 1),
+                conv_config=ttnn.Conv2dConfig(weights_dtype=ttnn.bfloat16),
+            )
+
+        def gn(x, w, b, m):
+            return ttnn.group_norm(x, num_groups=32, input_mask=m, weight=w, bias=b, epsilon=1e-5, inplace=False)
+
+        def block(x, temb, gw, gb, m, w1, b1, w2, b2):
+            h = conv(ttnn.silu(gn(x, gw, gb, m)), w1, b1)
+            h = ttnn.relu(conv(ttnn.silu(gn(ttnn.add(h, temb), gw, gb, m)), w2, b2))
+            return ttnn.add(x, h)
+    """)
+    )
+    args = ["bf16[1,1,64,64]", "bf16[1,1,1,64]", "bf16[1,1,2,32]rm", "bf16[1,1,2,32]rm", "bf16[1,32,32,32]"]
+    args += ["bf16[1,1,576,64]", "bf16[1,1,1,64]"] * 2
+    r = CliRunner().invoke(main, ["explain", f"{mod}:block", "--args", *args], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    after = r.output.split("IR after passes", 1)[1].split("generated source", 1)[0]
+    assert after.count("= kernels.group_norm_act ") == 2 and "= group_norm " not in after
+    assert (
+        "= silu " not in after
+        and "= relu " not in after
+        and "activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU)" in after
+    )
+    coverage = r.output.split("fusion coverage", 1)[1].split("cost report", 1)[0]
+    assert re.search(
+        r"kernels\.group_norm_act \(1 launch\) <- %\d+ add, %\d+ group_norm, %\d+ silu", coverage
+    )
+    assert re.search(r"conv2d \(1 launch\) <- %\d+ conv2d, %\d+ relu", coverage)
+    assert "kernel launches per call: eager 9, jit 5" in coverage
+
+
 def test_explain(tmp_path, fresh):
     mod = tmp_path / "explain_mod.py"
     mod.write_text(

@@ -30,6 +30,22 @@ def test_default_dtype_from_torch():
     assert ttnn.from_torch(torch.zeros(2, dtype=torch.int32)).dtype == ttnn.int32
 
 
+def test_unsigned_dtypes_round_trip_as_the_wheel(device):
+    # ttnn 0.81.1 (checked on the wheel): int64 -> UINT32 -> torch.uint32, UINT16 -> torch.uint16, and a torch
+    # uint32 tensor comes in as UINT32
+    ids = torch.tensor([[0, 7, 65535, 2**24]])
+    t = ttnn.from_torch(ids, layout=ttnn.ROW_MAJOR_LAYOUT, device=device)
+    assert t.dtype == ttnn.uint32
+    out = ttnn.to_torch(t)
+    assert out.dtype == torch.uint32 and torch.equal(out.to(torch.int64), ids)
+    assert ttnn.to_torch(t, dtype=torch.int32).dtype == torch.int32
+    assert ttnn.from_torch(ids.to(torch.uint32)).dtype == ttnn.uint32
+    u16 = ttnn.from_torch(ids[:, :3].int(), dtype=ttnn.uint16)
+    assert ttnn.to_torch(u16).dtype == torch.uint16 and torch.equal(
+        ttnn.to_torch(u16).int(), ids[:, :3].int()
+    )
+
+
 def test_host_then_device(device):
     h = ttnn.from_torch(torch.ones(4, 4), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT)
     assert h.storage_type() == ttnn.StorageType.HOST and h.device() is None

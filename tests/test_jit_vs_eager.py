@@ -48,7 +48,7 @@ class T:
     dtype: Any = BF16
     layout: Any = TILE
     mc: Any = None
-    kind: str = "normal"  # normal | positive | unit (in (0, 1)) | int | bool
+    kind: str = "normal"  # normal | positive | unit (in (0, 1)) | int | bool | ones
     shard_dim: int | None = None  # mesh cases: shard dim over the mesh (None: replicate)
 
     def torch(self, gen: torch.Generator) -> torch.Tensor:
@@ -60,6 +60,8 @@ class T:
             return torch.randint(0, 7, self.shape, generator=gen).float()
         if self.kind == "bool":
             return (torch.rand(self.shape, generator=gen) > 0.5).float()
+        if self.kind == "ones":
+            return torch.ones(self.shape)
         return torch.randn(self.shape, generator=gen)
 
     def make(self, device, gen: torch.Generator):
@@ -86,6 +88,21 @@ class Case:
 
 def C(fn, *ins, mesh=None) -> Case:
     return Case(list(ins) or [T()], fn, mesh)
+
+
+_SPARSE_CFG = ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(
+    compute_with_storage_grid_size=(8, 8),
+    in0_block_w=1,
+    out_subblock_h=1,
+    out_subblock_w=1,
+    out_block_h=1,
+    out_block_w=1,
+    per_core_M=1,
+    per_core_N=1,
+    fuse_batch=False,
+    fused_activation=None,
+    mcast_in0=True,
+)
 
 
 # --------------------------------------------------------------------------------------------- the table
@@ -387,11 +404,95 @@ CASES.update(
         ),
         "topk": C(lambda x: ttnn.topk(x, 32, dim=-1)),
         "gather": C(lambda x, i: ttnn.gather(x, -1, index=i), T(), T((32, 16), dtype=U32, kind="int")),
+        # tt-symbiote's MoE / distributed / misc names (tests/test_symbiote_ops_extra.py)
+        "scatter": C(
+            lambda x, i, v: ttnn.scatter(x, -1, i, v), T(), T((32, 4), dtype=U32, kind="int"), T((32, 8))
+        ),
+        "sparse_matmul": C(
+            lambda a, b, m: ttnn.sparse_matmul(a, b, sparsity=m, program_config=_SPARSE_CFG),
+            T((2, 1, 32, 64)),
+            T((1, 3, 64, 32)),
+            T((2, 1, 1, 3), layout=RM, kind="bool"),
+        ),
+        "moe_expert_token_remap": C(
+            lambda t, m, md: ttnn.moe_expert_token_remap(t, m, md, reduction_size=16),
+            T((1, 1, 32, 4), layout=RM, kind="positive"),
+            T((1, 1, 4, 1), dtype=ttnn.uint16, layout=RM, kind="ones"),  # every expert on the one device
+            T((1, 1, 32, 2), dtype=ttnn.uint16, layout=RM, kind="int"),
+        ),
+        "experimental.fast_reduce_nc": C(lambda x: X.fast_reduce_nc(x, dims=[0, 1]), T((2, 3, 32, 64))),
+        "move": C(lambda x: ttnn.move(ttnn.exp(x), memory_config=ttnn.L1_MEMORY_CONFIG)),
+        "fold": C(lambda x: ttnn.fold(x, 2, 2), T((1, 8, 8, 4), layout=RM)),
+        "rms_norm_pre_all_gather": C(
+            lambda x, r: ttnn.rms_norm_pre_all_gather(x, residual_input_tensor=r),
+            T((1, 1, 32, 64)),
+            T((1, 1, 32, 64)),
+        ),
+        "rms_norm_post_all_gather": C(
+            lambda x, w: ttnn.rms_norm_post_all_gather(
+                x, ttnn.concat([ttnn.rms_norm_pre_all_gather(x)] * 2, dim=3), epsilon=1e-6, weight=w
+            ),
+            T((1, 1, 32, 64)),
+            T((1, 1, 2, 32), layout=RM, kind="positive"),
+        ),
         "experimental.rotary_embedding": C(
             lambda x, c, s: X.rotary_embedding(x, c, s),
             T((1, 2, 32, 64)),
             T((1, 1, 32, 64)),
             T((1, 1, 32, 64)),
+        ),
+        # decode path (tests/test_decode_ops.py has their torch references); the cache ops write in place
+        "experimental.rotary_embedding_llama": C(
+            lambda x, c, s, t: X.rotary_embedding_llama(x, c, s, t),
+            T((1, 2, 32, 64)),
+            T((1, 1, 32, 64)),
+            T((1, 1, 32, 64)),
+            T((1, 1, 32, 32)),
+        ),
+        "experimental.rotary_embedding_hf": C(
+            lambda x, c, s: X.rotary_embedding_hf(x, c, s),
+            T((1, 2, 32, 64)),
+            T((1, 1, 32, 64)),
+            T((1, 1, 32, 64)),
+        ),
+        "fill_cache": C(
+            lambda c, x: ttnn.fill_cache(c, x, 1, update_idx=32), T((2, 2, 64, 32)), T((1, 2, 32, 32))
+        ),
+        "experimental.paged_fill_cache": C(
+            lambda c, x, pt: X.paged_fill_cache(c, x, pt, batch_idx=0),
+            T((8, 2, 32, 32)),
+            T((1, 2, 64, 32)),
+            T((1, 2), dtype=I32, layout=RM, kind="int"),
+        ),
+        "experimental.paged_update_cache": C(
+            lambda c, x, i: X.paged_update_cache(c, x, update_idxs_tensor=i),
+            T((2, 1, 64, 32)),
+            T((1, 2, 1, 32), mc=sharded(ttnn.TensorMemoryLayout.HEIGHT_SHARDED, (2, 1), (32, 32))),
+            T((2,), dtype=I32, layout=RM, kind="int"),
+        ),
+        "experimental.nlp_create_qkv_heads_decode": C(
+            lambda x: X.nlp_create_qkv_heads_decode(x, num_heads=4, num_kv_heads=2), T((1, 1, 4, 256))
+        ),
+        "experimental.nlp_concat_heads_decode": C(
+            lambda x: X.nlp_concat_heads_decode(x, num_heads=4),
+            T((1, 4, 4, 32), mc=sharded(ttnn.TensorMemoryLayout.HEIGHT_SHARDED, (4, 1), (32, 32))),
+        ),
+        "transformer.paged_scaled_dot_product_attention_decode": C(
+            lambda q, k, v, pt, cp: TR.paged_scaled_dot_product_attention_decode(
+                q, k, v, pt, cur_pos_tensor=cp
+            ),
+            T((1, 2, 4, 32)),
+            T((8, 1, 32, 32)),
+            T((8, 1, 32, 32)),
+            T((2, 2), dtype=I32, layout=RM, kind="int"),
+            T((2,), dtype=I32, layout=RM, kind="int"),
+        ),
+        "transformer.chunked_scaled_dot_product_attention": C(
+            lambda q, k, v, pt: TR.chunked_scaled_dot_product_attention(q, k, v, pt, 0),
+            T((1, 2, 32, 32)),
+            T((8, 1, 32, 32)),
+            T((8, 1, 32, 32)),
+            T((1, 2), dtype=I32, layout=RM, kind="int"),
         ),
         "slice": C(lambda x: ttnn.slice(x, [0, 32], [32, 64])),
         "concat": C(lambda a, b: ttnn.concat([a, b], dim=-1), T(), T()),
@@ -487,6 +588,15 @@ CASES.update(
             T((128, 64)),
             T((64,)),
             T((64,)),
+        ),
+        "kernels.group_norm_act": C(
+            lambda x, r, w, b: K("group_norm_act")(
+                x, num_groups=8, activations=["silu"], residual=r, weight=w, bias=b, epsilon=1e-5
+            ),
+            T((2, 1, 40, 64)),
+            T((2, 1, 1, 64)),
+            T((1, 1, 2, 32), layout=RM),
+            T((1, 1, 2, 32), layout=RM),
         ),
         "kernels.adaln": C(
             lambda a, s, w, b, sw: K("adaln")(

@@ -21,32 +21,14 @@ import pytest
 
 from ttfuse.ttnn import _stubs
 
-CONV_FAMILY = {
-    "ttnn.Conv2dL1FullSliceConfig",
-    "ttnn.fold",
-}
+CONV_FAMILY: set[str] = set()  # every conv-family name resolves now
 
 NOT_YET = {
-    "ttnn.experimental.rotary_embedding_llama",
-    "ttnn.experimental.rotary_embedding_hf",
-    "ttnn.fill_cache",
-    "ttnn.experimental.paged_fill_cache",
-    "ttnn.experimental.paged_update_cache",
-    "ttnn.rms_norm_pre_all_gather",
-    "ttnn.rms_norm_post_all_gather",
-    "ttnn.experimental.nlp_concat_heads_decode",
-    "ttnn.experimental.nlp_create_qkv_heads_decode",
-    "ttnn.sparse_matmul",
-    "ttnn.Tile",
-    "ttnn.transformer.paged_scaled_dot_product_attention_decode",
-    "ttnn.transformer.chunked_scaled_dot_product_attention",
-    "ttnn.scatter",
+    # MoE all-to-all (issue 22, left): ttnn 0.81.1's output-shape rule for dispatch/combine cannot be pinned from the
+    # wheel (host-only) and tt-metal's device op changed it across revisions (the docstring's [B, S, 1, H] tokens vs
+    # the [B, 1, S, H] tt-symbiote passes): not modelled rather than guessed
     "ttnn.all_to_all_dispatch",
     "ttnn.all_to_all_combine",
-    "ttnn.moe_expert_token_remap",
-    "ttnn.move",
-    "ttnn.MeshComposerConfig",
-    "ttnn.experimental.fast_reduce_nc",
 }
 
 

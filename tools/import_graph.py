@@ -44,6 +44,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ttfuse.testing",
             "ttfuse.switch",
             "ttfuse.profiler",
+            "ttfuse.symbiote",
         ),
     ),
     (

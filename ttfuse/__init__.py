@@ -6,6 +6,7 @@
     def block(x, w): ...
 
     ttfuse.install()                 # `import ttnn` is the simulator where no real ttnn device is usable
+    ttfuse.symbiote.jit_blocks(model)  # a tt-symbiote model's decoder / encoder layers as @ttfuse.jit graphs
 
 Only this module exposes public API (`__all__`); everything else is internal.
 """
@@ -13,6 +14,7 @@ Only this module exposes public API (`__all__`); everything else is internal.
 from ttfuse import (
     kernels,  # noqa: F401  (registers the fused kernels the passes emit)
     sim,
+    symbiote,  # tt-symbiote blocks under @ttfuse.jit (imports tt_symbiote only when used)
     ttnn,
 )
 from ttfuse.device import DeviceSpec, device_spec
@@ -39,6 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ttnn",
     "sim",
+    "symbiote",
     "jit",
     "install",
     "uninstall",

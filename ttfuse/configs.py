@@ -24,7 +24,8 @@ __all__ = [
     "MinimalMatmulConfig", "SDPAProgramConfig", "LayerNormDefaultProgramConfig",
     "LayerNormShardedMultiCoreProgramConfig", "SoftmaxDefaultProgramConfig", "SoftmaxShardedMultiCoreProgramConfig",
     "PaddingMode", "Conv2dConfig", "Conv2dSliceConfig", "Op2DSliceConfig", "Conv2dL1Full", "Conv2dDRAMSliceHeight",
-    "Conv2dDRAMSliceWidth", "Op2DL1Full", "Op2DDRAMSliceHeight", "Op2DDRAMSliceWidth",
+    "Conv2dDRAMSliceWidth", "Op2DL1Full", "Op2DDRAMSliceHeight", "Op2DDRAMSliceWidth", "Conv2dL1FullSliceConfig",
+    "Op2DL1FullSliceConfig",
 ]  # fmt: skip
 
 
@@ -366,6 +367,8 @@ Op2DSliceConfig = Conv2dSliceConfig
 Conv2dL1Full = Op2DL1Full = SliceTypeEnum.L1Full
 Conv2dDRAMSliceHeight = Op2DDRAMSliceHeight = SliceTypeEnum.DRAMSliceHeight
 Conv2dDRAMSliceWidth = Op2DDRAMSliceWidth = SliceTypeEnum.DRAMSliceWidth
+# ttnn 0.81.1 ttnn/operations/conv2d.py: a module-level instance, the "no slicing, all in L1" slice config
+Conv2dL1FullSliceConfig = Op2DL1FullSliceConfig = Conv2dSliceConfig(slice_type=Conv2dL1Full)
 
 
 MATMUL_PROGRAM_CONFIGS = (

@@ -122,8 +122,13 @@ def user_frame(skip_internal: bool = True) -> tuple[str, int, str] | None:
     return None
 
 
+# Files inside the package that hold model code written against the facade (ttfuse/symbiote.py's block recipes):
+# an error traced there names their line, as it would a user's model file.
+MODEL_CODE: set[str] = set()
+
+
 def _internal(filename: str) -> bool:
-    return filename.startswith(_PKG_DIR) or filename.startswith("<ttfuse")
+    return (filename.startswith(_PKG_DIR) or filename.startswith("<ttfuse")) and filename not in MODEL_CODE
 
 
 def warn(msg: str, category: type[Warning] = UserWarning) -> None:

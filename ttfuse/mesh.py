@@ -3,7 +3,7 @@
 Class API (`ttnn.ShardTensorToMesh(mesh, dim)`, `ReplicateTensorToMesh`, `ShardTensor2dMesh`,
 `ConcatMeshToTensor`, `ConcatMesh2dToTensor`) and the newer functional API
 (`shard_tensor_to_mesh_mapper`, `replicate_tensor_to_mesh_mapper`, `concat_mesh_to_tensor_composer`,
-`create_mesh_mapper(mesh, MeshMapperConfig([...]))`). Shards are listed in row-major device order.
+`create_mesh_mapper(mesh, MeshMapperConfig([...]))`, `create_mesh_composer(mesh, MeshComposerConfig([...]))`). Shards are listed in row-major device order.
 `MeshShape` (what a device's `shape` is) lives here too: every backend's devices share it.
 """
 
@@ -114,8 +114,15 @@ class ConcatMesh2dToTensor:
 
     def compose(self, shards: list[torch.Tensor]) -> torch.Tensor:
         rows, cols = self.mesh_shape
-        row_ts = [torch.cat(list(shards[r * cols : (r + 1) * cols]), dim=self.dims[1]) for r in range(rows)]
-        return torch.cat(row_ts, dim=self.dims[0])
+        row_ts = [_cat(shards[r * cols : (r + 1) * cols], self.dims[1]) for r in range(rows)]
+        return _cat(row_ts, self.dims[0])
+
+
+def _cat(ts, dim: int) -> torch.Tensor:
+    """Concatenate along `dim`; a mesh axis of one device concatenates nothing, so its dim is never read (as in
+    ttnn: tt-symbiote composes a replicated tensor with dims [0, rank] on a 1x1 mesh)."""
+    ts = list(ts)
+    return ts[0].clone() if len(ts) == 1 else torch.cat(ts, dim=dim)  # a copy either way, never a shard
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,32 @@ def create_mesh_mapper(mesh_device, config: MeshMapperConfig):
     return ShardTensor2dMesh(mesh_device, shape, dims)
 
 
+class MeshComposerConfig:
+    """`ttnn.MeshComposerConfig(dims, mesh_shape_override=None, mesh_offset_override=...)` or `(row_dim, col_dim,
+    ...)`: the tensor dim each mesh axis concatenates along (one dim: the shards in device order along it)."""
+
+    def __init__(self, *dims, mesh_shape_override=None, mesh_offset_override=None):
+        if len(dims) == 1 and isinstance(dims[0], list | tuple):
+            dims = tuple(dims[0])
+        if not dims or len(dims) > 2 or not all(isinstance(d, int) and not isinstance(d, bool) for d in dims):
+            raise SpecError(
+                f"ttnn.MeshComposerConfig: argument 'dims' must be a list of one or two ints "
+                f"(or row_dim, col_dim), got {dims!r}"
+            )
+        self._dims = tuple(dims)
+        self._mesh_shape = mesh_shape_override
+        self._mesh_offset = mesh_offset_override
+
+    def __repr__(self) -> str:
+        return f"MeshComposerConfig(dims={list(self._dims)})"
+
+
 def create_mesh_composer(mesh_device, config):
+    """A composer from a MeshComposerConfig (ttnn's argument), or from a MeshMapperConfig's placements."""
+    if isinstance(config, MeshComposerConfig):
+        if len(config._dims) == 1:
+            return ConcatMeshToTensor(mesh_device, config._dims[0])
+        shape = tuple(config._mesh_shape) if config._mesh_shape is not None else None
+        return ConcatMesh2dToTensor(mesh_device, shape, config._dims)
     dims = [p.dim if isinstance(p, PlacementShard) else 0 for p in config.placements]
     return ConcatMesh2dToTensor(mesh_device, None, dims)

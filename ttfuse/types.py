@@ -22,7 +22,7 @@ __all__ = [
     "CoreCoord", "CoreRange", "CoreRangeSet", "CoreGrid", "ShardSpec", "MemoryConfig", "Shape", "TensorSpec",
     "num_cores_to_corerangeset", "bfloat16", "float32", "uint32", "bfloat8_b", "bfloat4_b", "uint8", "uint16", "int32",
     "ROW_MAJOR_LAYOUT", "TILE_LAYOUT", "DRAM_MEMORY_CONFIG", "L1_MEMORY_CONFIG", "L1_BLOCK_SHARDED_MEMORY_CONFIG",
-    "L1_HEIGHT_SHARDED_MEMORY_CONFIG", "L1_WIDTH_SHARDED_MEMORY_CONFIG",
+    "L1_HEIGHT_SHARDED_MEMORY_CONFIG", "L1_WIDTH_SHARDED_MEMORY_CONFIG", "Tile",
 ]  # fmt: skip
 
 
@@ -273,6 +273,62 @@ L1_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.L1)
 L1_BLOCK_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.BLOCK_SHARDED, BufferType.L1)
 L1_HEIGHT_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.HEIGHT_SHARDED, BufferType.L1)
 L1_WIDTH_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.WIDTH_SHARDED, BufferType.L1)
+
+
+# tt-metal tt_metal/impl/data_format/tile.cpp: the tile shapes the hardware has and the face each one uses
+_TILE_FACES = {
+    (32, 32): (16, 16),
+    (32, 16): (16, 16),
+    (16, 32): (16, 16),
+    (16, 16): (16, 16),
+    (8, 32): (8, 16),
+    (4, 32): (4, 16),
+    (2, 32): (2, 16),
+    (1, 32): (1, 16),
+}
+
+
+class Tile:
+    """`ttnn.Tile(tile_shape, transpose_tile=False)`: a tile shape (ttnn 0.81.1 `ttnn._ttnn.tensor.Tile`).
+
+    Fields as the binding reads them: tile_shape, face_shape, num_faces, partial_face (height < 32), narrow_tile
+    (width < 32), transpose_within_face / transpose_of_faces (both = transpose_tile); `get_tile_size(dtype)` is the
+    bytes of one tile (block floats: the mantissas plus one shared exponent byte per 16 values). A shape the
+    hardware lacks raises, as tt-metal's TT_FATAL "Tile size is not valid for our hardware". ttfuse's ops compute
+    with 32x32 tiles; an op taking a tile (matmul's `output_tile`) says which shapes it models."""
+
+    def __init__(self, tile_shape, transpose_tile: bool = False):
+        shape = tuple(tile_shape) if isinstance(tile_shape, list | tuple) else None
+        if shape is None or len(shape) != 2 or shape not in _TILE_FACES:
+            raise SpecError(
+                f"ttnn.Tile: argument 'tile_shape'={tile_shape!r}: tile size is not valid for the hardware "
+                f"(valid: {sorted(_TILE_FACES)})"
+            )
+        self.tile_shape = list(shape)
+        self.face_shape = list(_TILE_FACES[shape])
+        self.num_faces = shape[0] * shape[1] // (self.face_shape[0] * self.face_shape[1])
+        self.partial_face = int(shape[0] < TILE)
+        self.narrow_tile = int(shape[1] < TILE)
+        self.transpose_within_face = self.transpose_of_faces = bool(transpose_tile)
+
+    def get_tile_size(self, dtype) -> int:
+        hw = self.tile_shape[0] * self.tile_shape[1]
+        name = dtype.value if isinstance(dtype, DataType) else str(dtype)
+        if name in ("bfloat8_b", "bfloat4_b"):
+            return hw // (1 if name == "bfloat8_b" else 2) + hw // 16
+        return hw * ELEMENT_BYTES[name]
+
+    def _key(self) -> tuple:
+        return (tuple(self.tile_shape), self.transpose_of_faces)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Tile) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Tile with shape: {self.tile_shape}"
 
 
 class Shape(tuple):

@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import ttfuse
 from ttfuse import ttnn
@@ -198,6 +199,157 @@ def test_norm_residual_no_match():
     assert ops(out) == ["add", "layer_norm"] and "broadcasts" in notes(out)[0]
     used = traced(lambda x, r: (lambda h: (ttnn.layer_norm(h), h))(ttnn.add(x, r)), S(64, 64), S(64, 64))
     assert ops(apply(used, FU.rules_norm())) == ["add", "layer_norm"]  # the sum is needed: keep the add
+
+
+# ------------------------------------------------------------------------------- (e') group_norm + activation
+GN_C = 64
+
+
+def _gn(x, w, b, m, **kw):
+    return ttnn.group_norm(
+        x, num_groups=32, input_mask=m, weight=w, bias=b, epsilon=1e-5, inplace=False, **kw
+    )
+
+
+def _gn_specs(c=GN_C):
+    rm = ttnn.TensorSpec((1, 1, c // 32, 32), BF16, ttnn.ROW_MAJOR_LAYOUT, ttnn.DRAM_MEMORY_CONFIG)
+    return S(2, 1, 64, c), rm, rm, S(1, 32, 32, 32)
+
+
+def test_group_norm_activation_rule():
+    x, w, b, m = _gn_specs()
+    out = apply(traced(lambda x, w, b, m: ttnn.silu(_gn(x, w, b, m)), x, w, b, m), FU.rules_group_norm())
+    (n,) = out.nodes
+    assert n.op == "kernels.group_norm_act" and n.attr("residual") is None
+    assert [a.op_type for a in n.attr("activations")] == [SILU] and n.attr("epsilon") == 1e-5
+    # the add on the input (conv1 output + time embedding, broadcast over H*W) is absorbed; a second act appended
+    fn = lambda x, t, w, b, m: ttnn.relu(ttnn.silu(_gn(ttnn.add(t, x), w, b, m)))  # noqa: E731
+    out = apply(traced(fn, x, S(2, 1, 1, GN_C), w, b, m), FU.rules_group_norm())
+    (n,) = out.nodes
+    assert n.attr("residual") is not None and out.inputs[n.inputs[0].node].shape == (2, 1, 64, GN_C)
+    assert [a.op_type for a in n.attr("activations")] == [SILU, ttnn.UnaryOpType.RELU]
+
+
+def test_group_norm_activation_no_match():
+    x, w, b, m = _gn_specs()
+    welford = traced(lambda x, w, b, m: ttnn.silu(_gn(x, w, b, m, use_welford=True)), x, w, b, m)
+    out = apply(welford, FU.rules_group_norm())
+    assert ops(out) == ["group_norm", "silu"] and "use_welford=True is not handled" in notes(out)[0]
+    approx = traced(lambda x, w, b, m: ttnn.gelu(_gn(x, w, b, m), fast_and_approximate_mode=True), x, w, b, m)
+    out = apply(approx, FU.rules_group_norm())
+    assert ops(out) == ["group_norm", "gelu"] and "approximate" in notes(out)[0]
+    used = traced(lambda x, w, b, m: (lambda h: (ttnn.silu(h), h))(_gn(x, w, b, m)), x, w, b, m)
+    assert ops(apply(used, FU.rules_group_norm())) == ["group_norm", "silu"]  # the norm is an output too
+    # the sum is needed elsewhere: the norm + silu fuse, the add stays
+    kept = traced(
+        lambda x, t, w, b, m: (lambda s: (ttnn.silu(_gn(s, w, b, m)), s))(ttnn.add(x, t)), x, x, w, b, m
+    )
+    out = apply(kept, FU.rules_group_norm())
+    assert ops(out) == ["add", "kernels.group_norm_act"] and out.nodes[1].attr("residual") is None
+
+
+def test_group_norm_activation_jit_vs_eager(device):
+    def block(x, t, w, b, m):
+        return ttnn.silu(_gn(ttnn.add(x, t), w, b, m))
+
+    g = torch.Generator().manual_seed(0)
+    w, b = (
+        ttnn.from_torch(
+            ttnn.create_group_norm_weight_bias_rm(torch.randn(GN_C, generator=g), GN_C, 1),
+            dtype=BF16,
+            device=device,
+        )  # fmt: skip
+        for _ in range(2)
+    )
+    m = ttnn.to_device(ttnn.create_group_norm_input_mask(GN_C, 32, 1), device)
+    args = [dev_t(device, 2, 1, 64, GN_C, scale=2.0), dev_t(device, 2, 1, 1, GN_C), w, b, m]
+    ne, nj, p, jf = jit_vs_eager(block, args, device)
+    assert (ne, nj) == (3, 1) and p == pytest.approx(1.0, abs=1e-6)  # bf16 DST: the same roundings as eager
+    assert "kernels.group_norm_act" in str(jf.lower(*args).ir)
+
+
+# ------------------------------------------------------------------------------------------ (b') conv2d epilogues
+def _conv(x, w, b=None, *, act=None, oc=64, cin=32, n=1):
+    return ttnn.conv2d(
+        input_tensor=x, weight_tensor=w, bias_tensor=b, device=None, in_channels=cin, out_channels=oc,
+        batch_size=n, input_height=8, input_width=8, kernel_size=(3, 3), padding=(1, 1),
+        conv_config=ttnn.Conv2dConfig(weights_dtype=BF16, activation=act),
+    )  # fmt: skip
+
+
+_CX, _CW, _CB = S(1, 1, 64, 32), S(1, 1, 288, 64), S(1, 1, 1, 64)
+
+
+@pytest.mark.parametrize("act", ["relu", "silu", "gelu", "sigmoid"])
+def test_conv_activation_rule(act):
+    g = traced(lambda x, w, b: getattr(ttnn, act)(_conv(x, w, b)), _CX, _CW, _CB)
+    out = apply(g, rules(FU.rules_conv(), "conv_activation"))
+    (n,) = out.nodes
+    assert n.op == "conv2d" and n.attr("conv_config").activation.op_type.name.lower() == act
+
+
+def test_conv_activation_no_match():
+    g = traced(lambda x, w, b: ttnn.exp(_conv(x, w, b)), _CX, _CW, _CB)
+    out = apply(g, rules(FU.rules_conv(), "conv_activation"))
+    assert ops(out) == ["conv2d", "exp"] and "conv2d fuses only" in notes(out)[0]
+    g = traced(lambda x, w, b: ttnn.gelu(_conv(x, w, b), fast_and_approximate_mode=True), _CX, _CW, _CB)
+    out = apply(g, rules(FU.rules_conv(), "conv_activation"))
+    assert ops(out) == ["conv2d", "gelu"] and "approximate" in notes(out)[0]
+    g = traced(lambda x, w, b: ttnn.relu(_conv(x, w, b, act=ttnn.UnaryWithParam(SIG))), _CX, _CW, _CB)
+    assert ops(apply(g, rules(FU.rules_conv(), "conv_activation"))) == [
+        "conv2d",
+        "relu",
+    ]  # one activation only
+
+
+def test_conv_bias_rule():
+    g = traced(lambda x, w, b: ttnn.add(b, _conv(x, w), activations=["relu"]), _CX, _CW, _CB)
+    out = apply(g, rules(FU.rules_conv(), "conv_bias"))
+    (n,) = out.nodes
+    assert n.op == "conv2d" and n.attr("bias_tensor") is not None
+    assert n.attr("conv_config").activation.op_type is ttnn.UnaryOpType.RELU
+
+
+def test_conv_bias_no_match():
+    for b_spec, why in (
+        (S(1, 1, 64, 64), "is not a prepared bias"),
+        (S(1, 1, 1, 64, dtype=F32), "differs from the prepared weights'"),
+    ):
+        g = traced(lambda x, w, b: ttnn.add(_conv(x, w), b), _CX, _CW, b_spec)
+        out = apply(g, rules(FU.rules_conv(), "conv_bias"))
+        assert ops(out) == ["conv2d", "add"] and why in notes(out)[0]
+    raw_w = ttnn.TensorSpec((64, 32, 3, 3), BF16, ttnn.ROW_MAJOR_LAYOUT, ttnn.DRAM_MEMORY_CONFIG)
+    g = traced(lambda x, w, b: ttnn.add(_conv(x, w), b), _CX, raw_w, _CB)
+    out = apply(g, rules(FU.rules_conv(), "conv_bias"))
+    assert ops(out) == ["conv2d", "add"] and "not prepared" in notes(out)[0]
+
+
+def test_conv_epilogues_jit_vs_eager(device):
+    """relu(conv2d(x, w) + b): eager 3 launches, JIT 1 (bias and relu in the conv); the JIT rounds once where
+    eager rounds the conv and the sum to bfloat16 too."""
+    g = torch.Generator().manual_seed(1)
+    x = ttnn.from_torch(
+        torch.randn(1, 1, 64, 32, generator=g), dtype=BF16, layout=ttnn.TILE_LAYOUT, device=device
+    )
+    wt = torch.randn(64, 32, 3, 3, generator=g) * 0.1
+    prep = dict(
+        input_memory_config=ttnn.DRAM_MEMORY_CONFIG, input_layout=ttnn.TILE_LAYOUT, in_channels=32, out_channels=64,
+        batch_size=1, input_height=8, input_width=8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1),
+        dilation=(1, 1), groups=1, device=device, input_dtype=BF16, conv_config=ttnn.Conv2dConfig(weights_dtype=BF16),
+    )  # fmt: skip
+    w = ttnn.prepare_conv_weights(weight_tensor=ttnn.from_torch(wt, dtype=F32), weights_format="OIHW", has_bias=True, **prep)  # fmt: skip
+    b = ttnn.prepare_conv_bias(bias_tensor=ttnn.from_torch(torch.randn(1, 1, 1, 64, generator=g), dtype=F32), **prep)  # fmt: skip
+
+    def block(x, w, b):
+        return ttnn.relu(ttnn.add(_conv(x, w), b))
+
+    ne, nj, p, jf = jit_vs_eager(block, [x, w, b], device)
+    assert (ne, nj) == (3, 1) and p > 0.9999
+    (n,) = [n for n in jf.lower(x, w, b).graph.nodes if n.op == "conv2d"]
+    assert n.attr("bias_tensor") is not None and n.attr("conv_config").activation is not None
+    want = F.relu(F.conv2d(ttnn.to_torch(x).float().reshape(1, 8, 8, 32).permute(0, 3, 1, 2), wt.bfloat16().float(), ttnn.to_torch(b).float().reshape(-1), padding=1))  # fmt: skip
+    got = ttnn.to_torch(jf(x, w, b)).float().reshape(1, 8, 8, 64).permute(0, 3, 1, 2)
+    assert pcc(got, want) > 0.9999
 
 
 # ------------------------------------------------------------------------------------------------- (f) SDPA
@@ -568,3 +720,27 @@ def test_fuse_pass_leaves_unfusable_graphs_alone():
 
 def test_scale_semantics_documented():
     assert "inside the exponent" in FU.__doc__ and math.isclose(1 / 0.125, 8.0)
+
+
+def test_group_norm_and_conv_fusions_survive_the_disk_cache_format():
+    """The fused nodes' static data (activation lists, a Conv2dConfig holding a UnaryWithParam) round-trip through
+    the JSON the disk cache stores, and the code generated from the reloaded graph passes them as literals."""
+    import json
+
+    from ttfuse.codegen import generate_source
+    from ttfuse.ir import Graph
+
+    x, w, b, m = _gn_specs()
+
+    def block(x, t, w, b, m, cw, cb):
+        h = ttnn.silu(_gn(ttnn.add(x, t), w, b, m))
+        return ttnn.relu(_conv(ttnn.reshape(h, (1, 1, 128, GN_C)), cw, cb, oc=64, cin=GN_C, n=2))
+
+    g = traced(block, x, S(2, 1, 1, GN_C), w, b, m, S(1, 1, 9 * GN_C, 64), _CB)
+    out = apply(g, FU.rules_group_norm() + FU.rules_conv())
+    assert [op for op in ops(out) if op != "reshape"] == ["kernels.group_norm_act", "conv2d"]
+    back = Graph.from_json(json.loads(json.dumps(out.to_json())))
+    assert str(back) == str(out)
+    src, _, _ = generate_source(back, name="f")
+    assert "activations=[ttnn.UnaryWithParam(ttnn.UnaryOpType.SILU)]" in src
+    assert "activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU)" in src

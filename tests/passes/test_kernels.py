@@ -47,6 +47,7 @@ def test_kernels_registered_outside_the_facade():
         "triangle_mult",
         "pair_bias_attention",
         "ring_joint_attention",
+        "group_norm_act",
     }
     for op in K.values():
         assert op.qualname.startswith("ttfuse.kernels.") and op.group.name == "FUSED"

@@ -43,6 +43,22 @@ def test_intermediates_go_to_l1_and_outputs_stay(make_ctx, spec):
     assert all(n.side.config == {"memory": "L1", "placed_by": "place_memory"} for n in mid)
 
 
+def test_sharded_defaults_keep_their_sharding(make_ctx):
+    # ops left to their default memory_config follow a sharded input (ttnn's rule); the pass must not
+    # re-place them interleaved, or a reader taking sharded inputs only would fail under the JIT alone
+    mc = ttnn.create_sharded_memory_config(
+        (256, 256),
+        ttnn.CoreGrid(y=8, x=1),
+        ttnn.ShardStrategy.HEIGHT,
+        use_height_and_width_as_shard_shape=False,
+    )
+    x = ttnn.TensorSpec((256, 256), BF16, ttnn.TILE_LAYOUT, mc)
+    g = traced(relus, x)
+    assert all(n.outs[0].memory_config.is_sharded() for n in g.nodes)
+    out = place_memory(g, make_ctx())
+    assert [n.outs[0] for n in out.nodes] == [n.outs[0] for n in g.nodes]
+
+
 def test_what_does_not_fit_goes_to_dram(make_ctx, spec):
     g = traced(relus, spec((256, 256)))
     size = 256 * 256 * 2

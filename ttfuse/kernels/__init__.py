@@ -8,7 +8,8 @@ spec, sim, cost and ttnn rules; see ttfuse/kernels/common.py for the composite-s
 Kernels: eltwise (fused elementwise programs), concat_weights (weights concatenated once, memoised),
 linear_split (one matmul, several outputs), transition (SwiGLU MLP), adaln and conditioned_transition (boltz
 diffusion conditioning), triangle_mult (triangle multiplication channel chunk), pair_bias_attention (gated
-attention with an additive pair bias), ring_joint_attention (sequence-parallel joint attention over a mesh ring).
+attention with an additive pair bias), ring_joint_attention (sequence-parallel joint attention over a mesh ring),
+group_norm_act (group_norm with an activation epilogue, absorbing an add on its input).
 Recipe: a new fused kernel touches 2 files (plus its tests):
 1. ttfuse/kernels/<name>.py: `@register_kernel("<name>", launches=n, traits=Traits(...))` on a signature
    function, with its spec, sim and cost rules and `set_ttnn_rule` (the stock composite); the traits say how

@@ -309,7 +309,8 @@ _ACT_OPS = {
 }
 
 
-def _stock_act(ttnn, x, act: UnaryWithParam):
+def stock_act(ttnn, x, act: UnaryWithParam):
+    """The stock ttnn call computing fused activation `act` on x (the ttnn rules of the fused kernels)."""
     name = act.op_type.name
     p = act.params[0] if act.params else None
     if name in _ACT_OPS:
@@ -323,7 +324,7 @@ def _stock_act(ttnn, x, act: UnaryWithParam):
     if name == "CLAMP_TSS":
         return ttnn.clamp(x, *(act.params + (None, None))[:2])
     # NOTE: every UnaryOpType is mapped above; a new member must be added here before fusion can emit it
-    raise kfail(NAME, f"no stock ttnn op for activation {name} (add it to _stock_act)")
+    raise kfail(NAME, f"no stock ttnn op for activation {name} (add it to stock_act)")
 
 
 def run_stock(ttnn, inputs, *, program, outputs, dtypes, memory_configs):
@@ -335,7 +336,7 @@ def run_stock(ttnn, inputs, *, program, outputs, dtypes, memory_configs):
         if op == "act":
             y = a[0]
             for act in p["acts"]:
-                y = _stock_act(ttnn, y, act)
+                y = stock_act(ttnn, y, act)
         elif op in _BINARY or op in ("where", "lerp"):
             if op == "pow":
                 y = ttnn.pow(a[0], a[1])

@@ -20,15 +20,21 @@ from ttfuse.ops import (  # noqa: F401
     data_movement,
     eltwise,
     embedding,
+    fold,
     golden,
     heads,
     host,
+    kv_cache,
     matmul,
+    moe,
     norm,
+    norm_distributed,
+    paged_attention,
     reduce,
     rotary,
     selection,
     shapes,
+    sparse_matmul,
 )
 
 MODULES = (
@@ -41,6 +47,7 @@ MODULES = (
     reduce,
     matmul,
     norm,
+    norm_distributed,
     attention,
     conv,
     heads,
@@ -48,6 +55,11 @@ MODULES = (
     embedding,
     selection,
     rotary,
+    kv_cache,
+    paged_attention,
+    fold,
+    sparse_matmul,
+    moe,
 )
 
 golden.attach_all()  # every op above gets `golden_function` (ttnn.get_golden_function)

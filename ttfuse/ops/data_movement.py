@@ -535,6 +535,24 @@ def _reallocate_sim(ctx, tensor, **_):
 reallocate.cost_rule = static_cost
 
 
+@register_op("move", Group.MEMORY, traits=Traits(consumes="input_tensor"))
+def move(input_tensor, *, memory_config=None):
+    """Move the tensor to a new buffer (in `memory_config`, default the input's) and free the input."""
+
+
+@move.spec
+def _move_spec(input_tensor, *, memory_config=None):
+    return _reallocate_spec(input_tensor, memory_config)
+
+
+@move.sim
+def _move_sim(ctx, input_tensor, **_):
+    return input_tensor
+
+
+move.cost_rule = static_cost
+
+
 def create_sharded_memory_config(
     shape, core_grid, strategy, orientation=None, use_height_and_width_as_shard_shape=False
 ) -> MemoryConfig:

@@ -81,8 +81,13 @@ def _value(t: torch.Tensor) -> torch.Tensor:
     return t.detach().to(torch.float32) if t.is_floating_point() else t.detach().to(torch.int64)
 
 
-def _to_spec(t: torch.Tensor, layout: Layout, float_dtype: DataType) -> TensorSpec:
-    return TensorSpec(tuple(t.shape), _tt_dtype(t, float_dtype), layout, DRAM_MEMORY_CONFIG)
+def _to_spec(
+    t: torch.Tensor, layout: Layout, float_dtype: DataType, int_layout: Layout | None = None
+) -> TensorSpec:
+    """`t` as a DRAM TensorSpec; integer tensors take `int_layout` when given (page tables, positions: ROW_MAJOR
+    beside TILE activations)."""
+    lay = int_layout if int_layout is not None and not t.is_floating_point() else layout
+    return TensorSpec(tuple(t.shape), _tt_dtype(t, float_dtype), lay, DRAM_MEMORY_CONFIG)
 
 
 def _is_torch_list(v) -> bool:
@@ -100,19 +105,19 @@ class _NoDevice:
 _NO_DEVICE = _NoDevice()
 
 
-def _spec_args(op: OpDef, args: dict, layout: Layout, fdt: DataType) -> tuple[dict, dict]:
+def _spec_args(op: OpDef, args: dict, layout: Layout, fdt: DataType, ilay: Layout) -> tuple[dict, dict]:
     """(arguments with tensors as TensorSpecs, {tensor parameter: its spec(s)}) for one layout choice."""
     spec_args, in_specs = dict(args), {}
     if "device" in args and args["device"] is None:
         spec_args["device"] = _NO_DEVICE
     for k, v in args.items():
         if isinstance(v, torch.Tensor):
-            spec_args[k] = in_specs[k] = _to_spec(v, layout, fdt)
+            spec_args[k] = in_specs[k] = _to_spec(v, layout, fdt, ilay)
         elif _is_torch_list(v):
             if op.traits.mesh_rule:  # per-device tensors of one mesh tensor: the spec of one device's part
-                spec_args[k] = in_specs[k] = _to_spec(v[0], layout, fdt)
+                spec_args[k] = in_specs[k] = _to_spec(v[0], layout, fdt, ilay)
             else:
-                spec_args[k] = in_specs[k] = type(v)(_to_spec(x, layout, fdt) for x in v)
+                spec_args[k] = in_specs[k] = type(v)(_to_spec(x, layout, fdt, ilay) for x in v)
     return spec_args, in_specs
 
 
@@ -128,9 +133,13 @@ def _finish(v, spec: TensorSpec, like: torch.dtype | None):
 
 
 # How torch inputs are described to the spec rule, in order of preference: float32 tiles first; bfloat16 for
-# ops that take no float32 (SDPA); the sim rule computes in float32 either way
+# ops that take no float32 (SDPA); integer tensors in the same layout first, then ROW_MAJOR (paged ops: TILE caches,
+# ROW_MAJOR page tables); the sim rule computes in float32 either way
 _CHOICES = tuple(
-    (lay, fdt) for fdt in (DataType.FLOAT32, DataType.BFLOAT16) for lay in (Layout.TILE, Layout.ROW_MAJOR)
+    (lay, fdt, ilay)
+    for fdt in (DataType.FLOAT32, DataType.BFLOAT16)
+    for lay in (Layout.TILE, Layout.ROW_MAJOR)
+    for ilay in dict.fromkeys((lay, Layout.ROW_MAJOR))
 )
 
 
@@ -143,8 +152,8 @@ def _run(op: OpDef, args: dict):
     n_dev = max((len(v) for v in args.values() if op.traits.mesh_rule and _is_torch_list(v)), default=1)
     mesh_shape = (1, n_dev)
     err = None
-    for layout, fdt in _CHOICES:
-        spec_args, in_specs = _spec_args(op, args, layout, fdt)
+    for layout, fdt, ilay in _CHOICES:
+        spec_args, in_specs = _spec_args(op, args, layout, fdt, ilay)
         try:
             with device_spec_context(device_spec(), mesh_shape):
                 out_spec = op.spec_rule(**spec_args)

@@ -30,6 +30,7 @@ from ttfuse.device import TILE
 from ttfuse.opdef import CostCtx, Group, OpCost, Traits, current_device_spec, register_op
 from ttfuse.ops.common import fail, io_bytes, need_memory_config, need_spec, need_tile
 from ttfuse.types import (
+    BufferType,
     CoreCoord,
     DataType,
     Layout,
@@ -343,13 +344,18 @@ def _create_heads_spec(
         TensorSpec(kshape, x.dtype, Layout.TILE, kmc),
         TensorSpec((*kvlead, d), x.dtype, Layout.TILE, vmc),
     )
+    _check_output_tensors(op, output_tensors, outs)
+    return outs
+
+
+def _check_output_tensors(op: str, output_tensors, outs) -> None:
+    """Preallocated (q, k, v) must match the computed specs (they are validated, not aliased)."""
     if output_tensors is not None and any(t is not None for t in output_tensors):
         if len(output_tensors) != 3 or not all(isinstance(t, TensorSpec) for t in output_tensors):
             raise fail(op, "argument 'output_tensors' must hold three preallocated ttnn.Tensors (q, k, v)")
         for name, t, o in zip("qkv", output_tensors, outs):
             if t.shape != o.shape or t.dtype is not o.dtype:
                 raise fail(op, f"argument 'output_tensors': preallocated {name} is {t}, expected {o}")
-    return outs
 
 
 @nlp_create_qkv_heads.spec
@@ -477,7 +483,161 @@ def _boltz_concat_sim(ctx, input_tensor, *, memory_config, output_tensor):
     return input_tensor.permute(1, 2, 0, 3).reshape(1, s1, s2, h * d)
 
 
+# ------------------------------------------------------------------------------------------ decode heads
+# nlp_create_qkv_heads_decode: [1, 1, B, (nh + 2 nkv) d] -> q [1, B, nh, d], k, v [1, B, nkv, d] (heads padded to a
+# tile by the TILE layout), each HEIGHT_SHARDED (the memory_config must be) one user per core; a sharded input must
+# be WIDTH_SHARDED. nlp_concat_heads_decode: [1, B, 32 (padded heads), d] HEIGHT_SHARDED in [32, d] shards, one user
+# per core -> [1, 1, max(B, 32), nh d] (the batch padded to a tile, as ttnn's output spec; rows past B are zeros
+# here, unwritten on the device) WIDTH_SHARDED in L1 over nh cores; ttnn ignores its memory_config. tt-metal
+# (ttnn 0.81.1) nlp_create_qkv_heads_decode_device_operation.cpp / nlp_concat_heads_decode_device_operation.cpp:
+# bfloat16 or float32 input, TILE, B <= 32 users, head dim a multiple of 32, heads <= 32; `batch_offset` /
+# `slice_size` (a slice of the users) and `sub_core_grids` are not modelled.
+_DECODE_DTYPES = frozenset({DataType.FLOAT32, DataType.BFLOAT16})
+
+
+def _decode_grid() -> CoreCoord:
+    dev = current_device_spec()
+    return CoreCoord(*dev.grid) if dev is not None else CoreCoord(8, 8)
+
+
+def _per_core_mc(layout: TensorMemoryLayout, cores: int, shard: tuple[int, int]) -> MemoryConfig:
+    return MemoryConfig(
+        layout, BufferType.L1, ShardSpec(num_cores_to_corerangeset(cores, _decode_grid(), True), shard)
+    )
+
+
+@register_op("experimental.nlp_create_qkv_heads_decode", Group.DATA_MOVEMENT)
+def nlp_create_qkv_heads_decode(
+    input_tensor,
+    *,
+    num_heads,
+    num_kv_heads=None,
+    output_tensors=None,
+    overlap_qk_coregrid=True,
+    batch_offset=None,
+    slice_size=None,
+    memory_config=None,
+):
+    """Split a decode step's fused QKV [1, 1, B, (nh + 2 nkv) d] into height-sharded q, k, v [1, B, heads, d]."""
+
+
+@nlp_create_qkv_heads_decode.spec
+def _create_decode_spec(
+    input_tensor,
+    *,
+    num_heads,
+    num_kv_heads=None,
+    output_tensors=None,
+    overlap_qk_coregrid=True,
+    batch_offset=None,
+    slice_size=None,
+    memory_config=None,
+):
+    op = "experimental.nlp_create_qkv_heads_decode"
+    x = need_tiled_spec(op, "input_tensor", input_tensor, _DECODE_DTYPES)
+    nq, nkv = _heads_args(op, num_heads, num_kv_heads)
+    if batch_offset is not None or slice_size is not None:
+        raise fail(
+            op,
+            "arguments 'batch_offset' / 'slice_size' (a slice of the users) are not modelled by the simulator",
+        )
+    if not isinstance(overlap_qk_coregrid, bool):
+        raise fail(op, f"argument 'overlap_qk_coregrid' must be a bool, got {overlap_qk_coregrid!r}")
+    if x.shape[0] != 1 or x.shape[1] != 1 or x.shape[2] > TILE:
+        raise fail(op, f"argument 'input_tensor' must be [1, 1, B <= {TILE}, width], got {list(x.shape)}")
+    if x.memory_config.is_sharded() and x.memory_config.memory_layout is not TensorMemoryLayout.WIDTH_SHARDED:
+        raise fail(
+            op, f"a sharded 'input_tensor' must be WIDTH_SHARDED, got {x.memory_config.memory_layout.name}"
+        )
+    if nq > TILE or nkv > nq or nq % nkv:
+        raise fail(
+            op, f"arguments 'num_heads'/'num_kv_heads' ({nq}/{nkv}): need num_kv_heads | num_heads <= {TILE}"
+        )
+    d = _head_dim(op, x.shape[-1], nq + 2 * nkv, "num_heads + 2 * num_kv_heads")
+    need_memory_config(op, memory_config)
+    if memory_config is not None and memory_config.memory_layout is not TensorMemoryLayout.HEIGHT_SHARDED:
+        raise fail(op, f"argument 'memory_config' must be HEIGHT_SHARDED, got {memory_config!r}")
+    users = x.shape[2]
+    grid = _decode_grid()
+    if not overlap_qk_coregrid and 2 * users > grid.x * grid.y:
+        raise fail(op, f"overlap_qk_coregrid=False needs {2 * users} cores (q and k on separate cores)")
+    qmc = _per_core_mc(TensorMemoryLayout.HEIGHT_SHARDED, users, (TILE, d))
+    if memory_config is not None:
+        qmc = MemoryConfig(qmc.memory_layout, memory_config.buffer_type, qmc.shard_spec)
+    outs = (
+        TensorSpec((1, users, nq, d), x.dtype, Layout.TILE, qmc),
+        TensorSpec((1, users, nkv, d), x.dtype, Layout.TILE, qmc),
+        TensorSpec((1, users, nkv, d), x.dtype, Layout.TILE, qmc),
+    )
+    _check_output_tensors(op, output_tensors, outs)
+    return outs
+
+
+@nlp_create_qkv_heads_decode.sim
+def _create_decode_sim(ctx, input_tensor, *, num_heads, num_kv_heads=None, **_):
+    nkv = num_heads if num_kv_heads is None else num_kv_heads
+    users, d = input_tensor.shape[2], ctx.out_spec[0].shape[-1]
+    heads = input_tensor.reshape(1, users, num_heads + 2 * nkv, d)
+    q, k, v = heads.split((num_heads, nkv, nkv), dim=2)
+    return q.contiguous(), k.contiguous(), v.contiguous()
+
+
+@register_op("experimental.nlp_concat_heads_decode", Group.DATA_MOVEMENT)
+def nlp_concat_heads_decode(
+    input_tensor, *, num_heads, memory_config=None, output_tensor=None, sub_core_grids=None
+):
+    """Merge a decode step's heads [1, B, >= num_heads, d] (height-sharded) into [1, 1, B, num_heads * d]."""
+
+
+@nlp_concat_heads_decode.spec
+def _concat_decode_spec(
+    input_tensor, *, num_heads, memory_config=None, output_tensor=None, sub_core_grids=None
+):
+    op = "experimental.nlp_concat_heads_decode"
+    x = need_tiled_spec(op, "input_tensor", input_tensor, _DECODE_DTYPES)
+    need_int(op, "num_heads", num_heads, minimum=1)
+    if x.memory_config.memory_layout is not TensorMemoryLayout.HEIGHT_SHARDED:
+        raise fail(
+            op, f"argument 'input_tensor' must be HEIGHT_SHARDED, got {x.memory_config.memory_layout.name}"
+        )
+    if x.shape[0] != 1 or x.shape[1] > TILE or x.padded_shape[2] != TILE:
+        raise fail(
+            op, f"argument 'input_tensor' must be [1, B <= {TILE}, heads <= {TILE}, d], got {list(x.shape)}"
+        )
+    sp = x.memory_config.shard_spec
+    if sp is not None and (
+        tuple(sp.shape) != (TILE, x.padded_shape[-1]) or sp.grid.num_cores() != x.shape[1]
+    ):
+        raise fail(
+            op,
+            f"argument 'input_tensor' must be sharded in [{TILE}, {x.shape[-1]}] shards, one user per core "
+            f"({x.shape[1]} cores), got {sp}",
+        )
+    if sub_core_grids is not None:
+        raise fail(op, "argument 'sub_core_grids' is not modelled by the simulator")
+    if num_heads > x.shape[2]:
+        raise fail(op, f"argument 'num_heads'={num_heads} exceeds the input's {x.shape[2]} heads")
+    if x.shape[-1] % TILE:
+        raise fail(op, f"argument 'input_tensor' has head dim {x.shape[-1]}; it must be a multiple of {TILE}")
+    need_memory_config(op, memory_config)
+    d, rows = x.shape[-1], max(x.shape[1], TILE)
+    mc = _per_core_mc(
+        TensorMemoryLayout.WIDTH_SHARDED, num_heads, (rows, d)
+    )  # NOTE: ttnn ignores memory_config
+    return TensorSpec((1, 1, rows, num_heads * d), x.dtype, Layout.TILE, mc)
+
+
+@nlp_concat_heads_decode.sim
+def _concat_decode_sim(ctx, input_tensor, *, num_heads, **_):
+    users, d = input_tensor.shape[1], input_tensor.shape[-1]
+    out = torch.zeros(ctx.out_spec.shape, dtype=torch.float32)
+    out[0, 0, :users] = input_tensor[0, :, :num_heads].reshape(users, num_heads * d)
+    return out
+
+
 for _op in (
+    nlp_create_qkv_heads_decode,
+    nlp_concat_heads_decode,
     split_query_key_value_and_split_heads,
     nlp_create_qkv_heads,
     nlp_create_qkv_heads_boltz,

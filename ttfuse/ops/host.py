@@ -31,6 +31,8 @@ _FROM_TORCH_DTYPE = {
     torch.int64: DataType.UINT32,  # as ttnn 0.81.1 from_torch does (checked on the wheel: int64 -> UINT32)
     torch.uint8: DataType.UINT8,
     torch.int16: DataType.UINT16,
+    torch.uint16: DataType.UINT16,
+    torch.uint32: DataType.UINT32,
     torch.bool: DataType.UINT8,
 }
 _TO_TORCH_DTYPE = {
@@ -39,8 +41,10 @@ _TO_TORCH_DTYPE = {
     DataType.BFLOAT8_B: torch.float32,
     DataType.BFLOAT4_B: torch.float32,
     DataType.INT32: torch.int32,
-    DataType.UINT32: torch.int32,
-    DataType.UINT16: torch.int16,
+    # as the 0.81.1 wheel's to_torch (checked: UINT32 -> torch.uint32, UINT16 -> torch.uint16); torch's unsigned
+    # types have few kernels (no add), so callers doing arithmetic convert, e.g. to_torch(t, dtype=torch.int64)
+    DataType.UINT32: torch.uint32,
+    DataType.UINT16: torch.uint16,
     DataType.UINT8: torch.uint8,
 }
 
@@ -56,6 +60,9 @@ def check_dtype_layout(op_name: str, dtype: DataType, layout: Layout) -> None:
 
 def to_values(t: torch.Tensor, dtype: DataType) -> torch.Tensor:
     """A torch tensor as simulator storage: float32 rounded to `dtype` (integers per ttfuse.numerics)."""
+    # NOTE: ttnn copies the data and never tracks autograd; an nn.Parameter (tt-symbiote passes module weights)
+    # must not leave a requires-grad tensor in device storage, where later out= kernels would refuse it
+    t = t.detach()
     if t.is_floating_point() and t.dtype is not torch.float32:
         t = t.float()
     elif not t.is_floating_point() and not dtype.is_integer:

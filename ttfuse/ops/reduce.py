@@ -17,6 +17,7 @@ Semantics modelled (ttnn generic_reductions.cpp and the 0.81.1 docstrings):
 
 Launches (eager counts and the cost rule agree): what ttnn runs: one reduce for W, H or HW, else one reduce per
 axis plus a transpose pair per non-H/W axis.
+`ttnn.experimental.fast_reduce_nc` (a sum over outer dims, kept) is at the end, with its note.
 Extend: add a row to `_REDUCERS` (torch function of (x, dims, keepdim, args)) and register it with `_reduction`.
 """
 
@@ -28,9 +29,10 @@ import math
 import torch
 
 from ttfuse.configs import WormholeComputeKernelConfig
+from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx, Group, OpCost, register_op
 from ttfuse.ops.common import default_cost, fail, need_dtype, need_memory_config, need_spec
-from ttfuse.types import BufferType, DataType, Layout, TensorMemoryLayout, TensorSpec
+from ttfuse.types import DRAM_MEMORY_CONFIG, BufferType, DataType, Layout, TensorMemoryLayout, TensorSpec
 
 D = DataType
 _REDUCE_DTYPES = frozenset({D.FLOAT32, D.BFLOAT16, D.BFLOAT8_B, D.INT32})
@@ -328,3 +330,69 @@ def _argmax_sim(ctx, input_tensor, dim=None, keepdim=False, **_):
     else:
         out = torch.argmax(input_tensor, dim, keepdim=keepdim)
     return out.to(torch.float32)
+
+
+# ------------------------------------------------------------------------------------------ fast_reduce_nc
+# `ttnn.experimental.fast_reduce_nc(input, *, dims=[], output=None, memory_config=DRAM, compute_kernel_config=None,
+# sub_core_grids=None)` (tt-metal ttnn/cpp/ttnn/operations/experimental/reduction/fast_reduce_nc): a sum over
+# outer dims (whole tiles: N, C, ... never H or W), keeping them as 1. `dims` must not be empty; a TILE input in
+# BFLOAT16, BFLOAT8_B or FLOAT32; the output is TILE in the input's dtype, in `memory_config` (default DRAM
+# interleaved, not the input's). Several dims run as one kernel per dim, highest first, each rounding its output
+# to the dtype (the simulator does the same). A preallocated `output` is not modelled.
+@register_op(
+    "experimental.fast_reduce_nc",
+    Group.REDUCE,
+    launches=lambda out_specs, args=None: max(1, len(args["dims"])) if args else 1,
+)
+def fast_reduce_nc(
+    input, *, dims=(), output=None, memory_config=None, compute_kernel_config=None, sub_core_grids=None
+):
+    """Sum over the outer (non-H/W) dims `dims`, kept as size 1."""
+
+
+def _nc_dims(op: str, dims, rank: int) -> tuple[int, ...]:
+    if not isinstance(dims, list | tuple) or not dims:
+        raise fail(
+            op,
+            f"argument 'dims' must be a non-empty list of ints (ttnn: dims should not be empty), got {dims!r}",
+        )
+    out = reduce_dims(op, list(dims), rank)
+    if len(out) != len(dims):
+        raise fail(op, f"argument 'dims'={list(dims)} names a dim twice")
+    if any(d >= rank - 2 for d in out):
+        raise fail(
+            op,
+            f"argument 'dims'={list(dims)}: fast_reduce_nc reduces outer dims only, not H or W (the last two)",
+        )
+    return out
+
+
+@fast_reduce_nc.spec
+def _fast_reduce_nc_spec(input, *, dims=(), output=None, memory_config=None, compute_kernel_config=None, **_):
+    op = "experimental.fast_reduce_nc"
+    s = need_spec(op, "input", input)
+    if s.layout is not Layout.TILE:
+        raise fail(op, "argument 'input' must be in TILE layout")
+    need_dtype(op, "input", s, _STATS_DTYPES)
+    red = _nc_dims(op, dims, s.rank)
+    if output is not None:
+        raise fail(op, "argument 'output': a preallocated output is not modelled by ttfuse")
+    if s.memory_config.is_sharded():
+        raise fail(op, "argument 'input' is sharded: ttfuse models the interleaved fast_reduce_nc only")
+    _check_common(op, s, True, memory_config, compute_kernel_config, 1.0, red)
+    mc = memory_config or DRAM_MEMORY_CONFIG
+    return TensorSpec(reduced_shape(s.shape, red, True), s.dtype, Layout.TILE, mc)
+
+
+@fast_reduce_nc.sim
+def _fast_reduce_nc_sim(ctx, input, *, dims=(), **_):
+    red = sorted({d % input.dim() for d in dims}, reverse=True)
+    x = input
+    for k, d in enumerate(red):
+        x = x.sum(d, keepdim=True)
+        if k < len(red) - 1:  # an intermediate stage packs its output; the executor rounds the last
+            x = round_to_dtype(x.contiguous(), ctx.out_spec.dtype.value)
+    return x
+
+
+fast_reduce_nc.cost(_reduce_cost)

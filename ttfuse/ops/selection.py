@@ -1,4 +1,5 @@
-"""Selection ops: `ttnn.topk` (values and indices of the k largest / smallest along a dim), `ttnn.gather`.
+"""Selection ops: `ttnn.topk` (values and indices of the k largest / smallest along a dim), `ttnn.gather`,
+`ttnn.scatter` (see the note above each).
 
 Validation follows tt-metal ttnn/cpp/ttnn/operations/reduction/topk/device/topk_device_operation.cpp and the
 ttnn 0.81.1 docstring: the input is a TILE tensor (BFLOAT16, BFLOAT8_B or FLOAT32) on the device; `k` is in
@@ -137,3 +138,80 @@ def _gather_sim(ctx, input, dim, index, **_):
 
 
 gather.cost_rule = static_cost
+
+
+# ------------------------------------------------------------------------------------------------ scatter
+# ttnn 0.81.1 `ttnn.scatter(input, dim, index, src, *, memory_config=None, reduce=None, sub_core_grids=None)`:
+# torch.Tensor.scatter semantics (tt-metal ttnn/cpp/ttnn/operations/data_movement/scatter/scatter.cpp): input,
+# index and src have one rank; index.shape[d] <= src.shape[d] for every d and <= input.shape[d] off `dim`; src has
+# the input's dtype; the index is INT32/UINT8/UINT16/UINT32; nothing sharded; FLOAT32 TILE input or src is refused
+# ("Scatter doesn't work for fp32 tiled tensors yet"). The output has the input's shape, dtype and layout (ttnn
+# runs the device op on ROW_MAJOR copies with `dim` transposed last and converts back) in `memory_config` or the
+# input's. `reduce` is documented "currently not supported" in 0.81.1: a SpecError. Duplicate indices write one
+# of the values (unspecified on the device; the simulator keeps torch's choice); an index outside
+# [0, input.shape[dim]) raises in the simulator.
+_SCATTER_INDEX_DTYPES = (DataType.INT32, DataType.UINT8, DataType.UINT16, DataType.UINT32)
+
+
+def _scatter_launches(out_specs, args) -> int:
+    """The device scatter plus ttnn's layout conversions (TILE -> ROW_MAJOR for each of the three inputs and
+    back) and the transposes that put `dim` last (three in, one out) when it is not already."""
+    if args is None:
+        return 1
+    tiled = sum(1 for a in ("input", "index", "src") if args[a].layout is Layout.TILE)
+    back = 1 if args["input"].layout is Layout.TILE else 0
+    last = args["dim"] % args["input"].rank == args["input"].rank - 1
+    return 1 + tiled + back + (0 if last else 4)
+
+
+@register_op("scatter", Group.DATA_MOVEMENT, traits=Traits(), launches=_scatter_launches)
+def scatter(input, dim, index, src, *, memory_config=None, reduce=None, sub_core_grids=None):
+    """torch.Tensor.scatter: a copy of `input` with `out[..., index[i], ...] = src[i]` along `dim`."""
+
+
+@scatter.spec
+def _scatter_spec(input, dim, index, src, *, memory_config=None, reduce=None, **_):
+    op = "scatter"
+    s, i, v = need_spec(op, "input", input), need_spec(op, "index", index), need_spec(op, "src", src)
+    need_dtype(op, "index", i, _SCATTER_INDEX_DTYPES)
+    if v.dtype is not s.dtype:
+        raise fail(
+            op, f"argument 'src' has dtype {v.dtype.value}; it must have the input's ({s.dtype.value})"
+        )
+    for arg, t in (("input", s), ("src", v)):
+        if t.dtype is DataType.FLOAT32 and t.layout is Layout.TILE:
+            raise fail(op, f"argument {arg!r} is FLOAT32 in TILE layout, which ttnn's scatter refuses")
+    for arg, t in (("input", s), ("index", i), ("src", v)):
+        if t.memory_config.is_sharded():
+            raise fail(op, f"argument {arg!r} is sharded; ttnn's scatter takes interleaved tensors")
+    if not i.rank == v.rank == s.rank:
+        raise fail(
+            op, f"arguments 'index' (rank {i.rank}) and 'src' (rank {v.rank}) need the input's rank {s.rank}"
+        )
+    d = norm_dim(op, dim, s.rank)
+    for k in range(s.rank):
+        if i.shape[k] > v.shape[k] or (k != d and i.shape[k] > s.shape[k]):
+            raise fail(
+                op,
+                f"argument 'index' {list(i.shape)} must not exceed 'src' {list(v.shape)} in any dim nor the "
+                f"input {list(s.shape)} off dim {dim}",
+            )
+    if reduce is not None:
+        raise fail(op, f"argument 'reduce'={reduce!r}: ttnn 0.81.1's scatter does not support a reduction")
+    need_memory_config(op, memory_config)
+    return TensorSpec(s.shape, s.dtype, s.layout, memory_config or s.memory_config)
+
+
+@scatter.sim
+def _scatter_sim(ctx, input, dim, index, src, **_):
+    idx = index.long()
+    size = input.shape[dim]
+    if bool(((idx < 0) | (idx >= size)).any()):
+        raise fail(
+            "scatter", f"argument 'index' holds a value outside [0, {size}) (unspecified on the device)"
+        )
+    part = src[tuple(slice(0, n) for n in idx.shape)]
+    return input.scatter(dim, idx, part)
+
+
+scatter.cost_rule = static_cost

@@ -29,7 +29,8 @@ FUSED, SINGLE, REMOVED, FALLBACK = "fused", "single", "removed", "fallback"
 _DEFAULT_REASON = {
     Group.DATA_MOVEMENT: "data movement: no fusion rule absorbs it here",
     Group.MATMUL: "no epilogue, horizontal or block pattern matched",
-    Group.NORM: "no residual or block pattern matched",
+    Group.NORM: "no residual, activation or block pattern matched",
+    Group.CONV: "no activation or bias epilogue matched",
     Group.SOFTMAX: "not part of an attention pattern",
     Group.ATTENTION: "already a fused ttnn kernel",
     Group.REDUCE: "reductions are not fused",

@@ -7,7 +7,10 @@ Order (each table runs to a fixpoint before the next; earlier tables see the lar
      transformer.scaled_dot_product_attention;
   3. rules_norm: layer_norm/rms_norm(add(x, r)) -> norm(x, residual_input_tensor=r) (written as search and
      replacement functions, `replacement()`);
+     rules_group_norm: act(group_norm(x [+ r])) -> kernels.group_norm_act (SiLU or any fused activation, the
+     add on its input absorbed);
   4. rules_linear: matmul/linear + bias add + activation epilogues into linear(bias=, activation=);
+     rules_conv: act(conv2d) -> conv2d(conv_config.activation=act), conv2d + prepared bias -> conv2d(bias_tensor=);
   5. rules_horizontal: linears sharing one input (Q/K/V, gate/up) -> one kernels.linear_split over weights
      concatenated once (kernels.concat_weights, memoised by the runtime);
   6. rules_binary: binary ops absorbing unary inputs (input_tensor_{a,b}_activations) and outputs (activations);
@@ -26,6 +29,9 @@ that rule alone in tests/passes/test_fuse.py.
 
 from __future__ import annotations
 
+import dataclasses
+
+from ttfuse.configs import Conv2dConfig
 from ttfuse.ir import Graph, Ref, dce
 from ttfuse.ops.activations import normalize_activations
 from ttfuse.passes.predicates import act_ops, no_acts, plain_binary, plain_mm, plain_unary, unary_act
@@ -165,6 +171,101 @@ rules_linear = [
         _linear_activation,
     ),  # act(linear(a, w, b)) -> linear(a, w, b, activation=act)
 ]
+
+
+# ---------------------------------------------------------------------------------- (b') conv2d epilogues
+# The activations conv2d applies itself (`Conv2dConfig.activation`, a UnaryWithParam in ttnn 0.81.1): tt-metal's
+# conv2d hands it to the sliding-window kernel's packer (relu) or SFPU epilogue, and, for the 1x1 / matmul path,
+# to ttnn.linear as an activation string (`unary_with_param_to_string`); so only those both paths take: the
+# linear activations, without parameters.
+CONV_ACT = frozenset(LINEAR_ACT.values())
+
+
+def _conv_cfg(node) -> Conv2dConfig:
+    return node.attr("conv_config") or Conv2dConfig()
+
+
+def plain_conv(node, rw=None) -> bool:
+    """A conv2d without a fused activation (what the epilogue rules may rebuild)."""
+    return _conv_cfg(node).activation is None
+
+
+def _conv_emit(rw: Rewriter, conv, root, **override):
+    a = rw.attrs(conv)
+    a.update(keep_out(conv, root.outs[0]), **override)
+    return rw.try_emit("conv2d", **a)
+
+
+@named("conv_activation")
+def _conv_activation(rw: Rewriter, m):
+    root, conv = m.root, m.node("conv")
+    act = unary_act(root)
+    if act is None:
+        return Miss(f"{root.op} runs in an approximate or non-default mode, or has no fused-activation form")
+    if root.op not in CONV_ACT:
+        return Miss(
+            f"conv2d fuses only {', '.join(sorted(CONV_ACT))} (Conv2dConfig.activation); not {root.op}"
+        )
+    if root.outs[0].dtype != conv.outs[0].dtype:
+        return Miss("the activation changes the dtype")
+    cfg = dataclasses.replace(_conv_cfg(conv), activation=act)
+    return _conv_emit(rw, conv, root, conv_config=cfg)
+
+
+def _prepared_bias(rw: Rewriter, conv, b: Ref) -> str | None:
+    """Why `b` cannot be conv2d's bias_tensor (None: it can). tt-metal's conv2d reads a device bias as
+    prepare_conv_bias lays it out: [1, 1, 1, OC] TILE in the weights' dtype, next to prepared weights."""
+    from ttfuse.ops.conv import is_prepared_weight
+
+    w = rw.spec(rw.attrs(conv)["weight_tensor"])
+    oc = conv.outs[0].shape[-1]
+    bs = rw.spec(b)
+    if not is_prepared_weight(w):
+        return "the conv's weights are not prepared (a device bias goes with prepare_conv_weights' weights)"
+    if bs.shape != (1, 1, 1, oc) or bs.layout is not Layout.TILE:
+        return f"the added tensor {bs} is not a prepared bias [1, 1, 1, {oc}] in TILE layout"
+    if bs.dtype != w.dtype:
+        return f"the bias dtype {bs.dtype.value} differs from the prepared weights' {w.dtype.value}"
+    return None
+
+
+@named("conv_bias")
+def _conv_bias(rw: Rewriter, m):
+    root, conv, b = m.root, m.node("conv"), m.ref("b")
+    if not plain_binary(root):
+        return None
+    if root.attr("input_tensor_a_activations") or root.attr("input_tensor_b_activations"):
+        return Miss("the add applies activations to its inputs")
+    why = _prepared_bias(rw, conv, b)
+    if why:
+        return Miss(why)
+    over = {"bias_tensor": b}
+    post = normalize_activations("add", root.attr("activations"), "activations")
+    if post:
+        a = post[0]
+        if len(post) != 1 or a.params or a.op_type.name.lower() not in CONV_ACT:
+            return Miss(f"the add's activations {list(post)} are not one conv2d activation")
+        over["conv_config"] = dataclasses.replace(_conv_cfg(conv), activation=a)
+    return _conv_emit(rw, conv, root, **over)
+
+
+def rules_conv() -> list:
+    """conv2d epilogues (built per call, so an activation op registered later is seen and declined by name)."""
+    return [
+        (
+            Pat(act_ops(), Pat("conv2d", name="conv", one_use=True, where=plain_conv)),
+            _conv_activation,
+        ),  # act(conv2d(x, w, b)) -> conv2d(x, w, b, conv_config.activation=act)
+        (
+            Pat(
+                "add",
+                Pat("conv2d", name="conv", one_use=True, bias_tensor=None, where=plain_conv),
+                Pat.any("b"),
+                commute=True,
+            ),
+            _conv_bias,
+        ),  # conv2d(x, w) + b -> conv2d(x, w, bias_tensor=b)   (b prepared: [1, 1, 1, OC] TILE)
+    ]
 
 
 # ------------------------------------------------------------------------------ (c) binary + activations
@@ -406,6 +507,79 @@ def rules_norm() -> list:
     return _RULES_NORM
 
 
+# ------------------------------------------------------------------- (e') group_norm + activation epilogue
+# group_norm arguments the fused kernel takes over (others must keep their defaults: sharded programs, welford,
+# row-major output and explicit grids stay with the stock op)
+_GN_KEEP = ("num_groups", "epsilon", "input_mask", "weight", "bias", "memory_config", "compute_kernel_config")
+_GN_DEFAULTS = {
+    "core_grid": None,
+    "output_layout": None,
+    "num_out_blocks": None,
+    "negative_mask": None,
+    "use_welford": False,
+}
+
+
+def _gn_sum(rw: Rewriter, x: Ref):
+    """(input, residual) when the group norm's input x = input + residual is an add the kernel can absorb (the
+    operand with the sum's shape first), else (x, None)."""
+    add = rw.node(x)
+    if add is None or add.op != "add" or not plain_binary(add) or not no_acts(add) or not rw.single_use(add):
+        return x, None
+    a = rw.attrs(add)
+    ta, tb = a["input_tensor_a"], a["input_tensor_b"]
+    if not isinstance(ta, Ref) or not isinstance(tb, Ref):
+        return x, None
+    out = add.outs[0]
+    if rw.spec(ta).shape != out.shape:
+        ta, tb = tb, ta
+    if rw.spec(ta).shape != out.shape or rw.spec(ta).dtype != out.dtype:
+        return x, None
+    return ta, tb
+
+
+@named("group_norm_activation")
+def _group_norm_activation(rw: Rewriter, m):
+    root, gn = m.root, m.node("gn")
+    act = unary_act(root)
+    if act is None:
+        return Miss(f"{root.op} runs in an approximate or non-default mode, or has no fused-activation form")
+    if root.outs[0].dtype != gn.outs[0].dtype:
+        return Miss("the activation changes the dtype")
+    if gn.op == "kernels.group_norm_act":  # a second activation: appended to the epilogue
+        a = rw.attrs(gn)
+        a["activations"] = [*acts_list(a["activations"]), act]
+        a["memory_config"] = root.attr("memory_config") or a["memory_config"]
+        return rw.try_emit(gn.op, **a)
+    a = rw.attrs(gn)
+    for k, v in _GN_DEFAULTS.items():
+        if a[k] != v:
+            return Miss(f"group_norm's {k}={a[k]!r} is not handled by kernels.group_norm_act")
+    x = a["input_tensor"]
+    if rw.spec(x).memory_config.is_sharded():
+        return Miss("the group_norm input is sharded (the fused kernel takes interleaved inputs)")
+    x, residual = _gn_sum(rw, x)
+    kw = {k: a[k] for k in _GN_KEEP}
+    kw["memory_config"] = root.attr("memory_config") or kw["memory_config"]
+    if kw["memory_config"] is None and rw.spec(x).memory_config != root.outs[0].memory_config:
+        kw["memory_config"] = root.outs[0].memory_config  # the absorbed add placed the sum elsewhere
+    return rw.try_emit("kernels.group_norm_act", input_tensor=x, residual=residual, activations=[act], **kw)
+
+
+def rules_group_norm() -> list:
+    """group_norm + activation epilogues (built per call, like rules_binary, over the ops with a fused form)."""
+    return [
+        (
+            Pat(act_ops(), Pat("group_norm", name="gn", one_use=True)),
+            _group_norm_activation,
+        ),  # act(group_norm(x [+ r])) -> kernels.group_norm_act(x, residual=r, activations=[act])
+        (
+            Pat(act_ops(), Pat("kernels.group_norm_act", name="gn", one_use=True)),
+            _group_norm_activation,
+        ),  # act2(group_norm_act(x, [act1])) -> group_norm_act(x, [act1, act2])
+    ]
+
+
 # ---------------------------------------------------------------------------------------------- (f) SDPA
 def _scalar(node, name):
     v = node.attr(name)
@@ -540,7 +714,9 @@ def fuse(graph: Graph, ctx) -> Graph:
     g = rewrite(graph, rules_blocks, ctx, table="fuse.blocks")
     g = rewrite(g, rules_attention, ctx, table="fuse.sdpa")
     g = rewrite(g, rules_norm(), ctx, table="fuse.norm")
+    g = rewrite(g, rules_group_norm(), ctx, table="fuse.group_norm")
     g = rewrite(g, rules_linear, ctx, table="fuse.linear")
+    g = rewrite(g, rules_conv(), ctx, table="fuse.conv")
     g = rewrite(g, rules_horizontal, ctx, table="fuse.horizontal")
     g = rewrite(g, rules_binary(), ctx, table="fuse.binary")
     g = fuse_eltwise(g, ctx)

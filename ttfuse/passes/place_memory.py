@@ -278,13 +278,17 @@ def is_view_node(n: Node, in_specs: list[TensorSpec]) -> bool:
 
 
 def _ours(n: Node, outputs: set[int]) -> bool:
-    """Whether this pass chooses the node's placement: a memory_config left to the default, not in place."""
+    """Whether this pass chooses the node's placement: a memory_config left to the default, not in place, and not
+    sharded by the op's own rule (an op given no memory_config keeps its input's sharding, as ttnn does; moving
+    it to an interleaved buffer would change what a reader taking sharded inputs only, e.g.
+    paged_update_cache, receives)."""
     op = n.opdef
     return (
         bool(n.outs)
         and "memory_config" in op.params
         and n.attr("memory_config") is None
         and op.traits.inplace is None
+        and not any(s.memory_config.is_sharded() for s in n.outs)
     )
 
 

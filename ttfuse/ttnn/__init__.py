@@ -29,6 +29,7 @@ from ttfuse.configs import (  # noqa: F401
 from ttfuse.mesh import (  # noqa: F401
     ConcatMesh2dToTensor,
     ConcatMeshToTensor,
+    MeshComposerConfig,
     MeshMapperConfig,
     PlacementReplicate,
     PlacementShard,

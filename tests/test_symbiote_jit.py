@@ -1,0 +1,329 @@
+"""tt-symbiote blocks under @ttfuse.jit (issue 22, build item 2): `ttfuse.symbiote.jit_blocks` compiles each
+Llama / Qwen2 decoder layer (prefill) and ViT layer of a tiny random-weight HF model, whose linears and norms
+tt-symbiote replaced, into one graph on the simulator, on Wormhole and Blackhole.
+
+Measured per forward (bench/symbiote_cases.py): PCC of the jitted model vs tt-symbiote's own eager (per-module)
+run >= 0.9995, kernel launches of the JIT below both tt-symbiote's eager run and the same block graphs run op by op
+(`jit_blocks(..., eager=True)`), predicted device time below op by op, one compiled entry
+for every layer of a shape (the weights are lifted parameters: the second layer and a second model with other
+weights reuse it), and the per-module fallback of a block that cannot be captured, with its reason recorded.
+MESH_DEVICE=T3K lets tt-symbiote's T3K-pinned norm modules run on the simulator in its eager run (as in
+tests/test_symbiote_models.py), so eager puts every replaced module on the device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+
+import pytest
+import torch
+
+from tests.conftest import pcc
+
+transformers = pytest.importorskip("transformers")  # a pinned test dependency (pyproject)
+
+from bench import symbiote_cases as C  # noqa: E402  (the tiny models and the three-way run, shared with the bench)
+
+ARCHS = ["wormhole_b0", "blackhole"]
+
+
+@pytest.fixture(scope="module")
+def sym():
+    with C.symbiote_installed() as tt_symbiote:
+        yield tt_symbiote
+
+
+@pytest.fixture
+def t3k(monkeypatch):
+    monkeypatch.setenv("MESH_DEVICE", "T3K")
+
+
+def _llama_mapping(norms=True):
+    mapping = C.llama()[1]
+    return mapping if norms else {torch.nn.Linear: mapping[torch.nn.Linear]}
+
+
+def _quiet(model, inputs, out_of):
+    """One forward with tt-symbiote's per-module prints kept off the log, warnings left to the caller."""
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+        return torch.as_tensor(out_of(model(**inputs))).float()
+
+
+def _forward(model, inputs, out_of, device):
+    side = C.run(model, inputs, out_of, device)
+    return side.out, side.launches
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("name", list(C.MODELS))
+def test_blocks_jitted(sym, t3k, name, arch):
+    got = C.three_ways(sym, name, arch)
+    eager, op_by_op, jit = got.sides["eager"], got.sides["op_by_op"], got.sides["jit"]
+    assert pcc(jit.out, eager.out) >= 0.9995
+    assert pcc(op_by_op.out, eager.out) >= 0.9995
+    # fewer launches than the same graphs op by op, and than tt-symbiote, which runs the head split, attention,
+    # residual adds and activations (and, for Llama, RoPE and SiLU * up) in torch on the host
+    launches = (eager.launches, op_by_op.launches, jit.launches)
+    assert jit.launches < op_by_op.launches and jit.launches < eager.launches, launches
+    assert jit.predicted_us < op_by_op.predicted_us  # the cost model's prediction, the same op table
+    rep = got.blocks.report()
+    layers = "layers" if name == "ViT" else "model.layers"
+    assert rep["jit"] == [f"{layers}.0", f"{layers}.1"] and rep["per_module"] == {}
+    assert rep["jit_calls"] == 4 and rep["per_module_calls"] == 0  # two forwards x two layers
+    assert got.traces == 1  # both layers (other weights, same shapes) run one compiled entry
+
+
+def test_on_n150_tt_symbiote_runs_its_norms_in_torch_and_the_jitted_block_on_the_device(sym, monkeypatch):
+    """Without MESH_DEVICE=T3K tt-symbiote's T3K-pinned norms fall back to torch in its eager run; the jitted
+    block runs the same ttnn.rms_norm call with the module's weights, and agrees with that eager run."""
+    monkeypatch.delenv("MESH_DEVICE", raising=False)
+    got = C.three_ways(sym, "Llama prefill", "wormhole_b0")
+    assert pcc(got.sides["jit"].out, got.sides["eager"].out) >= 0.9995
+    assert got.blocks.report()["per_module"] == {}
+
+
+def test_weights_are_lifted_a_second_model_reuses_the_entry(sym, t3k):
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    pixels = torch.randn(1, 3, 32, 32, dtype=torch.bfloat16)
+    outs = []
+    for seed in (1, 2):  # two models, other weights, same shapes
+        model, mapping, _, out_of = C.vit(seed)
+        sym.register_modules(model, mapping)
+        sym.set_device(model, dev)
+        eager, _ = _forward(model, {"pixel_values": pixels}, out_of, dev)
+        blocks = S.jit_blocks(model)
+        fn = blocks.functions["ViTLayer"]
+        traces = fn.trace_count
+        jit, _ = _forward(model, {"pixel_values": pixels}, out_of, dev)
+        assert pcc(jit, eager) >= 0.9995  # each model's own weights were read
+        outs.append((traces, fn.trace_count, jit))
+    (_, after_first, a), (before_second, after_second, b) = outs
+    assert after_second == before_second == after_first  # the second model traced nothing
+    assert pcc(a, b) < 0.99  # and computed with its own weights
+
+
+def test_weights_are_graph_parameters_and_their_concatenation_runs_once(sym, t3k):
+    """The QKV (and gate/up) weight concatenations depend only on lifted parameters: they are the entry's
+    prologue, run once per parameter set, not per call."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model, mapping, _, _ = C.llama()
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    sym.set_device(model, dev)
+    blocks = S.jit_blocks(model)
+    x = torch.randn(1, 32, 128, dtype=torch.bfloat16)
+    pe = model.model.rotary_emb(x, torch.arange(32)[None])
+    low = blocks.lower("model.layers.1", x, position_embeddings=pe)
+    assert low.prologue is not None
+    assert "ttnn.concat" in low.prologue.source and "concat_weights" in low.prologue.source
+    ops = [n.op for n in low.graph.nodes]
+    assert ops.count("rms_norm") == 2 and ops.count("experimental.nlp_create_qkv_heads") == 1
+    assert "kernels.linear_split" in ops  # gate and up, fused horizontally
+
+
+def test_weights_tt_symbiote_moves_again_are_read_again(sym, t3k):
+    """tt-symbiote's deallocate_weights() then move_weights_to_device() replace a module's device tensors: the
+    block's holder is rebuilt (no freed tensor is read), the compiled entry is the same, the answer unchanged."""
+    got = C.three_ways(sym, "ViT", "wormhole_b0")
+    model_blocks = got.blocks
+    fwd = model_blocks._wrappers["layers.0"]
+    q = fwd.block.attention.q_proj
+    q.deallocate_weights()
+    q.move_weights_to_device()
+    traces = model_blocks.functions["ViTLayer"].trace_count
+    again = got.forward()
+    assert pcc(again.out, got.sides["jit"].out) >= 0.99999
+    assert model_blocks.functions["ViTLayer"].trace_count == traces
+    assert model_blocks.report()["per_module"] == {}  # (a stale holder fails on the freed tensor: per-module)
+
+
+def test_llama_kv_cache_is_filled_by_the_jitted_prefill(sym, t3k):
+    """The jitted prefill hands its K/V to HF's cache; the decode step that follows takes the per-module path."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model = C.llama()[0]
+    sym.register_modules(model, _llama_mapping())
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    sym.set_device(model, dev)
+    ids = torch.randint(0, 256, (1, 32))
+
+    def prefill_then_decode():
+        with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = model(input_ids=ids, use_cache=True)
+            nxt = out.logits[:, -1:].argmax(-1)
+            return model(input_ids=nxt, past_key_values=out.past_key_values).logits.float()
+
+    eager = prefill_then_decode()
+    blocks = S.jit_blocks(model)
+    jit = prefill_then_decode()
+    assert pcc(jit, eager) >= 0.9995
+    rec = blocks.records["model.layers.0"]
+    assert rec.mode == "jit" and rec.jit_calls == 1
+    assert rec.per_module_reasons == {"decode step with a filled KV cache": 1}
+
+
+@pytest.mark.parametrize("shape", [(1, 20), (2, 32)], ids=["seq20", "batch2"])
+def test_llama_prefill_of_other_shapes(sym, t3k, shape):
+    """A sequence that is not a whole tile (RoPE's padded output is sliced back) and a batch of two."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model, mapping, _, out_of = C.llama()
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch="blackhole")
+    sym.set_device(model, dev)
+    inputs = {"input_ids": torch.randint(0, 256, shape)}
+    eager, _ = _forward(model, inputs, out_of, dev)
+    blocks = S.jit_blocks(model)
+    jit, _ = _forward(model, inputs, out_of, dev)
+    assert pcc(jit, eager) >= 0.9995
+    assert blocks.report()["jit_calls"] == 2
+
+
+def test_an_attention_mask_from_hf_enters_the_graph(sym, t3k):
+    """Padding: HF builds a 4-D mask outside the blocks; each jitted block takes it as an input (SDPA attn_mask)."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model, mapping, inputs, out_of = C.llama()
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    sym.set_device(model, dev)
+    mask = torch.ones(1, 32, dtype=torch.long)
+    mask[0, 20:] = 0
+    inputs = {**inputs, "attention_mask": mask}
+    eager, _ = _forward(model, inputs, out_of, dev)
+    blocks = S.jit_blocks(model)
+    jit, _ = _forward(model, inputs, out_of, dev)
+    assert pcc(jit[:, :20], eager[:, :20]) >= 0.9995  # the tokens that are not padding
+    assert blocks.report()["jit_calls"] == 2
+    unmasked, _ = _forward(model, {"input_ids": inputs["input_ids"]}, out_of, dev)
+    assert pcc(unmasked[:, 20:], jit[:, 20:]) < 0.9995  # the mask changed the padded rows: it was applied
+
+
+def test_an_argument_the_recipe_does_not_handle_takes_the_per_module_path(sym, t3k):
+    """No argument is ignored silently: a block called with one its recipe does not account for (here HF's
+    `cache_position`) runs tt-symbiote's per-module path for that call, named in the ledger."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model, mapping, _, _ = C.llama()
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    sym.set_device(model, dev)
+    blocks = S.jit_blocks(model)
+    layer = model.model.layers[0]
+    x = torch.randn(1, 32, 128, dtype=torch.bfloat16)
+    pe = model.model.rotary_emb(x, torch.arange(32)[None])
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        jit = layer(x, position_embeddings=pe)
+        other = layer(x, position_embeddings=pe, cache_position=torch.arange(32))
+    assert pcc(other.float(), jit.float()) >= 0.9995
+    rec = blocks.records["model.layers.0"]
+    assert rec.jit_calls == 1 and rec.mode == "jit"
+    assert list(rec.per_module_reasons) == [
+        "argument 'cache_position' (the recipe handles ['attention_mask', 'hidden_states', 'past_key_values', "
+        "'position_embeddings', 'position_ids', 'use_cache'])"
+    ]
+
+
+def test_a_block_the_simulator_rejects_falls_back_to_the_per_module_path(sym, t3k):
+    """head_dim 16: tt-metal's nlp_create_qkv_heads needs a head dim of whole tiles, so capture fails in the sim's
+    spec check; the block runs tt-symbiote's per-module path, warns once, records why, and the output is eager's."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model = C.llama(hidden=64, heads=4, kv=2)[0]
+    sym.register_modules(model, _llama_mapping())
+    dev = ttnn.open_device(device_id=0, arch="blackhole")
+    sym.set_device(model, dev)
+    ids = torch.randint(0, 256, (1, 32))
+    eager, _ = _forward(model, {"input_ids": ids}, lambda o: o.logits, dev)
+    blocks = S.jit_blocks(model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out, again = (_quiet(model, {"input_ids": ids}, lambda o: o.logits) for _ in range(2))
+    assert torch.equal(out, eager) and torch.equal(again, eager)  # the per-module path, unchanged
+    ours = [str(w.message) for w in caught if "ttfuse.symbiote" in str(w.message)]
+    assert len(ours) == 2, ours  # one warning per block, not per call
+    rep = blocks.report()
+    assert rep["jit"] == [] and rep["jit_calls"] == 0 and rep["per_module_calls"] == 4
+    why = rep["per_module"]["model.layers.0"]
+    assert "SpecError" in why and "nlp_create_qkv_heads" in why and "head_dim 16" in why, why
+    assert "ttfuse/symbiote.py:" in why and "in _qkv_heads" in why, why  # the recipe line, not torch's
+
+
+def test_a_torch_norm_mid_block_falls_back_and_names_it(sym, t3k):
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model = C.llama()[0]
+    sym.register_modules(model, _llama_mapping(norms=False))
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    sym.set_device(model, dev)
+    ids = torch.randint(0, 256, (1, 32))
+    eager, _ = _forward(model, {"input_ids": ids}, lambda o: o.logits, dev)
+    blocks = S.jit_blocks(model, ["LlamaDecoderLayer"])
+    with pytest.warns(UserWarning, match="input_layernorm is LlamaRMSNorm, a torch module: map it to"):
+        out = _quiet(model, {"input_ids": ids}, lambda o: o.logits)
+    assert torch.equal(out, eager)  # tt-symbiote's per-module path, untouched
+    assert "NotCapturable" in blocks.report()["per_module"]["model.layers.1"]
+
+
+def test_a_sliding_window_layer_is_refused_not_computed_causally(sym, t3k):
+    """Qwen2 with sliding-window attention: the recipe's causal SDPA would attend too far back, so the block is
+    not captured (NotCapturable naming the window) and tt-symbiote's per-module path keeps the answer."""
+    import ttnn
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    import ttfuse.symbiote as S
+
+    torch.manual_seed(0)
+    cfg = Qwen2Config(
+        vocab_size=256,
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        use_sliding_window=True,
+        sliding_window=16,
+        max_window_layers=0,
+    )
+    model = Qwen2ForCausalLM(cfg).eval().to(torch.bfloat16)
+    sym.register_modules(model, C.qwen2()[1])
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    sym.set_device(model, dev)
+    ids = torch.randint(0, 256, (1, 32))
+    eager, _ = _forward(model, {"input_ids": ids}, lambda o: o.logits, dev)
+    blocks = S.jit_blocks(model)
+    jit, _ = _forward(model, {"input_ids": ids}, lambda o: o.logits, dev)
+    assert torch.equal(jit, eager)
+    why = blocks.report()["per_module"]["model.layers.0"]
+    assert why.startswith("NotCapturable: Qwen2DecoderLayer.self_attn: sliding-window attention (16)"), why
+
+
+def test_unknown_block_type_is_a_clear_error(sym):
+    import ttfuse
+    import ttfuse.symbiote as S
+
+    with pytest.raises(ttfuse.ArgumentError, match="block_types.*GPT2Block.*no recipe"):
+        S.jit_blocks(torch.nn.Linear(2, 2), ["GPT2Block"])

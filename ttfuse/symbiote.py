@@ -1,0 +1,567 @@
+"""`jit_blocks`: compile whole Hugging Face blocks of a tt-symbiote model with `@ttfuse.jit` (issue 22).
+
+    ttfuse.install()                                   # `import ttnn` is the simulator
+    swapped = tt_symbiote.register_modules(model, {nn.Linear: TTNNLinear, LlamaRMSNorm: TTNNRMSNorm})
+    tt_symbiote.set_device(model, device)
+    blocks = ttfuse.symbiote.jit_blocks(model)         # every Llama/Qwen2 decoder, ViT layer (or block_types=...)
+    logits = model(input_ids=ids).logits               # each block runs as one compiled graph
+    blocks.report()                                    # per block: jit or per-module, calls, why
+
+tt-symbiote runs one module at a time: each TTNN module converts its torch input to ttnn, runs its ops and hands
+a torch tensor back, and the HF glue between modules (head reshapes, RoPE, attention, residual adds, activations)
+runs in torch. `jit_blocks` replaces the `forward` of each block whose class has a recipe (`RECIPES`) with a
+wrapper that converts the block's inputs to ttnn once, calls one `@ttfuse.jit` function over the whole block and
+converts the output back. The recipe is the block's forward restated in ttnn, calling the same ttnn ops with the
+same device weights as tt-symbiote's modules (`TTNNLinear.tt_weight` / `tt_bias` after its own
+`preprocess_weights` / `move_weights_to_device`, `TTNNRMSNorm` / `TTNNLayerNorm.tt_weight`), so the graph spans the
+module boundaries: the passes fuse linear + bias + activation, residual adds, the Q/K/V linears sharing an input
+(horizontal fusion), and the weights are lifted as parameters from a per-block holder (`BlockParams`), so one
+compiled entry serves every block of the same shapes. Torch-only inputs (RoPE cos/sin, the attention mask) are
+computed by the HF model outside the block, as before, and enter the graph as inputs; the KV cache is updated on
+the host from the graph's K/V outputs.
+
+Fallback: a block that cannot be captured (a submodule that is not a tt-symbiote TTNN module the recipe knows, an
+op the simulator rejects, training mode, a decode step with a filled KV cache) runs tt-symbiote's per-module path
+(the original forward). A capture failure disables the block's jit path for good, warns once and is recorded with
+its reason (`JitBlocks.report()`, like tt-symbiote's `compatibility.report`); a per-call condition (a decode
+step) only sends that call down the per-module path and is counted.
+
+tt-symbiote pins `TTNNRMSNorm` / `TTNNLayerNorm.forward` to T3K (`run_on_devices`, its own policy: on N150/P150
+its eager run falls back to the torch norm); a jitted block runs the same `ttnn.rms_norm` / `ttnn.layer_norm` call
+with the module's weights on any device. A norm left as a torch module makes the block fall back.
+Extend: a new block type is a `Recipe` (params: the holder from the block's modules; inputs: torch arguments ->
+ttnn inputs; fn: the traced ttnn function; finish: outputs -> what the HF forward returns; handles: the argument
+names it accounts for) registered in `RECIPES` under the HF class name.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ttfuse import ttnn
+from ttfuse.cache import CacheWarning
+from ttfuse.errors import MODEL_CODE, TtfuseError
+from ttfuse.jit import JitFunction, jit
+
+__all__ = ["jit_blocks", "JitBlocks", "BlockRecord", "BlockParams", "Recipe", "RECIPES", "NotCapturable"]
+
+
+MODEL_CODE.add(
+    inspect.currentframe().f_code.co_filename
+)  # the recipes are model code: errors name their line
+
+
+class NotCapturable(TtfuseError):
+    """A block the recipe cannot express as one graph (the per-module path runs instead)."""
+
+
+def BlockParams(**kw: Any) -> types.SimpleNamespace:  # noqa: N802 - reads as the type it makes
+    """The device weights and static sizes a recipe's traced function reads, lifted as jit parameters.
+
+    A plain `types.SimpleNamespace` (ttnn tensors, tuples of them, ints, floats): the jit keys it by content
+    (tensors by spec), so blocks of the same shapes share one compiled entry and each call reads its own block's
+    tensors. NOTE: not a ttfuse class: the parameter walk (ttfuse/capture/params.py) skips ttfuse's own objects."""
+    return types.SimpleNamespace(**kw)
+
+
+@dataclass
+class BlockRecord:
+    """What happened to one block: `mode` 'jit' or 'per-module', the reason for the latter, call counts."""
+
+    name: str
+    cls: str
+    mode: str = "jit"
+    reason: str | None = None
+    jit_calls: int = 0
+    per_module_calls: int = 0
+    per_module_reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one HF block class runs as a graph. `params(block, device)`: the holder (`BlockParams`) of the
+    block's device weights and sizes, or NotCapturable. `inputs(block, a, device, memo)`: the HF forward's
+    torch arguments `a` (bound by name, its **kwargs merged in) as ttnn inputs of `fn` (`memo`: uploads shared
+    by the blocks of one forward). `fn(params, *inputs)`: the ttnn function traced by the jit.
+    `finish(block, outputs, a)`: what the HF forward returns (torch), with any host-side effect (the KV cache
+    update). `handles`: the argument names the recipe reads or knows to be irrelevant; a call passing any other
+    argument (not None) runs the per-module path, so no argument is ever ignored silently."""
+
+    params: Callable[[Any, Any], types.SimpleNamespace]
+    inputs: Callable[[Any, dict, Any, dict], tuple]
+    fn: Callable
+    finish: Callable[[Any, Any, dict], Any]
+    handles: frozenset[str]
+
+
+# ------------------------------------------------------------------------------------------ module weights
+def _module(mod: Any, cls: type, where: str) -> None:
+    """`mod` must be tt-symbiote's `cls` itself or a subclass running its forward (a sharded linear is not it),
+    with its weights on the device (prepared by its own preprocess_weights / move_weights_to_device)."""
+    if type(mod).forward is not cls.forward:
+        what = (
+            "a torch module"
+            if not hasattr(mod, "preprocess_weights")
+            else "a TTNN module with another forward"
+        )
+        raise NotCapturable(
+            f"{where} is {type(mod).__name__}, {what}: map it to tt-symbiote's {cls.__name__} so the block's "
+            "graph can hold it"
+        )
+    if mod.device is None:
+        raise NotCapturable(f"{where} has no device: call tt_symbiote.set_device(model, device) first")
+    mod.preprocess_weights()
+    mod.move_weights_to_device()
+
+
+def _linear(mod: Any, where: str) -> tuple:
+    """(weight, bias or None) device tensors of a tt-symbiote TTNNLinear."""
+    from tt_symbiote.modules.ttnn_linear import TTNNLinear
+
+    _module(mod, TTNNLinear, where)
+    return mod.tt_weight, mod.tt_bias
+
+
+def _norm(mod: Any, where: str, kind: str) -> tuple:
+    """(weight, bias or None, epsilon) of a tt-symbiote TTNNRMSNorm (kind 'rms') or TTNNLayerNorm ('layer')."""
+    from tt_symbiote.modules.ttnn_normalization import TTNNLayerNorm, TTNNRMSNorm
+
+    _module(mod, TTNNRMSNorm if kind == "rms" else TTNNLayerNorm, where)
+    layer = mod.torch_layer
+    if kind == "rms":
+        return mod.tt_weight, None, float(layer.variance_epsilon)
+    return mod.tt_weight, mod.tt_bias, float(layer.eps)
+
+
+def _to_device(t: Any, device: Any) -> Any:
+    """A torch tensor as a bf16 TILE device tensor (the conversion tt-symbiote's modules make at their inputs)."""
+    import torch
+
+    if t.dtype != torch.bfloat16:
+        t = t.to(torch.bfloat16)
+    return ttnn.from_torch(t.contiguous(), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+
+
+def _to_torch(t: Any, dtype: Any) -> Any:
+    return ttnn.to_torch(t).to(dtype)
+
+
+# ------------------------------------------------------------------------------------------ shared ttnn pieces
+def _lin(x, wb):
+    return ttnn.linear(x, wb[0], bias=wb[1], memory_config=ttnn.DRAM_MEMORY_CONFIG)
+
+
+def _qkv_heads(p, h):
+    """Q [B, H, S, d], K and V [B, Hkv, S, d] of `h` [B, S, D]: one linear over the concatenated Q/K/V weights
+    (parameter-only work: the jit computes the concatenation once per weight version) and tt-metal's
+    nlp_create_qkv_heads, as tt-metal's own Llama code does (HF: three linears, `.view(...).transpose(1, 2)`)."""
+    w = ttnn.concat([p.q[0], p.k[0], p.v[0]], dim=-1)
+    b = None if p.q[1] is None else ttnn.concat([p.q[1], p.k[1], p.v[1]], dim=-1)
+    qkv = ttnn.linear(
+        ttnn.reshape(h, [h.shape[0], 1, h.shape[1], h.shape[2]]),
+        w,
+        bias=b,
+        memory_config=ttnn.DRAM_MEMORY_CONFIG,
+    )
+    return ttnn.experimental.nlp_create_qkv_heads(
+        qkv,
+        num_heads=p.n_heads,
+        num_kv_heads=p.n_kv,
+        transpose_k_heads=False,
+        memory_config=ttnn.DRAM_MEMORY_CONFIG,
+    )
+
+
+def _attention(p, q, k, v, mask):
+    """SDPA with its heads concatenated in the kernel (`output_concat_heads`: [B, 1, S, H*d]), back to [B, S, H*d]."""
+    o = ttnn.transformer.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, is_causal=p.causal and mask is None, scale=p.scale, output_concat_heads=True
+    )
+    return ttnn.reshape(o, [o.shape[0], o.shape[2], o.shape[3]])
+
+
+def _mask_input(mask: Any, device: Any) -> Any:
+    """HF's 4-D attention mask (bool: True = attend, or additive float) as an additive bf16 device tensor."""
+    if mask is None:
+        return None
+    import torch
+
+    if mask.dtype == torch.bool:
+        mask = torch.zeros(mask.shape).masked_fill(~mask, torch.finfo(torch.bfloat16).min)
+    return _to_device(mask, device)
+
+
+# ------------------------------------------------------------------------------------------ Llama decoder layer
+def _llama_params(block: Any, device: Any) -> types.SimpleNamespace:
+    at, mlp = block.self_attn, block.mlp
+    name = type(block).__name__
+    act = getattr(mlp.config, "hidden_act", None)
+    if act != "silu":
+        raise NotCapturable(f"{name}.mlp: activation {act!r}; the recipe handles 'silu'")
+    if getattr(at, "sliding_window", None) is not None:  # Qwen2's sliding-attention layers, Mistral
+        raise NotCapturable(
+            f"{name}.self_attn: sliding-window attention ({at.sliding_window}); the recipe is causal"
+        )
+    cfg = at.config
+    return BlockParams(
+        in_norm=_norm(block.input_layernorm, "input_layernorm", "rms"),
+        post_norm=_norm(block.post_attention_layernorm, "post_attention_layernorm", "rms"),
+        q=_linear(at.q_proj, "self_attn.q_proj"),
+        k=_linear(at.k_proj, "self_attn.k_proj"),
+        v=_linear(at.v_proj, "self_attn.v_proj"),
+        o=_linear(at.o_proj, "self_attn.o_proj"),
+        gate=_linear(mlp.gate_proj, "mlp.gate_proj"),
+        up=_linear(mlp.up_proj, "mlp.up_proj"),
+        down=_linear(mlp.down_proj, "mlp.down_proj"),
+        n_heads=int(cfg.num_attention_heads),
+        n_kv=int(cfg.num_key_value_heads),
+        head_dim=int(at.head_dim),
+        scale=float(at.scaling),
+        causal=True,
+    )
+
+
+def _llama_inputs(block: Any, a: dict, device: Any, memo: dict) -> tuple:
+    cache = a.get("past_key_values")
+    if cache is not None and cache.get_seq_length(block.self_attn.layer_idx) > 0:
+        raise _PerCall("decode step with a filled KV cache")
+    pe = a.get("position_embeddings")
+    if pe is None:
+        raise _PerCall("no position_embeddings passed (the HF model computes them once per forward)")
+    if pe[0].shape[0] != 1:
+        raise _PerCall("batched position embeddings")
+    cos, sin = _uploaded(
+        memo, "rope", tuple(pe), device, lambda ts: [_to_device(t.unsqueeze(1), device) for t in ts]
+    )
+    return _to_device(a["hidden_states"], device), cos, sin, _mask_input(a.get("attention_mask"), device)
+
+
+def _rope(x, cos, sin, s: int):
+    y = ttnn.experimental.rotary_embedding(x, cos, sin)
+    if y.shape[2] != s:  # tt-metal computes on the tile-padded sequence
+        y = ttnn.slice(y, [0, 0, 0, 0], [y.shape[0], y.shape[1], s, y.shape[3]])
+    return y
+
+
+def llama_decoder_layer(p: types.SimpleNamespace, x, cos, sin, mask):
+    """LlamaDecoderLayer.forward (prefill) in ttnn: returns (hidden_states, key_states, value_states)."""
+    s = x.shape[1]
+    h = ttnn.rms_norm(x, weight=p.in_norm[0], epsilon=p.in_norm[2])
+    q, k, v = _qkv_heads(p, h)
+    q, k = _rope(q, cos, sin, s), _rope(k, cos, sin, s)
+    a = _lin(_attention(p, q, k, v, mask), p.o)
+    h = ttnn.rms_norm(
+        a, residual_input_tensor=x, weight=p.post_norm[0], epsilon=p.post_norm[2]
+    )  # norm(x + a)
+    # silu(gate) * up with the SiLU on the multiply's input (tt-metal's Llama MLP does the same), so the gate and
+    # up linears stay plain siblings and fuse horizontally
+    h = ttnn.mul(_lin(h, p.gate), _lin(h, p.up), input_tensor_a_activations=[ttnn.UnaryOpType.SILU])
+    return ttnn.add(ttnn.add(x, a), _lin(h, p.down)), k, v
+
+
+def _llama_finish(block: Any, outs: Any, a: dict) -> Any:
+    x = a["hidden_states"]
+    out, k, v = outs
+    cache = a.get("past_key_values")
+    if cache is not None:  # what LlamaAttention does with its K/V (after RoPE)
+        cache.update(_to_torch(k, x.dtype), _to_torch(v, x.dtype), block.self_attn.layer_idx)
+    return _to_torch(out, x.dtype)
+
+
+# ------------------------------------------------------------------------------------------ ViT encoder layer
+def _vit_params(block: Any, device: Any) -> types.SimpleNamespace:
+    at, mlp = block.attention, block.mlp
+    act = getattr(mlp.config, "hidden_act", None)
+    if act != "gelu":
+        raise NotCapturable(f"ViTLayer.mlp: activation {act!r}; the recipe handles 'gelu' (exact erf)")
+    return BlockParams(
+        ln1=_norm(block.layernorm_before, "layernorm_before", "layer"),
+        ln2=_norm(block.layernorm_after, "layernorm_after", "layer"),
+        q=_linear(at.q_proj, "attention.q_proj"),
+        k=_linear(at.k_proj, "attention.k_proj"),
+        v=_linear(at.v_proj, "attention.v_proj"),
+        o=_linear(at.o_proj, "attention.o_proj"),
+        fc1=_linear(mlp.fc1, "mlp.fc1"),
+        fc2=_linear(mlp.fc2, "mlp.fc2"),
+        n_heads=int(at.num_attention_heads),
+        n_kv=int(at.num_attention_heads),
+        head_dim=int(at.head_dim),
+        scale=float(at.scaling),
+        causal=False,
+    )
+
+
+def _vit_inputs(block: Any, a: dict, device: Any, memo: dict) -> tuple:
+    return _to_device(a["hidden_states"], device), _mask_input(a.get("attention_mask"), device)
+
+
+def vit_layer(p: types.SimpleNamespace, x, mask):
+    """ViTLayer.forward (eval) in ttnn."""
+    h = ttnn.layer_norm(x, weight=p.ln1[0], bias=p.ln1[1], epsilon=p.ln1[2])
+    q, k, v = _qkv_heads(p, h)
+    a = _lin(_attention(p, q, k, v, mask), p.o)
+    h = ttnn.layer_norm(
+        a, residual_input_tensor=x, weight=p.ln2[0], bias=p.ln2[1], epsilon=p.ln2[2]
+    )  # norm(x + a)
+    h = ttnn.gelu(_lin(h, p.fc1))
+    return ttnn.add(ttnn.add(a, x), _lin(h, p.fc2))
+
+
+def _vit_finish(block: Any, out: Any, a: dict) -> Any:
+    return _to_torch(out, a["hidden_states"].dtype)
+
+
+# position_ids and use_cache: the positions are in position_embeddings, the cache is updated when passed
+_LLAMA = Recipe(
+    _llama_params,
+    _llama_inputs,
+    llama_decoder_layer,
+    _llama_finish,
+    frozenset(
+        {
+            "hidden_states",
+            "attention_mask",
+            "position_ids",
+            "past_key_values",
+            "use_cache",
+            "position_embeddings",
+        }
+    ),
+)
+RECIPES: dict[str, Recipe] = {
+    "LlamaDecoderLayer": _LLAMA,
+    "Qwen2DecoderLayer": _LLAMA,  # Llama's structure with Q/K/V biases (concatenated with the weights)
+    "ViTLayer": Recipe(
+        _vit_params, _vit_inputs, vit_layer, _vit_finish, frozenset({"hidden_states", "attention_mask"})
+    ),
+}
+
+
+# ------------------------------------------------------------------------------------------ the wrapper
+class _PerCall(Exception):
+    """This call takes the per-module path (the block stays jitted for other calls)."""
+
+
+def _uploaded(memo: dict, key: str, ts: tuple, device: Any, make: Callable) -> Any:
+    """`make(ts)` once per model forward: HF computes RoPE cos/sin once and passes the same tensors to every
+    layer, so the upload is kept (with the torch tensors, by identity) until other tensors come."""
+    got = memo.get(key)
+    if got is not None and got[2] is device and all(a is b for a, b in zip(got[0], ts, strict=True)):
+        return got[1]
+    out = make(ts)
+    memo[key] = (ts, out, device)
+    return out
+
+
+class JitBlocks:
+    """The blocks `jit_blocks` replaced: `records` (name -> BlockRecord), `functions` (HF class name -> the
+    JitFunction shared by its blocks), `report()`, `lower(name, *args, **kwargs)` (the compiled artifact of one
+    block), `restore()` (put the original forwards back)."""
+
+    def __init__(self, functions: dict[str, Callable]):
+        self.functions = functions
+        self.records: dict[str, BlockRecord] = {}
+        self.memo: dict = {}  # uploads shared by the blocks of one forward (RoPE cos/sin)
+        self._wrappers: dict[str, _JitBlock] = {}
+        self._originals: list[tuple[Any, Any]] = []
+
+    def report(self) -> dict:
+        recs = list(self.records.values())
+        return {
+            "blocks": len(recs),
+            "jit": sorted(r.name for r in recs if r.mode == "jit"),
+            "per_module": {r.name: r.reason for r in recs if r.mode != "jit"},
+            "jit_calls": sum(r.jit_calls for r in recs),
+            "per_module_calls": sum(r.per_module_calls for r in recs),
+            "compiled_entries": {k: getattr(f, "num_entries", 0) for k, f in self.functions.items()},
+        }
+
+    def lower(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """The `Lowered` artifact of block `name` for these forward arguments (torch, as HF passes them): IR
+        before and after the passes, the generated code and its parameter prologue, the cost; runs nothing."""
+        fwd = self._wrappers[name]
+        if not isinstance(fwd.fn, JitFunction):
+            raise TtfuseError(f"ttfuse.symbiote: block {name} runs op by op (jit_blocks(..., eager=True))")
+        dev = fwd._device()
+        inputs = fwd.recipe.inputs(fwd.block, fwd._arguments(args, kwargs), dev, {})
+        return fwd.fn.lower(fwd._params(dev), *inputs)
+
+    def restore(self) -> None:
+        for block, had in self._originals:
+            if had is None:
+                block.__dict__.pop("forward", None)
+            else:
+                block.forward = had
+        self._originals.clear()
+
+
+_HOLDER_NOTE = r".*\(a types\.SimpleNamespace\) is unhashable, so calls recognise it by identity"
+
+
+class _JitBlock:
+    """The replaced `forward` of one block: the compiled graph, or the original forward with the reason."""
+
+    def __init__(self, blocks: JitBlocks, name: str, block: Any, recipe: Recipe, fn: JitFunction, device):
+        self.blocks, self.block, self.recipe, self.fn, self.device = blocks, block, recipe, fn, device
+        self.original = block.forward
+        self.signature = inspect.signature(self.original)
+        self.record = blocks.records[name] = BlockRecord(name, type(block).__name__)
+        blocks._wrappers[name] = self
+        self.params: types.SimpleNamespace | None = None
+        self._watch: list = []  # (TTNN module, its tt_weight, its tt_bias) when the holder was built
+        self.quiet = False  # the first call of the block has run (see _HOLDER_NOTE)
+
+    def _device(self) -> Any:
+        if self.device is not None:
+            return self.device
+        for m in _ttnn_modules(self.block):
+            if m.device is not None:
+                return m.device
+        raise NotCapturable("no device: pass device= or call tt_symbiote.set_device(model, device) first")
+
+    def __call__(self, *args, **kwargs):
+        rec = self.record
+        if rec.mode != "jit":
+            rec.per_module_calls += 1
+            return self.original(*args, **kwargs)
+        try:
+            a = self._arguments(args, kwargs)
+            if self.block.training:
+                raise _PerCall("training mode (dropout)")
+            dev = self._device()
+            inputs = self.recipe.inputs(self.block, a, dev, self.blocks.memo)
+            params = self._params(dev)
+        except _PerCall as e:
+            return self._per_module(str(e), args, kwargs)
+        except Exception as e:  # noqa: BLE001 - any failure to prepare the block: its per-module path runs
+            return self._fail(e, args, kwargs)
+        try:
+            if self.quiet:
+                outs = self.fn(params, *inputs)
+            else:
+                with warnings.catch_warnings():
+                    # NOTE: the holder is unhashable by design (a SimpleNamespace: see BlockParams), so the jit
+                    # recognises each block's holder by identity and keys it by content, as intended: not news
+                    warnings.filterwarnings("ignore", message=_HOLDER_NOTE, category=CacheWarning)
+                    outs = self.fn(params, *inputs)
+                self.quiet = True
+        except Exception as e:  # noqa: BLE001 - the function is pure (inputs are fresh uploads): safe to rerun
+            return self._fail(e, args, kwargs)
+        rec.jit_calls += 1
+        return self.recipe.finish(self.block, outs, a)
+
+    def _params(self, device: Any) -> types.SimpleNamespace:
+        """The block's holder, rebuilt when tt-symbiote replaced a module's device weights since (its
+        `deallocate_weights()` then `move_weights_to_device()` make new tensors): a stale holder would read freed
+        tensors. The rebuilt holder has the same content, so the compiled entry is the same."""
+        stale = self.params is None or any(
+            not m.__dict__.get("_weights_on_device")
+            or m.__dict__.get("tt_weight") is not w
+            or m.__dict__.get("tt_bias") is not b
+            for m, w, b in self._watch
+        )
+        if stale:
+            self.params = self.recipe.params(self.block, device)
+            mods = dict.fromkeys(_ttnn_modules(self.block))
+            self._watch = [(m, m.__dict__.get("tt_weight"), m.__dict__.get("tt_bias")) for m in mods]
+        return self.params
+
+    def _arguments(self, args: tuple, kwargs: dict) -> dict:
+        """The call's arguments by name (the original forward's signature; its **kwargs merged in), or _PerCall
+        naming one the recipe does not handle."""
+        bound = self.signature.bind(*args, **kwargs)
+        a: dict = {}
+        for name, v in bound.arguments.items():
+            kind = self.signature.parameters[name].kind
+            a.update(v if kind is inspect.Parameter.VAR_KEYWORD else {name: v})
+        for name, v in a.items():
+            if v is not None and name not in self.recipe.handles:
+                raise _PerCall(f"argument {name!r} (the recipe handles {sorted(self.recipe.handles)})")
+        return a
+
+    def _per_module(self, why: str, args, kwargs):
+        rec = self.record
+        rec.per_module_calls += 1
+        rec.per_module_reasons[why] = rec.per_module_reasons.get(why, 0) + 1
+        return self.original(*args, **kwargs)
+
+    def _fail(self, e: Exception, args, kwargs):
+        rec = self.record
+        rec.mode = "per-module"
+        rec.reason = f"{type(e).__name__}: {e}"
+        warnings.warn(
+            f"ttfuse.symbiote: block {rec.name} ({rec.cls}) cannot run as one compiled graph, so it runs "
+            f"tt-symbiote's per-module path from now on: {rec.reason}",
+            stacklevel=3,
+        )
+        return self._per_module("capture failed", args, kwargs)
+
+
+def _ttnn_modules(block: Any):
+    from tt_symbiote.core.module import TTNNModule
+
+    for m in block.modules():
+        if isinstance(m, TTNNModule):
+            yield m
+    for v in vars(block).values():
+        if isinstance(v, TTNNModule):
+            yield v
+
+
+_FUNCTIONS: dict = {}  # (recipe function, options) -> its JitFunction, shared by every model of the process
+
+
+def _jit_of(fn: Callable, options: dict) -> JitFunction:
+    """One JitFunction per recipe function and options: every model's blocks of a shape share its entries."""
+    key = (fn, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    got = _FUNCTIONS.get(key)
+    if got is None:
+        got = _FUNCTIONS[key] = jit(fn, **options)
+    return got
+
+
+def jit_blocks(
+    model: Any,
+    block_types: tuple | None = None,
+    *,
+    device: Any = None,
+    recipes: dict[str, Recipe] | None = None,
+    eager: bool = False,
+    **jit_options: Any,
+) -> JitBlocks:
+    """Replace the forward of every block of `model` whose class has a recipe (or of `block_types`, classes or
+    class names) with one `@ttfuse.jit` graph over the block; returns the JitBlocks ledger.
+
+    Call after `tt_symbiote.register_modules` and `tt_symbiote.set_device` (or pass `device`). `recipes` adds or
+    overrides recipes by class name; `eager=True` runs each recipe's ttnn function op by op (the same graph, not
+    compiled: the baseline the JIT is measured against); other keywords are `ttfuse.jit` options (`max_grid`,
+    `math_fidelity`, ...).
+    A block type with no recipe raises ttfuse's ArgumentError naming it."""
+    from ttfuse.errors import ArgumentError
+
+    table = {**RECIPES, **(recipes or {})}
+    if block_types is None:  # the recipe types the model has
+        wanted = {type(m).__name__ for _, m in model.named_modules()} & set(table)
+    else:
+        wanted = {t if isinstance(t, str) else t.__name__ for t in block_types}
+        missing = sorted(wanted - set(table))
+        if missing:
+            raise ArgumentError(
+                f"ttfuse.symbiote.jit_blocks: argument 'block_types' names {missing}, which have no recipe; "
+                f"known: {sorted(table)} (add one with recipes={{name: Recipe(...)}})"
+            )
+    functions = {n: table[n].fn if eager else _jit_of(table[n].fn, jit_options) for n in sorted(wanted)}
+    blocks = JitBlocks(functions)
+    for name, mod in model.named_modules():
+        cls = type(mod).__name__
+        if cls in wanted:
+            if isinstance(mod.__dict__.get("forward"), _JitBlock):  # jitted before: wrap the original forward
+                mod.__dict__.pop("forward")
+            blocks._originals.append((mod, mod.__dict__.get("forward")))
+            mod.forward = _JitBlock(blocks, name, mod, table[cls], functions[cls], device)
+    return blocks
