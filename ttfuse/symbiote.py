@@ -316,6 +316,145 @@ def _vit_finish(block: Any, out: Any, a: dict) -> Any:
     return _to_torch(out, a["hidden_states"].dtype)
 
 
+# ------------------------------------------------------------------------------------------ ResNet residual block
+def _conv_settings() -> dict:
+    """{tt-symbiote conv module forward: the Conv2dConfiguration keywords it builds its TtConv2d with}
+    (tt_symbiote/modules/ttnn_conv.py: TTNNConv2dNHWC.forward, run by TTNNConv2dBNNHWC, uses the defaults;
+    TTNNConv2dBNActivationNHWC.forward fuses the ReLU and asks HiFi2 with an fp32 accumulator)."""
+    from tt_symbiote.modules.ttnn_conv import TTNNConv2dBNActivationNHWC, TTNNConv2dNHWC
+
+    return {
+        TTNNConv2dNHWC.forward: {},
+        TTNNConv2dBNActivationNHWC.forward: {
+            "activation": ttnn.UnaryOpType.RELU,
+            "math_fidelity": ttnn.MathFidelity.HiFi2,
+            "fp32_dest_acc_en": True,
+        },
+    }
+
+
+def _conv(mod: Any, where: str, device: Any) -> tuple:
+    """(OIHW weight, bias [1, 1, 1, OC] or None, geometry, Conv2dConfig, compute config) of a tt-symbiote
+    TTNNConv2dBNNHWC / TTNNConv2dBNActivationNHWC (BatchNorm folded by its own preprocess_weights): its host
+    weights copied to the device (the graph prepares them once, as its TtConv2d keeps conv2d's prepared
+    weights), and the configs made by tt-symbiote's own builder (tt_cnn/builder.py) from its own settings."""
+    from tt_symbiote.modules.tt_cnn.builder import Conv2dConfiguration, to_compute_config, to_conv2d_config
+
+    settings = _conv_settings().get(type(mod).forward)
+    if settings is None:
+        what = "a torch module" if not hasattr(mod, "preprocess_weights") else "a TTNN module with another forward"
+        raise NotCapturable(
+            f"{where} is {type(mod).__name__}, {what}: map it to tt-symbiote's TTNNConv2dBNNHWC or "
+            "TTNNConv2dBNActivationNHWC so the block's graph can hold it"
+        )
+    if mod.slice_config is not None:
+        raise NotCapturable(f"{where}: slice_config {mod.slice_config!r}; the recipe runs unsliced convs")
+    if mod.device is None:
+        raise NotCapturable(f"{where} has no device: call tt_symbiote.set_device(model, device) first")
+    mod.preprocess_weights()
+    mod.move_weights_to_device()
+    k, s, pad, dil = (tuple(v) for v in (mod.kernel_size, mod.stride, mod.padding, mod.dilation))
+    # the configs do not depend on the input's size: tt-symbiote builds them per input shape, the same each time
+    cfg = Conv2dConfiguration(
+        input_height=1,
+        input_width=1,
+        in_channels=mod.in_channels,
+        out_channels=mod.out_channels,
+        batch_size=1,
+        kernel_size=k,
+        stride=s,
+        padding=pad,
+        groups=mod.groups,
+        dilation=dil,
+        weight=mod.tt_weight,
+        bias=mod.tt_bias,
+        **settings,
+    )
+    bias = None if mod.tt_bias is None else ttnn.to_device(mod.tt_bias, device)
+    geometry = (int(mod.in_channels), int(mod.out_channels), k, s, pad, dil, int(mod.groups))
+    conv_cfg, compute_cfg = to_conv2d_config(cfg), to_compute_config(cfg, device)
+    return ttnn.to_device(mod.tt_weight, device), bias, geometry, conv_cfg, compute_cfg
+
+
+def _resnet_params(block: Any, device: Any) -> types.SimpleNamespace:
+    name = type(block).__name__
+    act = block.activation
+    if type(act).__name__ not in ("ReLU", "TTNNReLU"):
+        raise NotCapturable(f"{name}.activation is {type(act).__name__}; the recipe handles ReLU")
+    shortcut = block.shortcut
+    if type(shortcut).__name__ == "Identity":
+        shortcut = None
+    return BlockParams(
+        convs=tuple(_conv(m, f"layer.{i}", device) for i, m in enumerate(block.layer)),
+        shortcut=None if shortcut is None else _conv(shortcut, "shortcut", device),
+    )
+
+
+def _resnet_inputs(block: Any, a: dict, device: Any, memo: dict) -> tuple:
+    x = a["hidden_state"]
+    if x.dim() != 4:
+        raise _PerCall(f"hidden_state of rank {x.dim()}: the block takes tt-symbiote's NHWC activations")
+    return (_to_device(x, device),)
+
+
+def _conv2d(x, c: tuple, n: int, h: int, w: int):
+    """tt-symbiote's TtConv2d call (tt_cnn/builder.py) on a flattened NHWC activation of batch n, size h x w:
+    its weights and bias prepared by ttnn.prepare_conv_weights / prepare_conv_bias (parameter-only work: the
+    jit's prologue runs it once per weight version); returns (output [1, 1, n*oh*ow, oc], oh, ow)."""
+    weight, bias, (ic, oc, k, s, pad, dil, groups), conv_cfg, compute_cfg = c
+    common = {
+        "in_channels": ic,
+        "out_channels": oc,
+        "batch_size": n,
+        "input_height": h,
+        "input_width": w,
+        "kernel_size": k,
+        "stride": s,
+        "padding": pad,
+        "dilation": dil,
+        "groups": groups,
+        "device": x.device(),
+        "conv_config": conv_cfg,
+        "compute_config": compute_cfg,
+        "slice_config": None,
+    }
+    where = {"input_memory_config": x.memory_config(), "input_layout": x.layout, "input_dtype": x.dtype}
+    weight = ttnn.prepare_conv_weights(
+        weight_tensor=weight, weights_format="OIHW", has_bias=bias is not None, **where, **common
+    )
+    if bias is not None:
+        bias = ttnn.prepare_conv_bias(bias_tensor=bias, **where, **common)
+    out, (oh, ow) = ttnn.conv2d(
+        input_tensor=x,
+        weight_tensor=weight,
+        bias_tensor=bias,
+        dtype=ttnn.bfloat16,
+        return_output_dim=True,
+        **common,
+    )
+    return out, oh, ow
+
+
+def resnet_layer(p: types.SimpleNamespace, x):
+    """ResNetBasicLayer / ResNetBottleNeckLayer.forward (eval) in ttnn on NHWC activations: the convs (BatchNorm
+    folded, ReLU fused where tt-symbiote's module fuses it) on the flattened [1, 1, N*H*W, C] form, the shortcut
+    (a conv, or the input), relu(h + residual), back to [N, OH, OW, C]."""
+    n, h, w, c = x.shape
+    flat = ttnn.reshape(x, [1, 1, n * h * w, c])
+    y, oh, ow = flat, h, w
+    for conv in p.convs:
+        y, oh, ow = _conv2d(y, conv, n, oh, ow)
+    residual = flat if p.shortcut is None else _conv2d(flat, p.shortcut, n, h, w)[0]
+    y = ttnn.relu(ttnn.add(y, residual))  # the pass fuses the relu into the add (HF: `+=` then the activation)
+    return ttnn.reshape(y, [n, oh, ow, y.shape[-1]])
+
+
+def _resnet_finish(block: Any, out: Any, a: dict) -> Any:
+    return _to_torch(out, a["hidden_state"].dtype)
+
+
+_RESNET = Recipe(_resnet_params, _resnet_inputs, resnet_layer, _resnet_finish, frozenset({"hidden_state"}))
+
 # position_ids and use_cache: the positions are in position_embeddings, the cache is updated when passed
 _LLAMA = Recipe(
     _llama_params,
@@ -339,6 +478,9 @@ RECIPES: dict[str, Recipe] = {
     "ViTLayer": Recipe(
         _vit_params, _vit_inputs, vit_layer, _vit_finish, frozenset({"hidden_states", "attention_mask"})
     ),
+    # tt-symbiote's CNN modules inside: the convs of `layer` and `shortcut` mapped to its TTNNConv2dBN*NHWC
+    "ResNetBasicLayer": _RESNET,
+    "ResNetBottleNeckLayer": _RESNET,
 }
 
 
