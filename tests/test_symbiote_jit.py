@@ -27,6 +27,8 @@ transformers = pytest.importorskip("transformers")  # a pinned test dependency (
 from bench import symbiote_cases as C  # noqa: E402  (the tiny models and the three-way run, shared with the bench)
 
 ARCHS = ["wormhole_b0", "blackhole"]
+RESNET_BLOCKS = ["resnet.encoder.stages.0.layers.0", "resnet.encoder.stages.1.layers.0"]
+BLOCKS = {"ViT": ["layers.0", "layers.1"], "ResNet basic": RESNET_BLOCKS, "ResNet bottleneck": RESNET_BLOCKS}
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +71,11 @@ def test_blocks_jitted(sym, t3k, name, arch):
     assert jit.launches < op_by_op.launches and jit.launches < eager.launches, launches
     assert jit.predicted_us < op_by_op.predicted_us  # the cost model's prediction, the same op table
     rep = got.blocks.report()
-    layers = "layers" if name == "ViT" else "model.layers"
-    assert rep["jit"] == [f"{layers}.0", f"{layers}.1"] and rep["per_module"] == {}
-    assert rep["jit_calls"] == 4 and rep["per_module_calls"] == 0  # two forwards x two layers
-    assert got.traces == 1  # both layers (other weights, same shapes) run one compiled entry
+    assert rep["jit"] == BLOCKS.get(name, ["model.layers.0", "model.layers.1"]) and rep["per_module"] == {}
+    assert rep["jit_calls"] == 4 and rep["per_module_calls"] == 0  # two forwards x two blocks
+    # both layers (other weights, same shapes) run one compiled entry; ResNet's two blocks differ in structure
+    # (stage 0 adds its input, stage 1 halves the size with a conv shortcut): one entry each
+    assert got.traces == (2 if name.startswith("ResNet") else 1)
 
 
 def test_on_n150_tt_symbiote_runs_its_norms_in_torch_and_the_jitted_block_on_the_device(sym, monkeypatch):
@@ -327,3 +330,62 @@ def test_unknown_block_type_is_a_clear_error(sym):
 
     with pytest.raises(ttfuse.ArgumentError, match="block_types.*GPT2Block.*no recipe"):
         S.jit_blocks(torch.nn.Linear(2, 2), ["GPT2Block"])
+
+
+# ----------------------------------------------------------------------------------------------------- ResNet
+def _resnet_on(sym, arch, layer_type="basic"):
+    """A tiny ResNet with tt-symbiote's CNN modules (HF's residual blocks kept), on a sim device of `arch`, and
+    its eager output (steady state: the second forward, tt-symbiote's TtConv2d keeping its prepared weights)."""
+    import ttnn
+
+    model, mapping, inputs, out_of = C.resnet(0, layer_type)
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch=arch)
+    sym.set_device(model, dev)
+    _forward(model, inputs, out_of, dev)
+    return model, inputs, out_of, dev, _forward(model, inputs, out_of, dev)[0]
+
+
+@pytest.mark.parametrize("layer_type", ["basic", "bottleneck"])
+def test_a_resnet_block_is_one_graph_with_tt_symbiotes_conv_calls(sym, t3k, layer_type):
+    """Each residual block is one graph: its convs with the Conv2dConfig and compute config tt-symbiote's own
+    TtConv2d used in the eager run (BatchNorm folded, ReLU in Conv2dConfig.activation where its module fuses it),
+    the weights prepared once in the prologue, and relu(h + residual) as one add with the ReLU fused by the pass."""
+    import ttnn
+    from tt_symbiote.modules.ttnn_conv import TTNNConv2dNHWC
+
+    import ttfuse.symbiote as S
+
+    model, inputs, out_of, dev, eager = _resnet_on(sym, "wormhole_b0", layer_type)
+    blocks = S.jit_blocks(model)
+    jit, _ = _forward(model, inputs, out_of, dev)
+    assert pcc(jit, eager) >= 0.9995
+    stage1 = model.resnet.encoder.stages[1].layers[0]  # a conv shortcut (the size halves)
+    x = torch.randn(1, 8, 8, 16, dtype=torch.bfloat16)  # NHWC after the stem's max pool
+    low = blocks.lower(RESNET_BLOCKS[1], x)
+    convs = [n for n in low.graph.nodes if n.op == "conv2d"]
+    assert len(convs) == len(stage1.layer) + 1
+    ops = [n.op for n in low.graph.nodes]
+    assert "relu" not in ops, ops  # fused into the add
+    # the weights' preparation depends only on parameters: the prologue, run once per weight version
+    assert ops.count("prepare_conv_weights") == len(convs) == ops.count("prepare_conv_bias")
+    assert low.prologue.source.count("ttnn.prepare_conv_weights(") == len(convs)
+    assert "ttnn.prepare_conv_weights(" not in low.source  # (the main code names them in comments only)
+    adds = [n for n in low.graph.nodes if n.op == "add"]
+    assert len(adds) == 1 and [a.op_type.name for a in adds[0].attr("activations")] == ["RELU"]
+    # the configs tt-symbiote's TtConv2d made for the same convs in the eager run (its cache is keyed by a tuple
+    # holding the module's tt_weight)
+    theirs = {
+        id(w): (layer.conv2d_config, layer.compute_config)
+        for key, layer in TTNNConv2dNHWC.CACHED_TTCNN.items()
+        for w in key
+        if isinstance(w, ttnn.Tensor)
+    }
+    acts = []
+    traced = [n for n in low.graph_before.nodes if n.op == "conv2d"]  # as called (the passes fill auto fields)
+    for mod, node in zip([*stage1.layer, stage1.shortcut], traced, strict=True):
+        conv_cfg, compute_cfg = theirs[id(mod.tt_weight)]
+        assert node.attr("conv_config") == conv_cfg and node.attr("compute_config") == compute_cfg
+        acts.append(node.attr("conv_config").activation is not None)
+    # ReLU in the conv where tt-symbiote's module fuses it (every conv of `layer` but the last), not elsewhere
+    assert acts == [True] * (len(stage1.layer) - 1) + [False, False]

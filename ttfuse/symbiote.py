@@ -437,16 +437,19 @@ def _conv2d(x, c: tuple, n: int, h: int, w: int):
 
 def resnet_layer(p: types.SimpleNamespace, x):
     """ResNetBasicLayer / ResNetBottleNeckLayer.forward (eval) in ttnn on NHWC activations: the convs (BatchNorm
-    folded, ReLU fused where tt-symbiote's module fuses it) on the flattened [1, 1, N*H*W, C] form, the shortcut
-    (a conv, or the input), relu(h + residual), back to [N, OH, OW, C]."""
-    n, h, w, c = x.shape
-    flat = ttnn.reshape(x, [1, 1, n * h * w, c])
-    y, oh, ow = flat, h, w
+    folded, ReLU fused where tt-symbiote's module fuses it; conv2d takes [N, H, W, C] and gives the flattened
+    [1, 1, N*OH*OW, C]), the shortcut (a conv, or the input), relu(h + residual), as [N, OH, OW, C]. One reshape:
+    after the add when the shortcut is a conv, before it when the residual is the input itself."""
+    n, h, w, _ = x.shape
+    y, oh, ow = x, h, w
     for conv in p.convs:
         y, oh, ow = _conv2d(y, conv, n, oh, ow)
-    residual = flat if p.shortcut is None else _conv2d(flat, p.shortcut, n, h, w)[0]
+    if p.shortcut is None:
+        y, residual = ttnn.reshape(y, [n, oh, ow, y.shape[-1]]), x
+    else:
+        residual = _conv2d(x, p.shortcut, n, h, w)[0]
     y = ttnn.relu(ttnn.add(y, residual))  # the pass fuses the relu into the add (HF: `+=` then the activation)
-    return ttnn.reshape(y, [n, oh, ow, y.shape[-1]])
+    return y if p.shortcut is None else ttnn.reshape(y, [n, oh, ow, y.shape[-1]])
 
 
 def _resnet_finish(block: Any, out: Any, a: dict) -> Any:
