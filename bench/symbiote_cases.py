@@ -146,7 +146,8 @@ def resnet_mapping(adapted_blocks: bool = True):
     on the base the error message prescribes (StatelessTTNNModule): the stem (NCHW -> NHWC, conv, max pool) and
     the pooler (mean over H, W, back to NCHW). `adapted_blocks`: the residual blocks become an adapter adding on
     the device (tests/test_symbiote_models.py); otherwise HF's blocks stay, with tt-symbiote's conv modules in
-    their `layer` and `shortcut` and HF's `+=` and ReLU on the host (what `jit_blocks`' ResNet recipe takes)."""
+    their `layer` and `shortcut` and HF's `+=` and ReLU on the host (what `jit_blocks`' ResNet recipe takes; HF's
+    torch ReLU reads the torch copy the `+=` updated, so the stale ttnn tensor the adapter avoids is never read)."""
     import types
 
     import ttnn
@@ -231,7 +232,12 @@ def resnet_mapping(adapted_blocks: bool = True):
             return self.permute(ttnn.mean(hidden, dim=[1, 2], keepdim=True), perm=[0, 3, 1, 2])
 
     convs = types.SimpleNamespace(from_torch=conv_bn)
-    mapping = {ResNetEmbeddings: Stem, ResNetConvLayer: convs, nn.AdaptiveAvgPool2d: Pool, nn.Linear: TTNNLinear}
+    mapping = {
+        ResNetEmbeddings: Stem,
+        ResNetConvLayer: convs,
+        nn.AdaptiveAvgPool2d: Pool,
+        nn.Linear: TTNNLinear,
+    }
     if adapted_blocks:
         return {**mapping, ResNetBasicLayer: Block, ResNetBottleNeckLayer: Block}
     return {**mapping, ResNetShortCut: convs}

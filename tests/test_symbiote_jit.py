@@ -339,6 +339,8 @@ def _resnet_on(sym, arch, layer_type="basic"):
     import ttnn
 
     model, mapping, inputs, out_of = C.resnet(0, layer_type)
+    with torch.no_grad():
+        _resnet_on.torch = out_of(model(**inputs)).float()  # the bf16 torch model, before the swap
     sym.register_modules(model, mapping)
     dev = ttnn.open_device(device_id=0, arch=arch)
     sym.set_device(model, dev)
@@ -360,6 +362,7 @@ def test_a_resnet_block_is_one_graph_with_tt_symbiotes_conv_calls(sym, t3k, laye
     blocks = S.jit_blocks(model)
     jit, _ = _forward(model, inputs, out_of, dev)
     assert pcc(jit, eager) >= 0.9995
+    assert pcc(eager, _resnet_on.torch) >= 0.999 and pcc(jit, _resnet_on.torch) >= 0.999  # both right
     stage1 = model.resnet.encoder.stages[1].layers[0]  # a conv shortcut (the size halves)
     x = torch.randn(1, 8, 8, 16, dtype=torch.bfloat16)  # NHWC after the stem's max pool
     low = blocks.lower(RESNET_BLOCKS[1], x)
@@ -382,10 +385,56 @@ def test_a_resnet_block_is_one_graph_with_tt_symbiotes_conv_calls(sym, t3k, laye
         if isinstance(w, ttnn.Tensor)
     }
     acts = []
-    traced = [n for n in low.graph_before.nodes if n.op == "conv2d"]  # as called (the passes fill auto fields)
+    traced = [
+        n for n in low.graph_before.nodes if n.op == "conv2d"
+    ]  # as called (the passes fill auto fields)
     for mod, node in zip([*stage1.layer, stage1.shortcut], traced, strict=True):
         conv_cfg, compute_cfg = theirs[id(mod.tt_weight)]
         assert node.attr("conv_config") == conv_cfg and node.attr("compute_config") == compute_cfg
         acts.append(node.attr("conv_config").activation is not None)
     # ReLU in the conv where tt-symbiote's module fuses it (every conv of `layer` but the last), not elsewhere
     assert acts == [True] * (len(stage1.layer) - 1) + [False, False]
+
+
+def test_a_resnet_block_the_recipe_does_not_cover_runs_per_module_and_names_why(sym, t3k):
+    """A block whose activation is not ReLU (here GELU, set on stage 1's block) is not captured: it runs HF's
+    forward with tt-symbiote's conv modules (the per-module path), the other block stays one graph, and the
+    output is eager's."""
+    import ttfuse.symbiote as S
+
+    model, inputs, out_of, dev, _ = _resnet_on(sym, "blackhole")
+    model.resnet.encoder.stages[1].layers[0].activation = torch.nn.GELU()
+    eager, _ = _forward(model, inputs, out_of, dev)
+    blocks = S.jit_blocks(model)
+    with pytest.warns(UserWarning, match="ResNetBasicLayer.activation is GELU; the recipe handles ReLU"):
+        jit = _quiet(model, inputs, out_of)
+    assert pcc(jit, eager) >= 0.9995
+    rep = blocks.report()
+    assert rep["jit"] == RESNET_BLOCKS[:1] and list(rep["per_module"]) == RESNET_BLOCKS[1:]
+    assert rep["per_module"][RESNET_BLOCKS[1]].startswith("NotCapturable"), rep
+
+
+def test_a_resnet_block_whose_capture_fails_falls_back(sym, t3k, monkeypatch):
+    """A conv config the simulator rejects at capture (weights_dtype uint32, through tt-symbiote's own config
+    builder): the trace fails in ttnn.prepare_conv_weights' check, every block warns once and runs the per-module
+    path (tt-symbiote's own modules, unaffected), and the output is eager's, bit for bit."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model, inputs, out_of, dev, eager = _resnet_on(sym, "wormhole_b0", "bottleneck")
+    settings = S._conv_settings()
+    monkeypatch.setattr(
+        S, "_conv_settings", lambda: {k: {**v, "weights_dtype": ttnn.uint32} for k, v in settings.items()}
+    )
+    blocks = S.jit_blocks(model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out, again = (_quiet(model, inputs, out_of) for _ in range(2))
+    assert torch.equal(out, eager) and torch.equal(again, eager)
+    ours = [str(w.message) for w in caught if "ttfuse.symbiote" in str(w.message)]
+    assert len(ours) == 2, ours  # one per block, not per call
+    rep = blocks.report()
+    assert rep["jit"] == [] and rep["per_module_calls"] == 4
+    why = rep["per_module"][RESNET_BLOCKS[0]]
+    assert "SpecError" in why and "prepare_conv_weights" in why and "weights_dtype" in why, why

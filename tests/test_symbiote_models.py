@@ -366,11 +366,14 @@ def test_tt_symbiotes_paged_kv_cache_prefill_and_decode_on_the_simulator(sym, ar
 # a direct subclass ("extends TTNNModule directly, which is disallowed"), so the package skips the recipe. The test
 # applies tt-symbiote's CNN modules (tt_symbiote/modules/ttnn_conv.py: TTNNConv2dBNActivationNHWC and TTNNConv2dBNNHWC
 # fold the BatchNorm into the conv and run ttnn.conv2d; TTNNMaxPool2dNHWC runs ttnn.max_pool2d; TTNNReLU, TTNNPermute,
-# TTNNLinear) to a tiny HF ResNet with register_modules, through the adapters the recipe would give, on the base the
+# TTNNLinear) to a tiny HF ResNet with register_modules, through the adapters the recipe would give
+# (bench/symbiote_cases.py resnet_mapping, shared with the jitted-block tests), on the base the
 # error message prescribes (StatelessTTNNModule). The residual blocks need their adapter: HF's in-place
 # `hidden_state += residual` on tt-symbiote's TorchTTNNTensor adds into the cached torch copy (tt_symbiote/core/
 # tensor.py __torch_dispatch__, core/run_config.py to_torch) and leaves the wrapped ttnn tensor stale, so the next
-# TTNN module would read the value without the residual; the recipe's blocks use ttnn.add, and so do these.
+# TTNN module would read the value without the residual; the recipe's blocks use ttnn.add, and so do these. (HF's
+# blocks with only their convs mapped are right: their torch ReLU reads the torch copy; ttfuse.symbiote's ResNet recipe
+# compiles those, tests/test_symbiote_jit.py.)
 
 
 @pytest.mark.parametrize("layer_type", ["basic", "bottleneck"])

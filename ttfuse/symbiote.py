@@ -342,7 +342,11 @@ def _conv(mod: Any, where: str, device: Any) -> tuple:
 
     settings = _conv_settings().get(type(mod).forward)
     if settings is None:
-        what = "a torch module" if not hasattr(mod, "preprocess_weights") else "a TTNN module with another forward"
+        what = (
+            "a torch module"
+            if not hasattr(mod, "preprocess_weights")
+            else "a TTNN module with another forward"
+        )
         raise NotCapturable(
             f"{where} is {type(mod).__name__}, {what}: map it to tt-symbiote's TTNNConv2dBNNHWC or "
             "TTNNConv2dBNActivationNHWC so the block's graph can hold it"
@@ -448,7 +452,9 @@ def resnet_layer(p: types.SimpleNamespace, x):
         y, residual = ttnn.reshape(y, [n, oh, ow, y.shape[-1]]), x
     else:
         residual = _conv2d(x, p.shortcut, n, h, w)[0]
-    y = ttnn.relu(ttnn.add(y, residual))  # the pass fuses the relu into the add (HF: `+=` then the activation)
+    y = ttnn.relu(
+        ttnn.add(y, residual)
+    )  # the pass fuses the relu into the add (HF: `+=` then the activation)
     return y if p.shortcut is None else ttnn.reshape(y, [n, oh, ow, y.shape[-1]])
 
 
