@@ -1,11 +1,12 @@
 """tt-symbiote models with their blocks under @ttfuse.jit, measured three ways (issue 22): shared by
 tests/test_symbiote_jit.py and bench/test_symbiote_bench.py.
 
-Cases are tiny random-weight HF models (`MODELS`: ViT encoder, Llama and Qwen2 decoder prefill) with tt-symbiote's module
-mapping, head dim 64 (tt-metal's nlp_create_qkv_heads and SDPA take whole-tile head dims). `three_ways` runs one
-model on a simulated device:
+Cases are tiny random-weight HF models (`MODELS`: ViT encoder, Llama and Qwen2 decoder prefill, head dim 64:
+tt-metal's nlp_create_qkv_heads and SDPA take whole-tile head dims; ResNet basic and bottleneck through
+tt-symbiote's CNN modules) with tt-symbiote's module mapping. `three_ways` runs one model on a simulated device:
 - **eager**: tt-symbiote's own per-module path (each TTNN module converts torch <-> ttnn at its boundary; the HF
-  glue between modules runs in torch on the host);
+  glue between modules runs in torch on the host), measured at its steady state (after one forward: its
+  TtConv2d prepares the conv weights on the first call and keeps them);
 - **op by op**: `jit_blocks(..., eager=True)`, each block's ttnn graph run op by op (the same work as the JIT);
 - **jit**: `jit_blocks(...)`, each block one compiled graph.
 Per side: the output, kernel launches per forward (`ttfuse.sim.count_launches`), the PREDICTED device time of

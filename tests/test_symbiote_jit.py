@@ -1,6 +1,7 @@
 """tt-symbiote blocks under @ttfuse.jit (issue 22, build item 2): `ttfuse.symbiote.jit_blocks` compiles each
 Llama / Qwen2 decoder layer (prefill) and ViT layer of a tiny random-weight HF model, whose linears and norms
-tt-symbiote replaced, into one graph on the simulator, on Wormhole and Blackhole.
+tt-symbiote replaced, and each ResNet residual block (basic, bottleneck) whose convs are tt-symbiote's CNN modules,
+into one graph on the simulator, on Wormhole and Blackhole.
 
 Measured per forward (bench/symbiote_cases.py): PCC of the jitted model vs tt-symbiote's own eager (per-module)
 run >= 0.9995, kernel launches of the JIT below both tt-symbiote's eager run and the same block graphs run op by op

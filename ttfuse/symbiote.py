@@ -3,7 +3,7 @@
     ttfuse.install()                                   # `import ttnn` is the simulator
     swapped = tt_symbiote.register_modules(model, {nn.Linear: TTNNLinear, LlamaRMSNorm: TTNNRMSNorm})
     tt_symbiote.set_device(model, device)
-    blocks = ttfuse.symbiote.jit_blocks(model)         # every Llama/Qwen2 decoder, ViT layer (or block_types=...)
+    blocks = ttfuse.symbiote.jit_blocks(model)         # Llama/Qwen2 decoders, ViT layers, ResNet blocks (block_types=)
     logits = model(input_ids=ids).logits               # each block runs as one compiled graph
     blocks.report()                                    # per block: jit or per-module, calls, why
 
@@ -13,7 +13,9 @@ runs in torch. `jit_blocks` replaces the `forward` of each block whose class has
 wrapper that converts the block's inputs to ttnn once, calls one `@ttfuse.jit` function over the whole block and
 converts the output back. The recipe is the block's forward restated in ttnn, calling the same ttnn ops with the
 same device weights as tt-symbiote's modules (`TTNNLinear.tt_weight` / `tt_bias` after its own
-`preprocess_weights` / `move_weights_to_device`, `TTNNRMSNorm` / `TTNNLayerNorm.tt_weight`), so the graph spans the
+`preprocess_weights` / `move_weights_to_device`, `TTNNRMSNorm` / `TTNNLayerNorm.tt_weight`; a ResNet block's
+`TTNNConv2dBN*NHWC` weights with the BatchNorm folded, prepared in the graph's prologue, and the conv configs its
+own builder makes), so the graph spans the
 module boundaries: the passes fuse linear + bias + activation, residual adds, the Q/K/V linears sharing an input
 (horizontal fusion), and the weights are lifted as parameters from a per-block holder (`BlockParams`), so one
 compiled entry serves every block of the same shapes. Torch-only inputs (RoPE cos/sin, the attention mask) are
