@@ -439,3 +439,26 @@ def test_a_resnet_block_whose_capture_fails_falls_back(sym, t3k, monkeypatch):
     assert rep["jit"] == [] and rep["per_module_calls"] == 4
     why = rep["per_module"][RESNET_BLOCKS[0]]
     assert "SpecError" in why and "prepare_conv_weights" in why and "weights_dtype" in why, why
+
+
+def test_a_resnet_of_another_batch_and_image_size(sym, t3k):
+    """Batch 2, a 48x40 image (not square, not a power of two): conv2d takes [N, H, W, C] and the graph's reshapes
+    follow N, OH, OW; the same answer as eager and as the torch model."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model, mapping, _, out_of = C.resnet(0, "bottleneck")
+    pixels = torch.randn(2, 3, 48, 40, generator=torch.Generator().manual_seed(5)).to(torch.bfloat16)
+    inputs = {"pixel_values": pixels}
+    with torch.no_grad():
+        ref = out_of(model(**inputs)).float()
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch="blackhole")
+    sym.set_device(model, dev)
+    eager, _ = _forward(model, inputs, out_of, dev)
+    blocks = S.jit_blocks(model)
+    jit, _ = _forward(model, inputs, out_of, dev)
+    assert jit.shape == (2, 10)
+    assert pcc(jit, eager) >= 0.9995 and pcc(jit, ref) >= 0.999
+    assert blocks.report()["jit_calls"] == 2 and blocks.report()["per_module"] == {}
