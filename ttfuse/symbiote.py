@@ -15,12 +15,11 @@ converts the output back. The recipe is the block's forward restated in ttnn, ca
 same device weights as tt-symbiote's modules (`TTNNLinear.tt_weight` / `tt_bias` after its own
 `preprocess_weights` / `move_weights_to_device`, `TTNNRMSNorm` / `TTNNLayerNorm.tt_weight`; a ResNet block's
 `TTNNConv2dBN*NHWC` weights with the BatchNorm folded, prepared in the graph's prologue, and the conv configs its
-own builder makes), so the graph spans the
-module boundaries: the passes fuse linear + bias + activation, residual adds, the Q/K/V linears sharing an input
-(horizontal fusion), and the weights are lifted as parameters from a per-block holder (`BlockParams`), so one
-compiled entry serves every block of the same shapes. Torch-only inputs (RoPE cos/sin, the attention mask) are
-computed by the HF model outside the block, as before, and enter the graph as inputs; the KV cache is updated on
-the host from the graph's K/V outputs.
+own builder makes), so the graph spans the module boundaries: the passes fuse linear + bias + activation, residual
+adds, the Q/K/V linears sharing an input (horizontal fusion), and the weights are lifted as parameters from a
+per-block holder (`BlockParams`), so one compiled entry serves every block of the same shapes. Torch-only inputs
+(RoPE cos/sin, the attention mask) are computed by the HF model outside the block, as before, and enter the graph
+as inputs; the KV cache is updated on the host from the graph's K/V outputs.
 
 Fallback: a block that cannot be captured (a submodule that is not a tt-symbiote TTNN module the recipe knows, an
 op the simulator rejects, training mode, a decode step with a filled KV cache) runs tt-symbiote's per-module path
@@ -102,19 +101,20 @@ class Recipe:
 
 
 # ------------------------------------------------------------------------------------------ module weights
+def _not_theirs(mod: Any, where: str, wanted: str) -> NotCapturable:
+    what = (
+        "a torch module" if not hasattr(mod, "preprocess_weights") else "a TTNN module with another forward"
+    )
+    return NotCapturable(
+        f"{where} is {type(mod).__name__}, {what}: map it to tt-symbiote's {wanted} so the block's graph can hold it"
+    )
+
+
 def _module(mod: Any, cls: type, where: str) -> None:
     """`mod` must be tt-symbiote's `cls` itself or a subclass running its forward (a sharded linear is not it),
     with its weights on the device (prepared by its own preprocess_weights / move_weights_to_device)."""
     if type(mod).forward is not cls.forward:
-        what = (
-            "a torch module"
-            if not hasattr(mod, "preprocess_weights")
-            else "a TTNN module with another forward"
-        )
-        raise NotCapturable(
-            f"{where} is {type(mod).__name__}, {what}: map it to tt-symbiote's {cls.__name__} so the block's "
-            "graph can hold it"
-        )
+        raise _not_theirs(mod, where, cls.__name__)
     if mod.device is None:
         raise NotCapturable(f"{where} has no device: call tt_symbiote.set_device(model, device) first")
     mod.preprocess_weights()
@@ -344,15 +344,7 @@ def _conv(mod: Any, where: str, device: Any) -> tuple:
 
     settings = _conv_settings().get(type(mod).forward)
     if settings is None:
-        what = (
-            "a torch module"
-            if not hasattr(mod, "preprocess_weights")
-            else "a TTNN module with another forward"
-        )
-        raise NotCapturable(
-            f"{where} is {type(mod).__name__}, {what}: map it to tt-symbiote's TTNNConv2dBNNHWC or "
-            "TTNNConv2dBNActivationNHWC so the block's graph can hold it"
-        )
+        raise _not_theirs(mod, where, "TTNNConv2dBNNHWC or TTNNConv2dBNActivationNHWC")
     if mod.slice_config is not None:
         raise NotCapturable(f"{where}: slice_config {mod.slice_config!r}; the recipe runs unsliced convs")
     if mod.device is None:
