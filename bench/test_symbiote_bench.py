@@ -1,5 +1,6 @@
 """tt-symbiote models with their blocks under @ttfuse.jit (issue 22): per model (tiny ViT encoder, tiny Llama and
-Qwen2 prefill; bench/symbiote_cases.py) and device kind (Wormhole n150, Blackhole p150), per forward:
+Qwen2 prefill, tiny ResNet basic and bottleneck; bench/symbiote_cases.py) and device kind (Wormhole n150,
+Blackhole p150), per forward:
 
 - kernel launches: tt-symbiote eager (its per-module path; the HF glue between its modules runs in torch on the
   host), the block graphs op by op (`jit_blocks(..., eager=True)`: the same device work as the JIT) and JIT;
