@@ -1,11 +1,12 @@
 """tt-symbiote models with their blocks under @ttfuse.jit, measured three ways (issue 22): shared by
 tests/test_symbiote_jit.py and bench/test_symbiote_bench.py.
 
-Cases are tiny random-weight HF models (`MODELS`: ViT encoder, Llama and Qwen2 decoder prefill) with tt-symbiote's module
-mapping, head dim 64 (tt-metal's nlp_create_qkv_heads and SDPA take whole-tile head dims). `three_ways` runs one
-model on a simulated device:
+Cases are tiny random-weight HF models (`MODELS`: ViT encoder, Llama and Qwen2 decoder prefill, head dim 64:
+tt-metal's nlp_create_qkv_heads and SDPA take whole-tile head dims; ResNet basic and bottleneck through
+tt-symbiote's CNN modules) with tt-symbiote's module mapping. `three_ways` runs one model on a simulated device:
 - **eager**: tt-symbiote's own per-module path (each TTNN module converts torch <-> ttnn at its boundary; the HF
-  glue between modules runs in torch on the host);
+  glue between modules runs in torch on the host), measured at its steady state (after one forward: its
+  TtConv2d prepares the conv weights on the first call and keeps them);
 - **op by op**: `jit_blocks(..., eager=True)`, each block's ttnn graph run op by op (the same work as the JIT);
 - **jit**: `jit_blocks(...)`, each block one compiled graph.
 Per side: the output, kernel launches per forward (`ttfuse.sim.count_launches`), the PREDICTED device time of
@@ -20,6 +21,7 @@ Set MESH_DEVICE=T3K first so tt-symbiote's T3K-pinned norm modules run on the si
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import statistics
 import time
@@ -38,6 +40,9 @@ __all__ = [
     "llama",
     "qwen2",
     "vit",
+    "resnet",
+    "resnet_mapping",
+    "tiny_resnet",
     "run",
     "three_ways",
     "median_ms",
@@ -140,10 +145,154 @@ def vit(seed: int = 0):
     return model, mapping, inputs, lambda o: o.last_hidden_state
 
 
+def resnet_mapping(adapted_blocks: bool = True):
+    """{HF class: tt-symbiote module or adapter} for ResNetForImageClassification; NHWC between stem and pooler.
+
+    tt-symbiote's own ResNet recipe cannot be imported (tt_symbiote/models/resnet/modeling_resnet.py:80 extends
+    TTNNModule directly, which its core/module.py:85 rejects), so these are the adapters the recipe would give,
+    on the base the error message prescribes (StatelessTTNNModule): the stem (NCHW -> NHWC, conv, max pool) and
+    the pooler (mean over H, W, back to NCHW). `adapted_blocks`: the residual blocks become an adapter adding on
+    the device (tests/test_symbiote_models.py); otherwise HF's blocks stay, with tt-symbiote's conv modules in
+    their `layer` and `shortcut` and HF's `+=` and ReLU on the host (what `jit_blocks`' ResNet recipe takes; HF's
+    torch ReLU reads the torch copy the `+=` updated, so the stale ttnn tensor the adapter avoids is never read)."""
+    import types
+
+    import ttnn
+    from torch import nn
+    from transformers.models.resnet.modeling_resnet import (
+        ResNetBasicLayer,
+        ResNetBottleNeckLayer,
+        ResNetConvLayer,
+        ResNetEmbeddings,
+        ResNetShortCut,
+    )
+    from tt_symbiote.core.module import StatelessTTNNModule
+    from tt_symbiote.modules.ttnn_activation import TTNNReLU
+    from tt_symbiote.modules.ttnn_conv import TTNNConv2dBNActivationNHWC, TTNNConv2dBNNHWC, TTNNMaxPool2dNHWC
+    from tt_symbiote.modules.ttnn_linear import TTNNLinear
+    from tt_symbiote.modules.ttnn_tensor import TTNNPermute
+
+    def conv_bn(layer):  # ResNetConvLayer / ResNetShortCut: conv + BN (+ ReLU), BN folded into the conv
+        if isinstance(getattr(layer, "activation", None), nn.ReLU):
+            return TTNNConv2dBNActivationNHWC.from_torch(
+                layer.convolution, layer.normalization, layer.activation
+            )
+        return TTNNConv2dBNNHWC.from_torch(layer.convolution, layer.normalization)
+
+    class _Adapter(StatelessTTNNModule):
+        children: tuple = ()
+
+        def preprocess_weights_impl(self):
+            for name in self.children:
+                getattr(self, name).preprocess_weights()
+            super().preprocess_weights_impl()
+
+        def move_weights_to_device_impl(self):
+            for name in self.children:
+                getattr(self, name).move_weights_to_device()
+            super().move_weights_to_device_impl()
+
+    class Stem(_Adapter):  # NCHW -> NHWC, conv + BN + ReLU, max pool
+        children = ("embedder",)
+
+        @classmethod
+        def from_torch(cls, layer):
+            new = cls()
+            new._fallback_torch_layer = layer
+            new.permute, new.embedder = TTNNPermute(), conv_bn(layer.embedder)
+            new.pooler = TTNNMaxPool2dNHWC.from_torch(layer.pooler)
+            return new
+
+        def forward(self, pixel_values):
+            return self.pooler(self.embedder(self.permute(pixel_values, perm=[0, 2, 3, 1])))
+
+    class Block(_Adapter):  # basic (2 convs) or bottleneck (3 convs) residual block, the add on device
+        @classmethod
+        def from_torch(cls, layer):
+            new = cls()
+            new._fallback_torch_layer = layer
+            new.children = tuple(f"conv{i}" for i in range(len(layer.layer)))
+            for name, conv in zip(new.children, layer.layer):
+                setattr(new, name, conv_bn(conv))
+            if isinstance(layer.shortcut, ResNetShortCut):
+                new.shortcut = conv_bn(layer.shortcut)
+                new.children += ("shortcut",)
+            new.relu = TTNNReLU()
+            return new
+
+        def forward(self, hidden):
+            residual = self.shortcut(hidden) if "shortcut" in self.children else hidden
+            for name in self.children:
+                if name != "shortcut":
+                    hidden = getattr(self, name)(hidden)
+            return self.relu(ttnn.add(hidden, residual))
+
+    class Pool(_Adapter):  # AdaptiveAvgPool2d((1, 1)) on NHWC, back to NCHW for HF's Flatten + Linear head
+        @classmethod
+        def from_torch(cls, pool):
+            new = cls()
+            new._fallback_torch_layer = pool
+            new.permute = TTNNPermute()
+            return new
+
+        def forward(self, hidden):
+            return self.permute(ttnn.mean(hidden, dim=[1, 2], keepdim=True), perm=[0, 3, 1, 2])
+
+    convs = types.SimpleNamespace(from_torch=conv_bn)
+    mapping = {
+        ResNetEmbeddings: Stem,
+        ResNetConvLayer: convs,
+        nn.AdaptiveAvgPool2d: Pool,
+        nn.Linear: TTNNLinear,
+    }
+    if adapted_blocks:
+        return {**mapping, ResNetBasicLayer: Block, ResNetBottleNeckLayer: Block}
+    return {**mapping, ResNetShortCut: convs}
+
+
+def tiny_resnet(layer_type: str, seed: int = 0):
+    """A tiny HF ResNet with re-drawn weights: conv weights ~ N(0, 1/fan_in) (redraw_parameters scales by the last
+    dim only, which for a conv is KW) and BatchNorm running statistics drawn too, so folding them is tested."""
+    from torch import nn
+    from transformers import ResNetConfig, ResNetForImageClassification
+
+    from ttfuse.testing import redraw_parameters
+
+    cfg = ResNetConfig(
+        num_channels=3,
+        embedding_size=16,
+        hidden_sizes=[16, 32],
+        depths=[1, 1],
+        layer_type=layer_type,
+        num_labels=10,
+    )
+    torch.manual_seed(seed)
+    model = redraw_parameters(ResNetForImageClassification(cfg), seed=seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d):
+                m.weight.mul_((m.weight.shape[-1] / m.weight[0].numel()) ** 0.5)
+            elif isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+    return model.to(torch.bfloat16)
+
+
+def resnet(seed: int = 0, layer_type: str = "basic"):
+    """A tiny ResNetForImageClassification (tiny_resnet), tt-symbiote's CNN modules with HF's residual blocks kept
+    (resnet_mapping(adapted_blocks=False)), inputs and output selector."""
+    model = tiny_resnet(layer_type, seed).eval()
+    pixels = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(seed + 2)).to(torch.bfloat16)
+    return model, resnet_mapping(adapted_blocks=False), {"pixel_values": pixels}, lambda o: o.logits
+
+
 MODELS: dict[str, tuple[Callable, str]] = {
     "ViT": (vit, "ViTLayer"),
     "Llama prefill": (llama, "LlamaDecoderLayer"),
     "Qwen2 prefill": (qwen2, "Qwen2DecoderLayer"),
+    "ResNet basic": (resnet, "ResNetBasicLayer"),
+    "ResNet bottleneck": (functools.partial(resnet, layer_type="bottleneck"), "ResNetBottleNeckLayer"),
 }
 
 
@@ -187,8 +336,8 @@ class ThreeWays:
 
 
 def three_ways(sym, name: str, arch: str, *, timed: int = 0, seed: int = 0) -> ThreeWays:
-    """tt-symbiote eager, the block graphs op by op, the block graphs jitted (compiled by a first forward that is
-    not measured), on a fresh sim device of `arch`."""
+    """tt-symbiote eager (after one forward that is not measured), the block graphs op by op, the block graphs
+    jitted (compiled by a first forward that is not measured), on a fresh sim device of `arch`."""
     import ttnn
 
     import ttfuse.symbiote as S
@@ -198,6 +347,8 @@ def three_ways(sym, name: str, arch: str, *, timed: int = 0, seed: int = 0) -> T
     sym.register_modules(model, mapping)
     device = ttnn.open_device(device_id=0, arch=arch)
     sym.set_device(model, device)
+    # eager at its steady state: tt-symbiote's TtConv2d prepares its conv weights on its first call and keeps them
+    run(model, inputs, out_of, device)
     sides = {"eager": run(model, inputs, out_of, device, timed=timed)}
     S.jit_blocks(model, [kind], eager=True)
     sides["op_by_op"] = run(model, inputs, out_of, device)

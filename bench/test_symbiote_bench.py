@@ -1,7 +1,7 @@
 """tt-symbiote models with their blocks under @ttfuse.jit (issue 22): per model (tiny ViT encoder, tiny Llama and
-Qwen2 prefill; bench/symbiote_cases.py) and device kind (Wormhole n150, Blackhole p150), per forward (and for Llama
-and Qwen2 decode, per greedy decode step after a 32-token prefill, `decode_ways`: eager with HF's host cache, JIT
-with the device KV cache, each step one graph per layer):
+Qwen2 prefill, tiny ResNet basic and bottleneck; bench/symbiote_cases.py) and device kind (Wormhole n150,
+Blackhole p150), per forward (and for Llama and Qwen2 decode, per greedy decode step after a 32-token prefill,
+`decode_ways`: eager with HF's host cache, JIT with the device KV cache, each step one graph per layer):
 
 - kernel launches: tt-symbiote eager (its per-module path; the HF glue between its modules runs in torch on the
   host), the block graphs op by op (`jit_blocks(..., eager=True)`: the same device work as the JIT) and JIT;

@@ -1,7 +1,15 @@
 """Helpers shared by the model ports (plain TTNN through `ttfuse.ttnn`): tile rounding, compute configs, weight upload
-and the torch <-> ttnn boundary."""
+and the torch <-> ttnn boundary.
+
+Spec-only mode (`spec_only()`, used by the full-size captures of models/sd14/perf.py): inside it `upload` / `place`
+make device tensors with a spec and no storage, so ports built from a reference on torch's meta device hold no
+weight values and their forward can be captured by `ttfuse.jit(...).lower` without materialising a parameter.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -35,9 +43,42 @@ def _t(w) -> torch.Tensor:
     return w.detach().float()
 
 
+_SPEC_ONLY = [False]
+
+
+@contextmanager
+def spec_only() -> Iterator[None]:
+    """Ports built (and captured) inside hold spec-only weights: `place` / `upload` make device tensors with a spec
+    and no storage, so a full-size model on torch's meta device is captured without materialising a parameter."""
+    prev, _SPEC_ONLY[0] = _SPEC_ONLY[0], True
+    try:
+        yield
+    finally:
+        _SPEC_ONLY[0] = prev
+
+
+def is_spec_only() -> bool:
+    return _SPEC_ONLY[0]
+
+
+def spec_tensor(spec: ttnn.TensorSpec, device) -> ttnn.Tensor:
+    """A device tensor with `spec` and no storage (nor allocation): capture reads its spec only; running an op on
+    it is an error."""
+    from ttfuse.tensor import Tensor
+
+    return Tensor(spec, None, device, [])
+
+
+def place(t: torch.Tensor, device, *, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT) -> ttnn.Tensor:
+    """A torch tensor on `device` (`from_torch`); in spec-only mode a spec-only tensor of its shape."""
+    if _SPEC_ONLY[0]:
+        return spec_tensor(ttnn.TensorSpec(tuple(t.shape), dtype, layout, ttnn.DRAM_MEMORY_CONFIG), device)
+    return ttnn.from_torch(_t(t).contiguous(), dtype=dtype, layout=layout, device=device)
+
+
 def upload(t: torch.Tensor, device, dtype=ttnn.bfloat16) -> ttnn.Tensor:
     """A torch tensor as a TILE tensor on `device`."""
-    return ttnn.from_torch(_t(t).contiguous(), dtype=dtype, layout=ttnn.TILE_LAYOUT, device=device)
+    return place(t, device, dtype=dtype)
 
 
 def linear_weight(w: torch.Tensor, device, dtype=ttnn.bfloat16, *, scale: float = 1.0) -> ttnn.Tensor:

@@ -1,6 +1,7 @@
 """tt-symbiote blocks under @ttfuse.jit (issue 22, build item 2): `ttfuse.symbiote.jit_blocks` compiles each
 Llama / Qwen2 decoder layer (prefill) and ViT layer of a tiny random-weight HF model, whose linears and norms
-tt-symbiote replaced, into one graph on the simulator, on Wormhole and Blackhole.
+tt-symbiote replaced, and each ResNet residual block (basic, bottleneck) whose convs are tt-symbiote's CNN modules,
+into one graph on the simulator, on Wormhole and Blackhole.
 
 Measured per forward (bench/symbiote_cases.py): PCC of the jitted model vs tt-symbiote's own eager (per-module)
 run >= 0.9995, kernel launches of the JIT below both tt-symbiote's eager run and the same block graphs run op by op
@@ -27,6 +28,8 @@ transformers = pytest.importorskip("transformers")  # a pinned test dependency (
 from bench import symbiote_cases as C  # noqa: E402  (the tiny models and the three-way run, shared with the bench)
 
 ARCHS = ["wormhole_b0", "blackhole"]
+RESNET_BLOCKS = ["resnet.encoder.stages.0.layers.0", "resnet.encoder.stages.1.layers.0"]
+BLOCKS = {"ViT": ["layers.0", "layers.1"], "ResNet basic": RESNET_BLOCKS, "ResNet bottleneck": RESNET_BLOCKS}
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +72,11 @@ def test_blocks_jitted(sym, t3k, name, arch):
     assert jit.launches < op_by_op.launches and jit.launches < eager.launches, launches
     assert jit.predicted_us < op_by_op.predicted_us  # the cost model's prediction, the same op table
     rep = got.blocks.report()
-    layers = "layers" if name == "ViT" else "model.layers"
-    assert rep["jit"] == [f"{layers}.0", f"{layers}.1"] and rep["per_module"] == {}
-    assert rep["jit_calls"] == 4 and rep["per_module_calls"] == 0  # two forwards x two layers
-    assert got.traces == 1  # both layers (other weights, same shapes) run one compiled entry
+    assert rep["jit"] == BLOCKS.get(name, ["model.layers.0", "model.layers.1"]) and rep["per_module"] == {}
+    assert rep["jit_calls"] == 4 and rep["per_module_calls"] == 0  # two forwards x two blocks
+    # both layers (other weights, same shapes) run one compiled entry; ResNet's two blocks differ in structure
+    # (stage 0 adds its input, stage 1 halves the size with a conv shortcut): one entry each
+    assert got.traces == (2 if name.startswith("ResNet") else 1)
 
 
 def test_on_n150_tt_symbiote_runs_its_norms_in_torch_and_the_jitted_block_on_the_device(sym, monkeypatch):
@@ -327,6 +331,137 @@ def test_unknown_block_type_is_a_clear_error(sym):
 
     with pytest.raises(ttfuse.ArgumentError, match="block_types.*GPT2Block.*no recipe"):
         S.jit_blocks(torch.nn.Linear(2, 2), ["GPT2Block"])
+
+
+# ----------------------------------------------------------------------------------------------------- ResNet
+def _resnet_on(sym, arch, layer_type="basic"):
+    """A tiny ResNet with tt-symbiote's CNN modules (HF's residual blocks kept), on a sim device of `arch`, and
+    its eager output (steady state: the second forward, tt-symbiote's TtConv2d keeping its prepared weights)."""
+    import ttnn
+
+    model, mapping, inputs, out_of = C.resnet(0, layer_type)
+    with torch.no_grad():
+        _resnet_on.torch = out_of(model(**inputs)).float()  # the bf16 torch model, before the swap
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch=arch)
+    sym.set_device(model, dev)
+    _forward(model, inputs, out_of, dev)
+    return model, inputs, out_of, dev, _forward(model, inputs, out_of, dev)[0]
+
+
+@pytest.mark.parametrize("layer_type", ["basic", "bottleneck"])
+def test_a_resnet_block_is_one_graph_with_tt_symbiotes_conv_calls(sym, t3k, layer_type):
+    """Each residual block is one graph: its convs with the Conv2dConfig and compute config tt-symbiote's own
+    TtConv2d used in the eager run (BatchNorm folded, ReLU in Conv2dConfig.activation where its module fuses it),
+    the weights prepared once in the prologue, and relu(h + residual) as one add with the ReLU fused by the pass."""
+    import ttnn
+    from tt_symbiote.modules.ttnn_conv import TTNNConv2dNHWC
+
+    import ttfuse.symbiote as S
+
+    model, inputs, out_of, dev, eager = _resnet_on(sym, "wormhole_b0", layer_type)
+    blocks = S.jit_blocks(model)
+    jit, _ = _forward(model, inputs, out_of, dev)
+    assert pcc(jit, eager) >= 0.9995
+    assert pcc(eager, _resnet_on.torch) >= 0.999 and pcc(jit, _resnet_on.torch) >= 0.999  # both right
+    stage1 = model.resnet.encoder.stages[1].layers[0]  # a conv shortcut (the size halves)
+    x = torch.randn(1, 8, 8, 16, dtype=torch.bfloat16)  # NHWC after the stem's max pool
+    low = blocks.lower(RESNET_BLOCKS[1], x)
+    convs = [n for n in low.graph.nodes if n.op == "conv2d"]
+    assert len(convs) == len(stage1.layer) + 1
+    ops = [n.op for n in low.graph.nodes]
+    assert "relu" not in ops, ops  # fused into the add
+    # the weights' preparation depends only on parameters: the prologue, run once per weight version
+    assert ops.count("prepare_conv_weights") == len(convs) == ops.count("prepare_conv_bias")
+    assert low.prologue.source.count("ttnn.prepare_conv_weights(") == len(convs)
+    assert "ttnn.prepare_conv_weights(" not in low.source  # (the main code names them in comments only)
+    adds = [n for n in low.graph.nodes if n.op == "add"]
+    assert len(adds) == 1 and [a.op_type.name for a in adds[0].attr("activations")] == ["RELU"]
+    # the configs tt-symbiote's TtConv2d made for the same convs in the eager run (its cache is keyed by a tuple
+    # holding the module's tt_weight)
+    theirs = {
+        id(w): (layer.conv2d_config, layer.compute_config)
+        for key, layer in TTNNConv2dNHWC.CACHED_TTCNN.items()
+        for w in key
+        if isinstance(w, ttnn.Tensor)
+    }
+    acts = []
+    traced = [
+        n for n in low.graph_before.nodes if n.op == "conv2d"
+    ]  # as called (the passes fill auto fields)
+    for mod, node in zip([*stage1.layer, stage1.shortcut], traced, strict=True):
+        conv_cfg, compute_cfg = theirs[id(mod.tt_weight)]
+        assert node.attr("conv_config") == conv_cfg and node.attr("compute_config") == compute_cfg
+        acts.append(node.attr("conv_config").activation is not None)
+    # ReLU in the conv where tt-symbiote's module fuses it (every conv of `layer` but the last), not elsewhere
+    assert acts == [True] * (len(stage1.layer) - 1) + [False, False]
+
+
+def test_a_resnet_block_the_recipe_does_not_cover_runs_per_module_and_names_why(sym, t3k):
+    """A block whose activation is not ReLU (here GELU, set on stage 1's block) is not captured: it runs HF's
+    forward with tt-symbiote's conv modules (the per-module path), the other block stays one graph, and the
+    output is eager's."""
+    import ttfuse.symbiote as S
+
+    model, inputs, out_of, dev, _ = _resnet_on(sym, "blackhole")
+    model.resnet.encoder.stages[1].layers[0].activation = torch.nn.GELU()
+    eager, _ = _forward(model, inputs, out_of, dev)
+    blocks = S.jit_blocks(model)
+    with pytest.warns(UserWarning, match="ResNetBasicLayer.activation is GELU; the recipe handles ReLU"):
+        jit = _quiet(model, inputs, out_of)
+    assert pcc(jit, eager) >= 0.9995
+    rep = blocks.report()
+    assert rep["jit"] == RESNET_BLOCKS[:1] and list(rep["per_module"]) == RESNET_BLOCKS[1:]
+    assert rep["per_module"][RESNET_BLOCKS[1]].startswith("NotCapturable"), rep
+
+
+def test_a_resnet_block_whose_capture_fails_falls_back(sym, t3k, monkeypatch):
+    """A conv config the simulator rejects at capture (weights_dtype uint32, through tt-symbiote's own config
+    builder): the trace fails in ttnn.prepare_conv_weights' check, every block warns once and runs the per-module
+    path (tt-symbiote's own modules, unaffected), and the output is eager's, bit for bit."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model, inputs, out_of, dev, eager = _resnet_on(sym, "wormhole_b0", "bottleneck")
+    settings = S._conv_settings()
+    monkeypatch.setattr(
+        S, "_conv_settings", lambda: {k: {**v, "weights_dtype": ttnn.uint32} for k, v in settings.items()}
+    )
+    blocks = S.jit_blocks(model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out, again = (_quiet(model, inputs, out_of) for _ in range(2))
+    assert torch.equal(out, eager) and torch.equal(again, eager)
+    ours = [str(w.message) for w in caught if "ttfuse.symbiote" in str(w.message)]
+    assert len(ours) == 2, ours  # one per block, not per call
+    rep = blocks.report()
+    assert rep["jit"] == [] and rep["per_module_calls"] == 4
+    why = rep["per_module"][RESNET_BLOCKS[0]]
+    assert "SpecError" in why and "prepare_conv_weights" in why and "weights_dtype" in why, why
+
+
+def test_a_resnet_of_another_batch_and_image_size(sym, t3k):
+    """Batch 2, a 48x40 image (not square, not a power of two): conv2d takes [N, H, W, C] and the graph's reshapes
+    follow N, OH, OW; the same answer as eager and as the torch model."""
+    import ttnn
+
+    import ttfuse.symbiote as S
+
+    model, mapping, _, out_of = C.resnet(0, "bottleneck")
+    pixels = torch.randn(2, 3, 48, 40, generator=torch.Generator().manual_seed(5)).to(torch.bfloat16)
+    inputs = {"pixel_values": pixels}
+    with torch.no_grad():
+        ref = out_of(model(**inputs)).float()
+    sym.register_modules(model, mapping)
+    dev = ttnn.open_device(device_id=0, arch="blackhole")
+    sym.set_device(model, dev)
+    eager, _ = _forward(model, inputs, out_of, dev)
+    blocks = S.jit_blocks(model)
+    jit, _ = _forward(model, inputs, out_of, dev)
+    assert jit.shape == (2, 10)
+    assert pcc(jit, eager) >= 0.9995 and pcc(jit, ref) >= 0.999
+    assert blocks.report()["jit_calls"] == 2 and blocks.report()["per_module"] == {}
 
 
 # ------------------------------------------------------------------------------------------ decode steps

@@ -19,6 +19,7 @@ import warnings
 import pytest
 import torch
 
+from bench import symbiote_cases as C
 from tests.conftest import pcc
 from ttfuse.testing import redraw_parameters
 
@@ -365,135 +366,14 @@ def test_tt_symbiotes_paged_kv_cache_prefill_and_decode_on_the_simulator(sym, ar
 # a direct subclass ("extends TTNNModule directly, which is disallowed"), so the package skips the recipe. The test
 # applies tt-symbiote's CNN modules (tt_symbiote/modules/ttnn_conv.py: TTNNConv2dBNActivationNHWC and TTNNConv2dBNNHWC
 # fold the BatchNorm into the conv and run ttnn.conv2d; TTNNMaxPool2dNHWC runs ttnn.max_pool2d; TTNNReLU, TTNNPermute,
-# TTNNLinear) to a tiny HF ResNet with register_modules, through the adapters the recipe would give, on the base the
+# TTNNLinear) to a tiny HF ResNet with register_modules, through the adapters the recipe would give
+# (bench/symbiote_cases.py resnet_mapping, shared with the jitted-block tests), on the base the
 # error message prescribes (StatelessTTNNModule). The residual blocks need their adapter: HF's in-place
 # `hidden_state += residual` on tt-symbiote's TorchTTNNTensor adds into the cached torch copy (tt_symbiote/core/
 # tensor.py __torch_dispatch__, core/run_config.py to_torch) and leaves the wrapped ttnn tensor stale, so the next
-# TTNN module would read the value without the residual; the recipe's blocks use ttnn.add, and so do these.
-
-
-def _resnet_mapping():
-    """{HF class: tt-symbiote module or adapter} for ResNetForImageClassification; NHWC between stem and pooler."""
-    import types
-
-    import ttnn
-    from torch import nn
-    from transformers.models.resnet.modeling_resnet import (
-        ResNetBasicLayer,
-        ResNetBottleNeckLayer,
-        ResNetConvLayer,
-        ResNetEmbeddings,
-        ResNetShortCut,
-    )
-    from tt_symbiote.core.module import StatelessTTNNModule
-    from tt_symbiote.modules.ttnn_activation import TTNNReLU
-    from tt_symbiote.modules.ttnn_conv import TTNNConv2dBNActivationNHWC, TTNNConv2dBNNHWC, TTNNMaxPool2dNHWC
-    from tt_symbiote.modules.ttnn_linear import TTNNLinear
-    from tt_symbiote.modules.ttnn_tensor import TTNNPermute
-
-    def conv_bn(layer):  # ResNetConvLayer / ResNetShortCut: conv + BN (+ ReLU), BN folded into the conv
-        if isinstance(getattr(layer, "activation", None), nn.ReLU):
-            return TTNNConv2dBNActivationNHWC.from_torch(
-                layer.convolution, layer.normalization, layer.activation
-            )
-        return TTNNConv2dBNNHWC.from_torch(layer.convolution, layer.normalization)
-
-    class _Adapter(StatelessTTNNModule):
-        children: tuple = ()
-
-        def preprocess_weights_impl(self):
-            for name in self.children:
-                getattr(self, name).preprocess_weights()
-            super().preprocess_weights_impl()
-
-        def move_weights_to_device_impl(self):
-            for name in self.children:
-                getattr(self, name).move_weights_to_device()
-            super().move_weights_to_device_impl()
-
-    class Stem(_Adapter):  # NCHW -> NHWC, conv + BN + ReLU, max pool
-        children = ("embedder",)
-
-        @classmethod
-        def from_torch(cls, layer):
-            new = cls()
-            new._fallback_torch_layer = layer
-            new.permute, new.embedder = TTNNPermute(), conv_bn(layer.embedder)
-            new.pooler = TTNNMaxPool2dNHWC.from_torch(layer.pooler)
-            return new
-
-        def forward(self, pixel_values):
-            return self.pooler(self.embedder(self.permute(pixel_values, perm=[0, 2, 3, 1])))
-
-    class Block(_Adapter):  # basic (2 convs) or bottleneck (3 convs) residual block, the add on device
-        @classmethod
-        def from_torch(cls, layer):
-            new = cls()
-            new._fallback_torch_layer = layer
-            new.children = tuple(f"conv{i}" for i in range(len(layer.layer)))
-            for name, conv in zip(new.children, layer.layer):
-                setattr(new, name, conv_bn(conv))
-            if isinstance(layer.shortcut, ResNetShortCut):
-                new.shortcut = conv_bn(layer.shortcut)
-                new.children += ("shortcut",)
-            new.relu = TTNNReLU()
-            return new
-
-        def forward(self, hidden):
-            residual = self.shortcut(hidden) if "shortcut" in self.children else hidden
-            for name in self.children:
-                if name != "shortcut":
-                    hidden = getattr(self, name)(hidden)
-            return self.relu(ttnn.add(hidden, residual))
-
-    class Pool(_Adapter):  # AdaptiveAvgPool2d((1, 1)) on NHWC, back to NCHW for HF's Flatten + Linear head
-        @classmethod
-        def from_torch(cls, pool):
-            new = cls()
-            new._fallback_torch_layer = pool
-            new.permute = TTNNPermute()
-            return new
-
-        def forward(self, hidden):
-            return self.permute(ttnn.mean(hidden, dim=[1, 2], keepdim=True), perm=[0, 3, 1, 2])
-
-    return {
-        ResNetEmbeddings: Stem,
-        ResNetBasicLayer: Block,
-        ResNetBottleNeckLayer: Block,
-        ResNetConvLayer: types.SimpleNamespace(from_torch=conv_bn),
-        nn.AdaptiveAvgPool2d: Pool,
-        nn.Linear: TTNNLinear,
-    }
-
-
-def _tiny_resnet(layer_type: str):
-    """A tiny HF ResNet with re-drawn weights: conv weights ~ N(0, 1/fan_in) (redraw_parameters scales by the last
-    dim only, which for a conv is KW) and BatchNorm running statistics drawn too, so folding them is tested."""
-    from torch import nn
-    from transformers import ResNetConfig, ResNetForImageClassification
-
-    from ttfuse.testing import redraw_parameters
-
-    cfg = ResNetConfig(
-        num_channels=3,
-        embedding_size=16,
-        hidden_sizes=[16, 32],
-        depths=[1, 1],
-        layer_type=layer_type,
-        num_labels=10,
-    )
-    torch.manual_seed(0)
-    model = redraw_parameters(ResNetForImageClassification(cfg), seed=0)
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.Conv2d):
-                m.weight.mul_((m.weight.shape[-1] / m.weight[0].numel()) ** 0.5)
-            elif isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
-    return model.to(torch.bfloat16)
+# TTNN module would read the value without the residual; the recipe's blocks use ttnn.add, and so do these. (HF's
+# blocks with only their convs mapped are right: their torch ReLU reads the torch copy; ttfuse.symbiote's ResNet recipe
+# compiles those, tests/test_symbiote_jit.py.)
 
 
 @pytest.mark.parametrize("layer_type", ["basic", "bottleneck"])
@@ -501,11 +381,11 @@ def _tiny_resnet(layer_type: str):
 def test_tiny_resnet_through_its_cnn_modules_on_the_simulator(sym, arch, layer_type, monkeypatch):
     # MESH_DEVICE=T3K also runs tt-symbiote's TTNNReshape (pinned to T3K in ttnn_tensor.py) on the simulator
     monkeypatch.setenv("MESH_DEVICE", "T3K")
-    model = _tiny_resnet(layer_type)
+    model = C.tiny_resnet(layer_type)
     convs = sum(type(m).__name__ == "Conv2d" for m in model.modules())
     pixels = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(2)).to(torch.bfloat16)
     ref, out, swapped, report = _run(
-        sym, model, {"pixel_values": pixels}, _resnet_mapping(), arch, lambda o: o.logits
+        sym, model, {"pixel_values": pixels}, C.resnet_mapping(), arch, lambda o: o.logits
     )
     assert out.shape == ref.shape == (1, 10)
     assert pcc(out, ref) >= 0.999

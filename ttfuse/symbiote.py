@@ -3,7 +3,7 @@
     ttfuse.install()                                   # `import ttnn` is the simulator
     swapped = tt_symbiote.register_modules(model, {nn.Linear: TTNNLinear, LlamaRMSNorm: TTNNRMSNorm})
     tt_symbiote.set_device(model, device)
-    blocks = ttfuse.symbiote.jit_blocks(model)         # every Llama/Qwen2 decoder, ViT layer (or block_types=...)
+    blocks = ttfuse.symbiote.jit_blocks(model)         # Llama/Qwen2 decoders, ViT layers, ResNet blocks (block_types=)
     logits = model(input_ids=ids).logits               # each block runs as one compiled graph
     blocks.report()                                    # per block: jit or per-module, calls, why
 
@@ -13,12 +13,13 @@ runs in torch. `jit_blocks` replaces the `forward` of each block whose class has
 wrapper that converts the block's inputs to ttnn once, calls one `@ttfuse.jit` function over the whole block and
 converts the output back. The recipe is the block's forward restated in ttnn, calling the same ttnn ops with the
 same device weights as tt-symbiote's modules (`TTNNLinear.tt_weight` / `tt_bias` after its own
-`preprocess_weights` / `move_weights_to_device`, `TTNNRMSNorm` / `TTNNLayerNorm.tt_weight`), so the graph spans the
-module boundaries: the passes fuse linear + bias + activation, residual adds, the Q/K/V linears sharing an input
-(horizontal fusion), and the weights are lifted as parameters from a per-block holder (`BlockParams`), so one
-compiled entry serves every block of the same shapes. Torch-only inputs (RoPE cos/sin, the attention mask) are
-computed by the HF model outside the block, as before, and enter the graph as inputs; HF's DynamicCache is updated
-on the host from the graph's K/V outputs.
+`preprocess_weights` / `move_weights_to_device`, `TTNNRMSNorm` / `TTNNLayerNorm.tt_weight`; a ResNet block's
+`TTNNConv2dBN*NHWC` weights with the BatchNorm folded, prepared in the graph's prologue, and the conv configs its
+own builder makes), so the graph spans the module boundaries: the passes fuse linear + bias + activation, residual
+adds, the Q/K/V linears sharing an input (horizontal fusion), and the weights are lifted as parameters from a
+per-block holder (`BlockParams`), so one compiled entry serves every block of the same shapes. Torch-only inputs
+(RoPE cos/sin, the attention mask) are computed by the HF model outside the block, as before, and enter the graph
+as inputs; HF's DynamicCache is updated on the host from the graph's K/V outputs.
 
 Decode: over `device_kv_cache(model, device, max_len)` (a transformers Cache whose K/V live on the device, paged)
 the prefill graph writes K/V with paged_fill_cache and each decode step of a Llama/Qwen2 layer is one graph
@@ -122,19 +123,20 @@ class Recipe:
 
 
 # ------------------------------------------------------------------------------------------ module weights
+def _not_theirs(mod: Any, where: str, wanted: str) -> NotCapturable:
+    what = (
+        "a torch module" if not hasattr(mod, "preprocess_weights") else "a TTNN module with another forward"
+    )
+    return NotCapturable(
+        f"{where} is {type(mod).__name__}, {what}: map it to tt-symbiote's {wanted} so the block's graph can hold it"
+    )
+
+
 def _module(mod: Any, cls: type, where: str) -> None:
     """`mod` must be tt-symbiote's `cls` itself or a subclass running its forward (a sharded linear is not it),
     with its weights on the device (prepared by its own preprocess_weights / move_weights_to_device)."""
     if type(mod).forward is not cls.forward:
-        what = (
-            "a torch module"
-            if not hasattr(mod, "preprocess_weights")
-            else "a TTNN module with another forward"
-        )
-        raise NotCapturable(
-            f"{where} is {type(mod).__name__}, {what}: map it to tt-symbiote's {cls.__name__} so the block's "
-            "graph can hold it"
-        )
+        raise _not_theirs(mod, where, cls.__name__)
     if mod.device is None:
         raise NotCapturable(f"{where} has no device: call tt_symbiote.set_device(model, device) first")
     mod.preprocess_weights()
@@ -613,6 +615,146 @@ _LLAMA_DECODE_VARIANTS = {
 }
 
 
+# ------------------------------------------------------------------------------------------ ResNet residual block
+def _conv_settings() -> dict:
+    """{tt-symbiote conv module forward: the Conv2dConfiguration keywords it builds its TtConv2d with}
+    (tt_symbiote/modules/ttnn_conv.py: TTNNConv2dNHWC.forward, run by TTNNConv2dBNNHWC, uses the defaults;
+    TTNNConv2dBNActivationNHWC.forward fuses the ReLU and asks HiFi2 with an fp32 accumulator)."""
+    from tt_symbiote.modules.ttnn_conv import TTNNConv2dBNActivationNHWC, TTNNConv2dNHWC
+
+    return {
+        TTNNConv2dNHWC.forward: {},
+        TTNNConv2dBNActivationNHWC.forward: {
+            "activation": ttnn.UnaryOpType.RELU,
+            "math_fidelity": ttnn.MathFidelity.HiFi2,
+            "fp32_dest_acc_en": True,
+        },
+    }
+
+
+def _conv(mod: Any, where: str, device: Any) -> tuple:
+    """(OIHW weight, bias [1, 1, 1, OC] or None, geometry, Conv2dConfig, compute config) of a tt-symbiote
+    TTNNConv2dBNNHWC / TTNNConv2dBNActivationNHWC (BatchNorm folded by its own preprocess_weights): its host
+    weights copied to the device (the graph prepares them once, as its TtConv2d keeps conv2d's prepared
+    weights), and the configs made by tt-symbiote's own builder (tt_cnn/builder.py) from its own settings."""
+    from tt_symbiote.modules.tt_cnn.builder import Conv2dConfiguration, to_compute_config, to_conv2d_config
+
+    settings = _conv_settings().get(type(mod).forward)
+    if settings is None:
+        raise _not_theirs(mod, where, "TTNNConv2dBNNHWC or TTNNConv2dBNActivationNHWC")
+    if mod.slice_config is not None:
+        raise NotCapturable(f"{where}: slice_config {mod.slice_config!r}; the recipe runs unsliced convs")
+    if mod.device is None:
+        raise NotCapturable(f"{where} has no device: call tt_symbiote.set_device(model, device) first")
+    mod.preprocess_weights()
+    mod.move_weights_to_device()
+    k, s, pad, dil = (tuple(v) for v in (mod.kernel_size, mod.stride, mod.padding, mod.dilation))
+    # the configs do not depend on the input's size: tt-symbiote builds them per input shape, the same each time
+    cfg = Conv2dConfiguration(
+        input_height=1,
+        input_width=1,
+        in_channels=mod.in_channels,
+        out_channels=mod.out_channels,
+        batch_size=1,
+        kernel_size=k,
+        stride=s,
+        padding=pad,
+        groups=mod.groups,
+        dilation=dil,
+        weight=mod.tt_weight,
+        bias=mod.tt_bias,
+        **settings,
+    )
+    bias = None if mod.tt_bias is None else ttnn.to_device(mod.tt_bias, device)
+    geometry = (int(mod.in_channels), int(mod.out_channels), k, s, pad, dil, int(mod.groups))
+    conv_cfg, compute_cfg = to_conv2d_config(cfg), to_compute_config(cfg, device)
+    return ttnn.to_device(mod.tt_weight, device), bias, geometry, conv_cfg, compute_cfg
+
+
+def _resnet_params(block: Any, device: Any) -> types.SimpleNamespace:
+    name = type(block).__name__
+    act = block.activation
+    if type(act).__name__ not in ("ReLU", "TTNNReLU"):
+        raise NotCapturable(f"{name}.activation is {type(act).__name__}; the recipe handles ReLU")
+    shortcut = block.shortcut
+    if type(shortcut).__name__ == "Identity":
+        shortcut = None
+    return BlockParams(
+        convs=tuple(_conv(m, f"layer.{i}", device) for i, m in enumerate(block.layer)),
+        shortcut=None if shortcut is None else _conv(shortcut, "shortcut", device),
+    )
+
+
+def _resnet_inputs(block: Any, a: dict, device: Any, memo: dict) -> tuple:
+    x = a["hidden_state"]
+    if x.dim() != 4:
+        raise _PerCall(f"hidden_state of rank {x.dim()}: the block takes tt-symbiote's NHWC activations")
+    return (_to_device(x, device),)
+
+
+def _conv2d(x, c: tuple, n: int, h: int, w: int):
+    """tt-symbiote's TtConv2d call (tt_cnn/builder.py) on a flattened NHWC activation of batch n, size h x w:
+    its weights and bias prepared by ttnn.prepare_conv_weights / prepare_conv_bias (parameter-only work: the
+    jit's prologue runs it once per weight version); returns (output [1, 1, n*oh*ow, oc], oh, ow)."""
+    weight, bias, (ic, oc, k, s, pad, dil, groups), conv_cfg, compute_cfg = c
+    common = {
+        "in_channels": ic,
+        "out_channels": oc,
+        "batch_size": n,
+        "input_height": h,
+        "input_width": w,
+        "kernel_size": k,
+        "stride": s,
+        "padding": pad,
+        "dilation": dil,
+        "groups": groups,
+        "device": x.device(),
+        "conv_config": conv_cfg,
+        "compute_config": compute_cfg,
+        "slice_config": None,
+    }
+    where = {"input_memory_config": x.memory_config(), "input_layout": x.layout, "input_dtype": x.dtype}
+    weight = ttnn.prepare_conv_weights(
+        weight_tensor=weight, weights_format="OIHW", has_bias=bias is not None, **where, **common
+    )
+    if bias is not None:
+        bias = ttnn.prepare_conv_bias(bias_tensor=bias, **where, **common)
+    out, (oh, ow) = ttnn.conv2d(
+        input_tensor=x,
+        weight_tensor=weight,
+        bias_tensor=bias,
+        dtype=ttnn.bfloat16,
+        return_output_dim=True,
+        **common,
+    )
+    return out, oh, ow
+
+
+def resnet_layer(p: types.SimpleNamespace, x):
+    """ResNetBasicLayer / ResNetBottleNeckLayer.forward (eval) in ttnn on NHWC activations: the convs (BatchNorm
+    folded, ReLU fused where tt-symbiote's module fuses it; conv2d takes [N, H, W, C] and gives the flattened
+    [1, 1, N*OH*OW, C]), the shortcut (a conv, or the input), relu(h + residual), as [N, OH, OW, C]. One reshape:
+    after the add when the shortcut is a conv, before it when the residual is the input itself."""
+    n, h, w, _ = x.shape
+    y, oh, ow = x, h, w
+    for conv in p.convs:
+        y, oh, ow = _conv2d(y, conv, n, oh, ow)
+    if p.shortcut is None:
+        y, residual = ttnn.reshape(y, [n, oh, ow, y.shape[-1]]), x
+    else:
+        residual = _conv2d(x, p.shortcut, n, h, w)[0]
+    y = ttnn.relu(
+        ttnn.add(y, residual)
+    )  # the pass fuses the relu into the add (HF: `+=` then the activation)
+    return y if p.shortcut is None else ttnn.reshape(y, [n, oh, ow, y.shape[-1]])
+
+
+def _resnet_finish(block: Any, out: Any, a: dict) -> Any:
+    return _to_torch(out, a["hidden_state"].dtype)
+
+
+_RESNET = Recipe(_resnet_params, _resnet_inputs, resnet_layer, _resnet_finish, frozenset({"hidden_state"}))
+
 # position_ids and use_cache: the positions are in position_embeddings, the cache is updated when passed
 # (a host DynamicCache: from the graph's K/V; a device_kv_cache: by the "prefill" / "decode" variants' graphs)
 _LLAMA = Recipe(
@@ -630,6 +772,9 @@ RECIPES: dict[str, Recipe] = {
     "ViTLayer": Recipe(
         _vit_params, _vit_inputs, vit_layer, _vit_finish, frozenset({"hidden_states", "attention_mask"})
     ),
+    # tt-symbiote's CNN modules inside: the convs of `layer` and `shortcut` mapped to its TTNNConv2dBN*NHWC
+    "ResNetBasicLayer": _RESNET,
+    "ResNetBottleNeckLayer": _RESNET,
 }
 
 

@@ -6,7 +6,8 @@ Modules: common.py (Port base, upload, jit switch), clip.py (CLIPTextModel, CLIP
 scheduler.py (DDIM step on the host), transformer2d.py
 (Transformer2DModel, BasicTransformerBlock), resnet.py (ResnetBlock2D),
 sampling.py (Downsample2D, Upsample2D, TimestepEmbedding, timestep_features),
-unet.py (UNet2DConditionModel and its down / up blocks), vae.py (AutoencoderKL's decode, VAEDecoder, VAEAttention). See docs/sd14.md.
+unet.py (UNet2DConditionModel and its down / up blocks), vae.py (AutoencoderKL's decode, VAEDecoder, VAEAttention),
+perf.py (full-size spec-only predictions). See docs/sd14.md.
 """
 
 from models.sd14.clip import CLIPEncoderLayer, CLIPTextModel

@@ -14,7 +14,18 @@ from __future__ import annotations
 
 import torch
 
-from models.sd14.common import TILE, Port, _t, linear_weight, norm_weights, round_up, to_host, upload, vector
+from models.sd14.common import (
+    TILE,
+    Port,
+    _t,
+    linear_weight,
+    norm_weights,
+    pad_head_cols,
+    round_up,
+    to_host,
+    upload,
+    vector,
+)
 from ttfuse import ttnn
 
 QUICK_GELU_ALPHA = 1.702  # transformers' QuickGELUActivation: x * sigmoid(1.702 x)
@@ -60,14 +71,6 @@ def final_norm(x, w, b, *, eps: float, cfg):
     return ttnn.layer_norm(x, epsilon=eps, weight=w, bias=b, compute_kernel_config=cfg)
 
 
-def _pad_head_cols(w: torch.Tensor, heads: int, hd: int, padded: int) -> torch.Tensor:
-    """[..., heads*hd] -> [..., heads*padded], each head's block zero-padded at its end."""
-    if padded == hd:
-        return w
-    w = w.reshape(*w.shape[:-1], heads, hd)
-    return torch.nn.functional.pad(w, (0, padded - hd)).reshape(*w.shape[:-2], heads * padded)
-
-
 class CLIPEncoderLayer(Port):
     """Port of transformers' `CLIPEncoderLayer` (causal self-attention, as CLIPTextModel runs it)."""
 
@@ -80,10 +83,10 @@ class CLIPEncoderLayer(Port):
         if self.act not in ("quick_gelu", "gelu"):
             raise ValueError(f"CLIPEncoderLayer: hidden_act {self.act!r} is not ported (quick_gelu, gelu)")
         p = round_up(hd, TILE)
-        qkv_w = torch.cat([_pad_head_cols(_t(m.weight).t(), self.heads, hd, p) for m in (attn.q_proj, attn.k_proj, attn.v_proj)], -1)  # fmt: skip
-        qkv_b = torch.cat([_pad_head_cols(_t(m.bias), self.heads, hd, p) for m in (attn.q_proj, attn.k_proj, attn.v_proj)])  # fmt: skip
+        qkv_w = torch.cat([pad_head_cols(_t(m.weight).t(), self.heads, hd, p) for m in (attn.q_proj, attn.k_proj, attn.v_proj)], -1)  # fmt: skip
+        qkv_b = torch.cat([pad_head_cols(_t(m.bias), self.heads, hd, p) for m in (attn.q_proj, attn.k_proj, attn.v_proj)])  # fmt: skip
         out_w = _t(attn.out_proj.weight).t()  # [H*hd, D] -> zero rows for the padded head dims
-        out_w = _pad_head_cols(out_w.t(), self.heads, hd, p).t()
+        out_w = pad_head_cols(out_w.t(), self.heads, hd, p).t()
         dev, dt = self.device, self.dtype
         self.weights = (
             *norm_weights(ref.layer_norm1, dev),

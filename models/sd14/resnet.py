@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from models.sd14.common import Port, _t, upload, vector
+from models.sd14.common import Port, _t, is_spec_only, place, upload, vector
 from models.sd14.transformer2d import conv1x1_weight, group_norm_params, nchw_to_tt, tt_to_nchw
 from ttfuse import ttnn
 
@@ -38,25 +38,34 @@ def conv3x3(x, w, b, *, hw: tuple[int, int], cin: int, cout: int, device, conv_c
     return ttnn.reshape(y, (bsz, 1, oh * ow, cout))
 
 
-def prepare_conv3x3(
-    port: Port, w: torch.Tensor, b: torch.Tensor, *, bsz: int, hw: tuple[int, int], stride: int = 1
-):
-    """A torch 3x3 Conv2d's weight [OC, IC, 3, 3] and bias [OC] as conv2d's prepared device tensors for this input
-    geometry (tt-metal's prepare_conv_weights / prepare_conv_bias, ttnn/cpp/ttnn/operations/conv/conv2d/
-    prepare_conv2d_weights.cpp)."""
+def conv_params(conv: torch.nn.Conv2d, device) -> tuple:
+    """A Conv2d's weight [OC, IC, KH, KW] and bias [OC] as `prepare_conv3x3` takes them: float32 torch tensors, or
+    in spec-only mode spec-only device tensors (ROW_MAJOR float32 [OC, IC, KH, KW] and [1, 1, 1, OC]) that the
+    capture lifts as parameters."""
+    w, b = _t(conv.weight), _t(conv.bias)
+    if not is_spec_only():
+        return w, b
+    f32 = {"dtype": ttnn.float32, "layout": ttnn.ROW_MAJOR_LAYOUT}
+    return place(w, device, **f32), place(b.reshape(1, 1, 1, -1), device, **f32)
+
+
+def prepare_conv3x3(port: Port, w, b, *, bsz: int, hw: tuple[int, int], stride: int = 1):
+    """A 3x3 Conv2d's weight [OC, IC, 3, 3] and bias [OC] (`conv_params`) as conv2d's prepared device tensors for
+    this input geometry (tt-metal's prepare_conv_weights / prepare_conv_bias, ttnn/cpp/ttnn/operations/conv/
+    conv2d/prepare_conv2d_weights.cpp)."""
     args = dict(
         input_memory_config=ttnn.DRAM_MEMORY_CONFIG, input_layout=ttnn.TILE_LAYOUT, in_channels=w.shape[1],
         out_channels=w.shape[0], batch_size=bsz, input_height=hw[0], input_width=hw[1], kernel_size=(3, 3),
         stride=(stride, stride), padding=(1, 1), dilation=(1, 1), groups=1, device=port.device,
         input_dtype=ttnn.bfloat16, conv_config=port.conv_config, compute_config=port.cfg,
     )  # fmt: skip
-    pw = ttnn.prepare_conv_weights(
-        weight_tensor=ttnn.from_torch(w, dtype=ttnn.float32), weights_format="OIHW", has_bias=True, **args
-    )
-    pb = ttnn.prepare_conv_bias(
-        bias_tensor=ttnn.from_torch(b.reshape(1, 1, 1, -1), dtype=ttnn.float32), **args
-    )
-    return pw, pb
+    if isinstance(w, torch.Tensor):
+        w, b = (
+            ttnn.from_torch(w, dtype=ttnn.float32),
+            ttnn.from_torch(b.reshape(1, 1, 1, -1), dtype=ttnn.float32),
+        )
+    pw = ttnn.prepare_conv_weights(weight_tensor=w, weights_format="OIHW", has_bias=True, **args)
+    return pw, ttnn.prepare_conv_bias(bias_tensor=b, **args)
 
 
 def resnet_block(
@@ -104,23 +113,22 @@ class ResnetBlock2D(Port):
         self.scale = float(ref.output_scale_factor)
         self.conv_config = ttnn.Conv2dConfig(weights_dtype=dt)
         self.gn1, self.gn2 = group_norm_params(ref.norm1, dev), group_norm_params(ref.norm2, dev)
-        self.conv_torch = [(_t(c.weight), _t(c.bias)) for c in (ref.conv1, ref.conv2)]
+        self.conv_torch = [conv_params(c, dev) for c in (ref.conv1, ref.conv2)]
         tp = ref.time_emb_proj
         self.temb = (None, None) if tp is None else (upload(_t(tp.weight).t(), dev, dt), vector(tp.bias, dev))
         sc = ref.conv_shortcut
         self.shortcut = (
             (None, None) if sc is None else (upload(conv1x1_weight(sc), dev, dt), vector(sc.bias, dev))
         )
-        self._prepared: dict[tuple, tuple] = {}
 
     def conv_weights(self, bsz: int, hw: tuple[int, int]) -> tuple:
         """Both convs' prepared device weights and biases for this input geometry (made once)."""
-        key = (bsz, tuple(hw))
-        if key not in self._prepared:
-            self._prepared[key] = tuple(
+        return self.prepared(
+            (bsz, tuple(hw)),
+            lambda: tuple(
                 t for w, b in self.conv_torch for t in prepare_conv3x3(self, w, b, bsz=bsz, hw=tuple(hw))
-            )
-        return self._prepared[key]
+            ),
+        )
 
     def forward_ttnn(self, x, temb, *, hw: tuple[int, int]):
         c1_w, c1_b, c2_w, c2_b = self.conv_weights(x.shape[0], hw)

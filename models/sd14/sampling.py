@@ -12,8 +12,8 @@ import math
 
 import torch
 
-from models.sd14.common import Port, _t, linear_weight, upload, vector
-from models.sd14.resnet import conv3x3, conv_out_hw, prepare_conv3x3
+from models.sd14.common import Port, linear_weight, upload, vector
+from models.sd14.resnet import conv3x3, conv_out_hw, conv_params, prepare_conv3x3
 from models.sd14.transformer2d import nchw_to_tt, tt_to_nchw
 from ttfuse import ttnn
 
@@ -42,8 +42,7 @@ class _ConvResample(Port):
             raise ValueError(f"{type(self).__name__}: only SD1.4's form is ported (3x3 conv, no norm)")
         self.cin, self.cout = ref.conv.in_channels, ref.conv.out_channels
         self.conv_config = ttnn.Conv2dConfig(weights_dtype=self.dtype)
-        self.w = (_t(ref.conv.weight), _t(ref.conv.bias))
-        self._prepared: dict[tuple, tuple] = {}
+        self.w = conv_params(ref.conv, self.device)
 
     def out_hw(self, hw: tuple[int, int]) -> tuple[int, int]:
         return conv_out_hw(hw, 2) if self.STRIDE == 2 else (2 * hw[0], 2 * hw[1])
@@ -51,11 +50,10 @@ class _ConvResample(Port):
     def forward_ttnn(self, x, *, hw: tuple[int, int]):
         hw = tuple(hw)
         conv_hw = hw if self.STRIDE == 2 else (2 * hw[0], 2 * hw[1])
-        key = (x.shape[0], hw)
-        if key not in self._prepared:
-            self._prepared[key] = prepare_conv3x3(
-                self, *self.w, bsz=x.shape[0], hw=conv_hw, stride=self.STRIDE
-            )
+        w = self.prepared(
+            (x.shape[0], hw),
+            lambda: prepare_conv3x3(self, *self.w, bsz=x.shape[0], hw=conv_hw, stride=self.STRIDE),
+        )
         st = {
             "hw": hw,
             "cin": self.cin,
@@ -63,7 +61,7 @@ class _ConvResample(Port):
             "device": self.device,
             "conv_config": self.conv_config,
         }
-        return self.run(self.BLOCK, x, *self._prepared[key], cfg=self.cfg, **st)
+        return self.run(self.BLOCK, x, *w, cfg=self.cfg, **st)
 
     def __call__(self, hidden_states: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         _, _, h, w = hidden_states.shape

@@ -10,13 +10,26 @@ with the weight/bias/mask helpers of ttnn; the 1x1 convolutions proj_in/proj_out
     x += ff2(h * gelu(g)), h|g = ff1(LN3 x)                           GEGLU (exact gelu)
 Cross-attention heads are made with reshape + permute (K/V have the text's length L, Q the image's H*W, which
 `split_query_key_value_and_split_heads(kv_input_tensor=)` does not allow); L needs no padding to a tile.
+Head dims that are not a tile multiple (SD1.4's 40/80/160 at 320/640/1280 channels, 8 heads) are zero-padded per
+head in the q/k/v columns and the out-projections' rows (`pad_head_cols`), the softmax scale kept at the real one.
 """
 
 from __future__ import annotations
 
 import torch
 
-from models.sd14.common import Port, _t, linear_weight, norm_weights, to_host, upload, vector
+from models.sd14.common import (
+    Port,
+    _t,
+    linear_weight,
+    norm_weights,
+    pad_head_cols,
+    place,
+    round_up,
+    to_host,
+    upload,
+    vector,
+)
 from ttfuse import ttnn
 
 GN_EPS = 1e-6
@@ -84,9 +97,9 @@ def conv1x1_weight(conv: torch.nn.Module) -> torch.Tensor:
 
 def group_norm_params(norm: torch.nn.GroupNorm, device) -> tuple:
     """(weight, bias, input mask) of a GroupNorm for `ttnn.group_norm` on an interleaved input (one core)."""
-    c = norm.num_channels
-    w = ttnn.from_torch(ttnn.create_group_norm_weight_bias_rm(_t(norm.weight), c, 1), dtype=ttnn.bfloat16, device=device)  # fmt: skip
-    b = ttnn.from_torch(ttnn.create_group_norm_weight_bias_rm(_t(norm.bias), c, 1), dtype=ttnn.bfloat16, device=device)  # fmt: skip
+    c, rm = norm.num_channels, {"dtype": ttnn.bfloat16, "layout": ttnn.ROW_MAJOR_LAYOUT}
+    w = place(ttnn.create_group_norm_weight_bias_rm(_t(norm.weight), c, 1), device, **rm)
+    b = place(ttnn.create_group_norm_weight_bias_rm(_t(norm.bias), c, 1), device, **rm)
     mask = ttnn.to_device(ttnn.create_group_norm_input_mask(c, norm.num_groups, 1), device)
     return w, b, mask
 
@@ -120,23 +133,32 @@ class BasicTransformerBlock(Port):
                 f"BasicTransformerBlock: feed-forward {type(geglu).__name__} is not ported (GEGLU)"
             )
         a1, a2 = ref.attn1, ref.attn2
-        self.heads = a1.heads
-        self.scale = float(a1.scale)
+        if a1.heads != a2.heads or a1.inner_dim != a2.inner_dim:
+            raise ValueError("BasicTransformerBlock: self- and cross-attention must have the same heads")
+        self.heads = heads = a1.heads
+        self.scale = float(a1.scale)  # the real head dim's scale: the padding adds nothing to q.k
         self.eps = float(ref.norm1.eps)
         dev, dt = self.device, self.dtype
-        qkv = torch.cat([_t(m.weight).t() for m in (a1.to_q, a1.to_k, a1.to_v)], -1)
+        hd = a1.inner_dim // heads
+        p = round_up(hd)  # SD1.4's head dims 40/80/160 -> 64/96/160: zero-padded per head
+
+        def cols(m):  # a q/k/v projection as [in, heads*p]
+            return pad_head_cols(_t(m.weight).t(), heads, hd, p)
+
+        def rows(m):  # an out projection as [heads*p, out] (zero rows for the padded dims)
+            return upload(pad_head_cols(_t(m.weight), heads, hd, p).t(), dev, dt)
+
+        qkv = torch.cat([cols(m) for m in (a1.to_q, a1.to_k, a1.to_v)], -1)
         hw, gw = _t(geglu.proj.weight).chunk(2, 0)
         hb, gb = _t(geglu.proj.bias).chunk(2, 0)
         self.weights = (
             *norm_weights(ref.norm1, dev),
             upload(qkv, dev, dt),
-            linear_weight(a1.to_out[0].weight, dev, dt),
+            rows(a1.to_out[0]),
             vector(a1.to_out[0].bias, dev),
             *norm_weights(ref.norm2, dev),
-            linear_weight(a2.to_q.weight, dev, dt),
-            linear_weight(a2.to_k.weight, dev, dt),
-            linear_weight(a2.to_v.weight, dev, dt),
-            linear_weight(a2.to_out[0].weight, dev, dt),
+            *(upload(cols(m), dev, dt) for m in (a2.to_q, a2.to_k, a2.to_v)),
+            rows(a2.to_out[0]),
             vector(a2.to_out[0].bias, dev),
             *norm_weights(ref.norm3, dev),
             linear_weight(hw, dev, dt),

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import torch
 
-from models.sd14.common import Port, _t, upload
-from models.sd14.resnet import ResnetBlock2D, conv3x3, prepare_conv3x3
+from models.sd14.common import Port, upload
+from models.sd14.resnet import ResnetBlock2D, conv3x3, conv_params, prepare_conv3x3
 from models.sd14.sampling import Downsample2D, TimestepEmbedding, Upsample2D, timestep_features
 from models.sd14.transformer2d import Transformer2DModel, group_norm_params, nchw_to_tt, tt_to_nchw
 from ttfuse import ttnn
@@ -138,8 +138,8 @@ class UNet2DConditionModel(Port):
         sub = {"dtype": self.dtype, "jit": self.jit}
         self.time_embedding = TimestepEmbedding.from_torch(ref.time_embedding, self.device, **sub)
         self.conv_config = ttnn.Conv2dConfig(weights_dtype=self.dtype)
-        self.conv_in_w = (_t(ref.conv_in.weight), _t(ref.conv_in.bias))
-        self.conv_out_w = (_t(ref.conv_out.weight), _t(ref.conv_out.bias))
+        self.conv_in_w = conv_params(ref.conv_in, self.device)
+        self.conv_out_w = conv_params(ref.conv_out, self.device)
         self.norm_out = group_norm_params(ref.conv_norm_out, self.device)
         self.norm_out_groups, self.norm_out_eps = ref.conv_norm_out.num_groups, float(ref.conv_norm_out.eps)
 
@@ -160,16 +160,15 @@ class UNet2DConditionModel(Port):
             )
             for b in ref.up_blocks
         ]
-        self._prepared: dict[tuple, tuple] = {}
 
     def _convs(self, bsz: int, hw: tuple[int, int]) -> tuple:
-        key = (bsz, hw)
-        if key not in self._prepared:
-            self._prepared[key] = (
+        return self.prepared(
+            (bsz, hw),
+            lambda: (
                 *prepare_conv3x3(self, *self.conv_in_w, bsz=bsz, hw=hw),
                 *prepare_conv3x3(self, *self.conv_out_w, bsz=bsz, hw=hw),
-            )
-        return self._prepared[key]
+            ),
+        )
 
     def forward_ttnn(self, x, temb, ctx, *, hw: tuple[int, int]):
         """x [B, 1, HW, Cin], temb [B, 1, 1, time_dim] (the sinusoidal features), ctx [B, L, Dc] -> [B, 1, HW, Cout]."""

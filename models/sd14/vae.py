@@ -7,8 +7,9 @@
 
 The mid-block attention (diffusers `Attention` with a group norm, one head of the full channel width, residual
 connection) is one jitted block: group_norm -> fused q|k|v linear (with biases) -> SDPA -> out linear -> + x.
-`AutoencoderKL` ports diffusers' `AutoencoderKL.decode`: `post_quant_conv` (1x1, 4 -> 4, a linear over channels on
-the device) then the decoder. As in diffusers, the 1 / scaling_factor (0.18215) latent scale is the pipeline's.
+`AutoencoderKL` ports diffusers' `AutoencoderKL.decode`: `post_quant_conv` (1x1, a linear over channels on the
+device; absent when the config's `use_post_quant_conv` is False, as in SD3.5's VAE) then the decoder. As in
+diffusers, the latent scale (1 / scaling_factor, 0.18215 for SD1.4; SD3.5 also shifts) is the pipeline's.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from models.sd14.common import Port, _t, upload, vector
-from models.sd14.resnet import ResnetBlock2D, prepare_conv3x3
+from models.sd14.resnet import ResnetBlock2D, conv_params, prepare_conv3x3
 from models.sd14.sampling import Upsample2D
 from models.sd14.transformer2d import conv1x1_weight, group_norm_params, nchw_to_tt, tt_to_nchw
 from models.sd14.unet import conv_in, conv_out
@@ -80,8 +81,8 @@ class VAEDecoder(Port):
         sub = {"dtype": self.dtype, "jit": self.jit}
         dev = self.device
         self.conv_config = ttnn.Conv2dConfig(weights_dtype=self.dtype)
-        self.conv_in_w = (_t(ref.conv_in.weight), _t(ref.conv_in.bias))
-        self.conv_out_w = (_t(ref.conv_out.weight), _t(ref.conv_out.bias))
+        self.conv_in_w = conv_params(ref.conv_in, dev)
+        self.conv_out_w = conv_params(ref.conv_out, dev)
         self.norm_out = group_norm_params(ref.conv_norm_out, dev)
         self.norm_out_groups, self.norm_out_eps = ref.conv_norm_out.num_groups, float(ref.conv_norm_out.eps)
         self.mid_resnets = [ResnetBlock2D.from_torch(r, dev, **sub) for r in ref.mid_block.resnets]
@@ -93,17 +94,14 @@ class VAEDecoder(Port):
             )
             for block in ref.up_blocks
         ]
-        self._prepared: dict[tuple, tuple] = {}
 
     def forward_ttnn(self, z, *, hw: tuple[int, int]):
         """z [B, 1, hw, 4] -> [B, 1, HW, 3] with HW the upsampled size."""
         hw, bsz = tuple(hw), z.shape[0]
         conv = {"device": self.device, "conv_config": self.conv_config, "cfg": self.cfg}
-        key = ("in", bsz, hw)
-        if key not in self._prepared:
-            self._prepared[key] = prepare_conv3x3(self, *self.conv_in_w, bsz=bsz, hw=hw)
+        w_in = self.prepared(("in", bsz, hw), lambda: prepare_conv3x3(self, *self.conv_in_w, bsz=bsz, hw=hw))
         wi = self.conv_in_w[0]
-        h = self.run(conv_in, z, *self._prepared[key], hw=hw, cin=wi.shape[1], cout=wi.shape[0], **conv)
+        h = self.run(conv_in, z, *w_in, hw=hw, cin=wi.shape[1], cout=wi.shape[0], **conv)
         h = self.mid_resnets[0].forward_ttnn(h, None, hw=hw)
         h = self.mid_attn.forward_ttnn(h)
         h = self.mid_resnets[1].forward_ttnn(h, None, hw=hw)
@@ -112,12 +110,12 @@ class VAEDecoder(Port):
                 h = r.forward_ttnn(h, None, hw=hw)
             for u in ups:
                 h, hw = u.forward_ttnn(h, hw=hw), u.out_hw(hw)
-        key = ("out", bsz, hw)
-        if key not in self._prepared:
-            self._prepared[key] = prepare_conv3x3(self, *self.conv_out_w, bsz=bsz, hw=hw)
+        w_out = self.prepared(
+            ("out", bsz, hw), lambda: prepare_conv3x3(self, *self.conv_out_w, bsz=bsz, hw=hw)
+        )
         wo = self.conv_out_w[0]
         out = self.run(
-            conv_out, h, *self.norm_out, *self._prepared[key], groups=self.norm_out_groups, eps=self.norm_out_eps,
+            conv_out, h, *self.norm_out, *w_out, groups=self.norm_out_groups, eps=self.norm_out_eps,
             hw=hw, cin=wo.shape[1], cout=wo.shape[0], **conv,
         )  # fmt: skip
         return out, hw
@@ -136,23 +134,34 @@ def post_quant_conv(z, w, b, *, dtype, cfg):
 
 
 class AutoencoderKL(Port):
-    """Port of diffusers' `AutoencoderKL` decode path: `port.decode(z [B, 4, h, w]) -> image [B, 3, H, W]`
-    (float32, what `AutoencoderKL.decode(z).sample` returns; the encoder is not ported)."""
+    """Port of diffusers' `AutoencoderKL` decode path: `port.decode(z [B, C_lat, h, w]) -> image [B, 3, H, W]`
+    (float32, what `AutoencoderKL.decode(z).sample` returns; the encoder is not ported);
+    `decode_ttnn(z [B, 1, hw, C_lat], hw=(h, w))` (also `forward_ttnn`) -> (image [B, 1, HW, 3], (H, W))."""
 
     def load(self, ref) -> None:
+        if getattr(ref, "use_slicing", False) or getattr(ref, "use_tiling", False):
+            raise ValueError("AutoencoderKL: sliced / tiled decoding is not ported")
         sub = {"dtype": self.dtype, "jit": self.jit}
         self.decoder = VAEDecoder.from_torch(ref.decoder, self.device, **sub)
-        pq = ref.post_quant_conv
+        pq = ref.post_quant_conv  # None when config.use_post_quant_conv is False
         self.post_quant = None if pq is None else (upload(conv1x1_weight(pq), self.device, self.dtype), vector(pq.bias, self.device))  # fmt: skip
+        self.latent_channels = int(ref.config.latent_channels)
         self.scaling_factor = float(ref.config.scaling_factor)
+        self.shift_factor = float(ref.config.shift_factor or 0.0)
 
     def decode_ttnn(self, z, *, hw: tuple[int, int]):
-        """z [B, 1, hw, 4] -> (image [B, 1, HW, 3], HW)."""
+        """z [B, 1, hw, C_lat] -> (image [B, 1, HW, 3], HW)."""
         if self.post_quant is not None:
             z = self.run(post_quant_conv, z, *self.post_quant, dtype=self.dtype, cfg=self.cfg)
         return self.decoder.forward_ttnn(z, hw=hw)
 
+    forward_ttnn = decode_ttnn  # the ports' entry name (models/sd14/common.py lower_spec_only captures it)
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
+        if z.shape[1] != self.latent_channels:
+            raise ValueError(
+                f"AutoencoderKL.decode: argument 'z' has {z.shape[1]} channels; the VAE takes {self.latent_channels}"
+            )
         _, _, h, w = z.shape
         out, hw = self.decode_ttnn(nchw_to_tt(z, self.device), hw=(h, w))
         return tt_to_nchw(out, *hw)

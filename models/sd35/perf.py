@@ -207,3 +207,54 @@ def format_table(rows: list[Prediction]) -> str:
             + "".join(f"; {n}" for n in p.notes)
         )
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------- the whole image
+def predict_vae(*, arch: str = "wormhole_b0:n150"):
+    """SD3.5 Large's VAE decode of one 1024x1024 image (128x128 latents) on one Wormhole chip, captured spec-only
+    (models/sd35/vae.py on the SD1.4 port's blocks; `models.sd14.perf.Part`: eager and JIT ms per decode)."""
+    from models.sd14.perf import predict_vae as predict_decode
+    from models.sd35.vae import SD35_VAE
+
+    return predict_decode(config=SD35_VAE, latent=LATENT, arch=arch, name="SD3.5 VAE decode")
+
+
+def published_image_s() -> dict[str, tuple[float, str]]:
+    """system -> (TT-DiT's published seconds per image, source url) from bench/published_perf.json."""
+    from models.sd14.perf import published
+
+    points, sources = published("sd35")
+    return {p["system"]: (p["measured"], sources[p["source"]]["url"]) for p in points}
+
+
+def format_image_table(rows: list[Prediction], vae) -> str:
+    """Per system: the transformer's steps (cfg branches concurrent) + one VAE decode, beside TT-DiT's published
+    seconds per image. The VAE runs on one chip here (TT-DiT runs it tensor-parallel on a cfg submesh)."""
+    pub = published_image_s()
+    vae_s = vae.jit_ms / 1e3
+    lines = [
+        f"SD3.5 Large 1024x1024 image = {STEPS} transformer steps + VAE decode; PREDICTED (ttfuse cost model, "
+        "traced) beside TT-DiT's published s/image (text encoders and host not predicted):",
+        f"{'system':<28} {'transformer s':>13} {'VAE s':>6} {'image s':>8} {'published':>9} {'image/pub':>9}",
+    ]
+    for p in rows:
+        published, _ = pub.get(p.system, (p.published_s, ""))
+        image = p.image_s + vae_s
+        lines.append(
+            f"{p.system:<28} {p.image_s:13.2f} {vae_s:6.3f} {image:8.2f} {published:9.1f} {image / published:9.2f}"
+        )
+    lines.append(
+        f"  VAE decode on one Wormhole n150 chip: eager {vae.eager_ms:.1f} ms, JIT {vae.jit_ms:.1f} ms "
+        f"({vae.tflop:.2f} TFLOP, JIT DRAM {vae.dram_gb:.1f} GB; {vae.nodes_traced} nodes, captured spec-only in "
+        f"{vae.lower_s:.1f} s)"
+    )
+    for p in rows:
+        if p.system in pub:
+            lines.append(f"  published {p.system}: {pub[p.system][1]}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    rows = predict_all()
+    print(format_table(rows))
+    print(format_image_table(rows, predict_vae()))

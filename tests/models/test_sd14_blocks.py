@@ -40,8 +40,8 @@ def latents(shape, seed: int) -> torch.Tensor:
 
 @pytest.mark.parametrize(
     "channels, heads, layers, hw, text",
-    [(64, 2, 1, (8, 8), 77), (96, 3, 2, (6, 5), 20)],
-    ids=["sd14-like", "2-layers-hw30-ctx20"],
+    [(64, 2, 1, (8, 8), 77), (96, 3, 2, (6, 5), 20), (160, 4, 1, (6, 6), 77)],
+    ids=["sd14-like", "2-layers-hw30-ctx20", "head-dim-40-padded"],  # SD1.4's own head dim 40 (320 / 8)
 )
 def test_transformer2d_vs_diffusers(device, redraw, pcc, pcc_report, channels, heads, layers, hw, text):
     ref = transformer2d(redraw, 0, channels=channels, heads=heads, layers=layers)

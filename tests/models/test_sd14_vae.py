@@ -85,3 +85,20 @@ def test_autoencoder_kl_decode_vs_diffusers(device, pcc, pcc_report):
     p = pcc(got, want)
     pcc_report("AutoencoderKL.decode (JIT) vs diffusers", p)
     assert p >= 0.998
+
+
+def test_autoencoder_kl_applies_post_quant_conv_and_checks_channels(device, pcc):
+    """The post_quant_conv is applied (without it the decode is something else); a wrong latent width is a clear
+    error naming the argument."""
+    from models.sd14 import AutoencoderKL
+    from models.sd14.tiny import tiny_vae
+
+    ref = tiny_vae(3)
+    assert ref.config.use_post_quant_conv
+    z = torch.randn(1, 4, 8, 6, generator=torch.Generator().manual_seed(5))
+    port = AutoencoderKL.from_torch(ref, device, jit=False)
+    with torch.no_grad():
+        skipped = ref.decoder(z)
+    assert pcc(port.decode(z), skipped) < 0.99
+    with pytest.raises(ValueError, match="'z' has 16 channels"):
+        port.decode(torch.zeros(1, 16, 8, 6))
