@@ -652,3 +652,35 @@ def test_a_padded_decode_step_takes_the_per_module_path_over_the_device_cache(sy
     assert rec.per_module_reasons == {
         "a decode step with a padding mask (the decode graph attends to every cached position)": 2
     }
+
+
+def test_sliding_window_layers_decode_per_module_over_the_device_cache(sym, t3k):
+    """Qwen2 sliding-window layers are refused by the recipe; over a device cache they run tt-symbiote's
+    per-module path through the host (HF's sliding mask over the full cache) with eager's answers."""
+    import ttnn
+    from transformers import DynamicCache, Qwen2Config, Qwen2ForCausalLM
+
+    import ttfuse.symbiote as S
+
+    torch.manual_seed(0)
+    cfg = Qwen2Config(
+        vocab_size=256,
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        use_sliding_window=True,
+        sliding_window=16,
+        max_window_layers=0,
+    )
+    model = Qwen2ForCausalLM(cfg).eval().to(torch.bfloat16)
+    sym.register_modules(model, C.qwen2()[1])
+    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
+    sym.set_device(model, dev)
+    ids = torch.randint(0, 256, (1, 32))
+    eager = _generate(model, DynamicCache(config=model.config), ids, 2)
+    blocks = S.jit_blocks(model)
+    got = _generate(model, S.device_kv_cache(model, dev, 64), ids, 2)
+    assert all(pcc(g, e) >= 0.99999 for g, e in zip(got, eager, strict=True))
+    assert "sliding-window" in blocks.report()["per_module"]["model.layers.1"]
