@@ -37,7 +37,8 @@ its eager run falls back to the torch norm); a jitted block runs the same `ttnn.
 with the module's weights on any device. A norm left as a torch module makes the block fall back.
 Extend: a new block type is a `Recipe` (params: the holder from the block's modules; inputs: torch arguments ->
 ttnn inputs; fn: the traced ttnn function; finish: outputs -> what the HF forward returns; handles: the argument
-names it accounts for) registered in `RECIPES` under the HF class name.
+names it accounts for; variants / route: other graphs of the block over the same holder, e.g. Llama's prefill
+into a device cache and decode step) registered in `RECIPES` under the HF class name.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ class Recipe:
     torch arguments `a` (bound by name, its **kwargs merged in) as ttnn inputs of `fn` (`memo`: uploads shared
     by the blocks of one forward). `fn(params, *inputs)`: the ttnn function traced by the jit.
     `finish(block, outputs, a)`: what the HF forward returns (torch), with any host-side effect (the KV cache
-    update). `variants` / `route`: other graphs over the same holder and the call that takes them. `handles`: the argument names the recipe reads or knows to be irrelevant; a call passing any other
+    update). `variants` / `route`: other graphs over the same holder and the call that takes them. `handles`: the
+    argument names the recipe reads or knows to be irrelevant; a call passing any other
     argument (not None) runs the per-module path, so no argument is ever ignored silently."""
 
     params: Callable[[Any, Any], types.SimpleNamespace]
