@@ -16,7 +16,7 @@ Invariants:
 - Cost: `OpCost.link_bytes` is the per-device ethernet traffic of a ring algorithm: all_gather (P-1)/P of the
   output, reduce_scatter (P-1)/P of the input, all_reduce twice that of reduce_scatter.
 
-Extend: a new collective is a spec rule built on `_axis_size`, a mesh sim rule built on `axis_groups`, and a cost rule
+Extend: a new collective is a spec rule built on `axis_size`, a mesh sim rule built on `axis_groups`, and a cost rule
 on `_ccl_cost`; register the async variant with the same rules.
 """
 
@@ -66,7 +66,7 @@ def create_global_semaphore(mesh_device, cores, initial_value, buffer_type=Buffe
 
 
 # --------------------------------------------------------------------------------------------------- helpers
-def _axis_size(op: str, cluster_axis) -> int:
+def axis_size(op: str, cluster_axis) -> int:
     rows, cols = current_mesh_shape()
     if cluster_axis is None:
         return rows * cols
@@ -112,7 +112,7 @@ def _check_output(op: str, arg: str, t, out: TensorSpec) -> None:
 def _gather_spec(op: str, input_tensor, dim, cluster_axis, memory_config, topology) -> TensorSpec:
     x = _check_common(op, input_tensor, memory_config, topology)
     d = norm_dim(op, dim, x.rank)
-    p = _axis_size(op, cluster_axis)
+    p = axis_size(op, cluster_axis)
     shape = list(x.shape)
     shape[d] *= p
     return x.replace(shape=tuple(shape), memory_config=memory_config or x.memory_config)
@@ -121,7 +121,7 @@ def _gather_spec(op: str, input_tensor, dim, cluster_axis, memory_config, topolo
 def _scatter_spec(op: str, input_tensor, dim, cluster_axis, memory_config, topology) -> TensorSpec:
     x = _check_common(op, input_tensor, memory_config, topology, dtypes=_REDUCE_DTYPES, min_rank=2)
     d = norm_dim(op, dim, x.rank)
-    p = _axis_size(op, cluster_axis)
+    p = axis_size(op, cluster_axis)
     if x.shape[d] % p:
         raise fail(
             op,
@@ -166,7 +166,7 @@ def _ccl_cost(kind: str):
     def cost(ctx: CostCtx) -> OpCost:
         x = ctx.in_specs["input_tensor"]
         out = ctx.out_specs[0]
-        p = _axis_size(ctx.op.name, ctx.args.get("cluster_axis"))
+        p = axis_size(ctx.op.name, ctx.args.get("cluster_axis"))
         dram, l1 = io_bytes([x, out])
         if kind == "gather":
             link = (p - 1) * x.nbytes
@@ -269,7 +269,7 @@ def all_reduce(
 @all_reduce.spec
 def _all_reduce_spec(input_tensor, *, cluster_axis, memory_config, topology, **_):
     x = _check_common("all_reduce", input_tensor, memory_config, topology, dtypes=_REDUCE_DTYPES, min_rank=2)
-    _axis_size("all_reduce", cluster_axis)
+    axis_size("all_reduce", cluster_axis)
     return x.replace(memory_config=memory_config or x.memory_config)
 
 
