@@ -377,6 +377,12 @@ def _combine_sim(
             data = input_tensor[d].reshape(input_tensor[d].shape[0], meta.shape[0], hidden)
             local = torch.nonzero(expert_mapping_tensor[d][0, 0, :, d]).flatten()  # this device's experts
             _check_experts(_COMBINE, "expert_metadata_tensor", meta, expert_mapping_tensor[d].shape[2])
+            if not local_reduce and len(local) > data.shape[0]:  # the reader would read past the input
+                raise fail(
+                    _COMBINE,
+                    f"argument 'expert_mapping_tensor' puts {len(local)} experts on device {d}; 'input_tensor' "
+                    f"holds {data.shape[0]} per device",
+                )
             t = torch.arange(meta.shape[0])
             sent = torch.zeros(meta.shape[0], dtype=torch.bool)
             for j, e in enumerate(local.tolist()):
