@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import ttfuse
 from ttfuse import ttnn
 from ttfuse.device import device_spec
 from ttfuse.errors import SpecError
@@ -172,6 +173,10 @@ def _moe_round_trip(mesh, b_pd, s, h, experts, k, seed):
     disp, meta = ttnn.all_to_all_dispatch(x_rm, i_rm, tm, cluster_axis=1)
     batch = b_pd * cols
     post = ttnn.reshape(disp, shape=(1, 1, batch * s, h))  # tt-symbiote: (1, 1, batch_size * seq_len, hidden)
+    # tt-symbiote's sparsity from the dispatch metadata: [1, dispatch devices, 1, E] ones, repeated per batch
+    mask = ttnn.repeat(_replicated(mesh, torch.ones(1, cols, 1, experts), BF16), ttnn.Shape((1, b_pd, 1, 1)))
+    _, sparsity = ttnn.moe_expert_token_remap(mask, tm, meta, reduction_size=8)
+    assert tuple(sparsity.shape) == (1, 1, batch * s // 8, e_pd)
     # the experts, per device: local expert j of device d is expert d * e_pd + j
     outs = []
     for d, shard in enumerate(ttnn.get_device_tensors(post)):
@@ -290,3 +295,20 @@ def test_cost_is_predicted_link_traffic():
         assert c.link_bytes == comb.nbytes * 7 // 8
     finally:
         set_device_spec(prev)
+
+
+@pytest.mark.parametrize("mesh", [(1, 2)], indirect=True)
+def test_jit_with_the_full_pipeline_equals_eager(mesh):
+    def route(x, i, m):  # dispatch, identity experts (two per device), combine: tt-symbiote's reshapes
+        disp, meta = ttnn.all_to_all_dispatch(x, i, m, cluster_axis=1)
+        experts = ttnn.concat([disp, disp], dim=0)
+        return ttnn.all_to_all_combine(ttnn.reshape(experts, (2, 4, 2, 32)), meta, m, cluster_axis=1)
+
+    g = torch.Generator().manual_seed(5)
+    idx, mapping = _routing(g, 2, 2, 2, 4, 2)
+    args = (_sharded(mesh, torch.randn(4, 1, 2, 32, generator=g), BF16), _sharded(mesh, idx, U16))
+    args = (*args, _replicated(mesh, mapping, U16))
+    eager, jitted = route(*args), ttfuse.jit(route)(*args)
+    assert jitted.spec == eager.spec and all(t.abs().sum() > 0 for t in _per_device(eager))
+    for a, b in zip(_per_device(jitted), _per_device(eager), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

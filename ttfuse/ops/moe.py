@@ -1,4 +1,6 @@
-"""`ttnn.moe_expert_token_remap` (ttnn 0.81.1): per device, the top-k scores of the tokens routed to its local
+"""MoE routing ops of ttnn 0.81.1: `ttnn.all_to_all_dispatch` / `ttnn.all_to_all_combine` (collectives: tokens to the
+devices of their experts and back, mesh sim rules over ccl.axis_groups; see their docstrings for the shape rule and
+its evidence) and `ttnn.moe_expert_token_remap`: per device, the top-k scores of the tokens routed to its local
 experts, and a per-chunk "any token routed here" mask that `ttnn.sparse_matmul` takes as its sparsity.
 
 `moe_expert_token_remap(topk_tensor, expert_mapping_tensor, expert_metadata_tensor, *, memory_config=None,
