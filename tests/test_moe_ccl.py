@@ -293,6 +293,8 @@ def test_cost_is_predicted_link_traffic():
             CostCtx(ttnn.all_to_all_combine, ins, [comb], {"cluster_axis": 1})
         )
         assert c.link_bytes == comb.nbytes * 7 // 8
+        # only the selected expert rows are read: out holds 1 row per token, of which K / D = 1 are hits
+        assert c.dram_bytes == meta.nbytes + mapping.nbytes + 2 * comb.nbytes + out.nbytes
     finally:
         set_device_spec(prev)
 

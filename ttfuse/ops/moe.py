@@ -25,7 +25,7 @@ from ttfuse.opdef import CostCtx, Group, OpCost, Traits, current_mesh_shape, reg
 from ttfuse.ops.ccl import Topology, axis_groups, axis_size
 from ttfuse.ops.common import fail, io_bytes, need_dtype, need_memory_config, need_spec
 from ttfuse.ops.data_movement import static_cost
-from ttfuse.types import DRAM_MEMORY_CONFIG, DataType, Layout, TensorSpec
+from ttfuse.types import DRAM_MEMORY_CONFIG, BufferType, DataType, Layout, TensorSpec
 
 _OP = "moe_expert_token_remap"
 
@@ -401,20 +401,32 @@ def _combine_sim(
 
 
 def _a2a_cost(ctx: CostCtx) -> OpCost:
-    """PREDICTED traffic: routing is data, so each of a token's K experts is taken to sit on a uniformly random
-    device of the group: a token reaches 1 - (1 - 1/P)^K of the P devices, (P-1)/P of them remote; dispatch also
-    all-gathers the metadata."""
+    """PREDICTED work; routing is data, so each of a token's K experts is taken to sit on a uniformly random device
+    of the group (E experts, E/D per device). Dispatch reads every token, index and the mapping, writes the
+    metadata and the rows it receives: a token reaches `reach` = P(1 - (1 - 1/P)^K) of the P devices, (P-1)/P of
+    them remote, and the indices are all-gathered. Combine reads the metadata, the mapping and only the expert rows
+    some token selected (K/(D * input dim 0) of its input, at most all), zero-fills its output and writes it; the
+    K rows of each token come (P-1)/P from remote devices."""
     p = axis_size(ctx.op.name, ctx.args.get("cluster_axis"))
-    ins = [s for s in ctx.in_specs.values() if isinstance(s, TensorSpec)]
-    dram, l1 = io_bytes([*ins, *ctx.out_specs])
     remote = (p - 1) / p
+    x, mapping = ctx.in_specs["input_tensor"], ctx.in_specs["expert_mapping_tensor"]
     if ctx.op.name == _DISPATCH:
-        x, idx = ctx.in_specs["input_tensor"], ctx.in_specs["expert_indices_tensor"]
-        k = idx.shape[-1]
-        reach = p * (1 - (1 - 1 / p) ** k)
+        idx = ctx.in_specs["expert_indices_tensor"]
+        out, meta = ctx.out_specs
+        reach = p * (1 - (1 - 1 / p) ** idx.shape[-1])
+        dram, l1 = io_bytes([x, idx, mapping, meta])
+        part, part_spec = int(out.nbytes * reach / p), out
         link = int(x.nbytes * reach * remote) + (p - 1) * idx.nbytes
     else:
-        link = int(ctx.out_specs[0].nbytes * remote)
+        md, out = ctx.in_specs["expert_metadata_tensor"], ctx.out_specs[0]
+        devices = mapping.shape[-1]
+        dram, l1 = io_bytes([md, mapping, out, out])
+        part, part_spec = int(x.nbytes * min(1.0, md.shape[-1] / (devices * x.shape[0]))), x
+        link = int(out.nbytes * remote)
+    if part_spec.memory_config.buffer_type is BufferType.L1:
+        l1 += part
+    else:
+        dram += part
     return OpCost(dram_bytes=dram, l1_bytes=l1, launches=1, link_bytes=link)
 
 
