@@ -288,6 +288,16 @@ def test_sparse_matmul_computes_only_the_unmasked_pairs(device, a_sparse, b_spar
             compute_kernel_config=_HIFI4,
         )
         assert torch.equal(ttnn.to_torch(again), ttnn.to_torch(out))
+        # moe_expert_token_remap's UINT16 mask, as tt-symbiote passes it (the kernel tests 16-bit words != 0)
+        u16 = _dev(mask.reshape(1, 1, 6, 4), device, dtype=ttnn.uint16, layout=ttnn.ROW_MAJOR_LAYOUT)
+        again = ttnn.sparse_matmul(
+            _dev(a, device),
+            _dev(b, device),
+            sparsity=u16,
+            program_config=_cfg1d(),
+            compute_kernel_config=_HIFI4,
+        )
+        assert torch.equal(ttnn.to_torch(again), ttnn.to_torch(out))
     assert not got[ref == 0].any()  # masked pairs are zero
     assert pcc(got, ref) >= 0.9999 and (got - _bf(ref)).abs().max() <= 0.07 * ref.abs().max()
 

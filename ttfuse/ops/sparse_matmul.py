@@ -1,7 +1,8 @@
 """`ttnn.sparse_matmul` (ttnn 0.81.1): batched expert matmuls that skip the (batch, expert) pairs a sparsity mask
 zeroes, the MoE building block tt-symbiote's TTNN MoE uses.
 
-Modes (the 0.81.1 docstring's table; `sparsity` is a rank-4 BFLOAT16 ROW_MAJOR mask read in row-major order, one
+Modes (the 0.81.1 docstring's table; `sparsity` is a rank-4 ROW_MAJOR mask read in row-major order (BFLOAT16 per
+the docstring; UINT16 too, as moe_expert_token_remap makes it: the validate checks no dtype), one
 entry per (batch, expert) pair: tt-metal checks its volume, not its shape, so tt-symbiote's [1, 1, blocks, E] from
 moe_expert_token_remap serves the [blocks, 1, 1, E]-shaped slot; a pair runs where its entry is non-zero and its
 output block is 0 elsewhere):
@@ -128,7 +129,9 @@ def _sparse_matmul_spec(
         need_dtype(_OP, arg, t, _DTYPES)
         if t.memory_config.is_sharded():
             raise fail(_OP, f"argument {arg!r} is sharded; the 1D mcast_in0 config takes interleaved inputs")
-    need_dtype(_OP, "sparsity", s, (DataType.BFLOAT16,))
+    # NOTE: the 0.81.1 docstring says bfloat16, but tt-metal's validate checks only the layout and the in1 reader
+    # tests each 16-bit word != 0; tt-symbiote passes moe_expert_token_remap's UINT16 mask here
+    need_dtype(_OP, "sparsity", s, (DataType.BFLOAT16, DataType.UINT16))
     if s.layout is not Layout.ROW_MAJOR:
         raise fail(_OP, "argument 'sparsity' must be in ROW_MAJOR layout")
     for arg, v in (("is_input_a_sparse", is_input_a_sparse), ("is_input_b_sparse", is_input_b_sparse)):
