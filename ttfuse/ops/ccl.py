@@ -4,7 +4,8 @@ What: `ttnn.all_gather` (concatenate along `dim` over the devices of `cluster_ax
 `ttnn.reduce_scatter` (sum, then device p of the group keeps slice p along `dim`), `ttnn.all_reduce` (sum,
 replicated), `ttnn.experimental.all_gather_async` / `reduce_scatter_minimal_async` (same math; semaphores,
 barrier semaphores and persistent buffers are accepted, validated for shape and otherwise ignored: the sim has
-no asynchrony), plus the `ttnn.Topology` enum and a `create_global_semaphore` stand-in.
+no asynchrony), plus the `ttnn.Topology` enum and a `create_global_semaphore` stand-in. The MoE all-to-all pair
+(`all_to_all_dispatch` / `all_to_all_combine`) lives with the other MoE routing ops in ttfuse/ops/moe.py.
 
 Invariants:
 - Sim rules are mesh rules (`Traits.mesh_rule`): they get the list of per-device shards in row-major device
