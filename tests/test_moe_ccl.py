@@ -314,3 +314,74 @@ def test_jit_with_the_full_pipeline_equals_eager(mesh):
     assert jitted.spec == eager.spec and all(t.abs().sum() > 0 for t in _per_device(eager))
     for a, b in zip(_per_device(jitted), _per_device(eager), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.fixture
+def sym(monkeypatch):
+    from ttfuse import switch
+
+    was = switch.installed()
+    monkeypatch.setenv("TT_SYMBIOTE_RUN_MODE", "NORMAL_WITH_FALLBACK")
+    monkeypatch.setenv("MESH_DEVICE", "T3K")  # TTNNExperts.forward is pinned to T3K (it reads only this)
+    ttfuse.install(force=True)
+    import tt_symbiote
+
+    yield tt_symbiote
+    if not was:
+        switch.uninstall()
+
+
+@pytest.mark.slow  # ~4 s a call plus tt-symbiote's import: a model module end to end on an 8-device mesh
+@pytest.mark.parametrize("hifi4", [False, True])
+def test_tt_symbiotes_experts_forward_on_a_1x8_mesh(sym, hifi4):
+    """tt-symbiote 0.1.6's own TTNNExperts.forward (dispatch -> moe_expert_token_remap -> sparse_matmul x3 ->
+    combine -> weighted sum) on a simulated T3K (1x8), against a torch MoE of the same bf16 weights."""
+    import types
+
+    from tt_symbiote.modules.ttnn_moe import TTNNExperts
+
+    from ttfuse.testing import pcc
+
+    h, inter, experts, k, n, s = 64, 64, 16, 4, 8, 32
+    g = torch.Generator().manual_seed(0)
+    cfg = types.SimpleNamespace(
+        hidden_size=h, moe_intermediate_size=inter, n_routed_experts=experts, num_experts_per_tok=k
+    )
+    gate_up, down = (
+        torch.randn(experts, 2 * inter, h, generator=g) / 8,
+        torch.randn(experts, h, inter, generator=g) / 8,
+    )
+    mod = TTNNExperts.from_torch(types.SimpleNamespace(config=cfg, gate_up_proj=gate_up, down_proj=down))
+    mesh = ttnn.open_mesh_device(ttnn.MeshShape(1, n))
+    try:
+        mod.to_device(mesh)
+        mod.preprocess_weights()
+        mod.move_weights_to_device()
+        if hifi4:  # tt-symbiote runs LoFi; HiFi4 isolates the routing from the math fidelity
+            mod._expert_compute_cfg = ttnn.WormholeComputeKernelConfig(
+                math_fidelity=ttnn.MathFidelity.HiFi4, fp32_dest_acc_en=True
+            )
+        x = torch.randn(n, 1, s, h, generator=g)  # one batch row per device
+        idx = torch.stack([torch.randperm(experts, generator=g)[:k] for _ in range(n * s)])
+        w = torch.rand(n * s, k, generator=g)
+        sh = ttnn.ShardTensorToMesh(mesh, 0)
+        out = mod.forward(
+            ttnn.from_torch(x, dtype=BF16, layout=ttnn.TILE_LAYOUT, device=mesh, mesh_mapper=sh),
+            ttnn.from_torch(idx, dtype=U16, layout=RM, device=mesh, mesh_mapper=sh),
+            ttnn.from_torch(w, dtype=BF16, layout=ttnn.TILE_LAYOUT, device=mesh, mesh_mapper=sh),
+        )
+        got = ttnn.to_torch(out, mesh_composer=ttnn.ConcatMeshToTensor(mesh, 2)).float()[0, 0]
+    finally:
+        ttnn.close_mesh_device(mesh)
+    bf = lambda t: round_to_dtype(t, "bfloat16")  # noqa: E731
+    xb, wb = bf(x).reshape(-1, h), bf(w)
+    w1, w3, w2 = bf(gate_up[:, :inter]), bf(gate_up[:, inter:]), bf(down)
+    want = torch.zeros_like(xb)
+    for t in range(xb.shape[0]):
+        for kk in range(k):
+            e = int(idx[t, kk])
+            want[t] += wb[t, kk] * (w2[e] @ (torch.nn.functional.silu(w1[e] @ xb[t]) * (w3[e] @ xb[t])))
+    assert got.shape == want.shape
+    err = (got - want).abs().max() / want.abs().max()
+    assert pcc(got, want) >= (0.99995 if hifi4 else 0.9995)
+    assert err < (0.01 if hifi4 else 0.1), err
