@@ -5,7 +5,7 @@ The goldens are written by loops from ttnn 0.81.1's sources (the wheel ships the
 device (tt-metal's test_all_to_all_dispatch_t3000.py `get_output_tensor`, per group); combine returns row (j, t)
 of the device holding the token's k-th expert to the token's device as row (k, t). The round trip is checked
 against a plain torch MoE (sum over k of w_k * expert_k(x)), using tt-symbiote's call shapes (ttnn_moe.py
-TTNNExperts.forward)."""
+TTNNExperts.forward), and tt-symbiote's TTNNExperts.forward itself runs on a simulated 1x8 mesh (slow)."""
 
 from __future__ import annotations
 
