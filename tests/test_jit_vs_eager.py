@@ -48,7 +48,7 @@ class T:
     dtype: Any = BF16
     layout: Any = TILE
     mc: Any = None
-    kind: str = "normal"  # normal | positive | unit (in (0, 1)) | int | bool | ones
+    kind: str = "normal"  # normal | positive | unit (in (0, 1)) | int | bool | ones | onehot
     shard_dim: int | None = None  # mesh cases: shard dim over the mesh (None: replicate)
 
     def torch(self, gen: torch.Generator) -> torch.Tensor:
@@ -62,6 +62,9 @@ class T:
             return (torch.rand(self.shape, generator=gen) > 0.5).float()
         if self.kind == "ones":
             return torch.ones(self.shape)
+        if self.kind == "onehot":  # [..., E, D]: expert e on device e // (E / D) (an MoE expert mapping)
+            e, d = self.shape[-2:]
+            return torch.eye(d).repeat_interleave(e // d, dim=0).expand(self.shape).clone()
         return torch.randn(self.shape, generator=gen)
 
     def make(self, device, gen: torch.Generator):
@@ -419,6 +422,21 @@ CASES.update(
             T((1, 1, 32, 4), layout=RM, kind="positive"),
             T((1, 1, 4, 1), dtype=ttnn.uint16, layout=RM, kind="ones"),  # every expert on the one device
             T((1, 1, 32, 2), dtype=ttnn.uint16, layout=RM, kind="int"),
+        ),
+        # MoE all-to-all on a 1x2 mesh: tokens [B, 1, S, H] and indices sharded, the mapping replicated
+        "all_to_all_dispatch": C(
+            lambda x, i, m: ttnn.all_to_all_dispatch(x, i, m, cluster_axis=1),
+            T((2, 1, 4, 32), layout=RM, shard_dim=0),
+            T((2, 1, 4, 2), dtype=ttnn.uint16, layout=RM, kind="int", shard_dim=0),
+            T((1, 1, 8, 2), dtype=ttnn.uint16, layout=RM, kind="onehot"),
+            mesh=(1, 2),
+        ),
+        "all_to_all_combine": C(
+            lambda x, md, m: ttnn.all_to_all_combine(x, md, m, cluster_axis=1),
+            T((8, 2, 4, 32), layout=RM, shard_dim=0),
+            T((2, 2, 4, 2), dtype=ttnn.uint16, layout=RM, kind="int", shard_dim=0),
+            T((1, 1, 8, 2), dtype=ttnn.uint16, layout=RM, kind="onehot"),
+            mesh=(1, 2),
         ),
         "experimental.fast_reduce_nc": C(lambda x: X.fast_reduce_nc(x, dims=[0, 1]), T((2, 3, 32, 64))),
         "move": C(lambda x: ttnn.move(ttnn.exp(x), memory_config=ttnn.L1_MEMORY_CONFIG)),

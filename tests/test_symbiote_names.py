@@ -23,13 +23,9 @@ from ttfuse.ttnn import _stubs
 
 CONV_FAMILY: set[str] = set()  # every conv-family name resolves now
 
-NOT_YET = {
-    # MoE all-to-all (issue 22, left): ttnn 0.81.1's output-shape rule for dispatch/combine cannot be pinned from the
-    # wheel (host-only) and tt-metal's device op changed it across revisions (the docstring's [B, S, 1, H] tokens vs
-    # the [B, 1, S, H] tt-symbiote passes): not modelled rather than guessed
-    "ttnn.all_to_all_dispatch",
-    "ttnn.all_to_all_combine",
-}
+NOT_YET: set[str] = (
+    set()
+)  # every tt-symbiote name resolves (the last two, all_to_all_*: tests/test_moe_ccl.py)
 
 
 def _symbiote_root() -> Path:

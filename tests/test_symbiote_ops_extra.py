@@ -288,6 +288,16 @@ def test_sparse_matmul_computes_only_the_unmasked_pairs(device, a_sparse, b_spar
             compute_kernel_config=_HIFI4,
         )
         assert torch.equal(ttnn.to_torch(again), ttnn.to_torch(out))
+        # moe_expert_token_remap's UINT16 mask, as tt-symbiote passes it (the kernel tests 16-bit words != 0)
+        u16 = _dev(mask.reshape(1, 1, 6, 4), device, dtype=ttnn.uint16, layout=ttnn.ROW_MAJOR_LAYOUT)
+        again = ttnn.sparse_matmul(
+            _dev(a, device),
+            _dev(b, device),
+            sparsity=u16,
+            program_config=_cfg1d(),
+            compute_kernel_config=_HIFI4,
+        )
+        assert torch.equal(ttnn.to_torch(again), ttnn.to_torch(out))
     assert not got[ref == 0].any()  # masked pairs are zero
     assert pcc(got, ref) >= 0.9999 and (got - _bf(ref)).abs().max() <= 0.07 * ref.abs().max()
 
@@ -392,3 +402,31 @@ def test_from_torch_of_a_parameter_leaves_no_autograd_in_device_storage(device):
     t = ttnn.from_torch(w, dtype=ttnn.float32, layout=TILE, device=device)
     out = ttnn.add(_dev(torch.randn(64, 64), device, ttnn.bfloat8_b), t)
     assert out.dtype == ttnn.bfloat8_b and not ttnn.to_torch(t).requires_grad
+
+
+@pytest.mark.parametrize(
+    "a_sparse, a_shape, mask_shape",
+    [(False, (2, 3, 32, 64), (1, 1, 6, 4)), (True, (3, 4, 32, 64), (1, 1, 3, 4))],
+)
+def test_sparse_matmul_takes_3d_expert_weights(device, a_sparse, a_shape, mask_shape):
+    # tt-symbiote's TTNNExperts passes [E, K, N] weights; the 0.81.1 golden appends b's batch dims to a's
+    g = torch.Generator().manual_seed(7)
+    a, b = torch.randn(a_shape, generator=g), torch.randn(4, 64, 32, generator=g)
+    mask = (torch.rand(mask_shape, generator=g) > 0.4).float()
+    ab, bb = _bf(a), _bf(b)
+    if a_sparse:  # pair (i, e): a[i, e] @ b[e] -> [A, E, M, N]
+        ref = torch.einsum("iemk,ekn->iemn", ab, bb) * mask[0, 0][..., None, None]
+    else:  # every token block against every expert: [A, B, E, M, N] (no 1 before E)
+        ref = torch.einsum("ijmk,ekn->ijemn", ab, bb) * mask.reshape(2, 3, 4)[..., None, None]
+    out = ttnn.sparse_matmul(
+        _dev(a, device),
+        _dev(b, device),
+        sparsity=_dev(mask, device, dtype=ttnn.uint16, layout=ttnn.ROW_MAJOR_LAYOUT),
+        program_config=_cfg1d(),
+        compute_kernel_config=_HIFI4,
+        is_input_a_sparse=a_sparse,
+        is_input_b_sparse=not a_sparse,
+    )
+    got = ttnn.to_torch(out).float()
+    assert got.shape == ref.shape and not got[ref == 0].any()
+    assert pcc(got, ref) >= 0.9999 and (got - _bf(ref)).abs().max() <= 0.07 * ref.abs().max()

@@ -4,7 +4,8 @@ What: `ttnn.all_gather` (concatenate along `dim` over the devices of `cluster_ax
 `ttnn.reduce_scatter` (sum, then device p of the group keeps slice p along `dim`), `ttnn.all_reduce` (sum,
 replicated), `ttnn.experimental.all_gather_async` / `reduce_scatter_minimal_async` (same math; semaphores,
 barrier semaphores and persistent buffers are accepted, validated for shape and otherwise ignored: the sim has
-no asynchrony), plus the `ttnn.Topology` enum and a `create_global_semaphore` stand-in.
+no asynchrony), plus the `ttnn.Topology` enum and a `create_global_semaphore` stand-in. The MoE all-to-all pair
+(`all_to_all_dispatch` / `all_to_all_combine`) lives with the other MoE routing ops in ttfuse/ops/moe.py.
 
 Invariants:
 - Sim rules are mesh rules (`Traits.mesh_rule`): they get the list of per-device shards in row-major device
@@ -16,7 +17,7 @@ Invariants:
 - Cost: `OpCost.link_bytes` is the per-device ethernet traffic of a ring algorithm: all_gather (P-1)/P of the
   output, reduce_scatter (P-1)/P of the input, all_reduce twice that of reduce_scatter.
 
-Extend: a new collective is a spec rule built on `_axis_size`, a mesh sim rule built on `axis_groups`, and a cost rule
+Extend: a new collective is a spec rule built on `axis_size`, a mesh sim rule built on `axis_groups`, and a cost rule
 on `_ccl_cost`; register the async variant with the same rules.
 """
 
@@ -66,7 +67,7 @@ def create_global_semaphore(mesh_device, cores, initial_value, buffer_type=Buffe
 
 
 # --------------------------------------------------------------------------------------------------- helpers
-def _axis_size(op: str, cluster_axis) -> int:
+def axis_size(op: str, cluster_axis) -> int:
     rows, cols = current_mesh_shape()
     if cluster_axis is None:
         return rows * cols
@@ -112,7 +113,7 @@ def _check_output(op: str, arg: str, t, out: TensorSpec) -> None:
 def _gather_spec(op: str, input_tensor, dim, cluster_axis, memory_config, topology) -> TensorSpec:
     x = _check_common(op, input_tensor, memory_config, topology)
     d = norm_dim(op, dim, x.rank)
-    p = _axis_size(op, cluster_axis)
+    p = axis_size(op, cluster_axis)
     shape = list(x.shape)
     shape[d] *= p
     return x.replace(shape=tuple(shape), memory_config=memory_config or x.memory_config)
@@ -121,7 +122,7 @@ def _gather_spec(op: str, input_tensor, dim, cluster_axis, memory_config, topolo
 def _scatter_spec(op: str, input_tensor, dim, cluster_axis, memory_config, topology) -> TensorSpec:
     x = _check_common(op, input_tensor, memory_config, topology, dtypes=_REDUCE_DTYPES, min_rank=2)
     d = norm_dim(op, dim, x.rank)
-    p = _axis_size(op, cluster_axis)
+    p = axis_size(op, cluster_axis)
     if x.shape[d] % p:
         raise fail(
             op,
@@ -166,7 +167,7 @@ def _ccl_cost(kind: str):
     def cost(ctx: CostCtx) -> OpCost:
         x = ctx.in_specs["input_tensor"]
         out = ctx.out_specs[0]
-        p = _axis_size(ctx.op.name, ctx.args.get("cluster_axis"))
+        p = axis_size(ctx.op.name, ctx.args.get("cluster_axis"))
         dram, l1 = io_bytes([x, out])
         if kind == "gather":
             link = (p - 1) * x.nbytes
@@ -269,7 +270,7 @@ def all_reduce(
 @all_reduce.spec
 def _all_reduce_spec(input_tensor, *, cluster_axis, memory_config, topology, **_):
     x = _check_common("all_reduce", input_tensor, memory_config, topology, dtypes=_REDUCE_DTYPES, min_rank=2)
-    _axis_size("all_reduce", cluster_axis)
+    axis_size("all_reduce", cluster_axis)
     return x.replace(memory_config=memory_config or x.memory_config)
 
 

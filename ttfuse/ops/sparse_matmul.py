@@ -1,13 +1,16 @@
 """`ttnn.sparse_matmul` (ttnn 0.81.1): batched expert matmuls that skip the (batch, expert) pairs a sparsity mask
 zeroes, the MoE building block tt-symbiote's TTNN MoE uses.
 
-Modes (the 0.81.1 docstring's table; `sparsity` is a rank-4 BFLOAT16 ROW_MAJOR mask read in row-major order, one
+Modes (the 0.81.1 docstring's table; `sparsity` is a rank-4 ROW_MAJOR mask read in row-major order (BFLOAT16 per
+the docstring; UINT16 too, as moe_expert_token_remap makes it: the validate checks no dtype), one
 entry per (batch, expert) pair: tt-metal checks its volume, not its shape, so tt-symbiote's [1, 1, blocks, E] from
 moe_expert_token_remap serves the [blocks, 1, 1, E]-shaped slot; a pair runs where its entry is non-zero and its
 output block is 0 elsewhere):
 - is_input_a_sparse and is_input_b_sparse: a [1, E, M, K], b [1, E, K, N], sparsity [1, 1, 1, E] -> [1, E, M, N];
 - b sparse only: a [A, B, M, K], b [1, E, K, N], sparsity [A, B, 1, E] -> [A, B, 1, E, M, N] (every token block
-  against every expert);
+  against every expert); b may also be [E, K, N], as tt-symbiote's TTNNExperts passes its expert weights: the
+  output is then [A, B, E, M, N] (the 0.81.1 wheel's golden appends b's batch dims to a's; the docstring says
+  rank 4 and the host shape code is not in the wheel, so this rests on the golden and on tt-symbiote's use);
 - a sparse only: a [A, E, M, K], b [1, E, K, N], sparsity [1, 1, A, E] -> [A, E, M, N];
 - neither: invalid.
 Rules modelled: a and b TILE in BFLOAT4_B / BFLOAT8_B / BFLOAT16 / FLOAT32 on the device, interleaved; the
@@ -71,18 +74,21 @@ def sparse_matmul(
 
 
 def _shapes(a: TensorSpec, b: TensorSpec, s: TensorSpec, a_sparse: bool, b_sparse: bool):
-    """(expected sparsity shape, output shape) of a mode, or a SpecError naming what does not fit."""
-    if a.rank != 4 or b.rank != 4 or s.rank != 4:
+    """(expected sparsity shape, output shape) of a mode, or a SpecError naming what does not fit. b is [1, E, K, N]
+    or [E, K, N] (tt-symbiote's expert weights; the 0.81.1 golden appends b's batch dims to a's, so b sparse gives
+    [A, B, E, M, N] for it)."""
+    if a.rank != 4 or b.rank not in (3, 4) or s.rank != 4:
         raise fail(
             _OP,
-            f"inputs and 'sparsity' must be rank 4, got a {list(a.shape)}, b {list(b.shape)}, "
-            f"sparsity {list(s.shape)}",
+            f"'input_tensor_a' and 'sparsity' must be rank 4 and 'input_tensor_b' rank 3 or 4, got a {list(a.shape)}, "
+            f"b {list(b.shape)}, sparsity {list(s.shape)}",
         )
-    if b.shape[0] != 1:
-        raise fail(_OP, f"argument 'input_tensor_b' must be [1, E, K, N], got {list(b.shape)}")
+    if b.rank == 4 and b.shape[0] != 1:
+        raise fail(_OP, f"argument 'input_tensor_b' must be [1, E, K, N] or [E, K, N], got {list(b.shape)}")
     if a.shape[-1] != b.shape[-2]:
         raise fail(_OP, f"inner dims differ: a {list(a.shape)} and b {list(b.shape)}")
-    e, (m, n) = b.shape[1], (a.shape[-2], b.shape[-1])
+    e, (m, n) = b.shape[-3], (a.shape[-2], b.shape[-1])
+    lead = (1,) * (b.rank - 3)  # b's batch dims before E
     if a_sparse and b_sparse:
         if a.shape[:2] != (1, e):
             raise fail(
@@ -90,7 +96,7 @@ def _shapes(a: TensorSpec, b: TensorSpec, s: TensorSpec, a_sparse: bool, b_spars
             )
         return (1, 1, 1, e), (1, e, m, n)
     if b_sparse:
-        return (a.shape[0], a.shape[1], 1, e), (a.shape[0], a.shape[1], 1, e, m, n)
+        return (a.shape[0], a.shape[1], 1, e), (a.shape[0], a.shape[1], *lead, e, m, n)
     if a_sparse:
         if a.shape[1] != e:
             raise fail(
@@ -128,7 +134,9 @@ def _sparse_matmul_spec(
         need_dtype(_OP, arg, t, _DTYPES)
         if t.memory_config.is_sharded():
             raise fail(_OP, f"argument {arg!r} is sharded; the 1D mcast_in0 config takes interleaved inputs")
-    need_dtype(_OP, "sparsity", s, (DataType.BFLOAT16,))
+    # NOTE: the 0.81.1 docstring says bfloat16, but tt-metal's validate checks only the layout and the in1 reader
+    # tests each 16-bit word != 0; tt-symbiote passes moe_expert_token_remap's UINT16 mask here
+    need_dtype(_OP, "sparsity", s, (DataType.BFLOAT16, DataType.UINT16))
     if s.layout is not Layout.ROW_MAJOR:
         raise fail(_OP, "argument 'sparsity' must be in ROW_MAJOR layout")
     for arg, v in (("is_input_a_sparse", is_input_a_sparse), ("is_input_b_sparse", is_input_b_sparse)):
@@ -202,14 +210,18 @@ def _sparse_matmul_sim(
     ckc = compute_kernel_config or matmul_default_compute_kernel_config(
         sa.dtype, sb.dtype, ctx.out_spec.dtype, has_program_config=True, has_core_grid=False
     )
-    a, b, fid = input_tensor_a, input_tensor_b[0], ckc.math_fidelity
+    a, fid = input_tensor_a, ckc.math_fidelity
+    b = input_tensor_b.reshape(input_tensor_b.shape[-3:])  # [E, K, N] from [1, E, K, N] or [E, K, N]
     out = torch.zeros(ctx.out_spec.shape, dtype=torch.float32)
     if is_input_a_sparse and is_input_b_sparse:  # a [1, E, M, K], mask [1, 1, 1, E]
         for e in torch.nonzero(active[0, 0, 0]).flatten().tolist():
             out[0, e] = matmul_values(a[0, e], b[e], fid)
-    elif is_input_b_sparse:  # a [A, B, M, K], mask [A, B, 1, E] -> [A, B, 1, E, M, N]
+    elif (
+        is_input_b_sparse
+    ):  # a [A, B, M, K], mask [A, B, 1, E] -> [A, B, 1, E, M, N] ([A, B, E, M, N], b 3-D)
+        pairs = out.reshape(a.shape[0], a.shape[1], -1, *out.shape[-2:])  # a view: [A, B, E, M, N]
         for i, j, _, e in torch.nonzero(active).tolist():
-            out[i, j, 0, e] = matmul_values(a[i, j], b[e], fid)
+            pairs[i, j, e] = matmul_values(a[i, j], b[e], fid)
     else:  # a [A, E, M, K], mask [1, 1, A, E] -> [A, E, M, N]
         for _, _, i, e in torch.nonzero(active).tolist():
             out[i, e] = matmul_values(a[i, e], b[e], fid)
