@@ -32,7 +32,21 @@ from dataclasses import dataclass
 from ttfuse.configs import Conv2dSliceConfig, SliceTypeEnum
 from ttfuse.opdef import CostCtx
 from ttfuse.ops.common import fail
-from ttfuse.types import BufferType, DataType, Layout, TensorMemoryLayout
+from ttfuse.types import (
+    DRAM_MEMORY_CONFIG,
+    BufferType,
+    CoreCoord,
+    CoreRange,
+    CoreRangeSet,
+    DataType,
+    Layout,
+    MemoryConfig,
+    ShardOrientation,
+    ShardSpec,
+    TensorMemoryLayout,
+    TensorSpec,
+    num_cores_to_corerangeset,
+)
 
 TILE = 32
 _BYTES = {
@@ -85,6 +99,18 @@ class ConvChoice:
         )
 
 
+def is_matmul_conv(g: dict, shard_layout: TensorMemoryLayout | None = None) -> bool:
+    """Whether tt-metal runs conv `g` as a matmul (conv2d_utils.cpp `use_matmul_for_1x1_conv`): a 1x1 kernel,
+    stride 1, no padding, dilation 1, and not a WIDTH_SHARDED `shard_layout`."""
+    return (
+        g["kh"] == g["kw"] == 1
+        and g["sh"] == g["sw"] == 1
+        and g["dh"] == g["dw"] == 1
+        and not any(g[p] for p in ("pt", "pb", "pl", "pr"))
+        and shard_layout is not TensorMemoryLayout.WIDTH_SHARDED
+    )
+
+
 def _grid_of(n: int, gx: int) -> tuple[int, int]:
     """(x, y) bounding box of n cores filled row by row on a gx-wide grid (num_cores_to_corerangeset)."""
     return (min(n, gx), _cdiv(n, gx))
@@ -107,7 +133,7 @@ def conv_choice(
     kh, kw, groups = g["kh"], g["kw"], g["groups"]
     ic, oc = g["in_channels"], g["out_channels"]
     depthwise = groups == ic == oc
-    mm_conv = kh == kw == 1 and g["sh"] == g["sw"] == 1 and not any(g[p] for p in ("pt", "pb", "pl", "pr"))
+    mm_conv = is_matmul_conv(g)
     align = (
         TILE if (depthwise or in_layout is Layout.TILE or scheme is TensorMemoryLayout.WIDTH_SHARDED) else 8
     )
@@ -205,11 +231,7 @@ def select_conv_config(
     b = conv_choice(TensorMemoryLayout.BLOCK_SHARDED, g, grid, **kw)
     w = conv_choice(TensorMemoryLayout.WIDTH_SHARDED, g, grid, **kw)
     cands.update(BLOCK_SHARDED=b, WIDTH_SHARDED=w)
-    mm_conv = (
-        g["kh"] == g["kw"] == 1
-        and g["sh"] == g["sw"] == 1
-        and not any(g[p] for p in ("pt", "pb", "pl", "pr"))
-    )
+    mm_conv = is_matmul_conv(g)
     best = h
     if b.l1_bytes < best.l1_bytes and b.cores >= grid[0]:
         best = b
@@ -353,3 +375,112 @@ def transpose_as_conv(g: dict) -> dict:
 def core_tile_macs(c: ConvChoice) -> float:
     """Tile multiply-accumulates of the busiest core: its output tiles times the inner tiles it multiplies."""
     return float(c.m_tiles * c.n_tiles * c.k_tiles)
+
+
+# ------------------------------------------------------------------------------------------ output placement
+def runs_in_l1(x: TensorSpec, slice_config) -> bool:
+    """Whether tt-metal runs a conv on its L1 path (conv2d_utils.cpp `determine_conv2d_execution_path`, and
+    conv_transpose2d.cpp's twin): a `Conv2dSliceConfig` of type L1Full, or none and an input already in L1. Any
+    other call runs the DRAM path (DRAM slicing, even for one slice), whose output is DRAM interleaved."""
+    if slice_config is not None:
+        return slice_config.slice_type is SliceTypeEnum.L1Full
+    return x.memory_config.buffer_type is BufferType.L1
+
+
+def _parallel_grid(c: ConvChoice, grid: tuple[int, int], orientation: ShardOrientation) -> CoreRangeSet:
+    """The core grid of an auto-sharded input (conv2d_utils.cpp `determine_parallel_config`): HEIGHT and WIDTH fill
+    rows of the device grid with the nhw (channel) cores; BLOCK is a rectangle of channel x nhw cores (nhw x channel
+    with COL_MAJOR shards)."""
+    if c.scheme is TensorMemoryLayout.BLOCK_SHARDED:
+        cx, cy = (
+            (c.cores_nhw, c.cores_c)
+            if orientation is ShardOrientation.COL_MAJOR
+            else (c.cores_c, c.cores_nhw)
+        )
+        return CoreRangeSet(CoreRange(CoreCoord(0, 0), CoreCoord(cx - 1, cy - 1)))
+    n = c.cores_nhw if c.scheme is TensorMemoryLayout.HEIGHT_SHARDED else c.cores_c
+    return num_cores_to_corerangeset(n, grid, True)
+
+
+def _cores_nhw_c(
+    scheme: TensorMemoryLayout, cores: CoreRangeSet, orientation: ShardOrientation
+) -> tuple[int, int]:
+    """(cores along N*H*W, cores along channels) of a parallel config (`get_num_cores_nhw/channels`)."""
+    bb = cores.bounding_box().grid_size
+    if scheme is TensorMemoryLayout.HEIGHT_SHARDED:
+        return cores.num_cores(), 1
+    if scheme is TensorMemoryLayout.WIDTH_SHARDED:
+        return 1, cores.num_cores()
+    return (bb.x, bb.y) if orientation is ShardOrientation.COL_MAJOR else (bb.y, bb.x)
+
+
+def conv_output_memory_config(
+    g: dict,
+    scheme: TensorMemoryLayout,
+    in_cores: CoreRangeSet,
+    orientation: ShardOrientation,
+    grid: tuple[int, int],
+    *,
+    matmul: bool,
+) -> MemoryConfig:
+    """The sharded L1 config conv2d's L1 path writes its output in (`conv_out_memory_config`): the output parallel
+    config (conv2d_utils.cpp `determine_output_parallel_config`: the input's, except that a non-matmul conv spreads
+    its output channels over their own core count, WIDTH over the whole `grid`, BLOCK along the channel side of the
+    input's nhw rows) laid out by `create_sharded_memory_config_from_parallel_config` on [1, 1, N*OH*OW, OC] with OC
+    padded to (channel cores x 32): shards of round_up(N*OH*OW, nhw cores x 32) / nhw cores rows (WIDTH: all rows)
+    by OC_padded / channel cores columns."""
+    oc_t = _cdiv(g["out_channels"], TILE)
+    cores = in_cores
+    if not matmul and scheme is TensorMemoryLayout.WIDTH_SHARDED:
+        cores = num_cores_to_corerangeset(_divisor_with_padding(oc_t, grid[0] * grid[1]), grid, True)
+    elif not matmul and scheme is TensorMemoryLayout.BLOCK_SHARDED:
+        col = orientation is ShardOrientation.COL_MAJOR
+        c = _divisor_with_padding(oc_t, grid[1] if col else grid[0])
+        nhw = _cores_nhw_c(scheme, in_cores, orientation)[0]
+        cx, cy = (nhw, c) if col else (c, nhw)
+        cores = CoreRangeSet(CoreRange(CoreCoord(0, 0), CoreCoord(cx - 1, cy - 1)))
+    n_nhw, n_c = _cores_nhw_c(scheme, cores, orientation)
+    rows = g["batch_size"] * g["oh"] * g["ow"]
+    if scheme is not TensorMemoryLayout.WIDTH_SHARDED:
+        rows = _cdiv(rows, n_nhw * TILE) * n_nhw * TILE
+    oc_pad = _cdiv(g["out_channels"], n_c * TILE) * n_c * TILE
+    return MemoryConfig(scheme, BufferType.L1, ShardSpec(cores, (rows // n_nhw, oc_pad // n_c), orientation))
+
+
+def conv_default_memory_config(
+    g: dict,
+    x: TensorSpec,
+    slice_config,
+    shard_layout: TensorMemoryLayout | None,
+    transpose_shards: bool,
+    grid: tuple[int, int],
+    auto_choice,
+) -> MemoryConfig:
+    """The output placement of a conv called with `memory_config=None` (tt-metal conv2d.cpp `conv2d` ->
+    conv2d_L1 / conv2d_DRAM; conv_transpose2d.cpp likewise; ttnn 0.81.1 binds the same routing):
+    - the DRAM path (`runs_in_l1` false): DRAM interleaved; a matmul conv (1x1) runs conv2d_L1 on the DRAM input;
+    - conv2d_L1 of a sharded input: the conv's own sharded L1 output (`conv_output_memory_config`) from the input's
+      parallel config (its scheme, grid and orientation);
+    - of an interleaved input: from the auto-shard choice `auto_choice()` (a `ConvChoice` honouring the
+      conv_config's shard_layout) on the device `grid`; except a matmul conv left to auto-shard, which runs an
+      interleaved matmul whose output is matmul's default, DRAM interleaved.
+    ttfuse simplifications: a sharded input is never resharded first (tt-metal reshards a misaligned or COL_MAJOR
+    HEIGHT / WIDTH input), and transpose_shards only transposes the BLOCK rectangle (tt-metal also swaps which grid
+    side bounds each core count)."""
+    matmul = is_matmul_conv(g, shard_layout)
+    if not runs_in_l1(x, slice_config) and not matmul:
+        return DRAM_MEMORY_CONFIG
+    mc = x.memory_config
+    if mc.is_sharded() and mc.shard_spec is not None and mc.buffer_type is BufferType.L1:
+        ss = mc.shard_spec
+        return conv_output_memory_config(g, mc.memory_layout, ss.grid, ss.orientation, grid, matmul=matmul)
+    if matmul and shard_layout is None:
+        return DRAM_MEMORY_CONFIG
+    c = auto_choice()
+    orientation = (
+        ShardOrientation.COL_MAJOR
+        if transpose_shards and c.scheme is TensorMemoryLayout.BLOCK_SHARDED
+        else ShardOrientation.ROW_MAJOR
+    )
+    cores = _parallel_grid(c, grid, orientation)
+    return conv_output_memory_config(g, c.scheme, cores, orientation, grid, matmul=matmul)
