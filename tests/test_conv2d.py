@@ -544,3 +544,30 @@ def test_conv_transpose2d_default_placement(device):
         )  # fmt: skip
         assert out.memory_config() == want
         assert max_abs_error(nchw(out, 1, 16, 16), ref) < 1e-4 * ref.abs().max().item()
+
+
+def test_max_pool2d_default_placement(device):
+    # tt-metal generic_pools.cpp: pool2d_L1 unless a dram_slice_config slices (>1 slice) -> DRAM interleaved. The L1
+    # path shards an interleaved input (auto-shard or applied_shard_scheme) and writes that parallel config's shards.
+    # 32x32x32, k3 s2 p1 -> 256 output rows (ROW_MAJOR: no tile padding, 16-wide channel padding)
+    x = torch.randn(1, 32, 32, 32)
+    ref = F.max_pool2d(x.bfloat16().float(), 3, 2, 1)  # a max of bfloat16 values is exact
+
+    def pool(in_mc, **kw):
+        tx = ttnn.from_torch(nhwc_flat(x), dtype=ttnn.bfloat16, device=device, memory_config=in_mc)
+        out = ttnn.max_pool2d(tx, 1, 32, 32, 32, (3, 3), (2, 2), (1, 1), (1, 1), **kw)
+        assert torch.equal(nchw(out, 1, 16, 16), ref)
+        return out.memory_config()
+
+    # auto-shard: HEIGHT on all 64 cores (4 rows of 32 channels each) needs the least L1
+    assert pool(ttnn.DRAM_MEMORY_CONFIG) == _sharded(HS, _grid(0, 0, 7, 7), (4, 32))
+    # BLOCK: 8 nhw cores (the grid's height), 2 channel cores (2 half tiles of 16 channels)
+    assert pool(ttnn.DRAM_MEMORY_CONFIG, applied_shard_scheme=BS) == _sharded(BS, _grid(0, 0, 1, 7), (32, 16))
+    # a sharded input keeps its grid: 256 rows over 8 cores
+    assert pool(_sharded(HS, _grid(0, 0, 7, 0), (128, 32))) == _sharded(HS, _grid(0, 0, 7, 0), (32, 32))
+    assert pool(ttnn.DRAM_MEMORY_CONFIG, memory_config=ttnn.L1_MEMORY_CONFIG) == ttnn.L1_MEMORY_CONFIG
+    two = ttnn.Conv2dSliceConfig(slice_type=ttnn.Conv2dDRAMSliceHeight, num_slices=2)
+    for mc in (None, ttnn.L1_MEMORY_CONFIG):  # pool2d_DRAM writes DRAM interleaved and ignores memory_config
+        assert (
+            pool(ttnn.DRAM_MEMORY_CONFIG, dram_slice_config=two, memory_config=mc) == ttnn.DRAM_MEMORY_CONFIG
+        )

@@ -41,7 +41,9 @@ from ttfuse.ops.conv_config import (
     conv_default_memory_config,
     core_tile_macs,
     is_matmul_conv,
+    pool_default_memory_config,
     runs_in_l1,
+    runs_in_l1_pool,
     select_conv_config,
     select_slicing,
     slice_geometry,
@@ -687,7 +689,12 @@ def _max_pool2d_spec(
         raise fail(op, "argument 'dtype': a bfloat8_b output needs output_layout TILE")
     check_slice_config(op, "dram_slice_config", dram_slice_config, g, output_layout)
     shape = (1, 1, n * g["oh"] * g["ow"], c)
-    return TensorSpec(shape, dtype, output_layout, memory_config or DRAM_MEMORY_CONFIG)
+    if memory_config is None or not runs_in_l1_pool(dram_slice_config):
+        grid = tuple(device_spec_or_default(None).grid)
+        memory_config = pool_default_memory_config(
+            g, x, dram_slice_config, a["applied_shard_scheme"], output_layout, dtype, grid
+        )
+    return TensorSpec(shape, dtype, output_layout, memory_config)
 
 
 @max_pool2d.cost

@@ -484,3 +484,84 @@ def conv_default_memory_config(
     )
     cores = _parallel_grid(c, grid, orientation)
     return conv_output_memory_config(g, c.scheme, cores, orientation, grid, matmul=matmul)
+
+
+def _largest_divisor(n: int, start: int, also: int | None = None) -> int:
+    """The largest d <= start dividing n (and `also`): tt-metal's find_closest_largest_divisor."""
+    return next(
+        d for d in range(max(1, min(start, n)), 0, -1) if n % d == 0 and (also is None or also % d == 0)
+    )
+
+
+def _pool_parallel_config(
+    scheme: TensorMemoryLayout, g: dict, grid: tuple[int, int], in_tiled: bool, out_tiled: bool
+) -> CoreRangeSet:
+    """The core grid of max_pool2d's input parallel config for `scheme` (tt-metal generic_pools.cpp ->
+    conv2d_utils.cpp `determine_parallel_config` with no channel padding, shard height a tile multiple only for a
+    TILE output, shard width a tile multiple for a TILE input or output, else half a tile)."""
+    gx, gy = grid
+    eff_h, eff_w = (TILE if out_tiled else 1), (TILE if in_tiled or out_tiled else TILE // 2)
+    nhw_t = _cdiv(g["batch_size"] * g["oh"] * g["ow"], eff_h)
+    c_t = _cdiv(g["in_channels"], eff_w)
+    if scheme is TensorMemoryLayout.HEIGHT_SHARDED:
+        return num_cores_to_corerangeset(_divisor_with_padding(nhw_t, gx * gy), grid, True)
+    if scheme is TensorMemoryLayout.WIDTH_SHARDED:
+        return num_cores_to_corerangeset(_largest_divisor(c_t, gx * gy), grid, True)
+    nhw = _divisor_with_padding(nhw_t, gy)
+    c = _largest_divisor(c_t, gx, _cdiv(g["in_channels"], TILE if in_tiled else 8))
+    return CoreRangeSet(CoreRange(CoreCoord(0, 0), CoreCoord(c - 1, nhw - 1)))
+
+
+def _pool_output_shard(g: dict, scheme, cores: CoreRangeSet, out_tiled: bool) -> tuple[int, int]:
+    """pool2d_L1's output shard: N*OH*OW rows padded to (nhw cores x 32 for a TILE output), channels padded to
+    (channel cores x 32, or x 16 for ROW_MAJOR), over the cores."""
+    n_nhw, n_c = _cores_nhw_c(scheme, cores, ShardOrientation.ROW_MAJOR)
+    rows = g["batch_size"] * g["oh"] * g["ow"]
+    rows = _cdiv(rows, n_nhw * (TILE if out_tiled else 1)) * n_nhw * (TILE if out_tiled else 1)
+    cw = TILE if out_tiled else TILE // 2
+    return rows // n_nhw, _cdiv(g["in_channels"], n_c * cw) * cw
+
+
+def runs_in_l1_pool(dram_slice_config) -> bool:
+    """Whether max_pool2d runs pool2d_L1 (generic_pools.cpp): no dram_slice_config, L1Full, or one slice."""
+    sc = dram_slice_config
+    return sc is None or sc.slice_type is SliceTypeEnum.L1Full or sc.num_slices == 1
+
+
+def pool_default_memory_config(
+    g: dict, x: TensorSpec, dram_slice_config, applied_shard_scheme, out_layout: Layout, out_dtype, grid
+) -> MemoryConfig:
+    """max_pool2d's output placement with `memory_config=None` (tt-metal generic_pools.cpp `pool2d`):
+    - a dram_slice_config other than L1Full (more than one slice) runs pool2d_DRAM: DRAM interleaved;
+    - otherwise pool2d_L1, whatever the input's placement: a sharded input keeps its parallel config (grid, scheme);
+      an interleaved one is sharded by `applied_shard_scheme`, else by the auto-shard choice
+      (`determine_pool_config_for_auto_shard`: HEIGHT, WIDTH, BLOCK by least L1, ties to HEIGHT then WIDTH), and the
+      output is that parallel config's shards (`_pool_output_shard`), ROW_MAJOR, in L1 (a sharded input's buffer).
+    ttfuse's L1 figure for the auto-shard is simplified to the output shard plus a double-buffered input block of
+    32 rows of the core's channels (tt-metal's `calculate_L1_usage` sums the pool's circular buffers)."""
+    if not runs_in_l1_pool(dram_slice_config):
+        return DRAM_MEMORY_CONFIG
+    in_tiled, out_tiled = x.layout is Layout.TILE, out_layout is Layout.TILE
+    mc = x.memory_config
+    if mc.is_sharded() and mc.shard_spec is not None:
+        scheme, cores, buffer = mc.memory_layout, mc.shard_spec.grid, mc.buffer_type
+    else:
+        buffer = BufferType.L1
+        if applied_shard_scheme is not None:
+            scheme = applied_shard_scheme
+        else:
+            best = None
+            for s in (
+                TensorMemoryLayout.HEIGHT_SHARDED,
+                TensorMemoryLayout.WIDTH_SHARDED,
+                TensorMemoryLayout.BLOCK_SHARDED,
+            ):
+                cs = _pool_parallel_config(s, g, grid, in_tiled, out_tiled)
+                rows, cols = _pool_output_shard(g, s, cs, out_tiled)
+                l1 = rows * cols * _BYTES[out_dtype] + 2 * _cdiv(cols, TILE) * TILE * TILE * 2
+                if best is None or l1 < best[0]:
+                    best = (l1, s)
+            scheme = best[1]
+        cores = _pool_parallel_config(scheme, g, grid, in_tiled, out_tiled)
+    shard = _pool_output_shard(g, scheme, cores, out_tiled)
+    return MemoryConfig(scheme, buffer, ShardSpec(cores, shard, ShardOrientation.ROW_MAJOR))
