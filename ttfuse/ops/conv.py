@@ -3,7 +3,9 @@
 Layout (tt-metal `ttnn/cpp/ttnn/operations/conv/conv2d/conv2d.cpp`, the op's docstring in the 0.81.1 wheel):
 - the activation is NHWC flattened to `[1, 1, N*H*W, C]` (`[N, H, W, C]` is accepted too), ROW_MAJOR or TILE;
   the output is `[1, 1, N*OH*OW, OC]`, TILE unless `conv_config.output_layout` says ROW_MAJOR, dtype `dtype` or
-  the input's, in `memory_config` (default DRAM interleaved: ttfuse's simplification of ttnn's sharded L1 output);
+  the input's, placed as tt-metal places it (`out_memory_config`): `memory_config` or the conv's own sharded L1 output
+  on the L1 path (an L1 input, or Conv2dL1FullSliceConfig), DRAM interleaved on the DRAM path (ttfuse/ops/conv_config.py
+  `conv_default_memory_config`; max_pool2d: `pool_default_memory_config`);
 - weights come as torch's `[OC, IC/groups, KH, KW]` ROW_MAJOR tensor (host or device, prepared on the fly) or
   prepared by `prepare_conv_weights`: ttfuse's prepared form is the logical matrix `[1, 1, KH*KW*IC/groups, OC]`
   in TILE layout, rows ordered (kh, kw, ic) as tt-metal's `convert_conv_weight_tensor_to_tiled_layout` orders them

@@ -23,6 +23,11 @@ ranges are tt-metal's: ceil(size / rounding) units cut evenly, the first `rem` s
 for DRAM_WIDTH with a TILE output, else 1); `select_slicing` is `determine_slice_config`'s search: the smallest count
 whose every slice fits. ttfuse searches DRAM_HEIGHT only (tt-metal's first guess is DRAM_WIDTH for wide TILE
 outputs); the simulator and the cost rule run both kinds.
+
+Output placement (`conv_default_memory_config`, `pool_default_memory_config`): the spec rules of conv2d,
+conv_transpose2d and max_pool2d place an output left to `memory_config=None` where tt-metal does: the L1 path writes
+the conv's (pool's) own sharded L1 output, built from its parallel config as `create_sharded_memory_config_from_
+parallel_config` builds it; the DRAM-slicing path writes DRAM interleaved. The sim and the cost model read the spec.
 """
 
 from __future__ import annotations
