@@ -571,3 +571,22 @@ def test_max_pool2d_default_placement(device):
         assert (
             pool(ttnn.DRAM_MEMORY_CONFIG, dram_slice_config=two, memory_config=mc) == ttnn.DRAM_MEMORY_CONFIG
         )
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("in_mc", [ttnn.DRAM_MEMORY_CONFIG, ttnn.L1_MEMORY_CONFIG], ids=["dram", "l1"])
+def test_conv2d_jit_keeps_eager_placement(device, k, in_mc):
+    # select_configs writes a shard_layout into conv_config; where that decides the output's placement (an
+    # interleaved L1 input; a 1x1 conv, which auto-shard runs as an interleaved matmul) it keeps eager's
+    x, wt = torch.randn(1, 1, 256, 32), torch.randn(64, 32, k, k)
+    tx = ttnn.from_torch(x, dtype=ttnn.bfloat16, device=device, memory_config=in_mc)
+    tw = ttnn.from_torch(wt, dtype=ttnn.bfloat16)
+    args = _conv_args(device, 32, 64, 1, 16, 16, k=(k, k))
+    args["padding"] = (k // 2, k // 2)
+
+    def conv(x, w):
+        return ttnn.conv2d(input_tensor=x, weight_tensor=w, **args)
+
+    eager, jitted = conv(tx, tw), ttfuse.jit(conv)(tx, tw)
+    assert jitted.memory_config() == eager.memory_config()
+    assert torch.equal(ttnn.to_torch(eager), ttnn.to_torch(jitted))
