@@ -3,7 +3,9 @@
 Layout (tt-metal `ttnn/cpp/ttnn/operations/conv/conv2d/conv2d.cpp`, the op's docstring in the 0.81.1 wheel):
 - the activation is NHWC flattened to `[1, 1, N*H*W, C]` (`[N, H, W, C]` is accepted too), ROW_MAJOR or TILE;
   the output is `[1, 1, N*OH*OW, OC]`, TILE unless `conv_config.output_layout` says ROW_MAJOR, dtype `dtype` or
-  the input's, in `memory_config` (default DRAM interleaved: ttfuse's simplification of ttnn's sharded L1 output);
+  the input's, placed as tt-metal places it (`out_memory_config`): `memory_config` or the conv's own sharded L1 output
+  on the L1 path (an L1 input, or Conv2dL1FullSliceConfig), DRAM interleaved on the DRAM path (ttfuse/ops/conv_config.py
+  `conv_default_memory_config`; max_pool2d: `pool_default_memory_config`);
 - weights come as torch's `[OC, IC/groups, KH, KW]` ROW_MAJOR tensor (host or device, prepared on the fly) or
   prepared by `prepare_conv_weights`: ttfuse's prepared form is the logical matrix `[1, 1, KH*KW*IC/groups, OC]`
   in TILE layout, rows ordered (kh, kw, ic) as tt-metal's `convert_conv_weight_tensor_to_tiled_layout` orders them
@@ -38,7 +40,12 @@ from ttfuse.ops.activations import apply_activation, normalize_activation
 from ttfuse.ops.common import fail, flat_specs, io_bytes, need_dtype, need_memory_config, need_spec
 from ttfuse.ops.conv_config import (
     check_slice_config,
+    conv_default_memory_config,
     core_tile_macs,
+    is_matmul_conv,
+    pool_default_memory_config,
+    runs_in_l1,
+    runs_in_l1_pool,
     select_conv_config,
     select_slicing,
     slice_geometry,
@@ -326,7 +333,27 @@ def _conv2d_spec(input_tensor, weight_tensor, bias_tensor, conv_config, compute_
     if out_dtype is DataType.BFLOAT8_B and layout is not Layout.TILE:
         raise fail(op, "argument 'dtype': a bfloat8_b output needs conv_config.output_layout TILE")
     n = g["batch_size"] * g["oh"] * g["ow"]
-    return TensorSpec((1, 1, n, g["out_channels"]), out_dtype, layout, memory_config or DRAM_MEMORY_CONFIG)
+    mc = out_memory_config(x, w, g, g, cfg, dtype, a["slice_config"], memory_config)
+    return TensorSpec((1, 1, n, g["out_channels"]), out_dtype, layout, mc)
+
+
+def out_memory_config(x, w, g: dict, work: dict, cfg: Conv2dConfig, dtype, slice_config, memory_config):
+    """The output placement of a conv (geometry `g`; a transposed conv's equivalent conv `work`): `memory_config`
+    where the path honours it (conv2d_L1 converts its output to it; the DRAM path ignores it, with a warning in
+    ttnn, and writes DRAM interleaved), else `conv_default_memory_config` on the current device's grid."""
+    if memory_config is not None and (runs_in_l1(x, slice_config) or is_matmul_conv(g, cfg.shard_layout)):
+        return memory_config
+    ds = device_spec_or_default(None)
+    args = {"conv_config": cfg, "dtype": dtype}
+    return conv_default_memory_config(
+        g,
+        x,
+        slice_config,
+        cfg.shard_layout,
+        cfg.transpose_shards,
+        tuple(ds.grid),
+        lambda: conv_parallel_config(args, {"input_tensor": x, "weight_tensor": w}, ds, g=work)[0],
+    )
 
 
 def prepared_weight_matrix(w: torch.Tensor) -> torch.Tensor:
@@ -664,7 +691,12 @@ def _max_pool2d_spec(
         raise fail(op, "argument 'dtype': a bfloat8_b output needs output_layout TILE")
     check_slice_config(op, "dram_slice_config", dram_slice_config, g, output_layout)
     shape = (1, 1, n * g["oh"] * g["ow"], c)
-    return TensorSpec(shape, dtype, output_layout, memory_config or DRAM_MEMORY_CONFIG)
+    if memory_config is None or not runs_in_l1_pool(dram_slice_config):
+        grid = tuple(device_spec_or_default(None).grid)
+        memory_config = pool_default_memory_config(
+            g, x, dram_slice_config, a["applied_shard_scheme"], output_layout, dtype, grid
+        )
+    return TensorSpec(shape, dtype, output_layout, memory_config)
 
 
 @max_pool2d.cost
@@ -792,9 +824,8 @@ def _conv_transpose2d_spec(
     layout = cfg.output_layout or Layout.TILE
     check_slice_config(op, "dram_slice_config", a["dram_slice_config"], g, layout)
     n = g["batch_size"] * g["oh"] * g["ow"]
-    return TensorSpec(
-        (1, 1, n, g["out_channels"]), dtype or x.dtype, layout, memory_config or DRAM_MEMORY_CONFIG
-    )
+    mc = out_memory_config(x, w, g, transpose_as_conv(g), cfg, dtype, a["dram_slice_config"], memory_config)
+    return TensorSpec((1, 1, n, g["out_channels"]), dtype or x.dtype, layout, mc)
 
 
 def _iohw_to_oihw(w: torch.Tensor, groups: int) -> torch.Tensor:

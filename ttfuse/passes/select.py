@@ -568,21 +568,42 @@ def _select_conv2d(node: Node, ins: list[TensorSpec], sc: SelectCtx, *, transpos
     as tt-metal's own mechanism does; the chunk pass would cut the [1, 1, N*H*W, C] rows with no halo, which a
     kernel window spanning rows cannot use. A slice_config the user gave (even L1Full) is kept.
     A transposed conv (`transposed`) is chosen for as the stride-1 conv it runs as (`transpose_as_conv`); it is not
-    sliced (the simulator's conv_transpose2d runs whole)."""
+    sliced (the simulator's conv_transpose2d runs whole).
+    Where the scheme decides the output's placement (conv_config.py `conv_default_memory_config`) the JIT keeps
+    eager's: an interleaved input on the L1 path keeps the auto-shard scheme eager picks (only act_block_h is chosen
+    for the budget), and a 1x1 conv of an interleaved input gets no shard_layout (ttnn runs it as an interleaved
+    matmul with a DRAM output)."""
     import dataclasses
 
     from ttfuse.configs import Conv2dConfig, Conv2dSliceConfig, SliceTypeEnum
     from ttfuse.ops.conv import (
         conv_default_compute_config,
+        conv_geometry,
         conv_parallel_config,
         transpose_as_conv,
         transpose_geometry,
     )
+    from ttfuse.ops.conv_config import is_matmul_conv, runs_in_l1
 
     args = spec_args(node, ins)
     cfg = args.get("conv_config") or Conv2dConfig()
     spec = dataclasses.replace(sc.spec, grid=sc.grid)  # the grid jit(max_grid=...) leaves usable
     g = transpose_as_conv(transpose_geometry(args)) if transposed else None
+    x = args["input_tensor"]
+    auto = cfg.shard_layout is None and not x.memory_config.is_sharded()
+    if auto and is_matmul_conv(transpose_geometry(args) if transposed else conv_geometry("conv2d", args)):
+        # tt-metal runs an auto-sharded 1x1 conv of an interleaved input as an interleaved matmul (DRAM output); a
+        # shard_layout would reshard it into L1 and give it a sharded output eager does not have
+        upd = (
+            {}
+            if args.get("compute_config") is not None
+            else {"compute_config": _override(conv_default_compute_config(), sc)}
+        )
+        return upd, [f"{node.opdef.short}: a 1x1 conv of an interleaved input runs as an interleaved matmul"]
+    if auto and runs_in_l1(x, args.get("slice_config", args.get("dram_slice_config"))):
+        # the scheme decides this output's sharding (conv_default_memory_config): keep eager's auto-shard choice
+        scheme = conv_parallel_config(args, args, sc.spec, None, g)[0].scheme
+        args = {**args, "conv_config": dataclasses.replace(cfg, shard_layout=scheme)}
     choice, cands = conv_parallel_config(args, args, spec, sc.cb_limit, g)
     upd: dict = {}
     slicing = ""  # the slicing decision, for the note
