@@ -32,6 +32,7 @@ parallel_config` builds it; the DRAM-slicing path writes DRAM interleaved. The s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from ttfuse.configs import Conv2dSliceConfig, SliceTypeEnum
@@ -287,29 +288,91 @@ def slice_ranges(
     return "h", output_slices(g["oh"], num_slices)
 
 
-def select_slicing(g: dict, grid: tuple[int, int], *, l1_budget: int, **kw) -> tuple[int, ConvChoice] | None:
+def select_slicing(
+    g: dict, grid: tuple[int, int], *, l1_budget: int, axis: str = "h", out_tile: bool = True, **kw
+) -> tuple[int, ConvChoice] | None:
     """(num_slices, the chosen config of the slice needing the most L1): 1 when the whole conv's chosen config fits
-    `l1_budget` per core, else the smallest count of DRAM_HEIGHT slices whose every slice's config fits (tt-metal's
-    `determine_slice_config` search). None when even one output row per slice does not fit (what overflows is then
-    not the activations: slicing would only add launches). `kw`: select_conv_config's dtype / layout / user-fixed
-    arguments."""
+    `l1_budget` per core, else the smallest count of slices along `axis` ("h": DRAM_HEIGHT, "w": DRAM_WIDTH, in
+    32-column units for a TILE output) whose every slice's config fits (tt-metal's `determine_slice_config` search
+    for one slice type). None when even the most slices do not fit (what overflows is then not the activations:
+    slicing would only add launches). `kw`: select_conv_config's dtype / layout / user-fixed arguments."""
+    size_k, lo_k, hi_k, out_k = (
+        ("input_height", "pt", "pb", "oh") if axis == "h" else ("input_width", "pl", "pr", "ow")
+    )
+    rounding = TILE if axis == "w" and out_tile else 1
+    max_n = _cdiv(g[out_k], rounding)
 
     def worst(n: int) -> ConvChoice:
         seen: dict[tuple, ConvChoice] = {}
-        for a, b in output_slices(g["oh"], n):
-            sg = slice_geometry(g, a, b) if n > 1 else g
-            key = (sg["input_height"], sg["oh"], sg["pt"], sg["pb"])
+        for a, b in output_slices(g[out_k], n, rounding):
+            sg = slice_geometry(g, a, b, axis) if n > 1 else g
+            key = (sg[size_k], sg[out_k], sg[lo_k], sg[hi_k])
             if key not in seen:
                 seen[key] = select_conv_config(sg, grid, l1_budget=l1_budget, **kw)[0]
         return max(seen.values(), key=lambda c: c.l1_bytes)
 
-    if worst(g["oh"]).l1_bytes > l1_budget:
+    if worst(max_n).l1_bytes > l1_budget:
         return None
-    for n in range(1, g["oh"] + 1):
+    for n in range(1, max_n + 1):
         c = worst(n)
         if c.l1_bytes <= l1_budget:
             return n, c
-    return None  # not reached: n = oh fits
+    return None  # not reached: n = max_n fits
+
+
+# NOTE: tt-metal compares a slice's L1 figure with the allocator's free L1 at call time; ttfuse tracks no
+# per-core allocations in eager mode, so it takes the share of a core's L1 that the JIT's default split leaves to
+# circular buffers (place_memory.cb_limit_per_core with CB_RESERVE_FRACTION 0.5): eager and JIT budget alike.
+AUTO_SLICE_FREE_L1 = 0.5
+
+
+def auto_slice_budget(ds) -> int:
+    """Per-core L1 bytes an auto-sliced conv's every slice must fit on device spec `ds` (AUTO_SLICE_FREE_L1)."""
+    held = _cdiv(int(ds.l1_bytes * (1.0 - AUTO_SLICE_FREE_L1)), ds.num_cores)
+    return max(ds.l1_per_core - min(held, ds.l1_per_core), ds.l1_per_core // 8)
+
+
+def best_guess_slice_axis(g: dict, out_tile: bool) -> str:
+    """tt-metal op_slicing `best_guess_slice_type`: width slices (smaller halo) unless the input is tall (ROW_MAJOR
+    output: H > 3W), or, for a TILE output (whose width slices are 32-column multiples), narrower than 200 or taller
+    than wide."""
+    h, w = g["input_height"], g["input_width"]
+    if not out_tile:
+        return "h" if h > 3 * w else "w"
+    return "h" if w < 200 or h > w else "w"
+
+
+_AXIS_TYPE = {"h": SliceTypeEnum.DRAMSliceHeight, "w": SliceTypeEnum.DRAMSliceWidth}
+
+
+@functools.lru_cache(maxsize=1024)
+def _auto_slicing(g_items: tuple, grid: tuple, l1_budget: int, out_tile: bool, fixed, kw_items: tuple):
+    g, kw = dict(g_items), dict(kw_items)
+    axes = [fixed] if fixed else [best_guess_slice_axis(g, out_tile)]
+    if not fixed:  # tt-metal's fallback: the other slice type when the first finds no count
+        axes.append("w" if axes[0] == "h" else "h")
+    for axis in axes:
+        found = select_slicing(g, grid, l1_budget=l1_budget, axis=axis, out_tile=out_tile, **kw)
+        if found is not None:
+            n, c = found
+            return Conv2dSliceConfig(slice_type=_AXIS_TYPE[axis], num_slices=n), c
+    return None
+
+
+def auto_slicing(
+    g: dict, grid: tuple[int, int], *, l1_budget: int, out_tile: bool, slice_type=None, **kw
+) -> tuple[Conv2dSliceConfig, ConvChoice] | None:
+    """The DRAM slice config tt-metal's conv2d_DRAM determines itself (op_slicing `determine_slice_config`) for a
+    conv with no slice config (or a DRAM `slice_type` with num_slices 0), and the config of its slice needing the
+    most L1: the best-guess slice type (`best_guess_slice_axis`), the smallest count whose every slice fits
+    `l1_budget`, else the other type's. num_slices 1 means the conv fits whole (tt-metal then runs it unsliced on
+    its L1 path and moves the output to DRAM). None where no count fits: tt-metal fails the call there; ttfuse,
+    whose L1 figure is an estimate, runs it unsliced. `kw`: select_conv_config's dtype / layout / user-fixed
+    arguments. Memoized: every conv2d rule (spec, sim, cost) and the select pass ask it."""
+    fixed = None if slice_type is None else ("w" if slice_type is SliceTypeEnum.DRAMSliceWidth else "h")
+    return _auto_slicing(
+        tuple(sorted(g.items())), tuple(grid), l1_budget, out_tile, fixed, tuple(sorted(kw.items()))
+    )
 
 
 def check_slice_config(op: str, arg: str, sc, g: dict, out_layout: Layout) -> None:

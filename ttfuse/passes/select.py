@@ -70,7 +70,7 @@ from ttfuse.passes.select_configs import (
     select_sdpa_config,
     softmax_sharded_config,
 )
-from ttfuse.types import BufferType, TensorMemoryLayout, TensorSpec
+from ttfuse.types import BufferType, Layout, TensorMemoryLayout, TensorSpec
 
 SDPA = "transformer.scaled_dot_product_attention"
 CONFIG_OPS = frozenset({Group.MATMUL, Group.ATTENTION, Group.NORM, Group.SOFTMAX})
@@ -575,20 +575,25 @@ def _select_conv2d(node: Node, ins: list[TensorSpec], sc: SelectCtx, *, transpos
     matmul with a DRAM output)."""
     import dataclasses
 
-    from ttfuse.configs import Conv2dConfig, Conv2dSliceConfig, SliceTypeEnum
+    from ttfuse.configs import Conv2dConfig
     from ttfuse.ops.conv import (
+        conv_auto_slicing,
         conv_default_compute_config,
         conv_geometry,
         conv_parallel_config,
         transpose_as_conv,
         transpose_geometry,
     )
-    from ttfuse.ops.conv_config import is_matmul_conv, runs_in_l1
+    from ttfuse.ops.conv_config import auto_slice_budget, is_matmul_conv, runs_in_l1
 
     args = spec_args(node, ins)
     cfg = args.get("conv_config") or Conv2dConfig()
     spec = dataclasses.replace(sc.spec, grid=sc.grid)  # the grid jit(max_grid=...) leaves usable
     g = transpose_as_conv(transpose_geometry(args)) if transposed else None
+    auto_slices = None  # eager's own DRAM slicing of this call (the same shared rule), recorded as it
+    if not transposed:
+        out_layout = cfg.output_layout or Layout.TILE
+        auto_slices = conv_auto_slicing(args, args, conv_geometry("conv2d", args), out_layout, spec)
     x = args["input_tensor"]
     auto = cfg.shard_layout is None and not x.memory_config.is_sharded()
     if auto and is_matmul_conv(transpose_geometry(args) if transposed else conv_geometry("conv2d", args)):
@@ -607,15 +612,15 @@ def _select_conv2d(node: Node, ins: list[TensorSpec], sc: SelectCtx, *, transpos
     choice, cands = conv_parallel_config(args, args, spec, sc.cb_limit, g)
     upd: dict = {}
     slicing = ""  # the slicing decision, for the note
-    if not transposed and args.get("slice_config") is None and choice.l1_bytes > sc.cb_limit:
-        whole = f"; the whole conv needs ~{choice.l1_bytes // 1024} KiB per core > {sc.cb_limit // 1024} KiB"
-        sliced = conv_parallel_config(args, args, spec, sc.cb_limit, sliced=True)
-        if sliced is None:
-            slicing = f"{whole}, and so does one output row per slice: not sliced"
-        else:
-            n, choice = sliced
-            upd["slice_config"] = Conv2dSliceConfig(slice_type=SliceTypeEnum.DRAMSliceHeight, num_slices=n)
-            slicing = f"{whole}: DRAMSliceHeight x {n} slices, the largest as {choice.describe()}"
+    if auto_slices is not None and auto_slices[0].num_slices > 1:
+        sl, choice = auto_slices
+        upd["slice_config"] = sl
+        slicing = (
+            f"; a DRAM input with no slice count: ttnn slices it itself ({auto_slice_budget(spec) // 1024} KiB "
+            f"per core): {sl.slice_type.name} x {sl.num_slices} slices, the largest as {choice.describe()}"
+        )
+    elif not transposed and args.get("slice_config") is None and choice.l1_bytes > sc.cb_limit:
+        slicing = f"; ~{choice.l1_bytes // 1024} KiB per core > {sc.cb_limit // 1024} KiB: not sliced"
     if cfg.shard_layout is None or not cfg.act_block_h_override:
         upd["conv_config"] = dataclasses.replace(
             cfg,
