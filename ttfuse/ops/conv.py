@@ -512,7 +512,7 @@ def conv_cost(ctx: CostCtx, g: dict, work: dict) -> OpCost:
     """The cost of a conv (conv2d, or a transposed conv through its equivalent conv `work`): FLOPs on the matrix
     engine at the call's math fidelity, spread as the chosen parallel config spreads them (the busiest core's tile
     multiply-accumulates, as matmul's cost does); inputs and output moved once. A DRAM-sliced call (`slice_config`
-    with num_slices > 1) sums its slices: each a `padded_slice` reading its input window (halo rows read twice),
+    with num_slices > 1, or the slices ttnn picks itself for a DRAM input: `conv_slice_config`) sums its slices: each a `padded_slice` reading its input window (halo rows read twice),
     the conv re-reading the weights and bias, and a `slice_write` of its rows: 3 launches per slice."""
     flops = 2.0 * work["batch_size"] * work["oh"] * work["ow"] * work["out_channels"] * work["k"]
     dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))

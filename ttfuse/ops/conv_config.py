@@ -20,9 +20,14 @@ whose per-core figure does not fit even at the smallest act block runs as `num_s
 rows (DRAM_HEIGHT) or columns (DRAM_WIDTH), each reading its input window with the halo rows its kernel needs
 (`slice_geometry`) from DRAM and writing its rows back (`padded_slice` -> conv2d -> `slice_write` per slice). The
 ranges are tt-metal's: ceil(size / rounding) units cut evenly, the first `rem` slices one unit longer (rounding 32
-for DRAM_WIDTH with a TILE output, else 1); `select_slicing` is `determine_slice_config`'s search: the smallest count
-whose every slice fits. ttfuse searches DRAM_HEIGHT only (tt-metal's first guess is DRAM_WIDTH for wide TILE
-outputs); the simulator and the cost rule run both kinds.
+for DRAM_WIDTH with a TILE output, else 1); `select_slicing` is `determine_slice_config`'s search for one slice type:
+the smallest count whose every slice fits. `auto_slicing` is what conv2d_DRAM does by itself when the call gives no
+slice config (ttnn: "If set to None and input is in DRAM, DRAM slicing is automatically enabled"): the best-guess
+type first (`best_guess_slice_axis`), the other when no count fits. ttfuse's departures: the L1 figure is
+`conv_choice`'s estimate against `auto_slice_budget` (half a core's L1) where tt-metal sums the conv's circular
+buffers against the allocator's free L1 at call time; and where no count fits, ttfuse runs the conv unsliced
+(tt-metal fails the call). The conv2d rules (sim, cost) and the select_configs pass all ask `auto_slicing` through
+ttfuse/ops/conv.py `conv_slice_config`, so eager and JIT launch the same slices.
 
 Output placement (`conv_default_memory_config`, `pool_default_memory_config`): the spec rules of conv2d,
 conv_transpose2d and max_pool2d place an output left to `memory_config=None` where tt-metal does: the L1 path writes

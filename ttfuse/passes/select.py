@@ -560,13 +560,15 @@ def _select_conv2d(node: Node, ins: list[TensorSpec], sc: SelectCtx, *, transpos
     auto-shard) on the usable grid, written into the node's `conv_config` (fields the user left at their defaults
     only), and ttnn's default compute config (HiFi4) unless the user gave one.
 
-    Slicing lives here, not in the chunk pass: a conv whose chosen config does not fit the circular-buffer budget
-    per core (`sc.cb_limit`) even at the smallest act block gets the smallest `slice_config` DRAMSliceHeight count
-    whose every slice fits (`select_slicing`, tt-metal's determine_slice_config); none when even one output row
-    per slice would not fit (then the weights overflow, not the activations). The node stays one conv2d whose
-    ttnn call slices itself (padded_slice -> conv -> slice_write per slice, the halo rows read by both neighbours),
-    as tt-metal's own mechanism does; the chunk pass would cut the [1, 1, N*H*W, C] rows with no halo, which a
-    kernel window spanning rows cannot use. A slice_config the user gave (even L1Full) is kept.
+    Slicing is the op's own (ttnn: "If set to None and input is in DRAM, DRAM slicing is automatically enabled"):
+    a conv with a DRAM input and no slice_config (or a DRAM slice type with num_slices 0) is sliced by eager's rule
+    (ttfuse/ops/conv.py `conv_auto_slicing`: tt-metal's determine_slice_config, best-guess width / height slices,
+    the smallest count whose every slice fits `auto_slice_budget`); the pass records that same choice as the node's
+    `slice_config` (when it is more than one slice) and picks the act block of its largest slice, so the JIT never
+    slices differently from eager. The node stays one conv2d whose ttnn call slices itself (padded_slice -> conv ->
+    slice_write per slice, the halo rows read by both neighbours); the chunk pass would cut the [1, 1, N*H*W, C]
+    rows with no halo, which a kernel window spanning rows cannot use. A slice_config the user gave (even L1Full)
+    is kept; a conv on the L1 path (an L1 input) is not sliced, as in ttnn.
     A transposed conv (`transposed`) is chosen for as the stride-1 conv it runs as (`transpose_as_conv`); it is not
     sliced (the simulator's conv_transpose2d runs whole).
     Where the scheme decides the output's placement (conv_config.py `conv_default_memory_config`) the JIT keeps
@@ -636,7 +638,7 @@ def _select_conv2d(node: Node, ins: list[TensorSpec], sc: SelectCtx, *, transpos
 
 # Traits.config_rule kind -> rule(node, in_specs, sctx) -> (updates, notes)
 RULE_KINDS: dict[str, Callable] = {
-    "conv2d": _select_conv2d,  # conv2d: shard scheme, grid, act_block_h, DRAM slices when L1 overflows
+    "conv2d": _select_conv2d,  # conv2d: shard scheme, grid, act_block_h, records ttnn's own DRAM slices
     "conv_transpose2d": functools.partial(_select_conv2d, transposed=True),  # as its equivalent stride-1 conv
     "matmul": _select_matmul,  # matmul, linear
     "minimal_matmul": _select_minimal_matmul,  # experimental.minimal_matmul
