@@ -429,3 +429,164 @@ def test_conv_transpose2d_bad_weight(device):
             input_tensor=tx, weight_tensor=ttnn.from_torch(torch.randn(8, 4, 3, 3)), device=device, in_channels=4,
             out_channels=8, batch_size=1, input_height=4, input_width=4, kernel_size=(3, 3),
         )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ default output placement
+# tt-metal conv2d.cpp: the L1 path (an L1 input without a slice_config, or Conv2dL1FullSliceConfig) returns the
+# conv's own sharded L1 output (conv_out_memory_config, built by create_sharded_memory_config_from_parallel_config
+# from determine_output_parallel_config); the DRAM path (a DRAM input) returns DRAM interleaved.
+def _grid(x0, y0, x1, y1):
+    return ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(x0, y0), ttnn.CoreCoord(x1, y1))})
+
+
+def _sharded(layout, grid, shape):
+    return ttnn.MemoryConfig(
+        layout, ttnn.BufferType.L1, ttnn.ShardSpec(grid, shape, ttnn.ShardOrientation.ROW_MAJOR)
+    )
+
+
+def _placed_conv(device, in_mc, c, oc, k, **kw):
+    """A 16x16 conv of c -> oc channels (kernel k, 'same' padding) on an input placed in `in_mc`: (output, PCC)."""
+    x, wt = torch.randn(1, c, 16, 16), torch.randn(oc, c, k, k) / (c * k * k) ** 0.5
+    tx = ttnn.from_torch(nhwc_flat(x), dtype=ttnn.bfloat16, device=device, memory_config=in_mc)
+    out = ttnn.conv2d(
+        input_tensor=tx, weight_tensor=ttnn.from_torch(wt), device=device, in_channels=c, out_channels=oc,
+        batch_size=1, input_height=16, input_width=16, kernel_size=(k, k), padding=(k // 2, k // 2), **kw,
+    )  # fmt: skip
+    ref = torch_conv(x, wt, None, (1, 1), (k // 2, k // 2), (1, 1), 1)
+    return out, pcc(ref, nchw(out, 1, 16, 16))
+
+
+HS, BS, WS = (
+    ttnn.TensorMemoryLayout.HEIGHT_SHARDED,
+    ttnn.TensorMemoryLayout.BLOCK_SHARDED,
+    ttnn.TensorMemoryLayout.WIDTH_SHARDED,
+)
+
+
+@pytest.mark.parametrize(
+    "in_mc, c, oc, k, want",
+    [
+        # HEIGHT: the input's 8 cores; 256 rows / 8 = 32 per core, the 64 channels whole
+        (_sharded(HS, _grid(0, 0, 7, 0), (32, 32)), 32, 64, 3, _sharded(HS, _grid(0, 0, 7, 0), (32, 64))),
+        # BLOCK 2x4 in: the 4 nhw rows of cores kept, the 3 output channel tiles on 3 cores of their own
+        (_sharded(BS, _grid(0, 0, 1, 3), (64, 32)), 64, 96, 3, _sharded(BS, _grid(0, 0, 2, 3), (64, 32))),
+        # WIDTH: every row on each core, output channels over their own 3 cores
+        (_sharded(WS, _grid(0, 0, 1, 0), (256, 32)), 64, 96, 3, _sharded(WS, _grid(0, 0, 2, 0), (256, 32))),
+        # a 1x1 conv runs as a matmul: the output keeps the input's parallel config (BLOCK 2x4, 1 channel tile
+        # per column of cores), 40 channels padded to 2 x 32
+        (_sharded(BS, _grid(0, 0, 1, 3), (64, 32)), 64, 40, 1, _sharded(BS, _grid(0, 0, 1, 3), (64, 32))),
+    ],
+    ids=["height", "block", "width", "block_1x1"],
+)
+def test_conv2d_sharded_input_gives_its_sharded_l1_output(device, in_mc, c, oc, k, want):
+    out, p = _placed_conv(device, in_mc, c, oc, k)
+    assert out.memory_config() == want
+    assert p > 0.999
+
+
+def test_conv2d_interleaved_l1_input_gives_the_auto_shard_output(device):
+    # 8x8 output = 2 row tiles; BLOCK (4 channel x 2 nhw cores, a full grid row, least L1) wins the auto-shard;
+    # the 16 output channels take one core per nhw row: shards of 32 rows x 32 (padded) channels on 1x2 cores
+    kw = dict(
+        in_channels=32, out_channels=16, batch_size=1, input_height=8, input_width=8, kernel_size=(3, 3)
+    )
+    x, wt = torch.randn(1, 1, 64, 32), torch.randn(16, 32, 3, 3)
+    want = _sharded(BS, _grid(0, 0, 0, 1), (32, 32))
+    for in_mc, sc in ((ttnn.L1_MEMORY_CONFIG, None), (ttnn.DRAM_MEMORY_CONFIG, ttnn.Conv2dL1FullSliceConfig)):
+        tx = ttnn.from_torch(x, dtype=ttnn.bfloat16, device=device, memory_config=in_mc)
+        out = ttnn.conv2d(
+            input_tensor=tx,
+            weight_tensor=ttnn.from_torch(wt),
+            device=device,
+            padding=(1, 1),
+            slice_config=sc,
+            **kw,
+        )
+        assert out.memory_config() == want, (in_mc, sc)
+    # the same 1x1 conv left to auto-shard runs an interleaved matmul: matmul's default output, DRAM
+    out = ttnn.conv2d(
+        input_tensor=ttnn.from_torch(x, dtype=ttnn.bfloat16, device=device, memory_config=ttnn.L1_MEMORY_CONFIG),
+        weight_tensor=ttnn.from_torch(torch.randn(16, 32, 1, 1)), device=device, **{**kw, "kernel_size": (1, 1)},
+    )  # fmt: skip
+    assert out.memory_config() == ttnn.DRAM_MEMORY_CONFIG
+
+
+def test_conv2d_dram_input_gives_dram_and_ignores_memory_config(device):
+    # the DRAM path writes DRAM interleaved; ttnn warns and ignores a memory_config there
+    for mc in (None, ttnn.L1_MEMORY_CONFIG):
+        out, p = _placed_conv(device, ttnn.DRAM_MEMORY_CONFIG, 8, 16, 3, memory_config=mc)
+        assert out.memory_config() == ttnn.DRAM_MEMORY_CONFIG and p > 0.999
+    # a 1x1 conv goes to conv2d_L1 from the DRAM path and honours it
+    out, p = _placed_conv(device, ttnn.DRAM_MEMORY_CONFIG, 8, 16, 1, memory_config=ttnn.L1_MEMORY_CONFIG)
+    assert out.memory_config() == ttnn.L1_MEMORY_CONFIG and p > 0.999
+
+
+@pytest.mark.parametrize("given", [ttnn.DRAM_MEMORY_CONFIG, ttnn.L1_MEMORY_CONFIG])
+def test_conv2d_given_memory_config_on_the_l1_path(device, given):
+    out, p = _placed_conv(device, _sharded(HS, _grid(0, 0, 7, 0), (32, 32)), 32, 64, 3, memory_config=given)
+    assert out.memory_config() == given and p > 0.999
+
+
+def test_conv_transpose2d_default_placement(device):
+    # conv_transpose2d routes as conv2d (determine_conv_transpose2d_execution_path): DRAM in -> DRAM out,
+    # a sharded L1 input -> its sharded L1 output (HEIGHT on the input's 4 cores: 16x16 = 256 rows / 4)
+    x, wt = torch.randn(1, 8, 8, 8), torch.randn(8, 16, 2, 2)
+    ref = F.conv_transpose2d(x.double(), wt.double(), stride=2).float()
+    for in_mc, want in (
+        (ttnn.DRAM_MEMORY_CONFIG, ttnn.DRAM_MEMORY_CONFIG),
+        (_sharded(HS, _grid(0, 0, 3, 0), (16, 8)), _sharded(HS, _grid(0, 0, 3, 0), (64, 32))),
+    ):
+        tx = ttnn.from_torch(nhwc_flat(x), dtype=ttnn.float32, device=device, memory_config=in_mc)
+        out = ttnn.conv_transpose2d(
+            input_tensor=tx, weight_tensor=ttnn.from_torch(wt), device=device, in_channels=8, out_channels=16,
+            batch_size=1, input_height=8, input_width=8, kernel_size=(2, 2), stride=(2, 2),
+        )  # fmt: skip
+        assert out.memory_config() == want
+        assert max_abs_error(nchw(out, 1, 16, 16), ref) < 1e-4 * ref.abs().max().item()
+
+
+def test_max_pool2d_default_placement(device):
+    # tt-metal generic_pools.cpp: pool2d_L1 unless a dram_slice_config slices (>1 slice) -> DRAM interleaved. The L1
+    # path shards an interleaved input (auto-shard or applied_shard_scheme) and writes that parallel config's shards.
+    # 32x32x32, k3 s2 p1 -> 256 output rows (ROW_MAJOR: no tile padding, 16-wide channel padding)
+    x = torch.randn(1, 32, 32, 32)
+    ref = F.max_pool2d(x.bfloat16().float(), 3, 2, 1)  # a max of bfloat16 values is exact
+
+    def pool(in_mc, **kw):
+        tx = ttnn.from_torch(nhwc_flat(x), dtype=ttnn.bfloat16, device=device, memory_config=in_mc)
+        out = ttnn.max_pool2d(tx, 1, 32, 32, 32, (3, 3), (2, 2), (1, 1), (1, 1), **kw)
+        assert torch.equal(nchw(out, 1, 16, 16), ref)
+        return out.memory_config()
+
+    # auto-shard: HEIGHT on all 64 cores (4 rows of 32 channels each) needs the least L1
+    assert pool(ttnn.DRAM_MEMORY_CONFIG) == _sharded(HS, _grid(0, 0, 7, 7), (4, 32))
+    # BLOCK: 8 nhw cores (the grid's height), 2 channel cores (2 half tiles of 16 channels)
+    assert pool(ttnn.DRAM_MEMORY_CONFIG, applied_shard_scheme=BS) == _sharded(BS, _grid(0, 0, 1, 7), (32, 16))
+    # a sharded input keeps its grid: 256 rows over 8 cores
+    assert pool(_sharded(HS, _grid(0, 0, 7, 0), (128, 32))) == _sharded(HS, _grid(0, 0, 7, 0), (32, 32))
+    assert pool(ttnn.DRAM_MEMORY_CONFIG, memory_config=ttnn.L1_MEMORY_CONFIG) == ttnn.L1_MEMORY_CONFIG
+    two = ttnn.Conv2dSliceConfig(slice_type=ttnn.Conv2dDRAMSliceHeight, num_slices=2)
+    for mc in (None, ttnn.L1_MEMORY_CONFIG):  # pool2d_DRAM writes DRAM interleaved and ignores memory_config
+        assert (
+            pool(ttnn.DRAM_MEMORY_CONFIG, dram_slice_config=two, memory_config=mc) == ttnn.DRAM_MEMORY_CONFIG
+        )
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("in_mc", [ttnn.DRAM_MEMORY_CONFIG, ttnn.L1_MEMORY_CONFIG], ids=["dram", "l1"])
+def test_conv2d_jit_keeps_eager_placement(device, k, in_mc):
+    # select_configs writes a shard_layout into conv_config; where that decides the output's placement (an
+    # interleaved L1 input; a 1x1 conv, which auto-shard runs as an interleaved matmul) it keeps eager's
+    x, wt = torch.randn(1, 1, 256, 32), torch.randn(64, 32, k, k)
+    tx = ttnn.from_torch(x, dtype=ttnn.bfloat16, device=device, memory_config=in_mc)
+    tw = ttnn.from_torch(wt, dtype=ttnn.bfloat16)
+    args = _conv_args(device, 32, 64, 1, 16, 16, k=(k, k))
+    args["padding"] = (k // 2, k // 2)
+
+    def conv(x, w):
+        return ttnn.conv2d(input_tensor=x, weight_tensor=w, **args)
+
+    eager, jitted = conv(tx, tw), ttfuse.jit(conv)(tx, tw)
+    assert jitted.memory_config() == eager.memory_config()
+    assert torch.equal(ttnn.to_torch(eager), ttnn.to_torch(jitted))

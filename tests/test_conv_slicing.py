@@ -18,13 +18,28 @@ from tests.test_conv2d import nhwc_flat
 from ttfuse import ttnn
 from ttfuse.device import device_spec
 from ttfuse.errors import SpecError
-from ttfuse.ops.conv import conv_geometry, conv_parallel_config, transpose_as_conv, transpose_geometry
-from ttfuse.ops.conv_config import conv_choice, output_slices, slice_geometry
+from ttfuse.ops.conv import (
+    conv_auto_slicing,
+    conv_geometry,
+    conv_parallel_config,
+    transpose_as_conv,
+    transpose_geometry,
+)
+from ttfuse.ops.conv_config import (
+    auto_slice_budget,
+    auto_slicing,
+    best_guess_slice_axis,
+    conv_choice,
+    output_slices,
+    slice_geometry,
+    slice_ranges,
+)
 from ttfuse.passes.place_memory import CB_RESERVE_FRACTION
 from ttfuse.types import TensorSpec
 
 HEIGHT = ttnn.Conv2dSliceConfig.SliceTypeEnum.DRAMSliceHeight
 WIDTH = ttnn.Conv2dSliceConfig.SliceTypeEnum.DRAMSliceWidth
+TILE = ttnn.TILE_LAYOUT
 ARCHS = {"wormhole_b0": "wormhole_b0:n150", "blackhole": "blackhole:p150:13x10"}
 
 
@@ -153,6 +168,96 @@ def test_jit_slices_a_conv_whose_activations_overflow_l1(device):
     assert row.slice_config == keep and row.chosen_by["slice_config"] == "user"
 
 
+# ------------------------------------------------------------------ ttnn slices a DRAM conv by itself (eager too)
+def _geometry(c: int, h: int, w: int, oc: int) -> dict:
+    return conv_geometry("conv2d", dict(in_channels=c, out_channels=oc, batch_size=1, input_height=h, input_width=w,
+                                        kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1))  # fmt: skip
+
+
+def test_auto_slice_type_follows_tt_metal_best_guess_and_falls_back():
+    """op_slicing `best_guess_slice_type`, and the other type when the first finds no count that fits."""
+    hw = {"input_height": 0, "input_width": 0}
+    guess = {(h, w, tile): best_guess_slice_axis({**hw, "input_height": h, "input_width": w}, tile)
+             for h, w, tile in [(512, 512, True), (512, 128, True), (300, 256, True), (256, 300, True),
+                                (300, 128, False), (400, 100, False)]}  # fmt: skip
+    assert guess == {(512, 512, True): "w", (512, 128, True): "h", (300, 256, True): "h", (256, 300, True): "w",
+                     (300, 128, False): "w", (400, 100, False): "h"}  # fmt: skip
+    ds = device_spec("wormhole_b0")
+    kw = dict(in_dtype=ttnn.bfloat16, w_dtype=ttnn.bfloat16, out_dtype=ttnn.bfloat16, in_layout=TILE,
+              l1_budget=auto_slice_budget(ds), out_tile=True)  # fmt: skip
+    sl, largest = auto_slicing(_geometry(256, 224, 224, 256), ds.grid, **kw)
+    assert (sl.slice_type, sl.num_slices) == (WIDTH, 2) and largest.l1_bytes <= kw["l1_budget"]
+    # 512 channels at 224x224: 7 tile-column slices (the most a TILE output has) do not fit: height slices do
+    sl, _ = auto_slicing(_geometry(512, 224, 224, 512), ds.grid, **kw)
+    assert sl.slice_type == HEIGHT and sl.num_slices > 7
+    # a slice type given with num_slices 0 (ttnn chooses the count) is kept: no fallback
+    assert auto_slicing(_geometry(512, 224, 224, 512), ds.grid, slice_type=WIDTH, **kw) is None
+    assert auto_slicing(_geometry(32, 64, 64, 32), ds.grid, **kw)[0].num_slices == 1  # fits whole
+
+
+def _conv_hw(c: int, h: int, w: int, oc: int, slice_config=None):
+    """A 3x3 conv of a [1, 1, h*w, c] DRAM input (TensorSpecs: nothing allocated) and its function."""
+
+    def f(x, wt, b):
+        return ttnn.conv2d(input_tensor=x, weight_tensor=wt, bias_tensor=b, device=None, in_channels=c,
+                           out_channels=oc, batch_size=1, input_height=h, input_width=w, kernel_size=(3, 3),
+                           padding=(1, 1), slice_config=slice_config)  # fmt: skip
+
+    bf = ttnn.bfloat16
+    specs = (TensorSpec((1, 1, h * w, c), bf, TILE), TensorSpec((1, 1, 9 * c, oc), bf, TILE),
+             TensorSpec((1, 1, 1, oc), bf, TILE))  # fmt: skip
+    return f, specs
+
+
+@pytest.mark.parametrize("c, h, w, kind, n", [(128, 256, 256, WIDTH, 2), (128, 512, 128, HEIGHT, 2)])
+def test_eager_slices_a_dram_conv_as_the_jit_records(monkeypatch, c, h, w, kind, n):
+    """ttnn 0.81.1: "If set to None and input is in DRAM, DRAM slicing is automatically enabled". Eager's cost rule
+    launches the slices (3 per slice: padded_slice, conv, slice_write); select_configs records the same choice,
+    by the same rule, and the JIT launches the same (figures PREDICTED, n150)."""
+    monkeypatch.setenv("TTFUSE_ARCH", "wormhole_b0")
+    f, specs = _conv_hw(c, h, w, c)
+    low = ttfuse.jit(f).lower(*specs)
+    (eager,) = [k for k in low.cost.eager.nodes if k.op == "conv2d"]
+    (jit,) = [k for k in low.cost.jit.nodes if k.op == "conv2d"]
+    (row,) = low.program_configs
+    assert (row.slice_config.slice_type, row.slice_config.num_slices) == (kind, n)
+    assert row.chosen_by["slice_config"] == "select_configs"
+    assert eager.launches == jit.launches == 3 * n
+    assert (
+        eager.dram_bytes + eager.l1_bytes == jit.dram_bytes + jit.l1_bytes
+    )  # the same halo and weight rereads
+    (node,) = [k for k in low.graph.nodes if k.op == "conv2d"]
+    (note,) = [d.reason for d in node.side.decisions if d.by == "select_configs"]
+    assert "ttnn slices it itself" in note and f"{kind.name} x {n} slices" in note
+    # an input in L1 runs conv2d_L1: neither eager nor the JIT slices it
+    l1 = TensorSpec(specs[0].shape, specs[0].dtype, TILE, ttnn.L1_MEMORY_CONFIG)
+    low = ttfuse.jit(f).lower(l1, *specs[1:])
+    assert low.program_configs[0].slice_config is None
+    assert [k.launches for k in low.cost.eager.nodes if k.op == "conv2d"] == [1]
+
+
+def test_eager_auto_sliced_conv_runs_the_slices_bit_equal(device, monkeypatch):
+    """The simulator runs eager's automatic slices (one conv per slice over its input window, halo included): as
+    many convs as slices, the values those of the unsliced conv (L1Full) bit for bit, and the JIT's equal."""
+    import ttfuse.ops.conv as conv_mod
+
+    tx, pw, pb, args = _prepared(device, 128, 256, 128)
+    calls = []
+    real = conv_mod._conv_nhwc
+    monkeypatch.setattr(conv_mod, "_conv_nhwc", lambda *a: calls.append(1) or real(*a))
+
+    def f(x, w, b, sl=None):
+        return ttnn.conv2d(input_tensor=x, weight_tensor=w, bias_tensor=b, slice_config=sl, **args)
+
+    auto = ttnn.to_torch(f(tx, pw, pb))
+    assert len(calls) == 2  # DRAMSliceWidth x 2 on n150
+    whole = ttnn.to_torch(
+        f(tx, pw, pb, ttnn.Conv2dSliceConfig(slice_type=ttnn.Conv2dSliceConfig.SliceTypeEnum.L1Full))
+    )
+    assert len(calls) == 3 and torch.equal(auto, whole)
+    assert torch.equal(ttnn.to_torch(ttfuse.jit(f)(tx, pw, pb)), auto)
+
+
 def _conv_fn(c, hw, oc, slice_config=None):
     def f(x, w, b):
         return ttnn.conv2d(
@@ -179,7 +284,7 @@ def _lower_conv(monkeypatch, arch, f, specs):
 
 def test_sliced_cost_shows_the_trade(monkeypatch):
     """VAE-decoder size 256x256x256 on n150: the whole conv's per-core figure overflows, each slice's fits; the sliced
-    call costs 3 launches per slice and reads its halo rows and the weights again (figures PREDICTED)."""
+    call costs 3 launches per slice and reads its halo columns and the weights again (figures PREDICTED)."""
     f, specs = _conv_fn(256, 256, 256)
     _, node, sliced = _lower_conv(monkeypatch, "wormhole_b0", f, specs)
     n = node.attr("slice_config").num_slices
@@ -189,17 +294,19 @@ def test_sliced_cost_shows_the_trade(monkeypatch):
     _, node1, whole = _lower_conv(monkeypatch, "wormhole_b0", f1, specs)
     assert whole.launches == 1 and whole.flops == sliced.flops
     weights = specs[1].nbytes + specs[2].nbytes
-    halo = (n - 1) * 2 * 256 * 256 * 2  # each inner slice boundary: two input rows read by both neighbours
+    halo = (n - 1) * 2 * 256 * 256 * 2  # each inner slice boundary: two input columns read by both neighbours
     assert sliced.dram_bytes + sliced.l1_bytes == whole.dram_bytes + whole.l1_bytes + (n - 1) * weights + halo
     budget, spec = cb_limit("wormhole_b0"), device_spec("wormhole_b0")
+    assert auto_slice_budget(spec) == budget  # eager's auto-slicing budget is the default JIT's
     a = {k: v for k, v in node.attrs}
     ins = {"input_tensor": specs[0], "weight_tensor": specs[1]}
     assert (
         conv_parallel_config({**dict(node1.attrs), "conv_config": None}, ins, spec, budget)[0].l1_bytes
         > budget
     )
-    n_again, largest = conv_parallel_config({**a, "conv_config": None}, ins, spec, budget, sliced=True)
-    assert n_again == n and largest.l1_bytes <= budget
+    g = conv_geometry("conv2d", a)
+    again, largest = conv_auto_slicing({**a, "conv_config": None, "slice_config": None}, ins, g, TILE, spec)
+    assert again == node.attr("slice_config") and largest.l1_bytes <= budget
     print(f"\n256x256x256 conv on n150 (PREDICTED): whole {whole.launches} launch, {whole.dram_bytes / 2**20:.1f} MiB; "
           f"{n} slices {sliced.launches} launches, {sliced.dram_bytes / 2**20:.1f} MiB")  # fmt: skip
 
@@ -248,10 +355,10 @@ def _check_valid(node, row, arch: str) -> tuple:
     a = dict(node.attrs)
     g = conv_geometry("conv2d", a)
     spec = device_spec(arch)
-    ranges = output_slices(g["oh"], sl.num_slices) if sl is not None else [(0, g["oh"])]
+    axis, ranges = slice_ranges(g, sl.slice_type.name, sl.num_slices, True) if sl else ("h", [(0, g["oh"])])
     worst = None
     for lo, hi in ranges:
-        sg = slice_geometry(g, lo, hi) if sl is not None else g
+        sg = slice_geometry(g, lo, hi, axis) if sl is not None else g
         ch = conv_choice(cfg.shard_layout, sg, spec.grid, in_dtype=ttnn.bfloat16, w_dtype=ttnn.bfloat16,
                          out_dtype=ttnn.bfloat16, in_layout=ttnn.TILE_LAYOUT,
                          act_block_h_override=cfg.act_block_h_override)  # fmt: skip
@@ -285,13 +392,14 @@ def test_sd14_unet_resnets_pick_different_valid_configs_per_device(monkeypatch, 
 @pytest.mark.parametrize("c, hw", [(128, 512), (256, 256)])
 def test_vae_decoder_convs_are_sliced_on_n150(monkeypatch, c, hw):
     """SD1.4's VAE decoder at 512x512: its last up blocks' 3x3 convs (128ch at 512x512, 256ch at 256x256) do not
-    fit a core's L1 whole on n150: each gets DRAMSliceHeight slices whose largest fits; the p150's larger grid
-    needs no more slices than the n150's."""
+    fit a core's L1 whole on n150: each gets the slices tt-metal's auto slicing picks (width slices for an input at
+    least 200 wide and as wide as tall, with a TILE output) whose largest fits; the p150's larger grid needs no more
+    slices than the n150's."""
     counts = {}
     for arch in ARCHS:
         for node, row in _block_configs(monkeypatch, arch, c, hw, temb=None):
             layout, abh, grid, n = _check_valid(node, row, arch)
-            assert row.slice_config.slice_type == HEIGHT and n > 1, (arch, row)
+            assert row.slice_config.slice_type == WIDTH and n > 1, (arch, row)
             assert dataclasses.asdict(row.slice_config)["num_slices"] == n
             counts.setdefault(arch, set()).add(n)
     assert max(counts["blackhole"]) <= min(counts["wormhole_b0"])
@@ -350,7 +458,7 @@ def test_explain_shows_slices_shard_layout_and_act_block(tmp_path):
     r = CliRunner().invoke(main, ["explain", f"{mod}:conv", "--arch", "wormhole_b0", "--args", *specs])
     assert r.exit_code == 0, r.output
     configs = r.output.split("program configs", 1)[1].split("fusion coverage", 1)[0]
-    assert "%3 ttnn.conv2d" in configs and "slice_type=ttnn.SliceTypeEnum.DRAMSliceHeight" in configs
+    assert "%3 ttnn.conv2d" in configs and "slice_type=ttnn.SliceTypeEnum.DRAMSliceWidth" in configs
     assert "num_slices=2" in configs and "shard_layout=ttnn.TensorMemoryLayout.BLOCK_SHARDED" in configs
     assert "act_block_h_override=256" in configs
     after = r.output.split("IR after passes", 1)[1].split("generated source", 1)[0]

@@ -404,3 +404,37 @@ def test_tiny_resnet_through_its_cnn_modules_on_the_simulator(sym, arch, layer_t
     assert (
         len(swapped) == 5
     )  # what the mapping replaced at the top: stem, one block per stage, pooler, classifier
+
+
+def test_channel_sliced_conv_matches_torch(sym):
+    # tt-symbiote's TtConv2d with ChannelSliceStrategyConfiguration runs one conv2d per input-channel slice with
+    # Conv2dL1FullSliceConfig, moves the first slice's output to DRAM and accumulates the rest into it with
+    # ttnn.add(..., output_tensor=acc), deallocating each slice's output. It needs conv2d's L1 path to return its
+    # sharded L1 output (tt-metal conv2d_L1): a DRAM output made to_memory_config(DRAM) hand back the same tensor,
+    # which the deallocate then freed under the accumulator.
+    import ttnn
+    from tt_symbiote.modules.tt_cnn.builder import (
+        ChannelSliceStrategyConfiguration,
+        Conv2dConfiguration,
+        TtConv2d,
+    )
+
+    g = torch.Generator().manual_seed(0)
+    w, b = torch.randn(32, 64, 3, 3, generator=g) / 24, torch.randn(32, generator=g) * 0.1
+    x = torch.randn(1, 64, 8, 8, generator=g)
+    dev = ttnn.open_device(device_id=0)
+    try:
+        tw, tb = Conv2dConfiguration.convert_torch_weight_and_bias_to_ttnn(w, b)
+        cfg = Conv2dConfiguration(
+            input_height=8, input_width=8, in_channels=64, out_channels=32, batch_size=1, kernel_size=(3, 3),
+            padding=(1, 1), weight=tw, bias=tb, slice_strategy=ChannelSliceStrategyConfiguration(num_slices=2),
+        )  # fmt: skip
+        layer = TtConv2d(cfg, dev)
+        tx = ttnn.from_torch(x.permute(0, 2, 3, 1).contiguous(), dtype=ttnn.bfloat16, device=dev)
+        out, (h, wd) = layer(tx, return_output_dim=True)
+        assert (h, wd) == (8, 8) and out.memory_config() == ttnn.DRAM_MEMORY_CONFIG
+        got = ttnn.to_torch(out).float().reshape(1, h, wd, 32).permute(0, 3, 1, 2)
+    finally:
+        ttnn.close_device(dev)
+    ref = torch.nn.functional.conv2d(x, w, b, padding=1)
+    assert pcc(got, ref) >= 0.999

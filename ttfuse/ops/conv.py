@@ -3,7 +3,9 @@
 Layout (tt-metal `ttnn/cpp/ttnn/operations/conv/conv2d/conv2d.cpp`, the op's docstring in the 0.81.1 wheel):
 - the activation is NHWC flattened to `[1, 1, N*H*W, C]` (`[N, H, W, C]` is accepted too), ROW_MAJOR or TILE;
   the output is `[1, 1, N*OH*OW, OC]`, TILE unless `conv_config.output_layout` says ROW_MAJOR, dtype `dtype` or
-  the input's, in `memory_config` (default DRAM interleaved: ttfuse's simplification of ttnn's sharded L1 output);
+  the input's, placed as tt-metal places it (`out_memory_config`): `memory_config` or the conv's own sharded L1 output
+  on the L1 path (an L1 input, or Conv2dL1FullSliceConfig), DRAM interleaved on the DRAM path (ttfuse/ops/conv_config.py
+  `conv_default_memory_config`; max_pool2d: `pool_default_memory_config`);
 - weights come as torch's `[OC, IC/groups, KH, KW]` ROW_MAJOR tensor (host or device, prepared on the fly) or
   prepared by `prepare_conv_weights`: ttfuse's prepared form is the logical matrix `[1, 1, KH*KW*IC/groups, OC]`
   in TILE layout, rows ordered (kh, kw, ic) as tt-metal's `convert_conv_weight_tensor_to_tiled_layout` orders them
@@ -30,6 +32,7 @@ from ttfuse.configs import (
     Conv2dConfig,
     MathFidelity,
     PaddingMode,
+    SliceTypeEnum,
     WormholeComputeKernelConfig,
 )
 from ttfuse.numerics import round_to_dtype
@@ -37,10 +40,16 @@ from ttfuse.opdef import OPS, CostCtx, Group, OpCost, OpDef, Traits, register_op
 from ttfuse.ops.activations import apply_activation, normalize_activation
 from ttfuse.ops.common import fail, flat_specs, io_bytes, need_dtype, need_memory_config, need_spec
 from ttfuse.ops.conv_config import (
+    auto_slice_budget,
+    auto_slicing,
     check_slice_config,
+    conv_default_memory_config,
     core_tile_macs,
+    is_matmul_conv,
+    pool_default_memory_config,
+    runs_in_l1,
+    runs_in_l1_pool,
     select_conv_config,
-    select_slicing,
     slice_geometry,
     sliced_ranges,
     sliced_rereads,
@@ -326,7 +335,27 @@ def _conv2d_spec(input_tensor, weight_tensor, bias_tensor, conv_config, compute_
     if out_dtype is DataType.BFLOAT8_B and layout is not Layout.TILE:
         raise fail(op, "argument 'dtype': a bfloat8_b output needs conv_config.output_layout TILE")
     n = g["batch_size"] * g["oh"] * g["ow"]
-    return TensorSpec((1, 1, n, g["out_channels"]), out_dtype, layout, memory_config or DRAM_MEMORY_CONFIG)
+    mc = out_memory_config(x, w, g, g, cfg, dtype, a["slice_config"], memory_config)
+    return TensorSpec((1, 1, n, g["out_channels"]), out_dtype, layout, mc)
+
+
+def out_memory_config(x, w, g: dict, work: dict, cfg: Conv2dConfig, dtype, slice_config, memory_config):
+    """The output placement of a conv (geometry `g`; a transposed conv's equivalent conv `work`): `memory_config`
+    where the path honours it (conv2d_L1 converts its output to it; the DRAM path ignores it, with a warning in
+    ttnn, and writes DRAM interleaved), else `conv_default_memory_config` on the current device's grid."""
+    if memory_config is not None and (runs_in_l1(x, slice_config) or is_matmul_conv(g, cfg.shard_layout)):
+        return memory_config
+    ds = device_spec_or_default(None)
+    args = {"conv_config": cfg, "dtype": dtype}
+    return conv_default_memory_config(
+        g,
+        x,
+        slice_config,
+        cfg.shard_layout,
+        cfg.transpose_shards,
+        tuple(ds.grid),
+        lambda: conv_parallel_config(args, {"input_tensor": x, "weight_tensor": w}, ds, g=work)[0],
+    )
 
 
 def prepared_weight_matrix(w: torch.Tensor) -> torch.Tensor:
@@ -356,7 +385,9 @@ def _conv2d_sim(ctx, input_tensor, weight_tensor, bias_tensor, conv_config, comp
     mode = "replicate" if cfg.padding_mode is PaddingMode.Replicate else "constant"
     x = F.pad(x, (g["pl"], g["pr"], g["pt"], g["pb"]), mode=mode)
     fid = (compute_config or conv_default_compute_config()).math_fidelity
-    sliced = sliced_ranges(a, g, ctx.out_spec.layout)
+    layout = ctx.out_spec.layout
+    sc = conv_slice_config({**a, "conv_config": conv_config}, ctx.in_specs, g, layout)
+    sliced = sliced_ranges({"slice_config": sc}, g, layout)
     if sliced is None:
         y = _conv_nhwc(x, wm, g, fid)
     else:  # one conv per slice of output rows (columns) over its input window, halo included, as ttnn runs it
@@ -409,49 +440,88 @@ def _im2col_conv(x: torch.Tensor, wm: torch.Tensor, g: dict, fid: MathFidelity) 
     return y.permute(1, 0, 2).reshape(1, 1, -1, g["out_channels"])
 
 
-def conv_parallel_config(
-    args: dict,
-    in_specs: dict,
-    device_spec,
-    l1_budget: int | None = None,
-    g: dict | None = None,
-    *,
-    sliced: bool = False,
-):
-    """(chosen ConvChoice, candidates) of a conv2d call (its args by name, tensor args as TensorSpecs) on a device:
-    ttfuse/ops/conv_config.py's rule, keeping what the call's conv_config fixes (shard_layout, act_block_h). `g`:
-    the geometry (default: the call's; a transposed conv passes its equivalent conv's). With `sliced`, the result is
-    `select_slicing`'s (num_slices, the config of the slice needing the most L1) instead."""
-    g = conv_geometry("conv2d", args) if g is None else g
+def _config_kw(args: dict, in_specs: dict) -> dict:
+    """select_conv_config's dtype / layout / user-fixed keywords of a conv2d call."""
     cfg = args.get("conv_config") or Conv2dConfig()
     x, w = in_specs["input_tensor"], in_specs["weight_tensor"]
-    ds = device_spec_or_default(device_spec)
     w_dtype = w.dtype if is_prepared_weight(w) else (cfg.weights_dtype or w.dtype)
-    kw = dict(
+    return dict(
         in_dtype=x.dtype,
         w_dtype=w_dtype,
         out_dtype=args.get("dtype") or x.dtype,
         in_layout=x.layout,
         shard_layout=cfg.shard_layout,
         act_block_h_override=cfg.act_block_h_override,
-        l1_budget=ds.l1_per_core if l1_budget is None else l1_budget,
     )
-    if sliced:
-        return select_slicing(g, tuple(ds.grid), **kw)
+
+
+def conv_parallel_config(
+    args: dict,
+    in_specs: dict,
+    device_spec,
+    l1_budget: int | None = None,
+    g: dict | None = None,
+):
+    """(chosen ConvChoice, candidates) of a conv2d call (its args by name, tensor args as TensorSpecs) on a device:
+    ttfuse/ops/conv_config.py's rule, keeping what the call's conv_config fixes (shard_layout, act_block_h). `g`:
+    the geometry (default: the call's; a transposed conv passes its equivalent conv's)."""
+    g = conv_geometry("conv2d", args) if g is None else g
+    ds = device_spec_or_default(device_spec)
+    kw = _config_kw(args, in_specs)
+    kw["l1_budget"] = ds.l1_per_core if l1_budget is None else l1_budget
     return select_conv_config(g, tuple(ds.grid), **kw)
+
+
+def conv_auto_slicing(args: dict, in_specs: dict, g: dict, out_layout: Layout, device_spec=None):
+    """(the Conv2dSliceConfig, the config of its slice needing the most L1) that tt-metal's conv2d_DRAM determines
+    by itself for a conv2d call with no slice config (or a DRAM slice type with num_slices 0) whose input is in
+    DRAM (conv_config.py `auto_slicing` on the device grid with `auto_slice_budget`); None for a call that does not
+    auto-slice (its own slice config, the L1 path, a 1x1 matmul conv) or where no count fits."""
+    sc = args.get("slice_config")
+    cfg = args.get("conv_config") or Conv2dConfig()
+    auto = sc is None or (sc.slice_type is not SliceTypeEnum.L1Full and sc.num_slices == 0)
+    if not auto or runs_in_l1(in_specs["input_tensor"], sc) or is_matmul_conv(g, cfg.shard_layout):
+        return None
+    ds = device_spec_or_default(device_spec)
+    return auto_slicing(
+        g,
+        tuple(ds.grid),
+        l1_budget=auto_slice_budget(ds),
+        out_tile=out_layout is Layout.TILE,
+        slice_type=None if sc is None else sc.slice_type,
+        **_config_kw(args, in_specs),
+    )
+
+
+def conv_slice_config(args: dict, in_specs: dict, g: dict, out_layout: Layout, device_spec=None):
+    """The `Conv2dSliceConfig` a conv2d call runs with, or None (one conv): the call's own, or the one tt-metal
+    determines itself (`conv_auto_slicing`; a count of 1 is None: tt-metal runs that conv whole). Shared by the
+    spec / sim / cost rules and the select_configs pass, so eager and JIT run the same slices."""
+    found = conv_auto_slicing(args, in_specs, g, out_layout, device_spec)
+    if found is None:
+        sc = args.get("slice_config")
+        return (
+            None
+            if sc is not None and sc.slice_type is not SliceTypeEnum.L1Full and sc.num_slices == 0
+            else sc
+        )
+    return found[0] if found[0].num_slices > 1 else None
 
 
 def conv_cost(ctx: CostCtx, g: dict, work: dict) -> OpCost:
     """The cost of a conv (conv2d, or a transposed conv through its equivalent conv `work`): FLOPs on the matrix
     engine at the call's math fidelity, spread as the chosen parallel config spreads them (the busiest core's tile
     multiply-accumulates, as matmul's cost does); inputs and output moved once. A DRAM-sliced call (`slice_config`
-    with num_slices > 1) sums its slices: each a `padded_slice` reading its input window (halo rows read twice),
+    with num_slices > 1, or the slices ttnn picks itself for a DRAM input: `conv_slice_config`) sums its slices: each a `padded_slice` reading its input window (halo rows read twice),
     the conv re-reading the weights and bias, and a `slice_write` of its rows: 3 launches per slice."""
     flops = 2.0 * work["batch_size"] * work["oh"] * work["ow"] * work["out_channels"] * work["k"]
     dram, l1 = io_bytes(flat_specs(ctx.in_specs) + list(ctx.out_specs))
     fid = (ctx.args.get("compute_config") or conv_default_compute_config()).math_fidelity
     out_layout = ctx.out_specs[0].layout if ctx.out_specs else Layout.TILE
-    sliced = sliced_ranges(ctx.args, work, out_layout) if work is g else None
+    sliced = None
+    if work is g:
+        sc = conv_slice_config(ctx.args, ctx.args, g, out_layout, ctx.device_spec)
+        sliced = sliced_ranges({"slice_config": sc}, g, out_layout)
     if sliced is None:
         core_tiles = core_tile_macs(conv_parallel_config(ctx.args, ctx.args, ctx.device_spec, g=work)[0])
         launches = 1
@@ -664,7 +734,12 @@ def _max_pool2d_spec(
         raise fail(op, "argument 'dtype': a bfloat8_b output needs output_layout TILE")
     check_slice_config(op, "dram_slice_config", dram_slice_config, g, output_layout)
     shape = (1, 1, n * g["oh"] * g["ow"], c)
-    return TensorSpec(shape, dtype, output_layout, memory_config or DRAM_MEMORY_CONFIG)
+    if memory_config is None or not runs_in_l1_pool(dram_slice_config):
+        grid = tuple(device_spec_or_default(None).grid)
+        memory_config = pool_default_memory_config(
+            g, x, dram_slice_config, a["applied_shard_scheme"], output_layout, dtype, grid
+        )
+    return TensorSpec(shape, dtype, output_layout, memory_config)
 
 
 @max_pool2d.cost
@@ -792,9 +867,8 @@ def _conv_transpose2d_spec(
     layout = cfg.output_layout or Layout.TILE
     check_slice_config(op, "dram_slice_config", a["dram_slice_config"], g, layout)
     n = g["batch_size"] * g["oh"] * g["ow"]
-    return TensorSpec(
-        (1, 1, n, g["out_channels"]), dtype or x.dtype, layout, memory_config or DRAM_MEMORY_CONFIG
-    )
+    mc = out_memory_config(x, w, g, transpose_as_conv(g), cfg, dtype, a["dram_slice_config"], memory_config)
+    return TensorSpec((1, 1, n, g["out_channels"]), dtype or x.dtype, layout, mc)
 
 
 def _iohw_to_oihw(w: torch.Tensor, groups: int) -> torch.Tensor:

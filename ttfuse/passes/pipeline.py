@@ -45,7 +45,7 @@ class PassRecord:
     graph_after: Graph | None = field(default=None, repr=False)
 
 
-PIPELINE_VERSION = 5  # 5: fuse knows group_norm + activation (kernels.group_norm_act) and conv2d epilogues
+PIPELINE_VERSION = 6  # 6: conv2d default placement (L1 / DRAM paths) and automatic DRAM slicing, as eager
 
 from ttfuse.passes.chunk import chunk  # noqa: E402
 from ttfuse.passes.cleanup import cleanup  # noqa: E402  (pass modules import this one lazily)

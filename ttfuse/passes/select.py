@@ -70,7 +70,7 @@ from ttfuse.passes.select_configs import (
     select_sdpa_config,
     softmax_sharded_config,
 )
-from ttfuse.types import BufferType, TensorMemoryLayout, TensorSpec
+from ttfuse.types import BufferType, Layout, TensorMemoryLayout, TensorSpec
 
 SDPA = "transformer.scaled_dot_product_attention"
 CONFIG_OPS = frozenset({Group.MATMUL, Group.ATTENTION, Group.NORM, Group.SOFTMAX})
@@ -560,41 +560,69 @@ def _select_conv2d(node: Node, ins: list[TensorSpec], sc: SelectCtx, *, transpos
     auto-shard) on the usable grid, written into the node's `conv_config` (fields the user left at their defaults
     only), and ttnn's default compute config (HiFi4) unless the user gave one.
 
-    Slicing lives here, not in the chunk pass: a conv whose chosen config does not fit the circular-buffer budget
-    per core (`sc.cb_limit`) even at the smallest act block gets the smallest `slice_config` DRAMSliceHeight count
-    whose every slice fits (`select_slicing`, tt-metal's determine_slice_config); none when even one output row
-    per slice would not fit (then the weights overflow, not the activations). The node stays one conv2d whose
-    ttnn call slices itself (padded_slice -> conv -> slice_write per slice, the halo rows read by both neighbours),
-    as tt-metal's own mechanism does; the chunk pass would cut the [1, 1, N*H*W, C] rows with no halo, which a
-    kernel window spanning rows cannot use. A slice_config the user gave (even L1Full) is kept.
+    Slicing is the op's own (ttnn: "If set to None and input is in DRAM, DRAM slicing is automatically enabled"):
+    a conv with a DRAM input and no slice_config (or a DRAM slice type with num_slices 0) is sliced by eager's rule
+    (ttfuse/ops/conv.py `conv_auto_slicing`: tt-metal's determine_slice_config, best-guess width / height slices,
+    the smallest count whose every slice fits `auto_slice_budget`); the pass records that same choice as the node's
+    `slice_config` (when it is more than one slice) and picks the act block of its largest slice, so the JIT never
+    slices differently from eager. The node stays one conv2d whose ttnn call slices itself (padded_slice -> conv ->
+    slice_write per slice, the halo rows read by both neighbours); the chunk pass would cut the [1, 1, N*H*W, C]
+    rows with no halo, which a kernel window spanning rows cannot use. A slice_config the user gave (even L1Full)
+    is kept; a conv on the L1 path (an L1 input) is not sliced, as in ttnn.
     A transposed conv (`transposed`) is chosen for as the stride-1 conv it runs as (`transpose_as_conv`); it is not
-    sliced (the simulator's conv_transpose2d runs whole)."""
+    sliced (the simulator's conv_transpose2d runs whole).
+    Where the scheme decides the output's placement (conv_config.py `conv_default_memory_config`) the JIT keeps
+    eager's: an interleaved input on the L1 path keeps the auto-shard scheme eager picks (only act_block_h is chosen
+    for the budget), and a 1x1 conv of an interleaved input gets no shard_layout (ttnn runs it as an interleaved
+    matmul with a DRAM output)."""
     import dataclasses
 
-    from ttfuse.configs import Conv2dConfig, Conv2dSliceConfig, SliceTypeEnum
+    from ttfuse.configs import Conv2dConfig
     from ttfuse.ops.conv import (
+        conv_auto_slicing,
         conv_default_compute_config,
+        conv_geometry,
         conv_parallel_config,
         transpose_as_conv,
         transpose_geometry,
     )
+    from ttfuse.ops.conv_config import auto_slice_budget, is_matmul_conv, runs_in_l1
 
     args = spec_args(node, ins)
     cfg = args.get("conv_config") or Conv2dConfig()
     spec = dataclasses.replace(sc.spec, grid=sc.grid)  # the grid jit(max_grid=...) leaves usable
     g = transpose_as_conv(transpose_geometry(args)) if transposed else None
+    auto_slices = None  # eager's own DRAM slicing of this call (the same shared rule), recorded as it
+    if not transposed:
+        out_layout = cfg.output_layout or Layout.TILE
+        auto_slices = conv_auto_slicing(args, args, conv_geometry("conv2d", args), out_layout, spec)
+    x = args["input_tensor"]
+    auto = cfg.shard_layout is None and not x.memory_config.is_sharded()
+    if auto and is_matmul_conv(transpose_geometry(args) if transposed else conv_geometry("conv2d", args)):
+        # tt-metal runs an auto-sharded 1x1 conv of an interleaved input as an interleaved matmul (DRAM output); a
+        # shard_layout would reshard it into L1 and give it a sharded output eager does not have
+        upd = (
+            {}
+            if args.get("compute_config") is not None
+            else {"compute_config": _override(conv_default_compute_config(), sc)}
+        )
+        return upd, [f"{node.opdef.short}: a 1x1 conv of an interleaved input runs as an interleaved matmul"]
+    if auto and runs_in_l1(x, args.get("slice_config", args.get("dram_slice_config"))):
+        # the scheme decides this output's sharding (conv_default_memory_config): keep eager's auto-shard choice
+        scheme = conv_parallel_config(args, args, sc.spec, None, g)[0].scheme
+        args = {**args, "conv_config": dataclasses.replace(cfg, shard_layout=scheme)}
     choice, cands = conv_parallel_config(args, args, spec, sc.cb_limit, g)
     upd: dict = {}
     slicing = ""  # the slicing decision, for the note
-    if not transposed and args.get("slice_config") is None and choice.l1_bytes > sc.cb_limit:
-        whole = f"; the whole conv needs ~{choice.l1_bytes // 1024} KiB per core > {sc.cb_limit // 1024} KiB"
-        sliced = conv_parallel_config(args, args, spec, sc.cb_limit, sliced=True)
-        if sliced is None:
-            slicing = f"{whole}, and so does one output row per slice: not sliced"
-        else:
-            n, choice = sliced
-            upd["slice_config"] = Conv2dSliceConfig(slice_type=SliceTypeEnum.DRAMSliceHeight, num_slices=n)
-            slicing = f"{whole}: DRAMSliceHeight x {n} slices, the largest as {choice.describe()}"
+    if auto_slices is not None and auto_slices[0].num_slices > 1:
+        sl, choice = auto_slices
+        upd["slice_config"] = sl
+        slicing = (
+            f"; a DRAM input with no slice count: ttnn slices it itself ({auto_slice_budget(spec) // 1024} KiB "
+            f"per core): {sl.slice_type.name} x {sl.num_slices} slices, the largest as {choice.describe()}"
+        )
+    elif not transposed and args.get("slice_config") is None and choice.l1_bytes > sc.cb_limit:
+        slicing = f"; ~{choice.l1_bytes // 1024} KiB per core > {sc.cb_limit // 1024} KiB: not sliced"
     if cfg.shard_layout is None or not cfg.act_block_h_override:
         upd["conv_config"] = dataclasses.replace(
             cfg,
@@ -610,7 +638,7 @@ def _select_conv2d(node: Node, ins: list[TensorSpec], sc: SelectCtx, *, transpos
 
 # Traits.config_rule kind -> rule(node, in_specs, sctx) -> (updates, notes)
 RULE_KINDS: dict[str, Callable] = {
-    "conv2d": _select_conv2d,  # conv2d: shard scheme, grid, act_block_h, DRAM slices when L1 overflows
+    "conv2d": _select_conv2d,  # conv2d: shard scheme, grid, act_block_h, records ttnn's own DRAM slices
     "conv_transpose2d": functools.partial(_select_conv2d, transposed=True),  # as its equivalent stride-1 conv
     "matmul": _select_matmul,  # matmul, linear
     "minimal_matmul": _select_minimal_matmul,  # experimental.minimal_matmul
