@@ -32,6 +32,11 @@ RESNET_BLOCKS = ["resnet.encoder.stages.0.layers.0", "resnet.encoder.stages.1.la
 BLOCKS = {"ViT": ["layers.0", "layers.1"], "ResNet basic": RESNET_BLOCKS, "ResNet bottleneck": RESNET_BLOCKS}
 
 
+# an empty compile cache per test (tests/conftest.py): trace counts must not depend on what another test or an
+# earlier run left on disk
+pytestmark = pytest.mark.usefixtures("fresh")
+
+
 @pytest.fixture(scope="module")
 def sym():
     with C.symbiote_installed() as tt_symbiote:

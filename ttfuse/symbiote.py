@@ -52,7 +52,7 @@ from typing import Any
 
 from ttfuse import ttnn
 from ttfuse.cache import CacheWarning
-from ttfuse.errors import MODEL_CODE, ArgumentError, TtfuseError
+from ttfuse.errors import MODEL_CODE, ArgumentError, TtfuseError, warn
 from ttfuse.jit import JitFunction, jit
 
 __all__ = [
@@ -940,10 +940,9 @@ class _JitBlock:
         rec = self.record
         rec.mode = "per-module"
         rec.reason = f"{type(e).__name__}: {e}"
-        warnings.warn(
+        warn(
             f"ttfuse.symbiote: block {rec.name} ({rec.cls}) cannot run as one compiled graph, so it runs "
-            f"tt-symbiote's per-module path from now on: {rec.reason}",
-            stacklevel=3,
+            f"tt-symbiote's per-module path from now on: {rec.reason}"
         )
         return self._per_module("capture failed", args, kwargs)
 

@@ -92,6 +92,26 @@ def test_copy_kept_where_aliasing_would_show():
     assert ops(other) == ["clone", "exp"]
 
 
+def test_copy_of_a_buffer_written_later_in_place_is_kept(device):
+    # found by the random-program test: the move chain copies x's value; forwarding it would make the output
+    # share x's buffer, which the last add_ then changes (eager returns the value from before that write)
+    def prog(x):
+        ttnn.add_(x, 1.5)
+        y = ttnn.to_memory_config(ttnn.to_memory_config(x, ttnn.L1_MEMORY_CONFIG), ttnn.DRAM_MEMORY_CONFIG)
+        ttnn.add_(x, 1.5)
+        return y
+
+    rm = S(32, 32, layout=ttnn.ROW_MAJOR_LAYOUT)  # ROW_MAJOR: no eltwise kernel absorbs the in-place adds
+    out = apply(traced(prog, rm), pick(C.rules_layout, "to_memory_config", "memory_chain"))
+    assert ops(out) == ["add_", "to_memory_config", "to_memory_config", "add_"]
+    assert any("written in place" in note for n in out.nodes for note in n.side.notes)
+    t = torch.randn(32, 32)
+    ins = [ttnn.from_torch(t, dtype=BF16, layout=ttnn.ROW_MAJOR_LAYOUT, device=device) for _ in range(2)]
+    eager, jit = prog(ins[0]), ttfuse.jit(prog, enable_cache=False)(ins[1])
+    assert torch.equal(ttnn.to_torch(jit), ttnn.to_torch(eager))
+    assert torch.equal(ttnn.to_torch(ins[1]), ttnn.to_torch(ins[0]))
+
+
 def test_clone_chain():
     g = traced(
         lambda x: ttnn.exp(ttnn.clone(ttnn.clone(x, dtype=F32), memory_config=ttnn.L1_MEMORY_CONFIG)), X

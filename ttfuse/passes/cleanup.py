@@ -50,14 +50,40 @@ def _no_acts(node: Node) -> bool:
     )
 
 
+def _buffer(rw: Rewriter, ref: Ref) -> Ref:
+    """The value whose buffer `ref` is: through in-place ops (add_ writes its input's buffer) to the first value."""
+    node = rw.node(ref)
+    while node is not None and node.opdef.traits.inplace is not None:
+        src = rw.attrs(node).get(node.opdef.traits.inplace)
+        if not isinstance(src, Ref):
+            break
+        ref, node = src, rw.node(src)
+    return ref
+
+
+def _written_in_place(rw: Rewriter, ref: Ref) -> bool:
+    """Whether some in-place op of the graph writes the buffer holding `ref`."""
+    buf = _buffer(rw, ref)
+    for n in rw.graph.nodes:
+        name = n.opdef.traits.inplace
+        src = rw.attrs(n).get(name) if name is not None else None
+        if isinstance(src, Ref) and _buffer(rw, src) == buf:
+            return True
+    return False
+
+
 def _forward(rw: Rewriter, m, src: str = "x"):
-    """The root is a no-op copy of value `src`: forward it unless aliasing would be visible."""
+    """The root is a no-op copy of value `src`: forward it unless aliasing would be visible. Forwarding makes the
+    root's readers share `src`'s buffer, so it is refused when an in-place op writes that buffer: the root (a
+    copy in eager: a round trip, a chain of moves, a + 0) holds the value from before the write."""
     root, x = m.root, m.ref(src)
     if rw.spec(x) != root.outs[0]:
         return None
     out = Ref(root.id, 0)
     if rw.is_output(out) and (rw.is_input(x) or rw.is_output(x)):
         return Miss("a graph output must not alias a graph input or another output")
+    if _written_in_place(rw, x):
+        return Miss("the copied value's buffer is written in place; the copy keeps the value from before")
     return x
 
 
@@ -257,7 +283,11 @@ def _involution(rw: Rewriter, m):
 
 @named("idempotent")
 def _idempotent(rw: Rewriter, m):
-    return m.ref("inner") if m.node("inner").outs[0] == m.root.outs[0] else None
+    if m.node("inner").outs[0] != m.root.outs[0]:
+        return None
+    if _written_in_place(rw, m.ref("inner")):
+        return Miss("the inner value's buffer is written in place; the outer op keeps the value from before")
+    return m.ref("inner")
 
 
 def _bin(op, const, name=None, **kw):

@@ -45,7 +45,7 @@ class PassRecord:
     graph_after: Graph | None = field(default=None, repr=False)
 
 
-PIPELINE_VERSION = 6  # 6: conv2d default placement (L1 / DRAM paths) and automatic DRAM slicing, as eager
+PIPELINE_VERSION = 7  # 7: cleanup keeps copies of buffers written in place; 6: conv2d placement and automatic DRAM slicing
 
 from ttfuse.passes.chunk import chunk  # noqa: E402
 from ttfuse.passes.cleanup import cleanup  # noqa: E402  (pass modules import this one lazily)
