@@ -528,8 +528,12 @@ def conv_cost(ctx: CostCtx, g: dict, work: dict) -> OpCost:
     else:
         axis, ranges = sliced
         subs = [slice_geometry(work, a, b, axis) for a, b in ranges]
+        # each slice on the config that fits the slicing's L1 budget (what the slice count was chosen for and the
+        # select_configs pass records), so eager and JIT cost a sliced conv alike
+        budget = auto_slice_budget(device_spec_or_default(ctx.device_spec))
         core_tiles = sum(
-            core_tile_macs(conv_parallel_config(ctx.args, ctx.args, ctx.device_spec, g=sg)[0]) for sg in subs
+            core_tile_macs(conv_parallel_config(ctx.args, ctx.args, ctx.device_spec, budget, g=sg)[0])
+            for sg in subs
         )
         launches = 3 * len(subs)
         more_dram, more_l1 = sliced_rereads(ctx, work, axis, subs, ("weight_tensor", "bias_tensor"))
