@@ -45,7 +45,8 @@ class PassRecord:
     graph_after: Graph | None = field(default=None, repr=False)
 
 
-PIPELINE_VERSION = 7  # 7: cleanup keeps copies of buffers written in place; 6: conv2d placement and automatic DRAM slicing
+# 7: cleanup keeps copies of buffers written in place; 6: conv2d placement and automatic DRAM slicing
+PIPELINE_VERSION = 7
 
 from ttfuse.passes.chunk import chunk  # noqa: E402
 from ttfuse.passes.cleanup import cleanup  # noqa: E402  (pass modules import this one lazily)
