@@ -88,9 +88,9 @@ def test_sd14_prediction_beside_published(pcc_report):
     unet, vae = predict_all()
     for part in (unet, vae):
         assert 0 < part.jit_ms <= part.eager_ms and part.jit_kernel_ms < part.jit_ms
-    # the passes fuse in the UNet (fewer launches); the VAE's 512x512 convs exceed L1 and are DRAM-sliced by the
-    # JIT's conv config selection (more launches, each slice its own)
-    assert unet.jit_launches < unet.eager_launches and vae.jit_launches > vae.eager_launches
+    # the passes fuse (fewer launches); the VAE's 512x512 convs exceed L1 and are DRAM-sliced by ttnn itself, in
+    # eager and JIT alike (3 launches a slice on both sides)
+    assert unet.jit_launches < unet.eager_launches and vae.jit_launches < vae.eager_launches
     table = format_table([unet, vae])
     for line in table.splitlines()[2:5]:
         pcc_report("prediction", line.strip())
