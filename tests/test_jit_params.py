@@ -187,6 +187,9 @@ def test_parameter_only_work_runs_once_per_weight(fresh, device):
     lowered = JitCast.__call__.lower(p, x)  # traces afresh (trace_count 2), for the IR
     assert lowered.prologue is not None and "typecast" in lowered.prologue.source
     assert "typecast(" not in lowered.source
+    # the predicted cost is one call's: the JIT side without the prologue, eager with the work it redoes per call
+    assert lowered.cost.jit.total.launches == counts[-1]["matmul"] == sum(counts[-1].values())
+    assert lowered.cost.eager.total.launches == sum(counts[0].values()) == 3
 
     # an in-place write into the weight (outside the jit function) bumps its version: recomputed once
     v0 = p.w._version

@@ -592,6 +592,10 @@ class JitFunction:
             )
             if params.lifted:
                 lowered.prologue, lowered.param_runner = prologue, pr
+                if prologue is not None:  # the JIT's cost per call: the prologue runs once per set of weights
+                    lowered.cost = LazyCost(
+                        g0, compiled.graph, dspec, max_grid=self.options.max_grid, mesh_shape=mesh
+                    )
                 entry = Entry(run, lowered, key.hex if key else None)
             else:
                 entry = Entry(

@@ -51,7 +51,9 @@ class Lowered:
     graph: Graph
     passes: list[PassRecord]
     compiled: Compiled
-    cost: CostComparison  # eager (traced) and jit graphs on the target, per-arch totals (a LazyCost)
+    # eager (traced) and jit graphs on the target, per-arch totals (a LazyCost); the jit side is one call: without
+    # the parameter prologue, which runs once per set of weights (eager runs those ops in every call)
+    cost: CostComparison
     key: cache.CacheKey | None
     compile_ms: float = 0.0
     program_configs: list = field(default_factory=list)
@@ -248,7 +250,14 @@ class DiskEntries:
             g,
             [],
             compiled,
-            LazyCost(None, g, dspec, max_grid=max_grid, mesh_shape=mesh),
+            # per call: a parameter prologue runs once per set of weights (as in jit.py)
+            LazyCost(
+                None,
+                built["compiled"].graph if built["prologue"] is not None else g,
+                dspec,
+                max_grid=max_grid,
+                mesh_shape=mesh,
+            ),
             key,
             ms,
             program_configs(g),

@@ -121,13 +121,6 @@ def lower_spec_only(
 
 
 def per_call_cost(lowered):
-    """`ttfuse.passes.cost.graph_cost` of what one call runs: the lowered graph less its parameter prologue (the
-    conv weight preparation, run once per weight set; `Lowered.cost` counts it in every call)."""
-    from ttfuse.capture.params import split_params
-    from ttfuse.passes.cost import graph_cost
-
-    g = lowered.graph
-    runner = lowered.param_runner
-    if runner is not None:
-        _, g, _ = split_params(g, len(g.inputs) - len(runner.specs))
-    return graph_cost(g, lowered.device_spec)
+    """The GraphCost of what one call of `lowered` runs: its graph less the parameter prologue (the conv weight
+    preparation, run once per weight set), which is `Lowered.cost.jit` (for a lowering without passes too)."""
+    return lowered.cost.jit
