@@ -92,6 +92,21 @@ def test_eltwise_bfloat16_intermediates_are_dst_bf16(device):
     assert not torch.equal(host(out), _golden(*vals)[1].to(torch.bfloat16).float())
 
 
+def test_eltwise_block_float_output_is_rounded_once(device):
+    """A bfloat8_b output: the eager op rounds its float32 result straight to bfloat8_b, so the kernel's written
+    value skips the DST (bf16) rounding: sigmoid(2.0) = 0.8808 is 0.8828 in bfloat8_b, not 0.875 via 0.8789
+    (found by the random-program test: softmax -> add_ 2 -> sigmoid in bfloat8_b)."""
+    x = ttnn.from_torch(
+        torch.full((32, 32), 2.0), dtype=ttnn.bfloat8_b, layout=ttnn.TILE_LAYOUT, device=device
+    )
+    prog = (("sigmoid", (0,), ()),)
+    out = OPS["kernels.eltwise"](
+        [x], program=prog, outputs=(1,), dtypes=(ttnn.bfloat8_b,), memory_configs=(ttnn.DRAM_MEMORY_CONFIG,)
+    )
+    assert torch.equal(host(out), host(ttnn.sigmoid(x)))
+    assert host(out)[0, 0].item() == 0.8828125
+
+
 def test_eltwise_multi_output(device):
     (s, sig), vals = _elt(device, BF16, outputs=(5, 6), dtypes=(F32, BF16))
     gs, gsig = _golden(*vals)

@@ -39,6 +39,9 @@ from ttfuse.types import DataType, Layout, MemoryConfig, TensorSpec
 
 NAME = "eltwise"
 FLOATS = frozenset({DataType.FLOAT32, DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B})
+# block-float outputs: the eager op rounds its float32 result straight to them, so the kernel's written value of
+# such a slot skips the DST rounding (the executor rounds it once); bf16 outputs round the same either way
+_BLOCK_FLOATS = frozenset({DataType.BFLOAT8_B, DataType.BFLOAT4_B})
 FP32_MAX_INPUTS = 7  # D2M: at most 7 inputs when any tensor is wider than 16 bits (ref/ttnn.md s7)
 
 
@@ -222,10 +225,12 @@ def dst_dtype(input_dtypes, output_dtypes) -> DataType:
     return DataType.BFLOAT16
 
 
-def evaluate(values: list, program, dst: DataType = DataType.FLOAT32) -> list:
+def evaluate(values: list, program, dst: DataType = DataType.FLOAT32, exact: dict | None = None) -> list:
     """All slot values of the program: float32, each instruction's result rounded to the DST format `dst`
     (no rounding for float32), except a value an `act` instruction reads (a binary op and its fused activations
-    are one computation, rounded once, as the eager op)."""
+    are one computation, rounded once, as the eager op). `exact`: slot -> its value before the DST rounding is
+    recorded there for the slots given as keys (the written outputs: the executor rounds them once to their
+    dtype, as the eager op rounds its result, so a block-float output is not rounded twice)."""
     vals = list(values)
     pre_act = (
         {x for op, args, _ in program if op == "act" for x in args if type(x) is int}
@@ -246,6 +251,8 @@ def evaluate(values: list, program, dst: DataType = DataType.FLOAT32) -> list:
         else:
             v = OPS[op].sim_rule(None, a[0], **p)
         if dst is not DataType.FLOAT32 and isinstance(v, torch.Tensor) and len(vals) not in pre_act:
+            if exact is not None and len(vals) in exact:
+                exact[len(vals)] = v
             v = round_to_dtype(v.float(), dst.value)
         vals.append(v)
     return vals
@@ -254,11 +261,12 @@ def evaluate(values: list, program, dst: DataType = DataType.FLOAT32) -> list:
 @eltwise.sim
 def _sim(ctx, inputs, *, program, outputs, dtypes, memory_configs):
     in_specs = (ctx.in_specs.get("inputs") if ctx is not None else None) or ()
-    vals = evaluate(list(inputs), program, dst_dtype([s.dtype for s in in_specs], dtypes))
+    exact = {o: None for o, d in zip(outputs, dtypes) if d in _BLOCK_FLOATS}
+    vals = evaluate(list(inputs), program, dst_dtype([s.dtype for s in in_specs], dtypes), exact)
     shapes = [s.shape for s in (ctx.out_spec if isinstance(ctx.out_spec, tuple) else (ctx.out_spec,))]
     res = []
     for o, shape in zip(outputs, shapes):
-        v = vals[o]
+        v = vals[o] if exact.get(o) is None else exact[o]
         if not isinstance(v, torch.Tensor) or tuple(v.shape) != tuple(shape):
             v = torch.broadcast_to(_t(v), tuple(shape))
         res.append(v.clone() if any(v is x for x in inputs) else v.float())
