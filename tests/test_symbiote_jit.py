@@ -297,13 +297,11 @@ def test_a_torch_norm_mid_block_falls_back_and_names_it(sym, t3k):
     assert "NotCapturable" in blocks.report()["per_module"]["model.layers.1"]
 
 
-def test_a_sliding_window_layer_is_refused_not_computed_causally(sym, t3k):
-    """Qwen2 with sliding-window attention: the recipe's causal SDPA would attend too far back, so the block is
-    not captured (NotCapturable naming the window) and tt-symbiote's per-module path keeps the answer."""
+def _sliding_window_qwen2(sym):
+    """A tiny Qwen2 whose every layer uses sliding-window attention (window 16), swapped by tt-symbiote and bound to a
+    Wormhole sim device, and 32 prompt ids."""
     import ttnn
     from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    import ttfuse.symbiote as S
 
     torch.manual_seed(0)
     cfg = Qwen2Config(
@@ -321,7 +319,16 @@ def test_a_sliding_window_layer_is_refused_not_computed_causally(sym, t3k):
     sym.register_modules(model, C.qwen2()[1])
     dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
     sym.set_device(model, dev)
-    ids = torch.randint(0, 256, (1, 32))
+    return model, dev, torch.randint(0, 256, (1, 32))
+
+
+def test_a_sliding_window_layer_is_refused_not_computed_causally(sym, t3k):
+    """Qwen2 with sliding-window attention: the recipe's causal SDPA would attend too far back, so the block is
+    not captured (NotCapturable naming the window) and tt-symbiote's per-module path keeps the answer."""
+
+    import ttfuse.symbiote as S
+
+    model, dev, ids = _sliding_window_qwen2(sym)
     eager, _ = _forward(model, {"input_ids": ids}, lambda o: o.logits, dev)
     blocks = S.jit_blocks(model)
     jit, _ = _forward(model, {"input_ids": ids}, lambda o: o.logits, dev)
@@ -662,28 +669,11 @@ def test_a_padded_decode_step_takes_the_per_module_path_over_the_device_cache(sy
 def test_sliding_window_layers_decode_per_module_over_the_device_cache(sym, t3k):
     """Qwen2 sliding-window layers are refused by the recipe; over a device cache they run tt-symbiote's
     per-module path through the host (HF's sliding mask over the full cache) with eager's answers."""
-    import ttnn
-    from transformers import DynamicCache, Qwen2Config, Qwen2ForCausalLM
+    from transformers import DynamicCache
 
     import ttfuse.symbiote as S
 
-    torch.manual_seed(0)
-    cfg = Qwen2Config(
-        vocab_size=256,
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        use_sliding_window=True,
-        sliding_window=16,
-        max_window_layers=0,
-    )
-    model = Qwen2ForCausalLM(cfg).eval().to(torch.bfloat16)
-    sym.register_modules(model, C.qwen2()[1])
-    dev = ttnn.open_device(device_id=0, arch="wormhole_b0")
-    sym.set_device(model, dev)
-    ids = torch.randint(0, 256, (1, 32))
+    model, dev, ids = _sliding_window_qwen2(sym)
     eager = _generate(model, DynamicCache(config=model.config), ids, 2)
     blocks = S.jit_blocks(model)
     got = _generate(model, S.device_kv_cache(model, dev, 64), ids, 2)
