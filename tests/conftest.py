@@ -48,6 +48,26 @@ def module_device():
 
 
 @pytest.fixture
+def mesh(request):
+    """A simulated mesh of the shape the test parametrises indirectly (`@pytest.mark.parametrize("mesh", [(1, 2)],
+    indirect=True)`), closed after the test."""
+    m = ttnn.open_mesh_device(ttnn.MeshShape(*request.param))
+    yield m
+    ttnn.close_mesh_device(m)
+
+
+def mesh_groups(rows: int, cols: int, axis) -> list[list[int]]:
+    """Independent statement of ttnn's grouping: the devices (row-major ids) that share a collective along
+    `cluster_axis` (None: all of them), in axis order."""
+    ids = [[r * cols + c for c in range(cols)] for r in range(rows)]
+    if axis is None:
+        return [[i for row in ids for i in row]]
+    if axis == 0:
+        return [[ids[r][c] for r in range(rows)] for c in range(cols)]
+    return ids
+
+
+@pytest.fixture
 def fresh():
     """An empty compile cache (memory and a private disk directory) for the test; yields the directory."""
     with cache.fresh_cache() as d:

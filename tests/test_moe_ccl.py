@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import ttfuse
+from tests.conftest import mesh_groups
 from ttfuse import ttnn
 from ttfuse.device import device_spec
 from ttfuse.errors import SpecError
@@ -20,23 +21,6 @@ from ttfuse.numerics import round_to_dtype
 from ttfuse.opdef import CostCtx, set_device_spec
 
 RM, BF16, U16 = ttnn.ROW_MAJOR_LAYOUT, ttnn.bfloat16, ttnn.uint16
-
-
-@pytest.fixture
-def mesh(request):
-    m = ttnn.open_mesh_device(ttnn.MeshShape(*request.param))
-    yield m
-    ttnn.close_mesh_device(m)
-
-
-def groups(rows, cols, axis):
-    """Devices (row-major ids) sharing one dispatch, in axis order."""
-    ids = [[r * cols + c for c in range(cols)] for r in range(rows)]
-    if axis is None:
-        return [[i for row in ids for i in row]]
-    if axis == 0:
-        return [[ids[r][c] for r in range(rows)] for c in range(cols)]
-    return ids
 
 
 def _sharded(mesh, x, dtype):
@@ -112,12 +96,12 @@ def test_dispatch_matches_the_torch_golden(mesh, axis):
     out, meta = ttnn.all_to_all_dispatch(
         _sharded(mesh, x, BF16), _sharded(mesh, idx, U16), _replicated(mesh, mapping, U16), cluster_axis=axis
     )
-    p = len(groups(*mesh.shape, axis)[0])
+    p = len(mesh_groups(*mesh.shape, axis)[0])
     assert tuple(out.shape) == (1, b * p, s, h) and tuple(meta.shape) == (1, b * p, s, k)
     assert (out.dtype, out.layout, meta.dtype, meta.layout) == (BF16, RM, U16, RM)
     xs, idxs = list(round_to_dtype(x, "bfloat16").chunk(n)), list(idx.chunk(n))
     got_t, got_m = _per_device(out), _per_device(meta)
-    for grp in groups(*mesh.shape, axis):
+    for grp in mesh_groups(*mesh.shape, axis):
         want_t, want_m = dispatch_ref(xs, idxs, mapping, grp)
         for d in grp:
             torch.testing.assert_close(got_t[d], want_t[d], rtol=0, atol=0)
@@ -129,10 +113,10 @@ def test_dispatch_matches_the_torch_golden(mesh, axis):
 def test_combine_matches_the_torch_golden(mesh, axis, local_reduce):
     g = torch.Generator().manual_seed(1)
     n, b, s, h, experts, k = mesh.get_num_devices(), 2, 2, 32, 2 * mesh.get_num_devices(), 3
-    p = len(groups(*mesh.shape, axis)[0])
+    p = len(mesh_groups(*mesh.shape, axis)[0])
     idx, mapping = _routing(g, n, b, s, experts, k)
     # metadata as dispatch makes it: the group's indices, gathered; expert outputs: distinct values per device
-    group_of = {d: grp for grp in groups(*mesh.shape, axis) for d in grp}
+    group_of = {d: grp for grp in mesh_groups(*mesh.shape, axis) for d in grp}
     chunks = idx.chunk(n)
     meta = torch.cat([torch.cat([chunks[i] for i in group_of[d]]).reshape(1, b * p, s, k) for d in range(n)])
     e_in = 1 if local_reduce else experts // n
@@ -146,7 +130,7 @@ def test_combine_matches_the_torch_golden(mesh, axis, local_reduce):
     )
     assert tuple(out.shape) == (k, b, s, h) and out.dtype == BF16 and out.layout == RM
     ins, metas, got = list(round_to_dtype(data, "bfloat16").chunk(n)), list(meta.chunk(n)), _per_device(out)
-    for grp in groups(*mesh.shape, axis):
+    for grp in mesh_groups(*mesh.shape, axis):
         want = combine_ref(ins, metas, mapping, grp, local_reduce)
         for d in grp:
             torch.testing.assert_close(got[d], want[d], rtol=0, atol=0)

@@ -4,6 +4,7 @@ output specs, launch counts, link-byte costs and bad inputs."""
 import pytest
 import torch
 
+from tests.conftest import mesh_groups
 from ttfuse import sim, ttnn
 from ttfuse.errors import SpecError
 from ttfuse.numerics import round_to_dtype
@@ -12,23 +13,6 @@ from ttfuse.testing import pcc
 
 MESHES = [(1, 2), (2, 1), (2, 2), (2, 4)]
 AXES = [None, 0, 1]
-
-
-@pytest.fixture
-def mesh(request):
-    m = ttnn.open_mesh_device(ttnn.MeshShape(*request.param))
-    yield m
-    ttnn.close_mesh_device(m)
-
-
-def groups(rows, cols, axis):
-    """Independent statement of the grouping: devices (row-major ids) that share a collective, in axis order."""
-    ids = [[r * cols + c for c in range(cols)] for r in range(rows)]
-    if axis is None:
-        return [[i for row in ids for i in row]]
-    if axis == 0:
-        return [[ids[r][c] for r in range(rows)] for c in range(cols)]
-    return ids
 
 
 def shard_per_device(mesh, shape, dtype):
@@ -73,7 +57,7 @@ def test_all_gather(mesh, axis, dim):
     assert out.shape == tuple(shape) and out.dtype == ttnn.float32 and out.layout == ttnn.TILE_LAYOUT
     assert out.memory_config() == ttnn.DRAM_MEMORY_CONFIG
     got = per_device(out, mesh)
-    for grp in groups(*mesh.shape, axis):
+    for grp in mesh_groups(*mesh.shape, axis):
         want = torch.cat([xs[i] for i in grp], dim)
         for i in grp:
             assert torch.equal(got[i], want)
@@ -89,7 +73,7 @@ def test_reduce_scatter(mesh, axis, dtype):
     assert out.shape == (1, 1, 32, 256 // p) and out.dtype == dtype
     assert out.memory_config() == ttnn.L1_MEMORY_CONFIG
     got = per_device(out, mesh)
-    for grp in groups(*mesh.shape, axis):
+    for grp in mesh_groups(*mesh.shape, axis):
         total = torch.stack([xs[i].double() for i in grp]).sum(0)
         for pos, i in enumerate(grp):
             want = total.chunk(len(grp), 3)[pos]
@@ -107,7 +91,7 @@ def test_all_reduce(mesh, axis):
         out = ttnn.all_reduce(t, cluster_axis=axis)
     assert ctr.total == 1 and out.shape == (1, 1, 64, 32)
     got = per_device(out, mesh)
-    for grp in groups(*mesh.shape, axis):
+    for grp in mesh_groups(*mesh.shape, axis):
         want = torch.stack([xs[i].double() for i in grp]).sum(0)
         for i in grp:
             assert_within_bf16_ulp(got[i], want)
@@ -119,7 +103,7 @@ def test_reduce_scatter_bfloat8_b(mesh):
     out = ttnn.reduce_scatter(t, 3, cluster_axis=1)
     assert out.dtype == ttnn.bfloat8_b and out.shape == (1, 1, 32, 64)
     got = per_device(out, mesh)
-    for grp in groups(2, 2, 1):
+    for grp in mesh_groups(2, 2, 1):
         total = (xs[grp[0]] + xs[grp[1]]).chunk(2, 3)
         for pos, i in enumerate(grp):
             want = round_to_dtype(total[pos].contiguous(), "bfloat8_b")
