@@ -8,7 +8,7 @@ weight values and their forward can be captured by `ttfuse.jit(...).lower` witho
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -98,3 +98,43 @@ def norm_weights(norm: torch.nn.Module, device) -> tuple:
 
 def to_host(t: ttnn.Tensor) -> torch.Tensor:
     return ttnn.to_torch(t).float()
+
+
+# ---------------------------------------------------------------------------------------------------- ports
+_JITTED: dict[Callable, Callable] = {}
+
+
+def jitted(fn: Callable) -> Callable:
+    """The `ttfuse.jit` version of a block function, made once per function and shared by every layer."""
+    f = _JITTED.get(fn)
+    if f is None:
+        import ttfuse
+
+        f = _JITTED[fn] = ttfuse.jit(fn)
+    return f
+
+
+class Port:
+    """Base of the port classes (models/boltz, models/sd14): device, dtype, the jit switch and the one compute
+    config; `from_torch(reference)` makes one and calls its `load`."""
+
+    def __init__(self, device, *, dtype=ttnn.bfloat16, jit: bool = True):
+        self.device = device
+        self.dtype = dtype
+        self.jit = jit
+        self.cfg = exact_compute_config(device)
+
+    @classmethod
+    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
+        """The port of `reference_module` (a torch module) on `device`: `load` reads what it needs."""
+        port = cls(device, dtype=dtype, jit=jit)
+        port.load(reference_module)
+        return port
+
+    def load(self, ref) -> None:
+        """Read the reference module's hyperparameters and weights (onto self.device); each port defines it."""
+        raise NotImplementedError(f"{type(self).__name__}.load")
+
+    def run(self, fn: Callable, *args, **kwargs):
+        """Call block function `fn` eagerly or through its jitted version."""
+        return (jitted(fn) if self.jit else fn)(*args, **kwargs)

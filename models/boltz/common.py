@@ -23,7 +23,7 @@ Extend: a new module = block function(s) + a `Port` subclass with `from_torch`, 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -31,6 +31,7 @@ from models.common import (  # noqa: F401 (re-exported)
     TILE,
     _t,
     exact_compute_config,
+    jitted,
     kernel_config,
     linear_weight,
     norm_weights,
@@ -39,6 +40,7 @@ from models.common import (  # noqa: F401 (re-exported)
     upload,
     vector,
 )
+from models.common import Port as PortBase
 from ttfuse import ttnn
 
 SIGMOID = ttnn.UnaryOpType.SIGMOID
@@ -110,71 +112,12 @@ def additive_mask(mask: ttnn.Tensor, inf: float) -> ttnn.Tensor:
     return ttnn.multiply(ttnn.subtract(mask, 1.0), inf)
 
 
-# ---------------------------------------------------------------------------------------------------- jit
-_JITTED: dict[Callable, Callable] = {}
-
-
-def _jit_decorator() -> Callable:
-    import ttfuse
-
-    jit = getattr(ttfuse, "jit", None)
-    if jit is None or not callable(jit):
-        try:
-            import importlib
-
-            mod = importlib.import_module("ttfuse.jit")
-        except ImportError as e:
-            raise RuntimeError(
-                "models.boltz: jit=True needs ttfuse.jit, which this ttfuse does not provide yet "
-                f"({e}); build the port with jit=False to run it eagerly"
-            ) from None
-        jit = getattr(mod, "jit", None)
-    if jit is None or not callable(jit):
-        raise RuntimeError(
-            "models.boltz: jit=True needs a callable ttfuse.jit; build the port with jit=False"
-        )
-    return jit
-
-
-def jitted(fn: Callable) -> Callable:
-    """The `ttfuse.jit` version of a block function, made once per function and shared by every layer."""
-    f = _JITTED.get(fn)
-    if f is None:
-        f = _JITTED[fn] = _jit_decorator()(fn)
-    return f
-
-
-class Port:
-    """Base of the port classes: device, dtype, the jit switch and the compute config; `from_torch(reference)`
-    makes one and calls its `load`."""
-
-    def __init__(self, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        self.device = device
-        self.dtype = dtype
-        self.jit = jit
-        self.cfg = compute_config(device)
-        if jit:
-            _jit_decorator()  # fail at construction, not at the first call
-
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        """The port of `reference_module` (a boltz torch module) on `device`: `load` reads what it needs."""
-        port = cls(device, dtype=dtype, jit=jit)
-        port.load(reference_module)
-        return port
-
-    def load(self, ref) -> None:
-        """Read the reference module's hyperparameters and weights (onto self.device); each port defines it."""
-        raise NotImplementedError(f"{type(self).__name__}.load")
+class Port(PortBase):
+    """Base of the Boltz port classes (models/common.py `Port`) with the helpers they share."""
 
     def port_of(self, port_cls: type[Port], ref) -> Port:
         """The port of a submodule `ref`, on this port's device with its dtype and jit switch."""
         return port_cls.from_torch(ref, self.device, dtype=self.dtype, jit=self.jit)
-
-    def run(self, fn: Callable, *args, **kwargs):
-        """Call block function `fn` eagerly or through its jitted version."""
-        f = jitted(fn) if self.jit else fn
-        return f(*args, **kwargs)
 
     def to_tokens(self, x: torch.Tensor | None, dims: Sequence[int], n: int) -> ttnn.Tensor | None:
         """`x` with its `n` tokens along `dims` zero-padded to a tile multiple, on this port's device."""

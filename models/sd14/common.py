@@ -27,6 +27,7 @@ from models.common import (  # noqa: F401 (re-exported)
     _t,
     exact_compute_config,
     is_spec_only,
+    jitted,
     kernel_config,
     linear_weight,
     norm_weights,
@@ -38,6 +39,7 @@ from models.common import (  # noqa: F401 (re-exported)
     upload,
     vector,
 )
+from models.common import Port as PortBase
 from ttfuse import ttnn
 
 compute_config = exact_compute_config
@@ -53,38 +55,12 @@ def pad_head_cols(w: torch.Tensor, heads: int, hd: int, padded: int) -> torch.Te
     return torch.nn.functional.pad(w, (0, padded - hd)).reshape(*w.shape[:-2], heads * padded)
 
 
-# ---------------------------------------------------------------------------------------------------- jit
-_JITTED: dict[Callable, Callable] = {}
-
-
-def jitted(fn: Callable) -> Callable:
-    """The `ttfuse.jit` version of a block function, made once per function and shared by every layer."""
-    f = _JITTED.get(fn)
-    if f is None:
-        import ttfuse
-
-        f = _JITTED[fn] = ttfuse.jit(fn)
-    return f
-
-
-class Port:
-    """Base of the SD1.4 port classes: device, dtype, jit switch, compute config."""
+class Port(PortBase):
+    """Base of the SD1.4 port classes (models/common.py `Port`) with the prepared-weights memo."""
 
     def __init__(self, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        self.device = device
-        self.dtype = dtype
-        self.jit = jit
-        self.cfg = compute_config(device)
+        super().__init__(device, dtype=dtype, jit=jit)
         self._prepared: dict = {}
-
-    @classmethod
-    def from_torch(cls, reference_module, device, *, dtype=ttnn.bfloat16, jit: bool = True):
-        port = cls(device, dtype=dtype, jit=jit)
-        port.load(reference_module)
-        return port
-
-    def load(self, ref) -> None:
-        raise NotImplementedError(f"{type(self).__name__}.load")
 
     def prepared(self, key, make: Callable):
         """`make()` (weights prepared for one input geometry) once per key; not kept in spec-only mode, where the
@@ -94,10 +70,6 @@ class Port:
         if key not in self._prepared:
             self._prepared[key] = make()
         return self._prepared[key]
-
-    def run(self, fn: Callable, *args, **kwargs):
-        """Call block function `fn` eagerly or through its jitted version."""
-        return (jitted(fn) if self.jit else fn)(*args, **kwargs)
 
 
 # ------------------------------------------------------------------------------------------ spec-only capture
